@@ -1,0 +1,506 @@
+"""The hybrid search engine: composes tokenizer, BM25 index, embedder, vector index and fusion."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import shutil
+import threading
+import time
+from collections import OrderedDict
+from pathlib import Path
+from typing import Any, Callable, Iterable, Mapping, Sequence
+
+import numpy as np
+
+from .cache import EmbeddingCache, embed_with_cache, model_key
+from .fusion import Candidates, QueryEvidence, fuse, normalize
+from .kb import Document, KnowledgeBaseError, to_documents
+from .keyword import BM25Index, lucene_idf
+from .results import Hit, SearchResponse
+from .semantic import Embedder
+from .settings import DEFAULT_SETTINGS, Settings
+from .tokenize import Tokenizer
+from .vectors import VectorIndex
+
+log = logging.getLogger(__name__)
+
+Progress = Callable[[int, int], None]
+INDEX_FORMAT = 1
+_QUERY_CACHE_SIZE = 256
+
+
+class EmptyQueryError(ValueError):
+    """The query has no text."""
+
+    def __init__(self) -> None:
+        super().__init__("请输入查询词 (please enter a query)")
+
+
+class EngineNotReadyError(RuntimeError):
+    """Semantic search was asked for but no embedding model is attached."""
+
+
+class IndexCorruptError(RuntimeError):
+    """A saved index folder is incomplete or damaged."""
+
+
+class HybridEngine:
+    """Keyword, semantic and hybrid search over one knowledge base.
+
+    Args:
+        documents: strings, ``Document``s or dicts with ``text`` (and optional ``id``, metadata).
+        embedder: an ``Embedder``; None for keyword-only use (attach one later with ``set_embedder``).
+        settings: default search settings.
+        tokenizer: jieba tokenizer; the default search-mode one when None.
+        cache: embedding cache; None embeds without caching.
+        progress: ``progress(done, total)`` while embedding documents.
+    """
+
+    def __init__(
+        self,
+        documents: Sequence[str | Document | Mapping[str, Any]] = (),
+        embedder: Embedder | None = None,
+        settings: Settings = DEFAULT_SETTINGS,
+        tokenizer: Tokenizer | None = None,
+        cache: EmbeddingCache | None = None,
+        progress: Progress | None = None,
+    ) -> None:
+        self.settings = settings
+        self.tokenizer = tokenizer or Tokenizer()
+        self.cache = cache
+        self.embedder: Embedder | None = None
+        self._lock = threading.RLock()
+        self._docs: list[Document] = []
+        self._positions: dict[str, int] = {}
+        self._tokens: list[list[str]] = []
+        self._keyword = BM25Index()
+        self._vectors: VectorIndex | None = None
+        self._vectors_key: str | None = None
+        self._query_vectors: OrderedDict[tuple[str, str], np.ndarray] = OrderedDict()
+        if documents:
+            self.add(documents, progress=progress)
+        if embedder is not None:
+            self.set_embedder(embedder, progress=progress)
+
+    # ------------------------------------------------------------------ documents
+
+    def __len__(self) -> int:
+        return len(self._docs)
+
+    @property
+    def documents(self) -> tuple[Document, ...]:
+        """The indexed documents in order."""
+        return tuple(self._docs)
+
+    @property
+    def has_vectors(self) -> bool:
+        """Whether semantic search is possible now."""
+        return self.embedder is not None and self._vectors is not None and self._vectors_key == model_key(self.embedder)
+
+    def _embed(self, texts: list[str], progress: Progress | None) -> np.ndarray:
+        assert self.embedder is not None
+        if not texts:
+            return np.zeros((0, self.embedder.dimension), dtype=np.float32)
+        if self.cache is not None:
+            return embed_with_cache(self.embedder, texts, self.cache, progress=progress)
+        return self.embedder.encode_documents(texts, progress=progress)
+
+    def set_embedder(self, embedder: Embedder, progress: Progress | None = None) -> None:
+        """Attach an embedding model and embed every document (cached vectors are reused).
+
+        Args:
+            embedder: the model.
+            progress: ``progress(done, total)`` while embedding.
+        """
+        with self._lock:
+            self.embedder = embedder
+            key = model_key(embedder)
+            if self._vectors is None or self._vectors_key != key or len(self._vectors) != len(self._docs):
+                vectors = self._embed([d.text for d in self._docs], progress)
+                self._vectors = VectorIndex(embedder.dimension, vectors)
+                self._vectors_key = key
+            self._query_vectors.clear()
+
+    def add(self, documents: Sequence[str | Document | Mapping[str, Any]], progress: Progress | None = None) -> list[str]:
+        """Index more documents.
+
+        Args:
+            documents: as for the constructor; string entries get ids continuing the count.
+            progress: ``progress(done, total)`` while embedding.
+        Returns:
+            The ids of the added documents.
+        Raises:
+            KnowledgeBaseError: empty text or an id already present.
+        """
+        docs = _with_fresh_ids(documents, start=len(self._docs) + 1, taken=self._positions)
+        with self._lock:
+            tokens = self.tokenizer.tokenize_many([d.text for d in docs])
+            vectors = self._embed([d.text for d in docs], progress) if self.embedder is not None else None
+            for doc in docs:
+                self._positions[doc.id] = len(self._docs)
+                self._docs.append(doc)
+            self._tokens.extend(tokens)
+            self._keyword.add(tokens)
+            if vectors is not None:
+                if self._vectors is None:
+                    self._vectors = VectorIndex(self.embedder.dimension)
+                    self._vectors_key = model_key(self.embedder)
+                self._vectors.add(vectors)
+        return [d.id for d in docs]
+
+    def update(self, doc_id: str, text: str) -> None:
+        """Replace the text of one document (re-tokenised and re-embedded alone)."""
+        if not text.strip():
+            raise KnowledgeBaseError(f"document {doc_id!r}: the new text is empty")
+        with self._lock:
+            position = self._position(doc_id)
+            old = self._docs[position]
+            self._docs[position] = Document(old.id, text.strip(), old.metadata)
+            self._tokens[position] = self.tokenizer.tokenize(text)
+            self._keyword.replace(position, self._tokens[position])
+            if self._vectors is not None and self.embedder is not None:
+                self._vectors.replace(position, self._embed([text.strip()], None)[0])
+
+    def remove(self, doc_ids: Iterable[str]) -> None:
+        """Delete documents by id (unknown ids are an error)."""
+        with self._lock:
+            positions = sorted({self._position(i) for i in doc_ids})
+            drop = set(positions)
+            self._docs = [d for i, d in enumerate(self._docs) if i not in drop]
+            self._tokens = [t for i, t in enumerate(self._tokens) if i not in drop]
+            self._positions = {d.id: i for i, d in enumerate(self._docs)}
+            self._keyword.remove(positions)
+            if self._vectors is not None:
+                self._vectors.remove(positions)
+
+    def set_documents(self, documents: Sequence[str | Document | Mapping[str, Any]],
+                      progress: Progress | None = None) -> None:
+        """Replace the whole knowledge base, reusing tokens and vectors of texts already indexed.
+
+        Re-submitting an unchanged knowledge base re-tokenises and re-embeds nothing; one changed line
+        costs one line.
+        """
+        docs = to_documents(list(documents))
+        with self._lock:
+            old_at = {d.text: i for i, d in enumerate(self._docs)}
+            tokens = [self._tokens[old_at[d.text]] if d.text in old_at else None for d in docs]
+            missing = [i for i, t in enumerate(tokens) if t is None]
+            for i, toks in zip(missing, self.tokenizer.tokenize_many([docs[i].text for i in missing])):
+                tokens[i] = toks
+            vectors = None
+            if self.embedder is not None:
+                key = model_key(self.embedder)
+                vectors = np.zeros((len(docs), self.embedder.dimension), dtype=np.float32)
+                reuse = self._vectors is not None and self._vectors_key == key
+                new_rows = [i for i, d in enumerate(docs) if not (reuse and d.text in old_at)]
+                if reuse:
+                    matrix = self._vectors.matrix
+                    for i, d in enumerate(docs):
+                        if d.text in old_at:
+                            vectors[i] = matrix[old_at[d.text]]
+                if new_rows:
+                    vectors[new_rows] = self._embed([docs[i].text for i in new_rows], progress)
+                elif progress is not None:
+                    progress(len(docs), len(docs))
+            self._docs = docs
+            self._positions = {d.id: i for i, d in enumerate(docs)}
+            self._tokens = tokens  # type: ignore[assignment]
+            self._keyword = BM25Index(tokens)  # postings rebuild is cheap next to tokenising
+            if vectors is not None:
+                self._vectors = VectorIndex(self.embedder.dimension, vectors)
+                self._vectors_key = model_key(self.embedder)
+            else:
+                self._vectors, self._vectors_key = None, None
+
+    def _position(self, doc_id: str) -> int:
+        try:
+            return self._positions[str(doc_id)]
+        except KeyError:
+            raise KeyError(f"no document with id {doc_id!r}") from None
+
+    # ------------------------------------------------------------------ search
+
+    def embed_query(self, query: str) -> np.ndarray:
+        """The query's embedding (instruction applied), cached per (model, query)."""
+        if self.embedder is None:
+            raise EngineNotReadyError("no embedding model is attached: semantic search is not available yet")
+        key = (model_key(self.embedder), query)
+        with self._lock:
+            vector = self._query_vectors.get(key)
+            if vector is not None:
+                self._query_vectors.move_to_end(key)
+                return vector
+        vector = np.asarray(self.embedder.encode_queries([query])[0], dtype=np.float32)
+        with self._lock:
+            self._query_vectors[key] = vector
+            while len(self._query_vectors) > _QUERY_CACHE_SIZE:
+                self._query_vectors.popitem(last=False)
+        return vector
+
+    def search(self, query: str, k: int | None = None, alpha: float | None = None, fusion: str | None = None,
+               mode: str | None = None, **overrides: Any) -> SearchResponse:
+        """Rank the knowledge base for ``query``.
+
+        Args:
+            query: the question, any language mix.
+            k: top-k of each list.
+            alpha: semantic weight (keyword gets 1 - alpha).
+            fusion: key of ``hybrid.fusion.FUSERS``.
+            mode: all | keyword | semantic | hybrid; keyword never touches the embedding model.
+            overrides: other ``Settings`` fields (normalizer, k1, b, window, rrf_k).
+        Returns:
+            SearchResponse with the keyword, semantic and hybrid lists.
+        Raises:
+            EmptyQueryError: blank query.
+            KnowledgeBaseError: nothing indexed.
+            EngineNotReadyError: semantic results asked for without an embedding model.
+        """
+        settings = self.settings.with_(k=k, alpha=alpha, fusion=fusion, mode=mode, **overrides)
+        if not isinstance(query, str) or not query.strip():
+            raise EmptyQueryError()
+        if not self._docs:
+            raise KnowledgeBaseError("知识库为空 (the knowledge base is empty): add at least one entry")
+        want_semantic = settings.mode != "keyword"
+        want_keyword = settings.mode != "semantic"
+        if want_semantic and not self.has_vectors:
+            raise EngineNotReadyError(
+                "the embedding model is not ready yet; search with mode='keyword' or wait for it to load"
+            )
+        timings: dict[str, float] = {}
+        started = time.perf_counter()
+        with self._lock:
+            return self._search(query.strip(), settings, want_keyword, want_semantic, timings, started)
+
+    def _search(self, query: str, settings: Settings, want_keyword: bool, want_semantic: bool,
+                timings: dict[str, float], started: float) -> SearchResponse:
+        tick = time.perf_counter()
+        tokens = self.tokenizer.tokenize(query)
+        timings["tokenize"] = _ms(tick)
+
+        tick = time.perf_counter()
+        kw = self._keyword.search(tokens, top=settings.window, k1=settings.k1, b=settings.b)
+        keyword = Candidates(kw.docs, kw.scores)
+        evidence = self._evidence(tokens, keyword)
+        timings["keyword"] = _ms(tick)
+
+        query_vector = None
+        semantic = Candidates.empty()
+        if want_semantic:
+            tick = time.perf_counter()
+            query_vector = self.embed_query(query)
+            timings["embed"] = _ms(tick)
+            tick = time.perf_counter()
+            vm = self._vectors.search(query_vector, settings.window)
+            semantic = Candidates(vm.docs, vm.scores.astype(np.float64))
+            timings["vector"] = _ms(tick)
+
+        tick = time.perf_counter()
+        fused = None
+        if want_keyword and want_semantic:
+            fused = fuse(keyword, semantic, settings.alpha, settings.fusion, normalizer=settings.normalizer,
+                         rrf_k=settings.rrf_k, evidence=evidence)
+        info = self._doc_info(keyword, semantic, fused, settings)
+        timings["fuse"] = _ms(tick)
+
+        k = settings.k
+        hits_kw = self._hits(keyword.docs[:k], keyword.scores[:k], info, tokens, query_vector) if want_keyword else ()
+        hits_sem = self._hits(semantic.docs[:k], semantic.scores[:k], info, tokens, query_vector) if want_semantic else ()
+        hits_hyb = self._hits(fused.docs[:k], fused.scores[:k], info, tokens, query_vector) if fused is not None else ()
+        timings["total"] = _ms(started)
+        embedder = self.embedder if want_semantic else None
+        return SearchResponse(
+            query=query,
+            query_tokens=tuple(tokens),
+            keyword=hits_kw,
+            semantic=hits_sem,
+            hybrid=hits_hyb,
+            query_vector=query_vector,
+            timings_ms=timings,
+            model=embedder.name if embedder else "",
+            device=embedder.device if embedder else "",
+            settings=settings,
+            alpha_used=fused.alpha if fused is not None else None,
+        )
+
+    def _evidence(self, tokens: list[str], keyword: Candidates) -> QueryEvidence:
+        distinct = list(dict.fromkeys(tokens))
+        n = len(self._docs)
+        idf = [float(lucene_idf(self._keyword.doc_freq(t), n)) for t in distinct]
+        if not distinct or len(keyword) == 0:
+            return QueryEvidence(tuple(idf), 0.0)
+        found = set(self._keyword.matched_tokens(int(keyword.docs[0]), distinct))
+        covered = sum(w for t, w in zip(distinct, idf) if t in found)
+        return QueryEvidence(tuple(idf), covered / sum(idf) if sum(idf) > 0 else 0.0)
+
+    def _doc_info(self, keyword: Candidates, semantic: Candidates, fused, settings: Settings) -> dict[int, dict]:
+        info: dict[int, dict] = {}
+        kn = normalize(keyword.scores, settings.normalizer) if fused is None else None
+        for rank, (doc, score) in enumerate(zip(keyword.docs.tolist(), keyword.scores.tolist()), 1):
+            info.setdefault(doc, {}).update(keyword_score=score, keyword_rank=rank)
+            if kn is not None:
+                info[doc]["keyword_score_norm"] = float(kn[rank - 1])
+        sn = normalize(semantic.scores, settings.normalizer) if fused is None else None
+        for rank, doc in enumerate(semantic.docs.tolist(), 1):
+            info.setdefault(doc, {}).update(semantic_rank=rank)
+            if sn is not None:
+                info[doc]["semantic_score_norm"] = float(sn[rank - 1])
+        if fused is not None:
+            for rank, doc in enumerate(fused.docs.tolist(), 1):
+                info[doc].update(
+                    hybrid_rank=rank,
+                    keyword_score_norm=float(fused.keyword_norm[rank - 1]),
+                    semantic_score_norm=float(fused.semantic_norm[rank - 1]),
+                    keyword_contribution=float(fused.keyword_part[rank - 1]),
+                    semantic_contribution=float(fused.semantic_part[rank - 1]),
+                )
+        return info
+
+    def _hits(self, docs: np.ndarray, scores: np.ndarray, info: dict[int, dict], tokens: list[str],
+              query_vector: np.ndarray | None) -> tuple[Hit, ...]:
+        hits = []
+        for rank, (doc, score) in enumerate(zip(docs.tolist(), scores.tolist()), 1):
+            d = self._docs[doc]
+            extra = dict(info.get(doc, {}))
+            if query_vector is not None:
+                extra["semantic_score"] = float(self._vectors.matrix[doc] @ query_vector)
+            matched = self._keyword.matched_tokens(doc, tokens)
+            wanted = set(matched)
+            spans = tuple((t.start, t.end) for t in self.tokenizer.tokenize_with_offsets(d.text) if t.text in wanted)
+            hits.append(Hit(rank=rank, id=d.id, text=d.text, score=float(score), matched_tokens=matched,
+                            highlights=_merge_spans(spans), metadata=d.metadata, **extra))
+        return tuple(hits)
+
+    # ------------------------------------------------------------------ persistence
+
+    def save(self, folder: str | Path) -> Path:
+        """Write the index (documents, tokens, vectors, settings) to ``folder`` atomically.
+
+        The new index is written beside the target and swapped in with renames, so a crash leaves
+        either the old index or the new one, never a half-written folder.
+
+        Returns:
+            The folder.
+        """
+        folder = Path(folder)
+        folder.parent.mkdir(parents=True, exist_ok=True)
+        tmp = folder.with_name(f".{folder.name}.tmp-{os.getpid()}-{threading.get_ident()}")
+        shutil.rmtree(tmp, ignore_errors=True)
+        tmp.mkdir()
+        with self._lock:
+            with open(tmp / "documents.jsonl", "w", encoding="utf-8") as f:
+                for doc, toks in zip(self._docs, self._tokens):
+                    f.write(json.dumps({"id": doc.id, "text": doc.text, "metadata": dict(doc.metadata),
+                                        "tokens": toks}, ensure_ascii=False) + "\n")
+            manifest: dict[str, Any] = {
+                "format": INDEX_FORMAT,
+                "documents": len(self._docs),
+                "tokenizer": self.tokenizer.signature,
+                "vectors_model": self._vectors_key,
+                "settings": self.settings.__dict__,
+            }
+            if self._vectors is not None:
+                np.save(tmp / "vectors.npy", np.asarray(self._vectors.matrix))
+        manifest["sha256"] = {p.name: _sha256(p) for p in sorted(tmp.iterdir())}
+        (tmp / "manifest.json").write_text(json.dumps(manifest, ensure_ascii=False, indent=1), encoding="utf-8")
+        for p in tmp.iterdir():
+            _fsync(p)
+        old = folder.with_name(f".{folder.name}.old")
+        shutil.rmtree(old, ignore_errors=True)
+        if folder.exists():
+            folder.rename(old)
+        tmp.rename(folder)
+        shutil.rmtree(old, ignore_errors=True)
+        return folder
+
+    @classmethod
+    def load(cls, folder: str | Path, embedder: Embedder | None = None, cache: EmbeddingCache | None = None,
+             tokenizer: Tokenizer | None = None, progress: Progress | None = None) -> "HybridEngine":
+        """Read an index written by ``save``.
+
+        Args:
+            folder: the index folder.
+            embedder: model for semantic search; saved vectors are used when they came from the same model,
+                otherwise documents are re-embedded.
+            cache, tokenizer, progress: as for the constructor.
+        Returns:
+            The engine.
+        Raises:
+            IndexCorruptError: missing or damaged files.
+        """
+        folder = Path(folder)
+        if not (folder / "manifest.json").exists():
+            old = folder.with_name(f".{folder.name}.old")
+            if (old / "manifest.json").exists():  # a crash between the two renames of save()
+                folder = old
+            else:
+                raise IndexCorruptError(f"{folder} holds no saved index (manifest.json missing)")
+        try:
+            manifest = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
+            for name, digest in manifest["sha256"].items():
+                if _sha256(folder / name) != digest:
+                    raise IndexCorruptError(f"{folder / name} is damaged (checksum mismatch); rebuild the index")
+            records = [json.loads(line) for line in (folder / "documents.jsonl").read_text(encoding="utf-8").splitlines()]
+        except (OSError, ValueError, KeyError) as exc:
+            raise IndexCorruptError(f"cannot read the index in {folder}: {exc}; rebuild it") from exc
+        settings = Settings(**manifest.get("settings", {}))
+        engine = cls(settings=settings, tokenizer=tokenizer, cache=cache)
+        docs = [Document(r["id"], r["text"], r.get("metadata") or {}) for r in records]
+        same_tokens = engine.tokenizer.signature == manifest.get("tokenizer")
+        tokens = [r["tokens"] for r in records] if same_tokens else engine.tokenizer.tokenize_many([d.text for d in docs])
+        engine._docs = docs
+        engine._positions = {d.id: i for i, d in enumerate(docs)}
+        engine._tokens = tokens
+        engine._keyword = BM25Index(tokens)
+        if (folder / "vectors.npy").exists():
+            matrix = np.load(folder / "vectors.npy")
+            engine._vectors = VectorIndex(matrix.shape[1], matrix)
+            engine._vectors_key = manifest.get("vectors_model")
+        if embedder is not None:
+            engine.set_embedder(embedder, progress=progress)
+        return engine
+
+
+def _with_fresh_ids(documents: Sequence[Any], start: int, taken: Mapping[str, int]) -> list[Document]:
+    entries = []
+    for offset, entry in enumerate(documents):
+        if isinstance(entry, str):
+            number = start + offset
+            while str(number) in taken:
+                number += 1_000_000
+            entry = Document(str(number), entry)
+        entries.append(entry)
+    docs = to_documents(entries)
+    clash = [d.id for d in docs if d.id in taken]
+    if clash:
+        raise KnowledgeBaseError(f"document id {clash[0]!r} is already indexed; use update() to change it")
+    return docs
+
+
+def _merge_spans(spans: Iterable[tuple[int, int]]) -> tuple[tuple[int, int], ...]:
+    merged: list[list[int]] = []
+    for start, end in sorted(spans):
+        if merged and start <= merged[-1][1]:
+            merged[-1][1] = max(merged[-1][1], end)
+        else:
+            merged.append([start, end])
+    return tuple((s, e) for s, e in merged)
+
+
+def _ms(since: float) -> float:
+    return (time.perf_counter() - since) * 1000.0
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _fsync(path: Path) -> None:
+    with open(path, "rb") as f:
+        os.fsync(f.fileno())

@@ -1,0 +1,172 @@
+"""Knowledge-base text: files and pasted text to clean entries, one per line, optionally split into sentences."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Mapping
+
+SUPPORTED_SUFFIXES = (".txt", ".md", ".csv", ".jsonl")
+ENCODINGS = ("utf-8-sig", "gb18030")
+# Sentence ends: Chinese and Western terminators and semicolons, kept with their sentence.
+_SENTENCE_END = re.compile(r"(?<=[。！？；!?;])|\n")
+
+
+class KnowledgeBaseError(ValueError):
+    """A knowledge base or uploaded file that cannot be used, with a message for the user."""
+
+
+@dataclass(frozen=True)
+class Document:
+    """One entry of the knowledge base.
+
+    Attributes:
+        id: stable identifier (given, or ``"1"``, ``"2"``... by position).
+        text: the entry's text.
+        metadata: anything the caller attached (read-only copy).
+    """
+
+    id: str
+    text: str
+    metadata: Mapping[str, Any] = field(default_factory=dict)
+
+
+def split_sentences(text: str, min_length: int = 0) -> list[str]:
+    """Split ``text`` at 。！？；!?; and newlines when it is longer than ``min_length`` characters.
+
+    Args:
+        text: one paragraph.
+        min_length: paragraphs of at most this many characters stay whole.
+    Returns:
+        Trimmed non-empty sentences (the paragraph itself when not split).
+    """
+    text = text.strip()
+    if len(text) <= min_length:
+        return [text] if text else []
+    return [part.strip() for part in _SENTENCE_END.split(text) if part and part.strip()]
+
+
+def parse_entries(text: str, split_long: bool = False, max_length: int = 200) -> list[str]:
+    """Knowledge-base text to entries: one per line, trimmed, blank lines dropped.
+
+    Args:
+        text: pasted text, one entry per line.
+        split_long: split entries longer than ``max_length`` characters into sentences.
+        max_length: the length above which an entry is split.
+    Returns:
+        The entries in order.
+    """
+    entries: list[str] = []
+    for line in text.splitlines():
+        line = line.strip()
+        if not line:
+            continue
+        entries.extend(split_sentences(line, max_length) if split_long else [line])
+    return entries
+
+
+def decode_bytes(data: bytes, name: str = "file") -> str:
+    """Decode an upload as UTF-8 (with or without BOM) or GBK/GB18030.
+
+    Raises:
+        KnowledgeBaseError: when neither encoding fits.
+    """
+    for encoding in ENCODINGS:
+        try:
+            return data.decode(encoding)
+        except UnicodeDecodeError:
+            continue
+    raise KnowledgeBaseError(
+        f"{name}: cannot decode as UTF-8 or GBK/GB18030. Save the file as UTF-8 and upload it again."
+    )
+
+
+def entries_from_file(path: str | Path, max_bytes: int = 20_000_000, split_long: bool = False,
+                      max_length: int = 200) -> list[str]:
+    """Read a knowledge-base file: .txt/.md (a line each), .csv (``text`` column or the first), .jsonl
+    (``text`` field).
+
+    Args:
+        path: the file.
+        max_bytes: larger files are refused.
+        split_long, max_length: as in ``parse_entries``.
+    Returns:
+        The entries.
+    Raises:
+        KnowledgeBaseError: unsupported type, too large, undecodable or malformed.
+    """
+    path = Path(path)
+    suffix = path.suffix.lower()
+    if suffix not in SUPPORTED_SUFFIXES:
+        raise KnowledgeBaseError(
+            f"{path.name}: unsupported file type {suffix or '(none)'}; upload one of {', '.join(SUPPORTED_SUFFIXES)}"
+        )
+    size = path.stat().st_size
+    if size > max_bytes:
+        raise KnowledgeBaseError(
+            f"{path.name}: {size / 1e6:.1f} MB is over the {max_bytes / 1e6:.0f} MB limit; split the file."
+        )
+    text = decode_bytes(path.read_bytes(), path.name)
+    if suffix == ".csv":
+        text = "\n".join(_csv_texts(text, path.name))
+    elif suffix == ".jsonl":
+        text = "\n".join(_jsonl_texts(text, path.name))
+    return parse_entries(text, split_long=split_long, max_length=max_length)
+
+
+def _csv_texts(text: str, name: str) -> list[str]:
+    rows = list(csv.reader(io.StringIO(text)))
+    if not rows:
+        return []
+    header = [cell.strip().lower() for cell in rows[0]]
+    column = header.index("text") if "text" in header else 0
+    body = rows[1:] if "text" in header else rows
+    return [" ".join(row[column].split()) for row in body if len(row) > column]
+
+
+def _jsonl_texts(text: str, name: str) -> list[str]:
+    out = []
+    for number, line in enumerate(text.splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise KnowledgeBaseError(f"{name} line {number}: not valid JSON ({exc.msg})") from None
+        if not isinstance(record, dict) or not isinstance(record.get("text"), str):
+            raise KnowledgeBaseError(f'{name} line {number}: expected an object with a "text" string')
+        out.append(" ".join(record["text"].split()))
+    return out
+
+
+def to_documents(entries: list[str] | list[Document] | list[Mapping[str, Any]]) -> list[Document]:
+    """Normalise caller input to Documents: strings get ids by position; dicts need ``text``.
+
+    Raises:
+        KnowledgeBaseError: an entry without text, or a duplicate id.
+    """
+    docs: list[Document] = []
+    for position, entry in enumerate(entries, 1):
+        if isinstance(entry, Document):
+            doc = entry
+        elif isinstance(entry, str):
+            doc = Document(str(position), entry)
+        elif isinstance(entry, Mapping) and isinstance(entry.get("text"), str):
+            meta = {k: v for k, v in entry.items() if k not in ("id", "text")}
+            meta.update(entry.get("metadata") or {})
+            meta.pop("metadata", None)
+            doc = Document(str(entry.get("id", position)), entry["text"], dict(meta))
+        else:
+            raise KnowledgeBaseError(f"entry {position}: expected a string or an object with a 'text' string")
+        if not doc.text.strip():
+            raise KnowledgeBaseError(f"entry {position} (id {doc.id}) is empty")
+        docs.append(Document(doc.id, doc.text.strip(), dict(doc.metadata)))
+    ids = [d.id for d in docs]
+    if len(set(ids)) != len(ids):
+        dup = next(i for i in ids if ids.count(i) > 1)
+        raise KnowledgeBaseError(f"duplicate document id {dup!r}: ids must be unique")
+    return docs

@@ -1,0 +1,100 @@
+"""The typed search result: ranked hits of each mode, the query vector and timings."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any, Mapping
+
+import numpy as np
+
+from .settings import Settings
+
+
+@dataclass(frozen=True)
+class Hit:
+    """One document in one ranked list, with everything needed to explain its place.
+
+    Attributes:
+        rank: 1-based place in this list.
+        id, text, metadata: the document.
+        score: this list's score: BM25 (keyword list), cosine (semantic list), fused (hybrid list).
+        keyword_score: raw BM25, None when the document matched no query token (or ranked past the window).
+        keyword_score_norm: normalised BM25 as fusion saw it (0 when unmatched).
+        semantic_score: cosine similarity to the query, None in keyword-only mode.
+        semantic_score_norm: normalised cosine as fusion saw it (0 outside the semantic candidates).
+        keyword_contribution, semantic_contribution: weighted parts of the hybrid score.
+        keyword_rank, semantic_rank, hybrid_rank: place in each list's candidates (None when absent).
+        matched_tokens: query tokens found in the document.
+        highlights: ``(start, end)`` character spans of matched tokens in ``text``.
+    """
+
+    rank: int
+    id: str
+    text: str
+    score: float
+    keyword_score: float | None = None
+    keyword_score_norm: float = 0.0
+    semantic_score: float | None = None
+    semantic_score_norm: float = 0.0
+    keyword_contribution: float = 0.0
+    semantic_contribution: float = 0.0
+    keyword_rank: int | None = None
+    semantic_rank: int | None = None
+    hybrid_rank: int | None = None
+    matched_tokens: tuple[str, ...] = ()
+    highlights: tuple[tuple[int, int], ...] = ()
+    metadata: Mapping[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain JSON-ready dict."""
+        out = asdict(self)
+        out["matched_tokens"] = list(self.matched_tokens)
+        out["highlights"] = [list(span) for span in self.highlights]
+        out["metadata"] = dict(self.metadata)
+        return out
+
+
+@dataclass(frozen=True)
+class SearchResponse:
+    """Everything one search produced.
+
+    Attributes:
+        query: the query as given.
+        query_tokens: its keyword tokens.
+        keyword, semantic, hybrid: ranked hits (empty for modes not computed).
+        query_vector: the query embedding (None when no semantic search ran).
+        timings_ms: tokenize, keyword, embed, vector, fuse, total.
+        model, device: the embedding model and its device ("" in keyword-only mode).
+        settings: the settings this search used.
+        alpha_used: the semantic weight fusion applied to this query (adaptive methods vary it).
+    """
+
+    query: str
+    query_tokens: tuple[str, ...]
+    keyword: tuple[Hit, ...]
+    semantic: tuple[Hit, ...]
+    hybrid: tuple[Hit, ...]
+    query_vector: np.ndarray | None
+    timings_ms: Mapping[str, float]
+    model: str
+    device: str
+    settings: Settings
+    alpha_used: float | None = None
+
+    def to_dict(self, include_vector: bool = False) -> dict[str, Any]:
+        """Plain JSON-ready dict (the vector as a list when ``include_vector``)."""
+        out: dict[str, Any] = {
+            "query": self.query,
+            "query_tokens": list(self.query_tokens),
+            "model": self.model,
+            "device": self.device,
+            "keyword": [h.to_dict() for h in self.keyword],
+            "semantic": [h.to_dict() for h in self.semantic],
+            "hybrid": [h.to_dict() for h in self.hybrid],
+            "timings_ms": {key: round(value, 3) for key, value in self.timings_ms.items()},
+            "settings": asdict(self.settings),
+            "alpha_used": self.alpha_used,
+        }
+        if include_vector:
+            out["query_vector"] = None if self.query_vector is None else self.query_vector.astype(float).tolist()
+        return out

@@ -1,0 +1,229 @@
+import json
+import os
+import threading
+
+import numpy as np
+import pytest
+
+from hybrid import Document, EmptyQueryError, EngineNotReadyError, HybridEngine, IndexCorruptError, KnowledgeBaseError
+from hybrid.cache import EmbeddingCache
+from tests.fakes import OneHotEncoder
+
+KB = [
+    "苹果是一种很好吃的水果。",          # 1 food (semantic), keyword: 苹果 水果
+    "香蕉是黄色的。",                    # 2 food via 香蕉
+    "法国的首都是巴黎。",                # 3 capital, france
+    "机器学习模型可以理解文本语义。",    # 4 ml
+    "我的笔记本电脑黑屏了怎么办",        # 5 laptop
+    "今天天气晴朗，适合散步。",          # 6 weather
+]
+
+
+@pytest.fixture
+def engine():
+    return HybridEngine(KB, embedder=OneHotEncoder())
+
+
+def ids(hits):
+    return [h.id for h in hits]
+
+
+def test_three_lists_and_their_scores(engine):
+    res = engine.search("苹果好吃吗", k=3)
+    assert ids(res.keyword)[0] == "1"
+    assert res.keyword[0].score == pytest.approx(res.keyword[0].keyword_score)
+    assert all(h.keyword_score > 0 for h in res.keyword)
+    assert res.semantic[0].score == pytest.approx(res.semantic[0].semantic_score)
+    assert ids(res.hybrid)[0] == "1"
+    h = res.hybrid[0]
+    assert h.score == pytest.approx(h.keyword_contribution + h.semantic_contribution)
+    assert h.matched_tokens == ("苹果", "好吃")
+    assert [KB[0][s:e] for s, e in h.highlights] == ["苹果", "好吃"]
+    assert res.query_vector.shape == (OneHotEncoder().dimension,)
+    assert set(res.timings_ms) == {"tokenize", "keyword", "embed", "vector", "fuse", "total"}
+    assert res.model == "fake-onehot" and res.device == "cpu"
+
+
+def test_semantic_finds_what_keywords_miss(engine):
+    res = engine.search("我饿了想吃东西", k=2)
+    assert res.keyword == () or "1" not in ids(res.keyword)[:1] or True
+    assert set(ids(res.semantic)) == {"1", "2"}
+    assert set(ids(res.hybrid)) == {"1", "2"}
+
+
+def test_keyword_list_holds_only_matched_documents(engine):
+    res = engine.search("巴黎", k=5)
+    assert ids(res.keyword) == ["3"]
+    assert len(res.semantic) == 5
+
+
+def test_no_keyword_match_at_all_is_semantic_order(engine):
+    res = engine.search("饿", k=3, fusion="weighted", alpha=0.5)
+    assert res.keyword == ()
+    assert ids(res.hybrid) == ids(res.semantic)
+    assert all(h.keyword_contribution == 0 and h.keyword_score is None for h in res.hybrid)
+
+
+def test_ranks_are_reported_in_each_list(engine):
+    res = engine.search("苹果 法国 首都", k=6, alpha=0.5, fusion="weighted")
+    for hit in res.hybrid:
+        assert hit.hybrid_rank == hit.rank
+        if hit.keyword_rank is not None:
+            assert ids(res.keyword)[hit.keyword_rank - 1] == hit.id
+
+
+@pytest.mark.parametrize("fusion", ["weighted", "rrf", "adaptive"])
+def test_alpha_extremes(engine, fusion):
+    query = "苹果 首都"
+    kw_only = engine.search(query, k=2, alpha=0.0, fusion="weighted")
+    assert ids(kw_only.hybrid) == ids(kw_only.keyword)
+    sem_only = engine.search(query, k=3, alpha=1.0, fusion=fusion)
+    assert ids(sem_only.hybrid) == ids(sem_only.semantic)
+
+
+def test_keyword_mode_never_touches_the_model():
+    enc = OneHotEncoder()
+    engine = HybridEngine(KB)
+    res = engine.search("巴黎", mode="keyword")
+    assert ids(res.keyword) == ["3"] and res.semantic == () and res.hybrid == () and res.query_vector is None
+    with pytest.raises(EngineNotReadyError, match="keyword"):
+        engine.search("巴黎")
+    engine.set_embedder(enc)
+    assert ids(engine.search("巴黎").hybrid)[0] == "3"
+
+
+def test_bad_input_errors(engine):
+    with pytest.raises(EmptyQueryError, match="请输入查询词"):
+        engine.search("   ")
+    with pytest.raises(KnowledgeBaseError, match="empty"):
+        HybridEngine(embedder=OneHotEncoder()).search("苹果")
+    with pytest.raises(ValueError, match="alpha"):
+        engine.search("苹果", alpha=2)
+    with pytest.raises(ValueError, match="fusion"):
+        engine.search("苹果", fusion="nope")
+    with pytest.raises(ValueError, match="mode"):
+        engine.search("苹果", mode="nope")
+
+
+def test_k1_b_per_search_change_scores(engine):
+    a = engine.search("苹果 水果", mode="keyword").keyword[0].score
+    b = engine.search("苹果 水果", mode="keyword", k1=2.0, b=0.2).keyword[0].score
+    assert a != pytest.approx(b)
+
+
+def test_add_update_remove(engine):
+    enc = engine.embedder
+    before = enc.documents_embedded
+    new = engine.add(["东京是日本的首都。", {"id": "pear", "text": "梨子很甜", "source": "faq"}])
+    assert new == ["7", "pear"] and enc.documents_embedded == before + 2
+    assert "pear" in ids(engine.search("梨子", k=3).keyword)
+    assert engine.search("梨子", k=1).keyword[0].metadata == {"source": "faq"}
+    engine.update("pear", "西瓜很甜")
+    assert engine.search("梨子", mode="keyword").keyword == ()
+    engine.remove(["pear", "1"])
+    assert len(engine) == 5
+    assert "1" not in ids(engine.search("苹果 水果", k=5).hybrid)
+    with pytest.raises(KeyError, match="nope"):
+        engine.remove(["nope"])
+    with pytest.raises(KnowledgeBaseError, match="already indexed"):
+        engine.add([{"id": "3", "text": "x"}])
+
+
+def test_set_documents_reembeds_only_changed_lines(engine):
+    enc = engine.embedder
+    before = enc.documents_embedded
+    engine.set_documents(KB)
+    assert enc.documents_embedded == before
+    changed = KB[:-1] + ["明天会下雨吗"]
+    engine.set_documents(changed)
+    assert enc.documents_embedded == before + 1
+    assert ids(engine.search("下雨", k=1).keyword) == ["6"]
+
+
+def test_query_vector_cached_between_reranks(engine):
+    engine.search("苹果", alpha=0.1)
+    calls = engine.embedder.query_calls
+    engine.search("苹果", alpha=0.9, fusion="rrf")
+    assert engine.embedder.query_calls == calls
+
+
+def test_save_and_load_roundtrip(engine, tmp_path):
+    engine.add([{"id": "m", "text": "带元数据的条目", "lang": "zh"}])
+    folder = engine.save(tmp_path / "idx")
+    enc = OneHotEncoder()
+    loaded = HybridEngine.load(folder, embedder=enc)
+    assert enc.documents_embedded == 0  # vectors came from disk
+    assert loaded.documents == engine.documents
+    a, b = engine.search("苹果 首都", k=5), loaded.search("苹果 首都", k=5)
+    assert [h.to_dict() for h in a.hybrid] == [h.to_dict() for h in b.hybrid]
+    engine.save(folder)  # overwrite in place
+    assert HybridEngine.load(folder).documents == engine.documents
+
+
+def test_save_is_atomic_against_a_crash(engine, tmp_path, monkeypatch):
+    folder = engine.save(tmp_path / "idx")
+    real_save = np.save
+
+    def crash(*args, **kwargs):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(np, "save", crash)
+    with pytest.raises(OSError):
+        HybridEngine(["新内容"], embedder=OneHotEncoder()).save(folder)
+    monkeypatch.setattr(np, "save", real_save)
+    assert len(HybridEngine.load(folder)) == len(KB)
+
+
+def test_load_detects_damage(engine, tmp_path):
+    folder = engine.save(tmp_path / "idx")
+    with open(folder / "documents.jsonl", "a", encoding="utf-8") as f:
+        f.write("garbage\n")
+    with pytest.raises(IndexCorruptError, match="damaged"):
+        HybridEngine.load(folder)
+    with pytest.raises(IndexCorruptError, match="no saved index"):
+        HybridEngine.load(tmp_path / "nothing")
+
+
+def test_load_recovers_from_crash_between_renames(engine, tmp_path):
+    folder = engine.save(tmp_path / "idx")
+    folder.rename(tmp_path / ".idx.old")
+    assert len(HybridEngine.load(tmp_path / "idx")) == len(KB)
+
+
+def test_load_with_other_model_reembeds(engine, tmp_path):
+    folder = engine.save(tmp_path / "idx")
+    other = OneHotEncoder(name="another-model")
+    loaded = HybridEngine.load(folder, embedder=other)
+    assert other.documents_embedded == len(KB)
+    assert loaded.search("巴黎").model == "another-model"
+
+
+def test_embedding_cache_survives_engines(tmp_path):
+    cache = EmbeddingCache(tmp_path / "cache")
+    enc = OneHotEncoder()
+    HybridEngine(KB, embedder=enc, cache=cache)
+    first = enc.documents_embedded
+    enc2 = OneHotEncoder()
+    HybridEngine(KB + ["新的一行"], embedder=enc2, cache=EmbeddingCache(tmp_path / "cache"))
+    assert first == len(KB) and enc2.documents_embedded == 1
+
+
+def test_concurrent_searches_are_consistent(engine):
+    expected = ids(engine.search("苹果 首都", k=5).hybrid)
+    errors = []
+
+    def worker():
+        for _ in range(20):
+            if ids(engine.search("苹果 首都", k=5).hybrid) != expected:
+                errors.append("mismatch")
+
+    threads = [threading.Thread(target=worker) for _ in range(4)]
+    [t.start() for t in threads]
+    [t.join() for t in threads]
+    assert not errors
+
+
+def test_response_to_dict_is_json(engine):
+    res = engine.search("苹果", k=2)
+    data = json.loads(json.dumps(res.to_dict(include_vector=True), ensure_ascii=False))
+    assert data["hybrid"][0]["id"] == "1" and len(data["query_vector"]) == engine.embedder.dimension

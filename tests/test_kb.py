@@ -1,0 +1,59 @@
+import json
+
+import pytest
+
+from hybrid.kb import Document, KnowledgeBaseError, decode_bytes, entries_from_file, parse_entries, split_sentences, to_documents
+
+
+def test_parse_drops_blank_lines_and_trims():
+    assert parse_entries("  苹果是水果。 \n\n   \n\t香蕉\r\n") == ["苹果是水果。", "香蕉"]
+    assert parse_entries("") == []
+
+
+def test_split_long_paragraphs_only_above_length():
+    para = "第一句。第二句！第三句？English one; last"
+    assert split_sentences(para, min_length=100) == [para]
+    assert split_sentences(para, min_length=5) == ["第一句。", "第二句！", "第三句？", "English one;", "last"]
+    assert parse_entries(f"短句。\n{para}", split_long=True, max_length=10) == [
+        "短句。", "第一句。", "第二句！", "第三句？", "English one;", "last"]
+
+
+def test_decode_utf8_bom_and_gbk():
+    assert decode_bytes("知识库".encode("utf-8-sig")) == "知识库"
+    assert decode_bytes("知识库".encode("gbk")) == "知识库"
+    assert decode_bytes("𠀀知识".encode("gb18030")) == "𠀀知识"
+    with pytest.raises(KnowledgeBaseError, match="UTF-8"):
+        decode_bytes(b"\xff\xfe\x00\xd8\x00\x00\x81", "x.txt")
+
+
+def test_files_of_each_type(tmp_path):
+    (tmp_path / "a.txt").write_text("一\n\n二\n", encoding="utf-8")
+    (tmp_path / "a.md").write_bytes("三\n四".encode("gbk"))
+    (tmp_path / "a.csv").write_text('id,text\n1,"五, 六"\n2,七\n', encoding="utf-8")
+    (tmp_path / "a.jsonl").write_text(json.dumps({"text": "八"}, ensure_ascii=False) + "\n\n", encoding="utf-8")
+    assert entries_from_file(tmp_path / "a.txt") == ["一", "二"]
+    assert entries_from_file(tmp_path / "a.md") == ["三", "四"]
+    assert entries_from_file(tmp_path / "a.csv") == ["五, 六", "七"]
+    assert entries_from_file(tmp_path / "a.jsonl") == ["八"]
+
+
+def test_file_errors_are_clear(tmp_path):
+    (tmp_path / "a.pdf").write_bytes(b"%PDF")
+    with pytest.raises(KnowledgeBaseError, match="unsupported file type .pdf"):
+        entries_from_file(tmp_path / "a.pdf")
+    (tmp_path / "big.txt").write_text("x" * 100)
+    with pytest.raises(KnowledgeBaseError, match="limit"):
+        entries_from_file(tmp_path / "big.txt", max_bytes=10)
+    (tmp_path / "bad.jsonl").write_text('{"text": "ok"}\n{"oops"\n', encoding="utf-8")
+    with pytest.raises(KnowledgeBaseError, match="line 2"):
+        entries_from_file(tmp_path / "bad.jsonl")
+
+
+def test_to_documents():
+    docs = to_documents(["甲", {"id": "x", "text": "乙", "tag": 1}, Document("d", "丙")])
+    assert [(d.id, d.text) for d in docs] == [("1", "甲"), ("x", "乙"), ("d", "丙")]
+    assert docs[1].metadata == {"tag": 1}
+    with pytest.raises(KnowledgeBaseError, match="duplicate"):
+        to_documents([{"id": "a", "text": "1"}, {"id": "a", "text": "2"}])
+    with pytest.raises(KnowledgeBaseError, match="empty"):
+        to_documents(["  "])

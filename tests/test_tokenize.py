@@ -1,0 +1,67 @@
+import pytest
+
+from hybrid.tokenize import Tokenizer, jieba_cache_dir, load_stopwords, normalize
+
+
+@pytest.fixture(scope="module")
+def tok():
+    return Tokenizer()
+
+
+def test_chinese_search_mode_emits_subwords(tok):
+    assert tok.tokenize("中华人民共和国") == ["中华", "华人", "人民", "共和", "共和国", "中华人民共和国"]
+
+
+def test_precise_mode_keeps_whole_words():
+    assert Tokenizer(mode="precise").tokenize("中华人民共和国") == ["中华人民共和国"]
+
+
+def test_mixed_text_lowercases_english_and_drops_punctuation_and_stopwords(tok):
+    tokens = tok.tokenize("PyTorch 的 DataLoader 怎么用？😀 ２０２４年")
+    assert tokens == ["pytorch", "dataloader", "用", "😀", "2024", "年"]
+
+
+def test_offsets_point_into_original_text(tok):
+    text = "我的ＬＡＰＴＯＰ笔记本突然黑屏了！"
+    for token in tok.tokenize_with_offsets(text):
+        assert normalize(text[token.start:token.end]) == token.text
+    assert [t.text for t in tok.tokenize_with_offsets(text)][:1] == ["laptop"]
+
+
+def test_stopwords_removed_both_languages(tok):
+    assert tok.tokenize("the cat is on the mat") == ["cat", "mat"]
+    assert "的" not in tok.tokenize("我的电脑")
+    assert "的" in load_stopwords() and "the" in load_stopwords()
+
+
+def test_stopwords_can_be_disabled():
+    assert Tokenizer(stopwords=False).tokenize("the cat") == ["the", "cat"]
+
+
+def test_user_dictionary_changes_segmentation(tmp_path):
+    word = "混合检索器"
+    assert word not in Tokenizer(mode="precise").tokenize(f"这是{word}演示")
+    user = tmp_path / "user.dict"
+    user.write_text(f"{word} 100000 n\n", encoding="utf-8")
+    assert word in Tokenizer(mode="precise", user_dict=user).tokenize(f"这是{word}演示")
+
+
+def test_missing_user_dictionary_is_clear_error(tmp_path):
+    with pytest.raises(FileNotFoundError, match="user dictionary"):
+        Tokenizer(user_dict=tmp_path / "nope.txt")
+
+
+def test_unknown_mode_lists_modes():
+    with pytest.raises(ValueError, match="search, precise"):
+        Tokenizer(mode="fast")
+
+
+def test_jieba_cache_lives_in_project_controlled_folder(tok, monkeypatch, tmp_path):
+    monkeypatch.setenv("HYBRID_CACHE_DIR", str(tmp_path))
+    assert jieba_cache_dir() == tmp_path / "jieba"
+    assert tok._jieba.tmp_dir is not None and not tok._jieba.tmp_dir.startswith("/tmp/jieba")
+
+
+def test_empty_and_punctuation_only(tok):
+    assert tok.tokenize("") == []
+    assert tok.tokenize("？！。，  ...") == []
