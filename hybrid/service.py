@@ -1,0 +1,121 @@
+"""The shared model service: loads the embedding model once in the background for every user and engine."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from dataclasses import dataclass
+from typing import Any, Callable, Mapping, Sequence
+
+from .cache import EmbeddingCache
+from .engine import HybridEngine, Progress
+from .kb import Document
+from .semantic import Embedder, LoadedEmbedder, load_embedder
+from .settings import DEFAULT_SETTINGS, Settings
+
+log = logging.getLogger(__name__)
+
+LOADING, READY, FAILED = "loading", "ready", "failed"
+
+
+@dataclass(frozen=True)
+class ModelStatus:
+    """What the UI and /health show about the embedding model.
+
+    Attributes:
+        state: "loading" | "ready" | "failed".
+        requested: the model asked for ("auto" or a name).
+        model, device, dtype, dimension: the loaded model ("" / 0 until ready).
+        fallback_reason: why ``auto`` fell back to the packaged model, else None.
+        error: why loading failed, else None.
+    """
+
+    state: str
+    requested: str
+    model: str = ""
+    device: str = ""
+    dtype: str = ""
+    dimension: int = 0
+    fallback_reason: str | None = None
+    error: str | None = None
+
+
+class ModelService:
+    """Owns the one embedding model (loaded on a background thread) and the embedding cache.
+
+    Args:
+        model, device, dimension: passed to ``load_embedder``.
+        cache: shared embedding cache; a default on-disk one when None, none when ``False``.
+        loader: the function that loads the model (``load_embedder``).
+        settings: default settings of the engines this service creates.
+    """
+
+    def __init__(self, model: str = "auto", device: str = "auto", dimension: int | None = None,
+                 cache: EmbeddingCache | None | bool = None,
+                 loader: Callable[..., LoadedEmbedder] = load_embedder,
+                 settings: Settings = DEFAULT_SETTINGS) -> None:
+        self.requested = model
+        self.device = device
+        self.dimension = dimension
+        self.settings = settings
+        self.cache = None if cache is False else (cache if isinstance(cache, EmbeddingCache) else EmbeddingCache())
+        self._loader = loader
+        self._loaded: LoadedEmbedder | None = None
+        self._error: str | None = None
+        self._ready = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._lock = threading.Lock()
+
+    def start(self) -> "ModelService":
+        """Begin loading in the background (idempotent). Returns self."""
+        with self._lock:
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._load, name="model-loader", daemon=True)
+                self._thread.start()
+        return self
+
+    def _load(self) -> None:
+        try:
+            self._loaded = self._loader(self.requested, device=self.device, dimension=self.dimension)
+            if self._loaded.fallback_reason:
+                log.warning("model %r not used: %s", self.requested, self._loaded.fallback_reason)
+        except Exception as exc:  # the UI shows the reason; keyword search keeps working
+            log.error("embedding model %r failed to load: %s", self.requested, exc)
+            self._error = f"{type(exc).__name__}: {exc}"
+        finally:
+            self._ready.set()
+
+    def wait(self, timeout: float | None = None) -> Embedder | None:
+        """Block until loading ends (or ``timeout`` seconds); returns the model or None."""
+        self.start()
+        self._ready.wait(timeout)
+        return self.embedder
+
+    @property
+    def embedder(self) -> Embedder | None:
+        """The loaded model, None while loading or after a failure."""
+        return self._loaded.embedder if self._loaded is not None else None
+
+    def status(self) -> ModelStatus:
+        """Current state of the model."""
+        if self._loaded is not None:
+            e = self._loaded.embedder
+            return ModelStatus(READY, self.requested, e.name, e.device, e.dtype, e.dimension,
+                               self._loaded.fallback_reason)
+        if self._error is not None:
+            return ModelStatus(FAILED, self.requested, error=self._error)
+        return ModelStatus(LOADING, self.requested)
+
+    def new_engine(self, documents: Sequence[str | Document | Mapping[str, Any]] = (),
+                   progress: Progress | None = None, settings: Settings | None = None) -> HybridEngine:
+        """An engine over ``documents`` using the shared model if it is ready (keyword-only otherwise).
+
+        Args:
+            documents: the knowledge base.
+            progress: ``progress(done, total)`` while embedding.
+            settings: engine defaults; the service's when None.
+        Returns:
+            The engine.
+        """
+        return HybridEngine(documents, embedder=self.embedder, settings=settings or self.settings,
+                            cache=self.cache, progress=progress)
