@@ -46,7 +46,7 @@ def test_three_lists_and_their_scores(engine):
 
 def test_semantic_finds_what_keywords_miss(engine):
     res = engine.search("我饿了想吃东西", k=2)
-    assert res.keyword == () or "1" not in ids(res.keyword)[:1] or True
+    assert res.keyword == ()  # no shared word: BM25 is blind here
     assert set(ids(res.semantic)) == {"1", "2"}
     assert set(ids(res.hybrid)) == {"1", "2"}
 
@@ -121,7 +121,7 @@ def test_add_update_remove(engine):
     engine.update("pear", "西瓜很甜")
     assert engine.search("梨子", mode="keyword").keyword == ()
     engine.remove(["pear", "1"])
-    assert len(engine) == 5
+    assert len(engine) == len(KB)
     assert "1" not in ids(engine.search("苹果 水果", k=5).hybrid)
     with pytest.raises(KeyError, match="nope"):
         engine.remove(["nope"])
