@@ -1,0 +1,228 @@
+"""The web server: the JSON API and (optionally) the Gradio UI on one port, with an optional Gradio share link."""
+
+from __future__ import annotations
+
+import logging
+import secrets
+import socket
+import threading
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Mapping
+from urllib.parse import urlparse, urlunparse
+
+from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
+
+from hybrid.engine import HybridEngine
+from hybrid.service import ModelService
+
+from .api import build_router
+from .errors import install_error_handlers
+from .knowledge import ServerKnowledgeBase
+from .security import BodyLimitMiddleware, RateLimiter, make_guard
+from .settings import ENV_VARS, ApiSettings
+
+if TYPE_CHECKING:
+    import gradio as gr
+    import uvicorn
+
+log = logging.getLogger(__name__)
+
+API_ROUTES = ("/v1/embeddings", "/v1/models", "/search", "/health")
+_LOOPBACK = ("127.0.0.1", "localhost", "::1")
+# Presentation options Gradio 6 takes at launch/mount time rather than in the Blocks constructor.
+_UI_OPTIONS = ("theme", "css", "css_paths", "js", "head", "head_paths")
+
+
+def is_api_path(path: str) -> bool:
+    """Whether ``path`` belongs to the JSON API (limits and guards apply) rather than the UI."""
+    return path.startswith("/v1/") or path in ("/search", "/health")
+
+
+def create_app(service: ModelService, kb_engine: HybridEngine | ServerKnowledgeBase | None = None,
+               settings: ApiSettings | None = None) -> FastAPI:
+    """The FastAPI app of the JSON API (no UI).
+
+    Args:
+        service: the shared model service (started here if it was not).
+        kb_engine: the server's knowledge base: an engine served as is, a ``ServerKnowledgeBase``, or None.
+        settings: limits and security; ``ApiSettings.from_env()`` when None.
+    Returns:
+        The app; ``app.state`` holds service, kb and settings.
+    """
+    settings = settings if settings is not None else ApiSettings.from_env()
+    service.start()
+    kb = ServerKnowledgeBase.from_engine(kb_engine, service) if isinstance(kb_engine, HybridEngine) else kb_engine
+    app = FastAPI(title="Hybrid search API", version="1", summary="OpenAI-compatible embeddings and hybrid search",
+                  docs_url="/docs", redoc_url=None, openapi_url="/openapi.json")
+    app.state.service, app.state.kb, app.state.settings = service, kb, settings
+    install_error_handlers(app)
+    guard = make_guard(settings, RateLimiter(settings.rate_limit_per_minute))
+    app.include_router(build_router(service, kb, settings, guard))
+    app.add_middleware(BodyLimitMiddleware, limit=settings.max_body_bytes, applies=is_api_path)
+    if settings.cors_origins:
+        # Added last, so outermost: every answer (errors included) carries the allowed origin.
+        app.add_middleware(CORSMiddleware, allow_origins=list(settings.cors_origins), allow_methods=["GET", "POST"],
+                           allow_headers=["Authorization", "Content-Type"])
+    return app
+
+
+def mount_ui(app: FastAPI, blocks: "gr.Blocks", auth: tuple[str, str] | None = None,
+             ui_options: Mapping[str, Any] | None = None) -> FastAPI:
+    """Serve ``blocks`` at ``/`` of ``app``; the API routes, registered first, keep precedence.
+
+    Args:
+        app: from ``create_app``.
+        blocks: the Gradio UI.
+        auth: (user, password) of the UI login (the API uses its own key, ``HYBRID_API_KEY``).
+        ui_options: more ``gr.mount_gradio_app`` keywords (theme, css, js, head, ...); theme/css/js/head
+            given to the Blocks constructor are used when not given here.
+    Returns:
+        ``app``.
+    """
+    import gradio as gr
+
+    options = {name: getattr(blocks, f"_deprecated_{name}", None) for name in _UI_OPTIONS}
+    options = {k: v for k, v in options.items() if v is not None}
+    options.update(ui_options or {})
+    return gr.mount_gradio_app(app, blocks, path="/", auth=auth, **options)
+
+
+@dataclass
+class RunningServer:
+    """A server started by ``start``: its URLs, and ``stop()``/``wait()``."""
+
+    app: FastAPI
+    host: str
+    port: int
+    server: "uvicorn.Server" = field(repr=False)
+    thread: threading.Thread = field(repr=False)
+    share_url: str | None = None
+
+    @property
+    def url(self) -> str:
+        """Local base URL (loopback when bound to every interface)."""
+        host = "127.0.0.1" if self.host in ("0.0.0.0", "") else ("[::1]" if self.host == "::" else self.host)
+        if ":" in host and not host.startswith("["):
+            host = f"[{host}]"
+        return f"http://{host}:{self.port}"
+
+    def wait(self) -> None:
+        """Block until the server stops (Ctrl+C stops it)."""
+        try:
+            while self.thread.is_alive():
+                self.thread.join(0.5)
+        except KeyboardInterrupt:
+            print("Stopping...")
+        finally:
+            self.stop()
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """Shut the server down and wait for it."""
+        self.server.should_exit = True
+        self.thread.join(timeout)
+
+
+def _bind(host: str, port: int) -> socket.socket:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError as exc:
+        sock.close()
+        raise OSError(f"cannot listen on {host}:{port} ({exc.strerror or exc}); the port may be taken by another "
+                      "server: choose another with --port or stop the other one") from None
+    sock.listen(2048)
+    sock.set_inheritable(True)
+    return sock
+
+
+def open_share_link(host: str, port: int, blocks: "gr.Blocks | None" = None) -> str | None:
+    """Open Gradio's share tunnel to ``host:port`` (the whole server: UI and API) and return its public URL.
+
+    The tunnel forwards every path to the local port, so the API routes travel with the UI. Returns None
+    (after logging why) when the tunnel cannot be opened, e.g. without internet; the server keeps running.
+    """
+    from gradio import networking
+
+    token = getattr(blocks, "share_token", None) or secrets.token_urlsafe(32)
+    local = "127.0.0.1" if host in ("0.0.0.0", "", "::") else host
+    try:
+        raw = networking.setup_tunnel(local_host=local, local_port=port, share_token=token,
+                                      share_server_address=None, share_server_tls_certificate=None)
+    except Exception as exc:  # noqa: BLE001 - any tunnel failure: say so, keep serving locally
+        log.error("could not create the share link (%s: %s); the server is reachable locally only",
+                  type(exc).__name__, exc)
+        print(f"Could not create the share link ({type(exc).__name__}: {exc}). "
+              "Check the internet connection; the server is reachable locally only.")
+        return None
+    url = urlunparse(("https",) + tuple(urlparse(raw))[1:])
+    if blocks is not None:
+        blocks.share, blocks.share_url = True, url
+    return url
+
+
+def start(blocks: "gr.Blocks | None", service: ModelService, *, host: str = "127.0.0.1", port: int = 7860,
+          share: bool = False, auth: tuple[str, str] | None = None, kb_path: str | None = None,
+          api_settings: ApiSettings | None = None, ui_options: Mapping[str, Any] | None = None,
+          log_level: str = "warning") -> RunningServer:
+    """Start the server in a background thread and return once it accepts connections.
+
+    Arguments as for ``serve``; ``port=0`` picks a free port.
+    Raises:
+        OSError: the port cannot be bound. KnowledgeBaseError, FileNotFoundError: a bad ``kb_path``.
+    """
+    import uvicorn
+
+    settings = api_settings if api_settings is not None else ApiSettings.from_env()
+    service.start()
+    kb = ServerKnowledgeBase.from_file(kb_path, service).start() if kb_path else None
+    app = create_app(service, kb, settings)
+    if blocks is not None:
+        mount_ui(app, blocks, auth, ui_options)
+    elif auth is not None:
+        log.warning("auth protects the UI only and there is no UI (--no-ui); protect the API with %s",
+                    ENV_VARS["api_key"])
+    if not settings.api_keys and (share or host not in _LOOPBACK):
+        log.warning("the JSON API is reachable from other machines%s without a key: set %s",
+                    " through the share link" if share else f" (host {host})", ENV_VARS["api_key"])
+    sock = _bind(host, port)
+    config = uvicorn.Config(app, log_level=log_level, timeout_graceful_shutdown=5)
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, name="uvicorn", daemon=True)
+    thread.start()
+    while not server.started:
+        if not thread.is_alive():
+            sock.close()
+            raise OSError(f"the server on {host}:{port} stopped during start-up; see the log above")
+        thread.join(0.05)
+    running = RunningServer(app, host, sock.getsockname()[1], server, thread)
+    if share:
+        running.share_url = open_share_link(host, running.port, blocks)
+    return running
+
+
+def serve(blocks: "gr.Blocks | None", service: ModelService, *, host: str = "127.0.0.1", port: int = 7860,
+          share: bool = False, auth: tuple[str, str] | None = None, kb_path: str | None = None,
+          api_settings: ApiSettings | None = None, ui_options: Mapping[str, Any] | None = None) -> None:
+    """Serve the JSON API and, when ``blocks`` is given, the Gradio UI on the same port until Ctrl+C.
+
+    Args:
+        blocks: the UI; None serves the API alone (``--no-ui``).
+        service: the shared model service (loading starts here if it has not).
+        host, port: where to listen.
+        share: open a Gradio share link; it tunnels to this port, so it carries the UI and the API.
+        auth: (user, password) for the UI login; the API is protected by ``HYBRID_API_KEY`` instead.
+        kb_path: the server's knowledge base file for /search (embedded in the background).
+        api_settings: limits and security; ``ApiSettings.from_env()`` when None.
+        ui_options: extra ``gr.mount_gradio_app`` keywords (theme, css, js, head, ...).
+    """
+    running = start(blocks, service, host=host, port=port, share=share, auth=auth, kb_path=kb_path,
+                    api_settings=api_settings, ui_options=ui_options, log_level="info")
+    if blocks is not None:
+        print(f"* UI:  {running.url}/")
+    print(f"* API: {running.url}  ({', '.join(API_ROUTES)}; schema at /openapi.json)")
+    if running.share_url:
+        print(f"* Public URL (UI and API): {running.share_url}")
+    running.wait()

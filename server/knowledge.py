@@ -1,0 +1,100 @@
+"""The server's own knowledge base (``--kb FILE``): keyword search at once, semantic once the model has embedded it."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from pathlib import Path
+from typing import Any
+
+from hybrid.engine import HybridEngine
+from hybrid.kb import KnowledgeBaseError, entries_from_file
+from hybrid.service import FAILED, ModelService
+
+log = logging.getLogger(__name__)
+
+INDEXING, READY, KEYWORD_ONLY, FAILED_KB = "indexing", "ready", "keyword-only", "failed"
+
+
+class ServerKnowledgeBase:
+    """One shared engine over the server's knowledge base, swapped for an embedded one in the background.
+
+    Requests read ``engine``; a keyword-only engine answers until the shared model has embedded every
+    entry, then the embedded engine replaces it in one assignment (searches in flight finish on the old one).
+
+    Args:
+        service: the shared model service.
+        entries: the knowledge-base texts.
+        path: the file they came from (shown by /health).
+    """
+
+    def __init__(self, service: ModelService, entries: list[str], path: str | None = None) -> None:
+        if not entries:
+            raise KnowledgeBaseError(f"{path or 'the knowledge base'} holds no entries")
+        self.service = service
+        self.path = path
+        self.size = len(entries)
+        self._entries = list(entries)
+        self.engine: HybridEngine = HybridEngine(self._entries, settings=service.settings)
+        self.state = INDEXING
+        self.embedded = 0
+        self.error: str | None = None
+        self._thread: threading.Thread | None = None
+
+    @classmethod
+    def from_file(cls, path: str | Path, service: ModelService) -> "ServerKnowledgeBase":
+        """Read ``path`` (.txt/.md/.csv/.jsonl, see ``hybrid.kb.entries_from_file``).
+
+        Raises:
+            KnowledgeBaseError, FileNotFoundError: the file cannot be used.
+        """
+        return cls(service, entries_from_file(path), str(path))
+
+    @classmethod
+    def from_engine(cls, engine: HybridEngine, service: ModelService) -> "ServerKnowledgeBase":
+        """Serve an engine built elsewhere as it is (no background embedding)."""
+        kb = cls.__new__(cls)
+        kb.service, kb.path, kb.size, kb._entries = service, None, len(engine), []
+        kb.engine, kb.embedded, kb.error, kb._thread = engine, len(engine) if engine.has_vectors else 0, None, None
+        kb.state = READY if engine.has_vectors else KEYWORD_ONLY
+        return kb
+
+    def start(self) -> "ServerKnowledgeBase":
+        """Embed in the background once the model is ready (idempotent). Returns self."""
+        if self._thread is None and self.state == INDEXING:
+            self._thread = threading.Thread(target=self._index, name="kb-indexer", daemon=True)
+            self._thread.start()
+        return self
+
+    def wait(self, timeout: float | None = None) -> bool:
+        """Block until background indexing ends; returns whether semantic search is possible."""
+        if self._thread is not None:
+            self._thread.join(timeout)
+        return self.state == READY
+
+    def _progress(self, done: int, total: int) -> None:
+        self.embedded = done
+
+    def _index(self) -> None:
+        embedder = self.service.wait()
+        if embedder is None:
+            self.state = KEYWORD_ONLY
+            self.error = self.service.status().error
+            return
+        try:
+            engine = self.service.new_engine(self._entries, progress=self._progress)
+        except Exception as exc:  # keyword search keeps working; /health shows why semantic does not
+            log.error("embedding the knowledge base %s failed: %s", self.path, exc)
+            self.state, self.error = FAILED_KB, f"{type(exc).__name__}: {exc}"
+            return
+        self.engine = engine
+        self.embedded = len(engine)
+        self.state = READY
+        log.info("knowledge base %s: %d entries embedded", self.path, len(engine))
+
+    def status(self) -> dict[str, Any]:
+        """What /health shows: path, size, state (indexing | ready | keyword-only | failed), progress, error."""
+        model_failed = self.service.status().state == FAILED
+        state = KEYWORD_ONLY if (self.state == INDEXING and model_failed) else self.state
+        return {"path": self.path, "size": self.size, "state": state, "embedded": self.embedded,
+                "error": self.error}

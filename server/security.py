@@ -1,0 +1,149 @@
+"""Request guards of the JSON API: body-size limit, API key, per-client rate limit."""
+
+from __future__ import annotations
+
+import hmac
+import math
+import threading
+import time
+from typing import Awaitable, Callable
+
+from fastapi import Request
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from .errors import ApiError, error_response
+from .settings import ENV_VARS, ApiSettings
+
+
+class BodyLimitMiddleware:
+    """Refuses request bodies over ``limit`` bytes with a 413 on the paths ``applies(path)`` selects.
+
+    The body is read (at most ``limit`` + 1 bytes) before the route runs, so chunked uploads without a
+    Content-Length are bounded too; the route then reads the buffered copy.
+    """
+
+    def __init__(self, app: ASGIApp, limit: int, applies: Callable[[str], bool]) -> None:
+        self.app = app
+        self.limit = limit
+        self.applies = applies
+
+    def _too_large(self, size: str) -> ApiError:
+        return ApiError(413, "body_too_large",
+                        f"the request body is {size} bytes; the limit is {self.limit} bytes "
+                        f"({ENV_VARS['max_body_bytes']}). Send fewer or shorter texts per request.")
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or not self.applies(scope["path"]):
+            await self.app(scope, receive, send)
+            return
+        path = scope["path"]
+        for name, value in scope.get("headers", ()):
+            if name == b"content-length":
+                try:
+                    declared = int(value)
+                except ValueError:
+                    declared = -1
+                if declared > self.limit:
+                    await error_response(path, self._too_large(str(declared)))(scope, receive, send)
+                    return
+        chunks: list[bytes] = []
+        size = 0
+        while True:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                return
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            if size > self.limit:
+                await error_response(path, self._too_large(f"more than {self.limit}"))(scope, receive, send)
+                return
+            chunks.append(chunk)
+            if not message.get("more_body", False):
+                break
+        body = b"".join(chunks)
+        replayed = False
+
+        async def replay() -> Message:
+            nonlocal replayed
+            if not replayed:
+                replayed = True
+                return {"type": "http.request", "body": body, "more_body": False}
+            return await receive()
+
+        await self.app(scope, replay, send)
+
+
+class RateLimiter:
+    """Token bucket per client: bursts of up to ``per_minute`` requests, refilled at ``per_minute`` a minute.
+
+    Args:
+        per_minute: the limit; 0 switches limiting off.
+        clock: seconds, monotonic (injectable for tests).
+        max_clients: buckets kept before idle (full) ones are dropped, bounding memory.
+    """
+
+    def __init__(self, per_minute: int, clock: Callable[[], float] = time.monotonic, max_clients: int = 10_000) -> None:
+        self.per_minute = per_minute
+        self.clock = clock
+        self.max_clients = max_clients
+        self._buckets: dict[str, tuple[float, float]] = {}
+        self._lock = threading.Lock()
+
+    def acquire(self, client: str) -> float:
+        """Take one request for ``client``. Returns 0 when allowed, else the seconds until it would be."""
+        if self.per_minute <= 0:
+            return 0.0
+        rate = self.per_minute / 60.0
+        now = self.clock()
+        with self._lock:
+            tokens, last = self._buckets.get(client, (float(self.per_minute), now))
+            tokens = min(float(self.per_minute), tokens + (now - last) * rate)
+            if tokens >= 1.0:
+                self._buckets[client] = (tokens - 1.0, now)
+                allowed = 0.0
+            else:
+                self._buckets[client] = (tokens, now)
+                allowed = (1.0 - tokens) / rate
+            if len(self._buckets) > self.max_clients:
+                self._prune(now, rate)
+        return allowed
+
+    def _prune(self, now: float, rate: float) -> None:
+        full = [c for c, (tokens, last) in self._buckets.items() if tokens + (now - last) * rate >= self.per_minute]
+        for client in full:
+            del self._buckets[client]
+
+
+def client_id(request: Request) -> str:
+    """The rate-limited identity of a request: the client's IP address (uvicorn applies trusted proxy headers)."""
+    return request.client.host if request.client else "unknown"
+
+
+def make_guard(settings: ApiSettings, limiter: RateLimiter) -> Callable[[Request], Awaitable[None]]:
+    """A FastAPI dependency that applies the rate limit and then the API key to a JSON route."""
+    keys = [k.encode() for k in settings.api_keys]
+
+    async def guard(request: Request) -> None:
+        wait = limiter.acquire(client_id(request))
+        if wait > 0:
+            raise ApiError(429, "rate_limited",
+                           f"more than {settings.rate_limit_per_minute} requests a minute from this client "
+                           f"({ENV_VARS['rate_limit_per_minute']}); retry in {math.ceil(wait)} s",
+                           headers={"Retry-After": str(math.ceil(wait))})
+        if not keys:
+            return
+        header = request.headers.get("authorization", "")
+        scheme, _, token = header.partition(" ")
+        given = token.strip().encode() if scheme.lower() == "bearer" else b""
+        # Compare with every key (constant time each) so timing does not reveal which one nearly matched.
+        matched = False
+        for key in keys:
+            matched |= hmac.compare_digest(given, key)
+        if not matched:
+            reason = "no API key was sent" if not header else "the API key is wrong"
+            raise ApiError(401, "unauthorized",
+                           f"{reason}: send the header 'Authorization: Bearer <key>' with the key the server "
+                           f"was started with ({ENV_VARS['api_key']})",
+                           headers={"WWW-Authenticate": "Bearer"})
+
+    return guard

