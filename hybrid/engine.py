@@ -10,13 +10,14 @@ import shutil
 import threading
 import time
 from collections import OrderedDict
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Iterable, Mapping, Sequence
 
 import numpy as np
 
 from .cache import EmbeddingCache, embed_with_cache, model_key
-from .fusion import Candidates, QueryEvidence, fuse, normalize
+from .fusion import Candidates, Fused, QueryEvidence, fuse, normalize
 from .kb import Document, KnowledgeBaseError, to_documents
 from .keyword import BM25Index, lucene_idf
 from .results import Hit, SearchResponse
@@ -45,6 +46,30 @@ class EngineNotReadyError(RuntimeError):
 
 class IndexCorruptError(RuntimeError):
     """A saved index folder is incomplete or damaged."""
+
+
+@dataclass(frozen=True)
+class Retrieval:
+    """Both retrievers' candidates for one query, before fusion.
+
+    Attributes:
+        tokens: the query's keyword tokens.
+        keyword: BM25 candidates (matched documents only), best first.
+        semantic: cosine candidates, best first.
+        evidence: keyword-side facts about the query for adaptive fusion.
+        query_vector: the query embedding (None when no semantic search ran).
+    """
+
+    tokens: tuple[str, ...]
+    keyword: Candidates
+    semantic: Candidates
+    evidence: QueryEvidence
+    query_vector: np.ndarray | None = None
+
+    def fuse(self, alpha: float, fusion: str, normalizer: str = "minmax", rrf_k: int = 60) -> Fused:
+        """The hybrid ranking of these candidates (see ``hybrid.fusion.fuse``)."""
+        return fuse(self.keyword, self.semantic, alpha, fusion, normalizer=normalizer, rrf_k=rrf_k,
+                    evidence=self.evidence)
 
 
 class HybridEngine:
@@ -276,32 +301,15 @@ class HybridEngine:
 
     def _search(self, query: str, settings: Settings, want_keyword: bool, want_semantic: bool,
                 timings: dict[str, float], started: float) -> SearchResponse:
-        tick = time.perf_counter()
-        tokens = self.tokenizer.tokenize(query)
-        timings["tokenize"] = _ms(tick)
-
-        tick = time.perf_counter()
-        kw = self._keyword.search(tokens, top=settings.window, k1=settings.k1, b=settings.b)
-        keyword = Candidates(kw.docs, kw.scores)
-        evidence = self._evidence(tokens, keyword)
-        timings["keyword"] = _ms(tick)
-
-        query_vector = None
-        semantic = Candidates.empty()
-        if want_semantic:
-            tick = time.perf_counter()
-            query_vector = self.embed_query(query)
-            timings["embed"] = _ms(tick)
-            tick = time.perf_counter()
-            vm = self._vectors.search(query_vector, settings.window)
-            semantic = Candidates(vm.docs, vm.scores.astype(np.float64))
-            timings["vector"] = _ms(tick)
+        retrieval = self._retrieve(query, settings, want_semantic, timings, None)
+        tokens, keyword, semantic = list(retrieval.tokens), retrieval.keyword, retrieval.semantic
+        query_vector = retrieval.query_vector
 
         tick = time.perf_counter()
         fused = None
         if want_keyword and want_semantic:
-            fused = fuse(keyword, semantic, settings.alpha, settings.fusion, normalizer=settings.normalizer,
-                         rrf_k=settings.rrf_k, evidence=evidence)
+            fused = retrieval.fuse(settings.alpha, settings.fusion, normalizer=settings.normalizer,
+                                   rrf_k=settings.rrf_k)
         info = self._doc_info(keyword, semantic, fused, settings)
         timings["fuse"] = _ms(tick)
 
@@ -324,6 +332,55 @@ class HybridEngine:
             settings=settings,
             alpha_used=fused.alpha if fused is not None else None,
         )
+
+    def retrieve(self, query: str, query_vector: np.ndarray | None = None, **overrides: Any) -> Retrieval:
+        """Both retrievers' candidate lists for ``query``, unfused, to re-fuse cheaply with other settings.
+
+        Args:
+            query: the question.
+            query_vector: its embedding if already known (else embedded with the query cache).
+            overrides: ``Settings`` fields that shape the candidates (window, k1, b).
+        Returns:
+            Retrieval; ``retrieval.fuse(alpha, fusion)`` gives the hybrid ranking ``search`` would give.
+        Raises:
+            as ``search`` (semantic candidates are always computed).
+        """
+        settings = self.settings.with_(**overrides)
+        if not isinstance(query, str) or not query.strip():
+            raise EmptyQueryError()
+        if not self._docs:
+            raise KnowledgeBaseError("知识库为空 (the knowledge base is empty): add at least one entry")
+        if not self.has_vectors:
+            raise EngineNotReadyError("the embedding model is not ready yet; semantic candidates need it")
+        with self._lock:
+            return self._retrieve(query.strip(), settings, True, {}, query_vector)
+
+    def _retrieve(self, query: str, settings: Settings, want_semantic: bool, timings: dict[str, float],
+                  query_vector: np.ndarray | None) -> Retrieval:
+        tick = time.perf_counter()
+        tokens = self.tokenizer.tokenize(query)
+        timings["tokenize"] = _ms(tick)
+
+        tick = time.perf_counter()
+        kw = self._keyword.search(tokens, top=settings.window, k1=settings.k1, b=settings.b)
+        keyword = Candidates(kw.docs, kw.scores)
+        evidence = self._evidence(tokens, keyword)
+        timings["keyword"] = _ms(tick)
+
+        semantic = Candidates.empty()
+        if want_semantic:
+            tick = time.perf_counter()
+            if query_vector is None:
+                query_vector = self.embed_query(query)
+            query_vector = np.asarray(query_vector, dtype=np.float32)
+            timings["embed"] = _ms(tick)
+            tick = time.perf_counter()
+            vm = self._vectors.search(query_vector, settings.window)
+            semantic = Candidates(vm.docs, vm.scores.astype(np.float64))
+            timings["vector"] = _ms(tick)
+        else:
+            query_vector = None
+        return Retrieval(tuple(tokens), keyword, semantic, evidence, query_vector)
 
     def _evidence(self, tokens: list[str], keyword: Candidates) -> QueryEvidence:
         distinct = list(dict.fromkeys(tokens))

@@ -1,0 +1,504 @@
+"""Evaluation on labelled retrieval sets: loading them, ranking every query with the engine, sweeping fusion."""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import io
+import json
+import logging
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Iterable, Mapping, Sequence
+
+import numpy as np
+
+from .cache import EmbeddingCache, model_key
+from .engine import HybridEngine
+from .fusion import FUSERS
+from .kb import Document, KnowledgeBaseError, split_sentences
+from .metrics import mean_scores, score_query
+from .semantic import Embedder
+from .settings import DEFAULT_SETTINGS, Settings
+
+log = logging.getLogger(__name__)
+
+Progress = Callable[[int, int], None]
+DEFAULT_ALPHAS = tuple(round(i / 10, 1) for i in range(11))
+LABELLED_FILES = ("corpus.jsonl", "queries.jsonl", "qrels.tsv")
+PRIMARY_K = 10
+
+
+class LabelledSetError(ValueError):
+    """A labelled set that cannot be read; the message says which file and line, and what to fix."""
+
+
+@dataclass(frozen=True)
+class LabelledSet:
+    """Documents, queries and relevance judgements.
+
+    Attributes:
+        name: the set's name (folder name or upload name).
+        documents: the corpus.
+        queries: ``(query id, text)`` pairs, only those with at least one relevant document.
+        qrels: ``{query id: {doc id: grade}}``; grade > 0 is relevant.
+        parents: for a corpus split into sentences, ``{sentence doc id: paragraph id}`` (else empty).
+    """
+
+    name: str
+    documents: tuple[Document, ...]
+    queries: tuple[tuple[str, str], ...]
+    qrels: Mapping[str, Mapping[str, int]]
+    parents: Mapping[str, str] = field(default_factory=dict)
+
+
+# ---------------------------------------------------------------------------------------- reading sets
+
+
+def _jsonl_rows(text: str, file: str) -> list[tuple[str, str]]:
+    rows = []
+    for number, line in enumerate(text.splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line)
+            row = (str(record["id"]), str(record["text"]).strip())
+        except (ValueError, KeyError, TypeError) as exc:
+            raise LabelledSetError(
+                f"{file} line {number}: expected a JSON object with \"id\" and \"text\" ({exc})") from None
+        if not row[1]:
+            raise LabelledSetError(f"{file} line {number}: the text of {row[0]!r} is empty")
+        rows.append(row)
+    if not rows:
+        raise LabelledSetError(f"{file} is empty: it needs one {{\"id\": ..., \"text\": ...}} per line")
+    return rows
+
+
+def _qrels_rows(text: str, query_ids: set[str]) -> dict[str, dict[str, int]]:
+    qrels: dict[str, dict[str, int]] = {}
+    for number, line in enumerate(text.splitlines(), 1):
+        cells = line.split("\t") if "\t" in line else line.split()
+        if not cells or not line.strip():
+            continue
+        if len(cells) == 4:  # TREC layout: query 0 doc grade
+            cells = [cells[0], cells[2], cells[3]]
+        try:
+            qid, doc, grade = cells[0].strip(), cells[1].strip(), int(float(cells[2]))
+        except (IndexError, ValueError):
+            if number == 1 and cells[0].strip() not in query_ids:  # a header: "query-id corpus-id score"
+                continue
+            raise LabelledSetError(
+                f"qrels.tsv line {number}: expected query_id<TAB>doc_id<TAB>relevance, got {line!r}") from None
+        qrels.setdefault(qid, {})[doc] = grade
+    return qrels
+
+
+def parse_labelled_set(corpus: str, queries: str, qrels: str, name: str = "uploaded",
+                       max_queries: int | None = None) -> LabelledSet:
+    """Build a labelled set from the text of its three files.
+
+    Args:
+        corpus: corpus.jsonl text (``{"id", "text"}`` per line).
+        queries: queries.jsonl text.
+        qrels: qrels.tsv text (``query_id<TAB>doc_id<TAB>relevance``; TREC's 4 columns also work).
+        name: the set's name.
+        max_queries: keep only the first N queries that have a relevant document.
+    Returns:
+        The set; queries without any relevant document are dropped.
+    Raises:
+        LabelledSetError: malformed lines, duplicate ids, or no query with a relevant document.
+    """
+    docs = _jsonl_rows(corpus, "corpus.jsonl")
+    ids = [d for d, _ in docs]
+    if len(set(ids)) != len(ids):
+        dup = next(i for i in ids if ids.count(i) > 1)
+        raise LabelledSetError(f"corpus.jsonl: document id {dup!r} appears twice; ids must be unique")
+    known = set(ids)
+    query_rows = _jsonl_rows(queries, "queries.jsonl")
+    judged = _qrels_rows(qrels, {qid for qid, _ in query_rows})
+    kept = []
+    for qid, text in query_rows:
+        if any(grade > 0 and doc in known for doc, grade in judged.get(qid, {}).items()):
+            kept.append((qid, text))
+    if not kept:
+        raise LabelledSetError(
+            "no query has a relevant document in the corpus: check that qrels.tsv uses the ids of "
+            "queries.jsonl and corpus.jsonl and grades > 0 for relevant documents")
+    if max_queries is not None:
+        kept = kept[:max_queries]
+    return LabelledSet(name, tuple(Document(i, t) for i, t in docs), tuple(kept),
+                       {qid: dict(judged[qid]) for qid, _ in kept})
+
+
+def load_labelled_set(folder: str | Path, max_queries: int | None = None) -> LabelledSet:
+    """Read ``corpus.jsonl``, ``queries.jsonl`` and ``qrels.tsv`` from ``folder``.
+
+    Raises:
+        LabelledSetError: a file is missing or malformed.
+    """
+    folder = Path(folder)
+    missing = [f for f in LABELLED_FILES if not (folder / f).is_file()]
+    if missing:
+        raise LabelledSetError(f"{folder} lacks {', '.join(missing)}; a labelled set folder holds "
+                               f"{', '.join(LABELLED_FILES)}")
+    texts = [(folder / f).read_text(encoding="utf-8") for f in LABELLED_FILES]
+    return parse_labelled_set(*texts, name=folder.name, max_queries=max_queries)
+
+
+def labelled_set_from_pairs(pairs: Iterable[Sequence[str]], name: str = "uploaded") -> LabelledSet:
+    """A labelled set from (query, relevant text) pairs: the corpus is every distinct relevant text.
+
+    A query listed on several rows has several relevant texts. An optional third cell is the grade.
+
+    Raises:
+        LabelledSetError: a row lacks its query or its text, or a grade is not a number.
+    """
+    doc_ids: dict[str, str] = {}
+    query_ids: dict[str, str] = {}
+    qrels: dict[str, dict[str, int]] = {}
+    for number, row in enumerate(pairs, 1):
+        cells = [str(c).strip() for c in row]
+        if len(cells) < 2 or not cells[0] or not cells[1]:
+            raise LabelledSetError(f"row {number}: needs a query and its relevant text, got {list(row)!r}")
+        grade = 1
+        if len(cells) > 2 and cells[2]:
+            try:
+                grade = int(float(cells[2]))
+            except ValueError:
+                raise LabelledSetError(f"row {number}: relevance {cells[2]!r} is not a number") from None
+        doc = doc_ids.setdefault(cells[1], f"d{len(doc_ids) + 1}")
+        qid = query_ids.setdefault(cells[0], f"q{len(query_ids) + 1}")
+        qrels.setdefault(qid, {})[doc] = max(grade, qrels.get(qid, {}).get(doc, grade))
+    queries = tuple((qid, text) for text, qid in query_ids.items() if any(g > 0 for g in qrels[qid].values()))
+    if not queries:
+        raise LabelledSetError("no (query, relevant text) rows with a relevance above 0")
+    return LabelledSet(name, tuple(Document(i, t) for t, i in doc_ids.items()), queries,
+                       {qid: qrels[qid] for qid, _ in queries})
+
+
+def parse_pairs_csv(text: str, name: str = "uploaded") -> LabelledSet:
+    """A labelled set from CSV text with columns query, relevant text (and optionally relevance).
+
+    A first row whose first cell is ``query`` (any case) is taken as a header.
+    """
+    rows = [r for r in csv.reader(io.StringIO(text.lstrip("\ufeff"))) if any(c.strip() for c in r)]
+    if rows and rows[0] and rows[0][0].strip().lower() in ("query", "question", "查询", "问题"):
+        rows = rows[1:]
+    if not rows:
+        raise LabelledSetError("the CSV holds no rows; expected: query,relevant text")
+    return labelled_set_from_pairs(rows, name)
+
+
+def split_into_sentences(labelled: LabelledSet, min_length: int = 0) -> LabelledSet:
+    """The same set with every paragraph split into sentences (``kb.split_sentences``).
+
+    Sentence ``j`` of paragraph ``p`` gets id ``p#j``; ``parents`` maps it back, so evaluation counts a
+    paragraph as found at the rank of its first sentence.
+    """
+    docs, parents = [], {}
+    for doc in labelled.documents:
+        for j, sentence in enumerate(split_sentences(doc.text, min_length) or [doc.text]):
+            sid = f"{doc.id}#{j}"
+            docs.append(Document(sid, sentence))
+            parents[sid] = doc.id
+    return LabelledSet(labelled.name, tuple(docs), labelled.queries, labelled.qrels, parents)
+
+
+# ---------------------------------------------------------------------------------------- running
+
+
+def query_cache_key(embedder: Embedder) -> str:
+    """Cache namespace of an embedder's query vectors (they depend on its query instruction)."""
+    return f"{model_key(embedder)}|query|{embedder.query_instruction or ''}"
+
+
+def embed_queries(embedder: Embedder, texts: Sequence[str], cache: EmbeddingCache | None = None,
+                  progress: Progress | None = None, batch_size: int = 64) -> np.ndarray:
+    """Embed queries (with the model's instruction), reusing and filling ``cache``.
+
+    Returns:
+        (len(texts), dimension) float32.
+    """
+    dim = int(embedder.dimension)
+    out = np.empty((len(texts), dim), dtype=np.float32)
+    key = query_cache_key(embedder)
+    cached = cache.get_many(key, texts, dimension=dim) if cache is not None else [None] * len(texts)
+    missing = [i for i, v in enumerate(cached) if v is None]
+    for i, v in enumerate(cached):
+        if v is not None:
+            out[i] = v
+    done = len(texts) - len(missing)
+    if progress is not None:
+        progress(done, len(texts))
+    for start in range(0, len(missing), batch_size):
+        rows = missing[start : start + batch_size]
+        vectors = np.asarray(embedder.encode_queries([texts[i] for i in rows]), dtype=np.float32)
+        out[rows] = vectors
+        if cache is not None:
+            cache.put_many(key, [texts[i] for i in rows], vectors)
+        done += len(rows)
+        if progress is not None:
+            progress(done, len(texts))
+    return out
+
+
+def _ks(k: int) -> tuple[int, ...]:
+    return tuple(dict.fromkeys((PRIMARY_K, k)))
+
+
+class _Scores:
+    """Running per-query metric lists for one ranking method."""
+
+    def __init__(self) -> None:
+        self.rows: list[dict[str, float]] = []
+
+    def add(self, ranking: list[str], qrels: Mapping[str, int], ks: tuple[int, ...]) -> None:
+        self.rows.append(score_query(ranking, qrels, ks))
+
+    def mean(self) -> dict[str, float]:
+        return mean_scores(self.rows)
+
+
+def evaluate(engine: HybridEngine, labelled: LabelledSet, k: int = PRIMARY_K,
+             fusions: Sequence[str] | None = None, alphas: Sequence[float] = DEFAULT_ALPHAS,
+             query_vectors: np.ndarray | None = None, progress: Progress | None = None) -> dict[str, Any]:
+    """Rank every query of ``labelled`` with ``engine`` and score keyword, semantic, hybrid and a sweep.
+
+    ``hybrid`` is the engine's default configuration (``engine.settings``: the one search and the demo
+    use); the sweep re-fuses the same candidates for each fusion method and alpha.
+
+    Args:
+        engine: an engine holding ``labelled.documents`` (with an embedding model).
+        labelled: the set.
+        k: cut-off reported besides @10.
+        fusions: keys of ``hybrid.fusion.FUSERS`` to sweep (all when None).
+        alphas: semantic weights to sweep.
+        query_vectors: the queries' embeddings in order (embedded through the engine when None).
+        progress: ``progress(done, total)`` over queries.
+    Returns:
+        The report dict (see ``hybrid.evaluate`` module docs and README).
+    """
+    fusions = list(FUSERS) if fusions is None else list(fusions)
+    unknown = [f for f in fusions if f not in FUSERS]
+    if unknown:
+        raise ValueError(f"unknown fusion method {unknown[0]!r}; choose one of {', '.join(FUSERS)}")
+    if k < 1:
+        raise ValueError(f"k must be a positive integer (top-k), got {k!r}")
+    settings: Settings = engine.settings
+    ks = _ks(k)
+    depth = max(ks)
+    ids = [d.id for d in engine.documents]
+    parents = labelled.parents
+
+    def ranking(positions: np.ndarray) -> list[str]:
+        out = [parents.get(ids[p], ids[p]) for p in positions.tolist()]
+        return list(dict.fromkeys(out))[:depth]
+
+    lists = {name: _Scores() for name in ("keyword", "semantic", "hybrid")}
+    sweep = {(f, float(a)): _Scores() for f in fusions for a in alphas}
+    started = time.perf_counter()
+    for i, (qid, text) in enumerate(labelled.queries):
+        vector = None if query_vectors is None else query_vectors[i]
+        r = engine.retrieve(text, query_vector=vector)
+        qrels = labelled.qrels[qid]
+        lists["keyword"].add(ranking(r.keyword.docs), qrels, ks)
+        lists["semantic"].add(ranking(r.semantic.docs), qrels, ks)
+        default = r.fuse(settings.alpha, settings.fusion, settings.normalizer, settings.rrf_k)
+        lists["hybrid"].add(ranking(default.docs), qrels, ks)
+        for (fusion, alpha), scores in sweep.items():
+            scores.add(ranking(r.fuse(alpha, fusion, settings.normalizer, settings.rrf_k).docs), qrels, ks)
+        if progress is not None:
+            progress(i + 1, len(labelled.queries))
+    points = [{"fusion": f, "alpha": a, **s.mean()} for (f, a), s in sweep.items()]
+    best = max(points, key=lambda p: p[f"ndcg@{PRIMARY_K}"]) if points else None
+    embedder = engine.embedder
+    return {
+        "dataset": labelled.name,
+        "model": embedder.name if embedder is not None else "",
+        "queries": len(labelled.queries),
+        "docs": len(set(parents.values())) if parents else len(labelled.documents),
+        "k": k,
+        "results": {name: s.mean() for name, s in lists.items()},
+        "hybrid_config": {"fusion": settings.fusion, "alpha": settings.alpha, "normalizer": settings.normalizer,
+                          "window": settings.window, "rrf_k": settings.rrf_k},
+        "sweep": points,
+        "best": best,
+        "rank_seconds": round(time.perf_counter() - started, 2),
+    }
+
+
+def run(labelled: LabelledSet, embedder: Embedder, cache: EmbeddingCache | None = None, k: int = PRIMARY_K,
+        fusions: Sequence[str] | None = None, alphas: Sequence[float] = DEFAULT_ALPHAS,
+        settings: Settings = DEFAULT_SETTINGS, progress: Callable[[str, int, int], None] | None = None
+        ) -> dict[str, Any]:
+    """Index ``labelled`` with ``embedder`` (cached vectors reused), embed its queries, and ``evaluate``.
+
+    Args:
+        progress: ``progress(stage, done, total)`` with stage "documents", "queries" or "ranking".
+    Returns:
+        The report, with ``embed_seconds`` added.
+    """
+    def stage(name: str) -> Progress | None:
+        return None if progress is None else (lambda done, total: progress(name, done, total))
+
+    started = time.perf_counter()
+    engine = HybridEngine(list(labelled.documents), embedder=embedder, settings=settings, cache=cache,
+                          progress=stage("documents"))
+    vectors = embed_queries(embedder, [t for _, t in labelled.queries], cache, progress=stage("queries"))
+    embed_seconds = time.perf_counter() - started
+    report = evaluate(engine, labelled, k=k, fusions=fusions, alphas=alphas, query_vectors=vectors,
+                      progress=stage("ranking"))
+    report["embed_seconds"] = round(embed_seconds, 2)
+    return report
+
+
+# ---------------------------------------------------------------------------------------- presenting
+
+
+def summary_rows(report: Mapping[str, Any]) -> list[list[Any]]:
+    """Table rows ``[method, nDCG@10, Recall@10, MRR@10 (, the same @k)]``: keyword, semantic, hybrid, best."""
+    ks = _ks(int(report.get("k", PRIMARY_K)))
+    cols = [f"{m}@{k}" for k in ks for m in ("ndcg", "recall", "mrr")]
+    config = report["hybrid_config"]
+    rows = [["keyword (BM25)", *[report["results"]["keyword"][c] for c in cols]],
+            ["semantic", *[report["results"]["semantic"][c] for c in cols]],
+            [f"hybrid default ({config['fusion']}, alpha {config['alpha']})",
+             *[report["results"]["hybrid"][c] for c in cols]]]
+    best = report.get("best")
+    if best:
+        rows.append([f"best sweep ({best['fusion']}, alpha {best['alpha']})", *[best[c] for c in cols]])
+    return rows
+
+
+def summary_header(report: Mapping[str, Any]) -> list[str]:
+    """Column names matching ``summary_rows``."""
+    ks = _ks(int(report.get("k", PRIMARY_K)))
+    names = {"ndcg": "nDCG", "recall": "Recall", "mrr": "MRR"}
+    return ["method", *[f"{names[m]}@{k}" for k in ks for m in ("ndcg", "recall", "mrr")]]
+
+
+def format_table(report: Mapping[str, Any]) -> str:
+    """The summary as an aligned text table."""
+    header, rows = summary_header(report), summary_rows(report)
+    width = max(len(r[0]) for r in [header, *rows])
+    lines = [f"{report['dataset']}: {report['queries']} queries, {report['docs']} docs, model {report['model']}",
+             header[0].ljust(width) + "".join(f"{h:>11}" for h in header[1:])]
+    lines += [r[0].ljust(width) + "".join(f"{v:>11.4f}" for v in r[1:]) for r in rows]
+    return "\n".join(lines)
+
+
+def make_figure(report: Mapping[str, Any]):
+    """Plotly figure: nDCG@10 against alpha per fusion method, keyword and semantic as horizontal lines."""
+    import plotly.graph_objects as go
+
+    metric = f"ndcg@{PRIMARY_K}"
+    fig = go.Figure()
+    by_fusion: dict[str, list[Mapping[str, Any]]] = {}
+    for point in report["sweep"]:
+        by_fusion.setdefault(point["fusion"], []).append(point)
+    for fusion, points in by_fusion.items():
+        points = sorted(points, key=lambda p: p["alpha"])
+        fig.add_trace(go.Scatter(x=[p["alpha"] for p in points], y=[p[metric] for p in points],
+                                 mode="lines+markers", name=fusion))
+    for name, dash in (("keyword", "dash"), ("semantic", "dot")):
+        value = report["results"][name][metric]
+        fig.add_hline(y=value, line_dash=dash, annotation_text=f"{name} only {value:.3f}",
+                      annotation_position="bottom right")
+    config = report["hybrid_config"]
+    hybrid = report["results"]["hybrid"][metric]
+    fig.add_trace(go.Scatter(x=[config["alpha"]], y=[hybrid], mode="markers", marker_symbol="star",
+                             marker_size=14, name=f"default ({config['fusion']})"))
+    fig.update_layout(title=f"{report['dataset']}: nDCG@{PRIMARY_K} against alpha ({report['model']})",
+                      xaxis_title="alpha (semantic weight)", yaxis_title=f"nDCG@{PRIMARY_K}",
+                      template="plotly_white")
+    return fig
+
+
+# ---------------------------------------------------------------------------------------- command line
+
+
+def _alphas(text: str) -> tuple[float, ...]:
+    try:
+        values = tuple(float(v) for v in text.split(",") if v.strip())
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"--alphas takes comma-separated numbers, got {text!r}") from None
+    if not values or any(not 0.0 <= v <= 1.0 for v in values):
+        raise argparse.ArgumentTypeError(f"--alphas must be numbers in [0, 1], got {text!r}")
+    return values
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of ``python -m hybrid.evaluate``."""
+    p = argparse.ArgumentParser(prog="python -m hybrid.evaluate",
+                                description="Keyword vs semantic vs hybrid ranking quality on a labelled set.")
+    p.add_argument("--data", required=True, help="folder with corpus.jsonl, queries.jsonl, qrels.tsv")
+    p.add_argument("--model", default="auto", help="auto, a packaged alias, a hub id or a local folder")
+    p.add_argument("--device", default="auto", help="auto | cpu | cuda | mps")
+    p.add_argument("--k", type=int, default=PRIMARY_K, help="cut-off reported besides @10")
+    p.add_argument("--fusion", default="all", help=f"fusion methods to sweep: all or one of {', '.join(FUSERS)}")
+    p.add_argument("--alphas", type=_alphas, default=DEFAULT_ALPHAS, help="comma-separated semantic weights")
+    p.add_argument("--max-queries", type=int, default=None, help="evaluate the first N queries only")
+    p.add_argument("--no-instruction", action="store_true",
+                   help="embed queries without the model's query instruction/prefix")
+    p.add_argument("--split-sentences", action="store_true",
+                   help="index sentences; a paragraph is found when any of its sentences is")
+    p.add_argument("--cache-dir", default=None, help="embedding cache folder (default: the user cache)")
+    p.add_argument("--out", default=None, help="write the JSON report here")
+    p.add_argument("--plot", default=None, help="write the nDCG@10-vs-alpha curve here (HTML)")
+    return p
+
+
+def _tqdm_progress():
+    from tqdm import tqdm
+
+    bars: dict[str, Any] = {}
+
+    def progress(stage: str, done: int, total: int) -> None:
+        bar = bars.get(stage)
+        if bar is None:
+            bar = bars[stage] = tqdm(total=total, desc=stage, unit=" q" if stage != "documents" else " doc",
+                                     file=sys.stderr, leave=False)
+        bar.update(done - bar.n)
+        if done >= total:
+            bar.close()
+
+    return progress
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; returns the exit status."""
+    args = build_parser().parse_args(argv)
+    fusions = list(FUSERS) if args.fusion == "all" else [args.fusion]
+    if args.fusion != "all" and args.fusion not in FUSERS:
+        print(f"error: unknown --fusion {args.fusion!r}; choose all or one of {', '.join(FUSERS)}", file=sys.stderr)
+        return 2
+    from .semantic import ModelLoadError, load_embedder
+
+    try:
+        labelled = load_labelled_set(args.data, max_queries=args.max_queries)
+        if args.split_sentences:
+            labelled = split_into_sentences(labelled)
+        loaded = load_embedder(args.model, device=args.device, use_instruction=not args.no_instruction)
+        if loaded.fallback_reason:
+            print(f"note: {loaded.fallback_reason}", file=sys.stderr)
+        cache = EmbeddingCache(args.cache_dir)
+        report = run(labelled, loaded.embedder, cache, k=args.k, fusions=fusions, alphas=args.alphas,
+                     progress=_tqdm_progress())
+    except (LabelledSetError, KnowledgeBaseError, ModelLoadError, ValueError, OSError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    report["query_instruction"] = loaded.embedder.query_instruction
+    report["split_sentences"] = args.split_sentences
+    print(format_table(report))
+    print(f"(embedding {report['embed_seconds']}s, ranking {report['rank_seconds']}s)")
+    if args.out:
+        Path(args.out).write_text(json.dumps(report, ensure_ascii=False, indent=1), encoding="utf-8")
+    if args.plot:
+        make_figure(report).write_html(args.plot, include_plotlyjs=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
