@@ -1,0 +1,67 @@
+import pytest
+
+from hybrid.evaluate import LabelledSetError, run
+from hybrid.fusion import FUSERS
+from tests.fakes import OneHotEncoder
+from tests.test_evaluate import write_set
+from webui.eval_tab import best_setting, build_eval_tab, parse_upload, report_table
+
+
+@pytest.fixture
+def tiny(tmp_path):
+    return write_set(tmp_path / "tiny")
+
+
+def test_three_files_are_recognised_by_name_in_any_order(tiny, tmp_path):
+    paths = [tiny / "qrels.tsv", tiny / "corpus.jsonl", tiny / "queries.jsonl"]
+    labelled = parse_upload([str(p) for p in paths])
+    assert len(labelled.documents) == 5 and len(labelled.queries) == 4
+    assert len(parse_upload(paths, max_queries=1).queries) == 1
+
+
+def test_gbk_csv_of_query_and_relevant_text(tmp_path):
+    path = tmp_path / "pairs.csv"
+    path.write_bytes("query,relevant\n饿了,香蕉是黄色的。\n法国首都,巴黎是法国的首都\n".encode("gb18030"))
+    labelled = parse_upload([path])
+    assert [t for _, t in labelled.queries] == ["饿了", "法国首都"]
+    assert [d.text for d in labelled.documents] == ["香蕉是黄色的。", "巴黎是法国的首都"]
+    assert len(parse_upload([path], max_queries=1).queries) == 1
+
+
+@pytest.mark.parametrize("names,message", [
+    ([], "no file uploaded"),
+    (["corpus.jsonl", "queries.jsonl"], "missing qrels.tsv"),
+    (["pairs.csv", "corpus.jsonl"], "one CSV on its own"),
+])
+def test_wrong_uploads_say_what_to_upload(tiny, tmp_path, names, message):
+    (tmp_path / "pairs.csv").write_text("q,t\n", encoding="utf-8")
+    paths = [tiny / n if (tiny / n).exists() else tmp_path / n for n in names]
+    with pytest.raises(LabelledSetError, match=message):
+        parse_upload(paths)
+
+
+def test_table_and_best_setting(tiny):
+    report = run(parse_upload([tiny / "corpus.jsonl", tiny / "queries.jsonl", tiny / "qrels.tsv"]),
+                 OneHotEncoder(), None, alphas=(0.2, 0.8))
+    header, rows = report_table(report)
+    assert header == ["method", "nDCG@10", "Recall@10", "MRR@10"]
+    assert [r[0].split(" ")[0] for r in rows] == ["keyword", "semantic", "hybrid", "best"]
+    assert rows[0][1] == pytest.approx(report["results"]["keyword"]["ndcg@10"], abs=1e-4)
+    alpha, fusion = best_setting(report)
+    best = max(report["sweep"], key=lambda p: p["ndcg@10"])
+    assert (alpha, fusion) == (best["alpha"], best["fusion"])
+    assert best_setting(None) is None
+
+
+def test_tab_builds_inside_blocks():
+    import gradio as gr
+
+    class Service:
+        embedder = None
+        cache = None
+
+    with gr.Blocks() as demo:
+        alpha = gr.Slider(0, 1, value=0.6)
+        fusion = gr.Dropdown(choices=list(FUSERS), value="adaptive")
+        build_eval_tab(Service(), alpha, fusion)
+    assert any(isinstance(b, gr.Plot) for b in demo.blocks.values())
