@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
+import itertools
 import threading
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Iterable, Sequence
 
 import numpy as np
+
+from .topk import top_positions
+
+# A query whose postings add up to less than this share of the corpus is accumulated by sorting its
+# postings; a longer one into a dense score array (cheaper than sorting once postings are long).
+_SPARSE_SHARE = 1 / 16
 
 
 @dataclass(frozen=True)
@@ -28,110 +35,181 @@ def lucene_idf(doc_freq: np.ndarray | float, n_docs: int) -> np.ndarray | float:
     return np.log1p((n_docs - doc_freq + 0.5) / (doc_freq + 0.5))
 
 
+@dataclass
+class _Postings:
+    """Term-major postings built from the document-major store; never changed once built."""
+
+    n_docs: int
+    doc_len: np.ndarray  # float64, tokens per document
+    avgdl: float
+    df: np.ndarray  # int64 per term id
+    indptr: np.ndarray  # int64, postings of term t are [indptr[t], indptr[t + 1])
+    docs: np.ndarray  # int32, ascending within a term
+    tfs: np.ndarray  # float32
+    length_norms: dict = field(default_factory=dict)  # (k1, b) -> k1 * (1 - b + b * dl / avgdl)
+
+    def length_norm(self, k1: float, b: float) -> np.ndarray:
+        key = (float(k1), float(b))
+        norm = self.length_norms.get(key)
+        if norm is None:
+            norm = k1 * (1.0 - b + b * self.doc_len / self.avgdl)
+            if len(self.length_norms) >= 4:  # a few settings at a time (UI sliders try many)
+                self.length_norms.pop(next(iter(self.length_norms)))
+            self.length_norms[key] = norm
+        return norm
+
+
 class BM25Index:
     """BM25 over pre-tokenised documents.
 
     Score of a document for query tokens q (repeated tokens count again, as in a Lucene bool query):
     ``sum_t idf(t) * tf * (k1 + 1) / (tf + k1 * (1 - b + b * dl / avgdl))`` with Lucene's idf.
-    Documents can be appended and removed; postings are rebuilt lazily on the next search.
+    Documents are kept as one document-major array set (term ids and counts); documents can be
+    appended, replaced and removed, and the term-major postings are rebuilt on the next search.
     """
 
     def __init__(self, corpus_tokens: Iterable[Sequence[str]] = ()) -> None:
         self._vocab: dict[str, int] = {}
-        self._doc_terms: list[np.ndarray] = []
-        self._doc_tfs: list[np.ndarray] = []
         self._lock = threading.Lock()
-        self._dirty = True
+        self._dptr = np.zeros(1, dtype=np.int64)  # entries of document d are [dptr[d], dptr[d + 1])
+        self._dterms = np.zeros(0, dtype=np.int32)
+        self._dtfs = np.zeros(0, dtype=np.float32)
+        self._dlen = np.zeros(0, dtype=np.float64)
+        self._postings: _Postings | None = None
         self.add(corpus_tokens)
 
     def __len__(self) -> int:
-        return len(self._doc_terms)
+        return int(self._dlen.shape[0])
 
     @property
     def vocabulary_size(self) -> int:
         """Number of distinct tokens ever seen."""
         return len(self._vocab)
 
-    def _encode(self, tokens: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
-        counts = Counter(tokens)
-        terms = np.fromiter((self._vocab.setdefault(t, len(self._vocab)) for t in counts), dtype=np.int64, count=len(counts))
-        tfs = np.fromiter(counts.values(), dtype=np.float32, count=len(counts))
-        return terms, tfs
+    def _encode(self, corpus_tokens: Iterable[Sequence[str]]) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """Token lists -> (per-document entry counts, term ids, term counts, document lengths)."""
+        docs = [tokens if isinstance(tokens, list) else list(tokens) for tokens in corpus_tokens]
+        lengths = np.fromiter((len(d) for d in docs), dtype=np.int64, count=len(docs))
+        vocab = self._vocab
+        # setdefault with len() evaluated per token hands each new token the next id
+        ids = np.fromiter((vocab.setdefault(t, len(vocab)) for t in itertools.chain.from_iterable(docs)),
+                          dtype=np.int64, count=int(lengths.sum()))
+        owner = np.repeat(np.arange(len(docs), dtype=np.int64), lengths)
+        keys, tfs = np.unique(owner * max(len(vocab), 1) + ids, return_counts=True)
+        owners = keys // max(len(vocab), 1)
+        counts = np.bincount(owners, minlength=len(docs))
+        terms = (keys - owners * max(len(vocab), 1)).astype(np.int32)
+        return counts, terms, tfs.astype(np.float32), lengths.astype(np.float64)
 
     def add(self, corpus_tokens: Iterable[Sequence[str]]) -> None:
         """Append documents given as token lists (positions continue from ``len(self)``)."""
         with self._lock:
-            for tokens in corpus_tokens:
-                terms, tfs = self._encode(tokens)
-                self._doc_terms.append(terms)
-                self._doc_tfs.append(tfs)
-            self._dirty = True
+            counts, terms, tfs, lengths = self._encode(corpus_tokens)
+            if lengths.size == 0:
+                return
+            self._dptr = np.concatenate([self._dptr, self._dptr[-1] + np.cumsum(counts)])
+            self._dterms = np.concatenate([self._dterms, terms])
+            self._dtfs = np.concatenate([self._dtfs, tfs])
+            self._dlen = np.concatenate([self._dlen, lengths])
+            self._postings = None
 
     def replace(self, position: int, tokens: Sequence[str]) -> None:
         """Replace the tokens of the document at ``position``."""
         with self._lock:
-            self._doc_terms[position], self._doc_tfs[position] = self._encode(tokens)
-            self._dirty = True
+            if not -len(self) <= position < len(self):
+                raise IndexError(f"document position {position} out of range (index holds {len(self)})")
+            position %= len(self)
+            counts, terms, tfs, lengths = self._encode([tokens])
+            lo, hi = self._dptr[position], self._dptr[position + 1]
+            shift = int(counts[0]) - int(hi - lo)
+            self._dterms = np.concatenate([self._dterms[:lo], terms, self._dterms[hi:]])
+            self._dtfs = np.concatenate([self._dtfs[:lo], tfs, self._dtfs[hi:]])
+            dptr = self._dptr.copy()
+            dptr[position + 1:] += shift
+            self._dptr = dptr
+            dlen = self._dlen.copy()
+            dlen[position] = lengths[0]
+            self._dlen = dlen
+            self._postings = None
 
     def remove(self, positions: Iterable[int]) -> None:
         """Delete documents; later positions shift down, as in a list."""
-        drop = set(positions)
         with self._lock:
-            self._doc_terms = [t for i, t in enumerate(self._doc_terms) if i not in drop]
-            self._doc_tfs = [t for i, t in enumerate(self._doc_tfs) if i not in drop]
-            self._dirty = True
+            keep = np.ones(len(self), dtype=bool)
+            keep[np.asarray(list(positions), dtype=np.int64)] = False
+            counts = np.diff(self._dptr)
+            entries = np.repeat(keep, counts)
+            self._dterms = self._dterms[entries]
+            self._dtfs = self._dtfs[entries]
+            self._dptr = np.concatenate([[0], np.cumsum(counts[keep])]).astype(np.int64)
+            self._dlen = self._dlen[keep]
+            self._postings = None
 
-    def _build(self) -> None:
-        n = len(self._doc_terms)
-        lengths = np.fromiter((tf.sum() for tf in self._doc_tfs), dtype=np.float64, count=n)
-        self._doc_len = lengths
-        self._avgdl = float(lengths.mean()) if n and lengths.sum() > 0 else 1.0
-        if n:
-            terms = np.concatenate(self._doc_terms) if n else np.zeros(0, np.int64)
-            tfs = np.concatenate(self._doc_tfs)
-            docs = np.repeat(np.arange(n, dtype=np.int64), [len(t) for t in self._doc_terms])
-        else:
-            terms = tfs = docs = np.zeros(0)
-        order = np.argsort(terms, kind="stable")
-        self._post_docs = docs[order].astype(np.int64)
-        self._post_tfs = tfs[order].astype(np.float32)
-        df = np.bincount(terms.astype(np.int64), minlength=len(self._vocab))
-        self._indptr = np.concatenate([[0], np.cumsum(df)])
-        self._df = df
-        self._dirty = False
+    def _build(self) -> _Postings:
+        n = len(self)
+        counts = np.diff(self._dptr)
+        order = np.argsort(self._dterms, kind="stable")  # stable: documents stay ascending within a term
+        docs = np.repeat(np.arange(n, dtype=np.int32), counts)[order]
+        df = np.bincount(self._dterms, minlength=len(self._vocab)).astype(np.int64)
+        total = float(self._dlen.sum())
+        return _Postings(
+            n_docs=n,
+            doc_len=self._dlen,
+            avgdl=total / n if n and total > 0 else 1.0,
+            df=df,
+            indptr=np.concatenate([[0], np.cumsum(df)]).astype(np.int64),
+            docs=docs,
+            tfs=self._dtfs[order],
+        )
 
-    def _ensure_built(self) -> None:
-        if self._dirty:
+    def _built(self) -> _Postings:
+        postings = self._postings
+        if postings is None:
             with self._lock:
-                if self._dirty:
-                    self._build()
+                if self._postings is None:
+                    self._postings = self._build()
+                postings = self._postings
+        return postings
 
     def doc_freq(self, token: str) -> int:
         """Number of documents containing ``token``."""
-        self._ensure_built()
+        postings = self._built()
         term = self._vocab.get(token)
-        return 0 if term is None else int(self._df[term])
+        return 0 if term is None or term >= postings.df.shape[0] else int(postings.df[term])
 
-    def _accumulate(self, query_tokens: Sequence[str], k1: float, b: float) -> tuple[np.ndarray, np.ndarray]:
-        """Dense scores over all documents and a mask of matched ones."""
-        self._ensure_built()
-        n = len(self._doc_terms)
-        scores = np.zeros(n, dtype=np.float64)
-        matched = np.zeros(n, dtype=bool)
-        if n == 0:
-            return scores, matched
-        length_norm = k1 * (1.0 - b + b * self._doc_len / self._avgdl)
+    def _matches(self, query_tokens: Sequence[str], k1: float, b: float) -> tuple[np.ndarray, np.ndarray]:
+        """Matched documents (ascending) and their scores (float64, all > 0)."""
+        p = self._built()
+        slices = []
         for token, qtf in Counter(query_tokens).items():
             term = self._vocab.get(token)
-            if term is None or self._df[term] == 0:
+            if term is None or term >= p.df.shape[0] or p.df[term] == 0:
                 continue
-            lo, hi = self._indptr[term], self._indptr[term + 1]
-            docs = self._post_docs[lo:hi]
-            tf = self._post_tfs[lo:hi]
-            idf = lucene_idf(float(self._df[term]), n)
-            scores[docs] += qtf * idf * tf * (k1 + 1.0) / (tf + length_norm[docs])
-            matched[docs] = True
-        return scores, matched
+            slices.append((int(p.indptr[term]), int(p.indptr[term + 1]), qtf * lucene_idf(float(p.df[term]), p.n_docs)))
+        if not slices:
+            return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float64)
+        norm = p.length_norm(k1, b)
+
+        def part(lo: int, hi: int, weight: float) -> tuple[np.ndarray, np.ndarray]:
+            docs, tf = p.docs[lo:hi], p.tfs[lo:hi].astype(np.float64)
+            return docs, weight * (k1 + 1.0) * tf / (tf + norm[docs])
+
+        if len(slices) == 1:
+            docs, scores = part(*slices[0])
+            return docs.astype(np.int64), scores
+        total = sum(hi - lo for lo, hi, _ in slices)
+        if total < _SPARSE_SHARE * p.n_docs:
+            pieces = [part(*s) for s in slices]
+            all_docs = np.concatenate([d for d, _ in pieces])
+            docs, inverse = np.unique(all_docs, return_inverse=True)
+            scores = np.bincount(inverse, weights=np.concatenate([s for _, s in pieces]), minlength=docs.size)
+            return docs.astype(np.int64), scores
+        dense = np.zeros(p.n_docs, dtype=np.float64)
+        for s in slices:
+            docs, scores = part(*s)
+            dense[docs] += scores  # a term's postings hold each document once
+        docs = np.flatnonzero(dense)
+        return docs, dense[docs]
 
     def get_scores(self, query_tokens: Sequence[str], k1: float = 1.2, b: float = 0.75) -> np.ndarray:
         """BM25 score of every document (0 where no token matched).
@@ -142,7 +220,10 @@ class BM25Index:
         Returns:
             Array of ``len(self)`` scores.
         """
-        return self._accumulate(query_tokens, k1, b)[0]
+        scores = np.zeros(len(self), dtype=np.float64)
+        docs, values = self._matches(query_tokens, k1, b)
+        scores[docs] = values
+        return scores
 
     def search(self, query_tokens: Sequence[str], top: int, k1: float = 1.2, b: float = 0.75) -> KeywordMatches:
         """The ``top`` best documents among those matching at least one query token.
@@ -152,22 +233,15 @@ class BM25Index:
             top: how many matches to return at most.
             k1, b: BM25 parameters.
         Returns:
-            KeywordMatches, best first; empty when nothing matched.
+            KeywordMatches, best first (ties in document order); empty when nothing matched.
         """
-        scores, matched = self._accumulate(query_tokens, k1, b)
-        docs = np.flatnonzero(matched)
-        if docs.size == 0:
-            return KeywordMatches(np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float64))
-        doc_scores = scores[docs]
-        if docs.size > top:
-            part = np.argpartition(-doc_scores, top - 1)[:top]
-            docs, doc_scores = docs[part], doc_scores[part]
-        order = np.lexsort((docs, -doc_scores))  # ties keep document order
-        return KeywordMatches(docs[order], doc_scores[order])
+        docs, scores = self._matches(query_tokens, k1, b)
+        docs, scores = top_positions(docs, scores, top)
+        return KeywordMatches(docs, scores)
 
     def matched_tokens(self, position: int, query_tokens: Sequence[str]) -> tuple[str, ...]:
         """Distinct query tokens present in the document at ``position``, in query order."""
-        terms = set(self._doc_terms[position].tolist())
+        terms = set(self._dterms[self._dptr[position]:self._dptr[position + 1]].tolist())
         seen: list[str] = []
         for token in query_tokens:
             term = self._vocab.get(token)

@@ -103,3 +103,36 @@ def test_top10_agrees_with_rank_bm25_when_idf_positive():
     # Rare terms: both idf variants are positive and monotone in df, so rankings agree closely.
     ref_top = set(np.argsort(-ref)[:10].tolist())
     assert len(ref_top & set(ours.docs.tolist())) >= 8
+
+
+def test_ties_keep_document_order_at_the_cut():
+    index = BM25Index([["a"], ["b"], ["a"], ["a"], ["a"]])
+    assert index.search(["a"], top=2).docs.tolist() == [0, 2]
+    assert index.search(["a"], top=10).docs.tolist() == [0, 2, 3, 4]
+
+
+@pytest.mark.parametrize("share", [0.0, 1.0])  # force the dense, then the sorted accumulation
+def test_both_accumulation_paths_match_the_formula(monkeypatch, share):
+    import hybrid.keyword as keyword
+
+    monkeypatch.setattr(keyword, "_SPARSE_SHARE", share)
+    rng = np.random.default_rng(1)
+    vocab = [f"w{i}" for i in range(40)]
+    corpus = [list(rng.choice(vocab, size=rng.integers(1, 12))) for _ in range(300)]
+    index = BM25Index(corpus)
+    for query in (["w1", "w2", "w2", "w39"], ["w5"], ["w7", "nothing"]):
+        expected = reference_bm25(corpus, query)
+        np.testing.assert_allclose(index.get_scores(query), expected, rtol=1e-9)
+        result = index.search(query, top=15)
+        want = sorted(range(len(corpus)), key=lambda i: (-expected[i], i))
+        want = [i for i in want if expected[i] > 0][:15]
+        assert result.docs.tolist() == want
+
+
+def test_replace_and_remove_keep_vocabulary_of_other_documents():
+    index = BM25Index(CORPUS)
+    index.replace(3, ["新", "词"])
+    assert index.doc_freq("巴黎") == 0 and index.doc_freq("新") == 1
+    index.remove([0, 2])
+    assert len(index) == 2 and index.doc_freq("水果") == 0 and index.doc_freq("苹果") == 1
+    assert index.matched_tokens(1, ["词", "苹果"]) == ("词",)

@@ -1,0 +1,28 @@
+"""Top-k selection with a fixed tie order, shared by the keyword and vector retrievers."""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def top_positions(docs: np.ndarray, scores: np.ndarray, top: int) -> tuple[np.ndarray, np.ndarray]:
+    """The ``top`` best of ``docs`` by score, best first; ties go to the lower document position.
+
+    Args:
+        docs: candidate document positions in ascending order.
+        scores: their scores.
+        top: how many to keep.
+    Returns:
+        (docs, scores) of the winners, best first.
+    """
+    if top <= 0 or docs.size == 0:
+        return docs[:0], scores[:0]
+    if docs.size > top:
+        cut = docs.size - top
+        kth = np.partition(scores, cut)[cut]  # the top-th largest score
+        above = np.flatnonzero(scores > kth)
+        tied = np.flatnonzero(scores == kth)[: top - above.size]  # docs ascending: lowest positions first
+        keep = np.concatenate([above, tied])
+        docs, scores = docs[keep], scores[keep]
+    order = np.lexsort((docs, -scores))
+    return docs[order], scores[order]

@@ -1,0 +1,105 @@
+import numpy as np
+import pytest
+
+import hybrid.vectors as vectors
+from hybrid.vectors import SCANS, VectorIndex, l2_normalize
+
+
+def unit_rows(n, d, seed=0):
+    rng = np.random.default_rng(seed)
+    return l2_normalize(rng.standard_normal((n, d)).astype(np.float32))
+
+
+def brute_force(matrix, query, top):
+    """Cosine top-k by a float64 sort, independent of the index."""
+    q = query / np.linalg.norm(query)
+    scores = matrix.astype(np.float64) @ q
+    order = np.lexsort((np.arange(len(scores)), -scores))[:top]
+    return order, scores[order]
+
+
+def test_exact_scan_matches_brute_force():
+    matrix = unit_rows(3000, 32)
+    index = VectorIndex(32, matrix, scan="exact")
+    query = np.random.default_rng(1).standard_normal(32)
+    got = index.search(query, 10)
+    want_docs, want_scores = brute_force(matrix, query, 10)
+    assert got.docs.tolist() == want_docs.tolist()
+    np.testing.assert_allclose(got.scores, want_scores, atol=1e-6)
+
+
+numkong = pytest.importorskip("numkong", reason="the int8 scan needs numkong")
+
+
+@pytest.mark.parametrize("top", [1, 5, 100])
+def test_int8_scan_gives_the_exact_top_k_on_random_vectors(top):
+    matrix = unit_rows(30_000, 384)
+    exact = VectorIndex(384, matrix, scan="exact")
+    int8 = VectorIndex(384, matrix, scan="int8")
+    rng = np.random.default_rng(2)
+    for i in range(10):
+        # alternate unrelated queries and near-duplicates of a stored row (a clear winner)
+        query = rng.standard_normal(384) if i % 2 else matrix[i] + 0.05 * rng.standard_normal(384)
+        a, b = exact.search(query, top), int8.search(query, top)
+        assert a.docs.tolist() == b.docs.tolist()
+        np.testing.assert_allclose(a.scores, b.scores, atol=1e-6)
+
+
+def test_int8_scan_exact_on_clustered_vectors_with_many_close_scores():
+    rng = np.random.default_rng(3)
+    centres = unit_rows(50, 64, seed=4)
+    matrix = l2_normalize(centres[rng.integers(0, 50, 25_000)] + 0.01 * rng.standard_normal((25_000, 64)))
+    exact = VectorIndex(64, matrix, scan="exact")
+    int8 = VectorIndex(64, matrix, scan="int8")
+    for i in range(5):
+        query = centres[i] + 0.005 * rng.standard_normal(64)
+        assert exact.search(query, 50).docs.tolist() == int8.search(query, 50).docs.tolist()
+
+
+def test_int8_scan_handles_zero_rows_and_zero_query():
+    matrix = unit_rows(25_000, 16)
+    matrix[::7] = 0.0
+    exact = VectorIndex(16, matrix, scan="exact")
+    int8 = VectorIndex(16, matrix, scan="int8")
+    query = np.random.default_rng(5).standard_normal(16)
+    assert exact.search(query, 20).docs.tolist() == int8.search(query, 20).docs.tolist()
+    zero = int8.search(np.zeros(16), 3)
+    assert zero.docs.tolist() == [0, 1, 2] and (zero.scores == 0).all()
+
+
+def test_int8_index_follows_add_replace_remove():
+    matrix = unit_rows(24_000, 24)
+    int8 = VectorIndex(24, matrix, scan="int8")
+    exact = VectorIndex(24, matrix, scan="exact")
+    query = matrix[100] * 0.9 + matrix[200] * 0.1
+    assert int8.search(query, 1).docs.tolist() == [100]
+    steps = [("replace", 100, -matrix[100]), ("remove", [0]), ("add", matrix[100:101] * 2)]
+    for op, *args in steps:
+        for index in (int8, exact):
+            getattr(index, op)(*args)
+        assert int8.search(query, 10).docs.tolist() == exact.search(query, 10).docs.tolist()
+    assert int8.search(query, 1).docs.tolist() == [len(int8) - 1]  # the re-added row 100
+
+
+def test_ties_go_to_the_lower_position():
+    matrix = np.tile(unit_rows(1, 8), (30, 1))
+    for scan in SCANS:
+        assert VectorIndex(8, matrix, scan=scan).search(matrix[0], 4).docs.tolist() == [0, 1, 2, 3]
+
+
+def test_auto_scan_picks_int8_only_for_large_indexes():
+    small = VectorIndex(8, unit_rows(100, 8))
+    small.search(np.ones(8), 1)
+    assert isinstance(small._scan(), vectors.ExactScan)
+    large = VectorIndex(8, unit_rows(vectors.INT8_MIN_ROWS, 8))
+    assert isinstance(large._scan(), vectors.Int8Scan)
+
+
+def test_bad_scan_names_and_missing_kernel_are_explained(monkeypatch):
+    with pytest.raises(ValueError, match="exact, int8"):
+        VectorIndex(8, scan="hnsw")
+    monkeypatch.setattr(vectors, "_numkong", lambda: None)
+    with pytest.raises(ValueError, match="pip install numkong"):
+        VectorIndex(8, scan="int8")
+    auto = VectorIndex(8, unit_rows(vectors.INT8_MIN_ROWS, 8))
+    assert isinstance(auto._scan(), vectors.ExactScan)
