@@ -121,6 +121,11 @@ def install_error_handlers(app: FastAPI) -> None:
         detail = exc.detail if isinstance(exc.detail, str) else "invalid request"
         if exc.status_code == 404:
             detail = f"no API route {path}; the API serves /v1/embeddings, /v1/models, /search and /health"
+        elif exc.status_code == 405:
+            allowed = (exc.headers or {}).get("Allow", "")
+            detail = f"{request.method} is not allowed on {path}" + (f"; use {allowed}" if allowed else "")
+        elif detail == "There was an error parsing the body":
+            detail = "the body could not be read as JSON (not UTF-8, or nested too deeply)"
         return error_response(path, ApiError(status, code, detail, headers=getattr(exc, "headers", None)))
 
     async def on_unexpected(request: Request, exc: Exception) -> JSONResponse:
