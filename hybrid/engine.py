@@ -31,6 +31,7 @@ log = logging.getLogger(__name__)
 Progress = Callable[[int, int], None]
 INDEX_FORMAT = 1
 _QUERY_CACHE_SIZE = 256
+_OFFSETS_CACHE_SIZE = 1024  # documents whose token offsets (for highlights) are kept
 
 
 class EmptyQueryError(ValueError):
@@ -105,6 +106,7 @@ class HybridEngine:
         self._vectors: VectorIndex | None = None
         self._vectors_key: str | None = None
         self._query_vectors: OrderedDict[tuple[str, str], np.ndarray] = OrderedDict()
+        self._offsets_cache: OrderedDict[str, tuple[Tokenizer, list]] = OrderedDict()
         if documents:
             self.add(documents, progress=progress)
         if embedder is not None:
@@ -313,10 +315,12 @@ class HybridEngine:
         info = self._doc_info(keyword, semantic, fused, settings)
         timings["fuse"] = _ms(tick)
 
-        k = settings.k
-        hits_kw = self._hits(keyword.docs[:k], keyword.scores[:k], info, tokens, query_vector) if want_keyword else ()
-        hits_sem = self._hits(semantic.docs[:k], semantic.scores[:k], info, tokens, query_vector) if want_semantic else ()
-        hits_hyb = self._hits(fused.docs[:k], fused.scores[:k], info, tokens, query_vector) if fused is not None else ()
+        k, shown = settings.k, {}
+        hits_kw = self._hits(keyword.docs[:k], keyword.scores[:k], info, tokens, query_vector, shown) if want_keyword else ()
+        hits_sem = (self._hits(semantic.docs[:k], semantic.scores[:k], info, tokens, query_vector, shown)
+                    if want_semantic else ())
+        hits_hyb = (self._hits(fused.docs[:k], fused.scores[:k], info, tokens, query_vector, shown)
+                    if fused is not None else ())
         timings["total"] = _ms(started)
         embedder = self.embedder if want_semantic else None
         return SearchResponse(
@@ -416,19 +420,38 @@ class HybridEngine:
         return info
 
     def _hits(self, docs: np.ndarray, scores: np.ndarray, info: dict[int, dict], tokens: list[str],
-              query_vector: np.ndarray | None) -> tuple[Hit, ...]:
+              query_vector: np.ndarray | None, shown: dict[int, tuple] | None = None) -> tuple[Hit, ...]:
         hits = []
+        matrix = self._vectors.matrix if query_vector is not None else None
+        shown = {} if shown is None else shown  # one search's lists share documents: mark each up once
         for rank, (doc, score) in enumerate(zip(docs.tolist(), scores.tolist()), 1):
             d = self._docs[doc]
             extra = dict(info.get(doc, {}))
-            if query_vector is not None:
-                extra["semantic_score"] = float(self._vectors.matrix[doc] @ query_vector)
-            matched = self._keyword.matched_tokens(doc, tokens)
-            wanted = set(matched)
-            spans = tuple((t.start, t.end) for t in self.tokenizer.tokenize_with_offsets(d.text) if t.text in wanted)
+            if matrix is not None:
+                extra["semantic_score"] = float(matrix[doc] @ query_vector)
+            if doc not in shown:
+                matched = self._keyword.matched_tokens(doc, tokens)
+                spans: tuple = ()
+                if matched:  # documents without a matched token have nothing to highlight
+                    wanted = set(matched)
+                    spans = _merge_spans((t.start, t.end) for t in self._offsets(d.text) if t.text in wanted)
+                shown[doc] = (matched, spans)
+            matched, highlights = shown[doc]
             hits.append(Hit(rank=rank, id=d.id, text=d.text, score=float(score), matched_tokens=matched,
-                            highlights=_merge_spans(spans), metadata=d.metadata, **extra))
+                            highlights=highlights, metadata=d.metadata, **extra))
         return tuple(hits)
+
+    def _offsets(self, text: str) -> list:
+        """Tokens with offsets of a document text, from a small cache (re-running a search is common)."""
+        cached = self._offsets_cache.get(text)
+        if cached is not None and cached[0] is self.tokenizer:
+            self._offsets_cache.move_to_end(text)
+            return cached[1]
+        found = self.tokenizer.tokenize_with_offsets(text)
+        self._offsets_cache[text] = (self.tokenizer, found)
+        while len(self._offsets_cache) > _OFFSETS_CACHE_SIZE:
+            self._offsets_cache.popitem(last=False)
+        return found
 
     # ------------------------------------------------------------------ persistence
 

@@ -10,8 +10,11 @@ import numpy as np
 
 from .topk import top_positions
 
-# Below this many rows the float32 matrix-vector product is as fast as the int8 pre-scan.
-INT8_MIN_ROWS = 20_000
+# Below this many rows the float32 product is about as fast as the int8 pre-scan.
+INT8_MIN_ROWS = 8192
+# Up to this many rows numkong's single-threaded float32 kernel beats BLAS, whose threads must be woken
+# for every search (milliseconds on a busy machine); above it BLAS's memory bandwidth wins.
+_SINGLE_THREAD_ROWS = 16384
 # Rounding of float32 arithmetic, far above the real error (<= dimension * 2**-24 for unit vectors).
 _ROUNDING_SLACK = 1e-4
 
@@ -46,6 +49,24 @@ class Scan(Protocol):
         ...
 
 
+def _numkong():
+    try:
+        import numkong
+    except ImportError:
+        return None
+    return numkong
+
+
+def dot_rows(matrix: np.ndarray, query: np.ndarray) -> np.ndarray:
+    """float32 dot product of every row of ``matrix`` with ``query``."""
+    kernels = _numkong() if matrix.shape[0] <= _SINGLE_THREAD_ROWS else None
+    if kernels is None or matrix.shape[0] == 0:
+        return matrix @ query
+    out = np.empty((1, matrix.shape[0]), dtype=np.float32)
+    kernels.cdist(query[None], np.ascontiguousarray(matrix), metric="dot", out=out)
+    return out[0]
+
+
 class ExactScan:
     """One float32 matrix-vector product over every row (memory-bound: 4 bytes per dimension and row)."""
 
@@ -53,16 +74,8 @@ class ExactScan:
         self.matrix = matrix
 
     def top(self, query: np.ndarray, top: int) -> tuple[np.ndarray, np.ndarray]:
-        scores = self.matrix @ query
+        scores = dot_rows(self.matrix, query)
         return top_positions(np.arange(scores.shape[0], dtype=np.int64), scores, top)
-
-
-def _numkong():
-    try:
-        import numkong
-    except ImportError:
-        return None
-    return numkong
 
 
 class Int8Scan:
@@ -117,7 +130,7 @@ class Int8Scan:
         candidates = np.flatnonzero(approx + slack >= threshold)
         if candidates.size * 4 >= n:  # bounds too loose to pay (e.g. many near-duplicate scores)
             return ExactScan(self.matrix).top(query, top)
-        return top_positions(candidates, self.matrix[candidates] @ query, top)
+        return top_positions(candidates, dot_rows(self.matrix[candidates], query), top)
 
 
 SCANS: dict[str, type] = {
