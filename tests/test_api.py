@@ -581,3 +581,19 @@ def test_a_taken_port_is_a_clear_error():
         port = taken.getsockname()[1]
         with pytest.raises(OSError, match=f"127.0.0.1:{port}.*--port"):
             start(None, fake_service(), host="127.0.0.1", port=port, api_settings=ApiSettings())
+
+
+@pytest.mark.model
+def test_mrl_dimensions_equal_the_models_own_truncation(tiny_qwen3_path, tiny_qwen3_embedder):
+    """A Qwen3 model declares MRL support; the API's shortened vectors equal the embedder loaded at that dimension."""
+    from hybrid.semantic import SentenceTransformerEmbedder
+
+    assert tiny_qwen3_embedder.supports_mrl
+    c = client_for(fake_service(embedder=tiny_qwen3_embedder))
+    texts = ["笔记本电脑黑屏怎么办", "reset my password"]
+    r = c.post("/v1/embeddings", json={"input": texts, "dimensions": 16})
+    assert r.status_code == 200, r.text
+    short = SentenceTransformerEmbedder(str(tiny_qwen3_path), device="cpu", batch_size=4, dimension=16)
+    np.testing.assert_allclose([d["embedding"] for d in r.json()["data"]], short.encode_documents(texts),
+                               rtol=1e-5, atol=1e-6)
+    assert c.get("/v1/models").json()["data"][0]["supports_mrl"] is True
