@@ -1,0 +1,209 @@
+"""Benchmark helpers: a Zipf-distributed Chinese corpus from jieba's dictionary, timing and reporting."""
+
+from __future__ import annotations
+
+import json
+import platform
+import statistics
+import sys
+import time
+import zlib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Sequence
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:  # run as `python bench/x.py` as well as `python -m bench.x`
+    sys.path.insert(0, str(ROOT))
+
+from hybrid.tokenize import _is_content, load_stopwords  # noqa: E402
+
+
+@dataclass(frozen=True)
+class Vocabulary:
+    """Dictionary words and their sampling probabilities (jieba's corpus frequencies, a Zipf-like law)."""
+
+    words: list[str]
+    probabilities: np.ndarray
+
+
+def jieba_dictionary() -> Path:
+    """Path of the dictionary shipped inside the jieba package (word, frequency, part of speech)."""
+    import jieba
+
+    return Path(jieba.__file__).parent / "dict.txt"
+
+
+def load_vocabulary() -> Vocabulary:
+    """jieba's dictionary words that survive the search tokenizer (no stopwords, no punctuation, lowercase).
+
+    Returns:
+        Words sorted by frequency, most frequent first, with probabilities proportional to frequency.
+    """
+    stop = load_stopwords()
+    seen: dict[str, int] = {}
+    for line in jieba_dictionary().read_text(encoding="utf-8").splitlines():
+        parts = line.split()
+        if len(parts) < 2:
+            continue
+        word, freq = parts[0].lower(), int(parts[1])
+        if freq <= 0 or word in stop or not _is_content(word) or not word.isalnum():
+            continue
+        seen[word] = seen.get(word, 0) + freq
+    ranked = sorted(seen.items(), key=lambda item: -item[1])
+    freqs = np.array([f for _, f in ranked], dtype=np.float64)
+    return Vocabulary([w for w, _ in ranked], freqs / freqs.sum())
+
+
+def sample_documents(vocab: Vocabulary, n_docs: int, seed: int = 0, median_words: int = 30,
+                     max_words: int = 300) -> list[list[str]]:
+    """Documents as word lists: lengths log-normal around ``median_words``, words drawn by frequency.
+
+    Args:
+        vocab: from ``load_vocabulary``.
+        n_docs: number of documents.
+        seed: random seed.
+        median_words: median document length in words.
+        max_words: longest document.
+    Returns:
+        One word list per document.
+    """
+    rng = np.random.default_rng(seed)
+    lengths = np.clip(np.rint(rng.lognormal(np.log(median_words), 0.6, n_docs)), 3, max_words).astype(np.int64)
+    cdf = np.cumsum(vocab.probabilities)
+    ids = np.searchsorted(cdf, rng.random(int(lengths.sum())) * cdf[-1], side="right")
+    ids = np.minimum(ids, len(vocab.words) - 1)
+    words = vocab.words
+    flat = [words[i] for i in ids.tolist()]
+    out, start = [], 0
+    for length in lengths.tolist():
+        out.append(flat[start:start + length])
+        start += length
+    return out
+
+
+def sample_queries(vocab: Vocabulary, n_queries: int, seed: int = 1, min_words: int = 2,
+                   max_words: int = 6) -> list[list[str]]:
+    """Queries of ``min_words``..``max_words`` distinct words drawn by frequency, like the documents."""
+    rng = np.random.default_rng(seed)
+    cdf = np.cumsum(vocab.probabilities)
+    queries = []
+    for _ in range(n_queries):
+        size = int(rng.integers(min_words, max_words + 1))
+        ids = np.minimum(np.searchsorted(cdf, rng.random(size * 2) * cdf[-1], side="right"), len(cdf) - 1)
+        words = list(dict.fromkeys(vocab.words[i] for i in ids.tolist()))[:size]
+        queries.append(words)
+    return queries
+
+
+def to_text(words: Sequence[str], rng: np.random.Generator) -> str:
+    """Words joined into Chinese prose: no spaces, a comma every few words, a full stop at the end."""
+    parts, clause = [], 0
+    for word in words:
+        parts.append(word)
+        clause += 1
+        if clause >= 4 and rng.random() < 0.3:
+            parts.append("，")
+            clause = 0
+    return "".join(parts).rstrip("，") + "。"
+
+
+def sample_texts(vocab: Vocabulary, n_docs: int, seed: int = 0) -> list[str]:
+    """``n_docs`` Chinese texts made of ``sample_documents`` word lists."""
+    rng = np.random.default_rng(seed + 7)
+    return [to_text(words, rng) for words in sample_documents(vocab, n_docs, seed=seed)]
+
+
+class RandomEmbedder:
+    """A stand-in embedding model returning random unit vectors (deterministic per call order and text).
+
+    The engine never looks inside vectors, so search speed is the same as with a real model's vectors;
+    random vectors are even the hardest case for a vector index (no structure to exploit).
+    """
+
+    backend = "bench"
+    device = "cpu"
+    dtype = "float32"
+    max_tokens = 512
+    query_instruction = None
+
+    def __init__(self, dimension: int = 384, seed: int = 0) -> None:
+        self.name = f"random-unit-{dimension}"
+        self.dimension = dimension
+        self.seed = seed
+        self.documents_embedded = 0
+
+    def _vectors(self, texts: Sequence[str]) -> np.ndarray:
+        key = zlib.crc32("\x00".join(texts[:3]).encode("utf-8")) ^ len(texts)
+        return random_unit_vectors(len(texts), self.dimension, seed=self.seed * 1_000_003 + key)
+
+    def encode_documents(self, texts: Sequence[str], progress=None) -> np.ndarray:
+        self.documents_embedded += len(texts)
+        out = self._vectors(texts)
+        if progress is not None:
+            progress(len(texts), len(texts))
+        return out
+
+    def encode_queries(self, texts: Sequence[str]) -> np.ndarray:
+        return self._vectors(texts)
+
+    def count_tokens(self, texts: Sequence[str]) -> list[int]:
+        return [len(t) for t in texts]
+
+
+def random_unit_vectors(n: int, dimension: int, seed: int = 0) -> np.ndarray:
+    """``n`` random float32 unit vectors (the worst case for any index: no structure to exploit)."""
+    rng = np.random.default_rng(seed)
+    out = np.empty((n, dimension), dtype=np.float32)
+    for start in range(0, n, 65536):
+        block = rng.standard_normal((min(65536, n - start), dimension), dtype=np.float32)
+        out[start:start + block.shape[0]] = block / np.linalg.norm(block, axis=1, keepdims=True)
+    return out
+
+
+def time_calls(fn: Callable[[], object], repeat: int) -> list[float]:
+    """Wall-clock milliseconds of ``repeat`` calls of ``fn`` (after one warm-up call)."""
+    fn()
+    out = []
+    for _ in range(repeat):
+        tick = time.perf_counter()
+        fn()
+        out.append((time.perf_counter() - tick) * 1000.0)
+    return out
+
+
+def median(values: Sequence[float]) -> float:
+    """The median (0 for no values)."""
+    return float(statistics.median(values)) if values else 0.0
+
+
+def machine() -> str:
+    """CPU model, core count and Python version, for the report."""
+    model = platform.processor() or "unknown CPU"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    import os
+
+    return f"{model}, {os.cpu_count()} cores, Python {platform.python_version()}, numpy {np.__version__}"
+
+
+def report(name: str, results: dict) -> None:
+    """Print ``results`` as aligned lines under a heading."""
+    print(f"\n== {name} ==")
+    for key, value in results.items():
+        shown = f"{value:,.3f}" if isinstance(value, float) else value
+        print(f"  {key:<52} {shown}", flush=True)
+
+
+def write_json(path: str | None, results: dict) -> None:
+    """Write ``results`` to ``path`` as JSON (nothing when path is None)."""
+    if path:
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        Path(path).write_text(json.dumps(results, ensure_ascii=False, indent=1), encoding="utf-8")

@@ -1,0 +1,45 @@
+"""Each benchmark script runs end to end at tiny sizes (no timing is asserted: speed targets live in bench/)."""
+
+import pytest
+import torch
+
+from bench import bench_keyword, bench_memory, bench_reindex, bench_search, gpu_embed
+
+
+def test_keyword_bench_agrees_with_rank_bm25_under_lucene_idf(capsys):
+    out = bench_keyword.main(["--docs", "2000", "--also", "--queries", "20", "--rank-queries", "6"])
+    figures = out["2000"]
+    assert figures["top-10 equal to BM25Okapi+Lucene idf (queries)"] == "6/6"
+    assert figures["SPEED-UP search vs rank_bm25 get_scores (x)"] > 0
+    assert "keyword query, 2,000 documents" in capsys.readouterr().out
+
+
+def test_search_bench_semantic_list_equals_the_full_sort():
+    out = bench_search.main(["--docs", "1500", "--dim", "32", "--queries", "6", "--naive-queries", "3", "--k", "5"])
+    assert out["semantic top-k equal to naive full sort (share)"] == 1.0
+    assert out["engine keyword+vector+fuse median ms"] > 0
+
+
+def test_reindex_bench_embeds_nothing_the_second_time():
+    out = bench_reindex.main(["--entries", "120", "--model", "random", "--dim", "16"])
+    assert out["first indexing: documents embedded"] == 120
+    assert out["re-index, fresh engine: documents embedded"] == 0
+    assert out["re-index, same engine: documents embedded"] == 0
+    assert out["max |difference| of vectors after re-index"] < 1e-6
+
+
+def test_memory_bench_measures_in_a_subprocess(tmp_path):
+    out = bench_memory.main(["--docs", "300", "--dim", "16", "--json", str(tmp_path / "memory.json")])
+    assert out["peak rss while building + first search MB"] >= out["rss held after build MB"] > 0
+    assert (tmp_path / "memory.json").exists()
+
+
+def test_gpu_embed_tiny_cpu_run():
+    out = gpu_embed.main(["--tiny", "--docs", "8", "--batch-size", "4", "--warmup", "1", "--median-words", "20"])
+    assert out["documents timed"] == 8 and out["DOCUMENTS/S"] > 0
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="a CUDA GPU is present: the full run would start")
+def test_gpu_embed_without_cuda_says_so():
+    with pytest.raises(SystemExit, match="needs a CUDA GPU"):
+        gpu_embed.main(["--docs", "8"])
