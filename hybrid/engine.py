@@ -298,12 +298,19 @@ class HybridEngine:
             )
         timings: dict[str, float] = {}
         started = time.perf_counter()
+        query = query.strip()
+        query_vector = None
+        if want_semantic:
+            # Embedding is the slow step: done outside the lock so concurrent searches overlap.
+            tick = time.perf_counter()
+            query_vector = self.embed_query(query)
+            timings["embed"] = _ms(tick)
         with self._lock:
-            return self._search(query.strip(), settings, want_keyword, want_semantic, timings, started)
+            return self._search(query, settings, want_keyword, want_semantic, timings, started, query_vector)
 
     def _search(self, query: str, settings: Settings, want_keyword: bool, want_semantic: bool,
-                timings: dict[str, float], started: float) -> SearchResponse:
-        retrieval = self._retrieve(query, settings, want_semantic, timings, None)
+                timings: dict[str, float], started: float, query_vector: np.ndarray | None) -> SearchResponse:
+        retrieval = self._retrieve(query, settings, want_semantic, timings, query_vector)
         tokens, keyword, semantic = list(retrieval.tokens), retrieval.keyword, retrieval.semantic
         query_vector = retrieval.query_vector
 
@@ -373,11 +380,11 @@ class HybridEngine:
 
         semantic = Candidates.empty()
         if want_semantic:
-            tick = time.perf_counter()
             if query_vector is None:
+                tick = time.perf_counter()
                 query_vector = self.embed_query(query)
+                timings["embed"] = _ms(tick)
             query_vector = np.asarray(query_vector, dtype=np.float32)
-            timings["embed"] = _ms(tick)
             tick = time.perf_counter()
             vm = self._vectors.search(query_vector, settings.window)
             semantic = Candidates(vm.docs, vm.scores.astype(np.float64))
