@@ -1,0 +1,1 @@
+"""The Gradio demo's pieces: strings, formatting, plots, thresholds, samples and event handlers."""

@@ -1,0 +1,110 @@
+"""Calibrates a model's relevance threshold: the cosine that best separates relevant from non-relevant pairs.
+
+Run: ``python -m webui.calibrate --dataset ../shared/datasets/qbqtc-test_public [--model NAME]``.
+Positives are the labelled relevant (query, document) pairs; negatives are the pairs labelled 0 plus, per
+query, ``--negatives`` documents drawn at random from the documents not judged for that query (the sets
+label almost no pairs 0). The threshold maximises balanced accuracy, (TPR + TNR) / 2, i.e. Youden's J.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+from pathlib import Path
+
+import numpy as np
+
+
+def read_pairs(folder: Path, negatives: int, seed: int = 0) -> tuple[dict, dict, list[tuple[str, str, int]]]:
+    """Queries, corpus and labelled pairs (1 relevant, 0 not) of one dataset folder.
+
+    Args:
+        folder: a dataset with corpus.jsonl, queries.jsonl, qrels.tsv.
+        negatives: random unjudged documents per query added as non-relevant pairs.
+        seed: random seed of that draw.
+    Returns:
+        (queries by id, documents by id, [(query id, doc id, label)]).
+    """
+    def jsonl(name: str) -> dict[str, str]:
+        with open(folder / name, encoding="utf-8") as f:
+            return {r["id"]: r["text"] for r in map(json.loads, f) if r}
+
+    queries, corpus = jsonl("queries.jsonl"), jsonl("corpus.jsonl")
+    judged: dict[str, set[str]] = {}
+    pairs = []
+    for line in (folder / "qrels.tsv").read_text(encoding="utf-8").splitlines():
+        qid, did, rel = line.split("\t")
+        judged.setdefault(qid, set()).add(did)
+        pairs.append((qid, did, int(int(rel) > 0)))
+    rng = random.Random(seed)
+    doc_ids = sorted(corpus)
+    for qid in sorted(judged):
+        drawn = 0
+        while drawn < negatives:
+            did = rng.choice(doc_ids)
+            if did not in judged[qid]:
+                pairs.append((qid, did, 0))
+                drawn += 1
+    return queries, corpus, pairs
+
+
+def best_threshold(scores: np.ndarray, labels: np.ndarray) -> dict[str, float]:
+    """The score cut maximising balanced accuracy, with TPR, TNR and ROC AUC.
+
+    Args:
+        scores: one cosine per pair.
+        labels: 1 relevant, 0 not.
+    Returns:
+        threshold (midpoint between neighbouring scores), balanced_accuracy, tpr, tnr, auc.
+    """
+    order = np.argsort(-scores, kind="stable")
+    s, y = scores[order], labels[order].astype(bool)
+    pos, neg = y.sum(), (~y).sum()
+    tp = np.cumsum(y)        # predicted relevant = the first i+1 pairs
+    fp = np.cumsum(~y)
+    balanced = (tp / pos + (neg - fp) / neg) / 2
+    distinct = np.r_[s[1:] != s[:-1], True]  # only cut between different scores
+    balanced = np.where(distinct, balanced, -1)
+    i = int(np.argmax(balanced))
+    threshold = float((s[i] + s[i + 1]) / 2) if i + 1 < len(s) else float(s[i])
+    ranks = np.empty(len(scores))
+    ranks[np.argsort(scores, kind="stable")] = np.arange(1, len(scores) + 1)
+    auc = (ranks[labels == 1].sum() - pos * (pos + 1) / 2) / (pos * neg)
+    return {"threshold": threshold, "balanced_accuracy": float(balanced[i]), "tpr": float(tp[i] / pos),
+            "tnr": float((neg - fp[i]) / neg), "auc": float(auc)}
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Print the calibrated threshold of one model on one dataset as JSON."""
+    parser = argparse.ArgumentParser(prog="python -m webui.calibrate", description=__doc__.splitlines()[0])
+    parser.add_argument("--dataset", required=True, type=Path, help="dataset folder (corpus/queries/qrels)")
+    parser.add_argument("--model", default="auto", help="embedding model, as for demo.py --model")
+    parser.add_argument("--device", default="auto")
+    parser.add_argument("--negatives", type=int, default=1, help="random unjudged documents per query")
+    args = parser.parse_args(argv)
+
+    from hybrid.cache import EmbeddingCache, embed_with_cache
+    from hybrid.semantic import load_embedder
+
+    queries, corpus, pairs = read_pairs(args.dataset, args.negatives)
+    embedder = load_embedder(args.model, device=args.device).embedder
+    doc_ids = sorted({d for _, d, _ in pairs})
+    query_ids = sorted({q for q, _, _ in pairs})
+    docs = embed_with_cache(embedder, [corpus[d] for d in doc_ids], EmbeddingCache())
+    qvecs = embedder.encode_queries([queries[q] for q in query_ids])
+    d_at = {d: i for i, d in enumerate(doc_ids)}
+    q_at = {q: i for i, q in enumerate(query_ids)}
+    scores = np.array([float(qvecs[q_at[q]] @ docs[d_at[d]]) for q, d, _ in pairs])
+    labels = np.array([label for _, _, label in pairs])
+    result = best_threshold(scores, labels)
+    result.update(model=embedder.name, dataset=args.dataset.name, positives=int(labels.sum()),
+                  negatives=int((labels == 0).sum()),
+                  median_relevant=float(np.median(scores[labels == 1])),
+                  median_non_relevant=float(np.median(scores[labels == 0])))
+    print(json.dumps(result, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,50 @@
+"""Plotly figures of the query vector for the demo's behind-the-scenes panel."""
+
+from __future__ import annotations
+
+import numpy as np
+import plotly.graph_objects as go
+
+from .format import VECTOR_PREVIEW
+from .i18n import text
+
+_POSITIVE, _NEGATIVE = "#2563eb", "#f97316"
+
+
+def _layout(fig: go.Figure, title: str, x_title: str, y_title: str) -> go.Figure:
+    fig.update_layout(title={"text": title, "font": {"size": 14}}, height=300, bargap=0.15,
+                      margin={"l": 50, "r": 10, "t": 40, "b": 40}, showlegend=False,
+                      xaxis_title=x_title, yaxis_title=y_title, template="plotly_white")
+    return fig
+
+
+def vector_bar(vector: np.ndarray, n: int = VECTOR_PREVIEW, lang: str = "zh") -> go.Figure:
+    """Bar chart of the first ``n`` values of a vector, positive and negative values in two colours.
+
+    Args:
+        vector: the query vector.
+        n: how many leading dimensions to draw.
+        lang: "zh" or "en".
+    Returns:
+        A figure with one bar trace of ``min(n, len(vector))`` bars.
+    """
+    v = np.asarray(vector, dtype=np.float64).ravel()[:n]
+    fig = go.Figure(go.Bar(x=np.arange(v.size), y=v, marker_color=[_POSITIVE if x >= 0 else _NEGATIVE for x in v],
+                           hovertemplate="%{x}: %{y:.4f}<extra></extra>"))
+    return _layout(fig, text("plot_bar_title", lang, n=v.size), text("vec_index", lang), text("vec_value", lang))
+
+
+def vector_histogram(vector: np.ndarray, bins: int = 40, lang: str = "zh") -> go.Figure:
+    """Histogram of every value of a vector.
+
+    Args:
+        vector: the query vector.
+        bins: number of bins.
+        lang: "zh" or "en".
+    Returns:
+        A figure with one histogram trace over all dimensions.
+    """
+    v = np.asarray(vector, dtype=np.float64).ravel()
+    fig = go.Figure(go.Histogram(x=v, nbinsx=bins, marker_color=_POSITIVE,
+                                 hovertemplate="%{x}: %{y}<extra></extra>"))
+    return _layout(fig, text("plot_hist_title", lang, n=v.size), text("vec_value", lang), text("plot_count", lang))
