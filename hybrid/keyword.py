@@ -14,7 +14,7 @@ from .topk import top_positions
 
 # A query whose postings add up to less than this share of the corpus is accumulated by sorting its
 # postings; a longer one into a dense score array (cheaper than sorting once postings are long).
-_SPARSE_SHARE = 1 / 16
+_SPARSE_SHARE = 1 / 64
 
 
 @dataclass(frozen=True)
@@ -91,8 +91,12 @@ class BM25Index:
         docs = [tokens if isinstance(tokens, list) else list(tokens) for tokens in corpus_tokens]
         lengths = np.fromiter((len(d) for d in docs), dtype=np.int64, count=len(docs))
         vocab = self._vocab
-        # setdefault with len() evaluated per token hands each new token the next id
-        ids = np.fromiter((vocab.setdefault(t, len(vocab)) for t in itertools.chain.from_iterable(docs)),
+        # Two C-level passes (no Python code per token): new tokens get the next ids in order of first
+        # appearance, then every token is looked up.
+        for token in dict.fromkeys(itertools.chain.from_iterable(docs)):
+            if token not in vocab:
+                vocab[token] = len(vocab)
+        ids = np.fromiter(map(vocab.__getitem__, itertools.chain.from_iterable(docs)),
                           dtype=np.int64, count=int(lengths.sum()))
         owner = np.repeat(np.arange(len(docs), dtype=np.int64), lengths)
         keys, tfs = np.unique(owner * max(len(vocab), 1) + ids, return_counts=True)
@@ -205,10 +209,12 @@ class BM25Index:
             scores = np.bincount(inverse, weights=np.concatenate([s for _, s in pieces]), minlength=docs.size)
             return docs.astype(np.int64), scores
         dense = np.zeros(p.n_docs, dtype=np.float64)
+        hit = np.zeros(p.n_docs, dtype=bool)  # nonzero() on bytes is several times faster than on floats
         for s in slices:
             docs, scores = part(*s)
             dense[docs] += scores  # a term's postings hold each document once
-        docs = np.flatnonzero(dense)
+            hit[docs] = True
+        docs = np.flatnonzero(hit)
         return docs, dense[docs]
 
     def get_scores(self, query_tokens: Sequence[str], k1: float = 1.2, b: float = 0.75) -> np.ndarray:
