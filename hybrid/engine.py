@@ -7,6 +7,7 @@ import json
 import logging
 import os
 import shutil
+import sys
 import threading
 import time
 from collections import OrderedDict
@@ -164,7 +165,7 @@ class HybridEngine:
         """
         docs = _with_fresh_ids(documents, start=len(self._docs) + 1, taken=self._positions)
         with self._lock:
-            tokens = self.tokenizer.tokenize_many([d.text for d in docs])
+            tokens = _interned(self.tokenizer.tokenize_many([d.text for d in docs]))
             vectors = self._embed([d.text for d in docs], progress) if self.embedder is not None else None
             for doc in docs:
                 self._positions[doc.id] = len(self._docs)
@@ -215,7 +216,7 @@ class HybridEngine:
             old_at = {d.text: i for i, d in enumerate(self._docs)}
             tokens = [self._tokens[old_at[d.text]] if d.text in old_at else None for d in docs]
             missing = [i for i, t in enumerate(tokens) if t is None]
-            for i, toks in zip(missing, self.tokenizer.tokenize_many([docs[i].text for i in missing])):
+            for i, toks in zip(missing, _interned(self.tokenizer.tokenize_many([docs[i].text for i in missing]))):
                 tokens[i] = toks
             vectors = None
             if self.embedder is not None:
@@ -536,7 +537,8 @@ class HybridEngine:
         engine = cls(settings=settings, tokenizer=tokenizer, cache=cache)
         docs = [Document(r["id"], r["text"], r.get("metadata") or {}) for r in records]
         same_tokens = engine.tokenizer.signature == manifest.get("tokenizer")
-        tokens = [r["tokens"] for r in records] if same_tokens else engine.tokenizer.tokenize_many([d.text for d in docs])
+        tokens = _interned([r["tokens"] for r in records] if same_tokens
+                           else engine.tokenizer.tokenize_many([d.text for d in docs]))
         engine._docs = docs
         engine._positions = {d.id: i for i, d in enumerate(docs)}
         engine._tokens = tokens
@@ -564,6 +566,15 @@ def _with_fresh_ids(documents: Sequence[Any], start: int, taken: Mapping[str, in
     if clash:
         raise KnowledgeBaseError(f"document id {clash[0]!r} is already indexed; use update() to change it")
     return docs
+
+
+def _interned(token_lists: list[list[str]]) -> list[list[str]]:
+    """The token lists with equal tokens sharing one string object.
+
+    A knowledge base repeats the same words millions of times; kept as separate strings the token lists
+    would take several times the memory of the whole search index.
+    """
+    return [[sys.intern(t) for t in tokens] for tokens in token_lists]
 
 
 def _merge_spans(spans: Iterable[tuple[int, int]]) -> tuple[tuple[int, int], ...]:

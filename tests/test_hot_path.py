@@ -66,3 +66,10 @@ def test_engine_semantic_list_is_the_same_with_the_int8_scan():
         want = np.lexsort((np.arange(len(scores)), -scores))[:10]
         got = [engine._positions[h.id] for h in res.semantic]
         np.testing.assert_allclose(scores[got], scores[want], atol=1e-6)
+
+
+def test_equal_tokens_share_one_string_object():
+    engine = HybridEngine(["苹果和香蕉", "香蕉和苹果"])
+    engine.set_documents(["苹果和香蕉", "香蕉和苹果", "又是苹果"])
+    tokens = [t for doc in engine._tokens for t in doc if t == "苹果"]
+    assert len(tokens) == 3 and all(t is tokens[0] for t in tokens)
