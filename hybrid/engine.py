@@ -165,7 +165,7 @@ class HybridEngine:
         """
         docs = _with_fresh_ids(documents, start=len(self._docs) + 1, taken=self._positions)
         with self._lock:
-            tokens = _interned(self.tokenizer.tokenize_many([d.text for d in docs]))
+            tokens = _tokenize_shared(self.tokenizer, [d.text for d in docs])
             vectors = self._embed([d.text for d in docs], progress) if self.embedder is not None else None
             for doc in docs:
                 self._positions[doc.id] = len(self._docs)
@@ -216,7 +216,7 @@ class HybridEngine:
             old_at = {d.text: i for i, d in enumerate(self._docs)}
             tokens = [self._tokens[old_at[d.text]] if d.text in old_at else None for d in docs]
             missing = [i for i, t in enumerate(tokens) if t is None]
-            for i, toks in zip(missing, _interned(self.tokenizer.tokenize_many([docs[i].text for i in missing]))):
+            for i, toks in zip(missing, _tokenize_shared(self.tokenizer, [docs[i].text for i in missing])):
                 tokens[i] = toks
             vectors = None
             if self.embedder is not None:
@@ -537,8 +537,8 @@ class HybridEngine:
         engine = cls(settings=settings, tokenizer=tokenizer, cache=cache)
         docs = [Document(r["id"], r["text"], r.get("metadata") or {}) for r in records]
         same_tokens = engine.tokenizer.signature == manifest.get("tokenizer")
-        tokens = _interned([r["tokens"] for r in records] if same_tokens
-                           else engine.tokenizer.tokenize_many([d.text for d in docs]))
+        tokens = (_interned([r["tokens"] for r in records]) if same_tokens
+                  else _tokenize_shared(engine.tokenizer, [d.text for d in docs]))
         engine._docs = docs
         engine._positions = {d.id: i for i, d in enumerate(docs)}
         engine._tokens = tokens
@@ -575,6 +575,15 @@ def _interned(token_lists: list[list[str]]) -> list[list[str]]:
     would take several times the memory of the whole search index.
     """
     return [[sys.intern(t) for t in tokens] for tokens in token_lists]
+
+
+def _tokenize_shared(tokenizer: Tokenizer, texts: list[str], chunk: int = 512) -> list[list[str]]:
+    """``tokenizer.tokenize_many`` with shared token strings, a chunk at a time so that the unshared
+    strings of one chunk are freed (and their memory reused) before the next is tokenised."""
+    out: list[list[str]] = []
+    for start in range(0, len(texts), chunk):
+        out.extend(_interned(tokenizer.tokenize_many(texts[start:start + chunk])))
+    return out
 
 
 def _merge_spans(spans: Iterable[tuple[int, int]]) -> tuple[tuple[int, int], ...]:
