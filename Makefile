@@ -29,5 +29,14 @@ test: install browser
 test-fast: install
 	$(PY) -m pytest -q -m "not model and not browser and not server and not datasets" $(PYTEST_ARGS)
 
+# Speed benchmarks (figures in BENCHMARKS.md); the GPU script exits with a message when there is no CUDA.
+bench: install
+	mkdir -p bench/results
+	$(PY) -m bench.bench_keyword --json bench/results/keyword.json
+	$(PY) -m bench.bench_search --json bench/results/search.json
+	$(PY) -m bench.bench_reindex --entries 2000 --model auto --json bench/results/reindex.json
+	$(PY) -m bench.bench_memory --json bench/results/memory.json
+	-$(PY) -m bench.gpu_embed --json bench/results/gpu_embed.json
+
 clean:
 	rm -rf $(VENV) .pytest_cache
