@@ -133,14 +133,15 @@ def build_demo(service: ModelService, kb_text: str | None = None, *, sample: str
                                for value, name in zip(placeholder, fmt.COLUMNS)]
                 with gr.Accordion(text("why_label", lang), open=False, elem_id="why") as why_box:
                     alpha_used = gr.Markdown("")
-                    why = gr.Dataframe(fmt.why_table_empty(lang), interactive=False, wrap=True, elem_id="why-table")
+                    why = gr.Dataframe(fmt.why_table_empty(lang), interactive=False, wrap=True, elem_id="why-table",
+                                       column_widths=["6%", "31%"] + ["9%"] * 7)
                 with gr.Accordion(text("backstage_label", lang), open=False, elem_id="backstage") as backstage:
                     vector_md = gr.Markdown(text("vec_none", lang), elem_id="vector-summary")
                     with gr.Row():
                         vector_table = gr.Dataframe(fmt.vector_table_empty(lang), interactive=False, scale=3,
-                                                    elem_id="vector-table")
+                                                    column_widths=["12%"] + ["8.8%"] * 10, elem_id="vector-table")
                         timings = gr.Dataframe(fmt.timings_table({}, lang), interactive=False, scale=1,
-                                               elem_id="timings")
+                                               min_width=200, elem_id="timings")
                     with gr.Row():
                         vector_bar = gr.Plot(elem_id="vector-bar")
                         vector_hist = gr.Plot(elem_id="vector-hist")
