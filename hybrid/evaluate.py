@@ -68,8 +68,9 @@ def _jsonl_rows(text: str, file: str) -> list[tuple[str, str]]:
         except (ValueError, KeyError, TypeError) as exc:
             raise LabelledSetError(
                 f"{file} line {number}: expected a JSON object with \"id\" and \"text\" ({exc})") from None
-        if not row[1]:
-            raise LabelledSetError(f"{file} line {number}: the text of {row[0]!r} is empty")
+        if not row[1]:  # nothing to index or ask; a relevant empty document simply counts as not found
+            log.warning("%s line %d: the text of %r is empty; skipped", file, number, row[0])
+            continue
         rows.append(row)
     if not rows:
         raise LabelledSetError(f"{file} is empty: it needs one {{\"id\": ..., \"text\": ...}} per line")
@@ -189,6 +190,21 @@ def parse_pairs_csv(text: str, name: str = "uploaded") -> LabelledSet:
     if not rows:
         raise LabelledSetError("the CSV holds no rows; expected: query,relevant text")
     return labelled_set_from_pairs(rows, name)
+
+
+def subset_corpus(labelled: LabelledSet, max_docs: int, seed: int = 0) -> LabelledSet:
+    """The set with a smaller corpus whose judgements stay correct, for quick runs.
+
+    Every document judged for the kept queries stays; the rest of the ``max_docs`` places go to a seeded
+    random sample of the other documents (distractors), in corpus order. Fewer distractors make ranking
+    easier, so compare such runs only with each other.
+    """
+    judged = {doc for qid, _ in labelled.queries for doc in labelled.qrels[qid]}
+    others = [i for i, d in enumerate(labelled.documents) if d.id not in judged]
+    room = max(0, max_docs - (len(labelled.documents) - len(others)))
+    keep = set(np.random.default_rng(seed).permutation(others)[:room].tolist()) if room < len(others) else set(others)
+    docs = tuple(d for i, d in enumerate(labelled.documents) if d.id in judged or i in keep)
+    return LabelledSet(labelled.name, docs, labelled.queries, labelled.qrels, labelled.parents)
 
 
 def split_into_sentences(labelled: LabelledSet, min_length: int = 0) -> LabelledSet:
@@ -389,6 +405,15 @@ def format_table(report: Mapping[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def markdown_rows(report: Mapping[str, Any]) -> str:
+    """The summary as Markdown table rows ``| set | method | nDCG@10 | Recall@10 | MRR@10 |`` (no header)."""
+    lines = []
+    for row in summary_rows(report):
+        values = " | ".join(f"{v:.4f}" for v in row[1:4])
+        lines.append(f"| {report['dataset']} ({report['queries']} q) | {row[0]} | {values} |")
+    return "\n".join(lines)
+
+
 def make_figure(report: Mapping[str, Any]):
     """Plotly figure: nDCG@10 against alpha per fusion method, keyword and semantic as horizontal lines."""
     import plotly.graph_objects as go
@@ -440,11 +465,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--fusion", default="all", help=f"fusion methods to sweep: all or one of {', '.join(FUSERS)}")
     p.add_argument("--alphas", type=_alphas, default=DEFAULT_ALPHAS, help="comma-separated semantic weights")
     p.add_argument("--max-queries", type=int, default=None, help="evaluate the first N queries only")
+    p.add_argument("--max-docs", type=int, default=None,
+                   help="keep the judged documents of the evaluated queries plus random others up to N")
     p.add_argument("--no-instruction", action="store_true",
                    help="embed queries without the model's query instruction/prefix")
     p.add_argument("--split-sentences", action="store_true",
                    help="index sentences; a paragraph is found when any of its sentences is")
     p.add_argument("--cache-dir", default=None, help="embedding cache folder (default: the user cache)")
+    p.add_argument("--markdown", action="store_true", help="also print the summary as Markdown table rows")
     p.add_argument("--out", default=None, help="write the JSON report here")
     p.add_argument("--plot", default=None, help="write the nDCG@10-vs-alpha curve here (HTML)")
     return p
@@ -478,6 +506,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     try:
         labelled = load_labelled_set(args.data, max_queries=args.max_queries)
+        if args.max_docs is not None:
+            labelled = subset_corpus(labelled, args.max_docs)
         if args.split_sentences:
             labelled = split_into_sentences(labelled)
         loaded = load_embedder(args.model, device=args.device, use_instruction=not args.no_instruction)
@@ -493,6 +523,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     report["split_sentences"] = args.split_sentences
     print(format_table(report))
     print(f"(embedding {report['embed_seconds']}s, ranking {report['rank_seconds']}s)")
+    if args.markdown:
+        print(markdown_rows(report))
     if args.out:
         Path(args.out).write_text(json.dumps(report, ensure_ascii=False, indent=1), encoding="utf-8")
     if args.plot:

@@ -149,6 +149,16 @@ def test_second_run_only_reranks(tiny, tmp_path):
     assert second["results"] == first["results"]
 
 
+def test_subset_corpus_keeps_every_judged_document(tiny):
+    labelled = ev.load_labelled_set(tiny, max_queries=2)  # q1 judges d1, d2; q2 judges d3
+    small = ev.subset_corpus(labelled, max_docs=3)
+    assert [d.id for d in small.documents] == ["d1", "d2", "d3"]
+    assert {d.id for d in ev.subset_corpus(labelled, max_docs=4).documents} >= {"d1", "d2", "d3"}
+    assert len(ev.subset_corpus(labelled, max_docs=4).documents) == 4
+    assert len(ev.subset_corpus(labelled, max_docs=1).documents) == 3  # judged documents always stay
+    assert small.qrels == labelled.qrels and small.queries == labelled.queries
+
+
 def test_split_into_sentences_counts_the_paragraph(tmp_path):
     folder = tmp_path / "paragraphs"
     folder.mkdir()
@@ -202,6 +212,10 @@ def test_figure_has_a_line_per_fusion_and_both_baselines(tiny, tmp_path):
 # ------------------------------------------------------------------------------------------ real sets
 
 QUALITY_MAX_QUERIES = 300
+# Embedding the corpora is the cost on an empty cache (2 CPU cores, packaged model: ~50 short titles/s,
+# ~2 long paragraphs/s). The long-document corpora and the largest one keep their judged documents plus
+# random distractors up to these sizes, so the whole tier stays near 15 minutes; the others are whole.
+QUALITY_MAX_DOCS = {"qbqtc-dev": 5000, "cmrc2018-dev": 400, "cranfield": 700}
 
 
 @pytest.fixture(scope="module")
@@ -220,6 +234,8 @@ def test_quality_goal_on_real_sets(name, default_model):
     if not (folder / "qrels.tsv").is_file():
         pytest.skip(f"{folder} is absent (labelled sets live in ../shared/datasets)")
     labelled = ev.load_labelled_set(folder, max_queries=QUALITY_MAX_QUERIES)
+    if name in QUALITY_MAX_DOCS:
+        labelled = ev.subset_corpus(labelled, QUALITY_MAX_DOCS[name])
     report = ev.run(labelled, default_model, EmbeddingCache(), fusions=[], alphas=())
     r = {m: report["results"][m]["ndcg@10"] for m in ("keyword", "semantic", "hybrid")}
     assert r["hybrid"] >= max(r["keyword"], r["semantic"]) - 0.005, r
