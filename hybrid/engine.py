@@ -11,7 +11,7 @@ import sys
 import threading
 import time
 from collections import OrderedDict
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Callable, Iterable, Mapping, Sequence
 
@@ -20,6 +20,7 @@ import numpy as np
 from .cache import EmbeddingCache, embed_with_cache, model_key
 from .fusion import Candidates, Fused, QueryEvidence, fuse, normalize
 from .kb import Document, KnowledgeBaseError, to_documents
+from .lang import document_script, query_script
 from .keyword import BM25Index, lucene_idf
 from .results import Hit, SearchResponse
 from .semantic import Embedder
@@ -390,9 +391,17 @@ class HybridEngine:
             vm = self._vectors.search(query_vector, settings.window)
             semantic = Candidates(vm.docs, vm.scores.astype(np.float64))
             timings["vector"] = _ms(tick)
+            evidence = replace(evidence, other_language=self._other_language(query, semantic))
         else:
             query_vector = None
         return Retrieval(tuple(tokens), keyword, semantic, evidence, query_vector)
+
+    def _other_language(self, query: str, semantic: Candidates) -> frozenset[int]:
+        script = query_script(query)
+        if not script:
+            return frozenset()
+        return frozenset(d for d in semantic.docs.tolist()
+                         if document_script(self._docs[d].text) not in ("", script))
 
     def _evidence(self, tokens: list[str], keyword: Candidates) -> QueryEvidence:
         distinct = list(dict.fromkeys(tokens))

@@ -36,10 +36,13 @@ class QueryEvidence:
     Attributes:
         token_idf: idf of each distinct query token (0 for tokens absent from the corpus).
         best_coverage: idf-weighted share of the query tokens found in the best keyword match (0..1).
+        other_language: candidate documents written in another script than the query (a Chinese query,
+            an English document): keyword matching cannot judge them.
     """
 
     token_idf: tuple[float, ...] = ()
     best_coverage: float = 0.0
+    other_language: frozenset[int] = frozenset()
 
 
 @dataclass(frozen=True)
@@ -52,6 +55,8 @@ class Fused:
         keyword_norm, semantic_norm: each retriever's normalised score (0 where it did not match).
         keyword_part, semantic_part: the weighted contributions; ``scores = keyword_part + semantic_part``.
         alpha: the semantic weight actually used (adaptive methods change it per query).
+        semantic_weight: each document's semantic weight: ``alpha``, or 1 for a document keywords cannot
+            judge (``adaptive``: another language and no keyword match), whose keyword weight is then 0.
     """
 
     docs: np.ndarray
@@ -61,6 +66,7 @@ class Fused:
     keyword_part: np.ndarray
     semantic_part: np.ndarray
     alpha: float
+    semantic_weight: np.ndarray | None = None
 
 
 # --- normalisers: raw scores of one retriever's candidates -> [0, 1], matched documents never below 0
@@ -147,18 +153,26 @@ def _spread(candidates: Candidates, values: np.ndarray, index: dict[int, int], n
 
 def _combine(keyword: Candidates, semantic: Candidates, keyword_values: np.ndarray,
              semantic_values: np.ndarray, keyword_weight: float, semantic_weight: float,
-             alpha: float) -> Fused:
-    """Sum weighted per-retriever values over the union of candidates and sort."""
+             alpha: float, semantic_only: frozenset[int] = frozenset()) -> Fused:
+    """Sum weighted per-retriever values over the union of candidates and sort.
+
+    Documents in ``semantic_only`` get weight 1 on their semantic value and 0 on their keyword value.
+    """
     docs = list(dict.fromkeys(keyword.docs.tolist() + semantic.docs.tolist()))
     index = {doc: i for i, doc in enumerate(docs)}
     n = len(docs)
     kn = _spread(keyword, keyword_values, index, n)
     sn = _spread(semantic, semantic_values, index, n)
-    kp, sp = keyword_weight * kn, semantic_weight * sn
+    kw = np.full(n, keyword_weight, dtype=np.float64)
+    sw = np.full(n, semantic_weight, dtype=np.float64)
+    only = [index[d] for d in semantic_only if d in index]
+    kw[only], sw[only] = 0.0, 1.0
+    kp, sp = kw * kn, sw * sn
     scores = kp + sp
     doc_arr = np.asarray(docs, dtype=np.int64)
     order = np.lexsort((np.arange(n), -scores))  # ties: keyword candidates first, then semantic order
-    return Fused(doc_arr[order], scores[order], kn[order], sn[order], kp[order], sp[order], float(alpha))
+    return Fused(doc_arr[order], scores[order], kn[order], sn[order], kp[order], sp[order], float(alpha),
+                 sw[order])
 
 
 def weighted(keyword: Candidates, semantic: Candidates, alpha: float, *, normalizer: str = "minmax",
@@ -195,10 +209,18 @@ def adaptive_alpha(alpha: float, evidence: QueryEvidence) -> float:
 
 def adaptive(keyword: Candidates, semantic: Candidates, alpha: float, *, normalizer: str = "minmax",
              rrf_k: int = 60, evidence: QueryEvidence = QueryEvidence()) -> Fused:
-    """Weighted fusion with a per-query alpha from ``adaptive_alpha`` (see there)."""
+    """Weighted fusion that weighs each retriever by the evidence it has for this query and document.
+
+    - The semantic weight is ``adaptive_alpha(alpha, evidence)`` (how much of the query BM25 found).
+    - A document in another language than the query that no query word matched is one keyword search
+      cannot judge: its absence from the keyword list says nothing, so it is ranked by its semantic
+      score alone (semantic weight 1, keyword weight 0) instead of being pulled down by a missing
+      keyword part.
+    """
     alpha_q = adaptive_alpha(alpha, evidence) if len(semantic) else 0.0
+    semantic_only = evidence.other_language - frozenset(keyword.docs.tolist())
     return _combine(keyword, semantic, normalize(keyword.scores, normalizer),
-                    normalize(semantic.scores, normalizer), 1.0 - alpha_q, alpha_q, alpha_q)
+                    normalize(semantic.scores, normalizer), 1.0 - alpha_q, alpha_q, alpha_q, semantic_only)
 
 
 FUSERS: dict[str, Fuser] = {

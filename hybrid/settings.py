@@ -24,7 +24,7 @@ class Settings:
     """
 
     k: int = 5
-    alpha: float = 0.6
+    alpha: float = 0.3
     fusion: str = "adaptive"
     normalizer: str = "minmax"
     k1: float = 1.2

@@ -90,3 +90,26 @@ def test_errors_list_registry_keys():
         fuse(KW, SEM, 0.5, normalizer="magic")
     with pytest.raises(ValueError, match="alpha"):
         fuse(KW, SEM, 1.5)
+
+
+def test_adaptive_other_language_unmatched_documents_are_ranked_by_semantic_alone():
+    # Docs 2 and 3 are in another language; 2 also matched a query word, 3 did not.
+    evidence = QueryEvidence((1.0,), 1.0, other_language=frozenset({2, 3}))
+    fused = fuse(KW, SEM, alpha=0.5, method="adaptive", evidence=evidence)
+    got = dict(zip(fused.docs.tolist(), fused.scores.tolist()))
+    weight = dict(zip(fused.docs.tolist(), fused.semantic_weight.tolist()))
+    # minmax: keyword 0 -> 1, 1 -> 0.4, 2 -> 0; semantic 2 -> 1, 3 -> 0.75, 0 -> 0; alpha_q = 0.5
+    assert got == pytest.approx({0: 0.5, 1: 0.2, 2: 0.5, 3: 0.75})
+    assert weight == {0: 0.5, 1: 0.5, 2: 0.5, 3: 1.0}
+    assert fused.docs.tolist()[0] == 3
+    i3 = fused.docs.tolist().index(3)
+    assert fused.keyword_part[i3] == 0 and fused.semantic_part[i3] == pytest.approx(0.75)
+    np.testing.assert_allclose(fused.scores, fused.keyword_part + fused.semantic_part)
+
+
+def test_other_language_changes_nothing_for_the_fixed_weight_methods():
+    evidence = QueryEvidence((1.0,), 1.0, other_language=frozenset({3}))
+    for method in ("weighted", "rrf"):
+        a = fuse(KW, SEM, 0.5, method=method, evidence=evidence)
+        b = fuse(KW, SEM, 0.5, method=method)
+        assert a.docs.tolist() == b.docs.tolist() and np.allclose(a.scores, b.scores)
