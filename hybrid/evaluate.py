@@ -294,7 +294,9 @@ def evaluate(engine: HybridEngine, labelled: LabelledSet, k: int = PRIMARY_K,
         query_vectors: the queries' embeddings in order (embedded through the engine when None).
         progress: ``progress(done, total)`` over queries.
     Returns:
-        The report dict (see ``hybrid.evaluate`` module docs and README).
+        ``{"dataset", "model", "queries", "docs", "k", "results": {"keyword"|"semantic"|"hybrid": metrics},
+        "hybrid_config", "sweep": [{"fusion", "alpha", **metrics}], "best", "rank_seconds"}`` where metrics
+        are ``ndcg@10``, ``recall@10``, ``mrr@10`` and the same at ``k``.
     """
     fusions = list(FUSERS) if fusions is None else list(fusions)
     unknown = [f for f in fusions if f not in FUSERS]
