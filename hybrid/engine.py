@@ -288,16 +288,9 @@ class HybridEngine:
             EngineNotReadyError: semantic results asked for without an embedding model.
         """
         settings = self.settings.with_(k=k, alpha=alpha, fusion=fusion, mode=mode, **overrides)
-        if not isinstance(query, str) or not query.strip():
-            raise EmptyQueryError()
-        if not self._docs:
-            raise KnowledgeBaseError("知识库为空 (the knowledge base is empty): add at least one entry")
         want_semantic = settings.mode != "keyword"
         want_keyword = settings.mode != "semantic"
-        if want_semantic and not self.has_vectors:
-            raise EngineNotReadyError(
-                "the embedding model is not ready yet; search with mode='keyword' or wait for it to load"
-            )
+        self._check_ready(query, want_semantic)
         timings: dict[str, float] = {}
         started = time.perf_counter()
         query = query.strip()
@@ -359,14 +352,19 @@ class HybridEngine:
             as ``search`` (semantic candidates are always computed).
         """
         settings = self.settings.with_(**overrides)
+        self._check_ready(query, want_semantic=True)
+        with self._lock:
+            return self._retrieve(query.strip(), settings, True, {}, query_vector)
+
+    def _check_ready(self, query: Any, want_semantic: bool) -> None:
         if not isinstance(query, str) or not query.strip():
             raise EmptyQueryError()
         if not self._docs:
             raise KnowledgeBaseError("知识库为空 (the knowledge base is empty): add at least one entry")
-        if not self.has_vectors:
-            raise EngineNotReadyError("the embedding model is not ready yet; semantic candidates need it")
-        with self._lock:
-            return self._retrieve(query.strip(), settings, True, {}, query_vector)
+        if want_semantic and not self.has_vectors:
+            raise EngineNotReadyError(
+                "the embedding model is not ready yet; search with mode='keyword' or wait for it to load"
+            )
 
     def _retrieve(self, query: str, settings: Settings, want_semantic: bool, timings: dict[str, float],
                   query_vector: np.ndarray | None) -> Retrieval:

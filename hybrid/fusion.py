@@ -186,7 +186,7 @@ def rrf(keyword: Candidates, semantic: Candidates, alpha: float, *, normalizer: 
         rrf_k: int = 60, evidence: QueryEvidence = QueryEvidence()) -> Fused:
     """Reciprocal-rank fusion ``w / (rrf_k + rank)`` with ``w = alpha`` (semantic), ``1 - alpha`` (keyword).
 
-    The per-retriever "normalised" values reported are ``rrf_k / (rrf_k + rank)`` (1 for rank 0 ... ).
+    The per-retriever "normalised" values reported are ``rrf_k / (rrf_k + rank)`` (ranks from 1), so the parts stay ``weight / (rrf_k + rank)``.
     """
     def recip(c: Candidates) -> np.ndarray:
         return rrf_k / (rrf_k + np.arange(1, len(c) + 1, dtype=np.float64))
