@@ -233,6 +233,10 @@ def build_parser() -> argparse.ArgumentParser:
                    help="embedding model: auto (Qwen3-Embedding on a GPU, else the packaged multilingual-e5-small), "
                         "a packaged name, a short alias, a hub id or a local folder")
     p.add_argument("--device", default="auto", help="auto | cpu | cuda | cuda:N | mps")
+    p.add_argument("--document-prompt", default=None, metavar="NAME",
+                   help="prompt for knowledge-base entries: packaged e5 'query' (default: entries embedded like "
+                        "questions, best for one-line entries) or 'passage' (long passages); other models: a "
+                        "stored prompt name")
     p.add_argument("--kb", metavar="FILE",
                    help=f"preload a knowledge base ({', '.join(SUPPORTED_SUFFIXES)}; UTF-8 or GBK/GB18030)")
     p.add_argument("--auth", metavar="USER:PASSWORD", type=parse_auth, help="require a login for the UI")
@@ -252,7 +256,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (ValueError, OSError) as exc:  # KnowledgeBaseError is a ValueError
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    service = ModelService(model=args.model, device=args.device).start()
+    service = ModelService(model=args.model, device=args.device, document_prompt=args.document_prompt).start()
     blocks = None if args.no_ui else build_demo(service, kb_text, lang=args.lang)
     try:
         from server.app import serve

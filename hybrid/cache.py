@@ -30,9 +30,17 @@ def default_folder() -> Path:
     return Path(platformdirs.user_cache_dir("hybrid-search")) / "embeddings"
 
 
-def model_key(embedder) -> str:
-    """Cache namespace of an embedder: "backend:name:dimension"."""
+def embedder_key(embedder) -> str:
+    """The model's identity: "backend:name:dimension" (prompts not included)."""
     return f"{embedder.backend}:{embedder.name}:{embedder.dimension}"
+
+
+def model_key(embedder) -> str:
+    """Cache namespace of an embedder's documents: ``embedder_key`` with "[documents=PREFIX]" after the name
+    when the embedder gives documents a prefix (``document_prefix``), since their vectors differ."""
+    prefix = getattr(embedder, "document_prefix", None)
+    tag = f"[documents={prefix.strip()}]" if prefix and prefix.strip() else ""
+    return f"{embedder.backend}:{embedder.name}{tag}:{embedder.dimension}"
 
 
 def _dimension_from_key(key: str) -> int | None:

@@ -27,6 +27,9 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--mode", choices=MODES, default="all")
     s.add_argument("--model", default="auto", help="auto, a packaged alias, a hub id or a local folder")
     s.add_argument("--device", default="auto", help="auto | cpu | cuda | mps")
+    s.add_argument("--document-prompt", default=None, metavar="NAME",
+                   help="prompt for entries: packaged e5 'query' (default) or 'passage' (long passages); "
+                        "other models: a stored prompt name")
     s.add_argument("--split-long", type=int, default=0, metavar="N",
                    help="split entries longer than N characters into sentences (0: never)")
     s.add_argument("--json", action="store_true", help="print one JSON object")
@@ -76,7 +79,7 @@ def main(argv: list[str] | None = None) -> int:
             from .cache import EmbeddingCache
             from .semantic import load_embedder
 
-            loaded = load_embedder(args.model, device=args.device)
+            loaded = load_embedder(args.model, device=args.device, document_prompt=args.document_prompt)
             if loaded.fallback_reason:
                 print(f"note: {loaded.fallback_reason}", file=sys.stderr)
             embedder = loaded.embedder

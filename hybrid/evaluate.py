@@ -15,7 +15,7 @@ from typing import Any, Callable, Iterable, Mapping, Sequence
 
 import numpy as np
 
-from .cache import EmbeddingCache, model_key
+from .cache import EmbeddingCache, embedder_key
 from .engine import HybridEngine
 from .fusion import FUSERS
 from .kb import Document, KnowledgeBaseError, split_sentences
@@ -226,8 +226,8 @@ def split_into_sentences(labelled: LabelledSet, min_length: int = 0) -> Labelled
 
 
 def query_cache_key(embedder: Embedder) -> str:
-    """Cache namespace of an embedder's query vectors (they depend on its query instruction)."""
-    return f"{model_key(embedder)}|query|{embedder.query_instruction or ''}"
+    """Cache namespace of an embedder's query vectors (they depend on its query instruction only)."""
+    return f"{embedder_key(embedder)}|query|{embedder.query_instruction or ''}"
 
 
 def embed_queries(embedder: Embedder, texts: Sequence[str], cache: EmbeddingCache | None = None,
@@ -294,7 +294,8 @@ def evaluate(engine: HybridEngine, labelled: LabelledSet, k: int = PRIMARY_K,
         query_vectors: the queries' embeddings in order (embedded through the engine when None).
         progress: ``progress(done, total)`` over queries.
     Returns:
-        ``{"dataset", "model", "queries", "docs", "k", "results": {"keyword"|"semantic"|"hybrid": metrics},
+        ``{"dataset", "model", "document_prompt", "queries", "docs", "k",
+        "results": {"keyword"|"semantic"|"hybrid": metrics},
         "hybrid_config", "sweep": [{"fusion", "alpha", **metrics}], "best", "rank_seconds"}`` where metrics
         are ``ndcg@10``, ``recall@10``, ``mrr@10`` and the same at ``k``.
     """
@@ -335,6 +336,7 @@ def evaluate(engine: HybridEngine, labelled: LabelledSet, k: int = PRIMARY_K,
     return {
         "dataset": labelled.name,
         "model": embedder.name if embedder is not None else "",
+        "document_prompt": getattr(embedder, "document_prompt", None),
         "queries": len(labelled.queries),
         "docs": len(set(parents.values())) if parents else len(labelled.documents),
         "k": k,
@@ -471,6 +473,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="keep the judged documents of the evaluated queries plus random others up to N")
     p.add_argument("--no-instruction", action="store_true",
                    help="embed queries without the model's query instruction/prefix")
+    p.add_argument("--document-prompt", default=None, metavar="NAME",
+                   help="prompt for documents: packaged e5 'query' (default) or 'passage'; others: a stored prompt")
     p.add_argument("--split-sentences", action="store_true",
                    help="index sentences; a paragraph is found when any of its sentences is")
     p.add_argument("--cache-dir", default=None, help="embedding cache folder (default: the user cache)")
@@ -512,7 +516,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             labelled = subset_corpus(labelled, args.max_docs)
         if args.split_sentences:
             labelled = split_into_sentences(labelled)
-        loaded = load_embedder(args.model, device=args.device, use_instruction=not args.no_instruction)
+        loaded = load_embedder(args.model, device=args.device, use_instruction=not args.no_instruction,
+                               document_prompt=args.document_prompt)
         if loaded.fallback_reason:
             print(f"note: {loaded.fallback_reason}", file=sys.stderr)
         cache = EmbeddingCache(args.cache_dir)

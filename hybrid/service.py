@@ -44,7 +44,7 @@ class ModelService:
     """Owns the one embedding model (loaded on a background thread) and the embedding cache.
 
     Args:
-        model, device, dimension: passed to ``load_embedder``.
+        model, device, dimension, document_prompt: passed to ``load_embedder`` (document_prompt only when set).
         cache: shared embedding cache; a default on-disk one when None, none when ``False``.
         loader: the function that loads the model (``load_embedder``).
         settings: default settings of the engines this service creates.
@@ -53,10 +53,11 @@ class ModelService:
     def __init__(self, model: str = "auto", device: str = "auto", dimension: int | None = None,
                  cache: EmbeddingCache | None | bool = None,
                  loader: Callable[..., LoadedEmbedder] = load_embedder,
-                 settings: Settings = DEFAULT_SETTINGS) -> None:
+                 settings: Settings = DEFAULT_SETTINGS, document_prompt: str | None = None) -> None:
         self.requested = model
         self.device = device
         self.dimension = dimension
+        self.document_prompt = document_prompt
         self.settings = settings
         self.cache = None if cache is False else (cache if isinstance(cache, EmbeddingCache) else EmbeddingCache())
         self._loader = loader
@@ -76,7 +77,8 @@ class ModelService:
 
     def _load(self) -> None:
         try:
-            self._loaded = self._loader(self.requested, device=self.device, dimension=self.dimension)
+            options = {} if self.document_prompt is None else {"document_prompt": self.document_prompt}
+            self._loaded = self._loader(self.requested, device=self.device, dimension=self.dimension, **options)
             if self._loaded.fallback_reason:
                 log.warning("model %r not used: %s", self.requested, self._loaded.fallback_reason)
         except Exception as exc:  # the UI shows the reason; keyword search keeps working

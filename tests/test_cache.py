@@ -57,6 +57,10 @@ def folder(tmp_path):
 def test_model_key_and_default_folder():
     e = CountingEmbedder("Qwen/Qwen3-Embedding-4B", 1024)
     assert model_key(e) == "fake:Qwen/Qwen3-Embedding-4B:1024"
+    e.document_prefix = "passage: "
+    assert model_key(e) == "fake:Qwen/Qwen3-Embedding-4B[documents=passage:]:1024"
+    e.document_prefix = ""
+    assert model_key(e) == "fake:Qwen/Qwen3-Embedding-4B:1024"
     assert default_folder().parts[-2:] == ("hybrid-search", "embeddings")
 
 

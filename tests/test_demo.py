@@ -282,11 +282,26 @@ def test_parse_auth():
 
 def test_command_line_options():
     args = demo.build_parser().parse_args(["--host", "0.0.0.0", "--port", "8000", "--share", "--model", "qwen3-4b",
-                                           "--device", "cpu", "--kb", "kb.txt", "--auth", "u:p", "--no-ui"])
-    assert (args.host, args.port, args.share, args.model, args.device, args.kb, args.auth, args.no_ui) == \
-        ("0.0.0.0", 8000, True, "qwen3-4b", "cpu", "kb.txt", ("u", "p"), True)
+                                           "--device", "cpu", "--kb", "kb.txt", "--auth", "u:p", "--no-ui",
+                                           "--document-prompt", "passage"])
+    assert (args.host, args.port, args.share, args.model, args.device, args.kb, args.auth, args.no_ui,
+            args.document_prompt) == ("0.0.0.0", 8000, True, "qwen3-4b", "cpu", "kb.txt", ("u", "p"), True, "passage")
     defaults = demo.build_parser().parse_args([])
-    assert (defaults.host, defaults.port, defaults.model, defaults.kb) == ("127.0.0.1", 7860, "auto", None)
+    assert (defaults.host, defaults.port, defaults.model, defaults.kb, defaults.document_prompt) == \
+        ("127.0.0.1", 7860, "auto", None, None)
+
+
+def test_service_hands_a_chosen_document_prompt_to_the_loader(encoder):
+    calls = []
+
+    def loader(model, **options):
+        calls.append(options)
+        return LoadedEmbedder(encoder, model)
+
+    ModelService(cache=False, loader=loader, document_prompt="passage").start().wait(30)
+    ModelService(cache=False, loader=loader).start().wait(30)
+    assert calls[0]["document_prompt"] == "passage"
+    assert "document_prompt" not in calls[1]  # the loader's own default applies
 
 
 def test_main_rejects_a_bad_knowledge_base_or_device_before_serving(tmp_path, capsys):

