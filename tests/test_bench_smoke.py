@@ -43,3 +43,13 @@ def test_gpu_embed_tiny_cpu_run():
 def test_gpu_embed_without_cuda_says_so():
     with pytest.raises(SystemExit, match="needs a CUDA GPU"):
         gpu_embed.main(["--docs", "8"])
+
+
+def test_gpu_embed_builds_the_real_4b_shape():
+    # On the meta device: shapes only, no memory. Qwen3-Embedding-4B has 4.02 billion parameters.
+    model = gpu_embed.build_model(gpu_embed.QWEN3_4B, "meta", torch.bfloat16, "sdpa")
+    assert sum(p.numel() for p in model.parameters()) == pytest.approx(4.02e9, rel=0.005)
+    attention = model.layers[0].self_attn
+    assert len(model.layers) == 36 and model.config.hidden_size == 2560
+    assert attention.q_proj.weight.shape == (32 * 128, 2560) and attention.k_proj.weight.shape == (8 * 128, 2560)
+    assert model.layers[0].mlp.up_proj.weight.shape == (9728, 2560)
