@@ -158,7 +158,10 @@ def build_router(service: ModelService, kb: ServerKnowledgeBase | None, settings
             data.append({"id": embedder.name, "object": "model", "created": loaded_at, "owned_by": OWNER,
                          "aliases": model_names(embedder, service.requested)[1:],
                          "dimension": embedder.dimension, "supports_mrl": supports_mrl(embedder),
-                         "device": embedder.device, "max_tokens": embedder.max_tokens})
+                         "device": embedder.device, "max_tokens": embedder.max_tokens,
+                         # What input_type query / document put before the text.
+                         "query_prompt": embedder.query_instruction,
+                         "document_prompt": getattr(embedder, "document_prefix", None)})
         return {"object": "list", "data": data}
 
     @router.post("/search", summary="Keyword, semantic and hybrid rankings with the score breakdown")

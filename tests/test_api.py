@@ -346,6 +346,7 @@ def test_models_lists_the_loaded_model(client):
     data = client.get("/v1/models").json()["data"]
     assert [m["id"] for m in data] == ["fake-onehot"] and data[0]["object"] == "model"
     assert data[0]["dimension"] == 7 and data[0]["supports_mrl"] is False
+    assert data[0]["query_prompt"] is None and data[0]["document_prompt"] is None
 
 
 # ----------------------------------------------------------------------------- fuzzing (shared with the live server)
@@ -447,7 +448,9 @@ def test_openai_client_string_list_base64_and_dimensions(live_server, openai_cli
         openai_client.embeddings.create(model="multilingual-e5-small", input=texts[0], dimensions=128)
     with pytest.raises(openai.NotFoundError, match="multilingual-e5-small"):
         openai_client.embeddings.create(model="text-embedding-3-small", input=texts[0])
-    assert [m.id for m in openai_client.models.list()] == ["multilingual-e5-small"]
+    models = list(openai_client.models.list())
+    assert [m.id for m in models] == ["multilingual-e5-small"]
+    assert (models[0].query_prompt, models[0].document_prompt) == ("query: ", "query: ")
 
 
 @live
