@@ -203,15 +203,15 @@ class SentenceTransformerEmbedder:
         if self.is_qwen3:
             self.query_instruction = (
                 QWEN3_INSTRUCTION_TEMPLATE.format(task=query_instruction) if query_instruction else None)
-            self.document_prefix = stored.get(document_prompt) or None if document_prompt else None
+            default_document = None
         else:
             if query_instruction not in (None, DEFAULT_QUERY_TASK):
                 logger.warning(
                     "query_instruction is ignored for %s: only instruction-following models (Qwen3) take one; "
                     "this model uses its stored query prompt %r.", self.name, prompts.get("query"))
             self.query_instruction = prompts.get("query")
-            self.document_prefix = (stored.get(document_prompt) or None if document_prompt
-                                    else prompts.get("document") or prompts.get("passage"))
+            default_document = prompts.get("document") or prompts.get("passage")
+        self.document_prefix = (stored[document_prompt] or None) if document_prompt is not None else default_document
         self.document_prompt = document_prompt
         if not use_instruction:
             self.query_instruction = None

