@@ -431,6 +431,8 @@ class HybridEngine:
                     semantic_score_norm=float(fused.semantic_norm[rank - 1]),
                     keyword_contribution=float(fused.keyword_part[rank - 1]),
                     semantic_contribution=float(fused.semantic_part[rank - 1]),
+                    keyword_weight=float(fused.keyword_weight[rank - 1]),
+                    semantic_weight=float(fused.semantic_weight[rank - 1]),
                 )
         return info
 

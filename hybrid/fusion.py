@@ -55,8 +55,8 @@ class Fused:
         keyword_norm, semantic_norm: each retriever's normalised score (0 where it did not match).
         keyword_part, semantic_part: the weighted contributions; ``scores = keyword_part + semantic_part``.
         alpha: the semantic weight actually used (adaptive methods change it per query).
-        semantic_weight: each document's semantic weight: ``alpha``, or 1 for a document keywords cannot
-            judge (``adaptive``: another language and no keyword match), whose keyword weight is then 0.
+        keyword_weight, semantic_weight: the weights applied to each document's normalised scores, so that
+            ``keyword_part = keyword_weight * keyword_norm`` and ``semantic_part = semantic_weight * semantic_norm``.
     """
 
     docs: np.ndarray
@@ -66,6 +66,7 @@ class Fused:
     keyword_part: np.ndarray
     semantic_part: np.ndarray
     alpha: float
+    keyword_weight: np.ndarray | None = None
     semantic_weight: np.ndarray | None = None
 
 
@@ -172,7 +173,7 @@ def _combine(keyword: Candidates, semantic: Candidates, keyword_values: np.ndarr
     doc_arr = np.asarray(docs, dtype=np.int64)
     order = np.lexsort((np.arange(n), -scores))  # ties: keyword candidates first, then semantic order
     return Fused(doc_arr[order], scores[order], kn[order], sn[order], kp[order], sp[order], float(alpha),
-                 sw[order])
+                 kw[order], sw[order])
 
 
 def weighted(keyword: Candidates, semantic: Candidates, alpha: float, *, normalizer: str = "minmax",

@@ -22,7 +22,10 @@ class Hit:
         keyword_score_norm: normalised BM25 as fusion saw it (0 when unmatched).
         semantic_score: cosine similarity to the query, None in keyword-only mode.
         semantic_score_norm: normalised cosine as fusion saw it (0 outside the semantic candidates).
-        keyword_contribution, semantic_contribution: weighted parts of the hybrid score.
+        keyword_contribution, semantic_contribution: weighted parts of the hybrid score
+            (``score = keyword_contribution + semantic_contribution`` in the hybrid list).
+        keyword_weight, semantic_weight: the weights fusion applied to this document's normalised scores
+            (``keyword_contribution = keyword_weight * keyword_score_norm``); None outside the hybrid candidates.
         keyword_rank, semantic_rank, hybrid_rank: place in each list's candidates (None when absent).
         matched_tokens: query tokens found in the document.
         highlights: ``(start, end)`` character spans of matched tokens in ``text``.
@@ -38,6 +41,8 @@ class Hit:
     semantic_score_norm: float = 0.0
     keyword_contribution: float = 0.0
     semantic_contribution: float = 0.0
+    keyword_weight: float | None = None
+    semantic_weight: float | None = None
     keyword_rank: int | None = None
     semantic_rank: int | None = None
     hybrid_rank: int | None = None

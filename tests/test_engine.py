@@ -44,6 +44,16 @@ def test_three_lists_and_their_scores(engine):
     assert res.model == "fake-onehot" and res.device == "cpu"
 
 
+@pytest.mark.parametrize("fusion", ["weighted", "rrf", "adaptive"])
+def test_hybrid_hits_carry_the_weights_that_make_their_score(engine, fusion):
+    res = engine.search("苹果好吃吗", k=6, alpha=0.4, fusion=fusion)
+    assert res.hybrid
+    for h in res.hybrid:
+        assert h.keyword_contribution == pytest.approx(h.keyword_weight * h.keyword_score_norm)
+        assert h.semantic_contribution == pytest.approx(h.semantic_weight * h.semantic_score_norm)
+        assert h.score == pytest.approx(h.keyword_contribution + h.semantic_contribution)
+
+
 def test_semantic_finds_what_keywords_miss(engine):
     res = engine.search("我饿了想吃东西", k=2)
     assert res.keyword == ()  # no shared word: BM25 is blind here
