@@ -85,7 +85,12 @@ def mount_ui(app: FastAPI, blocks: "gr.Blocks", auth: tuple[str, str] | None = N
     options = {name: getattr(blocks, f"_deprecated_{name}", None) for name in _UI_OPTIONS}
     options = {k: v for k, v in options.items() if v is not None}
     options.update(ui_options or {})
-    return gr.mount_gradio_app(app, blocks, path="/", auth=auth, **options)
+    mounted = gr.mount_gradio_app(app, blocks, path="/", auth=auth, **options)
+    # Gradio refuses event file data naming a path outside its upload folder only for a Blocks it launched
+    # itself (processing_utils._check_allowed); a mounted Blocks must say it is live, or any client could
+    # make an event read any file on the server.
+    blocks.has_launched = True
+    return mounted
 
 
 @dataclass

@@ -115,7 +115,8 @@ def test_a_100k_line_paste_is_refused_with_a_message(handlers, encoder):
     assert engine is None and info == "" and encoder.documents_embedded == 0
 
 
-def test_upload_utf8_gbk_csv_jsonl(handlers, tmp_path):
+def test_upload_utf8_gbk_csv_jsonl(encoder, tmp_path):
+    handlers = DemoHandlers(_service(encoder), upload_root=tmp_path)
     (tmp_path / "kb.txt").write_text("苹果\n\n香蕉\n", encoding="utf-8")
     (tmp_path / "gbk.txt").write_bytes("中文编码测试\n第二行".encode("gbk"))
     (tmp_path / "kb.csv").write_text("id,text\n1,苹果很甜\n2,香蕉很软\n", encoding="utf-8")
@@ -128,7 +129,7 @@ def test_upload_utf8_gbk_csv_jsonl(handlers, tmp_path):
 
 
 def test_bad_uploads_keep_the_text_box_and_say_why(encoder, tmp_path):
-    h = DemoHandlers(_service(encoder), max_upload_bytes=100)
+    h = DemoHandlers(_service(encoder), max_upload_bytes=100, upload_root=tmp_path)
     (tmp_path / "bad.txt").write_bytes(b"\xff\xfe\xfa\xfb\x80\x81" * 3)
     (tmp_path / "kb.pdf").write_bytes(b"%PDF-1.4")
     (tmp_path / "big.txt").write_text("长" * 200, encoding="utf-8")
@@ -138,6 +139,30 @@ def test_bad_uploads_keep_the_text_box_and_say_why(encoder, tmp_path):
         assert isinstance(value, type(gr.skip())), name  # the text box keeps what the user typed
         assert expected in html.unescape(message) and 'class="notice error"' in message, name
         assert box is None  # the upload box is emptied for the next try
+
+
+def test_upload_reads_only_files_inside_the_upload_folder(encoder, tmp_path):
+    uploads, elsewhere = tmp_path / "uploads", tmp_path / "home"
+    (uploads / "abc").mkdir(parents=True)
+    elsewhere.mkdir()
+    (uploads / "abc" / "kb.txt").write_text("上传的知识\n", encoding="utf-8")
+    (elsewhere / "secret.txt").write_text("服务器上的秘密\n", encoding="utf-8")
+    (uploads / "abc" / "link.txt").symlink_to(elsewhere / "secret.txt")
+    (uploads / "abc" / "dir-link").symlink_to(elsewhere, target_is_directory=True)
+    h = DemoHandlers(_service(encoder), upload_root=uploads)
+    assert h.upload(str(uploads / "abc" / "kb.txt"), "en")[0] == "上传的知识"
+    refused = [str(elsewhere / "secret.txt"),                       # any path on the server
+               f"{uploads}/abc/../../home/secret.txt",              # starts in the folder, climbs out
+               str(uploads / "abc" / "link.txt"),                   # a link pointing out
+               str(uploads / "abc" / "dir-link" / "secret.txt"),    # through a linked folder
+               str(uploads), str(uploads / "abc"),                 # folders
+               str(uploads / "abc" / "missing.txt"), "kb.txt", "/etc/hostname", "a\x00b"]
+    for path in refused:
+        value, message, box = h.upload(path, "en")
+        assert isinstance(value, type(gr.skip())), path
+        assert "was not uploaded here" in html.unescape(message) and "秘密" not in message, path
+        assert box is None
+    assert "只能读取通过本页面上传的文件" in h.upload(str(elsewhere / "secret.txt"), "zh")[1]
 
 
 def test_sample_picker_and_examples(handlers):

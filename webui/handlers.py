@@ -8,6 +8,7 @@ from typing import Any, Callable, NamedTuple
 
 import gradio as gr
 import pandas as pd
+from gradio.utils import get_upload_folder
 
 from hybrid.engine import EmptyQueryError, EngineNotReadyError, HybridEngine
 from hybrid.kb import KnowledgeBaseError, entries_from_file, parse_entries
@@ -45,6 +46,20 @@ class SearchOutputs(NamedTuple):
     timings: pd.DataFrame
 
 
+def is_received_upload(path: str | Path, root: str | Path | None = None) -> bool:
+    """Whether ``path`` is a regular file inside ``root`` (Gradio's upload folder when None).
+
+    Symbolic links and ``..`` are resolved first, so a path that starts in the folder and climbs out of it
+    (or a link pointing out) is refused: a client can name any path in an event's file data.
+    """
+    root = Path(root if root is not None else get_upload_folder()).resolve()
+    try:
+        real = Path(path).resolve(strict=True)
+    except (OSError, RuntimeError, ValueError):  # missing, a link loop, a NUL byte
+        return False
+    return real.is_relative_to(root) and real != root and real.is_file()
+
+
 def _texts(engine: HybridEngine | None) -> list[str] | None:
     return None if engine is None else [d.text for d in engine.documents]
 
@@ -57,14 +72,18 @@ class DemoHandlers:
         max_entries: knowledge bases above this many entries are refused with a message.
         max_upload_bytes: larger uploads are refused with a message.
         split_longer_than: entry length above which the split switch cuts an entry into sentences.
+        upload_root: the only folder uploads are read from; Gradio's upload folder (where it stores the files
+            it received) when None.
     """
 
     def __init__(self, service: ModelService, max_entries: int = MAX_ENTRIES,
-                 max_upload_bytes: int = MAX_UPLOAD_BYTES, split_longer_than: int = SPLIT_LONGER_THAN) -> None:
+                 max_upload_bytes: int = MAX_UPLOAD_BYTES, split_longer_than: int = SPLIT_LONGER_THAN,
+                 upload_root: str | Path | None = None) -> None:
         self.service = service
         self.max_entries = max_entries
         self.max_upload_bytes = max_upload_bytes
         self.split_longer_than = split_longer_than
+        self.upload_root = upload_root
 
     # ------------------------------------------------------------------ knowledge base
 
@@ -129,6 +148,9 @@ class DemoHandlers:
         if not path:
             return gr.skip(), "", None
         name = Path(path).name
+        if not is_received_upload(path, self.upload_root):
+            log.warning("refused to read %r: not a file Gradio received as an upload", path)
+            return gr.skip(), fmt.notice_html(text("upload_not_received", lang, name=name), error=True), None
         try:
             entries = entries_from_file(path, max_bytes=self.max_upload_bytes)
         except (KnowledgeBaseError, OSError) as exc:

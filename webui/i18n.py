@@ -80,6 +80,7 @@ TEXTS: dict[str, dict[str, str]] = {
         "upload_loaded": "已从 {name} 读入 {n} 条。",
         "upload_failed": "无法读取上传的文件：{error} 知识库内容保持不变。",
         "upload_empty": "{name} 中没有可用的文本行，知识库内容保持不变。",
+        "upload_not_received": "只能读取通过本页面上传的文件，{name} 不是上传的文件。知识库内容保持不变。",
         "why_rank": "排名",
         "why_text": "文本",
         "why_bm25": "BM25 原始分",
@@ -198,6 +199,8 @@ TEXTS: dict[str, dict[str, str]] = {
         "upload_loaded": "Read {n} entries from {name}.",
         "upload_failed": "Cannot read the uploaded file: {error} The knowledge base is unchanged.",
         "upload_empty": "{name} holds no usable lines; the knowledge base is unchanged.",
+        "upload_not_received": "Only files uploaded through this page can be read, and {name} was not uploaded "
+                               "here. The knowledge base is unchanged.",
         "why_rank": "rank",
         "why_text": "text",
         "why_bm25": "BM25 raw",
