@@ -52,8 +52,8 @@ def child(n_docs: int, dim: int) -> dict:
     engine = HybridEngine(texts, embedder=RandomEmbedder(dim))
     engine.search("数据库的性能优化", k=10)
     gc.collect()
-    scan = engine._vectors._scan()
-    kw = engine._keyword
+    scan = engine.store._vectors._scan()
+    kw = engine.store._keyword
     postings = kw._built()
     keyword_mb = sum(a.nbytes for a in (kw._dptr, kw._dterms, kw._dtfs, kw._dlen, postings.docs, postings.tfs,
                                         postings.indptr, postings.df)) / MB
@@ -63,11 +63,11 @@ def child(n_docs: int, dim: int) -> dict:
         "peak rss while building + first search MB": _peak_mb(),
         "rss held after build MB": _rss_mb(),
         "held by the engine (after - before) MB": _rss_mb() - before,
-        "float32 vectors MB": engine._vectors.matrix.nbytes / MB,
+        "float32 vectors MB": engine.store._vectors.matrix.nbytes / MB,
         "int8 codes + scales MB": sum(getattr(scan, a).nbytes for a in ("codes", "scale", "error")) / MB
         if hasattr(scan, "codes") else 0.0,
         "BM25 arrays MB": keyword_mb,
-        "token lists kept for save/re-index (count)": sum(len(t) for t in engine._tokens),
+        "token lists kept for save/re-index (count)": sum(len(t) for t in engine.store._tokens),
     }
 
 

@@ -103,7 +103,7 @@ def main(argv: list[str] | None = None) -> dict:
         out["re-index, same engine: documents embedded"] = embedder.documents_embedded
         out["re-index, same engine: % of first"] = 100.0 * same_s / first_s
         out["max |difference| of vectors after re-index"] = float(
-            np.abs(np.asarray(first._vectors.matrix) - np.asarray(fresh._vectors.matrix)).max())
+            np.abs(np.asarray(first.store._vectors.matrix) - np.asarray(fresh.store._vectors.matrix)).max())
         cache.close()
     report(f"re-indexing an unchanged {args.entries:,}-entry knowledge base", out)
     write_json(args.json, out)

@@ -92,7 +92,7 @@ def main(argv: list[str] | None = None) -> dict:
     out["engine keyword+vector+fuse median ms"] = median(kvf)
     out["engine whole search minus embed median ms"] = median(wall)
 
-    matrix = np.asarray(engine._vectors.matrix)
+    matrix = np.asarray(engine.store._vectors.matrix)
     vectors = [r.query_vector for r in responses]
     for scan in ("exact", "int8"):
         index = VectorIndex(args.dim, matrix, scan=scan)
@@ -106,7 +106,7 @@ def main(argv: list[str] | None = None) -> dict:
         del index
 
     tick = time.perf_counter()
-    okapi = rank_bm25.BM25Okapi(engine._tokens, k1=1.2, b=0.75)
+    okapi = rank_bm25.BM25Okapi(engine.store._tokens, k1=1.2, b=0.75)
     out["naive: rank_bm25 build s"] = time.perf_counter() - tick
     alpha = engine.settings.alpha
     naive, overlap = [], []
@@ -115,7 +115,7 @@ def main(argv: list[str] | None = None) -> dict:
         t0 = time.perf_counter()
         _, sem_top, hyb_top = naive_search(okapi, matrix, tokens, res.query_vector, alpha, args.k)
         naive.append((time.perf_counter() - t0) * 1000)
-        ours_sem = [engine._positions[h.id] for h in res.semantic]
+        ours_sem = [engine.store.key(h.id) for h in res.semantic]
         overlap.append(len(set(ours_sem) & set(sem_top.tolist())) / max(len(ours_sem), 1))
     out["naive whole search median ms"] = median(naive)
     out["queries timed on naive"] = len(naive)

@@ -1,4 +1,4 @@
-"""The hybrid search engine: composes tokenizer, BM25 index, embedder, vector index and fusion."""
+"""The hybrid search engine: composes tokenizer, embedder, caches, a store (documents + indexes) and fusion."""
 
 from __future__ import annotations
 
@@ -21,12 +21,13 @@ from .cache import EmbeddingCache, embed_with_cache, model_key
 from .fusion import Candidates, Fused, QueryEvidence, fuse, normalize
 from .kb import Document, KnowledgeBaseError, to_documents
 from .lang import document_script, query_script
-from .keyword import BM25Index, lucene_idf
+from .keyword import lucene_idf
 from .results import Hit, SearchResponse
 from .semantic import Embedder
 from .settings import DEFAULT_SETTINGS, Settings
+from .store import Store, StoreError
+from .store.memory import MemoryStore
 from .tokenize import Tokenizer
-from .vectors import VectorIndex
 
 log = logging.getLogger(__name__)
 
@@ -85,6 +86,7 @@ class HybridEngine:
         tokenizer: jieba tokenizer; the default search-mode one when None.
         cache: embedding cache; None embeds without caching.
         progress: ``progress(done, total)`` while embedding documents.
+        store: where documents and indexes live (``hybrid.store.open_store``); a new ``MemoryStore`` when None.
     """
 
     def __init__(
@@ -95,18 +97,14 @@ class HybridEngine:
         tokenizer: Tokenizer | None = None,
         cache: EmbeddingCache | None = None,
         progress: Progress | None = None,
+        store: Store | None = None,
     ) -> None:
         self.settings = settings
         self.tokenizer = tokenizer or Tokenizer()
         self.cache = cache
         self.embedder: Embedder | None = None
+        self.store: Store = store if store is not None else MemoryStore()
         self._lock = threading.RLock()
-        self._docs: list[Document] = []
-        self._positions: dict[str, int] = {}
-        self._tokens: list[list[str]] = []
-        self._keyword = BM25Index()
-        self._vectors: VectorIndex | None = None
-        self._vectors_key: str | None = None
         self._query_vectors: OrderedDict[tuple[str, str], np.ndarray] = OrderedDict()
         self._offsets_cache: OrderedDict[str, tuple[Tokenizer, list]] = OrderedDict()
         if documents:
@@ -117,17 +115,22 @@ class HybridEngine:
     # ------------------------------------------------------------------ documents
 
     def __len__(self) -> int:
-        return len(self._docs)
+        return len(self.store)
 
     @property
     def documents(self) -> tuple[Document, ...]:
         """The indexed documents in order."""
-        return tuple(self._docs)
+        return tuple(self.store.iter_documents())
 
     @property
     def has_vectors(self) -> bool:
         """Whether semantic search is possible now."""
-        return self.embedder is not None and self._vectors is not None and self._vectors_key == model_key(self.embedder)
+        return self.embedder is not None and self.store.vectors_model == model_key(self.embedder)
+
+    def _writable(self) -> None:
+        if self.store.read_only:
+            raise StoreError(f"the knowledge base is served read-only from {self.store.describe()}; "
+                             "change it with `python -m hybrid index`")
 
     def _embed(self, texts: list[str], progress: Progress | None) -> np.ndarray:
         assert self.embedder is not None
@@ -145,12 +148,13 @@ class HybridEngine:
             progress: ``progress(done, total)`` while embedding.
         """
         with self._lock:
-            self.embedder = embedder
             key = model_key(embedder)
-            if self._vectors is None or self._vectors_key != key or len(self._vectors) != len(self._docs):
-                vectors = self._embed([d.text for d in self._docs], progress)
-                self._vectors = VectorIndex(embedder.dimension, vectors)
-                self._vectors_key = key
+            if self.store.vectors_model != key and self.store.read_only:
+                raise StoreError(f"{self.store.describe()} holds vectors of {self.store.vectors_model}, "
+                                 f"not of {key}: load that model, or index the collection again with this one")
+            self.embedder = embedder
+            if self.store.vectors_model != key:
+                self.store.set_vectors(self._embed([d.text for d in self.store.iter_documents()], progress), key)
             self._query_vectors.clear()
 
     def add(self, documents: Sequence[str | Document | Mapping[str, Any]], progress: Progress | None = None) -> list[str]:
@@ -164,46 +168,39 @@ class HybridEngine:
         Raises:
             KnowledgeBaseError: empty text or an id already present.
         """
-        docs = _with_fresh_ids(documents, start=len(self._docs) + 1, taken=self._positions)
+        self._writable()
+        docs = _with_fresh_ids(documents, start=len(self.store) + 1, taken=self._has_id)
         with self._lock:
             tokens = _tokenize_shared(self.tokenizer, [d.text for d in docs])
             vectors = self._embed([d.text for d in docs], progress) if self.embedder is not None else None
-            for doc in docs:
-                self._positions[doc.id] = len(self._docs)
-                self._docs.append(doc)
-            self._tokens.extend(tokens)
-            self._keyword.add(tokens)
-            if vectors is not None:
-                if self._vectors is None:
-                    self._vectors = VectorIndex(self.embedder.dimension)
-                    self._vectors_key = model_key(self.embedder)
-                self._vectors.add(vectors)
+            self.store.add(docs, tokens, vectors, model_key(self.embedder) if vectors is not None else None)
         return [d.id for d in docs]
+
+    def _has_id(self, doc_id: str) -> bool:
+        try:
+            self.store.key(doc_id)
+        except KeyError:
+            return False
+        return True
 
     def update(self, doc_id: str, text: str) -> None:
         """Replace the text of one document (re-tokenised and re-embedded alone)."""
         if not text.strip():
             raise KnowledgeBaseError(f"document {doc_id!r}: the new text is empty")
+        self._writable()
         with self._lock:
-            position = self._position(doc_id)
-            old = self._docs[position]
-            self._docs[position] = Document(old.id, text.strip(), old.metadata)
-            self._tokens[position] = self.tokenizer.tokenize(text)
-            self._keyword.replace(position, self._tokens[position])
-            if self._vectors is not None and self.embedder is not None:
-                self._vectors.replace(position, self._embed([text.strip()], None)[0])
+            key = self.store.key(doc_id)
+            old = self.store.documents([key])[0]
+            vector = self._embed([text.strip()], None)[0] if self.has_vectors else None
+            self.store.update(key, Document(old.id, text.strip(), old.metadata), self.tokenizer.tokenize(text),
+                              vector)
 
     def remove(self, doc_ids: Iterable[str]) -> None:
         """Delete documents by id (unknown ids are an error)."""
+        self._writable()
         with self._lock:
-            positions = sorted({self._position(i) for i in doc_ids})
-            drop = set(positions)
-            self._docs = [d for i, d in enumerate(self._docs) if i not in drop]
-            self._tokens = [t for i, t in enumerate(self._tokens) if i not in drop]
-            self._positions = {d.id: i for i, d in enumerate(self._docs)}
-            self._keyword.remove(positions)
-            if self._vectors is not None:
-                self._vectors.remove(positions)
+            keys = sorted({self.store.key(i) for i in doc_ids})
+            self.store.remove(keys)
 
     def set_documents(self, documents: Sequence[str | Document | Mapping[str, Any]],
                       progress: Progress | None = None) -> None:
@@ -212,10 +209,17 @@ class HybridEngine:
         Re-submitting an unchanged knowledge base re-tokenises and re-embeds nothing; one changed line
         costs one line.
         """
+        self._writable()
         docs = to_documents(list(documents))
         with self._lock:
-            old_at = {d.text: i for i, d in enumerate(self._docs)}
-            tokens = [self._tokens[old_at[d.text]] if d.text in old_at else None for d in docs]
+            store = self.store
+            old_key: dict[str, int] = {}
+            for d in store.iter_documents():
+                old_key.setdefault(d.text, store.key(d.id))
+            reused = [old_key.get(d.text) for d in docs]
+            old_tokens = dict(zip([k for k in reused if k is not None],
+                                  store.tokens([k for k in reused if k is not None])))
+            tokens = [old_tokens[k] if k is not None else None for k in reused]
             missing = [i for i, t in enumerate(tokens) if t is None]
             for i, toks in zip(missing, _tokenize_shared(self.tokenizer, [docs[i].text for i in missing])):
                 tokens[i] = toks
@@ -223,32 +227,17 @@ class HybridEngine:
             if self.embedder is not None:
                 key = model_key(self.embedder)
                 vectors = np.zeros((len(docs), self.embedder.dimension), dtype=np.float32)
-                reuse = self._vectors is not None and self._vectors_key == key
-                new_rows = [i for i, d in enumerate(docs) if not (reuse and d.text in old_at)]
+                reuse = store.vectors_model == key
+                new_rows = [i for i, k in enumerate(reused) if not (reuse and k is not None)]
                 if reuse:
-                    matrix = self._vectors.matrix
-                    for i, d in enumerate(docs):
-                        if d.text in old_at:
-                            vectors[i] = matrix[old_at[d.text]]
+                    rows = [i for i, k in enumerate(reused) if k is not None]
+                    if rows:
+                        vectors[rows] = store.vectors([reused[i] for i in rows])
                 if new_rows:
                     vectors[new_rows] = self._embed([docs[i].text for i in new_rows], progress)
                 elif progress is not None:
                     progress(len(docs), len(docs))
-            self._docs = docs
-            self._positions = {d.id: i for i, d in enumerate(docs)}
-            self._tokens = tokens  # type: ignore[assignment]
-            self._keyword = BM25Index(tokens)  # postings rebuild is cheap next to tokenising
-            if vectors is not None:
-                self._vectors = VectorIndex(self.embedder.dimension, vectors)
-                self._vectors_key = model_key(self.embedder)
-            else:
-                self._vectors, self._vectors_key = None, None
-
-    def _position(self, doc_id: str) -> int:
-        try:
-            return self._positions[str(doc_id)]
-        except KeyError:
-            raise KeyError(f"no document with id {doc_id!r}") from None
+            store.reset(docs, tokens, vectors, model_key(self.embedder) if vectors is not None else None)
 
     # ------------------------------------------------------------------ search
 
@@ -359,7 +348,7 @@ class HybridEngine:
     def _check_ready(self, query: Any, want_semantic: bool) -> None:
         if not isinstance(query, str) or not query.strip():
             raise EmptyQueryError()
-        if not self._docs:
+        if not len(self.store):
             raise KnowledgeBaseError("知识库为空 (the knowledge base is empty): add at least one entry")
         if want_semantic and not self.has_vectors:
             raise EngineNotReadyError(
@@ -373,8 +362,7 @@ class HybridEngine:
         timings["tokenize"] = _ms(tick)
 
         tick = time.perf_counter()
-        kw = self._keyword.search(tokens, top=settings.window, k1=settings.k1, b=settings.b)
-        keyword = Candidates(kw.docs, kw.scores)
+        keyword = self.store.keyword_search(query, tokens, top=settings.window, k1=settings.k1, b=settings.b)
         evidence = self._evidence(tokens, keyword)
         timings["keyword"] = _ms(tick)
 
@@ -386,8 +374,7 @@ class HybridEngine:
                 timings["embed"] = _ms(tick)
             query_vector = np.asarray(query_vector, dtype=np.float32)
             tick = time.perf_counter()
-            vm = self._vectors.search(query_vector, settings.window)
-            semantic = Candidates(vm.docs, vm.scores.astype(np.float64))
+            semantic = self.store.vector_search(query_vector, settings.window)
             timings["vector"] = _ms(tick)
             evidence = replace(evidence, other_language=self._other_language(query, semantic))
         else:
@@ -398,16 +385,17 @@ class HybridEngine:
         script = query_script(query)
         if not script:
             return frozenset()
-        return frozenset(d for d in semantic.docs.tolist()
-                         if document_script(self._docs[d].text) not in ("", script))
+        keys = semantic.docs.tolist()
+        return frozenset(key for key, doc in zip(keys, self.store.documents(keys))
+                         if document_script(doc.text) not in ("", script))
 
     def _evidence(self, tokens: list[str], keyword: Candidates) -> QueryEvidence:
         distinct = list(dict.fromkeys(tokens))
-        n = len(self._docs)
-        idf = [float(lucene_idf(self._keyword.doc_freq(t), n)) for t in distinct]
+        n = len(self.store)
+        idf = [float(lucene_idf(df, n)) for df in self.store.doc_freqs(distinct)]
         if not distinct or len(keyword) == 0:
             return QueryEvidence(tuple(idf), 0.0)
-        found = set(self._keyword.matched_tokens(int(keyword.docs[0]), distinct))
+        found = set(self.store.matched_tokens(int(keyword.docs[0]), distinct))
         covered = sum(w for t, w in zip(distinct, idf) if t in found)
         return QueryEvidence(tuple(idf), covered / sum(idf) if sum(idf) > 0 else 0.0)
 
@@ -439,15 +427,16 @@ class HybridEngine:
     def _hits(self, docs: np.ndarray, scores: np.ndarray, info: dict[int, dict], tokens: list[str],
               query_vector: np.ndarray | None, shown: dict[int, tuple] | None = None) -> tuple[Hit, ...]:
         hits = []
-        matrix = self._vectors.matrix if query_vector is not None else None
+        keys = docs.tolist()
+        documents = self.store.documents(keys)
+        cosines = self.store.cosines(keys, query_vector).tolist() if query_vector is not None and keys else None
         shown = {} if shown is None else shown  # one search's lists share documents: mark each up once
-        for rank, (doc, score) in enumerate(zip(docs.tolist(), scores.tolist()), 1):
-            d = self._docs[doc]
+        for rank, (doc, score, d) in enumerate(zip(keys, scores.tolist(), documents), 1):
             extra = dict(info.get(doc, {}))
-            if matrix is not None:
-                extra["semantic_score"] = float(matrix[doc] @ query_vector)
+            if cosines is not None:
+                extra["semantic_score"] = float(cosines[rank - 1])
             if doc not in shown:
-                matched = self._keyword.matched_tokens(doc, tokens)
+                matched = self.store.matched_tokens(doc, tokens)
                 spans: tuple = ()
                 if matched:  # documents without a matched token have nothing to highlight
                     wanted = set(matched)
@@ -486,20 +475,17 @@ class HybridEngine:
         tmp = folder.with_name(f".{folder.name}.tmp-{os.getpid()}-{threading.get_ident()}")
         shutil.rmtree(tmp, ignore_errors=True)
         tmp.mkdir()
+        if not isinstance(self.store, MemoryStore):
+            raise StoreError(f"{self.store.describe()} keeps its own data; save() writes in-memory indexes only")
         with self._lock:
-            with open(tmp / "documents.jsonl", "w", encoding="utf-8") as f:
-                for doc, toks in zip(self._docs, self._tokens):
-                    f.write(json.dumps({"id": doc.id, "text": doc.text, "metadata": dict(doc.metadata),
-                                        "tokens": toks}, ensure_ascii=False) + "\n")
+            written = self.store.write(tmp)
             manifest: dict[str, Any] = {
                 "format": INDEX_FORMAT,
-                "documents": len(self._docs),
+                "documents": written["documents"],
                 "tokenizer": self.tokenizer.signature,
-                "vectors_model": self._vectors_key,
+                "vectors_model": written["vectors_model"],
                 "settings": self.settings.__dict__,
             }
-            if self._vectors is not None:
-                np.save(tmp / "vectors.npy", np.asarray(self._vectors.matrix))
         manifest["sha256"] = {p.name: _sha256(p) for p in sorted(tmp.iterdir())}
         (tmp / "manifest.json").write_text(json.dumps(manifest, ensure_ascii=False, indent=1), encoding="utf-8")
         for p in tmp.iterdir():
@@ -528,6 +514,7 @@ class HybridEngine:
             IndexCorruptError: missing or damaged files.
         """
         folder = Path(folder)
+        tokenizer = tokenizer or Tokenizer()
         if not (folder / "manifest.json").exists():
             old = folder.with_name(f".{folder.name}.old")
             if (old / "manifest.json").exists():  # a crash between the two renames of save()
@@ -539,39 +526,30 @@ class HybridEngine:
             for name, digest in manifest["sha256"].items():
                 if _sha256(folder / name) != digest:
                     raise IndexCorruptError(f"{folder / name} is damaged (checksum mismatch); rebuild the index")
-            records = [json.loads(line) for line in (folder / "documents.jsonl").read_text(encoding="utf-8").splitlines()]
+            same_tokens = tokenizer.signature == manifest.get("tokenizer")
+            store = MemoryStore.read(
+                folder, manifest, intern=_interned,
+                retokenize=None if same_tokens else (lambda texts: _tokenize_shared(tokenizer, texts)))
         except (OSError, ValueError, KeyError) as exc:
             raise IndexCorruptError(f"cannot read the index in {folder}: {exc}; rebuild it") from exc
         settings = Settings(**manifest.get("settings", {}))
-        engine = cls(settings=settings, tokenizer=tokenizer, cache=cache)
-        docs = [Document(r["id"], r["text"], r.get("metadata") or {}) for r in records]
-        same_tokens = engine.tokenizer.signature == manifest.get("tokenizer")
-        tokens = (_interned([r["tokens"] for r in records]) if same_tokens
-                  else _tokenize_shared(engine.tokenizer, [d.text for d in docs]))
-        engine._docs = docs
-        engine._positions = {d.id: i for i, d in enumerate(docs)}
-        engine._tokens = tokens
-        engine._keyword = BM25Index(tokens)
-        if (folder / "vectors.npy").exists():
-            matrix = np.load(folder / "vectors.npy")
-            engine._vectors = VectorIndex(matrix.shape[1], matrix)
-            engine._vectors_key = manifest.get("vectors_model")
+        engine = cls(settings=settings, tokenizer=tokenizer, cache=cache, store=store)
         if embedder is not None:
             engine.set_embedder(embedder, progress=progress)
         return engine
 
 
-def _with_fresh_ids(documents: Sequence[Any], start: int, taken: Mapping[str, int]) -> list[Document]:
+def _with_fresh_ids(documents: Sequence[Any], start: int, taken: Callable[[str], bool]) -> list[Document]:
     entries = []
     for offset, entry in enumerate(documents):
         if isinstance(entry, str):
             number = start + offset
-            while str(number) in taken:
+            while taken(str(number)):
                 number += 1_000_000
             entry = Document(str(number), entry)
         entries.append(entry)
     docs = to_documents(entries)
-    clash = [d.id for d in docs if d.id in taken]
+    clash = [d.id for d in docs if taken(d.id)]
     if clash:
         raise KnowledgeBaseError(f"document id {clash[0]!r} is already indexed; use update() to change it")
     return docs

@@ -58,18 +58,18 @@ class RowEmbedder(OneHotEncoder):
 def test_engine_semantic_list_is_the_same_with_the_int8_scan():
     texts = [f"文档{i}" for i in range(vectors.INT8_MIN_ROWS + 10)]
     engine = HybridEngine(texts, embedder=RowEmbedder())
-    assert isinstance(engine._vectors._scan(), vectors.Int8Scan)
-    matrix = np.asarray(engine._vectors.matrix)
+    assert isinstance(engine.store._vectors._scan(), vectors.Int8Scan)
+    matrix = np.asarray(engine.store._vectors.matrix)
     for query in ("文档12", "随便问点什么", "第三个问题"):
         res = engine.search(query, k=10, mode="semantic")
         scores = matrix @ res.query_vector
         want = np.lexsort((np.arange(len(scores)), -scores))[:10]
-        got = [engine._positions[h.id] for h in res.semantic]
+        got = [engine.store.key(h.id) for h in res.semantic]  # keys are positions: nothing was removed
         np.testing.assert_allclose(scores[got], scores[want], atol=1e-6)
 
 
 def test_equal_tokens_share_one_string_object():
     engine = HybridEngine(["苹果和香蕉", "香蕉和苹果"])
     engine.set_documents(["苹果和香蕉", "香蕉和苹果", "又是苹果"])
-    tokens = [t for doc in engine._tokens for t in doc if t == "苹果"]
+    tokens = [t for doc in engine.store._tokens for t in doc if t == "苹果"]
     assert len(tokens) == 3 and all(t is tokens[0] for t in tokens)

@@ -1,0 +1,219 @@
+"""The in-memory store: documents, the BM25 index and the vector index in this process, saved as files."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any, Callable, Iterator, Sequence
+
+import numpy as np
+
+from ..fusion import Candidates
+from ..kb import Document
+from ..keyword import BM25Index
+from ..vectors import VectorIndex
+
+DOCUMENTS_FILE = "documents.jsonl"
+VECTORS_FILE = "vectors.npy"
+
+
+class MemoryStore:
+    """Everything in Python memory: exact BM25 with any k1/b per search, exact cosine top-k.
+
+    Documents sit at positions (the order they were added in; removing one shifts the later ones down);
+    each keeps the key it got when added, so keys rise with position and ties (broken by position in the
+    indexes) come out in key order too.
+    """
+
+    name = "memory"
+    read_only = False
+    bm25_params = None
+
+    def __init__(self) -> None:
+        self._docs: list[Document] = []
+        self._tokens: list[list[str]] = []
+        self._keys = np.zeros(0, dtype=np.int64)  # position -> key
+        self._at: dict[int, int] = {}  # key -> position
+        self._by_id: dict[str, int] = {}  # document id -> key
+        self._next_key = 0
+        self._keyword = BM25Index()
+        self._vectors: VectorIndex | None = None
+        self._vectors_model: str | None = None
+
+    def __len__(self) -> int:
+        return len(self._docs)
+
+    def describe(self) -> str:
+        return f"in memory ({len(self):,} entries)"
+
+    @property
+    def vectors_model(self) -> str | None:
+        return self._vectors_model if self._vectors is not None else None
+
+    # ------------------------------------------------------------------ documents
+
+    def key(self, doc_id: str) -> int:
+        try:
+            return self._by_id[str(doc_id)]
+        except KeyError:
+            raise KeyError(f"no document with id {doc_id!r}") from None
+
+    def _positions(self, keys: Sequence[int]) -> list[int]:
+        at = self._at
+        return [at[k] for k in (keys.tolist() if isinstance(keys, np.ndarray) else keys)]
+
+    def documents(self, keys: Sequence[int]) -> list[Document]:
+        docs = self._docs
+        return [docs[p] for p in self._positions(keys)]
+
+    def iter_documents(self) -> Iterator[Document]:
+        return iter(list(self._docs))
+
+    def tokens(self, keys: Sequence[int]) -> list[list[str]]:
+        return [self._tokens[p] for p in self._positions(keys)]
+
+    def vectors(self, keys: Sequence[int]) -> np.ndarray:
+        if self._vectors is None:
+            raise LookupError("this store holds no vectors")
+        return np.asarray(self._vectors.matrix)[self._positions(keys)]
+
+    # ------------------------------------------------------------------ changes
+
+    def _new_keys(self, documents: Sequence[Document]) -> np.ndarray:
+        keys = np.arange(self._next_key, self._next_key + len(documents), dtype=np.int64)
+        self._next_key += len(documents)
+        return keys
+
+    def add(self, documents: Sequence[Document], tokens: Sequence[list[str]], vectors: np.ndarray | None,
+            model: str | None) -> list[int]:
+        keys = self._new_keys(documents)
+        start = len(self._docs)
+        for offset, (doc, key) in enumerate(zip(documents, keys.tolist())):
+            self._at[key] = start + offset
+            self._by_id[doc.id] = key
+        self._docs.extend(documents)
+        self._tokens.extend(tokens)
+        self._keys = np.concatenate([self._keys, keys])
+        self._keyword.add(tokens)
+        if vectors is None:
+            self._vectors, self._vectors_model = None, None  # some documents now lack a vector
+        elif self._vectors is None or self._vectors_model != model:
+            if start == 0:
+                self._vectors, self._vectors_model = VectorIndex(vectors.shape[1], vectors), model
+            else:
+                self._vectors, self._vectors_model = None, None
+        else:
+            self._vectors.add(vectors)
+        return keys.tolist()
+
+    def update(self, key: int, document: Document, tokens: list[str], vector: np.ndarray | None) -> None:
+        position = self._positions([key])[0]
+        self._docs[position] = document
+        self._tokens[position] = tokens
+        self._keyword.replace(position, tokens)
+        if self._vectors is not None:
+            if vector is None:
+                self._vectors, self._vectors_model = None, None  # the old vector no longer fits the text
+            else:
+                self._vectors.replace(position, vector)
+
+    def remove(self, keys: Sequence[int]) -> None:
+        positions = sorted(set(self._positions(keys)))
+        drop = set(positions)
+        self._docs = [d for i, d in enumerate(self._docs) if i not in drop]
+        self._tokens = [t for i, t in enumerate(self._tokens) if i not in drop]
+        self._keys = np.delete(self._keys, positions)
+        self._reindex()
+        self._keyword.remove(positions)
+        if self._vectors is not None:
+            self._vectors.remove(positions)
+
+    def _reindex(self) -> None:
+        self._at = {k: i for i, k in enumerate(self._keys.tolist())}
+        self._by_id = {d.id: k for d, k in zip(self._docs, self._keys.tolist())}
+
+    def reset(self, documents: Sequence[Document], tokens: Sequence[list[str]], vectors: np.ndarray | None,
+              model: str | None) -> None:
+        self._docs = list(documents)
+        self._tokens = list(tokens)
+        self._next_key = 0
+        self._keys = self._new_keys(self._docs)
+        self._reindex()
+        self._keyword = BM25Index(self._tokens)  # postings rebuild is cheap next to tokenising
+        if vectors is not None:
+            self._vectors, self._vectors_model = VectorIndex(vectors.shape[1], vectors), model
+        else:
+            self._vectors, self._vectors_model = None, None
+
+    def set_vectors(self, vectors: np.ndarray, model: str) -> None:
+        self._vectors, self._vectors_model = VectorIndex(vectors.shape[1], vectors), model
+
+    # ------------------------------------------------------------------ retrieval
+
+    def keyword_search(self, query: str, tokens: Sequence[str], top: int, k1: float, b: float) -> Candidates:
+        found = self._keyword.search(tokens, top=top, k1=k1, b=b)
+        return Candidates(self._keys[found.docs], found.scores)
+
+    def vector_search(self, vector: np.ndarray, top: int) -> Candidates:
+        if self._vectors is None:
+            raise LookupError("this store holds no vectors")
+        found = self._vectors.search(vector, top)
+        return Candidates(self._keys[found.docs], found.scores.astype(np.float64))
+
+    def cosines(self, keys: Sequence[int], vector: np.ndarray) -> np.ndarray:
+        if self._vectors is None:
+            raise LookupError("this store holds no vectors")
+        return np.asarray(self._vectors.matrix)[self._positions(keys)] @ vector
+
+    def doc_freqs(self, tokens: Sequence[str]) -> list[int]:
+        return [self._keyword.doc_freq(t) for t in tokens]
+
+    def matched_tokens(self, key: int, tokens: Sequence[str]) -> tuple[str, ...]:
+        return self._keyword.matched_tokens(self._at[key], tokens)
+
+    def close(self) -> None:
+        pass
+
+    # ------------------------------------------------------------------ persistence
+
+    def write(self, folder: Path) -> dict[str, Any]:
+        """Write documents (with tokens) and vectors into ``folder``.
+
+        Returns:
+            What the manifest must record: ``documents`` (count) and ``vectors_model``.
+        """
+        with open(folder / DOCUMENTS_FILE, "w", encoding="utf-8") as f:
+            for doc, toks in zip(self._docs, self._tokens):
+                f.write(json.dumps({"id": doc.id, "text": doc.text, "metadata": dict(doc.metadata),
+                                    "tokens": toks}, ensure_ascii=False) + "\n")
+        if self._vectors is not None:
+            np.save(folder / VECTORS_FILE, np.asarray(self._vectors.matrix))
+        return {"documents": len(self._docs), "vectors_model": self._vectors_model}
+
+    @classmethod
+    def read(cls, folder: Path, manifest: dict[str, Any],
+             retokenize: Callable[[list[str]], list[list[str]]] | None = None,
+             intern: Callable[[list[list[str]]], list[list[str]]] | None = None) -> "MemoryStore":
+        """Read what ``write`` wrote (checksums are the caller's job).
+
+        Args:
+            folder: the index folder.
+            manifest: its manifest (``vectors_model``).
+            retokenize: tokenises the texts again when the saved tokens came from another tokenizer.
+            intern: applied to saved token lists (to share equal strings).
+        Raises:
+            OSError, ValueError, KeyError: unreadable files.
+        """
+        records = [json.loads(line) for line in
+                   (folder / DOCUMENTS_FILE).read_text(encoding="utf-8").splitlines()]
+        docs = [Document(r["id"], r["text"], r.get("metadata") or {}) for r in records]
+        if retokenize is not None:
+            tokens = retokenize([d.text for d in docs])
+        else:
+            tokens = [r["tokens"] for r in records]
+            if intern is not None:
+                tokens = intern(tokens)
+        vectors = np.load(folder / VECTORS_FILE) if (folder / VECTORS_FILE).exists() else None
+        store = cls()
+        store.reset(docs, tokens, vectors, manifest.get("vectors_model") if vectors is not None else None)
+        return store
