@@ -11,17 +11,14 @@ import numpy as np
 from fastapi import APIRouter, Depends
 from fastapi.responses import JSONResponse
 
-from hybrid.engine import EmptyQueryError, EngineNotReadyError, HybridEngine
-from hybrid.fusion import FUSERS, NORMALIZERS
-from hybrid.kb import KnowledgeBaseError
 from hybrid.semantic import MODEL_ALIASES, Embedder
 from hybrid.service import FAILED, ModelService
-from hybrid.settings import MODES
 
-from .errors import ApiError
-from .knowledge import FAILED_KB, KEYWORD_ONLY, ServerKnowledgeBase
+from .knowledge import ServerKnowledgeBase
+from .problem import ApiError
 from .schemas import EmbeddingsRequest, SearchRequest
-from .settings import ENV_VARS, ApiSettings
+from .search import check_texts, limit_error, model_or_503, run_search
+from .settings import ApiSettings
 
 OWNER = "hybrid-search"
 
@@ -39,19 +36,6 @@ def model_names(embedder: Embedder, requested: str) -> list[str]:
     if folder and folder != embedder.name:
         names.append(folder)
     return list(dict.fromkeys(n for n in names if n))
-
-
-def _limit(status: int, what: str, value: int, limit: int, field: str, param: str | None = None) -> ApiError:
-    return ApiError(status, "limit_exceeded",
-                    f"{what} is {value}; the limit is {limit} ({ENV_VARS[field]})", param)
-
-
-def _check_unicode(text: str, where: str, param: str) -> None:
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError as exc:
-        raise ApiError(400, "invalid_request", f"{where} is not valid Unicode (an unpaired surrogate at character "
-                       f"{exc.start}); send UTF-8 text", param) from None
 
 
 def _unit_rows(vectors: np.ndarray) -> np.ndarray:
@@ -74,26 +58,6 @@ def build_router(service: ModelService, kb: ServerKnowledgeBase | None, settings
     router = APIRouter(dependencies=[Depends(guard)])
     loaded_at = int(time.time())
 
-    def model_or_503() -> Embedder:
-        embedder = service.embedder
-        if embedder is not None:
-            return embedder
-        status = service.status()
-        if status.state == FAILED:
-            raise ApiError(503, "model_unavailable",
-                           f"the embedding model {status.requested!r} failed to load: {status.error}. "
-                           "Restart the server with a model that loads (see /health).")
-        raise ApiError(503, "not_ready",
-                       f"the embedding model {status.requested!r} is still loading; retry in "
-                       f"{settings.retry_after_s} s", headers={"Retry-After": str(settings.retry_after_s)})
-
-    def check_texts(texts: list[str], param: str, what: str) -> None:
-        for i, text in enumerate(texts):
-            if len(text) > settings.max_input_chars:
-                raise _limit(400, f"the length of {param}[{i}] ({what} characters)", len(text),
-                             settings.max_input_chars, "max_input_chars", param)
-            _check_unicode(text, f"{param}[{i}]", param)
-
     @router.post("/v1/embeddings", summary="OpenAI-compatible embeddings")
     def embeddings(body: EmbeddingsRequest) -> JSONResponse:
         raw = body.input
@@ -107,13 +71,13 @@ def build_router(service: ModelService, kb: ServerKnowledgeBase | None, settings
         if not texts:
             raise ApiError(400, "invalid_request", "input is an empty list: send at least one text", "input")
         if len(texts) > settings.max_inputs:
-            raise _limit(400, "the number of inputs", len(texts), settings.max_inputs, "max_inputs", "input")
+            raise limit_error(400, "the number of inputs", len(texts), settings.max_inputs, "max_inputs", "input")
         empty = next((i for i, t in enumerate(texts) if not t.strip()), None)
         if empty is not None:
             raise ApiError(400, "invalid_request", f"input[{empty}] is empty: every input needs some text", "input")
-        check_texts(texts, "input", "text")
+        check_texts(texts, "input", "text", settings)
 
-        embedder = model_or_503()
+        embedder = model_or_503(service, settings)
         names = model_names(embedder, service.requested)
         if body.model is not None and body.model not in names:
             raise ApiError(404, "model_not_found",
@@ -166,74 +130,9 @@ def build_router(service: ModelService, kb: ServerKnowledgeBase | None, settings
 
     @router.post("/search", summary="Keyword, semantic and hybrid rankings with the score breakdown")
     def search(body: SearchRequest) -> JSONResponse:
-        query = body.query
-        if query is None or not query.strip():
-            raise ApiError(400, "empty_query", "Please enter a query: the query is empty.", "query")
-        if len(query) > settings.max_input_chars:
-            raise _limit(400, "the query length (characters)", len(query), settings.max_input_chars,
-                         "max_input_chars", "query")
-        _check_unicode(query, "query", "query")
-        if body.k is not None and body.k > settings.max_k:
-            raise _limit(400, "k", body.k, settings.max_k, "max_k", "k")
-        if body.mode is not None and body.mode not in MODES:
-            raise ApiError(400, "invalid_request", f"unknown mode {body.mode!r}; choose one of {', '.join(MODES)}",
-                           "mode")
-        if body.fusion is not None and body.fusion not in FUSERS:
-            raise ApiError(400, "invalid_request",
-                           f"unknown fusion {body.fusion!r}; choose one of {', '.join(FUSERS)}", "fusion")
-        if body.normalizer is not None and body.normalizer not in NORMALIZERS:
-            raise ApiError(400, "invalid_request",
-                           f"unknown normalizer {body.normalizer!r}; choose one of {', '.join(NORMALIZERS)}",
-                           "normalizer")
-        keyword_only = body.mode == "keyword"
-        if body.documents is not None:
-            documents = body.documents
-            if not documents:
-                raise ApiError(400, "invalid_documents", "documents is an empty list: send at least one text, "
-                               "or leave documents out to search the server's knowledge base", "documents")
-            if len(documents) > settings.max_documents:
-                raise _limit(400, "the number of documents", len(documents), settings.max_documents,
-                             "max_documents", "documents")
-            check_texts(documents, "documents", "document")
-            if not keyword_only:
-                model_or_503()
-            try:
-                # A fresh engine per request: ad-hoc documents never reach the server's knowledge base.
-                engine = (HybridEngine(documents, settings=service.settings) if keyword_only
-                          else service.new_engine(documents))
-            except KnowledgeBaseError as exc:
-                raise ApiError(400, "invalid_documents", f"documents: {exc}", "documents") from None
-            source = "documents"
-        elif kb is None:
-            raise ApiError(400, "no_knowledge_base",
-                           "this server has no knowledge base: start it with --kb FILE, or send the texts to "
-                           "search in documents", "documents")
-        else:
-            engine, source = kb.engine, "knowledge_base"
-        try:
-            response = engine.search(query, k=body.k, alpha=body.alpha, fusion=body.fusion, mode=body.mode,
-                                     normalizer=body.normalizer)
-        except EmptyQueryError:
-            raise ApiError(400, "empty_query", "Please enter a query: the query is empty.", "query") from None
-        except EngineNotReadyError:
-            if service.embedder is None:
-                model_or_503()
-            if source == "knowledge_base" and kb is not None and kb.state in (KEYWORD_ONLY, FAILED_KB):
-                raise ApiError(503, "model_unavailable",
-                               f"the knowledge base could not be embedded ({kb.error}); only mode='keyword' "
-                               "works. See /health.") from None
-            raise ApiError(503, "not_ready",
-                           "the knowledge base is still being embedded; search with mode='keyword' now or retry in "
-                           f"{settings.retry_after_s} s", headers={"Retry-After": str(settings.retry_after_s)}) \
-                from None
-        except KnowledgeBaseError as exc:
-            raise ApiError(400, "invalid_documents", str(exc), "documents") from None
-        except ValueError as exc:
-            raise ApiError(400, "invalid_request", str(exc)) from None
-        out = response.to_dict(include_vector=body.include_vector)
-        out["source"] = source
-        out["documents"] = len(engine)
-        return JSONResponse(out)
+        outcome = run_search(service, kb, settings, body.query, k=body.k, alpha=body.alpha, fusion=body.fusion,
+                             normalizer=body.normalizer, mode=body.mode, documents=body.documents)
+        return JSONResponse(outcome.to_dict(include_vector=body.include_vector))
 
     @router.get("/health", summary="Model state, device and knowledge-base size")
     def health() -> dict[str, Any]:

