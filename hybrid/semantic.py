@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import copy
 import hashlib
-import importlib
 import logging
 import os
 import tempfile
@@ -13,6 +12,8 @@ from pathlib import Path
 from typing import Callable, Protocol, Sequence, runtime_checkable
 
 import numpy as np
+
+from .device import load_on_device, resolve_device, run_in_batches
 
 logger = logging.getLogger(__name__)
 
@@ -101,28 +102,6 @@ def _st_modules():
     except ImportError:  # sentence-transformers < 6
         from sentence_transformers.models import Normalize, Pooling
     return Pooling, Normalize
-
-
-def _is_out_of_memory(exc: BaseException) -> bool:
-    return type(exc).__name__ == "OutOfMemoryError" or "out of memory" in str(exc).lower()
-
-
-def _free_accelerator_memory() -> None:
-    try:
-        import torch
-
-        if torch.cuda.is_available():
-            torch.cuda.empty_cache()
-    except Exception:  # noqa: BLE001 - best effort
-        pass
-
-
-def _cuda_attention() -> str:
-    try:
-        importlib.import_module("flash_attn")
-    except Exception:
-        return "sdpa"
-    return "flash_attention_2"
 
 
 class SentenceTransformerEmbedder:
@@ -245,29 +224,14 @@ class SentenceTransformerEmbedder:
                 "Install the project requirements, or use a packaged model: "
                 + ", ".join(sorted(PACKAGED_MODELS)) + "."
             ) from exc
-        attempts: list[dict] = [{}]
-        if device.startswith("cuda"):
-            import torch
-
-            preferred = _cuda_attention()
-            attempts = [{"dtype": torch.bfloat16, "attn_implementation": preferred}]
-            if preferred != "sdpa":
-                attempts.append({"dtype": torch.bfloat16, "attn_implementation": "sdpa"})
-            attempts.append({"dtype": torch.bfloat16})
-        error: BaseException | None = None
-        for model_kwargs in attempts:
-            try:
-                return SentenceTransformer(model, device=device, model_kwargs=model_kwargs or None)
-            except Exception as exc:  # noqa: BLE001 - every failure becomes a ModelLoadError below
-                error = exc
-                # Only a model that rejects the attention implementation is worth another try.
-                if "attn" not in str(exc).lower() and "attention" not in str(exc).lower():
-                    break
-                logger.info("Loading %s with %s failed (%s); retrying", model, model_kwargs, exc)
-        raise ModelLoadError(
-            f"Could not load embedding model {model!r} with sentence-transformers on {device}: "
-            f"{type(error).__name__}: {str(error).strip().rstrip('.')}. {_fix_message(model)}"
-        ) from error
+        try:
+            return load_on_device(
+                lambda model_kwargs: SentenceTransformer(model, device=device, model_kwargs=model_kwargs), device, model)
+        except Exception as error:  # noqa: BLE001 - every failure becomes a ModelLoadError
+            raise ModelLoadError(
+                f"Could not load embedding model {model!r} with sentence-transformers on {device}: "
+                f"{type(error).__name__}: {str(error).strip().rstrip('.')}. {_fix_message(model)}"
+            ) from error
 
     def _prepare_qwen3(self) -> None:
         """Make a Qwen3 model pool the final <|endoftext|> with left padding, even from a bare folder."""
@@ -325,34 +289,26 @@ class SentenceTransformerEmbedder:
         # Longest first, so each batch pads to similar lengths; results are put back in input order.
         order = sorted(range(len(texts)), key=lambda i: -lengths[i])
         out = np.empty((len(texts), self.dimension), dtype=np.float32)
-        done, size = 0, self.batch_size
-        while done < len(order):
-            batch = order[done : done + size]
-            try:
-                vectors = self._st.encode(
-                    [texts[i] for i in batch],
-                    prompt=prefix,
-                    batch_size=len(batch),
-                    normalize_embeddings=True,
-                    convert_to_numpy=True,
-                    show_progress_bar=False,
-                    **extra,
-                )
-            except Exception as exc:
-                if size == 1 or not _is_out_of_memory(exc):
-                    raise
-                size = max(1, size // 2)
-                _free_accelerator_memory()
-                logger.warning("%s ran out of memory on a batch of %d texts; retrying with batches of %d",
-                               self.name, len(batch), size)
-                continue
+
+        def step(start: int, stop: int) -> None:
+            batch = order[start:stop]
+            vectors = self._st.encode(
+                [texts[i] for i in batch],
+                prompt=prefix,
+                batch_size=len(batch),
+                normalize_embeddings=True,
+                convert_to_numpy=True,
+                show_progress_bar=False,
+                **extra,
+            )
             vectors = np.asarray(vectors, dtype=np.float32)
             if self.dimension != vectors.shape[1]:
                 vectors = _l2_normalise(vectors[:, : self.dimension])
             out[batch] = vectors
-            done += len(batch)
             if progress is not None:
-                progress(done, len(texts))
+                progress(stop, len(texts))
+
+        run_in_batches(len(order), self.batch_size, step, self.name, "texts", logger)
         return out
 
     def encode_queries(self, texts: Sequence[str]) -> np.ndarray:
@@ -562,47 +518,6 @@ EMBEDDERS: dict[str, type] = {
 
 
 # --------------------------------------------------------------------------- loading
-
-
-def _cuda_available() -> bool:
-    try:
-        import torch
-    except ImportError:
-        return False
-    return bool(torch.cuda.is_available())
-
-
-def _mps_available() -> bool:
-    try:
-        import torch
-    except ImportError:
-        return False
-    backend = getattr(torch.backends, "mps", None)
-    return bool(backend is not None and backend.is_available())
-
-
-def resolve_device(device: str = "auto") -> str:
-    """"auto" -> "cuda" if available, else "mps", else "cpu"; an explicit device is checked.
-
-    Raises:
-        ValueError: an unknown device, or one that is not available here.
-    """
-    if device == "auto":
-        if _cuda_available():
-            return "cuda"
-        return "mps" if _mps_available() else "cpu"
-    if device == "cpu":
-        return device
-    if device == "cuda" or device.startswith("cuda:"):
-        if not _cuda_available():
-            raise ValueError(f"device={device!r} was requested but CUDA is not available "
-                             "(no GPU, or a CPU-only torch build). Use device='auto' or 'cpu'.")
-        return device
-    if device == "mps":
-        if not _mps_available():
-            raise ValueError("device='mps' was requested but Apple MPS is not available. Use 'auto' or 'cpu'.")
-        return device
-    raise ValueError(f"Unknown device {device!r}: use 'auto', 'cpu', 'cuda', 'cuda:N' or 'mps'.")
 
 
 def resolve_model(model: str) -> tuple[str, str]:

@@ -54,3 +54,30 @@ def minilm_embedder(minilm_path):
     from hybrid.semantic import SentenceTransformerEmbedder
 
     return SentenceTransformerEmbedder(str(minilm_path), device="cpu")
+
+
+@pytest.fixture(scope="session")
+def tiny_reranker_path(tmp_path_factory):
+    """A tiny random-weight Qwen3 causal-LM reranker folder (real Qwen3 tokenizer, no chat template)."""
+    from tests.tiny_qwen3 import build_tiny_qwen3_reranker
+
+    return build_tiny_qwen3_reranker(tmp_path_factory.mktemp("tiny-qwen3-reranker"))
+
+
+@pytest.fixture(scope="session")
+def tiny_reranker(tiny_reranker_path):
+    """The tiny Qwen3 reranker loaded through ``load_reranker`` (CPU, float32)."""
+    from hybrid.rerank import load_reranker
+
+    return load_reranker(str(tiny_reranker_path), device="cpu").reranker
+
+
+@pytest.fixture(scope="session")
+def tiny_reranker_chatml(tmp_path_factory):
+    """A tiny Qwen3 reranker whose folder carries the chat LLM's template, as the original uploads do."""
+    from hybrid.rerank import load_reranker
+    from tests.tiny_qwen3 import QWEN3_CHATML_TEMPLATE, build_tiny_qwen3_reranker
+
+    folder = build_tiny_qwen3_reranker(tmp_path_factory.mktemp("tiny-qwen3-reranker-chatml"),
+                                       chat_template=QWEN3_CHATML_TEMPLATE)
+    return load_reranker(str(folder), device="cpu").reranker

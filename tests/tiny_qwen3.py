@@ -187,3 +187,64 @@ def build_tiny_qwen3(
             "similarity_fn_name": "cosine",
         }, indent=2))
     return folder
+
+
+# The chat template of the Qwen3 chat models (ChatML, reduced to what a reranker checkpoint may carry): it
+# passes any role through, so a (query, document) pair would be rendered as "<|im_start|>query ...".
+QWEN3_CHATML_TEMPLATE = (
+    "{%- for message in messages %}{{- '<|im_start|>' + message.role + '\\n' + message.content + '<|im_end|>\\n' }}"
+    "{%- endfor %}{%- if add_generation_prompt %}{{- '<|im_start|>assistant\\n' }}{%- endif %}"
+)
+
+
+def build_tiny_qwen3_reranker(
+    folder: str | Path,
+    *,
+    chat_template: str | None = None,
+    model_type: str = "qwen3",
+    hidden_size: int = 64,
+    num_layers: int = 2,
+    seed: int = 0,
+) -> Path:
+    """Write a tiny random-weight causal-LM reranker folder (Qwen3-Reranker layout) and return its path.
+
+    A ``Qwen3ForCausalLM`` (or, with ``model_type="llama"``, a ``LlamaForCausalLM``) with the real Qwen3
+    tokenizer: no <|endoftext|> appended, left padding, pad <|endoftext|>. ``chat_template`` is stored with
+    the tokenizer when given (the original Qwen3-Reranker uploads carry the chat LLM's template).
+    """
+    import torch
+    from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast, Qwen3Config, Qwen3ForCausalLM
+
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    shape = dict(vocab_size=QWEN3_VOCAB_SIZE, hidden_size=hidden_size, intermediate_size=hidden_size * 2,
+                 num_hidden_layers=num_layers, num_attention_heads=4, num_key_value_heads=2,
+                 head_dim=hidden_size // 4, max_position_embeddings=32768, rms_norm_eps=1e-6,
+                 rope_theta=1000000.0, tie_word_embeddings=True, bos_token_id=ENDOFTEXT_ID, eos_token_id=151645)
+    torch.manual_seed(seed)
+    if model_type == "qwen3":
+        model = Qwen3ForCausalLM(Qwen3Config(**shape))
+    elif model_type == "llama":
+        model = LlamaForCausalLM(LlamaConfig(**shape))
+    else:
+        raise ValueError(f"model_type must be qwen3 or llama, got {model_type!r}")
+    model.eval().save_pretrained(folder)
+
+    hf_tok = PreTrainedTokenizerFast(
+        tokenizer_object=build_qwen3_backend_tokenizer(append_eos=False),
+        eos_token="<|im_end|>",
+        pad_token=ENDOFTEXT,
+        unk_token=None,
+        bos_token=None,
+        padding_side="left",
+        model_max_length=131072,
+        clean_up_tokenization_spaces=False,
+    )
+    if chat_template is not None:
+        hf_tok.chat_template = chat_template
+    hf_tok.save_pretrained(folder)
+    tok_cfg_path = folder / "tokenizer_config.json"
+    tok_cfg = json.loads(tok_cfg_path.read_text())
+    tok_cfg["tokenizer_class"] = "Qwen2Tokenizer"
+    tok_cfg_path.write_text(json.dumps(tok_cfg, indent=2, ensure_ascii=False))
+    return folder
