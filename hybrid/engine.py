@@ -108,6 +108,7 @@ class HybridEngine:
         self._query_vectors: OrderedDict[tuple[str, str], np.ndarray] = OrderedDict()
         self._offsets_cache: OrderedDict[str, tuple[Tokenizer, list]] = OrderedDict()
         if documents:
+            self.embedder = embedder  # documents are embedded as they are added
             self.add(documents, progress=progress)
         if embedder is not None:
             self.set_embedder(embedder, progress=progress)
@@ -276,7 +277,8 @@ class HybridEngine:
             KnowledgeBaseError: nothing indexed.
             EngineNotReadyError: semantic results asked for without an embedding model.
         """
-        settings = self.settings.with_(k=k, alpha=alpha, fusion=fusion, mode=mode, **overrides)
+        settings = self._store_bm25(self.settings.with_(k=k, alpha=alpha, fusion=fusion, mode=mode, **overrides),
+                                    overrides)
         want_semantic = settings.mode != "keyword"
         want_keyword = settings.mode != "semantic"
         self._check_ready(query, want_semantic)
@@ -340,10 +342,22 @@ class HybridEngine:
         Raises:
             as ``search`` (semantic candidates are always computed).
         """
-        settings = self.settings.with_(**overrides)
+        settings = self._store_bm25(self.settings.with_(**overrides), overrides)
         self._check_ready(query, want_semantic=True)
         with self._lock:
             return self._retrieve(query.strip(), settings, True, {}, query_vector)
+
+    def _store_bm25(self, settings: Settings, overrides: Mapping[str, Any]) -> Settings:
+        """The settings with the store's BM25 k1 and b where the store fixes them (asking for others is an error)."""
+        fixed = self.store.bm25_params
+        if fixed is None:
+            return settings
+        for name, value in zip(("k1", "b"), fixed):
+            asked = overrides.get(name)
+            if asked is not None and abs(float(asked) - value) > 1e-9:
+                raise ValueError(f"{self.store.describe()} fixes BM25 k1={fixed[0]:g} and b={fixed[1]:g} when the "
+                                 f"collection is built; a search cannot use {name}={asked:g}")
+        return settings.with_(k1=fixed[0], b=fixed[1])
 
     def _check_ready(self, query: Any, want_semantic: bool) -> None:
         if not isinstance(query, str) or not query.strip():

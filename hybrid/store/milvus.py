@@ -1,0 +1,713 @@
+"""The Milvus store: documents, BM25 (Milvus full-text search, jieba analyzer) and vectors in a Milvus collection.
+
+The same code serves an embedded Milvus Lite folder (``milvus:./kb.db``) and a Milvus server or cluster
+(``milvus+http://host:19530``, token from ``MILVUS_TOKEN``). Milvus scores BM25 and cosine; the engine fuses
+and explains, so hits look the same as from the in-memory store.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import logging
+import os
+import threading
+import time
+from collections import Counter, OrderedDict
+from pathlib import Path
+from typing import Any, Iterable, Iterator, Sequence
+
+import numpy as np
+
+from ..fusion import Candidates
+from ..kb import Document, KnowledgeBaseError
+from ..tokenize import Tokenizer, _is_content, normalize
+from ..vectors import l2_normalize
+from . import StoreError
+
+log = logging.getLogger(__name__)
+
+FORMAT = "1"
+DEFAULT_COLLECTION = "hybrid"
+TOKEN_ENV = "MILVUS_TOKEN"
+VECTOR_INDEXES = ("FLAT", "HNSW", "IVF_FLAT", "AUTOINDEX")
+MAX_TEXT_BYTES = 65_535  # Milvus VARCHAR limit
+MAX_ID_BYTES = 1_024
+MAX_TOKENS = 4_096  # Milvus ARRAY capacity limit: distinct tokens kept per entry
+MAX_TOKEN_BYTES = 256
+_ROW_FIELDS = ["doc_id", "text", "metadata", "tokens"]
+_CACHE_ROWS = 8_192
+_CACHE_SECONDS = 30.0  # rows, document frequencies and the count are re-read after this long
+_WRITE_BATCH = 1_000
+# Punctuation and symbols the engine's tokenizer drops; Milvus's jieba analyzer keeps them unless they
+# are stop words (Milvus Lite honours no other filter).
+_PUNCTUATION = sorted(
+    ch for ch in map(chr, [*range(0x21, 0x80), *range(0x2010, 0x2060), *range(0x3000, 0x3040),
+                           *range(0xFF01, 0xFF66), 0xB7, 0xA7, 0xB0, 0xD7, 0xF7])
+    if not _is_content(ch) and not ch.isspace()
+)
+
+
+def doc_key(doc_id: str) -> int:
+    """The int64 primary key of a document id: the first 63 bits of its BLAKE2b hash (stable everywhere)."""
+    digest = hashlib.blake2b(str(doc_id).encode("utf-8"), digest_size=8).digest()
+    return int.from_bytes(digest, "big") & 0x7FFF_FFFF_FFFF_FFFF
+
+
+def literal(text: str) -> str:
+    """``text`` as a Milvus filter string literal."""
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n").replace("\r", "\\r") \
+        .replace("\t", "\\t") + '"'
+
+
+def analyzer_params(tokenizer: Tokenizer) -> dict[str, Any]:
+    """Milvus analyzer settings that tokenise like ``tokenizer``: jieba in the same mode, its user dictionary
+    words added to the default dictionary, its stopwords and punctuation dropped.
+
+    Milvus Lite runs Python jieba (``cut_for_search`` / ``cut``) and lowercases; a Milvus server runs jieba-rs.
+    """
+    words: list[str] = []
+    if tokenizer.user_dict:
+        for line in Path(tokenizer.user_dict).read_text(encoding="utf-8").splitlines():
+            parts = line.split()
+            if parts:
+                words.append(parts[0])
+    jieba = {"type": "jieba", "mode": "search" if tokenizer.mode == "search" else "exact",
+             "hmm": bool(tokenizer.hmm), "dict": ["_default_", *words]}
+    return {"tokenizer": jieba, "filter": [{"type": "stop", "stop_words": sorted(tokenizer.stopwords) + _PUNCTUATION}]}
+
+
+def _client(target: str, token: str | None):
+    from pymilvus import MilvusClient
+    from pymilvus.exceptions import MilvusException
+
+    try:
+        if _is_file(target):
+            return MilvusClient(target)
+        return MilvusClient(uri=target, token=token if token is not None else os.environ.get(TOKEN_ENV, ""))
+    except MilvusException as exc:
+        hint = ""
+        if _is_file(target):
+            hint = (" (a Milvus Lite folder is opened by one process at a time: serve it to several with "
+                    f"`milvus-lite server --data-dir {target} --port 19530` and use milvus+http://127.0.0.1:19530)")
+        raise StoreError(f"cannot open Milvus at {target}: {exc.message}{hint}") from exc
+
+
+def _is_file(target: str) -> bool:
+    return not target.startswith(("http://", "https://", "tcp://", "unix:"))
+
+
+class _Cache:
+    """A small LRU of values that expire after ``_CACHE_SECONDS`` (other processes may write meanwhile)."""
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self._items: OrderedDict[Any, tuple[float, Any]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: Any) -> Any:
+        with self._lock:
+            item = self._items.get(key)
+            if item is None or time.monotonic() - item[0] > _CACHE_SECONDS:
+                return None
+            self._items.move_to_end(key)
+            return item[1]
+
+    def put(self, key: Any, value: Any) -> None:
+        with self._lock:
+            self._items[key] = (time.monotonic(), value)
+            self._items.move_to_end(key)
+            while len(self._items) > self.size:
+                self._items.popitem(last=False)
+
+    def drop(self, keys: Iterable[Any]) -> None:
+        with self._lock:
+            for key in keys:
+                self._items.pop(key, None)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._items.clear()
+
+
+class MilvusStore:
+    """A Milvus collection holding the knowledge base, plus a companion collection of document frequencies.
+
+    Schema: ``key`` INT64 primary key (``doc_key(id)``), ``doc_id``, ``text`` (as shown),
+    ``search_text`` (the text normalised as the engine's tokenizer does, analysed by jieba, feeding a BM25
+    function into ``sparse``), ``tokens`` (the engine's distinct tokens, for document frequencies and
+    highlights), ``metadata`` (JSON) and ``vector`` (unit vectors, cosine index). ``<collection>__df`` keeps
+    how many entries hold each engine token; BM25's k1 and b are fixed when the collection is created.
+
+    Use ``MilvusStore.open``.
+    """
+
+    name = "milvus"
+
+    def __init__(self, client: Any, target: str, collection: str, read_only: bool, tokenizer: Tokenizer,
+                 vector_index: str, bm25: tuple[float, float]) -> None:
+        self._client = client
+        self.target = target
+        self.collection = collection
+        self.df_collection = f"{collection}__df"
+        self.read_only = read_only
+        self._tokenizer = tokenizer
+        self._vector_index = vector_index
+        self._bm25 = (float(bm25[0]), float(bm25[1]))
+        self._properties: dict[str, str] = {}
+        self._rows = _Cache(_CACHE_ROWS)  # key -> (Document, tuple of tokens)
+        self._vectors = _Cache(_CACHE_ROWS)  # key -> unit vector
+        self._df = _Cache(1 << 16)  # token -> document frequency
+        self._count = _Cache(1)
+        self._last_cosines: tuple[bytes, dict[int, float]] = (b"", {})
+        self._bulk: Counter | None = None  # df changes held back while a bulk() block runs
+        self._lock = threading.RLock()
+        if self.exists:
+            self._properties = self._read_properties()
+
+    # ------------------------------------------------------------------ opening
+
+    @classmethod
+    def open(cls, target: str, collection: str = DEFAULT_COLLECTION, read_only: bool = False,
+             token: str | None = None, tokenizer: Tokenizer | None = None, vector_index: str = "FLAT",
+             bm25: tuple[float, float] = (1.2, 0.75)) -> "MilvusStore":
+        """Connect to Milvus and a collection (created on the first write when absent and not read-only).
+
+        Args:
+            target: ``./kb.db`` (a Milvus Lite folder, created if missing) or ``http(s)://host:port``.
+            collection: the collection name.
+            read_only: refuse every change (serving).
+            token: for servers; ``$MILVUS_TOKEN`` when None (``user:password`` or an API key).
+            tokenizer: the engine's tokenizer (the analyzer of a new collection follows it; an existing
+                collection must have been indexed with the same one).
+            vector_index: dense index of a new collection: FLAT (exact, as the in-memory store), HNSW,
+                IVF_FLAT or AUTOINDEX.
+            bm25: ``(k1, b)`` of a new collection.
+        Raises:
+            StoreError: unreachable, a read-only collection that does not exist, another format.
+        """
+        if vector_index not in VECTOR_INDEXES:
+            raise StoreError(f"unknown vector index {vector_index!r}; choose one of {', '.join(VECTOR_INDEXES)}")
+        if not collection or not collection.replace("_", "a").isalnum() or not collection[0].isalpha():
+            raise StoreError(f"collection name {collection!r}: use letters, digits and _ , starting with a letter")
+        if _is_file(target):
+            if not target.endswith(".db"):
+                raise StoreError(f"a Milvus Lite location must end in .db (got {target!r}), e.g. milvus:./kb.db")
+            if read_only and not Path(target).exists():
+                raise StoreError(f"{target} does not exist: build it first with "
+                                 f"`python -m hybrid index --kb FILE --store milvus:{target}`")
+            Path(target).parent.mkdir(parents=True, exist_ok=True)
+        tokenizer = tokenizer or Tokenizer()
+        store = cls(_client(target, token), target, collection, read_only, tokenizer, vector_index, bm25)
+        if store.exists:
+            store._check_format()
+            store._client.load_collection(collection)
+            if store._client.has_collection(store.df_collection):
+                store._client.load_collection(store.df_collection)
+            if store._properties.get("hybrid.df_state") == "dirty":
+                log.warning("%s: document frequencies were left incomplete by an interrupted write; "
+                            "`python -m hybrid index` on this collection repairs them", store.describe())
+        elif read_only:
+            names = [n for n in store._client.list_collections() if not n.endswith("__df")]
+            store.close()
+            raise StoreError(f"no collection {collection!r} at {target} (collections there: "
+                             f"{', '.join(names) or 'none'}); index one with `python -m hybrid index`")
+        return store
+
+    @property
+    def exists(self) -> bool:
+        """Whether the collection has been created."""
+        return bool(self._client.has_collection(self.collection))
+
+    def _read_properties(self) -> dict[str, str]:
+        return dict(self._client.describe_collection(self.collection).get("properties") or {})
+
+    def _check_format(self) -> None:
+        found = self._properties.get("hybrid.format")
+        if found != FORMAT:
+            raise StoreError(f"collection {self.collection!r} at {self.target} was not written by this tool "
+                             f"(format {found!r}, expected {FORMAT!r}); pick another --collection")
+        signature = self._properties.get("hybrid.tokenizer")
+        if signature != self._tokenizer.signature:
+            raise StoreError(f"collection {self.collection!r} was indexed with tokenizer {signature}; this "
+                             f"process tokenises with {self._tokenizer.signature}: use the same jieba mode, "
+                             "user dictionary and stopwords")
+        params = self._client.describe_index(self.collection, "sparse") or {}
+        self._bm25 = (float(params.get("bm25_k1", self._bm25[0])), float(params.get("bm25_b", self._bm25[1])))
+
+    def _create(self, dimension: int, model: str) -> None:
+        from pymilvus import DataType, Function, FunctionType
+
+        client = self._client
+        schema = client.create_schema(auto_id=False, enable_dynamic_field=False)
+        schema.add_field("key", DataType.INT64, is_primary=True)
+        schema.add_field("doc_id", DataType.VARCHAR, max_length=MAX_ID_BYTES)
+        schema.add_field("text", DataType.VARCHAR, max_length=MAX_TEXT_BYTES)
+        schema.add_field("search_text", DataType.VARCHAR, max_length=MAX_TEXT_BYTES, enable_analyzer=True,
+                         analyzer_params=analyzer_params(self._tokenizer))
+        schema.add_field("tokens", DataType.ARRAY, element_type=DataType.VARCHAR, max_capacity=MAX_TOKENS,
+                         max_length=MAX_TOKEN_BYTES)
+        schema.add_field("metadata", DataType.JSON)
+        schema.add_field("sparse", DataType.SPARSE_FLOAT_VECTOR)
+        schema.add_field("vector", DataType.FLOAT_VECTOR, dim=int(dimension))
+        schema.add_function(Function(name="bm25", function_type=FunctionType.BM25,
+                                     input_field_names=["search_text"], output_field_names=["sparse"]))
+        index = client.prepare_index_params()
+        index.add_index(field_name="sparse", index_type="SPARSE_INVERTED_INDEX", metric_type="BM25",
+                        params={"bm25_k1": self._bm25[0], "bm25_b": self._bm25[1]})
+        index.add_index(field_name="vector", index_type=self._vector_index, metric_type="COSINE")
+        self._properties = {"hybrid.format": FORMAT, "hybrid.vectors_model": model,
+                            "hybrid.tokenizer": self._tokenizer.signature, "hybrid.df_state": "clean"}
+        client.create_collection(self.collection, schema=schema, index_params=index, properties=self._properties)
+        self._create_df()
+
+    def _create_df(self) -> None:
+        from pymilvus import DataType
+
+        client = self._client
+        if client.has_collection(self.df_collection):
+            client.drop_collection(self.df_collection)
+        schema = client.create_schema(auto_id=False, enable_dynamic_field=False)
+        schema.add_field("token", DataType.VARCHAR, is_primary=True, max_length=MAX_TOKEN_BYTES)
+        schema.add_field("df", DataType.INT64)
+        schema.add_field("unused", DataType.FLOAT_VECTOR, dim=2)  # Milvus wants a vector field in every collection
+        index = client.prepare_index_params()
+        index.add_index(field_name="unused", index_type="FLAT", metric_type="L2")
+        client.create_collection(self.df_collection, schema=schema, index_params=index)
+
+    def _set_property(self, name: str, value: str) -> None:
+        if self._properties.get(name) != value:
+            self._client.alter_collection_properties(self.collection, properties={name: value})
+            self._properties[name] = value
+
+    # ------------------------------------------------------------------ facts
+
+    @property
+    def bm25_params(self) -> tuple[float, float]:
+        return self._bm25
+
+    @property
+    def vectors_model(self) -> str | None:
+        return self._properties.get("hybrid.vectors_model") or None
+
+    @property
+    def tokenizer_signature(self) -> str | None:
+        return self._properties.get("hybrid.tokenizer") or self._tokenizer.signature
+
+    def __len__(self) -> int:
+        count = self._count.get("n")
+        if count is None:
+            if not self.exists:
+                return 0
+            count = int(self._client.query(self.collection, filter="", output_fields=["count(*)"])[0]["count(*)"])
+            self._count.put("n", count)
+        return count
+
+    def describe(self) -> str:
+        where = f"Milvus Lite {self.target}" if _is_file(self.target) else f"Milvus {self.target}"
+        return f"{where}, collection {self.collection}"
+
+    # ------------------------------------------------------------------ reading rows
+
+    def _fetch(self, keys: list[int], vectors: bool = False) -> None:
+        fields = _ROW_FIELDS + (["vector"] if vectors else [])
+        for start in range(0, len(keys), _WRITE_BATCH):
+            rows = self._client.get(self.collection, ids=keys[start:start + _WRITE_BATCH], output_fields=fields)
+            self._remember(rows)
+
+    def _remember(self, rows: Iterable[dict]) -> None:
+        for row in rows:
+            key = int(row["key"])
+            entity = row.get("entity", row)
+            if "doc_id" in entity:
+                doc = Document(entity["doc_id"], entity["text"], entity.get("metadata") or {})
+                self._rows.put(key, (doc, tuple(entity.get("tokens") or ())))
+            if entity.get("vector") is not None:
+                self._vectors.put(key, np.asarray(entity["vector"], dtype=np.float32))
+
+    def _row(self, key: int) -> tuple[Document, tuple[str, ...]] | None:
+        row = self._rows.get(key)
+        if row is None:
+            self._fetch([key])
+            row = self._rows.get(key)
+        return row
+
+    def _rows_of(self, keys: Sequence[int]) -> list[tuple[Document, tuple[str, ...]]]:
+        keys = [int(k) for k in keys]
+        missing = [k for k in keys if self._rows.get(k) is None]
+        if missing:
+            self._fetch(missing)
+        out = []
+        for key in keys:
+            row = self._rows.get(key)
+            if row is None:
+                raise KeyError(f"no document with key {key} in {self.describe()}")
+            out.append(row)
+        return out
+
+    def key(self, doc_id: str) -> int:
+        key = doc_key(doc_id)
+        row = self._row(key) if self.exists else None
+        if row is None or row[0].id != str(doc_id):
+            raise KeyError(f"no document with id {doc_id!r}")
+        return key
+
+    def documents(self, keys: Sequence[int]) -> list[Document]:
+        return [row[0] for row in self._rows_of(keys)]
+
+    def iter_documents(self) -> Iterator[Document]:
+        if not self.exists:
+            return
+        iterator = self._client.query_iterator(self.collection, batch_size=_WRITE_BATCH, filter="",
+                                               output_fields=_ROW_FIELDS)
+        try:
+            while True:
+                batch = iterator.next()
+                if not batch:
+                    break
+                for row in batch:
+                    yield Document(row["doc_id"], row["text"], row.get("metadata") or {})
+        finally:
+            iterator.close()
+
+    def tokens(self, keys: Sequence[int]) -> list[list[str]]:
+        """The distinct tokens of each document (Milvus keeps no repeats: BM25 counts them on its side)."""
+        return [list(row[1]) for row in self._rows_of(keys)]
+
+    def vectors(self, keys: Sequence[int]) -> np.ndarray:
+        keys = [int(k) for k in keys]
+        missing = [k for k in keys if self._vectors.get(k) is None]
+        if missing:
+            self._fetch(missing, vectors=True)
+        rows = []
+        for key in keys:
+            vector = self._vectors.get(key)
+            if vector is None:
+                raise KeyError(f"no document with key {key} in {self.describe()}")
+            rows.append(vector)
+        return np.asarray(rows, dtype=np.float32).reshape(len(rows), -1)
+
+    # ------------------------------------------------------------------ retrieval
+
+    def keyword_search(self, query: str, tokens: Sequence[str], top: int, k1: float, b: float) -> Candidates:
+        if not self.exists or not tokens:
+            return Candidates.empty()
+        result = self._client.search(self.collection, data=[normalize(query)], anns_field="sparse",
+                                     limit=int(min(top, 16_384)), search_params={"metric_type": "BM25"},
+                                     output_fields=_ROW_FIELDS)[0]
+        self._remember(result)
+        keys = np.fromiter((int(hit["key"]) for hit in result), dtype=np.int64, count=len(result))
+        # Milvus Lite reports BM25 negated (a distance); a server reports the score. Scores are always > 0.
+        scores = np.abs(np.fromiter((float(hit["distance"]) for hit in result), dtype=np.float64,
+                                    count=len(result)))
+        return _ordered(keys, scores)
+
+    def vector_search(self, vector: np.ndarray, top: int) -> Candidates:
+        if not self.exists:
+            return Candidates.empty()
+        query = l2_normalize(vector)
+        result = self._client.search(self.collection, data=[query.tolist()], anns_field="vector",
+                                     limit=int(min(top, 16_384)), search_params={"metric_type": "COSINE"},
+                                     output_fields=_ROW_FIELDS)[0]
+        self._remember(result)
+        keys = np.fromiter((int(hit["key"]) for hit in result), dtype=np.int64, count=len(result))
+        scores = np.fromiter((float(hit["distance"]) for hit in result), dtype=np.float64, count=len(result))
+        self._last_cosines = (query.tobytes(), dict(zip(keys.tolist(), scores.tolist())))
+        return _ordered(keys, scores)
+
+    def cosines(self, keys: Sequence[int], vector: np.ndarray) -> np.ndarray:
+        query = l2_normalize(vector)
+        known = self._last_cosines[1] if self._last_cosines[0] == query.tobytes() else {}
+        keys = [int(k) for k in keys]
+        out = np.empty(len(keys), dtype=np.float64)
+        others = [i for i, k in enumerate(keys) if k not in known]
+        for i, k in enumerate(keys):
+            if k in known:
+                out[i] = known[k]  # the score Milvus gave this candidate, so list and explanation agree
+        if others:
+            out[others] = self.vectors([keys[i] for i in others]) @ query
+        return out
+
+    def doc_freqs(self, tokens: Sequence[str]) -> list[int]:
+        wanted = [t for t in dict.fromkeys(tokens) if self._df.get(t) is None]
+        if wanted and self.exists:
+            found = self._read_df(wanted)
+            for token in wanted:
+                self._df.put(token, found.get(token, 0))
+        return [int(self._df.get(t) or 0) for t in tokens]
+
+    def _read_df(self, tokens: Sequence[str]) -> dict[str, int]:
+        tokens = [t for t in tokens if len(t.encode("utf-8")) <= MAX_TOKEN_BYTES]
+        found: dict[str, int] = {}
+        for start in range(0, len(tokens), _WRITE_BATCH):
+            for row in self._client.get(self.df_collection, ids=tokens[start:start + _WRITE_BATCH],
+                                        output_fields=["df"]):
+                found[row["token"]] = int(row["df"])
+        return found
+
+    def matched_tokens(self, key: int, tokens: Sequence[str]) -> tuple[str, ...]:
+        row = self._row(int(key))
+        present = set(row[1]) if row is not None else set()
+        return tuple(dict.fromkeys(t for t in tokens if t in present))
+
+    # ------------------------------------------------------------------ changes
+
+    def _writable(self) -> None:
+        if self.read_only:
+            raise StoreError(f"{self.describe()} is open read-only")
+
+    def _rows_for(self, documents: Sequence[Document], tokens: Sequence[list[str]],
+                  vectors: np.ndarray | None, model: str | None) -> list[dict]:
+        if vectors is None or model is None:
+            raise StoreError("the Milvus store keeps a vector for every entry: attach an embedding model "
+                             "(or give vectors) before indexing")
+        if len(vectors) != len(documents) or len(tokens) != len(documents):
+            raise ValueError("documents, tokens and vectors differ in length")
+        if not self.exists:
+            self._create(vectors.shape[1], model)
+        elif self.vectors_model != model:
+            raise StoreError(f"{self.describe()} holds vectors of {self.vectors_model}, not of {model}: index "
+                             "with that model, or into a new collection (--collection)")
+        vectors = l2_normalize(vectors)
+        rows = []
+        for doc, toks, vector in zip(documents, tokens, vectors):
+            size = len(doc.text.encode("utf-8"))
+            if size > MAX_TEXT_BYTES:
+                raise KnowledgeBaseError(f"entry {doc.id!r} is {size:,} bytes; Milvus keeps at most "
+                                         f"{MAX_TEXT_BYTES:,}: split long entries (--split-long N)")
+            if len(doc.id.encode("utf-8")) > MAX_ID_BYTES:
+                raise KnowledgeBaseError(f"entry id {doc.id[:40]!r}... is longer than {MAX_ID_BYTES} bytes")
+            distinct = _distinct(toks)
+            if len(distinct) > MAX_TOKENS:
+                raise KnowledgeBaseError(f"entry {doc.id!r} has {len(distinct):,} distinct words; Milvus keeps "
+                                         f"at most {MAX_TOKENS:,} per entry: split long entries (--split-long N)")
+            rows.append({"key": doc_key(doc.id), "doc_id": doc.id, "text": doc.text,
+                         "search_text": normalize(doc.text), "tokens": distinct,
+                         "metadata": json.loads(json.dumps(dict(doc.metadata), ensure_ascii=False, default=str)),
+                         "vector": vector.tolist()})
+        return rows
+
+    def add(self, documents: Sequence[Document], tokens: Sequence[list[str]], vectors: np.ndarray | None,
+            model: str | None) -> list[int]:
+        self._writable()
+        rows = self._rows_for(documents, tokens, vectors, model)
+        keys = [r["key"] for r in rows]
+        with self._lock:
+            taken = self._existing(keys)
+            if taken:
+                raise KnowledgeBaseError(f"document id {next(iter(taken.values()))[0].id!r} is already indexed; "
+                                         "use update() to change it")
+            with self._df_change() as delta:
+                for start in range(0, len(rows), _WRITE_BATCH):
+                    self._client.insert(self.collection, rows[start:start + _WRITE_BATCH])
+                for row in rows:
+                    delta.update(row["tokens"])
+            self._after_write(keys)
+        return keys
+
+    def put(self, documents: Sequence[Document], tokens: Sequence[list[str]], vectors: np.ndarray,
+            model: str) -> list[int]:
+        """Add documents or replace those whose id is present (by key), keeping document frequencies right.
+
+        Returns:
+            Their keys.
+        """
+        self._writable()
+        rows = self._rows_for(documents, tokens, vectors, model)
+        keys = [r["key"] for r in rows]
+        with self._lock:
+            old = self._existing(keys)
+            with self._df_change() as delta:
+                for start in range(0, len(rows), _WRITE_BATCH):
+                    self._client.upsert(self.collection, rows[start:start + _WRITE_BATCH])
+                for key, (_, old_tokens) in old.items():
+                    delta.subtract(old_tokens)
+                for row in rows:
+                    delta.update(row["tokens"])
+            self._after_write(keys)
+        return keys
+
+    def stored_texts(self, doc_ids: Sequence[str]) -> dict[str, str]:
+        """The stored text of each id present (to skip unchanged entries when indexing again)."""
+        if not self.exists:
+            return {}
+        keys = [doc_key(i) for i in doc_ids]
+        out: dict[str, str] = {}
+        for start in range(0, len(keys), _WRITE_BATCH):
+            for row in self._client.get(self.collection, ids=keys[start:start + _WRITE_BATCH],
+                                        output_fields=["doc_id", "text"]):
+                out[row["doc_id"]] = row["text"]
+        return out
+
+    def _existing(self, keys: list[int]) -> dict[int, tuple[Document, tuple[str, ...]]]:
+        """Rows already stored under ``keys`` (read fresh: the cache may be behind other writers)."""
+        self._rows.drop(keys)
+        self._fetch(keys)
+        return {k: row for k in keys if (row := self._rows.get(k)) is not None}
+
+    def _after_write(self, keys: Iterable[int]) -> None:
+        self._rows.drop(keys)
+        self._vectors.drop(keys)
+        self._count.clear()
+        self._last_cosines = (b"", {})
+
+    def update(self, key: int, document: Document, tokens: list[str], vector: np.ndarray | None) -> None:
+        self._writable()
+        if int(key) != doc_key(document.id):
+            raise ValueError(f"key {key} is not the key of document {document.id!r}")
+        if vector is None:
+            raise StoreError("the Milvus store keeps a vector for every entry: attach an embedding model first")
+        self.put([document], [tokens], np.asarray(vector, dtype=np.float32)[None, :], self.vectors_model or "")
+
+    def remove(self, keys: Sequence[int]) -> None:
+        self._writable()
+        keys = [int(k) for k in keys]
+        with self._lock:
+            old = self._existing(keys)
+            if len(old) != len(set(keys)):
+                missing = sorted(set(keys) - set(old))
+                raise KeyError(f"no document with key {missing[0]} in {self.describe()}")
+            with self._df_change() as delta:
+                self._client.delete(self.collection, ids=keys)
+                for _, old_tokens in old.values():
+                    delta.subtract(old_tokens)
+            self._after_write(keys)
+
+    def reset(self, documents: Sequence[Document], tokens: Sequence[list[str]], vectors: np.ndarray | None,
+              model: str | None) -> None:
+        self._writable()
+        with self._lock:
+            for name in (self.collection, self.df_collection):
+                if self._client.has_collection(name):
+                    self._client.drop_collection(name)
+            self._properties = {}
+            for cache in (self._rows, self._vectors, self._df, self._count):
+                cache.clear()
+            if documents:
+                self.add(documents, tokens, vectors, model)
+
+    def set_vectors(self, vectors: np.ndarray, model: str) -> None:
+        if not len(self):
+            return  # the collection is created, for this model, with its first entries
+        raise StoreError(f"{self.describe()} holds vectors of {self.vectors_model}; to use {model}, index the "
+                         "knowledge base again with it: python -m hybrid index --kb FILE --store URI --model ...")
+
+    # ------------------------------------------------------------------ document frequencies
+
+    @contextlib.contextmanager
+    def bulk(self) -> Iterator[None]:
+        """Hold document-frequency changes back until the block ends, then write them once and flush.
+
+        If the block fails, the collection stays marked "dirty" and the next ``repair()`` recounts.
+        """
+        with self._lock:
+            if self._bulk is not None:
+                yield
+                return
+            self._mark_dirty()
+            self._bulk = Counter()
+            ok = False
+            try:
+                yield
+                ok = True
+            finally:
+                delta, self._bulk = self._bulk, None
+                self._apply_df(delta)
+                if self.exists:
+                    self._client.flush(self.collection)
+                    self._client.flush(self.df_collection)
+                if ok:
+                    self._set_property("hybrid.df_state", "clean")
+
+    @contextlib.contextmanager
+    def _df_change(self) -> Iterator[Counter]:
+        delta: Counter = Counter()
+        if self._bulk is not None:
+            yield delta
+            self._bulk.update(delta)  # update() adds negative counts too
+            return
+        self._mark_dirty()
+        yield delta
+        self._apply_df(delta)
+        self._set_property("hybrid.df_state", "clean")
+
+    def _mark_dirty(self) -> None:
+        if self.exists:
+            self._set_property("hybrid.df_state", "dirty")
+
+    def _apply_df(self, delta: Counter) -> None:
+        changed = {t: n for t, n in delta.items() if n and len(t.encode("utf-8")) <= MAX_TOKEN_BYTES}
+        if not changed or not self.exists:
+            return
+        current = self._read_df(list(changed))
+        rows, gone = [], []
+        for token, change in changed.items():
+            value = current.get(token, 0) + change
+            if value > 0:
+                rows.append({"token": token, "df": value, "unused": [0.0, 0.0]})
+            elif token in current:
+                gone.append(token)
+        for start in range(0, len(rows), 10 * _WRITE_BATCH):
+            self._client.upsert(self.df_collection, rows[start:start + 10 * _WRITE_BATCH])
+        for start in range(0, len(gone), 10 * _WRITE_BATCH):
+            self._client.delete(self.df_collection, ids=gone[start:start + 10 * _WRITE_BATCH])
+        self._df.drop(changed)
+
+    @property
+    def needs_repair(self) -> bool:
+        """Whether an interrupted write left the document frequencies incomplete."""
+        return self.exists and self._read_properties().get("hybrid.df_state") == "dirty"
+
+    def repair(self) -> int:
+        """Recount every token's document frequency from the stored entries.
+
+        Returns:
+            The number of entries read.
+        """
+        self._writable()
+        with self._lock:
+            self._properties = self._read_properties()
+            counts: Counter = Counter()
+            seen = 0
+            iterator = self._client.query_iterator(self.collection, batch_size=_WRITE_BATCH, filter="",
+                                                   output_fields=["tokens"])
+            try:
+                while batch := iterator.next():
+                    for row in batch:
+                        counts.update(row.get("tokens") or ())
+                    seen += len(batch)
+            finally:
+                iterator.close()
+            self._create_df()
+            self._apply_df(counts)
+            self._client.flush(self.df_collection)
+            self._set_property("hybrid.df_state", "clean")
+            self._df.clear()
+            return seen
+
+    # ------------------------------------------------------------------ closing
+
+    def flush(self) -> None:
+        """Seal what was written into segments (Milvus Lite searches sealed segments far faster)."""
+        if self.exists:
+            self._client.flush(self.collection)
+
+    def close(self) -> None:
+        try:
+            self._client.close()
+        finally:
+            if _is_file(self.target):
+                from milvus_lite.server_manager import server_manager_instance
+
+                server_manager_instance.release_server(self.target)
+
+
+def _distinct(tokens: Sequence[str]) -> list[str]:
+    return [t for t in dict.fromkeys(tokens) if len(t.encode("utf-8")) <= MAX_TOKEN_BYTES]
+
+
+def _ordered(keys: np.ndarray, scores: np.ndarray) -> Candidates:
+    """Candidates best first, ties by key (as the in-memory store breaks them by position)."""
+    order = np.lexsort((keys, -scores))
+    return Candidates(keys[order], scores[order])
