@@ -78,14 +78,15 @@ def analyzer_params(tokenizer: Tokenizer) -> dict[str, Any]:
     return {"tokenizer": jieba, "filter": [{"type": "stop", "stop_words": sorted(tokenizer.stopwords) + _PUNCTUATION}]}
 
 
-def _client(target: str, token: str | None):
+def _client(target: str, token: str | None, timeout: float):
     from pymilvus import MilvusClient
     from pymilvus.exceptions import MilvusException
 
     try:
         if _is_file(target):
-            return MilvusClient(target)
-        return MilvusClient(uri=target, token=token if token is not None else os.environ.get(TOKEN_ENV, ""))
+            return MilvusClient(target, timeout=timeout)
+        return MilvusClient(uri=target, token=token if token is not None else os.environ.get(TOKEN_ENV, ""),
+                            timeout=timeout)
     except MilvusException as exc:
         hint = ""
         if _is_file(target):
@@ -171,7 +172,7 @@ class MilvusStore:
     @classmethod
     def open(cls, target: str, collection: str = DEFAULT_COLLECTION, read_only: bool = False,
              token: str | None = None, tokenizer: Tokenizer | None = None, vector_index: str = "FLAT",
-             bm25: tuple[float, float] = (1.2, 0.75)) -> "MilvusStore":
+             bm25: tuple[float, float] = (1.2, 0.75), timeout: float = 30.0) -> "MilvusStore":
         """Connect to Milvus and a collection (created on the first write when absent and not read-only).
 
         Args:
@@ -184,6 +185,7 @@ class MilvusStore:
             vector_index: dense index of a new collection: FLAT (exact, as the in-memory store), HNSW,
                 IVF_FLAT or AUTOINDEX.
             bm25: ``(k1, b)`` of a new collection.
+            timeout: seconds to wait for the connection.
         Raises:
             StoreError: unreachable, a read-only collection that does not exist, another format.
         """
@@ -199,7 +201,7 @@ class MilvusStore:
                                  f"`python -m hybrid index --kb FILE --store milvus:{target}`")
             Path(target).parent.mkdir(parents=True, exist_ok=True)
         tokenizer = tokenizer or Tokenizer()
-        store = cls(_client(target, token), target, collection, read_only, tokenizer, vector_index, bm25)
+        store = cls(_client(target, token, timeout), target, collection, read_only, tokenizer, vector_index, bm25)
         if store.exists:
             store._check_format()
             store._client.load_collection(collection)
@@ -258,8 +260,9 @@ class MilvusStore:
                         params={"bm25_k1": self._bm25[0], "bm25_b": self._bm25[1]})
         index.add_index(field_name="vector", index_type=self._vector_index, metric_type="COSINE")
         self._properties = {"hybrid.format": FORMAT, "hybrid.vectors_model": model,
-                            "hybrid.tokenizer": self._tokenizer.signature, "hybrid.df_state": "clean"}
-        client.create_collection(self.collection, schema=schema, index_params=index, properties=self._properties)
+                            "hybrid.tokenizer": self._tokenizer.signature,
+                            "hybrid.df_state": "clean" if self._bulk is None else "dirty"}
+        _create(client, self.collection, schema, index, self._properties)
         self._create_df()
 
     def _create_df(self) -> None:
@@ -274,7 +277,7 @@ class MilvusStore:
         schema.add_field("unused", DataType.FLOAT_VECTOR, dim=2)  # Milvus wants a vector field in every collection
         index = client.prepare_index_params()
         index.add_index(field_name="unused", index_type="FLAT", metric_type="L2")
-        client.create_collection(self.df_collection, schema=schema, index_params=index)
+        _create(client, self.df_collection, schema, index, {})
 
     def _set_property(self, name: str, value: str) -> None:
         if self._properties.get(name) != value:
@@ -701,6 +704,14 @@ class MilvusStore:
                 from milvus_lite.server_manager import server_manager_instance
 
                 server_manager_instance.release_server(self.target)
+
+
+def _create(client: Any, name: str, schema: Any, index: Any, properties: dict[str, str]) -> None:
+    """Create and load a collection. The index is created without waiting on it (Milvus Lite cannot be
+    asked for the time stamp that waiting needs; an empty collection's index is ready at once anyway)."""
+    client.create_collection(name, schema=schema, properties=properties)
+    client.create_index(name, index, sync=False)
+    client.load_collection(name)
 
 
 def _distinct(tokens: Sequence[str]) -> list[str]:

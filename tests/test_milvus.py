@@ -1,0 +1,188 @@
+"""The Milvus store for real: embedded Milvus Lite and `milvus-lite server` over loopback, against the in-memory store."""
+
+import numpy as np
+import pytest
+
+from hybrid import HybridEngine, KnowledgeBaseError
+from hybrid.store import StoreError, open_store
+from hybrid.store.milvus import MilvusStore, analyzer_params, doc_key, literal
+from hybrid.tokenize import Tokenizer
+from tests.fakes import OneHotEncoder
+from tests.milvus_server import milvus_lite_server
+
+pytestmark = pytest.mark.milvus
+
+KB = [
+    "苹果是一种很好吃的水果，苹果也能做成果汁。",
+    "香蕉是黄色的水果。",
+    "法国的首都是巴黎。",
+    "机器学习模型可以理解文本语义。",
+    "我的笔记本电脑黑屏了怎么办",
+    "今天天气晴朗，适合散步。",
+    "ＧＰＵ显存不够怎么办？",
+    "The capital of France is Paris.",
+]
+QUERIES = ["苹果 水果", "巴黎是法国的首都吗？", "笔记本黑屏", "gpu显存", "capital of france", "我饿了"]
+
+
+@pytest.fixture(scope="module")
+def server_uri(tmp_path_factory):
+    with milvus_lite_server(tmp_path_factory.mktemp("milvus-server") / "data") as uri:
+        yield uri
+
+
+@pytest.fixture(params=["lite", "server"])
+def uri(request, tmp_path):
+    if request.param == "lite":
+        return f"milvus:{tmp_path / 'kb.db'}"
+    return "milvus+" + request.getfixturevalue("server_uri")
+
+
+def engines(uri, collection="kb"):
+    store = open_store(uri, collection=collection)
+    return HybridEngine(KB, embedder=OneHotEncoder()), HybridEngine(KB, embedder=OneHotEncoder(), store=store)
+
+
+def ids(hits):
+    return [h.id for h in hits]
+
+
+def test_same_lists_and_explanations_as_in_memory(uri, request):
+    memory, milvus = engines(uri, collection=f"same_{request.node.callspec.id}")
+    try:
+        assert len(milvus) == len(KB) and milvus.has_vectors
+        for query in QUERIES:
+            a, b = memory.search(query, k=8), milvus.search(query, k=8)
+            # the same matched documents; BM25 differs a little (Milvus's jieba keeps a few more sub-words)
+            assert set(ids(a.keyword)) == set(ids(b.keyword)), query
+            assert ids(a.keyword)[:1] == ids(b.keyword)[:1], query
+            np.testing.assert_allclose([h.score for h in b.keyword], [h.keyword_score for h in b.keyword])
+            # semantic: the same cosines (exact FLAT index), so the same list up to float ties
+            np.testing.assert_allclose(sorted(h.score for h in a.semantic), sorted(h.score for h in b.semantic),
+                                       atol=1e-5)
+            assert ids(a.hybrid)[:2] == ids(b.hybrid)[:2], query
+            for hit in b.hybrid:
+                twin = next(h for h in a.hybrid + a.keyword + a.semantic if h.id == hit.id)
+                assert hit.text == twin.text and hit.matched_tokens == twin.matched_tokens
+                assert hit.highlights == twin.highlights
+                assert hit.semantic_score == pytest.approx(twin.semantic_score, abs=1e-5)
+                assert hit.score == pytest.approx(hit.keyword_contribution + hit.semantic_contribution)
+            # adaptive fusion saw the same query evidence: the same per-query weight
+            assert b.alpha_used == pytest.approx(a.alpha_used), query
+    finally:
+        milvus.store.close()
+
+
+def test_add_update_remove_by_id_keep_document_frequencies(uri, request):
+    _, engine = engines(uri, collection=f"change_{request.node.callspec.id}")
+    store = engine.store
+    try:
+        engine.add([{"id": "pear", "text": "梨子很甜", "source": "faq"}])
+        assert store.doc_freqs(["梨子", "水果"]) == [1, 2]
+        hit = engine.search("梨子", k=1).keyword[0]
+        assert (hit.id, hit.metadata, hit.matched_tokens) == ("pear", {"source": "faq"}, ("梨子",))
+        engine.update("pear", "西瓜很甜")
+        assert engine.search("梨子", mode="keyword").keyword == ()
+        assert store.doc_freqs(["梨子", "西瓜"]) == [0, 1]
+        engine.remove(["pear", "1"])
+        assert len(engine) == len(KB) - 1 and store.doc_freqs(["西瓜", "苹果", "水果"]) == [0, 0, 1]
+        assert "1" not in ids(engine.search("苹果 水果", k=8).hybrid)
+        with pytest.raises(KeyError, match="nope"):
+            engine.remove(["nope"])
+        with pytest.raises(KnowledgeBaseError, match="already indexed"):
+            engine.add([{"id": "3", "text": "x"}])
+        assert store.key("3") == doc_key("3")
+        assert store._read_properties()["hybrid.df_state"] == "clean"
+    finally:
+        store.close()
+
+
+def test_read_only_serving_refuses_changes_and_fixed_bm25(uri, request):
+    collection = f"ro_{request.node.callspec.id}"
+    _, writer = engines(uri, collection=collection)
+    writer.store.close()
+    store = open_store(uri, collection=collection, read_only=True)
+    try:
+        engine = HybridEngine(embedder=OneHotEncoder(), store=store)
+        assert engine.has_vectors and len(engine) == len(KB)
+        assert engine.search("香蕉", k=1).hybrid[0].id == "2"
+        with pytest.raises(StoreError, match="read-only"):
+            engine.add(["新的一条"])
+        with pytest.raises(StoreError, match="read-only"):
+            engine.remove(["3"])
+        with pytest.raises(ValueError, match="fixes BM25 k1=1.2 and b=0.75"):
+            engine.search("香蕉", k1=2.0)
+        assert engine.search("香蕉", k1=1.2, b=0.75).settings.k1 == 1.2  # the fixed values themselves are fine
+        with pytest.raises(StoreError, match="holds vectors of fake:fake-onehot"):
+            engine.set_embedder(OneHotEncoder("another-model"))
+    finally:
+        store.close()
+    with pytest.raises(StoreError, match="no collection 'missing'.*" + collection):
+        open_store(uri, collection="missing", read_only=True)
+
+
+def test_lite_file_persists_and_checks_what_it_holds(tmp_path):
+    path = tmp_path / "kb.db"
+    _, engine = engines(f"milvus:{path}")
+    before = engine.search("笔记本黑屏", k=3)
+    engine.store.close()
+    store = open_store(f"milvus:{path}", collection="kb", read_only=True)
+    after = HybridEngine(embedder=OneHotEncoder(), store=store).search("笔记本黑屏", k=3)
+    assert [h.to_dict() for h in after.hybrid] == [h.to_dict() for h in before.hybrid]
+    store.close()
+    with pytest.raises(StoreError, match="indexed with tokenizer"):
+        open_store(f"milvus:{path}", collection="kb", tokenizer=Tokenizer(mode="precise"))
+    with pytest.raises(StoreError, match="must end in .db"):
+        open_store(f"milvus:{tmp_path / 'kb.sqlite'}")
+    with pytest.raises(StoreError, match="does not exist"):
+        open_store(f"milvus:{tmp_path / 'none.db'}", read_only=True)
+    with pytest.raises(StoreError, match="unknown vector index 'DISKANN'"):
+        open_store(f"milvus:{path}", vector_index="DISKANN")
+
+
+def test_interrupted_bulk_write_is_repaired(tmp_path):
+    store = open_store(f"milvus:{tmp_path / 'kb.db'}", collection="kb")
+    tok, enc = Tokenizer(), OneHotEncoder()
+    docs = HybridEngine(KB).documents
+    try:
+        with pytest.raises(RuntimeError, match="power cut"):
+            with store.bulk():
+                store.put(docs[:4], tok.tokenize_many([d.text for d in docs[:4]]),
+                          enc.encode_documents([d.text for d in docs[:4]]), "fake:fake-onehot:7")
+                raise RuntimeError("power cut")
+        assert store.needs_repair
+        assert store.repair() == 4 and not store.needs_repair
+        assert store.doc_freqs(["水果", "巴黎"]) == [2, 1]
+        with store.bulk():  # indexing again: unchanged entries change nothing, new ones count once
+            store.put(docs, tok.tokenize_many([d.text for d in docs]), enc.encode_documents([d.text for d in docs]),
+                      "fake:fake-onehot:7")
+        assert len(store) == len(KB) and store.doc_freqs(["水果", "巴黎", "paris"]) == [2, 1, 1]
+    finally:
+        store.close()
+
+
+def test_entry_limits_and_filter_literals(tmp_path):
+    store = open_store(f"milvus:{tmp_path / 'kb.db'}", collection="kb")
+    try:
+        engine = HybridEngine(embedder=OneHotEncoder(), store=store)
+        with pytest.raises(KnowledgeBaseError, match="split long entries"):
+            engine.add([{"id": "long", "text": "字" * 30_000}])
+        engine.add([{"id": 'quote"and\\slash', "text": '他说"你好"'}])
+        assert engine.search("你好", k=1).keyword[0].id == 'quote"and\\slash'
+    finally:
+        store.close()
+    assert literal('a"b\\c\n') == '"a\\"b\\\\c\\n"'
+
+
+def test_analyzer_follows_the_tokenizer(tmp_path):
+    user_dict = tmp_path / "words.txt"
+    user_dict.write_text("显存不够 10 n\n", encoding="utf-8")
+    params = analyzer_params(Tokenizer(mode="precise", user_dict=user_dict))
+    assert params["tokenizer"] == {"type": "jieba", "mode": "exact", "hmm": True, "dict": ["_default_", "显存不够"]}
+    stop = set(params["filter"][0]["stop_words"])
+    assert {"的", "，", "。", "?", "！"} <= stop and not {"苹果", "paris", "1"} & stop
+
+
+def test_missing_milvus_and_bad_uris_say_how_to_fix():
+    with pytest.raises(StoreError, match="cannot open Milvus at http://127.0.0.1:9"):
+        MilvusStore.open("http://127.0.0.1:9", collection="kb", timeout=2)
