@@ -1,4 +1,4 @@
-"""The hybrid search engine: composes tokenizer, embedder, caches, a store (documents + indexes) and fusion."""
+"""The hybrid search engine: composes tokenizer, embedder, caches, a store (documents + indexes), fusion and reranking."""
 
 from __future__ import annotations
 
@@ -22,6 +22,7 @@ from .fusion import Candidates, Fused, QueryEvidence, fuse, normalize
 from .kb import Document, KnowledgeBaseError, to_documents
 from .lang import document_script, query_script
 from .keyword import lucene_idf
+from .rerank import Reranker, rerank_order
 from .results import Hit, SearchResponse
 from .semantic import Embedder
 from .settings import DEFAULT_SETTINGS, Settings
@@ -45,7 +46,7 @@ class EmptyQueryError(ValueError):
 
 
 class EngineNotReadyError(RuntimeError):
-    """Semantic search was asked for but no embedding model is attached."""
+    """Semantic search (or reranking) was asked for but no embedding model (or reranker) is attached."""
 
 
 class IndexCorruptError(RuntimeError):
@@ -87,6 +88,7 @@ class HybridEngine:
         cache: embedding cache; None embeds without caching.
         progress: ``progress(done, total)`` while embedding documents.
         store: where documents and indexes live (``hybrid.store.open_store``); a new ``MemoryStore`` when None.
+        reranker: a ``Reranker`` that re-scores the first ``settings.rerank`` hybrid hits; None: no reranking.
     """
 
     def __init__(
@@ -98,8 +100,10 @@ class HybridEngine:
         cache: EmbeddingCache | None = None,
         progress: Progress | None = None,
         store: Store | None = None,
+        reranker: Reranker | None = None,
     ) -> None:
         self.settings = settings
+        self.reranker = reranker
         self.tokenizer = tokenizer or Tokenizer()
         self.cache = cache
         self.embedder: Embedder | None = None
@@ -260,7 +264,7 @@ class HybridEngine:
         return vector
 
     def search(self, query: str, k: int | None = None, alpha: float | None = None, fusion: str | None = None,
-               mode: str | None = None, **overrides: Any) -> SearchResponse:
+               mode: str | None = None, rerank: int | None = None, **overrides: Any) -> SearchResponse:
         """Rank the knowledge base for ``query``.
 
         Args:
@@ -269,19 +273,24 @@ class HybridEngine:
             alpha: semantic weight (keyword gets 1 - alpha).
             fusion: key of ``hybrid.fusion.FUSERS``.
             mode: all | keyword | semantic | hybrid; keyword never touches the embedding model.
+            rerank: how many of the first hybrid hits the reranker re-scores (0: none); None: the settings'
+                (20) when a reranker is attached and the hybrid list is computed.
             overrides: other ``Settings`` fields (normalizer, k1, b, window, rrf_k).
         Returns:
-            SearchResponse with the keyword, semantic and hybrid lists.
+            SearchResponse with the keyword, semantic and hybrid lists, and the reranked list when reranked.
         Raises:
             EmptyQueryError: blank query.
             KnowledgeBaseError: nothing indexed.
-            EngineNotReadyError: semantic results asked for without an embedding model.
+            EngineNotReadyError: semantic results asked for without an embedding model, or ``rerank`` > 0
+                without a reranker.
+            ValueError: ``rerank`` > 0 in a mode without the hybrid list.
         """
-        settings = self._store_bm25(self.settings.with_(k=k, alpha=alpha, fusion=fusion, mode=mode, **overrides),
-                                    overrides)
+        settings = self._store_bm25(
+            self.settings.with_(k=k, alpha=alpha, fusion=fusion, mode=mode, rerank=rerank, **overrides), overrides)
         want_semantic = settings.mode != "keyword"
         want_keyword = settings.mode != "semantic"
         self._check_ready(query, want_semantic)
+        depth = self._rerank_depth(settings, explicit=rerank is not None)
         timings: dict[str, float] = {}
         started = time.perf_counter()
         query = query.strip()
@@ -292,10 +301,71 @@ class HybridEngine:
             query_vector = self.embed_query(query)
             timings["embed"] = _ms(tick)
         with self._lock:
-            return self._search(query, settings, want_keyword, want_semantic, timings, started, query_vector)
+            response = self._search(query, settings, want_keyword, want_semantic, timings, started, query_vector,
+                                    depth)
+        # The reranker is the slowest step: outside the lock, on the hits' own copies of the texts.
+        return self._reranked(response, depth, timings, started) if depth else response
+
+    def _rerank_depth(self, settings: Settings, explicit: bool) -> int:
+        """How many hybrid hits this search reranks; an explicit request that cannot be met is an error."""
+        if settings.rerank == 0:
+            return 0
+        if self.reranker is None:
+            if explicit:
+                raise EngineNotReadyError(f"rerank={settings.rerank} needs a reranker, and none is attached: load "
+                                          "one (hybrid.rerank.load_reranker) and pass it as reranker=, or rerank=0")
+            return 0
+        if settings.mode not in ("all", "hybrid"):
+            if explicit:
+                raise ValueError(f"rerank re-scores the hybrid list, which mode={settings.mode!r} does not "
+                                 "compute: use mode 'all' or 'hybrid', or rerank=0")
+            return 0
+        return settings.rerank
+
+    def _reranked(self, response: SearchResponse, depth: int, timings: dict[str, float],
+                  started: float) -> SearchResponse:
+        """``response`` with its first ``depth`` hybrid hits reranked (the hybrid list cut back to k)."""
+        assert self.reranker is not None
+        k, pool = response.settings.k, response.hybrid[:depth]
+        tick = time.perf_counter()
+        scores = np.asarray(self.reranker.score(response.query, [hit.text for hit in pool]), dtype=np.float64)
+        if scores.shape != (len(pool),):
+            raise RuntimeError(f"reranker {self.reranker.name} returned {scores.shape} scores for {len(pool)} texts")
+        reranked = tuple(replace(pool[i], rank=rank, score=float(scores[i]), rerank_score=float(scores[i]))
+                         for rank, i in enumerate(rerank_order(scores)[:k].tolist(), 1))
+        timings["rerank"] = _ms(tick)
+        timings["total"] = _ms(started)
+        by_id = {hit.id: float(score) for hit, score in zip(pool, scores)}
+
+        def marked(hits: tuple[Hit, ...]) -> tuple[Hit, ...]:
+            return tuple(replace(h, rerank_score=by_id[h.id]) if h.id in by_id else h for h in hits)
+
+        return replace(response, keyword=marked(response.keyword), semantic=marked(response.semantic),
+                       hybrid=marked(response.hybrid[:k]), reranked=reranked, reranker=self.reranker.name)
+
+    def rerank(self, query: str, candidates: Candidates) -> Candidates:
+        """Re-order first-stage candidates by the reranker (used by evaluation; ``search`` reranks its hits).
+
+        Args:
+            query: the question.
+            candidates: document keys best first (e.g. ``retrieval.fuse(...)`` cut to the depth to rerank).
+        Returns:
+            The same keys ordered by reranker score (ties keep the first-stage order), with those scores.
+        Raises:
+            EngineNotReadyError: no reranker is attached.
+        """
+        if self.reranker is None:
+            raise EngineNotReadyError("no reranker is attached: pass reranker= to the engine")
+        keys = candidates.docs.tolist()
+        with self._lock:
+            texts = [d.text for d in self.store.documents(keys)]
+        scores = np.asarray(self.reranker.score(query.strip(), texts), dtype=np.float64)
+        order = rerank_order(scores)
+        return Candidates(candidates.docs[order], scores[order])
 
     def _search(self, query: str, settings: Settings, want_keyword: bool, want_semantic: bool,
-                timings: dict[str, float], started: float, query_vector: np.ndarray | None) -> SearchResponse:
+                timings: dict[str, float], started: float, query_vector: np.ndarray | None,
+                depth: int = 0) -> SearchResponse:
         retrieval = self._retrieve(query, settings, want_semantic, timings, query_vector)
         tokens, keyword, semantic = list(retrieval.tokens), retrieval.keyword, retrieval.semantic
         query_vector = retrieval.query_vector
@@ -312,7 +382,8 @@ class HybridEngine:
         hits_kw = self._hits(keyword.docs[:k], keyword.scores[:k], info, tokens, query_vector, shown) if want_keyword else ()
         hits_sem = (self._hits(semantic.docs[:k], semantic.scores[:k], info, tokens, query_vector, shown)
                     if want_semantic else ())
-        hits_hyb = (self._hits(fused.docs[:k], fused.scores[:k], info, tokens, query_vector, shown)
+        pool = max(k, depth)  # reranking needs the first `depth` hybrid hits; the caller cuts back to k
+        hits_hyb = (self._hits(fused.docs[:pool], fused.scores[:pool], info, tokens, query_vector, shown)
                     if fused is not None else ())
         timings["total"] = _ms(started)
         embedder = self.embedder if want_semantic else None

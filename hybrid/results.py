@@ -17,7 +17,8 @@ class Hit:
     Attributes:
         rank: 1-based place in this list.
         id, text, metadata: the document.
-        score: this list's score: BM25 (keyword list), cosine (semantic list), fused (hybrid list).
+        score: this list's score: BM25 (keyword list), cosine (semantic list), fused (hybrid list),
+            the reranker's (reranked list).
         keyword_score: raw BM25, None when the document matched no query token (or ranked past the window).
         keyword_score_norm: normalised BM25 as fusion saw it (0 when unmatched).
         semantic_score: cosine similarity to the query, None in keyword-only mode.
@@ -26,7 +27,9 @@ class Hit:
             (``score = keyword_contribution + semantic_contribution`` in the hybrid list).
         keyword_weight, semantic_weight: the weights fusion applied to this document's normalised scores
             (``keyword_contribution = keyword_weight * keyword_score_norm``); None outside the hybrid candidates.
-        keyword_rank, semantic_rank, hybrid_rank: place in each list's candidates (None when absent).
+        keyword_rank, semantic_rank, hybrid_rank: place in each list's candidates (None when absent); in the
+            reranked list ``hybrid_rank - rank`` is how far the reranker moved the hit up.
+        rerank_score: the reranker's relevance (P("yes"), 0..1) when this search reranked the document, else None.
         matched_tokens: query tokens found in the document.
         highlights: ``(start, end)`` character spans of matched tokens in ``text``.
     """
@@ -46,6 +49,7 @@ class Hit:
     keyword_rank: int | None = None
     semantic_rank: int | None = None
     hybrid_rank: int | None = None
+    rerank_score: float | None = None
     matched_tokens: tuple[str, ...] = ()
     highlights: tuple[tuple[int, int], ...] = ()
     metadata: Mapping[str, Any] = field(default_factory=dict)
@@ -67,9 +71,12 @@ class SearchResponse:
         query: the query as given.
         query_tokens: its keyword tokens.
         keyword, semantic, hybrid: ranked hits (empty for modes not computed).
+        reranked: the first ``settings.rerank`` hybrid hits re-ordered by the reranker, top-k (empty when
+            this search did not rerank).
         query_vector: the query embedding (None when no semantic search ran).
-        timings_ms: tokenize, keyword, embed, vector, fuse, total.
+        timings_ms: tokenize, keyword, embed, vector, fuse, rerank (when reranked), total.
         model, device: the embedding model and its device ("" in keyword-only mode).
+        reranker: the reranker's name ("" when this search did not rerank).
         settings: the settings this search used.
         alpha_used: the semantic weight fusion applied to this query (adaptive methods vary it).
     """
@@ -85,6 +92,8 @@ class SearchResponse:
     device: str
     settings: Settings
     alpha_used: float | None = None
+    reranked: tuple[Hit, ...] = ()
+    reranker: str = ""
 
     def to_dict(self, include_vector: bool = False) -> dict[str, Any]:
         """Plain JSON-ready dict (the vector as a list when ``include_vector``)."""
@@ -96,6 +105,8 @@ class SearchResponse:
             "keyword": [h.to_dict() for h in self.keyword],
             "semantic": [h.to_dict() for h in self.semantic],
             "hybrid": [h.to_dict() for h in self.hybrid],
+            "reranked": [h.to_dict() for h in self.reranked],
+            "reranker": self.reranker,
             "timings_ms": {key: round(value, 3) for key, value in self.timings_ms.items()},
             "settings": asdict(self.settings),
             "alpha_used": self.alpha_used,

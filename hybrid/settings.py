@@ -21,6 +21,7 @@ class Settings:
         window: candidates each retriever hands to fusion (well above k).
         rrf_k: the constant of reciprocal-rank fusion.
         mode: which lists to compute: all | keyword | semantic | hybrid.
+        rerank: how many of the first hybrid hits an attached reranker re-scores (0: never rerank).
     """
 
     k: int = 5
@@ -32,6 +33,7 @@ class Settings:
     window: int = 100
     rrf_k: int = 60
     mode: str = "all"
+    rerank: int = 20
 
     def __post_init__(self) -> None:
         if not isinstance(self.k, int) or self.k < 1:
@@ -46,6 +48,9 @@ class Settings:
             raise ValueError(f"window must be >= 1, got {self.window!r}")
         if self.rrf_k < 1:
             raise ValueError(f"rrf_k must be >= 1, got {self.rrf_k!r}")
+        if not isinstance(self.rerank, int) or isinstance(self.rerank, bool) or self.rerank < 0:
+            raise ValueError(f"rerank is how many hybrid hits to rerank and must be an integer >= 0, got "
+                             f"{self.rerank!r}")
         if self.mode not in MODES:
             raise ValueError(f"unknown mode {self.mode!r}; choose one of {', '.join(MODES)}")
 

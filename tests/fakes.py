@@ -57,3 +57,32 @@ class OneHotEncoder:
 
     def count_tokens(self, texts: Sequence[str]) -> list[int]:
         return [len(t) for t in texts]
+
+
+class WordReranker:
+    """Deterministic fake ``Reranker``: a text's score is the share of ``favourites`` it contains.
+
+    ``gate`` (a threading.Event), when set up, makes ``score`` wait until it is set: a slow model.
+    """
+
+    backend = "fake"
+    device = "cpu"
+    dtype = "float32"
+    max_tokens = 512
+    instruction = "fake"
+
+    def __init__(self, favourites: Sequence[str], name: str = "fake-reranker", gate=None) -> None:
+        self.name = name
+        self.favourites = tuple(favourites)
+        self.gate = gate
+        self.calls: list[tuple[str, list[str]]] = []
+
+    def score(self, query: str, texts: Sequence[str]) -> np.ndarray:
+        self.calls.append((query, list(texts)))
+        if self.gate is not None:
+            self.gate.wait(10)
+        return np.array([sum(w in t for w in self.favourites) / len(self.favourites) for t in texts],
+                        dtype=np.float32)
+
+    def count_tokens(self, query: str, texts: Sequence[str]) -> list[int]:
+        return [len(query) + len(t) for t in texts]
