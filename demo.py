@@ -237,6 +237,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="prompt for knowledge-base entries: packaged e5 'query' (default: entries embedded like "
                         "questions, best for one-line entries) or 'passage' (long passages); other models: a "
                         "stored prompt name")
+    p.add_argument("--reranker", default="auto",
+                   help="second stage that re-scores the hybrid top-N: auto (Qwen3-Reranker-4B on a CUDA GPU, none "
+                        "on the CPU), none, qwen3-0.6b | qwen3-4b | qwen3-8b, a hub id or a local folder")
     p.add_argument("--kb", metavar="FILE",
                    help=f"preload a knowledge base ({', '.join(SUPPORTED_SUFFIXES)}; UTF-8 or GBK/GB18030)")
     p.add_argument("--auth", metavar="USER:PASSWORD", type=parse_auth, help="require a login for the UI")
@@ -256,7 +259,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (ValueError, OSError) as exc:  # KnowledgeBaseError is a ValueError
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    service = ModelService(model=args.model, device=args.device, document_prompt=args.document_prompt).start()
+    service = ModelService(model=args.model, device=args.device, document_prompt=args.document_prompt,
+                           reranker=args.reranker).start()
     blocks = None if args.no_ui else build_demo(service, kb_text, lang=args.lang)
     try:
         from server.app import serve

@@ -1,4 +1,4 @@
-"""The shared model service: loads the embedding model once in the background for every user and engine."""
+"""The shared model service: loads the embedding model and the reranker once in the background for every user and engine."""
 
 from __future__ import annotations
 
@@ -10,12 +10,13 @@ from typing import Any, Callable, Mapping, Sequence
 from .cache import EmbeddingCache
 from .engine import HybridEngine, Progress
 from .kb import Document
+from .rerank import NO_RERANKER, LoadedReranker, Reranker, load_reranker
 from .semantic import Embedder, LoadedEmbedder, load_embedder
 from .settings import DEFAULT_SETTINGS, Settings
 
 log = logging.getLogger(__name__)
 
-LOADING, READY, FAILED = "loading", "ready", "failed"
+LOADING, READY, FAILED, OFF = "loading", "ready", "failed", "off"
 
 
 @dataclass(frozen=True)
@@ -40,20 +41,49 @@ class ModelStatus:
     error: str | None = None
 
 
+@dataclass(frozen=True)
+class RerankerStatus:
+    """What the UI and /health show about the reranker.
+
+    Attributes:
+        state: "off" (none asked for, or "auto" found no GPU) | "loading" | "ready" | "failed".
+        requested: the reranker asked for ("none", "auto" or a name).
+        model, device, dtype: the loaded reranker ("" unless ready).
+        reason: why "auto" left reranking off, else None.
+        error: why loading failed, else None.
+    """
+
+    state: str
+    requested: str
+    model: str = ""
+    device: str = ""
+    dtype: str = ""
+    reason: str | None = None
+    error: str | None = None
+
+
 class ModelService:
-    """Owns the one embedding model (loaded on a background thread) and the embedding cache.
+    """Owns the one embedding model and the one reranker (loaded on a background thread) and the embedding cache.
 
     Args:
         model, device, dimension, document_prompt: passed to ``load_embedder`` (document_prompt only when set).
         cache: shared embedding cache; a default on-disk one when None, none when ``False``.
         loader: the function that loads the model (``load_embedder``).
         settings: default settings of the engines this service creates.
+        reranker: passed to ``reranker_loader`` after the embedding model has loaded; "none": no reranking.
+        reranker_loader: the function that loads the reranker (``load_reranker``).
     """
 
     def __init__(self, model: str = "auto", device: str = "auto", dimension: int | None = None,
                  cache: EmbeddingCache | None | bool = None,
                  loader: Callable[..., LoadedEmbedder] = load_embedder,
-                 settings: Settings = DEFAULT_SETTINGS, document_prompt: str | None = None) -> None:
+                 settings: Settings = DEFAULT_SETTINGS, document_prompt: str | None = None,
+                 reranker: str = NO_RERANKER, reranker_loader: Callable[..., LoadedReranker] = load_reranker) -> None:
+        self.reranker_requested = reranker
+        self._reranker_loader = reranker_loader
+        self._reranker: LoadedReranker | None = None
+        self._reranker_error: str | None = None
+        self._reranker_ready = threading.Event()
         self.requested = model
         self.device = device
         self.dimension = dimension
@@ -86,12 +116,49 @@ class ModelService:
             self._error = f"{type(exc).__name__}: {exc}"
         finally:
             self._ready.set()
+        self._load_reranker()
+
+    def _load_reranker(self) -> None:
+        # After the embedding model: search works while the (optional) second stage loads.
+        try:
+            if self.reranker_requested != NO_RERANKER:
+                self._reranker = self._reranker_loader(self.reranker_requested, device=self.device)
+                if self._reranker.reason:
+                    log.warning("reranker %r not used: %s", self.reranker_requested, self._reranker.reason)
+        except Exception as exc:  # searches go on without the second stage; the UI and /health say why
+            log.error("reranker %r failed to load: %s", self.reranker_requested, exc)
+            self._reranker_error = f"{type(exc).__name__}: {exc}"
+        finally:
+            self._reranker_ready.set()
 
     def wait(self, timeout: float | None = None) -> Embedder | None:
         """Block until loading ends (or ``timeout`` seconds); returns the model or None."""
         self.start()
         self._ready.wait(timeout)
         return self.embedder
+
+    def wait_reranker(self, timeout: float | None = None) -> Reranker | None:
+        """Block until the reranker has loaded, failed or been left off (or ``timeout`` seconds); returns it or None."""
+        self.start()
+        self._reranker_ready.wait(timeout)
+        return self.reranker
+
+    @property
+    def reranker(self) -> Reranker | None:
+        """The loaded reranker; None while loading, after a failure, or when none is used."""
+        return self._reranker.reranker if self._reranker is not None else None
+
+    def reranker_status(self) -> RerankerStatus:
+        """Current state of the reranker."""
+        requested = self.reranker_requested
+        if self.reranker is not None:
+            r = self.reranker
+            return RerankerStatus(READY, requested, r.name, r.device, r.dtype)
+        if self._reranker_error is not None:
+            return RerankerStatus(FAILED, requested, error=self._reranker_error)
+        if requested == NO_RERANKER or self._reranker is not None:
+            return RerankerStatus(OFF, requested, reason=self._reranker.reason if self._reranker else None)
+        return RerankerStatus(LOADING, requested)
 
     @property
     def embedder(self) -> Embedder | None:
@@ -110,7 +177,8 @@ class ModelService:
 
     def new_engine(self, documents: Sequence[str | Document | Mapping[str, Any]] = (),
                    progress: Progress | None = None, settings: Settings | None = None) -> HybridEngine:
-        """An engine over ``documents`` using the shared model if it is ready (keyword-only otherwise).
+        """An engine over ``documents`` using the shared model if it is ready (keyword-only otherwise) and the
+        reranker if it is (attach a later one with ``engine.reranker = service.reranker``).
 
         Args:
             documents: the knowledge base.
@@ -120,4 +188,4 @@ class ModelService:
             The engine.
         """
         return HybridEngine(documents, embedder=self.embedder, settings=settings or self.settings,
-                            cache=self.cache, progress=progress)
+                            cache=self.cache, progress=progress, reranker=self.reranker)

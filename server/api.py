@@ -1,4 +1,4 @@
-"""The JSON routes: /v1/embeddings, /v1/models, /search, /health. Validation and formatting only; hybrid searches."""
+"""The JSON routes: /v1/embeddings, /v1/rerank, /v1/models, /search, /health. Validation and formatting only; hybrid searches."""
 
 from __future__ import annotations
 
@@ -12,11 +12,12 @@ from fastapi import APIRouter, Depends
 from fastapi.responses import JSONResponse
 
 from hybrid.semantic import MODEL_ALIASES, Embedder
-from hybrid.service import FAILED, ModelService
+from hybrid.service import FAILED, LOADING, ModelService
 
 from .knowledge import ServerKnowledgeBase
 from .problem import ApiError
-from .schemas import EmbeddingsRequest, SearchRequest
+from .rerank import reranker_names, run_rerank
+from .schemas import EmbeddingsRequest, RerankRequest, SearchRequest
 from .search import check_texts, limit_error, model_or_503, run_search
 from .settings import ApiSettings
 
@@ -114,7 +115,13 @@ def build_router(service: ModelService, kb: ServerKnowledgeBase | None, settings
             "usage": {"prompt_tokens": token_count, "total_tokens": token_count},
         })
 
-    @router.get("/v1/models", summary="The loaded embedding model")
+    @router.post("/v1/rerank", summary="Order documents by relevance to a query with the reranker")
+    def rerank(body: RerankRequest) -> JSONResponse:
+        documents = None if body.documents is None else [d if isinstance(d, str) else d.text for d in body.documents]
+        return JSONResponse(run_rerank(service, settings, body.query, documents, top_n=body.top_n,
+                                       return_documents=body.return_documents, model=body.model))
+
+    @router.get("/v1/models", summary="The loaded embedding model and reranker")
     def models() -> dict[str, Any]:
         embedder = service.embedder
         data = []
@@ -126,21 +133,31 @@ def build_router(service: ModelService, kb: ServerKnowledgeBase | None, settings
                          # What input_type query / document put before the text.
                          "query_prompt": embedder.query_instruction,
                          "document_prompt": getattr(embedder, "document_prefix", None)})
+        reranker = service.reranker
+        if reranker is not None:
+            data.append({"id": reranker.name, "object": "model", "created": loaded_at, "owned_by": OWNER,
+                         "task": "rerank", "aliases": reranker_names(reranker, service.reranker_requested)[1:],
+                         "device": reranker.device, "max_tokens": reranker.max_tokens,
+                         "instruction": reranker.instruction})
         return {"object": "list", "data": data}
 
     @router.post("/search", summary="Keyword, semantic and hybrid rankings with the score breakdown")
     def search(body: SearchRequest) -> JSONResponse:
         outcome = run_search(service, kb, settings, body.query, k=body.k, alpha=body.alpha, fusion=body.fusion,
-                             normalizer=body.normalizer, mode=body.mode, documents=body.documents)
+                             normalizer=body.normalizer, mode=body.mode, documents=body.documents,
+                             rerank=body.rerank)
         return JSONResponse(outcome.to_dict(include_vector=body.include_vector))
 
-    @router.get("/health", summary="Model state, device and knowledge-base size")
+    @router.get("/health", summary="Model and reranker state, device and knowledge-base size")
     def health() -> dict[str, Any]:
         status = service.status()
+        reranker = service.reranker_status()
         kb_status = kb.status() if kb is not None else None
-        if status.state == FAILED or (kb_status and kb_status["state"] in ("keyword-only", "failed")):
+        if (status.state == FAILED or reranker.state == FAILED
+                or (kb_status and kb_status["state"] in ("keyword-only", "failed"))):
             overall = "degraded"
-        elif status.state != "ready" or (kb_status and kb_status["state"] == "indexing"):
+        elif (status.state != "ready" or reranker.state == LOADING
+              or (kb_status and kb_status["state"] == "indexing")):
             overall = "loading"
         else:
             overall = "ready"
@@ -151,6 +168,9 @@ def build_router(service: ModelService, kb: ServerKnowledgeBase | None, settings
                       "fell_back": status.fallback_reason is not None, "fallback_reason": status.fallback_reason,
                       "error": status.error},
             "device": status.device,
+            "reranker": {"state": reranker.state, "requested": reranker.requested, "name": reranker.model,
+                         "device": reranker.device, "dtype": reranker.dtype, "reason": reranker.reason,
+                         "error": reranker.error},
             "knowledge_base": kb_status,
         }
 

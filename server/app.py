@@ -28,7 +28,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-API_ROUTES = ("/v1/embeddings", "/v1/models", "/search", "/health")
+API_ROUTES = ("/v1/embeddings", "/v1/rerank", "/v1/models", "/search", "/health")
 _LOOPBACK = ("127.0.0.1", "localhost", "::1")
 # Presentation options Gradio 6 takes at launch/mount time rather than in the Blocks constructor.
 _UI_OPTIONS = ("theme", "css", "css_paths", "js", "head", "head_paths")

@@ -12,6 +12,7 @@ LABELS: dict[str, str] = {
     "body_too_large": "请求体过大",
     "invalid_documents": "文档无效",
     "no_knowledge_base": "服务器未加载知识库",
+    "no_reranker": "服务器未加载重排序模型",
     "model_not_found": "模型不存在",
     "not_ready": "语义模型尚未就绪，请稍后重试或使用 keyword 模式",
     "model_unavailable": "语义模型不可用",

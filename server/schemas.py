@@ -42,3 +42,26 @@ class SearchRequest(BaseModel):
     documents: list[str] | None = Field(
         None, description="texts to search instead of the server's knowledge base (never stored)")
     include_vector: bool = Field(False, description="also return the query embedding")
+    rerank: int | None = Field(
+        None, ge=0, strict=True, description="how many hybrid hits the server's reranker re-scores into the `reranked` list "
+        "(0: none; default: 20 when the server has a reranker)")
+
+
+class RerankDocument(BaseModel):
+    """A document given as an object (``{"text": ...}``), as some rerank clients send them."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    text: str
+
+
+class RerankRequest(BaseModel):
+    """POST /v1/rerank, the schema rerank servers commonly share. Unknown fields are ignored."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    model: str | None = Field(None, description="the loaded reranker's name or an alias (see GET /v1/models)")
+    query: str | None = Field(None, description="the question")
+    documents: list[str | RerankDocument] | None = Field(None, description="the texts to order")
+    top_n: int | None = Field(None, ge=1, description="return the best N (default: all)")
+    return_documents: bool = Field(False, description="also return each text as document.text")

@@ -9,7 +9,8 @@ from hybrid.engine import EmptyQueryError, EngineNotReadyError, HybridEngine
 from hybrid.fusion import FUSERS, NORMALIZERS
 from hybrid.kb import KnowledgeBaseError
 from hybrid.results import SearchResponse
-from hybrid.service import FAILED, ModelService
+from hybrid.rerank import RERANKER_ALIASES, Reranker
+from hybrid.service import FAILED, LOADING, ModelService
 from hybrid.semantic import Embedder
 from hybrid.settings import MODES
 
@@ -80,16 +81,40 @@ def model_or_503(service: ModelService, settings: ApiSettings) -> Embedder:
                    f"{settings.retry_after_s} s", headers={"Retry-After": str(settings.retry_after_s)})
 
 
+ENABLE_HINT = ("start the server with --reranker NAME (" + ", ".join(sorted(RERANKER_ALIASES))
+               + ", a hub id or a local folder; 'auto' picks one on a CUDA GPU)")
+
+
+def reranker_or_error(service: ModelService, settings: ApiSettings) -> Reranker:
+    """The loaded reranker, or the error that says why there is none.
+
+    Raises:
+        ApiError: 503 while it loads (with Retry-After) or after it failed (without); 400 ``no_reranker`` when
+            the server runs without one.
+    """
+    reranker = service.reranker
+    if reranker is not None:
+        return reranker
+    status = service.reranker_status()
+    if status.state == LOADING:
+        raise ApiError(503, "not_ready", f"the reranker {status.requested!r} is still loading; retry in "
+                       f"{settings.retry_after_s} s", headers={"Retry-After": str(settings.retry_after_s)})
+    if status.state == FAILED:
+        raise ApiError(503, "model_unavailable", f"the reranker {status.requested!r} failed to load: {status.error}. "
+                       "Restart the server with a reranker that loads (see /health).")
+    why = f" ({status.reason})" if status.reason else ""
+    raise ApiError(400, "no_reranker", f"this server has no reranker{why}: {ENABLE_HINT}")
+
+
 def _empty_query() -> ApiError:
     return ApiError(400, "empty_query", "Please enter a query: the query is empty.", "query")
 
 
-def check_search(settings: ApiSettings, query: str | None, k: int | None, mode: str | None, fusion: str | None,
-                 normalizer: str | None, documents: Sequence[str] | None) -> str:
-    """Check a search request against the limits and the registries before any work; returns the query.
+def check_query(settings: ApiSettings, query: str | None) -> str:
+    """A query that is not blank, within ``max_input_chars`` and valid Unicode; returns it.
 
     Raises:
-        ApiError: 400 naming the field at fault (and the limit and its variable for limits).
+        ApiError: 400 naming the field ``query``.
     """
     if query is None or not query.strip():
         raise _empty_query()
@@ -97,8 +122,21 @@ def check_search(settings: ApiSettings, query: str | None, k: int | None, mode: 
         raise limit_error(400, "the query length (characters)", len(query), settings.max_input_chars,
                           "max_input_chars", "query")
     check_unicode(query, "query", "query")
+    return query
+
+
+def check_search(settings: ApiSettings, query: str | None, k: int | None, mode: str | None, fusion: str | None,
+                 normalizer: str | None, documents: Sequence[str] | None, rerank: int | None = None) -> str:
+    """Check a search request against the limits and the registries before any work; returns the query.
+
+    Raises:
+        ApiError: 400 naming the field at fault (and the limit and its variable for limits).
+    """
+    query = check_query(settings, query)
     if k is not None and k > settings.max_k:
         raise limit_error(400, "k", k, settings.max_k, "max_k", "k")
+    if rerank is not None and rerank > settings.max_rerank:
+        raise limit_error(400, "rerank", rerank, settings.max_rerank, "max_rerank", "rerank")
     if mode is not None and mode not in MODES:
         raise ApiError(400, "invalid_request", f"unknown mode {mode!r}; choose one of {', '.join(MODES)}", "mode")
     if fusion is not None and fusion not in FUSERS:
@@ -121,7 +159,7 @@ def check_search(settings: ApiSettings, query: str | None, k: int | None, mode: 
 def run_search(service: ModelService, kb: ServerKnowledgeBase | None, settings: ApiSettings, query: str | None, *,
                k: int | None = None, alpha: float | None = None, fusion: str | None = None,
                normalizer: str | None = None, mode: str | None = None,
-               documents: Sequence[str] | None = None) -> SearchOutcome:
+               documents: Sequence[str] | None = None, rerank: int | None = None) -> SearchOutcome:
     """Check and run one search over the server's knowledge base or over ad-hoc ``documents``.
 
     Args:
@@ -131,13 +169,17 @@ def run_search(service: ModelService, kb: ServerKnowledgeBase | None, settings: 
         query: the question.
         k, alpha, fusion, normalizer, mode: as for ``HybridEngine.search`` (None: the engine's defaults).
         documents: texts searched in a fresh engine instead of ``kb``; never stored.
+        rerank: how many hybrid hits the server's reranker re-scores (0: none; None: 20 when it has one).
     Returns:
         The outcome.
     Raises:
         ApiError: 400 for bad input or a limit; 503 while the model loads or the knowledge base is embedded
-            (with Retry-After), or when the model failed (``mode="keyword"`` works then).
+            (with Retry-After), or when the model failed (``mode="keyword"`` works then); for ``rerank`` > 0
+            400 without a reranker, 503 while it loads or after it failed.
     """
-    query = check_search(settings, query, k, mode, fusion, normalizer, documents)
+    query = check_search(settings, query, k, mode, fusion, normalizer, documents, rerank)
+    if rerank:
+        reranker_or_error(service, settings)
     keyword_only = mode == "keyword"
     if documents is not None:
         if not keyword_only:
@@ -155,8 +197,11 @@ def run_search(service: ModelService, kb: ServerKnowledgeBase | None, settings: 
                        "documents", "documents")
     else:
         engine, source = kb.engine, KNOWLEDGE_BASE
+    # The reranker may have finished loading after this engine was built.
+    engine.reranker = service.reranker
     try:
-        response = engine.search(query, k=k, alpha=alpha, fusion=fusion, mode=mode, normalizer=normalizer)
+        response = engine.search(query, k=k, alpha=alpha, fusion=fusion, mode=mode, normalizer=normalizer,
+                                 rerank=rerank)
     except EmptyQueryError:
         raise _empty_query() from None
     except EngineNotReadyError:

@@ -14,6 +14,7 @@ ENV_VARS: dict[str, str] = {
     "max_documents": "HYBRID_MAX_DOCUMENTS",
     "max_body_bytes": "HYBRID_MAX_BODY_BYTES",
     "max_k": "HYBRID_MAX_K",
+    "max_rerank": "HYBRID_MAX_RERANK",
     "rate_limit_per_minute": "HYBRID_RATE_LIMIT",
     "cors_origins": "HYBRID_CORS_ORIGINS",
 }
@@ -31,6 +32,8 @@ class ApiSettings:
         max_documents: ad-hoc ``documents`` per /search request.
         max_body_bytes: request body size of the JSON routes.
         max_k: largest top-k of /search.
+        max_rerank: documents per /v1/rerank request and the largest ``rerank`` of /search (each costs a
+            reranker forward pass).
         rate_limit_per_minute: requests per minute per client (IP address) on the JSON routes; 0 = off.
             A client may burst up to this many requests, then one every 60/limit seconds.
         cors_origins: browser origins allowed to call the API cross-site; empty = CORS closed.
@@ -43,12 +46,14 @@ class ApiSettings:
     max_documents: int = 1000
     max_body_bytes: int = 4 * 1024 * 1024
     max_k: int = 100
+    max_rerank: int = 100
     rate_limit_per_minute: int = 0
     cors_origins: tuple[str, ...] = ()
     retry_after_s: int = 5
 
     def __post_init__(self) -> None:
-        for name in ("max_inputs", "max_input_chars", "max_documents", "max_body_bytes", "max_k", "retry_after_s"):
+        for name in ("max_inputs", "max_input_chars", "max_documents", "max_body_bytes", "max_k", "max_rerank",
+                     "retry_after_s"):
             value = getattr(self, name)
             if not isinstance(value, int) or value < 1:
                 raise ValueError(f"{name} ({ENV_VARS.get(name, 'no variable')}) must be a positive integer, "
