@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
+from dataclasses import replace
 from typing import Any, Sequence
 
 import gradio as gr
@@ -16,6 +17,9 @@ from hybrid.fusion import FUSERS, NORMALIZERS
 from hybrid.kb import SUPPORTED_SUFFIXES, entries_from_file
 from hybrid.semantic import resolve_device
 from hybrid.service import LOADING, READY, ModelService
+from server import ApiSettings
+from server.access import resolve_access
+from server.app import check_forwarded_allow_ips, serve
 from webui import format as fmt
 from webui.handlers import MAX_ENTRIES, DemoHandlers, SearchOutputs
 from webui.i18n import DEFAULT_LANGUAGE, LANGUAGES, TEXTS, text
@@ -228,7 +232,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python demo.py", description=__doc__.splitlines()[0])
     p.add_argument("--host", default="127.0.0.1", help="interface to listen on (0.0.0.0: every interface)")
     p.add_argument("--port", type=int, default=7860, help="port of the UI and the API")
-    p.add_argument("--share", action="store_true", help="also open a public Gradio share link")
+    p.add_argument("--share", action="store_true",
+                   help="also open a public Gradio share link (UI and API); protected by a generated key unless "
+                        "--auth, --api-key or --open says otherwise")
     p.add_argument("--model", default="auto",
                    help="embedding model: auto (Qwen3-Embedding on a GPU, else the packaged multilingual-e5-small), "
                         "a packaged name, a short alias, a hub id or a local folder")
@@ -242,7 +248,19 @@ def build_parser() -> argparse.ArgumentParser:
                         "on the CPU), none, qwen3-0.6b | qwen3-4b | qwen3-8b, a hub id or a local folder")
     p.add_argument("--kb", metavar="FILE",
                    help=f"preload a knowledge base ({', '.join(SUPPORTED_SUFFIXES)}; UTF-8 or GBK/GB18030)")
-    p.add_argument("--auth", metavar="USER:PASSWORD", type=parse_auth, help="require a login for the UI")
+    p.add_argument("--auth", metavar="USER:PASSWORD", type=parse_auth,
+                   help="require this login for everything (page, Gradio API, JSON API); a logged-in browser may "
+                        "use the JSON API too")
+    p.add_argument("--api-key", metavar="KEY", default=None,
+                   help="require this key for everything: 'Authorization: Bearer KEY' from programs (JSON API and "
+                        "gradio_client), or typed into the login page; comma-separated for several. Prefer the "
+                        "HYBRID_API_KEY variable (a command line is visible to other users of the machine)")
+    p.add_argument("--open", action="store_true", dest="open_access",
+                   help="with --share or a --host other than loopback: serve without credentials (otherwise a key "
+                        "is generated and printed); the --kb text is then searchable but not shown in the page")
+    p.add_argument("--forwarded-allow-ips", metavar="IPS", default=None,
+                   help="reverse proxies (comma-separated addresses, uvicorn's setting) whose X-Forwarded-For "
+                        "names the real client for the rate limit; by default no forwarded header is believed")
     p.add_argument("--lang", choices=sorted(set(LANGUAGES.values())), default=DEFAULT_LANGUAGE,
                    help="language the UI opens in (each visitor can switch)")
     p.add_argument("--no-ui", action="store_true", help="serve the JSON API only, without the web UI")
@@ -250,31 +268,30 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Start the demo (and the JSON API when the server package is present); returns the exit status."""
+    """Start the demo and the JSON API on one port; returns the exit status."""
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     try:
         resolve_device(args.device)
         kb_text = "\n".join(entries_from_file(args.kb)) if args.kb else None
+        settings = ApiSettings.from_env()
+        if args.api_key is not None:
+            settings = replace(settings, api_key=args.api_key)
+        access = resolve_access(settings.api_key, args.auth, share=args.share, host=args.host,
+                                open_access=args.open_access)
+        check_forwarded_allow_ips(args.forwarded_allow_ips, args.share)
     except (ValueError, OSError) as exc:  # KnowledgeBaseError is a ValueError
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    if kb_text is not None and not access.shows_kb:
+        print("* --open: the --kb knowledge base is searchable (POST /search) but not shown in the page")
+        kb_text = None
     service = ModelService(model=args.model, device=args.device, document_prompt=args.document_prompt,
                            reranker=args.reranker).start()
     blocks = None if args.no_ui else build_demo(service, kb_text, lang=args.lang)
     try:
-        from server.app import serve
-    except ImportError:
-        serve = None
-    try:
-        if serve is not None:
-            serve(blocks, service, host=args.host, port=args.port, share=args.share, auth=args.auth, kb_path=args.kb)
-            return 0
-        if blocks is None:
-            print("error: --no-ui serves the JSON API, which needs the server package (server/app.py)",
-                  file=sys.stderr)
-            return 2
-        blocks.launch(server_name=args.host, server_port=args.port, share=args.share, auth=args.auth)
+        serve(blocks, service, host=args.host, port=args.port, share=args.share, auth=args.auth, kb_path=args.kb,
+              api_settings=settings, access=access, forwarded_allow_ips=args.forwarded_allow_ips)
     except OSError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1

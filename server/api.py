@@ -5,10 +5,10 @@ from __future__ import annotations
 import base64
 import time
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 
 from hybrid.semantic import MODEL_ALIASES, Embedder
@@ -44,19 +44,17 @@ def _unit_rows(vectors: np.ndarray) -> np.ndarray:
     return (vectors / np.maximum(norms, 1e-12)).astype(np.float32)
 
 
-def build_router(service: ModelService, kb: ServerKnowledgeBase | None, settings: ApiSettings,
-                 guard: Callable[..., Any]) -> APIRouter:
-    """The API routes, each behind ``guard`` (rate limit + API key).
+def build_router(service: ModelService, kb: ServerKnowledgeBase | None, settings: ApiSettings) -> APIRouter:
+    """The API routes (the access policy and the rate limit are the app's middleware).
 
     Args:
         service: the shared model service.
         kb: the server's knowledge base, None without ``--kb``.
         settings: limits.
-        guard: FastAPI dependency run before every route.
     Returns:
         The router.
     """
-    router = APIRouter(dependencies=[Depends(guard)])
+    router = APIRouter()
     loaded_at = int(time.time())
 
     @router.post("/v1/embeddings", summary="OpenAI-compatible embeddings")

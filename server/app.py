@@ -16,10 +16,11 @@ from fastapi.middleware.cors import CORSMiddleware
 from hybrid.engine import HybridEngine
 from hybrid.service import ModelService
 
+from .access import Access, AccessMiddleware, AccessPolicy, is_loopback, resolve_access
 from .api import build_router
 from .errors import install_error_handlers
 from .knowledge import ServerKnowledgeBase
-from .security import BodyLimitMiddleware, RateLimiter, make_guard
+from .security import BodyLimitMiddleware, RateLimiter
 from .settings import ENV_VARS, ApiSettings
 
 if TYPE_CHECKING:
@@ -29,7 +30,6 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 API_ROUTES = ("/v1/embeddings", "/v1/rerank", "/v1/models", "/search", "/health")
-_LOOPBACK = ("127.0.0.1", "localhost", "::1")
 # Presentation options Gradio 6 takes at launch/mount time rather than in the Blocks constructor.
 _UI_OPTIONS = ("theme", "css", "css_paths", "js", "head", "head_paths")
 
@@ -40,41 +40,47 @@ def is_api_path(path: str) -> bool:
 
 
 def create_app(service: ModelService, kb_engine: HybridEngine | ServerKnowledgeBase | None = None,
-               settings: ApiSettings | None = None) -> FastAPI:
-    """The FastAPI app of the JSON API (no UI).
+               settings: ApiSettings | None = None, access: Access | None = None) -> FastAPI:
+    """The FastAPI app of the JSON API (no UI), behind the access policy.
 
     Args:
         service: the shared model service (started here if it was not).
         kb_engine: the server's knowledge base: an engine served as is, a ``ServerKnowledgeBase``, or None.
         settings: limits and security; ``ApiSettings.from_env()`` when None.
+        access: who may use the server; the keys of ``settings.api_key`` (none: open) when None.
     Returns:
-        The app; ``app.state`` holds service, kb and settings.
+        The app; ``app.state`` holds service, kb, settings and the access policy.
     """
     settings = settings if settings is not None else ApiSettings.from_env()
+    access = access if access is not None else resolve_access(settings.api_key, None)
     service.start()
     kb = ServerKnowledgeBase.from_engine(kb_engine, service) if isinstance(kb_engine, HybridEngine) else kb_engine
     app = FastAPI(title="Hybrid search API", version="1", summary="OpenAI-compatible embeddings and hybrid search",
                   docs_url="/docs", redoc_url=None, openapi_url="/openapi.json")
-    app.state.service, app.state.kb, app.state.settings = service, kb, settings
+    policy = AccessPolicy(access, settings)
+    app.state.service, app.state.kb, app.state.settings, app.state.access = service, kb, settings, policy
     install_error_handlers(app)
-    guard = make_guard(settings, RateLimiter(settings.rate_limit_per_minute))
-    app.include_router(build_router(service, kb, settings, guard))
+    app.include_router(build_router(service, kb, settings))
+    # Outermost last: CORS answers preflights and decorates every answer, then the access policy and rate
+    # limit see every request (API and UI), then bodies are bounded before a route reads them.
     app.add_middleware(BodyLimitMiddleware, limit=settings.max_body_bytes, applies=is_api_path)
+    app.add_middleware(AccessMiddleware, policy=policy, limiter=RateLimiter(settings.rate_limit_per_minute),
+                       login_limiter=RateLimiter(settings.login_attempts_per_minute), settings=settings)
     if settings.cors_origins:
-        # Added last, so outermost: every answer (errors included) carries the allowed origin.
         app.add_middleware(CORSMiddleware, allow_origins=list(settings.cors_origins), allow_methods=["GET", "POST"],
                            allow_headers=["Authorization", "Content-Type"])
     return app
 
 
-def mount_ui(app: FastAPI, blocks: "gr.Blocks", auth: tuple[str, str] | None = None,
-             ui_options: Mapping[str, Any] | None = None) -> FastAPI:
+def mount_ui(app: FastAPI, blocks: "gr.Blocks", ui_options: Mapping[str, Any] | None = None) -> FastAPI:
     """Serve ``blocks`` at ``/`` of ``app``; the API routes, registered first, keep precedence.
+
+    The app's access policy covers the UI too (its middleware sees every request); Gradio is also given the
+    policy as its ``auth_dependency``, so its own route checks agree with it.
 
     Args:
         app: from ``create_app``.
         blocks: the Gradio UI.
-        auth: (user, password) of the UI login (the API uses its own key, ``HYBRID_API_KEY``).
         ui_options: more ``gr.mount_gradio_app`` keywords (theme, css, js, head, ...); theme/css/js/head
             given to the Blocks constructor are used when not given here.
     Returns:
@@ -84,8 +90,13 @@ def mount_ui(app: FastAPI, blocks: "gr.Blocks", auth: tuple[str, str] | None = N
 
     options = {name: getattr(blocks, f"_deprecated_{name}", None) for name in _UI_OPTIONS}
     options = {k: v for k, v in options.items() if v is not None}
+    # No run history: its routes make the server call the Hugging Face hub on a visitor's behalf.
+    options["run_history"] = False
     options.update(ui_options or {})
-    mounted = gr.mount_gradio_app(app, blocks, path="/", auth=auth, **options)
+    policy: AccessPolicy = app.state.access
+    if policy.protected:
+        options.setdefault("auth_dependency", policy.gradio_user)
+    mounted = gr.mount_gradio_app(app, blocks, path="/", **options)
     # Gradio refuses event file data naming a path outside its upload folder only for a Blocks it launched
     # itself (processing_utils._check_allowed); a mounted Blocks must say it is live, or any client could
     # make an event read any file on the server.
@@ -103,6 +114,7 @@ class RunningServer:
     server: "uvicorn.Server" = field(repr=False)
     thread: threading.Thread = field(repr=False)
     share_url: str | None = None
+    access: Access | None = None
 
     @property
     def url(self) -> str:
@@ -171,29 +183,34 @@ def open_share_link(host: str, port: int, blocks: "gr.Blocks | None" = None) -> 
 def start(blocks: "gr.Blocks | None", service: ModelService, *, host: str = "127.0.0.1", port: int = 7860,
           share: bool = False, auth: tuple[str, str] | None = None, kb_path: str | None = None,
           api_settings: ApiSettings | None = None, ui_options: Mapping[str, Any] | None = None,
+          access: Access | None = None, open_access: bool = False, forwarded_allow_ips: str | None = None,
           log_level: str = "warning") -> RunningServer:
     """Start the server in a background thread and return once it accepts connections.
 
     Arguments as for ``serve``; ``port=0`` picks a free port.
     Raises:
         OSError: the port cannot be bound. KnowledgeBaseError, FileNotFoundError: a bad ``kb_path``.
+        ValueError: contradictory access options.
     """
     import uvicorn
 
     settings = api_settings if api_settings is not None else ApiSettings.from_env()
+    if access is None:
+        access = resolve_access(settings.api_key, auth, share=share, host=host, open_access=open_access)
+    check_forwarded_allow_ips(forwarded_allow_ips, share)
     service.start()
     kb = ServerKnowledgeBase.from_file(kb_path, service).start() if kb_path else None
-    app = create_app(service, kb, settings)
+    app = create_app(service, kb, settings, access)
     if blocks is not None:
-        mount_ui(app, blocks, auth, ui_options)
-    elif auth is not None:
-        log.warning("auth protects the UI only and there is no UI (--no-ui); protect the API with %s",
-                    ENV_VARS["api_key"])
-    if not settings.api_keys and (share or host not in _LOOPBACK):
-        log.warning("the JSON API is reachable from other machines%s without a key: set %s",
-                    " through the share link" if share else f" (host {host})", ENV_VARS["api_key"])
+        mount_ui(app, blocks, ui_options)
+    if access.open and access.exposed:
+        log.warning("--open: anyone who can reach this server%s may use the UI and the API without a key",
+                    " (the share link is public)" if share else f" (host {host})")
     sock = _bind(host, port)
-    config = uvicorn.Config(app, log_level=log_level, timeout_graceful_shutdown=5)
+    # Forwarded headers (X-Forwarded-For) are believed only from the proxies the operator names; uvicorn's own
+    # default would believe them from 127.0.0.1, which is where the share tunnel and every local program connect.
+    config = uvicorn.Config(app, log_level=log_level, timeout_graceful_shutdown=5,
+                            proxy_headers=bool(forwarded_allow_ips), forwarded_allow_ips=forwarded_allow_ips or "")
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, name="uvicorn", daemon=True)
     thread.start()
@@ -202,15 +219,44 @@ def start(blocks: "gr.Blocks | None", service: ModelService, *, host: str = "127
             sock.close()
             raise OSError(f"the server on {host}:{port} stopped during start-up; see the log above")
         thread.join(0.05)
-    running = RunningServer(app, host, sock.getsockname()[1], server, thread)
+    running = RunningServer(app, host, sock.getsockname()[1], server, thread, access=access)
     if share:
         running.share_url = open_share_link(host, running.port, blocks)
     return running
 
 
+def check_forwarded_allow_ips(value: str | None, share: bool) -> None:
+    """Refuse trusting forwarded headers from the share tunnel's own address.
+
+    Raises:
+        ValueError: ``share`` with loopback (or ``*``) among the trusted proxies.
+    """
+    if not value or not share:
+        return
+    trusted = [v.strip() for v in value.split(",") if v.strip()]
+    if any(v == "*" or is_loopback(v) or v.startswith(("127.", "::1")) for v in trusted):
+        raise ValueError("--forwarded-allow-ips cannot name 127.0.0.1 (or *) with --share: every share-link "
+                         "visitor arrives from the local tunnel on 127.0.0.1, so each could claim any address")
+
+
+def access_lines(running: RunningServer) -> list[str]:
+    """What ``serve`` prints about access: the generated key and links that log in with it."""
+    access = running.access
+    if access is None or access.generated_key is None:
+        return []
+    key = access.generated_key
+    lines = [f"* Access key (generated; the server is reachable from other machines): {key}",
+             f"  Open {running.url}/?token={key}" + (f" or {running.share_url}/?token={key}" if running.share_url
+                                                       else "") + " to log in, or send 'Authorization: Bearer <key>'.",
+             f"  Choose your own with {ENV_VARS['api_key']} / --api-key or --auth USER:PASSWORD; "
+             "--open serves without credentials."]
+    return lines
+
+
 def serve(blocks: "gr.Blocks | None", service: ModelService, *, host: str = "127.0.0.1", port: int = 7860,
           share: bool = False, auth: tuple[str, str] | None = None, kb_path: str | None = None,
-          api_settings: ApiSettings | None = None, ui_options: Mapping[str, Any] | None = None) -> None:
+          api_settings: ApiSettings | None = None, ui_options: Mapping[str, Any] | None = None,
+          access: Access | None = None, open_access: bool = False, forwarded_allow_ips: str | None = None) -> None:
     """Serve the JSON API and, when ``blocks`` is given, the Gradio UI on the same port until Ctrl+C.
 
     Args:
@@ -218,16 +264,23 @@ def serve(blocks: "gr.Blocks | None", service: ModelService, *, host: str = "127
         service: the shared model service (loading starts here if it has not).
         host, port: where to listen.
         share: open a Gradio share link; it tunnels to this port, so it carries the UI and the API.
-        auth: (user, password) for the UI login; the API is protected by ``HYBRID_API_KEY`` instead.
+        auth: (user, password) of the login; it protects every route, as the key does.
         kb_path: the server's knowledge base file for /search (embedded in the background).
         api_settings: limits and security; ``ApiSettings.from_env()`` when None.
         ui_options: extra ``gr.mount_gradio_app`` keywords (theme, css, js, head, ...).
+        access: who may use the server (``resolve_access``); decided from the key, ``auth``, ``share``, ``host``
+            and ``open_access`` when None.
+        open_access: ``--open``: no generated key for a server reachable from other machines.
+        forwarded_allow_ips: proxies whose X-Forwarded-For is believed (uvicorn's setting); none when None.
     """
     running = start(blocks, service, host=host, port=port, share=share, auth=auth, kb_path=kb_path,
-                    api_settings=api_settings, ui_options=ui_options, log_level="info")
+                    api_settings=api_settings, ui_options=ui_options, access=access, open_access=open_access,
+                    forwarded_allow_ips=forwarded_allow_ips, log_level="info")
     if blocks is not None:
         print(f"* UI:  {running.url}/")
     print(f"* API: {running.url}  ({', '.join(API_ROUTES)}; schema at /openapi.json)")
     if running.share_url:
         print(f"* Public URL (UI and API): {running.share_url}")
+    for line in access_lines(running):
+        print(line)
     running.wait()

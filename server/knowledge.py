@@ -93,8 +93,9 @@ class ServerKnowledgeBase:
         log.info("knowledge base %s: %d entries embedded", self.path, len(engine))
 
     def status(self) -> dict[str, Any]:
-        """What /health shows: path, size, state (indexing | ready | keyword-only | failed), progress, error."""
+        """What /health shows: path (the file's name), size, state (indexing | ready | keyword-only | failed), progress, error."""
         model_failed = self.service.status().state == FAILED
         state = KEYWORD_ONLY if (self.state == INDEXING and model_failed) else self.state
-        return {"path": self.path, "size": self.size, "state": state, "embedded": self.embedded,
-                "error": self.error}
+        # The file's name only: where files live on the server is nobody's business.
+        return {"path": Path(self.path).name if self.path else None, "size": self.size, "state": state,
+                "embedded": self.embedded, "error": self.error}

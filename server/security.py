@@ -1,18 +1,15 @@
-"""Request guards of the JSON API: body-size limit, API key, per-client rate limit."""
+"""Request bounds: the body-size limit of the JSON routes and the token-bucket rate limiter."""
 
 from __future__ import annotations
 
-import hmac
-import math
 import threading
 import time
-from typing import Awaitable, Callable
+from typing import Callable
 
-from fastapi import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from .errors import ApiError, error_response
-from .settings import ENV_VARS, ApiSettings
+from .settings import ENV_VARS
 
 
 class BodyLimitMiddleware:
@@ -112,38 +109,3 @@ class RateLimiter:
         full = [c for c, (tokens, last) in self._buckets.items() if tokens + (now - last) * rate >= self.per_minute]
         for client in full:
             del self._buckets[client]
-
-
-def client_id(request: Request) -> str:
-    """The rate-limited identity of a request: the client's IP address (uvicorn applies trusted proxy headers)."""
-    return request.client.host if request.client else "unknown"
-
-
-def make_guard(settings: ApiSettings, limiter: RateLimiter) -> Callable[[Request], Awaitable[None]]:
-    """A FastAPI dependency that applies the rate limit and then the API key to a JSON route."""
-    keys = [k.encode() for k in settings.api_keys]
-
-    async def guard(request: Request) -> None:
-        wait = limiter.acquire(client_id(request))
-        if wait > 0:
-            raise ApiError(429, "rate_limited",
-                           f"more than {settings.rate_limit_per_minute} requests a minute from this client "
-                           f"({ENV_VARS['rate_limit_per_minute']}); retry in {math.ceil(wait)} s",
-                           headers={"Retry-After": str(math.ceil(wait))})
-        if not keys:
-            return
-        header = request.headers.get("authorization", "")
-        scheme, _, token = header.partition(" ")
-        given = token.strip().encode() if scheme.lower() == "bearer" else b""
-        # Compare with every key (constant time each) so timing does not reveal which one nearly matched.
-        matched = False
-        for key in keys:
-            matched |= hmac.compare_digest(given, key)
-        if not matched:
-            reason = "no API key was sent" if not header else "the API key is wrong"
-            raise ApiError(401, "unauthorized",
-                           f"{reason}: send the header 'Authorization: Bearer <key>' with the key the server "
-                           f"was started with ({ENV_VARS['api_key']})",
-                           headers={"WWW-Authenticate": "Bearer"})
-
-    return guard

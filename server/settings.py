@@ -17,6 +17,7 @@ ENV_VARS: dict[str, str] = {
     "max_rerank": "HYBRID_MAX_RERANK",
     "rate_limit_per_minute": "HYBRID_RATE_LIMIT",
     "cors_origins": "HYBRID_CORS_ORIGINS",
+    "login_attempts_per_minute": "HYBRID_LOGIN_RATE",
 }
 
 
@@ -34,10 +35,14 @@ class ApiSettings:
         max_k: largest top-k of /search.
         max_rerank: documents per /v1/rerank request and the largest ``rerank`` of /search (each costs a
             reranker forward pass).
-        rate_limit_per_minute: requests per minute per client (IP address) on the JSON routes; 0 = off.
-            A client may burst up to this many requests, then one every 60/limit seconds.
+        rate_limit_per_minute: requests a minute per client on the JSON routes and the UI's events (every POST);
+            0 = off. A client is a key, a login session, else an address (forwarded headers count only from
+            the proxies named by --forwarded-allow-ips). It may burst up to this many, then one every 60/limit s.
         cors_origins: browser origins allowed to call the API cross-site; empty = CORS closed.
         retry_after_s: the Retry-After of 503 answers while the model loads or the knowledge base is embedded.
+        login_attempts_per_minute: logins (right or wrong), wrong keys and new anonymous sessions per client
+            address a minute; always on, so a password cannot be guessed at speed.
+        session_hours: how long a login lasts.
     """
 
     api_key: str | None = field(default=None, repr=False)
@@ -50,10 +55,12 @@ class ApiSettings:
     rate_limit_per_minute: int = 0
     cors_origins: tuple[str, ...] = ()
     retry_after_s: int = 5
+    login_attempts_per_minute: int = 10
+    session_hours: int = 24 * 7
 
     def __post_init__(self) -> None:
         for name in ("max_inputs", "max_input_chars", "max_documents", "max_body_bytes", "max_k", "max_rerank",
-                     "retry_after_s"):
+                     "retry_after_s", "login_attempts_per_minute", "session_hours"):
             value = getattr(self, name)
             if not isinstance(value, int) or value < 1:
                 raise ValueError(f"{name} ({ENV_VARS.get(name, 'no variable')}) must be a positive integer, "

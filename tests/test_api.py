@@ -195,7 +195,7 @@ def test_settings_from_env_and_bad_values_name_the_variable():
 def test_api_key_protects_every_json_route():
     c = client_for(api_key="s3cret")
     for method, path, body in (("post", "/search", {"query": "巴黎"}), ("post", "/v1/embeddings", {"input": "a"}),
-                               ("get", "/v1/models", None), ("get", "/health", None)):
+                               ("get", "/v1/models", None), ("get", "/openapi.json", None), ("get", "/docs", None)):
         kwargs = {"json": body} if body else {}
         r = getattr(c, method)(path, **kwargs)
         assert r.status_code == 401, path
@@ -204,6 +204,11 @@ def test_api_key_protects_every_json_route():
         assert wrong.status_code == 401 and "wrong" in wrong.text
         ok = getattr(c, method)(path, headers={"Authorization": "Bearer s3cret"}, **kwargs)
         assert ok.status_code == 200, (path, ok.text)
+    assert c.get("/v1/models").json()["error"]["type"] == "authentication_error"  # OpenAI's shape under /v1
+    # /health tells the unauthenticated only that the server is alive.
+    assert c.get("/health").json() == {"status": "alive"}
+    assert c.get("/health", headers={"Authorization": "Bearer nope"}).json() == {"status": "alive"}
+    assert c.get("/health", headers={"Authorization": "Bearer s3cret"}).json()["status"] == "ready"
 
 
 def test_rate_limit_is_off_by_default_and_answers_429_with_retry_after():
@@ -538,14 +543,17 @@ def test_ui_and_api_share_one_port_and_the_share_tunnel_targets_it(monkeypatch, 
     try:
         assert calls == [("127.0.0.1", running.port)]
         assert running.share_url == "https://abc123.gradio.live"
-        with httpx.Client(base_url=running.url) as http:
+        key = running.access.generated_key  # a share link without credentials gets a generated key
+        assert key and len(key) >= 32 and httpx.get(f"{running.url}/search").status_code == 401
+        with httpx.Client(base_url=running.url, headers={"Authorization": f"Bearer {key}"}) as http:
             assert "<html" in http.get("/").text.lower()
             assert http.get("/health").json()["model"]["name"] == "fake-onehot"
             r = http.post("/search", json={"query": "巴黎", "documents": ["巴黎", "东京"], "mode": "keyword"})
             assert r.json()["keyword"][0]["text"] == "巴黎"
             assert "access-control-allow-origin" not in http.get(
                 "/health", headers={"Origin": "http://localhost:9999"}).headers
-        assert Client(running.url, verbose=False).predict("abc", api_name="/reverse") == "cba"
+        client = Client(running.url, verbose=False, headers={"Authorization": f"Bearer {key}"})
+        assert client.predict("abc", api_name="/reverse") == "cba"
     finally:
         running.stop()
 

@@ -27,7 +27,8 @@ pytestmark = [
     pytest.mark.filterwarnings("ignore:The copy keyword is deprecated"),
 ]
 
-KB_LINES = ["苹果是一种很好吃的水果。", "法国的首都是巴黎。", "机密条目：季度预算是三百万。"]
+# Lines no sample knowledge base holds: finding one in an answer means the --kb file leaked.
+KB_LINES = ["内部条目：服务器迁移定在周五夜里。", "内部条目：巴黎办公室下月搬家。", "机密条目：季度预算是三百万。"]
 SECRET = "绝密：服务器上的私人笔记 4711"
 
 
@@ -61,15 +62,29 @@ def serve_demo(kb: Path | None = None, **start_options):
     return start(blocks, service, host="127.0.0.1", port=0, kb_path=str(kb) if kb else None, **options)
 
 
+# Logins are limited per address; the shared servers allow many so that only the test of that limit meets it.
+MANY_LOGINS = 10_000
+
+
 @pytest.fixture(scope="module")
 def keyed(files):
     """``HYBRID_API_KEY=k123 python demo.py --kb kb.txt``."""
-    running = serve_demo(files["kb"], api_settings=ApiSettings(api_key="k123"))
+    running = serve_demo(files["kb"], api_settings=ApiSettings(api_key="k123", login_attempts_per_minute=MANY_LOGINS))
+    yield running
+    running.stop()
+
+
+@pytest.fixture(scope="module")
+def logged(files):
+    """``python demo.py --auth admin:pw --kb kb.txt``."""
+    running = serve_demo(files["kb"], auth=("admin", "pw"),
+                         api_settings=ApiSettings(login_attempts_per_minute=MANY_LOGINS))
     yield running
     running.stop()
 
 
 KEY = {"Authorization": "Bearer k123"}
+BROWSER = {"Accept": "text/html,application/xhtml+xml,*/*;q=0.8"}
 
 
 # ----------------------------------------------------------------------------- helpers: Gradio's wire protocol
@@ -176,3 +191,387 @@ def test_a_file_uploaded_through_gradio_is_read(keyed, tmp_path):
                          [file_data(stored), "en"], KEY)
     assert messages[-1]["msg"] == "process_completed" and messages[-1]["success"], messages[-1]
     assert messages[-1]["output"]["data"][0] == "我上传的知识\n第二条"
+
+
+# ----------------------------------------------------------------------------- 2. one access policy, every route
+
+
+def every_route(app) -> list[tuple[str, str]]:
+    """(method, path) of every route the app serves, FastAPI's and the mounted Gradio app's, parameters filled."""
+    from starlette.routing import Mount, Route
+
+    found: list[tuple[str, str]] = []
+
+    def walk(routes, prefix: str) -> None:
+        for route in routes:
+            if isinstance(route, Mount):
+                walk(route.routes, prefix + route.path)
+            elif isinstance(route, Route):
+                found.extend((method, prefix + route.path) for method in sorted(route.methods or {"GET"}))
+            elif hasattr(route, "original_router"):  # FastAPI's included routers
+                walk(route.original_router.routes, prefix + route.include_context.prefix)
+
+    walk(app.routes, "")
+    return sorted(set(found))
+
+
+def filled(path: str, kb: Path) -> str:
+    """A route pattern with its parameters filled in; file parameters name the knowledge-base file."""
+    import re
+
+    path = re.sub(r"\{(path_or_url|path)(:path)?\}", str(kb).lstrip("/") if "file/" in path else str(kb), path)
+    return re.sub(r"\{[^}]+\}", "x", path)
+
+
+PUBLIC = {("POST", "/login"), ("POST", "/login/"), ("GET", "/logout")}
+
+
+def probe(running, kb: Path, headers: dict, routes: list[tuple[str, str]], accepts=({}, BROWSER)) -> list[str]:
+    """Request ``routes`` with ``headers``; returns every answer other than a refusal, and every leak."""
+    problems = []
+    with httpx.Client(base_url=running.url, timeout=30) as http:
+        for method, pattern in routes:
+            if (method, pattern) in PUBLIC:
+                continue
+            path = filled(pattern, kb)
+            for accept in accepts:
+                r = http.request(method, path, headers={**headers, **accept}, json={} if method == "POST" else None)
+                body = r.text
+                named = str(kb) in path  # the login page's "next" field repeats the path asked for
+                if any(line in body for line in KB_LINES) or SECRET in body or (str(kb) in body and not named):
+                    problems.append(f"{method} {path}: leaks data ({r.status_code})")
+                if pattern == "/health":
+                    if r.json() != {"status": "alive"}:
+                        problems.append(f"{method} {path}: {body[:100]}")
+                elif r.status_code != 401:
+                    problems.append(f"{method} {path}: {r.status_code} {body[:100]}")
+    return problems
+
+
+# One route of each kind, for the forged headers (the full sweep runs without credentials).
+SAMPLE = [("GET", "/"), ("GET", "/config"), ("GET", "/gradio_api/info"), ("POST", "/gradio_api/queue/join"),
+          ("GET", "/gradio_api/file={path_or_url:path}"), ("POST", "/gradio_api/upload"), ("POST", "/search"),
+          ("GET", "/v1/models"), ("GET", "/openapi.json"), ("GET", "/docs"), ("GET", "/health"),
+          ("GET", "/gradio_api/mcp/schema"), ("POST", "/gradio_api/mcp/")]
+
+FORGED = [
+    {"Authorization": "Bearer k12"}, {"Authorization": "Bearer k1234"}, {"Authorization": "Bearer"},
+    {"Authorization": "Basic YWRtaW46cHc="}, {"Authorization": "k123"},
+    {"Cookie": "hybrid_session=k123"}, {"Cookie": "access-token-x=k123; access-token-unsecure-x=k123"},
+    {"X-Forwarded-For": "127.0.0.1", "X-Real-IP": "127.0.0.1", "Forwarded": "for=127.0.0.1"},
+    {"Host": "localhost", "Origin": "http://127.0.0.1", "Referer": "http://127.0.0.1/"},
+]
+
+
+@pytest.mark.parametrize("server", ["keyed", "logged"])
+def test_every_route_ui_included_is_refused_without_credentials(server, files, request):
+    """Issue reproducers: without the key /config gave the --kb text, and /, /gradio_api/info and
+    /gradio_api/openapi.json answered 200; with --auth, POST /search answered without a login."""
+    running = request.getfixturevalue(server)
+    routes = every_route(running.app)
+    assert len(routes) > 60 and ("POST", "/gradio_api/queue/join") in routes  # Gradio's routes are in the list
+    assert probe(running, files["kb"], {}, routes) == []
+
+
+@pytest.mark.parametrize("server", ["keyed", "logged"])
+def test_forged_credentials_and_headers_are_refused(server, files, request):
+    running = request.getfixturevalue(server)
+    problems = [p for headers in FORGED for p in probe(running, files["kb"], headers, SAMPLE, accepts=({},))]
+    assert problems == []
+
+
+def test_the_login_page_carries_nothing_of_the_knowledge_base(logged, keyed):
+    for running, field in ((logged, 'name="username"'), (keyed, "Access key")):
+        r = httpx.get(f"{running.url}/", headers=BROWSER)
+        assert r.status_code == 401 and "text/html" in r.headers["content-type"]
+        page = r.text
+        assert field in page and 'action="/login"' in page
+        assert not any(line in page for line in KB_LINES)
+        for leak in ("gradio_config", "gradio_api_info", "window.__gradio"):
+            assert leak not in page
+
+
+def test_a_logged_in_browser_may_use_the_page_and_the_json_api(logged):
+    with httpx.Client(base_url=logged.url) as http:
+        assert http.post("/search", json={"query": "巴黎"}).status_code == 401
+        wrong = http.post("/login", data={"username": "admin", "password": "nope", "next": "/"}, headers=BROWSER)
+        assert wrong.status_code == 401 and "wrong user name or password" in wrong.text and not http.cookies
+        r = http.post("/login", data={"username": "admin", "password": "pw", "next": "/?lang=en"}, headers=BROWSER)
+        assert r.status_code == 303 and r.headers["location"] == "/?lang=en"
+        assert "HttpOnly" in r.headers["set-cookie"] and "SameSite=Lax" in r.headers["set-cookie"]
+        page = http.get("/", headers=BROWSER)
+        assert page.status_code == 200 and KB_LINES[2] in page.text  # the page itself shows the --kb text
+        found = http.post("/search", json={"query": "巴黎", "mode": "keyword"})
+        assert found.status_code == 200 and found.json()["keyword"][0]["text"] == KB_LINES[1]
+        assert http.get("/health").json()["knowledge_base"]["path"] == "kb.txt"  # a name, not a server path
+        assert http.get("/gradio_api/info").status_code == 200
+        http.get("/logout")
+        assert http.post("/search", json={"query": "巴黎"}).status_code == 401
+
+
+def test_an_open_redirect_after_login_is_refused(logged):
+    for target in ("https://evil.example/", "//evil.example", "/\\evil.example"):
+        r = httpx.post(f"{logged.url}/login", data={"username": "admin", "password": "pw", "next": target},
+                       headers=BROWSER)
+        assert r.status_code == 303 and r.headers["location"] == "/", target
+
+
+@pytest.fixture(scope="module")
+def tiny_app():
+    """A small Blocks app with one public endpoint, to call through gradio_client."""
+    import gradio as gr
+
+    with gr.Blocks() as blocks:
+        box, out = gr.Textbox(), gr.Textbox()
+        box.submit(lambda s: s[::-1], box, out, api_name="reverse")
+    return blocks
+
+
+def test_gradio_client_with_a_bearer_key_or_a_login(tiny_app):
+    from gradio_client import Client
+    from gradio_client.exceptions import AuthenticationError
+
+    from server.app import start
+
+    running = start(tiny_app, fake_service(), host="127.0.0.1", port=0, auth=("admin", "pw"),
+                    api_settings=ApiSettings(api_key="k123", login_attempts_per_minute=MANY_LOGINS))
+    try:
+        with pytest.raises(AuthenticationError):
+            Client(running.url, verbose=False)
+        with pytest.raises(AuthenticationError):
+            Client(running.url, verbose=False, headers={"Authorization": "Bearer k12"})
+        with pytest.raises(AuthenticationError):
+            Client(running.url, verbose=False, auth=("admin", "wrong"))
+        by_key = Client(running.url, verbose=False, headers={"Authorization": "Bearer k123"})
+        assert by_key.predict("abc", api_name="/reverse") == "cba"
+        by_login = Client(running.url, verbose=False, auth=("admin", "pw"))
+        assert by_login.predict("xyz", api_name="/reverse") == "zyx"
+        # The key typed into the login page is a login too.
+        assert Client(running.url, verbose=False, auth=("", "k123")).predict("ab", api_name="/reverse") == "ba"
+    finally:
+        running.stop()
+
+
+def test_wrong_logins_and_keys_are_limited_per_address(tiny_app):
+    from server.app import start
+
+    running = start(tiny_app, fake_service(), host="127.0.0.1", port=0, auth=("admin", "pw"),
+                    api_settings=ApiSettings(api_key="k123", login_attempts_per_minute=3))
+    try:
+        with httpx.Client(base_url=running.url) as http:
+            codes = [http.post("/login", data={"username": "admin", "password": f"guess{i}"}).status_code
+                     for i in range(3)]
+            assert codes == [401, 401, 401]
+            r = http.post("/login", data={"username": "admin", "password": "pw"})
+            assert r.status_code == 429 and int(r.headers["retry-after"]) >= 1
+            assert "HYBRID_LOGIN_RATE" in r.json()["message"]
+            r = http.get("/config", headers={"Authorization": "Bearer guess"})
+            assert r.status_code == 429  # wrong keys count too
+            assert http.get("/config", headers={"Authorization": "Bearer k123"}).status_code == 200
+    finally:
+        running.stop()
+
+
+# ----------------------------------------------------------------------------- 3. sharing is protected by default
+
+
+def test_access_decisions():
+    from server.access import resolve_access
+
+    local = resolve_access(None, None)
+    assert not local.protected and not local.exposed and local.generated_key is None and local.shows_kb
+    for share, host in ((True, "127.0.0.1"), (False, "0.0.0.0"), (False, "192.168.1.5"), (True, "::")):
+        made = resolve_access(None, None, share=share, host=host, make_key=lambda: "generated")
+        assert made.protected and made.api_keys == ("generated",) and made.generated_key == "generated"
+    assert resolve_access("k1,k2", None, share=True).api_keys == ("k1", "k2")
+    assert resolve_access(None, ("u", "p"), share=True).generated_key is None
+    opened = resolve_access(None, None, share=True, open_access=True)
+    assert not opened.protected and opened.exposed and not opened.shows_kb
+    assert resolve_access(None, None, open_access=True).shows_kb  # --open on loopback changes nothing
+    with pytest.raises(ValueError, match="--open"):
+        resolve_access("k", None, share=True, open_access=True)
+
+
+@pytest.fixture()
+def launched(monkeypatch):
+    """``demo.main(argv)`` as ``python demo.py`` runs it, with the share tunnel faked (it needs the internet) and
+    without blocking; yields a function returning (running server, printed text)."""
+    from gradio import networking
+
+    from server.app import RunningServer
+
+    servers: list[RunningServer] = []
+    monkeypatch.setattr(networking, "setup_tunnel", lambda **_: "http://abc123.gradio.live")
+    monkeypatch.setattr(RunningServer, "wait", lambda self: servers.append(self))
+
+    def launch(argv: list[str], capsys) -> tuple[RunningServer, str]:
+        assert demo.main(["--port", "0", "--model", "multilingual-e5-small", *argv]) == 0
+        return servers[-1], capsys.readouterr().out
+
+    yield launch
+    for running in servers:
+        running.stop()
+
+
+def test_share_without_credentials_generates_a_key_and_prints_it(launched, files, capsys):
+    running, printed = launched(["--share", "--kb", str(files["kb"])], capsys)
+    key = running.access.generated_key
+    assert key and len(key) >= 32
+    assert f"https://abc123.gradio.live/?token={key}" in printed and f"{running.url}/?token={key}" in printed
+    assert "Bearer" in printed and "--open" in printed
+    with httpx.Client(base_url=running.url) as http:
+        page = http.get("/", headers=BROWSER)
+        assert page.status_code == 401 and not any(line in page.text for line in KB_LINES)
+        assert http.post("/search", json={"query": "巴黎", "mode": "keyword"}).status_code == 401
+        assert http.get("/?token=wrong", headers=BROWSER).status_code == 401
+        link = http.get(f"/?token={key}&lang=en", headers=BROWSER)
+        assert link.status_code == 303 and link.headers["location"] == "/?lang=en"  # the key leaves the URL
+        assert http.get("/", headers=BROWSER).status_code == 200  # the link logged this browser in
+        assert http.post("/search", json={"query": "巴黎", "mode": "keyword"}).status_code == 200
+    r = httpx.post(f"{running.url}/search", json={"query": "巴黎", "mode": "keyword"},
+                   headers={"Authorization": f"Bearer {key}"})
+    assert r.status_code == 200 and r.json()["keyword"][0]["text"] == KB_LINES[1]
+
+
+def test_an_open_share_reads_no_server_file_and_never_lists_the_knowledge_base(launched, files, capsys,
+                                                                               link_in_uploads):
+    running, printed = launched(["--share", "--open", "--kb", str(files["kb"])], capsys)
+    assert running.access.generated_key is None and "searchable (POST /search) but not shown" in printed
+    with httpx.Client(base_url=running.url) as http:
+        for path in ("/", "/config", "/gradio_api/info", "/gradio_api/openapi.json", "/health"):
+            r = http.get(path)
+            assert r.status_code == 200, path
+            assert not any(line in r.text for line in KB_LINES) and str(files["kb"]) not in r.text, path
+        found = http.post("/search", json={"query": "预算", "mode": "keyword", "k": 1})
+        assert found.json()["keyword"][0]["text"] == KB_LINES[2]  # searchable
+        for path in (files["kb"], files["note"], Path("/etc/hostname")):
+            assert http.get(f"/gradio_api/file={path}").status_code == 403
+        upload = fn_index_of(http.get("/config").json(), "upload", "upload")
+    for path in [*attack_paths(files["note"]), str(link_in_uploads), str(files["kb"])]:
+        messages = run_event(running.url, upload, [file_data(path), "en"])
+        assert SECRET not in json.dumps(messages, ensure_ascii=False) and messages[-1]["success"] is False
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--share", "--open", "--auth", "u:p"], "--open"),
+    (["--share", "--open", "--api-key", "k"], "--open"),
+    (["--share", "--forwarded-allow-ips", "127.0.0.1"], "--forwarded-allow-ips"),
+    (["--share", "--forwarded-allow-ips", "*"], "--forwarded-allow-ips"),
+])
+def test_contradictory_access_options_are_refused_before_serving(argv, message, capsys):
+    assert demo.main(argv) == 2
+    assert message in capsys.readouterr().err
+
+
+# ----------------------------------------------------------------------------- 4. rate limits count real clients
+
+
+def _statuses(http: httpx.Client, n: int, headers=lambda i: {}) -> list[int]:
+    return [http.get("/v1/models", headers=headers(i)).status_code for i in range(n)]
+
+
+def test_forged_forwarded_headers_do_not_make_new_clients():
+    """Issue reproducer: with HYBRID_RATE_LIMIT=5, six requests with six forged X-Forwarded-For all got 200."""
+    from server.app import start
+
+    running = start(None, fake_service(), host="127.0.0.1", port=0, api_settings=ApiSettings(rate_limit_per_minute=5))
+    try:
+        with httpx.Client(base_url=running.url) as http:
+            forged = _statuses(http, 6, lambda i: {"X-Forwarded-For": f"203.0.113.{i}", "X-Real-IP": f"198.51.100.{i}",
+                                                   "Forwarded": f"for=192.0.2.{i}"})
+            assert forged == [200] * 5 + [429]
+            r = http.get("/search")
+            assert r.status_code == 429 and int(r.headers["retry-after"]) >= 1
+            assert "HYBRID_RATE_LIMIT" in r.json()["message"]
+    finally:
+        running.stop()
+
+
+def test_forwarded_headers_are_believed_from_the_named_proxy_only():
+    from server.app import start
+
+    running = start(None, fake_service(), host="127.0.0.1", port=0, api_settings=ApiSettings(rate_limit_per_minute=2),
+                    forwarded_allow_ips="127.0.0.1")  # a reverse proxy on this machine, no share link
+    try:
+        with httpx.Client(base_url=running.url) as http:
+            assert _statuses(http, 4, lambda i: {"X-Forwarded-For": f"203.0.113.{i}"}) == [200] * 4
+            assert _statuses(http, 3, lambda i: {"X-Forwarded-For": "203.0.113.77"}) == [200, 200, 429]
+    finally:
+        running.stop()
+
+
+def test_sessions_and_keys_have_their_own_buckets_and_ui_events_count(tiny_app):
+    """Everyone through the share tunnel arrives from 127.0.0.1: buckets are per login session and per key."""
+    from server.app import start
+
+    running = start(tiny_app, fake_service(), host="127.0.0.1", port=0, auth=("admin", "pw"),
+                    api_settings=ApiSettings(api_key="k123", rate_limit_per_minute=3,
+                                             login_attempts_per_minute=MANY_LOGINS))
+    try:
+        sessions = []
+        for _ in range(2):
+            http = httpx.Client(base_url=running.url)
+            assert http.post("/login", data={"username": "admin", "password": "pw"}).status_code == 200
+            sessions.append(http)
+        assert _statuses(sessions[0], 4) == [200, 200, 200, 429]
+        assert _statuses(sessions[1], 3) == [200] * 3  # the other visitor is not slowed down
+        with httpx.Client(base_url=running.url, headers=KEY) as by_key:
+            assert _statuses(by_key, 3) == [200] * 3
+            join = {"data": ["abc"], "fn_index": 0, "session_hash": "s1", "event_data": None, "trigger_id": None}
+            assert by_key.post("/gradio_api/queue/join", json=join).status_code == 429  # UI events count too
+        for http in sessions:
+            http.close()
+    finally:
+        running.stop()
+
+
+def test_an_open_server_limits_each_browser_on_its_own(tiny_app):
+    from server.app import start
+
+    running = start(tiny_app, fake_service(), host="127.0.0.1", port=0, share=False,
+                    api_settings=ApiSettings(rate_limit_per_minute=2))
+    try:
+        browsers = [httpx.Client(base_url=running.url) for _ in range(2)]
+        for http in browsers:
+            assert http.get("/").status_code == 200 and "hybrid_session" in http.cookies  # an anonymous session
+        assert _statuses(browsers[0], 3) == [200, 200, 429]
+        assert _statuses(browsers[1], 2) == [200, 200]
+        with httpx.Client(base_url=running.url) as script:  # no cookies kept: one bucket for its address
+            assert _statuses(script, 3) == [200, 200, 429]
+        for http in browsers:
+            http.close()
+    finally:
+        running.stop()
+
+
+# ----------------------------------------------------------------------------- the login page in a browser
+
+
+@pytest.mark.browser
+def test_a_visitor_logs_in_through_the_page(files, caplog):
+    from playwright.sync_api import expect, sync_playwright
+
+    from tests.test_ui_browser import CHROMIUM_ARGS, _ensure_chromium
+
+    running = serve_demo(files["kb"], auth=("admin", "pw"))
+    try:
+        with sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=_ensure_chromium(), args=CHROMIUM_ARGS)
+            page = browser.new_page(locale="zh-CN")
+            page.set_default_timeout(60_000)
+            page.goto(f"{running.url}/")
+            expect(page.locator("#login")).to_contain_text("登录 / Sign in")
+            assert not any(line in page.content() for line in KB_LINES)
+            page.fill("input[name=username]", "admin")
+            page.fill("input[name=password]", "wrong")
+            page.click("button[type=submit]")
+            expect(page.locator("#login-error")).to_contain_text("wrong user name or password")
+            page.fill("input[name=username]", "admin")
+            page.fill("input[name=password]", "pw")
+            page.click("button[type=submit]")
+            page.wait_for_selector("#model-status .status.ready")
+            expect(page.locator("#kb textarea")).to_have_value("\n".join(KB_LINES))  # the --kb, once logged in
+            browser.close()
+    finally:
+        running.stop()
+    assert not [r for r in caplog.records if r.levelname in ("ERROR", "CRITICAL")]
