@@ -1,4 +1,4 @@
-"""Command line: ``python -m hybrid search --kb FILE --query TEXT``."""
+"""Command line: ``python -m hybrid search|index|embed`` (search a file or a store, fill a Milvus store, batch-embed)."""
 
 from __future__ import annotations
 
@@ -11,28 +11,73 @@ from .fusion import FUSERS, NORMALIZERS
 from .kb import KnowledgeBaseError, entries_from_file
 from .results import Hit, SearchResponse
 from .settings import DEFAULT_SETTINGS, MODES
+from .store import StoreError
+from .store.milvus import DEFAULT_COLLECTION, TOKEN_ENV, VECTOR_INDEXES
+
+
+def _model_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--model", default="auto", help="auto, a packaged alias, a hub id or a local folder")
+    p.add_argument("--device", default="auto", help="auto | cpu | cuda | mps")
+    p.add_argument("--document-prompt", default=None, metavar="NAME",
+                   help="prompt for entries: packaged e5 'query' (default) or 'passage' (long passages); "
+                        "other models: a stored prompt name")
+
+
+def _store_options(p: argparse.ArgumentParser, required: bool) -> None:
+    p.add_argument("--store", required=required, metavar="URI",
+                   help="milvus:FILE.db (embedded Milvus Lite) or milvus+http(s)://HOST:PORT (a Milvus server or "
+                        f"cluster; token from ${TOKEN_ENV})")
+    p.add_argument("--collection", default=DEFAULT_COLLECTION, help="Milvus collection name")
 
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of ``python -m hybrid``."""
     parser = argparse.ArgumentParser(prog="python -m hybrid", description="Hybrid (BM25 + embedding) search.")
     sub = parser.add_subparsers(dest="command", required=True)
-    s = sub.add_parser("search", help="search a knowledge base file")
-    s.add_argument("--kb", required=True, help="knowledge base: .txt/.md (one entry per line), .csv or .jsonl")
+    s = sub.add_parser("search", help="search a knowledge base file or a store")
+    source = s.add_mutually_exclusive_group(required=True)
+    source.add_argument("--kb", help="knowledge base: .txt/.md (one entry per line), .csv or .jsonl")
+    source.add_argument("--store", metavar="URI",
+                        help="search a Milvus collection read-only: milvus:FILE.db or milvus+http(s)://HOST:PORT")
+    s.add_argument("--collection", default=DEFAULT_COLLECTION, help="Milvus collection name (with --store)")
     s.add_argument("--query", required=True)
     s.add_argument("--k", type=int, default=DEFAULT_SETTINGS.k, help="top-k of each list")
     s.add_argument("--alpha", type=float, default=DEFAULT_SETTINGS.alpha, help="semantic weight in [0, 1]")
     s.add_argument("--fusion", choices=sorted(FUSERS), default=DEFAULT_SETTINGS.fusion)
     s.add_argument("--normalizer", choices=sorted(NORMALIZERS), default=DEFAULT_SETTINGS.normalizer)
     s.add_argument("--mode", choices=MODES, default="all")
-    s.add_argument("--model", default="auto", help="auto, a packaged alias, a hub id or a local folder")
-    s.add_argument("--device", default="auto", help="auto | cpu | cuda | mps")
-    s.add_argument("--document-prompt", default=None, metavar="NAME",
-                   help="prompt for entries: packaged e5 'query' (default) or 'passage' (long passages); "
-                        "other models: a stored prompt name")
+    _model_options(s)
     s.add_argument("--split-long", type=int, default=0, metavar="N",
                    help="split entries longer than N characters into sentences (0: never)")
     s.add_argument("--json", action="store_true", help="print one JSON object")
+
+    i = sub.add_parser("index", help="index a large knowledge base into a Milvus store (resumable), or remove entries")
+    i.add_argument("--kb", metavar="FILE|DIR", help="a .txt/.md/.csv/.jsonl file, `hybrid embed` Parquet output, "
+                   "or a folder of them")
+    _store_options(i, required=True)
+    _model_options(i)
+    i.add_argument("--batch-size", type=int, default=256, help="entries embedded and written together")
+    i.add_argument("--split-long", type=int, default=0, metavar="N",
+                   help="split entries longer than N characters into sentences (0: never)")
+    i.add_argument("--vector-index", choices=VECTOR_INDEXES, default="FLAT",
+                   help="dense index of a new collection: FLAT is exact (the same answers as in memory)")
+    i.add_argument("--remove", nargs="+", metavar="ID", default=[], help="delete these entry ids")
+    i.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+    e = sub.add_parser("embed", help="embed a large corpus into Parquet files for `hybrid index` (optionally on Ray)")
+    e.add_argument("--kb", required=True, metavar="FILE|DIR", help="a .txt/.md/.csv/.jsonl file or a folder of them")
+    e.add_argument("--out", required=True, metavar="DIR", help="folder for the Parquet files")
+    _model_options(e)
+    e.add_argument("--batch-size", type=int, default=64, help="entries per model call")
+    e.add_argument("--split-long", type=int, default=0, metavar="N",
+                   help="split entries longer than N characters into sentences (0: never)")
+    e.add_argument("--overwrite", action="store_true", help="replace Parquet files already in --out")
+    e.add_argument("--ray", action="store_true", help="embed with Ray Data actors (pip install 'hybrid-search[scale]')")
+    e.add_argument("--ray-address", default=None, metavar="ADDR",
+                   help="a running Ray cluster (auto, ray://HOST:10001); default: start Ray on this machine")
+    e.add_argument("--num-gpus", type=float, default=0.0, help="GPUs per Ray actor (1: one actor per GPU)")
+    e.add_argument("--concurrency", type=int, default=1, help="Ray actors (e.g. the number of GPUs)")
+    e.add_argument("--no-progress", action="store_true", help="no progress bar")
     return parser
 
 
@@ -66,31 +111,121 @@ def _print_table(response: SearchResponse, mode: str) -> None:
     print("timings_ms: " + ", ".join(f"{k}={v:.1f}" for k, v in response.timings_ms.items()))
 
 
-def main(argv: list[str] | None = None) -> int:
-    """Run the CLI; returns the exit status."""
-    args = build_parser().parse_args(argv)
-    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+def _load_model(args: argparse.Namespace):
+    from .semantic import load_embedder
+
+    loaded = load_embedder(args.model, device=args.device, document_prompt=args.document_prompt)
+    if loaded.fallback_reason:
+        print(f"note: {loaded.fallback_reason}", file=sys.stderr)
+    return loaded.embedder
+
+
+def _search(args: argparse.Namespace) -> int:
     from .engine import EmptyQueryError, HybridEngine
 
+    store = None
     try:
-        entries = entries_from_file(args.kb, split_long=args.split_long > 0, max_length=args.split_long or 200)
-        embedder = None
-        if args.mode != "keyword":
-            from .cache import EmbeddingCache
-            from .semantic import load_embedder
+        embedder = _load_model(args) if args.mode != "keyword" else None
+        if args.store:
+            from .store import open_store
 
-            loaded = load_embedder(args.model, device=args.device, document_prompt=args.document_prompt)
-            if loaded.fallback_reason:
-                print(f"note: {loaded.fallback_reason}", file=sys.stderr)
-            embedder = loaded.embedder
-        engine = HybridEngine(entries, embedder=embedder, cache=EmbeddingCache() if embedder else None)
+            store = open_store(args.store, collection=args.collection, read_only=True)
+            engine = HybridEngine(store=store)
+            if embedder is not None:
+                engine.set_embedder(embedder)
+        else:
+            from .cache import EmbeddingCache
+
+            entries = entries_from_file(args.kb, split_long=args.split_long > 0, max_length=args.split_long or 200)
+            engine = HybridEngine(entries, embedder=embedder, cache=EmbeddingCache() if embedder else None)
         response = engine.search(args.query, k=args.k, alpha=args.alpha, fusion=args.fusion,
                                  normalizer=args.normalizer, mode=args.mode)
     except (KnowledgeBaseError, EmptyQueryError, FileNotFoundError, ValueError, RuntimeError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    finally:
+        if store is not None:
+            store.close()
     if args.json:
         print(json.dumps(to_json(response, args.mode), ensure_ascii=False))
     else:
         _print_table(response, args.mode)
     return 0
+
+
+def _index(args: argparse.Namespace) -> int:
+    from .ingest import count_entries, index_records, iter_records, remove_ids, source_files
+    from .store import open_store
+    from .store.milvus import MilvusStore
+    from .tokenize import Tokenizer
+
+    if not args.kb and not args.remove:
+        print("error: give --kb FILE|DIR to index, or --remove ID... to delete entries", file=sys.stderr)
+        return 2
+    if args.batch_size < 1:
+        print("error: --batch-size must be at least 1", file=sys.stderr)
+        return 2
+    store = None
+    try:
+        tokenizer = Tokenizer()
+        store = open_store(args.store, collection=args.collection, tokenizer=tokenizer,
+                           vector_index=args.vector_index)
+        if not isinstance(store, MilvusStore):
+            raise StoreError(f"`hybrid index` fills a Milvus store; {args.store!r} is not one")
+        if args.kb:
+            files = source_files(args.kb)
+            only_vectors = all(f.suffix.lower() == ".parquet" for f, _ in files)
+            embedder = None
+            if not only_vectors or args.model != "auto":
+                from .cache import EmbeddingCache
+
+                embedder, cache = _load_model(args), EmbeddingCache()
+            else:
+                cache = None
+            report = index_records(store, iter_records(args.kb, args.split_long), tokenizer, embedder, cache,
+                                   batch_size=args.batch_size, total=count_entries(args.kb),
+                                   progress=not args.no_progress)
+            print(f"indexed into {store.describe()}: {report.summary()}")
+        if args.remove:
+            removed = remove_ids(store, args.remove)
+            print(f"removed {removed:,} entries from {store.describe()}")
+        print(f"{store.describe()} holds {len(store):,} entries")
+    except KeyError as exc:
+        print(f"error: {exc.args[0]}", file=sys.stderr)
+        return 2
+    except (KnowledgeBaseError, FileNotFoundError, ValueError, RuntimeError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    finally:
+        if store is not None:
+            store.close()
+    return 0
+
+
+def _embed(args: argparse.Namespace) -> int:
+    from .batch_embed import embed_local, embed_ray
+
+    try:
+        if args.ray:
+            report = embed_ray(args.kb, args.out, model=args.model, device=args.device,
+                               document_prompt=args.document_prompt, batch_size=args.batch_size,
+                               num_gpus=args.num_gpus, concurrency=args.concurrency, address=args.ray_address,
+                               split_long=args.split_long, overwrite=args.overwrite)
+        else:
+            from .cache import EmbeddingCache
+
+            report = embed_local(args.kb, args.out, _load_model(args), EmbeddingCache(), batch_size=args.batch_size,
+                                 split_long=args.split_long, progress=not args.no_progress, overwrite=args.overwrite)
+    except (KnowledgeBaseError, FileNotFoundError, FileExistsError, ImportError, ValueError, RuntimeError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    print(report.summary())
+    print(f"index them with: python -m hybrid index --kb {args.out} --store URI")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the CLI; returns the exit status."""
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    return {"search": _search, "index": _index, "embed": _embed}[args.command](args)

@@ -1,0 +1,131 @@
+"""Indexing at scale: entries streamed with stable ids, resumable batch indexing into Milvus Lite, Parquet vectors."""
+
+import json
+
+import numpy as np
+import pytest
+
+from hybrid import HybridEngine, KnowledgeBaseError
+from hybrid.batch_embed import embed_local
+from hybrid.ingest import count_entries, index_records, iter_entries, iter_records, remove_ids
+from hybrid.store import open_store
+from hybrid.tokenize import Tokenizer
+from tests.fakes import OneHotEncoder
+
+LINES = ["苹果是一种很好吃的水果。", "", "香蕉是黄色的水果。", "法国的首都是巴黎。", "我的笔记本电脑黑屏了怎么办",
+         "今天天气晴朗。适合散步。", "机器学习模型可以理解文本语义。"]
+
+
+@pytest.fixture
+def kb(tmp_path):
+    folder = tmp_path / "kb"
+    (folder / "sub").mkdir(parents=True)
+    (folder / "faq.txt").write_text("\n".join(LINES) + "\n", encoding="utf-8")
+    (folder / "sub" / "tickets.jsonl").write_text(
+        json.dumps({"id": "T-1", "text": "显卡  驱动\n崩溃", "team": "gpu"}, ensure_ascii=False) + "\n"
+        + json.dumps({"text": "打印机卡纸", "metadata": {"floor": 3}}, ensure_ascii=False) + "\n", encoding="utf-8")
+    (folder / "table.csv").write_bytes("id,text,lang\nc1,北京是中国的首都,zh\n,东京是日本的首都,zh\n".encode("gb18030"))
+    (folder / ".hidden.txt").write_text("不应读取\n", encoding="utf-8")
+    (folder / "notes.bin").write_bytes(b"\x00")
+    return folder
+
+
+def test_entries_have_stable_ids_and_keep_their_fields(kb):
+    docs = list(iter_entries(kb))
+    assert [d.id for d in docs] == ["faq.txt:1", "faq.txt:3", "faq.txt:4", "faq.txt:5", "faq.txt:6", "faq.txt:7",
+                                    "T-1", "sub/tickets.jsonl:2", "c1", "table.csv:2"]
+    by_id = {d.id: d for d in docs}
+    assert by_id["faq.txt:3"].text == "香蕉是黄色的水果。"  # line numbers count blank lines: ids survive edits
+    assert by_id["T-1"].text == "显卡 驱动 崩溃" and by_id["T-1"].metadata == {"team": "gpu"}
+    assert by_id["sub/tickets.jsonl:2"].metadata == {"floor": 3}
+    assert by_id["c1"].metadata == {"lang": "zh"} and by_id["table.csv:2"].text == "东京是日本的首都"  # GB18030 read
+    assert not any("不应读取" in d.text for d in docs)
+    assert count_entries(kb) == 10
+    assert [d.id for d in iter_entries(kb)] == [d.id for d in docs]  # the same order every time
+    split = [d for d in iter_entries(kb / "faq.txt", split_long=5) if d.id.startswith("faq.txt:6")]
+    assert [d.id for d in split] == ["faq.txt:6", "faq.txt:6#1"]
+
+
+def test_bad_sources_say_what_is_wrong(tmp_path):
+    (tmp_path / "bad.jsonl").write_text('{"text": "好"}\n{oops\n', encoding="utf-8")
+    with pytest.raises(KnowledgeBaseError, match="bad.jsonl line 2: not valid JSON"):
+        list(iter_entries(tmp_path / "bad.jsonl"))
+    with pytest.raises(KnowledgeBaseError, match="does not exist"):
+        list(iter_entries(tmp_path / "none.txt"))
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(KnowledgeBaseError, match="holds no"):
+        list(iter_entries(tmp_path / "empty"))
+
+
+class Interrupted(Exception):
+    pass
+
+
+def interrupt_after(records, n):
+    for i, record in enumerate(records):
+        if i == n:
+            raise Interrupted()
+        yield record
+
+
+@pytest.mark.milvus
+def test_index_resumes_without_duplicates_and_updates_by_id(kb, tmp_path):
+    uri, tok, enc = f"milvus:{tmp_path / 'kb.db'}", Tokenizer(), OneHotEncoder()
+    store = open_store(uri, collection="kb")
+    try:
+        with pytest.raises(Interrupted):
+            index_records(store, interrupt_after(iter_records(kb), 5), tok, enc, batch_size=2, progress=False)
+        assert len(store) == 4 and store.needs_repair  # two whole batches were written before the stop
+        report = index_records(store, iter_records(kb), tok, enc, batch_size=2, progress=False)
+        assert (report.read, report.added, report.unchanged, report.updated) == (10, 6, 4, 0)
+        assert report.embedded == 6 and report.entries_per_s > 0 and not store.needs_repair
+        assert len(store) == 10 and store.doc_freqs(["水果", "首都"]) == [2, 3]
+        again = index_records(store, iter_records(kb), tok, enc, batch_size=4, progress=False)
+        assert (again.added, again.updated, again.unchanged, again.embedded) == (0, 0, 10, 0)
+
+        (kb / "faq.txt").write_text("\n".join(["苹果汁很甜。"] + LINES[1:]) + "\n", encoding="utf-8")
+        edited = index_records(store, iter_records(kb), tok, enc, progress=False)
+        assert (edited.added, edited.updated, edited.unchanged) == (0, 1, 9)
+        assert store.doc_freqs(["水果", "苹果汁"]) == [1, 1]
+        assert remove_ids(store, ["faq.txt:1", "T-1"]) == 2 and len(store) == 8
+        with pytest.raises(KeyError, match="nope"):
+            remove_ids(store, ["faq.txt:3", "nope"])
+        assert len(store) == 8
+        engine = HybridEngine(embedder=enc, store=store)
+        hit = engine.search("打印机", k=1).keyword[0]
+        assert (hit.id, hit.metadata) == ("sub/tickets.jsonl:2", {"floor": 3})
+    finally:
+        store.close()
+
+
+@pytest.mark.milvus
+def test_parquet_vectors_index_without_the_model(kb, tmp_path):
+    enc = OneHotEncoder()
+    report = embed_local(kb, tmp_path / "vectors", enc, batch_size=3, part_rows=4, progress=False)
+    assert report.entries == 10 and len(report.files) == 3 and report.model == "fake:fake-onehot:7"
+    with pytest.raises(FileExistsError, match="--overwrite"):
+        embed_local(kb, tmp_path / "vectors", enc, progress=False)
+    records = list(iter_records(tmp_path / "vectors"))
+    assert [r.document.id for r in records] == [d.id for d in iter_entries(kb)]
+    np.testing.assert_allclose(records[0].vector, enc.encode_documents([records[0].document.text])[0], rtol=1e-6)
+
+    store = open_store(f"milvus:{tmp_path / 'kb.db'}", collection="kb")
+    try:
+        before = enc.documents_embedded
+        done = index_records(store, iter_records(tmp_path / "vectors"), Tokenizer(), None, progress=False)
+        assert done.added == 10 and done.embedded == 0 and enc.documents_embedded == before
+        assert store.vectors_model == "fake:fake-onehot:7"
+        engine = HybridEngine(embedder=enc, store=store)  # the same model serves it: no re-embedding
+        assert engine.has_vectors and engine.search("巴黎", k=1).semantic[0].id == "faq.txt:4"
+        (tmp_path / "new.txt").write_text("一条新的内容\n", encoding="utf-8")
+        with pytest.raises(KnowledgeBaseError, match="has no vector: name an embedding model"):
+            index_records(store, iter_records(tmp_path / "new.txt"), Tokenizer(), None, progress=False)
+    finally:
+        store.close()
+    other = open_store(f"milvus:{tmp_path / 'kb.db'}", collection="other")
+    try:
+        with pytest.raises(KnowledgeBaseError, match="several models"):
+            index_records(other, iter_records(tmp_path / "vectors"), Tokenizer(), OneHotEncoder("other"),
+                          progress=False)
+    finally:
+        other.close()
