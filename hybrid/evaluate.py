@@ -308,11 +308,15 @@ def evaluate(engine: HybridEngine, labelled: LabelledSet, k: int = PRIMARY_K,
     settings: Settings = engine.settings
     ks = _ks(k)
     depth = max(ks)
-    ids = [d.id for d in engine.documents]
     parents = labelled.parents
+    id_of: dict[int, str] = {}  # store key -> document id
 
-    def ranking(positions: np.ndarray) -> list[str]:
-        out = [parents.get(ids[p], ids[p]) for p in positions.tolist()]
+    def ranking(keys: np.ndarray) -> list[str]:
+        keys = keys.tolist()
+        new = [k for k in dict.fromkeys(keys) if k not in id_of]
+        if new:
+            id_of.update(zip(new, (d.id for d in engine.store.documents(new))))
+        out = [parents.get(id_of[k], id_of[k]) for k in keys]
         return list(dict.fromkeys(out))[:depth]
 
     lists = {name: _Scores() for name in ("keyword", "semantic", "hybrid")}
@@ -351,12 +355,13 @@ def evaluate(engine: HybridEngine, labelled: LabelledSet, k: int = PRIMARY_K,
 
 def run(labelled: LabelledSet, embedder: Embedder, cache: EmbeddingCache | None = None, k: int = PRIMARY_K,
         fusions: Sequence[str] | None = None, alphas: Sequence[float] = DEFAULT_ALPHAS,
-        settings: Settings = DEFAULT_SETTINGS, progress: Callable[[str, int, int], None] | None = None
-        ) -> dict[str, Any]:
+        settings: Settings = DEFAULT_SETTINGS, progress: Callable[[str, int, int], None] | None = None,
+        store: Any = None) -> dict[str, Any]:
     """Index ``labelled`` with ``embedder`` (cached vectors reused), embed its queries, and ``evaluate``.
 
     Args:
         progress: ``progress(stage, done, total)`` with stage "documents", "queries" or "ranking".
+        store: a Milvus store to index into and search (``hybrid.store.open_store``); in memory when None.
     Returns:
         The report, with ``embed_seconds`` added.
     """
@@ -364,8 +369,16 @@ def run(labelled: LabelledSet, embedder: Embedder, cache: EmbeddingCache | None 
         return None if progress is None else (lambda done, total: progress(name, done, total))
 
     started = time.perf_counter()
-    engine = HybridEngine(list(labelled.documents), embedder=embedder, settings=settings, cache=cache,
-                          progress=stage("documents"))
+    if store is None:
+        engine = HybridEngine(list(labelled.documents), embedder=embedder, settings=settings, cache=cache,
+                              progress=stage("documents"))
+    else:
+        from .ingest import Record, index_records
+
+        engine = HybridEngine(settings=settings, cache=cache, store=store)
+        index_records(store, (Record(d) for d in labelled.documents), engine.tokenizer, embedder, cache,
+                      total=len(labelled.documents), progress=progress is not None)
+        engine.set_embedder(embedder)
     vectors = embed_queries(embedder, [t for _, t in labelled.queries], cache, progress=stage("queries"))
     embed_seconds = time.perf_counter() - started
     report = evaluate(engine, labelled, k=k, fusions=fusions, alphas=alphas, query_vectors=vectors,
@@ -478,6 +491,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--split-sentences", action="store_true",
                    help="index sentences; a paragraph is found when any of its sentences is")
     p.add_argument("--cache-dir", default=None, help="embedding cache folder (default: the user cache)")
+    p.add_argument("--store", default=None, metavar="URI",
+                   help="index into and search a Milvus store (milvus:FILE.db, milvus+http://HOST:PORT) "
+                        "instead of memory; --collection names the collection (default: the set's name)")
+    p.add_argument("--collection", default=None, help="Milvus collection (with --store)")
     p.add_argument("--markdown", action="store_true", help="also print the summary as Markdown table rows")
     p.add_argument("--out", default=None, help="write the JSON report here")
     p.add_argument("--plot", default=None, help="write the nDCG@10-vs-alpha curve here (HTML)")
@@ -521,11 +538,23 @@ def main(argv: Sequence[str] | None = None) -> int:
         if loaded.fallback_reason:
             print(f"note: {loaded.fallback_reason}", file=sys.stderr)
         cache = EmbeddingCache(args.cache_dir)
-        report = run(labelled, loaded.embedder, cache, k=args.k, fusions=fusions, alphas=args.alphas,
-                     progress=_tqdm_progress())
-    except (LabelledSetError, KnowledgeBaseError, ModelLoadError, ValueError, OSError) as exc:
+        store = None
+        if args.store:
+            from .store import open_store
+
+            collection = args.collection or "".join(c if c.isalnum() else "_" for c in labelled.name)
+            store = open_store(args.store, collection=collection)
+        try:
+            report = run(labelled, loaded.embedder, cache, k=args.k, fusions=fusions, alphas=args.alphas,
+                         progress=_tqdm_progress(), store=store)
+        finally:
+            if store is not None:
+                store.close()
+    except (LabelledSetError, KnowledgeBaseError, ModelLoadError, ValueError, OSError, RuntimeError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
+    if args.store:
+        report["store"] = f"{args.store} ({collection})"
     report["query_instruction"] = loaded.embedder.query_instruction
     report["split_sentences"] = args.split_sentences
     print(format_table(report))

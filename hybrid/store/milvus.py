@@ -40,6 +40,7 @@ _ROW_FIELDS = ["doc_id", "text", "metadata", "tokens"]
 _CACHE_ROWS = 8_192
 _CACHE_SECONDS = 30.0  # rows, document frequencies and the count are re-read after this long
 _WRITE_BATCH = 1_000
+_UNUSED = np.zeros(2, dtype=np.float32)
 # Punctuation and symbols the engine's tokenizer drops; Milvus's jieba analyzer keeps them unless they
 # are stop words (Milvus Lite honours no other filter).
 _PUNCTUATION = sorted(
@@ -164,6 +165,7 @@ class MilvusStore:
         self._last_cosines: tuple[bytes, dict[int, float]] = (b"", {})
         self._bulk: Counter | None = None  # df changes held back while a bulk() block runs
         self._lock = threading.RLock()
+        self._exists = False
         if self.exists:
             self._properties = self._read_properties()
 
@@ -219,8 +221,10 @@ class MilvusStore:
 
     @property
     def exists(self) -> bool:
-        """Whether the collection has been created."""
-        return bool(self._client.has_collection(self.collection))
+        """Whether the collection has been created (asked once, then kept: only this object creates or drops it)."""
+        if not self._exists:
+            self._exists = bool(self._client.has_collection(self.collection))
+        return self._exists
 
     def _read_properties(self) -> dict[str, str]:
         return dict(self._client.describe_collection(self.collection).get("properties") or {})
@@ -263,6 +267,7 @@ class MilvusStore:
                             "hybrid.tokenizer": self._tokenizer.signature,
                             "hybrid.df_state": "clean" if self._bulk is None else "dirty"}
         _create(client, self.collection, schema, index, self._properties)
+        self._exists = True
         self._create_df()
 
     def _create_df(self) -> None:
@@ -488,7 +493,7 @@ class MilvusStore:
             rows.append({"key": doc_key(doc.id), "doc_id": doc.id, "text": doc.text,
                          "search_text": normalize(doc.text), "tokens": distinct,
                          "metadata": json.loads(json.dumps(dict(doc.metadata), ensure_ascii=False, default=str)),
-                         "vector": vector.tolist()})
+                         "vector": vector})  # numpy rows convert several times faster than lists
         return rows
 
     def add(self, documents: Sequence[Document], tokens: Sequence[list[str]], vectors: np.ndarray | None,
@@ -522,8 +527,8 @@ class MilvusStore:
         with self._lock:
             old = self._existing(keys)
             with self._df_change() as delta:
-                for start in range(0, len(rows), _WRITE_BATCH):
-                    self._client.upsert(self.collection, rows[start:start + _WRITE_BATCH])
+                # insert is cheaper than upsert (nothing to look up and retire); upsert only replaces
+                self._write(self.collection, [r for r in rows if r["key"] not in old], [r for r in rows if r["key"] in old])
                 for key, (_, old_tokens) in old.items():
                     delta.subtract(old_tokens)
                 for row in rows:
@@ -584,7 +589,7 @@ class MilvusStore:
             for name in (self.collection, self.df_collection):
                 if self._client.has_collection(name):
                     self._client.drop_collection(name)
-            self._properties = {}
+            self._properties, self._exists = {}, False
             for cache in (self._rows, self._vectors, self._df, self._count):
                 cache.clear()
             if documents:
@@ -648,14 +653,20 @@ class MilvusStore:
         for token, change in changed.items():
             value = current.get(token, 0) + change
             if value > 0:
-                rows.append({"token": token, "df": value, "unused": [0.0, 0.0]})
+                rows.append({"token": token, "df": value, "unused": _UNUSED})
             elif token in current:
                 gone.append(token)
-        for start in range(0, len(rows), 10 * _WRITE_BATCH):
-            self._client.upsert(self.df_collection, rows[start:start + 10 * _WRITE_BATCH])
+        self._write(self.df_collection, [r for r in rows if r["token"] not in current],
+                    [r for r in rows if r["token"] in current], batch=10 * _WRITE_BATCH)
         for start in range(0, len(gone), 10 * _WRITE_BATCH):
             self._client.delete(self.df_collection, ids=gone[start:start + 10 * _WRITE_BATCH])
         self._df.drop(changed)
+
+    def _write(self, collection: str, new: list[dict], replacing: list[dict], batch: int = _WRITE_BATCH) -> None:
+        for start in range(0, len(new), batch):
+            self._client.insert(collection, new[start:start + batch])
+        for start in range(0, len(replacing), batch):
+            self._client.upsert(collection, replacing[start:start + batch])
 
     @property
     def needs_repair(self) -> bool:
