@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
-import os
-import shutil
 import sys
 import threading
 import time
@@ -17,6 +14,7 @@ from typing import Any, Callable, Iterable, Mapping, Sequence
 
 import numpy as np
 
+from . import atomic
 from .cache import EmbeddingCache, embed_with_cache, model_key
 from .fusion import Candidates, Fused, QueryEvidence, fuse, normalize
 from .kb import Document, KnowledgeBaseError, to_documents
@@ -549,44 +547,29 @@ class HybridEngine:
     def save(self, folder: str | Path) -> Path:
         """Write the index (documents, tokens, vectors, settings) to ``folder`` atomically.
 
-        The new index is written beside the target and swapped in with renames, so a crash leaves
-        either the old index or the new one, never a half-written folder.
+        The new index is written beside the target and swapped in with renames (``hybrid.atomic``): after any
+        sequence of crashes the last complete index loads, and the next save or load removes what they left.
 
         Returns:
             The folder.
+        Raises:
+            StoreError: a store that keeps its own data. FileExistsError: ``folder`` holds something else.
         """
-        folder = Path(folder)
-        folder.parent.mkdir(parents=True, exist_ok=True)
-        tmp = folder.with_name(f".{folder.name}.tmp-{os.getpid()}-{threading.get_ident()}")
-        shutil.rmtree(tmp, ignore_errors=True)
-        tmp.mkdir()
         if not isinstance(self.store, MemoryStore):
             raise StoreError(f"{self.store.describe()} keeps its own data; save() writes in-memory indexes only")
-        with self._lock:
-            written = self.store.write(tmp)
-            manifest: dict[str, Any] = {
-                "format": INDEX_FORMAT,
-                "documents": written["documents"],
-                "tokenizer": self.tokenizer.signature,
-                "vectors_model": written["vectors_model"],
-                "settings": self.settings.__dict__,
-            }
-        manifest["sha256"] = {p.name: _sha256(p) for p in sorted(tmp.iterdir())}
-        (tmp / "manifest.json").write_text(json.dumps(manifest, ensure_ascii=False, indent=1), encoding="utf-8")
-        for p in tmp.iterdir():
-            _fsync(p)
-        old = folder.with_name(f".{folder.name}.old")
-        shutil.rmtree(old, ignore_errors=True)
-        if folder.exists():
-            folder.rename(old)
-        tmp.rename(folder)
-        shutil.rmtree(old, ignore_errors=True)
-        return folder
+
+        def write(tmp: Path) -> dict[str, Any]:
+            with self._lock:
+                written = self.store.write(tmp)
+            return {"format": INDEX_FORMAT, "documents": written["documents"], "tokenizer": self.tokenizer.signature,
+                    "vectors_model": written["vectors_model"], "settings": self.settings.__dict__}
+
+        return atomic.write_folder(folder, write)
 
     @classmethod
     def load(cls, folder: str | Path, embedder: Embedder | None = None, cache: EmbeddingCache | None = None,
              tokenizer: Tokenizer | None = None, progress: Progress | None = None) -> "HybridEngine":
-        """Read an index written by ``save``.
+        """Read an index written by ``save`` (after an interrupted save: the newest complete one).
 
         Args:
             folder: the index folder.
@@ -600,23 +583,18 @@ class HybridEngine:
         """
         folder = Path(folder)
         tokenizer = tokenizer or Tokenizer()
-        if not (folder / "manifest.json").exists():
-            old = folder.with_name(f".{folder.name}.old")
-            if (old / "manifest.json").exists():  # a crash between the two renames of save()
-                folder = old
-            else:
-                raise IndexCorruptError(f"{folder} holds no saved index (manifest.json missing)")
+        found = atomic.recover(folder) or folder
         try:
-            manifest = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
-            for name, digest in manifest["sha256"].items():
-                if _sha256(folder / name) != digest:
-                    raise IndexCorruptError(f"{folder / name} is damaged (checksum mismatch); rebuild the index")
+            manifest = atomic.read_manifest(found)
+            atomic.verify(found, manifest)
             same_tokens = tokenizer.signature == manifest.get("tokenizer")
             store = MemoryStore.read(
-                folder, manifest, intern=_interned,
+                found, manifest, intern=_interned,
                 retokenize=None if same_tokens else (lambda texts: _tokenize_shared(tokenizer, texts)))
+        except atomic.FolderCorruptError as exc:
+            raise IndexCorruptError(str(exc)) from exc
         except (OSError, ValueError, KeyError) as exc:
-            raise IndexCorruptError(f"cannot read the index in {folder}: {exc}; rebuild it") from exc
+            raise IndexCorruptError(f"cannot read the index in {found}: {exc}; rebuild it") from exc
         settings = Settings(**manifest.get("settings", {}))
         engine = cls(settings=settings, tokenizer=tokenizer, cache=cache, store=store)
         if embedder is not None:
@@ -670,16 +648,3 @@ def _merge_spans(spans: Iterable[tuple[int, int]]) -> tuple[tuple[int, int], ...
 
 def _ms(since: float) -> float:
     return (time.perf_counter() - since) * 1000.0
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
-def _fsync(path: Path) -> None:
-    with open(path, "rb") as f:
-        os.fsync(f.fileno())
