@@ -37,6 +37,8 @@ bench: install
 	$(PY) -m bench.bench_reindex --entries 2000 --model auto --json bench/results/reindex.json
 	$(PY) -m bench.bench_memory --json bench/results/memory.json
 	-$(PY) -m bench.gpu_embed --json bench/results/gpu_embed.json
+	$(PY) -m bench.gpu_rerank --cpu --json bench/results/cpu_rerank.json
+	-$(PY) -m bench.gpu_rerank --json bench/results/gpu_rerank.json
 
 clean:
 	rm -rf $(VENV) .pytest_cache

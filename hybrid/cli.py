@@ -47,6 +47,11 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--normalizer", choices=sorted(NORMALIZERS), default=DEFAULT_SETTINGS.normalizer)
     s.add_argument("--mode", choices=MODES, default="all")
     _model_options(s)
+    s.add_argument("--reranker", default="none", metavar="NAME",
+                   help="re-score the hybrid top-N with a reranker: qwen3-0.6b | qwen3-4b | qwen3-8b, a hub id, a "
+                        "local folder, or auto (one on a CUDA GPU); none (default): no reranking")
+    s.add_argument("--rerank", type=int, default=None, metavar="N",
+                   help="how many hybrid hits the reranker re-scores (default 20)")
     s.add_argument("--split-long", type=int, default=0, metavar="N",
                    help="split entries longer than N characters into sentences (0: never)")
     s.add_argument("--json", action="store_true", help="print one JSON object")
@@ -86,14 +91,15 @@ def _hit_json(hit: Hit) -> dict:
 
 
 def to_json(response: SearchResponse, mode: str) -> dict:
-    """The ``--json`` object: model, device, the three lists (those of ``mode``) and timings."""
+    """The ``--json`` object: model, device, the three lists (those of ``mode``), the reranked one and timings."""
     lists = {name: [] for name in ("keyword", "semantic", "hybrid")}
     for name in lists:
         if mode in ("all", name):
             lists[name] = [_hit_json(h) for h in getattr(response, name)]
+    lists["reranked"] = [_hit_json(h) for h in response.reranked]
     return {"model": response.model, "device": response.device, "query": response.query,
             "query_tokens": list(response.query_tokens), **lists,
-            "alpha_used": response.alpha_used,
+            "alpha_used": response.alpha_used, "reranker": response.reranker,
             "timings_ms": {k: round(v, 3) for k, v in response.timings_ms.items()}}
 
 
@@ -108,6 +114,10 @@ def _print_table(response: SearchResponse, mode: str) -> None:
             print("   (no match)")
         for h in hits:
             print(f"{h.rank:>3}. {h.score:8.4f}  [{h.id}] {h.text}")
+    if response.reranked:
+        print(f"== reranked ({response.reranker}; score: P(relevant), hybrid rank in brackets)")
+        for h in response.reranked:
+            print(f"{h.rank:>3}. {h.score:8.4f}  [{h.id}] ({h.hybrid_rank}) {h.text}")
     print("timings_ms: " + ", ".join(f"{k}={v:.1f}" for k, v in response.timings_ms.items()))
 
 
@@ -118,6 +128,20 @@ def _load_model(args: argparse.Namespace):
     if loaded.fallback_reason:
         print(f"note: {loaded.fallback_reason}", file=sys.stderr)
     return loaded.embedder
+
+
+def _load_reranker(args: argparse.Namespace):
+    reranker = None
+    if args.reranker != "none":
+        from .rerank import load_reranker
+
+        loaded = load_reranker(args.reranker, device=args.device)
+        if loaded.reason:
+            print(f"note: {loaded.reason}", file=sys.stderr)
+        reranker = loaded.reranker
+    if args.rerank and reranker is None:
+        raise ValueError(f"--rerank {args.rerank} needs a reranker: add --reranker NAME (e.g. qwen3-0.6b)")
+    return reranker
 
 
 def _search(args: argparse.Namespace) -> int:
@@ -138,8 +162,9 @@ def _search(args: argparse.Namespace) -> int:
 
             entries = entries_from_file(args.kb, split_long=args.split_long > 0, max_length=args.split_long or 200)
             engine = HybridEngine(entries, embedder=embedder, cache=EmbeddingCache() if embedder else None)
+        engine.reranker = _load_reranker(args)
         response = engine.search(args.query, k=args.k, alpha=args.alpha, fusion=args.fusion,
-                                 normalizer=args.normalizer, mode=args.mode)
+                                 normalizer=args.normalizer, mode=args.mode, rerank=args.rerank)
     except (KnowledgeBaseError, EmptyQueryError, FileNotFoundError, ValueError, RuntimeError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

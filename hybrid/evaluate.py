@@ -17,9 +17,10 @@ import numpy as np
 
 from .cache import EmbeddingCache, embedder_key
 from .engine import HybridEngine
-from .fusion import FUSERS
+from .fusion import FUSERS, Candidates
 from .kb import Document, KnowledgeBaseError, split_sentences
 from .metrics import mean_scores, score_query
+from .rerank import Reranker
 from .semantic import Embedder
 from .settings import DEFAULT_SETTINGS, Settings
 
@@ -279,11 +280,14 @@ class _Scores:
 
 def evaluate(engine: HybridEngine, labelled: LabelledSet, k: int = PRIMARY_K,
              fusions: Sequence[str] | None = None, alphas: Sequence[float] = DEFAULT_ALPHAS,
-             query_vectors: np.ndarray | None = None, progress: Progress | None = None) -> dict[str, Any]:
+             query_vectors: np.ndarray | None = None, progress: Progress | None = None,
+             rerank: int = 0) -> dict[str, Any]:
     """Rank every query of ``labelled`` with ``engine`` and score keyword, semantic, hybrid and a sweep.
 
     ``hybrid`` is the engine's default configuration (``engine.settings``: the one search and the demo
-    use); the sweep re-fuses the same candidates for each fusion method and alpha.
+    use); the sweep re-fuses the same candidates for each fusion method and alpha. With ``rerank`` > 0 the
+    engine's reranker re-orders the first ``rerank`` hybrid hits (the rest keep their hybrid order) and
+    ``reranked`` is scored too.
 
     Args:
         engine: an engine holding ``labelled.documents`` (with an embedding model).
@@ -293,11 +297,15 @@ def evaluate(engine: HybridEngine, labelled: LabelledSet, k: int = PRIMARY_K,
         alphas: semantic weights to sweep.
         query_vectors: the queries' embeddings in order (embedded through the engine when None).
         progress: ``progress(done, total)`` over queries.
+        rerank: hybrid hits to rerank per query (0: no reranking; needs ``engine.reranker``).
     Returns:
         ``{"dataset", "model", "document_prompt", "queries", "docs", "k",
-        "results": {"keyword"|"semantic"|"hybrid": metrics},
-        "hybrid_config", "sweep": [{"fusion", "alpha", **metrics}], "best", "rank_seconds"}`` where metrics
-        are ``ndcg@10``, ``recall@10``, ``mrr@10`` and the same at ``k``.
+        "results": {"keyword"|"semantic"|"hybrid"(|"reranked"): metrics},
+        "hybrid_config", "sweep": [{"fusion", "alpha", **metrics}], "best", "rerank", "rank_seconds"}`` where
+        metrics are ``ndcg@10``, ``recall@10``, ``mrr@10`` and the same at ``k``, and ``rerank`` is None or
+        ``{"depth", "model", "instruction", "seconds"}``.
+    Raises:
+        ValueError: unknown fusion, bad k or rerank, or ``rerank`` without a reranker.
     """
     fusions = list(FUSERS) if fusions is None else list(fusions)
     unknown = [f for f in fusions if f not in FUSERS]
@@ -305,6 +313,9 @@ def evaluate(engine: HybridEngine, labelled: LabelledSet, k: int = PRIMARY_K,
         raise ValueError(f"unknown fusion method {unknown[0]!r}; choose one of {', '.join(FUSERS)}")
     if k < 1:
         raise ValueError(f"k must be a positive integer (top-k), got {k!r}")
+    if rerank < 0 or (rerank and engine.reranker is None):
+        raise ValueError(f"rerank={rerank!r}: give a number of hybrid hits >= 0, and an engine with a reranker "
+                         "to rerank")
     settings: Settings = engine.settings
     ks = _ks(k)
     depth = max(ks)
@@ -319,7 +330,8 @@ def evaluate(engine: HybridEngine, labelled: LabelledSet, k: int = PRIMARY_K,
         out = [parents.get(id_of[k], id_of[k]) for k in keys]
         return list(dict.fromkeys(out))[:depth]
 
-    lists = {name: _Scores() for name in ("keyword", "semantic", "hybrid")}
+    lists = {name: _Scores() for name in ("keyword", "semantic", "hybrid", *(("reranked",) if rerank else ()))}
+    rerank_seconds = 0.0
     sweep = {(f, float(a)): _Scores() for f in fusions for a in alphas}
     started = time.perf_counter()
     for i, (qid, text) in enumerate(labelled.queries):
@@ -330,6 +342,11 @@ def evaluate(engine: HybridEngine, labelled: LabelledSet, k: int = PRIMARY_K,
         lists["semantic"].add(ranking(r.semantic.docs), qrels, ks)
         default = r.fuse(settings.alpha, settings.fusion, settings.normalizer, settings.rrf_k)
         lists["hybrid"].add(ranking(default.docs), qrels, ks)
+        if rerank:
+            tick = time.perf_counter()
+            top = engine.rerank(text, Candidates(default.docs[:rerank], default.scores[:rerank]))
+            rerank_seconds += time.perf_counter() - tick
+            lists["reranked"].add(ranking(np.concatenate([top.docs, default.docs[rerank:]])), qrels, ks)
         for (fusion, alpha), scores in sweep.items():
             scores.add(ranking(r.fuse(alpha, fusion, settings.normalizer, settings.rrf_k).docs), qrels, ks)
         if progress is not None:
@@ -349,6 +366,9 @@ def evaluate(engine: HybridEngine, labelled: LabelledSet, k: int = PRIMARY_K,
                           "window": settings.window, "rrf_k": settings.rrf_k},
         "sweep": points,
         "best": best,
+        "rerank": None if not rerank else {"depth": rerank, "model": engine.reranker.name,
+                                           "instruction": engine.reranker.instruction,
+                                           "seconds": round(rerank_seconds, 2)},
         "rank_seconds": round(time.perf_counter() - started, 2),
     }
 
@@ -356,12 +376,13 @@ def evaluate(engine: HybridEngine, labelled: LabelledSet, k: int = PRIMARY_K,
 def run(labelled: LabelledSet, embedder: Embedder, cache: EmbeddingCache | None = None, k: int = PRIMARY_K,
         fusions: Sequence[str] | None = None, alphas: Sequence[float] = DEFAULT_ALPHAS,
         settings: Settings = DEFAULT_SETTINGS, progress: Callable[[str, int, int], None] | None = None,
-        store: Any = None) -> dict[str, Any]:
+        store: Any = None, reranker: Reranker | None = None, rerank: int = 0) -> dict[str, Any]:
     """Index ``labelled`` with ``embedder`` (cached vectors reused), embed its queries, and ``evaluate``.
 
     Args:
         progress: ``progress(stage, done, total)`` with stage "documents", "queries" or "ranking".
         store: a Milvus store to index into and search (``hybrid.store.open_store``); in memory when None.
+        reranker, rerank: rerank the first ``rerank`` hybrid hits of each query with ``reranker``.
     Returns:
         The report, with ``embed_seconds`` added.
     """
@@ -371,18 +392,18 @@ def run(labelled: LabelledSet, embedder: Embedder, cache: EmbeddingCache | None 
     started = time.perf_counter()
     if store is None:
         engine = HybridEngine(list(labelled.documents), embedder=embedder, settings=settings, cache=cache,
-                              progress=stage("documents"))
+                              progress=stage("documents"), reranker=reranker)
     else:
         from .ingest import Record, index_records
 
-        engine = HybridEngine(settings=settings, cache=cache, store=store)
+        engine = HybridEngine(settings=settings, cache=cache, store=store, reranker=reranker)
         index_records(store, (Record(d) for d in labelled.documents), engine.tokenizer, embedder, cache,
                       total=len(labelled.documents), progress=progress is not None)
         engine.set_embedder(embedder)
     vectors = embed_queries(embedder, [t for _, t in labelled.queries], cache, progress=stage("queries"))
     embed_seconds = time.perf_counter() - started
     report = evaluate(engine, labelled, k=k, fusions=fusions, alphas=alphas, query_vectors=vectors,
-                      progress=stage("ranking"))
+                      progress=stage("ranking"), rerank=rerank)
     report["embed_seconds"] = round(embed_seconds, 2)
     return report
 
@@ -391,7 +412,8 @@ def run(labelled: LabelledSet, embedder: Embedder, cache: EmbeddingCache | None 
 
 
 def summary_rows(report: Mapping[str, Any]) -> list[list[Any]]:
-    """Table rows ``[method, nDCG@10, Recall@10, MRR@10 (, the same @k)]``: keyword, semantic, hybrid, best."""
+    """Table rows ``[method, nDCG@10, Recall@10, MRR@10 (, the same @k)]``: keyword, semantic, hybrid, reranked
+    (when the report has it), best."""
     ks = _ks(int(report.get("k", PRIMARY_K)))
     cols = [f"{m}@{k}" for k in ks for m in ("ndcg", "recall", "mrr")]
     config = report["hybrid_config"]
@@ -399,6 +421,10 @@ def summary_rows(report: Mapping[str, Any]) -> list[list[Any]]:
             ["semantic", *[report["results"]["semantic"][c] for c in cols]],
             [f"hybrid default ({config['fusion']}, alpha {config['alpha']})",
              *[report["results"]["hybrid"][c] for c in cols]]]
+    if report.get("rerank"):
+        rerank = report["rerank"]
+        rows.append([f"hybrid + rerank top {rerank['depth']} ({rerank['model']})",
+                     *[report["results"]["reranked"][c] for c in cols]])
     best = report.get("best")
     if best:
         rows.append([f"best sweep ({best['fusion']}, alpha {best['alpha']})", *[best[c] for c in cols]])
@@ -452,6 +478,10 @@ def make_figure(report: Mapping[str, Any]):
     hybrid = report["results"]["hybrid"][metric]
     fig.add_trace(go.Scatter(x=[config["alpha"]], y=[hybrid], mode="markers", marker_symbol="star",
                              marker_size=14, name=f"default ({config['fusion']})"))
+    if report.get("rerank"):
+        reranked = report["results"]["reranked"][metric]
+        fig.add_trace(go.Scatter(x=[config["alpha"]], y=[reranked], mode="markers", marker_symbol="diamond",
+                                 marker_size=12, name=f"default + rerank top {report['rerank']['depth']}"))
     fig.update_layout(title=f"{report['dataset']}: nDCG@{PRIMARY_K} against alpha ({report['model']})",
                       xaxis_title="alpha (semantic weight)", yaxis_title=f"nDCG@{PRIMARY_K}",
                       template="plotly_white")
@@ -484,6 +514,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--max-queries", type=int, default=None, help="evaluate the first N queries only")
     p.add_argument("--max-docs", type=int, default=None,
                    help="keep the judged documents of the evaluated queries plus random others up to N")
+    p.add_argument("--rerank", type=int, default=None, metavar="N",
+                   help="also rerank the first N hybrid hits of each query (default 20 with --reranker, else 0)")
+    p.add_argument("--reranker", default=None, metavar="NAME",
+                   help="reranker for --rerank: auto (a CUDA GPU's default), qwen3-0.6b | qwen3-4b | qwen3-8b, a hub "
+                        "id or a local folder")
     p.add_argument("--no-instruction", action="store_true",
                    help="embed queries without the model's query instruction/prefix")
     p.add_argument("--document-prompt", default=None, metavar="NAME",
@@ -527,6 +562,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     from .semantic import ModelLoadError, load_embedder
 
+    rerank = args.rerank if args.rerank is not None else (DEFAULT_SETTINGS.rerank if args.reranker else 0)
+    if rerank < 0:
+        print(f"error: --rerank must be >= 0, got {rerank}", file=sys.stderr)
+        return 2
     try:
         labelled = load_labelled_set(args.data, max_queries=args.max_queries)
         if args.max_docs is not None:
@@ -537,6 +576,14 @@ def main(argv: Sequence[str] | None = None) -> int:
                                document_prompt=args.document_prompt)
         if loaded.fallback_reason:
             print(f"note: {loaded.fallback_reason}", file=sys.stderr)
+        reranker = None
+        if rerank:
+            from .rerank import load_reranker
+
+            loaded_reranker = load_reranker(args.reranker or "auto", device=args.device)
+            if loaded_reranker.reranker is None:
+                raise ValueError(f"--rerank {rerank} needs a reranker: {loaded_reranker.reason}")
+            reranker = loaded_reranker.reranker
         cache = EmbeddingCache(args.cache_dir)
         store = None
         if args.store:
@@ -546,7 +593,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             store = open_store(args.store, collection=collection)
         try:
             report = run(labelled, loaded.embedder, cache, k=args.k, fusions=fusions, alphas=args.alphas,
-                         progress=_tqdm_progress(), store=store)
+                         progress=_tqdm_progress(), store=store, reranker=reranker, rerank=rerank)
         finally:
             if store is not None:
                 store.close()
@@ -558,7 +605,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     report["query_instruction"] = loaded.embedder.query_instruction
     report["split_sentences"] = args.split_sentences
     print(format_table(report))
-    print(f"(embedding {report['embed_seconds']}s, ranking {report['rank_seconds']}s)")
+    rerank_note = f", of which reranking {report['rerank']['seconds']}s" if report.get("rerank") else ""
+    print(f"(embedding {report['embed_seconds']}s, ranking {report['rank_seconds']}s{rerank_note})")
     if args.markdown:
         print(markdown_rows(report))
     if args.out:

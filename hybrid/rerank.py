@@ -19,6 +19,7 @@ DEFAULT_INSTRUCTION = "Given a web search query, retrieve relevant passages that
 DEFAULT_GPU_RERANKER = "Qwen/Qwen3-Reranker-4B"
 # The model authors' reference code truncates every pair to 8192 tokens.
 DEFAULT_MAX_TOKENS = 8192
+DEFAULT_BATCH_SIZE = 16  # pairs per forward pass: 20 candidates (the engine's default depth) take two
 NO_RERANKER = "none"
 RERANKER_ALIASES: dict[str, str] = {
     "qwen3-0.6b": "Qwen/Qwen3-Reranker-0.6B",
@@ -126,7 +127,7 @@ class CrossEncoderReranker:
     backend = "sentence-transformers"
 
     def __init__(self, model: str, *, device: str = "cpu", instruction: str = DEFAULT_INSTRUCTION,
-                 max_tokens: int | None = None, batch_size: int = 16) -> None:
+                 max_tokens: int | None = None, batch_size: int = DEFAULT_BATCH_SIZE) -> None:
         """Load ``model`` on ``device`` and check that it ranks with the "yes"/"no" logits.
 
         Args:
@@ -321,7 +322,7 @@ def load_reranker(model: str = "auto", device: str = "auto", instruction: str = 
         instruction: the task the reranker judges relevance for (English works best, even for Chinese).
         backend: force a registry key of RERANKERS.
         max_tokens: tokens per pair at most (default 8192 or the model's limit).
-        batch_size: pairs per forward pass (default 16).
+        batch_size: pairs per forward pass (default DEFAULT_BATCH_SIZE).
     Returns:
         LoadedReranker(reranker or None, requested=model, reason).
     Raises:
