@@ -1,9 +1,12 @@
-"""Benchmark helpers: a Zipf-distributed Chinese corpus from jieba's dictionary, timing and reporting."""
+"""Benchmark helpers: generated and real Chinese corpora, timing, latency percentiles, memory and reporting."""
 
 from __future__ import annotations
 
 import json
+import os
 import platform
+import re
+import resource
 import statistics
 import sys
 import time
@@ -15,6 +18,8 @@ from typing import Callable, Sequence
 import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
+# The labelled sets live beside the repository (never inside it); real-text corpora are read from there.
+DATASETS = Path(os.environ.get("HYBRID_DATASETS", ROOT.parent / "shared" / "datasets"))
 if str(ROOT) not in sys.path:  # run as `python bench/x.py` as well as `python -m bench.x`
     sys.path.insert(0, str(ROOT))
 
@@ -163,6 +168,98 @@ def random_unit_vectors(n: int, dimension: int, seed: int = 0) -> np.ndarray:
     return out
 
 
+# ------------------------------------------------------------------------------------------- real text
+
+
+def _jsonl_texts(path: Path) -> list[str]:
+    return [json.loads(line)["text"].strip() for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+
+
+def real_text_pool(datasets: Path = DATASETS) -> tuple[list[str], list[str]]:
+    """(titles, sentences): qbqtc page titles (both sets) and cmrc2018 paragraph sentences.
+
+    Raises:
+        SystemExit: the labelled sets are not there (say where they were looked for).
+    """
+    needed = [datasets / s / "corpus.jsonl" for s in ("qbqtc-dev", "qbqtc-test_public", "cmrc2018-dev")]
+    missing = [str(p) for p in needed if not p.is_file()]
+    if missing:
+        raise SystemExit(f"real-text corpora need the labelled sets; missing: {', '.join(missing)} "
+                         "(set HYBRID_DATASETS to the folder holding them, or use the generated corpus)")
+    titles = _jsonl_texts(needed[0]) + _jsonl_texts(needed[1])
+    sentences = [s.strip() for text in _jsonl_texts(needed[2]) for s in re.split(r"(?<=[。！？；])", text)
+                 if len(s.strip()) >= 8]
+    return titles, sentences
+
+
+def real_texts(n_docs: int, seed: int = 0, datasets: Path = DATASETS) -> list[str]:
+    """``n_docs`` entries of real Chinese text: a qbqtc title, then one or two cmrc2018 sentences.
+
+    The pools hold about 24k titles and 10k sentences, so any size up to millions has real words in real
+    proportions and real co-occurrences (about 70 to 110 characters, 40 search tokens an entry).
+    """
+    titles, sentences = real_text_pool(datasets)
+    rng = np.random.default_rng(seed)
+    t = rng.integers(len(titles), size=n_docs).tolist()
+    s = rng.integers(len(sentences), size=(n_docs, 2)).tolist()
+    two = (rng.random(n_docs) < 0.5).tolist()
+    return [f"{titles[a]}。{sentences[b[0]]}{sentences[b[1]] if both else ''}" for a, b, both in zip(t, s, two)]
+
+
+def real_queries(n_queries: int, datasets: Path = DATASETS, name: str = "qbqtc-dev") -> list[str]:
+    """The first ``n_queries`` queries of a labelled set (real search-engine queries by default)."""
+    path = datasets / name / "queries.jsonl"
+    if not path.is_file():
+        raise SystemExit(f"{path} is missing (set HYBRID_DATASETS, or use the generated corpus)")
+    return _jsonl_texts(path)[:n_queries]
+
+
+# ------------------------------------------------------------------------------------------- measuring
+
+
+def load_average() -> str:
+    """The 1, 5 and 15 minute load averages, as ``uptime`` prints them."""
+    return " ".join(f"{v:.2f}" for v in os.getloadavg())
+
+
+def latency(ms: Sequence[float]) -> dict[str, float]:
+    """p50, p90 and p99 of per-call milliseconds."""
+    values = np.asarray(ms, dtype=np.float64)
+    if values.size == 0:
+        return {"p50": 0.0, "p90": 0.0, "p99": 0.0}
+    return {f"p{q}": float(np.percentile(values, q)) for q in (50, 90, 99)}
+
+
+def rss_mb() -> float:
+    """Resident memory of this process now, in MiB."""
+    with open("/proc/self/statm") as f:
+        return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / (1024 * 1024)
+
+
+def peak_rss_mb() -> float:
+    """Peak resident memory of this process so far, in MiB (Linux reports ru_maxrss in KiB)."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def interleaved(calls: dict[str, Callable[[object], object]], inputs: Sequence[object],
+                rounds: int = 1) -> dict[str, list[float]]:
+    """Milliseconds of every call on every input, the calls taking turns on each input.
+
+    Taking turns input by input means a burst of load from other jobs hits every contender alike, so the
+    ratio of their medians holds even on a busy machine. Each call runs once untimed first (warm-up).
+    """
+    for fn in calls.values():
+        fn(inputs[0])
+    out: dict[str, list[float]] = {name: [] for name in calls}
+    for _ in range(rounds):
+        for item in inputs:
+            for name, fn in calls.items():
+                tick = time.perf_counter()
+                fn(item)
+                out[name].append((time.perf_counter() - tick) * 1000.0)
+    return out
+
+
 def time_calls(fn: Callable[[], object], repeat: int) -> list[float]:
     """Wall-clock milliseconds of ``repeat`` calls of ``fn`` (after one warm-up call)."""
     fn()
@@ -195,8 +292,8 @@ def machine() -> str:
 
 
 def report(name: str, results: dict) -> None:
-    """Print ``results`` as aligned lines under a heading."""
-    print(f"\n== {name} ==")
+    """Print ``results`` as aligned lines under a heading (with the load average now)."""
+    print(f"\n== {name} (load average {load_average()}) ==")
     for key, value in results.items():
         shown = f"{value:,.3f}" if isinstance(value, float) else value
         print(f"  {key:<52} {shown}", flush=True)

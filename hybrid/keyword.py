@@ -10,11 +10,14 @@ from typing import Iterable, Sequence
 
 import numpy as np
 
+from .settings import DEFAULT_SETTINGS
 from .topk import top_positions
 
-# A query whose postings add up to less than this share of the corpus is accumulated by sorting its
-# postings; a longer one into a dense score array (cheaper than sorting once postings are long).
+# With k1/b other than the index's own, a query whose postings add up to less than this share of the
+# corpus is accumulated by sorting its postings; a longer one into a dense score array.
 _SPARSE_SHARE = 1 / 64
+# Postings whose precomputed scores are worked out in one numpy pass (bounds the temporaries at 1M docs).
+_IMPACT_BLOCK = 1 << 22
 
 
 @dataclass(frozen=True)
@@ -45,8 +48,10 @@ class _Postings:
     df: np.ndarray  # int64 per term id
     indptr: np.ndarray  # int64, postings of term t are [indptr[t], indptr[t + 1])
     docs: np.ndarray  # int32, ascending within a term
-    tfs: np.ndarray  # float32
+    tfs: np.ndarray  # unsigned ints, the smallest type that holds the largest count
+    impacts: np.ndarray  # float32: the score each posting adds for the index's own (k1, b)
     length_norms: dict = field(default_factory=dict)  # (k1, b) -> k1 * (1 - b + b * dl / avgdl)
+    scratch: list = field(default_factory=list)  # all-zero float32 arrays of n_docs, reused by searches
 
     def length_norm(self, k1: float, b: float) -> np.ndarray:
         key = (float(k1), float(b))
@@ -66,14 +71,24 @@ class BM25Index:
     ``sum_t idf(t) * tf * (k1 + 1) / (tf + k1 * (1 - b + b * dl / avgdl))`` with Lucene's idf.
     Documents are kept as one document-major array set (term ids and counts); documents can be
     appended, replaced and removed, and the term-major postings are rebuilt on the next search.
+    Each posting also stores the score it adds for the index's own ``k1`` and ``b`` (float32), so a
+    search with those parameters only adds numbers up; other values are computed per search.
+
+    Args:
+        corpus_tokens: documents as token lists.
+        k1, b: the BM25 parameters whose per-posting scores are precomputed (the search defaults).
     """
 
-    def __init__(self, corpus_tokens: Iterable[Sequence[str]] = ()) -> None:
+    def __init__(self, corpus_tokens: Iterable[Sequence[str]] = (), k1: float = DEFAULT_SETTINGS.k1,
+                 b: float = DEFAULT_SETTINGS.b) -> None:
+        if k1 < 0 or not 0.0 <= b <= 1.0:
+            raise ValueError(f"BM25 needs k1 >= 0 and b in [0, 1], got k1={k1!r}, b={b!r}")
+        self.k1, self.b = float(k1), float(b)
         self._vocab: dict[str, int] = {}
         self._lock = threading.Lock()
         self._dptr = np.zeros(1, dtype=np.int64)  # entries of document d are [dptr[d], dptr[d + 1])
         self._dterms = np.zeros(0, dtype=np.int32)
-        self._dtfs = np.zeros(0, dtype=np.float32)
+        self._dtfs = np.zeros(0, dtype=np.uint8)  # term counts; widened when a count needs it
         self._dlen = np.zeros(0, dtype=np.float64)
         self._postings: _Postings | None = None
         self.add(corpus_tokens)
@@ -103,7 +118,8 @@ class BM25Index:
         owners = keys // max(len(vocab), 1)
         counts = np.bincount(owners, minlength=len(docs))
         terms = (keys - owners * max(len(vocab), 1)).astype(np.int32)
-        return counts, terms, tfs.astype(np.float32), lengths.astype(np.float64)
+        tf_type = np.min_scalar_type(int(tfs.max())) if tfs.size else np.uint8
+        return counts, terms, tfs.astype(tf_type), lengths.astype(np.float64)
 
     def add(self, corpus_tokens: Iterable[Sequence[str]]) -> None:
         """Append documents given as token lists (positions continue from ``len(self)``)."""
@@ -156,14 +172,25 @@ class BM25Index:
         docs = np.repeat(np.arange(n, dtype=np.int32), counts)[order]
         df = np.bincount(self._dterms, minlength=len(self._vocab)).astype(np.int64)
         total = float(self._dlen.sum())
+        avgdl = total / n if n and total > 0 else 1.0
+        tfs = self._dtfs[order]
+        # impact = idf(t) * (k1 + 1) * tf / (tf + k1 * (1 - b + b * dl / avgdl)), always > 0
+        weight = (lucene_idf(df.astype(np.float64), n) * (self.k1 + 1.0)).astype(np.float32)
+        norm = (self.k1 * (1.0 - self.b + self.b * self._dlen / avgdl)).astype(np.float32)
+        impacts = np.empty(tfs.shape[0], dtype=np.float32)
+        for lo in range(0, tfs.shape[0], _IMPACT_BLOCK):
+            hi = lo + _IMPACT_BLOCK
+            tf = tfs[lo:hi].astype(np.float32)
+            impacts[lo:hi] = weight[self._dterms[order[lo:hi]]] * tf / (tf + norm[docs[lo:hi]])
         return _Postings(
             n_docs=n,
             doc_len=self._dlen,
-            avgdl=total / n if n and total > 0 else 1.0,
+            avgdl=avgdl,
             df=df,
             indptr=np.concatenate([[0], np.cumsum(df)]).astype(np.int64),
             docs=docs,
-            tfs=self._dtfs[order],
+            tfs=tfs,
+            impacts=impacts,
         )
 
     def _built(self) -> _Postings:
@@ -181,15 +208,57 @@ class BM25Index:
         term = self._vocab.get(token)
         return 0 if term is None or term >= postings.df.shape[0] else int(postings.df[term])
 
-    def _matches(self, query_tokens: Sequence[str], k1: float, b: float) -> tuple[np.ndarray, np.ndarray]:
-        """Matched documents (ascending) and their scores (float64, all > 0)."""
-        p = self._built()
+    def _slices(self, p: _Postings, query_tokens: Sequence[str]) -> list[tuple[int, int, int]]:
+        """(start, end, query count) of the postings of each distinct query token present in the index."""
         slices = []
         for token, qtf in Counter(query_tokens).items():
             term = self._vocab.get(token)
-            if term is None or term >= p.df.shape[0] or p.df[term] == 0:
+            if term is None or term >= p.df.shape[0]:
                 continue
-            slices.append((int(p.indptr[term]), int(p.indptr[term + 1]), qtf * lucene_idf(float(p.df[term]), p.n_docs)))
+            lo, hi = int(p.indptr[term]), int(p.indptr[term + 1])
+            if hi > lo:
+                slices.append((lo, hi, qtf))
+        return slices
+
+    @staticmethod
+    def _impact_matches(p: _Postings, slices: list[tuple[int, int, int]]) -> tuple[np.ndarray, np.ndarray]:
+        """Matched documents (any order) and their float32 scores from the precomputed impacts.
+
+        Scores are added into an all-zero array of every document; reading each matched document back
+        sets it to zero again, so a document in several postings lists is read once (its later reads
+        give 0 and are dropped) and the array is left clean for the next search. The work is
+        proportional to the query's postings, never to the number of documents.
+        """
+        if len(slices) == 1:
+            lo, hi, qtf = slices[0]
+            scores = p.impacts[lo:hi]
+            return p.docs[lo:hi], scores * np.float32(qtf) if qtf != 1 else scores
+        try:
+            acc = p.scratch.pop()
+        except IndexError:  # first search, or as many concurrent searches as ever before
+            acc = np.zeros(p.n_docs, dtype=np.float32)
+        slices = sorted(slices, key=lambda s: s[0] - s[1])  # longest first: it is written, not added
+        for i, (lo, hi, qtf) in enumerate(slices):
+            add = p.impacts[lo:hi] * np.float32(qtf) if qtf != 1 else p.impacts[lo:hi]
+            if i == 0:
+                acc[p.docs[lo:hi]] = add
+            else:
+                acc[p.docs[lo:hi]] += add  # a term's postings hold each document once
+        docs, scores = [], []
+        for lo, hi, _ in slices:
+            d = p.docs[lo:hi]
+            scores.append(acc[d])
+            acc[d] = 0.0
+            docs.append(d)
+        p.scratch.append(acc)  # only reached with the array all zero again
+        docs, scores = np.concatenate(docs), np.concatenate(scores)
+        found = scores > 0
+        return docs[found], scores[found]
+
+    def _matches(self, query_tokens: Sequence[str], k1: float, b: float) -> tuple[np.ndarray, np.ndarray]:
+        """Matched documents (ascending) and their scores computed for ``k1``, ``b`` (float64, all > 0)."""
+        p = self._built()
+        slices = [(lo, hi, qtf * lucene_idf(float(hi - lo), p.n_docs)) for lo, hi, qtf in self._slices(p, query_tokens)]
         if not slices:
             return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float64)
         norm = p.length_norm(k1, b)
@@ -217,33 +286,46 @@ class BM25Index:
         docs = np.flatnonzero(hit)
         return docs, dense[docs]
 
-    def get_scores(self, query_tokens: Sequence[str], k1: float = 1.2, b: float = 0.75) -> np.ndarray:
-        """BM25 score of every document (0 where no token matched).
+    def get_scores(self, query_tokens: Sequence[str], k1: float | None = None, b: float | None = None) -> np.ndarray:
+        """BM25 score of every document (0 where no token matched), computed in float64.
 
         Args:
             query_tokens: tokens of the query.
-            k1, b: BM25 parameters.
+            k1, b: BM25 parameters; None = the index's.
         Returns:
             Array of ``len(self)`` scores.
         """
         scores = np.zeros(len(self), dtype=np.float64)
-        docs, values = self._matches(query_tokens, k1, b)
+        docs, values = self._matches(query_tokens, self.k1 if k1 is None else k1, self.b if b is None else b)
         scores[docs] = values
         return scores
 
-    def search(self, query_tokens: Sequence[str], top: int, k1: float = 1.2, b: float = 0.75) -> KeywordMatches:
+    def search(self, query_tokens: Sequence[str], top: int, k1: float | None = None,
+               b: float | None = None) -> KeywordMatches:
         """The ``top`` best documents among those matching at least one query token.
+
+        With the index's own k1 and b the precomputed per-posting scores are summed (float32 sums, equal
+        to the float64 formula within 1e-6 relative); other values compute the formula in float64.
 
         Args:
             query_tokens: tokens of the query.
             top: how many matches to return at most.
-            k1, b: BM25 parameters.
+            k1, b: BM25 parameters; None = the index's.
         Returns:
             KeywordMatches, best first (ties in document order); empty when nothing matched.
         """
-        docs, scores = self._matches(query_tokens, k1, b)
+        k1 = self.k1 if k1 is None else float(k1)
+        b = self.b if b is None else float(b)
+        if (k1, b) == (self.k1, self.b):
+            p = self._built()
+            slices = self._slices(p, query_tokens)
+            if not slices:
+                return KeywordMatches(np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float64))
+            docs, scores = self._impact_matches(p, slices)
+        else:
+            docs, scores = self._matches(query_tokens, k1, b)
         docs, scores = top_positions(docs, scores, top)
-        return KeywordMatches(docs, scores)
+        return KeywordMatches(docs.astype(np.int64), scores.astype(np.float64))
 
     def matched_tokens(self, position: int, query_tokens: Sequence[str]) -> tuple[str, ...]:
         """Distinct query tokens present in the document at ``position``, in query order."""

@@ -9,7 +9,7 @@ def top_positions(docs: np.ndarray, scores: np.ndarray, top: int) -> tuple[np.nd
     """The ``top`` best of ``docs`` by score, best first; ties go to the lower document position.
 
     Args:
-        docs: candidate document positions in ascending order.
+        docs: candidate document positions (distinct, in any order).
         scores: their scores.
         top: how many to keep.
     Returns:
@@ -21,7 +21,10 @@ def top_positions(docs: np.ndarray, scores: np.ndarray, top: int) -> tuple[np.nd
         cut = docs.size - top
         kth = np.partition(scores, cut)[cut]  # the top-th largest score
         above = np.flatnonzero(scores > kth)
-        tied = np.flatnonzero(scores == kth)[: top - above.size]  # docs ascending: lowest positions first
+        tied = np.flatnonzero(scores == kth)
+        need = top - above.size
+        if tied.size > need:  # the cut falls inside a group of equal scores: keep the lowest positions
+            tied = tied[np.argsort(docs[tied], kind="stable")[:need]]
         keep = np.concatenate([above, tied])
         docs, scores = docs[keep], scores[keep]
     order = np.lexsort((docs, -scores))

@@ -17,11 +17,12 @@ def reference_bm25(corpus, query, k1=1.2, b=0.75):
     """Lucene BM25 written out term by term, independently of the index."""
     n = len(corpus)
     avgdl = sum(len(d) for d in corpus) / n
+    doc_freq = {q: sum(1 for d in corpus if q in d) for q in set(query)}
     scores = []
     for doc in corpus:
         s = 0.0
         for q in query:
-            df = sum(1 for d in corpus if q in d)
+            df = doc_freq[q]
             if df == 0 or q not in doc:
                 continue
             idf = math.log(1 + (n - df + 0.5) / (df + 0.5))
@@ -136,3 +137,84 @@ def test_replace_and_remove_keep_vocabulary_of_other_documents():
     index.remove([0, 2])
     assert len(index) == 2 and index.doc_freq("水果") == 0 and index.doc_freq("苹果") == 1
     assert index.matched_tokens(1, ["词", "苹果"]) == ("词",)
+
+
+def random_corpus(seed, n_docs=400, n_vocab=60):
+    rng = np.random.default_rng(seed)
+    vocab = [f"w{i}" for i in range(n_vocab)]
+    # Zipf-like word frequencies: a few words in most documents, many rare ones
+    p = 1.0 / np.arange(1, n_vocab + 1)
+    return [list(rng.choice(vocab, size=rng.integers(1, 25), p=p / p.sum())) for _ in range(n_docs)], vocab
+
+
+def expected_top(scores, top):
+    order = sorted(range(len(scores)), key=lambda i: (-scores[i], i))
+    return [i for i in order if scores[i] > 0][:top]
+
+
+@pytest.mark.parametrize("k1,b", [(1.2, 0.75), (2.0, 0.3)])
+def test_precomputed_scores_rank_like_the_float64_formula(k1, b):
+    corpus, vocab = random_corpus(2)
+    index = BM25Index(corpus, k1=k1, b=b)
+    rng = np.random.default_rng(3)
+    queries = [list(rng.choice(vocab, size=rng.integers(1, 7))) for _ in range(60)]
+    queries += [["w0", "w0", "w1"], ["w59", "nothing"], ["w0"], ["w3", "w3"]]
+    for query in queries:
+        expected = reference_bm25(corpus, query, k1, b)
+        for top in (1, 10, 500):
+            result = index.search(query, top=top)  # the index's own k1, b: summed precomputed scores
+            assert result.docs.tolist() == expected_top(expected, top), query
+            np.testing.assert_allclose(result.scores, [expected[i] for i in result.docs], rtol=1e-6)
+            assert result.scores.dtype == np.float64 and result.docs.dtype == np.int64
+
+
+def test_other_k1_b_are_computed_per_search():
+    corpus, vocab = random_corpus(4)
+    index = BM25Index(corpus)
+    for k1, b in ((0.5, 1.0), (1.2, 0.0), (3.0, 0.75)):
+        expected = reference_bm25(corpus, ["w1", "w7", "w20"], k1, b)
+        result = index.search(["w1", "w7", "w20"], top=20, k1=k1, b=b)
+        assert result.docs.tolist() == expected_top(expected, 20)
+        np.testing.assert_allclose(result.scores, [expected[i] for i in result.docs], rtol=1e-9)
+
+
+def test_reused_score_array_is_left_clean():
+    corpus, vocab = random_corpus(5)
+    index = BM25Index(corpus)
+    first = index.search(["w0", "w1", "w2"], top=50)
+    for query in (["w3", "w4"], ["w0", "w9", "w9"], ["w1", "w2", "w5", "w8"]):
+        index.search(query, top=5)
+    again = index.search(["w0", "w1", "w2"], top=50)
+    assert again.docs.tolist() == first.docs.tolist() and again.scores.tolist() == first.scores.tolist()
+    scratch = index._built().scratch
+    assert scratch and all(not a.any() for a in scratch)
+
+
+def test_concurrent_searches_agree_with_serial_ones():
+    from concurrent.futures import ThreadPoolExecutor
+
+    corpus, vocab = random_corpus(6, n_docs=3000)
+    index = BM25Index(corpus)
+    rng = np.random.default_rng(7)
+    queries = [list(rng.choice(vocab, size=rng.integers(2, 6))) for _ in range(200)]
+    serial = [index.search(q, top=10).docs.tolist() for q in queries]
+    with ThreadPoolExecutor(4) as pool:
+        parallel = list(pool.map(lambda q: index.search(q, top=10).docs.tolist(), queries))
+    assert parallel == serial
+
+
+def test_bad_bm25_parameters_are_refused():
+    with pytest.raises(ValueError, match="k1 >= 0"):
+        BM25Index(CORPUS, k1=-1)
+    with pytest.raises(ValueError, match="b in"):
+        BM25Index(CORPUS, b=1.5)
+
+
+def test_large_term_counts_widen_the_count_type():
+    corpus = [["a", "b"], ["a"] * 300 + ["c"], ["b"] * 70000]
+    index = BM25Index(corpus[:1])
+    index.add(corpus[1:2])
+    index.add(corpus[2:])
+    for query in (["a"], ["b"], ["a", "b", "c"]):
+        np.testing.assert_allclose(index.get_scores(query), reference_bm25(corpus, query), rtol=1e-9)
+        assert index.search(query, top=3).docs.tolist() == expected_top(reference_bm25(corpus, query), 3)
