@@ -260,6 +260,40 @@ def interleaved(calls: dict[str, Callable[[object], object]], inputs: Sequence[o
     return out
 
 
+def embedded_sample(texts: Sequence[str], queries: bool = False) -> np.ndarray:
+    """Vectors of ``texts`` from the packaged model (multilingual-e5-small), through the embedding cache."""
+    from hybrid.cache import EmbeddingCache, embed_with_cache
+    from hybrid.evaluate import embed_queries
+    from hybrid.semantic import load_embedder
+
+    embedder = load_embedder("multilingual-e5-small", device="cpu").embedder
+    cache = EmbeddingCache()
+    try:
+        if queries:
+            return embed_queries(embedder, list(texts), cache)
+        return embed_with_cache(embedder, list(texts), cache)
+    finally:
+        cache.close()
+
+
+def model_shaped_vectors(n: int, sample: np.ndarray, seed: int = 0) -> np.ndarray:
+    """``n`` unit vectors drawn from a Gaussian with the mean and covariance of ``sample`` (real embeddings).
+
+    Real embeddings are anisotropic: e5's share one large direction (cosines of unrelated texts sit near
+    0.8) and spread little around it. Such vectors are the hard case for bounds-based pruning (the int8
+    pre-scan), while random unit vectors are the hard case for structure-based indexes; benchmarks use both.
+    """
+    rng = np.random.default_rng(seed)
+    mean = sample.mean(axis=0, dtype=np.float64)
+    factor = np.linalg.cholesky(np.cov(sample.T.astype(np.float64)) + 1e-9 * np.eye(sample.shape[1]))
+    out = np.empty((n, sample.shape[1]), dtype=np.float32)
+    for start in range(0, n, 65536):
+        size = min(65536, n - start)
+        block = mean + rng.standard_normal((size, sample.shape[1])) @ factor.T
+        out[start:start + size] = block / np.linalg.norm(block, axis=1, keepdims=True)
+    return out
+
+
 def time_calls(fn: Callable[[], object], repeat: int) -> list[float]:
     """Wall-clock milliseconds of ``repeat`` calls of ``fn`` (after one warm-up call)."""
     fn()

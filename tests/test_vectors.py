@@ -110,3 +110,50 @@ def test_bad_scan_names_and_missing_kernel_are_explained(monkeypatch):
         VectorIndex(8, scan="int8")
     auto = VectorIndex(8, unit_rows(vectors.INT8_MIN_ROWS, 8))
     assert isinstance(auto._scan(), vectors.ExactScan)
+
+
+def clustered_rows(n, d, seed=3):
+    rng = np.random.default_rng(seed)
+    centres = unit_rows(50, d, seed=seed + 1)
+    return l2_normalize(centres[rng.integers(0, 50, n)] + 0.01 * rng.standard_normal((n, d))), centres
+
+
+@pytest.mark.parametrize("scan", ["exact", "int8"])
+@pytest.mark.parametrize("n_queries", [1, 3, 40])
+def test_search_many_equals_one_search_per_query(scan, n_queries):
+    matrix = unit_rows(20_000, 48)
+    index = VectorIndex(48, matrix, scan=scan)
+    rng = np.random.default_rng(8)
+    queries = rng.standard_normal((n_queries, 48))
+    queries[::2] = matrix[: (n_queries + 1) // 2] + 0.05 * rng.standard_normal(((n_queries + 1) // 2, 48))
+    found = index.search_many(queries, 30)
+    assert len(found) == n_queries
+    for query, got in zip(queries, found):
+        assert got.docs.dtype == np.int64
+        assert_same_top(got, index.search(query, 30), matrix, query)
+        want_docs, want_scores = brute_force(matrix, query, 30)
+        np.testing.assert_allclose(got.scores, want_scores, atol=1e-6)
+
+
+def test_search_many_exact_on_clustered_vectors_zero_rows_and_in_small_blocks(monkeypatch):
+    monkeypatch.setattr(vectors, "_BLOCK_SCORES", 3 * 25_000)  # blocks of 3 queries
+    matrix, centres = clustered_rows(25_000, 64)
+    matrix[::11] = 0.0
+    exact = VectorIndex(64, matrix, scan="exact")
+    int8 = VectorIndex(64, matrix, scan="int8")
+    rng = np.random.default_rng(9)
+    queries = np.vstack([centres[:10] + 0.005 * rng.standard_normal((10, 64)), np.zeros((1, 64))])
+    for index in (int8, exact):
+        *found, zero = index.search_many(queries, 50)
+        for query, got in zip(queries, found):
+            assert_same_top(got, exact.search(query, 50), matrix, query)
+        assert zero.docs.tolist() == list(range(50)) and not zero.scores.any()  # all tie at 0: lowest positions
+
+
+def test_search_many_on_empty_index_and_with_no_queries():
+    index = VectorIndex(8)
+    assert [m.docs.size for m in index.search_many(np.ones((2, 8)), 5)] == [0, 0]
+    full = VectorIndex(8, unit_rows(50, 8))
+    assert full.search_many(np.zeros((0, 8)), 5) == []
+    with pytest.raises(ValueError, match="dimension 7"):
+        full.search_many(np.ones((2, 7)), 5)
