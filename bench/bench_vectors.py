@@ -31,7 +31,7 @@ if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.common import (  # noqa: E402
-    embedded_sample, interleaved, latency, load_average, machine, median, model_shaped_vectors,
+    VectorShape, embedded_sample, interleaved, latency, load_average, machine, median,
     random_unit_vectors, real_queries, real_texts, report, write_json,
 )
 from hybrid.vectors import VectorIndex  # noqa: E402
@@ -55,7 +55,7 @@ def vectors_and_queries(kind: str, rows: int, dim: int, n_queries: int, seed: in
         return random_unit_vectors(rows, dim, seed), random_unit_vectors(n_queries, dim, seed + 1)
     sample = embedded_sample(real_texts(2000, seed=seed + 99))
     queries = embedded_sample(real_queries(n_queries), queries=True)
-    return model_shaped_vectors(rows, sample, seed), queries
+    return VectorShape(sample).draw(rows, seed), queries
 
 
 def same_top(got: np.ndarray, want: np.ndarray, matrix: np.ndarray, query: np.ndarray) -> bool:

@@ -122,10 +122,12 @@ def sample_texts(vocab: Vocabulary, n_docs: int, seed: int = 0) -> list[str]:
 
 
 class RandomEmbedder:
-    """A stand-in embedding model returning random unit vectors (deterministic per call order and text).
+    """A stand-in embedding model returning random unit vectors, deterministic per text (queries) or per
+    batch (documents), optionally shaped like a real model's (``VectorShape``).
 
-    The engine never looks inside vectors, so search speed is the same as with a real model's vectors;
-    random vectors are even the hardest case for a vector index (no structure to exploit).
+    The engine never looks inside vectors, so search speed is the speed with a real model's vectors of the
+    same shape; isotropic random vectors are the hardest case for structure-based indexes, model-shaped
+    ones for bounds-based pruning.
     """
 
     backend = "bench"
@@ -134,28 +136,56 @@ class RandomEmbedder:
     max_tokens = 512
     query_instruction = None
 
-    def __init__(self, dimension: int = 384, seed: int = 0) -> None:
-        self.name = f"random-unit-{dimension}"
+    def __init__(self, dimension: int = 384, seed: int = 0, documents: "VectorShape | None" = None,
+                 queries: "VectorShape | None" = None) -> None:
+        self.name = f"random-unit-{dimension}" if documents is None else f"model-shaped-{dimension}"
         self.dimension = dimension
         self.seed = seed
+        self.shapes = (documents, queries)
         self.documents_embedded = 0
 
-    def _vectors(self, texts: Sequence[str]) -> np.ndarray:
-        key = zlib.crc32("\x00".join(texts[:3]).encode("utf-8")) ^ len(texts)
-        return random_unit_vectors(len(texts), self.dimension, seed=self.seed * 1_000_003 + key)
+    def _draw(self, n: int, seed: int, shape: "VectorShape | None") -> np.ndarray:
+        if shape is None:
+            return random_unit_vectors(n, self.dimension, seed=seed)
+        return shape.draw(n, seed)
 
     def encode_documents(self, texts: Sequence[str], progress=None) -> np.ndarray:
         self.documents_embedded += len(texts)
-        out = self._vectors(texts)
+        key = zlib.crc32("\x00".join(texts[:3]).encode("utf-8")) ^ len(texts)
+        out = self._draw(len(texts), self.seed * 1_000_003 + key, self.shapes[0])
         if progress is not None:
             progress(len(texts), len(texts))
         return out
 
     def encode_queries(self, texts: Sequence[str]) -> np.ndarray:
-        return self._vectors(texts)
+        rows = [self._draw(1, self.seed * 1_000_003 + zlib.crc32(t.encode("utf-8")), self.shapes[1]) for t in texts]
+        return np.concatenate(rows) if rows else np.zeros((0, self.dimension), dtype=np.float32)
 
     def count_tokens(self, texts: Sequence[str]) -> list[int]:
         return [len(t) for t in texts]
+
+
+class VectorShape:
+    """A Gaussian with the mean and covariance of a sample of real embeddings; draws unit vectors from it.
+
+    Real embeddings are anisotropic: e5's share one large direction (cosines of unrelated texts sit near
+    0.8) and spread little around it. Such vectors are the hard case for bounds-based pruning (the int8
+    pre-scan), while isotropic random vectors are the hard case for structure-based indexes.
+    """
+
+    def __init__(self, sample: np.ndarray) -> None:
+        sample = np.asarray(sample, dtype=np.float64)
+        self.mean = sample.mean(axis=0)
+        self.factor = np.linalg.cholesky(np.cov(sample.T) + 1e-9 * np.eye(sample.shape[1]))
+
+    def draw(self, n: int, seed: int = 0) -> np.ndarray:
+        rng = np.random.default_rng(seed)
+        out = np.empty((n, self.mean.shape[0]), dtype=np.float32)
+        for start in range(0, n, 65536):
+            size = min(65536, n - start)
+            block = self.mean + rng.standard_normal((size, self.mean.shape[0])) @ self.factor.T
+            out[start:start + size] = block / np.linalg.norm(block, axis=1, keepdims=True)
+        return out
 
 
 def random_unit_vectors(n: int, dimension: int, seed: int = 0) -> np.ndarray:
@@ -274,24 +304,6 @@ def embedded_sample(texts: Sequence[str], queries: bool = False) -> np.ndarray:
         return embed_with_cache(embedder, list(texts), cache)
     finally:
         cache.close()
-
-
-def model_shaped_vectors(n: int, sample: np.ndarray, seed: int = 0) -> np.ndarray:
-    """``n`` unit vectors drawn from a Gaussian with the mean and covariance of ``sample`` (real embeddings).
-
-    Real embeddings are anisotropic: e5's share one large direction (cosines of unrelated texts sit near
-    0.8) and spread little around it. Such vectors are the hard case for bounds-based pruning (the int8
-    pre-scan), while random unit vectors are the hard case for structure-based indexes; benchmarks use both.
-    """
-    rng = np.random.default_rng(seed)
-    mean = sample.mean(axis=0, dtype=np.float64)
-    factor = np.linalg.cholesky(np.cov(sample.T.astype(np.float64)) + 1e-9 * np.eye(sample.shape[1]))
-    out = np.empty((n, sample.shape[1]), dtype=np.float32)
-    for start in range(0, n, 65536):
-        size = min(65536, n - start)
-        block = mean + rng.standard_normal((size, sample.shape[1])) @ factor.T
-        out[start:start + size] = block / np.linalg.norm(block, axis=1, keepdims=True)
-    return out
 
 
 def time_calls(fn: Callable[[], object], repeat: int) -> list[float]:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import logging
-import sys
 import threading
 import time
 from collections import OrderedDict
@@ -26,7 +25,7 @@ from .semantic import Embedder
 from .settings import DEFAULT_SETTINGS, Settings
 from .store import Store, StoreError
 from .store.memory import MemoryStore
-from .tokenize import Tokenizer
+from .tokenize import Tokenizer, interned, normalize as normalize_text
 
 log = logging.getLogger(__name__)
 
@@ -85,6 +84,8 @@ class HybridEngine:
         tokenizer: jieba tokenizer; the default search-mode one when None.
         cache: embedding cache; None embeds without caching.
         progress: ``progress(done, total)`` while embedding documents.
+        tokenize_progress: ``progress(done, total)`` while tokenising documents (worker processes share
+            the work from ``hybrid.tokenize.PARALLEL_MIN_TEXTS`` documents up).
         store: where documents and indexes live (``hybrid.store.open_store``); a new ``MemoryStore`` when None.
         reranker: a ``Reranker`` that re-scores the first ``settings.rerank`` hybrid hits; None: no reranking.
     """
@@ -99,6 +100,7 @@ class HybridEngine:
         progress: Progress | None = None,
         store: Store | None = None,
         reranker: Reranker | None = None,
+        tokenize_progress: Progress | None = None,
     ) -> None:
         self.settings = settings
         self.reranker = reranker
@@ -111,7 +113,7 @@ class HybridEngine:
         self._offsets_cache: OrderedDict[str, tuple[Tokenizer, list]] = OrderedDict()
         if documents:
             self.embedder = embedder  # documents are embedded as they are added
-            self.add(documents, progress=progress)
+            self.add(documents, progress=progress, tokenize_progress=tokenize_progress)
         if embedder is not None:
             self.set_embedder(embedder, progress=progress)
 
@@ -160,12 +162,14 @@ class HybridEngine:
                 self.store.set_vectors(self._embed([d.text for d in self.store.iter_documents()], progress), key)
             self._query_vectors.clear()
 
-    def add(self, documents: Sequence[str | Document | Mapping[str, Any]], progress: Progress | None = None) -> list[str]:
+    def add(self, documents: Sequence[str | Document | Mapping[str, Any]], progress: Progress | None = None,
+            tokenize_progress: Progress | None = None) -> list[str]:
         """Index more documents.
 
         Args:
             documents: as for the constructor; string entries get ids continuing the count.
             progress: ``progress(done, total)`` while embedding.
+            tokenize_progress: ``progress(done, total)`` while tokenising.
         Returns:
             The ids of the added documents.
         Raises:
@@ -174,7 +178,7 @@ class HybridEngine:
         self._writable()
         docs = _with_fresh_ids(documents, start=len(self.store) + 1, taken=self._has_id)
         with self._lock:
-            tokens = _tokenize_shared(self.tokenizer, [d.text for d in docs])
+            tokens = self.tokenizer.tokenize_many([d.text for d in docs], progress=tokenize_progress)
             vectors = self._embed([d.text for d in docs], progress) if self.embedder is not None else None
             self.store.add(docs, tokens, vectors, model_key(self.embedder) if vectors is not None else None)
         return [d.id for d in docs]
@@ -206,11 +210,11 @@ class HybridEngine:
             self.store.remove(keys)
 
     def set_documents(self, documents: Sequence[str | Document | Mapping[str, Any]],
-                      progress: Progress | None = None) -> None:
+                      progress: Progress | None = None, tokenize_progress: Progress | None = None) -> None:
         """Replace the whole knowledge base, reusing tokens and vectors of texts already indexed.
 
         Re-submitting an unchanged knowledge base re-tokenises and re-embeds nothing; one changed line
-        costs one line.
+        costs one line. ``progress`` reports embedding, ``tokenize_progress`` tokenising.
         """
         self._writable()
         docs = to_documents(list(documents))
@@ -224,7 +228,8 @@ class HybridEngine:
                                   store.tokens([k for k in reused if k is not None])))
             tokens = [old_tokens[k] if k is not None else None for k in reused]
             missing = [i for i, t in enumerate(tokens) if t is None]
-            for i, toks in zip(missing, _tokenize_shared(self.tokenizer, [docs[i].text for i in missing])):
+            for i, toks in zip(missing, self.tokenizer.tokenize_many([docs[i].text for i in missing],
+                                                                     progress=tokenize_progress)):
                 tokens[i] = toks
             vectors = None
             if self.embedder is not None:
@@ -255,11 +260,42 @@ class HybridEngine:
                 self._query_vectors.move_to_end(key)
                 return vector
         vector = np.asarray(self.embedder.encode_queries([query])[0], dtype=np.float32)
+        self._remember_queries([key], vector[None])
+        return vector
+
+    def embed_queries(self, queries: Sequence[str]) -> np.ndarray:
+        """The embeddings of ``queries`` (instruction applied), those not cached computed in one batch.
+
+        Returns:
+            (len(queries), dimension) float32.
+        """
+        if self.embedder is None:
+            raise EngineNotReadyError("no embedding model is attached: semantic search is not available yet")
+        model = model_key(self.embedder)
+        out = np.empty((len(queries), self.embedder.dimension), dtype=np.float32)
+        missing: dict[str, list[int]] = {}
         with self._lock:
-            self._query_vectors[key] = vector
+            for i, query in enumerate(queries):
+                vector = self._query_vectors.get((model, query))
+                if vector is None:
+                    missing.setdefault(query, []).append(i)
+                else:
+                    out[i] = vector
+        if missing:
+            texts = list(missing)
+            vectors = np.asarray(self.embedder.encode_queries(texts), dtype=np.float32)
+            for text, vector in zip(texts, vectors):
+                out[missing[text]] = vector
+            self._remember_queries([(model, t) for t in texts], vectors)
+        return out
+
+    def _remember_queries(self, keys: list[tuple[str, str]], vectors: np.ndarray) -> None:
+        with self._lock:
+            for key, vector in zip(keys, vectors):
+                self._query_vectors[key] = vector
+                self._query_vectors.move_to_end(key)
             while len(self._query_vectors) > _QUERY_CACHE_SIZE:
                 self._query_vectors.popitem(last=False)
-        return vector
 
     def search(self, query: str, k: int | None = None, alpha: float | None = None, fusion: str | None = None,
                mode: str | None = None, rerank: int | None = None, **overrides: Any) -> SearchResponse:
@@ -365,39 +401,121 @@ class HybridEngine:
                 timings: dict[str, float], started: float, query_vector: np.ndarray | None,
                 depth: int = 0) -> SearchResponse:
         retrieval = self._retrieve(query, settings, want_semantic, timings, query_vector)
-        tokens, keyword, semantic = list(retrieval.tokens), retrieval.keyword, retrieval.semantic
-        query_vector = retrieval.query_vector
+        return self._respond(query, retrieval, settings, want_keyword, want_semantic, timings, started, depth)
 
+    def _respond(self, query: str, retrieval: "Retrieval", settings: Settings, want_keyword: bool,
+                 want_semantic: bool, timings: dict[str, float], started: float, depth: int) -> SearchResponse:
+        """Fuse the candidates and build the hits that are shown (nothing for the rest of the window)."""
         tick = time.perf_counter()
         fused = None
         if want_keyword and want_semantic:
             fused = retrieval.fuse(settings.alpha, settings.fusion, normalizer=settings.normalizer,
                                    rrf_k=settings.rrf_k)
-        info = self._doc_info(keyword, semantic, fused, settings)
         timings["fuse"] = _ms(tick)
 
-        k, shown = settings.k, {}
-        hits_kw = self._hits(keyword.docs[:k], keyword.scores[:k], info, tokens, query_vector, shown) if want_keyword else ()
-        hits_sem = (self._hits(semantic.docs[:k], semantic.scores[:k], info, tokens, query_vector, shown)
-                    if want_semantic else ())
-        pool = max(k, depth)  # reranking needs the first `depth` hybrid hits; the caller cuts back to k
-        hits_hyb = (self._hits(fused.docs[:pool], fused.scores[:pool], info, tokens, query_vector, shown)
-                    if fused is not None else ())
+        k = settings.k
+        lists: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+        if want_keyword:
+            lists["keyword"] = (retrieval.keyword.docs[:k], retrieval.keyword.scores[:k])
+        if want_semantic:
+            lists["semantic"] = (retrieval.semantic.docs[:k], retrieval.semantic.scores[:k])
+        if fused is not None:
+            pool = max(k, depth)  # reranking needs the first `depth` hybrid hits; the caller cuts back to k
+            lists["hybrid"] = (fused.docs[:pool], fused.scores[:pool])
+        hits = self._hits(lists, retrieval, fused, settings.normalizer)
         timings["total"] = _ms(started)
         embedder = self.embedder if want_semantic else None
         return SearchResponse(
             query=query,
-            query_tokens=tuple(tokens),
-            keyword=hits_kw,
-            semantic=hits_sem,
-            hybrid=hits_hyb,
-            query_vector=query_vector,
+            query_tokens=retrieval.tokens,
+            keyword=hits.get("keyword", ()),
+            semantic=hits.get("semantic", ()),
+            hybrid=hits.get("hybrid", ()),
+            query_vector=retrieval.query_vector,
             timings_ms=timings,
             model=embedder.name if embedder else "",
             device=embedder.device if embedder else "",
             settings=settings,
             alpha_used=fused.alpha if fused is not None else None,
         )
+
+    def search_many(self, queries: Sequence[str], k: int | None = None, alpha: float | None = None,
+                    fusion: str | None = None, mode: str | None = None, rerank: int | None = None,
+                    **overrides: Any) -> list[SearchResponse]:
+        """``search`` for many queries, with the query embeddings and the vector top-k computed as batches.
+
+        Each response holds what ``search`` returns for its query. Batched stages (``embed``, ``vector``)
+        report their time divided by the number of queries, and ``total`` adds those shares to the query's
+        own stages.
+
+        Args:
+            queries: the questions.
+            k, alpha, fusion, mode, rerank, overrides: as for ``search``, applied to every query.
+        Returns:
+            One SearchResponse per query, in order.
+        Raises:
+            as ``search`` (a blank query anywhere raises EmptyQueryError before any work).
+        """
+        settings = self._store_bm25(
+            self.settings.with_(k=k, alpha=alpha, fusion=fusion, mode=mode, rerank=rerank, **overrides), overrides)
+        want_semantic = settings.mode != "keyword"
+        want_keyword = settings.mode != "semantic"
+        for query in queries:
+            self._check_ready(query, want_semantic)
+        depth = self._rerank_depth(settings, explicit=rerank is not None)
+        queries = [q.strip() for q in queries]
+        shared: dict[str, float] = {}
+        vectors = None
+        if want_semantic and queries:
+            tick = time.perf_counter()
+            vectors = self.embed_queries(queries)
+            shared["embed"] = _ms(tick) / len(queries)
+        responses = []
+        with self._lock:
+            semantic = self._vector_batch(vectors, settings.window, shared) if vectors is not None else None
+            for i, query in enumerate(queries):
+                started = time.perf_counter() - sum(shared.values()) / 1000.0
+                timings = dict(shared)
+                retrieval = self._retrieve(query, settings, want_semantic, timings,
+                                           None if vectors is None else vectors[i],
+                                           semantic=None if semantic is None else semantic[i])
+                responses.append(self._respond(query, retrieval, settings, want_keyword, want_semantic, timings,
+                                               started, depth))
+        if depth:  # as in search: after the lock, on the hits' own copies of the texts
+            responses = [self._reranked(r, depth, r.timings_ms, time.perf_counter() - r.timings_ms["total"] / 1000)
+                         for r in responses]
+        return responses
+
+    def _vector_batch(self, vectors: np.ndarray, top: int, shared: dict[str, float]) -> list[Candidates]:
+        tick = time.perf_counter()
+        found = self.store.vector_search_many(np.asarray(vectors, dtype=np.float32), top)
+        shared["vector"] = _ms(tick) / max(len(found), 1)
+        return found
+
+    def retrieve_many(self, queries: Sequence[str], query_vectors: np.ndarray | None = None,
+                      **overrides: Any) -> list[Retrieval]:
+        """``retrieve`` for many queries, the embeddings and the vector top-k computed as batches.
+
+        Args:
+            queries: the questions.
+            query_vectors: their embeddings in order if already known (else embedded as one batch).
+            overrides: as for ``retrieve``.
+        Returns:
+            One Retrieval per query, equal to what ``retrieve`` returns for it.
+        """
+        settings = self._store_bm25(self.settings.with_(**overrides), overrides)
+        for query in queries:
+            self._check_ready(query, want_semantic=True)
+        queries = [q.strip() for q in queries]
+        if not queries:
+            return []
+        vectors = self.embed_queries(queries) if query_vectors is None else np.asarray(query_vectors, np.float32)
+        if vectors.shape[0] != len(queries):
+            raise ValueError(f"{vectors.shape[0]} query vectors for {len(queries)} queries")
+        with self._lock:
+            semantic = self._vector_batch(vectors, settings.window, {})
+            return [self._retrieve(q, settings, True, {}, vectors[i], semantic=semantic[i])
+                    for i, q in enumerate(queries)]
 
     def retrieve(self, query: str, query_vector: np.ndarray | None = None, **overrides: Any) -> Retrieval:
         """Both retrievers' candidate lists for ``query``, unfused, to re-fuse cheaply with other settings.
@@ -439,7 +557,8 @@ class HybridEngine:
             )
 
     def _retrieve(self, query: str, settings: Settings, want_semantic: bool, timings: dict[str, float],
-                  query_vector: np.ndarray | None) -> Retrieval:
+                  query_vector: np.ndarray | None, semantic: Candidates | None = None) -> Retrieval:
+        """Both candidate lists of one query; ``semantic`` when its vector search already ran (batches)."""
         tick = time.perf_counter()
         tokens = self.tokenizer.tokenize(query)
         timings["tokenize"] = _ms(tick)
@@ -449,7 +568,6 @@ class HybridEngine:
         evidence = self._evidence(tokens, keyword)
         timings["keyword"] = _ms(tick)
 
-        semantic = Candidates.empty()
         if want_semantic:
             if query_vector is None:
                 tick = time.perf_counter()
@@ -457,11 +575,13 @@ class HybridEngine:
                 timings["embed"] = _ms(tick)
             query_vector = np.asarray(query_vector, dtype=np.float32)
             tick = time.perf_counter()
-            semantic = self.store.vector_search(query_vector, settings.window)
-            timings["vector"] = _ms(tick)
+            if semantic is None:
+                semantic = self.store.vector_search(query_vector, settings.window)
+            # the script of each vector candidate is part of this stage (adaptive fusion reads it)
             evidence = replace(evidence, other_language=self._other_language(query, semantic))
+            timings["vector"] = timings.get("vector", 0.0) + _ms(tick)
         else:
-            query_vector = None
+            semantic, query_vector = Candidates.empty(), None
         return Retrieval(tuple(tokens), keyword, semantic, evidence, query_vector)
 
     def _other_language(self, query: str, semantic: Candidates) -> frozenset[int]:
@@ -482,53 +602,59 @@ class HybridEngine:
         covered = sum(w for t, w in zip(distinct, idf) if t in found)
         return QueryEvidence(tuple(idf), covered / sum(idf) if sum(idf) > 0 else 0.0)
 
-    def _doc_info(self, keyword: Candidates, semantic: Candidates, fused, settings: Settings) -> dict[int, dict]:
-        info: dict[int, dict] = {}
-        kn = normalize(keyword.scores, settings.normalizer) if fused is None else None
-        for rank, (doc, score) in enumerate(zip(keyword.docs.tolist(), keyword.scores.tolist()), 1):
-            info.setdefault(doc, {}).update(keyword_score=score, keyword_rank=rank)
-            if kn is not None:
-                info[doc]["keyword_score_norm"] = float(kn[rank - 1])
-        sn = normalize(semantic.scores, settings.normalizer) if fused is None else None
-        for rank, doc in enumerate(semantic.docs.tolist(), 1):
-            info.setdefault(doc, {}).update(semantic_rank=rank)
-            if sn is not None:
-                info[doc]["semantic_score_norm"] = float(sn[rank - 1])
-        if fused is not None:
-            for rank, doc in enumerate(fused.docs.tolist(), 1):
-                info[doc].update(
-                    hybrid_rank=rank,
-                    keyword_score_norm=float(fused.keyword_norm[rank - 1]),
-                    semantic_score_norm=float(fused.semantic_norm[rank - 1]),
-                    keyword_contribution=float(fused.keyword_part[rank - 1]),
-                    semantic_contribution=float(fused.semantic_part[rank - 1]),
-                    keyword_weight=float(fused.keyword_weight[rank - 1]),
-                    semantic_weight=float(fused.semantic_weight[rank - 1]),
-                )
-        return info
+    def _hits(self, lists: dict[str, tuple[np.ndarray, np.ndarray]], retrieval: Retrieval, fused: Fused | None,
+              normalizer: str) -> dict[str, tuple[Hit, ...]]:
+        """The Hit objects of each shown list: documents, matched tokens, highlights and score explanations
+        are looked up once per distinct document shown, never for the rest of the candidate window."""
+        keys = list(dict.fromkeys(key for docs, _ in lists.values() for key in docs.tolist()))
+        if not keys:
+            return {name: () for name in lists}
+        documents = dict(zip(keys, self.store.documents(keys)))
+        doc_tokens = dict(zip(keys, self.store.tokens(keys)))
+        cosines: dict[int, float] = {}
+        if retrieval.query_vector is not None:
+            # the semantic candidates' own scores, so that list and explanation agree; others computed
+            cosines = dict(zip(retrieval.semantic.docs.tolist(), retrieval.semantic.scores.tolist()))
+            others = [key for key in keys if key not in cosines]
+            if others:
+                cosines.update(zip(others, self.store.cosines(others, retrieval.query_vector).tolist()))
+        explain = _Explanations(retrieval.keyword, retrieval.semantic, fused, normalizer)
+        distinct = list(dict.fromkeys(retrieval.tokens))
+        marked: dict[int, tuple[tuple[str, ...], tuple[tuple[int, int], ...]]] = {}
+        for key in keys:
+            present = set(doc_tokens[key])
+            matched = tuple(t for t in distinct if t in present)
+            # documents without a matched token have nothing to highlight
+            marked[key] = (matched, self._highlights(documents[key].text, doc_tokens[key], matched) if matched else ())
+        out = {}
+        for name, (docs, scores) in lists.items():
+            hits = []
+            for rank, (key, score) in enumerate(zip(docs.tolist(), scores.tolist()), 1):
+                d = documents[key]
+                matched, highlights = marked[key]
+                hits.append(Hit(rank=rank, id=d.id, text=d.text, score=float(score), matched_tokens=matched,
+                                highlights=highlights, metadata=d.metadata, semantic_score=cosines.get(key),
+                                **explain.of(key)))
+            out[name] = tuple(hits)
+        return out
 
-    def _hits(self, docs: np.ndarray, scores: np.ndarray, info: dict[int, dict], tokens: list[str],
-              query_vector: np.ndarray | None, shown: dict[int, tuple] | None = None) -> tuple[Hit, ...]:
-        hits = []
-        keys = docs.tolist()
-        documents = self.store.documents(keys)
-        cosines = self.store.cosines(keys, query_vector).tolist() if query_vector is not None and keys else None
-        shown = {} if shown is None else shown  # one search's lists share documents: mark each up once
-        for rank, (doc, score, d) in enumerate(zip(keys, scores.tolist(), documents), 1):
-            extra = dict(info.get(doc, {}))
-            if cosines is not None:
-                extra["semantic_score"] = float(cosines[rank - 1])
-            if doc not in shown:
-                matched = self.store.matched_tokens(doc, tokens)
-                spans: tuple = ()
-                if matched:  # documents without a matched token have nothing to highlight
-                    wanted = set(matched)
-                    spans = _merge_spans((t.start, t.end) for t in self._offsets(d.text) if t.text in wanted)
-                shown[doc] = (matched, spans)
-            matched, highlights = shown[doc]
-            hits.append(Hit(rank=rank, id=d.id, text=d.text, score=float(score), matched_tokens=matched,
-                            highlights=highlights, metadata=d.metadata, **extra))
-        return tuple(hits)
+    def _highlights(self, text: str, doc_tokens: Sequence[str], matched: Sequence[str]) -> tuple[tuple[int, int], ...]:
+        """Character spans of the matched tokens in ``text``, as the tokenizer placed them.
+
+        Every place a token was cut out of the text is an occurrence of that token in the normalised text.
+        When a token occurs exactly as often as the document holds it, those occurrences are its spans; when
+        it occurs more often (inside a longer word, say "apple" in "pineapple"), the tokenizer is run again
+        for this document.
+        """
+        folded = normalize_text(text)
+        spans: list[tuple[int, int]] = []
+        for token in matched:
+            starts = _occurrences(folded, token)
+            if len(starts) != doc_tokens.count(token):
+                wanted = set(matched)
+                return _merge_spans((t.start, t.end) for t in self._offsets(text) if t.text in wanted)
+            spans.extend((start, start + len(token)) for start in starts)
+        return _merge_spans(spans)
 
     def _offsets(self, text: str) -> list:
         """Tokens with offsets of a document text, from a small cache (re-running a search is common)."""
@@ -589,8 +715,8 @@ class HybridEngine:
             atomic.verify(found, manifest)
             same_tokens = tokenizer.signature == manifest.get("tokenizer")
             store = MemoryStore.read(
-                found, manifest, intern=_interned,
-                retokenize=None if same_tokens else (lambda texts: _tokenize_shared(tokenizer, texts)))
+                found, manifest, intern=interned,
+                retokenize=None if same_tokens else tokenizer.tokenize_many)
         except atomic.FolderCorruptError as exc:
             raise IndexCorruptError(str(exc)) from exc
         except (OSError, ValueError, KeyError) as exc:
@@ -618,22 +744,48 @@ def _with_fresh_ids(documents: Sequence[Any], start: int, taken: Callable[[str],
     return docs
 
 
-def _interned(token_lists: list[list[str]]) -> list[list[str]]:
-    """The token lists with equal tokens sharing one string object.
+class _Explanations:
+    """Where a document stands in each candidate list (rank, raw and normalised score, weights, parts)."""
 
-    A knowledge base repeats the same words millions of times; kept as separate strings the token lists
-    would take several times the memory of the whole search index.
-    """
-    return [[sys.intern(t) for t in tokens] for tokens in token_lists]
+    def __init__(self, keyword: Candidates, semantic: Candidates, fused: Fused | None, normalizer: str) -> None:
+        self.keyword, self.semantic, self.fused = keyword, semantic, fused
+        self.keyword_at = {key: i for i, key in enumerate(keyword.docs.tolist())}
+        self.semantic_at = {key: i for i, key in enumerate(semantic.docs.tolist())}
+        self.hybrid_at = {key: i for i, key in enumerate(fused.docs.tolist())} if fused is not None else {}
+        # Without fusion the lists still show each retriever's normalised score.
+        self.keyword_norm = normalize(keyword.scores, normalizer) if fused is None else None
+        self.semantic_norm = normalize(semantic.scores, normalizer) if fused is None else None
+
+    def of(self, key: int) -> dict[str, Any]:
+        """The Hit fields that explain document ``key``'s scores."""
+        out: dict[str, Any] = {}
+        i = self.keyword_at.get(key)
+        if i is not None:
+            out.update(keyword_score=float(self.keyword.scores[i]), keyword_rank=i + 1)
+            if self.keyword_norm is not None:
+                out["keyword_score_norm"] = float(self.keyword_norm[i])
+        i = self.semantic_at.get(key)
+        if i is not None:
+            out["semantic_rank"] = i + 1
+            if self.semantic_norm is not None:
+                out["semantic_score_norm"] = float(self.semantic_norm[i])
+        i = self.hybrid_at.get(key)
+        if i is not None:
+            f = self.fused
+            out.update(hybrid_rank=i + 1, keyword_score_norm=float(f.keyword_norm[i]),
+                       semantic_score_norm=float(f.semantic_norm[i]), keyword_contribution=float(f.keyword_part[i]),
+                       semantic_contribution=float(f.semantic_part[i]), keyword_weight=float(f.keyword_weight[i]),
+                       semantic_weight=float(f.semantic_weight[i]))
+        return out
 
 
-def _tokenize_shared(tokenizer: Tokenizer, texts: list[str], chunk: int = 512) -> list[list[str]]:
-    """``tokenizer.tokenize_many`` with shared token strings, a chunk at a time so that the unshared
-    strings of one chunk are freed (and their memory reused) before the next is tokenised."""
-    out: list[list[str]] = []
-    for start in range(0, len(texts), chunk):
-        out.extend(_interned(tokenizer.tokenize_many(texts[start:start + chunk])))
-    return out
+def _occurrences(text: str, token: str) -> list[int]:
+    """Every start of ``token`` in ``text``, overlapping ones included."""
+    starts, at = [], text.find(token)
+    while at >= 0:
+        starts.append(at)
+        at = text.find(token, at + 1)
+    return starts
 
 
 def _merge_spans(spans: Iterable[tuple[int, int]]) -> tuple[tuple[int, int], ...]:

@@ -11,12 +11,12 @@ import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterable, Mapping, Sequence
+from typing import Any, Callable, Iterable, Iterator, Mapping, Sequence
 
 import numpy as np
 
 from .cache import EmbeddingCache, embedder_key
-from .engine import HybridEngine
+from .engine import HybridEngine, Retrieval
 from .fusion import FUSERS, Candidates
 from .kb import Document, KnowledgeBaseError, split_sentences
 from .metrics import mean_scores, score_query
@@ -30,6 +30,7 @@ Progress = Callable[[int, int], None]
 DEFAULT_ALPHAS = tuple(round(i / 10, 1) for i in range(11))
 LABELLED_FILES = ("corpus.jsonl", "queries.jsonl", "qrels.tsv")
 PRIMARY_K = 10
+_QUERY_BATCH = 64  # queries retrieved together (their vector top-k is one matrix product)
 
 
 class LabelledSetError(ValueError):
@@ -278,6 +279,13 @@ class _Scores:
         return mean_scores(self.rows)
 
 
+def _retrieved(engine: HybridEngine, texts: list[str], vectors: np.ndarray | None) -> Iterator[Retrieval]:
+    """``engine.retrieve`` of each query, ``_QUERY_BATCH`` queries at a time (one batched vector top-k each)."""
+    for start in range(0, len(texts), _QUERY_BATCH):
+        part = None if vectors is None else vectors[start:start + _QUERY_BATCH]
+        yield from engine.retrieve_many(texts[start:start + _QUERY_BATCH], query_vectors=part)
+
+
 def evaluate(engine: HybridEngine, labelled: LabelledSet, k: int = PRIMARY_K,
              fusions: Sequence[str] | None = None, alphas: Sequence[float] = DEFAULT_ALPHAS,
              query_vectors: np.ndarray | None = None, progress: Progress | None = None,
@@ -334,9 +342,8 @@ def evaluate(engine: HybridEngine, labelled: LabelledSet, k: int = PRIMARY_K,
     rerank_seconds = 0.0
     sweep = {(f, float(a)): _Scores() for f in fusions for a in alphas}
     started = time.perf_counter()
-    for i, (qid, text) in enumerate(labelled.queries):
-        vector = None if query_vectors is None else query_vectors[i]
-        r = engine.retrieve(text, query_vector=vector)
+    retrievals = _retrieved(engine, [text for _, text in labelled.queries], query_vectors)
+    for i, ((qid, text), r) in enumerate(zip(labelled.queries, retrievals)):
         qrels = labelled.qrels[qid]
         lists["keyword"].add(ranking(r.keyword.docs), qrels, ks)
         lists["semantic"].add(ranking(r.semantic.docs), qrels, ks)

@@ -12,7 +12,7 @@ _CJK = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\uac00-
 
 def _counts(text: str) -> tuple[int, int]:
     cjk = len(_CJK.findall(text))
-    letters = sum(1 for ch in text if ch.isalpha())
+    letters = sum(map(str.isalpha, text))
     return cjk, letters - cjk
 
 

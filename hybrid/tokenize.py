@@ -3,19 +3,28 @@
 from __future__ import annotations
 
 import logging
+import multiprocessing
 import os
+import queue
+import sys
 import threading
 import unicodedata
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
+from typing import Callable, Sequence
 
 import jieba
 
 log = logging.getLogger(__name__)
 
+Progress = Callable[[int, int], None]
 TOKENIZER_MODES = ("search", "precise")
 STOPWORDS_FILE = Path(__file__).with_name("data") / "stopwords.txt"
+# jieba is pure Python, so only processes tokenise in parallel. A worker process takes one to two seconds
+# to start (interpreter, imports, jieba's dictionary); below this many texts one process is as quick.
+PARALLEL_MIN_TEXTS = 4000
+_CHUNK = 256  # texts per task handed to a worker
 
 _JIEBA_LOCK = threading.Lock()
 _JIEBA_INSTANCES: dict[str | None, jieba.Tokenizer] = {}
@@ -84,14 +93,16 @@ def _read_stopwords(path: str) -> frozenset[str]:
 
 def normalize(text: str) -> str:
     """Full-width to half-width (NFKC) and lowercase, character by character so offsets stay valid."""
-    out = []
-    for ch in text:
-        folded = unicodedata.normalize("NFKC", ch)
-        if len(folded) != 1:
-            folded = ch
-        lowered = folded.lower()
-        out.append(lowered if len(lowered) == 1 else folded)
-    return "".join(out)
+    return "".join(map(_fold, text))
+
+
+@lru_cache(maxsize=1 << 16)
+def _fold(ch: str) -> str:
+    folded = unicodedata.normalize("NFKC", ch)
+    if len(folded) != 1:
+        folded = ch
+    lowered = folded.lower()
+    return lowered if len(lowered) == 1 else folded
 
 
 def _is_content(token: str) -> bool:
@@ -151,6 +162,135 @@ class Tokenizer:
         """Search tokens of ``text`` (see ``tokenize_with_offsets``)."""
         return [token.text for token in self.tokenize_with_offsets(text)]
 
-    def tokenize_many(self, texts: list[str]) -> list[list[str]]:
-        """``tokenize`` for each text."""
-        return [self.tokenize(text) for text in texts]
+    def tokenize_many(self, texts: Sequence[str], workers: int | None = None,
+                      progress: Progress | None = None) -> list[list[str]]:
+        """``tokenize`` for each text, in worker processes for large batches; equal tokens share one string.
+
+        Chunks of texts go into one queue that this process and the worker processes all take from, so
+        this process works from the first second (workers take a second or two to start) and a worker
+        that is slow or fails leaves its chunks to the others. The tokens are the same as one process gives.
+
+        Args:
+            texts: the texts.
+            workers: processes to use, this one included; None = every available core when there are at
+                least ``PARALLEL_MIN_TEXTS`` texts, else 1.
+            progress: ``progress(done, total)`` as chunks of texts finish.
+        Returns:
+            One token list per text, in order. A knowledge base repeats the same words millions of times,
+            so equal tokens are one string object (``sys.intern``).
+        """
+        texts = list(texts)
+        processes = workers if workers is not None else (available_cores() if len(texts) >= PARALLEL_MIN_TEXTS else 1)
+        if processes < 1:
+            raise ValueError(f"workers must be at least 1 (this process), got {workers!r}")
+        chunks = [(start, min(start + _CHUNK, len(texts))) for start in range(0, len(texts), _CHUNK)]
+        out: list[list[list[str]] | None] = [None] * len(chunks)
+        done = 0
+
+        def finished(i: int, tokens: list[list[str]]) -> None:
+            nonlocal done
+            out[i] = interned(tokens)
+            done += chunks[i][1] - chunks[i][0]
+            if progress is not None:
+                progress(done, len(texts))
+
+        if processes == 1 or len(chunks) < 2:
+            for i, (start, end) in enumerate(chunks):
+                finished(i, [self.tokenize(t) for t in texts[start:end]])
+        else:
+            self._tokenize_shared_queue(texts, chunks, min(processes, len(chunks)) - 1, finished)
+        return [tokens for part in out for tokens in part]  # type: ignore[union-attr]
+
+    def _tokenize_shared_queue(self, texts: list[str], chunks: list[tuple[int, int]], workers: int,
+                               finished: Callable[[int, list[list[str]]], None]) -> None:
+        context = multiprocessing.get_context("spawn")  # a fresh interpreter: safe beside threads
+        tasks, results = context.Queue(), context.Queue()
+        for i, (start, end) in enumerate(chunks):
+            tasks.put((i, texts[start:end]))
+        processes = [context.Process(target=_worker, args=(self, tasks, results), daemon=True)
+                     for _ in range(workers)]
+        for process in processes:
+            process.start()
+        pending = set(range(len(chunks)))
+
+        def redo(i: int) -> list[list[str]]:
+            start, end = chunks[i]
+            return [self.tokenize(t) for t in texts[start:end]]
+
+        def take(i: int, tokens: list[list[str]] | None) -> None:
+            if i in pending:
+                finished(i, redo(i) if tokens is None else tokens)  # None: the worker failed on it
+                pending.discard(i)
+
+        try:
+            while pending:
+                try:
+                    i, part = tasks.get(timeout=0.01)
+                except queue.Empty:  # drained: what is left is in the workers' hands
+                    if any(p.exitcode is not None for p in processes):  # one died (killed, out of memory)
+                        for i in sorted(pending):
+                            take(i, None)
+                        break
+                    try:
+                        take(*results.get(timeout=0.5))
+                    except queue.Empty:
+                        pass
+                else:
+                    take(i, [self.tokenize(t) for t in part])
+                while True:  # chunks the workers finished meanwhile
+                    try:
+                        take(*results.get_nowait())
+                    except queue.Empty:
+                        break
+        finally:
+            for _ in processes:
+                tasks.put(None)  # stop when idle
+            for process in processes:
+                process.join(timeout=0.5)
+                if process.is_alive():  # still starting up (or busy on a chunk no longer needed)
+                    process.terminate()
+                    process.join()
+            tasks.cancel_join_thread()
+            tasks.close()
+            results.close()
+
+    def __getstate__(self) -> dict:
+        state = dict(self.__dict__)
+        del state["_jieba"]  # rebuilt from the user dictionary in the receiving process
+        return state
+
+    def __setstate__(self, state: dict) -> None:
+        self.__dict__.update(state)
+        self._jieba = _jieba(self.user_dict)
+
+
+def available_cores() -> int:
+    """CPU cores this process may run on."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        return os.cpu_count() or 1
+
+
+def interned(token_lists: list[list[str]]) -> list[list[str]]:
+    """The token lists with equal tokens sharing one string object.
+
+    A knowledge base repeats the same words millions of times; kept as separate strings the token lists
+    would take several times the memory of the whole search index.
+    """
+    return [[sys.intern(t) for t in tokens] for tokens in token_lists]
+
+
+def _worker(tokenizer: Tokenizer, tasks, results) -> None:
+    """A worker process: tokenise chunks from ``tasks`` until a ``None`` task; ``None`` tokens for a chunk it
+    failed on (the parent redoes it)."""
+    while True:
+        task = tasks.get()
+        if task is None:
+            return
+        i, texts = task
+        try:
+            tokens = [tokenizer.tokenize(t) for t in texts]
+        except Exception:  # noqa: BLE001 - the parent redoes the chunk and raises the error itself
+            tokens = None
+        results.put((i, tokens))

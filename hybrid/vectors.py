@@ -69,12 +69,20 @@ def _numkong():
 
 def dot_rows(matrix: np.ndarray, query: np.ndarray) -> np.ndarray:
     """float32 dot product of every row of ``matrix`` with ``query``."""
+    return dot_rows_many(matrix, query[None])[0]
+
+
+def dot_rows_many(matrix: np.ndarray, queries: np.ndarray) -> np.ndarray:
+    """float32 dot products of every row of ``matrix`` with each row of ``queries``: (queries, rows).
+
+    Each query's row equals ``dot_rows`` for that query alone, so batched and single searches agree.
+    """
     kernels = _numkong() if matrix.shape[0] <= _SINGLE_THREAD_ROWS else None
     if kernels is None or matrix.shape[0] == 0:
-        return matrix @ query
-    out = np.empty((1, matrix.shape[0]), dtype=np.float32)
-    kernels.cdist(query[None], np.ascontiguousarray(matrix), metric="dot", out=out)
-    return out[0]
+        return queries @ matrix.T if queries.shape[0] > 1 else (matrix @ queries[0])[None]
+    out = np.empty((queries.shape[0], matrix.shape[0]), dtype=np.float32)
+    kernels.cdist(queries, np.ascontiguousarray(matrix), metric="dot", out=out)
+    return out
 
 
 def _query_blocks(n_queries: int, n_rows: int) -> list[tuple[int, int]]:
@@ -97,7 +105,7 @@ class ExactScan:
         positions = np.arange(self.matrix.shape[0], dtype=np.int64)
         out = []
         for start, end in _query_blocks(queries.shape[0], self.matrix.shape[0]):
-            scores = queries[start:end] @ self.matrix.T  # one matrix product for the block
+            scores = dot_rows_many(self.matrix, queries[start:end])  # one matrix product for the block
             out.extend(top_positions(positions, row, top) for row in scores)
         return out
 

@@ -65,3 +65,58 @@ def test_jieba_cache_lives_in_project_controlled_folder(tok, monkeypatch, tmp_pa
 def test_empty_and_punctuation_only(tok):
     assert tok.tokenize("") == []
     assert tok.tokenize("？！。，  ...") == []
+
+
+def mixed_texts(n):
+    from pathlib import Path
+
+    lines = []
+    for path in sorted((Path(__file__).parents[1] / "data" / "samples").glob("*.txt")):
+        lines += [line.strip() for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    return [f"{lines[i % len(lines)]} 第{i}条 Item{i % 97}" for i in range(n)]
+
+
+def test_worker_processes_give_the_same_tokens_with_progress(tmp_path, monkeypatch):
+    import time
+
+    user = tmp_path / "user.dict"
+    user.write_text("混合检索器 100000 n\n", encoding="utf-8")
+    tok = Tokenizer(mode="search", user_dict=user, stopwords=False)
+    texts = ["这是混合检索器演示"] * 20 + mixed_texts(1500)
+    serial = [tok.tokenize(t) for t in texts]
+    here = []
+    tokenize = Tokenizer.tokenize
+
+    def slow(self, text):  # this process only: the workers start fresh, so they take chunks meanwhile
+        here.append(text)
+        time.sleep(0.004)
+        return tokenize(self, text)
+
+    monkeypatch.setattr(Tokenizer, "tokenize", slow)
+    seen = []
+    parallel = tok.tokenize_many(texts, workers=2, progress=lambda done, total: seen.append((done, total)))
+    assert parallel == serial
+    assert 0 < len(here) < len(texts)  # both this process (from the end) and a worker (from the front)
+    assert "混合检索器" in parallel[0]  # the worker loaded the user dictionary
+    assert [d for d, _ in seen] == sorted(d for d, _ in seen) and seen[-1] == (len(texts), len(texts))
+    assert len(seen) == -(-len(texts) // 256)  # one report per chunk
+    # equal tokens are one string object, across chunks done here and in the workers
+    firsts = {}
+    for tokens in parallel:
+        for t in tokens:
+            assert firsts.setdefault(t, t) is t
+
+
+def test_small_batches_stay_in_this_process(monkeypatch):
+    import hybrid.tokenize as tokenize
+
+    def no_pool(*args, **kwargs):
+        raise AssertionError("a worker process was started")
+
+    monkeypatch.setattr(tokenize, "ProcessPoolExecutor", no_pool)
+    tok = Tokenizer()
+    texts = mixed_texts(tokenize.PARALLEL_MIN_TEXTS - 1)
+    assert tok.tokenize_many(texts[:300]) == [tok.tokenize(t) for t in texts[:300]]
+    assert len(tok.tokenize_many(texts)) == len(texts)
+    with pytest.raises(ValueError, match="at least 1"):
+        tok.tokenize_many(texts, workers=0)

@@ -106,6 +106,10 @@ class Store(Protocol):
         """The ``top`` nearest documents to a unit ``vector``, best first, with cosine scores."""
         ...
 
+    def vector_search_many(self, vectors: np.ndarray, top: int) -> list[Candidates]:
+        """``vector_search`` for each row of ``vectors`` (batched where the store can)."""
+        ...
+
     def cosines(self, keys: Sequence[int], vector: np.ndarray) -> np.ndarray:
         """Cosine of each document of ``keys`` with a unit ``vector``."""
         ...

@@ -160,6 +160,12 @@ class MemoryStore:
         found = self._vectors.search(vector, top)
         return Candidates(self._keys[found.docs], found.scores.astype(np.float64))
 
+    def vector_search_many(self, vectors: np.ndarray, top: int) -> list[Candidates]:
+        if self._vectors is None:
+            raise LookupError("this store holds no vectors")
+        return [Candidates(self._keys[found.docs], found.scores.astype(np.float64))
+                for found in self._vectors.search_many(vectors, top)]
+
     def cosines(self, keys: Sequence[int], vector: np.ndarray) -> np.ndarray:
         if self._vectors is None:
             raise LookupError("this store holds no vectors")

@@ -424,6 +424,9 @@ class MilvusStore:
         self._last_cosines = (query.tobytes(), dict(zip(keys.tolist(), scores.tolist())))
         return _ordered(keys, scores)
 
+    def vector_search_many(self, vectors: np.ndarray, top: int) -> list[Candidates]:
+        return [self.vector_search(vector, top) for vector in vectors]
+
     def cosines(self, keys: Sequence[int], vector: np.ndarray) -> np.ndarray:
         query = l2_normalize(vector)
         known = self._last_cosines[1] if self._last_cosines[0] == query.tobytes() else {}
