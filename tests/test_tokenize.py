@@ -113,7 +113,7 @@ def test_small_batches_stay_in_this_process(monkeypatch):
     def no_pool(*args, **kwargs):
         raise AssertionError("a worker process was started")
 
-    monkeypatch.setattr(tokenize, "ProcessPoolExecutor", no_pool)
+    monkeypatch.setattr(tokenize.multiprocessing, "get_context", no_pool)
     tok = Tokenizer()
     texts = mixed_texts(tokenize.PARALLEL_MIN_TEXTS - 1)
     assert tok.tokenize_many(texts[:300]) == [tok.tokenize(t) for t in texts[:300]]
