@@ -3,21 +3,38 @@
 import pytest
 import torch
 
-from bench import bench_keyword, bench_memory, bench_reindex, bench_search, gpu_embed
+from bench import bench_keyword, bench_memory, bench_reindex, bench_search, bench_tokenize, bench_vectors, gpu_embed
 
 
-def test_keyword_bench_agrees_with_rank_bm25_under_lucene_idf(capsys):
+def test_keyword_bench_agrees_with_bm25s_and_rank_bm25_under_lucene_idf(capsys):
     out = bench_keyword.main(["--docs", "2000", "--also", "--queries", "20", "--rank-queries", "6"])
     figures = out["2000"]
     assert figures["top-10 equal to BM25Okapi+Lucene idf (queries)"] == "6/6"
-    assert figures["SPEED-UP search vs rank_bm25 get_scores (x)"] > 0
+    assert figures["top-10 equal: ours vs bm25s (queries)"] == "20/20"
+    assert figures["top-10 equal: precomputed vs computed (queries)"] == "20/20"
+    assert figures["SPEED: bm25s core / ours (x)"] > 0 and figures["SPEED: rank_bm25 get_scores / ours (x)"] > 0
     assert "keyword query, 2,000 documents" in capsys.readouterr().out
 
 
-def test_search_bench_semantic_list_equals_the_full_sort():
-    out = bench_search.main(["--docs", "1500", "--dim", "32", "--queries", "6", "--naive-queries", "3", "--k", "5"])
-    assert out["semantic top-k equal to naive full sort (share)"] == 1.0
-    assert out["engine keyword+vector+fuse median ms"] > 0
+def test_search_bench_semantic_list_equals_the_full_sort_and_batches_equal_single_searches():
+    out = bench_search.main(["--docs", "1500", "--corpus", "generated", "--vectors", "random", "--dim", "32",
+                             "--queries", "8", "--naive-queries", "3", "--k", "5", "--batch", "4"])
+    assert out["semantic top-k equal to the naive full sort (share)"] == 1.0
+    assert out["search_many responses equal to search (first two batches)"] is True
+    assert out["ours sum of stages (tokenize+keyword+vector+fuse) median ms"] > 0
+
+
+def test_vector_bench_agrees_with_numpy():
+    out = bench_vectors.main(["--rows", "9000", "--also", "--vectors", "random", "--dim", "32", "--queries", "8",
+                              "--batch", "4", "--k", "10"])
+    figures = out["9000"]
+    assert figures["top-10 equal to numpy: one query"] == "8/8"
+    assert figures["top-10 equal to numpy: batched"] == "8/8"
+
+
+def test_tokenize_bench_gives_identical_tokens():
+    out = bench_tokenize.main(["--docs", "600", "--corpus", "generated"])
+    assert out["identical tokens"] is True and out["SPEED-UP all cores / one process (x)"] > 0
 
 
 def test_reindex_bench_embeds_nothing_the_second_time():
