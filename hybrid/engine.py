@@ -613,11 +613,7 @@ class HybridEngine:
         doc_tokens = dict(zip(keys, self.store.tokens(keys)))
         cosines: dict[int, float] = {}
         if retrieval.query_vector is not None:
-            # the semantic candidates' own scores, so that list and explanation agree; others computed
-            cosines = dict(zip(retrieval.semantic.docs.tolist(), retrieval.semantic.scores.tolist()))
-            others = [key for key in keys if key not in cosines]
-            if others:
-                cosines.update(zip(others, self.store.cosines(others, retrieval.query_vector).tolist()))
+            cosines = dict(zip(keys, self.store.cosines(keys, retrieval.query_vector).tolist()))
         explain = _Explanations(retrieval.keyword, retrieval.semantic, fused, normalizer)
         distinct = list(dict.fromkeys(retrieval.tokens))
         marked: dict[int, tuple[tuple[str, ...], tuple[tuple[int, int], ...]]] = {}
