@@ -250,3 +250,50 @@ def test_rerank_imports_no_ui():
     source = open(rerank.__file__, encoding="utf-8").read()
     for forbidden in ("gradio", "fastapi", "from .engine", "from .keyword", "from .fusion"):
         assert forbidden not in source
+
+
+def test_on_cuda_the_reranker_loads_in_bfloat16_with_the_best_attention(monkeypatch, tiny_reranker_path):
+    import sentence_transformers
+    import torch
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    calls = []
+
+    def cross_encoder(model, **kwargs):  # the outside world: a GPU this machine does not have
+        calls.append(kwargs)
+        raise RuntimeError("CUDA driver initialization failed")
+
+    monkeypatch.setattr(sentence_transformers, "CrossEncoder", cross_encoder)
+    with pytest.raises(RerankerLoadError, match="CUDA driver initialization failed"):
+        load_reranker(str(tiny_reranker_path), device="cuda")
+    attention = "flash_attention_2" if _has_flash_attn() else "sdpa"
+    assert calls[0]["device"] == "cuda"
+    assert calls[0]["model_kwargs"] == {"dtype": torch.bfloat16, "attn_implementation": attention}
+    assert len(calls) == 1  # an error that is not about attention is not retried
+
+
+def _has_flash_attn() -> bool:
+    import importlib.util
+
+    return importlib.util.find_spec("flash_attn") is not None
+
+
+def test_load_on_device_retries_only_attention_failures():
+    import torch
+
+    from hybrid.device import load_on_device
+
+    seen = []
+
+    def build(model_kwargs):
+        seen.append(model_kwargs)
+        if model_kwargs and "attn_implementation" in model_kwargs:
+            raise ValueError(f"{model_kwargs['attn_implementation']} attention is not supported by this model")
+        return "loaded"
+
+    assert load_on_device(build, "cuda:1", "m") == "loaded"
+    assert seen[-1] == {"dtype": torch.bfloat16} and all(s["dtype"] == torch.bfloat16 for s in seen)
+    seen.clear()
+    assert load_on_device(build, "cpu", "m") == "loaded" and seen == [None]
+    with pytest.raises(OSError, match="disk"):
+        load_on_device(lambda kwargs: (_ for _ in ()).throw(OSError("disk full")), "cuda", "m")
