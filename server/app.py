@@ -15,6 +15,7 @@ from fastapi.middleware.cors import CORSMiddleware
 
 from hybrid.engine import HybridEngine
 from hybrid.service import ModelService
+from hybrid.store import Store
 
 from .access import Access, AccessMiddleware, AccessPolicy, is_loopback, resolve_access
 from .api import build_router
@@ -184,7 +185,7 @@ def start(blocks: "gr.Blocks | None", service: ModelService, *, host: str = "127
           share: bool = False, auth: tuple[str, str] | None = None, kb_path: str | None = None,
           api_settings: ApiSettings | None = None, ui_options: Mapping[str, Any] | None = None,
           access: Access | None = None, open_access: bool = False, forwarded_allow_ips: str | None = None,
-          log_level: str = "warning") -> RunningServer:
+          log_level: str = "warning", store: Store | None = None) -> RunningServer:
     """Start the server in a background thread and return once it accepts connections.
 
     Arguments as for ``serve``; ``port=0`` picks a free port.
@@ -199,7 +200,10 @@ def start(blocks: "gr.Blocks | None", service: ModelService, *, host: str = "127
         access = resolve_access(settings.api_key, auth, share=share, host=host, open_access=open_access)
     check_forwarded_allow_ips(forwarded_allow_ips, share)
     service.start()
-    kb = ServerKnowledgeBase.from_file(kb_path, service).start() if kb_path else None
+    if store is not None:
+        kb = ServerKnowledgeBase.from_store(store, service).start()
+    else:
+        kb = ServerKnowledgeBase.from_file(kb_path, service).start() if kb_path else None
     app = create_app(service, kb, settings, access)
     if blocks is not None:
         mount_ui(app, blocks, ui_options)
@@ -256,7 +260,8 @@ def access_lines(running: RunningServer) -> list[str]:
 def serve(blocks: "gr.Blocks | None", service: ModelService, *, host: str = "127.0.0.1", port: int = 7860,
           share: bool = False, auth: tuple[str, str] | None = None, kb_path: str | None = None,
           api_settings: ApiSettings | None = None, ui_options: Mapping[str, Any] | None = None,
-          access: Access | None = None, open_access: bool = False, forwarded_allow_ips: str | None = None) -> None:
+          access: Access | None = None, open_access: bool = False, forwarded_allow_ips: str | None = None,
+          store: Store | None = None) -> None:
     """Serve the JSON API and, when ``blocks`` is given, the Gradio UI on the same port until Ctrl+C.
 
     Args:
@@ -268,6 +273,8 @@ def serve(blocks: "gr.Blocks | None", service: ModelService, *, host: str = "127
         kb_path: the server's knowledge base file for /search (embedded in the background).
         api_settings: limits and security; ``ApiSettings.from_env()`` when None.
         ui_options: extra ``gr.mount_gradio_app`` keywords (theme, css, js, head, ...).
+        store: serve this store (e.g. a Milvus collection, opened read-only) as the knowledge base instead of
+            ``kb_path``.
         access: who may use the server (``resolve_access``); decided from the key, ``auth``, ``share``, ``host``
             and ``open_access`` when None.
         open_access: ``--open``: no generated key for a server reachable from other machines.
@@ -275,7 +282,7 @@ def serve(blocks: "gr.Blocks | None", service: ModelService, *, host: str = "127
     """
     running = start(blocks, service, host=host, port=port, share=share, auth=auth, kb_path=kb_path,
                     api_settings=api_settings, ui_options=ui_options, access=access, open_access=open_access,
-                    forwarded_allow_ips=forwarded_allow_ips, log_level="info")
+                    forwarded_allow_ips=forwarded_allow_ips, log_level="info", store=store)
     if blocks is not None:
         print(f"* UI:  {running.url}/")
     print(f"* API: {running.url}  ({', '.join(API_ROUTES)}; schema at /openapi.json)")

@@ -1,4 +1,5 @@
-"""The server's own knowledge base (``--kb FILE``): keyword search at once, semantic once the model has embedded it."""
+"""The server's own knowledge base (``--kb FILE`` or ``--store URI``): keyword search at once, semantic once the
+model has embedded it (a store already holds its vectors)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from typing import Any
 from hybrid.engine import HybridEngine
 from hybrid.kb import KnowledgeBaseError, entries_from_file
 from hybrid.service import FAILED, ModelService
+from hybrid.store import Store
 
 log = logging.getLogger(__name__)
 
@@ -40,6 +42,7 @@ class ServerKnowledgeBase:
         self.embedded = 0
         self.error: str | None = None
         self._thread: threading.Thread | None = None
+        self.store: Store | None = None
 
     @classmethod
     def from_file(cls, path: str | Path, service: ModelService) -> "ServerKnowledgeBase":
@@ -57,6 +60,17 @@ class ServerKnowledgeBase:
         kb.service, kb.path, kb.size, kb._entries = service, None, len(engine), []
         kb.engine, kb.embedded, kb.error, kb._thread = engine, len(engine) if engine.has_vectors else 0, None, None
         kb.state = READY if engine.has_vectors else KEYWORD_ONLY
+        kb.store = None
+        return kb
+
+    @classmethod
+    def from_store(cls, store: Store, service: ModelService) -> "ServerKnowledgeBase":
+        """Serve a store read-only (``--store``): keyword search at once, semantic once the shared model is loaded,
+        if it is the model the store's vectors came from (nothing is embedded)."""
+        kb = cls.__new__(cls)
+        kb.service, kb.path, kb.size, kb._entries, kb.store = service, None, len(store), [], store
+        kb.engine = HybridEngine(settings=service.settings, store=store)
+        kb.state, kb.embedded, kb.error, kb._thread = INDEXING, 0, None, None
         return kb
 
     def start(self) -> "ServerKnowledgeBase":
@@ -81,6 +95,15 @@ class ServerKnowledgeBase:
             self.state = KEYWORD_ONLY
             self.error = self.service.status().error
             return
+        if self.store is not None:
+            try:
+                self.engine.set_embedder(embedder)  # the store's vectors: checked, never recomputed
+            except Exception as exc:  # another model: keyword search keeps working, /health says why
+                log.error("%s: %s", self.store.describe(), exc)
+                self.state, self.error = FAILED_KB, str(exc)
+                return
+            self.embedded, self.state = len(self.engine), READY
+            return
         try:
             engine = self.service.new_engine(self._entries, progress=self._progress)
         except Exception as exc:  # keyword search keeps working; /health shows why semantic does not
@@ -96,6 +119,10 @@ class ServerKnowledgeBase:
         """What /health shows: path (the file's name), size, state (indexing | ready | keyword-only | failed), progress, error."""
         model_failed = self.service.status().state == FAILED
         state = KEYWORD_ONLY if (self.state == INDEXING and model_failed) else self.state
-        # The file's name only: where files live on the server is nobody's business.
+        # The file's name only: where files live on the server is nobody's business. A store: its kind and collection.
+        if self.store is not None:
+            where = f"{self.store.name} collection {getattr(self.store, 'collection', '')}".strip()
+            error = self.error.replace(self.store.describe(), where) if self.error else None
+            return {"path": where, "size": self.size, "state": state, "embedded": self.embedded, "error": error}
         return {"path": Path(self.path).name if self.path else None, "size": self.size, "state": state,
                 "embedded": self.embedded, "error": self.error}

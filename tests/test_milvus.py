@@ -184,5 +184,50 @@ def test_analyzer_follows_the_tokenizer(tmp_path):
 
 
 def test_missing_milvus_and_bad_uris_say_how_to_fix():
-    with pytest.raises(StoreError, match="cannot open Milvus at http://127.0.0.1:9"):
-        MilvusStore.open("http://127.0.0.1:9", collection="kb", timeout=2)
+    with pytest.raises(StoreError, match="cannot open Milvus at http://127.0.0.1:9") as err:
+        MilvusStore.open("http://root:s3cret@127.0.0.1:9", collection="kb", timeout=2)
+    assert "s3cret" not in str(err.value)
+
+
+def test_the_api_serves_a_store_read_only(tmp_path):
+    from fastapi.testclient import TestClient
+
+    from hybrid.semantic import LoadedEmbedder
+    from hybrid.service import ModelService
+    from server import ApiSettings, create_app
+    from server.knowledge import ServerKnowledgeBase
+
+    uri = f"milvus:{tmp_path / 'kb.db'}"
+    _, writer = engines(uri)
+    writer.store.close()
+
+    def serve(model_name):
+        service = ModelService(loader=lambda *a, **k: LoadedEmbedder(OneHotEncoder(model_name), "auto"), cache=False)
+        store = open_store(uri, collection="kb", read_only=True)
+        kb = ServerKnowledgeBase.from_store(store, service).start()
+        assert kb.wait(30) == (model_name == "fake-onehot")
+        return TestClient(create_app(service, kb, ApiSettings())), store
+
+    client, store = serve("fake-onehot")
+    try:
+        health = client.get("/health").json()["knowledge_base"]
+        assert health == {"path": "milvus collection kb", "size": len(KB), "state": "ready", "embedded": len(KB),
+                          "error": None}
+        body = client.post("/search", json={"query": "笔记本黑屏", "k": 2}).json()
+        assert body["source"] == "knowledge_base" and body["documents"] == len(KB)
+        assert body["hybrid"][0]["text"] == KB[4] and body["hybrid"][0]["semantic_score"] > 0.9
+        assert body["settings"]["k1"] == 1.2  # the collection's BM25 parameters
+        # ad-hoc documents still search in memory beside the store
+        adhoc = client.post("/search", json={"query": "巴黎", "documents": ["巴黎很美", "苹果"], "mode": "keyword"})
+        assert adhoc.json()["source"] == "documents" and adhoc.json()["keyword"][0]["text"] == "巴黎很美"
+    finally:
+        store.close()
+    client, store = serve("another-model")  # the collection's vectors came from another model: keyword only
+    try:
+        health = client.get("/health").json()["knowledge_base"]
+        assert health["state"] == "failed" and "holds vectors of fake:fake-onehot:7" in health["error"]
+        assert str(tmp_path) not in health["error"]  # where files live is not shown
+        assert client.post("/search", json={"query": "巴黎", "mode": "keyword"}).status_code == 200
+        assert client.post("/search", json={"query": "巴黎"}).status_code == 503
+    finally:
+        store.close()

@@ -93,7 +93,16 @@ def _client(target: str, token: str | None, timeout: float):
         if _is_file(target):
             hint = (" (a Milvus Lite folder is opened by one process at a time: serve it to several with "
                     f"`milvus-lite server --data-dir {target} --port 19530` and use milvus+http://127.0.0.1:19530)")
-        raise StoreError(f"cannot open Milvus at {target}: {exc.message}{hint}") from exc
+        raise StoreError(f"cannot open Milvus at {shown(target)}: {exc.message}{hint}") from exc
+
+
+def shown(target: str) -> str:
+    """``target`` fit to print: a password or token written into a server URI (``user:pass@host``) is dropped."""
+    if _is_file(target):
+        return target
+    scheme, sep, rest = target.partition("://")
+    host, slash, path = rest.partition("/")
+    return f"{scheme}{sep}{host.rpartition('@')[2]}{slash}{path}"
 
 
 def _is_file(target: str) -> bool:
@@ -215,7 +224,7 @@ class MilvusStore:
         elif read_only:
             names = [n for n in store._client.list_collections() if not n.endswith("__df")]
             store.close()
-            raise StoreError(f"no collection {collection!r} at {target} (collections there: "
+            raise StoreError(f"no collection {collection!r} at {shown(target)} (collections there: "
                              f"{', '.join(names) or 'none'}); index one with `python -m hybrid index`")
         return store
 
@@ -232,7 +241,7 @@ class MilvusStore:
     def _check_format(self) -> None:
         found = self._properties.get("hybrid.format")
         if found != FORMAT:
-            raise StoreError(f"collection {self.collection!r} at {self.target} was not written by this tool "
+            raise StoreError(f"collection {self.collection!r} at {shown(self.target)} was not written by this tool "
                              f"(format {found!r}, expected {FORMAT!r}); pick another --collection")
         signature = self._properties.get("hybrid.tokenizer")
         if signature != self._tokenizer.signature:
@@ -313,7 +322,7 @@ class MilvusStore:
         return count
 
     def describe(self) -> str:
-        where = f"Milvus Lite {self.target}" if _is_file(self.target) else f"Milvus {self.target}"
+        where = f"Milvus Lite {self.target}" if _is_file(self.target) else f"Milvus {shown(self.target)}"
         return f"{where}, collection {self.collection}"
 
     # ------------------------------------------------------------------ reading rows
