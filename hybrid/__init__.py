@@ -4,6 +4,7 @@ from .engine import EmptyQueryError, EngineNotReadyError, HybridEngine, IndexCor
 from .kb import Document, KnowledgeBaseError, entries_from_file, parse_entries
 from .results import Hit, SearchResponse
 from .settings import DEFAULT_SETTINGS, Settings
+from .store import STORES, Store, StoreError, open_store
 
 __all__ = [
     "DEFAULT_SETTINGS",
@@ -14,8 +15,12 @@ __all__ = [
     "HybridEngine",
     "IndexCorruptError",
     "KnowledgeBaseError",
+    "STORES",
     "SearchResponse",
     "Settings",
+    "Store",
+    "StoreError",
     "entries_from_file",
+    "open_store",
     "parse_entries",
 ]
