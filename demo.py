@@ -287,7 +287,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print("* --open: the --kb knowledge base is searchable (POST /search) but not shown in the page")
         kb_text = None
     service = ModelService(model=args.model, device=args.device, document_prompt=args.document_prompt,
-                           reranker=args.reranker).start()
+                           reranker=args.reranker, embed_slots=settings.embed_concurrency).start()
     blocks = None if args.no_ui else build_demo(service, kb_text, lang=args.lang)
     try:
         serve(blocks, service, host=args.host, port=args.port, share=args.share, auth=args.auth, kb_path=args.kb,

@@ -9,6 +9,7 @@ from typing import Any, Callable, Mapping, Sequence
 
 from .cache import EmbeddingCache
 from .engine import HybridEngine, Progress
+from .gate import FairSlots, SharedEmbedder
 from .kb import Document
 from .rerank import NO_RERANKER, LoadedReranker, Reranker, load_reranker
 from .semantic import Embedder, LoadedEmbedder, load_embedder
@@ -72,13 +73,18 @@ class ModelService:
         settings: default settings of the engines this service creates.
         reranker: passed to ``reranker_loader`` after the embedding model has loaded; "none": no reranking.
         reranker_loader: the function that loads the reranker (``load_reranker``).
+        embed_slots: how many embedding chunks may run at once, for every caller together (API, UI, the
+            server's knowledge base): ``embedder`` hands out the model behind these slots.
     """
 
     def __init__(self, model: str = "auto", device: str = "auto", dimension: int | None = None,
                  cache: EmbeddingCache | None | bool = None,
                  loader: Callable[..., LoadedEmbedder] = load_embedder,
                  settings: Settings = DEFAULT_SETTINGS, document_prompt: str | None = None,
-                 reranker: str = NO_RERANKER, reranker_loader: Callable[..., LoadedReranker] = load_reranker) -> None:
+                 reranker: str = NO_RERANKER, reranker_loader: Callable[..., LoadedReranker] = load_reranker,
+                 embed_slots: int = 1) -> None:
+        self.slots = FairSlots(embed_slots)
+        self._shared: SharedEmbedder | None = None
         self.reranker_requested = reranker
         self._reranker_loader = reranker_loader
         self._reranker: LoadedReranker | None = None
@@ -108,7 +114,9 @@ class ModelService:
     def _load(self) -> None:
         try:
             options = {} if self.document_prompt is None else {"document_prompt": self.document_prompt}
-            self._loaded = self._loader(self.requested, device=self.device, dimension=self.dimension, **options)
+            loaded = self._loader(self.requested, device=self.device, dimension=self.dimension, **options)
+            self._shared = SharedEmbedder(loaded.embedder, self.slots)
+            self._loaded = loaded
             if self._loaded.fallback_reason:
                 log.warning("model %r not used: %s", self.requested, self._loaded.fallback_reason)
         except Exception as exc:  # the UI shows the reason; keyword search keeps working
@@ -162,8 +170,9 @@ class ModelService:
 
     @property
     def embedder(self) -> Embedder | None:
-        """The loaded model, None while loading or after a failure."""
-        return self._loaded.embedder if self._loaded is not None else None
+        """The loaded model behind the shared slots (``hybrid.gate.SharedEmbedder``); None while loading or after
+        a failure."""
+        return self._shared
 
     def status(self) -> ModelStatus:
         """Current state of the model."""

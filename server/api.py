@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
+import logging
+import threading
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable, TypeVar
 
 import numpy as np
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
+from starlette.concurrency import run_in_threadpool
 
+from hybrid.gate import embedding_scope
 from hybrid.semantic import MODEL_ALIASES, Embedder
 from hybrid.service import FAILED, LOADING, ModelService
 
@@ -18,10 +23,13 @@ from .knowledge import ServerKnowledgeBase
 from .problem import ApiError
 from .rerank import reranker_names, run_rerank
 from .schemas import EmbeddingsRequest, RerankRequest, SearchRequest
-from .search import check_texts, limit_error, model_or_503, run_search
+from .search import check_budget, check_texts, embedding_errors, limit_error, model_or_503, run_search
 from .settings import ApiSettings
 
 OWNER = "hybrid-search"
+DISCONNECT_POLL_S = 0.25
+T = TypeVar("T")
+log = logging.getLogger(__name__)
 
 
 def supports_mrl(embedder: Embedder) -> bool:
@@ -37,6 +45,28 @@ def model_names(embedder: Embedder, requested: str) -> list[str]:
     if folder and folder != embedder.name:
         names.append(folder)
     return list(dict.fromkeys(n for n in names if n))
+
+
+async def in_worker(request: Request, settings: ApiSettings, work: Callable[[], T]) -> T:
+    """Run ``work`` in a worker thread inside an embedding scope that is cancelled when the client disconnects
+    (its embedding stops after the current chunk) and admits it within ``embed_wait_s`` (else a 429)."""
+    cancel = threading.Event()
+
+    async def watch() -> None:
+        while not await request.is_disconnected():
+            await asyncio.sleep(DISCONNECT_POLL_S)
+        log.info("%s %s: the client disconnected; its embedding work stops", request.method, request.url.path)
+        cancel.set()
+
+    def scoped() -> T:
+        with embedding_scope(cancel, settings.embed_wait_s):
+            return work()
+
+    watcher = asyncio.ensure_future(watch())
+    try:
+        return await run_in_threadpool(scoped)
+    finally:
+        watcher.cancel()
 
 
 def _unit_rows(vectors: np.ndarray) -> np.ndarray:
@@ -58,7 +88,10 @@ def build_router(service: ModelService, kb: ServerKnowledgeBase | None, settings
     loaded_at = int(time.time())
 
     @router.post("/v1/embeddings", summary="OpenAI-compatible embeddings")
-    def embeddings(body: EmbeddingsRequest) -> JSONResponse:
+    async def embeddings(body: EmbeddingsRequest, request: Request) -> JSONResponse:
+        return await in_worker(request, settings, lambda: embed(body))
+
+    def embed(body: EmbeddingsRequest) -> JSONResponse:
         raw = body.input
         texts = [raw] if isinstance(raw, str) else raw
         if not isinstance(texts, list) or not all(isinstance(t, str) for t in texts):
@@ -70,7 +103,7 @@ def build_router(service: ModelService, kb: ServerKnowledgeBase | None, settings
         if not texts:
             raise ApiError(400, "invalid_request", "input is an empty list: send at least one text", "input")
         if len(texts) > settings.max_inputs:
-            raise limit_error(400, "the number of inputs", len(texts), settings.max_inputs, "max_inputs", "input")
+            raise limit_error(413, "the number of inputs", len(texts), settings.max_inputs, "max_inputs", "input")
         empty = next((i for i, t in enumerate(texts) if not t.strip()), None)
         if empty is not None:
             raise ApiError(400, "invalid_request", f"input[{empty}] is empty: every input needs some text", "input")
@@ -94,14 +127,15 @@ def build_router(service: ModelService, kb: ServerKnowledgeBase | None, settings
                                f"dimensions={dims} is more than {embedder.name} outputs ({embedder.dimension}); "
                                f"MRL can only shorten vectors: send 1..{embedder.dimension}", "dimensions")
 
-        if body.input_type == "query":
-            vectors = embedder.encode_queries(texts)
-        else:
-            vectors = embedder.encode_documents(texts)
+        token_count = check_budget(embedder, texts, "input", settings)
+        with embedding_errors(settings):
+            if body.input_type == "query":
+                vectors = embedder.encode_queries(texts)
+            else:
+                vectors = embedder.encode_documents(texts)
         vectors = np.asarray(vectors, dtype=np.float32)
         if dims is not None and dims != vectors.shape[1]:
             vectors = _unit_rows(vectors[:, :dims])
-        token_count = int(sum(embedder.count_tokens(texts)))
         if body.encoding_format == "base64":
             encoded: list[Any] = [base64.b64encode(v.astype("<f4").tobytes()).decode("ascii") for v in vectors]
         else:
@@ -140,10 +174,10 @@ def build_router(service: ModelService, kb: ServerKnowledgeBase | None, settings
         return {"object": "list", "data": data}
 
     @router.post("/search", summary="Keyword, semantic and hybrid rankings with the score breakdown")
-    def search(body: SearchRequest) -> JSONResponse:
-        outcome = run_search(service, kb, settings, body.query, k=body.k, alpha=body.alpha, fusion=body.fusion,
-                             normalizer=body.normalizer, mode=body.mode, documents=body.documents,
-                             rerank=body.rerank)
+    async def search(body: SearchRequest, request: Request) -> JSONResponse:
+        outcome = await in_worker(request, settings, lambda: run_search(
+            service, kb, settings, body.query, k=body.k, alpha=body.alpha, fusion=body.fusion,
+            normalizer=body.normalizer, mode=body.mode, documents=body.documents, rerank=body.rerank))
         return JSONResponse(outcome.to_dict(include_vector=body.include_vector))
 
     @router.get("/health", summary="Model and reranker state, device and knowledge-base size")

@@ -18,6 +18,8 @@ LABELS: dict[str, str] = {
     "model_unavailable": "语义模型不可用",
     "unauthorized": "需要有效的 API 密钥",
     "rate_limited": "请求过于频繁",
+    "busy": "服务器正忙，请稍后重试",
+    "cancelled": "客户端已断开，处理已停止",
     "not_found": "接口不存在",
     "method_not_allowed": "不支持该请求方法",
     "internal_error": "服务器内部错误",

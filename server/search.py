@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any, Sequence
+from typing import Any, Iterator, Sequence
 
 from hybrid.engine import EmptyQueryError, EngineNotReadyError, HybridEngine
 from hybrid.fusion import FUSERS, NORMALIZERS
+from hybrid.gate import Busy, Cancelled
 from hybrid.kb import KnowledgeBaseError
 from hybrid.results import SearchResponse
 from hybrid.rerank import RERANKER_ALIASES, Reranker
@@ -61,7 +63,7 @@ def check_texts(texts: Sequence[str], param: str, what: str, settings: ApiSettin
     """Every text within ``max_input_chars`` and valid Unicode."""
     for i, text in enumerate(texts):
         if len(text) > settings.max_input_chars:
-            raise limit_error(400, f"the length of {param}[{i}] ({what} characters)", len(text),
+            raise limit_error(413, f"the length of {param}[{i}] ({what} characters)", len(text),
                               settings.max_input_chars, "max_input_chars", param)
         check_unicode(text, f"{param}[{i}]", param)
 
@@ -106,6 +108,33 @@ def reranker_or_error(service: ModelService, settings: ApiSettings) -> Reranker:
     raise ApiError(400, "no_reranker", f"this server has no reranker{why}: {ENABLE_HINT}")
 
 
+def check_budget(embedder: Embedder, texts: Sequence[str], param: str, settings: ApiSettings) -> int:
+    """The tokens ``texts`` take by the model's tokenizer, within ``max_tokens``; returns them.
+
+    Raises:
+        ApiError: 413 naming the budget and its variable.
+    """
+    tokens = int(sum(embedder.count_tokens(list(texts))))
+    if tokens > settings.max_tokens:
+        raise limit_error(413, f"the tokens of {param} (by {embedder.name}'s tokenizer)", tokens, settings.max_tokens,
+                          "max_tokens", param)
+    return tokens
+
+
+@contextmanager
+def embedding_errors(settings: ApiSettings) -> Iterator[None]:
+    """Turn the shared model's refusals into API errors: no turn within ``embed_wait_s`` is a 429, work given up
+    because its client left is a 503 (nobody reads it)."""
+    try:
+        yield
+    except Busy as exc:
+        raise ApiError(429, "busy", f"{exc}; retry in {settings.retry_after_s} s, or send fewer texts "
+                       f"({ENV_VARS['embed_wait_s']} is {settings.embed_wait_s} s)",
+                       headers={"Retry-After": str(settings.retry_after_s)}) from None
+    except Cancelled:
+        raise ApiError(503, "cancelled", "the client disconnected; the work was stopped") from None
+
+
 def _empty_query() -> ApiError:
     return ApiError(400, "empty_query", "Please enter a query: the query is empty.", "query")
 
@@ -114,12 +143,12 @@ def check_query(settings: ApiSettings, query: str | None) -> str:
     """A query that is not blank, within ``max_input_chars`` and valid Unicode; returns it.
 
     Raises:
-        ApiError: 400 naming the field ``query``.
+        ApiError: 400 naming the field ``query``; 413 over ``max_input_chars``.
     """
     if query is None or not query.strip():
         raise _empty_query()
     if len(query) > settings.max_input_chars:
-        raise limit_error(400, "the query length (characters)", len(query), settings.max_input_chars,
+        raise limit_error(413, "the query length (characters)", len(query), settings.max_input_chars,
                           "max_input_chars", "query")
     check_unicode(query, "query", "query")
     return query
@@ -130,7 +159,8 @@ def check_search(settings: ApiSettings, query: str | None, k: int | None, mode: 
     """Check a search request against the limits and the registries before any work; returns the query.
 
     Raises:
-        ApiError: 400 naming the field at fault (and the limit and its variable for limits).
+        ApiError: 400 naming the field at fault; 413 for too many or too long texts (naming the limit and its
+            variable).
     """
     query = check_query(settings, query)
     if k is not None and k > settings.max_k:
@@ -150,7 +180,7 @@ def check_search(settings: ApiSettings, query: str | None, k: int | None, mode: 
             raise ApiError(400, "invalid_documents", "documents is an empty list: send at least one text, "
                            "or leave documents out to search the server's knowledge base", "documents")
         if len(documents) > settings.max_documents:
-            raise limit_error(400, "the number of documents", len(documents), settings.max_documents,
+            raise limit_error(413, "the number of documents", len(documents), settings.max_documents,
                               "max_documents", "documents")
         check_texts(documents, "documents", "document", settings)
     return query
@@ -173,9 +203,10 @@ def run_search(service: ModelService, kb: ServerKnowledgeBase | None, settings: 
     Returns:
         The outcome.
     Raises:
-        ApiError: 400 for bad input or a limit; 503 while the model loads or the knowledge base is embedded
-            (with Retry-After), or when the model failed (``mode="keyword"`` works then); for ``rerank`` > 0
-            400 without a reranker, 503 while it loads or after it failed.
+        ApiError: 400 for bad input; 413 over a size limit or the token budget; 429 when the shared model
+            stays busy (``embed_wait_s``, inside ``hybrid.gate.embedding_scope``); 503 while the model loads or
+            the knowledge base is embedded (with Retry-After), or when the model failed (``mode="keyword"``
+            works then); for ``rerank`` > 0 400 without a reranker, 503 while it loads or after it failed.
     """
     query = check_search(settings, query, k, mode, fusion, normalizer, documents, rerank)
     if rerank:
@@ -183,11 +214,12 @@ def run_search(service: ModelService, kb: ServerKnowledgeBase | None, settings: 
     keyword_only = mode == "keyword"
     if documents is not None:
         if not keyword_only:
-            model_or_503(service, settings)
+            check_budget(model_or_503(service, settings), documents, "documents", settings)
         try:
             # A fresh engine per request: ad-hoc documents never reach the server's knowledge base.
-            engine = (HybridEngine(list(documents), settings=service.settings) if keyword_only
-                      else service.new_engine(list(documents)))
+            with embedding_errors(settings):
+                engine = (HybridEngine(list(documents), settings=service.settings) if keyword_only
+                          else service.new_engine(list(documents)))
         except KnowledgeBaseError as exc:
             raise ApiError(400, "invalid_documents", f"documents: {exc}", "documents") from None
         source = DOCUMENTS
@@ -200,8 +232,9 @@ def run_search(service: ModelService, kb: ServerKnowledgeBase | None, settings: 
     # The reranker may have finished loading after this engine was built.
     engine.reranker = service.reranker
     try:
-        response = engine.search(query, k=k, alpha=alpha, fusion=fusion, mode=mode, normalizer=normalizer,
-                                 rerank=rerank)
+        with embedding_errors(settings):
+            response = engine.search(query, k=k, alpha=alpha, fusion=fusion, mode=mode, normalizer=normalizer,
+                                     rerank=rerank)
     except EmptyQueryError:
         raise _empty_query() from None
     except EngineNotReadyError:

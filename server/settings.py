@@ -15,6 +15,9 @@ ENV_VARS: dict[str, str] = {
     "max_body_bytes": "HYBRID_MAX_BODY_BYTES",
     "max_k": "HYBRID_MAX_K",
     "max_rerank": "HYBRID_MAX_RERANK",
+    "max_tokens": "HYBRID_MAX_TOKENS",
+    "embed_concurrency": "HYBRID_EMBED_CONCURRENCY",
+    "embed_wait_s": "HYBRID_EMBED_WAIT",
     "rate_limit_per_minute": "HYBRID_RATE_LIMIT",
     "cors_origins": "HYBRID_CORS_ORIGINS",
     "login_attempts_per_minute": "HYBRID_LOGIN_RATE",
@@ -35,6 +38,11 @@ class ApiSettings:
         max_k: largest top-k of /search.
         max_rerank: documents per /v1/rerank request and the largest ``rerank`` of /search (each costs a
             reranker forward pass).
+        max_tokens: tokens one request may have embedded (its /v1/embeddings inputs, its ad-hoc ``documents``),
+            by the model's tokenizer; the budget that bounds the work of one request.
+        embed_concurrency: embedding chunks running at once for everyone together (API, UI, the ``--kb``
+            indexing); callers take turns a chunk at a time (``hybrid.gate``).
+        embed_wait_s: how long an API request waits for its first embedding turn before a 429.
         rate_limit_per_minute: requests a minute per client on the JSON routes and the UI's events (every POST);
             0 = off. A client is a key, a login session, else an address (forwarded headers count only from
             the proxies named by --forwarded-allow-ips). It may burst up to this many, then one every 60/limit s.
@@ -52,6 +60,9 @@ class ApiSettings:
     max_body_bytes: int = 4 * 1024 * 1024
     max_k: int = 100
     max_rerank: int = 100
+    max_tokens: int = 16_384
+    embed_concurrency: int = 1
+    embed_wait_s: int = 10
     rate_limit_per_minute: int = 0
     cors_origins: tuple[str, ...] = ()
     retry_after_s: int = 5
@@ -60,7 +71,8 @@ class ApiSettings:
 
     def __post_init__(self) -> None:
         for name in ("max_inputs", "max_input_chars", "max_documents", "max_body_bytes", "max_k", "max_rerank",
-                     "retry_after_s", "login_attempts_per_minute", "session_hours"):
+                     "max_tokens", "embed_concurrency", "embed_wait_s", "retry_after_s", "login_attempts_per_minute",
+                     "session_hours"):
             value = getattr(self, name)
             if not isinstance(value, int) or value < 1:
                 raise ValueError(f"{name} ({ENV_VARS.get(name, 'no variable')}) must be a positive integer, "

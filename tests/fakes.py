@@ -59,6 +59,37 @@ class OneHotEncoder:
         return [len(t) for t in texts]
 
 
+class SlowEncoder(OneHotEncoder):
+    """The one-hot encoder taking ``delay`` seconds a document; records how many calls ran at once at most."""
+
+    def __init__(self, delay: float, name: str = "slow-fake") -> None:
+        import threading
+
+        super().__init__(name)
+        self.delay = delay
+        self.running = 0
+        self.most_at_once = 0
+        self._lock = threading.Lock()
+
+    def encode_documents(self, texts: Sequence[str], progress: Callable[[int, int], None] | None = None) -> np.ndarray:
+        import time
+
+        with self._lock:
+            self.running += 1
+            self.most_at_once = max(self.most_at_once, self.running)
+        try:
+            for done in range(1, len(texts) + 1):
+                time.sleep(self.delay)
+                with self._lock:
+                    self.documents_embedded += 1
+                if progress is not None:
+                    progress(done, len(texts))
+            return self._encode(texts)
+        finally:
+            with self._lock:
+                self.running -= 1
+
+
 class WordReranker:
     """Deterministic fake ``Reranker``: a text's score is the share of ``favourites`` it contains.
 

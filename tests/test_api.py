@@ -145,18 +145,20 @@ def test_adhoc_blank_document_is_400(client):
 # ----------------------------------------------------------------------------- limits
 
 
-@pytest.mark.parametrize("path, body, limit_var, value", [
-    ("/v1/embeddings", {"input": ["a"] * 4}, "HYBRID_MAX_INPUTS", "3"),
-    ("/v1/embeddings", {"input": "x" * 11}, "HYBRID_MAX_INPUT_CHARS", "10"),
-    ("/search", {"query": "x" * 11}, "HYBRID_MAX_INPUT_CHARS", "10"),
-    ("/search", {"query": "巴黎", "documents": ["a"] * 6}, "HYBRID_MAX_DOCUMENTS", "5"),
-    ("/search", {"query": "巴黎", "documents": ["y" * 11]}, "HYBRID_MAX_INPUT_CHARS", "10"),
-    ("/search", {"query": "巴黎", "k": 21}, "HYBRID_MAX_K", "20"),
+@pytest.mark.parametrize("path, body, limit_var, value, status", [
+    ("/v1/embeddings", {"input": ["a"] * 4}, "HYBRID_MAX_INPUTS", "3", 413),
+    ("/v1/embeddings", {"input": "x" * 11}, "HYBRID_MAX_INPUT_CHARS", "10", 413),
+    ("/v1/embeddings", {"input": ["abcdefgh", "abcdefgh"]}, "HYBRID_MAX_TOKENS", "12", 413),
+    ("/search", {"query": "x" * 11}, "HYBRID_MAX_INPUT_CHARS", "10", 413),
+    ("/search", {"query": "巴黎", "documents": ["a"] * 6}, "HYBRID_MAX_DOCUMENTS", "5", 413),
+    ("/search", {"query": "巴黎", "documents": ["y" * 11]}, "HYBRID_MAX_INPUT_CHARS", "10", 413),
+    ("/search", {"query": "巴黎", "documents": ["abcdefgh", "abcdefgh"]}, "HYBRID_MAX_TOKENS", "12", 413),
+    ("/search", {"query": "巴黎", "k": 21}, "HYBRID_MAX_K", "20", 400),
 ])
-def test_limits_name_the_limit_and_its_value(path, body, limit_var, value):
-    c = client_for(max_inputs=3, max_input_chars=10, max_documents=5, max_k=20)
+def test_limits_name_the_limit_and_its_value(path, body, limit_var, value, status):
+    c = client_for(max_inputs=3, max_input_chars=10, max_documents=5, max_k=20, max_tokens=12)
     r = c.post(path, json=body)
-    assert r.status_code == 400
+    assert r.status_code == status
     message = r.json()["error"]["message"] if path.startswith("/v1") else r.json()["message"]
     assert limit_var in message and f"limit is {value}" in message
 

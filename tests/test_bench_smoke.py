@@ -70,3 +70,13 @@ def test_gpu_embed_builds_the_real_4b_shape():
     assert len(model.layers) == 36 and model.config.hidden_size == 2560
     assert attention.q_proj.weight.shape == (32 * 128, 2560) and attention.k_proj.weight.shape == (8 * 128, 2560)
     assert model.layers[0].mlp.up_proj.weight.shape == (9728, 2560)
+
+
+@pytest.mark.server
+def test_isolation_bench_times_keyword_searches_beside_an_embedding_request():
+    from bench import bench_isolation
+
+    out = bench_isolation.main(["--entries", "200", "--rounds", "1", "--baseline-seconds", "2", "--tokens", "300"])
+    assert out["largest request: statuses"] == [200] and 0 < out["largest request: tokens"] <= 300
+    assert out["no load: searches"] > 0 and out["while the largest request embeds: searches"] > 0
+    assert out["failed searches"] == 0

@@ -4,6 +4,7 @@ real HTTP and with gradio_client, without credentials, with forged headers, with
 from __future__ import annotations
 
 import json
+import threading
 import os
 import shutil
 import uuid
@@ -575,3 +576,76 @@ def test_a_visitor_logs_in_through_the_page(files, caplog):
     finally:
         running.stop()
     assert not [r for r in caplog.records if r.levelname in ("ERROR", "CRITICAL")]
+
+
+# ----------------------------------------------------------------------------- 5. bounded work
+
+
+def slow_server(delay: float, **settings):
+    """The API (no UI) over a fake model taking ``delay`` seconds a document, one embedding slot."""
+    from server.app import start
+    from tests.fakes import SlowEncoder
+
+    encoder = SlowEncoder(delay)
+    service = ModelService(cache=False, loader=lambda model, **_: LoadedEmbedder(encoder, model), embed_slots=1)
+    service.start().wait(30)
+    return start(None, service, host="127.0.0.1", port=0, api_settings=ApiSettings(**settings)), encoder, service
+
+
+def test_work_stops_when_its_client_disconnects():
+    """Issue reproducer: one /search with 1,000 ad-hoc documents in mode all (within the default limits) went on
+    embedding long after its client had given up."""
+    import time
+
+    running, encoder, _ = slow_server(0.01)  # 1,000 documents: 10 s of embedding
+    try:
+        documents = [f"第{i}条：笔记本电脑黑屏怎么办" for i in range(1000)]
+        with pytest.raises(httpx.ReadTimeout):
+            httpx.post(f"{running.url}/search", json={"query": "黑屏", "mode": "all", "documents": documents},
+                       timeout=1.0)
+        time.sleep(1.5)  # the server notices within a poll and stops after the chunk it is on
+        stopped_at = encoder.documents_embedded
+        time.sleep(1.0)
+        assert encoder.documents_embedded == stopped_at and stopped_at < 400, stopped_at
+        r = httpx.post(f"{running.url}/search", json={"query": "黑屏", "documents": documents[:5]})
+        assert r.status_code == 200  # the slot was given back
+    finally:
+        running.stop()
+
+
+def test_one_cap_on_embedding_for_api_requests_ui_sessions_and_the_knowledge_base():
+    running, encoder, service = slow_server(0.002)
+    try:
+        texts = [f"第{i}条" for i in range(48)]
+        calls = [lambda: httpx.post(f"{running.url}/v1/embeddings", json={"input": texts}, timeout=60),
+                 lambda: httpx.post(f"{running.url}/search", json={"query": "条", "documents": texts}, timeout=60),
+                 lambda: service.new_engine(texts),  # what a UI session's index event does
+                 lambda: service.new_engine(texts)]
+        threads = [threading.Thread(target=call) for call in calls * 2]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(60)
+        assert encoder.documents_embedded == 8 * 48 and encoder.most_at_once == 1
+    finally:
+        running.stop()
+
+
+def test_a_request_that_gets_no_turn_in_time_is_429_and_budgets_are_413():
+    running, encoder, _ = slow_server(0.2, embed_wait_s=1, max_tokens=500)  # a 16-text turn takes 3.2 s
+    try:
+        first = threading.Thread(target=lambda: httpx.post(f"{running.url}/v1/embeddings",
+                                                           json={"input": ["甲"] * 16}, timeout=30))
+        first.start()
+        import time
+
+        time.sleep(0.5)
+        r = httpx.post(f"{running.url}/v1/embeddings", json={"input": ["乙"]}, timeout=30)
+        assert r.status_code == 429 and int(r.headers["retry-after"]) >= 1
+        assert r.json()["error"]["code"] == "busy" and "HYBRID_EMBED_WAIT" in r.json()["error"]["message"]
+        first.join()
+        over = httpx.post(f"{running.url}/search", json={"query": "甲", "documents": ["字" * 300, "字" * 300]})
+        assert over.status_code == 413 and "HYBRID_MAX_TOKENS" in over.json()["message"]
+        assert "600" in over.json()["message"] and "500" in over.json()["message"]
+    finally:
+        running.stop()
