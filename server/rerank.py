@@ -39,13 +39,14 @@ def run_rerank(service: ModelService, settings: ApiSettings, query: str | None, 
         ``{"id", "model", "results": [{"index", "relevance_score", "document"?}], "usage"}``, best first; equal
         scores keep the request's order.
     Raises:
-        ApiError: 400 for bad input or a limit, 404 for another model, 400/503 when there is no reranker.
+        ApiError: 400 for bad input, 413 over a size limit, 404 for another model, 400/503 when there is no
+            reranker.
     """
     query = check_query(settings, query)
     if not documents:
         raise ApiError(400, "invalid_documents", "documents is empty: send the texts to rerank", "documents")
     if len(documents) > settings.max_rerank:
-        raise limit_error(400, "the number of documents", len(documents), settings.max_rerank, "max_rerank",
+        raise limit_error(413, "the number of documents", len(documents), settings.max_rerank, "max_rerank",
                           "documents")
     check_texts(documents, "documents", "document", settings)
     reranker = reranker_or_error(service, settings)
