@@ -39,8 +39,8 @@ def run_rerank(service: ModelService, settings: ApiSettings, query: str | None, 
         ``{"id", "model", "results": [{"index", "relevance_score", "document"?}], "usage"}``, best first; equal
         scores keep the request's order.
     Raises:
-        ApiError: 400 for bad input, 413 over a size limit, 404 for another model, 400/503 when there is no
-            reranker.
+        ApiError: 400 for bad input, 413 over a size limit or the token budget (``max_tokens``), 404 for another
+            model, 400/503 when there is no reranker.
     """
     query = check_query(settings, query)
     if not documents:
@@ -55,6 +55,11 @@ def run_rerank(service: ModelService, settings: ApiSettings, query: str | None, 
         raise ApiError(404, "model_not_found", f"the reranker {model!r} is not served here; use one of {names} "
                        "(GET /v1/models)", "model")
     texts = list(documents)
+    # The same token budget as the texts a request may have embedded: every pair is one forward pass.
+    tokens = int(sum(reranker.count_tokens(query, texts)))
+    if tokens > settings.max_tokens:
+        raise limit_error(413, f"the tokens of the (query, document) prompts (by {reranker.name}'s tokenizer)",
+                          tokens, settings.max_tokens, "max_tokens", "documents")
     scores = np.asarray(reranker.score(query, texts), dtype=np.float64)
     results = []
     for index in rerank_order(scores)[:top_n].tolist():
@@ -62,6 +67,5 @@ def run_rerank(service: ModelService, settings: ApiSettings, query: str | None, 
         if return_documents:
             result["document"] = {"text": texts[index]}
         results.append(result)
-    tokens = int(sum(reranker.count_tokens(query, texts)))
     return {"id": f"rerank-{uuid.uuid4().hex}", "model": reranker.name, "results": results,
             "usage": {"prompt_tokens": tokens, "total_tokens": tokens}}

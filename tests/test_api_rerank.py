@@ -107,6 +107,11 @@ def test_limits_name_the_variable():
     assert r.status_code == 413 and "HYBRID_MAX_INPUT_CHARS" in r.json()["error"]["message"]
     r = c.post("/search", json={"query": "水果", "rerank": 4})
     assert r.status_code == 400 and "HYBRID_MAX_RERANK" in r.json()["message"]
+    # The fake counts len(query) + len(text) tokens per pair: (2 + 8) + (2 + 5) + (2 + 5) + (2 + 4) = 30.
+    small_budget = client_for(max_tokens=29)
+    r = small_budget.post("/v1/rerank", json={"query": "水果", "documents": DOCS})
+    assert r.status_code == 413 and "HYBRID_MAX_TOKENS" in r.json()["error"]["message"] and "is 30" in r.text
+    assert client_for(max_tokens=30).post("/v1/rerank", json={"query": "水果", "documents": DOCS}).status_code == 200
 
 
 def test_without_a_reranker_the_answer_says_how_to_start_one():
