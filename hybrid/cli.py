@@ -66,6 +66,10 @@ def build_parser() -> argparse.ArgumentParser:
                    help="split entries longer than N characters into sentences (0: never)")
     i.add_argument("--vector-index", choices=VECTOR_INDEXES, default="FLAT",
                    help="dense index of a new collection: FLAT is exact (the same answers as in memory)")
+    i.add_argument("--k1", type=float, default=None,
+                   help=f"BM25 k1 of a new collection, fixed from then on (default {DEFAULT_SETTINGS.k1})")
+    i.add_argument("--b", type=float, default=None,
+                   help=f"BM25 b of a new collection, fixed from then on (default {DEFAULT_SETTINGS.b})")
     i.add_argument("--remove", nargs="+", metavar="ID", default=[], help="delete these entry ids")
     i.add_argument("--no-progress", action="store_true", help="no progress bar")
 
@@ -193,10 +197,18 @@ def _index(args: argparse.Namespace) -> int:
     store = None
     try:
         tokenizer = Tokenizer()
+        bm25 = (DEFAULT_SETTINGS.k1 if args.k1 is None else args.k1, DEFAULT_SETTINGS.b if args.b is None else args.b)
+        if bm25[0] <= 0 or not 0 <= bm25[1] <= 1:
+            raise ValueError(f"BM25 needs k1 > 0 and b in [0, 1] (got k1={bm25[0]:g}, b={bm25[1]:g})")
         store = open_store(args.store, collection=args.collection, tokenizer=tokenizer,
-                           vector_index=args.vector_index)
+                           vector_index=args.vector_index, bm25=bm25)
         if not isinstance(store, MilvusStore):
             raise StoreError(f"`hybrid index` fills a Milvus store; {args.store!r} is not one")
+        asked = {"k1": args.k1, "b": args.b}
+        for name, fixed in zip(("k1", "b"), store.bm25_params if store.exists else ()):
+            if asked[name] is not None and abs(asked[name] - fixed) > 1e-9:
+                raise ValueError(f"{store.describe()} was built with BM25 {name}={fixed:g}; it cannot change "
+                                 "(index into a new --collection)")
         if args.kb:
             files = source_files(args.kb)
             only_vectors = all(f.suffix.lower() == ".parquet" for f, _ in files)

@@ -129,3 +129,25 @@ def test_parquet_vectors_index_without_the_model(kb, tmp_path):
                           progress=False)
     finally:
         other.close()
+
+
+@pytest.mark.milvus
+def test_index_command_fixes_bm25_parameters_per_collection(kb, tmp_path, capsys):
+    from hybrid import cli
+
+    embed_local(kb, tmp_path / "vectors", OneHotEncoder(), progress=False)
+    uri = f"milvus:{tmp_path / 'kb.db'}"
+    args = ["index", "--kb", str(tmp_path / "vectors"), "--store", uri, "--collection", "tuned", "--no-progress"]
+    assert cli.main([*args, "--k1", "1.5", "--b", "0.5"]) == 0  # Parquet input: no model is loaded
+    assert "10 added" in capsys.readouterr().out
+    store = open_store(uri, collection="tuned", read_only=True)
+    try:
+        engine = HybridEngine(embedder=OneHotEncoder(), store=store)
+        assert store.bm25_params == (1.5, 0.5) and engine.search("巴黎", k=1).settings.k1 == 1.5
+    finally:
+        store.close()
+    assert cli.main([*args, "--k1", "2"]) == 2
+    assert "was built with BM25 k1=1.5; it cannot change" in capsys.readouterr().err
+    assert cli.main([*args]) == 0 and "10 unchanged" in capsys.readouterr().out
+    assert cli.main(["index", "--store", uri]) == 2
+    assert "give --kb" in capsys.readouterr().err

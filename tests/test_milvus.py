@@ -53,9 +53,10 @@ def test_same_lists_and_explanations_as_in_memory(uri, request):
         assert len(milvus) == len(KB) and milvus.has_vectors
         for query in QUERIES:
             a, b = memory.search(query, k=8), milvus.search(query, k=8)
-            # the same matched documents; BM25 differs a little (Milvus's jieba keeps a few more sub-words)
-            assert set(ids(a.keyword)) == set(ids(b.keyword)), query
-            assert ids(a.keyword)[:1] == ids(b.keyword)[:1], query
+            # the same matched documents with the same BM25 (Milvus's jieba cuts these texts as ours does, and the
+            # collection's k1/b are the engine's)
+            assert ids(a.keyword) == ids(b.keyword), query
+            np.testing.assert_allclose([h.score for h in b.keyword], [h.score for h in a.keyword], rtol=1e-5)
             np.testing.assert_allclose([h.score for h in b.keyword], [h.keyword_score for h in b.keyword])
             # semantic: the same cosines (exact FLAT index), so the same list up to float ties
             np.testing.assert_allclose(sorted(h.score for h in a.semantic), sorted(h.score for h in b.semantic),

@@ -248,8 +248,10 @@ class MilvusStore:
             raise StoreError(f"collection {self.collection!r} was indexed with tokenizer {signature}; this "
                              f"process tokenises with {self._tokenizer.signature}: use the same jieba mode, "
                              "user dictionary and stopwords")
-        params = self._client.describe_index(self.collection, "sparse") or {}
-        self._bm25 = (float(params.get("bm25_k1", self._bm25[0])), float(params.get("bm25_b", self._bm25[1])))
+        k1, _, b = self._properties.get("hybrid.bm25", "").partition(",")
+        if not (k1 and b):
+            raise StoreError(f"collection {self.collection!r} does not record its BM25 parameters; index it again")
+        self._bm25 = (float(k1), float(b))
 
     def _create(self, dimension: int, model: str) -> None:
         from pymilvus import DataType, Function, FunctionType
@@ -269,10 +271,14 @@ class MilvusStore:
         schema.add_function(Function(name="bm25", function_type=FunctionType.BM25,
                                      input_field_names=["search_text"], output_field_names=["sparse"]))
         index = client.prepare_index_params()
+        bm25 = {"bm25_k1": self._bm25[0], "bm25_b": self._bm25[1]}
+        # pymilvus 3 sends index parameters as top-level keys (what a Milvus server reads); Milvus Lite 3.2.2
+        # reads only a JSON "params" key and would silently score with its own k1 = 1.5. Both are sent.
         index.add_index(field_name="sparse", index_type="SPARSE_INVERTED_INDEX", metric_type="BM25",
-                        params={"bm25_k1": self._bm25[0], "bm25_b": self._bm25[1]})
+                        params={**bm25, "params": bm25})
         index.add_index(field_name="vector", index_type=self._vector_index, metric_type="COSINE")
         self._properties = {"hybrid.format": FORMAT, "hybrid.vectors_model": model,
+                            "hybrid.bm25": f"{self._bm25[0]!r},{self._bm25[1]!r}",
                             "hybrid.tokenizer": self._tokenizer.signature,
                             "hybrid.df_state": "clean" if self._bulk is None else "dirty"}
         _create(client, self.collection, schema, index, self._properties)
