@@ -12,27 +12,15 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import resource
-import subprocess
 import sys
 from pathlib import Path
 
 if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.common import ROOT, machine, report, write_json  # noqa: E402
+from bench.common import machine, peak_rss_mb, report, rss_mb, run_child, write_json  # noqa: E402
 
 MB = 1024 * 1024
-
-
-def _rss_mb() -> float:
-    with open("/proc/self/statm") as f:
-        return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / MB
-
-
-def _peak_mb() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux reports KiB
 
 
 def child(n_docs: int, dim: int) -> dict:
@@ -43,12 +31,12 @@ def child(n_docs: int, dim: int) -> dict:
     from hybrid.engine import HybridEngine
     from hybrid.tokenize import Tokenizer
 
-    start = _rss_mb()
+    start = rss_mb()
     Tokenizer().tokenize("预热")  # loads jieba's dictionary: a fixed cost, not per document
-    jieba_mb = _rss_mb() - start
+    jieba_mb = rss_mb() - start
     texts = sample_texts(load_vocabulary(), n_docs)
     gc.collect()
-    before = _rss_mb()
+    before = rss_mb()
     engine = HybridEngine(texts, embedder=RandomEmbedder(dim))
     engine.search("数据库的性能优化", k=10)
     gc.collect()
@@ -56,15 +44,15 @@ def child(n_docs: int, dim: int) -> dict:
     kw = engine.store._keyword
     postings = kw._built()
     keyword_mb = sum(a.nbytes for a in (kw._dptr, kw._dterms, kw._dtfs, kw._dlen, postings.docs, postings.tfs,
-                                        postings.indptr, postings.df)) / MB
+                                        postings.impacts, postings.indptr, postings.df)) / MB
     return {
         "jieba dictionary (loaded once per process) MB": jieba_mb,
         "rss before building (python, imports, jieba, texts) MB": before,
-        "peak rss while building + first search MB": _peak_mb(),
-        "rss held after build MB": _rss_mb(),
-        "held by the engine (after - before) MB": _rss_mb() - before,
+        "peak rss while building + first search MB": peak_rss_mb(),
+        "rss held after build MB": rss_mb(),
+        "held by the engine (after - before) MB": rss_mb() - before,
         "float32 vectors MB": engine.store._vectors.matrix.nbytes / MB,
-        "int8 codes + scales MB": sum(getattr(scan, a).nbytes for a in ("codes", "scale", "error")) / MB
+        "int8 codes + scales MB": sum(getattr(scan, a).nbytes for a in ("codes", "scale", "error", "length")) / MB
         if hasattr(scan, "codes") else 0.0,
         "BM25 arrays MB": keyword_mb,
         "token lists kept for save/re-index (count)": sum(len(t) for t in engine.store._tokens),
@@ -83,13 +71,7 @@ def main(argv: list[str] | None = None) -> dict:
         return {}
 
     print(f"machine: {machine()}")
-    proc = subprocess.run(
-        [sys.executable, "-m", "bench.bench_memory", "--child", "--docs", str(args.docs), "--dim", str(args.dim)],
-        cwd=ROOT, capture_output=True, text=True, check=False,
-    )
-    if proc.returncode != 0:
-        raise SystemExit(f"the measuring subprocess failed:\n{proc.stderr[-3000:]}")
-    figures = json.loads(proc.stdout.strip().splitlines()[-1])
+    figures = run_child("bench.bench_memory", ["--docs", str(args.docs), "--dim", str(args.dim)])
     out = {"machine": machine(), "documents": args.docs, "dimension": args.dim, **figures}
     report(f"memory, {args.docs:,} documents x {args.dim} dims (fresh subprocess)", out)
     write_json(args.json, out)

@@ -306,6 +306,25 @@ def embedded_sample(texts: Sequence[str], queries: bool = False) -> np.ndarray:
         cache.close()
 
 
+def run_child(module: str, args: Sequence[str]) -> dict:
+    """Run ``python -m module --child ARGS`` in a fresh process and return the JSON object it prints last.
+
+    A fresh process per measurement keeps peak memory to that measurement alone. Its stderr (progress)
+    passes through.
+
+    Raises:
+        SystemExit: the child failed.
+    """
+    import subprocess
+
+    proc = subprocess.run([sys.executable, "-m", module, "--child", *args], cwd=ROOT, stdout=subprocess.PIPE,
+                          text=True, check=False)
+    if proc.returncode != 0:
+        raise SystemExit(f"the measuring subprocess ({module} {' '.join(args)}) failed with exit status "
+                         f"{proc.returncode}; its messages are above")
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
 def time_calls(fn: Callable[[], object], repeat: int) -> list[float]:
     """Wall-clock milliseconds of ``repeat`` calls of ``fn`` (after one warm-up call)."""
     fn()

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import logging
-import multiprocessing
 import os
+import pickle
 import queue
+import subprocess
 import sys
 import threading
 import unicodedata
@@ -21,9 +22,10 @@ log = logging.getLogger(__name__)
 Progress = Callable[[int, int], None]
 TOKENIZER_MODES = ("search", "precise")
 STOPWORDS_FILE = Path(__file__).with_name("data") / "stopwords.txt"
-# jieba is pure Python, so only processes tokenise in parallel. A worker process takes one to two seconds
-# to start (interpreter, imports, jieba's dictionary); below this many texts one process is as quick.
-PARALLEL_MIN_TEXTS = 4000
+# jieba is pure Python, so only processes tokenise in parallel. A worker process needs about a second of
+# CPU to start (interpreter, imports, jieba's dictionary) while one entry takes 0.3 to 1 ms: below this many
+# texts the workers would barely start before the work is done.
+PARALLEL_MIN_TEXTS = 10_000
 _CHUNK = 256  # texts per task handed to a worker
 
 _JIEBA_LOCK = threading.Lock()
@@ -203,56 +205,55 @@ class Tokenizer:
 
     def _tokenize_shared_queue(self, texts: list[str], chunks: list[tuple[int, int]], workers: int,
                                finished: Callable[[int, list[list[str]]], None]) -> None:
-        context = multiprocessing.get_context("spawn")  # a fresh interpreter: safe beside threads
-        tasks, results = context.Queue(), context.Queue()
-        for i, (start, end) in enumerate(chunks):
-            tasks.put((i, texts[start:end]))
-        processes = [context.Process(target=_worker, args=(self, tasks, results), daemon=True)
-                     for _ in range(workers)]
-        for process in processes:
-            process.start()
-        pending = set(range(len(chunks)))
+        todo: queue.SimpleQueue[int] = queue.SimpleQueue()
+        for i in range(len(chunks)):
+            todo.put(i)
+        done: queue.SimpleQueue[tuple[int, list[list[str]]]] = queue.SimpleQueue()
+        pool = [_WorkerProcess(self) for _ in range(workers)]
+        feeders = [threading.Thread(target=w.serve, args=(texts, chunks, todo, done), daemon=True) for w in pool]
+        for feeder in feeders:
+            feeder.start()
+        remaining = len(chunks)
 
-        def redo(i: int) -> list[list[str]]:
-            start, end = chunks[i]
-            return [self.tokenize(t) for t in texts[start:end]]
-
-        def take(i: int, tokens: list[list[str]] | None) -> None:
-            if i in pending:
-                finished(i, redo(i) if tokens is None else tokens)  # None: the worker failed on it
-                pending.discard(i)
+        def report() -> None:
+            nonlocal remaining
+            while True:
+                try:
+                    i, tokens = done.get_nowait()
+                except queue.Empty:
+                    return
+                finished(i, tokens)
+                remaining -= 1
 
         try:
-            while pending:
+            while True:
                 try:
-                    i, part = tasks.get(timeout=0.01)
-                except queue.Empty:  # drained: what is left is in the workers' hands
-                    if any(p.exitcode is not None for p in processes):  # one died (killed, out of memory)
-                        for i in sorted(pending):
-                            take(i, None)
-                        break
+                    i = todo.get_nowait()
+                except queue.Empty:
+                    break
+                start, end = chunks[i]
+                finished(i, [self.tokenize(t) for t in texts[start:end]])
+                remaining -= 1
+                report()
+            while remaining:  # the workers' last chunks (a failed worker put its chunk back: redo it here)
+                try:
+                    i, tokens = done.get(timeout=0.05)
+                except queue.Empty:
                     try:
-                        take(*results.get(timeout=0.5))
+                        i = todo.get_nowait()
                     except queue.Empty:
-                        pass
-                else:
-                    take(i, [self.tokenize(t) for t in part])
-                while True:  # chunks the workers finished meanwhile
-                    try:
-                        take(*results.get_nowait())
-                    except queue.Empty:
-                        break
+                        continue
+                    start, end = chunks[i]
+                    tokens = [self.tokenize(t) for t in texts[start:end]]
+                finished(i, tokens)
+                remaining -= 1
         finally:
-            for _ in processes:
-                tasks.put(None)  # stop when idle
-            for process in processes:
-                process.join(timeout=0.5)
-                if process.is_alive():  # still starting up (or busy on a chunk no longer needed)
-                    process.terminate()
-                    process.join()
-            tasks.cancel_join_thread()
-            tasks.close()
-            results.close()
+            for worker in pool:
+                worker.stop()
+            for feeder in feeders:
+                feeder.join()
+            for worker in pool:
+                worker.close()
 
     def __getstate__(self) -> dict:
         state = dict(self.__dict__)
@@ -281,16 +282,76 @@ def interned(token_lists: list[list[str]]) -> list[list[str]]:
     return [[sys.intern(t) for t in tokens] for tokens in token_lists]
 
 
-def _worker(tokenizer: Tokenizer, tasks, results) -> None:
-    """A worker process: tokenise chunks from ``tasks`` until a ``None`` task; ``None`` tokens for a chunk it
-    failed on (the parent redoes it)."""
-    while True:
-        task = tasks.get()
-        if task is None:
-            return
-        i, texts = task
+class _WorkerProcess:
+    """A tokenising process running only ``_serve_worker`` (none of the caller's own script runs again in
+    it, unlike multiprocessing's spawn), fed chunks by a thread of the caller over its standard input and
+    output."""
+
+    def __init__(self, tokenizer: Tokenizer) -> None:
+        package_root = str(Path(__file__).resolve().parents[1])
+        env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [package_root, os.environ.get("PYTHONPATH")])))
+        self.process = subprocess.Popen(
+            [sys.executable, "-c", "from hybrid.tokenize import _serve_worker; _serve_worker()"],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env)
+        self.tokenizer = tokenizer
+        self.stopped = threading.Event()
+
+    def serve(self, texts: list[str], chunks: list[tuple[int, int]], todo: queue.SimpleQueue,
+              done: queue.SimpleQueue) -> None:
+        """Hand chunks from ``todo`` to the process until there are none left; results go to ``done``."""
+        proc = self.process
+        i = None
         try:
-            tokens = [tokenizer.tokenize(t) for t in texts]
-        except Exception:  # noqa: BLE001 - the parent redoes the chunk and raises the error itself
-            tokens = None
-        results.put((i, tokens))
+            pickle.dump(self.tokenizer, proc.stdin, protocol=pickle.HIGHEST_PROTOCOL)
+            proc.stdin.flush()
+            if pickle.load(proc.stdout) != "ready":  # jieba loaded: only now take work
+                return
+            while not self.stopped.is_set():
+                try:
+                    i = todo.get_nowait()
+                except queue.Empty:
+                    return
+                start, end = chunks[i]
+                pickle.dump(texts[start:end], proc.stdin, protocol=pickle.HIGHEST_PROTOCOL)
+                proc.stdin.flush()
+                done.put((i, pickle.load(proc.stdout)))
+                i = None
+        except (OSError, EOFError, pickle.UnpicklingError, ValueError):
+            pass  # the process died or was stopped: its chunk goes back to the others
+        finally:
+            if i is not None:
+                todo.put(i)
+
+    def stop(self) -> None:
+        """End the process (at the end of its input, or killed when it is still starting or busy)."""
+        self.stopped.set()
+        try:
+            self.process.stdin.close()
+        except OSError:
+            pass
+        try:
+            self.process.wait(timeout=1.0)
+        except subprocess.TimeoutExpired:  # still starting up, or busy on a chunk no longer needed
+            self.process.kill()
+            self.process.wait()
+
+    def close(self) -> None:
+        """Release the pipe its results came through (after its feeding thread has ended)."""
+        self.process.stdout.close()
+
+
+def _serve_worker() -> None:
+    """The worker process: a Tokenizer, then chunks of texts, from standard input; token lists to standard output."""
+    source = sys.stdin.buffer
+    sink = os.fdopen(os.dup(sys.stdout.fileno()), "wb")
+    os.dup2(sys.stderr.fileno(), sys.stdout.fileno())  # a stray print cannot corrupt the results
+    tokenizer = pickle.load(source)
+    pickle.dump("ready", sink)
+    sink.flush()
+    while True:
+        try:
+            texts = pickle.load(source)
+        except EOFError:
+            return
+        pickle.dump([tokenizer.tokenize(t) for t in texts], sink, protocol=pickle.HIGHEST_PROTOCOL)
+        sink.flush()

@@ -3,7 +3,9 @@
 import pytest
 import torch
 
-from bench import bench_keyword, bench_memory, bench_reindex, bench_search, bench_tokenize, bench_vectors, gpu_embed
+from bench import (
+    bench_keyword, bench_memory, bench_reindex, bench_scale, bench_search, bench_tokenize, bench_vectors, gpu_embed,
+)
 
 
 def test_keyword_bench_agrees_with_bm25s_and_rank_bm25_under_lucene_idf(capsys):
@@ -30,6 +32,15 @@ def test_vector_bench_agrees_with_numpy():
     figures = out["9000"]
     assert figures["top-10 equal to numpy: one query"] == "8/8"
     assert figures["top-10 equal to numpy: batched"] == "8/8"
+
+
+def test_scale_bench_measures_each_size_in_its_own_process():
+    out = bench_scale.main(["--docs", "600", "1200", "--corpus", "generated", "--vectors", "random", "--queries", "8",
+                            "--batch", "4"])
+    for size in ("600", "1200"):
+        assert out[size]["documents"] == int(size) and out[size]["hybrid p99 ms"] >= out[size]["hybrid p50 ms"] > 0
+        assert out[size]["peak RSS MB"] >= out[size]["RSS held after MB"] > 0
+    assert out["growth"]["entries (x)"] == 2
 
 
 def test_tokenize_bench_gives_identical_tokens():

@@ -113,10 +113,19 @@ def test_small_batches_stay_in_this_process(monkeypatch):
     def no_pool(*args, **kwargs):
         raise AssertionError("a worker process was started")
 
-    monkeypatch.setattr(tokenize.multiprocessing, "get_context", no_pool)
+    monkeypatch.setattr(tokenize, "_WorkerProcess", no_pool)
     tok = Tokenizer()
     texts = mixed_texts(tokenize.PARALLEL_MIN_TEXTS - 1)
     assert tok.tokenize_many(texts[:300]) == [tok.tokenize(t) for t in texts[:300]]
     assert len(tok.tokenize_many(texts)) == len(texts)
     with pytest.raises(ValueError, match="at least 1"):
         tok.tokenize_many(texts, workers=0)
+
+
+def test_a_worker_that_dies_leaves_its_work_to_this_process(monkeypatch):
+    import hybrid.tokenize as tokenize
+
+    monkeypatch.setattr(tokenize.sys, "executable", "false")  # the worker exits at once, reading nothing
+    tok = Tokenizer()
+    texts = mixed_texts(900)
+    assert tok.tokenize_many(texts, workers=3) == [tok.tokenize(t) for t in texts]
