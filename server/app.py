@@ -185,10 +185,12 @@ def start(blocks: "gr.Blocks | None", service: ModelService, *, host: str = "127
           share: bool = False, auth: tuple[str, str] | None = None, kb_path: str | None = None,
           api_settings: ApiSettings | None = None, ui_options: Mapping[str, Any] | None = None,
           access: Access | None = None, open_access: bool = False, forwarded_allow_ips: str | None = None,
-          log_level: str = "warning", store: Store | None = None) -> RunningServer:
+          log_level: str = "warning", store: Store | None = None,
+          kb: ServerKnowledgeBase | None = None) -> RunningServer:
     """Start the server in a background thread and return once it accepts connections.
 
-    Arguments as for ``serve``; ``port=0`` picks a free port.
+    Arguments as for ``serve``; ``port=0`` picks a free port. ``kb``: the server's knowledge base already
+    built (the one the UI's search endpoint searches too); made from ``store`` or ``kb_path`` when None.
     Raises:
         OSError: the port cannot be bound. KnowledgeBaseError, FileNotFoundError: a bad ``kb_path``.
         ValueError: contradictory access options.
@@ -200,10 +202,10 @@ def start(blocks: "gr.Blocks | None", service: ModelService, *, host: str = "127
         access = resolve_access(settings.api_key, auth, share=share, host=host, open_access=open_access)
     check_forwarded_allow_ips(forwarded_allow_ips, share)
     service.start()
-    if store is not None:
+    if kb is None and store is not None:
         kb = ServerKnowledgeBase.from_store(store, service).start()
-    else:
-        kb = ServerKnowledgeBase.from_file(kb_path, service).start() if kb_path else None
+    elif kb is None and kb_path:
+        kb = ServerKnowledgeBase.from_file(kb_path, service).start()
     app = create_app(service, kb, settings, access)
     if blocks is not None:
         mount_ui(app, blocks, ui_options)
@@ -261,7 +263,7 @@ def serve(blocks: "gr.Blocks | None", service: ModelService, *, host: str = "127
           share: bool = False, auth: tuple[str, str] | None = None, kb_path: str | None = None,
           api_settings: ApiSettings | None = None, ui_options: Mapping[str, Any] | None = None,
           access: Access | None = None, open_access: bool = False, forwarded_allow_ips: str | None = None,
-          store: Store | None = None) -> None:
+          store: Store | None = None, kb: ServerKnowledgeBase | None = None) -> None:
     """Serve the JSON API and, when ``blocks`` is given, the Gradio UI on the same port until Ctrl+C.
 
     Args:
@@ -272,17 +274,19 @@ def serve(blocks: "gr.Blocks | None", service: ModelService, *, host: str = "127
         auth: (user, password) of the login; it protects every route, as the key does.
         kb_path: the server's knowledge base file for /search (embedded in the background).
         api_settings: limits and security; ``ApiSettings.from_env()`` when None.
-        ui_options: extra ``gr.mount_gradio_app`` keywords (theme, css, js, head, ...).
+        ui_options: extra ``gr.mount_gradio_app`` keywords (theme, css, js, head, mcp_server, ...).
         store: serve this store (e.g. a Milvus collection, opened read-only) as the knowledge base instead of
             ``kb_path``.
         access: who may use the server (``resolve_access``); decided from the key, ``auth``, ``share``, ``host``
             and ``open_access`` when None.
         open_access: ``--open``: no generated key for a server reachable from other machines.
         forwarded_allow_ips: proxies whose X-Forwarded-For is believed (uvicorn's setting); none when None.
+        kb: the server's knowledge base already built (shared with the UI's search endpoint); made from
+            ``store`` or ``kb_path`` when None.
     """
     running = start(blocks, service, host=host, port=port, share=share, auth=auth, kb_path=kb_path,
                     api_settings=api_settings, ui_options=ui_options, access=access, open_access=open_access,
-                    forwarded_allow_ips=forwarded_allow_ips, log_level="info", store=store)
+                    forwarded_allow_ips=forwarded_allow_ips, log_level="info", store=store, kb=kb)
     if blocks is not None:
         print(f"* UI:  {running.url}/")
     print(f"* API: {running.url}  ({', '.join(API_ROUTES)}; schema at /openapi.json)")

@@ -81,3 +81,57 @@ def tiny_reranker_chatml(tmp_path_factory):
     folder = build_tiny_qwen3_reranker(tmp_path_factory.mktemp("tiny-qwen3-reranker-chatml"),
                                        chat_template=QWEN3_CHATML_TEMPLATE)
     return load_reranker(str(folder), device="cpu").reranker
+
+
+# ------------------------------------------------------------------ the demo as users meet it
+
+
+@pytest.fixture(autouse=True)
+def demo_server_logs_stay_clean():
+    """No test may leave an exception or an error record in the log of a demo server it used."""
+    from tests.browser import LIVE
+
+    before = {server: len(server.log()) for server in LIVE}
+    yield
+    for server, offset in before.items():
+        problems = server.problems(offset)
+        assert not problems, f"the demo server logged an error:\n{problems[0]}"
+
+
+@pytest.fixture(scope="session")
+def chromium():
+    """Debian's Chromium driven by Playwright (one browser for the whole run)."""
+    from playwright.sync_api import expect, sync_playwright
+
+    from tests.browser import CHROMIUM_ARGS, ensure_chromium
+
+    path = ensure_chromium()
+    expect.set_options(timeout=30_000)  # assertions wait for the queue, not just for rendering
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=path, args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture(scope="session")
+def real_demo(tmp_path_factory):
+    """``python demo.py --port 0 --mcp``: the real packaged model, the UI, the JSON API and MCP."""
+    from tests.browser import ServerProcess
+
+    server = ServerProcess(["demo.py", "--port", "0", "--mcp"], tmp_path_factory.mktemp("real-demo") / "server.log")
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def fake_demo(tmp_path_factory):
+    """The demo with the fake one-hot model (``tests/ui_server.py``), and a server knowledge base."""
+    from tests.browser import ServerProcess
+
+    folder = tmp_path_factory.mktemp("fake-demo")
+    (folder / "server-kb.txt").write_text("服务器知识库：巴黎是法国的首都。\n服务器知识库：香蕉是一种水果。\n",
+                                          encoding="utf-8")
+    server = ServerProcess(["-m", "tests.ui_server", "--model", "fake", "--server-kb", str(folder / "server-kb.txt"),
+                            "--mcp"], folder / "server.log")
+    yield server
+    server.stop()

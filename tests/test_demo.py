@@ -1,4 +1,7 @@
-"""The demo's handlers called directly (fake encoder), build_demo and the command line of demo.py."""
+"""The demo's handlers called directly (fake encoder), build_demo's wiring and the command line of demo.py.
+
+What a visitor sees and clicks is tested in tests/test_ui_browser*.py; these tests pin the handlers' logic.
+"""
 
 from __future__ import annotations
 
@@ -13,10 +16,12 @@ import demo
 from hybrid.semantic import LoadedEmbedder
 from hybrid.service import ModelService
 from tests.fakes import OneHotEncoder
-from webui.handlers import DemoHandlers, SearchOutputs
-from webui.i18n import text
-from webui.samples import sample_text
-from webui.thresholds import DEFAULT_THRESHOLD
+from webui import handlers as handlers_module
+from webui import wiring
+from webui.calibration import UNCALIBRATED
+from webui.handlers import APPEND, REPLACE, DemoHandlers, SearchOutputs, fit_query, sample_of
+from webui.i18n import TEXTS, text
+from webui.samples import example_queries, sample_text
 
 KB = "\n".join(["苹果是一种很好吃的水果。", "法国的首都是巴黎。", "机器学习模型可以理解文本语义。",
                 "明天可能会下雨，出门记得带伞。", "香蕉富含钾元素，适合运动后补充能量。", "北京是中国的首都。"])
@@ -61,6 +66,10 @@ def _search(h: DemoHandlers, engine, query: str, kb: str = KB, lang: str = "en",
                     values["k1"], values["b"], values["threshold"], lang)
 
 
+def _col(out: SearchOutputs, name: str) -> str:
+    return out.columns[("keyword", "semantic", "hybrid").index(name)]
+
+
 def _top_text(column_html: str) -> str:
     start = column_html.index('<div class="hit-text">') + len('<div class="hit-text">')
     return column_html[start : column_html.index("</div>", start)].replace("<mark>", "").replace("</mark>", "")
@@ -88,28 +97,28 @@ def test_index_embeds_with_progress_and_never_twice(handlers, encoder):
 
 def test_split_switch_cuts_long_paragraphs(handlers):
     long_line = "第一句话讲苹果。" * 10 + "第二句话讲香蕉！" * 5
-    assert handlers.count(long_line, False, "en") == text("kb_count", "en", n=1)
-    assert handlers.count(long_line, True, "en") == text("kb_count", "en", n=15)
+    assert handlers.count(long_line, False, "en")[0] == text("kb_count", "en", n=1)
+    assert handlers.count(long_line, True, "en")[0] == text("kb_count", "en", n=15)
     engine, _ = handlers.index(None, long_line, True, "en", progress=FakeProgress())
     assert len(engine) == 15
 
 
 def test_empty_and_oversized_knowledge_bases_give_messages(encoder):
     h = DemoHandlers(_service(encoder), max_entries=5)
-    assert h.count("  \n\n", False, "en") == text("kb_empty", "en")
+    assert h.count("  \n\n", False, "en")[0] == text("kb_empty", "en")
     engine, info = h.index(None, "", False, "en", progress=FakeProgress())
     assert engine is None and info == ""
-    assert "6 entries" in h.count(KB, False, "en") and "limit of 5" in h.count(KB, False, "en")
+    assert "6 entries" in h.count(KB, False, "en")[0] and "limit of 5" in h.count(KB, False, "en")[0]
     engine, info = h.index(None, KB, False, "en", progress=FakeProgress())
     assert engine is None and info == ""
     assert encoder.documents_embedded == 0
     out = _search(h, None, "苹果", kb=KB)
-    assert "limit of 5" in out.notice and 'class="hit' not in out.keyword
+    assert "limit of 5" in out.notice and 'class="hit' not in _col(out, "keyword")
 
 
 def test_a_100k_line_paste_is_refused_with_a_message(handlers, encoder):
     paste = "\n".join(f"第 {i} 条知识" for i in range(100_000))
-    info = handlers.count(paste, False, "zh")
+    info = handlers.count(paste, False, "zh")[0]
     assert "100,000" in info and "20,000" in info
     engine, info = handlers.index(None, paste, False, "zh", progress=FakeProgress())
     assert engine is None and info == "" and encoder.documents_embedded == 0
@@ -121,11 +130,36 @@ def test_upload_utf8_gbk_csv_jsonl(encoder, tmp_path):
     (tmp_path / "gbk.txt").write_bytes("中文编码测试\n第二行".encode("gbk"))
     (tmp_path / "kb.csv").write_text("id,text\n1,苹果很甜\n2,香蕉很软\n", encoding="utf-8")
     (tmp_path / "kb.jsonl").write_text('{"text": "巴黎"}\n{"text": "东京"}\n', encoding="utf-8")
-    assert handlers.upload(str(tmp_path / "kb.txt"), "en")[0] == "苹果\n香蕉"
-    assert handlers.upload(str(tmp_path / "gbk.txt"), "en")[0] == "中文编码测试\n第二行"
-    value, message, box = handlers.upload(str(tmp_path / "kb.csv"), "en")
-    assert value == "苹果很甜\n香蕉很软" and "Read 2 entries from kb.csv" in message and box is None
-    assert handlers.upload(str(tmp_path / "kb.jsonl"), "en")[0] == "巴黎\n东京"
+    assert handlers.upload(str(tmp_path / "kb.txt"), REPLACE, "", "en").kb == "苹果\n香蕉"
+    assert handlers.upload(str(tmp_path / "gbk.txt"), REPLACE, "", "en").kb == "中文编码测试\n第二行"
+    change = handlers.upload(str(tmp_path / "kb.csv"), REPLACE, "旧的一条", "en")
+    assert change.kb == "苹果很甜\n香蕉很软" and change.upload is None
+    assert "Replaced the knowledge base (1 entries) with 2 entries from kb.csv" in html.unescape(change.notice)
+    assert handlers.upload(str(tmp_path / "kb.jsonl"), REPLACE, "", "en").kb == "巴黎\n东京"
+
+
+def test_upload_replace_is_undoable_and_append_keeps_the_typed_text(encoder, tmp_path):
+    h = DemoHandlers(_service(encoder), upload_root=tmp_path)
+    (tmp_path / "kb.txt").write_text("上传的一条\n上传的两条\n", encoding="utf-8")
+    typed = "我自己输入的知识。\n第二条。"
+
+    appended = h.upload(str(tmp_path / "kb.txt"), APPEND, typed, "zh")
+    assert appended.kb == typed + "\n上传的一条\n上传的两条"
+    assert appended.message == ("upload_appended", {"name": "kb.txt", "n": 2, "total": 4}, False)
+    assert "现在共 4 条" in appended.notice and appended.undo_text == typed
+
+    replaced = h.upload(str(tmp_path / "kb.txt"), REPLACE, typed, "zh")
+    assert replaced.kb == "上传的一条\n上传的两条" and replaced.undo_text == typed
+    assert replaced.undo_button["visible"] is True and "原来 2 条" in replaced.notice
+    assert replaced.sample is None and replaced.examples["visible"] is False  # no sample's examples any more
+
+    # Undo swaps: the typed text comes back, and a second click would bring the upload back.
+    undone = h.undo(replaced.undo_text, replaced.kb, "en")
+    assert undone.kb == typed and undone.undo_text == replaced.kb
+    assert "Restored the previous knowledge base (2 entries)" in html.unescape(undone.notice)
+    assert h.undo(undone.undo_text, undone.kb, "en").kb == replaced.kb
+    # Appending to an empty box is a plain load.
+    assert h.upload(str(tmp_path / "kb.txt"), APPEND, "  ", "en").kb == "上传的一条\n上传的两条"
 
 
 def test_bad_uploads_keep_the_text_box_and_say_why(encoder, tmp_path):
@@ -135,10 +169,12 @@ def test_bad_uploads_keep_the_text_box_and_say_why(encoder, tmp_path):
     (tmp_path / "big.txt").write_text("长" * 200, encoding="utf-8")
     (tmp_path / "blank.txt").write_text("\n \n", encoding="utf-8")
     for name, expected in (("bad.txt", "UTF-8"), ("kb.pdf", ".pdf"), ("big.txt", "limit"), ("blank.txt", "no usable")):
-        value, message, box = h.upload(str(tmp_path / name), "en")
-        assert isinstance(value, type(gr.skip())), name  # the text box keeps what the user typed
-        assert expected in html.unescape(message) and 'class="notice error"' in message, name
-        assert box is None  # the upload box is emptied for the next try
+        for mode in (REPLACE, APPEND):
+            change = h.upload(str(tmp_path / name), mode, "typed", "en")
+            assert isinstance(change.kb, type(gr.skip())), name  # the text box keeps what the user typed
+            assert expected in html.unescape(change.notice) and 'class="notice error"' in change.notice, name
+            assert change.message[2] is True  # kept as an error, re-rendered on a language switch
+            assert change.upload is None  # the upload box is emptied for the next try
 
 
 def test_upload_reads_only_files_inside_the_upload_folder(encoder, tmp_path):
@@ -150,7 +186,7 @@ def test_upload_reads_only_files_inside_the_upload_folder(encoder, tmp_path):
     (uploads / "abc" / "link.txt").symlink_to(elsewhere / "secret.txt")
     (uploads / "abc" / "dir-link").symlink_to(elsewhere, target_is_directory=True)
     h = DemoHandlers(_service(encoder), upload_root=uploads)
-    assert h.upload(str(uploads / "abc" / "kb.txt"), "en")[0] == "上传的知识"
+    assert h.upload(str(uploads / "abc" / "kb.txt"), REPLACE, "", "en").kb == "上传的知识"
     refused = [str(elsewhere / "secret.txt"),                       # any path on the server
                f"{uploads}/abc/../../home/secret.txt",              # starts in the folder, climbs out
                str(uploads / "abc" / "link.txt"),                   # a link pointing out
@@ -158,19 +194,31 @@ def test_upload_reads_only_files_inside_the_upload_folder(encoder, tmp_path):
                str(uploads), str(uploads / "abc"),                 # folders
                str(uploads / "abc" / "missing.txt"), "kb.txt", "/etc/hostname", "a\x00b"]
     for path in refused:
-        value, message, box = h.upload(path, "en")
-        assert isinstance(value, type(gr.skip())), path
-        assert "was not uploaded here" in html.unescape(message) and "秘密" not in message, path
-        assert box is None
-    assert "只能读取通过本页面上传的文件" in h.upload(str(elsewhere / "secret.txt"), "zh")[1]
+        change = h.upload(path, APPEND, "typed", "en")
+        assert isinstance(change.kb, type(gr.skip())), path
+        assert "was not uploaded here" in html.unescape(change.notice) and "秘密" not in change.notice, path
+        assert change.upload is None
+    assert "只能读取通过本页面上传的文件" in h.upload(str(elsewhere / "secret.txt"), REPLACE, "", "zh").notice
 
 
-def test_sample_picker_and_examples(handlers):
-    kb, dataset = handlers.pick_sample("tech_faq")
-    assert kb == sample_text("tech_faq")
-    assert dataset.samples[0] == ["如何给表格排序"]
-    assert handlers.pick_example(1, "tech_faq") == "显存不够怎么办"
-    assert isinstance(handlers.pick_example(99, "tech_faq"), type(gr.skip()))
+def test_sample_picker_loads_the_sample_and_its_examples_and_keeps_the_old_text(handlers):
+    change = handlers.pick_sample("tech_faq", "我的知识", "zh")
+    assert change.kb == sample_text("tech_faq") and change.sample == "tech_faq"
+    assert change.examples["samples"][0] == ["如何给表格排序"] and change.examples["visible"] is True
+    assert change.undo_text == "我的知识" and "技术问答" in change.notice
+    same = handlers.pick_sample("tech_faq", sample_text("tech_faq"), "zh")
+    assert isinstance(same.undo_text, type(gr.skip()))  # nothing to undo when the text did not change
+    assert sample_of(sample_text("mixed_zh_en") + "\n") == "mixed_zh_en" and sample_of("别的") is None
+    # A chip passes its own query: it can never search a query of another sample.
+    assert handlers.pick_example(["显存不够怎么办"]) == "显存不够怎么办"
+    assert isinstance(handlers.pick_example(None), type(gr.skip()))
+
+
+def test_count_and_panel_label_name_the_sample(handlers):
+    line, panel = handlers.count(sample_text("everyday"), False, "zh")
+    assert line == "共 18 条" and "日常知识 · 共 18 条" in panel["label"]
+    line, panel = handlers.count("一\n二", False, "en")
+    assert line == "2 entries" and "Knowledge base · 2 entries" in panel["label"]
 
 
 # ---------------------------------------------------------------- search
@@ -179,11 +227,11 @@ def test_sample_picker_and_examples(handlers):
 def test_search_fills_three_columns_and_panels(handlers):
     engine, _ = handlers.index(None, KB, False, "en", progress=FakeProgress())
     out = _search(handlers, engine, "我饿了想吃东西", k=2)
-    assert out.notice == ""
-    assert 'class="hit' not in out.keyword  # BM25 matches none of these words ...
-    assert _top_text(out.semantic) == "苹果是一种很好吃的水果。"  # ... the (fake) semantic model does
-    assert _top_text(out.hybrid) == "苹果是一种很好吃的水果。"
-    assert "kw new" in out.hybrid
+    assert "Keyword search found nothing" in out.notice and "饿 吃 东西" in out.notice
+    assert 'class="hit' not in _col(out, "keyword")  # BM25 matches none of these words ...
+    assert _top_text(_col(out, "semantic")) == "苹果是一种很好吃的水果。"  # ... the (fake) semantic model does
+    assert _top_text(_col(out, "hybrid")) == "苹果是一种很好吃的水果。"
+    assert "kw new" in _col(out, "hybrid")
     assert len(out.why) == 2 and out.alpha_note
     assert "**dimension** 7" in out.vector_summary and "fake-onehot" in out.vector_summary
     assert out.vector_table.shape == (1, 11) and len(out.vector_bar.data[0].y) == 7
@@ -198,16 +246,16 @@ def test_controls_rerank_without_re_embedding(handlers, encoder):
     semantic_only = _search(handlers, engine, "首都巴黎", alpha=1.0, k=6)
     _search(handlers, engine, "首都巴黎", fusion="rrf", normalizer="zscore", k1=2.0, b=0.3, threshold=0.9, k=1)
     assert encoder.documents_embedded == embedded and encoder.query_calls == queries
-    assert _top_text(keyword_only.hybrid) == _top_text(keyword_only.keyword)
-    assert _top_text(semantic_only.hybrid) == _top_text(semantic_only.semantic)
-    assert first.hybrid != keyword_only.hybrid
+    assert _top_text(_col(keyword_only, "hybrid")) == _top_text(_col(keyword_only, "keyword"))
+    assert _top_text(_col(semantic_only, "hybrid")) == _top_text(_col(semantic_only, "semantic"))
+    assert _col(first, "hybrid") != _col(keyword_only, "hybrid")
 
 
 def test_threshold_paints_hits(handlers):
     engine, _ = handlers.index(None, KB, False, "en", progress=FakeProgress())
     low = _search(handlers, engine, "苹果", threshold=0.0)
     high = _search(handlers, engine, "苹果", threshold=1.0)
-    assert 'class="hit relevant"' in low.semantic and 'class="hit relevant"' not in high.semantic
+    assert 'class="hit relevant"' in _col(low, "semantic") and 'class="hit relevant"' not in _col(high, "semantic")
 
 
 def test_bad_queries_and_knowledge_bases_give_messages_not_traces(handlers):
@@ -219,13 +267,36 @@ def test_bad_queries_and_knowledge_bases_give_messages_not_traces(handlers):
     assert "unknown fusion method 'nope'" in html.unescape(bad.notice) and "weighted" in bad.notice
 
 
+def test_a_query_over_the_model_limit_is_cut_with_a_notice(handlers):
+    engine, _ = handlers.index(None, KB, False, "en", progress=FakeProgress())
+    encoder = engine.embedder  # the fake counts one token a character; its limit is 512 tokens
+    long_query = "巴黎" * 2500
+    fitted, limit = fit_query(long_query, encoder)
+    assert limit == 512 and len(fitted) == 512 - 32 and long_query.startswith(fitted)
+    assert fit_query("巴黎", encoder) == ("巴黎", None) and fit_query(long_query, None) == (long_query, None)
+    out = _search(handlers, engine, long_query)
+    notice = html.unescape(out.notice)
+    assert "5000 characters" in notice and "512 tokens" in notice and "first 480 characters" in notice
+    assert _top_text(_col(out, "keyword")) == "法国的首都是巴黎。"
+
+
+def test_no_keyword_match_is_said_in_words(handlers):
+    engine, _ = handlers.index(None, KB, False, "zh", progress=FakeProgress())
+    emoji = _search(handlers, engine, "😀🎉", lang="zh")
+    assert "关键词搜索没有找到" in emoji.notice and 'class="hit' not in _col(emoji, "keyword")
+    assert 'class="hit' in _col(emoji, "semantic")
+    unknown = _search(handlers, engine, "量子纠缠", lang="en")
+    assert "none of the query's words" in html.unescape(unknown.notice)
+    assert _search(handlers, engine, "巴黎", lang="en").notice == ""
+
+
 def test_search_after_an_edit_is_keyword_only_until_indexed(handlers):
     engine, _ = handlers.index(None, KB, False, "en", progress=FakeProgress())
     edited = KB + "\n东京是日本的首都。"
     out = _search(handlers, engine, "东京", kb=edited)
     assert text("notice_indexing", "en") in html.unescape(out.notice)
-    assert _top_text(out.keyword) == "东京是日本的首都。"
-    assert 'class="hit' not in out.semantic
+    assert _top_text(_col(out, "keyword")) == "东京是日本的首都。"
+    assert 'class="hit' not in _col(out, "semantic")
     engine, _ = handlers.index(engine, edited, False, "en", progress=FakeProgress())
     assert _search(handlers, engine, "东京", kb=edited).notice == ""
 
@@ -234,20 +305,20 @@ def test_keyword_search_works_while_the_model_loads(encoder):
     gate = threading.Event()
     service = _service(encoder, gate)
     h = DemoHandlers(service)
-    status_html, state, timer = h.status("zh")
+    status_html, state, timer, threshold = h.status_on_load("loading", "zh")
     assert state == "loading" and "正在加载向量引擎" in status_html and timer.active is True
-    assert isinstance(h.threshold("zh"), type(gr.skip()))
+    assert isinstance(threshold, type(gr.skip()))
     engine, info = h.index(None, KB, False, "en", progress=FakeProgress())
     assert not engine.has_vectors and info == text("kb_keyword_only", "en", n=6)
     out = _search(h, engine, "巴黎")
     assert text("notice_loading", "en") in html.unescape(out.notice)
-    assert _top_text(out.keyword) == "法国的首都是巴黎。"
+    assert _top_text(_col(out, "keyword")) == "法国的首都是巴黎。"
     gate.set()
     service.wait(30)
-    status_html, state, timer = h.status("zh")
-    assert state == "ready" and "向量空间已展开" in status_html and timer.active is False
-    slider = h.threshold("en")
-    assert slider.value == DEFAULT_THRESHOLD and "fake-onehot" in slider.info
+    status_html, state, timer, slider = h.status_on_load("loading", "en")
+    assert state == "ready" and "Vector space ready" in status_html and timer.active is False
+    assert slider.value == UNCALIBRATED.threshold and "fake-onehot" in slider.info
+    assert isinstance(h.status_on_load("ready", "en")[3], type(gr.skip()))  # set once, then the visitor's
     upgraded, info = h.index(engine, KB, False, "en", progress=FakeProgress())
     assert upgraded is not engine and upgraded.has_vectors and not engine.has_vectors
     assert _search(h, upgraded, "巴黎").notice == ""
@@ -260,11 +331,11 @@ def test_failed_model_keeps_keyword_search():
     service = ModelService(cache=False, loader=loader).start()
     service.wait(30)
     h = DemoHandlers(service)
-    status_html, state, _ = h.status("en")
+    status_html, state, _, _ = h.status_on_load("loading", "en")
     assert state == "failed" and "no weights here" in status_html
     engine, _ = h.index(None, KB, False, "en", progress=FakeProgress())
     out = _search(h, engine, "巴黎")
-    assert text("notice_failed", "en") in html.unescape(out.notice) and "巴黎" in out.keyword
+    assert text("notice_failed", "en") in html.unescape(out.notice) and "巴黎" in _col(out, "keyword")
 
 
 def test_each_session_engine_is_its_own(handlers):
@@ -276,7 +347,7 @@ def test_each_session_engine_is_its_own(handlers):
 
 def test_search_if_query_skips_without_a_query(handlers):
     skipped = handlers.search_if_query(None, "", KB, False, *CONTROLS.values(), "en")
-    assert len(skipped) == len(SearchOutputs._fields)
+    assert len(skipped) == SearchOutputs.size()
     assert all(isinstance(v, type(gr.skip())) for v in skipped)
 
 
@@ -288,13 +359,63 @@ def test_build_demo_wires_state_and_concurrency_groups(encoder):
     blocks = demo.build_demo(service, kb_text="苹果\n香蕉", lang="en")
     assert isinstance(blocks, gr.Blocks)
     fns = {fn.name: fn for fn in blocks.fns.values()}
-    assert fns["index"].concurrency_id == "embed" and fns["index"].concurrency_limit == demo.EMBED_CONCURRENCY
-    assert fns["search"].concurrency_id == "search" and fns["search"].concurrency_limit == demo.SEARCH_CONCURRENCY
-    assert fns["index"].concurrency_id != fns["search"].concurrency_id
+    assert fns["index"].concurrency_id == "embed" and fns["index"].concurrency_limit == wiring.EMBED_CONCURRENCY
+    assert fns["on_search"].concurrency_id == "search"
+    assert fns["on_search"].concurrency_limit == wiring.SEARCH_CONCURRENCY
+    assert fns["index"].concurrency_id != fns["on_search"].concurrency_id
     kb_box = next(b for b in blocks.blocks.values() if getattr(b, "elem_id", None) == "kb")
     assert kb_box.value == "苹果\n香蕉"
     states = [b for b in blocks.blocks.values() if isinstance(b, gr.State)]
     assert any(s.value is None for s in states)  # per-session engine slot, empty until the first index
+
+
+def test_one_public_endpoint_and_every_other_event_private(encoder):
+    blocks = demo.build_demo(_service(encoder), lang="en")
+    public = [fn for fn in blocks.fns.values() if fn.api_visibility != "private"]
+    assert [(fn.api_name, fn.api_visibility) for fn in public] == [("search", "public")]
+    info = blocks.get_api_info()
+    assert list(info["named_endpoints"]) == ["/search"]
+    params = [p["parameter_name"] for p in info["named_endpoints"]["/search"]["parameters"]]
+    assert params == ["query", "knowledge_base", "k", "alpha", "fusion", "mode"]
+
+
+def test_language_switch_relabels_every_translated_component(encoder):
+    tr_components = []
+    blocks = demo.build_demo(_service(encoder), lang="zh")
+    relabel = next(fn for fn in blocks.fns.values() if fn.name == "relabel")
+    tr_components = relabel.outputs
+    translator = relabel.fn.__self__
+    assert len(tr_components) == len(translator.components) > 30
+    english = translator.relabel("en")
+    labels = {c.elem_id: u for c, u in zip(translator.components, english) if getattr(c, "elem_id", None)}
+    assert labels["search-button"]["value"] == "Search" and labels["kb"]["label"] == TEXTS["en"]["kb_label"]
+    assert labels["eval-run"]["value"] == "Run evaluation" and labels["tab-evaluate"]["label"] == "Evaluate"
+    assert labels["sample"]["choices"][0] == ("Everyday facts", "everyday")
+    chinese_values = {str(v) for u in translator.relabel("zh") for v in u.values()}
+    english_values = {str(v) for u in english for v in u.values()}
+    assert not chinese_values & english_values - {"update", "BM25 k1", "BM25 b"}
+
+
+def test_share_link_carries_query_sample_and_settings(handlers):
+    button, note = handlers.share_link("http://host:7860/?old=1#x", "喵星人", "everyday", sample_text("everyday"),
+                                       False, 0.45, "rrf", "zscore", 3, 1.5, 0.5, 0.7, "en")
+    link = button.value
+    assert link.startswith("http://host:7860/?q=%E5%96%B5") and "?old=" not in link and "#" not in link
+    assert "sample=everyday" in link and "alpha=0.45" in link and "fusion=rrf" in link and "lang=en" in link
+    assert note == ""
+    _, note = handlers.share_link("http://host/", "q", "everyday", "我自己的知识", False, 0.3, "adaptive",
+                                  "minmax", 5, 1.2, 0.75, 0.5, "zh")
+    assert "不包含你自己输入或上传的知识库" in note
+
+    class Request:
+        query_params = {"q": "喵星人", "sample": "tech_faq", "alpha": "0.45", "fusion": "nope", "k": "99",
+                        "lang": "en", "split": "1"}
+
+    restored = dict(zip(handlers_module.RESTORED, handlers.restore(Request())))
+    assert restored["query"] == "喵星人" and restored["alpha"] == 0.45 and restored["language"] == "en"
+    assert restored["kb"] == sample_text("tech_faq") and restored["sample"] == "tech_faq"
+    assert restored["examples"]["samples"][0] == [example_queries("tech_faq")[0]] and restored["split"] is True
+    assert isinstance(restored["fusion"], type(gr.skip())) and isinstance(restored["k"], type(gr.skip()))
 
 
 def test_parse_auth():

@@ -4,7 +4,9 @@ from hybrid.evaluate import LabelledSetError, run
 from hybrid.fusion import FUSERS
 from tests.fakes import OneHotEncoder
 from tests.test_evaluate import write_set
-from webui.eval_tab import best_setting, build_eval_tab, parse_upload, report_table
+from webui import plots
+from webui.eval_tab import best_point, best_setting, build_eval_tab, parse_upload, report_note, report_table
+from webui.i18n import Translator
 
 
 @pytest.fixture
@@ -40,17 +42,39 @@ def test_wrong_uploads_say_what_to_upload(tiny, tmp_path, names, message):
         parse_upload(paths)
 
 
-def test_table_and_best_setting(tiny):
+def test_table_and_best_setting_in_both_languages(tiny):
     report = run(parse_upload([tiny / "corpus.jsonl", tiny / "queries.jsonl", tiny / "qrels.tsv"]),
                  OneHotEncoder(), None, alphas=(0.2, 0.8))
-    header, rows = report_table(report)
+    header, rows = report_table(report, "en")
     assert header == ["method", "nDCG@10", "Recall@10", "MRR@10"]
     assert [r[0].split(" ")[0] for r in rows] == ["keyword", "semantic", "hybrid", "best"]
     assert rows[0][1] == pytest.approx(report["results"]["keyword"]["ndcg@10"], abs=1e-4)
+    header, rows = report_table(report, "zh")
+    assert header[0] == "方法" and rows[0][0] == "关键词 (BM25)" and rows[3][0].startswith("最好的扫描点")
     alpha, fusion = best_setting(report)
     best = max(report["sweep"], key=lambda p: p["ndcg@10"])
-    assert (alpha, fusion) == (best["alpha"], best["fusion"])
-    assert best_setting(None) is None
+    assert best["ndcg@10"] == pytest.approx(next(p["ndcg@10"] for p in report["sweep"]
+                                                 if (p["alpha"], p["fusion"]) == (alpha, fusion)))
+    assert best_setting(None) is None and report_note(None) == ""
+    assert "queries" in report_note(report, "en") and "个查询" in report_note(report, "zh")
+    fig = plots.eval_curve(report, "zh")
+    assert "随 α 变化" in fig.layout.title.text and fig.layout.xaxis.title.text == "α（语义权重）"
+    assert sorted(a.text.split(" ")[0] for a in fig.layout.annotations) == ["只用关键词", "只用语义"]
+    assert fig.data[-1].name == "默认（adaptive）"
+
+
+def test_a_tie_goes_to_a_real_mix_near_the_default_not_to_keyword_only():
+    def point(fusion, alpha, ndcg):
+        return {"fusion": fusion, "alpha": alpha, "ndcg@10": ndcg}
+
+    report = {"hybrid_config": {"alpha": 0.3, "fusion": "adaptive"},
+              "sweep": [point("weighted", 0.0, 0.9), point("weighted", 0.5, 0.9), point("adaptive", 0.0, 0.9),
+                        point("adaptive", 0.4, 0.9), point("adaptive", 0.2, 0.9), point("rrf", 1.0, 0.9),
+                        point("rrf", 0.6, 0.8)]}
+    assert best_setting(report) in ((0.2, "adaptive"), (0.4, "adaptive"))
+    assert best_setting(report, alpha=0.45, fusion="weighted") == (0.5, "weighted")
+    report["sweep"].append(point("weighted", 0.0, 0.95))  # a clear winner wins, even keyword only
+    assert best_point(report)["alpha"] == 0.0
 
 
 def test_tab_builds_inside_blocks():
@@ -63,5 +87,8 @@ def test_tab_builds_inside_blocks():
     with gr.Blocks() as demo:
         alpha = gr.Slider(0, 1, value=0.6)
         fusion = gr.Dropdown(choices=list(FUSERS), value="adaptive")
-        build_eval_tab(Service(), alpha, fusion)
+        language = gr.Radio(["zh", "en"], value="en")
+        tab = build_eval_tab(Translator("en"), Service(), alpha, fusion, language)
     assert any(isinstance(b, gr.Plot) for b in demo.blocks.values())
+    assert all(fn.api_visibility == "private" for fn in demo.fns.values())
+    assert len(tab.outputs()) == 3

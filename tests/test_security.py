@@ -166,7 +166,7 @@ def test_the_upload_event_never_reads_a_server_file(keyed, files, link_in_upload
     cfg = config(keyed.url, KEY)
     upload = fn_index_of(cfg, "upload", "upload")
     for path in [*attack_paths(files["note"]), str(link_in_uploads)]:
-        messages = run_event(keyed.url, upload, [file_data(path), "en"], KEY)
+        messages = run_event(keyed.url, upload, [file_data(path), "replace", "typed", "en"], KEY)
         assert SECRET not in json.dumps(messages, ensure_ascii=False), path
         done = messages[-1]
         assert done.get("msg") in ("process_completed", "refused"), messages
@@ -175,7 +175,7 @@ def test_the_upload_event_never_reads_a_server_file(keyed, files, link_in_upload
     named = {d.get("api_name") for d in cfg["dependencies"] if d.get("api_visibility", "public") != "private"}
     if "upload" in named:  # the curl route of the report, while the event has a public name
         for path in [*attack_paths(files["note"]), str(link_in_uploads)]:
-            status, body = call_api(keyed.url, "upload", [file_data(path), "en"], KEY)
+            status, body = call_api(keyed.url, "upload", [file_data(path), "replace", "typed", "en"], KEY)
             assert SECRET not in body and ("event: error" in body or status >= 400), (path, status, body[:300])
 
 
@@ -189,7 +189,7 @@ def test_a_file_uploaded_through_gradio_is_read(keyed, tmp_path):
         stored = r.json()[0]
     assert Path(stored).resolve().is_relative_to(Path(get_upload_folder()).resolve())
     messages = run_event(keyed.url, fn_index_of(config(keyed.url, KEY), "upload", "upload"),
-                         [file_data(stored), "en"], KEY)
+                         [file_data(stored), "replace", "", "en"], KEY)
     assert messages[-1]["msg"] == "process_completed" and messages[-1]["success"], messages[-1]
     assert messages[-1]["output"]["data"][0] == "我上传的知识\n第二条"
 
@@ -449,8 +449,10 @@ def test_an_open_share_reads_no_server_file_and_never_lists_the_knowledge_base(l
             assert http.get(f"/gradio_api/file={path}").status_code == 403
         upload = fn_index_of(http.get("/config").json(), "upload", "upload")
     for path in [*attack_paths(files["note"]), str(link_in_uploads), str(files["kb"])]:
-        messages = run_event(running.url, upload, [file_data(path), "en"])
-        assert SECRET not in json.dumps(messages, ensure_ascii=False) and messages[-1]["success"] is False
+        messages = run_event(running.url, upload, [file_data(path), "append", "", "en"])
+        assert SECRET not in json.dumps(messages, ensure_ascii=False)
+        done = messages[-1]
+        assert done["success"] is False or "was not uploaded here" in json.dumps(done["output"]), done
 
 
 @pytest.mark.parametrize("argv, message", [
@@ -552,12 +554,12 @@ def test_an_open_server_limits_each_browser_on_its_own(tiny_app):
 def test_a_visitor_logs_in_through_the_page(files, caplog):
     from playwright.sync_api import expect, sync_playwright
 
-    from tests.test_ui_browser import CHROMIUM_ARGS, _ensure_chromium
+    from tests.browser import CHROMIUM_ARGS, ensure_chromium
 
     running = serve_demo(files["kb"], auth=("admin", "pw"))
     try:
         with sync_playwright() as p:
-            browser = p.chromium.launch(executable_path=_ensure_chromium(), args=CHROMIUM_ARGS)
+            browser = p.chromium.launch(executable_path=ensure_chromium(), args=CHROMIUM_ARGS)
             page = browser.new_page(locale="zh-CN")
             page.set_default_timeout(60_000)
             page.goto(f"{running.url}/")
@@ -571,6 +573,7 @@ def test_a_visitor_logs_in_through_the_page(files, caplog):
             page.fill("input[name=password]", "pw")
             page.click("button[type=submit]")
             page.wait_for_selector("#model-status .status.ready")
+            page.locator("#kb-panel .label-wrap").click()  # the knowledge-base panel opens on a click
             expect(page.locator("#kb textarea")).to_have_value("\n".join(KB_LINES))  # the --kb, once logged in
             browser.close()
     finally:

@@ -15,7 +15,9 @@ from webui import format as fmt
 from webui import plots
 from webui.i18n import TEXTS, text
 from webui.samples import DEFAULT_SAMPLE, example_queries, sample_names, sample_text
-from webui.thresholds import DEFAULT_THRESHOLD, THRESHOLDS, threshold_for
+from webui import share
+from webui.calibration import CALIBRATIONS, E5_SMALL, QWEN3, UNCALIBRATED, Calibration, calibration_for
+from webui.calibrate import best_threshold, fit_logistic
 
 DOCS = ["苹果是一种很好吃的水果。", "法国的首都是巴黎。", "机器学习模型可以理解文本语义。", "明天可能会下雨，出门记得带伞。",
         "香蕉富含钾元素，适合运动后补充能量。"]
@@ -44,13 +46,15 @@ def test_highlight_tolerates_overlapping_and_out_of_range_spans():
     assert fmt.highlight("abc", []) == "abc"
 
 
-def test_bar_follows_cosine_in_semantic_column_and_top_score_elsewhere():
-    assert fmt.bar_percent(0.8, "semantic") == pytest.approx(80.0)
-    assert fmt.bar_percent(-0.2, "semantic") == 0.0
-    assert fmt.bar_percent(1.3, "semantic") == 100.0
-    assert fmt.bar_percent(3.0, "keyword", top_score=12.0) == pytest.approx(25.0)
-    assert fmt.bar_percent(0.01, "hybrid", top_score=0.02) == pytest.approx(50.0)
-    assert fmt.bar_percent(1.0, "keyword", top_score=0.0) == 0.0
+def test_semantic_bar_is_the_calibrated_relevance_and_other_bars_a_share_of_the_top():
+    cosine = Calibration("cosine", threshold=0.4)
+    assert fmt.bar_percent(_hit(score=0.8), "semantic", cosine) == pytest.approx(80.0)
+    assert fmt.bar_percent(_hit(score=-0.2), "semantic", cosine) == 0.0
+    assert fmt.bar_percent(_hit(score=1.3), "semantic", cosine) == 100.0
+    assert fmt.bar_percent(_hit(score=0.8647), "semantic", E5_SMALL) == pytest.approx(50.0, abs=0.5)
+    assert fmt.bar_percent(_hit(score=3.0), "keyword", E5_SMALL, top_score=12.0) == pytest.approx(25.0)
+    assert fmt.bar_percent(_hit(score=0.01), "hybrid", E5_SMALL, top_score=0.02) == pytest.approx(50.0)
+    assert fmt.bar_percent(_hit(score=1.0), "keyword", cosine, top_score=0.0) == 0.0
 
 
 def test_rank_movement():
@@ -62,20 +66,48 @@ def test_rank_movement():
 
 
 def test_hit_card_is_green_above_threshold_and_grey_below():
-    relevant = fmt.hit_card(_hit(score=0.91234, semantic_score=0.91234), "semantic", threshold=0.9)
-    other = fmt.hit_card(_hit(score=0.81234, semantic_score=0.81234), "semantic", threshold=0.9)
+    cosine = Calibration("cosine", threshold=0.9)
+    relevant = fmt.hit_card(_hit(score=0.91234, semantic_score=0.91234), "semantic", cosine, 0.9)
+    other = fmt.hit_card(_hit(score=0.81234, semantic_score=0.81234), "semantic", cosine, 0.9)
     assert 'class="hit relevant"' in relevant and "0.9123" in relevant and "width: 91.2%" in relevant
     assert 'class="hit other"' in other and "0.8123" in other
-    no_cosine = fmt.hit_card(_hit(score=3.0), "keyword", threshold=0.0, top_score=3.0)
+    no_cosine = fmt.hit_card(_hit(score=3.0), "keyword", cosine, 0.0, top_score=3.0)
     assert 'class="hit other"' in no_cosine and "width: 100.0%" in no_cosine
 
 
-def test_hybrid_card_shows_movement_and_parts():
-    hit = _hit(rank=1, score=0.75, semantic_score=0.9, keyword_rank=3, semantic_rank=None,
-               keyword_contribution=0.25, semantic_contribution=0.5)
-    card = fmt.hit_card(hit, "hybrid", threshold=0.5, top_score=0.75, lang="en")
+def test_e5_cards_of_relevant_and_unrelated_hits_look_different():
+    # Cosines of the packaged model for "怎样学好英语": the answer 0.921, an unrelated entry 0.828 (raw bars
+    # 92% and 83% looked alike; the calibrated ones are 98% and 6%).
+    answer = fmt.hit_card(_hit(score=0.9210, semantic_score=0.9210), "semantic", E5_SMALL, E5_SMALL.threshold)
+    unrelated = fmt.hit_card(_hit(score=0.8280, semantic_score=0.8280), "semantic", E5_SMALL, E5_SMALL.threshold)
+    assert 'class="hit relevant"' in answer and "width: 98." in answer and "0.9210" in answer
+    assert 'class="hit other"' in unrelated and "width: 6." in unrelated and "0.8280" in unrelated
+    assert "P(relevant) 98%" in fmt.hit_card(_hit(score=0.921, semantic_score=0.921), "semantic", E5_SMALL, 0.5,
+                                             lang="en")
+
+
+def test_hybrid_card_shows_movement_parts_and_why():
+    hit = _hit(rank=1, score=0.75, semantic_score=0.9, keyword_rank=3, semantic_rank=None, keyword_score=4.2,
+               keyword_score_norm=0.5, semantic_score_norm=1.0, keyword_weight=0.5, semantic_weight=0.5,
+               keyword_contribution=0.25, semantic_contribution=0.5, matched_tokens=("苹果",))
+    card = fmt.hit_card(hit, "hybrid", UNCALIBRATED, 0.5, top_score=0.75, lang="en", alpha_used=0.5,
+                        fusion="weighted")
     assert "kw ↑2" in card and "sem new" in card
     assert "keyword 0.2500 + semantic 0.5000" in card
+    assert "<details" in card and "Why rank 1?" in card and "Matched query words: 苹果" in card
+    assert "BM25 4.2000" in card and "× 0.5000" in card and "= 0.7500" in card
+
+
+def test_why_details_use_each_hits_own_weights():
+    # adaptive fusion ranks an other-language entry no query word matched by its semantic score alone
+    hit = _hit(rank=2, score=0.8, semantic_score=0.85, semantic_rank=1, keyword_score=None, keyword_weight=0.0,
+               semantic_weight=1.0, semantic_score_norm=0.8, semantic_contribution=0.8)
+    why = html.unescape(fmt.why_details(hit, alpha_used=0.3, fusion="adaptive", lang="en"))
+    assert "× 0.0000" in why and "× 1.0000" in why and "= 0.8000" in why
+    assert "differ from this query's α = 0.3000" in why and "did not match this entry" in why
+    rrf = html.unescape(fmt.why_details(_hit(keyword_weight=0.7 / 60, semantic_weight=0.3 / 60, semantic_rank=1),
+                                        alpha_used=0.3, fusion="rrf", lang="en"))
+    assert "60 / (60 + rank)" in rrf and "differ" not in rrf
 
 
 # ---------------------------------------------------------------- whole responses
@@ -83,7 +115,7 @@ def test_hybrid_card_shows_movement_and_parts():
 
 def test_results_columns_of_a_real_search(engine):
     response = engine.search("苹果好吃吗", k=3, alpha=0.5, fusion="weighted")
-    keyword, semantic, hybrid = fmt.results_columns(response, threshold=0.5, lang="zh")
+    keyword, semantic, hybrid = fmt.results_columns(response, UNCALIBRATED, 0.5, lang="zh")
     assert keyword.count('class="hit ') == len(response.keyword) >= 1
     assert semantic.count('class="hit ') == len(response.semantic) == 3
     assert hybrid.count('class="hit ') == len(response.hybrid) == 3
@@ -95,7 +127,7 @@ def test_results_columns_of_a_real_search(engine):
 
 def test_keyword_only_response_explains_the_missing_columns(engine):
     response = engine.search("巴黎", k=3, mode="keyword")
-    keyword, semantic, hybrid = fmt.results_columns(response, threshold=0.5, lang="en")
+    keyword, semantic, hybrid = fmt.results_columns(response, UNCALIBRATED, 0.5, lang="en")
     assert "<mark>巴黎</mark>" in keyword
     waiting = html.escape(text("semantic_waiting", "en"))
     assert waiting in semantic and waiting in hybrid
@@ -103,21 +135,28 @@ def test_keyword_only_response_explains_the_missing_columns(engine):
 
 def test_no_keyword_match_says_so(engine):
     response = engine.search("qwertyuiop", k=3)
-    keyword, _, _ = fmt.results_columns(response, threshold=0.5, lang="en")
+    keyword, _, _ = fmt.results_columns(response, UNCALIBRATED, 0.5, lang="en")
     assert html.escape(text("no_keyword_hits", "en")) in keyword
 
 
-def test_why_table_breaks_down_each_hybrid_score(engine):
-    response = engine.search("苹果", k=4, alpha=0.3, fusion="weighted")
+@pytest.mark.parametrize("fusion", ["weighted", "rrf", "adaptive"])
+def test_why_table_and_details_add_up_with_the_weights_applied(engine, fusion):
+    response = engine.search("苹果 capital", k=4, alpha=0.3, fusion=fusion)
     table = fmt.why_table(response, "en")
-    assert list(table.columns)[0] == "rank" and len(table.columns) == 9
+    assert list(table.columns)[0] == "rank" and len(table.columns) == 11
+    assert list(table.columns)[6:8] == ["keyword weight", "semantic weight"]
     assert len(table) == len(response.hybrid)
     for row, hit in zip(table.itertuples(index=False), response.hybrid):
-        kw_part, sem_part, total = float(row[6]), float(row[7]), float(row[8])
+        kw_norm, sem_norm, kw_weight, sem_weight = (float(v) for v in (row[3], row[5], row[6], row[7]))
+        kw_part, sem_part, total = float(row[8]), float(row[9]), float(row[10])
+        assert kw_weight * kw_norm == pytest.approx(kw_part, abs=2e-4)
+        assert sem_weight * sem_norm == pytest.approx(sem_part, abs=2e-4)
         assert kw_part + sem_part == pytest.approx(total, abs=2e-4)
         assert row[2] == fmt.fmt_score(hit.keyword_score)
+        details = fmt.why_details(hit, response.alpha_used, fusion, "en")
+        assert f"= {hit.score:.4f}" in details and f"× {hit.semantic_weight:.4f}" in details
     assert "—" in set(table.iloc[:, 2])  # documents BM25 did not match have no raw BM25 score
-    assert fmt.alpha_note(response, "en").startswith("alpha used for this query = 0.3000")
+    assert fmt.alpha_note(response, "en").startswith("alpha used for this query = ")
 
 
 def test_vector_stats_table_and_summary(engine):
@@ -153,7 +192,8 @@ def test_status_line_for_each_state():
 
 
 def test_notice_is_escaped_and_empty_hides_it():
-    assert fmt.notice_html("") == ""
+    assert fmt.notice_html("") == "" and fmt.notice_html([]) == "" and fmt.notice_html(["", None]) == ""
+    assert fmt.notice_html(["a", "b"]).count("<div>") == 2
     assert "&lt;script&gt;" in fmt.notice_html("<script>", error=True)
     assert 'class="notice error"' in fmt.notice_html("x", error=True)
 
@@ -185,11 +225,47 @@ def test_every_string_exists_in_both_languages():
     assert set(TEXTS["zh"]) == set(TEXTS["en"])
 
 
-def test_thresholds_by_exact_model_name():
-    assert threshold_for("Qwen/Qwen3-Embedding-4B") == 0.4
-    assert threshold_for("multilingual-e5-small") == THRESHOLDS["multilingual-e5-small"]
-    assert threshold_for("qwen3-4b") == DEFAULT_THRESHOLD  # aliases are resolved before the lookup
-    assert 0.0 < DEFAULT_THRESHOLD < 1.0
+def test_calibration_by_exact_model_name():
+    assert calibration_for("Qwen/Qwen3-Embedding-4B") is QWEN3 and QWEN3.threshold == 0.4
+    assert QWEN3.relevance(0.55) == pytest.approx(0.55) and QWEN3.is_relevant(0.41) and not QWEN3.is_relevant(0.39)
+    assert calibration_for("multilingual-e5-small") is E5_SMALL is CALIBRATIONS["multilingual-e5-small"]
+    assert calibration_for("qwen3-4b") is UNCALIBRATED  # aliases are resolved before the lookup
+    assert calibration_for(None) is UNCALIBRATED and 0.0 < UNCALIBRATED.threshold < 1.0
+    assert E5_SMALL.relevance(None) is None and not E5_SMALL.is_relevant(None)
+
+
+def test_e5_logistic_map_spreads_its_narrow_cosine_range():
+    # medians on qbqtc-test_public: 0.941 for relevant pairs, 0.826 for non-relevant ones
+    assert E5_SMALL.relevance(0.941) > 0.99 and E5_SMALL.relevance(0.826) < 0.06
+    assert E5_SMALL.relevance(0.8647) == pytest.approx(0.5, abs=0.01)  # where P crosses the threshold
+    assert E5_SMALL.relevance(-1.0) < 1e-9 and E5_SMALL.relevance(1.0) > 0.9999  # no overflow at the ends
+    values = [E5_SMALL.relevance(c / 100) for c in range(70, 100)]
+    assert values == sorted(values)
+
+
+def test_fit_logistic_recovers_known_coefficients():
+    rng = np.random.default_rng(0)
+    scores = rng.uniform(0.7, 1.0, 20_000)
+    labels = (rng.uniform(size=scores.size) < 1 / (1 + np.exp(-(60 * scores - 51)))).astype(int)
+    slope, intercept = fit_logistic(scores, labels)
+    assert slope == pytest.approx(60, rel=0.1) and intercept == pytest.approx(-51, rel=0.1)
+    with pytest.raises(ValueError, match="both"):
+        fit_logistic(scores[:10], np.ones(10))
+    cut = best_threshold(scores, labels)
+    assert cut["threshold"] == pytest.approx(51 / 60, abs=0.02) and 0.5 < cut["auc"] <= 1.0
+
+
+def test_share_encode_decode_round_trip_and_refuse_nonsense():
+    values = {"q": "笔记本 黑屏 & more", "sample": "tech_faq", "split": True, "alpha": 0.35, "fusion": "rrf",
+              "normalizer": "zscore", "k": 7, "k1": 1.6, "b": 0.5, "threshold": 0.42, "lang": "en"}
+    from urllib.parse import parse_qsl
+    decoded, rejected = share.decode(dict(parse_qsl(share.encode(values))))
+    assert decoded == values and rejected == []
+    bad = {"q": "x" * 3000, "sample": "../etc", "alpha": "nan", "fusion": "evil", "k": "0", "threshold": "2",
+           "lang": "fr", "split": "maybe", "other": "ignored"}
+    decoded, rejected = share.decode(bad)
+    assert decoded == {} and sorted(rejected) == sorted(set(bad) - {"other"})
+    assert share.link("https://x.gradio.live/?a=1#f", {"q": "hi"}) == "https://x.gradio.live/?q=hi"
 
 
 def test_samples_and_their_example_queries():

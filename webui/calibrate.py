@@ -1,9 +1,11 @@
-"""Calibrates a model's relevance threshold: the cosine that best separates relevant from non-relevant pairs.
+"""Calibrates a model's cosines against labelled pairs: a logistic map cosine -> P(relevant), and the best cut.
 
 Run: ``python -m webui.calibrate --dataset ../shared/datasets/qbqtc-test_public [--model NAME]``.
 Positives are the labelled relevant (query, document) pairs; negatives are the pairs labelled 0 plus, per
 query, ``--negatives`` documents drawn at random from the documents not judged for that query (the sets
-label almost no pairs 0). The threshold maximises balanced accuracy, (TPR + TNR) / 2, i.e. Youden's J.
+label almost no pairs 0). Printed: the logistic fit ``P = 1 / (1 + exp(-(slope * cosine + intercept)))`` by
+maximum likelihood (the coefficients ``webui.calibration`` stores), and the cosine cut that maximises balanced
+accuracy, (TPR + TNR) / 2, i.e. Youden's J, with how well the fitted P separates the two groups.
 """
 
 from __future__ import annotations
@@ -75,8 +77,34 @@ def best_threshold(scores: np.ndarray, labels: np.ndarray) -> dict[str, float]:
             "tnr": float((neg - fp[i]) / neg), "auc": float(auc)}
 
 
+def fit_logistic(scores: np.ndarray, labels: np.ndarray, iterations: int = 50) -> tuple[float, float]:
+    """Maximum-likelihood logistic regression of ``labels`` on ``scores`` (Newton's method).
+
+    Args:
+        scores: one cosine per pair.
+        labels: 1 relevant, 0 not (both must occur).
+        iterations: Newton steps at most (it converges in about ten).
+    Returns:
+        (slope, intercept) of ``P(relevant) = 1 / (1 + exp(-(slope * score + intercept)))``.
+    """
+    x = np.column_stack([np.asarray(scores, dtype=np.float64), np.ones(len(scores))])
+    y = np.asarray(labels, dtype=np.float64)
+    if y.min() == y.max():
+        raise ValueError("the pairs need both relevant and non-relevant labels")
+    w = np.zeros(2)
+    for _ in range(iterations):
+        p = 1.0 / (1.0 + np.exp(-(x @ w)))
+        gradient = x.T @ (y - p)
+        hessian = (x * (p * (1.0 - p))[:, None]).T @ x + 1e-9 * np.eye(2)
+        step = np.linalg.solve(hessian, gradient)
+        w += step
+        if np.abs(step).max() < 1e-10:
+            break
+    return float(w[0]), float(w[1])
+
+
 def main(argv: list[str] | None = None) -> int:
-    """Print the calibrated threshold of one model on one dataset as JSON."""
+    """Print the logistic calibration and the best threshold of one model on one dataset as JSON."""
     parser = argparse.ArgumentParser(prog="python -m webui.calibrate", description=__doc__.splitlines()[0])
     parser.add_argument("--dataset", required=True, type=Path, help="dataset folder (corpus/queries/qrels)")
     parser.add_argument("--model", default="auto", help="embedding model, as for demo.py --model")
@@ -100,6 +128,12 @@ def main(argv: list[str] | None = None) -> int:
     scores = np.array([float(qvecs[q_at[q]] @ docs[d_at[d]]) for q, d, _ in pairs])
     labels = np.array([label for _, _, label in pairs])
     result = best_threshold(scores, labels)
+    slope, intercept = fit_logistic(scores, labels)
+    p = 1.0 / (1.0 + np.exp(-(slope * scores + intercept)))
+    result.update(logistic_slope=slope, logistic_intercept=intercept, cosine_at_p50=-intercept / slope,
+                  median_p_relevant=float(np.median(p[labels == 1])),
+                  median_p_non_relevant=float(np.median(p[labels == 0])),
+                  p50_balanced_accuracy=float(((p[labels == 1] >= 0.5).mean() + (p[labels == 0] < 0.5).mean()) / 2))
     result.update(model=embedder.name, document_prompt=getattr(embedder, "document_prompt", None), dataset=args.dataset.name, positives=int(labels.sum()),
                   negatives=int((labels == 0).sum()),
                   median_relevant=float(np.median(scores[labels == 1])),

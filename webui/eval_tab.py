@@ -2,28 +2,29 @@
 
 from __future__ import annotations
 
+import html
 import os
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
 from hybrid.evaluate import (
     LABELLED_FILES,
+    PRIMARY_K,
     LabelledSet,
     LabelledSetError,
-    make_figure,
     parse_labelled_set,
     parse_pairs_csv,
     run,
-    summary_header,
-    summary_rows,
 )
 from hybrid.kb import KnowledgeBaseError, decode_bytes
 
-UPLOAD_HELP = (
-    "Upload either the three files of a labelled set — corpus.jsonl ({\"id\", \"text\"} per line), "
-    "queries.jsonl and qrels.tsv (query_id<TAB>doc_id<TAB>relevance) — or one CSV with the columns "
-    "query, relevant text (a query on several rows has several relevant texts)."
-)
+from . import plots
+from .i18n import Translator, text
+
+_METRICS = ("ndcg", "recall", "mrr")
+_METRIC_NAMES = {"ndcg": "nDCG", "recall": "Recall", "mrr": "MRR"}
+TIE = 1e-9  # sweep points whose nDCG@10 differ by less are a tie
 
 
 def _read(path: str | os.PathLike[str]) -> str:
@@ -39,15 +40,15 @@ def parse_upload(paths: Sequence[str | os.PathLike[str]] | None, max_queries: in
     Returns:
         The labelled set.
     Raises:
-        LabelledSetError: the wrong files, or malformed content (the message says what to upload).
+        LabelledSetError: no file, the wrong files, or malformed content (the message says which).
     """
     paths = [Path(p) for p in (paths or [])]
     if not paths:
-        raise LabelledSetError("no file uploaded. " + UPLOAD_HELP)
+        raise LabelledSetError("no file uploaded")
     csvs = [p for p in paths if p.suffix.lower() == ".csv"]
     if csvs:
         if len(paths) != 1:
-            raise LabelledSetError("upload one CSV on its own, or the three labelled-set files. " + UPLOAD_HELP)
+            raise LabelledSetError("upload one CSV on its own, or the three labelled-set files")
         labelled = parse_pairs_csv(_read(csvs[0]), name=csvs[0].stem)
         if max_queries is not None:
             kept = labelled.queries[:max_queries]
@@ -61,74 +62,163 @@ def parse_upload(paths: Sequence[str | os.PathLike[str]] | None, max_queries: in
                 by_name[wanted] = p
     missing = [f for f in LABELLED_FILES if f not in by_name]
     if missing:
-        raise LabelledSetError(f"missing {', '.join(missing)}. " + UPLOAD_HELP)
+        raise LabelledSetError(f"missing {', '.join(missing)}")
     texts = [_read(by_name[f]) for f in LABELLED_FILES]
     return parse_labelled_set(*texts, name=by_name["corpus.jsonl"].parent.name or "uploaded",
                               max_queries=max_queries)
 
 
-def report_table(report: Mapping[str, Any]) -> tuple[list[str], list[list[Any]]]:
-    """Header and rows of the result table (keyword, semantic, hybrid default, best sweep point)."""
-    rows = [[r[0], *[round(float(v), 4) for v in r[1:]]] for r in summary_rows(report)]
-    return summary_header(report), rows
+def _ks(report: Mapping[str, Any]) -> list[int]:
+    k = int(report.get("k", PRIMARY_K))
+    return [PRIMARY_K] if k == PRIMARY_K else [PRIMARY_K, k]
 
 
-def best_setting(report: Mapping[str, Any] | None) -> tuple[float, str] | None:
-    """The (alpha, fusion) of the sweep's best nDCG@10 point, None before any run."""
-    if not report or not report.get("best"):
-        return None
-    return float(report["best"]["alpha"]), str(report["best"]["fusion"])
-
-
-def build_eval_tab(service, alpha, fusion) -> None:
-    """Build the evaluation tab's components inside the current ``gr.Blocks`` context.
+def report_table(report: Mapping[str, Any], lang: str = "zh",
+                 best: Mapping[str, Any] | None = None) -> tuple[list[str], list[list[Any]]]:
+    """Header and rows of the result table: keyword, semantic, the hybrid default and the best sweep point.
 
     Args:
+        report: from ``hybrid.evaluate.run``.
+        lang: "zh" or "en".
+        best: the sweep point to show as best (``best_point``'s choice when None).
+    Returns:
+        (column names, rows of method name and metrics to 4 decimals).
+    """
+    columns = [f"{m}@{k}" for k in _ks(report) for m in _METRICS]
+    header = [text("eval_method", lang), *[f"{_METRIC_NAMES[m]}@{k}" for k in _ks(report) for m in _METRICS]]
+    config = report["hybrid_config"]
+    best = best if best is not None else best_point(report)
+    named = [(text("eval_keyword", lang), report["results"]["keyword"]),
+             (text("eval_semantic", lang), report["results"]["semantic"]),
+             (text("eval_hybrid", lang, fusion=config["fusion"], alpha=config["alpha"]), report["results"]["hybrid"])]
+    if best:
+        named.append((text("eval_best", lang, fusion=best["fusion"], alpha=best["alpha"]), best))
+    return header, [[name, *[round(float(values[c]), 4) for c in columns]] for name, values in named]
+
+
+def best_point(report: Mapping[str, Any] | None, alpha: float | None = None,
+               fusion: str | None = None) -> Mapping[str, Any] | None:
+    """The sweep point with the best nDCG@10; ties go to a real mix over a single mode (alpha strictly
+    between 0 and 1), then to the fusion method and alpha nearest the defaults.
+
+    Args:
+        report: from ``hybrid.evaluate.run`` (None before any run).
+        alpha, fusion: the defaults ties lean to (the report's hybrid configuration when None).
+    Returns:
+        The point ({"fusion", "alpha", metrics...}), None before any run.
+    """
+    if not report or not report.get("sweep"):
+        return None
+    config = report.get("hybrid_config", {})
+    alpha = float(config.get("alpha", 0.5)) if alpha is None else alpha
+    fusion = config.get("fusion") if fusion is None else fusion
+    metric = f"ndcg@{PRIMARY_K}"
+    top = max(float(p[metric]) for p in report["sweep"])
+    tied = [p for p in report["sweep"] if float(p[metric]) >= top - TIE]
+    return min(tied, key=lambda p: (not 0.0 < float(p["alpha"]) < 1.0, p["fusion"] != fusion,
+                                    abs(float(p["alpha"]) - alpha)))
+
+
+def best_setting(report: Mapping[str, Any] | None, alpha: float | None = None,
+                 fusion: str | None = None) -> tuple[float, str] | None:
+    """The (alpha, fusion) of ``best_point``, None before any run."""
+    best = best_point(report, alpha, fusion)
+    return None if best is None else (float(best["alpha"]), str(best["fusion"]))
+
+
+def report_note(report: Mapping[str, Any] | None, lang: str = "zh") -> str:
+    """One line naming the set, its size, the model and the best setting ("" before any run)."""
+    best = best_point(report)
+    if not report or best is None:
+        return ""
+    return text("eval_note", lang, dataset=report["dataset"], queries=report["queries"], docs=report["docs"],
+                model=report["model"], fusion=best["fusion"], alpha=best["alpha"],
+                ndcg=f"{float(best[f'ndcg@{PRIMARY_K}']):.4f}")
+
+
+@dataclass
+class EvalTab:
+    """The tab's components and the handlers the page's language switch calls."""
+
+    report: Any  # gr.State holding the last report
+    table: Any
+    curve: Any
+    status: Any
+
+    @staticmethod
+    def rerender(report: Mapping[str, Any] | None, lang: str) -> tuple[Any, Any, str]:
+        """Table, curve and note of ``report`` in ``lang`` (unchanged before any run)."""
+        import gradio as gr
+
+        if not report:
+            return gr.skip(), gr.skip(), ""
+        header, rows = report_table(report, lang)
+        return gr.update(value=rows, headers=header), plots.eval_curve(report, lang), report_note(report, lang)
+
+    def outputs(self) -> list[Any]:
+        """The outputs of ``rerender``."""
+        return [self.table, self.curve, self.status]
+
+
+def build_eval_tab(tr: Translator, service, alpha, fusion, language) -> EvalTab:
+    """Build the evaluation tab's components and events inside the current ``gr.Blocks`` context.
+
+    Args:
+        tr: the page's translator (every label here switches language with the page).
         service: the demo's ``hybrid.service.ModelService`` (its model and embedding cache are reused).
         alpha: the search tab's alpha slider, set by "apply best alpha".
         fusion: the search tab's fusion dropdown, set with it.
+        language: the page's language switch (messages follow it).
+    Returns:
+        The components the language switch re-renders.
     """
     import gradio as gr
 
-    gr.Markdown(UPLOAD_HELP)
+    private = {"api_visibility": "private"}
+    tr.make(gr.Markdown, i18n={"value": "eval_help"}, elem_id="eval-help")
     with gr.Row():
-        files = gr.File(label="labelled set", file_count="multiple", file_types=[".jsonl", ".tsv", ".csv"])
-        max_queries = gr.Number(label="queries to evaluate (0 = all)", value=300, precision=0, minimum=0)
-    run_button = gr.Button("Run evaluation", variant="primary")
-    status = gr.Markdown()
-    table = gr.Dataframe(label="quality (higher is better)", interactive=False)
-    curve = gr.Plot(label="nDCG@10 against alpha")
-    apply_button = gr.Button("Apply best alpha to the search tab")
+        files = tr.make(gr.File, i18n={"label": "eval_files"}, file_count="multiple",
+                        file_types=[".jsonl", ".tsv", ".csv"], elem_id="eval-files")
+        max_queries = tr.make(gr.Number, i18n={"label": "eval_max_queries"}, value=300, precision=0, minimum=0,
+                              elem_id="eval-max-queries")
+    run_button = tr.make(gr.Button, i18n={"value": "eval_run"}, variant="primary", elem_id="eval-run")
+    status = gr.Markdown(elem_id="eval-status")
+    table = tr.make(gr.Dataframe, i18n={"label": "eval_table"}, interactive=False, elem_id="eval-table")
+    curve = tr.make(gr.Plot, i18n={"label": "eval_curve"}, elem_id="eval-curve")
+    apply_button = tr.make(gr.Button, i18n={"value": "eval_apply"}, elem_id="eval-apply")
     report_state = gr.State(None)
 
-    def on_run(uploaded, limit, progress=gr.Progress()):
+    def problem(message: str) -> tuple[Any, Any, Any, str]:
+        # A visitor's mistake is answered on the page, in the page's language (not as a server error).
+        return gr.skip(), gr.skip(), gr.skip(), f"**⚠** {html.escape(message)}"
+
+    def on_run(uploaded, limit, lang, progress=gr.Progress()):
         embedder = service.embedder
         if embedder is None:
             state = service.status()
-            raise gr.Error(f"the embedding model is {state.state}{': ' + state.error if state.error else ''}; "
-                           "evaluation needs it — try again when it is ready")
+            return problem(text("eval_need_model", lang, state=state.state,
+                                error=f" ({state.error})" if state.error else ""))
+        if not uploaded:
+            return problem(text("eval_bad_upload", lang, error=text("eval_no_file", lang)))
         try:
-            labelled = parse_upload([getattr(f, "name", f) for f in (uploaded or [])],
+            labelled = parse_upload([getattr(f, "name", f) for f in uploaded],
                                     max_queries=int(limit) if limit else None)
         except (LabelledSetError, KnowledgeBaseError) as exc:
-            raise gr.Error(str(exc)) from None
-        stages = {"documents": "embedding documents", "queries": "embedding queries", "ranking": "ranking"}
+            return problem(text("eval_bad_upload", lang, error=str(exc)))
 
         def report_progress(stage: str, done: int, total: int) -> None:
-            progress(done / max(total, 1), desc=f"{stages[stage]} {done}/{total}")
+            progress(done / max(total, 1), desc=f"{text(f'eval_stage_{stage}', lang)} {done}/{total}")
 
         report = run(labelled, embedder, service.cache, settings=service.settings, progress=report_progress)
-        header, rows = report_table(report)
-        best = best_setting(report)
-        note = (f"**{report['dataset']}**: {report['queries']} queries, {report['docs']} documents, "
-                f"model {report['model']}. Best sweep point: {best[1]}, alpha {best[0]}." if best else "")
-        return gr.update(value=rows, headers=header), make_figure(report), report, note
+        table_update, figure, note = EvalTab.rerender(report, lang)
+        return table_update, figure, report, note
 
-    def on_apply(report):
-        best = best_setting(report)
+    def on_apply(report, lang):
+        best = best_setting(report, service.settings.alpha, service.settings.fusion)
         if best is None:
-            raise gr.Error("run an evaluation first")
-        return gr.update(value=best[0]), gr.update(value=best[1])
+            return gr.skip(), gr.skip(), f"**⚠** {text('eval_need_run', lang)}"
+        return best[0], best[1], text("eval_applied", lang, alpha=best[0], fusion=best[1])
 
-    run_button.click(on_run, [files, max_queries], [table, curve, report_state, status])
-    apply_button.click(on_apply, [report_state], [alpha, fusion])
+    run_button.click(on_run, [files, max_queries, language], [table, curve, report_state, status], **private)
+    apply_button.click(on_apply, [report_state, language], [alpha, fusion, status], **private)
+    return EvalTab(report_state, table, curve, status)

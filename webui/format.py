@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import html
-from typing import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Callable, Iterable, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
@@ -11,14 +12,14 @@ import pandas as pd
 from hybrid.results import Hit, SearchResponse
 from hybrid.service import FAILED, READY, ModelStatus
 
+from .calibration import UNCALIBRATED, Calibration, calibration_for
 from .i18n import text
 
-COLUMNS = ("keyword", "semantic", "hybrid")
 VECTOR_PREVIEW = 50  # dimensions shown in the table and the bar chart
 _STAGES = ("tokenize", "keyword", "embed", "vector", "fuse", "total")
 _NONE = "—"
 _WHY_COLUMNS = ("why_rank", "why_text", "why_bm25", "why_bm25_norm", "why_cosine", "why_cosine_norm",
-                "why_kw_part", "why_sem_part", "why_total")
+                "why_kw_weight", "why_sem_weight", "why_kw_part", "why_sem_part", "why_total")
 
 # Scoped to each results column (gr.HTML css_template), so it travels with the component however the app
 # is served. Colours come from the Gradio theme's variables where one fits, so dark mode works too.
@@ -49,6 +50,14 @@ COLUMN_CSS = """
 .fill { height: 100%; background: #9ca3af; border-radius: 3px; }
 .hit.relevant .fill { background: #16a34a; }
 .parts { margin-top: 4px; font-size: 0.78em; color: var(--body-text-color-subdued); font-family: var(--font-mono); }
+.prob { font-weight: 600; }
+.why { margin-top: 4px; font-size: 0.8em; }
+.why summary { cursor: pointer; color: var(--link-text-color, #2563eb); }
+.why-grid { border-collapse: collapse; margin: 4px 0; font-family: var(--font-mono); width: 100%; }
+.why-grid th, .why-grid td { padding: 1px 6px 1px 0; text-align: left; font-weight: normal; white-space: nowrap; }
+.why-grid thead th { color: var(--body-text-color-subdued); }
+.why-total th, .why-total td { border-top: 1px solid var(--border-color-primary); font-weight: 600; }
+.why-note { color: var(--body-text-color-subdued); margin-top: 2px; }
 """
 
 STATUS_CSS = """
@@ -98,27 +107,57 @@ def highlight(content: str, spans: Iterable[tuple[int, int]]) -> str:
     return "".join(out)
 
 
-def bar_percent(score: float, column: str, top_score: float | None = None) -> float:
-    """Length of a hit's score bar in percent.
+@dataclass(frozen=True)
+class Column:
+    """One results column: what it lists and how it is titled.
+
+    Attributes:
+        name: the column's id (``#col-<name>`` on the page).
+        hits: the column's hits in a search response.
+        title, title_none: i18n keys of its heading, with and without a model and fusion settings to name.
+        short: i18n key of its short name (the phone layout's column picker).
+        score: i18n key of the name of its score.
+        semantic: whether it needs the embedding model (it waits for the vector engine).
+    """
+
+    name: str
+    hits: Callable[[SearchResponse], Sequence[Hit]]
+    title: str
+    title_none: str
+    short: str
+    score: str
+    semantic: bool
+
+
+# The result columns, left to right; a further column (e.g. a reranker's) is one more entry.
+COLUMNS: tuple[Column, ...] = (
+    Column("keyword", lambda r: r.keyword, "col_keyword", "col_keyword", "short_keyword", "score_bm25", False),
+    Column("semantic", lambda r: r.semantic, "col_semantic", "col_semantic_none", "short_semantic", "score_cosine",
+           True),
+    Column("hybrid", lambda r: r.hybrid, "col_hybrid", "col_hybrid_none", "short_hybrid", "score_hybrid", True),
+)
+COLUMN_NAMES = tuple(c.name for c in COLUMNS)
+_BY_NAME = {c.name: c for c in COLUMNS}
+
+
+def bar_percent(hit: Hit, column: str, calibration: Calibration, top_score: float | None = None) -> float:
+    """Length of a hit's bar in percent.
 
     Args:
-        score: the hit's score in its column.
-        column: "semantic" (the bar is the cosine: 0.8 fills 80%), "keyword" or "hybrid" (share of
-            ``top_score``, the column's best score, since BM25 and rank-fusion scores have no fixed scale).
-        top_score: the best score of the column (keyword, hybrid).
+        hit: the hit.
+        column: "semantic" (the model's calibrated relevance of the cosine: P(relevant) for a fitted model, the
+            cosine itself otherwise) or another column (share of ``top_score``, the column's best score,
+            since BM25 and fused scores have no fixed scale).
+        calibration: the model's calibration.
+        top_score: the best score of the column (columns other than semantic).
     Returns:
         0 to 100.
     """
     if column == "semantic":
-        value = score
+        value = calibration.relevance(hit.score) or 0.0
     else:
-        value = score / top_score if top_score and top_score > 0 else 0.0
+        value = hit.score / top_score if top_score and top_score > 0 else 0.0
     return float(min(max(value, 0.0), 1.0) * 100.0)
-
-
-def is_relevant(hit: Hit, threshold: float) -> bool:
-    """Whether the hit's cosine reaches the relevance threshold (False without a cosine)."""
-    return hit.semantic_score is not None and hit.semantic_score >= threshold
 
 
 def rank_movement(other_rank: int | None, rank: int, lang: str = "zh") -> tuple[str, str]:
@@ -141,102 +180,161 @@ def rank_movement(other_rank: int | None, rank: int, lang: str = "zh") -> tuple[
     return "=", "same"
 
 
-def hit_card(hit: Hit, column: str, threshold: float, top_score: float | None = None, lang: str = "zh") -> str:
-    """One hit as an HTML card: rank, score (4 decimals), highlighted text, score bar, and for hybrid hits
-    the rank movement and the weighted parts of the score.
+def _weight(value: float | None) -> str:
+    return _NONE if value is None else f"{value:.4f}"
+
+
+def why_details(hit: Hit, alpha_used: float | None, fusion: str, lang: str = "zh") -> str:
+    """The expandable "why this rank" of one hybrid hit: per retriever the raw score, the normalised score,
+    the weight fusion applied to this hit and the product; the two products add up to the hit's score.
+
+    Args:
+        hit: a hybrid hit.
+        alpha_used: the semantic weight fusion chose for the query (None without fusion).
+        fusion: the fusion method's name.
+        lang: "zh" or "en".
+    Returns:
+        HTML (a ``<details>`` element).
+    """
+    rows = []
+    for part, raw, norm, weight, contribution in (
+            ("why_hit_keyword", f"BM25 {fmt_score(hit.keyword_score)}", hit.keyword_score_norm, hit.keyword_weight,
+             hit.keyword_contribution),
+            ("why_hit_semantic", f"{text('cosine', lang)} {fmt_score(hit.semantic_score)}", hit.semantic_score_norm,
+             hit.semantic_weight, hit.semantic_contribution)):
+        rows.append(f"<tr><th>{text(part, lang)}</th><td>{html.escape(raw)}</td><td>{norm:.4f}</td>"
+                    f"<td>× {_weight(weight)}</td><td>= {contribution:.4f}</td></tr>")
+    total = text("why_hit_total", lang, kw=f"{hit.keyword_contribution:.4f}", sem=f"{hit.semantic_contribution:.4f}")
+    rows.append(f'<tr class="why-total"><th colspan="4">{html.escape(total)}</th><td>= {hit.score:.4f}</td></tr>')
+    head = "".join(f"<th>{text(k, lang)}</th>" for k in ("why_hit_part", "why_hit_raw", "why_hit_norm",
+                                                          "why_hit_weight", "why_hit_contribution"))
+    notes = []
+    if hit.matched_tokens:
+        notes.append(text("why_hit_matched", lang, tokens="、".join(dict.fromkeys(hit.matched_tokens))))
+    if hit.keyword_score is None:
+        notes.append(text("why_hit_no_keyword", lang))
+    if hit.semantic_rank is None:
+        notes.append(text("why_hit_no_semantic", lang))
+    if fusion == "rrf":
+        notes.append(text("why_hit_rrf", lang))
+    elif (alpha_used is not None and hit.semantic_weight is not None
+          and abs(hit.semantic_weight - alpha_used) > 1e-9):
+        notes.append(text("why_hit_own_weights", lang, kw=_weight(hit.keyword_weight),
+                          sem=_weight(hit.semantic_weight), alpha=f"{alpha_used:.4f}"))
+    note_html = "".join(f'<div class="why-note">{html.escape(n)}</div>' for n in notes)
+    return (f'<details class="why"><summary>{html.escape(text("why_hit", lang, rank=hit.rank))}</summary>'
+            f'<table class="why-grid"><thead><tr>{head}</tr></thead><tbody>{"".join(rows)}</tbody></table>'
+            f"{note_html}</details>")
+
+
+def hit_card(hit: Hit, column: str, calibration: Calibration, threshold: float, top_score: float | None = None,
+             lang: str = "zh", alpha_used: float | None = None, fusion: str = "") -> str:
+    """One hit as an HTML card: rank, score (4 decimals), highlighted text, bar, and for hybrid hits the rank
+    movement, the weighted parts of the score and an expandable "why this rank".
 
     Args:
         hit: the hit.
-        column: "keyword", "semantic" or "hybrid".
-        threshold: relevance threshold on the cosine.
-        top_score: best score of the column (bar scale of keyword and hybrid).
+        column: a name of ``COLUMN_NAMES``.
+        calibration: the embedding model's calibration (bar of the semantic column, green/grey state).
+        threshold: relevance on the calibration's scale at and above which the hit is green.
+        top_score: best score of the column (bar scale outside the semantic column).
         lang: "zh" or "en".
+        alpha_used, fusion: the fusion of this search (hybrid column).
     Returns:
         HTML.
     """
-    relevant = is_relevant(hit, threshold)
-    kind = {"keyword": "score_bm25", "semantic": "score_cosine", "hybrid": "score_hybrid"}[column]
+    relevant = calibration.is_relevant(hit.semantic_score, threshold)
     head = [f'<span class="rank">{hit.rank}</span>',
-            f'<span class="kind">{text(kind, lang)}</span> <span class="score">{hit.score:.4f}</span>']
+            f'<span class="kind">{text(_BY_NAME[column].score, lang)}</span> <span class="score">{hit.score:.4f}</span>']
     if column != "semantic" and hit.semantic_score is not None:
         head.append(f'<span class="kind">{text("cosine", lang)} {hit.semantic_score:.4f}</span>')
+    if calibration.kind == "logistic" and hit.semantic_score is not None:
+        p = calibration.relevance(hit.semantic_score)
+        head.append(f'<span class="kind prob">{text("relevance", lang, p=f"{p:.0%}")}</span>')
     if relevant:
         head.append(f'<span class="tag">{text("relevant", lang)}</span>')
+    extra = ""
     if column == "hybrid":
         for key, other in (("vs_keyword", hit.keyword_rank), ("vs_semantic", hit.semantic_rank)):
             label, move = rank_movement(other, hit.rank, lang)
             head.append(f'<span class="move {move}" title="{html.escape(text(key + "_title", lang))}">'
                         f"{text(key, lang)} {label}</span>")
-    parts = ""
-    if column == "hybrid":
         split = text("parts", lang, kw=f"{hit.keyword_contribution:.4f}", sem=f"{hit.semantic_contribution:.4f}")
-        parts = f'<div class="parts">{split}</div>'
-    width = bar_percent(hit.score, column, top_score)
+        extra = f'<div class="parts">{split}</div>{why_details(hit, alpha_used, fusion, lang)}'
+    width = bar_percent(hit, column, calibration, top_score)
     return (f'<div class="hit {"relevant" if relevant else "other"}" data-rank="{hit.rank}" '
             f'data-id="{html.escape(hit.id)}">'
             f'<div class="hit-head">{"".join(head)}</div>'
             f'<div class="hit-text">{highlight(hit.text, hit.highlights)}</div>'
-            f'<div class="bar"><div class="fill" style="width: {width:.1f}%"></div></div>{parts}</div>')
+            f'<div class="bar"><div class="fill" style="width: {width:.1f}%"></div></div>{extra}</div>')
 
 
-def column_html(title: str, hits: Sequence[Hit], column: str, threshold: float, lang: str = "zh",
-                empty: str | None = None) -> str:
+def bar_note(column: str, calibration: Calibration, lang: str = "zh") -> str:
+    """What the bars of ``column`` show."""
+    if column != "semantic":
+        return text("bar_note_relative", lang)
+    return text("bar_note_probability" if calibration.kind == "logistic" else "bar_note_cosine", lang)
+
+
+def column_html(title: str, hits: Sequence[Hit], column: str, calibration: Calibration, threshold: float,
+                lang: str = "zh", empty: str | None = None, alpha_used: float | None = None, fusion: str = "") -> str:
     """One results column: a title, a note on what the bar shows, and the hit cards.
 
     Args:
         title: column heading.
         hits: the column's hits, best first.
-        column: "keyword", "semantic" or "hybrid".
-        threshold: relevance threshold on the cosine.
+        column: a name of ``COLUMN_NAMES``.
+        calibration, threshold: as for ``hit_card``.
         lang: "zh" or "en".
         empty: message shown when there are no hits (a generic one when None).
+        alpha_used, fusion: the fusion of this search (hybrid column).
     Returns:
         HTML.
     """
-    note = text("bar_note_semantic" if column == "semantic" else "bar_note_relative", lang)
     top = hits[0].score if hits else None
-    body = "".join(hit_card(h, column, threshold, top, lang) for h in hits)
+    body = "".join(hit_card(h, column, calibration, threshold, top, lang, alpha_used, fusion) for h in hits)
     if not hits:
         body = f'<div class="col-empty">{html.escape(empty or text("no_hits", lang))}</div>'
     return (f'<div class="results-col" data-column="{column}"><div class="col-head">'
-            f'<span class="col-title">{html.escape(title)}</span><span class="col-note">{note}</span></div>'
-            f"{body}</div>")
+            f'<span class="col-title">{html.escape(title)}</span>'
+            f'<span class="col-note">{bar_note(column, calibration, lang)}</span></div>{body}</div>')
 
 
-def column_titles(model: str | None, fusion: str | None, alpha: float | None, lang: str = "zh") -> tuple[str, str, str]:
-    """Headings of the keyword, semantic and hybrid columns (model name and fusion settings when known)."""
-    semantic = text("col_semantic", lang, model=model) if model else text("col_semantic_none", lang)
-    hybrid = (text("col_hybrid", lang, fusion=fusion, alpha=f"{alpha:.2f}") if fusion and alpha is not None
-              else text("col_hybrid_none", lang))
-    return text("col_keyword", lang), semantic, hybrid
+def column_titles(model: str | None, fusion: str | None, alpha: float | None, lang: str = "zh") -> list[str]:
+    """Headings of the columns (model name and fusion settings when known)."""
+    known = {"semantic": bool(model), "hybrid": bool(fusion) and alpha is not None}
+    values = {"model": model, "fusion": fusion, "alpha": f"{alpha:.2f}" if alpha is not None else ""}
+    return [text(c.title if known.get(c.name, True) else c.title_none, lang, **values) for c in COLUMNS]
 
 
-def results_columns(response: SearchResponse, threshold: float, lang: str = "zh") -> tuple[str, str, str]:
-    """The keyword, semantic and hybrid columns of one search as HTML.
+def results_columns(response: SearchResponse, calibration: Calibration, threshold: float,
+                    lang: str = "zh") -> list[str]:
+    """The columns of one search as HTML, left to right.
 
     Columns the search did not compute (keyword-only while the model loads) say so.
     """
     semantic_ran = response.query_vector is not None
-    titles = column_titles(response.model or None, response.settings.fusion,
-                           response.alpha_used if response.alpha_used is not None else response.settings.alpha, lang)
-    waiting = text("semantic_waiting", lang)
-    return (
-        column_html(titles[0], response.keyword, "keyword", threshold, lang, empty=text("no_keyword_hits", lang)),
-        column_html(titles[1], response.semantic, "semantic", threshold, lang,
-                    empty=None if semantic_ran else waiting),
-        column_html(titles[2], response.hybrid, "hybrid", threshold, lang,
-                    empty=None if semantic_ran else waiting),
-    )
+    alpha = response.alpha_used if response.alpha_used is not None else response.settings.alpha
+    titles = column_titles(response.model or None, response.settings.fusion, alpha, lang)
+    empty = {"keyword": text("no_keyword_hits", lang)}
+    out = []
+    for title, c in zip(titles, COLUMNS):
+        message = text("semantic_waiting", lang) if c.semantic and not semantic_ran else empty.get(c.name)
+        out.append(column_html(title, c.hits(response), c.name, calibration, threshold, lang, empty=message,
+                               alpha_used=response.alpha_used, fusion=response.settings.fusion))
+    return out
 
 
-def placeholder_columns(message: str, lang: str = "zh", model: str | None = None) -> tuple[str, str, str]:
-    """Three empty columns carrying ``message`` (before the first search, or after bad input)."""
+def placeholder_columns(message: str, lang: str = "zh", model: str | None = None,
+                        calibration: Calibration = UNCALIBRATED) -> list[str]:
+    """Empty columns carrying ``message`` (before the first search, or after bad input)."""
     titles = column_titles(model, None, None, lang)
-    return tuple(column_html(t, (), c, 1.0, lang, empty=message) for t, c in zip(titles, COLUMNS))  # type: ignore[return-value]
+    return [column_html(t, (), c.name, calibration, 1.0, lang, empty=message) for t, c in zip(titles, COLUMNS)]
 
 
 def why_table(response: SearchResponse, lang: str = "zh", max_text: int = 40) -> pd.DataFrame:
-    """Score breakdown of each hybrid hit: raw and normalised BM25, cosine, each weighted part, total.
+    """Summary of every hybrid hit's score: raw and normalised BM25 and cosine, the weights fusion applied to
+    that hit, both weighted parts and the total (part = weight × normalised score; total = sum of parts).
 
     Args:
         response: a search with hybrid results.
@@ -249,8 +347,9 @@ def why_table(response: SearchResponse, lang: str = "zh", max_text: int = 40) ->
     for h in response.hybrid:
         short = h.text if len(h.text) <= max_text else h.text[: max_text - 1] + "…"
         rows.append([h.rank, short, fmt_score(h.keyword_score), fmt_score(h.keyword_score_norm),
-                     fmt_score(h.semantic_score), fmt_score(h.semantic_score_norm),
-                     fmt_score(h.keyword_contribution), fmt_score(h.semantic_contribution), fmt_score(h.score)])
+                     fmt_score(h.semantic_score), fmt_score(h.semantic_score_norm), _weight(h.keyword_weight),
+                     _weight(h.semantic_weight), fmt_score(h.keyword_contribution),
+                     fmt_score(h.semantic_contribution), fmt_score(h.score)])
     return pd.DataFrame(rows, columns=[text(k, lang) for k in _WHY_COLUMNS])
 
 
@@ -327,8 +426,20 @@ def status_html(status: ModelStatus, lang: str = "zh") -> str:
             f"<div><div>{html.escape(message)}</div>{note}</div></div>")
 
 
-def notice_html(message: str | None, error: bool = False) -> str:
-    """A visible message box above the results ("" hides it)."""
-    if not message:
+def threshold_info(status: ModelStatus, lang: str = "zh") -> str:
+    """The threshold slider's help line: what the bar shows for the loaded model, how that was calibrated,
+    and the model's default threshold."""
+    if status.state != READY:
+        return text("threshold_info_default", lang)
+    calibration = calibration_for(status.model)
+    key = "threshold_info_logistic" if calibration.kind == "logistic" else "threshold_info_cosine"
+    return text(key, lang, model=status.model, source=calibration.source, value=f"{calibration.threshold:g}")
+
+
+def notice_html(message: str | Sequence[str] | None, error: bool = False) -> str:
+    """A visible message box above the results, one line per message ("" hides it)."""
+    messages = [message] if isinstance(message, str) else [m for m in (message or ()) if m]
+    if not any(messages):
         return ""
-    return f'<div class="notice{" error" if error else ""}">{html.escape(message)}</div>'
+    lines = "".join(f"<div>{html.escape(m)}</div>" for m in messages if m)
+    return f'<div class="notice{" error" if error else ""}">{lines}</div>'

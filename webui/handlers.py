@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, NamedTuple
+from typing import Any, Callable, Mapping, NamedTuple, Sequence
 
 import gradio as gr
 import pandas as pd
@@ -12,13 +13,14 @@ from gradio.utils import get_upload_folder
 
 from hybrid.engine import EmptyQueryError, EngineNotReadyError, HybridEngine
 from hybrid.kb import KnowledgeBaseError, entries_from_file, parse_entries
+from hybrid.semantic import Embedder
 from hybrid.service import FAILED, LOADING, READY, ModelService
 
 from . import format as fmt
-from . import plots
+from . import plots, share
+from .calibration import calibration_for
 from .i18n import text
-from .samples import example_queries, sample_text
-from .thresholds import threshold_for
+from .samples import example_queries, sample_names, sample_text
 
 log = logging.getLogger(__name__)
 
@@ -28,15 +30,22 @@ MAX_ENTRIES = 20_000
 MAX_UPLOAD_BYTES = 10_000_000
 # With the split switch on, entries longer than this many characters are cut into sentences.
 SPLIT_LONGER_THAN = 100
+# Tokens kept free below the model's limit for the query instruction (Qwen3's is about 25 tokens), since
+# count_tokens counts a text as a document.
+QUERY_TOKEN_MARGIN = 32
+REPLACE, APPEND = "replace", "append"
+
+# A message about the knowledge base, kept as (i18n key, values, is_error) so it can be re-rendered in the
+# other language; None when there is none.
+KbMessage = tuple[str, Mapping[str, Any], bool] | None
 
 
-class SearchOutputs(NamedTuple):
-    """Everything one search shows, in the order of the search event's outputs."""
+@dataclass(frozen=True)
+class SearchOutputs:
+    """Everything one search shows; ``values()`` is the order of the search event's outputs."""
 
     notice: str
-    keyword: str
-    semantic: str
-    hybrid: str
+    columns: Sequence[str]
     why: pd.DataFrame
     alpha_note: str
     vector_summary: str
@@ -44,6 +53,76 @@ class SearchOutputs(NamedTuple):
     vector_bar: Any
     vector_histogram: Any
     timings: pd.DataFrame
+
+    @staticmethod
+    def size() -> int:
+        """How many outputs a search event has."""
+        return 8 + len(fmt.COLUMNS)
+
+    def values(self) -> tuple[Any, ...]:
+        """The outputs, columns spread out in the order of ``fmt.COLUMNS``."""
+        return (self.notice, *self.columns, self.why, self.alpha_note, self.vector_summary, self.vector_table,
+                self.vector_bar, self.vector_histogram, self.timings)
+
+
+class KbChange(NamedTuple):
+    """What a knowledge-base action (upload, sample, undo) changes, in the order of its event's outputs."""
+
+    kb: Any
+    sample: Any
+    examples: Any
+    message: Any
+    notice: Any
+    undo_text: Any
+    undo_button: Any
+    upload: Any
+
+
+def fit_query(query: str, embedder: Embedder | None) -> tuple[str, int | None]:
+    """Cut ``query`` to what the embedding model reads at once.
+
+    A longer query would be embedded window by window (or truncated by the model) at a cost of many seconds;
+    keyword and semantic search both get the same prefix.
+
+    Args:
+        query: the query.
+        embedder: the model (None: nothing to fit).
+    Returns:
+        (the query or its longest prefix within the model's token limit, the token limit when it was cut).
+    """
+    if embedder is None:
+        return query, None
+    limit = max(int(embedder.max_tokens) - QUERY_TOKEN_MARGIN, 8)
+    if embedder.count_tokens([query])[0] <= limit:
+        return query, None
+    lo, hi = 1, len(query)  # the longest prefix that fits: count_tokens is monotone in the prefix length
+    while lo < hi:
+        mid = (lo + hi + 1) // 2
+        if embedder.count_tokens([query[:mid]])[0] <= limit:
+            lo = mid
+        else:
+            hi = mid - 1
+    return query[:lo], int(embedder.max_tokens)
+
+
+def sample_of(kb_text: str | None) -> str | None:
+    """The sample whose text ``kb_text`` is (ignoring surrounding blanks), else None."""
+    stripped = (kb_text or "").strip()
+    return next((name for name in sample_names() if sample_text(name) == stripped), None)
+
+
+def examples_update(sample: str | None) -> Any:
+    """The example-query chips of ``sample`` (hidden for a knowledge base that is no sample)."""
+    queries = example_queries(sample) if sample else ()
+    return gr.update(samples=[[q] for q in queries], visible=bool(queries))
+
+
+def render_message(message: KbMessage, lang: str) -> str:
+    """The knowledge-base message box in ``lang`` ("" when there is no message)."""
+    if not message:
+        return ""
+    key, values, error = message
+    return fmt.notice_html(text(key, lang, **values), error=error)
 
 
 def is_received_upload(path: str | Path, root: str | Path | None = None) -> bool:
@@ -98,10 +177,16 @@ class DemoHandlers:
             return text("kb_too_many", lang, n=f"{len(entries):,}", limit=f"{self.max_entries:,}")
         return None
 
-    def count(self, kb_text: str | None, split: bool, lang: str) -> str:
-        """The entry count line under the knowledge base (or why it cannot be indexed)."""
+    def count(self, kb_text: str | None, split: bool, lang: str) -> tuple[str, Any]:
+        """The entry count line under the knowledge base (or why it cannot be indexed), and the knowledge-base
+        panel's label, which carries the count (and the sample's name) while the panel is collapsed."""
         entries = self.entries(kb_text, split)
-        return self._size_problem(entries, lang) or text("kb_count", lang, n=len(entries))
+        problem = self._size_problem(entries, lang)
+        line = problem or text("kb_count", lang, n=len(entries))
+        sample = sample_of(kb_text)
+        summary = line if problem or not sample else text(
+            "kb_count_sample", lang, sample=text(f"sample_{sample}", lang), n=len(entries))
+        return line, gr.update(label=text("kb_panel", lang, summary=summary))
 
     def index(self, engine: HybridEngine | None, kb_text: str | None, split: bool, lang: str,
               progress: Callable[..., Any] = gr.Progress()) -> tuple[HybridEngine | None, str]:
@@ -134,79 +219,134 @@ class DemoHandlers:
                 engine.set_documents(entries, progress=report)
         else:
             engine = self.service.new_engine(entries, progress=report)
+        return engine, self.index_line(engine, kb_text, split, lang)
+
+    def index_line(self, engine: HybridEngine | None, kb_text: str | None, split: bool, lang: str) -> str:
+        """The line saying what the session's engine holds ("" when it does not hold the typed text)."""
+        entries = self.entries(kb_text, split)
+        if engine is None or _texts(engine) != entries or self._size_problem(entries, lang):
+            return ""
         if engine.has_vectors:
-            return engine, text("kb_indexed", lang, n=len(entries), model=engine.embedder.name)
-        return engine, text("kb_keyword_only", lang, n=len(entries))
+            return text("kb_indexed", lang, n=len(entries), model=engine.embedder.name)
+        return text("kb_keyword_only", lang, n=len(entries))
 
-    def upload(self, path: str | None, lang: str) -> tuple[Any, str, None]:
-        """Read an uploaded file into the text box.
-
-        Returns:
-            (new text box value, or ``gr.skip()`` to keep what the user typed; message; None, which empties
-            the upload box for the next file).
-        """
-        if not path:
-            return gr.skip(), "", None
+    def _read_upload(self, path: str, lang: str) -> tuple[list[str] | None, KbMessage]:
         name = Path(path).name
         if not is_received_upload(path, self.upload_root):
             log.warning("refused to read %r: not a file Gradio received as an upload", path)
-            return gr.skip(), fmt.notice_html(text("upload_not_received", lang, name=name), error=True), None
+            return None, ("upload_not_received", {"name": name}, True)
         try:
             entries = entries_from_file(path, max_bytes=self.max_upload_bytes)
         except (KnowledgeBaseError, OSError) as exc:
-            return gr.skip(), fmt.notice_html(text("upload_failed", lang, error=str(exc)), error=True), None
+            return None, ("upload_failed", {"error": str(exc)}, True)
         if not entries:
-            return gr.skip(), fmt.notice_html(text("upload_empty", lang, name=name), error=True), None
-        return "\n".join(entries), fmt.notice_html(text("upload_loaded", lang, n=len(entries), name=name)), None
+            return None, ("upload_empty", {"name": name}, True)
+        return entries, None
 
-    def pick_sample(self, name: str) -> tuple[str, Any]:
-        """Load sample ``name`` into the text box and show its example queries."""
-        return sample_text(name), gr.Dataset(components=["textbox"], samples=[[q] for q in example_queries(name)])
+    def upload(self, path: str | None, mode: str, kb_text: str | None, lang: str) -> KbChange:
+        """Read an uploaded file into the knowledge base, replacing it (undoable) or appending to it.
 
-    def pick_example(self, index: int | None, sample: str) -> Any:
-        """The query of the clicked example (``index`` into the current sample's examples)."""
-        queries = example_queries(sample)
-        if index is None or not 0 <= index < len(queries):
-            return gr.skip()
-        return queries[index]
+        Args:
+            path: the uploaded file (only files in the upload folder are read).
+            mode: "replace" or "append".
+            kb_text: what the text box holds now (kept for undo, or appended to).
+            lang: "zh" or "en".
+        Returns:
+            The change; a file that cannot be read leaves the text box alone and says why. The upload box is
+            emptied for the next file either way.
+        """
+        skip = gr.skip()
+        if not path:
+            return KbChange(skip, skip, skip, skip, skip, skip, skip, None)
+        entries, problem = self._read_upload(path, lang)
+        if entries is None:
+            return KbChange(skip, skip, skip, problem, render_message(problem, lang), skip, skip, None)
+        name, old = Path(path).name, kb_text or ""
+        if mode == APPEND and old.strip():
+            new = old.rstrip("\n") + "\n" + "\n".join(entries)
+            message: KbMessage = ("upload_appended", {"name": name, "n": len(entries),
+                                                      "total": len(parse_entries(new))}, False)
+        else:
+            new = "\n".join(entries)
+            message = ("upload_replaced", {"name": name, "n": len(entries), "old": len(parse_entries(old))}, False)
+        sample = sample_of(new)
+        return KbChange(new, sample, examples_update(sample), message, render_message(message, lang), old,
+                        gr.update(visible=True), None)
+
+    def pick_sample(self, name: str | None, kb_text: str | None, lang: str) -> KbChange:
+        """Load sample ``name`` into the text box (the previous text stays one click away) and show its
+        example queries."""
+        skip = gr.skip()
+        if not name or name not in sample_names():
+            return KbChange(skip, skip, skip, skip, skip, skip, skip, skip)
+        new = sample_text(name)
+        message: KbMessage = ("sample_loaded", {"sample": text(f"sample_{name}", lang), "n": len(parse_entries(new))},
+                              False)
+        changed = (kb_text or "").strip() != new
+        return KbChange(new, name, examples_update(name), message, render_message(message, lang),
+                        kb_text if changed else skip, gr.update(visible=True) if changed else skip, skip)
+
+    def undo(self, previous: str | None, kb_text: str | None, lang: str) -> KbChange:
+        """Swap the text box with the text before the last replacement (a second click swaps back)."""
+        skip = gr.skip()
+        if previous is None:
+            return KbChange(skip, skip, skip, skip, skip, skip, gr.update(visible=False), skip)
+        sample = sample_of(previous)
+        message: KbMessage = ("kb_restored", {"n": len(parse_entries(previous))}, False)
+        return KbChange(previous, sample, examples_update(sample), message, render_message(message, lang),
+                        kb_text or "", skip, skip)
+
+    @staticmethod
+    def pick_example(values: Sequence[str] | None) -> Any:
+        """The query of the clicked example chip."""
+        return values[0] if values else gr.skip()
 
     # ------------------------------------------------------------------ model status
 
-    def status(self, lang: str) -> tuple[str, str, Any]:
-        """Model status line, the state name (``loading``/``ready``/``failed``) and the polling timer's update."""
+    def status_text(self, lang: str) -> str:
+        """The model status line."""
+        return fmt.status_html(self.service.status(), lang)
+
+    def status_on_load(self, previous: str | None, lang: str) -> tuple[str, str, Any, Any]:
+        """Model status line, the state name (``loading``/``ready``/``failed``), the polling timer's update, and
+        the threshold slider: set to the model's calibrated default when the model has just become ready
+        (left alone otherwise, so a visitor's or a link's value stays)."""
         status = self.service.status()
-        return fmt.status_html(status, lang), status.state, gr.Timer(active=status.state == LOADING)
+        threshold = gr.skip()
+        if status.state == READY and previous != READY:
+            threshold = gr.Slider(value=self.threshold_value(), info=self.threshold_info(lang))
+        return fmt.status_html(status, lang), status.state, gr.Timer(active=status.state == LOADING), threshold
+
+    def threshold_value(self) -> float:
+        """The loaded model's calibrated threshold (the uncalibrated default while it loads)."""
+        return calibration_for(self.service.status().model).threshold
 
     def threshold_info(self, lang: str) -> str:
-        """The threshold slider's help line, naming the loaded model's calibrated value."""
-        status = self.service.status()
-        if status.state != READY:
-            return text("threshold_info_default", lang)
-        return text("threshold_info", lang, model=status.model, value=threshold_for(status.model))
-
-    def threshold(self, lang: str) -> Any:
-        """The threshold slider set to the loaded model's calibrated value (unchanged until it is loaded)."""
-        status = self.service.status()
-        if status.state != READY:
-            return gr.skip()
-        return gr.Slider(value=threshold_for(status.model), info=self.threshold_info(lang))
+        """The threshold slider's help line: what the bar shows for the loaded model, and its default."""
+        return fmt.threshold_info(self.service.status(), lang)
 
     # ------------------------------------------------------------------ search
 
     def _empty(self, message: str, lang: str, error: bool = False) -> SearchOutputs:
-        columns = fmt.placeholder_columns(text("results_placeholder", lang), lang, self.service.status().model)
-        return SearchOutputs(fmt.notice_html(message, error), *columns, fmt.why_table_empty(lang), "",
+        model = self.service.status().model
+        columns = fmt.placeholder_columns(text("results_placeholder", lang), lang, model, calibration_for(model))
+        return SearchOutputs(fmt.notice_html(message, error), columns, fmt.why_table_empty(lang), "",
                              text("vec_none", lang), fmt.vector_table_empty(lang), None, None,
                              fmt.timings_table({}, lang))
+
+    def on_search(self, *inputs: Any) -> tuple[Any, ...]:
+        """``search`` as the search event's outputs (``SearchOutputs.values()``)."""
+        return self.search(*inputs).values()
 
     def search(self, engine: HybridEngine | None, query: str | None, kb_text: str | None, split: bool,
                alpha: float, fusion: str, normalizer: str, k: float, k1: float, b: float, threshold: float,
                lang: str) -> SearchOutputs:
-        """Search the user's knowledge base and format all three columns and the panels.
+        """Search the user's knowledge base and format every column and panel.
 
         Searches the session's engine when it holds exactly the typed knowledge base (semantic too once its
         vectors exist); otherwise (an edit being embedded) a keyword-only engine over the typed text, so a
-        search never waits for embedding. Bad input becomes a visible message.
+        search never waits for embedding. A query longer than the model reads is cut, with a notice. Bad
+        input becomes a visible message.
         """
         if not query or not query.strip():
             return self._empty(text("notice_empty_query", lang), lang)
@@ -219,12 +359,19 @@ class DemoHandlers:
         target = engine
         if engine is None or _texts(engine) != entries:
             target = HybridEngine(entries, settings=self.service.settings)
-        notice = None
+        notices = []
         if not target.has_vectors:
             state = self.service.status().state
-            notice = text({LOADING: "notice_loading", FAILED: "notice_failed"}.get(state, "notice_indexing"), lang)
+            notices.append(text({LOADING: "notice_loading", FAILED: "notice_failed"}.get(state, "notice_indexing"),
+                                lang))
+        embedder = target.embedder if target.has_vectors else None
+        query = query.strip()
+        fitted, limit = fit_query(query, embedder)
+        if limit is not None:
+            notices.append(text("notice_truncated", lang, chars=len(query), limit=limit, kept=len(fitted),
+                                model=embedder.name))
         try:
-            response = target.search(query, k=int(k), alpha=float(alpha), fusion=fusion,
+            response = target.search(fitted, k=int(k), alpha=float(alpha), fusion=fusion,
                                      mode="all" if target.has_vectors else "keyword", normalizer=normalizer,
                                      k1=float(k1), b=float(b))
         except (EmptyQueryError, KnowledgeBaseError, EngineNotReadyError, ValueError) as exc:
@@ -232,22 +379,74 @@ class DemoHandlers:
         except Exception as exc:  # noqa: BLE001 - the user sees a message, the log keeps the trace
             log.exception("search failed")
             return self._empty(text("notice_error", lang, error=f"{type(exc).__name__}: {exc}"), lang, error=True)
+        if not response.keyword:
+            notices.append(text("notice_no_keyword", lang, tokens=" ".join(response.query_tokens))
+                           if response.query_tokens else text("notice_no_query_words", lang))
         vector = response.query_vector
-        dtype = target.embedder.dtype if target.embedder is not None and vector is not None else ""
+        calibration = calibration_for(response.model or None)
         return SearchOutputs(
-            fmt.notice_html(notice),
-            *fmt.results_columns(response, float(threshold), lang),
+            fmt.notice_html(notices),
+            fmt.results_columns(response, calibration, float(threshold), lang),
             fmt.why_table(response, lang),
             fmt.alpha_note(response, lang),
-            fmt.vector_summary(response, dtype, lang),
+            fmt.vector_summary(response, embedder.dtype if embedder is not None else "", lang),
             fmt.vector_table(vector, lang=lang) if vector is not None else fmt.vector_table_empty(lang),
             plots.vector_bar(vector, lang=lang) if vector is not None else None,
             plots.vector_histogram(vector, lang=lang) if vector is not None else None,
             fmt.timings_table(response.timings_ms, lang),
         )
 
-    def search_if_query(self, engine: HybridEngine | None, query: str | None, *rest: Any) -> Any:
-        """``search`` after the knowledge base was re-indexed, but only when a query is there to run."""
+    def search_if_query(self, engine: HybridEngine | None, query: str | None, *rest: Any) -> tuple[Any, ...]:
+        """``on_search`` when a query is there to run (after a re-index or a control moved); else nothing."""
         if not query or not query.strip():
-            return tuple(gr.skip() for _ in SearchOutputs._fields)
-        return self.search(engine, query, *rest)
+            return tuple(gr.skip() for _ in range(SearchOutputs.size()))
+        return self.on_search(engine, query, *rest)
+
+    # ------------------------------------------------------------------ shareable state
+
+    def share_link(self, page_url: str, query: str | None, sample: str | None, kb_text: str | None, split: bool,
+                   alpha: float, fusion: str, normalizer: str, k: float, k1: float, b: float, threshold: float,
+                   lang: str) -> tuple[Any, str]:
+        """A link that reproduces the query, the sample and every setting.
+
+        Args:
+            page_url: the page's address as the browser sees it (behind proxies and share links too).
+            query ... lang: the page's values.
+        Returns:
+            (the link box, shown, holding the link; a note when the knowledge base is the user's own, which
+            the link cannot carry).
+        """
+        own_kb = sample_of(kb_text) is None
+        values = {"q": (query or "").strip()[: share.MAX_QUERY_CHARS] or None,
+                  "sample": None if own_kb else sample, "split": bool(split), "alpha": float(alpha),
+                  "fusion": fusion, "normalizer": normalizer, "k": int(k), "k1": float(k1), "b": float(b),
+                  "threshold": float(threshold), "lang": lang}
+        note = fmt.notice_html(text("share_custom_kb", lang)) if own_kb else ""
+        return gr.Textbox(value=share.link(page_url, values), visible=True, label=text("share_label", lang)), note
+
+    @staticmethod
+    def hide_link() -> tuple[Any, str]:
+        """Hide the share link and its note (after a language switch the link is out of date)."""
+        return gr.Textbox(visible=False), ""
+
+    def restore(self, request: gr.Request) -> tuple[Any, ...]:
+        """The page's values from the URL's parameters (``share.PARAMS``), in the order of ``RESTORED``.
+
+        Parameters that are absent or invalid leave their control as it is.
+        """
+        values, rejected = share.decode(dict(request.query_params) if request is not None else {})
+        if rejected:
+            log.info("ignored invalid URL parameters: %s", ", ".join(rejected))
+        skip = gr.skip()
+        sample = values.get("sample")
+        kb = sample_text(sample) if sample else skip
+        examples = examples_update(sample) if sample else skip
+        return (values.get("q", skip), sample or skip, kb, examples, values.get("split", skip),
+                values.get("alpha", skip), values.get("fusion", skip), values.get("normalizer", skip),
+                values.get("k", skip), values.get("k1", skip), values.get("b", skip), values.get("threshold", skip),
+                values.get("lang", skip))
+
+
+# The components ``DemoHandlers.restore`` fills, in order (names of ``webui.layout.SearchTab`` fields).
+RESTORED = ("query", "sample", "kb", "examples", "split", "alpha", "fusion", "normalizer", "k", "k1", "b",
+            "threshold", "language")

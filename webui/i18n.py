@@ -1,6 +1,8 @@
-"""Every user-visible string of the demo, in Chinese (the default) and English."""
+"""Every user-visible string of the demo, in Chinese (the default) and English, and the registry that relabels."""
 
 from __future__ import annotations
+
+from typing import Any, Callable, Mapping
 
 LANGUAGES: dict[str, str] = {"中文": "zh", "English": "en"}
 DEFAULT_LANGUAGE = "zh"
@@ -10,44 +12,76 @@ TEXTS: dict[str, dict[str, str]] = {
         "title": "混合检索演示",
         "subtitle": "关键词 (BM25) 与语义向量并排比较，再融合成一个排名。改动任何参数都会立即重新排序。",
         "language": "语言 / Language",
-        "tab_search": "搜索 / Search",
-        "kb_header": "知识库",
+        "tab_search": "搜索",
+        "tab_evaluate": "评测",
+        # knowledge base
+        "kb_panel": "知识库 · {summary}（点击展开：编辑、上传、换示例）",
         "kb_label": "知识库（每行一条）",
         "kb_placeholder": "每行输入一条知识，例如：\n苹果是一种很好吃的水果。\n法国的首都是巴黎。",
         "sample_label": "示例知识库",
-        "upload_label": "上传文件 (.txt / .md / .csv / .jsonl，UTF-8 或 GBK)",
         "split_label": "把长段落拆成句子",
-        "query_header": "语义查询",
+        "upload_label": "上传文件 (.txt / .md / .csv / .jsonl，UTF-8 或 GBK)",
+        "upload_mode_label": "上传的内容",
+        "upload_replace": "替换知识库（可撤销）",
+        "upload_append": "追加到末尾",
+        "undo_button": "撤销",
+        "kb_count": "共 {n} 条",
+        "kb_count_sample": "{sample} · 共 {n} 条",
+        "kb_indexed": "向量索引就绪：{n} 条 · {model}",
+        "kb_keyword_only": "关键词索引就绪（{n} 条）；向量引擎加载后自动向量化",
+        "kb_too_many": "知识库有 {n} 条，超过本演示的上限 {limit} 条，未建立索引；文本已保留。"
+                       "请删减，或用命令行 `python -m hybrid search --kb 文件` 处理大文件。",
+        "kb_empty": "知识库为空：请每行输入一条知识，或上传文件。",
+        "progress_embed": "正在向量化知识库",
+        "progress_unit": "条",
+        "upload_replaced": "已用 {name} 的 {n} 条替换了知识库（原来 {old} 条）。点“撤销”可恢复原来的内容。",
+        "upload_appended": "已把 {name} 的 {n} 条追加到知识库末尾，现在共 {total} 条。",
+        "upload_failed": "无法读取上传的文件：{error} 知识库内容保持不变。",
+        "upload_empty": "{name} 中没有可用的文本行，知识库内容保持不变。",
+        "upload_not_received": "只能读取通过本页面上传的文件，{name} 不是上传的文件。知识库内容保持不变。",
+        "sample_loaded": "已换成示例知识库“{sample}”（{n} 条）。点“撤销”可恢复原来的内容。",
+        "kb_restored": "已恢复替换前的知识库（{n} 条）。再点一次可换回。",
+        # query
         "query_label": "查询",
         "query_placeholder": "输入问题后按回车，例如：怎样学好英语",
         "search_button": "开始搜索",
+        "share_button": "分享链接",
+        "share_label": "分享链接（已复制；打开它会重现这次查询与参数）",
+        "share_custom_kb": "注意：链接只包含查询、示例名和参数，不包含你自己输入或上传的知识库。",
         "examples_label": "试试这些查询（点击即搜索）",
-        "controls_label": "排序参数",
+        # controls
         "alpha_label": "alpha：语义权重（0 = 只用关键词，1 = 只用语义）",
         "fusion_label": "融合方法",
         "normalizer_label": "分数归一化",
         "k_label": "每列条数 (top-k)",
+        "more_controls": "更多参数：BM25 k1 / b、相关阈值",
         "k1_label": "BM25 k1",
         "b_label": "BM25 b",
-        "threshold_label": "相关阈值（余弦）",
         "k1_info": "词频饱和",
         "b_info": "文档长度归一",
-        "threshold_info": "余弦 ≥ 阈值显示为绿色（{model} 默认 {value}）",
-        "threshold_info_default": "余弦 ≥ 阈值显示为绿色",
+        "threshold_label": "相关阈值",
+        "threshold_info_logistic": "条长 = 相关概率（{model} 的余弦经逻辑回归校准：{source}）；≥ 阈值显示为绿色，默认 {value}",
+        "threshold_info_cosine": "条长 = 余弦；≥ 阈值显示为绿色（{model}：{source}，默认 {value}）",
+        "threshold_info_default": "向量引擎就绪后按模型校准；≥ 阈值显示为绿色",
+        # results
+        "column_picker": "显示哪一列",
         "col_keyword": "关键词 (BM25)",
         "col_semantic": "语义 ({model})",
         "col_semantic_none": "语义",
         "col_hybrid": "混合 ({fusion}, α={alpha})",
         "col_hybrid_none": "混合",
-        "why_label": "为什么这样排序（混合列每条结果的得分拆解）",
-        "backstage_label": "查看幕后数据",
-        "results_placeholder": "输入查询并点击“开始搜索”。",
+        "short_keyword": "关键词",
+        "short_semantic": "语义",
+        "short_hybrid": "混合",
+        "results_placeholder": "输入查询并点击“开始搜索”，或点一个示例查询。",
         "no_hits": "没有结果",
         "no_keyword_hits": "没有结果：查询中的词都不在知识库里。语义列可能找得到。",
         "semantic_waiting": "语义结果将在向量引擎就绪后显示。",
-        "bar_note_semantic": "条长 = 余弦",
+        "bar_note_probability": "条长 = 相关概率",
+        "bar_note_cosine": "条长 = 余弦",
         "bar_note_relative": "条长 = 相对第一名",
         "cosine": "余弦",
+        "relevance": "相关概率 {p}",
         "score_bm25": "BM25",
         "score_cosine": "余弦",
         "score_hybrid": "融合分",
@@ -56,41 +90,55 @@ TEXTS: dict[str, dict[str, str]] = {
         "vs_keyword_title": "与关键词列的名次相比（新 = 关键词没有匹配到它）",
         "vs_semantic_title": "与语义列的名次相比（新 = 不在语义候选中）",
         "moved_new": "新",
-        "moved_same": "持平",
         "relevant": "相关",
         "parts": "= 关键词 {kw} + 语义 {sem}",
-        "status_loading": "正在加载向量引擎…（{model}）关键词搜索已经可用。",
-        "status_ready": "向量空间已展开：{model} · {dimension} 维 · {device} · {dtype}",
-        "status_fallback": "未能使用所请求的模型，已改用内置模型。原因：{reason}",
-        "status_failed": "向量引擎加载失败，只能进行关键词搜索。原因：{error}",
-        "kb_count": "共 {n} 条",
-        "kb_indexed": "向量索引就绪：{n} 条 · {model}",
-        "kb_keyword_only": "关键词索引就绪（{n} 条）；向量引擎加载后自动向量化",
-        "kb_too_many": "知识库有 {n} 条，超过本演示的上限 {limit} 条，未建立索引；文本已保留。"
-                       "请删减，或用命令行 `python -m hybrid search --kb 文件` 处理大文件。",
-        "kb_empty": "知识库为空：请每行输入一条知识，或上传文件。",
-        "progress_embed": "正在向量化知识库",
-        "progress_unit": "条",
-        "notice_empty_query": "请输入查询词。",
-        "notice_empty_kb": "知识库为空：请先在左边输入知识（每行一条）或上传文件。",
-        "notice_loading": "向量引擎仍在加载，下面只有关键词结果；加载完成后会自动补上语义与混合结果。",
-        "notice_failed": "向量引擎不可用，下面只有关键词结果。",
-        "notice_indexing": "知识库刚刚改动，正在重新向量化：下面暂时只有关键词结果，完成后自动更新。",
-        "notice_error": "搜索出错：{error}",
-        "upload_loaded": "已从 {name} 读入 {n} 条。",
-        "upload_failed": "无法读取上传的文件：{error} 知识库内容保持不变。",
-        "upload_empty": "{name} 中没有可用的文本行，知识库内容保持不变。",
-        "upload_not_received": "只能读取通过本页面上传的文件，{name} 不是上传的文件。知识库内容保持不变。",
+        # why this rank, per hit
+        "why_hit": "为什么排第 {rank}？",
+        "why_hit_part": "部分",
+        "why_hit_raw": "原始分",
+        "why_hit_norm": "归一化",
+        "why_hit_weight": "权重",
+        "why_hit_contribution": "贡献",
+        "why_hit_keyword": "关键词",
+        "why_hit_semantic": "语义",
+        "why_hit_total": "混合分 = {kw} + {sem}",
+        "why_hit_rrf": "rrf 的“归一化”= 60 / (60 + 名次)，权重已除以 60。",
+        "why_hit_no_keyword": "关键词没有匹配到这条（或排在候选窗口外）：关键词贡献为 0。",
+        "why_hit_no_semantic": "这条不在语义候选中：语义贡献为 0。",
+        "why_hit_matched": "匹配的查询词：{tokens}",
+        "why_hit_own_weights": "这条的权重（关键词 {kw}，语义 {sem}）不同于本次查询的 α = {alpha}："
+                               "adaptive 融合把没有匹配查询词、且与查询语言不同的条目只按语义排序。",
+        # why this rank, summary table
+        "why_label": "为什么这样排序：混合列全部结果的得分汇总表",
         "why_rank": "排名",
         "why_text": "文本",
         "why_bm25": "BM25 原始分",
         "why_bm25_norm": "BM25 归一化",
         "why_cosine": "余弦",
         "why_cosine_norm": "余弦归一化",
-        "why_kw_part": "关键词贡献 (1-α)×",
-        "why_sem_part": "语义贡献 α×",
+        "why_kw_weight": "关键词权重",
+        "why_sem_weight": "语义权重",
+        "why_kw_part": "关键词贡献",
+        "why_sem_part": "语义贡献",
         "why_total": "混合分",
-        "why_alpha": "本次查询实际使用的 α = {alpha}（adaptive 会按关键词覆盖率调整）。",
+        "why_alpha": "本次查询实际使用的 α = {alpha}（adaptive 会按关键词覆盖率调整）。每行：贡献 = 权重 × 归一化分，混合分 = 两项贡献之和。",
+        # notices
+        "notice_empty_query": "请输入查询词。",
+        "notice_empty_kb": "知识库为空：请先展开上方的“知识库”输入知识（每行一条）或上传文件。",
+        "notice_loading": "向量引擎仍在加载，下面只有关键词结果；加载完成后会自动补上语义与混合结果。",
+        "notice_failed": "向量引擎不可用，下面只有关键词结果。",
+        "notice_indexing": "知识库刚刚改动，正在重新向量化：下面暂时只有关键词结果，完成后自动更新。",
+        "notice_error": "搜索出错：{error}",
+        "notice_truncated": "查询有 {chars} 个字，超过 {model} 一次能读的 {limit} 个词元：只用了前 {kept} 个字搜索。",
+        "notice_no_keyword": "关键词搜索没有找到：查询里的词（{tokens}）都不在知识库中。语义列按意思排序。",
+        "notice_no_query_words": "关键词搜索没有找到：查询里没有可供关键词匹配的词（只有标点、表情或停用词）。语义列按意思排序。",
+        # status
+        "status_loading": "正在加载向量引擎…（{model}）关键词搜索已经可用。",
+        "status_ready": "向量空间已展开：{model} · {dimension} 维 · {device} · {dtype}",
+        "status_fallback": "未能使用所请求的模型，已改用内置模型。原因：{reason}",
+        "status_failed": "向量引擎加载失败，只能进行关键词搜索。原因：{error}",
+        # behind the scenes
+        "backstage_label": "查看幕后数据：查询向量与各阶段耗时",
         "vec_dimension": "维度",
         "vec_min": "最小值",
         "vec_max": "最大值",
@@ -100,12 +148,13 @@ TEXTS: dict[str, dict[str, str]] = {
         "vec_device": "设备",
         "vec_dtype": "精度",
         "vec_none": "还没有查询向量：语义搜索运行后这里会显示向量数据。",
-        "vec_first": "前 {n} 维",
         "vec_index": "维度",
         "vec_value": "数值",
         "plot_bar_title": "查询向量的前 {n} 维",
         "plot_hist_title": "全部 {n} 维数值的分布",
         "plot_count": "维数",
+        "plot_bar_label": "查询向量前 50 维的柱状图",
+        "plot_hist_label": "查询向量数值分布的直方图",
         "timing_stage": "阶段",
         "timing_ms": "耗时 (ms)",
         "stage_tokenize": "分词",
@@ -114,72 +163,59 @@ TEXTS: dict[str, dict[str, str]] = {
         "stage_vector": "向量检索",
         "stage_fuse": "融合",
         "stage_total": "总计",
+        # samples
         "sample_everyday": "日常知识",
         "sample_mixed_zh_en": "中英混合客服问答",
         "sample_tech_faq": "技术问答",
-        "eval_tab": "评测 / Evaluate",
+        # evaluation tab
+        "eval_help": "上传一个带标注的评测集，比较关键词、语义和混合检索的质量，并找出最好的 α。两种格式任选其一：\n\n"
+                     "- 三个文件：`corpus.jsonl`（每行 `{\"id\": ..., \"text\": ...}`）、`queries.jsonl`（同样格式）和 "
+                     "`qrels.tsv`（每行 `查询id`、`文档id`、`相关度`，用制表符分隔，相关度 > 0 表示相关）；\n"
+                     "- 或一个 CSV：两列 `查询, 相关文本`（同一个查询可以占多行，每行一个相关文本）。",
+        "eval_files": "评测文件",
+        "eval_max_queries": "评测的查询数（0 = 全部）",
+        "eval_run": "开始评测",
+        "eval_table": "质量（越高越好）",
+        "eval_curve": "nDCG@10 随 α 的变化",
+        "eval_apply": "把最好的 α 和融合方法用到搜索页",
+        "eval_need_model": "向量模型现在是“{state}”{error}；评测需要它，请在它就绪后再试。",
+        "eval_bad_upload": "无法读取评测文件：{error}",
+        "eval_no_file": "还没有上传文件。",
+        "eval_need_run": "请先运行一次评测。",
+        "eval_note": "**{dataset}**：{queries} 个查询，{docs} 篇文档，模型 {model}。最好的设置：{fusion}，α = {alpha}（nDCG@10 = {ndcg}）。",
+        "eval_applied": "已把 α = {alpha}、融合方法 {fusion} 用到搜索页。",
+        "eval_stage_documents": "正在向量化文档",
+        "eval_stage_queries": "正在向量化查询",
+        "eval_stage_ranking": "正在排序",
+        "eval_method": "方法",
+        "eval_keyword": "关键词 (BM25)",
+        "eval_semantic": "语义",
+        "eval_hybrid": "混合（默认：{fusion}, α {alpha}）",
+        "eval_best": "最好的扫描点（{fusion}, α {alpha}）",
+        "eval_plot_title": "{dataset}：nDCG@10 随 α 变化（{model}）",
+        "eval_plot_x": "α（语义权重）",
+        "eval_plot_only": "只用{name} {value}",
+        "eval_plot_default": "默认（{fusion}）",
     },
     "en": {
         "title": "Hybrid search demo",
         "subtitle": "Keyword (BM25) and semantic vectors side by side, fused into one ranking. "
                     "Every control re-ranks at once.",
         "language": "语言 / Language",
-        "tab_search": "搜索 / Search",
-        "kb_header": "Knowledge base",
+        "tab_search": "Search",
+        "tab_evaluate": "Evaluate",
+        "kb_panel": "Knowledge base · {summary} (click to edit, upload or pick a sample)",
         "kb_label": "Knowledge base (one entry per line)",
         "kb_placeholder": "One entry per line, e.g.\nApples are a tasty fruit.\nParis is the capital of France.",
         "sample_label": "Sample knowledge base",
-        "upload_label": "Upload a file (.txt / .md / .csv / .jsonl, UTF-8 or GBK)",
         "split_label": "Split long paragraphs into sentences",
-        "query_header": "Semantic query",
-        "query_label": "Query",
-        "query_placeholder": "Type a question and press Enter, e.g. capital of France",
-        "search_button": "Search",
-        "examples_label": "Try these queries (click to search)",
-        "controls_label": "Ranking controls",
-        "alpha_label": "alpha: semantic weight (0 = keyword only, 1 = semantic only)",
-        "fusion_label": "Fusion method",
-        "normalizer_label": "Score normaliser",
-        "k_label": "top-k per column",
-        "k1_label": "BM25 k1",
-        "b_label": "BM25 b",
-        "threshold_label": "Relevance threshold (cosine)",
-        "k1_info": "term-frequency saturation",
-        "b_info": "length normalisation",
-        "threshold_info": "cosine ≥ threshold is green ({model}: {value})",
-        "threshold_info_default": "cosine ≥ threshold is green",
-        "col_keyword": "Keyword (BM25)",
-        "col_semantic": "Semantic ({model})",
-        "col_semantic_none": "Semantic",
-        "col_hybrid": "Hybrid ({fusion}, α={alpha})",
-        "col_hybrid_none": "Hybrid",
-        "why_label": "Why this rank (score breakdown of every hybrid hit)",
-        "backstage_label": "Behind the scenes",
-        "results_placeholder": "Enter a query and press Search.",
-        "no_hits": "No hits",
-        "no_keyword_hits": "No hits: none of the query's words is in the knowledge base. "
-                           "The semantic column may still find something.",
-        "semantic_waiting": "Semantic results appear once the vector engine is ready.",
-        "bar_note_semantic": "bar: cosine",
-        "bar_note_relative": "bar: vs top hit",
-        "cosine": "cosine",
-        "score_bm25": "BM25",
-        "score_cosine": "cosine",
-        "score_hybrid": "fused",
-        "vs_keyword": "kw",
-        "vs_semantic": "sem",
-        "vs_keyword_title": "rank change against the keyword list (new = keyword search did not match it)",
-        "vs_semantic_title": "rank change against the semantic list (new = not a semantic candidate)",
-        "moved_new": "new",
-        "moved_same": "same",
-        "relevant": "relevant",
-        "parts": "= keyword {kw} + semantic {sem}",
-        "status_loading": "Loading the vector engine… ({model}) Keyword search already works.",
-        "status_ready": "Vector space ready: {model} · {dimension} dims · {device} · {dtype}",
-        "status_fallback": "The requested model could not be used; the packaged model is used instead. "
-                           "Reason: {reason}",
-        "status_failed": "The vector engine failed to load; keyword search only. Reason: {error}",
+        "upload_label": "Upload a file (.txt / .md / .csv / .jsonl, UTF-8 or GBK)",
+        "upload_mode_label": "Uploaded entries",
+        "upload_replace": "replace the knowledge base (undoable)",
+        "upload_append": "append at the end",
+        "undo_button": "Undo",
         "kb_count": "{n} entries",
+        "kb_count_sample": "{sample} · {n} entries",
         "kb_indexed": "Vector index ready: {n} entries · {model}",
         "kb_keyword_only": "Keyword index ready ({n} entries); embedded automatically once the model is loaded",
         "kb_too_many": "The knowledge base has {n} entries, more than this demo's limit of {limit}; it was not "
@@ -188,29 +224,119 @@ TEXTS: dict[str, dict[str, str]] = {
         "kb_empty": "The knowledge base is empty: type one entry per line or upload a file.",
         "progress_embed": "Embedding the knowledge base",
         "progress_unit": "entries",
-        "notice_empty_query": "Please enter a query.",
-        "notice_empty_kb": "The knowledge base is empty: type entries on the left (one per line) or upload a file.",
-        "notice_loading": "The vector engine is still loading: keyword results only for now; semantic and "
-                          "hybrid results follow automatically.",
-        "notice_failed": "The vector engine is unavailable: keyword results only.",
-        "notice_indexing": "The knowledge base just changed and is being embedded: keyword results only for now, "
-                           "updated automatically when done.",
-        "notice_error": "Search failed: {error}",
-        "upload_loaded": "Read {n} entries from {name}.",
+        "upload_replaced": "Replaced the knowledge base ({old} entries) with {n} entries from {name}. "
+                           "\"Undo\" brings the previous text back.",
+        "upload_appended": "Appended {n} entries from {name}; the knowledge base now has {total}.",
         "upload_failed": "Cannot read the uploaded file: {error} The knowledge base is unchanged.",
         "upload_empty": "{name} holds no usable lines; the knowledge base is unchanged.",
         "upload_not_received": "Only files uploaded through this page can be read, and {name} was not uploaded "
                                "here. The knowledge base is unchanged.",
+        "sample_loaded": "Loaded the sample \"{sample}\" ({n} entries). \"Undo\" brings the previous text "
+                         "back.",
+        "kb_restored": "Restored the previous knowledge base ({n} entries). Click again to swap back.",
+        "query_label": "Query",
+        "query_placeholder": "Type a question and press Enter, e.g. capital of France",
+        "search_button": "Search",
+        "share_button": "Share link",
+        "share_label": "Share link (copied; opening it reproduces this query and these settings)",
+        "share_custom_kb": "Note: the link carries the query, the sample's name and the settings, not a "
+                           "knowledge base you typed or uploaded.",
+        "examples_label": "Try these queries (click to search)",
+        "alpha_label": "alpha: semantic weight (0 = keyword only, 1 = semantic only)",
+        "fusion_label": "Fusion method",
+        "normalizer_label": "Score normaliser",
+        "k_label": "top-k per column",
+        "more_controls": "More controls: BM25 k1 / b, relevance threshold",
+        "k1_label": "BM25 k1",
+        "b_label": "BM25 b",
+        "k1_info": "term-frequency saturation",
+        "b_info": "length normalisation",
+        "threshold_label": "Relevance threshold",
+        "threshold_info_logistic": "bar = probability of relevance ({model}'s cosine through a logistic fit: "
+                                   "{source}); green at or above the threshold, default {value}",
+        "threshold_info_cosine": "bar = cosine; green at or above the threshold ({model}: {source}, default {value})",
+        "threshold_info_default": "calibrated per model once the vector engine is ready; green at or above it",
+        "column_picker": "Column shown",
+        "col_keyword": "Keyword (BM25)",
+        "col_semantic": "Semantic ({model})",
+        "col_semantic_none": "Semantic",
+        "col_hybrid": "Hybrid ({fusion}, α={alpha})",
+        "col_hybrid_none": "Hybrid",
+        "short_keyword": "Keyword",
+        "short_semantic": "Semantic",
+        "short_hybrid": "Hybrid",
+        "results_placeholder": "Enter a query and press Search, or click an example query.",
+        "no_hits": "No hits",
+        "no_keyword_hits": "No hits: none of the query's words is in the knowledge base. "
+                           "The semantic column may still find something.",
+        "semantic_waiting": "Semantic results appear once the vector engine is ready.",
+        "bar_note_probability": "bar: P(relevant)",
+        "bar_note_cosine": "bar: cosine",
+        "bar_note_relative": "bar: vs top hit",
+        "cosine": "cosine",
+        "relevance": "P(relevant) {p}",
+        "score_bm25": "BM25",
+        "score_cosine": "cosine",
+        "score_hybrid": "fused",
+        "vs_keyword": "kw",
+        "vs_semantic": "sem",
+        "vs_keyword_title": "rank change against the keyword list (new = keyword search did not match it)",
+        "vs_semantic_title": "rank change against the semantic list (new = not a semantic candidate)",
+        "moved_new": "new",
+        "relevant": "relevant",
+        "parts": "= keyword {kw} + semantic {sem}",
+        "why_hit": "Why rank {rank}?",
+        "why_hit_part": "part",
+        "why_hit_raw": "raw score",
+        "why_hit_norm": "normalised",
+        "why_hit_weight": "weight",
+        "why_hit_contribution": "contribution",
+        "why_hit_keyword": "keyword",
+        "why_hit_semantic": "semantic",
+        "why_hit_total": "hybrid score = {kw} + {sem}",
+        "why_hit_rrf": "rrf's \"normalised\" value is 60 / (60 + rank); its weights are divided by 60.",
+        "why_hit_no_keyword": "Keyword search did not match this entry (or ranked it outside its window): "
+                              "no keyword contribution.",
+        "why_hit_no_semantic": "Not among the semantic candidates: no semantic contribution.",
+        "why_hit_matched": "Matched query words: {tokens}",
+        "why_hit_own_weights": "This entry's weights (keyword {kw}, semantic {sem}) differ from this query's "
+                               "α = {alpha}: adaptive fusion ranks an entry in another language than the query "
+                               "that no query word matched by its semantic score alone.",
+        "why_label": "Why this rank: summary table of every hybrid hit",
         "why_rank": "rank",
         "why_text": "text",
         "why_bm25": "BM25 raw",
         "why_bm25_norm": "BM25 normalised",
         "why_cosine": "cosine",
         "why_cosine_norm": "cosine normalised",
-        "why_kw_part": "keyword part (1-α)×",
-        "why_sem_part": "semantic part α×",
+        "why_kw_weight": "keyword weight",
+        "why_sem_weight": "semantic weight",
+        "why_kw_part": "keyword part",
+        "why_sem_part": "semantic part",
         "why_total": "hybrid score",
-        "why_alpha": "alpha used for this query = {alpha} (adaptive adjusts it to the keyword coverage).",
+        "why_alpha": "alpha used for this query = {alpha} (adaptive adjusts it to the keyword coverage). "
+                     "Each row: part = weight × normalised score, hybrid score = sum of the two parts.",
+        "notice_empty_query": "Please enter a query.",
+        "notice_empty_kb": "The knowledge base is empty: open \"Knowledge base\" above and type entries "
+                           "(one per line) or upload a file.",
+        "notice_loading": "The vector engine is still loading: keyword results only for now; semantic and "
+                          "hybrid results follow automatically.",
+        "notice_failed": "The vector engine is unavailable: keyword results only.",
+        "notice_indexing": "The knowledge base just changed and is being embedded: keyword results only for now, "
+                           "updated automatically when done.",
+        "notice_error": "Search failed: {error}",
+        "notice_truncated": "The query has {chars} characters, more than the {limit} tokens {model} reads at "
+                            "once: only its first {kept} characters were searched.",
+        "notice_no_keyword": "Keyword search found nothing: none of the query's words ({tokens}) is in the "
+                             "knowledge base. The semantic column ranks by meaning.",
+        "notice_no_query_words": "Keyword search found nothing: the query has no words to match (only "
+                                 "punctuation, emoji or stop words). The semantic column ranks by meaning.",
+        "status_loading": "Loading the vector engine… ({model}) Keyword search already works.",
+        "status_ready": "Vector space ready: {model} · {dimension} dims · {device} · {dtype}",
+        "status_fallback": "The requested model could not be used; the packaged model is used instead. "
+                           "Reason: {reason}",
+        "status_failed": "The vector engine failed to load; keyword search only. Reason: {error}",
+        "backstage_label": "Behind the scenes: the query vector and stage timings",
         "vec_dimension": "dimension",
         "vec_min": "min",
         "vec_max": "max",
@@ -220,12 +346,13 @@ TEXTS: dict[str, dict[str, str]] = {
         "vec_device": "device",
         "vec_dtype": "dtype",
         "vec_none": "No query vector yet: it appears here after a semantic search.",
-        "vec_first": "first {n} dims",
         "vec_index": "dim",
         "vec_value": "value",
         "plot_bar_title": "First {n} dimensions of the query vector",
         "plot_hist_title": "Distribution of all {n} dimensions",
         "plot_count": "dimensions",
+        "plot_bar_label": "bar chart of the query vector's first 50 dimensions",
+        "plot_hist_label": "histogram of the query vector's values",
         "timing_stage": "stage",
         "timing_ms": "time (ms)",
         "stage_tokenize": "tokenise",
@@ -237,7 +364,38 @@ TEXTS: dict[str, dict[str, str]] = {
         "sample_everyday": "Everyday facts",
         "sample_mixed_zh_en": "Mixed zh/en support FAQ",
         "sample_tech_faq": "Tech FAQ",
-        "eval_tab": "评测 / Evaluate",
+        "eval_help": "Upload a labelled set to compare keyword, semantic and hybrid search on your data and find "
+                     "the best alpha. Either of two forms:\n\n"
+                     "- three files: `corpus.jsonl` (one `{\"id\": ..., \"text\": ...}` per line), `queries.jsonl` "
+                     "(the same form) and `qrels.tsv` (`query id`, `document id`, `relevance` per line, separated "
+                     "by tabs; relevance > 0 means relevant);\n"
+                     "- or one CSV with two columns `query, relevant text` (a query on several rows has several "
+                     "relevant texts).",
+        "eval_files": "labelled set",
+        "eval_max_queries": "queries to evaluate (0 = all)",
+        "eval_run": "Run evaluation",
+        "eval_table": "quality (higher is better)",
+        "eval_curve": "nDCG@10 against alpha",
+        "eval_apply": "Apply the best alpha and fusion method to the search tab",
+        "eval_need_model": "The embedding model is {state}{error}; evaluation needs it: try again when it is ready.",
+        "eval_bad_upload": "Cannot read the labelled set: {error}",
+        "eval_no_file": "no file uploaded.",
+        "eval_need_run": "Run an evaluation first.",
+        "eval_note": "**{dataset}**: {queries} queries, {docs} documents, model {model}. Best setting: {fusion}, "
+                     "alpha {alpha} (nDCG@10 = {ndcg}).",
+        "eval_applied": "Applied alpha {alpha} and fusion {fusion} to the search tab.",
+        "eval_stage_documents": "embedding documents",
+        "eval_stage_queries": "embedding queries",
+        "eval_stage_ranking": "ranking",
+        "eval_method": "method",
+        "eval_keyword": "keyword (BM25)",
+        "eval_semantic": "semantic",
+        "eval_hybrid": "hybrid default ({fusion}, alpha {alpha})",
+        "eval_best": "best sweep point ({fusion}, alpha {alpha})",
+        "eval_plot_title": "{dataset}: nDCG@10 against alpha ({model})",
+        "eval_plot_x": "alpha (semantic weight)",
+        "eval_plot_only": "{name} only {value}",
+        "eval_plot_default": "default ({fusion})",
     },
 }
 
@@ -250,3 +408,45 @@ def text(key: str, lang: str = DEFAULT_LANGUAGE, **values: object) -> str:
     """
     template = TEXTS[lang][key]
     return template.format(**values) if values else template
+
+
+# A translated property: a key of TEXTS, or a function of the language for values built from several keys.
+Spec = str | Callable[[str], Any]
+
+
+def resolve(spec: Spec, lang: str) -> Any:
+    """The value of one translated property in ``lang``."""
+    return spec(lang) if callable(spec) else text(spec, lang)
+
+
+class Translator:
+    """Creates components with translated properties and remembers them, so one event relabels them all.
+
+    ``tr.make(gr.Textbox, i18n={"label": "kb_label"}, lines=3)`` builds the textbox with its label in the
+    starting language; ``tr.relabel(lang)`` returns one update per remembered component, in the order of
+    ``tr.components`` (the outputs of the language switch).
+
+    Args:
+        lang: the language components are created in.
+    """
+
+    def __init__(self, lang: str = DEFAULT_LANGUAGE) -> None:
+        self.lang = lang
+        self._items: list[tuple[Any, Mapping[str, Spec]]] = []
+
+    def make(self, factory: Callable[..., Any], *args: Any, i18n: Mapping[str, Spec], **kwargs: Any) -> Any:
+        """``factory(*args, **kwargs)`` with each ``i18n`` property resolved in the starting language."""
+        component = factory(*args, **kwargs, **{name: resolve(spec, self.lang) for name, spec in i18n.items()})
+        self._items.append((component, dict(i18n)))
+        return component
+
+    @property
+    def components(self) -> list[Any]:
+        """Every component made here, in creation order."""
+        return [component for component, _ in self._items]
+
+    def relabel(self, lang: str) -> list[dict[str, Any]]:
+        """One ``gr.update`` per component with its translated properties in ``lang``."""
+        import gradio as gr
+
+        return [gr.update(**{name: resolve(spec, lang) for name, spec in specs.items()}) for _, specs in self._items]

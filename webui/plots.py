@@ -1,6 +1,8 @@
-"""Plotly figures of the query vector for the demo's behind-the-scenes panel."""
+"""Plotly figures of the demo: the query vector (behind the scenes) and the evaluation curve."""
 
 from __future__ import annotations
+
+from typing import Any, Mapping
 
 import numpy as np
 import plotly.graph_objects as go
@@ -48,3 +50,30 @@ def vector_histogram(vector: np.ndarray, bins: int = 40, lang: str = "zh") -> go
     fig = go.Figure(go.Histogram(x=v, nbinsx=bins, marker_color=_POSITIVE,
                                  hovertemplate="%{x}: %{y}<extra></extra>"))
     return _layout(fig, text("plot_hist_title", lang, n=v.size), text("vec_value", lang), text("plot_count", lang))
+
+
+def eval_curve(report: Mapping[str, Any], lang: str = "zh") -> go.Figure:
+    """``hybrid.evaluate.make_figure`` (nDCG@10 against alpha per fusion method, keyword and semantic as lines,
+    the default as a star) with its texts in ``lang``.
+
+    Args:
+        report: from ``hybrid.evaluate.run``.
+        lang: "zh" or "en".
+    Returns:
+        The figure.
+    """
+    from hybrid.evaluate import make_figure
+
+    fig = make_figure(report)
+    only = {f"{name} only": text(key, lang) for name, key in (("keyword", "eval_keyword"), ("semantic", "eval_semantic"))}
+    for annotation in fig.layout.annotations:
+        for prefix, name in only.items():
+            if annotation.text.startswith(prefix):
+                annotation.text = text("eval_plot_only", lang, name=name, value=annotation.text[len(prefix):].strip())
+    config = report["hybrid_config"]
+    for trace in fig.data:
+        if trace.name == f"default ({config['fusion']})":
+            trace.name = text("eval_plot_default", lang, fusion=config["fusion"])
+    fig.update_layout(title=text("eval_plot_title", lang, dataset=report["dataset"], model=report["model"]),
+                      xaxis_title=text("eval_plot_x", lang), height=380, margin={"l": 50, "r": 10, "t": 50, "b": 40})
+    return fig

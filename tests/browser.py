@@ -1,0 +1,169 @@
+"""Helpers of the browser and end-to-end tests: the demo as a separate server process with its log, Chromium."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+                 "--disable-sync", "--no-first-run"]
+_URL = re.compile(r"^\* UI:\s+(http://\S+)", re.M)
+# What a clean server log never holds: a traceback, or a record logged at ERROR or CRITICAL (our format
+# "ERROR name: ..." and uvicorn's "ERROR:    ...").
+_PROBLEM = re.compile(r"Traceback \(most recent call last\)|^(ERROR|CRITICAL)[: ]", re.M)
+
+LIVE: list["ServerProcess"] = []  # every server started by the tests, for the log check around each test
+
+
+def ensure_chromium() -> str:
+    """Debian's chromium (and CJK fonts), installed with apt-get when missing and we are root."""
+    if not os.path.exists(CHROMIUM) and hasattr(os, "geteuid") and os.geteuid() == 0 and shutil.which("apt-get"):
+        subprocess.run("apt-get update -qq && apt-get install -y -qq chromium fonts-noto-cjk", shell=True,
+                       check=False, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=900)
+    if not os.path.exists(CHROMIUM):
+        pytest.skip(f"{CHROMIUM} is missing: run `make browser` (apt-get install chromium fonts-noto-cjk)")
+    return CHROMIUM
+
+
+class ServerProcess:
+    """A demo server in its own process on a free loopback port; stdout and stderr go to one log file.
+
+    Args:
+        args: the command after the Python interpreter (e.g. ``["demo.py", "--port", "0"]``).
+        log_path: where the server's output goes.
+        timeout: seconds to wait for the server to print its URL.
+    """
+
+    def __init__(self, args: list[str], log_path: Path, timeout: float = 180.0) -> None:
+        self.log_path = log_path
+        env = {**os.environ, "PYTHONUNBUFFERED": "1", "GRADIO_ANALYTICS_ENABLED": "False"}
+        self._log = open(log_path, "w", encoding="utf-8")
+        self.process = subprocess.Popen([sys.executable, *args], cwd=ROOT, env=env, stdout=self._log,
+                                        stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+        deadline = time.monotonic() + timeout
+        while True:
+            found = _URL.search(self.log())
+            if found:
+                self.url = found.group(1)
+                break
+            if self.process.poll() is not None or time.monotonic() > deadline:
+                self.stop()
+                raise RuntimeError(f"the demo server did not start:\n{self.log()[-4000:]}")
+            time.sleep(0.2)
+        LIVE.append(self)
+
+    def log(self) -> str:
+        """Everything the server wrote so far."""
+        return self.log_path.read_text(encoding="utf-8", errors="replace")
+
+    def problems(self, since: int = 0) -> list[str]:
+        """Log excerpts after character ``since`` that show an exception or an error record."""
+        text = self.log()[since:]
+        return [text[max(m.start() - 200, 0): m.start() + 1500] for m in _PROBLEM.finditer(text)]
+
+    def stop(self) -> None:
+        """Terminate the server and close its log."""
+        if self in LIVE:
+            LIVE.remove(self)
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(15)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(5)
+        self._log.close()
+
+
+# ------------------------------------------------------------------ acting on the page as a visitor
+
+TIMEOUT_MS = 90_000  # the first embedding of a knowledge base on a busy two-core machine
+
+
+def open_page(browser, url: str, width: int = 1280, height: int = 900, locale: str = "zh-CN",
+              ready: bool = True):
+    """The demo in a fresh browser context (a separate visitor with its own session); waits for the model
+    to be ready and the knowledge base to be indexed unless ``ready`` is False."""
+    context = browser.new_context(viewport={"width": width, "height": height}, locale=locale)
+    page = context.new_page()
+    page.set_default_timeout(TIMEOUT_MS)
+    page.goto(url)
+    if ready:
+        page.wait_for_selector("#model-status .status.ready")
+        page.wait_for_selector("#index-info:has-text('向量索引就绪'), #index-info:has-text('Vector index ready')")
+    return page
+
+
+def search(page, query: str, enter: bool = False) -> None:
+    """Type ``query`` and press the search button (or Enter)."""
+    page.fill("#query textarea", query)
+    if enter:
+        page.press("#query textarea", "Enter")
+    else:
+        page.click("#search-button")
+
+
+def hits(page, column: str):
+    """The hit cards of one result column."""
+    return page.locator(f"#col-{column} .hit")
+
+
+def hit_texts(page, column: str) -> list[str]:
+    """The texts of one column's hits, best first."""
+    return page.locator(f"#col-{column} .hit .hit-text").all_inner_texts()
+
+
+def open_accordion(page, elem_id: str, inside: str) -> None:
+    """Open the accordion ``#elem_id`` by clicking its label, unless ``inside`` (a selector of something in
+    it) is visible already; then wait until it is."""
+    if not page.locator(inside).first.is_visible():
+        page.locator(f"#{elem_id} > .label-wrap, #{elem_id} .label-wrap").first.click()
+    page.locator(inside).first.wait_for(state="visible")
+
+
+def choose(page, elem_id: str, option: str) -> None:
+    """Pick ``option`` in the dropdown ``#elem_id`` as a visitor does: open it, click the option."""
+    page.click(f"#{elem_id} input")
+    page.get_by_role("option", name=option, exact=True).click()
+
+
+def set_number(page, elem_id: str, value: float) -> None:
+    """Type ``value`` into the number box of the slider ``#elem_id`` and press Enter."""
+    box = page.locator(f"#{elem_id} input[type=number]")
+    box.fill(str(value))
+    box.press("Enter")
+
+
+def drag_slider(page, elem_id: str, fraction: float) -> None:
+    """Drag the slider ``#elem_id`` with the mouse to ``fraction`` (0 to 1) of its track."""
+    track = page.locator(f"#{elem_id} input[type=range]")
+    box = track.bounding_box()
+    value = float(track.input_value())
+    lo, hi = float(track.get_attribute("min")), float(track.get_attribute("max"))
+    y = box["y"] + box["height"] / 2
+
+    def x(at: float) -> float:  # the thumb's centre travels half a thumb inside the ends of the track
+        inset = min(8.0, box["width"] / 4)
+        return box["x"] + inset + (box["width"] - 2 * inset) * at
+
+    page.mouse.move(x((value - lo) / (hi - lo)), y)
+    page.mouse.down()
+    page.mouse.move(x(fraction), y, steps=8)
+    page.mouse.up()
+
+
+def settled(page, *elem_ids: str) -> None:
+    """Wait until none of ``#elem_id`` (default: the notice and the result columns) shows Gradio's
+    "processing" overlay."""
+    ids = list(elem_ids) or ["notice", "col-keyword", "col-semantic", "col-hybrid"]
+    page.wait_for_function("""(ids) => ids.every(id => { const t = document.querySelector(
+        `#${id} [data-testid=status-tracker]`); return !t || t.classList.contains('hide'); })""", arg=ids)

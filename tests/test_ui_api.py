@@ -1,0 +1,103 @@
+"""The page's one public endpoint, called as programs call it: ``gradio_client`` and an MCP client against the
+running servers (``python demo.py --mcp`` with the real packaged model; the fake-model demo with a server
+knowledge base). Its answers must equal POST /search's."""
+
+from __future__ import annotations
+
+import ast
+import asyncio
+from concurrent.futures import ThreadPoolExecutor
+
+import httpx
+import pytest
+
+pytestmark = [pytest.mark.server, pytest.mark.filterwarnings("ignore::DeprecationWarning")]
+
+KB = ["学习一门外语最好每天坚持练习听力和口语。", "法国的首都是巴黎。", "明天可能会下雨，出门记得带伞。",
+      "苹果是一种很好吃的水果。", "跑步前要充分热身，避免拉伤肌肉。"]
+
+
+def _client(url: str):
+    from gradio_client import Client
+
+    return Client(url, verbose=False, download_files=False)
+
+
+def _comparable(answer: dict) -> dict:
+    """An answer without what differs between two runs of the same search (timings)."""
+    return {key: value for key, value in answer.items() if key != "timings_ms"}
+
+
+@pytest.mark.model
+def test_gradio_client_sees_one_typed_endpoint_and_gets_semantic_results(real_demo):
+    client = _client(real_demo.url)
+    api = client.view_api(return_format="dict", print_info=False)
+    assert list(api["named_endpoints"]) == ["/search"] and api["unnamed_endpoints"] == {}
+    params = {p["parameter_name"]: p for p in api["named_endpoints"]["/search"]["parameters"]}
+    assert list(params) == ["query", "knowledge_base", "k", "alpha", "fusion", "mode"]
+    assert params["k"]["parameter_default"] == 5 and params["fusion"]["parameter_default"] == "adaptive"
+    assert not params["query"]["parameter_has_default"]
+
+    answer = client.predict("怎样学好英语", KB, 3, api_name="/search")
+    assert answer["model"] == "multilingual-e5-small" and answer["source"] == "documents"
+    assert answer["documents"] == len(KB)
+    assert [h["text"] for h in answer["semantic"]][0] == KB[0]
+    assert answer["hybrid"][0]["text"] == KB[0] and answer["keyword"] == []
+    assert len(answer["semantic"]) == 3 and answer["semantic"][0]["semantic_score"] > 0.85
+
+    # The same JSON as POST /search for the same request.
+    posted = httpx.post(f"{real_demo.url}search", json={"query": "怎样学好英语", "documents": KB, "k": 3},
+                        timeout=60).json()
+    assert _comparable(answer) == _comparable(posted)
+
+    keyword_only = client.predict(query="巴黎", knowledge_base=KB, mode="keyword", api_name="/search")
+    assert keyword_only["keyword"][0]["text"] == "法国的首都是巴黎。" and keyword_only["semantic"] == []
+
+
+@pytest.mark.model
+def test_gradio_client_errors_say_what_to_fix(real_demo):
+    from gradio_client.exceptions import AppError
+
+    client = _client(real_demo.url)
+    with pytest.raises(AppError, match="unknown fusion 'nope'; choose one of weighted, rrf, adaptive"):
+        client.predict("巴黎", KB, fusion="nope", api_name="/search")
+    with pytest.raises(AppError, match="no_knowledge_base"):
+        client.predict("巴黎", api_name="/search")  # this server has no --kb
+    with pytest.raises(AppError, match="empty_query"):
+        client.predict("  ", KB, api_name="/search")
+
+
+def test_gradio_client_searches_the_servers_knowledge_base(fake_demo):
+    client = _client(fake_demo.url)
+    answer = client.predict("巴黎", api_name="/search")
+    assert answer["source"] == "knowledge_base" and answer["documents"] == 2
+    assert answer["keyword"][0]["text"] == "服务器知识库：巴黎是法国的首都。"
+    posted = httpx.post(f"{fake_demo.url}search", json={"query": "巴黎"}, timeout=60).json()
+    assert _comparable(answer) == _comparable(posted)
+
+
+async def _mcp(url: str, arguments: dict) -> tuple[list, dict]:
+    from mcp import ClientSession
+    from mcp.client.streamable_http import streamablehttp_client
+
+    async with streamablehttp_client(f"{url}gradio_api/mcp/") as (read, write, _):
+        async with ClientSession(read, write) as session:
+            await session.initialize()
+            tools = (await session.list_tools()).tools
+            result = await session.call_tool(tools[0].name, arguments)
+            assert not result.isError, result.content
+            # Gradio's MCP server sends a tool's answer as the text form of the returned dict.
+            return tools, ast.literal_eval(result.content[0].text)
+
+
+@pytest.mark.model
+def test_mcp_lists_search_as_the_one_tool_and_calls_it(real_demo):
+    arguments = {"query": "出门要带伞吗", "knowledge_base": KB, "k": 2}
+    with ThreadPoolExecutor(1) as pool:  # its own thread: the browser tests' Playwright owns this thread's loop
+        tools, answer = pool.submit(asyncio.run, _mcp(real_demo.url, arguments)).result(timeout=120)
+    assert [t.name for t in tools] == ["search"]
+    schema = tools[0].inputSchema["properties"]
+    assert set(schema) == {"query", "knowledge_base", "k", "alpha", "fusion", "mode"}
+    assert "top-k" in schema["k"]["description"] and "Keyword (BM25)" in tools[0].description
+    assert answer["model"] == "multilingual-e5-small" and len(answer["semantic"]) == 2
+    assert answer["semantic"][0]["text"] == "明天可能会下雨，出门记得带伞。"

@@ -1,0 +1,61 @@
+"""Serves the demo with a stand-in embedding model for the browser tests, the way ``demo.py`` serves it.
+
+``python -m tests.ui_server --model fake|slow|gated [--gate FILE] [--server-kb FILE] [--mcp]`` builds the
+page with ``demo.build_demo`` and serves it with ``server.app.start`` (the JSON API and the UI on one
+loopback port, port 0), prints ``* UI:  <url>`` like ``demo.py`` and runs until it is terminated.
+
+- fake: the one-hot fake model, ready at once;
+- slow: the fake embedding 5 documents a second (progress and concurrency are easy to watch);
+- gated: the fake, but its loading waits until the file ``--gate`` exists (the page's loading state).
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+import time
+from pathlib import Path
+
+from hybrid.semantic import LoadedEmbedder
+from hybrid.service import ModelService
+from tests.fakes import OneHotEncoder, SlowEncoder
+
+
+def _loader(kind: str, gate: Path | None):
+    def load(model: str, **_options) -> LoadedEmbedder:
+        if kind == "gated":
+            while gate is None or not gate.exists():
+                time.sleep(0.1)
+        encoder = SlowEncoder(0.2) if kind == "slow" else OneHotEncoder()
+        return LoadedEmbedder(encoder, model)
+
+    return load
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Serve until terminated."""
+    parser = argparse.ArgumentParser(prog="python -m tests.ui_server")
+    parser.add_argument("--model", choices=("fake", "slow", "gated"), default="fake")
+    parser.add_argument("--gate", type=Path, help="gated: loading finishes once this file exists")
+    parser.add_argument("--server-kb", help="the server's knowledge base (--kb of demo.py), not shown in the UI")
+    parser.add_argument("--mcp", action="store_true")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+
+    import demo
+    from server.app import start
+    from server.knowledge import ServerKnowledgeBase
+
+    service = ModelService(cache=False, loader=_loader(args.model, args.gate)).start()
+    server_kb = ServerKnowledgeBase.from_file(args.server_kb, service).start() if args.server_kb else None
+    blocks = demo.build_demo(service, server_kb=server_kb)
+    running = start(blocks, service, port=0, kb=server_kb, log_level="info",
+                    ui_options={"mcp_server": True} if args.mcp else None)
+    print(f"* UI:  {running.url}/", flush=True)
+    running.wait()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

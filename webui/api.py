@@ -1,0 +1,54 @@
+"""The demo's one public Gradio endpoint (and MCP tool): ``search``, the same request and answer as POST /search."""
+
+# No ``from __future__ import annotations``: gr.api reads the endpoint's types from its live annotations.
+
+from typing import Any, Callable
+
+from hybrid.service import ModelService
+from server.knowledge import ServerKnowledgeBase
+from server.problem import ApiError
+from server.search import run_search
+from server.settings import ApiSettings
+
+
+def make_search(service: ModelService, server_kb: ServerKnowledgeBase | None = None,
+                settings: ApiSettings | None = None) -> Callable[..., dict[str, Any]]:
+    """The ``search`` function the page exposes with ``gr.api`` (and as an MCP tool with ``--mcp``).
+
+    Args:
+        service: the shared model service (its embedding cache keeps repeated knowledge bases cheap).
+        server_kb: the server's knowledge base (``--kb``), searched when a call sends none.
+        settings: the API's limits (``ApiSettings.from_env()`` when None), the same as POST /search's.
+    Returns:
+        The typed, documented function.
+    """
+    limits = settings if settings is not None else ApiSettings.from_env()
+    defaults = service.settings
+
+    def search(query: str, knowledge_base: list[str] | None = None, k: int = defaults.k,
+               alpha: float = defaults.alpha, fusion: str = defaults.fusion, mode: str = "all") -> dict[str, Any]:
+        """Keyword (BM25), semantic (embedding cosine) and hybrid rankings of a knowledge base for a query.
+
+        Args:
+            query: the question, in Chinese, English or a mix of both.
+            knowledge_base: the texts to search, one entry each; leave it out to search the server's own
+                knowledge base (started with --kb).
+            k: how many hits each list returns (top-k).
+            alpha: the semantic weight of the hybrid list, 0 to 1 (the keyword side gets 1 - alpha).
+            fusion: how the two lists are fused: adaptive, weighted or rrf.
+            mode: which lists to compute: all, keyword, semantic or hybrid.
+        Returns:
+            The JSON answer of POST /search: query, query_tokens, model, device, the keyword, semantic and
+            hybrid hits (rank, text, score, keyword_score, semantic_score, the weighted parts, ranks in the
+            other lists), timings_ms, settings, alpha_used, source and documents.
+        """
+        import gradio as gr
+
+        try:
+            outcome = run_search(service, server_kb, limits, query, k=k, alpha=alpha,
+                                 fusion=fusion, mode=mode, documents=knowledge_base)
+        except ApiError as exc:  # the caller's mistake (or a model still loading): said to the caller, no trace
+            raise gr.Error(f"{exc.code}: {exc.message}", print_exception=False) from None
+        return outcome.to_dict()
+
+    return search

@@ -1,0 +1,132 @@
+"""The demo's events: which handler runs on which action, in which queue group. Every event here is private:
+the page's one public endpoint is ``webui.api``'s search."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import gradio as gr
+
+from .eval_tab import EvalTab
+from .handlers import RESTORED, DemoHandlers, render_message
+from .i18n import Translator
+from .layout import PAGE_URL_JS, PICK_COLUMN_JS, SHOW_LINK_JS, Controls, KnowledgeBasePanel, QueryBar, Results
+
+# Embedding is CPU-heavy: two knowledge bases embed at once (a big one never blocks a small one completely),
+# more would only share the same cores. Searches are light and run in their own group, so they never wait
+# behind an embedding; cheap UI updates (counts, status, labels) are not limited at all.
+EMBED_CONCURRENCY = 2
+SEARCH_CONCURRENCY = 8
+STATUS_POLL_S = 1.0
+
+PRIVATE: dict[str, Any] = {"api_visibility": "private"}
+CHEAP: dict[str, Any] = {"concurrency_limit": None, "show_progress": "hidden", **PRIVATE}
+SEARCHING: dict[str, Any] = {"concurrency_id": "search", "concurrency_limit": SEARCH_CONCURRENCY, **PRIVATE}
+EMBEDDING: dict[str, Any] = {"concurrency_id": "embed", "concurrency_limit": EMBED_CONCURRENCY,
+                             "trigger_mode": "always_last", "show_progress": "full", **PRIVATE}
+
+
+@dataclass
+class Page:
+    """Every part of the page the events connect."""
+
+    tr: Translator
+    language: gr.Radio
+    status: gr.HTML
+    timer: gr.Timer
+    model_state: gr.State
+    engine: gr.State  # this visitor's HybridEngine: never shared between sessions
+    kb: KnowledgeBasePanel
+    query: QueryBar
+    controls: Controls
+    results: Results
+    evaluation: EvalTab | None
+
+    def search_inputs(self) -> list[Any]:
+        """The inputs of ``DemoHandlers.search``."""
+        c = self.controls
+        return [self.engine, self.query.query, self.kb.kb, self.kb.split, c.alpha, c.fusion, c.normalizer, c.k,
+                c.k1, c.b, c.threshold, self.language]
+
+    def restored(self) -> list[Any]:
+        """The components ``DemoHandlers.restore`` fills, in its order."""
+        parts = {"query": self.query.query, "sample": self.kb.sample, "kb": self.kb.kb,
+                 "examples": self.query.examples, "split": self.kb.split, "language": self.language,
+                 **{name: getattr(self.controls, name) for name in ("alpha", "fusion", "normalizer", "k", "k1",
+                                                                     "b", "threshold")}}
+        return [parts[name] for name in RESTORED]
+
+
+def wire_load_and_index(blocks: gr.Blocks, page: Page, h: DemoHandlers) -> None:
+    """Page load: the model status (and the model's threshold), then the state a shared link carries, and
+    its query is run. Whenever the knowledge base, the split switch or the model changes (and on load): the
+    count, and the session's engine is brought up to date (embedding with a progress bar) before the current
+    query is re-run against it."""
+    kb, status_outputs = page.kb, [page.status, page.model_state, page.timer, page.controls.threshold]
+    blocks.load(h.status_on_load, [page.model_state, page.language], status_outputs, **CHEAP).then(
+        h.restore, None, page.restored(), **CHEAP).then(
+        h.search_if_query, page.search_inputs(), page.results.outputs(), show_progress="hidden", **SEARCHING)
+    page.timer.tick(h.status_on_load, [page.model_state, page.language], status_outputs, **CHEAP)
+    gr.on([kb.kb.change, kb.split.change], h.count, [kb.kb, kb.split, page.language], [kb.kb_info, kb.panel],
+          **CHEAP)
+    gr.on([blocks.load, kb.kb.change, kb.split.change, page.model_state.change], h.index,
+          [page.engine, kb.kb, kb.split, page.language], [page.engine, kb.index_info], **EMBEDDING).then(
+        h.search_if_query, page.search_inputs(), page.results.outputs(), show_progress="hidden", **SEARCHING)
+
+
+def wire_knowledge_base(page: Page, h: DemoHandlers) -> None:
+    """Uploads, samples and undo change the text box (which re-indexes, see ``wire_load_and_index``)."""
+    kb = page.kb
+    outputs = [kb.kb, kb.sample, page.query.examples, kb.message, kb.notice, kb.undo_text, kb.undo, kb.upload]
+    kb.upload.upload(h.upload, [kb.upload, kb.upload_mode, kb.kb, page.language], outputs, **CHEAP)
+    kb.sample.input(h.pick_sample, [kb.sample, kb.kb, page.language], outputs, **CHEAP)
+    kb.undo.click(h.undo, [kb.undo_text, kb.kb, page.language], outputs, **CHEAP)
+
+
+def wire_search(page: Page, h: DemoHandlers) -> None:
+    """The button and Enter search (and say so when the query is empty); example chips fill the query and
+    search; controls re-rank silently."""
+    q, c, outputs = page.query, page.controls, page.results.outputs()
+    gr.on([q.search.click, q.query.submit], h.on_search, page.search_inputs(), outputs, trigger_mode="always_last",
+          **SEARCHING)
+    q.examples.click(h.pick_example, q.examples, q.query, **CHEAP).then(
+        h.on_search, page.search_inputs(), outputs, **SEARCHING)
+    gr.on([c.alpha.change, c.fusion.change, c.normalizer.change, c.k.change, c.k1.change, c.b.change,
+           c.threshold.change], h.search_if_query, page.search_inputs(), outputs, trigger_mode="always_last",
+          show_progress="hidden", **SEARCHING)
+    page.results.picker.change(None, page.results.picker, None, js=PICK_COLUMN_JS, **PRIVATE)
+
+
+def wire_share(page: Page, h: DemoHandlers) -> None:
+    """The share button: a link with the query and settings, shown, put in the address bar and copied."""
+    q, c, kb = page.query, page.controls, page.kb
+    inputs = [q.page_url, q.query, kb.sample, kb.kb, kb.split, c.alpha, c.fusion, c.normalizer, c.k, c.k1, c.b,
+              c.threshold, page.language]
+    q.share.click(h.share_link, inputs, [q.link, q.link_note], js=PAGE_URL_JS, **CHEAP).then(
+        None, q.link, None, js=SHOW_LINK_JS, **PRIVATE)
+
+
+def wire_language(page: Page, h: DemoHandlers) -> None:
+    """The language switch: relabel every translated component, then redraw what handlers wrote."""
+    kb, lang = page.kb, page.language
+    relabeled = page.language.change(page.tr.relabel, lang, page.tr.components, **CHEAP).then(
+        h.status_text, lang, page.status, **CHEAP).then(
+        h.count, [kb.kb, kb.split, lang], [kb.kb_info, kb.panel], **CHEAP).then(
+        h.index_line, [page.engine, kb.kb, kb.split, lang], kb.index_info, **CHEAP).then(
+        render_message, [kb.message, lang], kb.notice, **CHEAP).then(
+        h.hide_link, None, [page.query.link, page.query.link_note], **CHEAP)
+    if page.evaluation is not None:
+        relabeled = relabeled.then(page.evaluation.rerender, [page.evaluation.report, lang],
+                                   page.evaluation.outputs(), **CHEAP)
+    relabeled.then(h.search_if_query, page.search_inputs(), page.results.outputs(), show_progress="hidden",
+                   **SEARCHING)
+
+
+def wire(blocks: gr.Blocks, page: Page, h: DemoHandlers) -> None:
+    """Connect every event of the page."""
+    wire_load_and_index(blocks, page, h)
+    wire_knowledge_base(page, h)
+    wire_search(page, h)
+    wire_share(page, h)
+    wire_language(page, h)
