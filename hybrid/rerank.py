@@ -20,7 +20,7 @@ DEFAULT_GPU_RERANKER = "Qwen/Qwen3-Reranker-4B"
 # The model authors' reference code truncates every pair to 8192 tokens.
 DEFAULT_MAX_TOKENS = 8192
 DEFAULT_BATCH_SIZE = 16  # pairs per forward pass: 20 candidates (the engine's default depth) take two
-NO_RERANKER = "none"
+NO_RERANKER, AUTO = "none", "auto"
 RERANKER_ALIASES: dict[str, str] = {
     "qwen3-0.6b": "Qwen/Qwen3-Reranker-0.6B",
     "qwen3-4b": "Qwen/Qwen3-Reranker-4B",
@@ -338,7 +338,7 @@ def load_reranker(model: str = "auto", device: str = "auto", instruction: str = 
     if batch_size is not None:
         options["batch_size"] = batch_size
     cls = RERANKERS[backend or "sentence-transformers"]
-    if model != "auto":
+    if model != AUTO:
         return LoadedReranker(cls(resolve_reranker(model), **options), model, None)
     if not (resolved_device.startswith("cuda") and cuda_available()):
         reason = ("no CUDA GPU, so no reranker is loaded (on the CPU a reranker takes seconds per query); "

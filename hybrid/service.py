@@ -11,7 +11,8 @@ from .cache import EmbeddingCache
 from .engine import HybridEngine, Progress
 from .gate import FairSlots, SharedEmbedder
 from .kb import Document
-from .rerank import NO_RERANKER, LoadedReranker, Reranker, load_reranker
+from .device import cuda_available
+from .rerank import AUTO, NO_RERANKER, LoadedReranker, Reranker, load_reranker
 from .semantic import Embedder, LoadedEmbedder, load_embedder
 from .settings import DEFAULT_SETTINGS, Settings
 
@@ -71,7 +72,8 @@ class ModelService:
         cache: shared embedding cache; a default on-disk one when None, none when ``False``.
         loader: the function that loads the model (``load_embedder``).
         settings: default settings of the engines this service creates.
-        reranker: passed to ``reranker_loader`` after the embedding model has loaded; "none": no reranking.
+        reranker: passed to ``reranker_loader`` after the embedding model has loaded; "none": no reranking;
+            "auto" without CUDA is settled at once (no reranker, with the reason).
         reranker_loader: the function that loads the reranker (``load_reranker``).
         embed_slots: how many embedding chunks may run at once, for every caller together (API, UI, the
             server's knowledge base): ``embedder`` hands out the model behind these slots.
@@ -102,6 +104,9 @@ class ModelService:
         self._ready = threading.Event()
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
+        if reranker == AUTO and not (device != "cpu" and cuda_available()):
+            # "auto" without a GPU loads nothing: decided now, so a page built at once knows there is none.
+            self._load_reranker()
 
     def start(self) -> "ModelService":
         """Begin loading in the background (idempotent). Returns self."""
@@ -128,6 +133,8 @@ class ModelService:
 
     def _load_reranker(self) -> None:
         # After the embedding model: search works while the (optional) second stage loads.
+        if self._reranker_ready.is_set():
+            return
         try:
             if self.reranker_requested != NO_RERANKER:
                 self._reranker = self._reranker_loader(self.reranker_requested, device=self.device)
