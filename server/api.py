@@ -14,12 +14,14 @@ import numpy as np
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
+from starlette.types import Receive, Scope, Send
 
 from hybrid.gate import embedding_scope
 from hybrid.semantic import MODEL_ALIASES, Embedder
 from hybrid.service import FAILED, LOADING, ModelService
 
 from .knowledge import ServerKnowledgeBase
+from .errors import error_response
 from .problem import ApiError
 from .rerank import reranker_names, run_rerank
 from .schemas import EmbeddingsRequest, RerankRequest, SearchRequest
@@ -206,4 +208,28 @@ def build_router(service: ModelService, kb: ServerKnowledgeBase | None, settings
             "knowledge_base": kb_status,
         }
 
+    refuse_other_methods(router)
     return router
+
+
+def refuse_other_methods(router: APIRouter) -> None:
+    """Answer every other method on the router's paths with a 405 naming the allowed ones, in the API's error
+    shape (without this, a UI mounted at / would answer them with its own 404)."""
+    allowed: dict[str, set[str]] = {}
+    for route in router.routes:
+        allowed.setdefault(route.path, set()).update(route.methods)  # type: ignore[attr-defined]
+    for path, methods in allowed.items():
+        # A plain route without methods matches every method the API routes before it did not take.
+        router.add_route(path, _Refusal(", ".join(sorted(methods))), include_in_schema=False)
+
+
+class _Refusal:
+    """An ASGI endpoint answering 405 with the allowed methods (an app, so its route takes every method)."""
+
+    def __init__(self, allow: str) -> None:
+        self.allow = allow
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        error = ApiError(405, "method_not_allowed", f"{scope['method']} is not allowed on {scope['path']}; use "
+                         f"{self.allow}", headers={"Allow": self.allow})
+        await error_response(scope["path"], error)(scope, receive, send)

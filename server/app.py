@@ -21,6 +21,7 @@ from .access import Access, AccessMiddleware, AccessPolicy, is_loopback, resolve
 from .api import build_router
 from .errors import install_error_handlers
 from .knowledge import ServerKnowledgeBase
+from .openapi import build_openapi
 from .security import BodyLimitMiddleware, RateLimiter
 from .settings import ENV_VARS, ApiSettings
 
@@ -62,6 +63,7 @@ def create_app(service: ModelService, kb_engine: HybridEngine | ServerKnowledgeB
     app.state.service, app.state.kb, app.state.settings, app.state.access = service, kb, settings, policy
     install_error_handlers(app)
     app.include_router(build_router(service, kb, settings))
+    app.openapi = lambda: build_openapi(app)  # type: ignore[method-assign]
     # Outermost last: CORS answers preflights and decorates every answer, then the access policy and rate
     # limit see every request (API and UI), then bodies are bounded before a route reads them.
     app.add_middleware(BodyLimitMiddleware, limit=settings.max_body_bytes, applies=is_api_path)
