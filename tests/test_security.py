@@ -69,8 +69,9 @@ MANY_LOGINS = 10_000
 
 @pytest.fixture(scope="module")
 def keyed(files):
-    """``HYBRID_API_KEY=k123 python demo.py --kb kb.txt``."""
-    running = serve_demo(files["kb"], api_settings=ApiSettings(api_key="k123", login_attempts_per_minute=MANY_LOGINS))
+    """``HYBRID_API_KEY=k123 python demo.py --kb kb.txt --mcp``."""
+    running = serve_demo(files["kb"], api_settings=ApiSettings(api_key="k123", login_attempts_per_minute=MANY_LOGINS),
+                         ui_options={"mcp_server": True})
     yield running
     running.stop()
 
@@ -205,7 +206,9 @@ def every_route(app) -> list[tuple[str, str]]:
 
     def walk(routes, prefix: str) -> None:
         for route in routes:
-            if isinstance(route, Mount):
+            if isinstance(route, Mount) and not route.routes:  # an ASGI app of its own (e.g. the MCP server)
+                found.extend([("GET", f"{prefix}{route.path}/"), ("POST", f"{prefix}{route.path}/")])
+            elif isinstance(route, Mount):
                 walk(route.routes, prefix + route.path)
             elif isinstance(route, Route):
                 found.extend((method, prefix + route.path) for method in sorted(route.methods or {"GET"}))
@@ -271,6 +274,8 @@ def test_every_route_ui_included_is_refused_without_credentials(server, files, r
     running = request.getfixturevalue(server)
     routes = every_route(running.app)
     assert len(routes) > 60 and ("POST", "/gradio_api/queue/join") in routes  # Gradio's routes are in the list
+    if server == "keyed":  # and the MCP server's
+        assert ("POST", "/gradio_api/mcp/") in routes and ("GET", "/gradio_api/mcp/schema") in routes
     assert probe(running, files["kb"], {}, routes) == []
 
 
@@ -279,6 +284,12 @@ def test_forged_credentials_and_headers_are_refused(server, files, request):
     running = request.getfixturevalue(server)
     problems = [p for headers in FORGED for p in probe(running, files["kb"], headers, SAMPLE, accepts=({},))]
     assert problems == []
+
+
+def test_a_bearer_key_may_use_the_mcp_server(keyed):
+    assert httpx.get(f"{keyed.url}/gradio_api/mcp/schema").status_code == 401
+    schema = httpx.get(f"{keyed.url}/gradio_api/mcp/schema", headers=KEY)
+    assert schema.status_code == 200 and "search" in schema.text
 
 
 def test_the_login_page_carries_nothing_of_the_knowledge_base(logged, keyed):
