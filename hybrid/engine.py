@@ -17,7 +17,7 @@ from . import atomic
 from .cache import EmbeddingCache, embed_with_cache, model_key
 from .fusion import Candidates, Fused, QueryEvidence, fuse, normalize
 from .kb import Document, KnowledgeBaseError, to_documents
-from .lang import document_script, query_script
+from .lang import document_script, query_script, scripts_in
 from .keyword import lucene_idf
 from .rerank import Reranker, rerank_order
 from .results import Hit, SearchResponse
@@ -33,6 +33,9 @@ Progress = Callable[[int, int], None]
 INDEX_FORMAT = 1
 _QUERY_CACHE_SIZE = 256
 _OFFSETS_CACHE_SIZE = 1024  # documents whose token offsets (for highlights) are kept
+_SPREAD_SAMPLE = 4096  # documents a query's cosine spread is measured on (adaptive fusion's yardstick)
+_SPREAD_MIN_SAME = 16  # fewer sampled documents in the query's script: measure the spread on all of them
+_JUDGED_TOP = 10  # semantic candidates that keyword matching must be able to judge (adaptive fusion)
 
 
 class EmptyQueryError(ValueError):
@@ -57,8 +60,9 @@ class Retrieval:
     Attributes:
         tokens: the query's keyword tokens.
         keyword: BM25 candidates (matched documents only), best first.
-        semantic: cosine candidates, best first.
-        evidence: keyword-side facts about the query for adaptive fusion.
+        semantic: cosine candidates, best first (``semantic.own`` of them), followed by the cosines of the
+            keyword candidates outside them.
+        evidence: facts about the query for adaptive fusion (keyword coverage, cosine spread, blind spot).
         query_vector: the query embedding (None when no semantic search ran).
     """
 
@@ -111,6 +115,7 @@ class HybridEngine:
         self._lock = threading.RLock()
         self._query_vectors: OrderedDict[tuple[str, str], np.ndarray] = OrderedDict()
         self._offsets_cache: OrderedDict[str, tuple[Tokenizer, list]] = OrderedDict()
+        self._scripts_memo: tuple[np.ndarray, np.ndarray] | None = None
         if documents:
             self.embedder = embedder  # documents are embedded as they are added
             self.add(documents, progress=progress, tokenize_progress=tokenize_progress)
@@ -418,7 +423,8 @@ class HybridEngine:
         if want_keyword:
             lists["keyword"] = (retrieval.keyword.docs[:k], retrieval.keyword.scores[:k])
         if want_semantic:
-            lists["semantic"] = (retrieval.semantic.docs[:k], retrieval.semantic.scores[:k])
+            top = min(k, retrieval.semantic.own)  # the semantic list, without the looked-up cosines after it
+            lists["semantic"] = (retrieval.semantic.docs[:top], retrieval.semantic.scores[:top])
         if fused is not None:
             pool = max(k, depth)  # reranking needs the first `depth` hybrid hits; the caller cuts back to k
             lists["hybrid"] = (fused.docs[:pool], fused.scores[:pool])
@@ -577,20 +583,59 @@ class HybridEngine:
             tick = time.perf_counter()
             if semantic is None:
                 semantic = self.store.vector_search(query_vector, settings.window)
-            # the script of each vector candidate is part of this stage (adaptive fusion reads it)
-            evidence = replace(evidence, other_language=self._other_language(query, semantic))
+            # looking up cosines and measuring the query's spread are part of this stage
+            semantic = self._with_keyword_cosines(semantic, keyword, query_vector)
+            evidence = replace(evidence, **self._semantic_evidence(query, tokens, semantic, query_vector))
             timings["vector"] = timings.get("vector", 0.0) + _ms(tick)
         else:
             semantic, query_vector = Candidates.empty(), None
         return Retrieval(tuple(tokens), keyword, semantic, evidence, query_vector)
 
-    def _other_language(self, query: str, semantic: Candidates) -> frozenset[int]:
+    def _with_keyword_cosines(self, semantic: Candidates, keyword: Candidates, query_vector: np.ndarray) -> Candidates:
+        """The semantic candidates followed by the cosines of keyword candidates outside them, so that fusion
+        ranks every document by its true cosine (they fit no normaliser and get no rank vote)."""
+        inside = set(semantic.docs.tolist())
+        extra = [d for d in keyword.docs.tolist() if d not in inside]
+        if not extra:
+            return semantic
+        cosines = np.asarray(self.store.cosines(extra, query_vector), dtype=np.float64)
+        order = np.argsort(-cosines, kind="stable")
+        return Candidates(np.concatenate([semantic.docs, np.asarray(extra, dtype=np.int64)[order]]),
+                          np.concatenate([semantic.scores, cosines[order]]), retrieved=semantic.own)
+
+    def _semantic_evidence(self, query: str, tokens: Sequence[str], semantic: Candidates,
+                           query_vector: np.ndarray) -> dict[str, Any]:
+        """What the semantic side tells fusion about the query as a whole (``QueryEvidence`` fields).
+
+        - ``cosine_mean``, ``cosine_std``: the query's cosine over up to ``_SPREAD_SAMPLE`` documents spread
+          over the knowledge base, those written in the query's script (all when there are too few):
+          entries in another language sit lower and would stretch the yardstick of a mixed knowledge base.
+        - ``blind_spot``: one of the semantic top ``_JUDGED_TOP`` holds no text in a script of the query's
+          tokens, so keyword matching could not have judged it.
+        """
         script = query_script(query)
-        if not script:
-            return frozenset()
-        keys = semantic.docs.tolist()
-        return frozenset(key for key, doc in zip(keys, self.store.documents(keys))
-                         if document_script(doc.text) not in ("", script))
+        keys, vectors = self.store.vector_sample(_SPREAD_SAMPLE)
+        out: dict[str, Any] = {"cosine_mean": None, "cosine_std": None, "blind_spot": False}
+        if len(keys) >= 2 and vectors.shape[1] == query_vector.shape[0]:
+            cosines = vectors @ (query_vector / max(float(np.linalg.norm(query_vector)), 1e-12))
+            same = cosines[self._sample_scripts(keys) == script] if script else cosines
+            if len(same) < _SPREAD_MIN_SAME:
+                same = cosines
+            out["cosine_mean"], out["cosine_std"] = float(same.mean()), float(same.std())
+        wanted = frozenset().union(*(scripts_in(t) for t in tokens)) if tokens else frozenset()
+        top = semantic.docs[:min(semantic.own, _JUDGED_TOP)].tolist()
+        if wanted and top:
+            out["blind_spot"] = any(not scripts_in(d.text) & wanted for d in self.store.documents(top))
+        return out
+
+    def _sample_scripts(self, keys: np.ndarray) -> np.ndarray:
+        """The script of each sampled document, worked out once per sample (stores hand out the same arrays
+        until their collection changes)."""
+        memo = self._scripts_memo
+        if memo is None or memo[0] is not keys:
+            scripts = np.array([document_script(d.text) for d in self.store.documents(keys.tolist())], dtype=object)
+            memo = self._scripts_memo = (keys, scripts)
+        return memo[1]
 
     def _evidence(self, tokens: list[str], keyword: Candidates) -> QueryEvidence:
         distinct = list(dict.fromkeys(tokens))
@@ -746,11 +791,13 @@ class _Explanations:
     def __init__(self, keyword: Candidates, semantic: Candidates, fused: Fused | None, normalizer: str) -> None:
         self.keyword, self.semantic, self.fused = keyword, semantic, fused
         self.keyword_at = {key: i for i, key in enumerate(keyword.docs.tolist())}
-        self.semantic_at = {key: i for i, key in enumerate(semantic.docs.tolist())}
+        # ranks among the semantic candidates only, not the cosines looked up after them
+        self.semantic_at = {key: i for i, key in enumerate(semantic.docs[:semantic.own].tolist())}
         self.hybrid_at = {key: i for i, key in enumerate(fused.docs.tolist())} if fused is not None else {}
         # Without fusion the lists still show each retriever's normalised score.
         self.keyword_norm = normalize(keyword.scores, normalizer) if fused is None else None
-        self.semantic_norm = normalize(semantic.scores, normalizer) if fused is None else None
+        self.semantic_norm = (normalize(semantic.scores, normalizer, semantic.scores[:semantic.own])
+                              if fused is None else None)
 
     def of(self, key: int) -> dict[str, Any]:
         """The Hit fields that explain document ``key``'s scores."""

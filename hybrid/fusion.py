@@ -15,10 +15,15 @@ class Candidates:
     Attributes:
         docs: document positions.
         scores: the retriever's raw scores (BM25, cosine).
+        retrieved: how many leading entries the retriever returned itself (all when None). Entries after
+            them are scores of further documents looked up for fusion (the cosine of a keyword-only
+            candidate): they are ranked with their true score but never fitted a normaliser or got a
+            reciprocal-rank vote.
     """
 
     docs: np.ndarray
     scores: np.ndarray
+    retrieved: int | None = None
 
     @staticmethod
     def empty() -> "Candidates":
@@ -28,21 +33,32 @@ class Candidates:
     def __len__(self) -> int:
         return int(self.docs.shape[0])
 
+    @property
+    def own(self) -> int:
+        """The number of entries the retriever returned itself."""
+        return len(self) if self.retrieved is None else min(int(self.retrieved), len(self))
+
 
 @dataclass(frozen=True)
 class QueryEvidence:
-    """What the keyword side saw of the query, for methods that adapt their weights per query.
+    """What fusion knows about the query beyond the two candidate lists (the same for every document).
 
     Attributes:
         token_idf: idf of each distinct query token (0 for tokens absent from the corpus).
         best_coverage: idf-weighted share of the query tokens found in the best keyword match (0..1).
-        other_language: candidate documents written in another script than the query (a Chinese query,
-            an English document): keyword matching cannot judge them.
+        cosine_mean, cosine_std: mean and standard deviation of the query's cosine over the knowledge
+            base's documents written like the query (None when unknown): the yardstick that puts every
+            query's cosines on one scale.
+        blind_spot: some of the best semantic candidates hold no text in any script of the query's tokens
+            (an English entry for a Chinese query): keyword matching cannot judge them, so what it says
+            about the query's ranking is incomplete.
     """
 
     token_idf: tuple[float, ...] = ()
     best_coverage: float = 0.0
-    other_language: frozenset[int] = frozenset()
+    cosine_mean: float | None = None
+    cosine_std: float | None = None
+    blind_spot: bool = False
 
 
 @dataclass(frozen=True)
@@ -56,7 +72,8 @@ class Fused:
         keyword_part, semantic_part: the weighted contributions; ``scores = keyword_part + semantic_part``.
         alpha: the semantic weight actually used (adaptive methods change it per query).
         keyword_weight, semantic_weight: the weights applied to each document's normalised scores, so that
-            ``keyword_part = keyword_weight * keyword_norm`` and ``semantic_part = semantic_weight * semantic_norm``.
+            ``keyword_part = keyword_weight * keyword_norm`` and ``semantic_part = semantic_weight * semantic_norm``
+            (one pair per query: every document of a query is weighed alike).
     """
 
     docs: np.ndarray
@@ -70,43 +87,39 @@ class Fused:
     semantic_weight: np.ndarray | None = None
 
 
-# --- normalisers: raw scores of one retriever's candidates -> [0, 1], matched documents never below 0
+# --- normalisers: a retriever's raw scores -> [0, 1]. Each is fitted on the candidates the retriever
+# returned itself and is monotone (a higher raw score never gets a lower value), so that fusion can keep a
+# better document above a worse one; a matched document never gets less than 0, what an unmatched one gets.
 
 
-def _minmax(scores: np.ndarray) -> np.ndarray:
-    if scores.size == 0:
-        return scores.astype(np.float64)
-    lo, hi = float(scores.min()), float(scores.max())
+def _minmax(scores: np.ndarray, fit: np.ndarray) -> np.ndarray:
+    lo, hi = float(fit.min()), float(fit.max())
     if hi - lo <= 1e-12:
-        return np.ones_like(scores, dtype=np.float64)
-    return (scores - lo) / (hi - lo)
+        return np.where(scores >= lo, 1.0, 0.0)
+    return np.clip((scores - lo) / (hi - lo), 0.0, 1.0)
 
 
-def _max(scores: np.ndarray) -> np.ndarray:
-    if scores.size == 0:
-        return scores.astype(np.float64)
-    hi = float(scores.max())
+def _max(scores: np.ndarray, fit: np.ndarray) -> np.ndarray:
+    hi = float(fit.max())
     if hi <= 1e-12:
-        return np.ones_like(scores, dtype=np.float64)
+        return np.where(scores >= hi, 1.0, 0.0)
     return np.clip(scores / hi, 0.0, 1.0)
 
 
-def _zscore(scores: np.ndarray) -> np.ndarray:
+def _zscore(scores: np.ndarray, fit: np.ndarray) -> np.ndarray:
     # z-scores shifted so the weakest candidate sits at 0 (an unmatched document gets 0, never more than
     # a matched one), then scaled so that 3 standard deviations span [0, 1].
-    if scores.size == 0:
-        return scores.astype(np.float64)
-    std = float(scores.std())
+    std = float(fit.std())
     if std <= 1e-12:
-        return np.ones_like(scores, dtype=np.float64)
-    return np.clip((scores - scores.min()) / (3.0 * std), 0.0, 1.0)
+        return np.where(scores >= float(fit.min()), 1.0, 0.0)
+    return np.clip((scores - float(fit.min())) / (3.0 * std), 0.0, 1.0)
 
 
-def _none(scores: np.ndarray) -> np.ndarray:
-    return np.clip(scores.astype(np.float64), 0.0, None)
+def _none(scores: np.ndarray, fit: np.ndarray) -> np.ndarray:
+    return np.clip(scores, 0.0, None)
 
 
-NORMALIZERS: dict[str, Callable[[np.ndarray], np.ndarray]] = {
+NORMALIZERS: dict[str, Callable[[np.ndarray, np.ndarray], np.ndarray]] = {
     "minmax": _minmax,
     "max": _max,
     "zscore": _zscore,
@@ -114,24 +127,41 @@ NORMALIZERS: dict[str, Callable[[np.ndarray], np.ndarray]] = {
 }
 
 
-def normalize(scores: np.ndarray, method: str) -> np.ndarray:
-    """Normalise one retriever's candidate scores.
+def normalize(scores: np.ndarray, method: str, fit: np.ndarray | None = None) -> np.ndarray:
+    """Normalise one retriever's scores.
 
     Args:
         scores: raw scores.
         method: key of NORMALIZERS.
+        fit: the scores that set the scale (the candidates the retriever returned); ``scores`` when None.
     Returns:
-        Scores in [0, 1] (``none`` only clips negatives).
+        Scores in [0, 1] (``none`` only clips negatives), in the same order as ``scores``; a higher raw
+        score never gets a lower value.
     """
     try:
         fn = NORMALIZERS[method]
     except KeyError:
         raise ValueError(f"unknown normalizer {method!r}; choose one of {', '.join(NORMALIZERS)}") from None
-    return fn(np.asarray(scores, dtype=np.float64))
+    scores = np.asarray(scores, dtype=np.float64)
+    fit = scores if fit is None else np.asarray(fit, dtype=np.float64)
+    if scores.size == 0:
+        return scores
+    if fit.size == 0:
+        return np.zeros_like(scores)
+    return fn(scores, fit)
+
+
+def _normalized(candidates: Candidates, method: str) -> np.ndarray:
+    return normalize(candidates.scores, method, candidates.scores[:candidates.own])
 
 
 class Fuser(Protocol):
-    """A fusion method: two candidate lists and a semantic weight in, one ranking out."""
+    """A fusion method: two candidate lists and a semantic weight in, one ranking out.
+
+    Every method scores a document from its two raw scores alone, with the same rule for every document
+    of the query, through functions that never decrease: a document at least as good on both scores as
+    another, and better on one, ranks above it.
+    """
 
     def __call__(
         self,
@@ -145,33 +175,35 @@ class Fuser(Protocol):
     ) -> Fused: ...
 
 
-def _spread(candidates: Candidates, values: np.ndarray, index: dict[int, int], n: int) -> np.ndarray:
-    out = np.zeros(n, dtype=np.float64)
+def _spread(candidates: Candidates, values: np.ndarray, index: dict[int, int], n: int,
+            fill: float = 0.0) -> np.ndarray:
+    out = np.full(n, fill, dtype=np.float64)
     for doc, value in zip(candidates.docs.tolist(), values.tolist()):
         out[index[doc]] = value
     return out
 
 
 def _combine(keyword: Candidates, semantic: Candidates, keyword_values: np.ndarray,
-             semantic_values: np.ndarray, keyword_weight: float, semantic_weight: float,
-             alpha: float, semantic_only: frozenset[int] = frozenset()) -> Fused:
+             semantic_values: np.ndarray, keyword_weight: float, semantic_weight: float, alpha: float) -> Fused:
     """Sum weighted per-retriever values over the union of candidates and sort.
 
-    Documents in ``semantic_only`` get weight 1 on their semantic value and 0 on their keyword value.
+    Equal scores are ordered by the raw cosine, then by the raw BM25 (a document a retriever did not
+    score counts as its lowest), then keyword candidates first: a tie never puts a document below one
+    it is at least as good as on both scores.
     """
     docs = list(dict.fromkeys(keyword.docs.tolist() + semantic.docs.tolist()))
     index = {doc: i for i, doc in enumerate(docs)}
     n = len(docs)
     kn = _spread(keyword, keyword_values, index, n)
     sn = _spread(semantic, semantic_values, index, n)
+    raw_kw = _spread(keyword, keyword.scores, index, n, fill=-np.inf)
+    raw_sem = _spread(semantic, semantic.scores, index, n, fill=-np.inf)
     kw = np.full(n, keyword_weight, dtype=np.float64)
     sw = np.full(n, semantic_weight, dtype=np.float64)
-    only = [index[d] for d in semantic_only if d in index]
-    kw[only], sw[only] = 0.0, 1.0
     kp, sp = kw * kn, sw * sn
     scores = kp + sp
     doc_arr = np.asarray(docs, dtype=np.int64)
-    order = np.lexsort((np.arange(n), -scores))  # ties: keyword candidates first, then semantic order
+    order = np.lexsort((np.arange(n), -raw_kw, -raw_sem, -scores))
     return Fused(doc_arr[order], scores[order], kn[order], sn[order], kp[order], sp[order], float(alpha),
                  kw[order], sw[order])
 
@@ -179,49 +211,89 @@ def _combine(keyword: Candidates, semantic: Candidates, keyword_values: np.ndarr
 def weighted(keyword: Candidates, semantic: Candidates, alpha: float, *, normalizer: str = "minmax",
              rrf_k: int = 60, evidence: QueryEvidence = QueryEvidence()) -> Fused:
     """``alpha * norm(cosine) + (1 - alpha) * norm(bm25)`` over the union of both candidate lists."""
-    return _combine(keyword, semantic, normalize(keyword.scores, normalizer),
-                    normalize(semantic.scores, normalizer), 1.0 - alpha, alpha, alpha)
+    return _combine(keyword, semantic, _normalized(keyword, normalizer), _normalized(semantic, normalizer),
+                    1.0 - alpha, alpha, alpha)
+
+
+def _reciprocal_ranks(candidates: Candidates, rrf_k: int) -> np.ndarray:
+    """``rrf_k / (rrf_k + rank)`` for every entry, the rank counted among the retrieved candidates from 1.
+
+    Equal scores share the best rank among them. A looked-up entry gets the vote of the retrieved
+    candidate it ties with, and nothing when it scored below all of them.
+    """
+    own = candidates.scores[:candidates.own]
+    values = np.zeros(len(candidates), dtype=np.float64)
+    if own.size:
+        ranks = np.searchsorted(-own, -candidates.scores, side="left").astype(np.float64) + 1.0
+        inside = candidates.scores >= own[-1]
+        values[inside] = rrf_k / (rrf_k + ranks[inside])
+    return values
 
 
 def rrf(keyword: Candidates, semantic: Candidates, alpha: float, *, normalizer: str = "minmax",
         rrf_k: int = 60, evidence: QueryEvidence = QueryEvidence()) -> Fused:
     """Reciprocal-rank fusion ``w / (rrf_k + rank)`` with ``w = alpha`` (semantic), ``1 - alpha`` (keyword).
 
-    The per-retriever "normalised" values reported are ``rrf_k / (rrf_k + rank)`` (ranks from 1), so the parts stay ``weight / (rrf_k + rank)``.
+    Ranks count from 1 and equal scores share a rank. Only the documents a retriever returned get its
+    vote. The per-retriever "normalised" values reported are ``rrf_k / (rrf_k + rank)``, so the parts
+    stay ``weight / (rrf_k + rank)``.
     """
-    def recip(c: Candidates) -> np.ndarray:
-        return rrf_k / (rrf_k + np.arange(1, len(c) + 1, dtype=np.float64))
-
     # Scale by 1 / rrf_k so that each retriever's part equals weight / (rrf_k + rank).
-    return _combine(keyword, semantic, recip(keyword), recip(semantic),
+    return _combine(keyword, semantic, _reciprocal_ranks(keyword, rrf_k), _reciprocal_ranks(semantic, rrf_k),
                     (1.0 - alpha) / rrf_k, alpha / rrf_k, alpha)
 
 
+# The adaptive method's constant, chosen on half of the queries of each labelled set (BENCHMARKS.md).
+SEMANTIC_SPAN = 10.0  # standard deviations above the knowledge base's mean cosine that count as 1
+
+
 def adaptive_alpha(alpha: float, evidence: QueryEvidence) -> float:
-    """Semantic weight for one query: the keyword share shrinks with how much of the query BM25 found.
+    """Semantic weight for one query: the keyword share shrinks with what keyword matching can vouch for.
 
     ``alpha_q = 1 - (1 - alpha) * coverage`` where coverage is the idf-weighted share of query tokens
-    present in the best keyword match: a query whose informative words all matched keeps ``alpha``;
-    one that matched only weak words leans on the semantic side; no match at all is semantic only.
+    present in the best keyword match: a query whose informative words all matched keeps ``alpha``; one
+    that matched only weak words leans on the semantic side; no match at all is semantic only. A query
+    with a ``blind_spot`` (best semantic candidates keyword matching cannot judge) is semantic only too.
+    The weight is the query's: every document gets the same.
     """
+    if evidence.blind_spot:
+        return 1.0
     coverage = min(max(evidence.best_coverage, 0.0), 1.0)
     return 1.0 - (1.0 - alpha) * coverage
 
 
+def calibrated_cosine(cosines: np.ndarray, evidence: QueryEvidence) -> np.ndarray | None:
+    """Cosines on one scale for every query: ``(cosine - mean) / (SEMANTIC_SPAN * std)`` clipped to [0, 1].
+
+    ``mean`` and ``std`` are those of the query's cosine over the knowledge base (``evidence``), so a value
+    says how far a document stands out from the knowledge base for this query, whatever the model's
+    cosine range. None when the evidence lacks them.
+    """
+    mean, std = evidence.cosine_mean, evidence.cosine_std
+    if mean is None or std is None or not std > 1e-12:
+        return None
+    return np.clip((np.asarray(cosines, dtype=np.float64) - mean) / (SEMANTIC_SPAN * std), 0.0, 1.0)
+
+
 def adaptive(keyword: Candidates, semantic: Candidates, alpha: float, *, normalizer: str = "minmax",
              rrf_k: int = 60, evidence: QueryEvidence = QueryEvidence()) -> Fused:
-    """Weighted fusion that weighs each retriever by the evidence it has for this query and document.
+    """Convex combination of calibrated scores with a per-query weight from the query's evidence.
 
-    - The semantic weight is ``adaptive_alpha(alpha, evidence)`` (how much of the query BM25 found).
-    - A document in another language than the query that no query word matched is one keyword search
-      cannot judge: its absence from the keyword list says nothing, so it is ranked by its semantic
-      score alone (semantic weight 1, keyword weight 0) instead of being pulled down by a missing
-      keyword part.
+    - Semantic value: ``calibrated_cosine`` (the cosine's distance from the knowledge base's mean, in its
+      standard deviations); min-max over the semantic candidates when the evidence lacks the statistics.
+    - Keyword value: min-max of BM25 over the keyword candidates.
+    - Semantic weight: ``adaptive_alpha(alpha, evidence)``, one per query.
+
+    A document no query word matched gets no keyword value, whatever its language: its missing keyword
+    part is not made up for, nor held against it beyond that, so it ranks by what its cosine earns.
+    ``normalizer`` is not used.
     """
     alpha_q = adaptive_alpha(alpha, evidence) if len(semantic) else 0.0
-    semantic_only = evidence.other_language - frozenset(keyword.docs.tolist())
-    return _combine(keyword, semantic, normalize(keyword.scores, normalizer),
-                    normalize(semantic.scores, normalizer), 1.0 - alpha_q, alpha_q, alpha_q, semantic_only)
+    semantic_values = calibrated_cosine(semantic.scores, evidence)
+    if semantic_values is None:
+        semantic_values = _normalized(semantic, "minmax")
+    keyword_values = _normalized(keyword, "minmax")
+    return _combine(keyword, semantic, keyword_values, semantic_values, 1.0 - alpha_q, alpha_q, alpha_q)
 
 
 FUSERS: dict[str, Fuser] = {
@@ -242,7 +314,7 @@ def fuse(keyword: Candidates, semantic: Candidates, alpha: float, method: str = 
         method: key of FUSERS.
         normalizer: key of NORMALIZERS (score-based methods).
         rrf_k: RRF constant.
-        evidence: keyword-side facts about the query (adaptive methods).
+        evidence: facts about the query (adaptive method).
     Returns:
         Fused ranking over the union of candidates.
     """

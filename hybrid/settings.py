@@ -25,7 +25,7 @@ class Settings:
     """
 
     k: int = 5
-    alpha: float = 0.3
+    alpha: float = 0.7
     fusion: str = "adaptive"
     normalizer: str = "minmax"
     k1: float = 1.2

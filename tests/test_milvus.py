@@ -74,6 +74,20 @@ def test_same_lists_and_explanations_as_in_memory(uri, request):
         milvus.store.close()
 
 
+def test_vector_sample_holds_stored_vectors_until_a_change(uri, request):
+    _, engine = engines(uri, collection=f"sample_{request.node.callspec.id}")
+    store = engine.store
+    try:
+        keys, vectors = store.vector_sample(100)
+        assert sorted(keys.tolist()) == sorted(store.key(str(i + 1)) for i in range(len(KB)))
+        np.testing.assert_allclose(vectors, store.vectors(keys.tolist()), atol=1e-6)
+        assert store.vector_sample(100)[0] is keys
+        engine.add(["梨子很甜"])
+        assert len(store.vector_sample(100)[0]) == len(KB) + 1
+    finally:
+        store.close()
+
+
 def test_add_update_remove_by_id_keep_document_frequencies(uri, request):
     _, engine = engines(uri, collection=f"change_{request.node.callspec.id}")
     store = engine.store

@@ -56,6 +56,18 @@ def test_memory_store_drops_vectors_that_no_longer_fit():
     assert store.vectors_model is None
 
 
+def test_memory_store_vector_sample_spreads_over_the_collection_and_follows_changes():
+    store = MemoryStore()
+    keys, _, vectors = filled(store)
+    sample_keys, sample = store.vector_sample(100)
+    assert sample_keys.tolist() == keys and np.allclose(sample, vectors / np.linalg.norm(vectors, axis=1)[:, None])
+    assert store.vector_sample(100)[0] is sample_keys  # the same arrays until the collection changes
+    few_keys, few = store.vector_sample(3)
+    assert few_keys.tolist() == [keys[0], keys[2], keys[4]] and few.shape == (3, vectors.shape[1])
+    store.remove([keys[0]])
+    assert store.vector_sample(100)[0].tolist() == keys[1:]
+
+
 def test_engine_over_a_given_store_and_the_default_one():
     store = MemoryStore()
     engine = HybridEngine(TEXTS, embedder=OneHotEncoder(), store=store)

@@ -121,7 +121,7 @@ TEXTS: dict[str, dict[str, str]] = {
         "why_kw_part": "关键词贡献",
         "why_sem_part": "语义贡献",
         "why_total": "混合分",
-        "why_alpha": "本次查询实际使用的 α = {alpha}（adaptive 会按关键词覆盖率调整）。每行：贡献 = 权重 × 归一化分，混合分 = 两项贡献之和。",
+        "why_alpha": "本次查询实际使用的 α = {alpha}，所有结果相同（adaptive 按关键词覆盖率调整；语义前 10 条里有查询词无法匹配的其他语言条目时为 1）。每行：贡献 = 权重 × 归一化分，混合分 = 两项贡献之和。",
         # notices
         "notice_empty_query": "请输入查询词。",
         "notice_empty_kb": "知识库为空：请先展开上方的“知识库”输入知识（每行一条）或上传文件。",
@@ -314,7 +314,9 @@ TEXTS: dict[str, dict[str, str]] = {
         "why_kw_part": "keyword part",
         "why_sem_part": "semantic part",
         "why_total": "hybrid score",
-        "why_alpha": "alpha used for this query = {alpha} (adaptive adjusts it to the keyword coverage). "
+        "why_alpha": "alpha used for this query = {alpha}, the same for every hit (adaptive lowers the keyword "
+                     "share with the keyword coverage, and uses 1 when the semantic top 10 holds entries in a "
+                     "language the query's words cannot match). "
                      "Each row: part = weight × normalised score, hybrid score = sum of the two parts.",
         "notice_empty_query": "Please enter a query.",
         "notice_empty_kb": "The knowledge base is empty: open \"Knowledge base\" above and type entries "

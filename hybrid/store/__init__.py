@@ -114,6 +114,12 @@ class Store(Protocol):
         """Cosine of each document of ``keys`` with a unit ``vector``."""
         ...
 
+    def vector_sample(self, n: int) -> tuple[np.ndarray, np.ndarray]:
+        """Up to ``n`` documents spread over the collection (all when it holds at most ``n``): their keys and
+        unit vectors, the same arrays until the collection changes. The engine measures each query's
+        cosine spread over the knowledge base on them."""
+        ...
+
     def doc_freqs(self, tokens: Sequence[str]) -> list[int]:
         """How many documents contain each token (the engine's tokens, counted the same way by every store)."""
         ...

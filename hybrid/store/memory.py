@@ -39,6 +39,7 @@ class MemoryStore:
         self._keyword = BM25Index()
         self._vectors: VectorIndex | None = None
         self._vectors_model: str | None = None
+        self._sample: tuple[np.ndarray, np.ndarray] | None = None  # vector_sample's answer, dropped on changes
 
     def __len__(self) -> int:
         return len(self._docs)
@@ -86,6 +87,7 @@ class MemoryStore:
 
     def add(self, documents: Sequence[Document], tokens: Sequence[list[str]], vectors: np.ndarray | None,
             model: str | None) -> list[int]:
+        self._sample = None
         keys = self._new_keys(documents)
         start = len(self._docs)
         for offset, (doc, key) in enumerate(zip(documents, keys.tolist())):
@@ -107,6 +109,7 @@ class MemoryStore:
         return keys.tolist()
 
     def update(self, key: int, document: Document, tokens: list[str], vector: np.ndarray | None) -> None:
+        self._sample = None
         position = self._positions([key])[0]
         self._docs[position] = document
         self._tokens[position] = tokens
@@ -118,6 +121,7 @@ class MemoryStore:
                 self._vectors.replace(position, vector)
 
     def remove(self, keys: Sequence[int]) -> None:
+        self._sample = None
         positions = sorted(set(self._positions(keys)))
         drop = set(positions)
         self._docs = [d for i, d in enumerate(self._docs) if i not in drop]
@@ -134,6 +138,7 @@ class MemoryStore:
 
     def reset(self, documents: Sequence[Document], tokens: Sequence[list[str]], vectors: np.ndarray | None,
               model: str | None) -> None:
+        self._sample = None
         self._docs = list(documents)
         self._tokens = list(tokens)
         self._next_key = 0
@@ -146,6 +151,7 @@ class MemoryStore:
             self._vectors, self._vectors_model = None, None
 
     def set_vectors(self, vectors: np.ndarray, model: str) -> None:
+        self._sample = None
         self._vectors, self._vectors_model = VectorIndex(vectors.shape[1], vectors), model
 
     # ------------------------------------------------------------------ retrieval
@@ -170,6 +176,15 @@ class MemoryStore:
         if self._vectors is None:
             raise LookupError("this store holds no vectors")
         return np.asarray(self._vectors.matrix)[self._positions(keys)] @ vector
+
+    def vector_sample(self, n: int) -> tuple[np.ndarray, np.ndarray]:
+        if self._vectors is None:
+            raise LookupError("this store holds no vectors")
+        if self._sample is None or len(self._sample[0]) != min(n, len(self)):
+            matrix = np.asarray(self._vectors.matrix)
+            rows = np.unique(np.linspace(0, len(matrix) - 1, n).astype(np.int64)) if len(matrix) > n else slice(None)
+            self._sample = (self._keys[rows], matrix[rows])
+        return self._sample
 
     def doc_freqs(self, tokens: Sequence[str]) -> list[int]:
         return [self._keyword.doc_freq(t) for t in tokens]

@@ -171,6 +171,7 @@ class MilvusStore:
         self._vectors = _Cache(_CACHE_ROWS)  # key -> unit vector
         self._df = _Cache(1 << 16)  # token -> document frequency
         self._count = _Cache(1)
+        self._sample = _Cache(1)  # vector_sample's rows
         self._last_cosines: tuple[bytes, dict[int, float]] = (b"", {})
         self._bulk: Counter | None = None  # df changes held back while a bulk() block runs
         self._lock = threading.RLock()
@@ -455,6 +456,18 @@ class MilvusStore:
             out[others] = self.vectors([keys[i] for i in others]) @ query
         return out
 
+    def vector_sample(self, n: int) -> tuple[np.ndarray, np.ndarray]:
+        sample = self._sample.get(n)
+        if sample is None:
+            rows = (self._client.query(self.collection, filter="", limit=int(min(n, 16_384)),
+                                       output_fields=["key", "vector"]) if self.exists else [])
+            keys = np.fromiter((int(row["key"]) for row in rows), dtype=np.int64, count=len(rows))
+            vectors = (np.asarray([row["vector"] for row in rows], dtype=np.float32) if rows
+                       else np.zeros((0, 0), dtype=np.float32))
+            sample = (keys, vectors)
+            self._sample.put(n, sample)
+        return sample
+
     def doc_freqs(self, tokens: Sequence[str]) -> list[int]:
         wanted = [t for t in dict.fromkeys(tokens) if self._df.get(t) is None]
         if wanted and self.exists:
@@ -576,6 +589,7 @@ class MilvusStore:
         self._rows.drop(keys)
         self._vectors.drop(keys)
         self._count.clear()
+        self._sample.clear()
         self._last_cosines = (b"", {})
 
     def update(self, key: int, document: Document, tokens: list[str], vector: np.ndarray | None) -> None:
@@ -608,7 +622,7 @@ class MilvusStore:
                 if self._client.has_collection(name):
                     self._client.drop_collection(name)
             self._properties, self._exists = {}, False
-            for cache in (self._rows, self._vectors, self._df, self._count):
+            for cache in (self._rows, self._vectors, self._df, self._count, self._sample):
                 cache.clear()
             if documents:
                 self.add(documents, tokens, vectors, model)
