@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import hashlib
 import io
 import json
 import logging
@@ -19,6 +20,7 @@ from .cache import EmbeddingCache, embedder_key
 from .engine import HybridEngine, Retrieval
 from .fusion import FUSERS, Candidates
 from .kb import Document, KnowledgeBaseError, split_sentences
+from .lang import ALPHABETIC, CJK, document_script
 from .metrics import mean_scores, score_query
 from .rerank import Reranker
 from .semantic import Embedder
@@ -224,6 +226,62 @@ def split_into_sentences(labelled: LabelledSet, min_length: int = 0) -> Labelled
     return LabelledSet(labelled.name, tuple(docs), labelled.queries, labelled.qrels, parents)
 
 
+def query_half(text: str) -> int:
+    """The half (0 or 1) a query falls in, from a hash of its text: stable, independent of the file's order,
+    and the same for a query that two sets share."""
+    return hashlib.sha256(text.strip().encode("utf-8")).digest()[0] & 1
+
+
+def split_half(labelled: LabelledSet, half: int) -> LabelledSet:
+    """The set with only the queries of one half (``query_half``); the corpus is unchanged."""
+    if half not in (0, 1):
+        raise ValueError(f"half must be 0 or 1, got {half!r}")
+    queries = tuple((qid, text) for qid, text in labelled.queries if query_half(text) == half)
+    return LabelledSet(f"{labelled.name} (half {half})", labelled.documents, queries,
+                       {qid: labelled.qrels[qid] for qid, _ in queries}, labelled.parents)
+
+
+SCRIPTS = {"zh": CJK, "cjk": CJK, "en": ALPHABETIC, "alphabetic": ALPHABETIC}
+
+
+def with_distractors(labelled: LabelledSet, other: LabelledSet, script: str, max_docs: int | None = None,
+                     seed: int = 0) -> LabelledSet:
+    """``labelled`` with the documents of ``other`` written in ``script`` added as unjudged distractors.
+
+    This builds a mixed-language knowledge base from two single-language sets: a Chinese set's corpus
+    plus English entries of another set, or the reverse. Queries and judgements stay those of
+    ``labelled``; the added entries are judged by nobody, so they can only push relevant ones down.
+
+    Args:
+        labelled: the set whose queries are asked.
+        other: where the distractors come from.
+        script: ``zh``/``cjk`` or ``en``/``alphabetic`` (``hybrid.lang.document_script`` of each entry).
+        max_docs: keep at most this many distractors (a seeded random sample, in corpus order).
+        seed: seed of that sample.
+    Returns:
+        The mixed set, named ``"<set>+<other> <script>"``.
+    """
+    try:
+        wanted = SCRIPTS[script]
+    except KeyError:
+        raise ValueError(f"unknown script {script!r}; choose one of {', '.join(SCRIPTS)}") from None
+    taken = {d.id for d in labelled.documents}
+    extra = [d for d in other.documents if document_script(d.text) == wanted]
+    if max_docs is not None and len(extra) > max_docs:
+        keep = set(np.random.default_rng(seed).permutation(len(extra))[:max_docs].tolist())
+        extra = [d for i, d in enumerate(extra) if i in keep]
+    added = []
+    for d in extra:
+        doc_id = f"{other.name}:{d.id}"
+        while doc_id in taken:
+            doc_id = "+" + doc_id
+        taken.add(doc_id)
+        added.append(Document(doc_id, d.text))
+    parents = dict(labelled.parents)
+    return LabelledSet(f"{labelled.name}+{other.name} {script}", labelled.documents + tuple(added),
+                       labelled.queries, labelled.qrels, parents)
+
+
 # ---------------------------------------------------------------------------------------- running
 
 
@@ -275,8 +333,8 @@ class _Scores:
     def add(self, ranking: list[str], qrels: Mapping[str, int], ks: tuple[int, ...]) -> None:
         self.rows.append(score_query(ranking, qrels, ks))
 
-    def mean(self) -> dict[str, float]:
-        return mean_scores(self.rows)
+    def mean(self, rows: Sequence[int] | None = None) -> dict[str, float]:
+        return mean_scores(self.rows if rows is None else [self.rows[i] for i in rows])
 
 
 def _retrieved(engine: HybridEngine, texts: list[str], vectors: np.ndarray | None) -> Iterator[Retrieval]:
@@ -295,7 +353,8 @@ def evaluate(engine: HybridEngine, labelled: LabelledSet, k: int = PRIMARY_K,
     ``hybrid`` is the engine's default configuration (``engine.settings``: the one search and the demo
     use); the sweep re-fuses the same candidates for each fusion method and alpha. With ``rerank`` > 0 the
     engine's reranker re-orders the first ``rerank`` hybrid hits (the rest keep their hybrid order) and
-    ``reranked`` is scored too.
+    ``reranked`` is scored too. The same summary is given for each half of the queries (``query_half``),
+    for ``split_half_report``.
 
     Args:
         engine: an engine holding ``labelled.documents`` (with an embedding model).
@@ -309,8 +368,10 @@ def evaluate(engine: HybridEngine, labelled: LabelledSet, k: int = PRIMARY_K,
     Returns:
         ``{"dataset", "model", "document_prompt", "queries", "docs", "k",
         "results": {"keyword"|"semantic"|"hybrid"(|"reranked"): metrics},
-        "hybrid_config", "sweep": [{"fusion", "alpha", **metrics}], "best", "rerank", "rank_seconds"}`` where
-        metrics are ``ndcg@10``, ``recall@10``, ``mrr@10`` and the same at ``k``, and ``rerank`` is None or
+        "sweep": [{"fusion", "alpha", **metrics}], "best": the best sweep point by nDCG@10,
+        "gap": best minus hybrid nDCG@10, "hybrid_config", "halves": [{"queries", "results", "sweep",
+        "best", "gap"} for half 0 and half 1], "rerank", "rank_seconds"}`` where metrics are ``ndcg@10``,
+        ``recall@10``, ``mrr@10`` and the same at ``k``, and ``rerank`` is None or
         ``{"depth", "model", "instruction", "seconds"}``.
     Raises:
         ValueError: unknown fusion, bad k or rerank, or ``rerank`` without a reranker.
@@ -346,7 +407,7 @@ def evaluate(engine: HybridEngine, labelled: LabelledSet, k: int = PRIMARY_K,
     for i, ((qid, text), r) in enumerate(zip(labelled.queries, retrievals)):
         qrels = labelled.qrels[qid]
         lists["keyword"].add(ranking(r.keyword.docs), qrels, ks)
-        lists["semantic"].add(ranking(r.semantic.docs), qrels, ks)
+        lists["semantic"].add(ranking(r.semantic.docs[:r.semantic.own]), qrels, ks)
         default = r.fuse(settings.alpha, settings.fusion, settings.normalizer, settings.rrf_k)
         lists["hybrid"].add(ranking(default.docs), qrels, ks)
         if rerank:
@@ -358,26 +419,63 @@ def evaluate(engine: HybridEngine, labelled: LabelledSet, k: int = PRIMARY_K,
             scores.add(ranking(r.fuse(alpha, fusion, settings.normalizer, settings.rrf_k).docs), qrels, ks)
         if progress is not None:
             progress(i + 1, len(labelled.queries))
-    points = [{"fusion": f, "alpha": a, **s.mean()} for (f, a), s in sweep.items()]
-    best = max(points, key=lambda p: p[f"ndcg@{PRIMARY_K}"]) if points else None
+    rank_seconds = time.perf_counter() - started
+
+    def summary(rows: Sequence[int] | None) -> dict[str, Any]:
+        points = [{"fusion": f, "alpha": a, **s.mean(rows)} for (f, a), s in sweep.items()]
+        results = {name: s.mean(rows) for name, s in lists.items()}
+        metric = f"ndcg@{PRIMARY_K}"
+        best = max(points, key=lambda p: p[metric]) if points and results["hybrid"] else None
+        gap = None if best is None else best[metric] - results["hybrid"][metric]
+        return {"queries": len(labelled.queries) if rows is None else len(rows), "results": results,
+                "sweep": points, "best": best, "gap": gap}
+
+    halves = [[i for i, (_, text) in enumerate(labelled.queries) if query_half(text) == h] for h in (0, 1)]
     embedder = engine.embedder
     return {
         "dataset": labelled.name,
         "model": embedder.name if embedder is not None else "",
         "document_prompt": getattr(embedder, "document_prompt", None),
-        "queries": len(labelled.queries),
         "docs": len(set(parents.values())) if parents else len(labelled.documents),
         "k": k,
-        "results": {name: s.mean() for name, s in lists.items()},
+        **summary(None),
         "hybrid_config": {"fusion": settings.fusion, "alpha": settings.alpha, "normalizer": settings.normalizer,
                           "window": settings.window, "rrf_k": settings.rrf_k},
-        "sweep": points,
-        "best": best,
+        "halves": [summary(rows) for rows in halves],
         "rerank": None if not rerank else {"depth": rerank, "model": engine.reranker.name,
                                            "instruction": engine.reranker.instruction,
                                            "seconds": round(rerank_seconds, 2)},
-        "rank_seconds": round(time.perf_counter() - started, 2),
+        "rank_seconds": round(rank_seconds, 2),
     }
+
+
+def split_half_report(report: Mapping[str, Any]) -> dict[str, Any]:
+    """Choose on one half of the queries, report the other: what tuning on your own queries is worth.
+
+    Args:
+        report: an ``evaluate`` report (its ``halves``).
+    Returns:
+        ``{"chosen": {"fusion", "alpha"} (the best sweep point of half 0), "queries": of half 1,
+        "results": keyword/semantic/hybrid default on half 1, "chosen_point": the chosen setting on half 1,
+        "best": the best sweep point of half 1 (tuned on what it reports), "gap": best - hybrid default}``.
+    """
+    choose, held_out = report["halves"]
+    if choose["best"] is None or held_out["best"] is None:
+        raise ValueError("split-half needs a sweep (at least one fusion and alpha) and queries in both halves")
+    chosen = {"fusion": choose["best"]["fusion"], "alpha": choose["best"]["alpha"]}
+    point = next(p for p in held_out["sweep"] if p["fusion"] == chosen["fusion"] and p["alpha"] == chosen["alpha"])
+    return {"chosen": chosen, "queries": held_out["queries"], "results": held_out["results"],
+            "chosen_point": point, "best": held_out["best"], "gap": held_out["gap"]}
+
+
+def distractor_report(clean: Mapping[str, Any], mixed: Mapping[str, Any]) -> dict[str, float]:
+    """What each ranking loses (nDCG@10) when distractors are added: ``clean - mixed`` per list, and
+    ``hybrid_excess``: what hybrid loses beyond what semantic alone loses (> 0 is worse)."""
+    metric = f"ndcg@{PRIMARY_K}"
+    loss = {name: clean["results"][name][metric] - mixed["results"][name][metric]
+            for name in ("keyword", "semantic", "hybrid")}
+    loss["hybrid_excess"] = loss["hybrid"] - loss["semantic"]
+    return loss
 
 
 def run(labelled: LabelledSet, embedder: Embedder, cache: EmbeddingCache | None = None, k: int = PRIMARY_K,
@@ -452,7 +550,33 @@ def format_table(report: Mapping[str, Any]) -> str:
     lines = [f"{report['dataset']}: {report['queries']} queries, {report['docs']} docs, model {report['model']}",
              header[0].ljust(width) + "".join(f"{h:>11}" for h in header[1:])]
     lines += [r[0].ljust(width) + "".join(f"{v:>11.4f}" for v in r[1:]) for r in rows]
+    if report.get("gap") is not None:
+        lines.append(f"hybrid default is {report['gap']:.4f} nDCG@{PRIMARY_K} below the best sweep point")
     return "\n".join(lines)
+
+
+def format_split_half(report: Mapping[str, Any]) -> str:
+    """``split_half_report`` as text: the setting chosen on half 0 and every figure on half 1."""
+    split = split_half_report(report)
+    metric = f"ndcg@{PRIMARY_K}"
+    chosen, r = split["chosen"], split["results"]
+    return "\n".join([
+        f"split half: chosen on half 0 ({report['halves'][0]['queries']} queries), reported on half 1 "
+        f"({split['queries']} queries), nDCG@{PRIMARY_K}",
+        f"  keyword {r['keyword'][metric]:.4f}  semantic {r['semantic'][metric]:.4f}  "
+        f"hybrid default {r['hybrid'][metric]:.4f}",
+        f"  chosen on half 0: {chosen['fusion']}, alpha {chosen['alpha']} -> {split['chosen_point'][metric]:.4f}",
+        f"  best sweep point of half 1: {split['best']['fusion']}, alpha {split['best']['alpha']} -> "
+        f"{split['best'][metric]:.4f} (gap to the default {split['gap']:.4f})",
+    ])
+
+
+def format_distractors(clean: Mapping[str, Any], mixed: Mapping[str, Any]) -> str:
+    """What each list loses when the distractors are added (``distractor_report``) as text."""
+    loss = distractor_report(clean, mixed)
+    return (f"{mixed['dataset']}: {mixed['docs'] - clean['docs']} distractors; nDCG@{PRIMARY_K} lost: "
+            f"keyword {loss['keyword']:.4f}, semantic {loss['semantic']:.4f}, hybrid {loss['hybrid']:.4f} "
+            f"(hybrid beyond semantic: {loss['hybrid_excess']:+.4f})")
 
 
 def markdown_rows(report: Mapping[str, Any]) -> str:
@@ -532,6 +656,14 @@ def build_parser() -> argparse.ArgumentParser:
                    help="prompt for documents: packaged e5 'query' (default) or 'passage'; others: a stored prompt")
     p.add_argument("--split-sentences", action="store_true",
                    help="index sentences; a paragraph is found when any of its sentences is")
+    p.add_argument("--split-half", action="store_true",
+                   help="also choose the best fusion and alpha on one half of the queries and report the other")
+    p.add_argument("--distractors", default=None, metavar="FOLDER",
+                   help="also evaluate, in memory, with another set's entries added as unjudged distractors (mixed-language "
+                        "knowledge base) and print what each list loses")
+    p.add_argument("--distractor-script", default="en", choices=sorted(SCRIPTS),
+                   help="which of the other set's entries are added: zh (Chinese) or en (alphabetic)")
+    p.add_argument("--max-distractors", type=int, default=None, help="add at most N distractors (seeded sample)")
     p.add_argument("--cache-dir", default=None, help="embedding cache folder (default: the user cache)")
     p.add_argument("--store", default=None, metavar="URI",
                    help="index into and search a Milvus store (milvus:FILE.db, milvus+http://HOST:PORT) "
@@ -573,6 +705,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if rerank < 0:
         print(f"error: --rerank must be >= 0, got {rerank}", file=sys.stderr)
         return 2
+    mixed = None
     try:
         labelled = load_labelled_set(args.data, max_queries=args.max_queries)
         if args.max_docs is not None:
@@ -604,6 +737,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         finally:
             if store is not None:
                 store.close()
+        if args.distractors:  # the mixed knowledge base is built in memory
+            other = load_labelled_set(args.distractors)
+            mixed = run(with_distractors(labelled, other, args.distractor_script, args.max_distractors),
+                        loaded.embedder, cache, k=args.k, fusions=fusions, alphas=args.alphas,
+                        progress=_tqdm_progress())
+        if args.split_half:
+            split_half_report(report)  # fails early, with its message, when a half is empty
     except (LabelledSetError, KnowledgeBaseError, ModelLoadError, ValueError, OSError, RuntimeError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
@@ -614,6 +754,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(format_table(report))
     rerank_note = f", of which reranking {report['rerank']['seconds']}s" if report.get("rerank") else ""
     print(f"(embedding {report['embed_seconds']}s, ranking {report['rank_seconds']}s{rerank_note})")
+    if args.split_half:
+        report["split_half"] = split_half_report(report)
+        print(format_split_half(report))
+    if mixed is not None:
+        print(format_table(mixed))
+        print(format_distractors(report, mixed))
+        report["distractors"] = {"dataset": mixed["dataset"], "docs": mixed["docs"], "results": mixed["results"],
+                                 "gap": mixed["gap"], "loss": distractor_report(report, mixed)}
     if args.markdown:
         print(markdown_rows(report))
     if args.out:

@@ -139,6 +139,62 @@ def test_sweep(tiny, tmp_path):
         _run(tiny, tmp_path / "cache", fusions=["magic"])
 
 
+def test_report_gap_and_halves(tiny, tmp_path):
+    report, _ = _run(tiny, tmp_path / "cache")
+    assert report["gap"] == pytest.approx(report["best"]["ndcg@10"] - report["results"]["hybrid"]["ndcg@10"])
+    assert report["gap"] >= 0  # the default configuration is one of the sweep's points
+    halves = report["halves"]
+    assert [h["queries"] for h in halves] == [sum(ev.query_half(t) == i for _, t in ev.load_labelled_set(tiny).queries)
+                                              for i in (0, 1)]
+    assert sum(h["queries"] for h in halves) == report["queries"]
+
+
+def test_query_half_is_a_stable_hash_of_the_text():
+    assert ev.query_half("法国首都") == ev.query_half(" 法国首都 ")
+    halves = [ev.query_half(f"query {i}") for i in range(400)]
+    assert 150 < sum(halves) < 250  # about half each
+    labelled = ev.parse_pairs_csv("\n".join(f"question {i},answer {i}" for i in range(40)))
+    one, other = ev.split_half(labelled, 0), ev.split_half(labelled, 1)
+    assert len(one.queries) + len(other.queries) == 40 and not set(one.queries) & set(other.queries)
+    assert all(ev.query_half(t) == 1 for _, t in other.queries) and other.documents == labelled.documents
+    with pytest.raises(ValueError, match="0 or 1"):
+        ev.split_half(labelled, 2)
+
+
+def test_split_half_report_chooses_on_half_0_and_reports_half_1():
+    labelled = ev.parse_pairs_csv("\n".join(
+        ["饿了,苹果是一种很好吃的水果。", "法国首都,法国的首都是巴黎。", "电脑黑屏,我的笔记本电脑黑屏了怎么办",
+         "巴黎天气,今天天气晴朗，适合散步。", "想吃水果,香蕉是黄色的水果。", "首都在哪,北京是中国的首都。",
+         "屏幕坏了,笔记本的屏幕坏了", "下雨吗,明天可能会下雨。"]))
+    report = ev.run(labelled, OneHotEncoder(), None, alphas=(0.0, 0.5, 1.0))
+    split = ev.split_half_report(report)
+    choose, held_out = report["halves"]
+    assert (split["chosen"]["fusion"], split["chosen"]["alpha"]) == (choose["best"]["fusion"], choose["best"]["alpha"])
+    assert split["queries"] == held_out["queries"] and split["results"] == held_out["results"]
+    assert split["chosen_point"] in held_out["sweep"] and split["best"] == held_out["best"]
+    assert "chosen on half 0" in ev.format_split_half(report)
+
+
+def test_with_distractors_adds_only_the_asked_script_unjudged():
+    base = ev.parse_pairs_csv("法国首都,法国的首都是巴黎。\n电脑黑屏,我的笔记本电脑黑屏了怎么办\n", name="zh")
+    other = ev.parse_pairs_csv("capital,The capital of France is Paris.\nhungry,苹果是一种很好吃的水果。\n"
+                               "code,Python 虚拟环境用 python -m venv .venv 创建\n", name="mix")
+    mixed = ev.with_distractors(base, other, "en")
+    added = mixed.documents[len(base.documents):]
+    assert [d.text for d in added] == ["The capital of France is Paris."]  # Chinese quoting code stays out
+    assert mixed.queries == base.queries and mixed.qrels == base.qrels and mixed.name == "zh+mix en"
+    assert all(d.id not in {x.id for x in base.documents} for d in added)
+    assert [d.text for d in ev.with_distractors(base, other, "zh").documents[2:]] == [
+        "苹果是一种很好吃的水果。", "Python 虚拟环境用 python -m venv .venv 创建"]
+    assert len(ev.with_distractors(base, other, "zh", max_docs=1).documents) == 3
+    with pytest.raises(ValueError, match="zh, cjk, en, alphabetic"):
+        ev.with_distractors(base, other, "fr")
+    clean, dirty = ev.run(base, OneHotEncoder(), None), ev.run(mixed, OneHotEncoder(), None)
+    loss = ev.distractor_report(clean, dirty)
+    assert loss["hybrid_excess"] == pytest.approx(loss["hybrid"] - loss["semantic"])
+    assert "distractors; nDCG@10 lost" in ev.format_distractors(clean, dirty)
+
+
 def test_second_run_only_reranks(tiny, tmp_path):
     first, encoder = _run(tiny, tmp_path / "cache")
     assert encoder.documents_embedded == 5 and encoder.query_calls > 0
@@ -189,6 +245,26 @@ def test_cli_prints_table_and_writes_json_and_plot(tiny, tmp_path, monkeypatch, 
     assert [p["alpha"] for p in report["sweep"]] == [0.0, 0.5, 1.0]
     html = plot.read_text(encoding="utf-8")
     assert "keyword only" in html and "semantic only" in html and '"name":"weighted"' in html
+
+
+def test_cli_split_half_and_distractors(tiny, tmp_path, monkeypatch, capsys):
+    import hybrid.semantic
+
+    monkeypatch.setattr(hybrid.semantic, "load_embedder", lambda *a, **kw: LoadedEmbedder(OneHotEncoder(), "auto"))
+    other = tmp_path / "other"
+    other.mkdir()
+    (other / "corpus.jsonl").write_text('{"id": "e1", "text": "The capital of France is Paris."}\n'
+                                        '{"id": "e2", "text": "Apples are my favourite food."}\n', encoding="utf-8")
+    (other / "queries.jsonl").write_text('{"id": "x", "text": "capital"}\n', encoding="utf-8")
+    (other / "qrels.tsv").write_text("x\te1\t1\n", encoding="utf-8")
+    out = tmp_path / "report.json"
+    status = ev.main(["--data", str(tiny), "--split-half", "--distractors", str(other), "--distractor-script", "en",
+                      "--alphas", "0,0.5,1", "--cache-dir", str(tmp_path / "cache"), "--out", str(out)])
+    printed = capsys.readouterr().out  # the tiny set's four queries fall 1 / 3 in the two halves
+    assert status == 0 and "split half: chosen on half 0" in printed and "2 distractors; nDCG@10 lost" in printed
+    report = json.loads(out.read_text(encoding="utf-8"))
+    assert report["distractors"]["docs"] == report["docs"] + 2 and "hybrid_excess" in report["distractors"]["loss"]
+    assert set(report["split_half"]) == {"chosen", "queries", "results", "chosen_point", "best", "gap"}
 
 
 def test_cli_errors_are_messages(tmp_path, capsys):
