@@ -659,8 +659,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--split-half", action="store_true",
                    help="also choose the best fusion and alpha on one half of the queries and report the other")
     p.add_argument("--distractors", default=None, metavar="FOLDER",
-                   help="also evaluate, in memory, with another set's entries added as unjudged distractors (mixed-language "
-                        "knowledge base) and print what each list loses")
+                   help="also evaluate, in memory, with another set's entries added as unjudged distractors "
+                        "(a mixed-language knowledge base) and print what each list loses")
     p.add_argument("--distractor-script", default="en", choices=sorted(SCRIPTS),
                    help="which of the other set's entries are added: zh (Chinese) or en (alphabetic)")
     p.add_argument("--max-distractors", type=int, default=None, help="add at most N distractors (seeded sample)")
