@@ -179,13 +179,18 @@ def test_only_the_shown_hits_are_looked_up():
     asked: dict[str, list] = {"tokens": [], "cosines": [], "highlights": []}
     tokens, cosines, highlights = store.tokens, store.cosines, engine._highlights
     store.tokens = lambda keys: asked["tokens"].extend(keys) or tokens(keys)
-    store.cosines = lambda keys, v: asked["cosines"].extend(keys) or cosines(keys, v)
+    store.cosines = lambda keys, v: asked["cosines"].append(list(keys)) or cosines(keys, v)
     engine._highlights = lambda text, toks, matched: asked["highlights"].append(text) or highlights(text, toks, matched)
     res = engine.search("电脑 黑屏 怎么办 学习", k=3)
     shown = {store.key(h.id) for h in res.keyword + res.semantic + res.hybrid}
     assert len(res.hybrid) == 3 and len(shown) <= 9
     assert set(asked["tokens"]) == shown and len(asked["tokens"]) == len(shown)
-    assert set(asked["cosines"]) == shown and len(asked["cosines"]) == len(shown)
+    *for_fusion, for_hits = asked["cosines"]
+    assert set(for_hits) == shown and len(for_hits) == len(shown)
+    # besides, fusion looks up the cosines of keyword candidates outside the semantic window, once
+    retrieval = engine.retrieve("电脑 黑屏 怎么办 学习")
+    outside = set(retrieval.keyword.docs.tolist()) - set(retrieval.semantic.docs[:retrieval.semantic.own].tolist())
+    assert [set(keys) for keys in for_fusion] == ([outside] if outside else [])
     assert len(asked["highlights"]) <= len(shown)
 
 
