@@ -31,9 +31,6 @@ from webui.samples import DEFAULT_SAMPLE, sample_text
 log = logging.getLogger("demo")
 
 QUEUE_SIZE = 64
-# The one public endpoint's group: a call may embed a knowledge base it sends (the embedding cache keeps a
-# repeated one cheap), so as many run at once as knowledge bases embed in the page.
-API_CONCURRENCY = wiring.EMBED_CONCURRENCY
 
 
 def _blocks(lang: str) -> gr.Blocks:
@@ -82,8 +79,10 @@ def build_demo(service: ModelService, kb_text: str | None = None, *, sample: str
         page = wiring.Page(tr, language, status_line, timer, gr.State(status.state), gr.State(None), kb, query,
                            controls, results, evaluation)
         wiring.wire(demo, page, h)
-        gr.api(make_search(service, server_kb, api_settings), api_name="search", concurrency_id="api",
-               concurrency_limit=API_CONCURRENCY)
+        # Not queued: an MCP call then runs in the request that passed the access policy (a queued one would go
+        # through Gradio's own loopback client, which carries no credentials). Embedding a sent knowledge base
+        # still takes its turn at the model service's embedding gate.
+        gr.api(make_search(service, server_kb, api_settings), api_name="search", queue=False)
     demo.queue(max_size=QUEUE_SIZE, default_concurrency_limit=1)
     return demo
 

@@ -41,11 +41,13 @@ class ServerProcess:
         args: the command after the Python interpreter (e.g. ``["demo.py", "--port", "0"]``).
         log_path: where the server's output goes.
         timeout: seconds to wait for the server to print its URL.
+        env: more environment variables of the server (e.g. HYBRID_API_KEY).
     """
 
-    def __init__(self, args: list[str], log_path: Path, timeout: float = 180.0) -> None:
+    def __init__(self, args: list[str], log_path: Path, timeout: float = 180.0,
+                 env: dict[str, str] | None = None) -> None:
         self.log_path = log_path
-        env = {**os.environ, "PYTHONUNBUFFERED": "1", "GRADIO_ANALYTICS_ENABLED": "False"}
+        env = {**os.environ, "PYTHONUNBUFFERED": "1", "GRADIO_ANALYTICS_ENABLED": "False", **(env or {})}
         self._log = open(log_path, "w", encoding="utf-8")
         self.process = subprocess.Popen([sys.executable, *args], cwd=ROOT, env=env, stdout=self._log,
                                         stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)

@@ -76,11 +76,11 @@ def test_gradio_client_searches_the_servers_knowledge_base(fake_demo):
     assert _comparable(answer) == _comparable(posted)
 
 
-async def _mcp(url: str, arguments: dict) -> tuple[list, dict]:
+async def _mcp(url: str, arguments: dict, headers: dict | None = None) -> tuple[list, dict]:
     from mcp import ClientSession
     from mcp.client.streamable_http import streamablehttp_client
 
-    async with streamablehttp_client(f"{url}gradio_api/mcp/") as (read, write, _):
+    async with streamablehttp_client(f"{url}gradio_api/mcp/", headers=headers) as (read, write, _):
         async with ClientSession(read, write) as session:
             await session.initialize()
             tools = (await session.list_tools()).tools
@@ -90,14 +90,41 @@ async def _mcp(url: str, arguments: dict) -> tuple[list, dict]:
             return tools, ast.literal_eval(result.content[0].text)
 
 
+def _call_mcp(url: str, arguments: dict, headers: dict | None = None) -> tuple[list, dict]:
+    with ThreadPoolExecutor(1) as pool:  # its own thread: the browser tests' Playwright owns this thread's loop
+        return pool.submit(asyncio.run, _mcp(url, arguments, headers)).result(timeout=120)
+
+
 @pytest.mark.model
 def test_mcp_lists_search_as_the_one_tool_and_calls_it(real_demo):
     arguments = {"query": "出门要带伞吗", "knowledge_base": KB, "k": 2}
-    with ThreadPoolExecutor(1) as pool:  # its own thread: the browser tests' Playwright owns this thread's loop
-        tools, answer = pool.submit(asyncio.run, _mcp(real_demo.url, arguments)).result(timeout=120)
+    tools, answer = _call_mcp(real_demo.url, arguments)
     assert [t.name for t in tools] == ["search"]
     schema = tools[0].inputSchema["properties"]
     assert set(schema) == {"query", "knowledge_base", "k", "alpha", "fusion", "mode"}
     assert "top-k" in schema["k"]["description"] and "Keyword (BM25)" in tools[0].description
     assert answer["model"] == "multilingual-e5-small" and len(answer["semantic"]) == 2
     assert answer["semantic"][0]["text"] == "明天可能会下雨，出门记得带伞。"
+
+
+def test_mcp_and_the_search_endpoint_are_behind_the_servers_key(tmp_path):
+    from gradio_client import Client
+
+    from tests.browser import ServerProcess
+
+    server = ServerProcess(["-m", "tests.ui_server", "--model", "fake", "--mcp"], tmp_path / "server.log",
+                           env={"HYBRID_API_KEY": "k-123"})
+    try:
+        for path in ("gradio_api/mcp/", "gradio_api/info", "config"):
+            assert httpx.post(f"{server.url}{path}", json={}, timeout=30).status_code == 401, path
+        refused = httpx.post(f"{server.url}gradio_api/mcp/", timeout=30,
+                             headers={"Authorization": "Bearer wrong"}, json={"jsonrpc": "2.0", "id": 1,
+                                                                                "method": "tools/list"})
+        assert refused.status_code == 401
+        key = {"Authorization": "Bearer k-123"}
+        tools, answer = _call_mcp(server.url, {"query": "巴黎", "knowledge_base": KB, "k": 1}, key)
+        assert [t.name for t in tools] == ["search"] and answer["keyword"][0]["text"] == "法国的首都是巴黎。"
+        client = Client(server.url, verbose=False, headers=key)
+        assert client.predict("巴黎", KB, 1, api_name="/search")["semantic"]
+    finally:
+        server.stop()
