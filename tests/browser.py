@@ -169,3 +169,19 @@ def settled(page, *elem_ids: str) -> None:
     ids = list(elem_ids) or ["notice", "col-keyword", "col-semantic", "col-hybrid"]
     page.wait_for_function("""(ids) => ids.every(id => { const t = document.querySelector(
         `#${id} [data-testid=status-tracker]`); return !t || t.classList.contains('hide'); })""", arg=ids)
+
+
+def type_knowledge_base(page, content: str) -> None:
+    """Open the knowledge-base panel and replace its text with ``content``, as a paste does.
+
+    Just after the panel opens, the text box may still receive its first render; text typed in that instant
+    can be overwritten, which no person is fast enough to meet. The paste is repeated until it stays.
+    """
+    open_accordion(page, "kb-panel", "#kb textarea")
+    box = page.locator("#kb textarea")
+    for _ in range(3):
+        box.fill(content)
+        page.wait_for_timeout(500)
+        if box.input_value() == content:
+            return
+    raise AssertionError("the knowledge-base box did not keep the pasted text")

@@ -458,3 +458,9 @@ def test_main_rejects_a_bad_knowledge_base_or_device_before_serving(tmp_path, ca
     assert "unsupported file type" in capsys.readouterr().err
     assert demo.main(["--device", "tpu"]) == 2
     assert "Unknown device 'tpu'" in capsys.readouterr().err
+    (tmp_path / "blank.txt").write_text("\n  \n", encoding="utf-8")
+    assert demo.main(["--kb", str(tmp_path / "blank.txt")]) == 2
+    assert "holds no entries" in capsys.readouterr().err
+    assert demo.main(["--mcp", "--no-ui"]) == 2
+    assert "--mcp serves the page's search endpoint" in capsys.readouterr().err
+    assert demo.build_parser().parse_args(["--mcp"]).mcp is True

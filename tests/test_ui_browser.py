@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.browser import hit_texts, hits, open_accordion, open_page, search, settled
+from tests.browser import hit_texts, hits, open_accordion, open_page, search, settled, type_knowledge_base
 from webui.samples import sample_text
 
 pytestmark = [
@@ -184,8 +184,7 @@ def test_typed_knowledge_base_is_embedded_and_searched(chromium, real_demo):
     from playwright.sync_api import expect
 
     page = open_page(chromium, real_demo.url)
-    open_accordion(page, "kb-panel", "#kb textarea")
-    page.fill("#kb textarea", sample_text("everyday") + "\n我家的猫喜欢晒太阳。")
+    type_knowledge_base(page, sample_text("everyday") + "\n我家的猫喜欢晒太阳。")
     expect(page.locator("#kb-info")).to_contain_text("共 19 条")
     expect(page.locator("#index-info")).to_contain_text("向量索引就绪：19 条 · multilingual-e5-small")
     search(page, "喵星人")

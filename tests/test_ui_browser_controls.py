@@ -24,6 +24,7 @@ from tests.browser import (
     search,
     set_number,
     settled,
+    type_knowledge_base,
 )
 from webui.i18n import TEXTS
 from webui.samples import example_queries, sample_names, sample_text
@@ -101,9 +102,9 @@ def test_uploads_append_or_replace_and_never_lose_typed_text(page, tmp_path):
     from playwright.sync_api import expect
 
     p = page()
-    kb = _kb(p)
     typed = "我自己输入的知识。\n第二条自己的知识。"
-    kb.fill(typed)
+    type_knowledge_base(p, typed)
+    kb = _kb(p)
     expect(p.locator("#kb-info")).to_contain_text("共 2 条")
     files = {"kb.txt": "上传的第一条。\n上传的第二条。\n".encode("utf-8"),
              "gbk.csv": "id,text\n1,苹果很甜\n2,香蕉很软\n".encode("gbk"),
@@ -147,8 +148,7 @@ def test_split_switch_cuts_long_paragraphs(page):
     from playwright.sync_api import expect
 
     p = page()
-    kb = _kb(p)
-    kb.fill("第一句话讲苹果的营养。" * 6 + "第二句话讲香蕉的产地！" * 6 + "\n短的一条。")
+    type_knowledge_base(p, "第一句话讲苹果的营养。" * 6 + "第二句话讲香蕉的产地！" * 6 + "\n短的一条。")
     expect(p.locator("#kb-info")).to_contain_text("共 2 条")
     p.locator("#split input").check()
     expect(p.locator("#kb-info")).to_contain_text("共 13 条")
@@ -292,8 +292,8 @@ def test_language_switch_translates_every_string(page, tmp_path):
 
 
 def test_evaluation_tab_runs_and_applies_the_best_alpha(page, tmp_path):
-    """Clicks: the evaluation tab, its upload box (corpus.jsonl, queries.jsonl, qrels.tsv), "run", and
-    "apply the best alpha"; then the search tab shows the applied alpha."""
+    """Clicks: the evaluation tab, "apply" and "run" too early, its upload box (corpus.jsonl, queries.jsonl,
+    qrels.tsv), the number of queries, "run", and "apply the best alpha"; then the search tab shows it."""
     from playwright.sync_api import expect
 
     from tests.test_evaluate import write_set
@@ -307,7 +307,9 @@ def test_evaluation_tab_runs_and_applies_the_best_alpha(page, tmp_path):
     expect(p.locator("#eval-status")).to_contain_text("无法读取评测文件：还没有上传文件")
     p.locator("#eval-files input[type=file]").set_input_files(
         [str(folder / n) for n in ("corpus.jsonl", "queries.jsonl", "qrels.tsv")])
+    p.locator("#eval-max-queries input").fill("3")
     p.click("#eval-run")
+    expect(p.locator("#eval-status")).to_contain_text("3 个查询")
     expect(p.locator("#eval-table")).to_contain_text("关键词 (BM25)")
     expect(p.locator("#eval-table")).to_contain_text("最好的扫描点")
     expect(p.locator("#eval-curve .js-plotly-plot")).to_be_visible()
@@ -375,7 +377,7 @@ def test_sessions_are_isolated(page):
     from playwright.sync_api import expect
 
     alice, bob = page(), page()
-    _kb(alice).fill("独角兽乐园建在火星上。\n火星是太阳系的第四颗行星。")
+    type_knowledge_base(alice, "独角兽乐园建在火星上。\n火星是太阳系的第四颗行星。")
     expect(alice.locator("#kb-info")).to_contain_text("共 2 条")
     search(alice, "独角兽")
     expect(alice.locator("#col-keyword .hit .hit-text").first).to_have_text("独角兽乐园建在火星上。")
@@ -385,7 +387,7 @@ def test_sessions_are_isolated(page):
     search(bob, "独角兽")
     expect(hits(bob, "semantic")).to_have_count(5)
     expect(hits(bob, "keyword")).to_have_count(0)
-    _kb(bob).fill("鲍勃的唯一一条知识。")
+    type_knowledge_base(bob, "鲍勃的唯一一条知识。")
     expect(bob.locator("#kb-info")).to_contain_text("共 1 条")
     search(alice, "火星")
     expect(hits(alice, "semantic")).to_have_count(2)
@@ -399,8 +401,8 @@ def test_bad_input_gives_messages_and_keeps_the_text(page):
     p = page()
     p.click("#search-button")
     expect(p.locator("#notice")).to_contain_text("请输入查询词")
-    kb = _kb(p)
-    kb.fill("")
+    type_knowledge_base(p, "")
+    kb = p.locator("#kb textarea")
     expect(p.locator("#kb-info")).to_contain_text("知识库为空")
     search(p, "苹果")
     expect(p.locator("#notice")).to_contain_text("知识库为空")
@@ -463,8 +465,8 @@ def test_searches_get_through_while_another_visitor_embeds(chromium, slow_demo):
     from playwright.sync_api import expect
 
     alice, bob, carol = (open_page(chromium, slow_demo.url) for _ in range(3))
-    _kb(alice).fill("\n".join(f"第 {i} 条新知识：北京的天气。" for i in range(60)))
-    _kb(carol).fill("\n".join(f"卡罗尔的第 {i} 条笔记。" for i in range(60)))
+    type_knowledge_base(alice, "\n".join(f"第 {i} 条新知识：北京的天气。" for i in range(60)))
+    type_knowledge_base(carol, "\n".join(f"卡罗尔的第 {i} 条笔记。" for i in range(60)))
     # The progress bar counts entries on the index line, which stays visible with the panel closed.
     expect(alice.locator("#index-info")).to_contain_text(re.compile(r"\d+/60"))
     expect(carol.locator("#index-info")).to_contain_text(re.compile(r"\d+/60"))
