@@ -17,6 +17,8 @@ import gradio as gr
 from hybrid.kb import SUPPORTED_SUFFIXES, entries_from_file
 from hybrid.semantic import resolve_device
 from hybrid.service import ModelService
+from hybrid.store import StoreError, open_store
+from hybrid.store.milvus import DEFAULT_COLLECTION
 from server import ApiSettings
 from server.access import resolve_access
 from server.app import check_forwarded_allow_ips, serve
@@ -52,17 +54,18 @@ def build_demo(service: ModelService, kb_text: str | None = None, *, sample: str
         sample: stem of the sample in data/samples/ selected at start.
         lang: "zh" (default) or "en"; every visitor can switch.
         max_entries: knowledge bases with more entries are refused with a message.
-        server_kb: the server's knowledge base (``--kb``), searched by the public ``search`` endpoint when a
-            call sends none.
+        server_kb: the server's knowledge base (``--kb``, or ``--store``), searched by the public ``search``
+            endpoint when a call sends none. Over a store, the page searches it too, read-only, for every visitor.
         api_settings: the limits of the public ``search`` endpoint (those of POST /search; from the
             environment when None).
     Returns:
         The Blocks app with its queue configured (serve it with ``server.app.serve`` or ``launch``).
     """
-    h = DemoHandlers(service, max_entries=max_entries)
+    store_kb = server_kb if server_kb is not None and server_kb.store is not None else None
+    h = DemoHandlers(service, max_entries=max_entries, store_kb=store_kb)
     status = service.status()
-    initial_kb = kb_text if kb_text is not None else sample_text(sample)
-    first_sample = sample if kb_text is None else sample_of(kb_text)
+    initial_kb = kb_text if kb_text is not None else ("" if store_kb is not None else sample_text(sample))
+    first_sample = None if store_kb is not None else (sample if kb_text is None else sample_of(kb_text))
     tr = Translator(lang)
     with _blocks(lang) as demo:
         language, status_line = layout.build_header(tr, status, lang)
@@ -120,8 +123,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--reranker", default="auto",
                    help="second stage that re-scores the hybrid top-N: auto (Qwen3-Reranker-4B on a CUDA GPU, none "
                         "on the CPU), none, qwen3-0.6b | qwen3-4b | qwen3-8b, a hub id or a local folder")
-    p.add_argument("--kb", metavar="FILE",
-                   help=f"preload a knowledge base ({', '.join(SUPPORTED_SUFFIXES)}; UTF-8 or GBK/GB18030)")
+    source = p.add_mutually_exclusive_group()
+    source.add_argument("--kb", metavar="FILE",
+                        help=f"preload a knowledge base ({', '.join(SUPPORTED_SUFFIXES)}; UTF-8 or GBK/GB18030)")
+    source.add_argument("--store", metavar="URI",
+                        help="serve a Milvus collection read-only (built by `python -m hybrid index`): milvus:FILE.db "
+                             "or milvus+http(s)://HOST:PORT (token from MILVUS_TOKEN)")
+    p.add_argument("--collection", default=DEFAULT_COLLECTION, help="the Milvus collection (with --store)")
     p.add_argument("--auth", metavar="USER:PASSWORD", type=parse_auth,
                    help="require this login for everything (page, Gradio API, JSON API); a logged-in browser may "
                         "use the JSON API too")
@@ -160,13 +168,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         check_forwarded_allow_ips(args.forwarded_allow_ips, args.share)
         if args.mcp and args.no_ui:
             raise ValueError("--mcp serves the page's search endpoint, which --no-ui leaves out")
-    except (ValueError, OSError) as exc:  # KnowledgeBaseError is a ValueError
+        store = open_store(args.store, collection=args.collection, read_only=True) if args.store else None
+    except (ValueError, OSError, StoreError) as exc:  # KnowledgeBaseError is a ValueError
         print(f"error: {exc}", file=sys.stderr)
         return 2
     service = ModelService(model=args.model, device=args.device, document_prompt=args.document_prompt,
                            reranker=args.reranker, embed_slots=settings.embed_concurrency).start()
     # One knowledge base for POST /search and the page's search endpoint.
     server_kb = ServerKnowledgeBase(service, kb_text.splitlines(), args.kb).start() if kb_text else None
+    if store is not None:
+        server_kb = ServerKnowledgeBase.from_store(store, service).start()
+        print(f"* Knowledge base: {store.describe()}, {len(store):,} entries, read-only")
     if kb_text is not None and not access.shows_kb:
         print("* --open: the --kb knowledge base is searchable (POST /search) but not shown in the page")
         kb_text = None
@@ -179,6 +191,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except OSError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
+    finally:
+        if store is not None:
+            store.close()
     return 0
 
 

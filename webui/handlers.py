@@ -153,12 +153,15 @@ class DemoHandlers:
         split_longer_than: entry length above which the split switch cuts an entry into sentences.
         upload_root: the only folder uploads are read from; Gradio's upload folder (where it stores the files
             it received) when None.
+        store_kb: the server's knowledge base over a store (``demo.py --store``, a
+            ``server.knowledge.ServerKnowledgeBase``): every visitor searches it, read-only, instead of a text box.
     """
 
     def __init__(self, service: ModelService, max_entries: int = MAX_ENTRIES,
                  max_upload_bytes: int = MAX_UPLOAD_BYTES, split_longer_than: int = SPLIT_LONGER_THAN,
-                 upload_root: str | Path | None = None) -> None:
+                 upload_root: str | Path | None = None, store_kb: Any = None) -> None:
         self.service = service
+        self.store_kb = store_kb
         self.max_entries = max_entries
         self.max_upload_bytes = max_upload_bytes
         self.split_longer_than = split_longer_than
@@ -180,6 +183,9 @@ class DemoHandlers:
     def count(self, kb_text: str | None, split: bool, lang: str) -> tuple[str, Any]:
         """The entry count line under the knowledge base (or why it cannot be indexed), and the knowledge-base
         panel's label, which carries the count (and the sample's name) while the panel is collapsed."""
+        if self.store_kb is not None:
+            line = self.store_line(lang)
+            return line, gr.update(label=text("kb_panel_store", lang, summary=line))
         entries = self.entries(kb_text, split)
         problem = self._size_problem(entries, lang)
         line = problem or text("kb_count", lang, n=len(entries))
@@ -205,6 +211,8 @@ class DemoHandlers:
             (engine, index status line; empty when the knowledge base cannot be indexed, which the count
             line under the text box explains).
         """
+        if self.store_kb is not None:
+            return None, self.index_line(None, kb_text, split, lang)
         entries = self.entries(kb_text, split)
         if self._size_problem(entries, lang):
             return engine, ""
@@ -223,12 +231,24 @@ class DemoHandlers:
 
     def index_line(self, engine: HybridEngine | None, kb_text: str | None, split: bool, lang: str) -> str:
         """The line saying what the session's engine holds ("" when it does not hold the typed text)."""
+        if self.store_kb is not None:
+            engine, status = self.store_kb.engine, self.store_kb.status()
+            if engine.has_vectors:
+                return text("kb_store_ready", lang, model=engine.embedder.name)
+            if status["error"]:
+                return text("kb_store_keyword_only", lang, error=status["error"])
+            return text("kb_store_loading", lang)
         entries = self.entries(kb_text, split)
         if engine is None or _texts(engine) != entries or self._size_problem(entries, lang):
             return ""
         if engine.has_vectors:
             return text("kb_indexed", lang, n=len(entries), model=engine.embedder.name)
         return text("kb_keyword_only", lang, n=len(entries))
+
+    def store_line(self, lang: str) -> str:
+        """What the served store holds: its kind, collection and entry count (never where it lives)."""
+        status = self.store_kb.status()
+        return text("kb_store", lang, where=status["path"], n=f"{status['size']:,}")
 
     def _read_upload(self, path: str, lang: str) -> tuple[list[str] | None, KbMessage]:
         name = Path(path).name
@@ -350,20 +370,26 @@ class DemoHandlers:
         """
         if not query or not query.strip():
             return self._empty(text("notice_empty_query", lang), lang)
-        entries = self.entries(kb_text, split)
-        if not entries:
-            return self._empty(text("notice_empty_kb", lang), lang)
-        problem = self._size_problem(entries, lang)
-        if problem:
-            return self._empty(problem, lang, error=True)
-        target = engine
-        if engine is None or _texts(engine) != entries:
-            target = HybridEngine(entries, settings=self.service.settings)
+        if self.store_kb is not None:
+            target = self.store_kb.engine
+        else:
+            entries = self.entries(kb_text, split)
+            if not entries:
+                return self._empty(text("notice_empty_kb", lang), lang)
+            problem = self._size_problem(entries, lang)
+            if problem:
+                return self._empty(problem, lang, error=True)
+            target = engine
+            if engine is None or _texts(engine) != entries:
+                target = HybridEngine(entries, settings=self.service.settings)
         notices = []
         if not target.has_vectors:
             state = self.service.status().state
-            notices.append(text({LOADING: "notice_loading", FAILED: "notice_failed"}.get(state, "notice_indexing"),
-                                lang))
+            if self.store_kb is not None and state == READY:  # loaded, but not the model of the store's vectors
+                notices.append(self.index_line(None, kb_text, split, lang))
+            else:
+                notices.append(text({LOADING: "notice_loading", FAILED: "notice_failed"}.get(state, "notice_indexing"),
+                                    lang))
         embedder = target.embedder if target.has_vectors else None
         query = query.strip()
         fitted, limit = fit_query(query, embedder)
@@ -416,7 +442,7 @@ class DemoHandlers:
             (the link box, shown, holding the link; a note when the knowledge base is the user's own, which
             the link cannot carry).
         """
-        own_kb = sample_of(kb_text) is None
+        own_kb = sample_of(kb_text) is None and self.store_kb is None
         values = {"q": (query or "").strip()[: share.MAX_QUERY_CHARS] or None,
                   "sample": None if own_kb else sample, "split": bool(split), "alpha": float(alpha),
                   "fusion": fusion, "normalizer": normalizer, "k": int(k), "k1": float(k1), "b": float(b),
@@ -438,7 +464,7 @@ class DemoHandlers:
         if rejected:
             log.info("ignored invalid URL parameters: %s", ", ".join(rejected))
         skip = gr.skip()
-        sample = values.get("sample")
+        sample = values.get("sample") if self.store_kb is None else None  # a served store has no samples
         kb = sample_text(sample) if sample else skip
         examples = examples_update(sample) if sample else skip
         return (values.get("q", skip), sample or skip, kb, examples, values.get("split", skip),

@@ -157,17 +157,19 @@ def build_header(tr: Translator, status: ModelStatus, lang: str) -> tuple[gr.Rad
 
 def build_knowledge_base(tr: Translator, h: DemoHandlers, kb_text: str, sample: str | None,
                          lang: str) -> KnowledgeBasePanel:
-    """The knowledge-base panel, collapsed, its label carrying the entry count."""
+    """The knowledge-base panel, collapsed, its label carrying the entry count. Serving a store, the panel
+    only says what it holds: there is nothing to edit."""
     kb_info, panel_label = h.count(kb_text, False, lang)
+    editable = h.store_kb is None
     with gr.Accordion(panel_label["label"], open=False, elem_id="kb-panel") as panel:
-        with gr.Row(equal_height=True):
+        with gr.Row(equal_height=True, visible=editable):
             sample_box = tr.make(gr.Dropdown, i18n={"choices": sample_choices, "label": "sample_label"},
                                  value=sample, scale=2, elem_id="sample")
             split = tr.make(gr.Checkbox, False, i18n={"label": "split_label"}, scale=1, elem_id="split")
         kb = tr.make(gr.Textbox, kb_text, i18n={"label": "kb_label", "placeholder": "kb_placeholder"},
-                     lines=10, max_lines=16, elem_id="kb")
+                     lines=10, max_lines=16, elem_id="kb", visible=editable)
         info = gr.Markdown(kb_info, elem_id="kb-info")
-        with gr.Row(equal_height=True):
+        with gr.Row(equal_height=True, visible=editable):
             upload = tr.make(gr.File, i18n={"label": "upload_label"}, file_types=list(SUPPORTED_SUFFIXES),
                              type="filepath", height=100, scale=3, elem_id="upload")
             mode = tr.make(gr.Radio, i18n={"choices": lambda code: [(text("upload_replace", code), REPLACE),
@@ -219,13 +221,18 @@ def build_controls(tr: Translator, settings: Settings) -> tuple[gr.Slider, gr.Dr
 
 def build_more_controls(tr: Translator, h: DemoHandlers, settings: Settings,
                         main: tuple[gr.Slider, gr.Dropdown, gr.Dropdown, gr.Slider]) -> Controls:
-    """BM25 k1/b and the relevance threshold, folded away below the results; returns every control."""
+    """BM25 k1/b and the relevance threshold, folded away below the results; returns every control. A store
+    that fixes k1 and b (Milvus: when the collection is built) shows its values, which cannot be moved."""
+    fixed = h.store_kb.engine.store.bm25_params if h.store_kb is not None else None
+    k1_value, b_value = fixed if fixed is not None else (settings.k1, settings.b)
+    k1_info, b_info = ("k1_info", "b_info") if fixed is None else (
+        (lambda code: text("bm25_fixed", code)),) * 2
     with tr.make(gr.Accordion, i18n={"label": "more_controls"}, open=False, elem_id="more-controls") as more:
         with gr.Row():
-            k1 = tr.make(gr.Slider, 0.0, 3.0, i18n={"label": "k1_label", "info": "k1_info"}, value=settings.k1,
-                         step=0.1, elem_id="k1", min_width=160)
-            b = tr.make(gr.Slider, 0.0, 1.0, i18n={"label": "b_label", "info": "b_info"}, value=settings.b, step=0.05,
-                        elem_id="b", min_width=160)
+            k1 = tr.make(gr.Slider, 0.0, 3.0, i18n={"label": "k1_label", "info": k1_info}, value=k1_value,
+                         step=0.1, elem_id="k1", min_width=160, interactive=fixed is None)
+            b = tr.make(gr.Slider, 0.0, 1.0, i18n={"label": "b_label", "info": b_info}, value=b_value, step=0.05,
+                        elem_id="b", min_width=160, interactive=fixed is None)
             threshold = tr.make(gr.Slider, 0.0, 1.0, i18n={"label": "threshold_label", "info": h.threshold_info},
                                 value=h.threshold_value(), step=0.01, elem_id="threshold", min_width=240, scale=2)
     return Controls(*main, more, k1, b, threshold)
