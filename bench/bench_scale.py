@@ -115,8 +115,10 @@ def child(n_docs: int, corpus_kind: str, vector_kind: str, n_queries: int, batch
         out[f"{mode} p50 / p99 ms"] = f"{lat['p50']:.2f} / {lat['p99']:.2f}"
         out[f"{mode} p50 ms"], out[f"{mode} p99 ms"] = lat["p50"], lat["p99"]
     batches = [queries[i:i + batch] for i in range(0, len(queries) - batch + 1, batch)]
-    many = interleaved({"many": lambda b: engine.search_many(b, k=10, mode="hybrid")}, batches)
+    many = interleaved({"many": lambda b: engine.search_many(b, k=10, mode="hybrid"),
+                        "one by one": lambda b: [engine.search(q, k=10, mode="hybrid") for q in b]}, batches)
     out[f"hybrid search_many, batches of {batch}: per query ms"] = median(many["many"]) / batch
+    out["hybrid one search per query, same batches: per query ms"] = median(many["one by one"]) / batch
 
     gc.collect()
     store = engine.store
