@@ -1,4 +1,4 @@
-"""The Gradio demo: a knowledge base, a query, keyword | semantic | hybrid columns side by side, and the data behind them.
+"""The Gradio demo: a knowledge base, a query, keyword | semantic | hybrid (| reranked) columns side by side, and the data behind them.
 
 Run ``python demo.py`` (or ``make demo``) and open http://127.0.0.1:7860. ``python demo.py --help`` lists the options.
 """
@@ -23,6 +23,7 @@ from server import ApiSettings
 from server.access import resolve_access
 from server.app import check_forwarded_allow_ips, serve
 from server.knowledge import ServerKnowledgeBase
+from webui import format as fmt
 from webui import layout, wiring
 from webui.api import make_search
 from webui.eval_tab import build_eval_tab
@@ -49,7 +50,7 @@ def build_demo(service: ModelService, kb_text: str | None = None, *, sample: str
     """Build the demo UI around a shared, already started (or starting) ``ModelService``.
 
     Args:
-        service: the one embedding model shared by every visitor.
+        service: the one embedding model (and reranker, which adds the fourth column) shared by every visitor.
         kb_text: knowledge base shown at start (one entry per line); the sample ``sample`` when None.
         sample: stem of the sample in data/samples/ selected at start.
         lang: "zh" (default) or "en"; every visitor can switch.
@@ -74,13 +75,15 @@ def build_demo(service: ModelService, kb_text: str | None = None, *, sample: str
             with tr.make(gr.Tab, i18n={"label": "tab_search"}, id="search", elem_id="tab-search"):
                 kb = layout.build_knowledge_base(tr, h, initial_kb, first_sample, lang)
                 query = layout.build_query(tr, first_sample, lang)
-                main_controls = layout.build_controls(tr, service.settings)
-                results = layout.build_results(tr, status, lang)
+                main_controls, top_n = layout.build_ranking_controls(tr, service.settings,
+                                                                     fmt.RERANK_COLUMN in h.columns)
+                results = layout.build_results(tr, status, lang, h.columns, h.rerank_notes(lang))
+                rerank = layout.build_rerank_rest(tr, service.reranker_status(), top_n, wiring.STATUS_POLL_S)
                 controls = layout.build_more_controls(tr, h, service.settings, main_controls)
             with tr.make(gr.Tab, i18n={"label": "tab_evaluate"}, id="evaluate", elem_id="tab-evaluate"):
                 evaluation = build_eval_tab(tr, service, controls.alpha, controls.fusion, language)
         page = wiring.Page(tr, language, status_line, timer, gr.State(status.state), gr.State(None), kb, query,
-                           controls, results, evaluation)
+                           controls, results, evaluation, rerank)
         wiring.wire(demo, page, h)
         # Not queued: an MCP call then runs in the request that passed the access policy (a queued one would go
         # through Gradio's own loopback client, which carries no credentials). Embedding a sent knowledge base

@@ -376,7 +376,7 @@ def test_one_public_endpoint_and_every_other_event_private(encoder):
     info = blocks.get_api_info()
     assert list(info["named_endpoints"]) == ["/search"]
     params = [p["parameter_name"] for p in info["named_endpoints"]["/search"]["parameters"]]
-    assert params == ["query", "knowledge_base", "k", "alpha", "fusion", "mode"]
+    assert params == ["query", "knowledge_base", "k", "alpha", "fusion", "mode", "rerank"]
 
 
 def test_language_switch_relabels_every_translated_component(encoder):

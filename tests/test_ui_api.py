@@ -34,7 +34,7 @@ def test_gradio_client_sees_one_typed_endpoint_and_gets_semantic_results(real_de
     api = client.view_api(return_format="dict", print_info=False)
     assert list(api["named_endpoints"]) == ["/search"] and api["unnamed_endpoints"] == {}
     params = {p["parameter_name"]: p for p in api["named_endpoints"]["/search"]["parameters"]}
-    assert list(params) == ["query", "knowledge_base", "k", "alpha", "fusion", "mode"]
+    assert list(params) == ["query", "knowledge_base", "k", "alpha", "fusion", "mode", "rerank"]
     assert params["k"]["parameter_default"] == 5 and params["fusion"]["parameter_default"] == "adaptive"
     assert not params["query"]["parameter_has_default"]
 
@@ -101,7 +101,7 @@ def test_mcp_lists_search_as_the_one_tool_and_calls_it(real_demo):
     tools, answer = _call_mcp(real_demo.url, arguments)
     assert [t.name for t in tools] == ["search"]
     schema = tools[0].inputSchema["properties"]
-    assert set(schema) == {"query", "knowledge_base", "k", "alpha", "fusion", "mode"}
+    assert set(schema) == {"query", "knowledge_base", "k", "alpha", "fusion", "mode", "rerank"}
     assert "top-k" in schema["k"]["description"] and "Keyword (BM25)" in tools[0].description
     assert answer["model"] == "multilingual-e5-small" and len(answer["semantic"]) == 2
     assert answer["semantic"][0]["text"] == "明天可能会下雨，出门记得带伞。"

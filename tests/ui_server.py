@@ -1,8 +1,9 @@
 """Serves the demo with a stand-in embedding model for the browser tests, the way ``demo.py`` serves it.
 
-``python -m tests.ui_server --model fake|slow|gated [--gate FILE] [--server-kb FILE] [--mcp]`` builds the
-page with ``demo.build_demo`` and serves it with ``server.app.start`` (the JSON API and the UI on one
-loopback port, port 0), prints ``* UI:  <url>`` like ``demo.py`` and runs until it is terminated.
+``python -m tests.ui_server --model fake|slow|gated [--gate FILE] [--server-kb FILE] [--reranker NAME] [--mcp]``
+builds the page with ``demo.build_demo`` and serves it with ``server.app.start`` (the JSON API and the UI on
+one loopback port, port 0), prints ``* UI:  <url>`` like ``demo.py`` and runs until it is terminated.
+``--reranker`` loads a reranker for real (e.g. a tiny Qwen3 reranker's folder); none by default.
 
 - fake: the one-hot fake model, ready at once;
 - slow: the fake embedding 5 documents a second (progress and concurrency are easy to watch);
@@ -39,6 +40,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--model", choices=("fake", "slow", "gated"), default="fake")
     parser.add_argument("--gate", type=Path, help="gated: loading finishes once this file exists")
     parser.add_argument("--server-kb", help="the server's knowledge base (--kb of demo.py), not shown in the UI")
+    parser.add_argument("--reranker", default="none",
+                        help="a reranker loaded for real (load_reranker, CPU), e.g. a tiny Qwen3 reranker's folder")
     parser.add_argument("--mcp", action="store_true")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
@@ -47,7 +50,8 @@ def main(argv: list[str] | None = None) -> int:
     from server.app import start
     from server.knowledge import ServerKnowledgeBase
 
-    service = ModelService(cache=False, loader=_loader(args.model, args.gate)).start()
+    service = ModelService(cache=False, loader=_loader(args.model, args.gate), reranker=args.reranker,
+                           device="cpu").start()
     server_kb = ServerKnowledgeBase.from_file(args.server_kb, service).start() if args.server_kb else None
     blocks = demo.build_demo(service, server_kb=server_kb)
     running = start(blocks, service, port=0, kb=server_kb, log_level="info",

@@ -26,7 +26,8 @@ def make_search(service: ModelService, server_kb: ServerKnowledgeBase | None = N
     defaults = service.settings
 
     def search(query: str, knowledge_base: list[str] | None = None, k: int = defaults.k,
-               alpha: float = defaults.alpha, fusion: str = defaults.fusion, mode: str = "all") -> dict[str, Any]:
+               alpha: float = defaults.alpha, fusion: str = defaults.fusion, mode: str = "all",
+               rerank: int | None = None) -> dict[str, Any]:
         """Keyword (BM25), semantic (embedding cosine) and hybrid rankings of a knowledge base for a query.
 
         Args:
@@ -37,16 +38,19 @@ def make_search(service: ModelService, server_kb: ServerKnowledgeBase | None = N
             alpha: the semantic weight of the hybrid list, 0 to 1 (the keyword side gets 1 - alpha).
             fusion: how the two lists are fused: adaptive, weighted or rrf.
             mode: which lists to compute: all, keyword, semantic or hybrid.
+            rerank: how many of the first hybrid hits the server's reranker re-scores into the reranked list
+                (0: none; left out: 20 when the server has a reranker, else none).
         Returns:
             The JSON answer of POST /search: query, query_tokens, model, device, the keyword, semantic and
             hybrid hits (rank, text, score, keyword_score, semantic_score, the weighted parts, ranks in the
-            other lists), timings_ms, settings, alpha_used, source and documents.
+            other lists), the reranked hits and the reranker's name (rerank_score, hybrid_rank), timings_ms,
+            settings, alpha_used, source and documents.
         """
         import gradio as gr
 
         try:
             outcome = run_search(service, server_kb, limits, query, k=k, alpha=alpha,
-                                 fusion=fusion, mode=mode, documents=knowledge_base)
+                                 fusion=fusion, mode=mode, documents=knowledge_base, rerank=rerank)
         except ApiError as exc:  # the caller's mistake (or a model still loading): said to the caller, no trace
             raise gr.Error(f"{exc.code}: {exc.message}", print_exception=False) from None
         return outcome.to_dict()

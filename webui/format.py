@@ -16,7 +16,7 @@ from .calibration import UNCALIBRATED, Calibration, calibration_for
 from .i18n import text
 
 VECTOR_PREVIEW = 50  # dimensions shown in the table and the bar chart
-_STAGES = ("tokenize", "keyword", "embed", "vector", "fuse", "total")
+_STAGES = ("tokenize", "keyword", "embed", "vector", "fuse", "rerank", "total")
 _NONE = "—"
 _WHY_COLUMNS = ("why_rank", "why_text", "why_bm25", "why_bm25_norm", "why_cosine", "why_cosine_norm",
                 "why_kw_weight", "why_sem_weight", "why_kw_part", "why_sem_part", "why_total")
@@ -136,8 +136,17 @@ COLUMNS: tuple[Column, ...] = (
            True),
     Column("hybrid", lambda r: r.hybrid, "col_hybrid", "col_hybrid_none", "short_hybrid", "score_hybrid", True),
 )
+# The fourth column, on pages whose server has a reranker: the first N hybrid hits re-ordered by it.
+RERANK_COLUMN = Column("reranked", lambda r: r.reranked, "col_reranked", "col_reranked_none", "short_reranked",
+                       "score_rerank", True)
+ALL_COLUMNS = (*COLUMNS, RERANK_COLUMN)
 COLUMN_NAMES = tuple(c.name for c in COLUMNS)
-_BY_NAME = {c.name: c for c in COLUMNS}
+_BY_NAME = {c.name: c for c in ALL_COLUMNS}
+
+
+def page_columns(reranking: bool) -> tuple[Column, ...]:
+    """The result columns of a page: the three lists, and the reranked one when the server has a reranker."""
+    return (*COLUMNS, RERANK_COLUMN) if reranking else COLUMNS
 
 
 def bar_percent(hit: Hit, column: str, calibration: Calibration, top_score: float | None = None) -> float:
@@ -146,8 +155,8 @@ def bar_percent(hit: Hit, column: str, calibration: Calibration, top_score: floa
     Args:
         hit: the hit.
         column: "semantic" (the model's calibrated relevance of the cosine: P(relevant) for a fitted model, the
-            cosine itself otherwise) or another column (share of ``top_score``, the column's best score,
-            since BM25 and fused scores have no fixed scale).
+            cosine itself otherwise), "reranked" (the reranker's score, itself a probability) or another column
+            (share of ``top_score``, the column's best score, since BM25 and fused scores have no fixed scale).
         calibration: the model's calibration.
         top_score: the best score of the column (columns other than semantic).
     Returns:
@@ -155,17 +164,20 @@ def bar_percent(hit: Hit, column: str, calibration: Calibration, top_score: floa
     """
     if column == "semantic":
         value = calibration.relevance(hit.score) or 0.0
+    elif column == "reranked":
+        value = hit.score
     else:
         value = hit.score / top_score if top_score and top_score > 0 else 0.0
     return float(min(max(value, 0.0), 1.0) * 100.0)
 
 
 def rank_movement(other_rank: int | None, rank: int, lang: str = "zh") -> tuple[str, str]:
-    """How a hybrid hit moved against its place in another list.
+    """How a hit moved against its place in another list (a hybrid hit against keyword and semantic, a
+    reranked hit against hybrid).
 
     Args:
         other_rank: 1-based place among that list's candidates, None when it was not a candidate there.
-        rank: its hybrid rank.
+        rank: its rank in this list.
         lang: "zh" or "en".
     Returns:
         (label, css kind): ("↑3", "up"), ("↓1", "down"), ("=", "same") or ("新"/"new", "new").
@@ -261,6 +273,10 @@ def hit_card(hit: Hit, column: str, calibration: Calibration, threshold: float, 
                         f"{text(key, lang)} {label}</span>")
         split = text("parts", lang, kw=f"{hit.keyword_contribution:.4f}", sem=f"{hit.semantic_contribution:.4f}")
         extra = f'<div class="parts">{split}</div>{why_details(hit, alpha_used, fusion, lang)}'
+    elif column == "reranked":
+        label, move = rank_movement(hit.hybrid_rank, hit.rank, lang)
+        head.append(f'<span class="move {move}" title="{html.escape(text("vs_hybrid_title", lang))}">'
+                    f"{text('vs_hybrid', lang)} {label}</span>")
     width = bar_percent(hit, column, calibration, top_score)
     return (f'<div class="hit {"relevant" if relevant else "other"}" data-rank="{hit.rank}" '
             f'data-id="{html.escape(hit.id)}">'
@@ -271,6 +287,8 @@ def hit_card(hit: Hit, column: str, calibration: Calibration, threshold: float, 
 
 def bar_note(column: str, calibration: Calibration, lang: str = "zh") -> str:
     """What the bars of ``column`` show."""
+    if column == "reranked":
+        return text("bar_note_rerank", lang)
     if column != "semantic":
         return text("bar_note_relative", lang)
     return text("bar_note_probability" if calibration.kind == "logistic" else "bar_note_cosine", lang)
@@ -300,36 +318,58 @@ def column_html(title: str, hits: Sequence[Hit], column: str, calibration: Calib
             f'<span class="col-note">{bar_note(column, calibration, lang)}</span></div>{body}</div>')
 
 
-def column_titles(model: str | None, fusion: str | None, alpha: float | None, lang: str = "zh") -> list[str]:
-    """Headings of the columns (model name and fusion settings when known)."""
-    known = {"semantic": bool(model), "hybrid": bool(fusion) and alpha is not None}
+def short_model_name(name: str) -> str:
+    """A model's name as a heading shows it: the last part of a hub id or of a folder path."""
+    return name.rstrip("/\\").replace("\\", "/").rsplit("/", 1)[-1] or name
+
+
+def column_titles(model: str | None, fusion: str | None, alpha: float | None, lang: str = "zh",
+                  columns: Sequence[Column] = COLUMNS, reranker: str | None = None,
+                  rerank_n: int | None = None) -> list[str]:
+    """Headings of ``columns`` (model names, fusion settings and the rerank depth when known)."""
+    known = {"semantic": bool(model), "hybrid": bool(fusion) and alpha is not None,
+             "reranked": bool(reranker) and rerank_n is not None}
     values = {"model": model, "fusion": fusion, "alpha": f"{alpha:.2f}" if alpha is not None else ""}
-    return [text(c.title if known.get(c.name, True) else c.title_none, lang, **values) for c in COLUMNS]
+    titles = []
+    for c in columns:
+        if c.name == "reranked":
+            values = {**values, "model": short_model_name(reranker or ""), "n": rerank_n}
+        titles.append(text(c.title if known.get(c.name, True) else c.title_none, lang, **values))
+    return titles
 
 
 def results_columns(response: SearchResponse, calibration: Calibration, threshold: float,
-                    lang: str = "zh") -> list[str]:
+                    lang: str = "zh", columns: Sequence[Column] = COLUMNS,
+                    notes: Mapping[str, str] | None = None) -> list[str]:
     """The columns of one search as HTML, left to right.
 
-    Columns the search did not compute (keyword-only while the model loads) say so.
+    Columns the search did not compute (keyword-only while the model loads) say so; ``notes`` gives the
+    message of an empty column by name (e.g. why the reranked one is empty: its model is still loading).
     """
     semantic_ran = response.query_vector is not None
     alpha = response.alpha_used if response.alpha_used is not None else response.settings.alpha
-    titles = column_titles(response.model or None, response.settings.fusion, alpha, lang)
-    empty = {"keyword": text("no_keyword_hits", lang)}
+    titles = column_titles(response.model or None, response.settings.fusion, alpha, lang, columns,
+                           response.reranker or None, response.settings.rerank if response.reranker else None)
+    waiting = {"reranked": text("rerank_waiting", lang)}
+    empty = {"keyword": text("no_keyword_hits", lang), **(notes or {})}
     out = []
-    for title, c in zip(titles, COLUMNS):
-        message = text("semantic_waiting", lang) if c.semantic and not semantic_ran else empty.get(c.name)
+    for title, c in zip(titles, columns):
+        message = (waiting.get(c.name, text("semantic_waiting", lang)) if c.semantic and not semantic_ran
+                   else empty.get(c.name))
         out.append(column_html(title, c.hits(response), c.name, calibration, threshold, lang, empty=message,
                                alpha_used=response.alpha_used, fusion=response.settings.fusion))
     return out
 
 
 def placeholder_columns(message: str, lang: str = "zh", model: str | None = None,
-                        calibration: Calibration = UNCALIBRATED) -> list[str]:
-    """Empty columns carrying ``message`` (before the first search, or after bad input)."""
-    titles = column_titles(model, None, None, lang)
-    return [column_html(t, (), c.name, calibration, 1.0, lang, empty=message) for t, c in zip(titles, COLUMNS)]
+                        calibration: Calibration = UNCALIBRATED, columns: Sequence[Column] = COLUMNS,
+                        notes: Mapping[str, str] | None = None) -> list[str]:
+    """Empty ``columns`` carrying ``message`` (before the first search, or after bad input); ``notes`` replaces
+    it for the columns it names."""
+    titles = column_titles(model, None, None, lang, columns)
+    notes = notes or {}
+    return [column_html(t, (), c.name, calibration, 1.0, lang, empty=notes.get(c.name, message))
+            for t, c in zip(titles, columns)]
 
 
 def why_table(response: SearchResponse, lang: str = "zh", max_text: int = 40) -> pd.DataFrame:

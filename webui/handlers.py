@@ -14,7 +14,7 @@ from gradio.utils import get_upload_folder
 from hybrid.engine import EmptyQueryError, EngineNotReadyError, HybridEngine
 from hybrid.kb import KnowledgeBaseError, entries_from_file, parse_entries
 from hybrid.semantic import Embedder
-from hybrid.service import FAILED, LOADING, READY, ModelService
+from hybrid.service import FAILED, LOADING, OFF, READY, ModelService
 
 from . import format as fmt
 from . import plots, share
@@ -55,12 +55,12 @@ class SearchOutputs:
     timings: pd.DataFrame
 
     @staticmethod
-    def size() -> int:
-        """How many outputs a search event has."""
-        return 8 + len(fmt.COLUMNS)
+    def size(columns: int = len(fmt.COLUMNS)) -> int:
+        """How many outputs a search event has on a page with ``columns`` result columns."""
+        return 8 + columns
 
     def values(self) -> tuple[Any, ...]:
-        """The outputs, columns spread out in the order of ``fmt.COLUMNS``."""
+        """The outputs, columns spread out in the order of the page's columns (``DemoHandlers.columns``)."""
         return (self.notice, *self.columns, self.why, self.alpha_note, self.vector_summary, self.vector_table,
                 self.vector_bar, self.vector_histogram, self.timings)
 
@@ -166,6 +166,8 @@ class DemoHandlers:
         self.max_upload_bytes = max_upload_bytes
         self.split_longer_than = split_longer_than
         self.upload_root = upload_root
+        # The reranked column is on the page when the server has (or is loading) a reranker.
+        self.columns = fmt.page_columns(service.reranker_status().state != OFF)
 
     # ------------------------------------------------------------------ knowledge base
 
@@ -347,9 +349,31 @@ class DemoHandlers:
 
     # ------------------------------------------------------------------ search
 
+    # ------------------------------------------------------------------ reranker
+
+    def _reranking(self) -> bool:
+        return fmt.RERANK_COLUMN in self.columns
+
+    def rerank_notes(self, lang: str) -> dict[str, str]:
+        """Why the reranked column is empty while its model loads or after it failed (nothing otherwise)."""
+        status = self.service.reranker_status()
+        if not self._reranking() or status.state == READY:
+            return {}
+        if status.state == FAILED:
+            return {"reranked": text("rerank_failed", lang, error=status.error)}
+        return {"reranked": text("rerank_loading", lang, model=status.requested)}
+
+    def rerank_on_tick(self, previous: str | None) -> tuple[str, Any]:
+        """The reranker's state name (its change re-runs the query) and its polling timer's update."""
+        state = self.service.reranker_status().state
+        return state, gr.Timer(active=state == LOADING)
+
+    # ------------------------------------------------------------------ search
+
     def _empty(self, message: str, lang: str, error: bool = False) -> SearchOutputs:
         model = self.service.status().model
-        columns = fmt.placeholder_columns(text("results_placeholder", lang), lang, model, calibration_for(model))
+        columns = fmt.placeholder_columns(text("results_placeholder", lang), lang, model, calibration_for(model),
+                                          self.columns, self.rerank_notes(lang))
         return SearchOutputs(fmt.notice_html(message, error), columns, fmt.why_table_empty(lang), "",
                              text("vec_none", lang), fmt.vector_table_empty(lang), None, None,
                              fmt.timings_table({}, lang))
@@ -360,13 +384,14 @@ class DemoHandlers:
 
     def search(self, engine: HybridEngine | None, query: str | None, kb_text: str | None, split: bool,
                alpha: float, fusion: str, normalizer: str, k: float, k1: float, b: float, threshold: float,
-               lang: str) -> SearchOutputs:
+               lang: str, rerank_n: float | None = None) -> SearchOutputs:
         """Search the user's knowledge base and format every column and panel.
 
         Searches the session's engine when it holds exactly the typed knowledge base (semantic too once its
         vectors exist); otherwise (an edit being embedded) a keyword-only engine over the typed text, so a
         search never waits for embedding. A query longer than the model reads is cut, with a notice. Bad
-        input becomes a visible message.
+        input becomes a visible message. With the server's reranker loaded, the first ``rerank_n`` hybrid
+        hits are reranked into the fourth column.
         """
         if not query or not query.strip():
             return self._empty(text("notice_empty_query", lang), lang)
@@ -396,10 +421,13 @@ class DemoHandlers:
         if limit is not None:
             notices.append(text("notice_truncated", lang, chars=len(query), limit=limit, kept=len(fitted),
                                 model=embedder.name))
+        # The reranker may have loaded after this session's engine was built.
+        target.reranker = self.service.reranker if self._reranking() else None
+        rerank = int(rerank_n or self.service.settings.rerank) if target.reranker and target.has_vectors else 0
         try:
             response = target.search(fitted, k=int(k), alpha=float(alpha), fusion=fusion,
                                      mode="all" if target.has_vectors else "keyword", normalizer=normalizer,
-                                     k1=float(k1), b=float(b))
+                                     k1=float(k1), b=float(b), rerank=rerank)
         except (EmptyQueryError, KnowledgeBaseError, EngineNotReadyError, ValueError) as exc:
             return self._empty(text("notice_error", lang, error=str(exc)), lang, error=True)
         except Exception as exc:  # noqa: BLE001 - the user sees a message, the log keeps the trace
@@ -412,7 +440,7 @@ class DemoHandlers:
         calibration = calibration_for(response.model or None)
         return SearchOutputs(
             fmt.notice_html(notices),
-            fmt.results_columns(response, calibration, float(threshold), lang),
+            fmt.results_columns(response, calibration, float(threshold), lang, self.columns, self.rerank_notes(lang)),
             fmt.why_table(response, lang),
             fmt.alpha_note(response, lang),
             fmt.vector_summary(response, embedder.dtype if embedder is not None else "", lang),
@@ -425,7 +453,7 @@ class DemoHandlers:
     def search_if_query(self, engine: HybridEngine | None, query: str | None, *rest: Any) -> tuple[Any, ...]:
         """``on_search`` when a query is there to run (after a re-index or a control moved); else nothing."""
         if not query or not query.strip():
-            return tuple(gr.skip() for _ in range(SearchOutputs.size()))
+            return tuple(gr.skip() for _ in range(SearchOutputs.size(len(self.columns))))
         return self.on_search(engine, query, *rest)
 
     # ------------------------------------------------------------------ shareable state

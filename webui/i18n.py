@@ -79,6 +79,21 @@ TEXTS: dict[str, dict[str, str]] = {
         "short_keyword": "关键词",
         "short_semantic": "语义",
         "short_hybrid": "混合",
+        "col_reranked": "精排 ({model}, 前 {n} 条)",
+        "col_reranked_none": "精排 (rerank)",
+        "short_reranked": "精排",
+        "score_rerank": "精排分",
+        "vs_hybrid": "混合",
+        "vs_hybrid_title": "与混合列的名次相比：精排模型把它提前（↑）或挪后（↓）了几位",
+        "bar_note_rerank": "条长 = 精排相关概率",
+        "rerank_n_label": "精排：重排混合结果的前 N 条 (top-N)",
+        "rerank_n_info": "N 越大越可能找回好结果，也越慢（每条都要过一次精排模型）",
+        "rerank_loading": "精排模型加载中…（{model}）加载完成后自动补上。",
+        "rerank_failed": "精排模型加载失败：{error}",
+        "rerank_waiting": "精排结果将在向量引擎就绪后显示（精排的是混合列的结果）。",
+        "rerank_hint": "**精排（Qwen3-Reranker）未启用。** 启动时加 `--reranker qwen3-0.6b`（CPU 上每次查询约需数十秒）"
+                       "或 `--reranker qwen3-4b`；有 CUDA GPU 时默认的 `--reranker auto` 会自动加载 "
+                       "Qwen3-Reranker-4B。启用后这里会出现第四列“精排”，对混合结果的前 N 条重新打分排序。",
         "results_placeholder": "输入查询并点击“开始搜索”，或点一个示例查询。",
         "no_hits": "没有结果",
         "no_keyword_hits": "没有结果：查询中的词都不在知识库里。语义列可能找得到。",
@@ -168,6 +183,7 @@ TEXTS: dict[str, dict[str, str]] = {
         "stage_embed": "查询向量化",
         "stage_vector": "向量检索",
         "stage_fuse": "融合",
+        "stage_rerank": "精排",
         "stage_total": "总计",
         # samples
         "sample_everyday": "日常知识",
@@ -278,6 +294,23 @@ TEXTS: dict[str, dict[str, str]] = {
         "short_keyword": "Keyword",
         "short_semantic": "Semantic",
         "short_hybrid": "Hybrid",
+        "col_reranked": "Reranked ({model}, top {n})",
+        "col_reranked_none": "Reranked",
+        "short_reranked": "Reranked",
+        "score_rerank": "rerank",
+        "vs_hybrid": "hyb",
+        "vs_hybrid_title": "rank change against the hybrid list: how far the reranker moved it up (↑) or down (↓)",
+        "bar_note_rerank": "bar: reranker's P(relevant)",
+        "rerank_n_label": "Rerank: the first N hybrid hits (top-N)",
+        "rerank_n_info": "a larger N can recover more good hits and is slower (each goes through the reranker)",
+        "rerank_loading": "Loading the reranker… ({model}) Reranked results follow automatically.",
+        "rerank_failed": "The reranker failed to load: {error}",
+        "rerank_waiting": "Reranked results appear once the vector engine is ready (the reranker re-scores the "
+                          "hybrid list).",
+        "rerank_hint": "**Reranking (Qwen3-Reranker) is off.** Start with `--reranker qwen3-0.6b` (tens of seconds "
+                       "per query on a CPU) or `--reranker qwen3-4b`; on a CUDA GPU the default `--reranker auto` "
+                       "loads Qwen3-Reranker-4B. A fourth column, Reranked, then re-scores the first N hybrid "
+                       "hits.",
         "results_placeholder": "Enter a query and press Search, or click an example query.",
         "no_hits": "No hits",
         "no_keyword_hits": "No hits: none of the query's words is in the knowledge base. "
@@ -375,6 +408,7 @@ TEXTS: dict[str, dict[str, str]] = {
         "stage_embed": "embed query",
         "stage_vector": "vector search",
         "stage_fuse": "fusion",
+        "stage_rerank": "rerank",
         "stage_total": "total",
         "sample_everyday": "Everyday facts",
         "sample_mixed_zh_en": "Mixed zh/en support FAQ",

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Callable, Sequence
 
 import gradio as gr
 
 from hybrid.fusion import FUSERS, NORMALIZERS
 from hybrid.kb import SUPPORTED_SUFFIXES
-from hybrid.service import LOADING, ModelStatus
+from hybrid.service import LOADING, ModelStatus, RerankerStatus
 from hybrid.settings import Settings
 
 from . import format as fmt
@@ -44,8 +44,9 @@ PAGE_CSS = """
 def _hide_rules() -> str:
     """CSS selectors hiding every column but the picked one (hybrid before any pick)."""
     rules = []
-    for column in fmt.COLUMN_NAMES:
-        for other in fmt.COLUMN_NAMES:
+    names = [c.name for c in fmt.ALL_COLUMNS]
+    for column in names:
+        for other in names:
             if other != column:
                 rules.append(f'#results[data-show="{column}"] #col-{other}')
         if column != "hybrid":
@@ -119,6 +120,16 @@ class Controls:
     k1: gr.Slider
     b: gr.Slider
     threshold: gr.Slider
+
+
+@dataclass
+class RerankBar:
+    """The reranker's top-N control (when the server has a reranker), or the line saying how to enable one."""
+
+    top_n: gr.Slider | None
+    hint: gr.Markdown | None
+    state: gr.State  # the reranker's state name; its change re-runs the query
+    timer: gr.Timer  # polls the reranker's state while it loads
 
 
 @dataclass
@@ -205,8 +216,10 @@ def build_query(tr: Translator, sample: str | None, lang: str) -> QueryBar:
     return QueryBar(query, search, share, page_url, link, link_note, examples)
 
 
-def build_controls(tr: Translator, settings: Settings) -> tuple[gr.Slider, gr.Dropdown, gr.Dropdown, gr.Slider]:
-    """alpha, fusion, normaliser and k in one row above the results; returns them."""
+def build_controls(tr: Translator, settings: Settings, inside: Callable[[], Any] | None = None
+                   ) -> tuple[gr.Slider, gr.Dropdown, gr.Dropdown, gr.Slider]:
+    """alpha, fusion, normaliser and k in one row above the results (``inside()`` adds more to the row);
+    returns the four."""
     with gr.Row(equal_height=True):
         alpha = tr.make(gr.Slider, 0.0, 1.0, i18n={"label": "alpha_label"}, value=settings.alpha, step=0.05,
                         scale=3, min_width=240, elem_id="alpha")
@@ -216,6 +229,8 @@ def build_controls(tr: Translator, settings: Settings) -> tuple[gr.Slider, gr.Dr
                              value=settings.normalizer, scale=1, min_width=130, elem_id="normalizer")
         k = tr.make(gr.Slider, 1, 20, i18n={"label": "k_label"}, value=settings.k, step=1, scale=1, min_width=150,
                     elem_id="k")
+        if inside is not None:
+            inside()
     return alpha, fusion, normalizer, k
 
 
@@ -238,17 +253,41 @@ def build_more_controls(tr: Translator, h: DemoHandlers, settings: Settings,
     return Controls(*main, more, k1, b, threshold)
 
 
-def build_results(tr: Translator, status: ModelStatus, lang: str) -> Results:
-    """The notice line, the column picker (phones), the result columns and the two explaining panels."""
+def build_rerank_slider(tr: Translator, settings: Settings) -> gr.Slider:
+    """The reranker's top-N control (placed in the controls row)."""
+    return tr.make(gr.Slider, 1, 50, i18n={"label": "rerank_n_label", "info": "rerank_n_info"},
+                   value=settings.rerank, step=1, scale=2, min_width=220, elem_id="rerank-n")
+
+
+def build_ranking_controls(tr: Translator, settings: Settings, reranking: bool
+                           ) -> tuple[tuple[gr.Slider, gr.Dropdown, gr.Dropdown, gr.Slider], gr.Slider | None]:
+    """The controls row (``build_controls``) with, on a page with a reranker, its top-N slider at the row's end;
+    returns the four controls and the slider (None without a reranker)."""
+    made: list[gr.Slider] = []
+    main = build_controls(tr, settings, (lambda: made.append(build_rerank_slider(tr, settings))) if reranking else None)
+    return main, (made[0] if made else None)
+
+
+def build_rerank_rest(tr: Translator, status: RerankerStatus, top_n: gr.Slider | None, poll_s: float) -> RerankBar:
+    """Below the results, on a page without a reranker, the line saying how to start one; the reranker's state
+    and its polling timer either way."""
+    hint = None if top_n is not None else tr.make(gr.Markdown, i18n={"value": "rerank_hint"}, elem_id="rerank-hint")
+    return RerankBar(top_n, hint, gr.State(status.state), gr.Timer(poll_s, active=status.state == LOADING))
+
+
+def build_results(tr: Translator, status: ModelStatus, lang: str, shown: Sequence[fmt.Column] = fmt.COLUMNS,
+                  notes: dict[str, str] | None = None) -> Results:
+    """The notice line, the column picker (phones), the result columns ``shown`` and the two explaining panels;
+    ``notes`` are the first messages of columns that have their own (the reranked one while it loads)."""
     notice = gr.HTML("", css_template=fmt.NOTICE_CSS, elem_id="notice", padding=False)
-    picker = tr.make(gr.Radio, i18n={"choices": lambda code: [(text(c.short, code), c.name) for c in fmt.COLUMNS],
+    picker = tr.make(gr.Radio, i18n={"choices": lambda code: [(text(c.short, code), c.name) for c in shown],
                                      "label": "column_picker"},
                      value="hybrid", elem_id="column-picker")
     placeholder = fmt.placeholder_columns(text("results_placeholder", lang), lang, status.model,
-                                          calibration_for(status.model))
+                                          calibration_for(status.model), shown, notes)
     with gr.Row(equal_height=False, elem_id="results"):
-        columns = [gr.HTML(value, css_template=fmt.COLUMN_CSS, elem_id=f"col-{name}", min_width=280, padding=False)
-                   for value, name in zip(placeholder, fmt.COLUMN_NAMES)]
+        columns = [gr.HTML(value, css_template=fmt.COLUMN_CSS, elem_id=f"col-{c.name}", min_width=280, padding=False)
+                   for value, c in zip(placeholder, shown)]
     with tr.make(gr.Accordion, i18n={"label": "why_label"}, open=False, elem_id="why") as why_box:
         alpha_note = gr.Markdown("", elem_id="alpha-note")
         why = gr.Dataframe(fmt.why_table_empty(lang), interactive=False, wrap=True, elem_id="why-table",

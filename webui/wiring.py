@@ -11,7 +11,7 @@ import gradio as gr
 from .eval_tab import EvalTab
 from .handlers import RESTORED, DemoHandlers, render_message
 from .i18n import Translator
-from .layout import PAGE_URL_JS, PICK_COLUMN_JS, SHOW_LINK_JS, Controls, KnowledgeBasePanel, QueryBar, Results
+from .layout import PAGE_URL_JS, PICK_COLUMN_JS, SHOW_LINK_JS, Controls, KnowledgeBasePanel, QueryBar, RerankBar, Results
 
 # Embedding is CPU-heavy: two knowledge bases embed at once (a big one never blocks a small one completely),
 # more would only share the same cores. Searches are light and run in their own group, so they never wait
@@ -42,12 +42,14 @@ class Page:
     controls: Controls
     results: Results
     evaluation: EvalTab | None
+    rerank: RerankBar | None = None
 
     def search_inputs(self) -> list[Any]:
         """The inputs of ``DemoHandlers.search``."""
         c = self.controls
+        top_n = [self.rerank.top_n] if self.rerank is not None and self.rerank.top_n is not None else []
         return [self.engine, self.query.query, self.kb.kb, self.kb.split, c.alpha, c.fusion, c.normalizer, c.k,
-                c.k1, c.b, c.threshold, self.language]
+                c.k1, c.b, c.threshold, self.language, *top_n]
 
     def restored(self) -> list[Any]:
         """The components ``DemoHandlers.restore`` fills, in its order."""
@@ -92,8 +94,9 @@ def wire_search(page: Page, h: DemoHandlers) -> None:
           **SEARCHING)
     q.examples.click(h.pick_example, q.examples, q.query, **CHEAP).then(
         h.on_search, page.search_inputs(), outputs, **SEARCHING)
+    top_n = [page.rerank.top_n.change] if page.rerank is not None and page.rerank.top_n is not None else []
     gr.on([c.alpha.change, c.fusion.change, c.normalizer.change, c.k.change, c.k1.change, c.b.change,
-           c.threshold.change], h.search_if_query, page.search_inputs(), outputs, trigger_mode="always_last",
+           c.threshold.change, *top_n], h.search_if_query, page.search_inputs(), outputs, trigger_mode="always_last",
           show_progress="hidden", **SEARCHING)
     page.results.picker.change(None, page.results.picker, None, js=PICK_COLUMN_JS, **PRIVATE)
 
@@ -123,9 +126,21 @@ def wire_language(page: Page, h: DemoHandlers) -> None:
                    **SEARCHING)
 
 
+def wire_reranker(page: Page, h: DemoHandlers) -> None:
+    """While the reranker loads its state is polled; when it changes (ready, failed) the query is re-run, so
+    the reranked column fills in (or says why it cannot)."""
+    if page.rerank is None:
+        return
+    r = page.rerank
+    r.timer.tick(h.rerank_on_tick, r.state, [r.state, r.timer], **CHEAP)
+    r.state.change(h.search_if_query, page.search_inputs(), page.results.outputs(), show_progress="hidden",
+                   **SEARCHING)
+
+
 def wire(blocks: gr.Blocks, page: Page, h: DemoHandlers) -> None:
     """Connect every event of the page."""
     wire_load_and_index(blocks, page, h)
+    wire_reranker(page, h)
     wire_knowledge_base(page, h)
     wire_search(page, h)
     wire_share(page, h)
