@@ -76,8 +76,8 @@ def _service(reranker: str = "fake", gate: threading.Event | None = None, error:
     service = ModelService(cache=False, loader=lambda model, **_: LoadedEmbedder(OneHotEncoder(), model),
                            reranker=reranker, reranker_loader=load_reranker).start()
     service.wait(30)
-    if gate is None and error is None:
-        service.wait_reranker(30)
+    if gate is None:
+        service.wait_reranker(30)  # loaded, or failed
     return service
 
 
