@@ -103,10 +103,11 @@ def chromium():
     """Debian's Chromium driven by Playwright (one browser for the whole run)."""
     from playwright.sync_api import expect, sync_playwright
 
-    from tests.browser import CHROMIUM_ARGS, ensure_chromium
+    from tests.browser import CHROMIUM_ARGS, TIMEOUT_MS, ensure_chromium
 
     path = ensure_chromium()
-    expect.set_options(timeout=30_000)  # assertions wait for the queue, not just for rendering
+    # Assertions wait for the queue, not just for rendering: as long as an action may (a busy 2-core machine).
+    expect.set_options(timeout=TIMEOUT_MS)
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=path, args=CHROMIUM_ARGS)
         yield browser

@@ -26,6 +26,7 @@ from tests.browser import (
     settled,
     type_knowledge_base,
 )
+from hybrid.settings import Settings
 from webui.i18n import TEXTS
 from webui.samples import example_queries, sample_names, sample_text
 
@@ -76,7 +77,8 @@ def test_every_sample_and_every_example_chip(page):
         expect(kb).to_have_value(sample_text(name))
         expect(p.locator("#kb-panel .label-wrap")).to_contain_text(f"{names[name]} · 共 ")
         expect(p.locator("#kb-notice")).to_contain_text(f"已换成示例知识库“{names[name]}”")
-        expect(p.locator("#index-info")).to_contain_text("向量索引就绪")
+        entries = sum(1 for line in sample_text(name).splitlines() if line.strip())
+        expect(p.locator("#index-info")).to_contain_text(f"向量索引就绪：{entries} 条")  # this sample's index
         chips = p.locator("#examples button")
         expect(chips).to_have_text(list(example_queries(name)))
         for query in example_queries(name):
@@ -168,7 +170,7 @@ def test_every_slider_and_dropdown_reranks(page):
     expect(hits(p, "hybrid").first).to_be_visible()
 
     choose(p, "fusion", "weighted")
-    expect(p.locator("#col-hybrid .col-title")).to_contain_text("weighted, α=0.30")
+    expect(p.locator("#col-hybrid .col-title")).to_contain_text(f"weighted, α={Settings().alpha:.2f}")
     set_number(p, "alpha", 0)
     expect(p.locator("#col-hybrid .col-title")).to_contain_text("α=0.00")
     keyword = hit_texts(p, "keyword")
