@@ -184,6 +184,8 @@ def main(argv: list[str] | None = None) -> dict:
     results: dict = {"machine": machine(), "dimension": args.dim, "vector index": args.vector_index, "runs": []}
     for size in [args.docs, *args.also]:
         for name in stores:
+            if args.data_dir:
+                Path(args.data_dir).mkdir(parents=True, exist_ok=True)
             folder = Path(tempfile.mkdtemp(prefix="bench-milvus-", dir=args.data_dir))
             try:
                 proc = subprocess.run(
