@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import collections
 import logging
 import os
 import pickle
@@ -9,6 +10,7 @@ import queue
 import subprocess
 import sys
 import threading
+import time
 import unicodedata
 from dataclasses import dataclass
 from functools import lru_cache
@@ -27,6 +29,7 @@ STOPWORDS_FILE = Path(__file__).with_name("data") / "stopwords.txt"
 # texts the workers would barely start before the work is done.
 PARALLEL_MIN_TEXTS = 10_000
 _CHUNK = 256  # texts per task handed to a worker
+_IN_FLIGHT = 2  # chunks a worker holds at once (one being tokenised, the next one waiting in its pipe)
 
 _JIEBA_LOCK = threading.Lock()
 _JIEBA_INSTANCES: dict[str | None, jieba.Tokenizer] = {}
@@ -295,32 +298,79 @@ class _WorkerProcess:
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env)
         self.tokenizer = tokenizer
         self.stopped = threading.Event()
+        self.reader: threading.Thread | None = None
 
     def serve(self, texts: list[str], chunks: list[tuple[int, int]], todo: queue.SimpleQueue,
               done: queue.SimpleQueue) -> None:
-        """Hand chunks from ``todo`` to the process until there are none left; results go to ``done``."""
+        """Hand chunks from ``todo`` to the process until there are none left; results go to ``done``.
+
+        Two chunks are in flight while there is work for others too: the process starts the next chunk as
+        soon as it has written a result, instead of idling until this thread (which shares the GIL with the
+        caller's tokenising) has read it and sent another. A separate thread reads the results, so neither
+        pipe can fill up while the other side waits. Chunks still in flight when the process dies go back
+        to ``todo``.
+        """
         proc = self.process
-        i = None
+        in_flight: collections.deque[int] = collections.deque()
+        lock = threading.Lock()
+        slots = threading.Semaphore(_IN_FLIGHT)
+        dead = threading.Event()
+
+        def read() -> None:
+            try:
+                while True:
+                    tokens = pickle.load(proc.stdout)
+                    with lock:
+                        i = in_flight.popleft()
+                    done.put((i, tokens))
+                    slots.release()
+            except (OSError, EOFError, pickle.UnpicklingError, ValueError, IndexError):
+                pass  # the process died or was stopped
+            finally:
+                with lock:
+                    dead.set()
+                    while in_flight:
+                        todo.put(in_flight.popleft())
+                slots.release()  # wake the feeder if it waits for a slot
+
         try:
             pickle.dump(self.tokenizer, proc.stdin, protocol=pickle.HIGHEST_PROTOCOL)
             proc.stdin.flush()
             if pickle.load(proc.stdout) != "ready":  # jieba loaded: only now take work
                 return
-            while not self.stopped.is_set():
+        except (OSError, EOFError, pickle.UnpicklingError, ValueError):
+            return
+        self.reader = threading.Thread(target=read, daemon=True)
+        self.reader.start()
+        try:
+            while not self.stopped.is_set() and not dead.is_set():
+                slots.acquire()
+                if in_flight and todo.qsize() < 2:  # near the end: leave the last chunks to whoever is free
+                    slots.release()
+                    if not in_flight or dead.is_set():
+                        continue
+                    time.sleep(0.005)
+                    continue
                 try:
                     i = todo.get_nowait()
                 except queue.Empty:
-                    return
+                    slots.release()
+                    break
+                with lock:
+                    if dead.is_set():
+                        todo.put(i)
+                        break
+                    in_flight.append(i)
                 start, end = chunks[i]
                 pickle.dump(texts[start:end], proc.stdin, protocol=pickle.HIGHEST_PROTOCOL)
                 proc.stdin.flush()
-                done.put((i, pickle.load(proc.stdout)))
-                i = None
-        except (OSError, EOFError, pickle.UnpicklingError, ValueError):
-            pass  # the process died or was stopped: its chunk goes back to the others
-        finally:
-            if i is not None:
-                todo.put(i)
+            while True:  # this process's last results
+                with lock:
+                    if not in_flight or dead.is_set():
+                        break
+                time.sleep(0.005)
+        except (OSError, ValueError):
+            pass  # the process died or was stopped: the reader returns its chunks to the others
 
     def stop(self) -> None:
         """End the process (at the end of its input, or killed when it is still starting or busy)."""
@@ -337,6 +387,8 @@ class _WorkerProcess:
 
     def close(self) -> None:
         """Release the pipe its results came through (after its feeding thread has ended)."""
+        if self.reader is not None:
+            self.reader.join(timeout=5.0)
         self.process.stdout.close()
 
 

@@ -129,3 +129,42 @@ def test_a_worker_that_dies_leaves_its_work_to_this_process(monkeypatch):
     tok = Tokenizer()
     texts = mixed_texts(900)
     assert tok.tokenize_many(texts, workers=3) == [tok.tokenize(t) for t in texts]
+
+
+def test_a_worker_that_dies_mid_work_gives_back_the_chunks_it_held(monkeypatch, tmp_path):
+    import stat
+    import threading
+    import time
+
+    import hybrid.tokenize as tokenize
+
+    # A worker that says it is ready, takes its first chunk (the next one may wait in its pipe) and dies.
+    script = tmp_path / "dying-worker"
+    script.write_text(f"""#!/bin/sh
+exec {tokenize.sys.executable} -c "
+import pickle, sys
+source, sink = sys.stdin.buffer, sys.stdout.buffer
+pickle.load(source)
+pickle.dump('ready', sink); sink.flush()
+pickle.load(source)
+sys.exit(3)"
+""")
+    script.chmod(script.stat().st_mode | stat.S_IEXEC)
+    monkeypatch.setattr(tokenize.sys, "executable", str(script))
+    tok = Tokenizer()
+    texts = mixed_texts(1500)
+    serial = [tok.tokenize(t) for t in texts]
+    tokenize_here = Tokenizer.tokenize
+
+    def slow(self, text):  # this process only: the worker starts and takes chunks meanwhile
+        time.sleep(0.004)
+        return tokenize_here(self, text)
+
+    monkeypatch.setattr(Tokenizer, "tokenize", slow)
+    seen, out = [], []
+    run = threading.Thread(target=lambda: out.append(
+        tok.tokenize_many(texts, workers=2, progress=lambda done, total: seen.append(done))), daemon=True)
+    run.start()
+    run.join(timeout=120)
+    assert out, "tokenize_many never finished: chunks held by the dead worker were lost"
+    assert out[0] == serial and seen[-1] == len(texts)
