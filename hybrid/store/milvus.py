@@ -334,37 +334,49 @@ class MilvusStore:
 
     # ------------------------------------------------------------------ reading rows
 
-    def _fetch(self, keys: list[int], vectors: bool = False) -> None:
+    def _fetch(self, keys: list[int], vectors: bool = False) -> tuple[dict[int, Any], dict[int, np.ndarray]]:
+        """Read rows by key into the caches; returns the rows and vectors read, by key (callers use these,
+        not the caches: on a slow server the first rows of a large read can expire before the last arrive)."""
         fields = _ROW_FIELDS + (["vector"] if vectors else [])
+        rows: dict[int, Any] = {}
+        vecs: dict[int, np.ndarray] = {}
         for start in range(0, len(keys), _WRITE_BATCH):
-            rows = self._client.get(self.collection, ids=keys[start:start + _WRITE_BATCH], output_fields=fields)
-            self._remember(rows)
+            found = self._remember(self._client.get(self.collection, ids=keys[start:start + _WRITE_BATCH],
+                                                    output_fields=fields))
+            rows.update(found[0])
+            vecs.update(found[1])
+        return rows, vecs
 
-    def _remember(self, rows: Iterable[dict]) -> None:
+    def _remember(self, rows: Iterable[dict]) -> tuple[dict[int, Any], dict[int, np.ndarray]]:
+        found: dict[int, Any] = {}
+        vecs: dict[int, np.ndarray] = {}
         for row in rows:
             key = int(row["key"])
             entity = row.get("entity", row)
             if "doc_id" in entity:
                 doc = Document(entity["doc_id"], entity["text"], entity.get("metadata") or {})
-                self._rows.put(key, (doc, tuple(entity.get("tokens") or ())))
+                found[key] = (doc, tuple(entity.get("tokens") or ()))
+                self._rows.put(key, found[key])
             if entity.get("vector") is not None:
-                self._vectors.put(key, np.asarray(entity["vector"], dtype=np.float32))
+                vecs[key] = np.asarray(entity["vector"], dtype=np.float32)
+                self._vectors.put(key, vecs[key])
+        return found, vecs
 
     def _row(self, key: int) -> tuple[Document, tuple[str, ...]] | None:
         row = self._rows.get(key)
         if row is None:
-            self._fetch([key])
-            row = self._rows.get(key)
+            row = self._fetch([key])[0].get(key)
         return row
 
     def _rows_of(self, keys: Sequence[int]) -> list[tuple[Document, tuple[str, ...]]]:
         keys = [int(k) for k in keys]
-        missing = [k for k in keys if self._rows.get(k) is None]
+        rows = {k: self._rows.get(k) for k in keys}
+        missing = [k for k, row in rows.items() if row is None]
         if missing:
-            self._fetch(missing)
+            rows.update(self._fetch(missing)[0])
         out = []
         for key in keys:
-            row = self._rows.get(key)
+            row = rows.get(key)
             if row is None:
                 raise KeyError(f"no document with key {key} in {self.describe()}")
             out.append(row)
@@ -401,12 +413,13 @@ class MilvusStore:
 
     def vectors(self, keys: Sequence[int]) -> np.ndarray:
         keys = [int(k) for k in keys]
-        missing = [k for k in keys if self._vectors.get(k) is None]
+        known = {k: self._vectors.get(k) for k in keys}
+        missing = [k for k, vector in known.items() if vector is None]
         if missing:
-            self._fetch(missing, vectors=True)
+            known.update(self._fetch(missing, vectors=True)[1])
         rows = []
         for key in keys:
-            vector = self._vectors.get(key)
+            vector = known.get(key)
             if vector is None:
                 raise KeyError(f"no document with key {key} in {self.describe()}")
             rows.append(vector)
@@ -582,8 +595,7 @@ class MilvusStore:
     def _existing(self, keys: list[int]) -> dict[int, tuple[Document, tuple[str, ...]]]:
         """Rows already stored under ``keys`` (read fresh: the cache may be behind other writers)."""
         self._rows.drop(keys)
-        self._fetch(keys)
-        return {k: row for k in keys if (row := self._rows.get(k)) is not None}
+        return self._fetch(keys)[0]
 
     def _after_write(self, keys: Iterable[int]) -> None:
         self._rows.drop(keys)
