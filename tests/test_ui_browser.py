@@ -49,7 +49,7 @@ def test_results_on_the_first_screen_at_1440x900(chromium, real_demo):
 
     page = open_page(chromium, real_demo.url, *WIDE)
     expect(page.locator("#model-status")).to_contain_text("向量空间已展开：multilingual-e5-small")
-    page.locator("#examples button", has_text="怎样学好英语").click()
+    page.locator("#examples button", has_text="运动后吃什么补充体力").click()
     expect(hits(page, "hybrid").first).to_be_visible()
     settled(page)
     assert _inside(page.locator("#query").bounding_box(), *WIDE)
