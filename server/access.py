@@ -216,6 +216,20 @@ def counts_as_work(method: str, path: str) -> bool:
     return method == "POST" or path.startswith("/v1/") or path in ("/search", "/health", "/openapi.json", "/docs")
 
 
+# Gradio's file routes fetch an http(s) URL given in place of a path and stream it back (to public addresses only):
+# a visitor could use the server as a relay. Nothing on the page needs it.
+_FILE_ROUTES = ("/gradio_api/file=", "/gradio_api/file/", "/gradio_api/proxy=")
+
+
+def fetches_url(path: str) -> bool:
+    """Whether a request makes the server fetch a URL for the visitor (Gradio's file routes given a URL)."""
+    for prefix in _FILE_ROUTES:
+        if path.startswith(prefix):
+            target = path[len(prefix):].strip().lower()
+            return prefix.endswith("proxy=") or target.startswith(("http:", "https:"))
+    return False
+
+
 def _headers(scope: Scope) -> dict[str, str]:
     return {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope.get("headers", ())}
 
@@ -280,6 +294,11 @@ class AccessMiddleware:
                 return
         if self.policy.protected and who is None:
             await self._refuse(scope, receive, send, path, method, headers, address, wrong_key)
+            return
+
+        if fetches_url(path):
+            await self._error(scope, send, ApiError(
+                403, "url_not_fetched", "this server does not fetch URLs for its visitors; open the URL yourself"))
             return
 
         new_cookie = None

@@ -22,8 +22,8 @@ from .api import build_router
 from .errors import install_error_handlers
 from .knowledge import ServerKnowledgeBase
 from .openapi import build_openapi
-from .security import BodyLimitMiddleware, RateLimiter
-from .settings import ENV_VARS, ApiSettings
+from .security import BodyLimitMiddleware, RateLimiter, UploadLimitMiddleware
+from .settings import ENV_VARS, MAX_UPLOAD_BYTES, MAX_UPLOAD_REQUEST_BYTES, ApiSettings
 
 if TYPE_CHECKING:
     import gradio as gr
@@ -34,6 +34,11 @@ log = logging.getLogger(__name__)
 API_ROUTES = ("/v1/embeddings", "/v1/rerank", "/v1/models", "/search", "/health")
 # Presentation options Gradio 6 takes at launch/mount time rather than in the Blocks constructor.
 _UI_OPTIONS = ("theme", "css", "css_paths", "js", "head", "head_paths")
+
+
+def is_upload_path(path: str) -> bool:
+    """Whether ``path`` is Gradio's upload route (bounded by ``UploadLimitMiddleware``)."""
+    return path.rstrip("/") == "/gradio_api/upload"
 
 
 def is_api_path(path: str) -> bool:
@@ -67,6 +72,12 @@ def create_app(service: ModelService, kb_engine: HybridEngine | ServerKnowledgeB
     # Outermost last: CORS answers preflights and decorates every answer, then the access policy and rate
     # limit see every request (API and UI), then bodies are bounded before a route reads them.
     app.add_middleware(BodyLimitMiddleware, limit=settings.max_body_bytes, applies=is_api_path)
+    app.add_middleware(UploadLimitMiddleware, limit=MAX_UPLOAD_REQUEST_BYTES, file_limit=MAX_UPLOAD_BYTES,
+                       applies=is_upload_path)
+    # Gradio reads an event's JSON body whole, with no limit of its own; an event carries at most the page's
+    # knowledge base (an upload of MAX_UPLOAD_BYTES read into the text box) and a few controls.
+    app.add_middleware(BodyLimitMiddleware, limit=MAX_UPLOAD_REQUEST_BYTES, methods=("POST", "PUT", "PATCH"),
+                       applies=lambda path: not is_api_path(path) and not is_upload_path(path), setting=None)
     app.add_middleware(AccessMiddleware, policy=policy, limiter=RateLimiter(settings.rate_limit_per_minute),
                        login_limiter=RateLimiter(settings.login_attempts_per_minute), settings=settings)
     if settings.cors_origins:
@@ -95,6 +106,8 @@ def mount_ui(app: FastAPI, blocks: "gr.Blocks", ui_options: Mapping[str, Any] | 
     options = {k: v for k, v in options.items() if v is not None}
     # No run history: its routes make the server call the Hugging Face hub on a visitor's behalf.
     options["run_history"] = False
+    # Gradio stores uploads of any size unless told otherwise; the page reads no file larger than this.
+    options["max_file_size"] = MAX_UPLOAD_BYTES
     options.update(ui_options or {})
     policy: AccessPolicy = app.state.access
     if policy.protected:

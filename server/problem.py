@@ -10,6 +10,8 @@ LABELS: dict[str, str] = {
     "invalid_request": "请求参数无效",
     "limit_exceeded": "超出请求限制",
     "body_too_large": "请求体过大",
+    "length_required": "上传须声明 Content-Length",
+    "url_not_fetched": "服务器不代为获取网址",
     "invalid_documents": "文档无效",
     "no_knowledge_base": "服务器未加载知识库",
     "no_reranker": "服务器未加载重排序模型",

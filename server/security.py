@@ -19,18 +19,23 @@ class BodyLimitMiddleware:
     Content-Length are bounded too; the route then reads the buffered copy.
     """
 
-    def __init__(self, app: ASGIApp, limit: int, applies: Callable[[str], bool]) -> None:
+    def __init__(self, app: ASGIApp, limit: int, applies: Callable[[str], bool],
+                 methods: tuple[str, ...] | None = None, setting: str | None = ENV_VARS["max_body_bytes"]) -> None:
         self.app = app
         self.limit = limit
         self.applies = applies
+        self.methods = methods
+        self.setting = setting
 
     def _too_large(self, size: str) -> ApiError:
+        setting = f" ({self.setting})" if self.setting else ""
         return ApiError(413, "body_too_large",
-                        f"the request body is {size} bytes; the limit is {self.limit} bytes "
-                        f"({ENV_VARS['max_body_bytes']}). Send fewer or shorter texts per request.")
+                        f"the request body is {size} bytes; the limit is {self.limit} bytes{setting}. "
+                        "Send fewer or shorter texts per request.")
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or not self.applies(scope["path"]):
+        if (scope["type"] != "http" or not self.applies(scope["path"])
+                or (self.methods is not None and scope.get("method") not in self.methods)):
             await self.app(scope, receive, send)
             return
         path = scope["path"]
@@ -68,6 +73,38 @@ class BodyLimitMiddleware:
             return await receive()
 
         await self.app(scope, replay, send)
+
+
+class UploadLimitMiddleware:
+    """Bounds Gradio's upload requests (``applies(path)``) by their declared size, without buffering them.
+
+    Gradio streams an upload to disk with no limit on the request (up to 1,000 files, each up to the Blocks'
+    ``max_file_size``). An upload must declare its ``Content-Length`` (browsers and ``gradio_client`` do; the
+    server then reads no more than that) and stay within ``limit``; chunked uploads are refused (411).
+    """
+
+    def __init__(self, app: ASGIApp, limit: int, file_limit: int, applies: Callable[[str], bool]) -> None:
+        self.app = app
+        self.limit = limit
+        self.file_limit = file_limit
+        self.applies = applies
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope.get("method") != "POST" or not self.applies(scope["path"]):
+            await self.app(scope, receive, send)
+            return
+        headers = dict(scope.get("headers", ()))
+        declared = headers.get(b"content-length", b"").strip()
+        if b"transfer-encoding" in headers or not declared.isdigit():
+            error = ApiError(411, "length_required", "an upload must declare its size (Content-Length), as browsers "
+                             "and gradio_client do; chunked uploads are refused")
+        elif int(declared) > self.limit:
+            error = ApiError(413, "body_too_large", f"the upload is {int(declared)} bytes; the limit is {self.limit} "
+                             f"bytes a request, and {self.file_limit} bytes a file")
+        else:
+            await self.app(scope, receive, send)
+            return
+        await error_response(scope["path"], error)(scope, receive, send)
 
 
 class RateLimiter:

@@ -24,6 +24,12 @@ ENV_VARS: dict[str, str] = {
 }
 
 
+# Uploads to the page (Gradio's /gradio_api/upload): one file, and one upload request (the three files of a labelled
+# set at most). Gradio itself has no limit: without these any visitor could fill the server's disk in one request.
+MAX_UPLOAD_BYTES = 10_000_000
+MAX_UPLOAD_REQUEST_BYTES = 3 * MAX_UPLOAD_BYTES + 1_000_000
+
+
 @dataclass(frozen=True)
 class ApiSettings:
     """Limits and security of the JSON API. Defaults live here and nowhere else.

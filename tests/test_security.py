@@ -173,6 +173,13 @@ def test_the_upload_event_never_reads_a_server_file(keyed, files, link_in_upload
         assert done.get("msg") in ("process_completed", "refused"), messages
         if done.get("msg") == "process_completed":
             assert done["success"] is False or "was not uploaded here" in json.dumps(done["output"]), done
+    # The evaluation tab reads the files of its event too: a CSV of (query, relevant text) would show the note.
+    evaluate = fn_index_of(cfg, "eval-run", "click")
+    for path in [*attack_paths(files["note"]), str(link_in_uploads)]:
+        messages = run_event(keyed.url, evaluate, [[file_data(path)], 0, "en"], KEY)
+        assert SECRET not in json.dumps(messages, ensure_ascii=False), path
+        done = messages[-1]
+        assert done["success"] is False or "was not uploaded here" in json.dumps(done["output"]), done
     named = {d.get("api_name") for d in cfg["dependencies"] if d.get("api_visibility", "public") != "private"}
     if "upload" in named:  # the curl route of the report, while the event has a public name
         for path in [*attack_paths(files["note"]), str(link_in_uploads)]:
@@ -193,6 +200,129 @@ def test_a_file_uploaded_through_gradio_is_read(keyed, tmp_path):
                          [file_data(stored), "replace", "", "en"], KEY)
     assert messages[-1]["msg"] == "process_completed" and messages[-1]["success"], messages[-1]
     assert messages[-1]["output"]["data"][0] == "我上传的知识\n第二条"
+
+
+def _raw_post(url: str, path: str, headers: dict[str, str], body: bytes = b"", timeout: float = 10) -> tuple[int, str]:
+    """A POST sent as written (declared sizes and framing the test chooses); returns (status, body)."""
+    import http.client
+    from urllib.parse import urlparse
+
+    where = urlparse(url)
+    conn = http.client.HTTPConnection(where.hostname, where.port, timeout=timeout)
+    try:
+        conn.putrequest("POST", path)
+        for name, value in headers.items():
+            conn.putheader(name, value)
+        conn.endheaders()
+        if body:
+            conn.send(body)
+        r = conn.getresponse()
+        return r.status, r.read().decode("utf-8", "replace")
+    finally:
+        conn.close()
+
+
+def test_uploads_are_bounded_by_file_and_by_request(keyed):
+    """Found by the attacker probe: Gradio's upload route stored files of any size (up to 1,000 a request) for
+    any visitor who got in, an open share link's included, so one request could fill the server's disk."""
+    from server.settings import MAX_UPLOAD_BYTES, MAX_UPLOAD_REQUEST_BYTES
+
+    with httpx.Client(base_url=keyed.url, headers=KEY, timeout=60) as http:
+        big = http.post("/gradio_api/upload", files={"files": ("big.txt", b"x" * (MAX_UPLOAD_BYTES + 1), "text/plain")})
+        assert big.status_code == 413, big.text[:200]
+        fits = http.post("/gradio_api/upload", files={"files": ("fits.txt", "巴黎\n".encode() * 10, "text/plain")})
+        assert fits.status_code == 200, fits.text[:200]
+    boundary = "b0undary"
+    multipart = {**KEY, "Content-Type": f"multipart/form-data; boundary={boundary}"}
+    # Declared over the request limit: refused at once, the body is never read (a server waiting for it would
+    # time out here).
+    status, body = _raw_post(keyed.url, "/gradio_api/upload",
+                             {**multipart, "Content-Length": str(MAX_UPLOAD_REQUEST_BYTES + 1)})
+    assert status == 413 and str(MAX_UPLOAD_REQUEST_BYTES) in body, body
+    part = (f"--{boundary}\r\nContent-Disposition: form-data; name=\"files\"; filename=\"a.txt\"\r\n"
+            f"Content-Type: text/plain\r\n\r\nhello\r\n--{boundary}--\r\n").encode()
+    chunked = f"{len(part):x}\r\n".encode() + part + b"\r\n0\r\n\r\n"
+    status, body = _raw_post(keyed.url, "/gradio_api/upload", {**multipart, "Transfer-Encoding": "chunked"}, chunked)
+    assert status == 411 and "Content-Length" in body, body
+    status, body = _raw_post(keyed.url, "/gradio_api/upload", {**multipart, "Content-Length": str(len(part))}, part)
+    assert status == 200 and "a.txt" in body, body
+
+
+def test_gradio_event_bodies_are_bounded():
+    """Found by the attacker probe: POST /gradio_api/queue/join took a 60 MB JSON body (Gradio reads an event's
+    body whole, with no limit) from anyone an open server lets in."""
+    from server.settings import MAX_UPLOAD_REQUEST_BYTES
+
+    running = serve_demo()  # python demo.py: no credentials on loopback
+    try:
+        join = {"data": ["巴黎"], "fn_index": 0, "session_hash": "s1", "event_data": None, "trigger_id": None}
+        padding = "字" * (MAX_UPLOAD_REQUEST_BYTES // 3 + 1)  # 3 bytes each in UTF-8
+        with httpx.Client(base_url=running.url, timeout=60) as http:
+            big = http.post("/gradio_api/queue/join", json={**join, "data": [padding]})
+            assert big.status_code == 413 and str(MAX_UPLOAD_REQUEST_BYTES) in big.json()["message"], big.text[:300]
+            # Declared too large: refused before the body is read.
+            status, body = _raw_post(running.url, "/gradio_api/queue/join", {
+                "Content-Type": "application/json", "Content-Length": str(10 * MAX_UPLOAD_REQUEST_BYTES)})
+            assert status == 413, body
+            assert http.post("/gradio_api/queue/join", json=join).status_code == 200  # an ordinary event
+    finally:
+        running.stop()
+
+
+@pytest.fixture()
+def page_elsewhere():
+    """A page on another server (loopback here, standing for a public address: there is no internet in the tests)
+    and safehttpx's public-address check admitting it, as it admits any public host."""
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    import safehttpx
+
+    hits: list[str] = []
+
+    class Page(BaseHTTPRequestHandler):
+        def do_GET(self):  # noqa: N802
+            hits.append(self.path)
+            body = SECRET.encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "text/plain; charset=utf-8")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Page)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    original = safehttpx.async_validate_url
+
+    async def admit(hostname: str) -> str:
+        return "127.0.0.1" if hostname == "relay.test" else await original(hostname)
+
+    safehttpx.async_validate_url = admit
+    try:
+        yield f"http://relay.test:{server.server_address[1]}/inside", hits
+    finally:
+        safehttpx.async_validate_url = original
+        server.shutdown()
+
+
+def test_the_server_fetches_no_url_for_a_visitor(keyed, page_elsewhere):
+    """Found by the attacker probe: GET /gradio_api/file=http://HOST/... made the server fetch the URL and stream
+    it back, a relay for anyone who got in (an open share link: the internet)."""
+    url, hits = page_elsewhere
+    running = serve_demo()  # python demo.py: no credentials on loopback
+    try:
+        for base, headers in ((running.url, {}), (keyed.url, KEY)):
+            for path in (f"/gradio_api/file={url}", f"/gradio_api/file/{url}", f"/gradio_api/file={url.upper()}",
+                         "/gradio_api/proxy=" + url):
+                r = httpx.get(f"{base}{path}", headers=headers)
+                assert r.status_code == 403 and SECRET not in r.text, (path, r.status_code, r.text[:200])
+                assert "does not fetch URLs" in r.json()["message"]
+        assert hits == []
+        assert httpx.get(f"{keyed.url}/gradio_api/file={url}").status_code == 401  # no key: refused as ever
+    finally:
+        running.stop()
 
 
 # ----------------------------------------------------------------------------- 2. one access policy, every route

@@ -20,6 +20,7 @@ from hybrid.evaluate import (
 from hybrid.kb import KnowledgeBaseError, decode_bytes
 
 from . import plots
+from .handlers import is_received_upload
 from .i18n import Translator, text
 
 _METRICS = ("ndcg", "recall", "mrr")
@@ -200,9 +201,13 @@ def build_eval_tab(tr: Translator, service, alpha, fusion, language) -> EvalTab:
                                 error=f" ({state.error})" if state.error else ""))
         if not uploaded:
             return problem(text("eval_bad_upload", lang, error=text("eval_no_file", lang)))
+        paths = [getattr(f, "name", f) for f in uploaded]
+        for path in paths:  # a client can name any server path in the event's file data
+            if not is_received_upload(path):
+                return problem(text("eval_bad_upload", lang,
+                                    error=text("eval_not_received", lang, name=Path(str(path)).name)))
         try:
-            labelled = parse_upload([getattr(f, "name", f) for f in uploaded],
-                                    max_queries=int(limit) if limit else None)
+            labelled = parse_upload(paths, max_queries=int(limit) if limit else None)
         except (LabelledSetError, KnowledgeBaseError) as exc:
             return problem(text("eval_bad_upload", lang, error=str(exc)))
 

@@ -15,6 +15,7 @@ from hybrid.engine import EmptyQueryError, EngineNotReadyError, HybridEngine
 from hybrid.kb import KnowledgeBaseError, entries_from_file, parse_entries
 from hybrid.semantic import Embedder
 from hybrid.service import FAILED, LOADING, OFF, READY, ModelService
+from server.settings import MAX_UPLOAD_BYTES
 
 from . import format as fmt
 from . import plots, share
@@ -27,7 +28,6 @@ log = logging.getLogger(__name__)
 # A pasted knowledge base above this many entries is refused with a message (the packaged model embeds
 # roughly 50 short entries a second on two cores: 20,000 entries take several minutes).
 MAX_ENTRIES = 20_000
-MAX_UPLOAD_BYTES = 10_000_000
 # With the split switch on, entries longer than this many characters are cut into sentences.
 SPLIT_LONGER_THAN = 100
 # Tokens kept free below the model's limit for the query instruction (Qwen3's is about 25 tokens), since

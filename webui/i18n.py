@@ -203,6 +203,7 @@ TEXTS: dict[str, dict[str, str]] = {
         "eval_need_model": "向量模型现在是“{state}”{error}；评测需要它，请在它就绪后再试。",
         "eval_bad_upload": "无法读取评测文件：{error}",
         "eval_no_file": "还没有上传文件。",
+        "eval_not_received": "只能读取通过本页面上传的文件，{name} 不是上传的文件。",
         "eval_need_run": "请先运行一次评测。",
         "eval_note": "**{dataset}**：{queries} 个查询，{docs} 篇文档，模型 {model}。最好的设置：{fusion}，α = {alpha}（nDCG@10 = {ndcg}）。",
         "eval_applied": "已把 α = {alpha}、融合方法 {fusion} 用到搜索页。",
@@ -429,6 +430,7 @@ TEXTS: dict[str, dict[str, str]] = {
         "eval_need_model": "The embedding model is {state}{error}; evaluation needs it: try again when it is ready.",
         "eval_bad_upload": "Cannot read the labelled set: {error}",
         "eval_no_file": "no file uploaded.",
+        "eval_not_received": "only files uploaded through this page can be read, and {name} was not uploaded here.",
         "eval_need_run": "Run an evaluation first.",
         "eval_note": "**{dataset}**: {queries} queries, {docs} documents, model {model}. Best setting: {fusion}, "
                      "alpha {alpha} (nDCG@10 = {ndcg}).",
