@@ -92,3 +92,12 @@ def test_tab_builds_inside_blocks():
     assert any(isinstance(b, gr.Plot) for b in demo.blocks.values())
     assert all(fn.api_visibility == "private" for fn in demo.fns.values())
     assert len(tab.outputs()) == 3
+
+
+def test_a_corpus_over_the_page_limit_is_refused_with_what_to_do(tmp_path):
+    path = tmp_path / "pairs.csv"
+    rows = "".join(f"问题{i},答案{i}\n" for i in range(30))
+    path.write_text("query,relevant\n" + rows, encoding="utf-8")
+    assert len(parse_upload([path], max_documents=30).documents) == 30
+    with pytest.raises(LabelledSetError, match=r"30 documents; this page evaluates at most 29 .*python -m hybrid.evaluate"):
+        parse_upload([path], max_documents=29)

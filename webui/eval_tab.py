@@ -20,7 +20,7 @@ from hybrid.evaluate import (
 from hybrid.kb import KnowledgeBaseError, decode_bytes
 
 from . import plots
-from .handlers import is_received_upload
+from .handlers import MAX_ENTRIES, is_received_upload
 from .i18n import Translator, text
 
 _METRICS = ("ndcg", "recall", "mrr")
@@ -32,17 +32,29 @@ def _read(path: str | os.PathLike[str]) -> str:
     return decode_bytes(Path(path).read_bytes(), Path(path).name)
 
 
-def parse_upload(paths: Sequence[str | os.PathLike[str]] | None, max_queries: int | None = None) -> LabelledSet:
+def parse_upload(paths: Sequence[str | os.PathLike[str]] | None, max_queries: int | None = None,
+                 max_documents: int | None = MAX_ENTRIES) -> LabelledSet:
     """Turn uploaded files into a labelled set.
 
     Args:
         paths: the uploaded files: corpus.jsonl + queries.jsonl + qrels.tsv (recognised by name), or one .csv.
         max_queries: evaluate only the first N queries.
+        max_documents: a larger corpus is refused (the page embeds it on the shared model); None: no limit.
     Returns:
         The labelled set.
     Raises:
-        LabelledSetError: no file, the wrong files, or malformed content (the message says which).
+        LabelledSetError: no file, the wrong files, too many documents, or malformed content (the message
+            says which).
     """
+    labelled = _parse_upload(paths, max_queries)
+    if max_documents is not None and len(labelled.documents) > max_documents:
+        raise LabelledSetError(
+            f"the corpus has {len(labelled.documents):,} documents; this page evaluates at most {max_documents:,} "
+            f"(run `python -m hybrid.evaluate --data FOLDER` for larger sets, or cut the corpus)")
+    return labelled
+
+
+def _parse_upload(paths: Sequence[str | os.PathLike[str]] | None, max_queries: int | None) -> LabelledSet:
     paths = [Path(p) for p in (paths or [])]
     if not paths:
         raise LabelledSetError("no file uploaded")
