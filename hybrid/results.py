@@ -22,7 +22,7 @@ class Hit:
         keyword_score: raw BM25, None when the document matched no query token (or ranked past the window).
         keyword_score_norm: normalised BM25 as fusion saw it (0 when unmatched).
         semantic_score: cosine similarity to the query, None in keyword-only mode.
-        semantic_score_norm: normalised cosine as fusion saw it (0 outside the semantic candidates).
+        semantic_score_norm: normalised cosine as fusion saw it (0 when fusion had no cosine for it).
         keyword_contribution, semantic_contribution: weighted parts of the hybrid score
             (``score = keyword_contribution + semantic_contribution`` in the hybrid list).
         keyword_weight, semantic_weight: the weights fusion applied to this document's normalised scores

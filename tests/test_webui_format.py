@@ -277,3 +277,17 @@ def test_samples_and_their_example_queries():
         assert TEXTS["zh"].get(f"sample_{name}"), f"sample {name} has no display name"
     with pytest.raises(KeyError, match="everyday"):
         sample_text("nope")
+
+
+def test_why_of_a_keyword_hit_outside_the_semantic_list_says_its_cosine_was_looked_up():
+    looked_up = _hit(rank=1, score=0.5, keyword_score=3.0, keyword_rank=1, keyword_weight=0.3,
+                     keyword_score_norm=1.0, keyword_contribution=0.3, semantic_score=0.84, semantic_rank=None,
+                     semantic_weight=0.7, semantic_score_norm=0.2857, semantic_contribution=0.2)
+    for lang in ("zh", "en"):
+        why = html.unescape(fmt.why_details(looked_up, alpha_used=0.7, fusion="adaptive", lang=lang))
+        assert text("why_hit_semantic_lookup", lang) in why and text("why_hit_no_semantic", lang) not in why
+        assert "= 0.2000" in why
+    no_cosine = _hit(rank=1, score=0.3, keyword_score=3.0, keyword_rank=1, keyword_weight=1.0,
+                     keyword_score_norm=0.3, keyword_contribution=0.3, semantic_score=None, semantic_rank=None)
+    why = html.unescape(fmt.why_details(no_cosine, alpha_used=0.0, fusion="adaptive", lang="en"))
+    assert text("why_hit_no_semantic", "en") in why and text("why_hit_semantic_lookup", "en") not in why

@@ -225,8 +225,10 @@ def why_details(hit: Hit, alpha_used: float | None, fusion: str, lang: str = "zh
         notes.append(text("why_hit_matched", lang, tokens="、".join(dict.fromkeys(hit.matched_tokens))))
     if hit.keyword_score is None:
         notes.append(text("why_hit_no_keyword", lang))
-    if hit.semantic_rank is None:
+    if hit.semantic_score is None:
         notes.append(text("why_hit_no_semantic", lang))
+    elif hit.semantic_rank is None:
+        notes.append(text("why_hit_semantic_lookup", lang))
     if fusion == "rrf":
         notes.append(text("why_hit_rrf", lang))
     elif (alpha_used is not None and hit.semantic_weight is not None

@@ -126,6 +126,7 @@ TEXTS: dict[str, dict[str, str]] = {
         "why_hit_rrf": "rrf 的“归一化”= 60 / (60 + 名次)，权重已除以 60。",
         "why_hit_no_keyword": "关键词没有匹配到这条（或排在候选窗口外）：关键词贡献为 0。",
         "why_hit_no_semantic": "这条不在语义候选中：语义贡献为 0。",
+        "why_hit_semantic_lookup": "这条不在语义列表的前列；融合时另查了它的余弦，语义部分照样计入。",
         "why_hit_matched": "匹配的查询词：{tokens}",
         "why_hit_own_weights": "这条的权重（关键词 {kw}，语义 {sem}）不同于本次查询的 α = {alpha}："
                                "adaptive 融合把没有匹配查询词、且与查询语言不同的条目只按语义排序。",
@@ -345,6 +346,7 @@ TEXTS: dict[str, dict[str, str]] = {
         "why_hit_no_keyword": "Keyword search did not match this entry (or ranked it outside its window): "
                               "no keyword contribution.",
         "why_hit_no_semantic": "Not among the semantic candidates: no semantic contribution.",
+        "why_hit_semantic_lookup": "Not in the semantic list's top; fusion looked up its cosine, so it has a semantic part too.",
         "why_hit_matched": "Matched query words: {tokens}",
         "why_hit_own_weights": "This entry's weights (keyword {kw}, semantic {sem}) differ from this query's "
                                "α = {alpha}: adaptive fusion ranks an entry in another language than the query "
