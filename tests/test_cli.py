@@ -86,3 +86,15 @@ def test_python_dash_m_hybrid_runs(tmp_path):
                            "--mode", "keyword", "--json"], capture_output=True, text=True, cwd=ROOT, timeout=120)
     assert proc.returncode == 0, proc.stderr
     assert json.loads(proc.stdout)["keyword"][0]["text"] == "法国的首都是巴黎。"
+
+
+@pytest.mark.parametrize("command", [
+    ["search", "--query", "巴黎", "--mode", "keyword"],
+    ["index", "--kb", str(EVERYDAY)],
+])
+def test_a_memory_store_uri_is_refused_with_the_milvus_forms(capsys, command):
+    # --store names a collection to serve or fill; "memory:" is a valid URI for the library but has none
+    code = cli.main([*command, "--store", "memory:"])
+    out, err = capsys.readouterr()
+    assert code == 2 and out == ""
+    assert err.startswith("error: ") and "milvus:FILE.db" in err and "--kb" in err

@@ -139,7 +139,10 @@ def _memory(target: str, **options: Any) -> Store:
     if target:
         raise StoreError(f"the memory store takes no location (got {target!r}); "
                          "load a saved index with HybridEngine.load(folder)")
-    return MemoryStore(**options)
+    if options:  # a command line's --store: it serves or fills a collection, which only Milvus has
+        raise StoreError("'memory:' is an empty index inside this process, not a collection to open; give a Milvus "
+                         "URI (milvus:FILE.db or milvus+http(s)://HOST:PORT), or a file with --kb")
+    return MemoryStore()
 
 
 def _milvus(target: str, **options: Any) -> Store:
@@ -177,7 +180,8 @@ def open_store(uri: str, **options: Any) -> Store:
     base, _, transport = scheme.partition("+")
     if base not in STORES:
         raise StoreError(f"unknown store {uri!r}; the URI must start with one of: "
-                         + ", ".join(f"{k}:" for k in STORES))
+                         + ", ".join(f"{k}:" for k in STORES)
+                         + " (a Milvus collection: milvus:FILE.db or milvus+http(s)://HOST:PORT)")
     if transport:
         target = f"{transport}:{target}"
     return STORES[base](target, **options)
