@@ -265,4 +265,17 @@ def main(argv: list[str] | None = None) -> int:
     """Run the CLI; returns the exit status."""
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
-    return {"search": _search, "index": _index, "embed": _embed}[args.command](args)
+    try:
+        return {"search": _search, "index": _index, "embed": _embed}[args.command](args)
+    except KeyboardInterrupt:
+        print(f"\ninterrupted{_RESUME_HINTS.get(args.command, '')}", file=sys.stderr)
+        return 130
+
+
+# What an interrupted command leaves behind, and how to go on (Ctrl-C ends a command without a traceback).
+_RESUME_HINTS = {
+    "index": ": the batches written so far are kept; run the same command again to resume (entries already "
+             "stored are skipped, nothing is duplicated)",
+    "embed": ": --out may hold part of the Parquet files; run the same command again with --overwrite to "
+             "finish (without --ray, entries embedded before come from the embedding cache)",
+}

@@ -151,3 +151,31 @@ def test_index_command_fixes_bm25_parameters_per_collection(kb, tmp_path, capsys
     assert cli.main([*args]) == 0 and "10 unchanged" in capsys.readouterr().out
     assert cli.main(["index", "--store", uri]) == 2
     assert "give --kb" in capsys.readouterr().err
+
+
+@pytest.mark.milvus
+def test_ctrl_c_during_index_says_how_to_resume_and_resuming_duplicates_nothing(kb, tmp_path, capsys, monkeypatch):
+    from hybrid import cli, ingest
+
+    embed_local(kb, tmp_path / "vectors", OneHotEncoder(), progress=False)
+    real = ingest.iter_records
+
+    def ctrl_c_after_five(*args, **kwargs):  # the user presses Ctrl-C while the sixth entry is read
+        for i, record in enumerate(real(*args, **kwargs)):
+            if i == 5:
+                raise KeyboardInterrupt
+            yield record
+
+    monkeypatch.setattr(ingest, "iter_records", ctrl_c_after_five)
+    args = ["index", "--kb", str(tmp_path / "vectors"), "--store", f"milvus:{tmp_path / 'kb.db'}",
+            "--batch-size", "2", "--no-progress"]
+    try:
+        code = cli.main(args)
+    except KeyboardInterrupt:
+        pytest.fail("Ctrl-C ended `hybrid index` with a traceback")
+    err = capsys.readouterr().err
+    assert code == 130 and "interrupted" in err and "run the same command again to resume" in err
+    monkeypatch.setattr(ingest, "iter_records", real)
+    assert cli.main(args) == 0
+    out = capsys.readouterr().out
+    assert "6 added, 0 updated, 4 unchanged" in out and "holds 10 entries" in out
