@@ -102,6 +102,22 @@ def _fix_message(name: str) -> str:
             f"or pass the path of a local folder holding it. Short names: {aliases}.")
 
 
+def _check_local_folder(name: str) -> None:
+    """A name written as a path (absolute, ./ ../ ~, or more than one /) must be an existing folder; hub ids are
+    ``namespace/name``, so such a name would otherwise be reported as a malformed hub id."""
+    import os
+
+    expanded = os.path.expanduser(name)
+    if not (os.path.isabs(expanded) or name.startswith((".", "~")) or name.count("/") > 1
+            or (os.sep != "/" and os.sep in name)):
+        return
+    if not os.path.isdir(expanded):
+        aliases = ", ".join(sorted(RERANKER_ALIASES))
+        what = "is a file, not a folder" if os.path.exists(expanded) else "does not exist"
+        raise RerankerLoadError(f"Could not load reranker {name!r}: the folder {expanded} {what}. Give the folder "
+                                f"a reranker was saved to, a hub id (namespace/name) or a short name: {aliases}.")
+
+
 def _saved_model_type(model: str) -> str | None:
     """The sentence-transformers model type a checkpoint was saved as (None: saved by transformers alone)."""
     import json
@@ -339,6 +355,7 @@ def load_reranker(model: str = "auto", device: str = "auto", instruction: str = 
         options["batch_size"] = batch_size
     cls = RERANKERS[backend or "sentence-transformers"]
     if model != AUTO:
+        _check_local_folder(resolve_reranker(model))
         return LoadedReranker(cls(resolve_reranker(model), **options), model, None)
     if not (resolved_device.startswith("cuda") and cuda_available()):
         reason = ("no CUDA GPU, so no reranker is loaded (on the CPU a reranker takes seconds per query); "

@@ -6,6 +6,7 @@ import pytest
 from hybrid import rerank
 from hybrid.rerank import (
     DEFAULT_INSTRUCTION,
+    RERANKER_ALIASES,
     RERANKERS,
     CrossEncoderReranker,
     LoadedReranker,
@@ -297,3 +298,16 @@ def test_load_on_device_retries_only_attention_failures():
     assert load_on_device(build, "cpu", "m") == "loaded" and seen == [None]
     with pytest.raises(OSError, match="disk"):
         load_on_device(lambda kwargs: (_ for _ in ()).throw(OSError("disk full")), "cuda", "m")
+
+
+def test_a_missing_folder_is_named_as_a_folder_not_as_a_bad_hub_id(tmp_path):
+    for name in (str(tmp_path / "no-such-reranker"), "./no-such-reranker", "models/rerankers/no-such"):
+        with pytest.raises(RerankerLoadError) as info:
+            load_reranker(name, device="cpu")
+        message = str(info.value)
+        assert "does not exist" in message and "Repo id" not in message and "hf download" not in message
+        for alias in RERANKER_ALIASES:
+            assert alias in message
+    (tmp_path / "weights.bin").write_bytes(b"")
+    with pytest.raises(RerankerLoadError, match="is a file, not a folder"):
+        load_reranker(str(tmp_path / "weights.bin"), device="cpu")
