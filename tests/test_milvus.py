@@ -202,6 +202,7 @@ def test_missing_milvus_and_bad_uris_say_how_to_fix():
     with pytest.raises(StoreError, match="cannot open Milvus at http://127.0.0.1:9") as err:
         MilvusStore.open("http://root:s3cret@127.0.0.1:9", collection="kb", timeout=2)
     assert "s3cret" not in str(err.value)
+    assert "check that a Milvus server answers at that host and port" in str(err.value)
 
 
 def test_the_api_serves_a_store_read_only(tmp_path):

@@ -93,6 +93,9 @@ def _client(target: str, token: str | None, timeout: float):
         if _is_file(target):
             hint = (" (a Milvus Lite folder is opened by one process at a time: serve it to several with "
                     f"`milvus-lite server --data-dir {target} --port 19530` and use milvus+http://127.0.0.1:19530)")
+        else:
+            hint = (f" (check that a Milvus server answers at that host and port, and that ${TOKEN_ENV} holds its "
+                    "token if it needs one; a local one: `milvus-lite server --data-dir DIR --port PORT`)")
         raise StoreError(f"cannot open Milvus at {shown(target)}: {exc.message}{hint}") from exc
 
 
