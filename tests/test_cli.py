@@ -97,4 +97,4 @@ def test_a_memory_store_uri_is_refused_with_the_milvus_forms(capsys, command):
     code = cli.main([*command, "--store", "memory:"])
     out, err = capsys.readouterr()
     assert code == 2 and out == ""
-    assert err.startswith("error: ") and "milvus:FILE.db" in err and "--kb" in err
+    assert err.startswith("error: ") and "milvus:FILE.db" in err and "leave --store out" in err

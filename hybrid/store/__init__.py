@@ -141,7 +141,7 @@ def _memory(target: str, **options: Any) -> Store:
                          "load a saved index with HybridEngine.load(folder)")
     if options:  # a command line's --store: it serves or fills a collection, which only Milvus has
         raise StoreError("'memory:' is an empty index inside this process, not a collection to open; give a Milvus "
-                         "URI (milvus:FILE.db or milvus+http(s)://HOST:PORT), or a file with --kb")
+                         "URI (milvus:FILE.db or milvus+http(s)://HOST:PORT), or leave --store out to search in memory")
     return MemoryStore()
 
 
