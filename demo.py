@@ -34,6 +34,9 @@ from webui.samples import DEFAULT_SAMPLE, sample_text
 log = logging.getLogger("demo")
 
 QUEUE_SIZE = 64
+# Gradio's sweep of the files visitors uploaded (frequency, age in seconds): every hour, those older than a day
+# go (the page reads an upload at once; the evaluation tab when "run" is pressed). All go when the server stops.
+UPLOAD_KEEP = (3600, 86400)
 
 
 def _blocks(lang: str) -> gr.Blocks:
@@ -41,7 +44,8 @@ def _blocks(lang: str) -> gr.Blocks:
     # server.app.mount_ui, so build_demo(...).launch() needs no extra argument.
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message="The parameters have been moved", category=UserWarning)
-        return gr.Blocks(title=text("title", lang), analytics_enabled=False, css=layout.page_css())
+        return gr.Blocks(title=text("title", lang), analytics_enabled=False, css=layout.page_css(),
+                         delete_cache=UPLOAD_KEEP)
 
 
 def build_demo(service: ModelService, kb_text: str | None = None, *, sample: str = DEFAULT_SAMPLE,

@@ -793,3 +793,24 @@ def test_a_request_that_gets_no_turn_in_time_is_429_and_budgets_are_413():
         assert "600" in over.json()["message"] and "500" in over.json()["message"]
     finally:
         running.stop()
+
+
+def test_uploaded_files_are_swept_from_the_server(files, monkeypatch, tmp_path):
+    """A visitor's uploaded file does not stay on the server's disk: Gradio's sweep (``demo.UPLOAD_KEEP``, here
+    shortened to one second) removes it, and stopping the server removes what is left."""
+    import time
+
+    monkeypatch.setattr(demo, "UPLOAD_KEEP", (1, 1))
+    running = serve_demo(files["kb"], api_settings=ApiSettings(api_key="k123", login_attempts_per_minute=MANY_LOGINS))
+    try:
+        with httpx.Client(base_url=running.url, headers=KEY) as http:
+            r = http.post("/gradio_api/upload", files={"files": ("secret.txt", "私人笔记\n".encode(), "text/plain")})
+            assert r.status_code == 200, r.text
+        stored = Path(r.json()[0])
+        assert stored.exists()
+        deadline = time.monotonic() + 30
+        while stored.exists() and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert not stored.exists(), "the uploaded file is still on the server after its sweep"
+    finally:
+        running.stop()
