@@ -347,8 +347,6 @@ class _WorkerProcess:
                 slots.acquire()
                 if in_flight and todo.qsize() < 2:  # near the end: leave the last chunks to whoever is free
                     slots.release()
-                    if not in_flight or dead.is_set():
-                        continue
                     time.sleep(0.005)
                     continue
                 try:
