@@ -88,6 +88,72 @@ def test_vector_sample_holds_stored_vectors_until_a_change(uri, request):
         store.close()
 
 
+def _wait_for_sample_refresh():
+    import threading
+
+    for thread in threading.enumerate():
+        if thread.name == "milvus-sample":
+            thread.join(timeout=60)
+            assert not thread.is_alive()
+
+
+def test_an_aged_vector_sample_is_reread_in_the_background_and_follows_other_writers(uri, request, monkeypatch):
+    """No search waits for the sample's rows once it has them: past its age a search gets the held sample
+    at once and a background read replaces it; unchanged rows keep the same arrays, another writer's entry
+    arrives with the next read."""
+    import hybrid.store.milvus as milvus
+
+    collection = f"aged_{request.node.callspec.id}"
+    _, engine = engines(uri, collection=collection)
+    store = engine.store
+    other = open_store(uri, collection=collection)
+    try:
+        keys, _ = store.vector_sample(100)
+        monkeypatch.setattr(milvus, "_SAMPLE_SECONDS", 0.0)
+        assert store.vector_sample(100)[0] is keys  # the held sample, while it is re-read
+        _wait_for_sample_refresh()
+        assert store.vector_sample(100)[0] is keys  # the same rows: the same arrays
+        _wait_for_sample_refresh()
+        HybridEngine(embedder=OneHotEncoder(), store=other).add([{"id": "pear", "text": "梨子很甜"}])
+        assert store.vector_sample(100)[0] is keys  # another process's write shows with the next read
+        _wait_for_sample_refresh()
+        fresh, vectors = store.vector_sample(100)
+        assert store.key("pear") in fresh.tolist() and len(fresh) == len(KB) + 1
+        np.testing.assert_allclose(vectors, store.vectors(fresh.tolist()), atol=1e-6)
+    finally:
+        other.close()
+        store.close()
+
+
+def test_a_failed_sample_reread_keeps_the_held_sample_and_is_tried_again(tmp_path, monkeypatch, caplog):
+    import hybrid.store.milvus as milvus
+    from hybrid.engine import _SPREAD_SAMPLE
+
+    _, engine = engines(f"milvus:{tmp_path / 'kb.db'}")
+    store = engine.store
+    try:
+        assert engine.search("苹果", k=3).semantic
+        keys, _ = store.vector_sample(_SPREAD_SAMPLE)  # what the search read
+        monkeypatch.setattr(milvus, "_SAMPLE_SECONDS", 0.0)
+        calls = []
+
+        def broken(*args, **kwargs):
+            calls.append(args)
+            raise ConnectionError("server went away")
+
+        monkeypatch.setattr(store, "_read_sample", broken)
+        with caplog.at_level("WARNING", logger="hybrid.store.milvus"):
+            first = engine.search("苹果", k=3)  # searches go on with the held sample
+            _wait_for_sample_refresh()
+        assert "re-reading the vector sample" in caplog.text and "server went away" in caplog.text
+        assert store.vector_sample(_SPREAD_SAMPLE)[0] is keys  # still the held one; the next read is tried
+        _wait_for_sample_refresh()
+        assert len(calls) == 2
+        assert [h.id for h in first.hybrid] == [h.id for h in engine.search("苹果", k=3).hybrid]
+    finally:
+        store.close()
+
+
 def test_add_update_remove_by_id_keep_document_frequencies(uri, request):
     _, engine = engines(uri, collection=f"change_{request.node.callspec.id}")
     store = engine.store

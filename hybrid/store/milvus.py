@@ -39,6 +39,9 @@ MAX_TOKEN_BYTES = 256
 _ROW_FIELDS = ["doc_id", "text", "metadata", "tokens"]
 _CACHE_ROWS = 8_192
 _CACHE_SECONDS = 30.0  # rows, document frequencies and the count are re-read after this long
+# vector_sample (a yardstick, not an answer) is re-read in the background after this long, so that no search
+# waits for its 4,096 rows; this process's own writes drop it at once.
+_SAMPLE_SECONDS = 600.0
 _WRITE_BATCH = 1_000
 _UNUSED = np.zeros(2, dtype=np.float32)
 # Punctuation and symbols the engine's tokenizer drops; Milvus's jieba analyzer keeps them unless they
@@ -174,7 +177,9 @@ class MilvusStore:
         self._vectors = _Cache(_CACHE_ROWS)  # key -> unit vector
         self._df = _Cache(1 << 16)  # token -> document frequency
         self._count = _Cache(1)
-        self._sample = _Cache(1)  # vector_sample's rows
+        self._sample: tuple[float, int, tuple[np.ndarray, np.ndarray]] | None = None  # (read at, n, sample)
+        self._sample_generation = 0  # bumped by every change, so a refresh read before it is not kept
+        self._sample_refreshing = threading.Lock()
         self._last_cosines: tuple[bytes, dict[int, float]] = (b"", {})
         self._bulk: Counter | None = None  # df changes held back while a bulk() block runs
         self._lock = threading.RLock()
@@ -473,16 +478,41 @@ class MilvusStore:
         return out
 
     def vector_sample(self, n: int) -> tuple[np.ndarray, np.ndarray]:
-        sample = self._sample.get(n)
-        if sample is None:
-            rows = (self._client.query(self.collection, filter="", limit=int(min(n, 16_384)),
-                                       output_fields=["key", "vector"]) if self.exists else [])
-            keys = np.fromiter((int(row["key"]) for row in rows), dtype=np.int64, count=len(rows))
-            vectors = (np.asarray([row["vector"] for row in rows], dtype=np.float32) if rows
-                       else np.zeros((0, 0), dtype=np.float32))
-            sample = (keys, vectors)
-            self._sample.put(n, sample)
-        return sample
+        held = self._sample
+        if held is None or held[1] != n:
+            generation = self._sample_generation
+            sample = self._read_sample(n)
+            if generation == self._sample_generation:
+                self._sample = (time.monotonic(), n, sample)
+            return sample
+        if time.monotonic() - held[0] > _SAMPLE_SECONDS and self._sample_refreshing.acquire(blocking=False):
+            threading.Thread(target=self._refresh_sample, args=(n,), name="milvus-sample", daemon=True).start()
+        return held[2]
+
+    def _read_sample(self, n: int) -> tuple[np.ndarray, np.ndarray]:
+        rows = (self._client.query(self.collection, filter="", limit=int(min(n, 16_384)),
+                                   output_fields=["key", "vector"]) if self.exists else [])
+        keys = np.fromiter((int(row["key"]) for row in rows), dtype=np.int64, count=len(rows))
+        vectors = (np.asarray([row["vector"] for row in rows], dtype=np.float32) if rows
+                   else np.zeros((0, 0), dtype=np.float32))
+        return keys, vectors
+
+    def _refresh_sample(self, n: int) -> None:
+        """Re-read the sample (other processes may have written); the same rows keep the same arrays, so
+        what callers worked out per sample stays valid."""
+        try:
+            generation = self._sample_generation
+            keys, vectors = self._read_sample(n)
+            held = self._sample
+            if generation != self._sample_generation or held is None or held[1] != n:
+                return
+            old_keys, old_vectors = held[2]
+            same = np.array_equal(keys, old_keys) and np.array_equal(vectors, old_vectors)
+            self._sample = (time.monotonic(), n, held[2] if same else (keys, vectors))
+        except Exception as exc:  # the previous sample stays in use; the next search past the age tries again
+            log.warning("re-reading the vector sample of %s failed: %s", self.describe(), exc)
+        finally:
+            self._sample_refreshing.release()
 
     def doc_freqs(self, tokens: Sequence[str]) -> list[int]:
         wanted = [t for t in dict.fromkeys(tokens) if self._df.get(t) is None]
@@ -604,8 +634,12 @@ class MilvusStore:
         self._rows.drop(keys)
         self._vectors.drop(keys)
         self._count.clear()
-        self._sample.clear()
+        self._drop_sample()
         self._last_cosines = (b"", {})
+
+    def _drop_sample(self) -> None:
+        self._sample_generation += 1
+        self._sample = None
 
     def update(self, key: int, document: Document, tokens: list[str], vector: np.ndarray | None) -> None:
         self._writable()
@@ -637,8 +671,9 @@ class MilvusStore:
                 if self._client.has_collection(name):
                     self._client.drop_collection(name)
             self._properties, self._exists = {}, False
-            for cache in (self._rows, self._vectors, self._df, self._count, self._sample):
+            for cache in (self._rows, self._vectors, self._df, self._count):
                 cache.clear()
+            self._drop_sample()
             if documents:
                 self.add(documents, tokens, vectors, model)
 
@@ -755,6 +790,9 @@ class MilvusStore:
             self._client.flush(self.collection)
 
     def close(self) -> None:
+        self._sample_generation += 1
+        with self._sample_refreshing:  # a re-read of the sample in flight ends before the client does
+            pass
         try:
             self._client.close()
         finally:
