@@ -1,7 +1,7 @@
 """Milvus Lite next to the in-memory store: indexing entries/s, query p50/p99 per mode, memory, disk.
 
 Usage: python -m bench.bench_milvus [--docs 100000] [--also 1000000] [--queries 100] [--stores memory,milvus-lite]
-                                    [--vector-index FLAT] [--json FILE]
+                                    [--vector-index FLAT] [--data-dir DIR [--keep]] [--json FILE]
 
 Each (store, size) runs in its own fresh subprocess, one after the other, on the same generated corpus
 (Zipfian Chinese texts from jieba's dictionary, ``bench/common.py``) with random 384-d unit vectors:
@@ -169,6 +169,8 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--stores", default=",".join(STORES), help=f"comma-separated: {', '.join(STORES)}")
     parser.add_argument("--vector-index", default="FLAT", help="dense index of the Milvus collection")
     parser.add_argument("--data-dir", default=None, help="where the Milvus Lite folder goes (default: a temp dir)")
+    parser.add_argument("--keep", action="store_true",
+                        help="keep each run's Milvus Lite folder under --data-dir (removed by default)")
     parser.add_argument("--json", help="write the figures to this JSON file")
     parser.add_argument("--child", default=None, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -194,7 +196,10 @@ def main(argv: list[str] | None = None) -> dict:
                      "--vector-index", args.vector_index],
                     cwd=ROOT, stdout=subprocess.PIPE, text=True, check=False)
             finally:
-                shutil.rmtree(folder, ignore_errors=True)
+                if args.keep and args.data_dir:
+                    print(f"kept {folder}", file=sys.stderr)
+                else:
+                    shutil.rmtree(folder, ignore_errors=True)
             if proc.returncode != 0:
                 raise SystemExit(f"the {name} run over {size:,} documents failed (exit {proc.returncode})")
             figures = json.loads(proc.stdout.strip().splitlines()[-1])
