@@ -639,8 +639,8 @@ class HybridEngine:
 
     def _evidence(self, tokens: list[str], keyword: Candidates) -> QueryEvidence:
         distinct = list(dict.fromkeys(tokens))
-        n = len(self.store)
-        idf = [float(lucene_idf(df, n)) for df in self.store.doc_freqs(distinct)]
+        n, dfs = self.store.keyword_statistics(distinct)
+        idf = [float(lucene_idf(df, n)) for df in dfs]
         if not distinct or len(keyword) == 0:
             return QueryEvidence(tuple(idf), 0.0)
         found = set(self.store.matched_tokens(int(keyword.docs[0]), distinct))

@@ -44,7 +44,8 @@ class QueryEvidence:
     """What fusion knows about the query beyond the two candidate lists (the same for every document).
 
     Attributes:
-        token_idf: idf of each distinct query token (0 for tokens absent from the corpus).
+        token_idf: idf of each distinct query token, with the statistics the keyword search used (a token
+            absent from the knowledge base gets the highest).
         best_coverage: idf-weighted share of the query tokens found in the best keyword match (0..1).
         cosine_mean, cosine_std: mean and standard deviation of the query's cosine over the knowledge
             base's documents written like the query (None when unknown): the yardstick that puts every

@@ -33,6 +33,23 @@ class KeywordMatches:
     scores: np.ndarray
 
 
+@dataclass(frozen=True, eq=False)
+class Population:
+    """The documents whose statistics BM25 scores a query with: the number of documents, their average
+    length and each token's document frequency come from them only (every document can still match).
+    Made by ``BM25Index.population``; valid until the index changes.
+
+    Attributes:
+        mask: one bool per document position.
+        n_docs: how many documents are in it.
+        avgdl: their average length.
+    """
+
+    mask: np.ndarray
+    n_docs: int
+    avgdl: float
+
+
 def lucene_idf(doc_freq: np.ndarray | float, n_docs: int) -> np.ndarray | float:
     """Lucene / Elasticsearch BM25 idf: ``ln(1 + (N - n + 0.5) / (n + 0.5))``, never negative."""
     return np.log1p((n_docs - doc_freq + 0.5) / (doc_freq + 0.5))
@@ -50,14 +67,15 @@ class _Postings:
     docs: np.ndarray  # int32, ascending within a term
     tfs: np.ndarray  # unsigned ints, the smallest type that holds the largest count
     impacts: np.ndarray  # float32: the score each posting adds for the index's own (k1, b)
-    length_norms: dict = field(default_factory=dict)  # (k1, b) -> k1 * (1 - b + b * dl / avgdl)
+    length_norms: dict = field(default_factory=dict)  # (k1, b, avgdl) -> k1 * (1 - b + b * dl / avgdl)
     scratch: list = field(default_factory=list)  # all-zero float32 arrays of n_docs, reused by searches
 
-    def length_norm(self, k1: float, b: float) -> np.ndarray:
-        key = (float(k1), float(b))
+    def length_norm(self, k1: float, b: float, avgdl: float | None = None) -> np.ndarray:
+        avgdl = self.avgdl if avgdl is None else float(avgdl)
+        key = (float(k1), float(b), avgdl)
         norm = self.length_norms.get(key)
         if norm is None:
-            norm = k1 * (1.0 - b + b * self.doc_len / self.avgdl)
+            norm = k1 * (1.0 - b + b * self.doc_len / avgdl)
             if len(self.length_norms) >= 4:  # a few settings at a time (UI sliders try many)
                 self.length_norms.pop(next(iter(self.length_norms)))
             self.length_norms[key] = norm
@@ -202,11 +220,25 @@ class BM25Index:
                 postings = self._postings
         return postings
 
-    def doc_freq(self, token: str) -> int:
-        """Number of documents containing ``token``."""
+    def doc_freq(self, token: str, population: Population | None = None) -> int:
+        """Number of documents containing ``token`` (of ``population`` when given)."""
         postings = self._built()
         term = self._vocab.get(token)
-        return 0 if term is None or term >= postings.df.shape[0] else int(postings.df[term])
+        if term is None or term >= postings.df.shape[0]:
+            return 0
+        if population is None:
+            return int(postings.df[term])
+        lo, hi = int(postings.indptr[term]), int(postings.indptr[term + 1])
+        return int(np.count_nonzero(population.mask[postings.docs[lo:hi]]))
+
+    def population(self, mask: np.ndarray) -> Population:
+        """The statistics of the documents where ``mask`` (one bool per position) is true."""
+        mask = np.asarray(mask, dtype=bool)
+        if mask.shape != (len(self),):
+            raise ValueError(f"a population needs one bool per document ({len(self)}), got shape {mask.shape}")
+        n = int(np.count_nonzero(mask))
+        total = float(self._dlen[mask].sum())
+        return Population(mask, n, total / n if n and total > 0 else 1.0)
 
     def _slices(self, p: _Postings, query_tokens: Sequence[str]) -> list[tuple[int, int, int]]:
         """(start, end, query count) of the postings of each distinct query token present in the index."""
@@ -255,13 +287,23 @@ class BM25Index:
         found = scores > 0
         return docs[found], scores[found]
 
-    def _matches(self, query_tokens: Sequence[str], k1: float, b: float) -> tuple[np.ndarray, np.ndarray]:
-        """Matched documents (ascending) and their scores computed for ``k1``, ``b`` (float64, all > 0)."""
+    def _matches(self, query_tokens: Sequence[str], k1: float, b: float,
+                 population: Population | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """Matched documents (ascending) and their scores computed for ``k1``, ``b`` (float64, all > 0), with
+        the statistics of ``population`` when given."""
         p = self._built()
-        slices = [(lo, hi, qtf * lucene_idf(float(hi - lo), p.n_docs)) for lo, hi, qtf in self._slices(p, query_tokens)]
+        if population is None:
+            n, avgdl = p.n_docs, p.avgdl
+            slices = [(lo, hi, qtf * lucene_idf(float(hi - lo), n)) for lo, hi, qtf in self._slices(p, query_tokens)]
+        else:
+            if population.mask.shape != (p.n_docs,):
+                raise ValueError("the population was made before the index changed; make it again")
+            n, avgdl = population.n_docs, population.avgdl
+            slices = [(lo, hi, qtf * lucene_idf(float(np.count_nonzero(population.mask[p.docs[lo:hi]])), n))
+                      for lo, hi, qtf in self._slices(p, query_tokens)]
         if not slices:
             return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float64)
-        norm = p.length_norm(k1, b)
+        norm = p.length_norm(k1, b, avgdl)
 
         def part(lo: int, hi: int, weight: float) -> tuple[np.ndarray, np.ndarray]:
             docs, tf = p.docs[lo:hi], p.tfs[lo:hi].astype(np.float64)
@@ -286,44 +328,50 @@ class BM25Index:
         docs = np.flatnonzero(hit)
         return docs, dense[docs]
 
-    def get_scores(self, query_tokens: Sequence[str], k1: float | None = None, b: float | None = None) -> np.ndarray:
+    def get_scores(self, query_tokens: Sequence[str], k1: float | None = None, b: float | None = None,
+                   population: Population | None = None) -> np.ndarray:
         """BM25 score of every document (0 where no token matched), computed in float64.
 
         Args:
             query_tokens: tokens of the query.
             k1, b: BM25 parameters; None = the index's.
+            population: whose statistics to score with (all documents when None).
         Returns:
             Array of ``len(self)`` scores.
         """
         scores = np.zeros(len(self), dtype=np.float64)
-        docs, values = self._matches(query_tokens, self.k1 if k1 is None else k1, self.b if b is None else b)
+        docs, values = self._matches(query_tokens, self.k1 if k1 is None else k1, self.b if b is None else b,
+                                     population)
         scores[docs] = values
         return scores
 
     def search(self, query_tokens: Sequence[str], top: int, k1: float | None = None,
-               b: float | None = None) -> KeywordMatches:
+               b: float | None = None, population: Population | None = None) -> KeywordMatches:
         """The ``top`` best documents among those matching at least one query token.
 
-        With the index's own k1 and b the precomputed per-posting scores are summed (float32 sums, equal
-        to the float64 formula within 1e-6 relative); other values compute the formula in float64.
+        With the index's own k1 and b and no population the precomputed per-posting scores are summed
+        (float32 sums, equal to the float64 formula within 1e-6 relative); otherwise the formula is
+        computed in float64.
 
         Args:
             query_tokens: tokens of the query.
             top: how many matches to return at most.
             k1, b: BM25 parameters; None = the index's.
+            population: whose statistics (N, avgdl, df) to score with; all documents when None. Documents
+                outside it still match and are scored with those statistics.
         Returns:
             KeywordMatches, best first (ties in document order); empty when nothing matched.
         """
         k1 = self.k1 if k1 is None else float(k1)
         b = self.b if b is None else float(b)
-        if (k1, b) == (self.k1, self.b):
+        if (k1, b) == (self.k1, self.b) and population is None:
             p = self._built()
             slices = self._slices(p, query_tokens)
             if not slices:
                 return KeywordMatches(np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float64))
             docs, scores = self._impact_matches(p, slices)
         else:
-            docs, scores = self._matches(query_tokens, k1, b)
+            docs, scores = self._matches(query_tokens, k1, b, population)
         docs, scores = top_positions(docs, scores, top)
         return KeywordMatches(docs.astype(np.int64), scores.astype(np.float64))
 

@@ -218,3 +218,56 @@ def test_large_term_counts_widen_the_count_type():
     for query in (["a"], ["b"], ["a", "b", "c"]):
         np.testing.assert_allclose(index.get_scores(query), reference_bm25(corpus, query), rtol=1e-9)
         assert index.search(query, top=3).docs.tolist() == expected_top(reference_bm25(corpus, query), 3)
+
+
+MIXED = [
+    ["apple", "fruit", "tasty"],
+    ["apple", "phone", "apple", "release"],
+    ["banana", "fruit"],
+    ["苹果", "水果", "好吃", "apple"],
+    ["法国", "首都", "巴黎"],
+    ["香蕉", "水果", "很", "甜", "的", "水果"],
+]
+
+
+@pytest.mark.parametrize("k1,b", [(1.2, 0.75), (0.9, 0.4)])
+def test_a_population_scores_with_its_own_statistics_and_every_document_still_matches(k1, b):
+    """N, avgdl and df come from the population (the first three documents); a document outside it that
+    holds a query word (the Chinese entry quoting "apple") is scored with the same statistics."""
+    index = BM25Index(MIXED)
+    population = index.population(np.array([True, True, True, False, False, False]))
+    assert population.n_docs == 3 and population.avgdl == pytest.approx(3.0)
+    query = ["apple", "fruit"]
+    got = index.get_scores(query, k1=k1, b=b, population=population)
+    n, avgdl = 3, 3.0  # the population's, written out
+    for d, doc in enumerate(MIXED):
+        expected = 0.0
+        for q in query:
+            df = sum(1 for x in MIXED[:3] if q in x)
+            if q in doc:
+                tf = doc.count(q)
+                expected += lucene_idf(df, n) * tf * (k1 + 1) / (tf + k1 * (1 - b + b * len(doc) / avgdl))
+        assert got[d] == pytest.approx(expected), d
+    assert got[:3] == pytest.approx(reference_bm25(MIXED[:3], query, k1, b))
+    counted = reference_bm25(MIXED[:4], query, k1, b)  # the outsider counted in the statistics too
+    assert counted[:3] != pytest.approx(got[:3])
+    found = index.search(query, top=10, k1=k1, b=b, population=population)
+    assert sorted(found.docs.tolist()) == [0, 1, 2, 3]
+    assert found.scores == pytest.approx(got[found.docs])
+    assert index.doc_freq("apple", population) == 2 and index.doc_freq("apple") == 3
+    assert index.doc_freq("水果", population) == 0 and index.doc_freq("水果") == 2
+
+
+def test_no_population_is_classic_bm25_and_a_stale_population_is_refused():
+    index = BM25Index(MIXED)
+    everyone = index.population(np.ones(len(MIXED), dtype=bool))
+    assert index.get_scores(["apple", "水果"], population=everyone) == pytest.approx(
+        reference_bm25(MIXED, ["apple", "水果"]))
+    assert index.search(["apple"], top=3, population=everyone).scores == pytest.approx(
+        index.search(["apple"], top=3).scores, rel=1e-6)
+    stale = index.population(np.array([True] * 3 + [False] * 3))
+    index.add([["kiwi"]])
+    with pytest.raises(ValueError, match="before the index changed"):
+        index.search(["apple"], top=3, population=stale)
+    with pytest.raises(ValueError, match="one bool per document"):
+        index.population(np.ones(3, dtype=bool))

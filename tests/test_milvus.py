@@ -5,6 +5,7 @@ import pytest
 
 from hybrid import HybridEngine, KnowledgeBaseError
 from hybrid.store import StoreError, open_store
+from hybrid.store.memory import MemoryStore
 from hybrid.store.milvus import MilvusStore, analyzer_params, doc_key, literal
 from hybrid.tokenize import Tokenizer
 from tests.fakes import OneHotEncoder
@@ -39,8 +40,11 @@ def uri(request, tmp_path):
 
 
 def engines(uri, collection="kb"):
+    """An in-memory engine counting BM25's statistics over every entry, as Milvus's BM25 function does, and
+    the same knowledge base in Milvus."""
     store = open_store(uri, collection=collection)
-    return HybridEngine(KB, embedder=OneHotEncoder()), HybridEngine(KB, embedder=OneHotEncoder(), store=store)
+    memory = HybridEngine(KB, embedder=OneHotEncoder(), store=MemoryStore(bm25_statistics="collection"))
+    return memory, HybridEngine(KB, embedder=OneHotEncoder(), store=store)
 
 
 def ids(hits):
@@ -70,6 +74,32 @@ def test_same_lists_and_explanations_as_in_memory(uri, request):
                 assert hit.score == pytest.approx(hit.keyword_contribution + hit.semantic_contribution)
             # adaptive fusion saw the same query evidence: the same per-query weight
             assert b.alpha_used == pytest.approx(a.alpha_used), query
+    finally:
+        milvus.store.close()
+
+
+def test_on_a_mixed_knowledge_base_milvus_counts_every_entry_and_memory_the_query_script_by_default(uri, request):
+    """The documented difference: Milvus's BM25 statistics cover the whole collection; the default in-memory
+    store counts the entries written in the query's script (here the one English entry for an English
+    query, the seven Chinese ones for a Chinese query). The same documents match either way."""
+    from hybrid.keyword import BM25Index
+
+    collection = f"stats_{request.node.callspec.id}"
+    _, milvus = engines(uri, collection=collection)
+    default = HybridEngine(KB, embedder=OneHotEncoder())
+    tokens = default.store.tokens(list(range(len(KB))))
+    try:
+        for query, same_script in (("capital of france", [7]), ("苹果 水果", list(range(7)))):
+            a, b = default.search(query, k=8, mode="keyword"), milvus.search(query, k=8, mode="keyword")
+            assert sorted(ids(a.keyword)) == sorted(ids(b.keyword)), query
+            q = default.tokenizer.tokenize(query)
+            every = BM25Index(tokens).get_scores(q)
+            alone = BM25Index([tokens[i] for i in same_script]).get_scores(q)
+            for hit in b.keyword:
+                assert hit.score == pytest.approx(every[int(hit.id) - 1], rel=1e-5)
+            for hit in a.keyword:
+                assert hit.score == pytest.approx(alone[same_script.index(int(hit.id) - 1)], rel=1e-6)
+                assert hit.score != pytest.approx(every[int(hit.id) - 1], rel=1e-3)
     finally:
         milvus.store.close()
 

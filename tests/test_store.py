@@ -85,3 +85,61 @@ def test_open_store_names_the_registry_on_a_bad_uri():
         assert f"{key}:" in str(err.value)
     with pytest.raises(StoreError, match="no location"):
         open_store("memory:./somewhere")
+
+
+ENGLISH = ["How to reset my password", "The capital of France is Paris", "Reset the router to factory settings",
+           "Paris is a large city in France"]
+CHINESE = ["苹果是一种很好吃的水果", "香蕉是黄色的水果", "路由器 reset 按钮在背面", "法国的首都是巴黎"]
+
+
+def _keyword(store, query):
+    tokens = Tokenizer().tokenize(query)
+    found = store.keyword_search(query, tokens, top=10, k1=1.2, b=0.75)
+    return dict(zip(found.docs.tolist(), found.scores.tolist())), store.keyword_statistics(list(dict.fromkeys(tokens)))
+
+
+def _store(texts, **options):
+    store = MemoryStore(**options)
+    tok = Tokenizer()
+    store.add([Document(f"d{i}", t) for i, t in enumerate(texts)], tok.tokenize_many(texts), None, None)
+    return store
+
+
+def test_entries_in_another_language_change_no_keyword_score():
+    """Adding Chinese entries (one quoting the English word "reset") leaves every English query's BM25
+    scores and statistics as they were; the Chinese entry that holds "reset" matches, scored alike."""
+    alone, mixed = _store(ENGLISH), _store(ENGLISH + CHINESE)
+    for query in ("reset password", "capital of France", "Paris"):
+        (scores_alone, stats_alone), (scores_mixed, stats_mixed) = _keyword(alone, query), _keyword(mixed, query)
+        assert stats_mixed == stats_alone
+        for key, score in scores_alone.items():
+            assert scores_mixed[key] == pytest.approx(score, rel=1e-6), query
+        assert set(scores_mixed) - set(scores_alone) <= {mixed.key("d6")}
+    assert mixed.key("d6") in _keyword(mixed, "reset")[0]
+    # classic statistics: the Chinese entries count, and the English scores move
+    classic = _store(ENGLISH + CHINESE, bm25_statistics="collection")
+    scores_classic, stats_classic = _keyword(classic, "reset password")
+    assert stats_classic[0] == len(ENGLISH + CHINESE)
+    assert scores_classic[classic.key("d0")] != pytest.approx(_keyword(alone, "reset password")[0][alone.key("d0")])
+
+
+def test_a_query_in_both_scripts_counts_every_entry_and_changes_are_followed():
+    store = _store(ENGLISH + CHINESE)
+    classic = _store(ENGLISH + CHINESE, bm25_statistics="collection")
+    assert _keyword(store, "路由器 reset") == _keyword(classic, "路由器 reset")
+    n_before = _keyword(store, "Paris")[1][0]
+    store.add([Document("new", "Paris in spring")], [Tokenizer().tokenize("Paris in spring")], None, None)
+    assert _keyword(store, "Paris")[1][0] == n_before + 1
+    store.remove([store.key("d0"), store.key("d4")])
+    assert _keyword(store, "Paris")[1][0] == n_before  # one English entry and one Chinese one gone
+    store.update(store.key("d5"), Document("d5", "bananas are yellow"), Tokenizer().tokenize("bananas are yellow"), None)
+    assert _keyword(store, "Paris")[1][0] == n_before + 1
+    fresh = _store([d.text for d in store.iter_documents()])
+    by_id = lambda s, scores: {s.documents([k])[0].text: v for k, v in scores.items()}  # noqa: E731
+    got, want = by_id(store, _keyword(store, "Paris")[0]), by_id(fresh, _keyword(fresh, "Paris")[0])
+    assert got.keys() == want.keys() and all(got[t] == pytest.approx(want[t], rel=1e-6) for t in want)
+
+
+def test_unknown_bm25_statistics_lists_the_choices():
+    with pytest.raises(ValueError, match="script, collection"):
+        MemoryStore(bm25_statistics="global")

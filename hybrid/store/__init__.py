@@ -124,6 +124,11 @@ class Store(Protocol):
         """How many documents contain each token (the engine's tokens, counted the same way by every store)."""
         ...
 
+    def keyword_statistics(self, tokens: Sequence[str]) -> tuple[int, list[int]]:
+        """The number of documents and each token's document frequency that ``keyword_search`` scores a
+        query of these ``tokens`` with (its idf), for adaptive fusion's coverage."""
+        ...
+
     def matched_tokens(self, key: int, tokens: Sequence[str]) -> tuple[str, ...]:
         """Distinct ``tokens`` present in the document, in query order."""
         ...

@@ -10,15 +10,31 @@ import numpy as np
 
 from ..fusion import Candidates
 from ..kb import Document
-from ..keyword import BM25Index
+from ..keyword import BM25Index, Population
+from ..lang import ALPHABETIC, CJK, document_script, scripts_in
 from ..vectors import VectorIndex
 
 DOCUMENTS_FILE = "documents.jsonl"
 VECTORS_FILE = "vectors.npy"
+_SCRIPT_CODES = {"": 0, CJK: 1, ALPHABETIC: 2}
+BM25_STATISTICS = ("script", "collection")
+
+
+def _script_codes(documents: Sequence[Document]) -> np.ndarray:
+    """The script each document is mainly written in, as a code of ``_SCRIPT_CODES``."""
+    script = document_script.__wrapped__  # not through its cache: every text is seen once here
+    return np.fromiter((_SCRIPT_CODES[script(d.text)] for d in documents), dtype=np.int8, count=len(documents))
 
 
 class MemoryStore:
     """Everything in Python memory: exact BM25 with any k1/b per search, exact cosine top-k.
+
+    Args:
+        bm25_statistics: whose statistics (number of entries, average length, document frequencies) BM25
+            scores a query with. ``"script"`` (default): the entries written mainly in a script of the
+            query's words (``hybrid.lang.document_script``; all entries when that is none or every one of
+            them), so adding entries in another language changes no score. ``"collection"``: every entry,
+            as classic BM25 and Milvus's BM25 function count.
 
     Documents sit at positions (the order they were added in; removing one shifts the later ones down);
     each keeps the key it got when added, so keys rise with position and ties (broken by position in the
@@ -29,7 +45,10 @@ class MemoryStore:
     read_only = False
     bm25_params = None
 
-    def __init__(self) -> None:
+    def __init__(self, bm25_statistics: str = "script") -> None:
+        if bm25_statistics not in BM25_STATISTICS:
+            raise ValueError(f"unknown bm25_statistics {bm25_statistics!r}; choose one of {', '.join(BM25_STATISTICS)}")
+        self.bm25_statistics = bm25_statistics
         self._docs: list[Document] = []
         self._tokens: list[list[str]] = []
         self._keys = np.zeros(0, dtype=np.int64)  # position -> key
@@ -40,6 +59,8 @@ class MemoryStore:
         self._vectors: VectorIndex | None = None
         self._vectors_model: str | None = None
         self._sample: tuple[np.ndarray, np.ndarray] | None = None  # vector_sample's answer, dropped on changes
+        self._scripts = np.zeros(0, dtype=np.int8)  # position -> script code of the document's text
+        self._populations: dict[frozenset[int], Population | None] = {}  # dropped on changes
 
     def __len__(self) -> int:
         return len(self._docs)
@@ -96,6 +117,8 @@ class MemoryStore:
         self._docs.extend(documents)
         self._tokens.extend(tokens)
         self._keys = np.concatenate([self._keys, keys])
+        self._scripts = np.concatenate([self._scripts, _script_codes(documents)])
+        self._populations = {}
         self._keyword.add(tokens)
         if vectors is None:
             self._vectors, self._vectors_model = None, None  # some documents now lack a vector
@@ -113,6 +136,9 @@ class MemoryStore:
         position = self._positions([key])[0]
         self._docs[position] = document
         self._tokens[position] = tokens
+        scripts = self._scripts.copy()
+        scripts[position] = _script_codes([document])[0]
+        self._scripts, self._populations = scripts, {}
         self._keyword.replace(position, tokens)
         if self._vectors is not None:
             if vector is None:
@@ -127,6 +153,7 @@ class MemoryStore:
         self._docs = [d for i, d in enumerate(self._docs) if i not in drop]
         self._tokens = [t for i, t in enumerate(self._tokens) if i not in drop]
         self._keys = np.delete(self._keys, positions)
+        self._scripts, self._populations = np.delete(self._scripts, positions), {}
         self._reindex()
         self._keyword.remove(positions)
         if self._vectors is not None:
@@ -143,6 +170,7 @@ class MemoryStore:
         self._tokens = list(tokens)
         self._next_key = 0
         self._keys = self._new_keys(self._docs)
+        self._scripts, self._populations = _script_codes(self._docs), {}
         self._reindex()
         self._keyword = BM25Index(self._tokens)  # postings rebuild is cheap next to tokenising
         if vectors is not None:
@@ -156,8 +184,21 @@ class MemoryStore:
 
     # ------------------------------------------------------------------ retrieval
 
+    def _population(self, tokens: Sequence[str]) -> Population | None:
+        """The entries whose statistics score ``tokens``: those written mainly in a script of the tokens
+        (None, meaning all, when that is every entry or none)."""
+        if self.bm25_statistics == "collection":
+            return None
+        wanted = frozenset(_SCRIPT_CODES[s] for t in set(tokens) for s in scripts_in(t))
+        populations = self._populations
+        if wanted not in populations:
+            mask = np.isin(self._scripts, list(wanted)) if wanted else np.zeros(0, dtype=bool)
+            n = int(np.count_nonzero(mask))
+            populations[wanted] = self._keyword.population(mask) if 0 < n < len(self) else None
+        return populations[wanted]
+
     def keyword_search(self, query: str, tokens: Sequence[str], top: int, k1: float, b: float) -> Candidates:
-        found = self._keyword.search(tokens, top=top, k1=k1, b=b)
+        found = self._keyword.search(tokens, top=top, k1=k1, b=b, population=self._population(tokens))
         return Candidates(self._keys[found.docs], found.scores)
 
     def vector_search(self, vector: np.ndarray, top: int) -> Candidates:
@@ -188,6 +229,12 @@ class MemoryStore:
 
     def doc_freqs(self, tokens: Sequence[str]) -> list[int]:
         return [self._keyword.doc_freq(t) for t in tokens]
+
+    def keyword_statistics(self, tokens: Sequence[str]) -> tuple[int, list[int]]:
+        population = self._population(tokens)
+        if population is None:
+            return len(self), self.doc_freqs(tokens)
+        return population.n_docs, [self._keyword.doc_freq(t, population) for t in tokens]
 
     def matched_tokens(self, key: int, tokens: Sequence[str]) -> tuple[str, ...]:
         return self._keyword.matched_tokens(self._at[key], tokens)

@@ -522,6 +522,10 @@ class MilvusStore:
                 self._df.put(token, found.get(token, 0))
         return [int(self._df.get(t) or 0) for t in tokens]
 
+    def keyword_statistics(self, tokens: Sequence[str]) -> tuple[int, list[int]]:
+        # Milvus's BM25 function counts every entry of the collection
+        return len(self), self.doc_freqs(tokens)
+
     def _read_df(self, tokens: Sequence[str]) -> dict[str, int]:
         tokens = [t for t in tokens if len(t.encode("utf-8")) <= MAX_TOKEN_BYTES]
         found: dict[str, int] = {}
