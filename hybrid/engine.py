@@ -729,7 +729,8 @@ class HybridEngine:
             with self._lock:
                 written = self.store.write(tmp)
             return {"format": INDEX_FORMAT, "documents": written["documents"], "tokenizer": self.tokenizer.signature,
-                    "vectors_model": written["vectors_model"], "settings": self.settings.__dict__}
+                    "vectors_model": written["vectors_model"], "bm25_statistics": written["bm25_statistics"],
+                    "settings": self.settings.__dict__}
 
         return atomic.write_folder(folder, write)
 

@@ -35,19 +35,22 @@ class KeywordMatches:
 
 @dataclass(frozen=True, eq=False)
 class Population:
-    """The documents whose statistics BM25 scores a query with: the number of documents, their average
-    length and each token's document frequency come from them only (every document can still match).
-    Made by ``BM25Index.population``; valid until the index changes.
+    """The documents a query's BM25 statistics start from. A query is scored with the number of documents
+    and the average length of these documents together with every document holding one of its tokens, and
+    with each token's document frequency (so a word is as rare as it is wherever it occurs, and no
+    document outside both counts). Made by ``BM25Index.population``; valid until the index changes.
 
     Attributes:
         mask: one bool per document position.
         n_docs: how many documents are in it.
-        avgdl: their average length.
+        total_len: their summed length (tokens).
+        version: the index's version it was made for.
     """
 
     mask: np.ndarray
     n_docs: int
-    avgdl: float
+    total_len: float
+    version: int
 
 
 def lucene_idf(doc_freq: np.ndarray | float, n_docs: int) -> np.ndarray | float:
@@ -67,15 +70,14 @@ class _Postings:
     docs: np.ndarray  # int32, ascending within a term
     tfs: np.ndarray  # unsigned ints, the smallest type that holds the largest count
     impacts: np.ndarray  # float32: the score each posting adds for the index's own (k1, b)
-    length_norms: dict = field(default_factory=dict)  # (k1, b, avgdl) -> k1 * (1 - b + b * dl / avgdl)
+    length_norms: dict = field(default_factory=dict)  # (k1, b) -> k1 * (1 - b + b * dl / avgdl)
     scratch: list = field(default_factory=list)  # all-zero float32 arrays of n_docs, reused by searches
 
-    def length_norm(self, k1: float, b: float, avgdl: float | None = None) -> np.ndarray:
-        avgdl = self.avgdl if avgdl is None else float(avgdl)
-        key = (float(k1), float(b), avgdl)
+    def length_norm(self, k1: float, b: float) -> np.ndarray:
+        key = (float(k1), float(b))
         norm = self.length_norms.get(key)
         if norm is None:
-            norm = k1 * (1.0 - b + b * self.doc_len / avgdl)
+            norm = k1 * (1.0 - b + b * self.doc_len / self.avgdl)
             if len(self.length_norms) >= 4:  # a few settings at a time (UI sliders try many)
                 self.length_norms.pop(next(iter(self.length_norms)))
             self.length_norms[key] = norm
@@ -109,6 +111,7 @@ class BM25Index:
         self._dtfs = np.zeros(0, dtype=np.uint8)  # term counts; widened when a count needs it
         self._dlen = np.zeros(0, dtype=np.float64)
         self._postings: _Postings | None = None
+        self._version = 0  # bumped by every change (populations made before it are refused)
         self.add(corpus_tokens)
 
     def __len__(self) -> int:
@@ -150,6 +153,7 @@ class BM25Index:
             self._dtfs = np.concatenate([self._dtfs, tfs])
             self._dlen = np.concatenate([self._dlen, lengths])
             self._postings = None
+            self._version += 1
 
     def replace(self, position: int, tokens: Sequence[str]) -> None:
         """Replace the tokens of the document at ``position``."""
@@ -169,6 +173,7 @@ class BM25Index:
             dlen[position] = lengths[0]
             self._dlen = dlen
             self._postings = None
+            self._version += 1
 
     def remove(self, positions: Iterable[int]) -> None:
         """Delete documents; later positions shift down, as in a list."""
@@ -182,6 +187,7 @@ class BM25Index:
             self._dptr = np.concatenate([[0], np.cumsum(counts[keep])]).astype(np.int64)
             self._dlen = self._dlen[keep]
             self._postings = None
+            self._version += 1
 
     def _build(self) -> _Postings:
         n = len(self)
@@ -220,25 +226,38 @@ class BM25Index:
                 postings = self._postings
         return postings
 
-    def doc_freq(self, token: str, population: Population | None = None) -> int:
-        """Number of documents containing ``token`` (of ``population`` when given)."""
+    def doc_freq(self, token: str) -> int:
+        """Number of documents containing ``token``."""
         postings = self._built()
         term = self._vocab.get(token)
-        if term is None or term >= postings.df.shape[0]:
-            return 0
-        if population is None:
-            return int(postings.df[term])
-        lo, hi = int(postings.indptr[term]), int(postings.indptr[term + 1])
-        return int(np.count_nonzero(population.mask[postings.docs[lo:hi]]))
+        return 0 if term is None or term >= postings.df.shape[0] else int(postings.df[term])
 
     def population(self, mask: np.ndarray) -> Population:
-        """The statistics of the documents where ``mask`` (one bool per position) is true."""
+        """The documents where ``mask`` (one bool per position) is true, as a ``Population``."""
         mask = np.asarray(mask, dtype=bool)
         if mask.shape != (len(self),):
             raise ValueError(f"a population needs one bool per document ({len(self)}), got shape {mask.shape}")
-        n = int(np.count_nonzero(mask))
-        total = float(self._dlen[mask].sum())
-        return Population(mask, n, total / n if n and total > 0 else 1.0)
+        return Population(mask, int(np.count_nonzero(mask)), float(self._dlen[mask].sum()), self._version)
+
+    def statistics(self, query_tokens: Sequence[str], population: Population | None = None) -> tuple[int, float]:
+        """The number of documents and their average length that a query is scored with: all documents, or
+        ``population`` together with every document holding one of ``query_tokens``."""
+        p = self._built()
+        if population is None:
+            return p.n_docs, p.avgdl
+        return self._population_statistics(p, self._slices(p, query_tokens), population)
+
+    def _population_statistics(self, p: _Postings, slices: list[tuple[int, int, int]],
+                               population: Population) -> tuple[int, float]:
+        if population.version != self._version or population.mask.shape != (p.n_docs,):
+            raise ValueError("the population was made before the index changed; make it again")
+        n, total = population.n_docs, population.total_len
+        if slices:
+            matched = np.unique(np.concatenate([p.docs[lo:hi] for lo, hi, _ in slices]))
+            outside = matched[~population.mask[matched]]
+            n += int(outside.size)
+            total += float(p.doc_len[outside].sum())
+        return n, (total / n if n and total > 0 else 1.0)
 
     def _slices(self, p: _Postings, query_tokens: Sequence[str]) -> list[tuple[int, int, int]]:
         """(start, end, query count) of the postings of each distinct query token present in the index."""
@@ -290,24 +309,22 @@ class BM25Index:
     def _matches(self, query_tokens: Sequence[str], k1: float, b: float,
                  population: Population | None = None) -> tuple[np.ndarray, np.ndarray]:
         """Matched documents (ascending) and their scores computed for ``k1``, ``b`` (float64, all > 0), with
-        the statistics of ``population`` when given."""
+        the statistics of ``population`` (see ``Population``) when given."""
         p = self._built()
+        found = self._slices(p, query_tokens)
         if population is None:
-            n, avgdl = p.n_docs, p.avgdl
-            slices = [(lo, hi, qtf * lucene_idf(float(hi - lo), n)) for lo, hi, qtf in self._slices(p, query_tokens)]
+            n, norm = p.n_docs, p.length_norm(k1, b)
         else:
-            if population.mask.shape != (p.n_docs,):
-                raise ValueError("the population was made before the index changed; make it again")
-            n, avgdl = population.n_docs, population.avgdl
-            slices = [(lo, hi, qtf * lucene_idf(float(np.count_nonzero(population.mask[p.docs[lo:hi]])), n))
-                      for lo, hi, qtf in self._slices(p, query_tokens)]
+            n, avgdl = self._population_statistics(p, found, population)
+            norm = None
+        slices = [(lo, hi, qtf * lucene_idf(float(hi - lo), n)) for lo, hi, qtf in found]
         if not slices:
             return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float64)
-        norm = p.length_norm(k1, b, avgdl)
 
         def part(lo: int, hi: int, weight: float) -> tuple[np.ndarray, np.ndarray]:
             docs, tf = p.docs[lo:hi], p.tfs[lo:hi].astype(np.float64)
-            return docs, weight * (k1 + 1.0) * tf / (tf + norm[docs])
+            length = norm[docs] if norm is not None else k1 * (1.0 - b + b * p.doc_len[docs] / avgdl)
+            return docs, weight * (k1 + 1.0) * tf / (tf + length)
 
         if len(slices) == 1:
             docs, scores = part(*slices[0])
@@ -335,7 +352,7 @@ class BM25Index:
         Args:
             query_tokens: tokens of the query.
             k1, b: BM25 parameters; None = the index's.
-            population: whose statistics to score with (all documents when None).
+            population: where the statistics come from (see ``Population``); all documents when None.
         Returns:
             Array of ``len(self)`` scores.
         """
@@ -357,8 +374,8 @@ class BM25Index:
             query_tokens: tokens of the query.
             top: how many matches to return at most.
             k1, b: BM25 parameters; None = the index's.
-            population: whose statistics (N, avgdl, df) to score with; all documents when None. Documents
-                outside it still match and are scored with those statistics.
+            population: where the statistics come from (see ``Population``); all documents when None.
+                Every document holding a query token matches, inside it or not.
         Returns:
             KeywordMatches, best first (ties in document order); empty when nothing matched.
         """

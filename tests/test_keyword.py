@@ -231,31 +231,25 @@ MIXED = [
 
 
 @pytest.mark.parametrize("k1,b", [(1.2, 0.75), (0.9, 0.4)])
-def test_a_population_scores_with_its_own_statistics_and_every_document_still_matches(k1, b):
-    """N, avgdl and df come from the population (the first three documents); a document outside it that
-    holds a query word (the Chinese entry quoting "apple") is scored with the same statistics."""
+def test_a_query_is_scored_with_its_population_and_the_documents_holding_its_words(k1, b):
+    """N and avgdl come from the population (the three English documents) plus every document holding a
+    query word (the Chinese entry quoting "apple"); a word's df counts every document that holds it."""
     index = BM25Index(MIXED)
     population = index.population(np.array([True, True, True, False, False, False]))
-    assert population.n_docs == 3 and population.avgdl == pytest.approx(3.0)
+    assert (population.n_docs, population.total_len) == (3, 9.0)
     query = ["apple", "fruit"]
     got = index.get_scores(query, k1=k1, b=b, population=population)
-    n, avgdl = 3, 3.0  # the population's, written out
-    for d, doc in enumerate(MIXED):
-        expected = 0.0
-        for q in query:
-            df = sum(1 for x in MIXED[:3] if q in x)
-            if q in doc:
-                tf = doc.count(q)
-                expected += lucene_idf(df, n) * tf * (k1 + 1) / (tf + k1 * (1 - b + b * len(doc) / avgdl))
-        assert got[d] == pytest.approx(expected), d
-    assert got[:3] == pytest.approx(reference_bm25(MIXED[:3], query, k1, b))
-    counted = reference_bm25(MIXED[:4], query, k1, b)  # the outsider counted in the statistics too
-    assert counted[:3] != pytest.approx(got[:3])
+    counted = MIXED[:4]  # the population and the outsider holding "apple"
+    assert got[:4] == pytest.approx(reference_bm25(counted, query, k1, b))
+    assert got[4:] == pytest.approx([0.0, 0.0])
+    assert index.statistics(query, population) == (4, pytest.approx(13 / 4))
+    assert index.statistics(query) == (6, pytest.approx(sum(map(len, MIXED)) / 6))
+    assert got[:4] != pytest.approx(reference_bm25(MIXED, query, k1, b)[:4])  # every document counted
     found = index.search(query, top=10, k1=k1, b=b, population=population)
     assert sorted(found.docs.tolist()) == [0, 1, 2, 3]
     assert found.scores == pytest.approx(got[found.docs])
-    assert index.doc_freq("apple", population) == 2 and index.doc_freq("apple") == 3
-    assert index.doc_freq("水果", population) == 0 and index.doc_freq("水果") == 2
+    # a word held only outside the population is as rare as it is where it occurs
+    assert index.statistics(["水果"], population)[0] == 3 + 2
 
 
 def test_no_population_is_classic_bm25_and_a_stale_population_is_refused():
@@ -266,8 +260,10 @@ def test_no_population_is_classic_bm25_and_a_stale_population_is_refused():
     assert index.search(["apple"], top=3, population=everyone).scores == pytest.approx(
         index.search(["apple"], top=3).scores, rel=1e-6)
     stale = index.population(np.array([True] * 3 + [False] * 3))
-    index.add([["kiwi"]])
+    index.replace(0, ["kiwi"])  # same size: only the version tells
     with pytest.raises(ValueError, match="before the index changed"):
         index.search(["apple"], top=3, population=stale)
+    with pytest.raises(ValueError, match="before the index changed"):
+        index.statistics(["apple"], stale)
     with pytest.raises(ValueError, match="one bool per document"):
         index.population(np.ones(3, dtype=bool))

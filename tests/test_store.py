@@ -105,22 +105,50 @@ def _store(texts, **options):
     return store
 
 
-def test_entries_in_another_language_change_no_keyword_score():
-    """Adding Chinese entries (one quoting the English word "reset") leaves every English query's BM25
-    scores and statistics as they were; the Chinese entry that holds "reset" matches, scored alike."""
+def test_entries_in_another_language_change_no_keyword_score_unless_they_hold_the_words():
+    """Adding Chinese entries leaves every English query's BM25 scores and statistics as they were; the one
+    Chinese entry that holds "reset" counts for a query with "reset" (it matches, so it is one of the
+    entries the word is rare or common among)."""
     alone, mixed = _store(ENGLISH), _store(ENGLISH + CHINESE)
-    for query in ("reset password", "capital of France", "Paris"):
+    for query in ("capital of France", "Paris", "factory settings"):
         (scores_alone, stats_alone), (scores_mixed, stats_mixed) = _keyword(alone, query), _keyword(mixed, query)
         assert stats_mixed == stats_alone
+        assert scores_mixed.keys() == scores_alone.keys()
         for key, score in scores_alone.items():
             assert scores_mixed[key] == pytest.approx(score, rel=1e-6), query
-        assert set(scores_mixed) - set(scores_alone) <= {mixed.key("d6")}
-    assert mixed.key("d6") in _keyword(mixed, "reset")[0]
+    scores, (n, dfs) = _keyword(mixed, "reset password")
+    assert mixed.key("d6") in scores and (n, dfs) == (len(ENGLISH) + 1, [3, 1])
     # classic statistics: the Chinese entries count, and the English scores move
     classic = _store(ENGLISH + CHINESE, bm25_statistics="collection")
-    scores_classic, stats_classic = _keyword(classic, "reset password")
+    scores_classic, stats_classic = _keyword(classic, "Paris")
     assert stats_classic[0] == len(ENGLISH + CHINESE)
-    assert scores_classic[classic.key("d0")] != pytest.approx(_keyword(alone, "reset password")[0][alone.key("d0")])
+    assert scores_classic[classic.key("d1")] != pytest.approx(_keyword(alone, "Paris")[0][alone.key("d1")])
+
+
+def test_an_english_word_quoted_by_many_chinese_entries_stays_common():
+    """A Chinese knowledge base quoting "pip install" everywhere: for the English query "install venv",
+    "install" is a common word (150 entries hold it) and "venv" a rare one, so the three entries about venv
+    come first, as with classic BM25."""
+    texts = [f"第{i}步：用 pip install 安装依赖包" for i in range(150)]
+    texts += ["用 venv 创建虚拟环境", "venv 激活后再安装", "Create the environment with venv first."]
+    store = _store(texts)
+    scores, (n, dfs) = _keyword(store, "install venv")
+    assert dfs == [150, 3] and n == 1 + 152  # the English entry, and every entry holding a query word
+    top = sorted(scores, key=scores.get, reverse=True)[:3]
+    assert sorted(d.text for d in store.documents(top)) == sorted(texts[150:])
+    classic = _store(texts, bm25_statistics="collection")
+    classic_scores = _keyword(classic, "install venv")[0]
+    assert sorted(classic_scores, key=classic_scores.get, reverse=True)[:3] == top
+
+
+def test_a_single_script_knowledge_base_keeps_classic_bm25_and_its_fast_path():
+    """Entries without letters (a date) belong to every population, so an English knowledge base with one
+    is still scored with every entry, through the precomputed path."""
+    store = _store(ENGLISH + ["2024-01-01"])
+    assert store._population(Tokenizer().tokenize("reset password")) is None
+    assert store._population(Tokenizer().tokenize("2024")) is None
+    assert _keyword(store, "reset password") == _keyword(_store(ENGLISH + ["2024-01-01"], bm25_statistics="collection"),
+                                                         "reset password")
 
 
 def test_a_query_in_both_scripts_counts_every_entry_and_changes_are_followed():
@@ -143,3 +171,31 @@ def test_a_query_in_both_scripts_counts_every_entry_and_changes_are_followed():
 def test_unknown_bm25_statistics_lists_the_choices():
     with pytest.raises(ValueError, match="script, collection"):
         MemoryStore(bm25_statistics="global")
+
+
+@pytest.mark.parametrize("statistics", ["script", "collection"])
+def test_the_bm25_statistics_survive_save_and_load(statistics, tmp_path):
+    texts = ENGLISH + CHINESE
+    engine = HybridEngine(texts, store=MemoryStore(bm25_statistics=statistics))
+    before = [(h.id, h.score) for h in engine.search("Paris", mode="keyword").keyword]
+    engine.save(tmp_path / "index")
+    loaded = HybridEngine.load(tmp_path / "index")
+    assert loaded.store.bm25_statistics == statistics
+    assert [(h.id, pytest.approx(h.score, rel=1e-6)) for h in loaded.search("Paris", mode="keyword").keyword] == before
+
+
+def test_a_saved_index_keeps_each_entry_script_and_an_older_one_works_it_out(tmp_path):
+    import json
+
+    engine = HybridEngine(ENGLISH + CHINESE)
+    engine.save(tmp_path / "index")
+    path = tmp_path / "index" / "documents.jsonl"
+    records = [json.loads(line) for line in path.read_text("utf-8").splitlines()]
+    assert [r["script"] for r in records] == engine.store._scripts.tolist() == [2] * len(ENGLISH) + [1] * len(CHINESE)
+    assert HybridEngine.load(tmp_path / "index").store._scripts.tolist() == engine.store._scripts.tolist()
+    # an index written before the field existed: the scripts are worked out from the texts
+    path.write_text("".join(json.dumps({k: v for k, v in r.items() if k != "script"}, ensure_ascii=False) + "\n"
+                            for r in records), "utf-8")
+    older = MemoryStore.read(tmp_path / "index", {})
+    assert older._scripts.tolist() == engine.store._scripts.tolist()
+    assert _keyword(older, "Paris") == _keyword(engine.store, "Paris")

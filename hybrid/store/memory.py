@@ -30,11 +30,12 @@ class MemoryStore:
     """Everything in Python memory: exact BM25 with any k1/b per search, exact cosine top-k.
 
     Args:
-        bm25_statistics: whose statistics (number of entries, average length, document frequencies) BM25
-            scores a query with. ``"script"`` (default): the entries written mainly in a script of the
-            query's words (``hybrid.lang.document_script``; all entries when that is none or every one of
-            them), so adding entries in another language changes no score. ``"collection"``: every entry,
-            as classic BM25 and Milvus's BM25 function count.
+        bm25_statistics: which entries BM25's statistics (number of entries, average length) count.
+            ``"script"`` (default): those written mainly in a script of the query's words
+            (``hybrid.lang.document_script``) or without letters, and every entry holding a query word
+            (all entries when none is in the query's script), so adding entries in another language
+            changes no score unless they hold the query's words. ``"collection"``: every entry, as classic
+            BM25 and Milvus's BM25 function count. A word's document frequency counts every entry either way.
 
     Documents sit at positions (the order they were added in; removing one shifts the later ones down);
     each keeps the key it got when added, so keys rise with position and ties (broken by position in the
@@ -164,13 +165,15 @@ class MemoryStore:
         self._by_id = {d.id: k for d, k in zip(self._docs, self._keys.tolist())}
 
     def reset(self, documents: Sequence[Document], tokens: Sequence[list[str]], vectors: np.ndarray | None,
-              model: str | None) -> None:
+              model: str | None, scripts: np.ndarray | None = None) -> None:
         self._sample = None
         self._docs = list(documents)
         self._tokens = list(tokens)
         self._next_key = 0
         self._keys = self._new_keys(self._docs)
-        self._scripts, self._populations = _script_codes(self._docs), {}
+        known = scripts is not None and len(scripts) == len(self._docs)
+        self._scripts = np.asarray(scripts, dtype=np.int8) if known else _script_codes(self._docs)
+        self._populations = {}
         self._reindex()
         self._keyword = BM25Index(self._tokens)  # postings rebuild is cheap next to tokenising
         if vectors is not None:
@@ -185,15 +188,15 @@ class MemoryStore:
     # ------------------------------------------------------------------ retrieval
 
     def _population(self, tokens: Sequence[str]) -> Population | None:
-        """The entries whose statistics score ``tokens``: those written mainly in a script of the tokens
-        (None, meaning all, when that is every entry or none)."""
+        """Where the statistics that score ``tokens`` start from: the entries written mainly in a script of
+        the tokens, and those without letters (None, meaning all, when that is every entry or none)."""
         if self.bm25_statistics == "collection":
             return None
         wanted = frozenset(_SCRIPT_CODES[s] for t in set(tokens) for s in scripts_in(t))
         populations = self._populations
         if wanted not in populations:
-            mask = np.isin(self._scripts, list(wanted)) if wanted else np.zeros(0, dtype=bool)
-            n = int(np.count_nonzero(mask))
+            mask = np.isin(self._scripts, [0, *wanted])
+            n = int(np.count_nonzero(mask)) if wanted else 0
             populations[wanted] = self._keyword.population(mask) if 0 < n < len(self) else None
         return populations[wanted]
 
@@ -231,10 +234,7 @@ class MemoryStore:
         return [self._keyword.doc_freq(t) for t in tokens]
 
     def keyword_statistics(self, tokens: Sequence[str]) -> tuple[int, list[int]]:
-        population = self._population(tokens)
-        if population is None:
-            return len(self), self.doc_freqs(tokens)
-        return population.n_docs, [self._keyword.doc_freq(t, population) for t in tokens]
+        return self._keyword.statistics(tokens, self._population(tokens))[0], self.doc_freqs(tokens)
 
     def matched_tokens(self, key: int, tokens: Sequence[str]) -> tuple[str, ...]:
         return self._keyword.matched_tokens(self._at[key], tokens)
@@ -248,15 +248,16 @@ class MemoryStore:
         """Write documents (with tokens) and vectors into ``folder``.
 
         Returns:
-            What the manifest must record: ``documents`` (count) and ``vectors_model``.
+            What the manifest must record: ``documents`` (count), ``vectors_model`` and ``bm25_statistics``.
         """
         with open(folder / DOCUMENTS_FILE, "w", encoding="utf-8") as f:
-            for doc, toks in zip(self._docs, self._tokens):
+            for doc, toks, script in zip(self._docs, self._tokens, self._scripts.tolist()):
                 f.write(json.dumps({"id": doc.id, "text": doc.text, "metadata": dict(doc.metadata),
-                                    "tokens": toks}, ensure_ascii=False) + "\n")
+                                    "tokens": toks, "script": script}, ensure_ascii=False) + "\n")
         if self._vectors is not None:
             np.save(folder / VECTORS_FILE, np.asarray(self._vectors.matrix))
-        return {"documents": len(self._docs), "vectors_model": self._vectors_model}
+        return {"documents": len(self._docs), "vectors_model": self._vectors_model,
+                "bm25_statistics": self.bm25_statistics}
 
     @classmethod
     def read(cls, folder: Path, manifest: dict[str, Any],
@@ -266,7 +267,7 @@ class MemoryStore:
 
         Args:
             folder: the index folder.
-            manifest: its manifest (``vectors_model``).
+            manifest: its manifest (``vectors_model``, ``bm25_statistics``).
             retokenize: tokenises the texts again when the saved tokens came from another tokenizer.
             intern: applied to saved token lists (to share equal strings).
         Raises:
@@ -282,6 +283,10 @@ class MemoryStore:
             if intern is not None:
                 tokens = intern(tokens)
         vectors = np.load(folder / VECTORS_FILE) if (folder / VECTORS_FILE).exists() else None
-        store = cls()
-        store.reset(docs, tokens, vectors, manifest.get("vectors_model") if vectors is not None else None)
+        store = cls(bm25_statistics=manifest.get("bm25_statistics", "script"))
+        # the script of each entry, as written (indexes written before it was saved work it out again)
+        saved = [r.get("script") for r in records]
+        scripts = np.array(saved, dtype=np.int8) if all(isinstance(c, int) for c in saved) else None
+        store.reset(docs, tokens, vectors, manifest.get("vectors_model") if vectors is not None else None,
+                    scripts=scripts)
         return store

@@ -179,7 +179,9 @@ class MilvusStore:
         self._count = _Cache(1)
         self._sample: tuple[float, int, tuple[np.ndarray, np.ndarray]] | None = None  # (read at, n, sample)
         self._sample_generation = 0  # bumped by every change, so a refresh read before it is not kept
-        self._sample_refreshing = threading.Lock()
+        self._sample_refreshing = threading.Lock()  # held while a background re-read runs
+        self._sample_guard = threading.Lock()  # the generation and the held sample change together
+        self._closed = False
         self._last_cosines: tuple[bytes, dict[int, float]] = (b"", {})
         self._bulk: Counter | None = None  # df changes held back while a bulk() block runs
         self._lock = threading.RLock()
@@ -482,12 +484,18 @@ class MilvusStore:
         if held is None or held[1] != n:
             generation = self._sample_generation
             sample = self._read_sample(n)
-            if generation == self._sample_generation:
-                self._sample = (time.monotonic(), n, sample)
+            self._keep_sample(generation, n, sample)
             return sample
-        if time.monotonic() - held[0] > _SAMPLE_SECONDS and self._sample_refreshing.acquire(blocking=False):
+        if time.monotonic() - held[0] > _SAMPLE_SECONDS and not self._closed \
+                and self._sample_refreshing.acquire(blocking=False):
             threading.Thread(target=self._refresh_sample, args=(n,), name="milvus-sample", daemon=True).start()
         return held[2]
+
+    def _keep_sample(self, generation: int, n: int, sample: tuple[np.ndarray, np.ndarray]) -> None:
+        """Hold ``sample`` unless the collection changed since its read began (``generation``)."""
+        with self._sample_guard:
+            if generation == self._sample_generation:
+                self._sample = (time.monotonic(), n, sample)
 
     def _read_sample(self, n: int) -> tuple[np.ndarray, np.ndarray]:
         rows = (self._client.query(self.collection, filter="", limit=int(min(n, 16_384)),
@@ -499,18 +507,23 @@ class MilvusStore:
 
     def _refresh_sample(self, n: int) -> None:
         """Re-read the sample (other processes may have written); the same rows keep the same arrays, so
-        what callers worked out per sample stays valid."""
+        what callers worked out per sample stays valid. After a failure the held sample is kept for
+        another ``_SAMPLE_SECONDS``."""
         try:
             generation = self._sample_generation
-            keys, vectors = self._read_sample(n)
             held = self._sample
-            if generation != self._sample_generation or held is None or held[1] != n:
+            try:
+                keys, vectors = self._read_sample(n)
+            except Exception as exc:  # the server is away: keep what is held, try again later
+                log.warning("re-reading the vector sample of %s failed (the one held stays in use): %s",
+                            self.describe(), exc)
+                if held is not None:
+                    self._keep_sample(generation, n, held[2])
                 return
-            old_keys, old_vectors = held[2]
-            same = np.array_equal(keys, old_keys) and np.array_equal(vectors, old_vectors)
-            self._sample = (time.monotonic(), n, held[2] if same else (keys, vectors))
-        except Exception as exc:  # the previous sample stays in use; the next search past the age tries again
-            log.warning("re-reading the vector sample of %s failed: %s", self.describe(), exc)
+            if held is not None and held[1] == n and np.array_equal(keys, held[2][0]) \
+                    and np.array_equal(vectors, held[2][1]):
+                keys, vectors = held[2]
+            self._keep_sample(generation, n, (keys, vectors))
         finally:
             self._sample_refreshing.release()
 
@@ -642,8 +655,9 @@ class MilvusStore:
         self._last_cosines = (b"", {})
 
     def _drop_sample(self) -> None:
-        self._sample_generation += 1
-        self._sample = None
+        with self._sample_guard:
+            self._sample_generation += 1
+            self._sample = None
 
     def update(self, key: int, document: Document, tokens: list[str], vector: np.ndarray | None) -> None:
         self._writable()
@@ -794,8 +808,9 @@ class MilvusStore:
             self._client.flush(self.collection)
 
     def close(self) -> None:
-        self._sample_generation += 1
-        with self._sample_refreshing:  # a re-read of the sample in flight ends before the client does
+        self._closed = True  # no re-read of the sample starts from now
+        self._drop_sample()
+        with self._sample_refreshing:  # one in flight ends before the client does
             pass
         try:
             self._client.close()
