@@ -72,6 +72,7 @@ class _Postings:
     impacts: np.ndarray  # float32: the score each posting adds for the index's own (k1, b)
     length_norms: dict = field(default_factory=dict)  # (k1, b) -> k1 * (1 - b + b * dl / avgdl)
     scratch: list = field(default_factory=list)  # all-zero float32 arrays of n_docs, reused by searches
+    version: int = 0  # the index's version they were built from
 
     def length_norm(self, k1: float, b: float) -> np.ndarray:
         key = (float(k1), float(b))
@@ -215,6 +216,7 @@ class BM25Index:
             docs=docs,
             tfs=tfs,
             impacts=impacts,
+            version=self._version,
         )
 
     def _built(self) -> _Postings:
@@ -225,6 +227,11 @@ class BM25Index:
                     self._postings = self._build()
                 postings = self._postings
         return postings
+
+    @property
+    def version(self) -> int:
+        """Bumped by every change: a ``Population`` made at another version is refused."""
+        return self._version
 
     def doc_freq(self, token: str) -> int:
         """Number of documents containing ``token``."""
@@ -249,7 +256,7 @@ class BM25Index:
 
     def _population_statistics(self, p: _Postings, slices: list[tuple[int, int, int]],
                                population: Population) -> tuple[int, float]:
-        if population.version != self._version or population.mask.shape != (p.n_docs,):
+        if population.version != p.version or population.mask.shape != (p.n_docs,):
             raise ValueError("the population was made before the index changed; make it again")
         n, total = population.n_docs, population.total_len
         if slices:

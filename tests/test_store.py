@@ -199,3 +199,26 @@ def test_a_saved_index_keeps_each_entry_script_and_an_older_one_works_it_out(tmp
     older = MemoryStore.read(tmp_path / "index", {})
     assert older._scripts.tolist() == engine.store._scripts.tolist()
     assert _keyword(older, "Paris") == _keyword(engine.store, "Paris")
+
+
+def test_an_entry_without_letters_does_not_stop_the_fallback_to_every_entry():
+    """A Chinese knowledge base with a date entry, asked in English: no entry is in the query's script, so
+    every entry counts (classic BM25), not just the date and the entries holding the word."""
+    texts = [f"第{i}条：虚拟环境的说明" for i in range(200)] + ["用 venv 创建虚拟环境", "2024-01-01"]
+    store = _store(texts)
+    assert store._population(Tokenizer().tokenize("venv")) is None
+    classic = _store(texts, bm25_statistics="collection")
+    assert _keyword(store, "venv") == _keyword(classic, "venv")
+
+
+def test_unreadable_saved_scripts_are_worked_out_again(tmp_path):
+    import json
+
+    engine = HybridEngine(ENGLISH + CHINESE)
+    engine.save(tmp_path / "index")
+    path = tmp_path / "index" / "documents.jsonl"
+    records = [json.loads(line) for line in path.read_text("utf-8").splitlines()]
+    for bad in (300, 3, "2", None):
+        records[0]["script"] = bad
+        path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records), "utf-8")
+        assert MemoryStore.read(tmp_path / "index", {})._scripts.tolist() == engine.store._scripts.tolist()

@@ -194,11 +194,13 @@ class MemoryStore:
             return None
         wanted = frozenset(_SCRIPT_CODES[s] for t in set(tokens) for s in scripts_in(t))
         populations = self._populations
-        if wanted not in populations:
-            mask = np.isin(self._scripts, [0, *wanted])
-            n = int(np.count_nonzero(mask)) if wanted else 0
-            populations[wanted] = self._keyword.population(mask) if 0 < n < len(self) else None
-        return populations[wanted]
+        held = populations.get(wanted, False)
+        if held is False or (held is not None and held.version != self._keyword.version):
+            in_script = np.isin(self._scripts, list(wanted))
+            mask = in_script | (self._scripts == 0)
+            useful = wanted and in_script.any() and not mask.all()
+            held = populations[wanted] = self._keyword.population(mask) if useful else None
+        return held
 
     def keyword_search(self, query: str, tokens: Sequence[str], top: int, k1: float, b: float) -> Candidates:
         found = self._keyword.search(tokens, top=top, k1=k1, b=b, population=self._population(tokens))
@@ -286,7 +288,8 @@ class MemoryStore:
         store = cls(bm25_statistics=manifest.get("bm25_statistics", "script"))
         # the script of each entry, as written (indexes written before it was saved work it out again)
         saved = [r.get("script") for r in records]
-        scripts = np.array(saved, dtype=np.int8) if all(isinstance(c, int) for c in saved) else None
+        codes = set(_SCRIPT_CODES.values())
+        scripts = np.array(saved, dtype=np.int8) if all(type(c) is int and c in codes for c in saved) else None
         store.reset(docs, tokens, vectors, manifest.get("vectors_model") if vectors is not None else None,
                     scripts=scripts)
         return store

@@ -486,9 +486,11 @@ class MilvusStore:
             sample = self._read_sample(n)
             self._keep_sample(generation, n, sample)
             return sample
-        if time.monotonic() - held[0] > _SAMPLE_SECONDS and not self._closed \
-                and self._sample_refreshing.acquire(blocking=False):
-            threading.Thread(target=self._refresh_sample, args=(n,), name="milvus-sample", daemon=True).start()
+        if time.monotonic() - held[0] > _SAMPLE_SECONDS and self._sample_refreshing.acquire(blocking=False):
+            if self._closed:  # close() waits on this lock, so it sees no re-read start after it
+                self._sample_refreshing.release()
+            else:
+                threading.Thread(target=self._refresh_sample, args=(n,), name="milvus-sample", daemon=True).start()
         return held[2]
 
     def _keep_sample(self, generation: int, n: int, sample: tuple[np.ndarray, np.ndarray]) -> None:
