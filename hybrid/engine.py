@@ -115,7 +115,7 @@ class HybridEngine:
         self._lock = threading.RLock()
         self._query_vectors: OrderedDict[tuple[str, str], np.ndarray] = OrderedDict()
         self._offsets_cache: OrderedDict[str, tuple[Tokenizer, list]] = OrderedDict()
-        self._scripts_memo: tuple[np.ndarray, np.ndarray] | None = None
+        self._scripts_memo: dict[int, tuple[np.ndarray, np.ndarray]] = {}  # id(sample keys) -> (keys, scripts)
         if documents:
             self.embedder = embedder  # documents are embedded as they are added
             self.add(documents, progress=progress, tokenize_progress=tokenize_progress)
@@ -607,20 +607,24 @@ class HybridEngine:
                            query_vector: np.ndarray) -> dict[str, Any]:
         """What the semantic side tells fusion about the query as a whole (``QueryEvidence`` fields).
 
-        - ``cosine_mean``, ``cosine_std``: the query's cosine over up to ``_SPREAD_SAMPLE`` documents spread
-          over the knowledge base, those written in the query's script (all when there are too few):
-          entries in another language sit lower and would stretch the yardstick of a mixed knowledge base.
+        - ``cosine_mean``, ``cosine_std``: the query's cosine over up to ``_SPREAD_SAMPLE`` documents written
+          in the query's script, spread over them (over the knowledge base, when there are too few): entries
+          in another language sit lower and would stretch the yardstick of a mixed knowledge base.
         - ``blind_spot``: one of the semantic top ``_JUDGED_TOP`` holds no text in a script of the query's
           tokens, so keyword matching could not have judged it.
         """
         script = query_script(query)
-        keys, vectors = self.store.vector_sample(_SPREAD_SAMPLE)
+        unit = query_vector / max(float(np.linalg.norm(query_vector)), 1e-12)
         out: dict[str, Any] = {"cosine_mean": None, "cosine_std": None, "blind_spot": False}
-        if len(keys) >= 2 and vectors.shape[1] == query_vector.shape[0]:
-            cosines = vectors @ (query_vector / max(float(np.linalg.norm(query_vector)), 1e-12))
-            same = cosines[self._sample_scripts(keys) == script] if script else cosines
-            if len(same) < _SPREAD_MIN_SAME:
-                same = cosines
+        same = None
+        if script:
+            keys, vectors = self.store.vector_sample(_SPREAD_SAMPLE, script)
+            if vectors.shape[0] and vectors.shape[1] == unit.shape[0]:
+                same = (vectors @ unit)[self._sample_scripts(keys) == script]
+        if same is None or len(same) < _SPREAD_MIN_SAME:  # too few in the query's script: all of them
+            keys, vectors = self.store.vector_sample(_SPREAD_SAMPLE)
+            same = vectors @ unit if len(keys) and vectors.shape[1] == unit.shape[0] else None
+        if same is not None and len(same) >= 2:
             out["cosine_mean"], out["cosine_std"] = float(same.mean()), float(same.std())
         wanted = frozenset().union(*(scripts_in(t) for t in tokens)) if tokens else frozenset()
         top = semantic.docs[:min(semantic.own, _JUDGED_TOP)].tolist()
@@ -630,12 +634,15 @@ class HybridEngine:
 
     def _sample_scripts(self, keys: np.ndarray) -> np.ndarray:
         """The script of each sampled document, worked out once per sample (stores hand out the same arrays
-        until their collection changes)."""
+        until their collection changes; one sample per script at most)."""
         memo = self._scripts_memo
-        if memo is None or memo[0] is not keys:
+        held = memo.get(id(keys))
+        if held is None or held[0] is not keys:
             scripts = np.array([document_script(d.text) for d in self.store.documents(keys.tolist())], dtype=object)
-            memo = self._scripts_memo = (keys, scripts)
-        return memo[1]
+            if len(memo) >= 4:
+                memo.pop(next(iter(memo)))
+            held = memo[id(keys)] = (keys, scripts)
+        return held[1]
 
     def _evidence(self, tokens: list[str], keyword: Candidates) -> QueryEvidence:
         distinct = list(dict.fromkeys(tokens))

@@ -176,14 +176,16 @@ def test_a_failed_sample_reread_keeps_the_held_sample_and_is_tried_again(tmp_pat
             first = engine.search("苹果", k=3)  # searches go on with the held sample
             _wait_for_sample_refresh()
         assert "re-reading the vector sample" in caplog.text and "server went away" in caplog.text
+        tried = len(calls)
+        assert tried >= 1
         monkeypatch.setattr(milvus, "_SAMPLE_SECONDS", 60.0)
         assert store.vector_sample(_SPREAD_SAMPLE)[0] is keys  # still the held one, kept for another age
         _wait_for_sample_refresh()
-        assert len(calls) == 1  # no new read within it
+        assert len(calls) == tried  # no new read within it
         monkeypatch.setattr(milvus, "_SAMPLE_SECONDS", -1.0)  # that age over: the next search tries again
         store.vector_sample(_SPREAD_SAMPLE)
         _wait_for_sample_refresh()
-        assert len(calls) == 2
+        assert len(calls) == tried + 1
         assert [h.id for h in first.hybrid] == [h.id for h in engine.search("苹果", k=3).hybrid]
     finally:
         store.close()

@@ -222,3 +222,36 @@ def test_unreadable_saved_scripts_are_worked_out_again(tmp_path):
         records[0]["script"] = bad
         path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records), "utf-8")
         assert MemoryStore.read(tmp_path / "index", {})._scripts.tolist() == engine.store._scripts.tolist()
+
+
+def test_a_sample_in_one_script_spreads_over_that_script_only():
+    store = MemoryStore()
+    texts = ENGLISH + CHINESE * 3
+    tok = Tokenizer()
+    store.add([Document(f"d{i}", t) for i, t in enumerate(texts)], tok.tokenize_many(texts),
+              OneHotEncoder().encode_documents(texts), "fake")
+    keys, vectors = store.vector_sample(3, "alphabetic")
+    assert [d.text for d in store.documents(keys.tolist())] == [ENGLISH[0], ENGLISH[1], ENGLISH[3]]
+    np.testing.assert_allclose(vectors, store.vectors(keys.tolist()))
+    assert store.vector_sample(3, "alphabetic")[0] is keys  # the same arrays until a change
+    assert {d.text for d in store.documents(store.vector_sample(100, "cjk")[0].tolist())} == set(CHINESE)
+    assert len(store.vector_sample(100)[0]) == len(texts)
+    with pytest.raises(ValueError, match="unknown script"):
+        store.vector_sample(3, "latin")
+    store.add([Document("new", "Paris in spring")], [tok.tokenize("Paris in spring")],
+              OneHotEncoder().encode_documents(["Paris in spring"]), "fake")
+    assert len(store.vector_sample(100, "alphabetic")[0]) == len(ENGLISH) + 1
+
+
+def test_the_yardstick_of_an_english_query_ignores_chinese_entries_past_the_sample_size(monkeypatch):
+    """The cosine mean and spread of an English query come from English entries only, however many Chinese
+    entries outnumber them in a sample of the whole knowledge base."""
+    import hybrid.engine as engine_module
+
+    monkeypatch.setattr(engine_module, "_SPREAD_SAMPLE", 3)
+    monkeypatch.setattr(engine_module, "_SPREAD_MIN_SAME", 2)
+    alone = HybridEngine(ENGLISH, embedder=OneHotEncoder())
+    mixed = HybridEngine(ENGLISH + CHINESE * 5, embedder=OneHotEncoder())
+    for query in ("capital of France", "laptop screen black"):
+        a, b = alone.retrieve(query).evidence, mixed.retrieve(query).evidence
+        assert (b.cosine_mean, b.cosine_std) == pytest.approx((a.cosine_mean, a.cosine_std))

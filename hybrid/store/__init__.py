@@ -114,10 +114,13 @@ class Store(Protocol):
         """Cosine of each document of ``keys`` with a unit ``vector``."""
         ...
 
-    def vector_sample(self, n: int) -> tuple[np.ndarray, np.ndarray]:
+    def vector_sample(self, n: int, script: str | None = None) -> tuple[np.ndarray, np.ndarray]:
         """Up to ``n`` documents spread over the collection (all when it holds at most ``n``): their keys and
-        unit vectors, the same arrays until the collection changes. The engine measures each query's
-        cosine spread over the knowledge base on them."""
+        unit vectors, the same arrays until the collection changes. With ``script`` (a
+        ``hybrid.lang.document_script`` value), spread over the documents written mainly in it where the
+        store can tell (others return the sample of the whole collection; the engine keeps the documents in
+        the script either way). The engine measures each query's cosine spread over the knowledge base on
+        them."""
         ...
 
     def doc_freqs(self, tokens: Sequence[str]) -> list[int]:

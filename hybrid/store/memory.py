@@ -59,7 +59,7 @@ class MemoryStore:
         self._keyword = BM25Index()
         self._vectors: VectorIndex | None = None
         self._vectors_model: str | None = None
-        self._sample: tuple[np.ndarray, np.ndarray] | None = None  # vector_sample's answer, dropped on changes
+        self._samples: dict[tuple[int, str | None], tuple[np.ndarray, np.ndarray]] = {}  # dropped on changes
         self._scripts = np.zeros(0, dtype=np.int8)  # position -> script code of the document's text
         self._populations: dict[frozenset[int], Population | None] = {}  # dropped on changes
 
@@ -109,7 +109,7 @@ class MemoryStore:
 
     def add(self, documents: Sequence[Document], tokens: Sequence[list[str]], vectors: np.ndarray | None,
             model: str | None) -> list[int]:
-        self._sample = None
+        self._samples = {}
         keys = self._new_keys(documents)
         start = len(self._docs)
         for offset, (doc, key) in enumerate(zip(documents, keys.tolist())):
@@ -133,7 +133,7 @@ class MemoryStore:
         return keys.tolist()
 
     def update(self, key: int, document: Document, tokens: list[str], vector: np.ndarray | None) -> None:
-        self._sample = None
+        self._samples = {}
         position = self._positions([key])[0]
         self._docs[position] = document
         self._tokens[position] = tokens
@@ -148,7 +148,7 @@ class MemoryStore:
                 self._vectors.replace(position, vector)
 
     def remove(self, keys: Sequence[int]) -> None:
-        self._sample = None
+        self._samples = {}
         positions = sorted(set(self._positions(keys)))
         drop = set(positions)
         self._docs = [d for i, d in enumerate(self._docs) if i not in drop]
@@ -166,7 +166,7 @@ class MemoryStore:
 
     def reset(self, documents: Sequence[Document], tokens: Sequence[list[str]], vectors: np.ndarray | None,
               model: str | None, scripts: np.ndarray | None = None) -> None:
-        self._sample = None
+        self._samples = {}
         self._docs = list(documents)
         self._tokens = list(tokens)
         self._next_key = 0
@@ -182,7 +182,7 @@ class MemoryStore:
             self._vectors, self._vectors_model = None, None
 
     def set_vectors(self, vectors: np.ndarray, model: str) -> None:
-        self._sample = None
+        self._samples = {}
         self._vectors, self._vectors_model = VectorIndex(vectors.shape[1], vectors), model
 
     # ------------------------------------------------------------------ retrieval
@@ -223,14 +223,20 @@ class MemoryStore:
             raise LookupError("this store holds no vectors")
         return np.asarray(self._vectors.matrix)[self._positions(keys)] @ vector
 
-    def vector_sample(self, n: int) -> tuple[np.ndarray, np.ndarray]:
+    def vector_sample(self, n: int, script: str | None = None) -> tuple[np.ndarray, np.ndarray]:
         if self._vectors is None:
             raise LookupError("this store holds no vectors")
-        if self._sample is None or len(self._sample[0]) != min(n, len(self)):
+        if script is not None and script not in _SCRIPT_CODES:
+            raise ValueError(f"unknown script {script!r}; choose one of {', '.join(map(repr, _SCRIPT_CODES))}")
+        sample = self._samples.get((n, script))
+        if sample is None:
             matrix = np.asarray(self._vectors.matrix)
-            rows = np.unique(np.linspace(0, len(matrix) - 1, n).astype(np.int64)) if len(matrix) > n else slice(None)
-            self._sample = (self._keys[rows], matrix[rows])
-        return self._sample
+            rows = (np.arange(len(matrix)) if script is None
+                    else np.flatnonzero(self._scripts == _SCRIPT_CODES[script]))
+            if len(rows) > n:
+                rows = rows[np.unique(np.linspace(0, len(rows) - 1, n).astype(np.int64))]
+            sample = self._samples[(n, script)] = (self._keys[rows], matrix[rows])
+        return sample
 
     def doc_freqs(self, tokens: Sequence[str]) -> list[int]:
         return [self._keyword.doc_freq(t) for t in tokens]

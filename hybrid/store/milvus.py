@@ -479,7 +479,8 @@ class MilvusStore:
             out[others] = self.vectors([keys[i] for i in others]) @ query
         return out
 
-    def vector_sample(self, n: int) -> tuple[np.ndarray, np.ndarray]:
+    def vector_sample(self, n: int, script: str | None = None) -> tuple[np.ndarray, np.ndarray]:
+        # the collection keeps no script per entry: the sample of the whole collection, for every script
         held = self._sample
         if held is None or held[1] != n:
             generation = self._sample_generation
