@@ -91,17 +91,58 @@ class ServerProcess:
 TIMEOUT_MS = 90_000  # the first embedding of a knowledge base on a busy two-core machine
 
 
+IDLE_S = 0.3  # no queue request in flight for this long: the page's events have all been answered
+
+
+class _QueueTraffic:
+    """Counts the page's Gradio queue requests (``queue/join`` and the ``queue/data`` event stream) in flight."""
+
+    def __init__(self, page) -> None:
+        self.in_flight = 0
+        self.last_change = time.monotonic()
+        page.on("request", lambda r: self._change(r, +1))
+        page.on("requestfinished", lambda r: self._change(r, -1))
+        page.on("requestfailed", lambda r: self._change(r, -1))
+
+    def _change(self, request, step: int) -> None:
+        if "/queue/join" in request.url or "/queue/data" in request.url:
+            self.in_flight += step
+            self.last_change = time.monotonic()
+
+
+def idle(page, timeout_s: float = TIMEOUT_MS / 1000) -> None:
+    """Wait until the page has no queue request in flight (and had none for ``IDLE_S``).
+
+    Gradio's page client (6.31) closes its event stream when the server says the session's last event is
+    done; an event whose ``queue/join`` is answered in the instant before the client reads that "close"
+    joins a stream that is going away, and its answer waits on the server until the page's next event
+    re-opens the stream (seen once in 20 tries with the language switch's chain of events just before a
+    click, Chromium throttled 4x). A person's first click comes long after the page's load events end; a
+    test's comes within milliseconds, so tests wait for this before their first action.
+    """
+    traffic = page.queue_traffic
+    deadline = time.monotonic() + timeout_s
+    while not (traffic.in_flight <= 0 and time.monotonic() - traffic.last_change >= IDLE_S):
+        if time.monotonic() > deadline:
+            raise AssertionError(f"the page still had {traffic.in_flight} queue request(s) in flight "
+                                 f"after {timeout_s:.0f} s")
+        page.wait_for_timeout(50)  # lets Playwright deliver the request events
+
+
 def open_page(browser, url: str, width: int = 1280, height: int = 900, locale: str = "zh-CN",
               ready: bool = True):
-    """The demo in a fresh browser context (a separate visitor with its own session); waits for the model
-    to be ready and the knowledge base to be indexed unless ``ready`` is False."""
+    """The demo in a fresh browser context (a separate visitor with its own session); unless ``ready`` is
+    False, waits for the model to be ready, the knowledge base to be indexed and the load events to end
+    (``idle``)."""
     context = browser.new_context(viewport={"width": width, "height": height}, locale=locale)
     page = context.new_page()
+    page.queue_traffic = _QueueTraffic(page)
     page.set_default_timeout(TIMEOUT_MS)
     page.goto(url)
     if ready:
         page.wait_for_selector("#model-status .status.ready")
         page.wait_for_selector("#index-info:has-text('向量索引就绪'), #index-info:has-text('Vector index ready')")
+        idle(page)
     return page
 
 

@@ -86,6 +86,18 @@ def tiny_reranker_chatml(tmp_path_factory):
 # ------------------------------------------------------------------ the demo as users meet it
 
 
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item, call):
+    """A failed test's report carries the end of each running demo server's log (what the server saw)."""
+    from tests.browser import LIVE
+
+    report = yield
+    if report.failed and call.when == "call":
+        for server in LIVE:
+            report.sections.append((f"demo server log ({server.log_path.parent.name})", server.log()[-3000:]))
+    return report
+
+
 @pytest.fixture(autouse=True)
 def demo_server_logs_stay_clean():
     """No test may leave an exception or an error record in the log of a demo server it used."""
