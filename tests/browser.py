@@ -116,9 +116,10 @@ def idle(page, timeout_s: float = TIMEOUT_MS / 1000) -> None:
     Gradio's page client (6.31) closes its event stream when the server says the session's last event is
     done; an event whose ``queue/join`` is answered in the instant before the client reads that "close"
     joins a stream that is going away, and its answer waits on the server until the page's next event
-    re-opens the stream (seen once in 20 tries with the language switch's chain of events just before a
-    click, Chromium throttled 4x). A person's first click comes long after the page's load events end; a
-    test's comes within milliseconds, so tests wait for this before their first action.
+    re-opens the stream (its ``open_stream``/``close_stream`` do not look for events joined meanwhile; CI saw
+    "apply the best alpha" pending for 90 s when clicked while the page's load events were still ending).
+    A person's first click comes long after the page's load events end; a test's comes within milliseconds,
+    so tests wait for this before their first action.
     """
     traffic = page.queue_traffic
     deadline = time.monotonic() + timeout_s
