@@ -98,16 +98,17 @@ def test_hybrid_card_shows_movement_parts_and_why():
     assert "BM25 4.2000" in card and "× 0.5000" in card and "= 0.7500" in card
 
 
-def test_why_details_use_each_hits_own_weights():
-    # adaptive fusion ranks an other-language entry no query word matched by its semantic score alone
-    hit = _hit(rank=2, score=0.8, semantic_score=0.85, semantic_rank=1, keyword_score=None, keyword_weight=0.0,
-               semantic_weight=1.0, semantic_score_norm=0.8, semantic_contribution=0.8)
-    why = html.unescape(fmt.why_details(hit, alpha_used=0.3, fusion="adaptive", lang="en"))
-    assert "× 0.0000" in why and "× 1.0000" in why and "= 0.8000" in why
-    assert "differ from this query's α = 0.3000" in why and "did not match this entry" in why
+def test_why_details_of_an_entry_no_query_word_matched():
+    # one pair of weights per query: an unmatched entry's keyword row is 0 at the query's keyword weight
+    hit = _hit(rank=2, score=0.56, semantic_score=0.85, semantic_rank=1, keyword_score=None, keyword_weight=0.3,
+               semantic_weight=0.7, keyword_score_norm=0.0, keyword_contribution=0.0, semantic_score_norm=0.8,
+               semantic_contribution=0.56)
+    why = html.unescape(fmt.why_details(hit, alpha_used=0.7, fusion="adaptive", lang="en"))
+    assert "× 0.3000" in why and "× 0.7000" in why and "= 0.5600" in why
+    assert "did not match this entry" in why and "60 / (60 + rank)" not in why
     rrf = html.unescape(fmt.why_details(_hit(keyword_weight=0.7 / 60, semantic_weight=0.3 / 60, semantic_rank=1),
                                         alpha_used=0.3, fusion="rrf", lang="en"))
-    assert "60 / (60 + rank)" in rrf and "differ" not in rrf
+    assert "60 / (60 + rank)" in rrf
 
 
 # ---------------------------------------------------------------- whole responses

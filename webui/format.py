@@ -231,10 +231,6 @@ def why_details(hit: Hit, alpha_used: float | None, fusion: str, lang: str = "zh
         notes.append(text("why_hit_semantic_lookup", lang))
     if fusion == "rrf":
         notes.append(text("why_hit_rrf", lang))
-    elif (alpha_used is not None and hit.semantic_weight is not None
-          and abs(hit.semantic_weight - alpha_used) > 1e-9):
-        notes.append(text("why_hit_own_weights", lang, kw=_weight(hit.keyword_weight),
-                          sem=_weight(hit.semantic_weight), alpha=f"{alpha_used:.4f}"))
     note_html = "".join(f'<div class="why-note">{html.escape(n)}</div>' for n in notes)
     return (f'<details class="why"><summary>{html.escape(text("why_hit", lang, rank=hit.rank))}</summary>'
             f'<table class="why-grid"><thead><tr>{head}</tr></thead><tbody>{"".join(rows)}</tbody></table>'

@@ -128,8 +128,6 @@ TEXTS: dict[str, dict[str, str]] = {
         "why_hit_no_semantic": "这条不在语义候选中：语义贡献为 0。",
         "why_hit_semantic_lookup": "这条不在语义列表的前列；融合时另查了它的余弦，语义部分照样计入。",
         "why_hit_matched": "匹配的查询词：{tokens}",
-        "why_hit_own_weights": "这条的权重（关键词 {kw}，语义 {sem}）不同于本次查询的 α = {alpha}："
-                               "adaptive 融合把没有匹配查询词、且与查询语言不同的条目只按语义排序。",
         # why this rank, summary table
         "why_label": "为什么这样排序：混合列全部结果的得分汇总表",
         "why_rank": "排名",
@@ -348,9 +346,6 @@ TEXTS: dict[str, dict[str, str]] = {
         "why_hit_no_semantic": "Not among the semantic candidates: no semantic contribution.",
         "why_hit_semantic_lookup": "Not in the semantic list's top; fusion looked up its cosine, so it has a semantic part too.",
         "why_hit_matched": "Matched query words: {tokens}",
-        "why_hit_own_weights": "This entry's weights (keyword {kw}, semantic {sem}) differ from this query's "
-                               "α = {alpha}: adaptive fusion ranks an entry in another language than the query "
-                               "that no query word matched by its semantic score alone.",
         "why_label": "Why this rank: summary table of every hybrid hit",
         "why_rank": "rank",
         "why_text": "text",
