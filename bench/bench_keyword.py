@@ -12,6 +12,10 @@ Contenders, timed taking turns query by query (so load from other jobs hits all 
   - ours: ``BM25Index.search(tokens, top=k)`` with the index's own k1/b (precomputed per-posting scores);
   - ours, computed: the same ranking with the formula worked out per search in float64 (the path taken when
     a user moves the k1/b sliders), also the reference for "same top-10";
+  - ours, statistics of half: the path of a knowledge base in two scripts, whose queries are scored with the
+    statistics of the entries in their own script (here every other entry) and of the entries they match
+    (``BM25Index.search(..., population=...)``), and that statistics step alone (adaptive fusion calls it
+    again);
   - bm25s scoring core: bm25s (method "lucene", the same formula up to the constant factor k1 + 1) builds
     its index of precomputed scores; a query looks its tokens up, adds their score columns into a dense
     float32 array (``scores[indices[a:b]] += data[a:b]``, what its numba scorer does, in numpy) and takes
@@ -163,9 +167,13 @@ def run_size(kind: str, n_docs: int, n_queries: int, rank_queries: int, k: int, 
     out["mean postings per query"] = float(np.mean([sum(index.doc_freq(w) * c for w, c in Counter(q).items())
                                                     for q in queries]))
 
+    # A knowledge base half in another script: the statistics start from the other half (every other entry).
+    half = index.population(np.arange(len(docs)) % 2 == 0)
     times = interleaved({
         "ours": lambda q: index.search(q, top=k),
         "ours computed": lambda q: top_positions(*index._matches(q, index.k1, index.b), k),
+        "ours, statistics of half (mixed knowledge base)": lambda q: index.search(q, top=k, population=half),
+        "ours, that half's statistics alone": lambda q: index.statistics(q, half),
         "bm25s core": lambda q: core.search(q, k),
     }, queries)
     for name, values in times.items():
@@ -173,6 +181,8 @@ def run_size(kind: str, n_docs: int, n_queries: int, rank_queries: int, k: int, 
         out[f"{name} median / p99 ms"] = f"{median(values):.3f} / {lat['p99']:.3f}"
     out["SPEED: bm25s core / ours (x)"] = median(times["bm25s core"]) / median(times["ours"])
     out["SPEED: ours computed / ours precomputed (x)"] = median(times["ours computed"]) / median(times["ours"])
+    out["SPEED: bm25s core / ours with half's statistics (x)"] = (
+        median(times["bm25s core"]) / median(times["ours, statistics of half (mixed knowledge base)"]))
 
     sub = queries[:rank_queries]
     if sub:

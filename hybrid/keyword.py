@@ -72,6 +72,7 @@ class _Postings:
     impacts: np.ndarray  # float32: the score each posting adds for the index's own (k1, b)
     length_norms: dict = field(default_factory=dict)  # (k1, b) -> k1 * (1 - b + b * dl / avgdl)
     scratch: list = field(default_factory=list)  # all-zero float32 arrays of n_docs, reused by searches
+    marks: list = field(default_factory=list)  # int64 arrays of n_docs (any content), reused by searches
     version: int = 0  # the index's version they were built from
 
     def length_norm(self, k1: float, b: float) -> np.ndarray:
@@ -260,10 +261,22 @@ class BM25Index:
             raise ValueError("the population was made before the index changed; make it again")
         n, total = population.n_docs, population.total_len
         if slices:
-            matched = np.unique(np.concatenate([p.docs[lo:hi] for lo, hi, _ in slices]))
-            outside = matched[~population.mask[matched]]
-            n += int(outside.size)
-            total += float(p.doc_len[outside].sum())
+            held = np.concatenate([p.docs[lo:hi] for lo, hi, _ in slices])
+            outside = held[~population.mask[held]]
+            if outside.size:
+                # Distinct documents in O(matches), without a sort: each writes its position into an array of
+                # every document, and a document counts once, at whichever of its writes stayed.
+                # Whatever an earlier search left there is overwritten for every document read back.
+                try:
+                    marks = p.marks.pop()
+                except IndexError:
+                    marks = np.empty(p.n_docs, dtype=np.int64)
+                positions = np.arange(outside.size)
+                marks[outside] = positions
+                first = outside[marks[outside] == positions]
+                p.marks.append(marks)
+                n += int(first.size)
+                total += float(p.doc_len[first].sum())
         return n, (total / n if n and total > 0 else 1.0)
 
     def _slices(self, p: _Postings, query_tokens: Sequence[str]) -> list[tuple[int, int, int]]:

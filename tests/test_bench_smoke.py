@@ -15,6 +15,7 @@ def test_keyword_bench_agrees_with_bm25s_and_rank_bm25_under_lucene_idf(capsys):
     assert figures["top-10 equal: ours vs bm25s (queries)"] == "20/20"
     assert figures["top-10 equal: precomputed vs computed (queries)"] == "20/20"
     assert figures["SPEED: bm25s core / ours (x)"] > 0 and figures["SPEED: rank_bm25 get_scores / ours (x)"] > 0
+    assert figures["SPEED: bm25s core / ours with half's statistics (x)"] > 0
     assert "keyword query, 2,000 documents" in capsys.readouterr().out
 
 

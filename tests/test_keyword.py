@@ -252,6 +252,25 @@ def test_a_query_is_scored_with_its_population_and_the_documents_holding_its_wor
     assert index.statistics(["水果"], population)[0] == 3 + 2
 
 
+def test_population_statistics_equal_a_count_by_hand_on_random_indexes():
+    """Documents outside the population that hold several query words count once, and what one query
+    leaves in the reused scratch arrays never leaks into the next one's counts."""
+    rng = np.random.default_rng(7)
+    words = [f"w{i}" for i in range(12)]
+    for _ in range(20):
+        docs = [list(rng.choice(words, size=rng.integers(1, 8))) for _ in range(int(rng.integers(5, 60)))]
+        index = BM25Index(docs)
+        mask = rng.random(len(docs)) < 0.3
+        population = index.population(mask)
+        for _ in range(10):
+            query = list(rng.choice(words + ["absent"], size=rng.integers(1, 5)))
+            counted = [i for i, d in enumerate(docs) if mask[i] or set(d) & set(query)]
+            total = sum(len(docs[i]) for i in counted)
+            n, avgdl = index.statistics(query, population)
+            assert n == len(counted)
+            assert avgdl == pytest.approx(total / n if n and total else 1.0)
+
+
 def test_no_population_is_classic_bm25_and_a_stale_population_is_refused():
     index = BM25Index(MIXED)
     everyone = index.population(np.ones(len(MIXED), dtype=bool))
