@@ -72,7 +72,7 @@ class _Postings:
     impacts: np.ndarray  # float32: the score each posting adds for the index's own (k1, b)
     length_norms: dict = field(default_factory=dict)  # (k1, b) -> k1 * (1 - b + b * dl / avgdl)
     scratch: list = field(default_factory=list)  # all-zero float32 arrays of n_docs, reused by searches
-    marks: list = field(default_factory=list)  # int64 arrays of n_docs (any content), reused by searches
+    marks: list = field(default_factory=list)  # int32 arrays of n_docs (any content), reused by searches
     version: int = 0  # the index's version they were built from
 
     def length_norm(self, k1: float, b: float) -> np.ndarray:
@@ -270,8 +270,10 @@ class BM25Index:
                 try:
                     marks = p.marks.pop()
                 except IndexError:
+                    marks = np.empty(p.n_docs, dtype=np.int32)
+                if outside.size > np.iinfo(np.int32).max:  # more matches than an int32 position holds
                     marks = np.empty(p.n_docs, dtype=np.int64)
-                positions = np.arange(outside.size)
+                positions = np.arange(outside.size, dtype=marks.dtype)
                 marks[outside] = positions
                 first = outside[marks[outside] == positions]
                 p.marks.append(marks)

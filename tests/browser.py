@@ -118,8 +118,10 @@ def idle(page, timeout_s: float = TIMEOUT_MS / 1000) -> None:
     joins a stream that is going away, and its answer waits on the server until the page's next event
     re-opens the stream (its ``open_stream``/``close_stream`` do not look for events joined meanwhile; CI saw
     "apply the best alpha" pending for 90 s when clicked while the page's load events were still ending).
-    A person's first click comes long after the page's load events end; a test's comes within milliseconds,
-    so tests wait for this before their first action.
+    It can follow any event; a person's first click comes long after the page's load events end, a test's
+    within milliseconds, so ``open_page`` waits for this before a test's first action. Later actions are not
+    guarded: tests wait for what the previous event shows first, and some act while another event runs on
+    purpose (searching during an embedding), which keeps the stream open.
     """
     traffic = page.queue_traffic
     deadline = time.monotonic() + timeout_s

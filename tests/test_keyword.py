@@ -271,6 +271,27 @@ def test_population_statistics_equal_a_count_by_hand_on_random_indexes():
             assert avgdl == pytest.approx(total / n if n and total else 1.0)
 
 
+def test_population_statistics_stay_right_when_searches_run_at_once():
+    """Concurrent searches each take their own scratch array from the index's pool."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    rng = np.random.default_rng(11)
+    words = [f"w{i}" for i in range(30)]
+    docs = [list(rng.choice(words, size=rng.integers(1, 12))) for _ in range(5000)]
+    index = BM25Index(docs)
+    mask = rng.random(len(docs)) < 0.5
+    population = index.population(mask)
+    queries = [list(rng.choice(words, size=rng.integers(1, 6))) for _ in range(240)]
+    sets = [set(d) for d in docs]
+
+    def by_hand(query: list[str]) -> int:
+        return sum(1 for i, d in enumerate(sets) if mask[i] or d & set(query))
+
+    with ThreadPoolExecutor(6) as pool:
+        got = list(pool.map(lambda q: index.statistics(q, population)[0], queries))
+    assert got == [by_hand(q) for q in queries]
+
+
 def test_no_population_is_classic_bm25_and_a_stale_population_is_refused():
     index = BM25Index(MIXED)
     everyone = index.population(np.ones(len(MIXED), dtype=bool))
