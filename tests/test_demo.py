@@ -407,6 +407,13 @@ def test_share_link_carries_query_sample_and_settings(handlers):
                                   "minmax", 5, 1.2, 0.75, 0.5, "zh")
     assert "不包含你自己输入或上传的知识库" in note
 
+    # a language switch hides a link made in the other language, and keeps one made after the switch
+    box, shown_note = handlers.hide_link(link, "zh")
+    assert box.visible is False and shown_note == ""
+    assert handlers.hide_link(link, "en") == (gr.skip(), gr.skip())
+    assert handlers.hide_link("", "en")[0].visible is False
+    assert handlers.hide_link("http://host/?q=x&lang=fr", "en")[0].visible is False
+
     class Request:
         query_params = {"q": "喵星人", "sample": "tech_faq", "alpha": "0.45", "fusion": "nope", "k": "99",
                         "lang": "en", "split": "1"}

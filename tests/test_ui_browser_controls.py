@@ -19,6 +19,7 @@ from tests.browser import (
     drag_slider,
     hit_texts,
     hits,
+    idle,
     open_accordion,
     open_page,
     search,
@@ -342,7 +343,8 @@ def test_long_and_emoji_queries_say_what_happened(page):
 
 
 def test_share_link_reproduces_the_query_and_settings(page):
-    """Clicks: a sample, fusion, k, alpha, English, the share button; then opens the link as a colleague."""
+    """Clicks: a sample, fusion, k, alpha, English, the share button; then opens the link as a colleague;
+    then 中文 (the link hides)."""
     from playwright.sync_api import expect
 
     p = page()
@@ -372,6 +374,13 @@ def test_share_link_reproduces_the_query_and_settings(page):
     expect(hits(colleague, "hybrid")).to_have_count(3)
     expect(colleague.locator("#col-hybrid .hit .hit-text")).to_have_text(shown)
     colleague.context.close()
+
+    # The English link outlives the switch to English (whose events may end after the click); back in
+    # Chinese it is out of date and hidden.
+    idle(p)
+    expect(link_box).to_be_visible()
+    p.get_by_label("中文").check()
+    expect(p.locator("#share-link")).to_be_hidden()
 
 
 def test_sessions_are_isolated(page):

@@ -479,8 +479,19 @@ class DemoHandlers:
         return gr.Textbox(value=share.link(page_url, values), visible=True, label=text("share_label", lang)), note
 
     @staticmethod
-    def hide_link() -> tuple[Any, str]:
-        """Hide the share link and its note (after a language switch the link is out of date)."""
+    def hide_link(link: str | None, lang: str) -> tuple[Any, Any]:
+        """After a language switch, hide the share link and its note when the link carries another language
+        (it is out of date); a link made after the switch (the share button pressed while the switch's
+        events still ran) stays.
+
+        Args:
+            link: the link box's value.
+            lang: the page's language now.
+        Returns:
+            (the link box, its note): hidden and emptied, or both left as they are.
+        """
+        if share.language_of(link) == lang:
+            return gr.skip(), gr.skip()
         return gr.Textbox(visible=False), ""
 
     def restore(self, request: gr.Request) -> tuple[Any, ...]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Any, Callable, Mapping
-from urllib.parse import urlencode, urlsplit, urlunsplit
+from urllib.parse import parse_qs, urlencode, urlsplit, urlunsplit
 
 from hybrid.fusion import FUSERS, NORMALIZERS
 
@@ -96,6 +96,14 @@ def decode(params: Mapping[str, str]) -> tuple[dict[str, Any], list[str]]:
         else:
             rejected.append(name)
     return values, rejected
+
+
+def language_of(url: str | None) -> str | None:
+    """The page language a share link carries (None for no link or one without a valid ``lang``)."""
+    if not url:
+        return None
+    values, _ = decode({name: raw[-1] for name, raw in parse_qs(urlsplit(url).query).items()})
+    return values.get("lang")
 
 
 def link(page_url: str, values: Mapping[str, Any]) -> str:

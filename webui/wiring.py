@@ -118,7 +118,7 @@ def wire_language(page: Page, h: DemoHandlers) -> None:
         h.count, [kb.kb, kb.split, lang], [kb.kb_info, kb.panel], **CHEAP).then(
         h.index_line, [page.engine, kb.kb, kb.split, lang], kb.index_info, **CHEAP).then(
         render_message, [kb.message, lang], kb.notice, **CHEAP).then(
-        h.hide_link, None, [page.query.link, page.query.link_note], **CHEAP)
+        h.hide_link, [page.query.link, lang], [page.query.link, page.query.link_note], **CHEAP)
     if page.evaluation is not None:
         relabeled = relabeled.then(page.evaluation.rerender, [page.evaluation.report, lang],
                                    page.evaluation.outputs(), **CHEAP)
