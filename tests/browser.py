@@ -91,27 +91,42 @@ class ServerProcess:
 TIMEOUT_MS = 90_000  # the first embedding of a knowledge base on a busy two-core machine
 
 
-IDLE_S = 0.3  # no queue request in flight for this long: the page's events have all been answered
+IDLE_S = 0.3  # no queue request started or ended for this long, and no join unanswered: the page is quiet
 
 
 class _QueueTraffic:
-    """Counts the page's Gradio queue requests (``queue/join`` and the ``queue/data`` event stream) in flight."""
+    """The page's Gradio queue requests: ``queue/join`` (one per event) and ``queue/data`` (the event stream,
+    open while the session has an event pending) in flight, and when the last one started or ended."""
 
     def __init__(self, page) -> None:
-        self.in_flight = 0
+        self.in_flight: dict[object, str] = {}
         self.last_change = time.monotonic()
-        page.on("request", lambda r: self._change(r, +1))
-        page.on("requestfinished", lambda r: self._change(r, -1))
-        page.on("requestfailed", lambda r: self._change(r, -1))
+        page.on("request", self._started)
+        page.on("requestfinished", self._ended)
+        page.on("requestfailed", self._ended)
 
-    def _change(self, request, step: int) -> None:
-        if "/queue/join" in request.url or "/queue/data" in request.url:
-            self.in_flight += step
+    @staticmethod
+    def _queued(request) -> bool:
+        return "/queue/join" in request.url or "/queue/data" in request.url
+
+    def _started(self, request) -> None:
+        if self._queued(request):
+            self.in_flight[request] = request.url
             self.last_change = time.monotonic()
+
+    def _ended(self, request) -> None:
+        if self._queued(request):
+            self.in_flight.pop(request, None)
+            self.last_change = time.monotonic()
+
+    def joining(self) -> int:
+        """Joins not answered yet."""
+        return sum("/queue/join" in url for url in self.in_flight.values())
 
 
 def idle(page, timeout_s: float = TIMEOUT_MS / 1000) -> None:
-    """Wait until the page has no queue request in flight (and had none for ``IDLE_S``).
+    """Wait until the page is quiet: every event's join answered and no queue request started or ended for
+    ``IDLE_S`` (an event stream may stay open: a long event keeps it so, and a click then joins it safely).
 
     Gradio's page client (6.31) closes its event stream when the server says the session's last event is
     done; an event whose ``queue/join`` is answered in the instant before the client reads that "close"
@@ -125,10 +140,10 @@ def idle(page, timeout_s: float = TIMEOUT_MS / 1000) -> None:
     """
     traffic = page.queue_traffic
     deadline = time.monotonic() + timeout_s
-    while not (traffic.in_flight <= 0 and time.monotonic() - traffic.last_change >= IDLE_S):
+    while traffic.joining() or time.monotonic() - traffic.last_change < IDLE_S:
         if time.monotonic() > deadline:
-            raise AssertionError(f"the page still had {traffic.in_flight} queue request(s) in flight "
-                                 f"after {timeout_s:.0f} s")
+            raise AssertionError(f"the page's queue traffic did not pause for {IDLE_S} s within {timeout_s:.0f} s;"
+                                 f" in flight: {sorted(traffic.in_flight.values())}")
         page.wait_for_timeout(50)  # lets Playwright deliver the request events
 
 
