@@ -140,6 +140,7 @@ def idle(page, timeout_s: float = TIMEOUT_MS / 1000) -> None:
     """
     traffic = page.queue_traffic
     deadline = time.monotonic() + timeout_s
+    page.wait_for_timeout(50)  # Playwright delivers request events only while one of its calls runs
     while traffic.joining() or time.monotonic() - traffic.last_change < IDLE_S:
         if time.monotonic() > deadline:
             raise AssertionError(f"the page's queue traffic did not pause for {IDLE_S} s within {timeout_s:.0f} s;"

@@ -413,6 +413,7 @@ def test_share_link_carries_query_sample_and_settings(handlers):
     assert handlers.hide_link(link, "en") == (gr.skip(), gr.skip())
     assert handlers.hide_link("", "en")[0].visible is False
     assert handlers.hide_link("http://host/?q=x&lang=fr", "en")[0].visible is False
+    assert handlers.hide_link("http://[::1/?lang=en", "en")[0].visible is False  # not a URL: hidden, no error
 
     class Request:
         query_params = {"q": "喵星人", "sample": "tech_faq", "alpha": "0.45", "fusion": "nope", "k": "99",

@@ -102,7 +102,11 @@ def language_of(url: str | None) -> str | None:
     """The page language a share link carries (None for no link or one without a valid ``lang``)."""
     if not url:
         return None
-    values, _ = decode({name: raw[-1] for name, raw in parse_qs(urlsplit(url).query).items()})
+    try:
+        query = parse_qs(urlsplit(url).query)
+    except ValueError:  # not a URL (the box's value comes from the browser)
+        return None
+    values, _ = decode({name: raw[-1] for name, raw in query.items()})
     return values.get("lang")
 
 
