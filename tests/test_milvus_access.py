@@ -168,3 +168,29 @@ def test_indexing_opens_no_port_and_leaves_no_socket(tmp_path):
     finally:
         store.close()
     assert listening(os.getpid()) == (ports_before, paths_before) and not Path(new[0]).parent.exists()
+
+
+def opened_elsewhere(db: Path) -> subprocess.CompletedProcess:
+    """Open ``db`` in another process, as a second user of the folder would."""
+    code = f"from hybrid.store import open_store; open_store({f'milvus:{db}'!r}).close(); print('opened')"
+    return subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120)
+
+
+def test_a_folder_held_elsewhere_says_so_and_a_failed_open_lets_the_folder_go(tmp_path):
+    """A second process is told the folder is in use and how to share it (on loopback); an opening that fails
+    after the folder was opened (a collection indexed with another tokenizer) releases it at once."""
+    from hybrid.store import StoreError
+    from hybrid.tokenize import Tokenizer
+
+    db = tmp_path / "kb.db"
+    store = open_store(f"milvus:{db}", collection="kb")
+    try:
+        HybridEngine(["苹果是一种水果。", "法国的首都是巴黎。"], embedder=OneHotEncoder(), store=store)
+        refused = opened_elsewhere(db)
+        assert refused.returncode != 0 and "another process has it open" in refused.stderr
+        assert "--host 127.0.0.1" in refused.stderr
+    finally:
+        store.close()
+    with pytest.raises(StoreError, match="was indexed with tokenizer"):
+        open_store(f"milvus:{db}", collection="kb", read_only=True, tokenizer=Tokenizer(mode="precise"))
+    assert opened_elsewhere(db).stdout.strip() == "opened"
