@@ -7,6 +7,7 @@ and explains, so hits look the same as from the in-memory store.
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import hashlib
 import json
@@ -86,20 +87,103 @@ def _client(target: str, token: str | None, timeout: float):
     from pymilvus import MilvusClient
     from pymilvus.exceptions import MilvusException
 
+    if _is_file(target):
+        uri = _LITE.open(target)
+        try:
+            return MilvusClient(uri=uri, timeout=timeout)
+        except MilvusException as exc:
+            _LITE.release(target)
+            raise StoreError(f"cannot open Milvus Lite {target}: {exc.message}") from exc
     try:
-        if _is_file(target):
-            return MilvusClient(target, timeout=timeout)
         return MilvusClient(uri=target, token=token if token is not None else os.environ.get(TOKEN_ENV, ""),
                             timeout=timeout)
     except MilvusException as exc:
-        hint = ""
-        if _is_file(target):
-            hint = (" (a Milvus Lite folder is opened by one process at a time: serve it to several with "
-                    f"`milvus-lite server --data-dir {target} --port 19530` and use milvus+http://127.0.0.1:19530)")
-        else:
-            hint = (f" (check that a Milvus server answers at that host and port, and that ${TOKEN_ENV} holds its "
-                    "token if it needs one; a local one: `milvus-lite server --data-dir DIR --port PORT`)")
-        raise StoreError(f"cannot open Milvus at {shown(target)}: {exc.message}{hint}") from exc
+        raise StoreError(f"cannot open Milvus at {shown(target)}: {exc.message} (check that a Milvus server "
+                         f"answers at that host and port, and that ${TOKEN_ENV} holds its token if it needs one; a "
+                         "local one: `milvus-lite server --data-dir DIR --host 127.0.0.1 --port PORT`)") from exc
+
+
+class _LiteServers:
+    """The Milvus Lite folders this process has open, each served on a unix socket in a private folder.
+
+    pymilvus would serve a ``.db`` folder on a loopback TCP port with no credentials, which every local user can
+    connect to (list, read and delete entries). A socket in a fresh ``0700`` temporary folder can be reached only
+    by this user; a folder this creates is ``0700`` too, so other users cannot read the files either.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._open: dict[str, tuple[Any, Any, str]] = {}  # folder -> (gRPC server, MilvusLite, socket folder)
+        self._users: Counter = Counter()
+
+    def open(self, folder: str) -> str:
+        """Serve ``folder`` (or reuse this process's server of it); returns the ``unix:`` URI to connect to."""
+        path = os.path.abspath(folder)
+        with self._lock:
+            if path not in self._open:
+                self._open[path] = self._serve(path)
+            self._users[path] += 1
+            return f"unix:{self._open[path][2]}/milvus.sock"
+
+    @staticmethod
+    def _serve(path: str) -> tuple[Any, Any, str]:
+        import tempfile
+
+        from milvus_lite.adapter.grpc.server import DEFAULT_MAX_WORKERS, _build_server  # milvus-lite 3.2.2
+        from milvus_lite.db import MilvusLite
+        from milvus_lite.exceptions import DataDirLockedError
+
+        try:
+            Path(path).mkdir(mode=0o700, exist_ok=True)
+            db = MilvusLite(path)
+        except DataDirLockedError as exc:
+            raise StoreError(f"cannot open Milvus Lite {path}: another process has it open (a Milvus Lite folder "
+                             "is opened by one process at a time; to share it, serve it with `milvus-lite server "
+                             f"--data-dir {path} --host 127.0.0.1 --port 19530`, which asks no credentials, and use "
+                             "milvus+http://127.0.0.1:19530)") from exc
+        except OSError as exc:
+            raise StoreError(f"cannot open Milvus Lite {path}: {exc}") from exc
+        sockets = tempfile.mkdtemp(prefix="hybrid-milvus-")  # 0700: only this user may enter
+        try:
+            server = _build_server(db, DEFAULT_MAX_WORKERS)
+            server.add_insecure_port(f"unix:{sockets}/milvus.sock")
+            server.start()
+        except BaseException as exc:
+            db.close()
+            os.rmdir(sockets)
+            if isinstance(exc, RuntimeError):  # gRPC could not bind
+                raise StoreError(f"cannot serve Milvus Lite {path} on a unix socket in {sockets} ({exc}); a "
+                                 "socket's path must be shorter than 108 bytes: point TMPDIR at a shorter "
+                                 "folder") from exc
+            raise
+        return server, db, sockets
+
+    def release(self, folder: str) -> None:
+        """Stop serving ``folder`` once every store opened on it has released it."""
+        path = os.path.abspath(folder)
+        with self._lock:
+            self._users[path] -= 1
+            if self._users[path] > 0:
+                return
+            del self._users[path]
+            server, db, sockets = self._open.pop(path)
+        server.stop(grace=2).wait()
+        db.close()
+        with contextlib.suppress(OSError):
+            os.remove(f"{sockets}/milvus.sock")
+        with contextlib.suppress(OSError):
+            os.rmdir(sockets)
+
+    def release_all(self) -> None:
+        """Stop every server (at exit: the folders' locks are released and the socket folders removed)."""
+        with self._lock:
+            folders = list(self._users.elements())
+        for folder in folders:
+            self.release(folder)
+
+
+_LITE = _LiteServers()
+atexit.register(_LITE.release_all)
 
 
 def shown(target: str) -> str:
@@ -224,19 +308,22 @@ class MilvusStore:
             Path(target).parent.mkdir(parents=True, exist_ok=True)
         tokenizer = tokenizer or Tokenizer()
         store = cls(_client(target, token, timeout), target, collection, read_only, tokenizer, vector_index, bm25)
-        if store.exists:
-            store._check_format()
-            store._client.load_collection(collection)
-            if store._client.has_collection(store.df_collection):
-                store._client.load_collection(store.df_collection)
-            if store._properties.get("hybrid.df_state") == "dirty":
-                log.warning("%s: document frequencies were left incomplete by an interrupted write; "
-                            "`python -m hybrid index` on this collection repairs them", store.describe())
-        elif read_only:
-            names = [n for n in store._client.list_collections() if not n.endswith("__df")]
-            store.close()
-            raise StoreError(f"no collection {collection!r} at {shown(target)} (collections there: "
-                             f"{', '.join(names) or 'none'}); index one with `python -m hybrid index`")
+        try:
+            if store.exists:
+                store._check_format()
+                store._client.load_collection(collection)
+                if store._client.has_collection(store.df_collection):
+                    store._client.load_collection(store.df_collection)
+                if store._properties.get("hybrid.df_state") == "dirty":
+                    log.warning("%s: document frequencies were left incomplete by an interrupted write; "
+                                "`python -m hybrid index` on this collection repairs them", store.describe())
+            elif read_only:
+                names = [n for n in store._client.list_collections() if not n.endswith("__df")]
+                raise StoreError(f"no collection {collection!r} at {shown(target)} (collections there: "
+                                 f"{', '.join(names) or 'none'}); index one with `python -m hybrid index`")
+        except BaseException:
+            store.close()  # a Milvus Lite folder's lock too
+            raise
         return store
 
     @property
@@ -811,6 +898,8 @@ class MilvusStore:
             self._client.flush(self.collection)
 
     def close(self) -> None:
+        if self._closed:
+            return
         self._closed = True  # no re-read of the sample starts from now
         self._drop_sample()
         with self._sample_refreshing:  # one in flight ends before the client does
@@ -819,9 +908,7 @@ class MilvusStore:
             self._client.close()
         finally:
             if _is_file(self.target):
-                from milvus_lite.server_manager import server_manager_instance
-
-                server_manager_instance.release_server(self.target)
+                _LITE.release(self.target)
 
 
 def _create(client: Any, name: str, schema: Any, index: Any, properties: dict[str, str]) -> None:
