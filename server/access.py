@@ -5,8 +5,10 @@ from __future__ import annotations
 import hashlib
 import hmac
 import html
+import ipaddress
 import json
 import math
+import re
 import secrets
 import threading
 import time
@@ -14,7 +16,7 @@ from collections import OrderedDict
 from dataclasses import dataclass, field
 from http.cookies import SimpleCookie
 from typing import Callable, Iterable
-from urllib.parse import parse_qs, urlencode
+from urllib.parse import parse_qs, quote, urlencode, urlsplit
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -22,7 +24,6 @@ from .problem import ApiError, error_body
 from .settings import ENV_VARS, ApiSettings
 
 SESSION_COOKIE = "hybrid_session"
-LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
 _LOGIN_BODY_BYTES = 16_384
 
 
@@ -56,8 +57,26 @@ class Access:
 
 
 def is_loopback(host: str) -> bool:
-    """Whether ``host`` (a --host value) is reachable from this machine only."""
-    return host in LOOPBACK_HOSTS or host.startswith("127.")
+    """Whether ``host`` (a --host value, or the name in a Host header) names this machine only: localhost,
+    127.x.x.x, ::1 (bracketed or not)."""
+    name = host.strip().lower().removeprefix("[").removesuffix("]").rstrip(".")
+    if name == "localhost":
+        return True
+    try:
+        address = ipaddress.ip_address(name)
+    except ValueError:
+        return False
+    mapped = getattr(address, "ipv4_mapped", None)
+    return address.is_loopback or (mapped is not None and mapped.is_loopback)
+
+
+_HOST_HEADER = re.compile(r"(\[[0-9a-fA-F:.]+\]|[^:\[\]@/\\\s]+)(?::\d{1,5})?")
+
+
+def host_name(header: str) -> str | None:
+    """The name in a Host header (``name``, ``name:port``, ``[v6]:port``), lower case; None when malformed."""
+    found = _HOST_HEADER.fullmatch(header)
+    return found.group(1).lower().rstrip(".") if found else None
 
 
 def resolve_access(api_key: str | None, auth: tuple[str, str] | None, *, share: bool = False,
@@ -154,6 +173,18 @@ class AccessPolicy:
     def __init__(self, access: Access, settings: ApiSettings) -> None:
         self.access = access
         self.sessions = Sessions(settings.session_hours * 3600.0)
+        # Host names answered besides the loopback ones (``server.app.start`` adds the share link's); None: any
+        # name (a server on another interface, or an app not started by ``start``).
+        self.hosts: set[str] | None = None
+
+    def answers_host(self, header: str | None) -> bool:
+        """Whether a request addressed to ``header`` (its Host) is for this server: on loopback only loopback
+        names and the share link's, so a page whose name was re-pointed at 127.0.0.1 (DNS rebinding) gets nothing.
+        """
+        if self.hosts is None or header is None:  # no Host at all: no browser sent it
+            return True
+        name = host_name(header)
+        return name is not None and (is_loopback(name) or name in self.hosts)
 
     @property
     def protected(self) -> bool:
@@ -239,10 +270,28 @@ def _wants_html(headers: dict[str, str]) -> bool:
 
 
 def _safe_next(value: str | None) -> str:
-    """A redirect target that stays on this server."""
-    if not value or not value.startswith("/") or value.startswith("//") or "\\" in value:
+    """A redirect target that stays on this server: a path of printable ASCII without backslashes that does not
+    start with two slashes. Browsers drop tabs and newlines and read ``\\`` as ``/``, so ``/<TAB>/evil.example``
+    and ``/\\evil.example`` lead to another site; such a target becomes ``/``."""
+    if (not value or not value.startswith("/") or value[1:2] in ("/", "\\")
+            or any(not "!" <= c <= "~" or c == "\\" for c in value)):
         return "/"
     return value
+
+
+def _path_link(path: str) -> str:
+    """A request's (decoded) path as it goes back into a link: percent-encoded, so nothing in it is read as
+    another host."""
+    return quote(path, safe="/:@!$&'()*+,;=~")
+
+
+def _same_origin(headers: dict[str, str]) -> bool:
+    """Whether a browser sent the request from this server's own pages: its Origin (when sent) names the Host it
+    was sent to, and its Sec-Fetch-Site (when sent) says same-origin. A request with neither is no browser's."""
+    origin = headers.get("origin")
+    if origin is not None and urlsplit(origin).netloc.lower() != headers.get("host", "").lower():
+        return False
+    return headers.get("sec-fetch-site", "same-origin") in ("same-origin", "none")
 
 
 class AccessMiddleware:
@@ -269,6 +318,9 @@ class AccessMiddleware:
             return
         path, method = scope["path"], scope.get("method", "GET")
         headers = _headers(scope)
+        if not self.policy.answers_host(headers.get("host")):
+            await self._wrong_host(scope, receive, send, headers.get("host", ""))
+            return
         address = scope["client"][0] if scope.get("client") else "unknown"
         who, session, wrong_key = self.policy.principal(headers)
 
@@ -283,9 +335,7 @@ class AccessMiddleware:
             await self._login(scope, receive, send, headers, address)
             return
         if path in ("/logout", "/logout/"):
-            if session:
-                self.policy.sessions.end(session)
-            await self._redirect(send, "/", clear_cookie=True)
+            await self._logout(scope, send, method, headers, session)
             return
         if wrong_key:
             wait = self.login_limiter.acquire(address)
@@ -331,6 +381,38 @@ class AccessMiddleware:
 
     # ------------------------------------------------------------------ refusals
 
+    async def _wrong_host(self, scope: Scope, receive: Receive, send: Send, host: str) -> None:
+        if scope["type"] == "websocket":
+            await receive()
+            await send({"type": "websocket.close", "code": 1008})
+            return
+        port = (scope.get("server") or ("", 7860))[1]
+        names = ", ".join(["localhost", "127.0.0.1", "[::1]", *sorted(self.policy.hosts or ())])
+        await self._error(scope, send, ApiError(
+            421, "wrong_host", f"this server listens on loopback and answers only requests addressed to this "
+            f"machine (Host: {names}); this one was addressed to Host {host!r}. Open http://127.0.0.1:{port}/, or "
+            "start the server with --host 0.0.0.0 to serve it under other names (it then needs a key or a login)"))
+
+    async def _logout(self, scope: Scope, send: Send, method: str, headers: dict[str, str],
+                      session: str | None) -> None:
+        # A GET only shows the button: a link or an image on another site must not end the session (the
+        # SameSite=Lax cookie travels with a cross-site navigation).
+        if method != "POST":
+            if _wants_html(headers):
+                await self._send(send, 200, logout_page().encode(), "text/html; charset=utf-8")
+            else:
+                await self._error(scope, send, ApiError(
+                    405, "method_not_allowed", "log out with POST /logout (the page's button does)",
+                    headers={"Allow": "POST"}))
+            return
+        if not _same_origin(headers):
+            await self._error(scope, send, ApiError(
+                403, "cross_site", "logging out takes a POST from a page of this same site; open /logout here"))
+            return
+        if session:
+            self.policy.sessions.end(session)
+        await self._redirect(send, "/", clear_cookie=True)
+
     async def _refuse(self, scope: Scope, receive: Receive, send: Send, path: str, method: str,
                       headers: dict[str, str], address: str, wrong_key: bool) -> None:
         if path == "/health" and method in ("GET", "HEAD"):
@@ -342,7 +424,7 @@ class AccessMiddleware:
             principal = self.policy.key_principal(token)
             if principal is not None:  # a link with ?token=KEY (printed at start): log in, drop it from the URL
                 rest = urlencode({k: v for k, v in query.items() if k != "token"}, doseq=True)
-                await self._redirect(send, path + (f"?{rest}" if rest else ""),
+                await self._redirect(send, _safe_next(_path_link(path) + (f"?{rest}" if rest else "")),
                                      set_session=self.policy.sessions.create(principal), scope=scope)
                 return
             wait = self.login_limiter.acquire(address)
@@ -350,7 +432,7 @@ class AccessMiddleware:
                 await self._error(scope, send, self._too_many_logins(wait))
                 return
         if method in ("GET", "HEAD") and _wants_html(headers):
-            page = login_page(self.policy.access, path, "")
+            page = login_page(self.policy.access, _path_link(path), "")
             await self._send(send, 401, page.encode(), "text/html; charset=utf-8",
                              [(b"www-authenticate", b"Bearer")])
             return
@@ -462,15 +544,7 @@ def login_page(access: Access, next_path: str, error: str) -> str:
             "<p class=hint>The key was printed when the server started (or is the server's "
             f"{ENV_VARS['api_key']}).</p>")
     problem = f'<p class="error" id="login-error">{html.escape(error)}</p>' if error else ""
-    return f"""<!doctype html>
-<html lang="zh"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
-<meta name="referrer" content="no-referrer"><title>登录 / Sign in</title>
-<style>
-body{{font-family:system-ui,sans-serif;display:flex;min-height:90vh;align-items:center;justify-content:center}}
-form{{display:flex;flex-direction:column;gap:12px;width:320px}} label{{display:flex;flex-direction:column;gap:4px}}
-input{{padding:8px;font-size:1rem}} button{{padding:10px;font-size:1rem}} .error{{color:#b00020}}
-.hint{{color:#666;font-size:.85rem}}
-</style></head>
+    return f"""{_page_head("登录 / Sign in")}
 <body><form method="post" action="/login" id="login">
 <h1>登录 / Sign in</h1>{problem}
 {user_field}
@@ -478,5 +552,27 @@ input{{padding:8px;font-size:1rem}} button{{padding:10px;font-size:1rem}} .error
 {"" if access.users else "autofocus"}></label>
 <input type="hidden" name="next" value="{html.escape(next_path)}">
 <button type="submit">登录 / Sign in</button>{hint}
+</form></body></html>
+"""
+
+
+def _page_head(title: str) -> str:
+    return f"""<!doctype html>
+<html lang="zh"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+<meta name="referrer" content="no-referrer"><title>{title}</title>
+<style>
+body{{font-family:system-ui,sans-serif;display:flex;min-height:90vh;align-items:center;justify-content:center}}
+form{{display:flex;flex-direction:column;gap:12px;width:320px}} label{{display:flex;flex-direction:column;gap:4px}}
+input{{padding:8px;font-size:1rem}} button{{padding:10px;font-size:1rem}} .error{{color:#b00020}}
+.hint{{color:#666;font-size:.85rem}}
+</style></head>"""
+
+
+def logout_page() -> str:
+    """The page of GET /logout: a button that logs out (a POST from this site)."""
+    return f"""{_page_head("退出登录 / Log out")}
+<body><form method="post" action="/logout" id="logout">
+<h1>退出登录 / Log out</h1>
+<button type="submit">退出登录 / Log out</button>
 </form></body></html>
 """

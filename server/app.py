@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import ipaddress
 import logging
 import secrets
 import socket
 import threading
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Mapping
-from urllib.parse import urlparse, urlunparse
+from urllib.parse import parse_qsl, urlencode, urlparse, urlunparse
 
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
@@ -80,9 +81,11 @@ def create_app(service: ModelService, kb_engine: HybridEngine | ServerKnowledgeB
                        applies=lambda path: not is_api_path(path) and not is_upload_path(path), setting=None)
     app.add_middleware(AccessMiddleware, policy=policy, limiter=RateLimiter(settings.rate_limit_per_minute),
                        login_limiter=RateLimiter(settings.login_attempts_per_minute), settings=settings)
-    if settings.cors_origins:
-        app.add_middleware(CORSMiddleware, allow_origins=list(settings.cors_origins), allow_methods=["GET", "POST"],
-                           allow_headers=["Authorization", "Content-Type"])
+    # Always installed, closed unless HYBRID_CORS_ORIGINS names origins: Gradio's own CORS middleware answers
+    # any localhost origin (every origin when the server is reached by a name) with credentials, and stands
+    # aside only when the parent app has Starlette's CORSMiddleware.
+    app.add_middleware(CORSMiddleware, allow_origins=list(settings.cors_origins), allow_methods=["GET", "POST"],
+                       allow_headers=["Authorization", "Content-Type"])
     return app
 
 
@@ -232,6 +235,9 @@ def start(blocks: "gr.Blocks | None", service: ModelService, *, host: str = "127
     # default would believe them from 127.0.0.1, which is where the share tunnel and every local program connect.
     config = uvicorn.Config(app, log_level=log_level, timeout_graceful_shutdown=5,
                             proxy_headers=bool(forwarded_allow_ips), forwarded_allow_ips=forwarded_allow_ips or "")
+    logging.getLogger("uvicorn.access").addFilter(_HIDE_TOKENS)  # after Config, which sets up uvicorn's logging
+    if is_loopback(host):
+        app.state.access.hosts = set()
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, name="uvicorn", daemon=True)
     thread.start()
@@ -243,21 +249,64 @@ def start(blocks: "gr.Blocks | None", service: ModelService, *, host: str = "127
     running = RunningServer(app, host, sock.getsockname()[1], server, thread, access=access)
     if share:
         running.share_url = open_share_link(host, running.port, blocks)
+        if running.share_url and app.state.access.hosts is not None:
+            # The tunnel passes the visitor's Host (the link's name) through unchanged.
+            app.state.access.hosts.add(urlparse(running.share_url).hostname)
     return running
+
+
+_LOOPBACK_NETWORKS = (ipaddress.ip_network("127.0.0.0/8"), ipaddress.ip_network("::1/128"),
+                      ipaddress.ip_network("::ffff:127.0.0.0/104"))
 
 
 def check_forwarded_allow_ips(value: str | None, share: bool) -> None:
     """Refuse trusting forwarded headers from the share tunnel's own address.
 
+    Every entry is read as uvicorn reads it (an address or a network); with ``share`` each must be one, and none
+    may hold a loopback address (``0.0.0.0/0``, ``::/0`` and ``*`` do).
+
     Raises:
-        ValueError: ``share`` with loopback (or ``*``) among the trusted proxies.
+        ValueError: ``share`` with loopback (or ``*``, or a name) among the trusted proxies.
     """
     if not value or not share:
         return
-    trusted = [v.strip() for v in value.split(",") if v.strip()]
-    if any(v == "*" or is_loopback(v) or v.startswith(("127.", "::1")) for v in trusted):
-        raise ValueError("--forwarded-allow-ips cannot name 127.0.0.1 (or *) with --share: every share-link "
-                         "visitor arrives from the local tunnel on 127.0.0.1, so each could claim any address")
+    why = ("every share-link visitor arrives from the local tunnel on 127.0.0.1, so each could claim any address "
+           "and guess passwords without limit; name your proxies by their own addresses (e.g. 10.0.0.5 or "
+           "10.0.0.0/24), or leave --forwarded-allow-ips out")
+    for entry in (v.strip() for v in value.split(",")):
+        if not entry:
+            continue
+        if entry == "*":
+            raise ValueError(f"--forwarded-allow-ips cannot be * (every address) with --share: {why}")
+        try:
+            network = ipaddress.ip_network(entry, strict=False)
+        except ValueError:
+            raise ValueError(f"--forwarded-allow-ips: {entry!r} is not an IP address or network; with --share it "
+                             f"must be one that does not hold 127.0.0.1 ({why})") from None
+        if any(network.version == loop.version and network.overlaps(loop) for loop in _LOOPBACK_NETWORKS):
+            raise ValueError(f"--forwarded-allow-ips cannot hold 127.0.0.1 or ::1 with --share: {entry} does ({why})")
+
+
+class _HideTokens(logging.Filter):
+    """Writes ``token=[hidden]`` for the key of a login link (``?token=KEY``) in uvicorn's access log."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.args, tuple):
+            record.args = tuple(_hide_token(arg) if isinstance(arg, str) and "?" in arg else arg
+                                for arg in record.args)
+        return True
+
+
+def _hide_token(target: str) -> str:
+    path, _, query = target.partition("?")
+    pairs = parse_qsl(query, keep_blank_values=True)
+    if not any(name.strip().lower() == "token" for name, _ in pairs):
+        return target
+    return path + "?" + urlencode([(n, "[hidden]" if n.strip().lower() == "token" else v) for n, v in pairs],
+                                  safe="[]")
+
+
+_HIDE_TOKENS = _HideTokens()
 
 
 def access_lines(running: RunningServer) -> list[str]:

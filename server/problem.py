@@ -12,6 +12,8 @@ LABELS: dict[str, str] = {
     "body_too_large": "请求体过大",
     "length_required": "上传须声明 Content-Length",
     "url_not_fetched": "服务器不代为获取网址",
+    "wrong_host": "请求的主机名不属于本服务器",
+    "cross_site": "须从本站页面发出",
     "invalid_documents": "文档无效",
     "no_knowledge_base": "服务器未加载知识库",
     "no_reranker": "服务器未加载重排序模型",

@@ -78,3 +78,11 @@ def test_websockets_need_credentials_too(headers, allowed):
         assert reached == ["websocket"] and sent == [{"type": "websocket.accept"}]
     else:
         assert reached == [] and sent == [{"type": "websocket.close", "code": 1008}]
+
+
+def test_a_loopback_server_closes_websockets_addressed_to_another_name():
+    middleware, reached = _middleware(Access())
+    middleware.policy.hosts = set()  # what server.app.start sets for a server on loopback
+    assert _websocket(middleware, [(b"host", b"evil.example")]) == [{"type": "websocket.close", "code": 1008}]
+    assert _websocket(middleware, [(b"host", b"127.0.0.1:7860")]) == [{"type": "websocket.accept"}]
+    assert reached == ["websocket"]

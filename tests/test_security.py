@@ -447,15 +447,242 @@ def test_a_logged_in_browser_may_use_the_page_and_the_json_api(logged):
         assert found.status_code == 200 and found.json()["keyword"][0]["text"] == KB_LINES[1]
         assert http.get("/health").json()["knowledge_base"]["path"] == "kb.txt"  # a name, not a server path
         assert http.get("/gradio_api/info").status_code == 200
-        http.get("/logout")
+        http.post("/logout")
         assert http.post("/search", json={"query": "巴黎"}).status_code == 401
 
 
+# ----------------------------------------------------------------------------- 2b. other sites, other names
+
+
+def lands_on_this_server(base: str, location: str) -> bool:
+    """Whether a browser following ``Location: location`` from ``base`` stays on ``base``'s origin: browsers drop
+    tabs and newlines, trim control characters and spaces, and read a backslash as a slash."""
+    import re
+    from urllib.parse import urljoin, urlsplit
+
+    cleaned = re.sub(r"[\t\n\r]", "", location).strip("".join(map(chr, range(0x21)))).replace("\\", "/")
+    target = urlsplit(urljoin(base + "/", cleaned))
+    return (target.scheme, target.netloc) == tuple(urlsplit(base)[:2])
+
+
+NEXT_ATTACKS = ["https://evil.example/", "//evil.example", "/\\evil.example", "\\/evil.example", "/\t/evil.example",
+                "/\n/evil.example", "/\r\n/evil.example", "\t//evil.example", " //evil.example", "/\\\t/evil.example",
+                "/\x00/evil.example", "///evil.example", "https:evil.example", "javascript:alert(1)",
+                "/\u3000/evil.example", "/\\/evil.example"]
+
+
+def _raw_request(url: str, method: str, target: str, headers: dict[str, str] | None = None,
+                 body: bytes = b"") -> tuple[int, dict[str, str]]:
+    """A request sent as written (the path not normalised, a Location header not parsed); returns (status,
+    headers)."""
+    import http.client
+    from urllib.parse import urlparse
+
+    where = urlparse(url)
+    conn = http.client.HTTPConnection(where.hostname, where.port, timeout=10)
+    try:
+        conn.putrequest(method, target, skip_accept_encoding=True)
+        for name, value in {"Accept": BROWSER["Accept"], "Content-Length": str(len(body)), **(headers or {})}.items():
+            conn.putheader(name, value)
+        conn.endheaders(body or None)
+        r = conn.getresponse()
+        r.read()
+        return r.status, {k.lower(): v for k, v in r.getheaders()}
+    finally:
+        conn.close()
+
+
+def _login_to(url: str, target: str) -> tuple[int, dict[str, str]]:
+    from urllib.parse import urlencode
+
+    form = urlencode({"username": "admin", "password": "pw", "next": target}).encode()
+    return _raw_request(url, "POST", "/login", {"Content-Type": "application/x-www-form-urlencoded"}, form)
+
+
 def test_an_open_redirect_after_login_is_refused(logged):
-    for target in ("https://evil.example/", "//evil.example", "/\\evil.example"):
-        r = httpx.post(f"{logged.url}/login", data={"username": "admin", "password": "pw", "next": target},
-                       headers=BROWSER)
-        assert r.status_code == 303 and r.headers["location"] == "/", target
+    """Issue 21 reproducer: next=/<TAB>/evil.example passed the check; a browser drops the tab and goes to
+    //evil.example."""
+    for target in NEXT_ATTACKS:
+        status, headers = _login_to(logged.url, target)
+        assert status == 303 and lands_on_this_server(logged.url, headers["location"]), (target, headers)
+    for target in ("/?lang=en", "/gradio_api/info", "/%09/x"):  # same-site paths are kept
+        assert _login_to(logged.url, target)[1]["location"] == target
+
+
+TOKEN_ATTACKS = ["//evil.example/", "//evil.example", "///evil.example/", "/%5Cevil.example/x", "/%5cevil.example",
+                 "/%5C%5Cevil.example/", "/\\evil.example/x", "/%2F%2Fevil.example/", "/%2F/evil.example",
+                 "/%09/evil.example", "/%0A/evil.example", "/%5C/evil.example", "/%2f%5Cevil.example",
+                 "/.//evil.example", "//%65vil.example/", "/%E3%80%80/evil.example"]
+
+
+def test_a_token_link_never_redirects_to_another_site(keyed):
+    """Issue 21 reproducer: GET //evil.example/?token=KEY and /%5Cevil.example/x?token=KEY logged the browser in
+    and sent it (with the key's session) to evil.example."""
+    for path in TOKEN_ATTACKS:
+        for query in ("?token=k123", "?lang=en&token=k123"):
+            status, headers = _raw_request(keyed.url, "GET", path + query)
+            assert status in (303, 400, 404), (path, status)
+            if "location" in headers:
+                assert lands_on_this_server(keyed.url, headers["location"]), (path, headers["location"])
+                assert "k123" not in headers["location"]
+    status, headers = _raw_request(keyed.url, "GET", "/gradio_api/info?token=k123&x=1")
+    assert status == 303 and headers["location"] == "/gradio_api/info?x=1"  # an ordinary link keeps its path
+
+
+@pytest.fixture()
+def shared_open(monkeypatch):
+    """``python demo.py --share --open``, the tunnel faked (it needs the internet) as abc123.gradio.live."""
+    from gradio import networking
+
+    monkeypatch.setattr(networking, "setup_tunnel", lambda **_: "http://abc123.gradio.live")
+    running = serve_demo(share=True, open_access=True)
+    yield running
+    running.stop()
+
+
+CROSS_ORIGINS = ["http://localhost:9999", "http://127.0.0.1:9999", "http://evil.example", "null",
+                 "https://abc123.gradio.live.evil.example"]
+CORS_PATHS = ["/config", "/gradio_api/info", "/theme.css", "/", "/v1/models", "/gradio_api/openapi.json",
+              "/gradio_api/mcp/schema"]
+
+
+def cors_leaks(running, headers: dict[str, str], hosts: list[str]) -> list[str]:
+    """Requests from other origins (simple, the search endpoint, preflights) with each Host; returns every
+    answer that lets the other origin read it."""
+    leaks = []
+    with httpx.Client(base_url=running.url, timeout=30) as http:
+        for host in hosts:
+            for origin in CROSS_ORIGINS:
+                sent = {**headers, "Host": host, "Origin": origin}
+                answers = [http.get(path, headers=sent) for path in CORS_PATHS]
+                answers.append(http.post("/gradio_api/call/search", json={"data": ["巴黎", None, 3, 0.5, "adaptive", "keyword", 0]},
+                                         headers=sent))
+                answers.append(http.post("/search", json={"query": "巴黎"}, headers=sent))
+                for path in [*CORS_PATHS, "/gradio_api/call/search", "/search"]:
+                    answers.append(http.options(path, headers={
+                        **sent, "Access-Control-Request-Method": "POST",
+                        "Access-Control-Request-Headers": "content-type,authorization"}))
+                for r in answers:
+                    allowed = {k: v for k, v in r.headers.items() if k.lower().startswith("access-control-allow")}
+                    if "access-control-allow-origin" in allowed:
+                        leaks.append(f"{r.request.method} {r.request.url.path} Host {host} Origin {origin}: "
+                                     f"{r.status_code} {allowed}")
+    return leaks
+
+
+def test_no_other_origin_may_read_any_route(keyed, logged, shared_open):
+    """Issue 21 reproducer: /config, /gradio_api/* and /theme.css answered Access-Control-Allow-Origin (with
+    credentials) to any localhost origin, and to every origin when the server was reached by a name: a page on
+    another port read the --kb text with a logged-in visitor's cookie, and a cross-site page called
+    /gradio_api/call/search on an --open server."""
+    local = serve_demo()  # python demo.py: no credentials on loopback
+    try:
+        with httpx.Client(base_url=logged.url) as browser:
+            assert browser.post("/login", data={"username": "admin", "password": "pw"}).status_code == 200
+            session = {"Cookie": f"hybrid_session={browser.cookies['hybrid_session']}"}
+        servers = [(local, {}, []), (keyed, KEY, []), (logged, session, []),
+                   (shared_open, {}, ["abc123.gradio.live"])]
+        leaks = []
+        for running, headers, names in servers:
+            port = running.port
+            hosts = [f"127.0.0.1:{port}", f"localhost:{port}", "127.0.0.1", "evil.example", *names]
+            leaks += cors_leaks(running, headers, hosts)
+        assert leaks == []
+        # The share link's own page works through its name.
+        assert httpx.get(f"{shared_open.url}/config", headers={"Host": "abc123.gradio.live"}).status_code == 200
+    finally:
+        local.stop()
+
+
+REBOUND_HOSTS = ["evil.example", "evil.example:80", "127.0.0.1.evil.example", "localhost.evil.example",
+                 "10.0.0.1", "[::2]", "0.0.0.0", "abc123.gradio.live", "127.0.0.1@evil.example", "", "localhost:x"]
+
+
+def test_a_loopback_server_answers_only_its_own_names(keyed, shared_open):
+    """Issue 21 reproducer (DNS rebinding): a server on loopback answered any Host, so a page whose name was
+    re-pointed at 127.0.0.1 could read it as its own origin."""
+    local = serve_demo()
+    try:
+        for running, headers in ((local, {}), (keyed, KEY), (shared_open, {})):
+            port = running.port
+            with httpx.Client(base_url=running.url, headers=headers) as http:
+                for host in REBOUND_HOSTS:
+                    if running is shared_open and host == "abc123.gradio.live":
+                        continue
+                    for r in (http.get("/config", headers={"Host": host}), http.get("/", headers={"Host": host}),
+                              http.post("/search", json={"query": "巴黎"}, headers={"Host": host})):
+                        assert r.status_code == 421, (host, r.status_code, r.text[:200])
+                        assert "Host" in r.json()["message"] and "--host" in r.json()["message"]
+                for host in (f"127.0.0.1:{port}", f"localhost:{port}", "localhost", "LOCALHOST", "127.5.6.7",
+                             f"[::1]:{port}", "[::1]"):
+                    assert http.get("/config", headers={"Host": host}).status_code == 200, host
+        r = httpx.get(f"{shared_open.url}/config", headers={"Host": "abc123.gradio.live"})
+        assert r.status_code == 200
+        assert httpx.get(f"{shared_open.url}/config", headers={"Host": "other.gradio.live"}).status_code == 421
+    finally:
+        local.stop()
+
+
+def test_a_server_on_every_interface_answers_any_name():
+    from server.app import start
+
+    running = start(None, fake_service(), host="0.0.0.0", port=0, api_settings=ApiSettings(api_key="k1"))
+    try:
+        for host in ("evil.example", "10.0.0.1", f"127.0.0.1:{running.port}"):
+            r = httpx.get(f"{running.url}/v1/models", headers={"Host": host, "Authorization": "Bearer k1"})
+            assert r.status_code == 200, host
+    finally:
+        running.stop()
+
+
+def test_the_key_of_a_token_link_is_not_written_to_the_access_log(files):
+    """Issue 21 reproducer: uvicorn's access log wrote GET /?token=KEY, the key in clear."""
+    import logging
+
+    from server.app import start
+
+    service = fake_service()
+    running = start(demo.build_demo(service), service, host="127.0.0.1", port=0, log_level="info",
+                    api_settings=ApiSettings(api_key="k123", login_attempts_per_minute=MANY_LOGINS))
+    lines: list[str] = []
+
+    class Collect(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            lines.append(record.getMessage())
+
+    handler = Collect()
+    access_log = logging.getLogger("uvicorn.access")
+    access_log.addHandler(handler)
+    try:
+        for target in ("/?token=k123", "/?lang=en&token=k123", "/config?TOKEN=k123&x=1", "/?token=k124",
+                       "/?a=1&token=k123&token=k123",
+                       "/?%74oken=k123"):
+            _raw_request(running.url, "GET", target)
+    finally:
+        access_log.removeHandler(handler)
+        running.stop()
+    assert len(lines) >= 6, lines  # the requests were logged
+    assert not [line for line in lines if "k123" in line or "k124" in line], lines
+
+
+def test_logging_out_takes_a_post_from_this_site(logged):
+    """Issue 21 reproducer: GET /logout ended the session, so any site could log a visitor out with a link or an
+    image (the SameSite=Lax cookie travels with a cross-site navigation)."""
+    with httpx.Client(base_url=logged.url) as http:
+        assert http.post("/login", data={"username": "admin", "password": "pw"}).status_code == 200
+        origin = f"http://127.0.0.1:{logged.port}"
+        page = http.get("/logout", headers={**BROWSER, "Sec-Fetch-Site": "cross-site"})
+        assert page.status_code == 200 and 'method="post"' in page.text and 'action="/logout"' in page.text
+        assert http.get("/config").status_code == 200  # still logged in
+        for headers in ({"Origin": "http://evil.example"}, {"Origin": "null"},
+                        {"Origin": "http://localhost:9999"}, {"Sec-Fetch-Site": "cross-site"},
+                        {"Origin": f"http://127.0.0.1:{logged.port}.evil.example"}):
+            r = http.post("/logout", headers={**BROWSER, **headers})
+            assert r.status_code == 403 and "same site" in r.text, (headers, r.text)
+            assert http.get("/config").status_code == 200, headers
+        r = http.post("/logout", headers={**BROWSER, "Origin": origin, "Sec-Fetch-Site": "same-origin"})
+        assert r.status_code == 303 and r.headers["location"] == "/"
+        assert http.get("/config").status_code == 401
 
 
 @pytest.fixture(scope="module")
@@ -596,15 +823,52 @@ def test_an_open_share_reads_no_server_file_and_never_lists_the_knowledge_base(l
         assert done["success"] is False or "was not uploaded here" in json.dumps(done["output"]), done
 
 
+# Trusted proxies that hold the share tunnel's address (127.0.0.1): networks, other spellings, mixed lists.
+LOOPBACK_PROXIES = ["0.0.0.0/0", "0.0.0.0/1", "::/0", "127.0.0.0/8", "127.0.0.1/32", "127.1.2.3", "::1", "::1/128",
+                    "::ffff:127.0.0.1", "::ffff:0:0/96", "localhost", "10.0.0.1, 0.0.0.0/0", " * ", "10.0.0.1,*",
+                    "0000:0000::1", "127.000.000.001", "0.0.0.0/0.0.0.0", "not an address"]
+
+
 @pytest.mark.parametrize("argv, message", [
     (["--share", "--open", "--auth", "u:p"], "--open"),
     (["--share", "--open", "--api-key", "k"], "--open"),
     (["--share", "--forwarded-allow-ips", "127.0.0.1"], "--forwarded-allow-ips"),
     (["--share", "--forwarded-allow-ips", "*"], "--forwarded-allow-ips"),
+    *[(["--share", "--forwarded-allow-ips", proxies], "--forwarded-allow-ips") for proxies in LOOPBACK_PROXIES],
 ])
-def test_contradictory_access_options_are_refused_before_serving(argv, message, capsys):
+def test_contradictory_access_options_are_refused_before_serving(argv, message, capsys, monkeypatch):
+    def served(*args, **kwargs):
+        raise AssertionError(f"{argv} was not refused: the server started")
+
+    monkeypatch.setattr(demo, "ModelService", served)
     assert demo.main(argv) == 2
     assert message in capsys.readouterr().err
+
+
+def test_a_share_link_refuses_trusting_any_network_holding_the_tunnel(monkeypatch):
+    """Issue 21 reproducer: --share refused 127.0.0.1 as a trusted proxy but took 0.0.0.0/0, 0.0.0.0/1 or ::/0,
+    which hold 127.0.0.1 too: every share-link visitor could then forge X-Forwarded-For and guess passwords
+    without limit."""
+    from gradio import networking
+
+    from server.app import check_forwarded_allow_ips, start
+
+    monkeypatch.setattr(networking, "setup_tunnel", lambda **_: "http://abc123.gradio.live")
+    for proxies in LOOPBACK_PROXIES:
+        with pytest.raises(ValueError, match="--forwarded-allow-ips"):
+            start(None, fake_service(), host="127.0.0.1", port=0, share=True, forwarded_allow_ips=proxies)
+    for proxies in ("10.0.0.0/8", "192.168.1.7", "203.0.113.0/24, 2001:db8::/32"):
+        check_forwarded_allow_ips(proxies, share=True)
+    # The same networks are fine without a share link: a reverse proxy on this machine is the operator's.
+    check_forwarded_allow_ips("127.0.0.1, 0.0.0.0/0", share=False)
+    # What uvicorn does with such a setting: the forged address is believed, a new client each time.
+    running = start(None, fake_service(), host="127.0.0.1", port=0, api_settings=ApiSettings(rate_limit_per_minute=2),
+                    forwarded_allow_ips="0.0.0.0/1")
+    try:
+        with httpx.Client(base_url=running.url) as http:
+            assert _statuses(http, 4, lambda i: {"X-Forwarded-For": f"203.0.113.{i}"}) == [200] * 4
+    finally:
+        running.stop()
 
 
 # ----------------------------------------------------------------------------- 4. rate limits count real clients
