@@ -19,6 +19,7 @@ from hybrid.store import Store
 
 from .access import Access, AccessMiddleware, AccessPolicy, is_loopback, resolve_access
 from .api import build_router
+from .connections import guarded_protocol
 from .errors import install_error_handlers
 from .knowledge import ServerKnowledgeBase
 from .openapi import build_openapi
@@ -230,7 +231,10 @@ def start(blocks: "gr.Blocks | None", service: ModelService, *, host: str = "127
     sock = _bind(host, port)
     # Forwarded headers (X-Forwarded-For) are believed only from the proxies the operator names; uvicorn's own
     # default would believe them from 127.0.0.1, which is where the share tunnel and every local program connect.
-    config = uvicorn.Config(app, log_level=log_level, timeout_graceful_shutdown=5,
+    trusted = [v.strip() for v in (forwarded_allow_ips or "").split(",") if v.strip()]
+    protocol = guarded_protocol(settings.header_timeout_s, settings.body_idle_timeout_s,
+                                settings.connections_per_address, exempt=["127.0.0.1", "::1", *trusted])
+    config = uvicorn.Config(app, log_level=log_level, timeout_graceful_shutdown=5, http=protocol,
                             proxy_headers=bool(forwarded_allow_ips), forwarded_allow_ips=forwarded_allow_ips or "")
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, name="uvicorn", daemon=True)
