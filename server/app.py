@@ -12,6 +12,7 @@ from urllib.parse import urlparse, urlunparse
 
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
+from starlette.routing import Mount
 
 from hybrid.engine import HybridEngine
 from hybrid.service import ModelService
@@ -21,6 +22,7 @@ from .access import Access, AccessMiddleware, AccessPolicy, is_loopback, resolve
 from .api import build_router
 from .connections import guarded_protocol
 from .errors import install_error_handlers
+from .gradio_guard import GradioGuard
 from .knowledge import ServerKnowledgeBase
 from .openapi import build_openapi
 from .security import BodyLimitMiddleware, RateLimiter, UploadLimitMiddleware
@@ -114,6 +116,9 @@ def mount_ui(app: FastAPI, blocks: "gr.Blocks", ui_options: Mapping[str, Any] | 
     if policy.protected:
         options.setdefault("auth_dependency", policy.gradio_user)
     mounted = gr.mount_gradio_app(app, blocks, path="/", **options)
+    for route in mounted.routes:  # the Mount just added: Gradio's app, behind the guard of its routes
+        if isinstance(route, Mount) and getattr(route.app, "blocks", None) is blocks:
+            route.app = GradioGuard(route.app, blocks)
     # Gradio refuses event file data naming a path outside its upload folder only for a Blocks it launched
     # itself (processing_utils._check_allowed); a mounted Blocks must say it is live, or any client could
     # make an event read any file on the server.

@@ -131,3 +131,79 @@ def test_connections_per_address_are_bounded():
         for sock in held:
             sock.close()
         running.stop()
+
+
+# ----------------------------------------------------------------------------- Gradio's routes
+
+
+class _LogText(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__(logging.DEBUG)
+        self.lines: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.lines.append(logging.Formatter().format(record))
+
+
+@pytest.fixture()
+def server_log():
+    """Everything the server logs (uvicorn's loggers do not propagate to the root), formatted with tracebacks."""
+    handler = _LogText()
+    loggers = [logging.getLogger(), logging.getLogger("uvicorn"), logging.getLogger("uvicorn.error")]
+    for logger in loggers:
+        logger.addHandler(handler)
+    yield handler.lines
+    for logger in loggers:
+        logger.removeHandler(handler)
+
+
+@pytest.fixture()
+def reverse_app():
+    """A small UI with one public endpoint, ``/reverse``, served as ``python demo.py`` serves the page."""
+    import gradio as gr
+
+    from server.app import start
+
+    with gr.Blocks() as blocks:
+        box, out = gr.Textbox(), gr.Textbox()
+        box.submit(lambda s: s[::-1], box, out, api_name="reverse")
+    running = start(blocks, fake_service(), host="127.0.0.1", port=0, api_settings=ApiSettings())
+    yield running
+    running.stop()
+
+
+def test_unknown_endpoints_events_and_sessions_are_404_without_a_traceback(reverse_app, server_log):
+    """Issue 21 (9): an unknown endpoint name or fn_index answered 500 and wrote a 6-12 KB traceback to the log
+    (Gradio's lookups raised KeyError); an unknown event's result stream broke off after its 200."""
+    from tests.test_security import call_api, run_event
+
+    url = reverse_app.url
+    join = {"data": ["abc"], "session_hash": "s1", "event_data": None, "trigger_id": None}
+    probes = [("POST", "/gradio_api/call/nosuch", {"data": []}), ("POST", "/gradio_api/call/v2/nosuch", {}),
+              ("POST", "/gradio_api/run/nosuch", {"data": []}), ("POST", "/gradio_api/api/nosuch/", {"data": []}),
+              ("GET", "/gradio_api/call/nosuch/abc", None), ("GET", "/gradio_api/call/reverse/no-such-event", None),
+              ("GET", "/gradio_api/queue/data?session_hash=no-such-session", None),
+              ("POST", "/gradio_api/queue/join", {**join, "fn_index": 9999}),
+              ("POST", "/gradio_api/queue/join", {**join, "fn_index": -5})]
+    for method, path, body in probes:
+        r = httpx.request(method, url + path, json=body, timeout=10)
+        assert r.status_code == 404, (path, r.status_code, r.text[:300])
+        assert len(r.content) < 400 and "no " in r.json()["message"], r.text
+    for path in ("/gradio_api/info", "/gradio_api/info?all_endpoints=maybe", "/gradio_api/info/?serialize=x"):
+        assert httpx.get(url + path, timeout=10).status_code < 500, path
+    # The known ones still work: by name (Gradio's curl route) and by fn_index (the page's route).
+    status, text = call_api(url, "reverse", ["abc"])
+    assert status == 200 and "cba" in text, text
+    messages = run_event(url, 0, ["xyz"])
+    assert messages[-1]["msg"] == "process_completed" and messages[-1]["output"]["data"] == ["zyx"], messages[-1]
+    assert not [line for line in server_log if "Traceback" in line], "\n".join(server_log)[:3000]
+
+
+def test_the_development_reload_stream_is_refused(reverse_app):
+    """Issue 21 (9): GET /gradio_api/dev/reload opened a stream that checked for changes 20 times a second for as
+    long as the client held it; this server never runs Gradio's reload mode."""
+    started = time.monotonic()
+    with httpx.stream("GET", f"{reverse_app.url}/gradio_api/dev/reload", timeout=5) as r:
+        assert r.status_code == 404
+        r.read()
+    assert time.monotonic() - started < 2
