@@ -10,6 +10,7 @@ from typing import Any
 
 from hybrid.engine import HybridEngine
 from hybrid.kb import KnowledgeBaseError, entries_from_file
+from hybrid.redact import hide_paths
 from hybrid.service import FAILED, ModelService
 from hybrid.store import Store
 
@@ -100,7 +101,7 @@ class ServerKnowledgeBase:
                 self.engine.set_embedder(embedder)  # the store's vectors: checked, never recomputed
             except Exception as exc:  # another model: keyword search keeps working, /health says why
                 log.error("%s: %s", self.store.describe(), exc)
-                self.state, self.error = FAILED_KB, str(exc)
+                self.state, self.error = FAILED_KB, hide_paths(str(exc))
                 return
             self.embedded, self.state = len(self.engine), READY
             return
@@ -108,7 +109,7 @@ class ServerKnowledgeBase:
             engine = self.service.new_engine(self._entries, progress=self._progress)
         except Exception as exc:  # keyword search keeps working; /health shows why semantic does not
             log.error("embedding the knowledge base %s failed: %s", self.path, exc)
-            self.state, self.error = FAILED_KB, f"{type(exc).__name__}: {exc}"
+            self.state, self.error = FAILED_KB, hide_paths(f"{type(exc).__name__}: {exc}")
             return
         self.engine = engine
         self.embedded = len(engine)

@@ -8,6 +8,7 @@ import os
 import socket
 import threading
 import time
+from pathlib import Path
 from urllib.parse import urlparse
 
 import httpx
@@ -207,3 +208,37 @@ def test_the_development_reload_stream_is_refused(reverse_app):
         assert r.status_code == 404
         r.read()
     assert time.monotonic() - started < 2
+
+
+# ----------------------------------------------------------------------------- where files live
+
+
+def test_error_messages_name_files_without_the_servers_directories(tmp_path, monkeypatch):
+    """Issue 21 (9): a model that failed to load was reported with its absolute path (the server's working
+    directory) in /health, in every 503 of the API and on the page."""
+    from hybrid.service import ModelService
+    from server.app import start
+    import demo
+
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    here = str(Path.cwd())
+    model = str(Path.cwd() / "models" / "no-such-model")  # what `--model ./models/no-such-model` resolves to
+    kb = tmp_path / "kb.txt"
+    kb.write_text("巴黎\n东京\n", encoding="utf-8")
+    service = ModelService(model=model, device="cpu", cache=False).start()
+    service.wait(120)
+    assert service.status().state == "failed"
+    running = start(demo.build_demo(service, kb.read_text(encoding="utf-8")), service, host="127.0.0.1", port=0,
+                    kb_path=str(kb), api_settings=ApiSettings())
+    try:
+        with httpx.Client(base_url=running.url, timeout=30) as http:
+            answers = [http.get("/health"), http.get("/config"), http.get("/"),
+                       http.post("/search", json={"query": "巴黎", "mode": "semantic"}),
+                       http.post("/v1/embeddings", json={"input": ["巴黎"]})]
+        for r in answers:
+            assert here not in r.text and str(tmp_path) not in r.text, (r.request.url, r.text[:500])
+        health = answers[0].json()
+        assert "no-such-model" in health["model"]["error"] and health["model"]["requested"] == "no-such-model"
+        assert answers[3].status_code == 503 and "no-such-model" in answers[3].json()["message"]
+    finally:
+        running.stop()
