@@ -114,6 +114,9 @@ class HybridEngine:
         self.store: Store = store if store is not None else MemoryStore()
         self._lock = threading.RLock()
         self._query_vectors: OrderedDict[tuple[str, str], np.ndarray] = OrderedDict()
+        # Query vectors kept; 0 for an engine that serves many people (a remembered query would answer the next
+        # person who asks it faster, telling them someone asked it).
+        self.query_cache_size = _QUERY_CACHE_SIZE
         self._offsets_cache: OrderedDict[str, tuple[Tokenizer, list]] = OrderedDict()
         self._scripts_memo: dict[int, tuple[np.ndarray, np.ndarray]] = {}  # id(sample keys) -> (keys, scripts)
         if documents:
@@ -299,7 +302,7 @@ class HybridEngine:
             for key, vector in zip(keys, vectors):
                 self._query_vectors[key] = vector
                 self._query_vectors.move_to_end(key)
-            while len(self._query_vectors) > _QUERY_CACHE_SIZE:
+            while len(self._query_vectors) > self.query_cache_size:
                 self._query_vectors.popitem(last=False)
 
     def search(self, query: str, k: int | None = None, alpha: float | None = None, fusion: str | None = None,

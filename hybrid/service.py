@@ -194,7 +194,8 @@ class ModelService:
         return ModelStatus(LOADING, requested)
 
     def new_engine(self, documents: Sequence[str | Document | Mapping[str, Any]] = (),
-                   progress: Progress | None = None, settings: Settings | None = None) -> HybridEngine:
+                   progress: Progress | None = None, settings: Settings | None = None,
+                   shared_cache: bool = False) -> HybridEngine:
         """An engine over ``documents`` using the shared model if it is ready (keyword-only otherwise) and the
         reranker if it is (attach a later one with ``engine.reranker = service.reranker``).
 
@@ -202,8 +203,11 @@ class ModelService:
             documents: the knowledge base.
             progress: ``progress(done, total)`` while embedding.
             settings: engine defaults; the service's when None.
+            shared_cache: reuse and store the documents' vectors in the service's persistent cache. Only for the
+                operator's own knowledge base: a visitor's texts found there would come back faster for the next
+                visitor who sends them, telling that one what others embedded (and would stay on the disk).
         Returns:
             The engine.
         """
         return HybridEngine(documents, embedder=self.embedder, settings=settings or self.settings,
-                            cache=self.cache, progress=progress, reranker=self.reranker)
+                            cache=self.cache if shared_cache else None, progress=progress, reranker=self.reranker)

@@ -242,3 +242,51 @@ def test_error_messages_name_files_without_the_servers_directories(tmp_path, mon
         assert answers[3].status_code == 503 and "no-such-model" in answers[3].json()["message"]
     finally:
         running.stop()
+
+
+# ----------------------------------------------------------------------------- what the embedding cache tells
+
+
+def test_a_visitor_cannot_tell_by_timing_what_another_embedded_or_asked(tmp_path):
+    """Issue 21 (9): the shared embedding cache answered faster for a text anyone had embedded before, and the
+    server's knowledge base remembered every visitor's query: a second visitor sending the same documents or
+    query learnt from the latency that someone had (and the visitors' texts stayed in the cache on disk)."""
+    from hybrid.cache import EmbeddingCache
+    from hybrid.semantic import LoadedEmbedder
+    from hybrid.service import ModelService
+    from server.app import start
+    from tests.fakes import SlowEncoder
+
+    encoder = SlowEncoder(0.02)  # 20 ms a document: 0.4 s for the 20 below
+    service = ModelService(cache=EmbeddingCache(tmp_path / "cache"),
+                           loader=lambda model, **_: LoadedEmbedder(encoder, model)).start()
+    service.wait(30)
+    kb = tmp_path / "kb.txt"
+    kb.write_text("电脑黑屏怎么办\n打印机卡纸\n密码忘了\n", encoding="utf-8")
+    running = start(None, service, host="127.0.0.1", port=0, kb_path=str(kb), api_settings=ApiSettings())
+    try:
+        assert running.app.state.kb.wait(30)
+        documents = [f"访客甲的私人笔记第{i}条：电脑黑屏" for i in range(20)]
+        ask = {"query": "黑屏", "mode": "semantic", "documents": documents}
+        timings, embedded = [], []
+        for visitor in ("A", "B"):
+            with httpx.Client(base_url=running.url, timeout=30) as http:  # each visitor its own connection
+                before = encoder.documents_embedded
+                started = time.perf_counter()
+                assert http.post("/search", json=ask).status_code == 200
+                timings.append(time.perf_counter() - started)
+                embedded.append(encoder.documents_embedded - before)
+        assert embedded == [20, 20], embedded  # B's call embeds everything again: it hits nothing of A's
+        assert timings[1] > 0.6 * timings[0], timings
+        # None of the visitors' texts is kept in the cache on disk: only the server's knowledge base is.
+        assert EmbeddingCache(tmp_path / "cache").count() == 3
+        # A query over the server's knowledge base is embedded for each visitor who asks it.
+        calls = []
+        for visitor in ("A", "B"):
+            before = encoder.query_calls
+            r = httpx.post(f"{running.url}/search", json={"query": "密码忘了怎么办", "mode": "semantic"})
+            assert r.status_code == 200 and r.json()["semantic"], r.text
+            calls.append(encoder.query_calls - before)
+        assert calls == [1, 1], calls
+    finally:
+        running.stop()

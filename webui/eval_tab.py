@@ -227,7 +227,8 @@ def build_eval_tab(tr: Translator, service, alpha, fusion, language) -> EvalTab:
         def report_progress(stage: str, done: int, total: int) -> None:
             progress(done / max(total, 1), desc=f"{text(f'eval_stage_{stage}', lang)} {done}/{total}")
 
-        report = run(labelled, embedder, service.cache, settings=service.settings, progress=report_progress)
+        # No shared cache: a visitor's corpus must not answer faster for the next visitor who sends it.
+        report = run(labelled, embedder, None, settings=service.settings, progress=report_progress)
         table_update, figure, note = EvalTab.rerender(report, lang)
         return table_update, figure, report, note
 
