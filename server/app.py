@@ -109,6 +109,9 @@ def mount_ui(app: FastAPI, blocks: "gr.Blocks", ui_options: Mapping[str, Any] | 
     options = {k: v for k, v in options.items() if v is not None}
     # No run history: its routes make the server call the Hugging Face hub on a visitor's behalf.
     options["run_history"] = False
+    # An unexpected error's text (paths of the server's files, say) stays in the log; gr.Error messages, written
+    # for the visitor, are still shown.
+    options["show_error"] = False
     # Gradio stores uploads of any size unless told otherwise; the page reads no file larger than this.
     options["max_file_size"] = MAX_UPLOAD_BYTES
     options.update(ui_options or {})

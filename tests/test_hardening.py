@@ -3,6 +3,7 @@ Gradio's development route, unknown endpoint names, paths in error messages and 
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import socket
@@ -165,9 +166,17 @@ def reverse_app():
 
     from server.app import start
 
+    def broken(text: str) -> str:  # a handler's bug whose message names a server file
+        raise FileNotFoundError(f"[Errno 2] No such file or directory: '{Path.cwd() / 'data' / 'notes.txt'}'")
+
+    def refuses(text: str) -> str:
+        raise gr.Error("the text must not be empty")
+
     with gr.Blocks() as blocks:
         box, out = gr.Textbox(), gr.Textbox()
         box.submit(lambda s: s[::-1], box, out, api_name="reverse")
+        box.change(broken, box, out, api_name="broken")
+        box.blur(refuses, box, out, api_name="refuses")
     running = start(blocks, fake_service(), host="127.0.0.1", port=0, api_settings=ApiSettings())
     yield running
     running.stop()
@@ -290,3 +299,17 @@ def test_a_visitor_cannot_tell_by_timing_what_another_embedded_or_asked(tmp_path
         assert calls == [1, 1], calls
     finally:
         running.stop()
+
+
+def test_an_unexpected_error_in_an_event_does_not_show_its_text(reverse_app, capfd):
+    """Issue 21 (9): Gradio sent the text of any exception an event raised to the visitor (``show_error``), paths of
+    the server's files included; gr.Error messages, written for visitors, must still arrive."""
+    from tests.test_security import call_api, run_event
+
+    status, text = call_api(reverse_app.url, "broken", ["x"])
+    assert "event: error" in text and str(Path.cwd()) not in text and "notes.txt" not in text, text
+    messages = run_event(reverse_app.url, 1, ["x"])
+    assert messages[-1]["success"] is False and str(Path.cwd()) not in json.dumps(messages), messages[-1]
+    status, text = call_api(reverse_app.url, "refuses", ["x"])
+    assert "the text must not be empty" in text, text
+    assert "notes.txt" in capfd.readouterr().err  # the operator still sees it (Gradio prints the traceback)
