@@ -19,6 +19,7 @@ from .fusion import Candidates, Fused, QueryEvidence, fuse, normalize
 from .kb import Document, KnowledgeBaseError, to_documents
 from .lang import document_script, query_script, scripts_in
 from .keyword import lucene_idf
+from .redact import hide_paths
 from .rerank import Reranker, rerank_order
 from .results import Hit, SearchResponse
 from .semantic import Embedder
@@ -442,7 +443,7 @@ class HybridEngine:
             hybrid=hits.get("hybrid", ()),
             query_vector=retrieval.query_vector,
             timings_ms=timings,
-            model=embedder.name if embedder else "",
+            model=hide_paths(embedder.name) if embedder else "",  # shown to visitors
             device=embedder.device if embedder else "",
             settings=settings,
             alpha_used=fused.alpha if fused is not None else None,

@@ -313,3 +313,36 @@ def test_an_unexpected_error_in_an_event_does_not_show_its_text(reverse_app, cap
     status, text = call_api(reverse_app.url, "refuses", ["x"])
     assert "the text must not be empty" in text, text
     assert "notes.txt" in capfd.readouterr().err  # the operator still sees it (Gradio prints the traceback)
+
+
+def test_a_model_loaded_from_a_local_folder_is_named_by_the_folder(tmp_path):
+    """A model given as a local folder was listed by its absolute path in /v1/models, in every /v1/embeddings and
+    /search answer and in the names a wrong ``model`` is told to use."""
+    from hybrid.semantic import LoadedEmbedder
+    from hybrid.service import ModelService
+    from server.app import start
+    from tests.fakes import OneHotEncoder
+
+    folder = str(Path.cwd() / "models" / "my-e5")  # what `--model ./models/my-e5` loads, named by its path
+    service = ModelService(model=folder, cache=False,
+                           loader=lambda model, **_: LoadedEmbedder(OneHotEncoder(name=model), model)).start()
+    service.wait(30)
+    kb = tmp_path / "kb.txt"
+    kb.write_text("巴黎\n东京\n", encoding="utf-8")
+    running = start(None, service, host="127.0.0.1", port=0, kb_path=str(kb), api_settings=ApiSettings())
+    try:
+        assert running.app.state.kb.wait(30)
+        with httpx.Client(base_url=running.url, timeout=30) as http:
+            answers = [http.get("/v1/models"), http.get("/health"), http.get("/openapi.json"),
+                       http.post("/v1/embeddings", json={"input": ["巴黎"]}),
+                       http.post("/v1/embeddings", json={"input": ["巴黎"], "model": "my-e5"}),
+                       http.post("/v1/embeddings", json={"input": ["巴黎"], "model": folder}),
+                       http.post("/v1/embeddings", json={"input": ["巴黎"], "model": "other"}),
+                       http.post("/search", json={"query": "巴黎", "mode": "semantic"})]
+        for r in answers:
+            assert str(Path.cwd()) not in r.text, (r.request.url, r.text[:500])
+        assert answers[0].json()["data"][0]["id"] == "my-e5"
+        assert [r.status_code for r in answers[3:]] == [200, 200, 200, 404, 200]
+        assert answers[3].json()["model"] == "my-e5" and "my-e5" in answers[6].json()["error"]["message"]
+    finally:
+        running.stop()
