@@ -21,6 +21,9 @@ ENV_VARS: dict[str, str] = {
     "rate_limit_per_minute": "HYBRID_RATE_LIMIT",
     "cors_origins": "HYBRID_CORS_ORIGINS",
     "login_attempts_per_minute": "HYBRID_LOGIN_RATE",
+    "header_timeout_s": "HYBRID_HEADER_TIMEOUT",
+    "body_idle_timeout_s": "HYBRID_BODY_TIMEOUT",
+    "connections_per_address": "HYBRID_CONNECTIONS_PER_ADDRESS",
 }
 
 

@@ -106,6 +106,14 @@ def test_slow_headers_and_bodies_are_cut_off_while_others_are_served():
         running.stop()
 
 
+def test_the_bounds_are_settings_with_variables():
+    settings = ApiSettings.from_env({"HYBRID_HEADER_TIMEOUT": "3", "HYBRID_BODY_TIMEOUT": "4",
+                                     "HYBRID_CONNECTIONS_PER_ADDRESS": "5"})
+    assert (settings.header_timeout_s, settings.body_idle_timeout_s, settings.connections_per_address) == (3, 4, 5)
+    with pytest.raises(ValueError, match="HYBRID_HEADER_TIMEOUT"):
+        ApiSettings(header_timeout_s=0)
+
+
 def test_connections_per_address_are_bounded():
     """One address cannot hold more than ``connections_per_address`` connections; others still get in."""
     from server.app import start
