@@ -16,7 +16,7 @@ import httpx
 import pytest
 
 from server import ApiSettings
-from tests.test_security import fake_service, serve_demo
+from tests.test_security import fake_service
 
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 
