@@ -54,12 +54,15 @@ def guarded_protocol(header_s: float, body_idle_s: float, per_address: int,
 
         def connection_lost(self, exc: Exception | None) -> None:
             self._stop()
+            self._release()
+            super().connection_lost(exc)
+
+        def _release(self) -> None:
             if self._address is not None:
                 open_per_address[self._address] -= 1
                 if open_per_address[self._address] <= 0:
                     del open_per_address[self._address]
                 self._address = None
-            super().connection_lost(exc)
 
         def data_received(self, data: bytes) -> None:
             super().data_received(data)
@@ -70,7 +73,9 @@ def guarded_protocol(header_s: float, body_idle_s: float, per_address: int,
             self._watch()
 
         def handle_websocket_upgrade(self, event: h11.Request) -> None:
+            # The websocket protocol takes the connection over (this one hears no connection_lost): uncounted.
             self._stop()
+            self._release()
             self._phase = "websocket"
             super().handle_websocket_upgrade(event)
 
