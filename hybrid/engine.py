@@ -19,6 +19,7 @@ from .fusion import Candidates, Fused, QueryEvidence, fuse, normalize
 from .kb import Document, KnowledgeBaseError, to_documents
 from .lang import document_script, query_script, scripts_in
 from .keyword import lucene_idf
+from .redact import hide_paths
 from .rerank import Reranker, rerank_order
 from .results import Hit, SearchResponse
 from .semantic import Embedder
@@ -114,6 +115,9 @@ class HybridEngine:
         self.store: Store = store if store is not None else MemoryStore()
         self._lock = threading.RLock()
         self._query_vectors: OrderedDict[tuple[str, str], np.ndarray] = OrderedDict()
+        # Query vectors kept; 0 for an engine that serves many people (a remembered query would answer the next
+        # person who asks it faster, telling them someone asked it).
+        self.query_cache_size = _QUERY_CACHE_SIZE
         self._offsets_cache: OrderedDict[str, tuple[Tokenizer, list]] = OrderedDict()
         self._scripts_memo: dict[int, tuple[np.ndarray, np.ndarray]] = {}  # id(sample keys) -> (keys, scripts)
         if documents:
@@ -299,7 +303,7 @@ class HybridEngine:
             for key, vector in zip(keys, vectors):
                 self._query_vectors[key] = vector
                 self._query_vectors.move_to_end(key)
-            while len(self._query_vectors) > _QUERY_CACHE_SIZE:
+            while len(self._query_vectors) > self.query_cache_size:
                 self._query_vectors.popitem(last=False)
 
     def search(self, query: str, k: int | None = None, alpha: float | None = None, fusion: str | None = None,
@@ -439,7 +443,7 @@ class HybridEngine:
             hybrid=hits.get("hybrid", ()),
             query_vector=retrieval.query_vector,
             timings_ms=timings,
-            model=embedder.name if embedder else "",
+            model=hide_paths(embedder.name) if embedder else "",  # shown to visitors
             device=embedder.device if embedder else "",
             settings=settings,
             alpha_used=fused.alpha if fused is not None else None,

@@ -12,6 +12,7 @@ from .engine import HybridEngine, Progress
 from .gate import FairSlots, SharedEmbedder
 from .kb import Document
 from .device import cuda_available
+from .redact import hide_paths
 from .rerank import AUTO, NO_RERANKER, LoadedReranker, Reranker, load_reranker
 from .semantic import Embedder, LoadedEmbedder, load_embedder
 from .settings import DEFAULT_SETTINGS, Settings
@@ -126,7 +127,7 @@ class ModelService:
                 log.warning("model %r not used: %s", self.requested, self._loaded.fallback_reason)
         except Exception as exc:  # the UI shows the reason; keyword search keeps working
             log.error("embedding model %r failed to load: %s", self.requested, exc)
-            self._error = f"{type(exc).__name__}: {exc}"
+            self._error = hide_paths(f"{type(exc).__name__}: {exc}")  # shown to visitors; the log has it all
         finally:
             self._ready.set()
         self._load_reranker()
@@ -142,7 +143,7 @@ class ModelService:
                     log.warning("reranker %r not used: %s", self.reranker_requested, self._reranker.reason)
         except Exception as exc:  # searches go on without the second stage; the UI and /health say why
             log.error("reranker %r failed to load: %s", self.reranker_requested, exc)
-            self._reranker_error = f"{type(exc).__name__}: {exc}"
+            self._reranker_error = hide_paths(f"{type(exc).__name__}: {exc}")
         finally:
             self._reranker_ready.set()
 
@@ -164,11 +165,11 @@ class ModelService:
         return self._reranker.reranker if self._reranker is not None else None
 
     def reranker_status(self) -> RerankerStatus:
-        """Current state of the reranker."""
-        requested = self.reranker_requested
+        """Current state of the reranker (a local folder named by its last part)."""
+        requested = hide_paths(self.reranker_requested)
         if self.reranker is not None:
             r = self.reranker
-            return RerankerStatus(READY, requested, r.name, r.device, r.dtype)
+            return RerankerStatus(READY, requested, hide_paths(r.name), r.device, r.dtype)
         if self._reranker_error is not None:
             return RerankerStatus(FAILED, requested, error=self._reranker_error)
         if requested == NO_RERANKER or self._reranker is not None:
@@ -182,17 +183,19 @@ class ModelService:
         return self._shared
 
     def status(self) -> ModelStatus:
-        """Current state of the model."""
+        """Current state of the model (a local folder named by its last part: visitors see this)."""
+        requested = hide_paths(self.requested)
         if self._loaded is not None:
             e = self._loaded.embedder
-            return ModelStatus(READY, self.requested, e.name, e.device, e.dtype, e.dimension,
-                               self._loaded.fallback_reason)
+            return ModelStatus(READY, requested, hide_paths(e.name), e.device, e.dtype, e.dimension,
+                               hide_paths(self._loaded.fallback_reason))
         if self._error is not None:
-            return ModelStatus(FAILED, self.requested, error=self._error)
-        return ModelStatus(LOADING, self.requested)
+            return ModelStatus(FAILED, requested, error=self._error)
+        return ModelStatus(LOADING, requested)
 
     def new_engine(self, documents: Sequence[str | Document | Mapping[str, Any]] = (),
-                   progress: Progress | None = None, settings: Settings | None = None) -> HybridEngine:
+                   progress: Progress | None = None, settings: Settings | None = None,
+                   shared_cache: bool = False) -> HybridEngine:
         """An engine over ``documents`` using the shared model if it is ready (keyword-only otherwise) and the
         reranker if it is (attach a later one with ``engine.reranker = service.reranker``).
 
@@ -200,8 +203,11 @@ class ModelService:
             documents: the knowledge base.
             progress: ``progress(done, total)`` while embedding.
             settings: engine defaults; the service's when None.
+            shared_cache: reuse and store the documents' vectors in the service's persistent cache. Only for the
+                operator's own knowledge base: a visitor's texts found there would come back faster for the next
+                visitor who sends them, telling that one what others embedded (and would stay on the disk).
         Returns:
             The engine.
         """
         return HybridEngine(documents, embedder=self.embedder, settings=settings or self.settings,
-                            cache=self.cache, progress=progress, reranker=self.reranker)
+                            cache=self.cache if shared_cache else None, progress=progress, reranker=self.reranker)

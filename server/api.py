@@ -17,6 +17,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.types import Receive, Scope, Send
 
 from hybrid.gate import embedding_scope
+from hybrid.redact import hide_paths
 from hybrid.semantic import MODEL_ALIASES, Embedder
 from hybrid.service import FAILED, LOADING, ModelService
 
@@ -40,13 +41,14 @@ def supports_mrl(embedder: Embedder) -> bool:
 
 
 def model_names(embedder: Embedder, requested: str) -> list[str]:
-    """Names a request may use for the loaded model: its name, the name it was asked by, its aliases."""
+    """Names a request may use for the loaded model: its name, the name it was asked by, its aliases (a local
+    folder by its last part: where it lives is not shown)."""
     names = [embedder.name, requested]
     names += [alias for alias, target in MODEL_ALIASES.items() if target == embedder.name]
     folder = Path(embedder.name).name
     if folder and folder != embedder.name:
         names.append(folder)
-    return list(dict.fromkeys(n for n in names if n))
+    return list(dict.fromkeys(hide_paths(n) for n in names if n))
 
 
 async def in_worker(request: Request, settings: ApiSettings, work: Callable[[], T]) -> T:
@@ -113,7 +115,7 @@ def build_router(service: ModelService, kb: ServerKnowledgeBase | None, settings
 
         embedder = model_or_503(service, settings)
         names = model_names(embedder, service.requested)
-        if body.model is not None and body.model not in names:
+        if body.model is not None and hide_paths(body.model) not in names:
             raise ApiError(404, "model_not_found",
                            f"the model {body.model!r} is not served here; use one of {names} (GET /v1/models)",
                            "model")
@@ -121,12 +123,12 @@ def build_router(service: ModelService, kb: ServerKnowledgeBase | None, settings
         if dims is not None and dims != embedder.dimension:
             if not supports_mrl(embedder):
                 raise ApiError(400, "invalid_request",
-                               f"dimensions={dims} is not possible: {embedder.name} outputs {embedder.dimension} "
+                               f"dimensions={dims} is not possible: {names[0]} outputs {embedder.dimension} "
                                "dimensions and is not trained for MRL truncation; omit dimensions or send "
                                f"{embedder.dimension}", "dimensions")
             if dims > embedder.dimension:
                 raise ApiError(400, "invalid_request",
-                               f"dimensions={dims} is more than {embedder.name} outputs ({embedder.dimension}); "
+                               f"dimensions={dims} is more than {names[0]} outputs ({embedder.dimension}); "
                                f"MRL can only shorten vectors: send 1..{embedder.dimension}", "dimensions")
 
         token_count = check_budget(embedder, texts, "input", settings)
@@ -145,7 +147,7 @@ def build_router(service: ModelService, kb: ServerKnowledgeBase | None, settings
         return JSONResponse({
             "object": "list",
             "data": [{"object": "embedding", "index": i, "embedding": e} for i, e in enumerate(encoded)],
-            "model": embedder.name,
+            "model": names[0],
             "usage": {"prompt_tokens": token_count, "total_tokens": token_count},
         })
 
@@ -160,7 +162,7 @@ def build_router(service: ModelService, kb: ServerKnowledgeBase | None, settings
         embedder = service.embedder
         data = []
         if embedder is not None:
-            data.append({"id": embedder.name, "object": "model", "created": loaded_at, "owned_by": OWNER,
+            data.append({"id": hide_paths(embedder.name), "object": "model", "created": loaded_at, "owned_by": OWNER,
                          "aliases": model_names(embedder, service.requested)[1:],
                          "dimension": embedder.dimension, "supports_mrl": supports_mrl(embedder),
                          "device": embedder.device, "max_tokens": embedder.max_tokens,
@@ -169,7 +171,7 @@ def build_router(service: ModelService, kb: ServerKnowledgeBase | None, settings
                          "document_prompt": getattr(embedder, "document_prefix", None)})
         reranker = service.reranker
         if reranker is not None:
-            data.append({"id": reranker.name, "object": "model", "created": loaded_at, "owned_by": OWNER,
+            data.append({"id": hide_paths(reranker.name), "object": "model", "created": loaded_at, "owned_by": OWNER,
                          "task": "rerank", "aliases": reranker_names(reranker, service.reranker_requested)[1:],
                          "device": reranker.device, "max_tokens": reranker.max_tokens,
                          "instruction": reranker.instruction})

@@ -13,6 +13,7 @@ from urllib.parse import parse_qsl, urlencode, urlparse, urlunparse
 
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
+from starlette.routing import Mount
 
 from hybrid.engine import HybridEngine
 from hybrid.service import ModelService
@@ -20,7 +21,9 @@ from hybrid.store import Store
 
 from .access import Access, AccessMiddleware, AccessPolicy, is_loopback, resolve_access
 from .api import build_router
+from .connections import guarded_protocol
 from .errors import install_error_handlers
+from .gradio_guard import GradioGuard
 from .knowledge import ServerKnowledgeBase
 from .openapi import build_openapi
 from .security import BodyLimitMiddleware, RateLimiter, UploadLimitMiddleware
@@ -109,6 +112,9 @@ def mount_ui(app: FastAPI, blocks: "gr.Blocks", ui_options: Mapping[str, Any] | 
     options = {k: v for k, v in options.items() if v is not None}
     # No run history: its routes make the server call the Hugging Face hub on a visitor's behalf.
     options["run_history"] = False
+    # An unexpected error's text (paths of the server's files, say) stays in the log; gr.Error messages, written
+    # for the visitor, are still shown.
+    options["show_error"] = False
     # Gradio stores uploads of any size unless told otherwise; the page reads no file larger than this.
     options["max_file_size"] = MAX_UPLOAD_BYTES
     options.update(ui_options or {})
@@ -116,6 +122,9 @@ def mount_ui(app: FastAPI, blocks: "gr.Blocks", ui_options: Mapping[str, Any] | 
     if policy.protected:
         options.setdefault("auth_dependency", policy.gradio_user)
     mounted = gr.mount_gradio_app(app, blocks, path="/", **options)
+    for route in mounted.routes:  # the Mount just added: Gradio's app, behind the guard of its routes
+        if isinstance(route, Mount) and getattr(route.app, "blocks", None) is blocks:
+            route.app = GradioGuard(route.app, blocks)
     # Gradio refuses event file data naming a path outside its upload folder only for a Blocks it launched
     # itself (processing_utils._check_allowed); a mounted Blocks must say it is live, or any client could
     # make an event read any file on the server.
@@ -233,7 +242,10 @@ def start(blocks: "gr.Blocks | None", service: ModelService, *, host: str = "127
     sock = _bind(host, port)
     # Forwarded headers (X-Forwarded-For) are believed only from the proxies the operator names; uvicorn's own
     # default would believe them from 127.0.0.1, which is where the share tunnel and every local program connect.
-    config = uvicorn.Config(app, log_level=log_level, timeout_graceful_shutdown=5,
+    trusted = [v.strip() for v in (forwarded_allow_ips or "").split(",") if v.strip()]
+    protocol = guarded_protocol(settings.header_timeout_s, settings.body_idle_timeout_s,
+                                settings.connections_per_address, exempt=["127.0.0.1", "::1", *trusted])
+    config = uvicorn.Config(app, log_level=log_level, timeout_graceful_shutdown=5, http=protocol,
                             proxy_headers=bool(forwarded_allow_ips), forwarded_allow_ips=forwarded_allow_ips or "")
     logging.getLogger("uvicorn.access").addFilter(_HIDE_TOKENS)  # after Config, which sets up uvicorn's logging
     if is_loopback(host):

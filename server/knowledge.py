@@ -10,12 +10,19 @@ from typing import Any
 
 from hybrid.engine import HybridEngine
 from hybrid.kb import KnowledgeBaseError, entries_from_file
+from hybrid.redact import hide_paths
 from hybrid.service import FAILED, ModelService
 from hybrid.store import Store
 
 log = logging.getLogger(__name__)
 
 INDEXING, READY, KEYWORD_ONLY, FAILED_KB = "indexing", "ready", "keyword-only", "failed"
+
+
+def _serving(engine: HybridEngine) -> HybridEngine:
+    """``engine`` made fit to serve every visitor: it keeps no query vectors (see ``HybridEngine.query_cache_size``)."""
+    engine.query_cache_size = 0
+    return engine
 
 
 class ServerKnowledgeBase:
@@ -37,7 +44,7 @@ class ServerKnowledgeBase:
         self.path = path
         self.size = len(entries)
         self._entries = list(entries)
-        self.engine: HybridEngine = HybridEngine(self._entries, settings=service.settings)
+        self.engine: HybridEngine = _serving(HybridEngine(self._entries, settings=service.settings))
         self.state = INDEXING
         self.embedded = 0
         self.error: str | None = None
@@ -58,7 +65,8 @@ class ServerKnowledgeBase:
         """Serve an engine built elsewhere as it is (no background embedding)."""
         kb = cls.__new__(cls)
         kb.service, kb.path, kb.size, kb._entries = service, None, len(engine), []
-        kb.engine, kb.embedded, kb.error, kb._thread = engine, len(engine) if engine.has_vectors else 0, None, None
+        kb.engine, kb.error, kb._thread = _serving(engine), None, None
+        kb.embedded = len(engine) if engine.has_vectors else 0
         kb.state = READY if engine.has_vectors else KEYWORD_ONLY
         kb.store = None
         return kb
@@ -69,7 +77,7 @@ class ServerKnowledgeBase:
         if it is the model the store's vectors came from (nothing is embedded)."""
         kb = cls.__new__(cls)
         kb.service, kb.path, kb.size, kb._entries, kb.store = service, None, len(store), [], store
-        kb.engine = HybridEngine(settings=service.settings, store=store)
+        kb.engine = _serving(HybridEngine(settings=service.settings, store=store))
         kb.state, kb.embedded, kb.error, kb._thread = INDEXING, 0, None, None
         return kb
 
@@ -100,15 +108,15 @@ class ServerKnowledgeBase:
                 self.engine.set_embedder(embedder)  # the store's vectors: checked, never recomputed
             except Exception as exc:  # another model: keyword search keeps working, /health says why
                 log.error("%s: %s", self.store.describe(), exc)
-                self.state, self.error = FAILED_KB, str(exc)
+                self.state, self.error = FAILED_KB, hide_paths(str(exc))
                 return
             self.embedded, self.state = len(self.engine), READY
             return
         try:
-            engine = self.service.new_engine(self._entries, progress=self._progress)
+            engine = _serving(self.service.new_engine(self._entries, progress=self._progress, shared_cache=True))
         except Exception as exc:  # keyword search keeps working; /health shows why semantic does not
             log.error("embedding the knowledge base %s failed: %s", self.path, exc)
-            self.state, self.error = FAILED_KB, f"{type(exc).__name__}: {exc}"
+            self.state, self.error = FAILED_KB, hide_paths(f"{type(exc).__name__}: {exc}")
             return
         self.engine = engine
         self.embedded = len(engine)

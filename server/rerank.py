@@ -8,6 +8,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
+from hybrid.redact import hide_paths
 from hybrid.rerank import RERANKER_ALIASES, Reranker, rerank_order
 from hybrid.service import ModelService
 
@@ -20,7 +21,7 @@ def reranker_names(reranker: Reranker, requested: str) -> list[str]:
     """Names a request may use for the loaded reranker: its name, the name it was asked by, aliases, folder name."""
     names = [reranker.name, requested, *(alias for alias, target in RERANKER_ALIASES.items() if target == reranker.name),
              Path(reranker.name).name]
-    return list(dict.fromkeys(n for n in names if n and n != "auto"))
+    return list(dict.fromkeys(hide_paths(n) for n in names if n and n != "auto"))
 
 
 def run_rerank(service: ModelService, settings: ApiSettings, query: str | None, documents: Sequence[str] | None, *,
@@ -51,14 +52,14 @@ def run_rerank(service: ModelService, settings: ApiSettings, query: str | None, 
     check_texts(documents, "documents", "document", settings)
     reranker = reranker_or_error(service, settings)
     names = reranker_names(reranker, service.reranker_requested)
-    if model is not None and model not in names:
+    if model is not None and hide_paths(model) not in names:
         raise ApiError(404, "model_not_found", f"the reranker {model!r} is not served here; use one of {names} "
                        "(GET /v1/models)", "model")
     texts = list(documents)
     # The same token budget as the texts a request may have embedded: every pair is one forward pass.
     tokens = int(sum(reranker.count_tokens(query, texts)))
     if tokens > settings.max_tokens:
-        raise limit_error(413, f"the tokens of the (query, document) prompts (by {reranker.name}'s tokenizer)",
+        raise limit_error(413, f"the tokens of the (query, document) prompts (by {names[0]}'s tokenizer)",
                           tokens, settings.max_tokens, "max_tokens", "documents")
     scores = np.asarray(reranker.score(query, texts), dtype=np.float64)
     results = []
@@ -67,5 +68,5 @@ def run_rerank(service: ModelService, settings: ApiSettings, query: str | None, 
         if return_documents:
             result["document"] = {"text": texts[index]}
         results.append(result)
-    return {"id": f"rerank-{uuid.uuid4().hex}", "model": reranker.name, "results": results,
+    return {"id": f"rerank-{uuid.uuid4().hex}", "model": names[0], "results": results,
             "usage": {"prompt_tokens": tokens, "total_tokens": tokens}}

@@ -10,6 +10,7 @@ from hybrid.engine import EmptyQueryError, EngineNotReadyError, HybridEngine
 from hybrid.fusion import FUSERS, NORMALIZERS
 from hybrid.gate import Busy, Cancelled
 from hybrid.kb import KnowledgeBaseError
+from hybrid.redact import hide_paths
 from hybrid.results import SearchResponse
 from hybrid.rerank import RERANKER_ALIASES, Reranker
 from hybrid.service import FAILED, LOADING, ModelService
@@ -116,7 +117,7 @@ def check_budget(embedder: Embedder, texts: Sequence[str], param: str, settings:
     """
     tokens = int(sum(embedder.count_tokens(list(texts))))
     if tokens > settings.max_tokens:
-        raise limit_error(413, f"the tokens of {param} (by {embedder.name}'s tokenizer)", tokens, settings.max_tokens,
+        raise limit_error(413, f"the tokens of {param} (by {hide_paths(embedder.name)}'s tokenizer)", tokens, settings.max_tokens,
                           "max_tokens", param)
     return tokens
 

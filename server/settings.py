@@ -21,6 +21,9 @@ ENV_VARS: dict[str, str] = {
     "rate_limit_per_minute": "HYBRID_RATE_LIMIT",
     "cors_origins": "HYBRID_CORS_ORIGINS",
     "login_attempts_per_minute": "HYBRID_LOGIN_RATE",
+    "header_timeout_s": "HYBRID_HEADER_TIMEOUT",
+    "body_idle_timeout_s": "HYBRID_BODY_TIMEOUT",
+    "connections_per_address": "HYBRID_CONNECTIONS_PER_ADDRESS",
 }
 
 
@@ -57,6 +60,11 @@ class ApiSettings:
         login_attempts_per_minute: logins (right or wrong), wrong keys and new anonymous sessions per client
             address a minute; always on, so a password cannot be guessed at speed.
         session_hours: how long a login lasts.
+        header_timeout_s: a request's headers must arrive within this many seconds of the connection opening
+            (or of the previous answer on it); else the connection is closed.
+        body_idle_timeout_s: a request body that sends no byte for this many seconds closes its connection.
+        connections_per_address: connections one client address may hold open (not counted for 127.0.0.1,
+            ::1 and the proxies of --forwarded-allow-ips, whose clients all share their address).
     """
 
     api_key: str | None = field(default=None, repr=False)
@@ -74,11 +82,14 @@ class ApiSettings:
     retry_after_s: int = 5
     login_attempts_per_minute: int = 10
     session_hours: int = 24 * 7
+    header_timeout_s: int = 10
+    body_idle_timeout_s: int = 30
+    connections_per_address: int = 64
 
     def __post_init__(self) -> None:
         for name in ("max_inputs", "max_input_chars", "max_documents", "max_body_bytes", "max_k", "max_rerank",
                      "max_tokens", "embed_concurrency", "embed_wait_s", "retry_after_s", "login_attempts_per_minute",
-                     "session_hours"):
+                     "session_hours", "header_timeout_s", "body_idle_timeout_s", "connections_per_address"):
             value = getattr(self, name)
             if not isinstance(value, int) or value < 1:
                 raise ValueError(f"{name} ({ENV_VARS.get(name, 'no variable')}) must be a positive integer, "

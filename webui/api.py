@@ -16,7 +16,8 @@ def make_search(service: ModelService, server_kb: ServerKnowledgeBase | None = N
     """The ``search`` function the page exposes with ``gr.api`` (and as an MCP tool with ``--mcp``).
 
     Args:
-        service: the shared model service (its embedding cache keeps repeated knowledge bases cheap).
+        service: the shared model service (a knowledge base sent here is embedded afresh: only the server's own
+            goes through the embedding cache).
         server_kb: the server's knowledge base (``--kb``), searched when a call sends none.
         settings: the API's limits (``ApiSettings.from_env()`` when None), the same as POST /search's.
     Returns:

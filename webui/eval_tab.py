@@ -18,6 +18,7 @@ from hybrid.evaluate import (
     run,
 )
 from hybrid.kb import KnowledgeBaseError, decode_bytes
+from hybrid.redact import hide_paths
 
 from . import plots
 from .handlers import MAX_ENTRIES, is_received_upload
@@ -221,12 +222,13 @@ def build_eval_tab(tr: Translator, service, alpha, fusion, language) -> EvalTab:
         try:
             labelled = parse_upload(paths, max_queries=int(limit) if limit else None)
         except (LabelledSetError, KnowledgeBaseError) as exc:
-            return problem(text("eval_bad_upload", lang, error=str(exc)))
+            return problem(text("eval_bad_upload", lang, error=hide_paths(str(exc))))
 
         def report_progress(stage: str, done: int, total: int) -> None:
             progress(done / max(total, 1), desc=f"{text(f'eval_stage_{stage}', lang)} {done}/{total}")
 
-        report = run(labelled, embedder, service.cache, settings=service.settings, progress=report_progress)
+        # No shared cache: a visitor's corpus must not answer faster for the next visitor who sends it.
+        report = run(labelled, embedder, None, settings=service.settings, progress=report_progress)
         table_update, figure, note = EvalTab.rerender(report, lang)
         return table_update, figure, report, note
 

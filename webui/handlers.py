@@ -13,6 +13,7 @@ from gradio.utils import get_upload_folder
 
 from hybrid.engine import EmptyQueryError, EngineNotReadyError, HybridEngine
 from hybrid.kb import KnowledgeBaseError, entries_from_file, parse_entries
+from hybrid.redact import hide_paths
 from hybrid.semantic import Embedder
 from hybrid.service import FAILED, LOADING, OFF, READY, ModelService
 from server.settings import MAX_UPLOAD_BYTES
@@ -260,7 +261,7 @@ class DemoHandlers:
         try:
             entries = entries_from_file(path, max_bytes=self.max_upload_bytes)
         except (KnowledgeBaseError, OSError) as exc:
-            return None, ("upload_failed", {"error": str(exc)}, True)
+            return None, ("upload_failed", {"error": hide_paths(str(exc))}, True)
         if not entries:
             return None, ("upload_empty", {"name": name}, True)
         return entries, None
@@ -429,10 +430,11 @@ class DemoHandlers:
                                      mode="all" if target.has_vectors else "keyword", normalizer=normalizer,
                                      k1=float(k1), b=float(b), rerank=rerank)
         except (EmptyQueryError, KnowledgeBaseError, EngineNotReadyError, ValueError) as exc:
-            return self._empty(text("notice_error", lang, error=str(exc)), lang, error=True)
+            return self._empty(text("notice_error", lang, error=hide_paths(str(exc))), lang, error=True)
         except Exception as exc:  # noqa: BLE001 - the user sees a message, the log keeps the trace
             log.exception("search failed")
-            return self._empty(text("notice_error", lang, error=f"{type(exc).__name__}: {exc}"), lang, error=True)
+            return self._empty(text("notice_error", lang, error=hide_paths(f"{type(exc).__name__}: {exc}")), lang,
+                               error=True)
         if not response.keyword:
             notices.append(text("notice_no_keyword", lang, tokens=" ".join(response.query_tokens))
                            if response.query_tokens else text("notice_no_query_words", lang))

@@ -1,0 +1,126 @@
+"""Requests Gradio's routes would answer with a 500 and a traceback (unknown endpoint, event or session) or serve
+needlessly (its development reload stream), answered before Gradio sees them."""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import TYPE_CHECKING
+from urllib.parse import parse_qs
+
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from .errors import ApiError, error_response
+
+if TYPE_CHECKING:
+    import gradio as gr
+
+_PREFIX = "/gradio_api"
+# POST /gradio_api/{run,api,call,call/v2}/NAME; GET /gradio_api/call[/v2]/NAME/EVENT_ID.
+_CALL = re.compile(rf"^{_PREFIX}/(?:run|api|call/v2|call)/(?P<name>[^/]+)/?$")
+_RESULT = re.compile(rf"^{_PREFIX}/call(?:/v2)?/(?P<name>[^/]+)/(?P<event>[^/]+)/?$")
+
+
+class GradioGuard:
+    """Wraps the mounted Gradio app: unknown endpoint names, ``fn_index`` values, events and sessions are 404
+    with a short message (Gradio raised KeyError on them: a 500 and a traceback in the log), and
+    ``/gradio_api/dev/reload`` is 404 unless Gradio runs in its reload mode (``GRADIO_WATCH_DIRS``): the
+    stream polls 20 times a second for as long as a client keeps it open.
+
+    Args:
+        app: the Gradio app.
+        blocks: its Blocks (the endpoints and the queue).
+    """
+
+    def __init__(self, app: ASGIApp, blocks: "gr.Blocks") -> None:
+        self.app = app
+        self.blocks = blocks
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or not scope["path"].startswith(_PREFIX + "/"):
+            await self.app(scope, receive, send)
+            return
+        path, method = scope["path"], scope.get("method")
+        error = None
+        if path.rstrip("/") == f"{_PREFIX}/dev/reload" and not getattr(self.blocks, "dev_mode", False):
+            error = "Gradio's reload stream is served only in its reload mode (gradio app.py); this server has none"
+        elif method == "POST" and (match := _CALL.match(path)):
+            error = self._unknown_name(match["name"], documented=path.startswith(f"{_PREFIX}/call/v2/"))
+        elif method == "GET" and (match := _RESULT.match(path)):
+            error = self._unknown_name(match["name"]) or self._unknown_session(self._event_session(match["event"]))
+        elif method == "GET" and path == f"{_PREFIX}/queue/data":
+            session = (parse_qs(scope.get("query_string", b"").decode("latin-1")).get("session_hash") or [""])[0]
+            error = self._unknown_session(session) if session else None
+        elif method == "POST" and path == f"{_PREFIX}/queue/join":
+            body = await _read(receive)
+            if body is None:
+                return
+            error = self._unknown_index(body)
+            receive = _replay(body, receive)
+        if error is None:
+            await self.app(scope, receive, send)
+            return
+        await error_response(path, ApiError(404, "not_found", error))(scope, receive, send)
+
+    def _unknown_name(self, name: str, documented: bool = False) -> str | None:
+        # /call/v2 looks the name up in the documented endpoints of /gradio_api/info, the others in every event.
+        if any(fn.api_name == name and (not documented or (fn.fn and fn.api_visibility == "public"))
+               for fn in self.blocks.fns.values()):
+            return None
+        return f"no endpoint named {name[:100]!r}; GET {_PREFIX}/info lists the endpoints"
+
+    def _unknown_index(self, body: bytes) -> str | None:
+        try:
+            data = json.loads(body)
+        except ValueError:
+            return None  # Gradio answers a malformed body itself (422)
+        index = data.get("fn_index") if isinstance(data, dict) else None
+        if not isinstance(index, int) or isinstance(index, bool) or index in self._indices(data.get("session_hash")):
+            return None
+        return f"no event with fn_index {index}; /config lists the page's events"
+
+    def _indices(self, session: object) -> set[int]:
+        indices = set(self.blocks.fns)
+        state = self.blocks.state_holder.session_data.get(session) if isinstance(session, str) else None
+        config = getattr(state, "blocks_config", None)
+        if config is not None:  # events a gr.render made for this session
+            indices |= set(config.fns)
+        return indices
+
+    def _event_session(self, event_id: str) -> str:
+        """The session whose stream GET /call/NAME/EVENT_ID reads, found as Gradio's route finds it."""
+        queue = self.blocks._queue
+        event = queue.event_ids_to_events.get(event_id)
+        if event is not None:
+            return event.session_hash
+        return next((s for s, ids in queue.pending_event_ids_session.items() if event_id in ids), event_id)
+
+    def _unknown_session(self, session: str) -> str | None:
+        if session in self.blocks._queue.pending_messages_per_session:
+            return None
+        return "no such event or session: it never started, or its results were read already"
+
+
+async def _read(receive: Receive) -> bytes | None:
+    """The whole request body (bounded before this by the body limit); None if the client left."""
+    chunks = []
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            return None
+        chunks.append(message.get("body", b""))
+        if not message.get("more_body", False):
+            return b"".join(chunks)
+
+
+def _replay(body: bytes, receive: Receive) -> Receive:
+    sent = False
+
+    async def replay() -> Message:
+        nonlocal sent
+        if not sent:
+            sent = True
+            return {"type": "http.request", "body": body, "more_body": False}
+        return await receive()
+
+    return replay

@@ -1,0 +1,368 @@
+"""The real server against clients that misbehave slowly or probe it: slow headers and bodies, too many connections,
+Gradio's development route, unknown endpoint names, paths in error messages and the embedding cache's timing."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import socket
+import threading
+import time
+from pathlib import Path
+from urllib.parse import urlparse
+
+import httpx
+import pytest
+
+from server import ApiSettings
+from tests.test_security import fake_service
+
+os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+
+pytestmark = [
+    pytest.mark.server,
+    pytest.mark.filterwarnings("ignore:.*no_silent_downcasting"),
+    pytest.mark.filterwarnings("ignore:The copy keyword is deprecated"),
+]
+
+
+def _connect(url: str, source: str | None = None) -> socket.socket:
+    where = urlparse(url)
+    sock = socket.create_connection((where.hostname, where.port), timeout=10,
+                                    source_address=(source, 0) if source else None)
+    return sock
+
+
+def _closed_after(sock: socket.socket, limit: float) -> float | None:
+    """Seconds until the server closes ``sock`` (reading whatever it answers first); None if still open at ``limit``."""
+    started = time.monotonic()
+    sock.settimeout(0.2)
+    while time.monotonic() - started < limit:
+        try:
+            if sock.recv(65536) == b"":
+                return time.monotonic() - started
+        except socket.timeout:
+            continue
+        except OSError:  # reset
+            return time.monotonic() - started
+    return None
+
+
+# ----------------------------------------------------------------------------- slow clients
+
+
+def test_slow_headers_and_bodies_are_cut_off_while_others_are_served():
+    """Issue 21 (9): a client trickling its headers a byte at a time, or declaring a body it never sends, held its
+    connection (and a task) forever; many of them could hold the server."""
+    from server.app import start
+
+    running = start(None, fake_service(), host="127.0.0.1", port=0,
+                    api_settings=ApiSettings(header_timeout_s=2, body_idle_timeout_s=2))
+    stop = threading.Event()
+    try:
+        trickling = [_connect(running.url) for _ in range(10)]
+        waiting = [_connect(running.url) for _ in range(10)]
+        for sock in waiting:
+            sock.sendall(b"POST /v1/embeddings HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                         b"Content-Length: 100\r\n\r\n{\"inp")
+
+        def trickle() -> None:  # one header byte every 0.2 s on each: never complete
+            line = b"GET /health HTTP/1.1\r\nHost: x\r\nX-Slow: " + b"a" * 10_000
+            for byte in line:
+                if stop.is_set():
+                    return
+                for sock in trickling:
+                    try:
+                        sock.sendall(bytes([byte]))
+                    except OSError:
+                        pass
+                time.sleep(0.2)
+
+        feeder = threading.Thread(target=trickle, daemon=True)
+        feeder.start()
+        time.sleep(0.5)
+        # An ordinary request is answered while the slow ones are open.
+        assert httpx.get(f"{running.url}/health", timeout=5).status_code == 200
+        results = {}
+
+        def watch(name: str, sock: socket.socket) -> None:
+            results[name] = _closed_after(sock, 8)
+
+        watchers = [threading.Thread(target=watch, args=(f"trickle{i}", s)) for i, s in enumerate(trickling)]
+        watchers += [threading.Thread(target=watch, args=(f"body{i}", s)) for i, s in enumerate(waiting)]
+        for t in watchers:
+            t.start()
+        for t in watchers:
+            t.join()
+        assert all(v is not None and v < 4 for v in results.values()), results
+        # A keep-alive connection used properly is not cut off by the header deadline of its next request.
+        with httpx.Client(base_url=running.url, timeout=5) as http:
+            for _ in range(3):
+                assert http.get("/health").status_code == 200
+                time.sleep(1)
+    finally:
+        stop.set()
+        running.stop()
+
+
+def test_the_bounds_are_settings_with_variables():
+    settings = ApiSettings.from_env({"HYBRID_HEADER_TIMEOUT": "3", "HYBRID_BODY_TIMEOUT": "4",
+                                     "HYBRID_CONNECTIONS_PER_ADDRESS": "5"})
+    assert (settings.header_timeout_s, settings.body_idle_timeout_s, settings.connections_per_address) == (3, 4, 5)
+    with pytest.raises(ValueError, match="HYBRID_HEADER_TIMEOUT"):
+        ApiSettings(header_timeout_s=0)
+
+
+def test_connections_per_address_are_bounded():
+    """One address cannot hold more than ``connections_per_address`` connections; others still get in."""
+    from server.app import start
+
+    running = start(None, fake_service(), host="127.0.0.1", port=0,
+                    api_settings=ApiSettings(connections_per_address=5, header_timeout_s=30))
+    held: list[socket.socket] = []
+    try:
+        try:
+            held = [_connect(running.url, source="127.0.0.2") for _ in range(5)]
+        except OSError as exc:  # pragma: no cover - a host without 127.0.0.0/8 on loopback
+            pytest.skip(f"cannot connect from 127.0.0.2: {exc}")
+        extra = _connect(running.url, source="127.0.0.2")
+        assert _closed_after(extra, 3) is not None  # the sixth is closed at once
+        assert all(_closed_after(sock, 0.3) is None for sock in held)  # the first five stay open
+        assert httpx.get(f"{running.url}/health", timeout=5).status_code == 200  # 127.0.0.1 is not held up
+        held.pop().close()
+        time.sleep(0.3)
+        again = _connect(running.url, source="127.0.0.2")
+        again.sendall(b"GET /health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        again.settimeout(5)
+        assert again.recv(100).startswith(b"HTTP/1.1 200")
+        again.close()
+    finally:
+        for sock in held:
+            sock.close()
+        running.stop()
+
+
+# ----------------------------------------------------------------------------- Gradio's routes
+
+
+class _LogText(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__(logging.DEBUG)
+        self.lines: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.lines.append(logging.Formatter().format(record))
+
+
+@pytest.fixture()
+def server_log():
+    """Everything the server logs (uvicorn's loggers do not propagate to the root), formatted with tracebacks."""
+    handler = _LogText()
+    loggers = [logging.getLogger(), logging.getLogger("uvicorn"), logging.getLogger("uvicorn.error")]
+    for logger in loggers:
+        logger.addHandler(handler)
+    yield handler.lines
+    for logger in loggers:
+        logger.removeHandler(handler)
+
+
+@pytest.fixture()
+def reverse_app():
+    """A small UI with one public endpoint, ``/reverse``, served as ``python demo.py`` serves the page."""
+    import gradio as gr
+
+    from server.app import start
+
+    def broken(text: str) -> str:  # a handler's bug whose message names a server file
+        raise FileNotFoundError(f"[Errno 2] No such file or directory: '{Path.cwd() / 'data' / 'notes.txt'}'")
+
+    def refuses(text: str) -> str:
+        raise gr.Error("the text must not be empty")
+
+    with gr.Blocks() as blocks:
+        box, out = gr.Textbox(), gr.Textbox()
+        box.submit(lambda s: s[::-1], box, out, api_name="reverse")
+        box.change(broken, box, out, api_name="broken")
+        box.blur(refuses, box, out, api_name="refuses")
+    running = start(blocks, fake_service(), host="127.0.0.1", port=0, api_settings=ApiSettings())
+    yield running
+    running.stop()
+
+
+def test_unknown_endpoints_events_and_sessions_are_404_without_a_traceback(reverse_app, server_log):
+    """Issue 21 (9): an unknown endpoint name or fn_index answered 500 and wrote a 6-12 KB traceback to the log
+    (Gradio's lookups raised KeyError); an unknown event's result stream broke off after its 200."""
+    from tests.test_security import call_api, run_event
+
+    url = reverse_app.url
+    join = {"data": ["abc"], "session_hash": "s1", "event_data": None, "trigger_id": None}
+    probes = [("POST", "/gradio_api/call/nosuch", {"data": []}), ("POST", "/gradio_api/call/v2/nosuch", {}),
+              ("POST", "/gradio_api/run/nosuch", {"data": []}), ("POST", "/gradio_api/api/nosuch/", {"data": []}),
+              ("GET", "/gradio_api/call/nosuch/abc", None), ("GET", "/gradio_api/call/reverse/no-such-event", None),
+              ("GET", "/gradio_api/queue/data?session_hash=no-such-session", None),
+              ("POST", "/gradio_api/queue/join", {**join, "fn_index": 9999}),
+              ("POST", "/gradio_api/queue/join", {**join, "fn_index": -5})]
+    for method, path, body in probes:
+        r = httpx.request(method, url + path, json=body, timeout=10)
+        assert r.status_code == 404, (path, r.status_code, r.text[:300])
+        assert len(r.content) < 400 and "no " in r.json()["message"], r.text
+    for path in ("/gradio_api/info", "/gradio_api/info?all_endpoints=maybe", "/gradio_api/info/?serialize=x"):
+        assert httpx.get(url + path, timeout=10).status_code < 500, path
+    # The known ones still work: by name (Gradio's curl route) and by fn_index (the page's route).
+    status, text = call_api(url, "reverse", ["abc"])
+    assert status == 200 and "cba" in text, text
+    messages = run_event(url, 0, ["xyz"])
+    assert messages[-1]["msg"] == "process_completed" and messages[-1]["output"]["data"] == ["zyx"], messages[-1]
+    assert not [line for line in server_log if "Traceback" in line], "\n".join(server_log)[:3000]
+
+
+def test_the_development_reload_stream_is_refused(reverse_app):
+    """Issue 21 (9): GET /gradio_api/dev/reload opened a stream that checked for changes 20 times a second for as
+    long as the client held it; this server never runs Gradio's reload mode."""
+    started = time.monotonic()
+    with httpx.stream("GET", f"{reverse_app.url}/gradio_api/dev/reload", timeout=5) as r:
+        assert r.status_code == 404
+        r.read()
+    assert time.monotonic() - started < 2
+
+
+# ----------------------------------------------------------------------------- where files live
+
+
+def test_error_messages_name_files_without_the_servers_directories(tmp_path, monkeypatch):
+    """Issue 21 (9): a model that failed to load was reported with its absolute path (the server's working
+    directory) in /health, in every 503 of the API and on the page."""
+    from hybrid.service import ModelService
+    from server.app import start
+    import demo
+
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    here = str(Path.cwd())
+    model = str(Path.cwd() / "models" / "no-such-model")  # what `--model ./models/no-such-model` resolves to
+    kb = tmp_path / "kb.txt"
+    kb.write_text("巴黎\n东京\n", encoding="utf-8")
+    service = ModelService(model=model, device="cpu", cache=False).start()
+    service.wait(120)
+    assert service.status().state == "failed"
+    running = start(demo.build_demo(service, kb.read_text(encoding="utf-8")), service, host="127.0.0.1", port=0,
+                    kb_path=str(kb), api_settings=ApiSettings())
+    try:
+        with httpx.Client(base_url=running.url, timeout=30) as http:
+            answers = [http.get("/health"), http.get("/config"), http.get("/"),
+                       http.post("/search", json={"query": "巴黎", "mode": "semantic"}),
+                       http.post("/v1/embeddings", json={"input": ["巴黎"]})]
+        for r in answers:
+            assert here not in r.text and str(tmp_path) not in r.text, (r.request.url, r.text[:500])
+        health = answers[0].json()
+        assert "no-such-model" in health["model"]["error"] and health["model"]["requested"] == "no-such-model"
+        assert answers[3].status_code == 503 and "no-such-model" in answers[3].json()["message"]
+    finally:
+        running.stop()
+
+
+# ----------------------------------------------------------------------------- what the embedding cache tells
+
+
+def test_a_visitor_cannot_tell_by_timing_what_another_embedded_or_asked(tmp_path):
+    """Issue 21 (9): the shared embedding cache answered faster for a text anyone had embedded before, and the
+    server's knowledge base remembered every visitor's query: a second visitor sending the same documents or
+    query learnt from the latency that someone had (and the visitors' texts stayed in the cache on disk)."""
+    from hybrid.cache import EmbeddingCache
+    from hybrid.semantic import LoadedEmbedder
+    from hybrid.service import ModelService
+    from server.app import start
+    from tests.fakes import SlowEncoder
+
+    encoder = SlowEncoder(0.02)  # 20 ms a document: 0.4 s for the 20 below
+    service = ModelService(cache=EmbeddingCache(tmp_path / "cache"),
+                           loader=lambda model, **_: LoadedEmbedder(encoder, model)).start()
+    service.wait(30)
+    kb = tmp_path / "kb.txt"
+    kb.write_text("电脑黑屏怎么办\n打印机卡纸\n密码忘了\n", encoding="utf-8")
+    import demo
+    from tests.test_security import call_api
+
+    running = start(demo.build_demo(service, kb.read_text(encoding="utf-8")), service, host="127.0.0.1", port=0,
+                    kb_path=str(kb), api_settings=ApiSettings())
+    try:
+        assert running.app.state.kb.wait(30)
+        documents = [f"访客甲的私人笔记第{i}条：电脑黑屏" for i in range(20)]
+        ask = {"query": "黑屏", "mode": "semantic", "documents": documents}
+
+        def by_api() -> None:
+            with httpx.Client(base_url=running.url, timeout=30) as http:  # a visitor of its own connection
+                assert http.post("/search", json=ask).status_code == 200
+
+        def by_gradio() -> None:  # the page's public `search` endpoint, as gradio_client or curl call it
+            status, text = call_api(running.url, "search", ["黑屏", documents, 5, 0.5, "adaptive", "semantic", 0])
+            assert status == 200 and "event: complete" in text, text
+
+        timings, embedded = [], []
+        for visitor in (by_api, by_api, by_gradio):
+            before = encoder.documents_embedded
+            started = time.perf_counter()
+            visitor()
+            timings.append(time.perf_counter() - started)
+            embedded.append(encoder.documents_embedded - before)
+        assert embedded == [20, 20, 20], embedded  # each call embeds everything again: it hits nothing of A's
+        assert min(timings[1:]) > 0.6 * timings[0], timings
+        # None of the visitors' texts is kept in the cache on disk: only the server's knowledge base is.
+        assert EmbeddingCache(tmp_path / "cache").count() == 3
+        # A query over the server's knowledge base is embedded for each visitor who asks it.
+        calls = []
+        for visitor in ("A", "B"):
+            before = encoder.query_calls
+            r = httpx.post(f"{running.url}/search", json={"query": "密码忘了怎么办", "mode": "semantic"})
+            assert r.status_code == 200 and r.json()["semantic"], r.text
+            calls.append(encoder.query_calls - before)
+        assert calls == [1, 1], calls
+    finally:
+        running.stop()
+
+
+def test_an_unexpected_error_in_an_event_does_not_show_its_text(reverse_app, capfd):
+    """Issue 21 (9): Gradio sent the text of any exception an event raised to the visitor (``show_error``), paths of
+    the server's files included; gr.Error messages, written for visitors, must still arrive."""
+    from tests.test_security import call_api, run_event
+
+    status, text = call_api(reverse_app.url, "broken", ["x"])
+    assert "event: error" in text and str(Path.cwd()) not in text and "notes.txt" not in text, text
+    messages = run_event(reverse_app.url, 1, ["x"])
+    assert messages[-1]["success"] is False and str(Path.cwd()) not in json.dumps(messages), messages[-1]
+    status, text = call_api(reverse_app.url, "refuses", ["x"])
+    assert "the text must not be empty" in text, text
+    assert "notes.txt" in capfd.readouterr().err  # the operator still sees it (Gradio prints the traceback)
+
+
+def test_a_model_loaded_from_a_local_folder_is_named_by_the_folder(tmp_path):
+    """A model given as a local folder was listed by its absolute path in /v1/models, in every /v1/embeddings and
+    /search answer and in the names a wrong ``model`` is told to use."""
+    from hybrid.semantic import LoadedEmbedder
+    from hybrid.service import ModelService
+    from server.app import start
+    from tests.fakes import OneHotEncoder
+
+    folder = str(Path.cwd() / "models" / "my-e5")  # what `--model ./models/my-e5` loads, named by its path
+    service = ModelService(model=folder, cache=False,
+                           loader=lambda model, **_: LoadedEmbedder(OneHotEncoder(name=model), model)).start()
+    service.wait(30)
+    kb = tmp_path / "kb.txt"
+    kb.write_text("巴黎\n东京\n", encoding="utf-8")
+    running = start(None, service, host="127.0.0.1", port=0, kb_path=str(kb), api_settings=ApiSettings())
+    try:
+        assert running.app.state.kb.wait(30)
+        with httpx.Client(base_url=running.url, timeout=30) as http:
+            answers = [http.get("/v1/models"), http.get("/health"), http.get("/openapi.json"),
+                       http.post("/v1/embeddings", json={"input": ["巴黎"]}),
+                       http.post("/v1/embeddings", json={"input": ["巴黎"], "model": "my-e5"}),
+                       http.post("/v1/embeddings", json={"input": ["巴黎"], "model": folder}),
+                       http.post("/v1/embeddings", json={"input": ["巴黎"], "model": "other"}),
+                       http.post("/search", json={"query": "巴黎", "mode": "semantic"})]
+        for r in answers:
+            assert str(Path.cwd()) not in r.text, (r.request.url, r.text[:500])
+        assert answers[0].json()["data"][0]["id"] == "my-e5"
+        assert [r.status_code for r in answers[3:]] == [200, 200, 200, 404, 200]
+        assert answers[3].json()["model"] == "my-e5" and "my-e5" in answers[6].json()["error"]["message"]
+    finally:
+        running.stop()
