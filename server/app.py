@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import logging
 import secrets
+import signal
 import socket
 import threading
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Mapping
 from urllib.parse import urlparse, urlunparse
 
@@ -24,6 +26,7 @@ from .knowledge import ServerKnowledgeBase
 from .openapi import build_openapi
 from .security import BodyLimitMiddleware, RateLimiter, UploadLimitMiddleware
 from .settings import ENV_VARS, MAX_UPLOAD_BYTES, MAX_UPLOAD_REQUEST_BYTES, ApiSettings
+from .uploads import RUN_FOLDER, refuse_foreign_files, use_run_folder
 
 if TYPE_CHECKING:
     import gradio as gr
@@ -117,6 +120,7 @@ def mount_ui(app: FastAPI, blocks: "gr.Blocks", ui_options: Mapping[str, Any] | 
     # itself (processing_utils._check_allowed); a mounted Blocks must say it is live, or any client could
     # make an event read any file on the server.
     blocks.has_launched = True
+    refuse_foreign_files(blocks)
     return mounted
 
 
@@ -131,6 +135,7 @@ class RunningServer:
     thread: threading.Thread = field(repr=False)
     share_url: str | None = None
     access: Access | None = None
+    upload_folder: Path | None = None  # this process's upload folder (``server.uploads.RunFolder``), UI only
 
     @property
     def url(self) -> str:
@@ -141,7 +146,9 @@ class RunningServer:
         return f"http://{host}:{self.port}"
 
     def wait(self) -> None:
-        """Block until the server stops (Ctrl+C stops it)."""
+        """Block until the server stops (Ctrl+C or SIGTERM stops it, and its upload folder goes with it)."""
+        if threading.current_thread() is threading.main_thread():
+            signal.signal(signal.SIGTERM, _interrupt)
         try:
             while self.thread.is_alive():
                 self.thread.join(0.5)
@@ -151,9 +158,16 @@ class RunningServer:
             self.stop()
 
     def stop(self, timeout: float = 10.0) -> None:
-        """Shut the server down and wait for it."""
+        """Shut the server down, wait for it, and remove what visitors uploaded (the last server of the process)."""
         self.server.should_exit = True
         self.thread.join(timeout)
+        if self.upload_folder is not None:
+            self.upload_folder = None
+            RUN_FOLDER.release()
+
+
+def _interrupt(signum: int, frame: Any) -> None:
+    raise KeyboardInterrupt
 
 
 def _bind(host: str, port: int) -> socket.socket:
@@ -222,12 +236,20 @@ def start(blocks: "gr.Blocks | None", service: ModelService, *, host: str = "127
     elif kb is None and kb_path:
         kb = ServerKnowledgeBase.from_file(kb_path, service).start()
     app = create_app(service, kb, settings, access)
+    folder = None
     if blocks is not None:
+        folder = RUN_FOLDER.acquire()
+        use_run_folder(blocks, folder)
         mount_ui(app, blocks, ui_options)
     if access.open and access.exposed:
         log.warning("--open: anyone who can reach this server%s may use the UI and the API without a key",
                     " (the share link is public)" if share else f" (host {host})")
-    sock = _bind(host, port)
+    try:
+        sock = _bind(host, port)
+    except OSError:
+        if folder is not None:
+            RUN_FOLDER.release()
+        raise
     # Forwarded headers (X-Forwarded-For) are believed only from the proxies the operator names; uvicorn's own
     # default would believe them from 127.0.0.1, which is where the share tunnel and every local program connect.
     config = uvicorn.Config(app, log_level=log_level, timeout_graceful_shutdown=5,
@@ -238,9 +260,11 @@ def start(blocks: "gr.Blocks | None", service: ModelService, *, host: str = "127
     while not server.started:
         if not thread.is_alive():
             sock.close()
+            if folder is not None:
+                RUN_FOLDER.release()
             raise OSError(f"the server on {host}:{port} stopped during start-up; see the log above")
         thread.join(0.05)
-    running = RunningServer(app, host, sock.getsockname()[1], server, thread, access=access)
+    running = RunningServer(app, host, sock.getsockname()[1], server, thread, access=access, upload_folder=folder)
     if share:
         running.share_url = open_share_link(host, running.port, blocks)
     return running

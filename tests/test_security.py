@@ -278,11 +278,13 @@ def page_elsewhere():
     import safehttpx
 
     hits: list[str] = []
+    # A large text file: the secret line, then 4 MB a download would write to the server's disk.
+    document = (SECRET + "\n" + ("远方的文本" * 800 + "\n") * 1000).encode()
 
     class Page(BaseHTTPRequestHandler):
         def do_GET(self):  # noqa: N802
             hits.append(self.path)
-            body = SECRET.encode()
+            body = document
             self.send_response(200)
             self.send_header("Content-Type", "text/plain; charset=utf-8")
             self.send_header("Content-Length", str(len(body)))
@@ -301,7 +303,7 @@ def page_elsewhere():
 
     safehttpx.async_validate_url = admit
     try:
-        yield f"http://relay.test:{server.server_address[1]}/inside", hits
+        yield f"http://relay.test:{server.server_address[1]}/x.txt", hits
     finally:
         safehttpx.async_validate_url = original
         server.shutdown()
@@ -321,6 +323,59 @@ def test_the_server_fetches_no_url_for_a_visitor(keyed, page_elsewhere):
                 assert "does not fetch URLs" in r.json()["message"]
         assert hits == []
         assert httpx.get(f"{keyed.url}/gradio_api/file={url}").status_code == 401  # no key: refused as ever
+    finally:
+        running.stop()
+
+
+def remote_file(url: str) -> dict:
+    """File data naming a URL, as a client may send it in any event."""
+    return {"path": url, "url": url, "orig_name": "x.txt", "meta": {"_type": "gradio.FileData"}}
+
+
+def test_event_file_data_never_makes_the_server_fetch_a_url(keyed, page_elsewhere):
+    """Issue 21 reproducer: the upload event given {"path": "http://…"} downloaded the URL (no size limit) into the
+    upload folder and returned its text as the knowledge base; the evaluation run read a download as well."""
+    url, hits = page_elsewhere
+    cfg = config(keyed.url, KEY)
+    events = {"upload": (fn_index_of(cfg, "upload", "upload"), [remote_file(url), "replace", "typed", "en"]),
+              "evaluate": (fn_index_of(cfg, "eval-run", "click"), [[remote_file(url)], 0, "en"])}
+    for name, (fn_index, data) in events.items():
+        messages = run_event(keyed.url, fn_index, data, KEY)
+        done = messages[-1]
+        assert done.get("msg") == "process_completed" and done["success"] is False, (name, done)
+        assert "never fetches a URL" in done["output"]["error"], done
+        assert SECRET not in json.dumps(messages, ensure_ascii=False), name
+        api_name = next(d.get("api_name") for d in cfg["dependencies"] if d["id"] == fn_index)
+        status, body = call_api(keyed.url, str(api_name), data, KEY)  # the curl route
+        assert SECRET not in body and ("event: error" in body or status >= 400), (name, status, body[:300])
+    assert hits == []
+    assert not list(Path(get_upload_folder()).rglob("x.txt"))  # nothing was downloaded
+
+
+def test_no_event_of_any_page_fetches_a_url(page_elsewhere, tmp_path):
+    """The refusal is Gradio's event processing, not one handler's check: a page whose public event reads any
+    file it is given still never makes the server fetch a URL, by the queue or by /gradio_api/call."""
+    import gradio as gr
+
+    from server.app import start
+
+    url, hits = page_elsewhere
+    with gr.Blocks() as blocks:
+        box, out = gr.File(), gr.Textbox()
+        box.upload(lambda f: Path(f).read_text(encoding="utf-8")[:100], box, out, api_name="read")
+    running = start(blocks, fake_service(), host="127.0.0.1", port=0, api_settings=ApiSettings())
+    try:
+        status, body = call_api(running.url, "read", [remote_file(url)])
+        assert status == 200 and "event: error" in body and "never fetches a URL" in body, body[:300]
+        messages = run_event(running.url, 0, [remote_file(url)])
+        assert messages[-1]["success"] is False and SECRET not in json.dumps(messages, ensure_ascii=False)
+        assert hits == []
+        mine = tmp_path / "mine.txt"  # an upload still works
+        mine.write_text("上传的内容", encoding="utf-8")
+        stored = httpx.post(f"{running.url}/gradio_api/upload",
+                            files={"files": ("mine.txt", mine.read_bytes(), "text/plain")}).json()[0]
+        status, body = call_api(running.url, "read", [file_data(stored)])
+        assert "event: complete" in body and json.loads(body.split("data:", 1)[1]) == ["上传的内容"], body[:300]
     finally:
         running.stop()
 

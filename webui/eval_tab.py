@@ -18,9 +18,10 @@ from hybrid.evaluate import (
     run,
 )
 from hybrid.kb import KnowledgeBaseError, decode_bytes
+from server.uploads import is_received_upload
 
 from . import plots
-from .handlers import MAX_ENTRIES, is_received_upload
+from .handlers import MAX_ENTRIES
 from .i18n import Translator, text
 
 _METRICS = ("ndcg", "recall", "mrr")
