@@ -19,13 +19,14 @@ from hybrid.engine import HybridEngine
 from hybrid.service import ModelService
 from hybrid.store import Store
 
-from .access import Access, AccessMiddleware, AccessPolicy, is_loopback, resolve_access
+from .access import Access, AccessMiddleware, AccessPolicy, is_loopback, request_client, resolve_access
 from .api import build_router
 from .errors import install_error_handlers
 from .knowledge import ServerKnowledgeBase
 from .openapi import build_openapi
 from .security import BodyLimitMiddleware, RateLimiter, UploadLimitMiddleware
-from .settings import ENV_VARS, MAX_UPLOAD_BYTES, MAX_UPLOAD_REQUEST_BYTES, ApiSettings
+from .settings import (ENV_VARS, MAX_UPLOAD_BYTES, MAX_UPLOAD_FILES, MAX_UPLOAD_REQUEST_BYTES, MIN_UPLOAD_CHARGE,
+                       ApiSettings)
 from .uploads import RUN_FOLDER, refuse_foreign_files, use_run_folder
 
 if TYPE_CHECKING:
@@ -76,7 +77,9 @@ def create_app(service: ModelService, kb_engine: HybridEngine | ServerKnowledgeB
     # limit see every request (API and UI), then bodies are bounded before a route reads them.
     app.add_middleware(BodyLimitMiddleware, limit=settings.max_body_bytes, applies=is_api_path)
     app.add_middleware(UploadLimitMiddleware, limit=MAX_UPLOAD_REQUEST_BYTES, file_limit=MAX_UPLOAD_BYTES,
-                       applies=is_upload_path)
+                       applies=is_upload_path, max_files=MAX_UPLOAD_FILES,
+                       budget=RateLimiter(settings.upload_bytes_per_minute), min_charge=MIN_UPLOAD_CHARGE,
+                       client=lambda scope: request_client(policy, scope))
     # Gradio reads an event's JSON body whole, with no limit of its own; an event carries at most the page's
     # knowledge base (an upload of MAX_UPLOAD_BYTES read into the text box) and a few controls.
     app.add_middleware(BodyLimitMiddleware, limit=MAX_UPLOAD_REQUEST_BYTES, methods=("POST", "PUT", "PATCH"),

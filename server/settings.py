@@ -21,6 +21,7 @@ ENV_VARS: dict[str, str] = {
     "rate_limit_per_minute": "HYBRID_RATE_LIMIT",
     "cors_origins": "HYBRID_CORS_ORIGINS",
     "login_attempts_per_minute": "HYBRID_LOGIN_RATE",
+    "upload_bytes_per_minute": "HYBRID_UPLOAD_RATE",
 }
 
 
@@ -28,6 +29,12 @@ ENV_VARS: dict[str, str] = {
 # set at most). Gradio itself has no limit: without these any visitor could fill the server's disk in one request.
 MAX_UPLOAD_BYTES = 10_000_000
 MAX_UPLOAD_REQUEST_BYTES = 3 * MAX_UPLOAD_BYTES + 1_000_000
+# Files in one upload request: the page sends one (a knowledge base) or three (a labelled set). Gradio takes 1,000,
+# each stored in a folder of its own.
+MAX_UPLOAD_FILES = 3
+# The least an upload request counts against HYBRID_UPLOAD_RATE, however small: the budget bounds requests (and so
+# stored files) as well as bytes.
+MIN_UPLOAD_CHARGE = 1_000_000
 
 
 @dataclass(frozen=True)
@@ -57,6 +64,9 @@ class ApiSettings:
         login_attempts_per_minute: logins (right or wrong), wrong keys and new anonymous sessions per client
             address a minute; always on, so a password cannot be guessed at speed.
         session_hours: how long a login lasts.
+        upload_bytes_per_minute: bytes a client may upload to the page a minute (token bucket, bursts up to this
+            many); each upload request counts its declared size, at least ``MIN_UPLOAD_CHARGE``. Always on, so
+            no visitor fills the server's disk at network speed.
     """
 
     api_key: str | None = field(default=None, repr=False)
@@ -74,11 +84,12 @@ class ApiSettings:
     retry_after_s: int = 5
     login_attempts_per_minute: int = 10
     session_hours: int = 24 * 7
+    upload_bytes_per_minute: int = 64_000_000
 
     def __post_init__(self) -> None:
         for name in ("max_inputs", "max_input_chars", "max_documents", "max_body_bytes", "max_k", "max_rerank",
                      "max_tokens", "embed_concurrency", "embed_wait_s", "retry_after_s", "login_attempts_per_minute",
-                     "session_hours"):
+                     "session_hours", "upload_bytes_per_minute"):
             value = getattr(self, name)
             if not isinstance(value, int) or value < 1:
                 raise ValueError(f"{name} ({ENV_VARS.get(name, 'no variable')}) must be a positive integer, "

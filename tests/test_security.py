@@ -869,3 +869,127 @@ def test_uploaded_files_are_swept_from_the_server(files, monkeypatch, tmp_path):
         assert not stored.exists(), "the uploaded file is still on the server after its sweep"
     finally:
         running.stop()
+
+
+# ----------------------------------------------------------------------------- 6. uploads: bounded, and gone at stop
+
+
+def _upload(http: httpx.Client, *names: str) -> httpx.Response:
+    return http.post("/gradio_api/upload", files=[("files", (name, f"{name}\n".encode(), "text/plain"))
+                                                   for name in names])
+
+
+def test_an_upload_request_carries_at_most_the_pages_three_files():
+    """Issue 21 reproducer: one upload request stored 1,000 files (2,000 inodes: a folder each)."""
+    from server.settings import MAX_UPLOAD_FILES
+
+    running = serve_demo()
+    try:
+        with httpx.Client(base_url=running.url) as http:
+            names = [f"many-{i}-{uuid.uuid4().hex}.txt" for i in range(MAX_UPLOAD_FILES + 1)]
+            r = _upload(http, *names)
+            assert r.status_code == 413 and f"the limit is {MAX_UPLOAD_FILES}" in r.json()["message"], r.text
+            assert not [p for name in names for p in Path(get_upload_folder()).rglob(name)]  # none was stored
+            r = _upload(http, *names[:MAX_UPLOAD_FILES])  # a labelled set's three files
+            assert r.status_code == 200 and len(r.json()) == MAX_UPLOAD_FILES, r.text
+            # Gradio's deep links write a session's state to the upload folder; the page makes none.
+            assert http.get("/gradio_api/deep_link", params={"session_hash": "s1"}).status_code == 404
+    finally:
+        running.stop()
+
+
+def test_a_burst_of_uploads_over_the_default_budget_is_429():
+    """Issue 21 reproducer: uploads filled the disk at ~100 MB/s (no default limit on upload volume)."""
+    import time
+
+    from server.settings import MIN_UPLOAD_CHARGE
+
+    running = serve_demo()  # python demo.py: default settings
+    allowed = ApiSettings().upload_bytes_per_minute // MIN_UPLOAD_CHARGE  # small requests count at least this
+    try:
+        with httpx.Client(base_url=running.url) as http:
+            began, accepted = time.monotonic(), 0
+            while (r := _upload(http, f"burst-{accepted}.txt")).status_code == 200 and accepted <= 2 * allowed:
+                accepted += 1
+            refilled = (time.monotonic() - began) * allowed / 60  # the bucket refills while the burst runs
+            assert r.status_code == 429 and int(r.headers["retry-after"]) >= 1, r.text
+            assert allowed <= accepted <= allowed + refilled + 1, (accepted, allowed, refilled)
+            assert "HYBRID_UPLOAD_RATE" in r.json()["message"]
+        with httpx.Client(base_url=running.url) as browser:  # another visitor (its own session) is not held up
+            assert browser.get("/").status_code == 200 and "hybrid_session" in browser.cookies
+            assert _upload(browser, "mine.txt").status_code == 200
+    finally:
+        running.stop()
+
+
+CHILD = """
+from gradio.utils import get_upload_folder
+from tests.test_security import serve_demo
+running = serve_demo()
+print(running.url, get_upload_folder(), flush=True)
+running.wait()
+"""
+
+
+class Child:
+    """``python demo.py`` (with the fake model) in a process of its own, its uploads under ``base``."""
+
+    def __init__(self, base: Path) -> None:
+        import queue
+        import subprocess
+        import sys
+
+        env = {**os.environ, "GRADIO_TEMP_DIR": str(base), "GRADIO_ANALYTICS_ENABLED": "False"}
+        self.proc = subprocess.Popen([sys.executable, "-c", CHILD], cwd=Path(__file__).parent.parent, env=env,
+                                     stdout=subprocess.PIPE, text=True)
+        lines: queue.Queue[str] = queue.Queue()
+        threading.Thread(target=lambda: lines.put(self.proc.stdout.readline()), daemon=True).start()
+        self.url, folder = lines.get(timeout=120).split()
+        self.folder = Path(folder)
+
+    def upload(self) -> Path:
+        r = httpx.post(f"{self.url}/gradio_api/upload", files={"files": ("note.txt", "私人笔记".encode(), "text/plain")})
+        assert r.status_code == 200, r.text
+        return Path(r.json()[0])
+
+    def end(self, sig: int) -> None:
+        self.proc.send_signal(sig)
+        self.proc.wait(30)
+
+
+def test_uploads_are_removed_when_the_server_stops(tmp_path):
+    """Issue 21 reproducer: uploads survived a server stop in Gradio's shared folder, never swept by a later run."""
+    import signal
+
+    base = tmp_path / "uploads"
+    child = Child(base)
+    try:
+        stored = child.upload()
+        assert stored.exists() and stored.resolve().is_relative_to(child.folder) and child.folder.parent == base
+    finally:
+        child.end(signal.SIGTERM)  # as a service manager stops it (Ctrl+C: SIGINT, the same)
+    assert child.proc.returncode == 0
+    assert not stored.exists() and not child.folder.exists()
+
+
+def test_a_start_sweeps_the_uploads_of_dead_runs_only(tmp_path):
+    """A server killed outright leaves its uploads: the next start removes them, never a running server's."""
+    import signal
+
+    base = tmp_path / "uploads"
+    killed, running = Child(base), Child(base)
+    try:
+        left = killed.upload()
+        kept = running.upload()
+        killed.end(signal.SIGKILL)
+        assert left.exists()  # nothing could clean up
+        later = Child(base)
+        try:
+            assert not left.exists() and not killed.folder.exists()
+            assert kept.exists() and running.folder.exists()  # the other server still runs
+            assert later.folder.exists() and later.folder != killed.folder
+        finally:
+            later.end(signal.SIGINT)
+    finally:
+        running.end(signal.SIGTERM)
+    assert not any(base.glob("run-*"))
