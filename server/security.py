@@ -171,8 +171,11 @@ def _multipart_parts(body: bytes, content_type: bytes) -> int:
     if not boundary:
         return 0  # Gradio refuses it (400)
     delimiter = b"--" + boundary
-    count = body.startswith(delimiter) + body.count(b"\r\n" + delimiter)
-    closing = body.count(b"\r\n" + delimiter + b"--") + body.startswith(delimiter + b"--")
+    first = body
+    if first[:1] in (b"\r", b"\n"):  # python-multipart skips from a leading line break to the first "-"
+        first = first[max(first.find(b"-"), 0):]
+    count = first.startswith(delimiter) + first.count(b"\r\n" + delimiter)
+    closing = first.startswith(delimiter + b"--") + first.count(b"\r\n" + delimiter + b"--")
     return count - closing
 
 

@@ -890,6 +890,14 @@ def test_an_upload_request_carries_at_most_the_pages_three_files():
             r = _upload(http, *names)
             assert r.status_code == 413 and f"the limit is {MAX_UPLOAD_FILES}" in r.json()["message"], r.text
             assert not [p for name in names for p in Path(get_upload_folder()).rglob(name)]  # none was stored
+            # Written by hand: line breaks before the first part (python-multipart skips them), a quoted boundary.
+            part = ("--b0\r\nContent-Disposition: form-data; name=\"files\"; filename=\"{}\"\r\n"
+                    "Content-Type: text/plain\r\n\r\nx\r\n")
+            body = ("\r\n\n" + "".join(part.format(name) for name in names) + "--b0--\r\n").encode()
+            status, text = _raw_post(running.url, "/gradio_api/upload", {
+                "Content-Type": 'multipart/form-data; boundary="b0"', "Content-Length": str(len(body))}, body)
+            assert status == 413, text
+            assert not [p for name in names for p in Path(get_upload_folder()).rglob(name)]
             r = _upload(http, *names[:MAX_UPLOAD_FILES])  # a labelled set's three files
             assert r.status_code == 200 and len(r.json()) == MAX_UPLOAD_FILES, r.text
             # Gradio's deep links write a session's state to the upload folder; the page makes none.
@@ -985,8 +993,9 @@ def test_a_start_sweeps_the_uploads_of_dead_runs_only(tmp_path):
         assert left.exists()  # nothing could clean up
         later = Child(base)
         try:
-            assert not left.exists() and not killed.folder.exists()
-            assert kept.exists() and running.folder.exists()  # the other server still runs
+            folders = sorted(p.name for p in base.iterdir())
+            assert not left.exists() and not killed.folder.exists(), (killed.folder.name, folders)
+            assert kept.exists() and running.folder.exists(), (running.folder.name, folders)  # it still runs
             assert later.folder.exists() and later.folder != killed.folder
         finally:
             later.end(signal.SIGINT)
