@@ -163,11 +163,9 @@ DEEP_LINK_ROUTE = "/gradio_api/deep_link"
 
 def _multipart_parts(body: bytes, content_type: bytes) -> int:
     """How many parts a multipart body has (its delimiter lines other than the closing one)."""
-    boundary = None
-    for param in content_type.split(b";")[1:]:
-        name, _, value = param.strip().partition(b"=")
-        if name.lower() == b"boundary":
-            boundary = value.strip(b'"')
+    from python_multipart.multipart import parse_options_header  # as Gradio's parser reads it
+
+    boundary = parse_options_header(content_type)[1].get(b"boundary")
     if not boundary:
         return 0  # Gradio refuses it (400)
     delimiter = b"--" + boundary
