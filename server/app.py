@@ -150,8 +150,8 @@ class RunningServer:
 
     def wait(self) -> None:
         """Block until the server stops (Ctrl+C or SIGTERM stops it, and its upload folder goes with it)."""
-        if threading.current_thread() is threading.main_thread():
-            signal.signal(signal.SIGTERM, _interrupt)
+        main = threading.current_thread() is threading.main_thread()
+        previous = signal.signal(signal.SIGTERM, _interrupt) if main else None
         try:
             while self.thread.is_alive():
                 self.thread.join(0.5)
@@ -159,6 +159,8 @@ class RunningServer:
             print("Stopping...")
         finally:
             self.stop()
+            if main:
+                signal.signal(signal.SIGTERM, previous)
 
     def stop(self, timeout: float = 10.0) -> None:
         """Shut the server down, wait for it, and remove what visitors uploaded (the last server of the process)."""
