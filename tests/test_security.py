@@ -956,7 +956,8 @@ class Child:
         self.folder = Path(folder)
 
     def upload(self) -> Path:
-        r = httpx.post(f"{self.url}/gradio_api/upload", files={"files": ("note.txt", "私人笔记".encode(), "text/plain")})
+        r = httpx.post(f"{self.url}/gradio_api/upload",
+                       files={"files": ("note.txt", "私人笔记".encode(), "text/plain")})
         assert r.status_code == 200, r.text
         return Path(r.json()[0])
 
