@@ -35,7 +35,8 @@ log = logging.getLogger("demo")
 
 QUEUE_SIZE = 64
 # Gradio's sweep of the files visitors uploaded (frequency, age in seconds): every hour, those older than a day
-# go (the page reads an upload at once; the evaluation tab when "run" is pressed). All go when the server stops.
+# go (the page reads an upload at once; the evaluation tab when "run" is pressed). All go when the server stops
+# (its upload folder is its own: server.uploads).
 UPLOAD_KEEP = (3600, 86400)
 
 

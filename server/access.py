@@ -241,6 +241,17 @@ def cookie(headers: dict[str, str], name: str) -> str | None:
     return morsel.value if morsel is not None else None
 
 
+def client_bucket(who: str | None, session: str | None, address: str) -> str:
+    """The client a limit counts: a login (or anonymous) session, else a key, else the address."""
+    return f"session:{Sessions._digest(session)[:16]}" if session else (who or f"ip:{address}")
+
+
+def request_client(policy: AccessPolicy, scope: Scope) -> str:
+    """``client_bucket`` of an ASGI request (for limits applied behind ``AccessMiddleware``)."""
+    who, session, _ = policy.principal(_headers(scope))
+    return client_bucket(who, session, scope["client"][0] if scope.get("client") else "unknown")
+
+
 def counts_as_work(method: str, path: str) -> bool:
     """Whether a request is counted by the rate limit: the JSON API, and every POST (Gradio events, uploads,
     logins); page assets, the UI's event streams and heartbeats are not."""
@@ -358,7 +369,7 @@ class AccessMiddleware:
             session = self.policy.sessions.create("anonymous")
             who, new_cookie = "anonymous", session
         if counts_as_work(method, path):
-            bucket = f"session:{Sessions._digest(session)[:16]}" if session else (who or f"ip:{address}")
+            bucket = client_bucket(who, session, address)
             wait = self.limiter.acquire(bucket)
             if wait > 0:
                 limit = self.settings.rate_limit_per_minute

@@ -5,9 +5,11 @@ from __future__ import annotations
 import ipaddress
 import logging
 import secrets
+import signal
 import socket
 import threading
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Mapping
 from urllib.parse import parse_qsl, urlencode, urlparse, urlunparse
 
@@ -19,7 +21,7 @@ from hybrid.engine import HybridEngine
 from hybrid.service import ModelService
 from hybrid.store import Store
 
-from .access import Access, AccessMiddleware, AccessPolicy, is_loopback, resolve_access
+from .access import Access, AccessMiddleware, AccessPolicy, is_loopback, request_client, resolve_access
 from .api import build_router
 from .connections import guarded_protocol
 from .errors import install_error_handlers
@@ -27,7 +29,9 @@ from .gradio_guard import GradioGuard
 from .knowledge import ServerKnowledgeBase
 from .openapi import build_openapi
 from .security import BodyLimitMiddleware, RateLimiter, UploadLimitMiddleware
-from .settings import ENV_VARS, MAX_UPLOAD_BYTES, MAX_UPLOAD_REQUEST_BYTES, ApiSettings
+from .settings import (ENV_VARS, MAX_UPLOAD_BYTES, MAX_UPLOAD_FILES, MAX_UPLOAD_REQUEST_BYTES, MIN_UPLOAD_CHARGE,
+                       ApiSettings)
+from .uploads import RUN_FOLDER, refuse_foreign_files, use_run_folder
 
 if TYPE_CHECKING:
     import gradio as gr
@@ -77,7 +81,9 @@ def create_app(service: ModelService, kb_engine: HybridEngine | ServerKnowledgeB
     # limit see every request (API and UI), then bodies are bounded before a route reads them.
     app.add_middleware(BodyLimitMiddleware, limit=settings.max_body_bytes, applies=is_api_path)
     app.add_middleware(UploadLimitMiddleware, limit=MAX_UPLOAD_REQUEST_BYTES, file_limit=MAX_UPLOAD_BYTES,
-                       applies=is_upload_path)
+                       applies=is_upload_path, max_files=MAX_UPLOAD_FILES,
+                       budget=RateLimiter(settings.upload_bytes_per_minute), min_charge=MIN_UPLOAD_CHARGE,
+                       client=lambda scope: request_client(policy, scope))
     # Gradio reads an event's JSON body whole, with no limit of its own; an event carries at most the page's
     # knowledge base (an upload of MAX_UPLOAD_BYTES read into the text box) and a few controls.
     app.add_middleware(BodyLimitMiddleware, limit=MAX_UPLOAD_REQUEST_BYTES, methods=("POST", "PUT", "PATCH"),
@@ -129,6 +135,7 @@ def mount_ui(app: FastAPI, blocks: "gr.Blocks", ui_options: Mapping[str, Any] | 
     # itself (processing_utils._check_allowed); a mounted Blocks must say it is live, or any client could
     # make an event read any file on the server.
     blocks.has_launched = True
+    refuse_foreign_files(blocks)
     return mounted
 
 
@@ -143,6 +150,7 @@ class RunningServer:
     thread: threading.Thread = field(repr=False)
     share_url: str | None = None
     access: Access | None = None
+    upload_folder: Path | None = None  # this process's upload folder (``server.uploads.RunFolder``), UI only
 
     @property
     def url(self) -> str:
@@ -153,7 +161,9 @@ class RunningServer:
         return f"http://{host}:{self.port}"
 
     def wait(self) -> None:
-        """Block until the server stops (Ctrl+C stops it)."""
+        """Block until the server stops (Ctrl+C or SIGTERM stops it, and its upload folder goes with it)."""
+        main = threading.current_thread() is threading.main_thread()
+        previous = signal.signal(signal.SIGTERM, _interrupt) if main else None
         try:
             while self.thread.is_alive():
                 self.thread.join(0.5)
@@ -161,11 +171,20 @@ class RunningServer:
             print("Stopping...")
         finally:
             self.stop()
+            if main:
+                signal.signal(signal.SIGTERM, previous)
 
     def stop(self, timeout: float = 10.0) -> None:
-        """Shut the server down and wait for it."""
+        """Shut the server down, wait for it, and remove what visitors uploaded (the last server of the process)."""
         self.server.should_exit = True
         self.thread.join(timeout)
+        if self.upload_folder is not None:
+            self.upload_folder = None
+            RUN_FOLDER.release()
+
+
+def _interrupt(signum: int, frame: Any) -> None:
+    raise KeyboardInterrupt
 
 
 def _bind(host: str, port: int) -> socket.socket:
@@ -234,12 +253,20 @@ def start(blocks: "gr.Blocks | None", service: ModelService, *, host: str = "127
     elif kb is None and kb_path:
         kb = ServerKnowledgeBase.from_file(kb_path, service).start()
     app = create_app(service, kb, settings, access)
+    folder = None
     if blocks is not None:
+        folder = RUN_FOLDER.acquire()
+        use_run_folder(blocks, folder)
         mount_ui(app, blocks, ui_options)
     if access.open and access.exposed:
         log.warning("--open: anyone who can reach this server%s may use the UI and the API without a key",
                     " (the share link is public)" if share else f" (host {host})")
-    sock = _bind(host, port)
+    try:
+        sock = _bind(host, port)
+    except OSError:
+        if folder is not None:
+            RUN_FOLDER.release()
+        raise
     # Forwarded headers (X-Forwarded-For) are believed only from the proxies the operator names; uvicorn's own
     # default would believe them from 127.0.0.1, which is where the share tunnel and every local program connect.
     trusted = [v.strip() for v in (forwarded_allow_ips or "").split(",") if v.strip()]
@@ -256,9 +283,11 @@ def start(blocks: "gr.Blocks | None", service: ModelService, *, host: str = "127
     while not server.started:
         if not thread.is_alive():
             sock.close()
+            if folder is not None:
+                RUN_FOLDER.release()
             raise OSError(f"the server on {host}:{port} stopped during start-up; see the log above")
         thread.join(0.05)
-    running = RunningServer(app, host, sock.getsockname()[1], server, thread, access=access)
+    running = RunningServer(app, host, sock.getsockname()[1], server, thread, access=access, upload_folder=folder)
     if share:
         running.share_url = open_share_link(host, running.port, blocks)
         if running.share_url and app.state.access.hosts is not None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import threading
 import time
 from typing import Callable
@@ -76,35 +77,104 @@ class BodyLimitMiddleware:
 
 
 class UploadLimitMiddleware:
-    """Bounds Gradio's upload requests (``applies(path)``) by their declared size, without buffering them.
+    """Bounds Gradio's upload requests (``applies(path)``): their declared size, their files and each client's
+    upload volume; and refuses Gradio's deep-link route, which writes a session's state to disk.
 
     Gradio streams an upload to disk with no limit on the request (up to 1,000 files, each up to the Blocks'
-    ``max_file_size``). An upload must declare its ``Content-Length`` (browsers and ``gradio_client`` do; the
-    server then reads no more than that) and stay within ``limit``; chunked uploads are refused (411).
+    ``max_file_size``). An upload must declare its ``Content-Length`` (browsers and ``gradio_client`` do;
+    chunked uploads are refused, 411) and stay within ``limit`` (413); it is charged against the client's
+    ``budget`` (bytes a minute, 429 when spent) before it is read; then it is read (at most ``limit`` bytes) and
+    refused unless it carries at most ``max_files`` parts (413), before Gradio stores any of it.
     """
 
-    def __init__(self, app: ASGIApp, limit: int, file_limit: int, applies: Callable[[str], bool]) -> None:
+    def __init__(self, app: ASGIApp, limit: int, file_limit: int, applies: Callable[[str], bool], max_files: int,
+                 budget: "RateLimiter", client: Callable[[Scope], str], min_charge: int) -> None:
         self.app = app
         self.limit = limit
         self.file_limit = file_limit
         self.applies = applies
+        self.max_files = max_files
+        self.budget = budget
+        self.client = client
+        self.min_charge = min_charge
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["path"].rstrip("/") == DEEP_LINK_ROUTE:
+            await error_response(scope["path"], ApiError(
+                404, "not_found", "this page makes no Gradio deep links (its share button puts the query and "
+                "settings in the link itself)"))(scope, receive, send)
+            return
         if scope["type"] != "http" or scope.get("method") != "POST" or not self.applies(scope["path"]):
             await self.app(scope, receive, send)
             return
+        error, body = await self._check(scope, receive)
+        if error is not None:
+            await error_response(scope["path"], error)(scope, receive, send)
+            return
+        replayed = False
+
+        async def replay() -> Message:
+            nonlocal replayed
+            if not replayed:
+                replayed = True
+                return {"type": "http.request", "body": body, "more_body": False}
+            return await receive()
+
+        await self.app(scope, replay, send)
+
+    async def _check(self, scope: Scope, receive: Receive) -> tuple[ApiError | None, bytes]:
         headers = dict(scope.get("headers", ()))
         declared = headers.get(b"content-length", b"").strip()
         if b"transfer-encoding" in headers or not declared.isdigit():
-            error = ApiError(411, "length_required", "an upload must declare its size (Content-Length), as browsers "
-                             "and gradio_client do; chunked uploads are refused")
-        elif int(declared) > self.limit:
-            error = ApiError(413, "body_too_large", f"the upload is {int(declared)} bytes; the limit is {self.limit} "
-                             f"bytes a request, and {self.file_limit} bytes a file")
-        else:
-            await self.app(scope, receive, send)
-            return
-        await error_response(scope["path"], error)(scope, receive, send)
+            return ApiError(411, "length_required", "an upload must declare its size (Content-Length), as browsers "
+                            "and gradio_client do; chunked uploads are refused"), b""
+        size = int(declared)
+        if size > self.limit:
+            return ApiError(413, "body_too_large", f"the upload is {size} bytes; the limit is {self.limit} "
+                            f"bytes a request, and {self.file_limit} bytes a file"), b""
+        wait = self.budget.acquire(self.client(scope), cost=max(size, self.min_charge))
+        if wait > 0:
+            name = ENV_VARS["upload_bytes_per_minute"]
+            return ApiError(429, "rate_limited", f"this client uploaded more than {self.budget.per_minute} "
+                            f"bytes in the last minute ({name}; a request counts at least {self.min_charge}); retry "
+                            f"in {math.ceil(wait)} s", headers={"Retry-After": str(math.ceil(wait))}), b""
+        chunks: list[bytes] = []
+        read = 0
+        while True:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                return ApiError(400, "cancelled", "the client went away during the upload"), b""
+            chunks.append(message.get("body", b""))
+            read += len(chunks[-1])
+            if read > size:
+                return ApiError(400, "invalid_request", f"the upload sent more than its Content-Length ({size})"), b""
+            if not message.get("more_body", False):
+                break
+        body = b"".join(chunks)
+        parts = _multipart_parts(body, headers.get(b"content-type", b""))
+        if parts > self.max_files:
+            return ApiError(413, "limit_exceeded", f"the upload carries {parts} files; the limit is "
+                            f"{self.max_files} a request (the page sends one, or the three of a labelled set)"), b""
+        return None, body
+
+
+DEEP_LINK_ROUTE = "/gradio_api/deep_link"
+
+
+def _multipart_parts(body: bytes, content_type: bytes) -> int:
+    """How many parts a multipart body has (its delimiter lines other than the closing one)."""
+    from python_multipart.multipart import parse_options_header  # as Gradio's parser reads it
+
+    boundary = parse_options_header(content_type)[1].get(b"boundary")
+    if not boundary:
+        return 0  # Gradio refuses it (400)
+    delimiter = b"--" + boundary
+    first = body
+    if first[:1] in (b"\r", b"\n"):  # python-multipart skips from a leading line break to the first "-"
+        first = first[max(first.find(b"-"), 0):]
+    count = first.startswith(delimiter) + first.count(b"\r\n" + delimiter)
+    closing = first.startswith(delimiter + b"--") + first.count(b"\r\n" + delimiter + b"--")
+    return count - closing
 
 
 class RateLimiter:
@@ -123,21 +193,23 @@ class RateLimiter:
         self._buckets: dict[str, tuple[float, float]] = {}
         self._lock = threading.Lock()
 
-    def acquire(self, client: str) -> float:
-        """Take one request for ``client``. Returns 0 when allowed, else the seconds until it would be."""
+    def acquire(self, client: str, cost: float = 1.0) -> float:
+        """Take ``cost`` (one request; at most the whole bucket) for ``client``. Returns 0 when allowed, else the
+        seconds until it would be."""
         if self.per_minute <= 0:
             return 0.0
         rate = self.per_minute / 60.0
+        cost = min(float(cost), float(self.per_minute))
         now = self.clock()
         with self._lock:
             tokens, last = self._buckets.get(client, (float(self.per_minute), now))
             tokens = min(float(self.per_minute), tokens + (now - last) * rate)
-            if tokens >= 1.0:
-                self._buckets[client] = (tokens - 1.0, now)
+            if tokens >= cost:
+                self._buckets[client] = (tokens - cost, now)
                 allowed = 0.0
             else:
                 self._buckets[client] = (tokens, now)
-                allowed = (1.0 - tokens) / rate
+                allowed = (cost - tokens) / rate
             if len(self._buckets) > self.max_clients:
                 self._prune(now, rate)
         return allowed

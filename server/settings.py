@@ -24,6 +24,7 @@ ENV_VARS: dict[str, str] = {
     "header_timeout_s": "HYBRID_HEADER_TIMEOUT",
     "body_idle_timeout_s": "HYBRID_BODY_TIMEOUT",
     "connections_per_address": "HYBRID_CONNECTIONS_PER_ADDRESS",
+    "upload_bytes_per_minute": "HYBRID_UPLOAD_RATE",
 }
 
 
@@ -31,6 +32,12 @@ ENV_VARS: dict[str, str] = {
 # set at most). Gradio itself has no limit: without these any visitor could fill the server's disk in one request.
 MAX_UPLOAD_BYTES = 10_000_000
 MAX_UPLOAD_REQUEST_BYTES = 3 * MAX_UPLOAD_BYTES + 1_000_000
+# Files in one upload request: the page sends one (a knowledge base) or three (a labelled set). Gradio takes 1,000,
+# each stored in a folder of its own.
+MAX_UPLOAD_FILES = 3
+# The least an upload request counts against HYBRID_UPLOAD_RATE, however small: the budget bounds requests (and so
+# stored files) as well as bytes.
+MIN_UPLOAD_CHARGE = 1_000_000
 
 
 @dataclass(frozen=True)
@@ -65,6 +72,9 @@ class ApiSettings:
         body_idle_timeout_s: a request body that sends no byte for this many seconds closes its connection.
         connections_per_address: connections one client address may hold open (not counted for 127.0.0.1,
             ::1 and the proxies of --forwarded-allow-ips, whose clients all share their address).
+        upload_bytes_per_minute: bytes a client may upload to the page a minute (token bucket, bursts up to this
+            many); each upload request counts its declared size, at least ``MIN_UPLOAD_CHARGE``. Always on, so
+            no visitor fills the server's disk at network speed.
     """
 
     api_key: str | None = field(default=None, repr=False)
@@ -85,11 +95,13 @@ class ApiSettings:
     header_timeout_s: int = 10
     body_idle_timeout_s: int = 30
     connections_per_address: int = 64
+    upload_bytes_per_minute: int = 64_000_000
 
     def __post_init__(self) -> None:
         for name in ("max_inputs", "max_input_chars", "max_documents", "max_body_bytes", "max_k", "max_rerank",
                      "max_tokens", "embed_concurrency", "embed_wait_s", "retry_after_s", "login_attempts_per_minute",
-                     "session_hours", "header_timeout_s", "body_idle_timeout_s", "connections_per_address"):
+                     "session_hours", "header_timeout_s", "body_idle_timeout_s", "connections_per_address",
+                     "upload_bytes_per_minute"):
             value = getattr(self, name)
             if not isinstance(value, int) or value < 1:
                 raise ValueError(f"{name} ({ENV_VARS.get(name, 'no variable')}) must be a positive integer, "

@@ -278,11 +278,13 @@ def page_elsewhere():
     import safehttpx
 
     hits: list[str] = []
+    # A large text file: the secret line, then 4 MB a download would write to the server's disk.
+    document = (SECRET + "\n" + ("远方的文本" * 800 + "\n") * 1000).encode()
 
     class Page(BaseHTTPRequestHandler):
         def do_GET(self):  # noqa: N802
             hits.append(self.path)
-            body = SECRET.encode()
+            body = document
             self.send_response(200)
             self.send_header("Content-Type", "text/plain; charset=utf-8")
             self.send_header("Content-Length", str(len(body)))
@@ -301,7 +303,7 @@ def page_elsewhere():
 
     safehttpx.async_validate_url = admit
     try:
-        yield f"http://relay.test:{server.server_address[1]}/inside", hits
+        yield f"http://relay.test:{server.server_address[1]}/x.txt", hits
     finally:
         safehttpx.async_validate_url = original
         server.shutdown()
@@ -321,6 +323,59 @@ def test_the_server_fetches_no_url_for_a_visitor(keyed, page_elsewhere):
                 assert "does not fetch URLs" in r.json()["message"]
         assert hits == []
         assert httpx.get(f"{keyed.url}/gradio_api/file={url}").status_code == 401  # no key: refused as ever
+    finally:
+        running.stop()
+
+
+def remote_file(url: str) -> dict:
+    """File data naming a URL, as a client may send it in any event."""
+    return {"path": url, "url": url, "orig_name": "x.txt", "meta": {"_type": "gradio.FileData"}}
+
+
+def test_event_file_data_never_makes_the_server_fetch_a_url(keyed, page_elsewhere):
+    """Issue 21 reproducer: the upload event given {"path": "http://…"} downloaded the URL (no size limit) into the
+    upload folder and returned its text as the knowledge base; the evaluation run read a download as well."""
+    url, hits = page_elsewhere
+    cfg = config(keyed.url, KEY)
+    events = {"upload": (fn_index_of(cfg, "upload", "upload"), [remote_file(url), "replace", "typed", "en"]),
+              "evaluate": (fn_index_of(cfg, "eval-run", "click"), [[remote_file(url)], 0, "en"])}
+    for name, (fn_index, data) in events.items():
+        messages = run_event(keyed.url, fn_index, data, KEY)
+        done = messages[-1]
+        assert done.get("msg") == "process_completed" and done["success"] is False, (name, done)
+        assert "never fetches a URL" in done["output"]["error"], done
+        assert SECRET not in json.dumps(messages, ensure_ascii=False), name
+        api_name = next(d.get("api_name") for d in cfg["dependencies"] if d["id"] == fn_index)
+        status, body = call_api(keyed.url, str(api_name), data, KEY)  # the curl route
+        assert SECRET not in body and ("event: error" in body or status >= 400), (name, status, body[:300])
+    assert hits == []
+    assert not list(Path(get_upload_folder()).rglob("x.txt"))  # nothing was downloaded
+
+
+def test_no_event_of_any_page_fetches_a_url(page_elsewhere, tmp_path):
+    """The refusal is Gradio's event processing, not one handler's check: a page whose public event reads any
+    file it is given still never makes the server fetch a URL, by the queue or by /gradio_api/call."""
+    import gradio as gr
+
+    from server.app import start
+
+    url, hits = page_elsewhere
+    with gr.Blocks() as blocks:
+        box, out = gr.File(), gr.Textbox()
+        box.upload(lambda f: Path(f).read_text(encoding="utf-8")[:100], box, out, api_name="read")
+    running = start(blocks, fake_service(), host="127.0.0.1", port=0, api_settings=ApiSettings())
+    try:
+        status, body = call_api(running.url, "read", [remote_file(url)])
+        assert status == 200 and "event: error" in body and "never fetches a URL" in body, body[:300]
+        messages = run_event(running.url, 0, [remote_file(url)])
+        assert messages[-1]["success"] is False and SECRET not in json.dumps(messages, ensure_ascii=False)
+        assert hits == []
+        mine = tmp_path / "mine.txt"  # an upload still works
+        mine.write_text("上传的内容", encoding="utf-8")
+        stored = httpx.post(f"{running.url}/gradio_api/upload",
+                            files={"files": ("mine.txt", mine.read_bytes(), "text/plain")}).json()[0]
+        status, body = call_api(running.url, "read", [file_data(stored)])
+        assert "event: complete" in body and json.loads(body.split("data:", 1)[1]) == ["上传的内容"], body[:300]
     finally:
         running.stop()
 
@@ -1078,3 +1133,137 @@ def test_uploaded_files_are_swept_from_the_server(files, monkeypatch, tmp_path):
         assert not stored.exists(), "the uploaded file is still on the server after its sweep"
     finally:
         running.stop()
+
+
+# ----------------------------------------------------------------------------- 6. uploads: bounded, and gone at stop
+
+
+def _upload(http: httpx.Client, *names: str) -> httpx.Response:
+    return http.post("/gradio_api/upload", files=[("files", (name, f"{name}\n".encode(), "text/plain"))
+                                                   for name in names])
+
+
+def test_an_upload_request_carries_at_most_the_pages_three_files():
+    """Issue 21 reproducer: one upload request stored 1,000 files (2,000 inodes: a folder each)."""
+    from server.settings import MAX_UPLOAD_FILES
+
+    running = serve_demo()
+    try:
+        with httpx.Client(base_url=running.url) as http:
+            names = [f"many-{i}-{uuid.uuid4().hex}.txt" for i in range(MAX_UPLOAD_FILES + 1)]
+            r = _upload(http, *names)
+            assert r.status_code == 413 and f"the limit is {MAX_UPLOAD_FILES}" in r.json()["message"], r.text
+            assert not [p for name in names for p in Path(get_upload_folder()).rglob(name)]  # none was stored
+            # Written by hand: line breaks before the first part (python-multipart skips them), a quoted boundary.
+            part = ("--b0\r\nContent-Disposition: form-data; name=\"files\"; filename=\"{}\"\r\n"
+                    "Content-Type: text/plain\r\n\r\nx\r\n")
+            body = ("\r\n\n" + "".join(part.format(name) for name in names) + "--b0--\r\n").encode()
+            status, text = _raw_post(running.url, "/gradio_api/upload", {
+                "Content-Type": 'multipart/form-data; boundary="b0"', "Content-Length": str(len(body))}, body)
+            assert status == 413, text
+            assert not [p for name in names for p in Path(get_upload_folder()).rglob(name)]
+            r = _upload(http, *names[:MAX_UPLOAD_FILES])  # a labelled set's three files
+            assert r.status_code == 200 and len(r.json()) == MAX_UPLOAD_FILES, r.text
+            # Gradio's deep links write a session's state to the upload folder; the page makes none.
+            assert http.get("/gradio_api/deep_link", params={"session_hash": "s1"}).status_code == 404
+    finally:
+        running.stop()
+
+
+def test_a_burst_of_uploads_over_the_default_budget_is_429():
+    """Issue 21 reproducer: uploads filled the disk at ~100 MB/s (no default limit on upload volume)."""
+    import time
+
+    from server.settings import MIN_UPLOAD_CHARGE
+
+    running = serve_demo()  # python demo.py: default settings
+    allowed = ApiSettings().upload_bytes_per_minute // MIN_UPLOAD_CHARGE  # small requests count at least this
+    try:
+        with httpx.Client(base_url=running.url) as http:
+            began, accepted = time.monotonic(), 0
+            while (r := _upload(http, f"burst-{accepted}.txt")).status_code == 200 and accepted <= 2 * allowed:
+                accepted += 1
+            refilled = (time.monotonic() - began) * allowed / 60  # the bucket refills while the burst runs
+            assert r.status_code == 429 and int(r.headers["retry-after"]) >= 1, r.text
+            assert allowed <= accepted <= allowed + refilled + 1, (accepted, allowed, refilled)
+            assert "HYBRID_UPLOAD_RATE" in r.json()["message"]
+        with httpx.Client(base_url=running.url) as browser:  # another visitor (its own session) is not held up
+            assert browser.get("/").status_code == 200 and "hybrid_session" in browser.cookies
+            assert _upload(browser, "mine.txt").status_code == 200
+    finally:
+        running.stop()
+
+
+CHILD = """
+from gradio.utils import get_upload_folder
+from tests.test_security import serve_demo
+running = serve_demo()
+print(running.url, get_upload_folder(), flush=True)
+running.wait()
+"""
+
+
+class Child:
+    """``python demo.py`` (with the fake model) in a process of its own, its uploads under ``base``."""
+
+    def __init__(self, base: Path) -> None:
+        import queue
+        import subprocess
+        import sys
+
+        env = {**os.environ, "GRADIO_TEMP_DIR": str(base), "GRADIO_ANALYTICS_ENABLED": "False"}
+        self.proc = subprocess.Popen([sys.executable, "-c", CHILD], cwd=Path(__file__).parent.parent, env=env,
+                                     stdout=subprocess.PIPE, text=True)
+        lines: queue.Queue[str] = queue.Queue()
+        threading.Thread(target=lambda: lines.put(self.proc.stdout.readline()), daemon=True).start()
+        self.url, folder = lines.get(timeout=120).split()
+        self.folder = Path(folder)
+
+    def upload(self) -> Path:
+        r = httpx.post(f"{self.url}/gradio_api/upload",
+                       files={"files": ("note.txt", "私人笔记".encode(), "text/plain")})
+        assert r.status_code == 200, r.text
+        return Path(r.json()[0])
+
+    def end(self, sig: int) -> None:
+        self.proc.send_signal(sig)
+        self.proc.wait(30)
+
+
+def test_uploads_are_removed_when_the_server_stops(tmp_path):
+    """Issue 21 reproducer: uploads survived a server stop in Gradio's shared folder, never swept by a later run."""
+    import signal
+
+    base = tmp_path / "uploads"
+    child = Child(base)
+    try:
+        stored = child.upload()
+        assert stored.exists() and stored.resolve().is_relative_to(child.folder) and child.folder.parent == base
+    finally:
+        child.end(signal.SIGTERM)  # as a service manager stops it (Ctrl+C: SIGINT, the same)
+    assert child.proc.returncode == 0
+    assert not stored.exists() and not child.folder.exists()
+
+
+def test_a_start_sweeps_the_uploads_of_dead_runs_only(tmp_path):
+    """A server killed outright leaves its uploads: the next start removes them, never a running server's."""
+    import signal
+
+    base = tmp_path / "uploads"
+    killed, running = Child(base), Child(base)
+    try:
+        left = killed.upload()
+        kept = running.upload()
+        killed.end(signal.SIGKILL)
+        assert left.exists()  # nothing could clean up
+        later = Child(base)
+        try:
+            folders = sorted(p.name for p in base.iterdir())
+            assert not left.exists() and not killed.folder.exists(), (killed.folder.name, folders)
+            assert kept.exists() and running.folder.exists(), (running.folder.name, folders)  # it still runs
+            assert later.folder.exists() and later.folder != killed.folder
+        finally:
+            later.end(signal.SIGINT)
+    finally:
+        running.end(signal.SIGTERM)
+    assert not any(base.glob("run-*"))

@@ -19,9 +19,10 @@ from hybrid.evaluate import (
 )
 from hybrid.kb import KnowledgeBaseError, decode_bytes
 from hybrid.redact import hide_paths
+from server.uploads import is_received_upload
 
 from . import plots
-from .handlers import MAX_ENTRIES, is_received_upload
+from .handlers import MAX_ENTRIES
 from .i18n import Translator, text
 
 _METRICS = ("ndcg", "recall", "mrr")

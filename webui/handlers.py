@@ -9,7 +9,6 @@ from typing import Any, Callable, Mapping, NamedTuple, Sequence
 
 import gradio as gr
 import pandas as pd
-from gradio.utils import get_upload_folder
 
 from hybrid.engine import EmptyQueryError, EngineNotReadyError, HybridEngine
 from hybrid.kb import KnowledgeBaseError, entries_from_file, parse_entries
@@ -17,6 +16,7 @@ from hybrid.redact import hide_paths
 from hybrid.semantic import Embedder
 from hybrid.service import FAILED, LOADING, OFF, READY, ModelService
 from server.settings import MAX_UPLOAD_BYTES
+from server.uploads import is_received_upload
 
 from . import format as fmt
 from . import plots, share
@@ -124,20 +124,6 @@ def render_message(message: KbMessage, lang: str) -> str:
         return ""
     key, values, error = message
     return fmt.notice_html(text(key, lang, **values), error=error)
-
-
-def is_received_upload(path: str | Path, root: str | Path | None = None) -> bool:
-    """Whether ``path`` is a regular file inside ``root`` (Gradio's upload folder when None).
-
-    Symbolic links and ``..`` are resolved first, so a path that starts in the folder and climbs out of it
-    (or a link pointing out) is refused: a client can name any path in an event's file data.
-    """
-    root = Path(root if root is not None else get_upload_folder()).resolve()
-    try:
-        real = Path(path).resolve(strict=True)
-    except (OSError, RuntimeError, ValueError):  # missing, a link loop, a NUL byte
-        return False
-    return real.is_relative_to(root) and real != root and real.is_file()
 
 
 def _texts(engine: HybridEngine | None) -> list[str] | None:
