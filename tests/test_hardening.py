@@ -64,11 +64,11 @@ def test_slow_headers_and_bodies_are_cut_off_while_others_are_served():
         trickling = [_connect(running.url) for _ in range(10)]
         waiting = [_connect(running.url) for _ in range(10)]
         for sock in waiting:
-            sock.sendall(b"POST /v1/embeddings HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+            sock.sendall(b"POST /v1/embeddings HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
                          b"Content-Length: 100\r\n\r\n{\"inp")
 
         def trickle() -> None:  # one header byte every 0.2 s on each: never complete
-            line = b"GET /health HTTP/1.1\r\nHost: x\r\nX-Slow: " + b"a" * 10_000
+            line = b"GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: " + b"a" * 10_000
             for byte in line:
                 if stop.is_set():
                     return
@@ -133,7 +133,7 @@ def test_connections_per_address_are_bounded():
         held.pop().close()
         time.sleep(0.3)
         again = _connect(running.url, source="127.0.0.2")
-        again.sendall(b"GET /health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        again.sendall(b"GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")
         again.settimeout(5)
         assert again.recv(100).startswith(b"HTTP/1.1 200")
         again.close()
