@@ -626,7 +626,7 @@ def test_forged_forwarded_headers_do_not_make_new_clients():
             assert forged == [200] * 5 + [429]
             r = http.get("/search")
             assert r.status_code == 429 and int(r.headers["retry-after"]) >= 1
-            assert "HYBRID_RATE_LIMIT" in r.json()["message"]
+            assert "HYBRID_RATE_LIMIT" in r.json()["error"]["message"]
     finally:
         running.stop()
 
@@ -682,6 +682,33 @@ def test_an_open_server_limits_each_browser_on_its_own(tiny_app):
         assert _statuses(browsers[1], 2) == [200, 200]
         with httpx.Client(base_url=running.url) as script:  # no cookies kept: one bucket for its address
             assert _statuses(script, 3) == [200, 200, 429]
+        for http in browsers:
+            http.close()
+    finally:
+        running.stop()
+
+
+def test_minted_anonymous_sessions_share_their_address_budget(tiny_app):
+    """Issue reproducer: with HYBRID_RATE_LIMIT=5, ten anonymous cookies from one address gave 50 requests in 4 s.
+    Anonymous clients of one address now share ``ANONYMOUS_BUCKETS_PER_ADDRESS`` times the limit."""
+    from server.access import ANONYMOUS_BUCKETS_PER_ADDRESS
+    from server.app import start
+
+    running = start(tiny_app, fake_service(), host="127.0.0.1", port=0,
+                    api_settings=ApiSettings(rate_limit_per_minute=3, login_attempts_per_minute=MANY_LOGINS))
+    try:
+        browsers = [httpx.Client(base_url=running.url) for _ in range(10)]
+        for http in browsers:
+            assert http.get("/").status_code == 200 and "hybrid_session" in http.cookies
+        statuses = [s for http in browsers for s in _statuses(http, 3)]
+        budget = 3 * ANONYMOUS_BUCKETS_PER_ADDRESS
+        assert statuses.count(200) == budget < 30 and statuses.count(429) == 30 - budget, statuses
+        with httpx.Client(base_url=running.url) as fresh:  # an eleventh session, or none, of that address
+            assert fresh.get("/").status_code == 200 and "hybrid_session" in fresh.cookies
+            r = fresh.get("/search")
+            assert r.status_code == 429 and "anonymous clients of this address" in r.json()["message"]
+            fresh.cookies.clear()
+            assert _statuses(fresh, 1) == [429]
         for http in browsers:
             http.close()
     finally:
