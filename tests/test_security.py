@@ -822,6 +822,52 @@ def test_a_request_that_gets_no_turn_in_time_is_429_and_budgets_are_413():
         running.stop()
 
 
+def _search_data(query: str, kb: str) -> list:
+    from hybrid.settings import DEFAULT_SETTINGS as d
+
+    return [None, query, kb, False, d.alpha, d.fusion, d.normalizer, d.k, d.k1, d.b, 0.5, "en"]
+
+
+def _completed(messages: list[dict]) -> list:
+    done = [m for m in messages if m.get("msg") == "process_completed"]
+    assert done and done[-1]["success"], messages[-3:]
+    return done[-1]["output"]["data"]
+
+
+def test_page_events_bound_a_huge_query_and_a_huge_entry():
+    """Issue reproducers: a 6 MB query cost 4.6 s of tokenising per page event; one 20,000-character line held the
+    shared model 25.7 s. A query is cut to ``MAX_TEXT_CHARS`` before any work; such an entry is refused unembedded."""
+    import time
+
+    from webui.handlers import MAX_TEXT_CHARS
+
+    from server.app import start
+
+    service = fake_service()
+    encoder = service.embedder.inner
+    running = start(demo.build_demo(service), service, host="127.0.0.1", port=0, api_settings=ApiSettings())
+    try:
+        cfg = config(running.url)
+        kb_ids = {c["id"] for c in cfg["components"] if c.get("props", {}).get("elem_id") == "kb"}
+        on_kb = {len(d["inputs"]): d["id"] for d in cfg["dependencies"] if any(t[0] in kb_ids for t in d["targets"])}
+        count, index = on_kb[3], on_kb[4]  # h.count(kb, split, lang); h.index(engine, kb, split, lang)
+        search = fn_index_of(cfg, "search-button", "click")
+        kb = "笔记本电脑黑屏怎么办\n巴黎有哪些博物馆"
+        started = time.monotonic()
+        notice = _completed(run_event(running.url, search, _search_data("巴黎博物馆" * 1_200_000, kb)))[0]
+        took = time.monotonic() - started
+        assert f"first {MAX_TEXT_CHARS:,} characters" in notice and "6,000,000" in notice, notice
+        assert took < 10, took  # the body itself (18 MB of JSON) is most of it
+        before = encoder.documents_embedded
+        long_kb = "巴黎有哪些博物馆\n" + "字" * 20_000
+        _completed(run_event(running.url, index, [None, long_kb, False, "en"]))
+        assert encoder.documents_embedded == before, "the 20,000-character entry was embedded"
+        line = _completed(run_event(running.url, count, [long_kb, False, "en"]))[0]
+        assert "Entry 2 has 20,000 characters" in line, line
+    finally:
+        running.stop()
+
+
 def test_uploaded_files_are_swept_from_the_server(files, monkeypatch, tmp_path):
     """A visitor's uploaded file does not stay on the server's disk: Gradio's sweep (``demo.UPLOAD_KEEP``, here
     shortened to one second) removes it, and stopping the server removes what is left."""

@@ -15,7 +15,7 @@ from hybrid.engine import EmptyQueryError, EngineNotReadyError, HybridEngine
 from hybrid.kb import KnowledgeBaseError, entries_from_file, parse_entries
 from hybrid.semantic import Embedder
 from hybrid.service import FAILED, LOADING, OFF, READY, ModelService
-from server.settings import MAX_UPLOAD_BYTES
+from server.settings import DEFAULT_API_SETTINGS, MAX_UPLOAD_BYTES
 
 from . import format as fmt
 from . import plots, share
@@ -28,6 +28,10 @@ log = logging.getLogger(__name__)
 # A pasted knowledge base above this many entries is refused with a message (the packaged model embeds
 # roughly 50 short entries a second on two cores: 20,000 entries take several minutes).
 MAX_ENTRIES = 20_000
+# An entry or a query longer than this many characters (the API's HYBRID_MAX_INPUT_CHARS default) is refused or
+# cut before any work: one 20,000-character line held the shared model 25 s (its 40 windows embedded in one
+# turn), a 6 MB query cost seconds of tokenising per event.
+MAX_TEXT_CHARS = DEFAULT_API_SETTINGS.max_input_chars
 # With the split switch on, entries longer than this many characters are cut into sentences.
 SPLIT_LONGER_THAN = 100
 # Tokens kept free below the model's limit for the query instruction (Qwen3's is about 25 tokens), since
@@ -153,14 +157,17 @@ class DemoHandlers:
         split_longer_than: entry length above which the split switch cuts an entry into sentences.
         upload_root: the only folder uploads are read from; Gradio's upload folder (where it stores the files
             it received) when None.
+        max_text_chars: knowledge bases with a longer entry are refused with a message; longer queries are cut.
         store_kb: the server's knowledge base over a store (``demo.py --store``, a
             ``server.knowledge.ServerKnowledgeBase``): every visitor searches it, read-only, instead of a text box.
     """
 
     def __init__(self, service: ModelService, max_entries: int = MAX_ENTRIES,
                  max_upload_bytes: int = MAX_UPLOAD_BYTES, split_longer_than: int = SPLIT_LONGER_THAN,
-                 upload_root: str | Path | None = None, store_kb: Any = None) -> None:
+                 upload_root: str | Path | None = None, store_kb: Any = None,
+                 max_text_chars: int = MAX_TEXT_CHARS) -> None:
         self.service = service
+        self.max_text_chars = max_text_chars
         self.store_kb = store_kb
         self.max_entries = max_entries
         self.max_upload_bytes = max_upload_bytes
@@ -180,6 +187,10 @@ class DemoHandlers:
             return text("kb_empty", lang)
         if len(entries) > self.max_entries:
             return text("kb_too_many", lang, n=f"{len(entries):,}", limit=f"{self.max_entries:,}")
+        longest = max(range(len(entries)), key=lambda i: len(entries[i]))
+        if len(entries[longest]) > self.max_text_chars:
+            return text("kb_entry_too_long", lang, n=longest + 1, chars=f"{len(entries[longest]):,}",
+                        limit=f"{self.max_text_chars:,}")
         return None
 
     def count(self, kb_text: str | None, split: bool, lang: str) -> tuple[str, Any]:
@@ -417,6 +428,9 @@ class DemoHandlers:
                                     lang))
         embedder = target.embedder if target.has_vectors else None
         query = query.strip()
+        if len(query) > self.max_text_chars:
+            notices.append(text("notice_query_cut", lang, chars=f"{len(query):,}", limit=f"{self.max_text_chars:,}"))
+            query = query[: self.max_text_chars]
         fitted, limit = fit_query(query, embedder)
         if limit is not None:
             notices.append(text("notice_truncated", lang, chars=len(query), limit=limit, kept=len(fitted),
