@@ -102,3 +102,17 @@ def test_a_caller_not_admitted_within_its_wait_gets_busy_and_admitted_callers_wa
         first.start()
         assert shared.encode_documents(["w"] * 6).shape == (6, encoder.dimension)
     other.join()
+
+
+def test_tokenising_stops_when_the_scope_is_cancelled():
+    """Keyword-only engines (ad-hoc documents in mode keyword, the page's fallback) embed nothing, so their
+    tokenising is where a cancelled request stops."""
+    from hybrid.engine import HybridEngine
+    from hybrid.gate import Cancelled, embedding_scope
+
+    cancel = threading.Event()
+    cancel.set()
+    with embedding_scope(cancel), pytest.raises(Cancelled):
+        HybridEngine([f"第{i}条：笔记本电脑黑屏怎么办" for i in range(300)])
+    with embedding_scope(threading.Event()):
+        assert len(HybridEngine(["笔记本电脑黑屏怎么办"])) == 1

@@ -868,6 +868,63 @@ def test_page_events_bound_a_huge_query_and_a_huge_entry():
         running.stop()
 
 
+def _abandon(url: str, start: dict, path: str, stream: str, params: dict | None = None) -> None:
+    """Start a queued Gradio call, listen to its event stream for half a second, and leave (a closed tab, an
+    interrupted gradio_client)."""
+    import time
+
+    with httpx.Client(base_url=url, timeout=httpx.Timeout(30, read=0.5)) as http:
+        r = http.post(path, json=start)
+        assert r.status_code == 200, r.text[:300]
+        target = stream.format(event_id=r.json()["event_id"])
+        leave = time.monotonic() + 0.5
+        try:
+            with http.stream("GET", target, params=params or {}) as events:
+                for line in events.iter_lines():
+                    assert "complete" not in line, line
+                    if time.monotonic() > leave:
+                        break
+        except httpx.ReadTimeout:
+            pass
+
+
+def test_abandoned_gradio_calls_stop_their_work():
+    """Issue reproducer: 40 abandoned calls of the public ``search`` kept embedding (/v1/embeddings waited 8-19 s,
+    /health 6 s). A call whose event stream closes stops within a turn, on the public endpoint and the page."""
+    import time
+
+    from server.app import start
+    from tests.fakes import SlowEncoder
+
+    encoder = SlowEncoder(0.01)  # 600 documents: 6 s of embedding a call
+    service = ModelService(cache=False, loader=lambda model, **_: LoadedEmbedder(encoder, model)).start()
+    service.wait(30)
+    running = start(demo.build_demo(service), service, host="127.0.0.1", port=0, api_settings=ApiSettings())
+    try:
+        documents = [f"第{i}条：笔记本电脑黑屏怎么办" for i in range(600)]
+        for _ in range(3):
+            _abandon(running.url, {"data": ["黑屏", documents, 5, 0.5, "adaptive", "all", 0]},
+                     "/gradio_api/call/search", "/gradio_api/call/search/{event_id}")
+        cfg = config(running.url)
+        kb_ids = {c["id"] for c in cfg["components"] if c.get("props", {}).get("elem_id") == "kb"}
+        index = next(d["id"] for d in cfg["dependencies"]
+                     if len(d["inputs"]) == 4 and any(t[0] in kb_ids for t in d["targets"]))
+        session = uuid.uuid4().hex
+        _abandon(running.url, {"data": [None, "\n".join(documents), False, "en"], "fn_index": index,
+                               "session_hash": session, "event_data": None, "trigger_id": None},
+                 "/gradio_api/queue/join", "/gradio_api/queue/data", {"session_hash": session})
+        time.sleep(1.5)  # the queue notices the closed streams; each call stops after the turn it is on
+        stopped_at = encoder.documents_embedded
+        time.sleep(1.0)
+        assert encoder.documents_embedded == stopped_at < 300, stopped_at
+        started = time.monotonic()
+        assert httpx.get(f"{running.url}/health", timeout=10).status_code == 200
+        r = httpx.post(f"{running.url}/v1/embeddings", json={"input": ["黑屏"]}, timeout=10)
+        assert r.status_code == 200 and time.monotonic() - started < 2, (r.status_code, time.monotonic() - started)
+    finally:
+        running.stop()
+
+
 def test_uploaded_files_are_swept_from_the_server(files, monkeypatch, tmp_path):
     """A visitor's uploaded file does not stay on the server's disk: Gradio's sweep (``demo.UPLOAD_KEEP``, here
     shortened to one second) removes it, and stopping the server removes what is left."""

@@ -12,6 +12,7 @@ import pandas as pd
 from gradio.utils import get_upload_folder
 
 from hybrid.engine import EmptyQueryError, EngineNotReadyError, HybridEngine
+from hybrid.gate import Cancelled
 from hybrid.kb import KnowledgeBaseError, entries_from_file, parse_entries
 from hybrid.semantic import Embedder
 from hybrid.service import FAILED, LOADING, OFF, READY, ModelService
@@ -20,6 +21,7 @@ from server.settings import DEFAULT_API_SETTINGS, MAX_UPLOAD_BYTES
 from . import format as fmt
 from . import plots, share
 from .calibration import calibration_for
+from .events import event_scope
 from .i18n import text
 from .samples import example_queries, sample_names, sample_text
 
@@ -235,11 +237,16 @@ class DemoHandlers:
             progress((done, total), desc=desc, unit=unit)
 
         embedder = self.service.embedder
-        if engine is not None and engine.embedder is embedder:
-            if _texts(engine) != entries:
-                engine.set_documents(entries, progress=report)
-        else:
-            engine = self.service.new_engine(entries, progress=report)
+        try:
+            with event_scope():  # a page closed while its knowledge base is embedded stops within a turn
+                if engine is not None and engine.embedder is embedder:
+                    if _texts(engine) != entries:
+                        engine.set_documents(entries, progress=report)
+                else:
+                    engine = self.service.new_engine(entries, progress=report)
+        except Cancelled:
+            log.info("an index event's client left: its embedding stopped")
+            return engine, ""
         return engine, self.index_line(engine, kb_text, split, lang)
 
     def index_line(self, engine: HybridEngine | None, kb_text: str | None, split: bool, lang: str) -> str:
@@ -390,8 +397,13 @@ class DemoHandlers:
                              fmt.timings_table({}, lang))
 
     def on_search(self, *inputs: Any) -> tuple[Any, ...]:
-        """``search`` as the search event's outputs (``SearchOutputs.values()``)."""
-        return self.search(*inputs).values()
+        """``search`` as the search event's outputs (``SearchOutputs.values()``); its work stops when the page
+        leaves (nothing is shown then)."""
+        try:
+            with event_scope():
+                return self.search(*inputs).values()
+        except Cancelled:
+            return tuple(gr.skip() for _ in range(SearchOutputs.size(len(self.columns))))
 
     def search(self, engine: HybridEngine | None, query: str | None, kb_text: str | None, split: bool,
                alpha: float, fusion: str, normalizer: str, k: float, k1: float, b: float, threshold: float,
@@ -442,6 +454,8 @@ class DemoHandlers:
             response = target.search(fitted, k=int(k), alpha=float(alpha), fusion=fusion,
                                      mode="all" if target.has_vectors else "keyword", normalizer=normalizer,
                                      k1=float(k1), b=float(b), rerank=rerank)
+        except Cancelled:
+            raise
         except (EmptyQueryError, KnowledgeBaseError, EngineNotReadyError, ValueError) as exc:
             return self._empty(text("notice_error", lang, error=str(exc)), lang, error=True)
         except Exception as exc:  # noqa: BLE001 - the user sees a message, the log keeps the trace
