@@ -107,9 +107,11 @@ def fn_index_of(cfg: dict, elem_id: str, trigger: str) -> int:
     raise AssertionError(f"no {trigger} event on #{elem_id}")
 
 
-def run_event(url: str, fn_index: int, data: list, headers: dict | None = None, timeout: float = 30) -> list[dict]:
-    """Call an event the way the page does (queue/join, then read its stream); returns the stream's messages."""
-    session = uuid.uuid4().hex
+def run_event(url: str, fn_index: int, data: list, headers: dict | None = None, timeout: float = 30,
+              session: str | None = None) -> list[dict]:
+    """Call an event the way the page does (queue/join, then read its stream) in ``session`` (a new one when
+    None); returns the stream's messages."""
+    session = session or uuid.uuid4().hex
     with httpx.Client(base_url=url, headers=headers or {}, timeout=timeout) as http:
         r = http.post("/gradio_api/queue/join", json={"data": data, "fn_index": fn_index, "session_hash": session,
                                                       "event_data": None, "trigger_id": None})
@@ -921,6 +923,51 @@ def test_abandoned_gradio_calls_stop_their_work():
         assert httpx.get(f"{running.url}/health", timeout=10).status_code == 200
         r = httpx.post(f"{running.url}/v1/embeddings", json={"input": ["黑屏"]}, timeout=10)
         assert r.status_code == 200 and time.monotonic() - started < 2, (r.status_code, time.monotonic() - started)
+    finally:
+        running.stop()
+
+
+def test_session_engines_expire_and_are_bounded_in_number():
+    """Issue reproducer: each session kept its own engine in memory with no expiry (sessions that never open a page
+    never close). An engine goes ``session_ttl_s`` after it was built; at most ``max_sessions`` sessions keep state."""
+    import time
+
+    from server.app import start
+
+    kb = "笔记本电脑黑屏怎么办\n巴黎有哪些博物馆"
+    no_index = "no vector index"
+
+    def serve(**limits):
+        service = fake_service()
+        running = start(demo.build_demo(service, **limits), service, host="127.0.0.1", port=0,
+                        api_settings=ApiSettings())
+        cfg = config(running.url)
+        kb_ids = {c["id"] for c in cfg["components"] if c.get("props", {}).get("elem_id") == "kb"}
+        index = next(d["id"] for d in cfg["dependencies"]
+                     if len(d["inputs"]) == 4 and any(t[0] in kb_ids for t in d["targets"]))
+        search = fn_index_of(cfg, "search-button", "click")
+
+        def indexed(session: str) -> None:
+            _completed(run_event(running.url, index, [None, kb, False, "en"], session=session))
+
+        def notice(session: str) -> str:
+            return _completed(run_event(running.url, search, _search_data("巴黎博物馆", kb), session=session))[0]
+
+        return running, indexed, notice
+
+    running, indexed, notice = serve(session_ttl_s=1)
+    try:
+        indexed("a")
+        assert no_index not in notice("a")  # the session's engine answers
+        time.sleep(2.5)  # Gradio sweeps expired state every second
+        assert no_index in notice("a")
+    finally:
+        running.stop()
+    running, indexed, notice = serve(max_sessions=2)
+    try:
+        for session in ("b", "c", "d"):
+            indexed(session)
+        assert no_index not in notice("d") and no_index in notice("b")  # the least recently used went
     finally:
         running.stop()
 

@@ -159,6 +159,7 @@ class DemoHandlers:
         split_longer_than: entry length above which the split switch cuts an entry into sentences.
         upload_root: the only folder uploads are read from; Gradio's upload folder (where it stores the files
             it received) when None.
+        session_ttl_s: how long the server keeps a session's engine after building it (named in a notice).
         max_text_chars: knowledge bases with a longer entry are refused with a message; longer queries are cut.
         store_kb: the server's knowledge base over a store (``demo.py --store``, a
             ``server.knowledge.ServerKnowledgeBase``): every visitor searches it, read-only, instead of a text box.
@@ -167,8 +168,9 @@ class DemoHandlers:
     def __init__(self, service: ModelService, max_entries: int = MAX_ENTRIES,
                  max_upload_bytes: int = MAX_UPLOAD_BYTES, split_longer_than: int = SPLIT_LONGER_THAN,
                  upload_root: str | Path | None = None, store_kb: Any = None,
-                 max_text_chars: int = MAX_TEXT_CHARS) -> None:
+                 max_text_chars: int = MAX_TEXT_CHARS, session_ttl_s: float | None = None) -> None:
         self.service = service
+        self.session_ttl_s = session_ttl_s
         self.max_text_chars = max_text_chars
         self.store_kb = store_kb
         self.max_entries = max_entries
@@ -435,6 +437,8 @@ class DemoHandlers:
             state = self.service.status().state
             if self.store_kb is not None and state == READY:  # loaded, but not the model of the store's vectors
                 notices.append(self.index_line(None, kb_text, split, lang))
+            elif engine is None and state == READY and self.session_ttl_s is not None:
+                notices.append(text("notice_no_index", lang, hours=f"{self.session_ttl_s / 3600:g}"))
             else:
                 notices.append(text({LOADING: "notice_loading", FAILED: "notice_failed"}.get(state, "notice_indexing"),
                                     lang))

@@ -151,6 +151,8 @@ TEXTS: dict[str, dict[str, str]] = {
         "notice_failed": "向量引擎不可用，下面只有关键词结果。",
         "notice_indexing": "知识库刚刚改动，正在重新向量化：下面暂时只有关键词结果，完成后自动更新。",
         "notice_error": "搜索出错：{error}",
+        "notice_no_index": "本页还没有向量索引：正在建立，或服务器已按规定丢弃了它（建立 {hours} 小时后，或访问者太多时）。"
+                           "下面只有关键词结果；刷新页面即可重新建立。",
         "notice_query_cut": "查询有 {chars} 个字，超过本演示的上限 {limit} 个字：只用了前 {limit} 个字。",
         "notice_truncated": "查询有 {chars} 个字，超过 {model} 一次能读的 {limit} 个词元：只用了前 {kept} 个字搜索。",
         "notice_no_keyword": "关键词搜索没有找到：查询里的词（{tokens}）都不在知识库中。语义列按意思排序。",
@@ -377,6 +379,9 @@ TEXTS: dict[str, dict[str, str]] = {
         "notice_indexing": "The knowledge base just changed and is being embedded: keyword results only for now, "
                            "updated automatically when done.",
         "notice_error": "Search failed: {error}",
+        "notice_no_index": "This page has no vector index: it is being built, or the server dropped it ({hours} h "
+                           "after it was built, or when too many visitors came since). Keyword results only; "
+                           "reload the page to build it again.",
         "notice_query_cut": "The query has {chars} characters, more than this demo's limit of {limit}: only its "
                             "first {limit} characters were used.",
         "notice_truncated": "The query has {chars} characters, more than the {limit} tokens {model} reads at "
