@@ -628,7 +628,7 @@ def test_forged_forwarded_headers_do_not_make_new_clients():
             assert forged == [200] * 5 + [429]
             r = http.get("/search")
             assert r.status_code == 429 and int(r.headers["retry-after"]) >= 1
-            assert "HYBRID_RATE_LIMIT" in r.json()["error"]["message"]
+            assert "HYBRID_RATE_LIMIT" in r.json()["message"]
     finally:
         running.stop()
 
