@@ -904,9 +904,11 @@ def test_abandoned_gradio_calls_stop_their_work():
     running = start(demo.build_demo(service), service, host="127.0.0.1", port=0, api_settings=ApiSettings())
     try:
         documents = [f"第{i}条：笔记本电脑黑屏怎么办" for i in range(600)]
+        call = {"data": ["黑屏", documents, 5, 0.5, "adaptive", "all", 0]}
         for _ in range(3):
-            _abandon(running.url, {"data": ["黑屏", documents, 5, 0.5, "adaptive", "all", 0]},
-                     "/gradio_api/call/search", "/gradio_api/call/search/{event_id}")
+            _abandon(running.url, call, "/gradio_api/call/search", "/gradio_api/call/search/{event_id}")
+        with pytest.raises(httpx.ReadTimeout):  # not queued: the call runs inside its own request
+            httpx.post(f"{running.url}/gradio_api/run/search", json=call, timeout=0.5)
         cfg = config(running.url)
         kb_ids = {c["id"] for c in cfg["components"] if c.get("props", {}).get("elem_id") == "kb"}
         index = next(d["id"] for d in cfg["dependencies"]

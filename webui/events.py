@@ -29,15 +29,38 @@ class EventGone:
         return False
 
 
+class RequestGone:
+    """A cancel flag (``is_set()``) for an event run inside its own HTTP request (``/gradio_api/run/NAME``, not
+    queued): set once that request's client has disconnected. Read from the event's worker thread (started by
+    anyio, as Gradio runs a function), through the event loop."""
+
+    def __init__(self, request: Any) -> None:
+        self._request = request
+
+    def is_set(self) -> bool:
+        """Whether the request's client has gone."""
+        import anyio.from_thread
+
+        try:
+            return bool(anyio.from_thread.run(self._request.is_disconnected))
+        except RuntimeError:  # not in a worker thread of an event loop: nothing to ask
+            return False
+
+
 @contextmanager
 def event_scope(admit_within_s: float | None = None) -> Iterator[None]:
     """Embedding and tokenising inside this block stop (``hybrid.gate.Cancelled``) when the client of the Gradio
-    event running it leaves; ``admit_within_s`` as for ``hybrid.gate.embedding_scope``. Outside a queued event
-    nothing is cancelled."""
+    event running it leaves (a queued event's stream closes, or the request of an unqueued one); ``admit_within_s``
+    as for ``hybrid.gate.embedding_scope``. Outside an event nothing is cancelled."""
     from gradio.context import LocalContext
 
     queue = getattr(LocalContext.blocks.get(None), "_queue", None)
     event_id = LocalContext.event_id.get(None)
-    cancel = EventGone(queue, event_id) if queue is not None and event_id else None
+    http = getattr(LocalContext.request.get(None), "request", None)  # the fastapi request of a gr.Request
+    cancel: EventGone | RequestGone | None = None
+    if queue is not None and event_id:
+        cancel = EventGone(queue, event_id)
+    elif http is not None and hasattr(http, "is_disconnected"):
+        cancel = RequestGone(http)
     with embedding_scope(cancel, admit_within_s):  # type: ignore[arg-type]
         yield
