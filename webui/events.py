@@ -43,7 +43,7 @@ class RequestGone:
 
         try:
             return bool(anyio.from_thread.run(self._request.is_disconnected))
-        except RuntimeError:  # not in a worker thread of an event loop: nothing to ask
+        except Exception:  # noqa: BLE001 - not in an event loop's worker thread, or no channel: nothing to ask
             return False
 
 
