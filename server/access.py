@@ -256,7 +256,8 @@ class AccessMiddleware:
     Args:
         app: the app (FastAPI routes and the mounted Gradio UI).
         policy: credentials.
-        limiter: requests per client (``counts_as_work``); buckets per key, per session, else per address.
+        limiter: requests per client (``counts_as_work``); buckets per key, per session, else per address; the
+            anonymous clients of an address also share ``ANONYMOUS_BUCKETS_PER_ADDRESS`` times its limit.
         login_limiter: login attempts and wrong keys per client address.
         settings: limits (named in the messages).
     """
