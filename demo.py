@@ -38,6 +38,11 @@ QUEUE_SIZE = 64
 # go (the page reads an upload at once; the evaluation tab when "run" is pressed). All go when the server stops
 # (its upload folder is its own: server.uploads).
 UPLOAD_KEEP = (3600, 86400)
+# Per-session memory: a visitor's engine (its knowledge base's index) is dropped this long after it was last built,
+# and Gradio keeps the state of this many sessions at most (the least recently used go first). Gradio itself drops
+# a closed tab's state after an hour; these bound sessions that stay open or never open a page at all.
+SESSION_INDEX_TTL_S = 4 * 3600
+MAX_SESSIONS = 500
 
 
 def _blocks(lang: str) -> gr.Blocks:
@@ -51,7 +56,8 @@ def _blocks(lang: str) -> gr.Blocks:
 
 def build_demo(service: ModelService, kb_text: str | None = None, *, sample: str = DEFAULT_SAMPLE,
                lang: str = DEFAULT_LANGUAGE, max_entries: int = MAX_ENTRIES,
-               server_kb: ServerKnowledgeBase | None = None, api_settings: ApiSettings | None = None) -> gr.Blocks:
+               server_kb: ServerKnowledgeBase | None = None, api_settings: ApiSettings | None = None,
+               session_ttl_s: float = SESSION_INDEX_TTL_S, max_sessions: int = MAX_SESSIONS) -> gr.Blocks:
     """Build the demo UI around a shared, already started (or starting) ``ModelService``.
 
     Args:
@@ -64,11 +70,13 @@ def build_demo(service: ModelService, kb_text: str | None = None, *, sample: str
             endpoint when a call sends none. Over a store, the page searches it too, read-only, for every visitor.
         api_settings: the limits of the public ``search`` endpoint (those of POST /search; from the
             environment when None).
+        session_ttl_s: a session's engine is dropped this many seconds after it was last built.
+        max_sessions: sessions whose state (engine included) is kept; the least recently used go beyond.
     Returns:
         The Blocks app with its queue configured (serve it with ``server.app.serve`` or ``launch``).
     """
     store_kb = server_kb if server_kb is not None and server_kb.store is not None else None
-    h = DemoHandlers(service, max_entries=max_entries, store_kb=store_kb)
+    h = DemoHandlers(service, max_entries=max_entries, store_kb=store_kb, session_ttl_s=session_ttl_s)
     status = service.status()
     initial_kb = kb_text if kb_text is not None else ("" if store_kb is not None else sample_text(sample))
     first_sample = None if store_kb is not None else (sample if kb_text is None else sample_of(kb_text))
@@ -87,7 +95,8 @@ def build_demo(service: ModelService, kb_text: str | None = None, *, sample: str
                 controls = layout.build_more_controls(tr, h, service.settings, main_controls)
             with tr.make(gr.Tab, i18n={"label": "tab_evaluate"}, id="evaluate", elem_id="tab-evaluate"):
                 evaluation = build_eval_tab(tr, service, controls.alpha, controls.fusion, language)
-        page = wiring.Page(tr, language, status_line, timer, gr.State(status.state), gr.State(None), kb, query,
+        engine = gr.State(None, time_to_live=session_ttl_s)
+        page = wiring.Page(tr, language, status_line, timer, gr.State(status.state), engine, kb, query,
                            controls, results, evaluation, rerank)
         wiring.wire(demo, page, h)
         # Not queued: an MCP call then runs in the request that passed the access policy (a queued one would go
@@ -95,6 +104,7 @@ def build_demo(service: ModelService, kb_text: str | None = None, *, sample: str
         # still takes its turn at the model service's embedding gate.
         gr.api(make_search(service, server_kb, api_settings), api_name="search", queue=False)
     demo.queue(max_size=QUEUE_SIZE, default_concurrency_limit=1)
+    demo.state_session_capacity = max_sessions  # read when the app is mounted (launch() sets it from its argument)
     return demo
 
 

@@ -15,6 +15,7 @@ import numpy as np
 
 from . import atomic
 from .cache import EmbeddingCache, embed_with_cache, model_key
+from .gate import check_cancelled
 from .fusion import Candidates, Fused, QueryEvidence, fuse, normalize
 from .kb import Document, KnowledgeBaseError, to_documents
 from .lang import document_script, query_script, scripts_in
@@ -48,6 +49,16 @@ class EmptyQueryError(ValueError):
 
 class EngineNotReadyError(RuntimeError):
     """Semantic search (or reranking) was asked for but no embedding model (or reranker) is attached."""
+
+
+def _cancellable(progress: Progress | None) -> Progress:
+    """``progress`` that first stops tokenising (``hybrid.gate.Cancelled``) when the caller's work was cancelled."""
+    def report(done: int, total: int) -> None:
+        check_cancelled()
+        if progress is not None:
+            progress(done, total)
+
+    return report
 
 
 class IndexCorruptError(RuntimeError):
@@ -187,7 +198,7 @@ class HybridEngine:
         self._writable()
         docs = _with_fresh_ids(documents, start=len(self.store) + 1, taken=self._has_id)
         with self._lock:
-            tokens = self.tokenizer.tokenize_many([d.text for d in docs], progress=tokenize_progress)
+            tokens = self.tokenizer.tokenize_many([d.text for d in docs], progress=_cancellable(tokenize_progress))
             vectors = self._embed([d.text for d in docs], progress) if self.embedder is not None else None
             self.store.add(docs, tokens, vectors, model_key(self.embedder) if vectors is not None else None)
         return [d.id for d in docs]
@@ -238,7 +249,7 @@ class HybridEngine:
             tokens = [old_tokens[k] if k is not None else None for k in reused]
             missing = [i for i, t in enumerate(tokens) if t is None]
             for i, toks in zip(missing, self.tokenizer.tokenize_many([docs[i].text for i in missing],
-                                                                     progress=tokenize_progress)):
+                                                                     progress=_cancellable(tokenize_progress))):
                 tokens[i] = toks
             vectors = None
             if self.embedder is not None:

@@ -116,6 +116,11 @@ def check_cancelled() -> None:
         raise Cancelled()
 
 
+# Tokens one slot turn embeds at most (a longer text goes alone): 16 long texts in one turn held the model for
+# minutes, while every other caller waited.
+TURN_TOKENS = 2048
+
+
 class SharedEmbedder:
     """An embedder behind the shared slots: texts go through in chunks, each chunk holding one slot, so callers
     take turns, a cancelled caller stops after its current chunk, and no more than the slots' number of chunks
@@ -124,13 +129,15 @@ class SharedEmbedder:
     Args:
         inner: the loaded embedder.
         slots: the shared slots.
-        chunk: texts per slot turn.
+        chunk: texts per slot turn at most.
+        turn_tokens: tokens per slot turn at most (by the model's ``count_tokens``; a longer text goes alone).
     """
 
-    def __init__(self, inner: Embedder, slots: FairSlots, chunk: int = 16) -> None:
+    def __init__(self, inner: Embedder, slots: FairSlots, chunk: int = 16, turn_tokens: int = TURN_TOKENS) -> None:
         self.inner = inner
         self.slots = slots
         self.chunk = chunk
+        self.turn_tokens = turn_tokens
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self.inner, name)
@@ -154,18 +161,31 @@ class SharedEmbedder:
             raise Busy(time.monotonic() - started)
         scope.admitted = True
 
+    def turns(self, texts: Sequence[str]) -> list[tuple[int, int]]:
+        """The (start, stop) of each slot turn over ``texts``: at most ``chunk`` texts and ``turn_tokens`` tokens."""
+        if len(texts) <= 1:
+            return [(0, len(texts))] if texts else []
+        bounds, start, tokens = [], 0, 0
+        for i, n in enumerate(self.inner.count_tokens(list(texts))):
+            if i > start and (i - start >= self.chunk or tokens + n > self.turn_tokens):
+                bounds.append((start, i))
+                start, tokens = i, 0
+            tokens += n
+        bounds.append((start, len(texts)))
+        return bounds
+
     def _run(self, texts: Sequence[str], encode: Callable[[list[str]], Any], progress: Progress | None) -> np.ndarray:
         texts = list(texts)
         parts = []
-        for start in range(0, len(texts), self.chunk):
+        for start, stop in self.turns(texts):
             check_cancelled()
             self._acquire()
             try:
-                parts.append(np.asarray(encode(texts[start : start + self.chunk]), dtype=np.float32))
+                parts.append(np.asarray(encode(texts[start:stop]), dtype=np.float32))
             finally:
                 self.slots.release()
             if progress is not None:
-                progress(min(start + self.chunk, len(texts)), len(texts))
+                progress(stop, len(texts))
         if not parts:
             return np.zeros((0, self.inner.dimension), dtype=np.float32)
         return np.concatenate(parts)

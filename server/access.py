@@ -21,10 +21,15 @@ from urllib.parse import parse_qs, quote, urlencode, urlsplit
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from .problem import ApiError, error_body
+from .security import RateLimiter
 from .settings import ENV_VARS, ApiSettings
 
 SESSION_COOKIE = "hybrid_session"
 _LOGIN_BODY_BYTES = 16_384
+# Anonymous clients of one address (cookie-less, or each with the anonymous session an open server hands every
+# browser) share this many times the rate limit, on top of each one's own bucket: minting sessions cannot multiply
+# the address's budget, while visitors behind one address (a share tunnel) still get a few buckets' worth together.
+ANONYMOUS_BUCKETS_PER_ADDRESS = 4
 
 
 @dataclass(frozen=True)
@@ -311,7 +316,8 @@ class AccessMiddleware:
     Args:
         app: the app (FastAPI routes and the mounted Gradio UI).
         policy: credentials.
-        limiter: requests per client (``counts_as_work``); buckets per key, per session, else per address.
+        limiter: requests per client (``counts_as_work``); buckets per key, per session, else per address; the
+            anonymous clients of an address also share ``ANONYMOUS_BUCKETS_PER_ADDRESS`` times its limit.
         login_limiter: login attempts and wrong keys per client address.
         settings: limits (named in the messages).
     """
@@ -322,6 +328,8 @@ class AccessMiddleware:
         self.limiter = limiter
         self.login_limiter = login_limiter
         self.settings = settings
+        per_minute = getattr(limiter, "per_minute", 0)
+        self.address_limiter = RateLimiter(per_minute * ANONYMOUS_BUCKETS_PER_ADDRESS)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] not in ("http", "websocket"):
@@ -370,11 +378,14 @@ class AccessMiddleware:
             who, new_cookie = "anonymous", session
         if counts_as_work(method, path):
             bucket = client_bucket(who, session, address)
+            limit, client = self.settings.rate_limit_per_minute, "this client"
             wait = self.limiter.acquire(bucket)
+            if wait == 0 and who in (None, "anonymous"):
+                wait = self.address_limiter.acquire(address)
+                limit, client = limit * ANONYMOUS_BUCKETS_PER_ADDRESS, "the anonymous clients of this address"
             if wait > 0:
-                limit = self.settings.rate_limit_per_minute
                 await self._error(scope, send, ApiError(
-                    429, "rate_limited", f"more than {limit} requests a minute from this client "
+                    429, "rate_limited", f"more than {limit} requests a minute from {client} "
                     f"({ENV_VARS['rate_limit_per_minute']}); retry in {math.ceil(wait)} s",
                     headers={"Retry-After": str(math.ceil(wait))}))
                 return

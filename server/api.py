@@ -152,10 +152,11 @@ def build_router(service: ModelService, kb: ServerKnowledgeBase | None, settings
         })
 
     @router.post("/v1/rerank", summary="Order documents by relevance to a query with the reranker")
-    def rerank(body: RerankRequest) -> JSONResponse:
+    async def rerank(body: RerankRequest, request: Request) -> JSONResponse:
         documents = None if body.documents is None else [d if isinstance(d, str) else d.text for d in body.documents]
-        return JSONResponse(run_rerank(service, settings, body.query, documents, top_n=body.top_n,
-                                       return_documents=body.return_documents, model=body.model))
+        return JSONResponse(await in_worker(request, settings, lambda: run_rerank(
+            service, settings, body.query, documents, top_n=body.top_n, return_documents=body.return_documents,
+            model=body.model)))
 
     @router.get("/v1/models", summary="The loaded embedding model and reranker")
     def models() -> dict[str, Any]:

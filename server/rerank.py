@@ -8,6 +8,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
+from hybrid.gate import Cancelled, check_cancelled
 from hybrid.redact import hide_paths
 from hybrid.rerank import RERANKER_ALIASES, Reranker, rerank_order
 from hybrid.service import ModelService
@@ -61,7 +62,16 @@ def run_rerank(service: ModelService, settings: ApiSettings, query: str | None, 
     if tokens > settings.max_tokens:
         raise limit_error(413, f"the tokens of the (query, document) prompts (by {names[0]}'s tokenizer)",
                           tokens, settings.max_tokens, "max_tokens", "documents")
-    scores = np.asarray(reranker.score(query, texts), dtype=np.float64)
+    # A batch at a time, so a request whose client left stops after the batch it is on.
+    step = max(int(getattr(reranker, "batch_size", 16)), 1)
+    parts = []
+    try:
+        for start in range(0, len(texts), step):
+            check_cancelled()
+            parts.append(np.asarray(reranker.score(query, texts[start : start + step]), dtype=np.float64))
+    except Cancelled:
+        raise ApiError(503, "cancelled", "the client disconnected; the work was stopped") from None
+    scores = np.concatenate(parts)
     results = []
     for index in rerank_order(scores)[:top_n].tolist():
         result: dict[str, Any] = {"index": index, "relevance_score": float(scores[index])}

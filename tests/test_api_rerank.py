@@ -216,6 +216,37 @@ def test_search_rerank_over_adhoc_documents_and_bad_values(client):
         assert client.post("/search", json={"query": "水果", "rerank": bad}).status_code == 400, bad
 
 
+def test_a_rerank_whose_client_left_stops():
+    """Issue item: /v1/rerank went on scoring after its client gave up. It scores a batch at a time and stops
+    after the batch it is on, on the real server."""
+    import time
+
+    from server.app import start
+
+    class SlowReranker(WordReranker):
+        batch_size = 4
+        scored = 0
+
+        def score(self, query, texts):
+            time.sleep(0.025 * len(texts))
+            self.scored += len(texts)
+            return super().score(query, texts)
+
+    slow = SlowReranker(["香蕉"])
+    service = service_with(loaded=LoadedReranker(slow, "slow"))
+    service.wait_reranker(10)
+    running = start(None, service, host="127.0.0.1", port=0, api_settings=ApiSettings())
+    try:
+        with pytest.raises(httpx.ReadTimeout):  # 100 documents: 25 batches, 2.5 s of scoring
+            httpx.post(f"{running.url}/v1/rerank", json={"query": "香蕉", "documents": DOCS * 25}, timeout=0.5)
+        time.sleep(3.0)  # past the time all 100 would take
+        stopped_at = slow.scored
+        time.sleep(0.5)
+        assert slow.scored == stopped_at < 80, stopped_at
+    finally:
+        running.stop()
+
+
 def test_run_rerank_without_a_web_framework():
     service = service_with()
     service.wait_reranker(10)

@@ -102,3 +102,34 @@ def test_a_caller_not_admitted_within_its_wait_gets_busy_and_admitted_callers_wa
         first.start()
         assert shared.encode_documents(["w"] * 6).shape == (6, encoder.dimension)
     other.join()
+
+
+def test_tokenising_stops_when_the_scope_is_cancelled():
+    """Keyword-only engines (ad-hoc documents in mode keyword, the page's fallback) embed nothing, so their
+    tokenising is where a cancelled request stops."""
+    from hybrid.engine import HybridEngine
+    from hybrid.gate import Cancelled, embedding_scope
+
+    cancel = threading.Event()
+    cancel.set()
+    with embedding_scope(cancel), pytest.raises(Cancelled):
+        HybridEngine([f"第{i}条：笔记本电脑黑屏怎么办" for i in range(300)])
+    with embedding_scope(threading.Event()):
+        assert len(HybridEngine(["笔记本电脑黑屏怎么办"])) == 1
+
+
+def test_a_turn_is_bounded_in_tokens():
+    """Issue reproducer: one turn of 16 long texts (or one page entry of 20,000 characters among short ones) held
+    the shared model for tens of seconds while every other caller waited."""
+    from hybrid.gate import TURN_TOKENS
+
+    inner = OneHotEncoder()  # a token a character
+    shared = SharedEmbedder(inner, FairSlots(1))
+    long_texts = ["字" * (TURN_TOKENS // 2)] * 6
+    shared.encode_documents(long_texts)
+    assert inner.document_calls == 3  # three turns of two texts, not one of six
+    assert shared.turns(long_texts) == [(0, 2), (2, 4), (4, 6)]
+    assert shared.turns(["短"] * 20) == [(0, 16), (16, 20)]
+    mixed = ["短"] * 3 + ["字" * (3 * TURN_TOKENS)] + ["短"] * 3
+    assert shared.turns(mixed) == [(0, 3), (3, 4), (4, 7)]  # a longer text goes alone
+    np.testing.assert_array_equal(shared.encode_documents(mixed), inner.encode_documents(mixed))

@@ -107,9 +107,11 @@ def fn_index_of(cfg: dict, elem_id: str, trigger: str) -> int:
     raise AssertionError(f"no {trigger} event on #{elem_id}")
 
 
-def run_event(url: str, fn_index: int, data: list, headers: dict | None = None, timeout: float = 30) -> list[dict]:
-    """Call an event the way the page does (queue/join, then read its stream); returns the stream's messages."""
-    session = uuid.uuid4().hex
+def run_event(url: str, fn_index: int, data: list, headers: dict | None = None, timeout: float = 30,
+              session: str | None = None) -> list[dict]:
+    """Call an event the way the page does (queue/join, then read its stream) in ``session`` (a new one when
+    None); returns the stream's messages."""
+    session = session or uuid.uuid4().hex
     with httpx.Client(base_url=url, headers=headers or {}, timeout=timeout) as http:
         r = http.post("/gradio_api/queue/join", json={"data": data, "fn_index": fn_index, "session_hash": session,
                                                       "event_data": None, "trigger_id": None})
@@ -1007,6 +1009,33 @@ def test_an_open_server_limits_each_browser_on_its_own(tiny_app):
         running.stop()
 
 
+def test_minted_anonymous_sessions_share_their_address_budget(tiny_app):
+    """Issue reproducer: with HYBRID_RATE_LIMIT=5, ten anonymous cookies from one address gave 50 requests in 4 s.
+    Anonymous clients of one address now share ``ANONYMOUS_BUCKETS_PER_ADDRESS`` times the limit."""
+    from server.access import ANONYMOUS_BUCKETS_PER_ADDRESS
+    from server.app import start
+
+    running = start(tiny_app, fake_service(), host="127.0.0.1", port=0,
+                    api_settings=ApiSettings(rate_limit_per_minute=3, login_attempts_per_minute=MANY_LOGINS))
+    try:
+        browsers = [httpx.Client(base_url=running.url) for _ in range(10)]
+        for http in browsers:
+            assert http.get("/").status_code == 200 and "hybrid_session" in http.cookies
+        statuses = [s for http in browsers for s in _statuses(http, 3)]
+        budget = 3 * ANONYMOUS_BUCKETS_PER_ADDRESS
+        assert statuses.count(200) == budget < 30 and statuses.count(429) == 30 - budget, statuses
+        with httpx.Client(base_url=running.url) as fresh:  # an eleventh session, or none, of that address
+            assert fresh.get("/").status_code == 200 and "hybrid_session" in fresh.cookies
+            r = fresh.get("/search")
+            assert r.status_code == 429 and "anonymous clients of this address" in r.json()["message"]
+            fresh.cookies.clear()
+            assert _statuses(fresh, 1) == [429]
+        for http in browsers:
+            http.close()
+    finally:
+        running.stop()
+
+
 # ----------------------------------------------------------------------------- the login page in a browser
 
 
@@ -1110,6 +1139,156 @@ def test_a_request_that_gets_no_turn_in_time_is_429_and_budgets_are_413():
         over = httpx.post(f"{running.url}/search", json={"query": "甲", "documents": ["字" * 300, "字" * 300]})
         assert over.status_code == 413 and "HYBRID_MAX_TOKENS" in over.json()["message"]
         assert "600" in over.json()["message"] and "500" in over.json()["message"]
+    finally:
+        running.stop()
+
+
+def _search_data(query: str, kb: str) -> list:
+    from hybrid.settings import DEFAULT_SETTINGS as d
+
+    return [None, query, kb, False, d.alpha, d.fusion, d.normalizer, d.k, d.k1, d.b, 0.5, "en"]
+
+
+def _completed(messages: list[dict]) -> list:
+    done = [m for m in messages if m.get("msg") == "process_completed"]
+    assert done and done[-1]["success"], messages[-3:]
+    return done[-1]["output"]["data"]
+
+
+def test_page_events_bound_a_huge_query_and_a_huge_entry():
+    """Issue reproducers: a 6 MB query cost 4.6 s of tokenising per page event; one 20,000-character line held the
+    shared model 25.7 s. A query is cut to ``MAX_TEXT_CHARS`` before any work; such an entry is refused unembedded."""
+    import time
+
+    from webui.handlers import MAX_TEXT_CHARS
+
+    from server.app import start
+
+    service = fake_service()
+    encoder = service.embedder.inner
+    running = start(demo.build_demo(service), service, host="127.0.0.1", port=0, api_settings=ApiSettings())
+    try:
+        cfg = config(running.url)
+        kb_ids = {c["id"] for c in cfg["components"] if c.get("props", {}).get("elem_id") == "kb"}
+        on_kb = {len(d["inputs"]): d["id"] for d in cfg["dependencies"] if any(t[0] in kb_ids for t in d["targets"])}
+        count, index = on_kb[3], on_kb[4]  # h.count(kb, split, lang); h.index(engine, kb, split, lang)
+        search = fn_index_of(cfg, "search-button", "click")
+        kb = "笔记本电脑黑屏怎么办\n巴黎有哪些博物馆"
+        started = time.monotonic()
+        notice = _completed(run_event(running.url, search, _search_data("巴黎博物馆" * 1_200_000, kb)))[0]
+        took = time.monotonic() - started
+        assert f"first {MAX_TEXT_CHARS:,} characters" in notice and "6,000,000" in notice, notice
+        assert took < 10, took  # the body itself (18 MB of JSON) is most of it
+        before = encoder.documents_embedded
+        long_kb = "巴黎有哪些博物馆\n" + "字" * 20_000
+        _completed(run_event(running.url, index, [None, long_kb, False, "en"]))
+        assert encoder.documents_embedded == before, "the 20,000-character entry was embedded"
+        line = _completed(run_event(running.url, count, [long_kb, False, "en"]))[0]
+        assert "Entry 2 has 20,000 characters" in line, line
+    finally:
+        running.stop()
+
+
+def _abandon(url: str, start: dict, path: str, stream: str, params: dict | None = None) -> None:
+    """Start a queued Gradio call, listen to its event stream for half a second, and leave (a closed tab, an
+    interrupted gradio_client)."""
+    import time
+
+    with httpx.Client(base_url=url, timeout=httpx.Timeout(30, read=0.5)) as http:
+        r = http.post(path, json=start)
+        assert r.status_code == 200, r.text[:300]
+        target = stream.format(event_id=r.json()["event_id"])
+        leave = time.monotonic() + 0.5
+        try:
+            with http.stream("GET", target, params=params or {}) as events:
+                for line in events.iter_lines():
+                    assert "complete" not in line, line
+                    if time.monotonic() > leave:
+                        break
+        except httpx.ReadTimeout:
+            pass
+
+
+def test_abandoned_gradio_calls_stop_their_work():
+    """Issue reproducer: 40 abandoned calls of the public ``search`` kept embedding (/v1/embeddings waited 8-19 s,
+    /health 6 s). A call whose event stream closes stops within a turn, on the public endpoint and the page."""
+    import time
+
+    from server.app import start
+    from tests.fakes import SlowEncoder
+
+    encoder = SlowEncoder(0.01)  # 600 documents: 6 s of embedding a call
+    service = ModelService(cache=False, loader=lambda model, **_: LoadedEmbedder(encoder, model)).start()
+    service.wait(30)
+    running = start(demo.build_demo(service), service, host="127.0.0.1", port=0, api_settings=ApiSettings())
+    try:
+        documents = [f"第{i}条：笔记本电脑黑屏怎么办" for i in range(600)]
+        call = {"data": ["黑屏", documents, 5, 0.5, "adaptive", "all", 0]}
+        for _ in range(3):
+            _abandon(running.url, call, "/gradio_api/call/search", "/gradio_api/call/search/{event_id}")
+        with pytest.raises(httpx.ReadTimeout):  # not queued: the call runs inside its own request
+            httpx.post(f"{running.url}/gradio_api/run/search", json=call, timeout=0.5)
+        cfg = config(running.url)
+        kb_ids = {c["id"] for c in cfg["components"] if c.get("props", {}).get("elem_id") == "kb"}
+        index = next(d["id"] for d in cfg["dependencies"]
+                     if len(d["inputs"]) == 4 and any(t[0] in kb_ids for t in d["targets"]))
+        session = uuid.uuid4().hex
+        _abandon(running.url, {"data": [None, "\n".join(documents), False, "en"], "fn_index": index,
+                               "session_hash": session, "event_data": None, "trigger_id": None},
+                 "/gradio_api/queue/join", "/gradio_api/queue/data", {"session_hash": session})
+        time.sleep(1.5)  # the queue notices the closed streams; each call stops after the turn it is on
+        stopped_at = encoder.documents_embedded
+        time.sleep(1.0)
+        assert encoder.documents_embedded == stopped_at < 300, stopped_at
+        started = time.monotonic()
+        assert httpx.get(f"{running.url}/health", timeout=10).status_code == 200
+        r = httpx.post(f"{running.url}/v1/embeddings", json={"input": ["黑屏"]}, timeout=10)
+        assert r.status_code == 200 and time.monotonic() - started < 2, (r.status_code, time.monotonic() - started)
+    finally:
+        running.stop()
+
+
+def test_session_engines_expire_and_are_bounded_in_number():
+    """Issue reproducer: each session kept its own engine in memory with no expiry (sessions that never open a page
+    never close). An engine goes ``session_ttl_s`` after it was built; at most ``max_sessions`` sessions keep state."""
+    import time
+
+    from server.app import start
+
+    kb = "笔记本电脑黑屏怎么办\n巴黎有哪些博物馆"
+    no_index = "no vector index"
+
+    def serve(**limits):
+        service = fake_service()
+        running = start(demo.build_demo(service, **limits), service, host="127.0.0.1", port=0,
+                        api_settings=ApiSettings())
+        cfg = config(running.url)
+        kb_ids = {c["id"] for c in cfg["components"] if c.get("props", {}).get("elem_id") == "kb"}
+        index = next(d["id"] for d in cfg["dependencies"]
+                     if len(d["inputs"]) == 4 and any(t[0] in kb_ids for t in d["targets"]))
+        search = fn_index_of(cfg, "search-button", "click")
+
+        def indexed(session: str) -> None:
+            _completed(run_event(running.url, index, [None, kb, False, "en"], session=session))
+
+        def notice(session: str) -> str:
+            return _completed(run_event(running.url, search, _search_data("巴黎博物馆", kb), session=session))[0]
+
+        return running, indexed, notice
+
+    running, indexed, notice = serve(session_ttl_s=1)
+    try:
+        indexed("a")
+        assert no_index not in notice("a")  # the session's engine answers
+        time.sleep(2.5)  # Gradio sweeps expired state every second
+        assert no_index in notice("a")
+    finally:
+        running.stop()
+    running, indexed, notice = serve(max_sessions=2)
+    try:
+        for session in ("b", "c", "d"):
+            indexed(session)
+        assert no_index not in notice("d") and no_index in notice("b")  # the least recently used went
     finally:
         running.stop()
 

@@ -10,6 +10,8 @@ from server.problem import ApiError
 from server.search import run_search
 from server.settings import ApiSettings
 
+from .events import event_scope
+
 
 def make_search(service: ModelService, server_kb: ServerKnowledgeBase | None = None,
                 settings: ApiSettings | None = None) -> Callable[..., dict[str, Any]]:
@@ -50,8 +52,11 @@ def make_search(service: ModelService, server_kb: ServerKnowledgeBase | None = N
         import gradio as gr
 
         try:
-            outcome = run_search(service, server_kb, limits, query, k=k, alpha=alpha,
-                                 fusion=fusion, mode=mode, documents=knowledge_base, rerank=rerank)
+            # As POST /search: a turn at the model within HYBRID_EMBED_WAIT, and the work stops when the caller's
+            # event stream closes (a queued call: /gradio_api/call/search, gradio_client).
+            with event_scope(limits.embed_wait_s):
+                outcome = run_search(service, server_kb, limits, query, k=k, alpha=alpha,
+                                     fusion=fusion, mode=mode, documents=knowledge_base, rerank=rerank)
         except ApiError as exc:  # the caller's mistake (or a model still loading): said to the caller, no trace
             raise gr.Error(f"{exc.code}: {exc.message}", print_exception=False) from None
         return outcome.to_dict()

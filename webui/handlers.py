@@ -11,16 +11,18 @@ import gradio as gr
 import pandas as pd
 
 from hybrid.engine import EmptyQueryError, EngineNotReadyError, HybridEngine
+from hybrid.gate import Cancelled
 from hybrid.kb import KnowledgeBaseError, entries_from_file, parse_entries
 from hybrid.redact import hide_paths
 from hybrid.semantic import Embedder
 from hybrid.service import FAILED, LOADING, OFF, READY, ModelService
-from server.settings import MAX_UPLOAD_BYTES
+from server.settings import DEFAULT_API_SETTINGS, MAX_UPLOAD_BYTES
 from server.uploads import is_received_upload
 
 from . import format as fmt
 from . import plots, share
 from .calibration import calibration_for
+from .events import event_scope
 from .i18n import text
 from .samples import example_queries, sample_names, sample_text
 
@@ -29,6 +31,10 @@ log = logging.getLogger(__name__)
 # A pasted knowledge base above this many entries is refused with a message (the packaged model embeds
 # roughly 50 short entries a second on two cores: 20,000 entries take several minutes).
 MAX_ENTRIES = 20_000
+# An entry or a query longer than this many characters (the API's HYBRID_MAX_INPUT_CHARS default) is refused or
+# cut before any work: one 20,000-character line held the shared model 25 s (its 40 windows embedded in one
+# turn), a 6 MB query cost seconds of tokenising per event.
+MAX_TEXT_CHARS = DEFAULT_API_SETTINGS.max_input_chars
 # With the split switch on, entries longer than this many characters are cut into sentences.
 SPLIT_LONGER_THAN = 100
 # Tokens kept free below the model's limit for the query instruction (Qwen3's is about 25 tokens), since
@@ -140,14 +146,19 @@ class DemoHandlers:
         split_longer_than: entry length above which the split switch cuts an entry into sentences.
         upload_root: the only folder uploads are read from; Gradio's upload folder (where it stores the files
             it received) when None.
+        session_ttl_s: how long the server keeps a session's engine after building it (named in a notice).
+        max_text_chars: knowledge bases with a longer entry are refused with a message; longer queries are cut.
         store_kb: the server's knowledge base over a store (``demo.py --store``, a
             ``server.knowledge.ServerKnowledgeBase``): every visitor searches it, read-only, instead of a text box.
     """
 
     def __init__(self, service: ModelService, max_entries: int = MAX_ENTRIES,
                  max_upload_bytes: int = MAX_UPLOAD_BYTES, split_longer_than: int = SPLIT_LONGER_THAN,
-                 upload_root: str | Path | None = None, store_kb: Any = None) -> None:
+                 upload_root: str | Path | None = None, store_kb: Any = None,
+                 max_text_chars: int = MAX_TEXT_CHARS, session_ttl_s: float | None = None) -> None:
         self.service = service
+        self.session_ttl_s = session_ttl_s
+        self.max_text_chars = max_text_chars
         self.store_kb = store_kb
         self.max_entries = max_entries
         self.max_upload_bytes = max_upload_bytes
@@ -167,6 +178,10 @@ class DemoHandlers:
             return text("kb_empty", lang)
         if len(entries) > self.max_entries:
             return text("kb_too_many", lang, n=f"{len(entries):,}", limit=f"{self.max_entries:,}")
+        longest = max(range(len(entries)), key=lambda i: len(entries[i]))
+        if len(entries[longest]) > self.max_text_chars:
+            return text("kb_entry_too_long", lang, n=longest + 1, chars=f"{len(entries[longest]):,}",
+                        limit=f"{self.max_text_chars:,}")
         return None
 
     def count(self, kb_text: str | None, split: bool, lang: str) -> tuple[str, Any]:
@@ -211,11 +226,16 @@ class DemoHandlers:
             progress((done, total), desc=desc, unit=unit)
 
         embedder = self.service.embedder
-        if engine is not None and engine.embedder is embedder:
-            if _texts(engine) != entries:
-                engine.set_documents(entries, progress=report)
-        else:
-            engine = self.service.new_engine(entries, progress=report)
+        try:
+            with event_scope():  # a page closed while its knowledge base is embedded stops within a turn
+                if engine is not None and engine.embedder is embedder:
+                    if _texts(engine) != entries:
+                        engine.set_documents(entries, progress=report)
+                else:
+                    engine = self.service.new_engine(entries, progress=report)
+        except Cancelled:
+            log.info("an index event's client left: its embedding stopped")
+            return engine, ""
         return engine, self.index_line(engine, kb_text, split, lang)
 
     def index_line(self, engine: HybridEngine | None, kb_text: str | None, split: bool, lang: str) -> str:
@@ -366,8 +386,13 @@ class DemoHandlers:
                              fmt.timings_table({}, lang))
 
     def on_search(self, *inputs: Any) -> tuple[Any, ...]:
-        """``search`` as the search event's outputs (``SearchOutputs.values()``)."""
-        return self.search(*inputs).values()
+        """``search`` as the search event's outputs (``SearchOutputs.values()``); its work stops when the page
+        leaves (nothing is shown then)."""
+        try:
+            with event_scope():
+                return self.search(*inputs).values()
+        except Cancelled:
+            return tuple(gr.skip() for _ in range(SearchOutputs.size(len(self.columns))))
 
     def search(self, engine: HybridEngine | None, query: str | None, kb_text: str | None, split: bool,
                alpha: float, fusion: str, normalizer: str, k: float, k1: float, b: float, threshold: float,
@@ -399,11 +424,16 @@ class DemoHandlers:
             state = self.service.status().state
             if self.store_kb is not None and state == READY:  # loaded, but not the model of the store's vectors
                 notices.append(self.index_line(None, kb_text, split, lang))
+            elif engine is None and state == READY and self.session_ttl_s is not None:
+                notices.append(text("notice_no_index", lang, hours=f"{self.session_ttl_s / 3600:g}"))
             else:
                 notices.append(text({LOADING: "notice_loading", FAILED: "notice_failed"}.get(state, "notice_indexing"),
                                     lang))
         embedder = target.embedder if target.has_vectors else None
         query = query.strip()
+        if len(query) > self.max_text_chars:
+            notices.append(text("notice_query_cut", lang, chars=f"{len(query):,}", limit=f"{self.max_text_chars:,}"))
+            query = query[: self.max_text_chars]
         fitted, limit = fit_query(query, embedder)
         if limit is not None:
             notices.append(text("notice_truncated", lang, chars=len(query), limit=limit, kept=len(fitted),
@@ -415,6 +445,8 @@ class DemoHandlers:
             response = target.search(fitted, k=int(k), alpha=float(alpha), fusion=fusion,
                                      mode="all" if target.has_vectors else "keyword", normalizer=normalizer,
                                      k1=float(k1), b=float(b), rerank=rerank)
+        except Cancelled:
+            raise
         except (EmptyQueryError, KnowledgeBaseError, EngineNotReadyError, ValueError) as exc:
             return self._empty(text("notice_error", lang, error=hide_paths(str(exc))), lang, error=True)
         except Exception as exc:  # noqa: BLE001 - the user sees a message, the log keeps the trace

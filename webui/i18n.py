@@ -37,6 +37,8 @@ TEXTS: dict[str, dict[str, str]] = {
         "kb_keyword_only": "关键词索引就绪（{n} 条）；向量引擎加载后自动向量化",
         "kb_too_many": "知识库有 {n} 条，超过本演示的上限 {limit} 条，未建立索引；文本已保留。"
                        "请删减，或用命令行 `python -m hybrid search --kb 文件` 处理大文件。",
+        "kb_entry_too_long": "第 {n} 条有 {chars} 个字，超过本演示每条的上限 {limit} 个字，未建立索引；文本已保留。"
+                             "请把它分成几行，或勾选“把长段落拆成句子”。",
         "kb_empty": "知识库为空：请每行输入一条知识，或上传文件。",
         "progress_embed": "正在向量化知识库",
         "progress_unit": "条",
@@ -149,6 +151,9 @@ TEXTS: dict[str, dict[str, str]] = {
         "notice_failed": "向量引擎不可用，下面只有关键词结果。",
         "notice_indexing": "知识库刚刚改动，正在重新向量化：下面暂时只有关键词结果，完成后自动更新。",
         "notice_error": "搜索出错：{error}",
+        "notice_no_index": "本页还没有向量索引：正在建立，或服务器已按规定丢弃了它（建立 {hours} 小时后，或访问者太多时）。"
+                           "下面只有关键词结果；刷新页面即可重新建立。",
+        "notice_query_cut": "查询有 {chars} 个字，超过本演示的上限 {limit} 个字：只用了前 {limit} 个字。",
         "notice_truncated": "查询有 {chars} 个字，超过 {model} 一次能读的 {limit} 个词元：只用了前 {kept} 个字搜索。",
         "notice_no_keyword": "关键词搜索没有找到：查询里的词（{tokens}）都不在知识库中。语义列按意思排序。",
         "notice_no_query_words": "关键词搜索没有找到：查询里没有可供关键词匹配的词（只有标点、表情或停用词）。语义列按意思排序。",
@@ -250,6 +255,9 @@ TEXTS: dict[str, dict[str, str]] = {
         "kb_too_many": "The knowledge base has {n} entries, more than this demo's limit of {limit}; it was not "
                        "indexed and your text is kept. Shorten it, or use `python -m hybrid search --kb FILE` "
                        "for large files.",
+        "kb_entry_too_long": "Entry {n} has {chars} characters, more than this demo's limit of {limit} an entry; "
+                             "the knowledge base was not indexed and your text is kept. Break it into several "
+                             "lines, or tick \"Split long paragraphs into sentences\".",
         "kb_empty": "The knowledge base is empty: type one entry per line or upload a file.",
         "progress_embed": "Embedding the knowledge base",
         "progress_unit": "entries",
@@ -371,6 +379,11 @@ TEXTS: dict[str, dict[str, str]] = {
         "notice_indexing": "The knowledge base just changed and is being embedded: keyword results only for now, "
                            "updated automatically when done.",
         "notice_error": "Search failed: {error}",
+        "notice_no_index": "This page has no vector index: it is being built, or the server dropped it ({hours} h "
+                           "after it was built, or when too many visitors came since). Keyword results only; "
+                           "reload the page to build it again.",
+        "notice_query_cut": "The query has {chars} characters, more than this demo's limit of {limit}: only its "
+                            "first {limit} characters were used.",
         "notice_truncated": "The query has {chars} characters, more than the {limit} tokens {model} reads at "
                             "once: only its first {kept} characters were searched.",
         "notice_no_keyword": "Keyword search found nothing: none of the query's words ({tokens}) is in the "
