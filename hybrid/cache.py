@@ -303,3 +303,26 @@ def embed_with_cache(
         logger.info("Embedded %d new texts with %s in %.1fs (%d from cache)", len(missing), embedder.name,
                     time.perf_counter() - started, total - sum(len(positions[t]) for t in missing))
     return out
+
+
+class PublicTextsCache:
+    """A view of an ``EmbeddingCache`` that reads and stores only texts anyone may know (shipped samples).
+
+    Any other text is reported missing and never written, so a visitor cannot tell from the timing whether
+    someone else embedded it, while every session of a shipped sample reuses its vectors.
+    """
+
+    def __init__(self, cache: EmbeddingCache, texts: frozenset[str]) -> None:
+        self.cache, self.texts = cache, texts
+
+    def get_many(self, model_key: str, texts: Sequence[str], dimension: int | None = None) -> list[np.ndarray | None]:
+        """As ``EmbeddingCache.get_many``; texts outside the public set are always None."""
+        public = [t for t in texts if t in self.texts]
+        found = iter(self.cache.get_many(model_key, public, dimension=dimension) if public else [])
+        return [next(found) if t in self.texts else None for t in texts]
+
+    def put_many(self, model_key: str, texts: Sequence[str], vectors: np.ndarray | Sequence[np.ndarray]) -> None:
+        """As ``EmbeddingCache.put_many``, keeping only the public texts."""
+        keep = [i for i, t in enumerate(texts) if t in self.texts]
+        if keep:
+            self.cache.put_many(model_key, [texts[i] for i in keep], [vectors[i] for i in keep])

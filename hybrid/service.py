@@ -7,7 +7,7 @@ import threading
 from dataclasses import dataclass
 from typing import Any, Callable, Mapping, Sequence
 
-from .cache import EmbeddingCache
+from .cache import EmbeddingCache, PublicTextsCache
 from .engine import HybridEngine, Progress
 from .gate import FairSlots, SharedEmbedder
 from .kb import Document
@@ -195,7 +195,7 @@ class ModelService:
 
     def new_engine(self, documents: Sequence[str | Document | Mapping[str, Any]] = (),
                    progress: Progress | None = None, settings: Settings | None = None,
-                   shared_cache: bool = False) -> HybridEngine:
+                   shared_cache: bool = False, public_texts: frozenset[str] = frozenset()) -> HybridEngine:
         """An engine over ``documents`` using the shared model if it is ready (keyword-only otherwise) and the
         reranker if it is (attach a later one with ``engine.reranker = service.reranker``).
 
@@ -206,8 +206,16 @@ class ModelService:
             shared_cache: reuse and store the documents' vectors in the service's persistent cache. Only for the
                 operator's own knowledge base: a visitor's texts found there would come back faster for the next
                 visitor who sends them, telling that one what others embedded (and would stay on the disk).
+            public_texts: without ``shared_cache``, texts anyone may know (the shipped samples' entries) that
+                still use the persistent cache; every other text is embedded afresh.
         Returns:
             The engine.
         """
         return HybridEngine(documents, embedder=self.embedder, settings=settings or self.settings,
-                            cache=self.cache if shared_cache else None, progress=progress, reranker=self.reranker)
+                            cache=self._cache_view(shared_cache, public_texts), progress=progress,
+                            reranker=self.reranker)
+
+    def _cache_view(self, shared: bool, public_texts: frozenset[str]) -> EmbeddingCache | PublicTextsCache | None:
+        if self.cache is None or shared:
+            return self.cache
+        return PublicTextsCache(self.cache, public_texts) if public_texts else None

@@ -366,3 +366,31 @@ def test_a_model_loaded_from_a_local_folder_is_named_by_the_folder(tmp_path):
         assert answers[3].json()["model"] == "my-e5" and "my-e5" in answers[6].json()["error"]["message"]
     finally:
         running.stop()
+
+
+def test_page_sessions_share_only_the_shipped_samples_vectors(tmp_path):
+    """Every page session of a shipped sample reuses its vectors from the cache (samples are public), while a
+    visitor's own lines are embedded afresh in each session and never written to the cache on disk."""
+    from hybrid.cache import EmbeddingCache
+    from hybrid.semantic import LoadedEmbedder
+    from hybrid.service import ModelService
+    from tests.fakes import OneHotEncoder
+    from webui.handlers import DemoHandlers
+    from webui.samples import sample_text
+
+    encoder = OneHotEncoder()
+    service = ModelService(cache=EmbeddingCache(tmp_path / "cache"),
+                           loader=lambda model, **_: LoadedEmbedder(encoder, model)).start()
+    assert service.wait(30)
+    handlers = DemoHandlers(service)
+    sample = sample_text("everyday")
+    own = sample + "\n访客的私人笔记：下周三去医院复查\n"
+    embedded = []
+    for kb in (sample, sample, own, own):  # four sessions, each with a fresh engine
+        before = encoder.documents_embedded
+        engine, line = handlers.index(None, kb, False, "zh", progress=lambda *a, **k: None)
+        assert engine is not None and engine.has_vectors, line
+        embedded.append(encoder.documents_embedded - before)
+    entries = len(handlers.entries(sample, False))
+    assert embedded == [entries, 0, 1, 1], embedded
+    assert EmbeddingCache(tmp_path / "cache").count() == entries  # the visitor's line is not on disk

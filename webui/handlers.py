@@ -164,6 +164,9 @@ class DemoHandlers:
         self.max_upload_bytes = max_upload_bytes
         self.split_longer_than = split_longer_than
         self.upload_root = upload_root
+        # The shipped samples' entries (split or not) are public: sessions share their vectors through the cache.
+        self.public_texts = frozenset(entry for name in sample_names() for split in (False, True)
+                                      for entry in self.entries(sample_text(name), split))
         # The reranked column is on the page when the server has (or is loading) a reranker.
         self.columns = fmt.page_columns(service.reranker_status().state != OFF)
 
@@ -232,7 +235,7 @@ class DemoHandlers:
                     if _texts(engine) != entries:
                         engine.set_documents(entries, progress=report)
                 else:
-                    engine = self.service.new_engine(entries, progress=report)
+                    engine = self.service.new_engine(entries, progress=report, public_texts=self.public_texts)
         except Cancelled:
             log.info("an index event's client left: its embedding stopped")
             return engine, ""
