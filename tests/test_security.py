@@ -1195,7 +1195,7 @@ def _abandon(url: str, start: dict, path: str, stream: str, params: dict | None 
     import time
 
     with httpx.Client(base_url=url, timeout=httpx.Timeout(30, read=0.5)) as http:
-        r = http.post(path, json=start)
+        r = http.post(path, json=start, timeout=30)  # a loaded machine may take over 0.5 s to queue it
         assert r.status_code == 200, r.text[:300]
         target = stream.format(event_id=r.json()["event_id"])
         leave = time.monotonic() + 0.5
