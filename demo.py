@@ -30,6 +30,7 @@ from webui.eval_tab import build_eval_tab
 from webui.handlers import MAX_ENTRIES, DemoHandlers, sample_of
 from webui.i18n import DEFAULT_LANGUAGE, LANGUAGES, Translator, text
 from webui.samples import DEFAULT_SAMPLE, sample_text
+from webui.tokenizer_panel import build_tokenizer_panel, wire_tokenizer_panel
 
 log = logging.getLogger("demo")
 
@@ -84,11 +85,15 @@ def build_demo(service: ModelService, kb_text: str | None = None, *, sample: str
                 results = layout.build_results(tr, status, lang, h.columns, h.rerank_notes(lang))
                 rerank = layout.build_rerank_rest(tr, service.reranker_status(), top_n, wiring.STATUS_POLL_S)
                 controls = layout.build_more_controls(tr, h, service.settings, main_controls)
+                # a store is tokenised as its collection was indexed: no tokeniser choice over it
+                tokenizer_panel = None if store_kb is not None else build_tokenizer_panel(tr)
             with tr.make(gr.Tab, i18n={"label": "tab_evaluate"}, id="evaluate", elem_id="tab-evaluate"):
                 evaluation = build_eval_tab(tr, service, controls.alpha, controls.fusion, language)
         page = wiring.Page(tr, language, status_line, timer, gr.State(status.state), gr.State(None), kb, query,
                            controls, results, evaluation, rerank)
         wiring.wire(demo, page, h)
+        if tokenizer_panel is not None:
+            wire_tokenizer_panel(tokenizer_panel, page, h)
         # Not queued: an MCP call then runs in the request that passed the access policy (a queued one would go
         # through Gradio's own loopback client, which carries no credentials). Embedding a sent knowledge base
         # still takes its turn at the model service's embedding gate.

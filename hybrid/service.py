@@ -9,6 +9,7 @@ from typing import Any, Callable, Mapping, Sequence
 
 from .cache import EmbeddingCache
 from .engine import HybridEngine, Progress
+from .tokenize import Tokenizer
 from .gate import FairSlots, SharedEmbedder
 from .kb import Document
 from .device import cuda_available
@@ -192,7 +193,8 @@ class ModelService:
         return ModelStatus(LOADING, self.requested)
 
     def new_engine(self, documents: Sequence[str | Document | Mapping[str, Any]] = (),
-                   progress: Progress | None = None, settings: Settings | None = None) -> HybridEngine:
+                   progress: Progress | None = None, settings: Settings | None = None,
+                   tokenizer: Tokenizer | None = None) -> HybridEngine:
         """An engine over ``documents`` using the shared model if it is ready (keyword-only otherwise) and the
         reranker if it is (attach a later one with ``engine.reranker = service.reranker``).
 
@@ -200,8 +202,9 @@ class ModelService:
             documents: the knowledge base.
             progress: ``progress(done, total)`` while embedding.
             settings: engine defaults; the service's when None.
+            tokenizer: the keyword side's tokenizer; the default one when None.
         Returns:
             The engine.
         """
         return HybridEngine(documents, embedder=self.embedder, settings=settings or self.settings,
-                            cache=self.cache, progress=progress, reranker=self.reranker)
+                            cache=self.cache, progress=progress, reranker=self.reranker, tokenizer=tokenizer)

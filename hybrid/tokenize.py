@@ -35,6 +35,7 @@ _IN_FLIGHT = 2  # chunks a worker holds at once (one being tokenised, the next o
 
 _JIEBA_LOCK = threading.Lock()
 _JIEBA_INSTANCES: dict[tuple[str | None, bool], jieba.Tokenizer] = {}
+_MAX_USER_DICTS = 8
 _OPENCC = threading.local()  # one converter per thread: OpenCC's C++ converter is not documented as thread-safe
 
 
@@ -80,6 +81,11 @@ def _jieba(user_dict: str | None, fold: bool = False) -> jieba.Tokenizer:
                 else:
                     instance.load_userdict(key)
             _JIEBA_INSTANCES[(key, fold)] = instance
+            # Each instance holds its own copy of jieba's dictionary (about 75 MB): keep the few newest user
+            # dictionaries (tokenizers already built keep theirs alive)
+            with_dict = [k for k in _JIEBA_INSTANCES if k[0] is not None]
+            for old in with_dict[:-_MAX_USER_DICTS]:
+                del _JIEBA_INSTANCES[old]
         return instance
 
 

@@ -228,7 +228,9 @@ class DemoHandlers:
             if _texts(engine) != entries:
                 engine.set_documents(entries, progress=report)
         else:
-            engine = self.service.new_engine(entries, progress=report)
+            # a rebuilt engine keeps the session's tokeniser (webui.tokenizer_panel)
+            engine = self.service.new_engine(entries, progress=report,
+                                             tokenizer=engine.tokenizer if engine is not None else None)
         return engine, self.index_line(engine, kb_text, split, lang)
 
     def index_line(self, engine: HybridEngine | None, kb_text: str | None, split: bool, lang: str) -> str:
@@ -406,7 +408,8 @@ class DemoHandlers:
                 return self._empty(problem, lang, error=True)
             target = engine
             if engine is None or _texts(engine) != entries:
-                target = HybridEngine(entries, settings=self.service.settings)
+                target = HybridEngine(entries, settings=self.service.settings,
+                                      tokenizer=engine.tokenizer if engine is not None else None)
         notices = []
         if not target.has_vectors:
             state = self.service.status().state
