@@ -24,7 +24,8 @@ def _model_options(p: argparse.ArgumentParser) -> None:
                         "other models: a stored prompt name")
 
 
-def _tokenizer_options(p: argparse.ArgumentParser) -> None:
+def tokenizer_options(p: argparse.ArgumentParser) -> None:
+    """``--tokenizer-mode``, ``--user-dict`` and ``--no-fold`` (read them back with ``tokenizer_from_args``)."""
     p.add_argument("--tokenizer-mode", choices=TOKENIZER_MODES, default="search",
                    help="jieba search mode (words plus their sub-words, default) or precise (whole words only)")
     p.add_argument("--user-dict", default=None, metavar="FILE",
@@ -65,7 +66,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--fusion", choices=sorted(FUSERS), default=DEFAULT_SETTINGS.fusion)
     s.add_argument("--normalizer", choices=sorted(NORMALIZERS), default=DEFAULT_SETTINGS.normalizer)
     s.add_argument("--mode", choices=MODES, default="all")
-    _tokenizer_options(s)
+    tokenizer_options(s)
     _model_options(s)
     s.add_argument("--reranker", default="none", metavar="NAME",
                    help="re-score the hybrid top-N with a reranker: qwen3-0.6b | qwen3-4b | qwen3-8b, a hub id, a "
@@ -80,7 +81,7 @@ def build_parser() -> argparse.ArgumentParser:
     i.add_argument("--kb", metavar="FILE|DIR", help="a .txt/.md/.csv/.jsonl file, `hybrid embed` Parquet output, "
                    "or a folder of them")
     _store_options(i, required=True)
-    _tokenizer_options(i)
+    tokenizer_options(i)
     _model_options(i)
     i.add_argument("--batch-size", type=int, default=256, help="entries embedded and written together")
     i.add_argument("--split-long", type=int, default=0, metavar="N",

@@ -78,6 +78,7 @@ class ModelService:
         reranker_loader: the function that loads the reranker (``load_reranker``).
         embed_slots: how many embedding chunks may run at once, for every caller together (API, UI, the
             server's knowledge base): ``embedder`` hands out the model behind these slots.
+        tokenizer: the keyword tokenizer of the engines this service creates (the default one when None).
     """
 
     def __init__(self, model: str = "auto", device: str = "auto", dimension: int | None = None,
@@ -85,7 +86,7 @@ class ModelService:
                  loader: Callable[..., LoadedEmbedder] = load_embedder,
                  settings: Settings = DEFAULT_SETTINGS, document_prompt: str | None = None,
                  reranker: str = NO_RERANKER, reranker_loader: Callable[..., LoadedReranker] = load_reranker,
-                 embed_slots: int = 1) -> None:
+                 embed_slots: int = 1, tokenizer: Tokenizer | None = None) -> None:
         self.slots = FairSlots(embed_slots)
         self._shared: SharedEmbedder | None = None
         self.reranker_requested = reranker
@@ -98,6 +99,7 @@ class ModelService:
         self.dimension = dimension
         self.document_prompt = document_prompt
         self.settings = settings
+        self.tokenizer = tokenizer or Tokenizer()
         self.cache = None if cache is False else (cache if isinstance(cache, EmbeddingCache) else EmbeddingCache())
         self._loader = loader
         self._loaded: LoadedEmbedder | None = None
@@ -202,9 +204,10 @@ class ModelService:
             documents: the knowledge base.
             progress: ``progress(done, total)`` while embedding.
             settings: engine defaults; the service's when None.
-            tokenizer: the keyword side's tokenizer; the default one when None.
+            tokenizer: the keyword side's tokenizer; the service's when None.
         Returns:
             The engine.
         """
         return HybridEngine(documents, embedder=self.embedder, settings=settings or self.settings,
-                            cache=self.cache, progress=progress, reranker=self.reranker, tokenizer=tokenizer)
+                            cache=self.cache, progress=progress, reranker=self.reranker,
+                            tokenizer=tokenizer or self.tokenizer)

@@ -61,3 +61,35 @@ def test_at_most_a_few_jieba_instances_with_a_user_dictionary_are_cached(tmp_pat
     cached = [key for key in tk._JIEBA_INSTANCES if key[0] is not None]
     assert cached == [(str(paths[-1].resolve()), True)]
     assert (None, True) in tk._JIEBA_INSTANCES  # jieba's own dictionary stays
+
+
+@pytest.mark.server
+def test_demo_serves_its_knowledge_base_with_the_tokenizer_options(tmp_path):
+    """``demo.py --kb FILE --user-dict FILE --tokenizer-mode precise``: POST /search cuts the query with
+    the dictionary, folded (the server's tokenizer also starts the page's panel)."""
+    import httpx
+
+    from tests.browser import ServerProcess
+
+    (tmp_path / "kb.txt").write_text(KB + "\n", encoding="utf-8")
+    (tmp_path / "words.txt").write_text("ABX9000PRO的電池\n", encoding="utf-8")
+    server = ServerProcess(["demo.py", "--port", "0", "--kb", str(tmp_path / "kb.txt"), "--user-dict",
+                            str(tmp_path / "words.txt"), "--tokenizer-mode", "precise"], tmp_path / "server.log")
+    try:
+        answer = httpx.post(server.url.rstrip("/") + "/search", json={"query": "ABX9000PRO的电池", "mode": "keyword"},
+                            timeout=120).json()
+        assert answer.get("query_tokens") == ["abx9000pro的电池"], answer
+        assert [h["text"] for h in answer["keyword"]] == ["型号ABX9000PRO的电池说明"]
+    finally:
+        server.stop()
+
+
+def test_without_an_upload_the_servers_dictionary_applies(setup, tmp_path):
+    from hybrid.tokenize import Tokenizer
+
+    h, engine, _ = setup
+    (tmp_path / "server-words.txt").write_text("ABX9000PRO的電池\n", encoding="utf-8")
+    h.service.tokenizer = Tokenizer(user_dict=tmp_path / "server-words.txt")  # demo.py --user-dict
+    rebuilt, status = apply_tokenizer(h, engine, KB, False, "precise", True, None, "zh")
+    assert "用户词典 1 个词" in status
+    assert rebuilt.search("ABX9000PRO的电池", mode="keyword").query_tokens == ("abx9000pro的电池",)

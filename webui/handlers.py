@@ -409,7 +409,7 @@ class DemoHandlers:
             target = engine
             if engine is None or _texts(engine) != entries:
                 target = HybridEngine(entries, settings=self.service.settings,
-                                      tokenizer=engine.tokenizer if engine is not None else None)
+                                      tokenizer=engine.tokenizer if engine is not None else self.service.tokenizer)
         notices = []
         if not target.has_vectors:
             state = self.service.status().state

@@ -32,13 +32,14 @@ class TokenizerPanel:
     status: gr.Markdown
 
 
-def build_tokenizer_panel(tr: Translator) -> TokenizerPanel:
-    """The folded-away panel (place it in the search tab)."""
+def build_tokenizer_panel(tr: Translator, start: Tokenizer) -> TokenizerPanel:
+    """The folded-away panel (place it in the search tab), showing the mode and folding of ``start`` (the
+    server's tokenizer, ``demo.py --tokenizer-mode/--no-fold``)."""
     with tr.make(gr.Accordion, i18n={"label": "tok_panel"}, open=False, elem_id="tokenizer-panel"):
         with gr.Row():
-            mode = tr.make(gr.Radio, choices=list(TOKENIZER_MODES), value=TOKENIZER_MODES[0],
+            mode = tr.make(gr.Radio, choices=list(TOKENIZER_MODES), value=start.mode,
                            i18n={"label": "tok_mode_label", "info": "tok_mode_info"}, elem_id="tok-mode")
-            fold = tr.make(gr.Checkbox, value=True, i18n={"label": "tok_fold_label"}, elem_id="tok-fold")
+            fold = tr.make(gr.Checkbox, value=start.fold, i18n={"label": "tok_fold_label"}, elem_id="tok-fold")
         user_dict = tr.make(gr.File, i18n={"label": "tok_dict_label"}, file_types=[".txt"], type="filepath",
                             elem_id="tok-dict")
         status = gr.Markdown("", elem_id="tok-status")
@@ -62,7 +63,8 @@ def _stable_copy(path: str) -> str:
 def apply_tokenizer(h: DemoHandlers, engine: HybridEngine | None, kb_text: str | None, split: bool, mode: str,
                     fold: bool, user_dict: str | None, lang: str) -> tuple[HybridEngine | None, str]:
     """The session's engine rebuilt with the chosen tokeniser (vectors come from the embedding cache), and
-    the status line; a dictionary that cannot be read leaves the engine as it was and says why."""
+    the status line; a dictionary that cannot be read leaves the engine as it was and says why. Without an
+    upload the server's dictionary (``demo.py --user-dict``) applies."""
     words, path = 0, None
     if user_dict:
         try:
@@ -74,8 +76,10 @@ def apply_tokenizer(h: DemoHandlers, engine: HybridEngine | None, kb_text: str |
         except (OSError, ValueError) as exc:  # UnicodeDecodeError is a ValueError
             log.warning("user dictionary refused: %s", exc)
             return engine, text("tok_dict_error", lang, error=str(exc))
-    else:
-        tokenizer = Tokenizer(mode=mode, fold=bool(fold))
+    else:  # the server's dictionary (demo.py --user-dict), if any
+        path = h.service.tokenizer.user_dict
+        words = len(user_dict_words(path)) if path else 0
+        tokenizer = Tokenizer(mode=mode, user_dict=path, fold=bool(fold))
     status = text("tok_status", lang, mode=mode, fold=text("tok_on" if fold else "tok_off", lang), words=words)
     if engine is not None and engine.tokenizer.signature == tokenizer.signature:
         return engine, status
