@@ -14,6 +14,7 @@ from typing import Sequence
 
 import gradio as gr
 
+from hybrid.cli import tokenizer_from_args, tokenizer_options
 from hybrid.kb import SUPPORTED_SUFFIXES, entries_from_file
 from hybrid.semantic import resolve_device
 from hybrid.service import ModelService
@@ -30,6 +31,7 @@ from webui.eval_tab import build_eval_tab
 from webui.handlers import MAX_ENTRIES, DemoHandlers, sample_of
 from webui.i18n import DEFAULT_LANGUAGE, LANGUAGES, Translator, text
 from webui.samples import DEFAULT_SAMPLE, sample_text
+from webui.tokenizer_panel import build_tokenizer_panel, wire_tokenizer_panel
 
 log = logging.getLogger("demo")
 
@@ -93,12 +95,16 @@ def build_demo(service: ModelService, kb_text: str | None = None, *, sample: str
                 results = layout.build_results(tr, status, lang, h.columns, h.rerank_notes(lang))
                 rerank = layout.build_rerank_rest(tr, service.reranker_status(), top_n, wiring.STATUS_POLL_S)
                 controls = layout.build_more_controls(tr, h, service.settings, main_controls)
+                # a store is tokenised as its collection was indexed: no tokeniser choice over it
+                tokenizer_panel = None if store_kb is not None else build_tokenizer_panel(tr, service.tokenizer)
             with tr.make(gr.Tab, i18n={"label": "tab_evaluate"}, id="evaluate", elem_id="tab-evaluate"):
                 evaluation = build_eval_tab(tr, service, controls.alpha, controls.fusion, language)
         engine = gr.State(None, time_to_live=session_ttl_s)
         page = wiring.Page(tr, language, status_line, timer, gr.State(status.state), engine, kb, query,
                            controls, results, evaluation, rerank)
         wiring.wire(demo, page, h)
+        if tokenizer_panel is not None:
+            wire_tokenizer_panel(tokenizer_panel, page, h)
         # Not queued: an MCP call then runs in the request that passed the access policy (a queued one would go
         # through Gradio's own loopback client, which carries no credentials). Embedding a sent knowledge base
         # still takes its turn at the model service's embedding gate.
@@ -148,6 +154,7 @@ def build_parser() -> argparse.ArgumentParser:
                         help="serve a Milvus collection read-only (built by `python -m hybrid index`): milvus:FILE.db "
                              "or milvus+http(s)://HOST:PORT (token from MILVUS_TOKEN)")
     p.add_argument("--collection", default=DEFAULT_COLLECTION, help="the Milvus collection (with --store)")
+    tokenizer_options(p)  # the server's tokenizer: --kb, the page's start and the public endpoint
     p.add_argument("--auth", metavar="USER:PASSWORD", type=parse_auth,
                    help="require this login for everything (page, Gradio API, JSON API); a logged-in browser may "
                         "use the JSON API too")
@@ -186,12 +193,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         check_forwarded_allow_ips(args.forwarded_allow_ips, args.share)
         if args.mcp and args.no_ui:
             raise ValueError("--mcp serves the page's search endpoint, which --no-ui leaves out")
-        store = open_store(args.store, collection=args.collection, read_only=True) if args.store else None
+        tokenizer = tokenizer_from_args(args)
+        store = (open_store(args.store, collection=args.collection, read_only=True, tokenizer=tokenizer)
+                 if args.store else None)
     except (ValueError, OSError, StoreError) as exc:  # KnowledgeBaseError is a ValueError
         print(f"error: {exc}", file=sys.stderr)
         return 2
     service = ModelService(model=args.model, device=args.device, document_prompt=args.document_prompt,
-                           reranker=args.reranker, embed_slots=settings.embed_concurrency).start()
+                           reranker=args.reranker, embed_slots=settings.embed_concurrency,
+                           tokenizer=tokenizer).start()
     # One knowledge base for POST /search and the page's search endpoint.
     server_kb = ServerKnowledgeBase(service, kb_text.splitlines(), args.kb).start() if kb_text else None
     if store is not None:

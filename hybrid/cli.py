@@ -13,6 +13,7 @@ from .results import Hit, SearchResponse
 from .settings import DEFAULT_SETTINGS, MODES
 from .store import StoreError
 from .store.milvus import DEFAULT_COLLECTION, TOKEN_ENV, VECTOR_INDEXES
+from .tokenize import TOKENIZER_MODES
 
 
 def _model_options(p: argparse.ArgumentParser) -> None:
@@ -21,6 +22,25 @@ def _model_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--document-prompt", default=None, metavar="NAME",
                    help="prompt for entries: packaged e5 'query' (default) or 'passage' (long passages); "
                         "other models: a stored prompt name")
+
+
+def tokenizer_options(p: argparse.ArgumentParser) -> None:
+    """``--tokenizer-mode``, ``--user-dict`` and ``--no-fold`` (read them back with ``tokenizer_from_args``)."""
+    p.add_argument("--tokenizer-mode", choices=TOKENIZER_MODES, default="search",
+                   help="jieba search mode (words plus their sub-words, default) or precise (whole words only)")
+    p.add_argument("--user-dict", default=None, metavar="FILE",
+                   help="jieba user dictionary: one word per line (`word [freq] [tag]`) that must stay whole, "
+                        "e.g. product names and codes")
+    p.add_argument("--no-fold", action="store_true",
+                   help="match Traditional and Simplified Chinese as different words (default: folded, so a 繁體 "
+                        "query finds 简体 entries and the reverse; the shown text is unchanged)")
+
+
+def tokenizer_from_args(args: argparse.Namespace):
+    """The ``Tokenizer`` of ``--tokenizer-mode``, ``--user-dict`` and ``--no-fold``."""
+    from .tokenize import Tokenizer
+
+    return Tokenizer(mode=args.tokenizer_mode, user_dict=args.user_dict, fold=not args.no_fold)
 
 
 def _store_options(p: argparse.ArgumentParser, required: bool) -> None:
@@ -46,6 +66,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--fusion", choices=sorted(FUSERS), default=DEFAULT_SETTINGS.fusion)
     s.add_argument("--normalizer", choices=sorted(NORMALIZERS), default=DEFAULT_SETTINGS.normalizer)
     s.add_argument("--mode", choices=MODES, default="all")
+    tokenizer_options(s)
     _model_options(s)
     s.add_argument("--reranker", default="none", metavar="NAME",
                    help="re-score the hybrid top-N with a reranker: qwen3-0.6b | qwen3-4b | qwen3-8b, a hub id, a "
@@ -60,6 +81,7 @@ def build_parser() -> argparse.ArgumentParser:
     i.add_argument("--kb", metavar="FILE|DIR", help="a .txt/.md/.csv/.jsonl file, `hybrid embed` Parquet output, "
                    "or a folder of them")
     _store_options(i, required=True)
+    tokenizer_options(i)
     _model_options(i)
     i.add_argument("--batch-size", type=int, default=256, help="entries embedded and written together")
     i.add_argument("--split-long", type=int, default=0, metavar="N",
@@ -153,19 +175,21 @@ def _search(args: argparse.Namespace) -> int:
 
     store = None
     try:
+        tokenizer = tokenizer_from_args(args)
         embedder = _load_model(args) if args.mode != "keyword" else None
         if args.store:
             from .store import open_store
 
-            store = open_store(args.store, collection=args.collection, read_only=True)
-            engine = HybridEngine(store=store)
+            store = open_store(args.store, collection=args.collection, read_only=True, tokenizer=tokenizer)
+            engine = HybridEngine(store=store, tokenizer=tokenizer)
             if embedder is not None:
                 engine.set_embedder(embedder)
         else:
             from .cache import EmbeddingCache
 
             entries = entries_from_file(args.kb, split_long=args.split_long > 0, max_length=args.split_long or 200)
-            engine = HybridEngine(entries, embedder=embedder, cache=EmbeddingCache() if embedder else None)
+            engine = HybridEngine(entries, embedder=embedder, cache=EmbeddingCache() if embedder else None,
+                                  tokenizer=tokenizer)
         engine.reranker = _load_reranker(args)
         response = engine.search(args.query, k=args.k, alpha=args.alpha, fusion=args.fusion,
                                  normalizer=args.normalizer, mode=args.mode, rerank=args.rerank)
@@ -186,7 +210,6 @@ def _index(args: argparse.Namespace) -> int:
     from .ingest import count_entries, index_records, iter_records, remove_ids, source_files
     from .store import open_store
     from .store.milvus import MilvusStore
-    from .tokenize import Tokenizer
 
     if not args.kb and not args.remove:
         print("error: give --kb FILE|DIR to index, or --remove ID... to delete entries", file=sys.stderr)
@@ -196,7 +219,7 @@ def _index(args: argparse.Namespace) -> int:
         return 2
     store = None
     try:
-        tokenizer = Tokenizer()
+        tokenizer = tokenizer_from_args(args)
         bm25 = (DEFAULT_SETTINGS.k1 if args.k1 is None else args.k1, DEFAULT_SETTINGS.b if args.b is None else args.b)
         if bm25[0] <= 0 or not 0 <= bm25[1] <= 1:
             raise ValueError(f"BM25 needs k1 > 0 and b in [0, 1] (got k1={bm25[0]:g}, b={bm25[1]:g})")

@@ -27,7 +27,7 @@ from .semantic import Embedder
 from .settings import DEFAULT_SETTINGS, Settings
 from .store import Store, StoreError
 from .store.memory import MemoryStore
-from .tokenize import Tokenizer, interned, normalize as normalize_text
+from .tokenize import Tokenizer, interned
 
 log = logging.getLogger(__name__)
 
@@ -709,7 +709,7 @@ class HybridEngine:
         it occurs more often (inside a longer word, say "apple" in "pineapple"), the tokenizer is run again
         for this document.
         """
-        folded = normalize_text(text)
+        folded = self.tokenizer.normalize(text)
         spans: list[tuple[int, int]] = []
         for token in matched:
             starts = _occurrences(folded, token)

@@ -25,6 +25,7 @@ from .metrics import mean_scores, score_query
 from .rerank import Reranker
 from .semantic import Embedder
 from .settings import DEFAULT_SETTINGS, Settings
+from .tokenize import Tokenizer, TokenizerSettings
 
 log = logging.getLogger(__name__)
 
@@ -400,6 +401,7 @@ def evaluate(engine: HybridEngine, labelled: LabelledSet, k: int = PRIMARY_K,
         return list(dict.fromkeys(out))[:depth]
 
     lists = {name: _Scores() for name in ("keyword", "semantic", "hybrid", *(("reranked",) if rerank else ()))}
+    per_query: list[dict[str, Any]] = []
     rerank_seconds = 0.0
     sweep = {(f, float(a)): _Scores() for f in fusions for a in alphas}
     started = time.perf_counter()
@@ -417,6 +419,9 @@ def evaluate(engine: HybridEngine, labelled: LabelledSet, k: int = PRIMARY_K,
             lists["reranked"].add(ranking(np.concatenate([top.docs, default.docs[rerank:]])), qrels, ks)
         for (fusion, alpha), scores in sweep.items():
             scores.add(ranking(r.fuse(alpha, fusion, settings.normalizer, settings.rrf_k).docs), qrels, ks)
+        metric = f"ndcg@{PRIMARY_K}"
+        per_query.append({"id": qid, "query": text, "tokens": list(r.tokens), "keyword_hits": len(r.keyword.docs),
+                          "flag": query_flag(r), **{f"{name} {metric}": s.rows[-1][metric] for name, s in lists.items()}})
         if progress is not None:
             progress(i + 1, len(labelled.queries))
     rank_seconds = time.perf_counter() - started
@@ -446,7 +451,23 @@ def evaluate(engine: HybridEngine, labelled: LabelledSet, k: int = PRIMARY_K,
                                            "instruction": engine.reranker.instruction,
                                            "seconds": round(rerank_seconds, 2)},
         "rank_seconds": round(rank_seconds, 2),
+        "tokenizer": engine.tokenizer.settings.label,
+        "per_query": per_query,
+        "flagged": {flag: sum(q["flag"] == flag for q in per_query) for flag in QUERY_FLAGS},
     }
+
+
+QUERY_FLAGS = ("no keyword token", "no keyword match")
+
+
+def query_flag(retrieval: Retrieval) -> str | None:
+    """Why the keyword side of a query contributed nothing: it left no token after tokenising (all stopwords
+    or punctuation, or an unfolded script), or none of its tokens is in any entry; None when it matched."""
+    if not retrieval.tokens:
+        return QUERY_FLAGS[0]
+    if not len(retrieval.keyword.docs):
+        return QUERY_FLAGS[1]
+    return None
 
 
 def split_half_report(report: Mapping[str, Any]) -> dict[str, Any]:
@@ -481,11 +502,13 @@ def distractor_report(clean: Mapping[str, Any], mixed: Mapping[str, Any]) -> dic
 def run(labelled: LabelledSet, embedder: Embedder, cache: EmbeddingCache | None = None, k: int = PRIMARY_K,
         fusions: Sequence[str] | None = None, alphas: Sequence[float] = DEFAULT_ALPHAS,
         settings: Settings = DEFAULT_SETTINGS, progress: Callable[[str, int, int], None] | None = None,
-        store: Any = None, reranker: Reranker | None = None, rerank: int = 0) -> dict[str, Any]:
+        store: Any = None, reranker: Reranker | None = None, rerank: int = 0,
+        tokenizer: Tokenizer | None = None) -> dict[str, Any]:
     """Index ``labelled`` with ``embedder`` (cached vectors reused), embed its queries, and ``evaluate``.
 
     Args:
         progress: ``progress(stage, done, total)`` with stage "documents", "queries" or "ranking".
+        tokenizer: the keyword side's tokenizer (the default one when None).
         store: a Milvus store to index into and search (``hybrid.store.open_store``); in memory when None.
         reranker, rerank: rerank the first ``rerank`` hybrid hits of each query with ``reranker``.
     Returns:
@@ -497,11 +520,11 @@ def run(labelled: LabelledSet, embedder: Embedder, cache: EmbeddingCache | None 
     started = time.perf_counter()
     if store is None:
         engine = HybridEngine(list(labelled.documents), embedder=embedder, settings=settings, cache=cache,
-                              progress=stage("documents"), reranker=reranker)
+                              progress=stage("documents"), reranker=reranker, tokenizer=tokenizer)
     else:
         from .ingest import Record, index_records
 
-        engine = HybridEngine(settings=settings, cache=cache, store=store, reranker=reranker)
+        engine = HybridEngine(settings=settings, cache=cache, store=store, reranker=reranker, tokenizer=tokenizer)
         index_records(store, (Record(d) for d in labelled.documents), engine.tokenizer, embedder, cache,
                       total=len(labelled.documents), progress=progress is not None)
         engine.set_embedder(embedder)
@@ -632,6 +655,35 @@ def _alphas(text: str) -> tuple[float, ...]:
     return values
 
 
+def _tokenizer_specs(text: str) -> tuple[str, ...]:
+    specs = tuple(dict.fromkeys(s.strip() for s in text.split(",") if s.strip()))
+    if not specs:
+        raise argparse.ArgumentTypeError("give at least one tokenizer spec, e.g. search or search,search+nofold")
+    return specs
+
+
+def format_tokenizers(reports: Sequence[Mapping[str, Any]]) -> str:
+    """One line per tokenizer: keyword, semantic and hybrid nDCG@10 and the flagged query counts."""
+    metric = f"ndcg@{PRIMARY_K}"
+    width = max(len("tokenizer"), *(len(r["tokenizer"]) for r in reports))
+    lines = ["tokenizer".ljust(width) + "".join(f"{h:>14}" for h in (
+        f"keyword {metric}", f"hybrid {metric}", *QUERY_FLAGS))]
+    for r in reports:
+        lines.append(r["tokenizer"].ljust(width) + f"{r['results']['keyword'][metric]:>14.4f}"
+                     + f"{r['results']['hybrid'][metric]:>14.4f}" + "".join(f"{r['flagged'][f]:>14}" for f in QUERY_FLAGS))
+    return "\n".join(lines)
+
+
+def format_per_query(report: Mapping[str, Any]) -> str:
+    """Every query: id, flag, keyword hits, nDCG@10 of each list, tokens and text (tab-separated)."""
+    names = [key for key in report["per_query"][0] if key.endswith(f"ndcg@{PRIMARY_K}")] if report["per_query"] else []
+    lines = ["\t".join(["id", "flag", "keyword hits", *names, "tokens", "query"])]
+    for q in report["per_query"]:
+        lines.append("\t".join([q["id"], q["flag"] or "-", str(q["keyword_hits"]), *(f"{q[n]:.4f}" for n in names),
+                                " ".join(q["tokens"]), q["query"]]))
+    return "\n".join(lines)
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of ``python -m hybrid.evaluate``."""
     p = argparse.ArgumentParser(prog="python -m hybrid.evaluate",
@@ -664,6 +716,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--distractor-script", default="en", choices=sorted(SCRIPTS),
                    help="which of the other set's entries are added: zh (Chinese) or en (alphabetic)")
     p.add_argument("--max-distractors", type=int, default=None, help="add at most N distractors (seeded sample)")
+    p.add_argument("--tokenizer", type=_tokenizer_specs, default=("search",), metavar="SPEC[,SPEC...]",
+                   help="keyword tokenizers to compare, like any other axis: search | precise, each optionally "
+                        "+nofold (no Traditional/Simplified folding) and +dict (with --user-dict); e.g. "
+                        "search,search+nofold,precise+dict. The first is the main report")
+    p.add_argument("--user-dict", default=None, metavar="FILE",
+                   help="jieba user dictionary (words that must stay whole) for the +dict tokenizers")
+    p.add_argument("--per-query", action="store_true",
+                   help="print every query's tokens, keyword hits, nDCG@10 and flag (no keyword token / no match)")
     p.add_argument("--cache-dir", default=None, help="embedding cache folder (default: the user cache)")
     p.add_argument("--store", default=None, metavar="URI",
                    help="index into and search a Milvus store (milvus:FILE.db, milvus+http://HOST:PORT) "
@@ -725,23 +785,30 @@ def main(argv: Sequence[str] | None = None) -> int:
                 raise ValueError(f"--rerank {rerank} needs a reranker: {loaded_reranker.reason}")
             reranker = loaded_reranker.reranker
         cache = EmbeddingCache(args.cache_dir)
-        store = None
-        if args.store:
-            from .store import open_store
+        tokenizers = [Tokenizer.from_settings(TokenizerSettings.parse(spec, args.user_dict)) for spec in args.tokenizer]
+        reports = []
+        for tokenizer in tokenizers:
+            store = None
+            if args.store:
+                from .store import open_store
 
-            collection = args.collection or "".join(c if c.isalnum() else "_" for c in labelled.name)
-            store = open_store(args.store, collection=collection)
-        try:
-            report = run(labelled, loaded.embedder, cache, k=args.k, fusions=fusions, alphas=args.alphas,
-                         progress=_tqdm_progress(), store=store, reranker=reranker, rerank=rerank)
-        finally:
-            if store is not None:
-                store.close()
+                collection = args.collection or "".join(c if c.isalnum() else "_" for c in labelled.name)
+                if len(tokenizers) > 1:  # a collection is tokenised one way: one per tokenizer
+                    collection += "_" + "".join(c if c.isalnum() else "_" for c in tokenizer.settings.label)
+                store = open_store(args.store, collection=collection, tokenizer=tokenizer)
+            try:
+                reports.append(run(labelled, loaded.embedder, cache, k=args.k, fusions=fusions, alphas=args.alphas,
+                                   progress=_tqdm_progress(), store=store, reranker=reranker, rerank=rerank,
+                                   tokenizer=tokenizer))
+            finally:
+                if store is not None:
+                    store.close()
+        report = reports[0]
         if args.distractors:  # the mixed knowledge base is built in memory
             other = load_labelled_set(args.distractors)
             mixed = run(with_distractors(labelled, other, args.distractor_script, args.max_distractors),
                         loaded.embedder, cache, k=args.k, fusions=fusions, alphas=args.alphas,
-                        progress=_tqdm_progress())
+                        progress=_tqdm_progress(), tokenizer=tokenizers[0])
         if args.split_half:
             split_half_report(report)  # fails early, with its message, when a half is empty
     except (LabelledSetError, KnowledgeBaseError, ModelLoadError, ValueError, OSError, RuntimeError) as exc:
@@ -754,6 +821,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(format_table(report))
     rerank_note = f", of which reranking {report['rerank']['seconds']}s" if report.get("rerank") else ""
     print(f"(embedding {report['embed_seconds']}s, ranking {report['rank_seconds']}s{rerank_note})")
+    print(f"tokenizer {report['tokenizer']}: " + ", ".join(f"{n} queries: {f}" for f, n in report["flagged"].items()))
+    if len(reports) > 1:
+        print(format_tokenizers(reports))
+        report["tokenizers"] = [{key: r[key] for key in ("tokenizer", "results", "best", "flagged")} for r in reports]
+    if args.per_query:
+        print(format_per_query(report))
     if args.split_half:
         report["split_half"] = split_half_report(report)
         print(format_split_half(report))

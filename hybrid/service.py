@@ -9,6 +9,7 @@ from typing import Any, Callable, Mapping, Sequence
 
 from .cache import EmbeddingCache, PublicTextsCache
 from .engine import HybridEngine, Progress
+from .tokenize import Tokenizer
 from .gate import FairSlots, SharedEmbedder
 from .kb import Document
 from .device import cuda_available
@@ -78,6 +79,7 @@ class ModelService:
         reranker_loader: the function that loads the reranker (``load_reranker``).
         embed_slots: how many embedding chunks may run at once, for every caller together (API, UI, the
             server's knowledge base): ``embedder`` hands out the model behind these slots.
+        tokenizer: the keyword tokenizer of the engines this service creates (the default one when None).
     """
 
     def __init__(self, model: str = "auto", device: str = "auto", dimension: int | None = None,
@@ -85,7 +87,7 @@ class ModelService:
                  loader: Callable[..., LoadedEmbedder] = load_embedder,
                  settings: Settings = DEFAULT_SETTINGS, document_prompt: str | None = None,
                  reranker: str = NO_RERANKER, reranker_loader: Callable[..., LoadedReranker] = load_reranker,
-                 embed_slots: int = 1) -> None:
+                 embed_slots: int = 1, tokenizer: Tokenizer | None = None) -> None:
         self.slots = FairSlots(embed_slots)
         self._shared: SharedEmbedder | None = None
         self.reranker_requested = reranker
@@ -98,6 +100,7 @@ class ModelService:
         self.dimension = dimension
         self.document_prompt = document_prompt
         self.settings = settings
+        self.tokenizer = tokenizer or Tokenizer()
         self.cache = None if cache is False else (cache if isinstance(cache, EmbeddingCache) else EmbeddingCache())
         self._loader = loader
         self._loaded: LoadedEmbedder | None = None
@@ -195,7 +198,8 @@ class ModelService:
 
     def new_engine(self, documents: Sequence[str | Document | Mapping[str, Any]] = (),
                    progress: Progress | None = None, settings: Settings | None = None,
-                   shared_cache: bool = False, public_texts: frozenset[str] = frozenset()) -> HybridEngine:
+                   shared_cache: bool = False, public_texts: frozenset[str] = frozenset(),
+                   tokenizer: Tokenizer | None = None) -> HybridEngine:
         """An engine over ``documents`` using the shared model if it is ready (keyword-only otherwise) and the
         reranker if it is (attach a later one with ``engine.reranker = service.reranker``).
 
@@ -208,12 +212,13 @@ class ModelService:
                 visitor who sends them, telling that one what others embedded (and would stay on the disk).
             public_texts: without ``shared_cache``, texts anyone may know (the shipped samples' entries) that
                 still use the persistent cache; every other text is embedded afresh.
+            tokenizer: the keyword side's tokenizer; the service's when None.
         Returns:
             The engine.
         """
         return HybridEngine(documents, embedder=self.embedder, settings=settings or self.settings,
                             cache=self._cache_view(shared_cache, public_texts), progress=progress,
-                            reranker=self.reranker)
+                            reranker=self.reranker, tokenizer=tokenizer or self.tokenizer)
 
     def _cache_view(self, shared: bool, public_texts: frozenset[str]) -> EmbeddingCache | PublicTextsCache | None:
         if self.cache is None or shared:

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import collections
+import io
 import logging
 import os
 import pickle
 import queue
+import re
 import subprocess
 import sys
 import threading
@@ -32,7 +34,9 @@ _CHUNK = 256  # texts per task handed to a worker
 _IN_FLIGHT = 2  # chunks a worker holds at once (one being tokenised, the next one waiting in its pipe)
 
 _JIEBA_LOCK = threading.Lock()
-_JIEBA_INSTANCES: dict[str | None, jieba.Tokenizer] = {}
+_JIEBA_INSTANCES: dict[tuple[str | None, bool], jieba.Tokenizer] = {}
+_MAX_USER_DICTS = 8
+_OPENCC = threading.local()  # one converter per thread: OpenCC's C++ converter is not documented as thread-safe
 
 
 @dataclass(frozen=True)
@@ -54,11 +58,12 @@ def jieba_cache_dir() -> Path:
     return Path(platformdirs.user_cache_dir("hybrid-search")) / "jieba"
 
 
-def _jieba(user_dict: str | None) -> jieba.Tokenizer:
-    """One initialised jieba tokenizer per user dictionary, built once per process."""
+def _jieba(user_dict: str | None, fold: bool = False) -> jieba.Tokenizer:
+    """One initialised jieba tokenizer per user dictionary (its words script-folded when ``fold``), built once
+    per process."""
     key = str(Path(user_dict).resolve()) if user_dict else None
     with _JIEBA_LOCK:
-        instance = _JIEBA_INSTANCES.get(key)
+        instance = _JIEBA_INSTANCES.get((key, fold))
         if instance is None:
             instance = jieba.Tokenizer()
             cache_dir = jieba_cache_dir()
@@ -70,9 +75,28 @@ def _jieba(user_dict: str | None) -> jieba.Tokenizer:
             if key is not None:
                 if not Path(key).is_file():
                     raise FileNotFoundError(f"jieba user dictionary not found: {key}")
-                instance.load_userdict(key)
-            _JIEBA_INSTANCES[key] = instance
+                if fold:  # the text jieba sees is folded, so the words must be too (a 繁體 word in a 简体 text)
+                    text = Path(key).read_text(encoding="utf-8-sig")
+                    instance.load_userdict(io.BytesIO(fold_script(normalize(text)).encode("utf-8")))
+                else:
+                    instance.load_userdict(key)
+            _JIEBA_INSTANCES[(key, fold)] = instance
+            # Each instance holds its own copy of jieba's dictionary (about 75 MB): keep the few newest user
+            # dictionaries (tokenizers already built keep theirs alive)
+            with_dict = [k for k in _JIEBA_INSTANCES if k[0] is not None]
+            for old in with_dict[:-_MAX_USER_DICTS]:
+                del _JIEBA_INSTANCES[old]
         return instance
+
+
+def user_dict_words(path: str | Path) -> list[str]:
+    """The words of a jieba user dictionary file (the first field of each non-empty line)."""
+    words = []
+    for line in Path(path).read_text(encoding="utf-8-sig").splitlines():
+        parts = line.split()
+        if parts:
+            words.append(parts[0])
+    return words
 
 
 def load_stopwords(path: str | Path | None = None) -> frozenset[str]:
@@ -115,14 +139,91 @@ def _is_content(token: str) -> bool:
     return any(ch.isalnum() or unicodedata.category(ch) == "So" for ch in token)
 
 
+# Han ideographs (CJK unified, extension A, compatibility, extensions B and up): the only text script folding
+# changes, converted run by run.
+_HAN_RUN = re.compile("[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0003134f]+")
+
+
+def _t2s():
+    converter = getattr(_OPENCC, "t2s", None)
+    if converter is None:
+        import opencc
+
+        converter = _OPENCC.t2s = opencc.OpenCC("t2s")
+    return converter
+
+
+def fold_script(text: str) -> str:
+    """Traditional Chinese to Simplified (OpenCC ``t2s``, phrase-level tables) with the length kept, so that
+    character offsets into ``text`` stay valid.
+
+    OpenCC converts the whole text in one call (about a microsecond per short entry). Where a phrase would
+    change the length, that Han run is converted character by character instead.
+    """
+    converted = _t2s().convert(text)
+    if len(converted) == len(text):
+        return converted
+    return _HAN_RUN.sub(lambda m: _fold_run(m.group()), text)
+
+
+def _fold_run(run: str) -> str:
+    converted = _t2s().convert(run)
+    return converted if len(converted) == len(run) else "".join(map(_fold_han, run))
+
+
+@lru_cache(maxsize=1 << 16)
+def _fold_han(ch: str) -> str:
+    converted = _t2s().convert(ch)
+    return converted if len(converted) == 1 else ch
+
+
+@dataclass(frozen=True)
+class TokenizerSettings:
+    """How text becomes search tokens: one value per setting, parsed from a short spec for the command lines.
+
+    Attributes:
+        mode: jieba "search" (``cut_for_search``: words plus their shorter sub-words) or "precise".
+        user_dict: a jieba user dictionary file: words that must stay whole (product names, codes).
+        fold: fold Traditional Chinese to Simplified for matching (index and query alike; the shown text
+            is unchanged). Full-width to half-width and lowercase folding are always applied.
+    """
+
+    mode: str = "search"
+    user_dict: str | None = None
+    fold: bool = True
+
+    @classmethod
+    def parse(cls, spec: str, user_dict: str | Path | None = None) -> "TokenizerSettings":
+        """Settings from a spec such as ``search``, ``precise``, ``search+nofold``, ``precise+dict``.
+
+        ``dict`` uses ``user_dict`` (an error when there is none); ``nofold`` turns script folding off.
+        """
+        parts = [p.strip() for p in spec.strip().split("+") if p.strip()]
+        if not parts or parts[0] not in TOKENIZER_MODES:
+            raise ValueError(f"tokenizer spec {spec!r} must start with a jieba mode ({', '.join(TOKENIZER_MODES)}), "
+                             "optionally followed by +nofold and/or +dict, e.g. precise+nofold")
+        unknown = [p for p in parts[1:] if p not in ("nofold", "dict")]
+        if unknown:
+            raise ValueError(f"unknown tokenizer option {unknown[0]!r} in {spec!r}: use +nofold and/or +dict")
+        if "dict" in parts and not user_dict:
+            raise ValueError(f"tokenizer spec {spec!r} asks for the user dictionary: give --user-dict FILE")
+        return cls(mode=parts[0], user_dict=str(user_dict) if "dict" in parts else None, fold="nofold" not in parts)
+
+    @property
+    def label(self) -> str:
+        """The spec ``parse`` reads back (without the dictionary's file name)."""
+        return self.mode + ("" if self.fold else "+nofold") + ("+dict" if self.user_dict else "")
+
+
 class Tokenizer:
-    """jieba tokenizer with normalisation and stopwords.
+    """jieba tokenizer with normalisation (width, case, Traditional to Simplified) and stopwords.
 
     Args:
         mode: "search" (jieba ``cut_for_search``: words plus their shorter sub-words) or "precise".
         user_dict: optional jieba user dictionary file (``word [freq] [tag]`` per line).
         stopwords: stopword file, the shipped list when None; pass ``False`` to keep every word.
         hmm: let jieba guess words missing from its dictionary.
+        fold: fold Traditional Chinese to Simplified (``fold_script``) in documents and queries alike.
     """
 
     def __init__(
@@ -131,19 +232,37 @@ class Tokenizer:
         user_dict: str | Path | None = None,
         stopwords: str | Path | None | bool = None,
         hmm: bool = True,
+        fold: bool = True,
     ) -> None:
         if mode not in TOKENIZER_MODES:
             raise ValueError(f"unknown tokenizer mode {mode!r}; choose one of {', '.join(TOKENIZER_MODES)}")
         self.mode = mode
         self.hmm = hmm
         self.user_dict = str(user_dict) if user_dict else None
-        self._jieba = _jieba(self.user_dict)
+        self.fold = bool(fold)
+        self._jieba = _jieba(self.user_dict, self.fold)
         self.stopwords = frozenset() if stopwords is False else load_stopwords(None if stopwords is True else stopwords)
 
     @property
     def signature(self) -> str:
         """A string that changes whenever the tokens this tokenizer produces could change."""
-        return f"jieba:{self.mode}:hmm={self.hmm}:dict={self.user_dict}:stop={len(self.stopwords)}"
+        fold = ":fold=t2s" if self.fold else ""
+        return f"jieba:{self.mode}:hmm={self.hmm}:dict={self.user_dict}:stop={len(self.stopwords)}{fold}"
+
+    @classmethod
+    def from_settings(cls, settings: TokenizerSettings) -> "Tokenizer":
+        """The tokenizer of ``settings`` (shipped stopwords, HMM on)."""
+        return cls(mode=settings.mode, user_dict=settings.user_dict, fold=settings.fold)
+
+    @property
+    def settings(self) -> TokenizerSettings:
+        """This tokenizer's ``TokenizerSettings``."""
+        return TokenizerSettings(mode=self.mode, user_dict=self.user_dict, fold=self.fold)
+
+    def normalize(self, text: str) -> str:
+        """The text the tokens are cut from: ``normalize`` and, with ``fold``, ``fold_script`` (same length)."""
+        norm = normalize(text)
+        return fold_script(norm) if self.fold else norm
 
     def tokenize_with_offsets(self, text: str) -> list[Token]:
         """Tokens with their character spans in ``text``.
@@ -153,7 +272,7 @@ class Tokenizer:
         Returns:
             Tokens in text order (search mode may yield overlapping sub-words).
         """
-        norm = normalize(text)
+        norm = self.normalize(text)
         jieba_mode = "search" if self.mode == "search" else "default"
         tokens = []
         for word, start, end in self._jieba.tokenize(norm, mode=jieba_mode, HMM=self.hmm):
@@ -265,7 +384,7 @@ class Tokenizer:
 
     def __setstate__(self, state: dict) -> None:
         self.__dict__.update(state)
-        self._jieba = _jieba(self.user_dict)
+        self._jieba = _jieba(self.user_dict, self.fold)
 
 
 def available_cores() -> int:

@@ -44,7 +44,8 @@ class ServerKnowledgeBase:
         self.path = path
         self.size = len(entries)
         self._entries = list(entries)
-        self.engine: HybridEngine = _serving(HybridEngine(self._entries, settings=service.settings))
+        self.engine: HybridEngine = _serving(HybridEngine(self._entries, settings=service.settings,
+                                                          tokenizer=service.tokenizer))
         self.state = INDEXING
         self.embedded = 0
         self.error: str | None = None
@@ -77,7 +78,7 @@ class ServerKnowledgeBase:
         if it is the model the store's vectors came from (nothing is embedded)."""
         kb = cls.__new__(cls)
         kb.service, kb.path, kb.size, kb._entries, kb.store = service, None, len(store), [], store
-        kb.engine = _serving(HybridEngine(settings=service.settings, store=store))
+        kb.engine = _serving(HybridEngine(settings=service.settings, store=store, tokenizer=service.tokenizer))
         kb.state, kb.embedded, kb.error, kb._thread = INDEXING, 0, None, None
         return kb
 

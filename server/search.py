@@ -219,7 +219,8 @@ def run_search(service: ModelService, kb: ServerKnowledgeBase | None, settings: 
         try:
             # A fresh engine per request: ad-hoc documents never reach the server's knowledge base.
             with embedding_errors(settings):
-                engine = (HybridEngine(list(documents), settings=service.settings) if keyword_only
+                engine = (HybridEngine(list(documents), settings=service.settings, tokenizer=service.tokenizer)
+                          if keyword_only
                           else service.new_engine(list(documents)))
         except KnowledgeBaseError as exc:
             raise ApiError(400, "invalid_documents", f"documents: {exc}", "documents") from None

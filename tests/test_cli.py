@@ -98,3 +98,36 @@ def test_a_memory_store_uri_is_refused_with_the_milvus_forms(capsys, command):
     out, err = capsys.readouterr()
     assert code == 2 and out == ""
     assert err.startswith("error: ") and "milvus:FILE.db" in err and "leave --store out" in err
+
+
+@pytest.mark.parametrize("entries,query,expected", [
+    (["打印机无法连接网络", "电脑开机后黑屏怎么办", "開機密碼忘記了"], "電腦開機黑屏", "电脑开机后黑屏怎么办"),
+    (["打印機無法連接網路", "電腦開機後黑屏怎麼辦", "开机密码忘记了"], "电脑开机黑屏", "電腦開機後黑屏怎麼辦"),
+])
+def test_a_query_in_one_script_finds_entries_in_the_other(capsys, tmp_path, entries, query, expected):
+    kb = tmp_path / "kb.txt"
+    kb.write_text("\n".join(entries) + "\n", encoding="utf-8")
+    code, out, err = run_cli(capsys, "--kb", str(kb), "--query", query, "--mode", "keyword", "--json")
+    assert code == 0, err
+    data = json.loads(out)
+    top = data["keyword"][0]
+    assert top["text"] == expected and top["score"] > 0  # shown as written, found through folding
+    assert data["query_tokens"] == ["电脑", "开机", "黑屏"]
+    assert set(top["matched_tokens"]) >= {"电脑", "开机", "黑屏"}
+    code, out, err = run_cli(capsys, "--kb", str(kb), "--query", query, "--mode", "keyword", "--json", "--no-fold")
+    assert code == 0, err
+    assert expected not in [h["text"] for h in json.loads(out)["keyword"]][:1]
+
+
+def test_user_dict_and_tokenizer_mode_options(capsys, tmp_path):
+    kb, words = tmp_path / "kb.txt", tmp_path / "words.txt"
+    kb.write_text("型号ABX9000PRO的电池说明\n普通的电池说明\n", encoding="utf-8")
+    words.write_text("ABX9000PRO的電池\n", encoding="utf-8")  # normalised and folded like the text
+    code, out, err = run_cli(capsys, "--kb", str(kb), "--query", "ABX9000PRO的电池", "--mode", "keyword", "--json",
+                             "--tokenizer-mode", "precise", "--user-dict", str(words))
+    assert code == 0, err
+    data = json.loads(out)
+    assert data["query_tokens"] == ["abx9000pro的电池"]
+    assert [h["text"] for h in data["keyword"]] == ["型号ABX9000PRO的电池说明"]
+    code, _, err = run_cli(capsys, "--kb", str(kb), "--query", "电池", "--user-dict", str(tmp_path / "none.txt"))
+    assert code == 2 and "user dictionary not found" in err

@@ -237,3 +237,13 @@ def test_response_to_dict_is_json(engine):
     res = engine.search("苹果", k=2)
     data = json.loads(json.dumps(res.to_dict(include_vector=True), ensure_ascii=False))
     assert data["hybrid"][0]["id"] == "1" and len(data["query_vector"]) == engine.embedder.dimension
+
+
+def test_an_index_saved_with_folding_is_retokenised_when_loaded_without(tmp_path):
+    from hybrid.tokenize import Tokenizer
+
+    HybridEngine(["電腦開機後黑屏怎麼辦", "打印机无法连接"]).save(tmp_path / "idx")
+    assert HybridEngine.load(tmp_path / "idx").search("电脑开机", mode="keyword").keyword
+    unfolded = HybridEngine.load(tmp_path / "idx", tokenizer=Tokenizer(fold=False))
+    assert unfolded.search("电脑开机", mode="keyword").keyword == ()
+    assert unfolded.search("電腦開機", mode="keyword").keyword[0].text == "電腦開機後黑屏怎麼辦"

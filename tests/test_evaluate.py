@@ -315,3 +315,33 @@ def test_quality_goal_on_real_sets(name, default_model):
     assert r["hybrid"] >= max(r["keyword"], r["semantic"]) - 0.005, r
     if r["keyword"] > 0.3 and r["semantic"] > 0.3:
         assert r["hybrid"] > max(r["keyword"], r["semantic"]), r
+
+
+def test_cli_compares_tokenizers_and_flags_queries_without_keyword_tokens_or_matches(tmp_path, monkeypatch, capsys):
+    import hybrid.semantic
+
+    monkeypatch.setattr(hybrid.semantic, "load_embedder", lambda *a, **kw: LoadedEmbedder(OneHotEncoder(), "auto"))
+    data = tmp_path / "traditional"
+    data.mkdir()
+    queries = [("t1", "蘋果"), ("t2", "筆記本電腦"), ("t3", "的了"), ("t4", "饿了")]
+    (data / "corpus.jsonl").write_text(
+        "".join(json.dumps({"id": i, "text": t}, ensure_ascii=False) + "\n" for i, t in CORPUS), encoding="utf-8")
+    (data / "queries.jsonl").write_text(
+        "".join(json.dumps({"id": i, "text": t}, ensure_ascii=False) + "\n" for i, t in queries), encoding="utf-8")
+    (data / "qrels.tsv").write_text("t1\td1\t1\nt2\td4\t1\nt3\td2\t1\nt4\td1\t1\n", encoding="utf-8")
+    out = tmp_path / "report.json"
+    status = ev.main(["--data", str(data), "--alphas", "0.5", "--fusion", "weighted", "--tokenizer",
+                      "search,search+nofold", "--per-query", "--cache-dir", str(tmp_path / "cache"), "--out", str(out)])
+    printed = capsys.readouterr().out
+    assert status == 0
+    report = json.loads(out.read_text(encoding="utf-8"))
+    folded, unfolded = report["tokenizers"]
+    assert (folded["tokenizer"], unfolded["tokenizer"]) == ("search", "search+nofold")
+    assert folded["results"]["keyword"]["ndcg@10"] > unfolded["results"]["keyword"]["ndcg@10"]
+    flags = {q["id"]: q["flag"] for q in report["per_query"]}
+    assert flags == {"t1": None, "t2": None, "t3": "no keyword token", "t4": "no keyword match"}
+    assert folded["flagged"] == {"no keyword token": 1, "no keyword match": 1}
+    assert unfolded["flagged"] == {"no keyword token": 1, "no keyword match": 3}
+    assert "search+nofold" in printed and "no keyword match" in printed and "苹果" in printed  # folded tokens shown
+    assert ev.main(["--data", str(data), "--tokenizer", "search+dict"]) == 1
+    assert "--user-dict" in capsys.readouterr().err

@@ -368,3 +368,27 @@ def test_reads_do_not_depend_on_the_cache_keeping_what_they_fetched(tmp_path, mo
     assert all(store.tokens(keys.tolist()))
     for query in ("苹果", "how to reset my password"):
         assert ids(stored.search(query, k=5, mode="all").hybrid) == ids(memory.search(query, k=5, mode="all").hybrid)
+
+
+def test_traditional_and_simplified_find_each_other_in_milvus(uri, request):
+    entries = ["打印机无法连接网络", "电脑开机后黑屏怎么办", "電腦螢幕閃爍怎麼處理", "開機密碼忘記了"]
+    store = open_store(uri, collection=f"fold_{request.node.callspec.id}")
+    try:
+        engine = HybridEngine(entries, embedder=OneHotEncoder(), store=store)
+        for query, expected in (("電腦開機黑屏", "电脑开机后黑屏怎么办"), ("电脑屏幕闪烁", "電腦螢幕閃爍怎麼處理")):
+            response = engine.search(query, k=3, mode="keyword")
+            top = response.keyword[0]
+            assert top.text == expected and top.score > 0, query
+            assert top.highlights and set(top.matched_tokens) >= {"电脑"}
+    finally:
+        store.close()
+    with pytest.raises(StoreError, match="script folding"):
+        open_store(uri, collection=f"fold_{request.node.callspec.id}", tokenizer=Tokenizer(fold=False))
+
+
+def test_the_analyzer_gets_the_user_dictionary_words_folded(tmp_path):
+    user_dict = tmp_path / "words.txt"
+    user_dict.write_text("顯存不夠 10 n\nABX9000\n", encoding="utf-8")
+    assert analyzer_params(Tokenizer(user_dict=user_dict))["tokenizer"]["dict"] == ["_default_", "显存不够", "abx9000"]
+    assert analyzer_params(Tokenizer(user_dict=user_dict, fold=False))["tokenizer"]["dict"] == \
+        ["_default_", "顯存不夠", "abx9000"]

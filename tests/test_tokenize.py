@@ -168,3 +168,64 @@ sys.exit(3)"
     run.join(timeout=120)
     assert out, "tokenize_many never finished: chunks held by the dead worker were lost"
     assert out[0] == serial and seen[-1] == len(texts)
+
+
+def test_traditional_and_simplified_fold_to_the_same_tokens(tok):
+    assert tok.tokenize("電腦開機後黑屏怎麼辦") == tok.tokenize("电脑开机后黑屏怎么办") == \
+        ["电脑", "开机", "后", "黑屏", "怎么办"]
+    unfolded = Tokenizer(fold=False)
+    assert set(unfolded.tokenize("電腦開機")).isdisjoint(unfolded.tokenize("电脑开机"))
+
+
+def test_folded_offsets_point_into_the_original_traditional_text(tok):
+    text = "我的ＬＡＰＴＯＰ筆記型電腦開機後黑屏了！"
+    folded = tok.normalize(text)
+    assert len(folded) == len(text) and "笔记型电脑" in folded
+    tokens = tok.tokenize_with_offsets(text)
+    assert "电脑" in [t.text for t in tokens]
+    for token in tokens:
+        assert tok.normalize(text[token.start:token.end]) == token.text
+
+
+def test_a_phrase_that_would_change_length_is_folded_character_by_character(monkeypatch):
+    import hybrid.tokenize as tk
+
+    class Lengthening:  # an OpenCC table whose phrase conversion changes the length of a run
+        def convert(self, text):
+            return text.replace("電腦", "电子计算机").replace("開", "开")
+
+    monkeypatch.setattr(tk, "_t2s", lambda: Lengthening())
+    tk._fold_han.cache_clear()
+    try:
+        assert tk.fold_script("ab電腦開機") == "ab電腦开機"  # same length: offsets stay valid
+    finally:
+        tk._fold_han.cache_clear()
+
+
+def test_a_traditional_user_dictionary_word_stays_whole_in_simplified_text(tmp_path):
+    user = tmp_path / "user.dict"
+    user.write_text("混合檢索器 100000 n\n", encoding="utf-8")
+    assert "混合检索器" not in Tokenizer(mode="precise").tokenize("这是混合检索器演示")
+    folded = Tokenizer(mode="precise", user_dict=user)
+    assert "混合检索器" in folded.tokenize("这是混合检索器演示") and "混合检索器" in folded.tokenize("這是混合檢索器演示")
+    assert "混合檢索器" in Tokenizer(mode="precise", user_dict=user, fold=False).tokenize("這是混合檢索器演示")
+
+
+def test_the_signature_follows_every_tokenizer_setting(tmp_path):
+    user = tmp_path / "user.dict"
+    user.write_text("混合检索器\n", encoding="utf-8")
+    variants = [Tokenizer(), Tokenizer(fold=False), Tokenizer(mode="precise"), Tokenizer(user_dict=user)]
+    assert len({t.signature for t in variants}) == len(variants)
+
+
+def test_tokenizer_settings_parse_the_evaluation_specs(tmp_path):
+    from hybrid.tokenize import TokenizerSettings
+
+    assert TokenizerSettings.parse("search") == TokenizerSettings()
+    spec = TokenizerSettings.parse("precise+nofold+dict", user_dict=tmp_path / "u.txt")
+    assert (spec.mode, spec.fold, spec.user_dict, spec.label) == ("precise", False, str(tmp_path / "u.txt"),
+                                                                  "precise+nofold+dict")
+    assert Tokenizer.from_settings(TokenizerSettings.parse("precise+nofold")).settings.label == "precise+nofold"
+    for bad, message in (("fast", "jieba mode"), ("search+t2s", "unknown tokenizer option"), ("search+dict", "--user-dict")):
+        with pytest.raises(ValueError, match=message):
+            TokenizerSettings.parse(bad)

@@ -271,6 +271,8 @@ def hit_card(hit: Hit, column: str, calibration: Calibration, threshold: float, 
                         f"{text(key, lang)} {label}</span>")
         split = text("parts", lang, kw=f"{hit.keyword_contribution:.4f}", sem=f"{hit.semantic_contribution:.4f}")
         extra = f'<div class="parts">{split}</div>{why_details(hit, alpha_used, fusion, lang)}'
+    elif column == "keyword" and hit.matched_tokens:
+        extra = matched_tokens_html(hit.matched_tokens, lang)
     elif column == "reranked":
         label, move = rank_movement(hit.hybrid_rank, hit.rank, lang)
         head.append(f'<span class="move {move}" title="{html.escape(text("vs_hybrid_title", lang))}">'
@@ -354,9 +356,23 @@ def results_columns(response: SearchResponse, calibration: Calibration, threshol
     for title, c in zip(titles, columns):
         message = (waiting.get(c.name, text("semantic_waiting", lang)) if c.semantic and not semantic_ran
                    else empty.get(c.name))
-        out.append(column_html(title, c.hits(response), c.name, calibration, threshold, lang, empty=message,
-                               alpha_used=response.alpha_used, fusion=response.settings.fusion))
+        column = column_html(title, c.hits(response), c.name, calibration, threshold, lang, empty=message,
+                             alpha_used=response.alpha_used, fusion=response.settings.fusion)
+        out.append(query_tokens_html(response.query_tokens, lang) + column if c.name == "keyword" else column)
     return out
+
+
+def query_tokens_html(tokens: Sequence[str], lang: str = "zh") -> str:
+    """The query's keyword tokens as the tokenizer cut them (after folding), above the keyword column."""
+    line = (text("query_tokens_line", lang, tokens=" · ".join(tokens)) if tokens
+            else text("query_tokens_none", lang))
+    return f'<div class="query-tokens">{html.escape(line)}</div>'
+
+
+def matched_tokens_html(tokens: Sequence[str], lang: str = "zh") -> str:
+    """The query tokens a keyword hit holds, under its text."""
+    line = text("matched_tokens_line", lang, tokens="、".join(dict.fromkeys(tokens)))
+    return f'<div class="matched-tokens">{html.escape(line)}</div>'
 
 
 def placeholder_columns(message: str, lang: str = "zh", model: str | None = None,

@@ -235,7 +235,9 @@ class DemoHandlers:
                     if _texts(engine) != entries:
                         engine.set_documents(entries, progress=report)
                 else:
-                    engine = self.service.new_engine(entries, progress=report, public_texts=self.public_texts)
+                    # a rebuilt engine keeps the session's tokeniser (webui.tokenizer_panel)
+                    engine = self.service.new_engine(entries, progress=report, public_texts=self.public_texts,
+                                                     tokenizer=engine.tokenizer if engine is not None else None)
         except Cancelled:
             log.info("an index event's client left: its embedding stopped")
             return engine, ""
@@ -421,7 +423,8 @@ class DemoHandlers:
                 return self._empty(problem, lang, error=True)
             target = engine
             if engine is None or _texts(engine) != entries:
-                target = HybridEngine(entries, settings=self.service.settings)
+                target = HybridEngine(entries, settings=self.service.settings,
+                                      tokenizer=engine.tokenizer if engine is not None else self.service.tokenizer)
         notices = []
         if not target.has_vectors:
             state = self.service.status().state

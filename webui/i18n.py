@@ -461,6 +461,36 @@ TEXTS: dict[str, dict[str, str]] = {
 }
 
 
+# The tokeniser panel and the tokens shown with the results.
+TEXTS["zh"].update({
+    "tok_panel": "分词：jieba 模式、繁简折叠、用户词典",
+    "tok_mode_label": "jieba 模式",
+    "tok_mode_info": "search：词加上其中的短词（召回高）；precise：只切整词",
+    "tok_fold_label": "繁简折叠（繁體查询找到简体条目，反之亦然；显示的文字不变）",
+    "tok_dict_label": "用户词典（.txt，每行一个必须保持完整的词：产品名、型号）",
+    "tok_status": "当前分词：{mode} · 繁简折叠{fold} · 用户词典 {words} 个词",
+    "tok_on": "开",
+    "tok_off": "关",
+    "tok_dict_error": "用户词典无法读取：{error}（请上传 UTF-8 文本文件，每行一个词）",
+    "query_tokens_line": "查询词元：{tokens}",
+    "query_tokens_none": "查询词元：（无，关键词搜索不会匹配）",
+    "matched_tokens_line": "匹配词元：{tokens}",
+})
+TEXTS["en"].update({
+    "tok_panel": "Tokeniser: jieba mode, Traditional/Simplified folding, user dictionary",
+    "tok_mode_label": "jieba mode",
+    "tok_mode_info": "search: words plus their shorter sub-words (higher recall); precise: whole words only",
+    "tok_fold_label": "Fold Traditional/Simplified (a 繁體 query finds 简体 entries and the reverse; text shown unchanged)",
+    "tok_dict_label": "User dictionary (.txt, one word per line that must stay whole: product names, codes)",
+    "tok_status": "Tokeniser: {mode} · folding {fold} · user dictionary {words} words",
+    "tok_on": "on",
+    "tok_off": "off",
+    "tok_dict_error": "cannot read the user dictionary: {error} (upload a UTF-8 text file, one word per line)",
+    "query_tokens_line": "Query tokens: {tokens}",
+    "query_tokens_none": "Query tokens: (none; keyword search cannot match)",
+    "matched_tokens_line": "Matched tokens: {tokens}",
+})
+
 def text(key: str, lang: str = DEFAULT_LANGUAGE, **values: object) -> str:
     """The string ``key`` in ``lang`` ("zh" or "en"), formatted with ``values``.
 

@@ -23,7 +23,7 @@ import numpy as np
 
 from ..fusion import Candidates
 from ..kb import Document, KnowledgeBaseError
-from ..tokenize import Tokenizer, _is_content, normalize
+from ..tokenize import Tokenizer, _is_content, user_dict_words
 from ..vectors import l2_normalize
 from . import StoreError
 
@@ -72,12 +72,8 @@ def analyzer_params(tokenizer: Tokenizer) -> dict[str, Any]:
 
     Milvus Lite runs Python jieba (``cut_for_search`` / ``cut``) and lowercases; a Milvus server runs jieba-rs.
     """
-    words: list[str] = []
-    if tokenizer.user_dict:
-        for line in Path(tokenizer.user_dict).read_text(encoding="utf-8").splitlines():
-            parts = line.split()
-            if parts:
-                words.append(parts[0])
+    # The analyzer sees ``tokenizer.normalize``d text (folded), so the dictionary words are normalised alike.
+    words = [tokenizer.normalize(w) for w in user_dict_words(tokenizer.user_dict)] if tokenizer.user_dict else []
     jieba = {"type": "jieba", "mode": "search" if tokenizer.mode == "search" else "exact",
              "hmm": bool(tokenizer.hmm), "dict": ["_default_", *words]}
     return {"tokenizer": jieba, "filter": [{"type": "stop", "stop_words": sorted(tokenizer.stopwords) + _PUNCTUATION}]}
@@ -345,7 +341,8 @@ class MilvusStore:
         if signature != self._tokenizer.signature:
             raise StoreError(f"collection {self.collection!r} was indexed with tokenizer {signature}; this "
                              f"process tokenises with {self._tokenizer.signature}: use the same jieba mode, "
-                             "user dictionary and stopwords")
+                             "user dictionary, stopwords and script folding (--tokenizer-mode, --user-dict, "
+                             "--no-fold), or index into a new --collection")
         k1, _, b = self._properties.get("hybrid.bm25", "").partition(",")
         if not (k1 and b):
             raise StoreError(f"collection {self.collection!r} does not record its BM25 parameters; index it again")
@@ -527,7 +524,7 @@ class MilvusStore:
     def keyword_search(self, query: str, tokens: Sequence[str], top: int, k1: float, b: float) -> Candidates:
         if not self.exists or not tokens:
             return Candidates.empty()
-        result = self._client.search(self.collection, data=[normalize(query)], anns_field="sparse",
+        result = self._client.search(self.collection, data=[self._tokenizer.normalize(query)], anns_field="sparse",
                                      limit=int(min(top, 16_384)), search_params={"metric_type": "BM25"},
                                      output_fields=_ROW_FIELDS)[0]
         self._remember(result)
@@ -675,7 +672,7 @@ class MilvusStore:
                 raise KnowledgeBaseError(f"entry {doc.id!r} has {len(distinct):,} distinct words; Milvus keeps "
                                          f"at most {MAX_TOKENS:,} per entry: split long entries (--split-long N)")
             rows.append({"key": doc_key(doc.id), "doc_id": doc.id, "text": doc.text,
-                         "search_text": normalize(doc.text), "tokens": distinct,
+                         "search_text": self._tokenizer.normalize(doc.text), "tokens": distinct,
                          "metadata": json.loads(json.dumps(dict(doc.metadata), ensure_ascii=False, default=str)),
                          "vector": vector})  # numpy rows convert several times faster than lists
         return rows

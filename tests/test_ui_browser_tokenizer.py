@@ -1,0 +1,68 @@
+"""The tokeniser panel clicked in Debian's Chromium (Playwright), with the fake one-hot model: Traditional/Simplified
+folding, the jieba mode, a user dictionary upload, and the query's and each keyword hit's tokens on the page."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.browser import idle, open_accordion, open_page, search, type_knowledge_base
+
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.filterwarnings("ignore:.*no_silent_downcasting"),
+    pytest.mark.filterwarnings("ignore:The copy keyword is deprecated"),
+]
+
+KB = "电脑开机后黑屏怎么办\n打印机无法连接网络\n型号ABX9000PRO的电池说明\n普通的电池说明"
+
+
+@pytest.fixture()
+def page(chromium, fake_demo):
+    p = open_page(chromium, fake_demo.url)
+    yield p
+    p.context.close()
+
+
+def test_folding_mode_and_user_dictionary_from_the_panel(page, tmp_path):
+    """Clicks: a Traditional query; the folding switch off and on; the mode radio (precise); a user dictionary
+    upload; a file that is not UTF-8."""
+    from playwright.sync_api import expect
+
+    p = page
+    type_knowledge_base(p, KB)
+    expect(p.locator("#index-info")).to_contain_text("向量索引就绪：4 条")
+    search(p, "電腦開機")
+    first = p.locator("#col-keyword .hit").first
+    expect(first.locator(".hit-text")).to_have_text("电脑开机后黑屏怎么办")  # shown as written
+    expect(p.locator("#col-keyword .query-tokens")).to_have_text("查询词元：电脑 · 开机")
+    expect(first.locator(".matched-tokens")).to_have_text("匹配词元：电脑、开机")
+    expect(first.locator(".hit-text mark").first).to_have_text("电脑开机")
+
+    open_accordion(p, "tokenizer-panel", "#tok-fold input")
+    p.locator("#tok-fold input").uncheck()
+    expect(p.locator("#tok-status")).to_contain_text("繁简折叠关")
+    expect(p.locator("#col-keyword .query-tokens")).to_have_text("查询词元：電腦 · 開機")
+    expect(p.locator("#col-keyword .hit")).to_have_count(0)
+    p.locator("#tok-fold input").check()
+    expect(p.locator("#col-keyword .query-tokens")).to_have_text("查询词元：电脑 · 开机")
+    expect(first.locator(".hit-text")).to_have_text("电脑开机后黑屏怎么办")
+
+    p.get_by_label("precise").check()
+    expect(p.locator("#tok-status")).to_contain_text("precise")
+    idle(p)  # the re-run of the last query has ended (a person is never this quick)
+    search(p, "ABX9000PRO的電池")
+    expect(p.locator("#col-keyword .query-tokens")).to_have_text("查询词元：abx9000pro · 电池")
+    (tmp_path / "words.txt").write_text("ABX9000PRO的電池\n", encoding="utf-8")
+    p.locator("#tok-dict input[type=file]").set_input_files(str(tmp_path / "words.txt"))
+    expect(p.locator("#tok-status")).to_contain_text("用户词典 1 个词")
+    expect(p.locator("#col-keyword .query-tokens")).to_have_text("查询词元：abx9000pro的电池")
+    expect(p.locator("#col-keyword .hit .hit-text")).to_have_text(["型号ABX9000PRO的电池说明"])
+
+    p.locator("#tok-dict button[aria-label='清除']").click()  # back to jieba's own dictionary
+    expect(p.locator("#tok-status")).to_contain_text("用户词典 0 个词")
+    expect(p.locator("#col-keyword .query-tokens")).to_have_text("查询词元：abx9000pro · 电池")
+    idle(p)
+    (tmp_path / "bad.txt").write_bytes(b"\xff\xfe\xfa\xfb\x80\x81" * 4)
+    p.locator("#tok-dict input[type=file]").set_input_files(str(tmp_path / "bad.txt"))
+    expect(p.locator("#tok-status")).to_contain_text("用户词典无法读取")
+    expect(p.locator("#col-keyword .query-tokens")).to_have_text("查询词元：abx9000pro · 电池")  # engine kept

@@ -1,0 +1,99 @@
+"""The tokeniser panel: jieba mode, Traditional/Simplified folding and a user dictionary for the visitor's engine."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import gradio as gr
+
+from hybrid.engine import HybridEngine
+from hybrid.tokenize import TOKENIZER_MODES, Tokenizer, user_dict_words
+
+from .handlers import DemoHandlers, is_received_upload
+from .i18n import Translator, text
+
+log = logging.getLogger(__name__)
+
+MAX_DICT_BYTES = 256 * 1024  # a word list, not a corpus: each distinct dictionary costs a jieba instance (~75 MB)
+
+
+@dataclass
+class TokenizerPanel:
+    """The panel's controls and its status line."""
+
+    mode: gr.Radio
+    fold: gr.Checkbox
+    user_dict: gr.File
+    status: gr.Markdown
+
+
+def build_tokenizer_panel(tr: Translator, start: Tokenizer) -> TokenizerPanel:
+    """The folded-away panel (place it in the search tab), showing the mode and folding of ``start`` (the
+    server's tokenizer, ``demo.py --tokenizer-mode/--no-fold``)."""
+    with tr.make(gr.Accordion, i18n={"label": "tok_panel"}, open=False, elem_id="tokenizer-panel"):
+        with gr.Row():
+            mode = tr.make(gr.Radio, choices=list(TOKENIZER_MODES), value=start.mode,
+                           i18n={"label": "tok_mode_label", "info": "tok_mode_info"}, elem_id="tok-mode")
+            fold = tr.make(gr.Checkbox, value=start.fold, i18n={"label": "tok_fold_label"}, elem_id="tok-fold")
+        user_dict = tr.make(gr.File, i18n={"label": "tok_dict_label"}, file_types=[".txt"], type="filepath",
+                            elem_id="tok-dict")
+        status = gr.Markdown("", elem_id="tok-status")
+    return TokenizerPanel(mode, fold, user_dict, status)
+
+
+def _stable_copy(path: str) -> str:
+    """The dictionary under a name made from its content, so the same words share one jieba instance."""
+    data = Path(path).read_bytes()
+    if len(data) > MAX_DICT_BYTES:
+        raise ValueError(f"{len(data):,} bytes; at most {MAX_DICT_BYTES:,}")
+    data.decode("utf-8-sig")  # a readable word list, or the UnicodeDecodeError names the byte
+    folder = Path(tempfile.gettempdir()) / "hybrid-user-dicts"
+    folder.mkdir(exist_ok=True)
+    target = folder / f"{hashlib.sha256(data).hexdigest()[:32]}.txt"
+    if not target.exists():
+        target.write_bytes(data)
+    return str(target)
+
+
+def apply_tokenizer(h: DemoHandlers, engine: HybridEngine | None, kb_text: str | None, split: bool, mode: str,
+                    fold: bool, user_dict: str | None, lang: str) -> tuple[HybridEngine | None, str]:
+    """The session's engine rebuilt with the chosen tokeniser (vectors come from the embedding cache), and
+    the status line; a dictionary that cannot be read leaves the engine as it was and says why. Without an
+    upload the server's dictionary (``demo.py --user-dict``) applies."""
+    words, path = 0, None
+    if user_dict:
+        try:
+            if not is_received_upload(user_dict, h.upload_root):
+                raise ValueError("not a file this page received")
+            path = _stable_copy(user_dict)
+            words = len(user_dict_words(path))
+            tokenizer = Tokenizer(mode=mode, user_dict=path, fold=bool(fold))
+        except (OSError, ValueError) as exc:  # UnicodeDecodeError is a ValueError
+            log.warning("user dictionary refused: %s", exc)
+            return engine, text("tok_dict_error", lang, error=str(exc))
+    else:  # the server's dictionary (demo.py --user-dict), if any
+        path = h.service.tokenizer.user_dict
+        words = len(user_dict_words(path)) if path else 0
+        tokenizer = Tokenizer(mode=mode, user_dict=path, fold=bool(fold))
+    status = text("tok_status", lang, mode=mode, fold=text("tok_on" if fold else "tok_off", lang), words=words)
+    if engine is not None and engine.tokenizer.signature == tokenizer.signature:
+        return engine, status
+    entries = h.entries(kb_text, split)
+    if h.store_kb is not None or not entries or h._size_problem(entries, lang):
+        return engine, status
+    return h.service.new_engine(entries, tokenizer=tokenizer, public_texts=h.public_texts), status
+
+
+def wire_tokenizer_panel(panel: TokenizerPanel, page: Any, h: DemoHandlers) -> None:
+    """Any change of the panel rebuilds the session's engine, then re-runs the current query."""
+    from .wiring import EMBEDDING, SEARCHING
+
+    inputs = [page.engine, page.kb.kb, page.kb.split, panel.mode, panel.fold, panel.user_dict, page.language]
+    gr.on([panel.mode.change, panel.fold.change, panel.user_dict.change],
+          lambda *args: apply_tokenizer(h, *args), inputs, [page.engine, panel.status], **EMBEDDING).then(
+        h.search_if_query, page.search_inputs(), page.results.outputs(), show_progress="hidden", **SEARCHING)
