@@ -1,5 +1,7 @@
 """The demo's tokeniser panel handler: which dictionary files it reads, and what it keeps when it refuses one."""
 
+from pathlib import Path
+
 import pytest
 
 from tests.fakes import OneHotEncoder
@@ -28,6 +30,8 @@ def test_a_dictionary_keeps_its_words_whole_and_the_same_words_share_one_file(se
     assert first.search("ABX9000PRO的电池", mode="keyword").query_tokens == ("abx9000pro的电池",)
     second, _ = apply_tokenizer(h, engine, KB, False, "precise", True, str(uploads / "b.txt"), "zh")
     assert second.tokenizer.user_dict == first.tokenizer.user_dict  # content-named copy: one jieba instance
+    # The copy lies in the server's own upload folder (removed at stop), not in a shared temporary folder.
+    assert Path(first.tokenizer.user_dict).resolve().is_relative_to(uploads.resolve())
     same, _ = apply_tokenizer(h, first, KB, False, "precise", True, str(uploads / "a.txt"), "zh")
     assert same is first  # unchanged settings rebuild nothing
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -13,6 +12,7 @@ import gradio as gr
 
 from hybrid.engine import HybridEngine
 from hybrid.tokenize import TOKENIZER_MODES, Tokenizer, user_dict_words
+from server.uploads import upload_folder
 
 from .handlers import DemoHandlers, is_received_upload
 from .i18n import Translator, text
@@ -46,14 +46,15 @@ def build_tokenizer_panel(tr: Translator, start: Tokenizer) -> TokenizerPanel:
     return TokenizerPanel(mode, fold, user_dict, status)
 
 
-def _stable_copy(path: str) -> str:
-    """The dictionary under a name made from its content, so the same words share one jieba instance."""
+def _stable_copy(path: str, root: str | Path | None) -> str:
+    """The dictionary under a name made from its content, so the same words share one jieba instance; kept in
+    this server's own upload folder (``root``), which goes when the server stops."""
     data = Path(path).read_bytes()
     if len(data) > MAX_DICT_BYTES:
         raise ValueError(f"{len(data):,} bytes; at most {MAX_DICT_BYTES:,}")
     data.decode("utf-8-sig")  # a readable word list, or the UnicodeDecodeError names the byte
-    folder = Path(tempfile.gettempdir()) / "hybrid-user-dicts"
-    folder.mkdir(exist_ok=True)
+    folder = Path(root if root is not None else upload_folder()) / "user-dicts"
+    folder.mkdir(mode=0o700, parents=True, exist_ok=True)
     target = folder / f"{hashlib.sha256(data).hexdigest()[:32]}.txt"
     if not target.exists():
         target.write_bytes(data)
@@ -70,7 +71,7 @@ def apply_tokenizer(h: DemoHandlers, engine: HybridEngine | None, kb_text: str |
         try:
             if not is_received_upload(user_dict, h.upload_root):
                 raise ValueError("not a file this page received")
-            path = _stable_copy(user_dict)
+            path = _stable_copy(user_dict, h.upload_root)
             words = len(user_dict_words(path))
             tokenizer = Tokenizer(mode=mode, user_dict=path, fold=bool(fold))
         except (OSError, ValueError) as exc:  # UnicodeDecodeError is a ValueError
