@@ -15,7 +15,7 @@ import numpy as np
 
 from . import atomic
 from .cache import EmbeddingCache, embed_with_cache, model_key
-from .fusion import Candidates, Fused, QueryEvidence, fuse, normalize
+from .fusion import KEYWORD_FLOOR, Candidates, Fused, QueryEvidence, fuse, normalize
 from .kb import Document, KnowledgeBaseError, to_documents
 from .lang import document_script, query_script, scripts_in
 from .keyword import lucene_idf
@@ -803,7 +803,7 @@ class _Explanations:
         self.semantic_at = {key: i for i, key in enumerate(semantic.docs[:semantic.own].tolist())}
         self.hybrid_at = {key: i for i, key in enumerate(fused.docs.tolist())} if fused is not None else {}
         # Without fusion the lists still show each retriever's normalised score.
-        self.keyword_norm = normalize(keyword.scores, normalizer) if fused is None else None
+        self.keyword_norm = normalize(keyword.scores, normalizer, floor=KEYWORD_FLOOR) if fused is None else None
         self.semantic_norm = (normalize(semantic.scores, normalizer, semantic.scores[:semantic.own])
                               if fused is None else None)
 
