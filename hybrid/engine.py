@@ -443,6 +443,7 @@ class HybridEngine:
             device=embedder.device if embedder else "",
             settings=settings,
             alpha_used=fused.alpha if fused is not None else None,
+            evidence=retrieval.evidence,
         )
 
     def search_many(self, queries: Sequence[str], k: int | None = None, alpha: float | None = None,
