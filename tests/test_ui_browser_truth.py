@@ -10,8 +10,9 @@ import re
 
 import pytest
 
-from tests.browser import choose, hits, idle, open_page, search, set_number, settled
+from tests.browser import choose, idle, open_accordion, open_page, search, set_number, settled
 from webui.i18n import TEXTS
+from webui.samples import sample_text
 
 pytestmark = [
     pytest.mark.browser,
@@ -22,8 +23,13 @@ pytestmark = [
 PHONE = (390, 844)
 
 
-def _sample(page, name: str) -> None:
-    choose(page, "sample", TEXTS["zh"][f"sample_{name}"])
+def _sample(page, name: str, lang: str = "zh") -> None:
+    from playwright.sync_api import expect
+
+    open_accordion(page, "kb-panel", "#kb textarea")
+    choose(page, "sample", TEXTS[lang][f"sample_{name}"])
+    expect(page.locator("#kb textarea")).to_have_value(sample_text(name))
+    page.wait_for_selector("#index-info:has-text('向量索引就绪'), #index-info:has-text('Vector index ready')")
     idle(page)
 
 
@@ -59,7 +65,7 @@ def test_colours_follow_the_evidence_not_a_made_up_probability(chromium, real_de
 
     page = open_page(chromium, real_demo.url, width=PHONE[0], height=PHONE[1])
     _english(page)
-    _sample(page, "tech_faq")
+    _sample(page, "tech_faq", "en")
     search(page, "GPU memory error")
     settled(page)
     for column in ("keyword", "semantic", "hybrid"):  # the BM25 #1 is green in all three columns
