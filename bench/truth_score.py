@@ -79,36 +79,88 @@ def shares(hits: list[dict], green) -> dict[str, float]:
             "n_other": len(other)}
 
 
-def evidence_rule(coverage_min: float, standing_min: float):
+def standing_of(e: dict, scaled: bool) -> float | None:
+    """The cosine's standing, or (``scaled``) that standing over sqrt(2 ln n), what the best of n random
+    entries would reach: a knowledge base of 30 entries cannot put any entry as far out as one of 5,000."""
+    z, n = e.get("standing"), e.get("count")
+    if z is None or (scaled and not n):
+        return None
+    return z / np.sqrt(2 * np.log(max(n, 3))) if scaled else z
+
+
+def evidence_rule(coverage_min: float, standing_min: float, scaled: bool = False):
     """Green when the entry holds ``coverage_min`` of the query's words or its cosine stands ``standing_min``
-    standard deviations above the knowledge base's mean."""
+    standard deviations above the knowledge base's mean (``scaled``: ``standing_of``)."""
     def green(h):
         e = h["evidence"] or {}
-        return ((e.get("coverage") or 0.0) >= coverage_min
-                or (e.get("standing") is not None and e["standing"] >= standing_min))
+        z = standing_of(e, scaled)
+        return (e.get("coverage") or 0.0) >= coverage_min or (z is not None and z >= standing_min)
     return green
 
 
-def fit_rule(results: list[dict]) -> tuple[float, float]:
-    """The thresholds with the best balanced accuracy on half 0 of every set, each set weighing the same."""
-    best, grid_c, grid_z = None, np.round(np.arange(0.3, 1.01, 0.05), 2), np.round(np.arange(1.0, 8.01, 0.25), 2)
+def fit_rule(results: list[dict], scaled: bool = False) -> tuple[float, float, float]:
+    """The thresholds with the best balanced accuracy on half 0 of every set, each set weighing the same
+    (and that accuracy)."""
+    grid_c = np.round(np.arange(0.3, 1.01, 0.05), 2)
+    grid_z = np.round(np.arange(0.4, 2.01, 0.05), 2) if scaled else np.round(np.arange(1.0, 8.01, 0.25), 2)
+    best = None
     for c in grid_c:
         for z in grid_z:
-            rule = evidence_rule(c, z)
+            rule = evidence_rule(c, z, scaled)
             per_set = [shares([h for h in r["hits"] if h["half"] == 0], rule) for r in results]
             score = np.nanmean([(x["relevant_green"] + x["other_grey"]) / 2 for x in per_set])
             if best is None or score > best[0]:
                 best = (score, float(c), float(z))
-    return best[1], best[2]
+    return best[1], best[2], best[0]
+
+
+E5_P50 = 63.1980 / 73.0885  # the cosine where the former e5 logistic map crossed P(relevant) = 0.5
+
+
+def report(before: list[dict], after: list[dict]) -> None:
+    """Print the nDCG@10 before/after and the colour shares (rule fitted on half 0, shown on half 1)."""
+    print("| set | queries / docs | keyword | semantic | hybrid default before | after | weighted 0.7 before | after |")
+    for b, a in zip(before, after):
+        w = {(r["fusion"], r["alpha"]): r["ndcg@10"] for r in b["sweep"]}, {(r["fusion"], r["alpha"]): r["ndcg@10"]
+                                                                          for r in a["sweep"]}
+        print(f"| {a['set']} | {a['queries']} / {a['docs']} | {a['ndcg']['keyword']:.4f} | {a['ndcg']['semantic']:.4f} "
+              f"| {b['ndcg']['hybrid']:.4f} | {a['ndcg']['hybrid']:.4f} | {w[0].get(('weighted', 0.7), float('nan')):.4f} "
+              f"| {w[1][('weighted', 0.7)]:.4f} |")
+        for fusion in ("weighted", "rrf"):
+            for alpha, single in ((0.0, "keyword"), (1.0, "semantic")):
+                print(f"  {a['set']} {fusion} {alpha}: before {w[0].get((fusion, alpha), float('nan')):.4f} after "
+                      f"{w[1][(fusion, alpha)]:.4f} ({single} {a['ndcg'][single]:.4f})")
+    fits = {scaled: fit_rule(after, scaled) for scaled in (False, True)}
+    for scaled, (c, z, acc) in fits.items():
+        print(f"fitted on half 0 (standing{' / sqrt(2 ln n)' if scaled else ''}): coverage >= {c}, standing >= {z}, "
+              f"mean balanced accuracy {acc:.3f}")
+    scaled = fits[True][2] > fits[False][2]
+    c, z, _ = fits[scaled]
+    old = lambda h: h["cosine"] is not None and h["cosine"] >= E5_P50  # noqa: E731
+    new = evidence_rule(c, z, scaled)
+    print("| set | column | relevant / other hits | before: relevant green | other grey | now: relevant green | other grey |")
+    for b, a in zip(before, after):
+        for column in ("keyword", "semantic", "hybrid"):
+            hb = [h for h in b["hits"] if h["half"] == 1 and h["column"] == column]
+            ha = [h for h in a["hits"] if h["half"] == 1 and h["column"] == column]
+            sb, sa = shares(hb, old), shares(ha, new)
+            print(f"| {a['set']} | {column} | {sa['n_relevant']} / {sa['n_other']} | {sb['relevant_green']:.0%} | "
+                  f"{sb['other_grey']:.0%} | {sa['relevant_green']:.0%} | {sa['other_grey']:.0%} |")
 
 
 def main(argv=None) -> int:
-    """Measure every set present and write the figures as JSON."""
+    """Measure every set present and write the figures as JSON (or ``--report BEFORE AFTER``)."""
     p = argparse.ArgumentParser(prog="python -m bench.truth_score", description=__doc__.splitlines()[0])
     p.add_argument("--data", type=Path, default=Path("../shared/datasets"))
-    p.add_argument("--out", type=Path, required=True)
+    p.add_argument("--out", type=Path)
     p.add_argument("--sets", default=",".join(SETS))
+    p.add_argument("--report", nargs=2, type=Path, metavar=("BEFORE", "AFTER"),
+                   help="print the tables of two earlier runs (the code before and after a change)")
     args = p.parse_args(argv)
+    if args.report:
+        before, after = (json.loads(f.read_text(encoding="utf-8")) for f in args.report)
+        report(before, after)
+        return 0
     embedder = load_embedder("auto").embedder
     cache = EmbeddingCache()
     out = []

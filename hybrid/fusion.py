@@ -50,6 +50,7 @@ class QueryEvidence:
         cosine_mean, cosine_std: mean and standard deviation of the query's cosine over the knowledge
             base's documents written like the query (None when unknown): the yardstick that puts every
             query's cosines on one scale.
+        cosine_count: how many documents those two were measured on.
         blind_spot: some of the best semantic candidates hold no text in any script of the query's tokens
             (an English entry for a Chinese query): keyword matching cannot judge them, so what it says
             about the query's ranking is incomplete.
@@ -60,6 +61,7 @@ class QueryEvidence:
     cosine_mean: float | None = None
     cosine_std: float | None = None
     blind_spot: bool = False
+    cosine_count: int = 0
 
 
 @dataclass(frozen=True)
@@ -91,13 +93,12 @@ class Fused:
 # --- normalisers: a retriever's raw scores -> [0, 1]. Each is fitted on the candidates the retriever
 # returned itself and is monotone (a higher raw score never gets a lower value), so that fusion can keep a
 # better document above a worse one; a matched document never gets less than 0, what an unmatched one gets.
-# ``floor`` is the raw score that means "no evidence" (BM25 0; the knowledge base's mean cosine): min-max
-# anchored there gives the weakest candidate what its score is worth, not 0 because it happens to be last.
+# ``floor`` caps min-max's low end: the weakest candidate maps to 0 only when it lies at or below the floor.
 
 
 def _minmax(scores: np.ndarray, fit: np.ndarray, floor: float | None = None) -> np.ndarray:
     hi = float(fit.max())
-    lo = float(fit.min()) if floor is None or floor >= hi else float(floor)
+    lo = float(fit.min()) if floor is None else min(float(fit.min()), float(floor))
     if hi - lo <= 1e-12:
         return np.where(scores >= lo, 1.0, 0.0)
     return np.clip((scores - lo) / (hi - lo), 0.0, 1.0)
@@ -139,8 +140,8 @@ def normalize(scores: np.ndarray, method: str, fit: np.ndarray | None = None,
         scores: raw scores.
         method: key of NORMALIZERS.
         fit: the scores that set the scale (the candidates the retriever returned); ``scores`` when None.
-        floor: the raw score worth nothing (``minmax`` maps it to 0 instead of the weakest candidate;
-            BM25: 0, so ``minmax`` is ``max``); the weakest candidate's when None.
+        floor: the highest raw score ``minmax`` may map to 0 (its low end is the weakest candidate or the
+            floor, whichever is lower); None: the weakest candidate.
     Returns:
         Scores in [0, 1] (``none`` only clips negatives), in the same order as ``scores``; a higher raw
         score never gets a lower value.
@@ -158,12 +159,16 @@ def normalize(scores: np.ndarray, method: str, fit: np.ndarray | None = None,
     return fn(scores, fit, floor)
 
 
-KEYWORD_FLOOR = 0.0  # the BM25 of a document that matched nothing
+# Min-max of BM25 starts at most at this share of the best match's score: a short list of near-equal
+# matches (2.04 and 1.98) is not stretched to 1 and 0, so a near-top match keeps its credit, while a long
+# list, whose weakest match is far below the top, normalises as plain min-max (BENCHMARKS.md, "Keyword credit").
+KEYWORD_FLOOR_SHARE = 0.75
 
 
-def semantic_floor(evidence: QueryEvidence) -> float | None:
-    """The cosine worth nothing for this query: the knowledge base's mean (None when unknown)."""
-    return evidence.cosine_mean
+def keyword_floor(scores: np.ndarray) -> float | None:
+    """The ``floor`` of BM25 scores for ``normalize``: ``KEYWORD_FLOOR_SHARE`` of the best (None without any)."""
+    scores = np.asarray(scores, dtype=np.float64)
+    return KEYWORD_FLOOR_SHARE * float(scores.max()) if scores.size else None
 
 
 def _normalized(candidates: Candidates, method: str, floor: float | None = None) -> np.ndarray:
@@ -249,12 +254,12 @@ def weighted(keyword: Candidates, semantic: Candidates, alpha: float, *, normali
              rrf_k: int = 60, evidence: QueryEvidence = QueryEvidence()) -> Fused:
     """``alpha * norm(cosine) + (1 - alpha) * norm(bm25)`` over the union of both candidate lists.
 
-    ``minmax`` maps BM25 0 and the knowledge base's mean cosine (``evidence``; the weakest candidate's
-    when unknown) to 0, so the weakest keyword match keeps the credit its score earns.
+    ``minmax`` of BM25 starts at most at ``KEYWORD_FLOOR_SHARE`` of the top (``keyword_floor``), so a
+    near-top keyword match keeps its credit.
     """
     combine = _single if alpha in (0.0, 1.0) else _combine
-    return combine(keyword, semantic, _normalized(keyword, normalizer, KEYWORD_FLOOR),
-                   _normalized(semantic, normalizer, semantic_floor(evidence)), 1.0 - alpha, alpha, alpha)
+    keyword_values = _normalized(keyword, normalizer, keyword_floor(keyword.scores[:keyword.own]))
+    return combine(keyword, semantic, keyword_values, _normalized(semantic, normalizer), 1.0 - alpha, alpha, alpha)
 
 
 def _reciprocal_ranks(candidates: Candidates, rrf_k: int) -> np.ndarray:
@@ -324,7 +329,7 @@ def adaptive(keyword: Candidates, semantic: Candidates, alpha: float, *, normali
 
     - Semantic value: ``calibrated_cosine`` (the cosine's distance from the knowledge base's mean, in its
       standard deviations); min-max over the semantic candidates when the evidence lacks the statistics.
-    - Keyword value: BM25 over the best keyword candidate's (min-max anchored at BM25 0).
+    - Keyword value: min-max of BM25 over the keyword candidates, from at most ``keyword_floor``.
     - Semantic weight: ``adaptive_alpha(alpha, evidence)``, one per query.
 
     A document no query word matched gets no keyword value, whatever its language: its missing keyword
@@ -335,7 +340,7 @@ def adaptive(keyword: Candidates, semantic: Candidates, alpha: float, *, normali
     semantic_values = calibrated_cosine(semantic.scores, evidence)
     if semantic_values is None:
         semantic_values = _normalized(semantic, "minmax")
-    keyword_values = _normalized(keyword, "minmax", KEYWORD_FLOOR)
+    keyword_values = _normalized(keyword, "minmax", keyword_floor(keyword.scores[:keyword.own]))
     # alpha 1 is semantic only, as for every method; alpha 0 is no end here: the weight still follows
     # what keyword matching can vouch for (``adaptive_alpha``).
     combine = _single if alpha == 1.0 else _combine

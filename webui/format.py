@@ -156,7 +156,8 @@ def hit_evidence(hit: Hit, response: SearchResponse) -> dict[str, float | None]:
     Returns:
         ``coverage``: the idf-weighted share of the query's words the entry holds (0..1; None without query
         words); ``standing``: how many standard deviations its cosine lies above the query's mean cosine over
-        the knowledge base (None without a cosine or those statistics).
+        the knowledge base (None without a cosine or those statistics); ``count``: how many entries those
+        statistics were measured on (None when unknown).
     """
     evidence = response.evidence
     distinct = list(dict.fromkeys(response.query_tokens))
@@ -168,7 +169,7 @@ def hit_evidence(hit: Hit, response: SearchResponse) -> dict[str, float | None]:
     mean, std = evidence.cosine_mean, evidence.cosine_std
     if hit.semantic_score is not None and mean is not None and std is not None and std > 1e-12:
         standing = (hit.semantic_score - mean) / std
-    return {"coverage": coverage, "standing": standing}
+    return {"coverage": coverage, "standing": standing, "count": evidence.cosine_count or None}
 
 
 def bar_percent(hit: Hit, column: str, calibration: Calibration, top_score: float | None = None,
