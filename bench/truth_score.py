@@ -134,7 +134,7 @@ def report(before: list[dict], after: list[dict]) -> None:
     for scaled, (c, z, acc) in fits.items():
         print(f"fitted on half 0 (standing{' / sqrt(2 ln n)' if scaled else ''}): coverage >= {c}, standing >= {z}, "
               f"mean balanced accuracy {acc:.3f}")
-    scaled = fits[True][2] > fits[False][2]
+    scaled = True  # the page's rule (webui.calibration): the standing over sqrt(2 ln n)
     c, z, _ = fits[scaled]
     old = lambda h: h["cosine"] is not None and h["cosine"] >= E5_P50  # noqa: E731
     new = evidence_rule(c, z, scaled)

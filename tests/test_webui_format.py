@@ -66,15 +66,17 @@ def test_rank_movement():
 
 
 def test_hit_card_is_green_on_keyword_or_semantic_evidence_and_never_shows_a_probability():
-    rule = Calibration("evidence", threshold=0.5, standing=3.0)
+    rule = Calibration("evidence", threshold=0.5, standing=1.0)  # 30 entries: a cosine needs 2.6 sd
     words = fmt.hit_card(_hit(score=4.0), "keyword", rule, 0.5, top_score=4.0, lang="en",
-                         evidence={"coverage": 0.6, "standing": 0.2})
+                         evidence={"coverage": 0.6, "standing": 0.2, "count": 30})
     cosine = fmt.hit_card(_hit(score=0.9, semantic_score=0.9), "semantic", rule, 0.5, top_score=0.9, lang="en",
-                          evidence={"coverage": 0.0, "standing": 3.4})
+                          evidence={"coverage": 0.0, "standing": 3.4, "count": 30})
     other = fmt.hit_card(_hit(score=0.88, semantic_score=0.88), "semantic", rule, 0.5, top_score=0.9, lang="en",
-                         evidence={"coverage": 0.2, "standing": 1.4})
+                         evidence={"coverage": 0.2, "standing": 1.4, "count": 30})
     assert 'class="hit relevant"' in words and "words 60%" in words and "likely relevant" in words
-    assert 'class="hit relevant"' in cosine and "cosine +3.4σ" in cosine
+    assert 'class="hit relevant"' in cosine and "cosine +3.4σ (needs 2.6σ)" in cosine
+    # a knowledge base of 5,000 entries needs 4.1 standard deviations: the same cosine is grey there
+    assert not rule.is_relevant({"coverage": 0.0, "standing": 3.4, "count": 5000})
     assert 'class="hit other"' in other and "likely relevant" not in other
     assert 'class="hit other"' in fmt.hit_card(_hit(score=0.9), "keyword", rule, 0.0, top_score=0.9)  # no evidence
     for card in (words, cosine, other):
@@ -94,6 +96,7 @@ def test_hit_evidence_reads_the_query_statistics(engine):
     mean, std = response.evidence.cosine_mean, response.evidence.cosine_std
     hit = next(h for h in response.hybrid if h.text.startswith("苹果"))
     assert apple["standing"] == pytest.approx((hit.semantic_score - mean) / std)
+    assert apple["count"] == response.evidence.cosine_count == len(DOCS)
 
 
 def test_hybrid_card_shows_movement_parts_and_why():

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Mapping
 
@@ -12,14 +13,15 @@ class Calibration:
 
     A hit is green when the entry holds at least ``threshold`` of the query's words, weighted by idf
     (``webui.format.hit_evidence``'s coverage: keyword evidence), or when its cosine stands at least
-    ``standing`` standard deviations above the query's mean cosine over the knowledge base (semantic
-    evidence). Neither is a probability: no map from a cosine to P(relevant) was found that holds across
+    ``standing`` × sqrt(2 ln n) standard deviations above the query's mean cosine over the n entries of the
+    knowledge base it was measured on (semantic evidence): sqrt(2 ln n) is about where the best of n
+    unrelated entries lands, so a small knowledge base needs less than a large one. Neither is a probability: no map from a cosine to P(relevant) was found that holds across
     the developers' labelled sets (BENCHMARKS.md, "What the colours mean").
 
     Attributes:
         kind: "evidence".
         threshold: the coverage from which a hit is green (the threshold slider's default).
-        standing: standard deviations above the knowledge base's mean cosine from which a hit is green.
+        standing: the share of sqrt(2 ln n) standard deviations above the mean from which a hit is green.
         source: how the values were chosen, shown beside the threshold slider.
     """
 
@@ -35,13 +37,19 @@ class Calibration:
             return False
         coverage, standing = evidence.get("coverage"), evidence.get("standing")
         cut = self.threshold if threshold is None else threshold
-        return (coverage is not None and coverage >= cut) or (standing is not None and standing >= self.standing)
+        needed = self.needed(evidence.get("count"))
+        return (coverage is not None and coverage >= cut) or (
+            standing is not None and needed is not None and standing >= needed)
+
+    def needed(self, count: int | None) -> float | None:
+        """Standard deviations above the mean a cosine needs among ``count`` entries (None when unknown)."""
+        return None if not count else self.standing * math.sqrt(2.0 * math.log(max(int(count), 3)))
 
 
 # Chosen on half 0 of the queries of five labelled sets at once (Chinese, English, mixed and cross-lingual;
 # `python -m bench.truth_score`), each set weighing the same, for the best balanced accuracy of the top-5 hits'
 # colours; the held-out halves are reported in BENCHMARKS.md.
-EVIDENCE = Calibration("evidence", threshold=0.6, standing=4.0,
+EVIDENCE = Calibration("evidence", threshold=0.65, standing=1.0,
                        source="5 labelled sets (zh, en, mixed), half of their queries")
 UNCALIBRATED = EVIDENCE  # every model: the rule reads standardised scores, not a model's raw cosine
 

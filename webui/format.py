@@ -315,8 +315,9 @@ def evidence_text(evidence: Mapping[str, float | None], lang: str = "zh") -> str
     parts = []
     if evidence.get("coverage") is not None:
         parts.append(text("evidence_words", lang, share=f"{evidence['coverage']:.0%}"))
-    if evidence.get("standing") is not None:
-        parts.append(text("evidence_standing", lang, z=f"{evidence['standing']:+.1f}"))
+    needed = calibration_for(None).needed(evidence.get("count"))
+    if evidence.get("standing") is not None and needed is not None:
+        parts.append(text("evidence_standing", lang, z=f"{evidence['standing']:+.1f}", needed=f"{needed:.1f}"))
     return " · ".join(parts)
 
 

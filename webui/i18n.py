@@ -72,8 +72,8 @@ TEXTS: dict[str, dict[str, str]] = {
         "k1_info": "词频饱和",
         "b_info": "文档长度归一",
         "threshold_label": "相关阈值",
-        "threshold_info_evidence": "绿色 = 条目含查询词（按 idf 加权）≥ 阈值，或其余弦高出知识库平均 ≥ {z} 个标准差；"
-                                   "不是概率（规则选自 {source}），默认 {value}",
+        "threshold_info_evidence": "绿色 = 条目含查询词（按 idf 加权）≥ 阈值，或其余弦高出知识库平均 ≥ √(2 ln n) 个"
+                                   "标准差（n 个条目里不相关条目最高也大约到这里）；不是概率（规则选自 {source}），默认 {value}",
         # results
         "column_picker": "显示哪一列",
         "col_keyword": "关键词 (BM25)",
@@ -107,7 +107,7 @@ TEXTS: dict[str, dict[str, str]] = {
         "bar_note_relative": "条长 = 相对第一名",
         "cosine": "余弦",
         "evidence_words": "含查询词 {share}",
-        "evidence_standing": "余弦 {z}σ",
+        "evidence_standing": "余弦 {z}σ（需 {needed}σ）",
         "evidence_title": "颜色依据：条目含多少查询词（按 idf 加权），余弦比知识库平均高几个标准差；不是概率",
         "score_bm25": "BM25",
         "score_cosine": "余弦",
@@ -295,8 +295,9 @@ TEXTS: dict[str, dict[str, str]] = {
         "b_info": "length normalisation",
         "threshold_label": "Relevance threshold",
         "threshold_info_evidence": "green = the entry holds at least this share of the query's words (idf-weighted) "
-                                   "or its cosine lies {z} or more standard deviations above the knowledge base's "
-                                   "mean; not a probability (rule chosen on {source}), default {value}",
+                                   "or its cosine lies √(2 ln n) or more standard deviations above the mean of the "
+                                   "knowledge base's n entries (about where the best unrelated one lands); not a "
+                                   "probability (rule chosen on {source}), default {value}",
         "column_picker": "Column shown",
         "col_keyword": "Keyword (BM25)",
         "col_semantic": "Semantic ({model})",
@@ -332,7 +333,7 @@ TEXTS: dict[str, dict[str, str]] = {
         "bar_note_relative": "bar: vs top hit",
         "cosine": "cosine",
         "evidence_words": "words {share}",
-        "evidence_standing": "cosine {z}σ",
+        "evidence_standing": "cosine {z}σ (needs {needed}σ)",
         "evidence_title": "what the colour reads: how much of the query's words the entry holds (idf-weighted), how "
                           "many standard deviations its cosine lies above the knowledge base's mean; not a probability",
         "score_bm25": "BM25",
