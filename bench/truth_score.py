@@ -2,7 +2,7 @@
 
 Run: ``python -m bench.truth_score --out FILE.json [--data ../shared/datasets] [--max-queries 200]``.
 For each set (a cut: the first ``--max-queries`` queries, the corpus cut to ``--max-docs``) it prints and
-writes nDCG@10 of keyword, semantic, the default hybrid and weighted fusion at alpha 0 and 1 (whole cut and
+writes nDCG@10 of keyword, semantic, the default hybrid and every fusion method at ``ALPHAS`` (whole cut and
 each half), and for every hit of each column's top 5: whether it is judged relevant and what the page's
 colour rule sees (``webui.format.hit_evidence``: keyword coverage and the cosine's standing), so that the
 share of relevant hits shown green and of the others shown grey can be computed per half.
