@@ -15,8 +15,8 @@ import numpy as np
 
 from . import atomic
 from .cache import EmbeddingCache, embed_with_cache, model_key
+from .fusion import Candidates, Fused, QueryEvidence, fuse, keyword_floor, normalize
 from .gate import check_cancelled
-from .fusion import Candidates, Fused, QueryEvidence, fuse, normalize
 from .kb import Document, KnowledgeBaseError, to_documents
 from .lang import document_script, query_script, scripts_in
 from .keyword import lucene_idf
@@ -458,6 +458,7 @@ class HybridEngine:
             device=embedder.device if embedder else "",
             settings=settings,
             alpha_used=fused.alpha if fused is not None else None,
+            evidence=retrieval.evidence,
         )
 
     def search_many(self, queries: Sequence[str], k: int | None = None, alpha: float | None = None,
@@ -630,7 +631,7 @@ class HybridEngine:
         """
         script = query_script(query)
         unit = query_vector / max(float(np.linalg.norm(query_vector)), 1e-12)
-        out: dict[str, Any] = {"cosine_mean": None, "cosine_std": None, "blind_spot": False}
+        out: dict[str, Any] = {"cosine_mean": None, "cosine_std": None, "blind_spot": False, "cosine_count": 0}
         same = None
         if script:
             keys, vectors = self.store.vector_sample(_SPREAD_SAMPLE, script)
@@ -641,6 +642,7 @@ class HybridEngine:
             same = vectors @ unit if len(keys) and vectors.shape[1] == unit.shape[0] else None
         if same is not None and len(same) >= 2:
             out["cosine_mean"], out["cosine_std"] = float(same.mean()), float(same.std())
+            out["cosine_count"] = int(len(same))
         wanted = frozenset().union(*(scripts_in(t) for t in tokens)) if tokens else frozenset()
         top = semantic.docs[:min(semantic.own, _JUDGED_TOP)].tolist()
         if wanted and top:
@@ -818,7 +820,8 @@ class _Explanations:
         self.semantic_at = {key: i for i, key in enumerate(semantic.docs[:semantic.own].tolist())}
         self.hybrid_at = {key: i for i, key in enumerate(fused.docs.tolist())} if fused is not None else {}
         # Without fusion the lists still show each retriever's normalised score.
-        self.keyword_norm = normalize(keyword.scores, normalizer) if fused is None else None
+        self.keyword_norm = (normalize(keyword.scores, normalizer, floor=keyword_floor(keyword.scores))
+                             if fused is None else None)
         self.semantic_norm = (normalize(semantic.scores, normalizer, semantic.scores[:semantic.own])
                               if fused is None else None)
 

@@ -50,6 +50,7 @@ class QueryEvidence:
         cosine_mean, cosine_std: mean and standard deviation of the query's cosine over the knowledge
             base's documents written like the query (None when unknown): the yardstick that puts every
             query's cosines on one scale.
+        cosine_count: how many documents those two were measured on.
         blind_spot: some of the best semantic candidates hold no text in any script of the query's tokens
             (an English entry for a Chinese query): keyword matching cannot judge them, so what it says
             about the query's ranking is incomplete.
@@ -60,6 +61,7 @@ class QueryEvidence:
     cosine_mean: float | None = None
     cosine_std: float | None = None
     blind_spot: bool = False
+    cosine_count: int = 0
 
 
 @dataclass(frozen=True)
@@ -91,23 +93,25 @@ class Fused:
 # --- normalisers: a retriever's raw scores -> [0, 1]. Each is fitted on the candidates the retriever
 # returned itself and is monotone (a higher raw score never gets a lower value), so that fusion can keep a
 # better document above a worse one; a matched document never gets less than 0, what an unmatched one gets.
+# ``floor`` caps min-max's low end: the weakest candidate maps to 0 only when it lies at or below the floor.
 
 
-def _minmax(scores: np.ndarray, fit: np.ndarray) -> np.ndarray:
-    lo, hi = float(fit.min()), float(fit.max())
+def _minmax(scores: np.ndarray, fit: np.ndarray, floor: float | None = None) -> np.ndarray:
+    hi = float(fit.max())
+    lo = float(fit.min()) if floor is None else min(float(fit.min()), float(floor))
     if hi - lo <= 1e-12:
         return np.where(scores >= lo, 1.0, 0.0)
     return np.clip((scores - lo) / (hi - lo), 0.0, 1.0)
 
 
-def _max(scores: np.ndarray, fit: np.ndarray) -> np.ndarray:
+def _max(scores: np.ndarray, fit: np.ndarray, floor: float | None = None) -> np.ndarray:
     hi = float(fit.max())
     if hi <= 1e-12:
         return np.where(scores >= hi, 1.0, 0.0)
     return np.clip(scores / hi, 0.0, 1.0)
 
 
-def _zscore(scores: np.ndarray, fit: np.ndarray) -> np.ndarray:
+def _zscore(scores: np.ndarray, fit: np.ndarray, floor: float | None = None) -> np.ndarray:
     # z-scores shifted so the weakest candidate sits at 0 (an unmatched document gets 0, never more than
     # a matched one), then scaled so that 3 standard deviations span [0, 1].
     std = float(fit.std())
@@ -116,11 +120,11 @@ def _zscore(scores: np.ndarray, fit: np.ndarray) -> np.ndarray:
     return np.clip((scores - float(fit.min())) / (3.0 * std), 0.0, 1.0)
 
 
-def _none(scores: np.ndarray, fit: np.ndarray) -> np.ndarray:
+def _none(scores: np.ndarray, fit: np.ndarray, floor: float | None = None) -> np.ndarray:
     return np.clip(scores, 0.0, None)
 
 
-NORMALIZERS: dict[str, Callable[[np.ndarray, np.ndarray], np.ndarray]] = {
+NORMALIZERS: dict[str, Callable[..., np.ndarray]] = {
     "minmax": _minmax,
     "max": _max,
     "zscore": _zscore,
@@ -128,13 +132,16 @@ NORMALIZERS: dict[str, Callable[[np.ndarray, np.ndarray], np.ndarray]] = {
 }
 
 
-def normalize(scores: np.ndarray, method: str, fit: np.ndarray | None = None) -> np.ndarray:
+def normalize(scores: np.ndarray, method: str, fit: np.ndarray | None = None,
+              floor: float | None = None) -> np.ndarray:
     """Normalise one retriever's scores.
 
     Args:
         scores: raw scores.
         method: key of NORMALIZERS.
         fit: the scores that set the scale (the candidates the retriever returned); ``scores`` when None.
+        floor: the highest raw score ``minmax`` may map to 0 (its low end is the weakest candidate or the
+            floor, whichever is lower); None: the weakest candidate.
     Returns:
         Scores in [0, 1] (``none`` only clips negatives), in the same order as ``scores``; a higher raw
         score never gets a lower value.
@@ -149,11 +156,23 @@ def normalize(scores: np.ndarray, method: str, fit: np.ndarray | None = None) ->
         return scores
     if fit.size == 0:
         return np.zeros_like(scores)
-    return fn(scores, fit)
+    return fn(scores, fit, floor)
 
 
-def _normalized(candidates: Candidates, method: str) -> np.ndarray:
-    return normalize(candidates.scores, method, candidates.scores[:candidates.own])
+# Min-max of BM25 starts at most at this share of the best match's score: a short list of near-equal
+# matches (2.04 and 1.98) is not stretched to 1 and 0, so a near-top match keeps its credit, while a long
+# list, whose weakest match is far below the top, normalises as plain min-max (BENCHMARKS.md, "Keyword credit").
+KEYWORD_FLOOR_SHARE = 0.75
+
+
+def keyword_floor(scores: np.ndarray) -> float | None:
+    """The ``floor`` of BM25 scores for ``normalize``: ``KEYWORD_FLOOR_SHARE`` of the best (None without any)."""
+    scores = np.asarray(scores, dtype=np.float64)
+    return KEYWORD_FLOOR_SHARE * float(scores.max()) if scores.size else None
+
+
+def _normalized(candidates: Candidates, method: str, floor: float | None = None) -> np.ndarray:
+    return normalize(candidates.scores, method, candidates.scores[:candidates.own], floor)
 
 
 class Fuser(Protocol):
@@ -209,11 +228,38 @@ def _combine(keyword: Candidates, semantic: Candidates, keyword_values: np.ndarr
                  kw[order], sw[order])
 
 
+def _single(keyword: Candidates, semantic: Candidates, keyword_values: np.ndarray, semantic_values: np.ndarray,
+            keyword_weight: float, semantic_weight: float, alpha: float) -> Fused:
+    """The ends of alpha: the one retriever with a weight has the whole say, so the ranking is its own list
+    (its documents, in its order, ties as it broke them); the other's values are still reported."""
+    keyword_only = semantic_weight == 0.0
+    own = keyword if keyword_only else semantic
+    n = own.own
+    docs = own.docs[:n]
+    index = {doc: i for i, doc in enumerate(docs.tolist())}
+    kn = np.zeros(n)
+    sn = np.zeros(n)
+    for source, values, out in ((keyword, keyword_values, kn), (semantic, semantic_values, sn)):
+        for doc, value in zip(source.docs.tolist(), values.tolist()):
+            i = index.get(doc)
+            if i is not None and out[i] == 0.0:
+                out[i] = value
+    kw = np.full(n, keyword_weight, dtype=np.float64)
+    sw = np.full(n, semantic_weight, dtype=np.float64)
+    kp, sp = kw * kn, sw * sn
+    return Fused(docs.astype(np.int64), kp + sp, kn, sn, kp, sp, float(alpha), kw, sw)
+
+
 def weighted(keyword: Candidates, semantic: Candidates, alpha: float, *, normalizer: str = "minmax",
              rrf_k: int = 60, evidence: QueryEvidence = QueryEvidence()) -> Fused:
-    """``alpha * norm(cosine) + (1 - alpha) * norm(bm25)`` over the union of both candidate lists."""
-    return _combine(keyword, semantic, _normalized(keyword, normalizer), _normalized(semantic, normalizer),
-                    1.0 - alpha, alpha, alpha)
+    """``alpha * norm(cosine) + (1 - alpha) * norm(bm25)`` over the union of both candidate lists.
+
+    ``minmax`` of BM25 starts at most at ``KEYWORD_FLOOR_SHARE`` of the top (``keyword_floor``), so a
+    near-top keyword match keeps its credit.
+    """
+    combine = _single if alpha in (0.0, 1.0) else _combine
+    keyword_values = _normalized(keyword, normalizer, keyword_floor(keyword.scores[:keyword.own]))
+    return combine(keyword, semantic, keyword_values, _normalized(semantic, normalizer), 1.0 - alpha, alpha, alpha)
 
 
 def _reciprocal_ranks(candidates: Candidates, rrf_k: int) -> np.ndarray:
@@ -240,7 +286,8 @@ def rrf(keyword: Candidates, semantic: Candidates, alpha: float, *, normalizer: 
     stay ``weight / (rrf_k + rank)``.
     """
     # Scale by 1 / rrf_k so that each retriever's part equals weight / (rrf_k + rank).
-    return _combine(keyword, semantic, _reciprocal_ranks(keyword, rrf_k), _reciprocal_ranks(semantic, rrf_k),
+    combine = _single if alpha in (0.0, 1.0) else _combine
+    return combine(keyword, semantic, _reciprocal_ranks(keyword, rrf_k), _reciprocal_ranks(semantic, rrf_k),
                     (1.0 - alpha) / rrf_k, alpha / rrf_k, alpha)
 
 
@@ -282,7 +329,7 @@ def adaptive(keyword: Candidates, semantic: Candidates, alpha: float, *, normali
 
     - Semantic value: ``calibrated_cosine`` (the cosine's distance from the knowledge base's mean, in its
       standard deviations); min-max over the semantic candidates when the evidence lacks the statistics.
-    - Keyword value: min-max of BM25 over the keyword candidates.
+    - Keyword value: min-max of BM25 over the keyword candidates, from at most ``keyword_floor``.
     - Semantic weight: ``adaptive_alpha(alpha, evidence)``, one per query.
 
     A document no query word matched gets no keyword value, whatever its language: its missing keyword
@@ -293,8 +340,11 @@ def adaptive(keyword: Candidates, semantic: Candidates, alpha: float, *, normali
     semantic_values = calibrated_cosine(semantic.scores, evidence)
     if semantic_values is None:
         semantic_values = _normalized(semantic, "minmax")
-    keyword_values = _normalized(keyword, "minmax")
-    return _combine(keyword, semantic, keyword_values, semantic_values, 1.0 - alpha_q, alpha_q, alpha_q)
+    keyword_values = _normalized(keyword, "minmax", keyword_floor(keyword.scores[:keyword.own]))
+    # alpha 1 is semantic only, as for every method; alpha 0 is no end here: the weight still follows
+    # what keyword matching can vouch for (``adaptive_alpha``).
+    combine = _single if alpha == 1.0 else _combine
+    return combine(keyword, semantic, keyword_values, semantic_values, 1.0 - alpha_q, alpha_q, alpha_q)
 
 
 FUSERS: dict[str, Fuser] = {

@@ -7,6 +7,7 @@ from typing import Any, Mapping
 
 import numpy as np
 
+from .fusion import QueryEvidence
 from .settings import Settings
 
 
@@ -79,6 +80,8 @@ class SearchResponse:
         reranker: the reranker's name ("" when this search did not rerank).
         settings: the settings this search used.
         alpha_used: the semantic weight fusion applied to this query (adaptive methods vary it).
+        evidence: what the search measured about the query (idf of its tokens, the knowledge base's mean and
+            spread of its cosine), for judging hits beyond their rank.
     """
 
     query: str
@@ -94,6 +97,7 @@ class SearchResponse:
     alpha_used: float | None = None
     reranked: tuple[Hit, ...] = ()
     reranker: str = ""
+    evidence: QueryEvidence = QueryEvidence()
 
     def to_dict(self, include_vector: bool = False) -> dict[str, Any]:
         """Plain JSON-ready dict (the vector as a list when ``include_vector``)."""

@@ -17,7 +17,8 @@ SEM = cands([2, 3, 0], [0.9, 0.8, 0.5])
 
 def test_weighted_minmax_by_hand():
     fused = fuse(KW, SEM, alpha=0.5, method="weighted", normalizer="minmax")
-    # keyword norm: 0 -> 1, 1 -> 0.4, 2 -> 0 ; semantic norm: 2 -> 1, 3 -> 0.75, 0 -> 0
+    # keyword norm: 0 -> 1, 1 -> 0.4, 2 -> 0 (the weakest, 1.0, lies below 3/4 of the top) ;
+    # semantic norm: 2 -> 1, 3 -> 0.75, 0 -> 0
     expected = {0: 0.5, 1: 0.2, 2: 0.5, 3: 0.375}
     got = dict(zip(fused.docs.tolist(), fused.scores.tolist()))
     assert got == pytest.approx(expected)
@@ -25,17 +26,45 @@ def test_weighted_minmax_by_hand():
     assert fused.docs.tolist()[:2] == [2, 0]  # equal scores: the higher cosine first (0.9 against 0.5)
 
 
+def test_a_near_top_keyword_match_keeps_its_credit():
+    # the issue's case: two keyword matches, the weaker at 97% of the top, must not count as no match
+    kw = cands([5, 6], [2.0418, 1.9805])
+    fused = fuse(kw, cands([6, 5, 7], [0.88, 0.85, 0.84]), alpha=0.5, method="adaptive",
+                 evidence=QueryEvidence(best_coverage=1.0, cosine_mean=0.8, cosine_std=0.01))
+    norm = dict(zip(fused.docs.tolist(), fused.keyword_norm.tolist()))
+    assert norm[6] == pytest.approx((1.9805 - 0.75 * 2.0418) / (0.25 * 2.0418))  # min-max from 3/4 of the top
+    weighted = fuse(kw, cands([6, 5, 7], [0.86, 0.85, 0.84]), alpha=0.5, method="weighted")
+    assert dict(zip(weighted.docs.tolist(), weighted.keyword_part.tolist()))[6] > 0.4
+    assert fused.docs.tolist()[0] == 6  # near-top keyword match and the best cosine
+
+
+@pytest.mark.parametrize("method", list(FUSERS))
+@pytest.mark.parametrize("normalizer", list(NORMALIZERS))
+def test_alpha_ends_are_the_single_lists_with_their_ties_and_candidates(method, normalizer):
+    # BM25 ties (docs 1, 2) that the cosine would order the other way, a semantic tie (docs 4, 5), a keyword
+    # candidate outside the semantic window looked up after it (doc 9)
+    kw = cands([0, 1, 2, 9], [5.0, 3.0, 3.0, 1.0])
+    sem = cands([4, 5, 2, 1, 0, 9], [0.9, 0.9, 0.8, 0.7, 0.6, 0.1], retrieved=5)
+    evidence = QueryEvidence(best_coverage=1.0, cosine_mean=0.5, cosine_std=0.1)
+    low = fuse(kw, sem, 0.0, method, normalizer=normalizer, evidence=evidence)
+    if method != "adaptive":  # adaptive's alpha 0 is no end: its weight follows the keyword coverage
+        assert low.docs.tolist() == [0, 1, 2, 9]
+    high = fuse(kw, sem, 1.0, method, normalizer=normalizer, evidence=evidence)
+    assert high.docs.tolist() == [4, 5, 2, 1, 0]
+    np.testing.assert_allclose(high.scores, high.keyword_part + high.semantic_part)
+
+
 @pytest.mark.parametrize("alpha,top", [(0.0, 0), (1.0, 2)])
 def test_alpha_extremes_reduce_to_single_retriever(alpha, top):
     assert fuse(KW, SEM, alpha=alpha, method="weighted").docs[0] == top
 
 
-def test_a_single_retriever_ties_are_broken_by_the_other_score():
+def test_ties_of_one_retriever_are_broken_by_the_other_score_inside_the_alpha_range():
+    # at the ends the other retriever has no say (the test above); between them it orders the ties
     kw = cands([0, 1, 2], [2.0, 2.0, 2.0])  # BM25 ties, listed in document order
     sem = cands([2, 1, 0], [0.9, 0.8, 0.7])
-    for method in FUSERS:
-        assert fuse(kw, sem, 0.0, method=method).docs.tolist() == [2, 1, 0], method
-        assert fuse(sem, kw, 1.0, method=method).docs.tolist() == [2, 1, 0], method
+    for method in ("weighted", "rrf"):
+        assert fuse(kw, sem, 0.01, method=method).docs.tolist() == [2, 1, 0], method
 
 
 def test_unmatched_document_gets_zero_not_negative_from_that_retriever():
@@ -98,11 +127,11 @@ def test_normalizers():
 def test_normalizers_are_fitted_on_the_retrieved_candidates_only():
     scores = np.array([4.0, 2.0, 1.0, 0.5])  # the last one was looked up
     np.testing.assert_allclose(normalize(scores, "minmax", fit=scores[:3]), [1, 1 / 3, 0, 0])
+    np.testing.assert_allclose(normalize(scores, "minmax", fit=scores[:3], floor=0.0), [1, 0.5, 0.25, 0.125])
     np.testing.assert_allclose(normalize(scores, "max", fit=scores[:3]), [1, 0.5, 0.25, 0.125])
     sem = cands([1, 2, 3], [0.9, 0.7, 0.2], retrieved=2)
-    fused = fuse(Candidates.empty(), sem, 1.0, method="weighted")
+    fused = fuse(cands([3], [1.0]), sem, 0.5, method="weighted")
     assert dict(zip(fused.docs.tolist(), fused.semantic_norm.tolist())) == {1: 1.0, 2: 0.0, 3: 0.0}
-    assert fused.docs.tolist() == [1, 2, 3]
 
 
 def test_adaptive_alpha():
@@ -197,6 +226,11 @@ def test_a_document_at_least_as_good_on_both_scores_ranks_above(method, normaliz
     """Dominance: BM25 >= and cosine >= (unmatched / unseen counts lowest), one strictly, ranks higher."""
     keyword, semantic, evidence, alpha, rrf_k = case
     fused = fuse(keyword, semantic, alpha, method, normalizer=normalizer, rrf_k=rrf_k, evidence=evidence)
+    np.testing.assert_allclose(fused.scores, fused.keyword_part + fused.semantic_part)
+    if alpha in ((1.0,) if method == "adaptive" else (0.0, 1.0)):  # the ends: one retriever's own list
+        single = semantic if fused.alpha == 1.0 else keyword
+        assert fused.docs.tolist() == single.docs[:single.own].tolist()
+        return
     place = {doc: i for i, doc in enumerate(fused.docs.tolist())}
     bm25, cosine = seen(keyword), seen(semantic)
     assert set(place) == set(bm25) | set(cosine)

@@ -1,5 +1,5 @@
 """The demo as its users meet it, in Debian's Chromium (Playwright), served by ``python demo.py`` with the
-real packaged model: the first screen, the phone layout, calibrated bars, three columns that disagree.
+real packaged model: the first screen, the phone layout, bars and colours, three columns that disagree.
 
 ``UPDATE_SCREENSHOT=1`` rewrites docs/screenshot.png (1440x900) and docs/screenshot-phone.png (390 px wide).
 The other controls are clicked in tests/test_ui_browser_controls.py (fake model, faster).
@@ -130,7 +130,7 @@ def test_three_columns_disagree_where_they_should(chromium, real_demo):
 
 
 def test_bars_separate_relevant_from_unrelated_hits(chromium, real_demo):
-    """Clicks: search. The packaged model's cosines all sit near 0.85; its calibrated bars do not."""
+    """Clicks: search. The packaged model's cosines all sit near 0.85; bars counted from the mean cosine do not."""
     from playwright.sync_api import expect
 
     page = open_page(chromium, real_demo.url)
@@ -142,12 +142,13 @@ def test_bars_separate_relevant_from_unrelated_hits(chromium, real_demo):
     widths = page.locator("#col-semantic .hit .fill").evaluate_all(
         "els => els.map(e => parseFloat(e.style.width))")
     assert max(cosines) - min(cosines) < 0.15  # raw cosines alike: 92% against 82% bars
-    assert widths[0] > 90 and max(widths[1:]) < 50  # calibrated: the answer stands out
+    assert widths[0] == 100.0 and max(widths[1:]) < 50  # from the knowledge base's mean: the answer stands out
     expect(page.locator("#col-semantic .hit.relevant")).to_have_count(1)
-    expect(semantic.first).to_contain_text("相关概率 98%")
-    expect(page.locator("#col-semantic .col-note")).to_have_text("条长 = 相关概率")
+    expect(semantic.first).to_contain_text("余弦 +")
+    expect(semantic.first).not_to_contain_text("相关概率")
+    expect(page.locator("#col-semantic .col-note")).to_have_text("条长 = 相对第一名（从知识库平均余弦算起）")
     open_accordion(page, "more-controls", "#threshold")
-    expect(page.locator("#threshold")).to_contain_text("qbqtc-test_public")
+    expect(page.locator("#threshold")).to_contain_text("不是概率")
     page.context.close()
 
 

@@ -16,7 +16,7 @@ from webui import plots
 from webui.i18n import TEXTS, text
 from webui.samples import DEFAULT_SAMPLE, example_queries, sample_names, sample_text
 from webui import share
-from webui.calibration import CALIBRATIONS, E5_SMALL, QWEN3, UNCALIBRATED, Calibration, calibration_for
+from webui.calibration import EVIDENCE, UNCALIBRATED, Calibration, calibration_for
 from webui.calibrate import best_threshold, fit_logistic
 
 DOCS = ["苹果是一种很好吃的水果。", "法国的首都是巴黎。", "机器学习模型可以理解文本语义。", "明天可能会下雨，出门记得带伞。",
@@ -46,15 +46,15 @@ def test_highlight_tolerates_overlapping_and_out_of_range_spans():
     assert fmt.highlight("abc", []) == "abc"
 
 
-def test_semantic_bar_is_the_calibrated_relevance_and_other_bars_a_share_of_the_top():
-    cosine = Calibration("cosine", threshold=0.4)
-    assert fmt.bar_percent(_hit(score=0.8), "semantic", cosine) == pytest.approx(80.0)
-    assert fmt.bar_percent(_hit(score=-0.2), "semantic", cosine) == 0.0
-    assert fmt.bar_percent(_hit(score=1.3), "semantic", cosine) == 100.0
-    assert fmt.bar_percent(_hit(score=0.8647), "semantic", E5_SMALL) == pytest.approx(50.0, abs=0.5)
-    assert fmt.bar_percent(_hit(score=3.0), "keyword", E5_SMALL, top_score=12.0) == pytest.approx(25.0)
-    assert fmt.bar_percent(_hit(score=0.01), "hybrid", E5_SMALL, top_score=0.02) == pytest.approx(50.0)
-    assert fmt.bar_percent(_hit(score=1.0), "keyword", cosine, top_score=0.0) == 0.0
+def test_bars_are_a_share_of_the_column_top_the_semantic_one_from_the_mean_cosine():
+    assert fmt.bar_percent(_hit(score=3.0), "keyword", EVIDENCE, top_score=12.0) == pytest.approx(25.0)
+    assert fmt.bar_percent(_hit(score=0.01), "hybrid", EVIDENCE, top_score=0.02) == pytest.approx(50.0)
+    assert fmt.bar_percent(_hit(score=1.0), "keyword", EVIDENCE, top_score=0.0) == 0.0
+    # e5 squeezes cosines into 0.75-0.95: counted from the knowledge base's mean (0.82) they spread out
+    assert fmt.bar_percent(_hit(score=0.92), "semantic", EVIDENCE, top_score=0.92, floor=0.82) == 100.0
+    assert fmt.bar_percent(_hit(score=0.86), "semantic", EVIDENCE, top_score=0.92, floor=0.82) == pytest.approx(40.0)
+    assert fmt.bar_percent(_hit(score=0.80), "semantic", EVIDENCE, top_score=0.92, floor=0.82) == 0.0
+    assert fmt.bar_percent(_hit(score=0.9), "reranked", EVIDENCE, top_score=0.95) == pytest.approx(90.0)
 
 
 def test_rank_movement():
@@ -65,25 +65,38 @@ def test_rank_movement():
     assert fmt.rank_movement(None, 1, "zh") == ("新", "new")
 
 
-def test_hit_card_is_green_above_threshold_and_grey_below():
-    cosine = Calibration("cosine", threshold=0.9)
-    relevant = fmt.hit_card(_hit(score=0.91234, semantic_score=0.91234), "semantic", cosine, 0.9)
-    other = fmt.hit_card(_hit(score=0.81234, semantic_score=0.81234), "semantic", cosine, 0.9)
-    assert 'class="hit relevant"' in relevant and "0.9123" in relevant and "width: 91.2%" in relevant
-    assert 'class="hit other"' in other and "0.8123" in other
-    no_cosine = fmt.hit_card(_hit(score=3.0), "keyword", cosine, 0.0, top_score=3.0)
-    assert 'class="hit other"' in no_cosine and "width: 100.0%" in no_cosine
+def test_hit_card_is_green_on_keyword_or_semantic_evidence_and_never_shows_a_probability():
+    rule = Calibration("evidence", threshold=0.5, standing=1.0)  # 30 entries: a cosine needs 2.6 sd
+    words = fmt.hit_card(_hit(score=4.0), "keyword", rule, 0.5, top_score=4.0, lang="en",
+                         evidence={"coverage": 0.6, "standing": 0.2, "count": 30})
+    cosine = fmt.hit_card(_hit(score=0.9, semantic_score=0.9), "semantic", rule, 0.5, top_score=0.9, lang="en",
+                          evidence={"coverage": 0.0, "standing": 3.4, "count": 30})
+    other = fmt.hit_card(_hit(score=0.88, semantic_score=0.88), "semantic", rule, 0.5, top_score=0.9, lang="en",
+                         evidence={"coverage": 0.2, "standing": 1.4, "count": 30})
+    assert 'class="hit relevant"' in words and "words 60%" in words and "likely relevant" in words
+    assert 'class="hit relevant"' in cosine and "cosine +3.4σ (needs 2.6σ)" in cosine
+    # a knowledge base of 5,000 entries needs 4.1 standard deviations: the same cosine is grey there
+    assert not rule.is_relevant({"coverage": 0.0, "standing": 3.4, "count": 5000})
+    assert 'class="hit other"' in other and "likely relevant" not in other
+    assert 'class="hit other"' in fmt.hit_card(_hit(score=0.9), "keyword", rule, 0.0, top_score=0.9)  # no evidence
+    for card in (words, cosine, other):
+        assert "P(relevant)" not in card and "相关概率" not in card
+    # the slider moves the keyword evidence's threshold
+    assert 'class="hit other"' in fmt.hit_card(_hit(score=4.0), "keyword", rule, 0.7, top_score=4.0,
+                                               evidence={"coverage": 0.6, "standing": None})
 
 
-def test_e5_cards_of_relevant_and_unrelated_hits_look_different():
-    # Cosines of the packaged model for "怎样学好英语": the answer 0.921, an unrelated entry 0.828 (raw bars
-    # 92% and 83% looked alike; the calibrated ones are 98% and 6%).
-    answer = fmt.hit_card(_hit(score=0.9210, semantic_score=0.9210), "semantic", E5_SMALL, E5_SMALL.threshold)
-    unrelated = fmt.hit_card(_hit(score=0.8280, semantic_score=0.8280), "semantic", E5_SMALL, E5_SMALL.threshold)
-    assert 'class="hit relevant"' in answer and "width: 98." in answer and "0.9210" in answer
-    assert 'class="hit other"' in unrelated and "width: 6." in unrelated and "0.8280" in unrelated
-    assert "P(relevant) 98%" in fmt.hit_card(_hit(score=0.921, semantic_score=0.921), "semantic", E5_SMALL, 0.5,
-                                             lang="en")
+def test_hit_evidence_reads_the_query_statistics(engine):
+    response = engine.search("苹果 巴黎", k=5)
+    by_text = {h.text: fmt.hit_evidence(h, response) for h in response.hybrid}
+    apple, paris = by_text["苹果是一种很好吃的水果。"], by_text["法国的首都是巴黎。"]
+    idf = dict(zip(dict.fromkeys(response.query_tokens), response.evidence.token_idf))
+    assert apple["coverage"] == pytest.approx(idf["苹果"] / sum(idf.values()))
+    assert apple["coverage"] + paris["coverage"] == pytest.approx(1.0)
+    mean, std = response.evidence.cosine_mean, response.evidence.cosine_std
+    hit = next(h for h in response.hybrid if h.text.startswith("苹果"))
+    assert apple["standing"] == pytest.approx((hit.semantic_score - mean) / std)
+    assert apple["count"] == response.evidence.cosine_count == len(DOCS)
 
 
 def test_hybrid_card_shows_movement_parts_and_why():
@@ -226,22 +239,10 @@ def test_every_string_exists_in_both_languages():
     assert set(TEXTS["zh"]) == set(TEXTS["en"])
 
 
-def test_calibration_by_exact_model_name():
-    assert calibration_for("Qwen/Qwen3-Embedding-4B") is QWEN3 and QWEN3.threshold == 0.4
-    assert QWEN3.relevance(0.55) == pytest.approx(0.55) and QWEN3.is_relevant(0.41) and not QWEN3.is_relevant(0.39)
-    assert calibration_for("multilingual-e5-small") is E5_SMALL is CALIBRATIONS["multilingual-e5-small"]
-    assert calibration_for("qwen3-4b") is UNCALIBRATED  # aliases are resolved before the lookup
-    assert calibration_for(None) is UNCALIBRATED and 0.0 < UNCALIBRATED.threshold < 1.0
-    assert E5_SMALL.relevance(None) is None and not E5_SMALL.is_relevant(None)
-
-
-def test_e5_logistic_map_spreads_its_narrow_cosine_range():
-    # medians on qbqtc-test_public: 0.941 for relevant pairs, 0.826 for non-relevant ones
-    assert E5_SMALL.relevance(0.941) > 0.99 and E5_SMALL.relevance(0.826) < 0.06
-    assert E5_SMALL.relevance(0.8647) == pytest.approx(0.5, abs=0.01)  # where P crosses the threshold
-    assert E5_SMALL.relevance(-1.0) < 1e-9 and E5_SMALL.relevance(1.0) > 0.9999  # no overflow at the ends
-    values = [E5_SMALL.relevance(c / 100) for c in range(70, 100)]
-    assert values == sorted(values)
+def test_one_rule_for_every_model():
+    assert calibration_for("Qwen/Qwen3-Embedding-4B") is calibration_for("multilingual-e5-small") is EVIDENCE
+    assert calibration_for(None) is UNCALIBRATED is EVIDENCE and 0.0 < EVIDENCE.threshold < 1.0
+    assert not EVIDENCE.is_relevant(None) and not EVIDENCE.is_relevant({"coverage": None, "standing": None})
 
 
 def test_fit_logistic_recovers_known_coefficients():

@@ -4,8 +4,9 @@ Run: ``python -m webui.calibrate --dataset ../shared/datasets/qbqtc-test_public 
 Positives are the labelled relevant (query, document) pairs; negatives are the pairs labelled 0 plus, per
 query, ``--negatives`` documents drawn at random from the documents not judged for that query (the sets
 label almost no pairs 0). Printed: the logistic fit ``P = 1 / (1 + exp(-(slope * cosine + intercept)))`` by
-maximum likelihood (the coefficients ``webui.calibration`` stores), and the cosine cut that maximises balanced
-accuracy, (TPR + TNR) / 2, i.e. Youden's J, with how well the fitted P separates the two groups.
+maximum likelihood, and the cosine cut that maximises balanced accuracy, (TPR + TNR) / 2, i.e. Youden's J, with
+how well the fitted P separates the two groups. A diagnostic only: such a fit on one set's pairs did not hold on
+other sets and languages, so the page colours hits by evidence instead (``webui.calibration``, BENCHMARKS.md).
 """
 
 from __future__ import annotations

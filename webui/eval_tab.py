@@ -111,10 +111,23 @@ def report_table(report: Mapping[str, Any], lang: str = "zh",
     return header, [[name, *[round(float(values[c]), 4) for c in columns]] for name, values in named]
 
 
+def _settings_of_rows(report: Mapping[str, Any]) -> list[Mapping[str, Any]]:
+    """The sweep points, and the rows the table shows as settings one can apply: keyword only is weighted
+    alpha 0, semantic only weighted alpha 1 (``hybrid.fusion``: the ends are the single lists), and the hybrid
+    default its own configuration."""
+    results, config = report.get("results", {}), report.get("hybrid_config", {})
+    rows = [{"fusion": "weighted", "alpha": 0.0, **results["keyword"]} if "keyword" in results else None,
+            {"fusion": "weighted", "alpha": 1.0, **results["semantic"]} if "semantic" in results else None,
+            {"fusion": config["fusion"], "alpha": float(config["alpha"]), **results["hybrid"]}
+            if "hybrid" in results and "fusion" in config else None]
+    return [*report["sweep"], *(r for r in rows if r is not None)]
+
+
 def best_point(report: Mapping[str, Any] | None, alpha: float | None = None,
                fusion: str | None = None) -> Mapping[str, Any] | None:
-    """The sweep point with the best nDCG@10; ties go to a real mix over a single mode (alpha strictly
-    between 0 and 1), then to the fusion method and alpha nearest the defaults.
+    """The setting with the best nDCG@10 among the sweep and the table's rows (keyword only, semantic only,
+    the hybrid default), so no row the tab shows beats it; ties go to a real mix over a single mode (alpha
+    strictly between 0 and 1), then to the fusion method and alpha nearest the defaults.
 
     Args:
         report: from ``hybrid.evaluate.run`` (None before any run).
@@ -128,8 +141,9 @@ def best_point(report: Mapping[str, Any] | None, alpha: float | None = None,
     alpha = float(config.get("alpha", 0.5)) if alpha is None else alpha
     fusion = config.get("fusion") if fusion is None else fusion
     metric = f"ndcg@{PRIMARY_K}"
-    top = max(float(p[metric]) for p in report["sweep"])
-    tied = [p for p in report["sweep"] if float(p[metric]) >= top - TIE]
+    points = _settings_of_rows(report)
+    top = max(float(p[metric]) for p in points)
+    tied = [p for p in points if float(p[metric]) >= top - TIE]
     return min(tied, key=lambda p: (not 0.0 < float(p["alpha"]) < 1.0, p["fusion"] != fusion,
                                     abs(float(p["alpha"]) - alpha)))
 

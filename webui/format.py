@@ -50,7 +50,7 @@ COLUMN_CSS = """
 .fill { height: 100%; background: #9ca3af; border-radius: 3px; }
 .hit.relevant .fill { background: #16a34a; }
 .parts { margin-top: 4px; font-size: 0.78em; color: var(--body-text-color-subdued); font-family: var(--font-mono); }
-.prob { font-weight: 600; }
+.evidence { font-family: var(--font-mono); }
 .why { margin-top: 4px; font-size: 0.8em; }
 .why summary { cursor: pointer; color: var(--link-text-color, #2563eb); }
 .why-grid { border-collapse: collapse; margin: 4px 0; font-family: var(--font-mono); width: 100%; }
@@ -149,25 +149,49 @@ def page_columns(reranking: bool) -> tuple[Column, ...]:
     return (*COLUMNS, RERANK_COLUMN) if reranking else COLUMNS
 
 
-def bar_percent(hit: Hit, column: str, calibration: Calibration, top_score: float | None = None) -> float:
-    """Length of a hit's bar in percent.
+def hit_evidence(hit: Hit, response: SearchResponse) -> dict[str, float | None]:
+    """What says a hit is relevant, whatever column lists it, on scales that do not depend on the model or
+    the knowledge base.
+
+    Returns:
+        ``coverage``: the idf-weighted share of the query's words the entry holds (0..1; None without query
+        words); ``standing``: how many standard deviations its cosine lies above the query's mean cosine over
+        the knowledge base (None without a cosine or those statistics); ``count``: how many entries those
+        statistics were measured on (None when unknown).
+    """
+    evidence = response.evidence
+    distinct = list(dict.fromkeys(response.query_tokens))
+    coverage = None
+    if distinct and len(evidence.token_idf) == len(distinct) and sum(evidence.token_idf) > 0:
+        held = set(hit.matched_tokens)
+        coverage = sum(w for t, w in zip(distinct, evidence.token_idf) if t in held) / sum(evidence.token_idf)
+    standing = None
+    mean, std = evidence.cosine_mean, evidence.cosine_std
+    if hit.semantic_score is not None and mean is not None and std is not None and std > 1e-12:
+        standing = (hit.semantic_score - mean) / std
+    return {"coverage": coverage, "standing": standing, "count": evidence.cosine_count or None}
+
+
+def bar_percent(hit: Hit, column: str, calibration: Calibration, top_score: float | None = None,
+                floor: float | None = None) -> float:
+    """Length of a hit's bar in percent: its share of the column's best score.
 
     Args:
         hit: the hit.
-        column: "semantic" (the model's calibrated relevance of the cosine: P(relevant) for a fitted model, the
-            cosine itself otherwise), "reranked" (the reranker's score, itself a probability) or another column
-            (share of ``top_score``, the column's best score, since BM25 and fused scores have no fixed scale).
-        calibration: the model's calibration.
-        top_score: the best score of the column (columns other than semantic).
+        column: "reranked" (the reranker's score, itself a probability) or another column: share of
+            ``top_score``, the column's best score, counted from ``floor`` (the semantic column: the query's
+            mean cosine over the knowledge base, so a cosine no better than average has no bar) or from 0.
+        calibration: unused (kept for callers).
+        top_score: the best score of the column.
+        floor: the score worth nothing (None: 0).
     Returns:
         0 to 100.
     """
-    if column == "semantic":
-        value = calibration.relevance(hit.score) or 0.0
-    elif column == "reranked":
+    if column == "reranked":
         value = hit.score
     else:
-        value = hit.score / top_score if top_score and top_score > 0 else 0.0
+        low = 0.0 if floor is None else floor
+        value = (hit.score - low) / (top_score - low) if top_score is not None and top_score - low > 1e-12 else 0.0
     return float(min(max(value, 0.0), 1.0) * 100.0)
 
 
@@ -238,29 +262,32 @@ def why_details(hit: Hit, alpha_used: float | None, fusion: str, lang: str = "zh
 
 
 def hit_card(hit: Hit, column: str, calibration: Calibration, threshold: float, top_score: float | None = None,
-             lang: str = "zh", alpha_used: float | None = None, fusion: str = "") -> str:
+             lang: str = "zh", alpha_used: float | None = None, fusion: str = "",
+             evidence: Mapping[str, float | None] | None = None, floor: float | None = None) -> str:
     """One hit as an HTML card: rank, score (4 decimals), highlighted text, bar, and for hybrid hits the rank
     movement, the weighted parts of the score and an expandable "why this rank".
 
     Args:
         hit: the hit.
         column: a name of ``COLUMN_NAMES``.
-        calibration: the embedding model's calibration (bar of the semantic column, green/grey state).
-        threshold: relevance on the calibration's scale at and above which the hit is green.
-        top_score: best score of the column (bar scale outside the semantic column).
+        calibration: the green/grey rule.
+        threshold: the share of the query's words from which the hit is green (the rule's coverage threshold).
+        top_score: best score of the column (the bar's scale).
         lang: "zh" or "en".
         alpha_used, fusion: the fusion of this search (hybrid column).
+        evidence: ``hit_evidence`` of the hit (None: grey, no evidence shown).
+        floor: the score worth nothing on the bar (``bar_percent``).
     Returns:
         HTML.
     """
-    relevant = calibration.is_relevant(hit.semantic_score, threshold)
+    relevant = calibration.is_relevant(evidence, threshold)
     head = [f'<span class="rank">{hit.rank}</span>',
             f'<span class="kind">{text(_BY_NAME[column].score, lang)}</span> <span class="score">{hit.score:.4f}</span>']
     if column != "semantic" and hit.semantic_score is not None:
         head.append(f'<span class="kind">{text("cosine", lang)} {hit.semantic_score:.4f}</span>')
-    if calibration.kind == "logistic" and hit.semantic_score is not None:
-        p = calibration.relevance(hit.semantic_score)
-        head.append(f'<span class="kind prob">{text("relevance", lang, p=f"{p:.0%}")}</span>')
+    if evidence:
+        head.append(f'<span class="kind evidence" title="{html.escape(text("evidence_title", lang))}">'
+                    f'{html.escape(evidence_text(evidence, lang))}</span>')
     if relevant:
         head.append(f'<span class="tag">{text("relevant", lang)}</span>')
     extra = ""
@@ -277,7 +304,7 @@ def hit_card(hit: Hit, column: str, calibration: Calibration, threshold: float, 
         label, move = rank_movement(hit.hybrid_rank, hit.rank, lang)
         head.append(f'<span class="move {move}" title="{html.escape(text("vs_hybrid_title", lang))}">'
                     f"{text('vs_hybrid', lang)} {label}</span>")
-    width = bar_percent(hit, column, calibration, top_score)
+    width = bar_percent(hit, column, calibration, top_score, floor)
     return (f'<div class="hit {"relevant" if relevant else "other"}" data-rank="{hit.rank}" '
             f'data-id="{html.escape(hit.id)}">'
             f'<div class="hit-head">{"".join(head)}</div>'
@@ -285,17 +312,27 @@ def hit_card(hit: Hit, column: str, calibration: Calibration, threshold: float, 
             f'<div class="bar"><div class="fill" style="width: {width:.1f}%"></div></div>{extra}</div>')
 
 
+def evidence_text(evidence: Mapping[str, float | None], lang: str = "zh") -> str:
+    """The evidence a hit's colour reads, in a few characters: share of the query's words, cosine standing."""
+    parts = []
+    if evidence.get("coverage") is not None:
+        parts.append(text("evidence_words", lang, share=f"{evidence['coverage']:.0%}"))
+    needed = calibration_for(None).needed(evidence.get("count"))
+    if evidence.get("standing") is not None and needed is not None:
+        parts.append(text("evidence_standing", lang, z=f"{evidence['standing']:+.1f}", needed=f"{needed:.1f}"))
+    return " · ".join(parts)
+
+
 def bar_note(column: str, calibration: Calibration, lang: str = "zh") -> str:
     """What the bars of ``column`` show."""
     if column == "reranked":
         return text("bar_note_rerank", lang)
-    if column != "semantic":
-        return text("bar_note_relative", lang)
-    return text("bar_note_probability" if calibration.kind == "logistic" else "bar_note_cosine", lang)
+    return text("bar_note_semantic" if column == "semantic" else "bar_note_relative", lang)
 
 
 def column_html(title: str, hits: Sequence[Hit], column: str, calibration: Calibration, threshold: float,
-                lang: str = "zh", empty: str | None = None, alpha_used: float | None = None, fusion: str = "") -> str:
+                lang: str = "zh", empty: str | None = None, alpha_used: float | None = None, fusion: str = "",
+                response: SearchResponse | None = None) -> str:
     """One results column: a title, a note on what the bar shows, and the hit cards.
 
     Args:
@@ -306,11 +343,14 @@ def column_html(title: str, hits: Sequence[Hit], column: str, calibration: Calib
         lang: "zh" or "en".
         empty: message shown when there are no hits (a generic one when None).
         alpha_used, fusion: the fusion of this search (hybrid column).
+        response: the search the hits come from (their evidence and the semantic bar's floor); None: grey.
     Returns:
         HTML.
     """
     top = hits[0].score if hits else None
-    body = "".join(hit_card(h, column, calibration, threshold, top, lang, alpha_used, fusion) for h in hits)
+    floor = response.evidence.cosine_mean if response is not None and column == "semantic" else None
+    body = "".join(hit_card(h, column, calibration, threshold, top, lang, alpha_used, fusion,
+                            hit_evidence(h, response) if response is not None else None, floor) for h in hits)
     if not hits:
         body = f'<div class="col-empty">{html.escape(empty or text("no_hits", lang))}</div>'
     return (f'<div class="results-col" data-column="{column}"><div class="col-head">'
@@ -357,7 +397,7 @@ def results_columns(response: SearchResponse, calibration: Calibration, threshol
         message = (waiting.get(c.name, text("semantic_waiting", lang)) if c.semantic and not semantic_ran
                    else empty.get(c.name))
         column = column_html(title, c.hits(response), c.name, calibration, threshold, lang, empty=message,
-                             alpha_used=response.alpha_used, fusion=response.settings.fusion)
+                             alpha_used=response.alpha_used, fusion=response.settings.fusion, response=response)
         out.append(query_tokens_html(response.query_tokens, lang) + column if c.name == "keyword" else column)
     return out
 
@@ -481,13 +521,10 @@ def status_html(status: ModelStatus, lang: str = "zh") -> str:
 
 
 def threshold_info(status: ModelStatus, lang: str = "zh") -> str:
-    """The threshold slider's help line: what the bar shows for the loaded model, how that was calibrated,
-    and the model's default threshold."""
-    if status.state != READY:
-        return text("threshold_info_default", lang)
-    calibration = calibration_for(status.model)
-    key = "threshold_info_logistic" if calibration.kind == "logistic" else "threshold_info_cosine"
-    return text(key, lang, model=status.model, source=calibration.source, value=f"{calibration.threshold:g}")
+    """The threshold slider's help line: what makes a hit green, how the rule was chosen, its default."""
+    rule = calibration_for(status.model if status.state == READY else None)
+    return text("threshold_info_evidence", lang, z=f"{rule.standing:g}", source=rule.source,
+                value=f"{rule.threshold:g}")
 
 
 def notice_html(message: str | Sequence[str] | None, error: bool = False) -> str:

@@ -58,9 +58,15 @@ TEXTS: dict[str, dict[str, str]] = {
         "share_custom_kb": "注意：链接只包含查询、示例名和参数，不包含你自己输入或上传的知识库。",
         "examples_label": "试试这些查询（点击即搜索）",
         # controls
-        "alpha_label": "alpha：语义权重（0 = 只用关键词，1 = 只用语义）",
+        "alpha_label": "alpha：语义权重",
+        "alpha_info_weighted": "weighted：混合分 = α × 语义 + (1 − α) × 关键词；0 = 只用关键词，1 = 只用语义",
+        "alpha_info_rrf": "rrf：语义名次权重 α，关键词名次权重 1 − α；0 = 只用关键词，1 = 只用语义",
+        "alpha_info_adaptive": "adaptive：α 是查询词全被关键词匹配到时的语义权重，匹配到的越少语义权重越大"
+                               "（实际用的 α 见列标题）；1 = 只用语义，0 并不是只用关键词（要只用关键词请选 weighted）",
         "fusion_label": "融合方法",
         "normalizer_label": "分数归一化",
+        "normalizer_info_used": "只对 weighted 有效",
+        "normalizer_info_unused": "{fusion} 不用它（只对 weighted 有效）",
         "k_label": "每列条数 (top-k)",
         "more_controls": "更多参数：BM25 k1 / b、相关阈值",
         "k1_label": "BM25 k1",
@@ -68,9 +74,8 @@ TEXTS: dict[str, dict[str, str]] = {
         "k1_info": "词频饱和",
         "b_info": "文档长度归一",
         "threshold_label": "相关阈值",
-        "threshold_info_logistic": "条长 = 相关概率（{model} 的余弦经逻辑回归校准：{source}）；≥ 阈值显示为绿色，默认 {value}",
-        "threshold_info_cosine": "条长 = 余弦；≥ 阈值显示为绿色（{model}：{source}，默认 {value}）",
-        "threshold_info_default": "向量引擎就绪后按模型校准；≥ 阈值显示为绿色",
+        "threshold_info_evidence": "绿色 = 条目含查询词（按 idf 加权）≥ 阈值，或其余弦高出知识库平均 ≥ √(2 ln n) 个"
+                                   "标准差（n 个条目里不相关条目最高也大约到这里）；不是概率（规则选自 {source}），默认 {value}",
         # results
         "column_picker": "显示哪一列",
         "col_keyword": "关键词 (BM25)",
@@ -100,11 +105,12 @@ TEXTS: dict[str, dict[str, str]] = {
         "no_hits": "没有结果",
         "no_keyword_hits": "没有结果：查询中的词都不在知识库里。语义列可能找得到。",
         "semantic_waiting": "语义结果将在向量引擎就绪后显示。",
-        "bar_note_probability": "条长 = 相关概率",
-        "bar_note_cosine": "条长 = 余弦",
+        "bar_note_semantic": "条长 = 相对第一名（从知识库平均余弦算起）",
         "bar_note_relative": "条长 = 相对第一名",
         "cosine": "余弦",
-        "relevance": "相关概率 {p}",
+        "evidence_words": "含查询词 {share}",
+        "evidence_standing": "余弦 {z}σ（需 {needed}σ）",
+        "evidence_title": "颜色依据：条目含多少查询词（按 idf 加权），余弦比知识库平均高几个标准差；不是概率",
         "score_bm25": "BM25",
         "score_cosine": "余弦",
         "score_hybrid": "融合分",
@@ -113,7 +119,7 @@ TEXTS: dict[str, dict[str, str]] = {
         "vs_keyword_title": "与关键词列的名次相比（新 = 关键词没有匹配到它）",
         "vs_semantic_title": "与语义列的名次相比（新 = 不在语义候选中）",
         "moved_new": "新",
-        "relevant": "相关",
+        "relevant": "可能相关",
         "parts": "= 关键词 {kw} + 语义 {sem}",
         # why this rank, per hit
         "why_hit": "为什么排第 {rank}？",
@@ -279,9 +285,16 @@ TEXTS: dict[str, dict[str, str]] = {
         "share_custom_kb": "Note: the link carries the query, the sample's name and the settings, not a "
                            "knowledge base you typed or uploaded.",
         "examples_label": "Try these queries (click to search)",
-        "alpha_label": "alpha: semantic weight (0 = keyword only, 1 = semantic only)",
+        "alpha_label": "alpha: semantic weight",
+        "alpha_info_weighted": "weighted: score = α × semantic + (1 − α) × keyword; 0 = keyword only, 1 = semantic only",
+        "alpha_info_rrf": "rrf: semantic ranks weigh α, keyword ranks 1 − α; 0 = keyword only, 1 = semantic only",
+        "alpha_info_adaptive": "adaptive: α is the semantic weight when keyword matching found every query word; the "
+                               "fewer it found, the more semantic weighs (the α used is in the column title); 1 = "
+                               "semantic only, 0 is not keyword only (choose weighted for that)",
         "fusion_label": "Fusion method",
         "normalizer_label": "Score normaliser",
+        "normalizer_info_used": "used by weighted only",
+        "normalizer_info_unused": "{fusion} does not use it (weighted only)",
         "k_label": "top-k per column",
         "more_controls": "More controls: BM25 k1 / b, relevance threshold",
         "k1_label": "BM25 k1",
@@ -289,10 +302,10 @@ TEXTS: dict[str, dict[str, str]] = {
         "k1_info": "term-frequency saturation",
         "b_info": "length normalisation",
         "threshold_label": "Relevance threshold",
-        "threshold_info_logistic": "bar = probability of relevance ({model}'s cosine through a logistic fit: "
-                                   "{source}); green at or above the threshold, default {value}",
-        "threshold_info_cosine": "bar = cosine; green at or above the threshold ({model}: {source}, default {value})",
-        "threshold_info_default": "calibrated per model once the vector engine is ready; green at or above it",
+        "threshold_info_evidence": "green = the entry holds at least this share of the query's words (idf-weighted) "
+                                   "or its cosine lies √(2 ln n) or more standard deviations above the mean of the "
+                                   "knowledge base's n entries (about where the best unrelated one lands); not a "
+                                   "probability (rule chosen on {source}), default {value}",
         "column_picker": "Column shown",
         "col_keyword": "Keyword (BM25)",
         "col_semantic": "Semantic ({model})",
@@ -324,11 +337,13 @@ TEXTS: dict[str, dict[str, str]] = {
         "no_keyword_hits": "No hits: none of the query's words is in the knowledge base. "
                            "The semantic column may still find something.",
         "semantic_waiting": "Semantic results appear once the vector engine is ready.",
-        "bar_note_probability": "bar: P(relevant)",
-        "bar_note_cosine": "bar: cosine",
+        "bar_note_semantic": "bar: vs top hit (from the mean cosine)",
         "bar_note_relative": "bar: vs top hit",
         "cosine": "cosine",
-        "relevance": "P(relevant) {p}",
+        "evidence_words": "words {share}",
+        "evidence_standing": "cosine {z}σ (needs {needed}σ)",
+        "evidence_title": "what the colour reads: how much of the query's words the entry holds (idf-weighted), how "
+                          "many standard deviations its cosine lies above the knowledge base's mean; not a probability",
         "score_bm25": "BM25",
         "score_cosine": "cosine",
         "score_hybrid": "fused",
@@ -337,7 +352,7 @@ TEXTS: dict[str, dict[str, str]] = {
         "vs_keyword_title": "rank change against the keyword list (new = keyword search did not match it)",
         "vs_semantic_title": "rank change against the semantic list (new = not a semantic candidate)",
         "moved_new": "new",
-        "relevant": "relevant",
+        "relevant": "likely relevant",
         "parts": "= keyword {kw} + semantic {sem}",
         "why_hit": "Why rank {rank}?",
         "why_hit_part": "part",

@@ -216,17 +216,40 @@ def build_query(tr: Translator, sample: str | None, lang: str) -> QueryBar:
     return QueryBar(query, search, share, page_url, link, link_note, examples)
 
 
+# Fusion methods that read the normaliser setting (the others ignore it: hybrid.fusion).
+USES_NORMALIZER = frozenset({"weighted"})
+
+
+def fusion_notes(fusion: str, lang: str) -> dict[str, dict[str, Any]]:
+    """What alpha means under ``fusion``, and whether the normaliser does anything there: the properties of
+    the alpha slider (``info``) and of the normaliser dropdown (``info``, ``interactive``)."""
+    used = fusion in USES_NORMALIZER
+    known = fusion if f"alpha_info_{fusion}" in TEXTS[lang] else "weighted"
+    return {"alpha": {"info": text(f"alpha_info_{known}", lang)},
+            "normalizer": {"info": text("normalizer_info_used", lang) if used
+                           else text("normalizer_info_unused", lang, fusion=fusion),
+                           "interactive": used}}
+
+
+def fusion_updates(fusion: str, lang: str) -> tuple[Any, Any]:
+    """``gr.update``s of the alpha slider and the normaliser dropdown for ``fusion`` (``fusion_notes``)."""
+    notes = fusion_notes(fusion, lang)
+    return gr.update(**notes["alpha"]), gr.update(**notes["normalizer"])
+
+
 def build_controls(tr: Translator, settings: Settings, inside: Callable[[], Any] | None = None
                    ) -> tuple[gr.Slider, gr.Dropdown, gr.Dropdown, gr.Slider]:
     """alpha, fusion, normaliser and k in one row above the results (``inside()`` adds more to the row);
     returns the four."""
     with gr.Row(equal_height=True):
+        notes = fusion_notes(settings.fusion, tr.lang)  # the fusion's own, kept by fusion and language changes
         alpha = tr.make(gr.Slider, 0.0, 1.0, i18n={"label": "alpha_label"}, value=settings.alpha, step=0.05,
-                        scale=3, min_width=240, elem_id="alpha")
+                        scale=3, min_width=240, elem_id="alpha", info=notes["alpha"]["info"])
         fusion = tr.make(gr.Dropdown, list(FUSERS), i18n={"label": "fusion_label"}, value=settings.fusion, scale=1,
                          min_width=130, elem_id="fusion")
         normalizer = tr.make(gr.Dropdown, list(NORMALIZERS), i18n={"label": "normalizer_label"},
-                             value=settings.normalizer, scale=1, min_width=130, elem_id="normalizer")
+                             value=settings.normalizer, scale=1, min_width=130, elem_id="normalizer",
+                             **notes["normalizer"])
         k = tr.make(gr.Slider, 1, 20, i18n={"label": "k_label"}, value=settings.k, step=1, scale=1, min_width=150,
                     elem_id="k")
         if inside is not None:

@@ -11,7 +11,8 @@ import gradio as gr
 from .eval_tab import EvalTab
 from .handlers import RESTORED, DemoHandlers, render_message
 from .i18n import Translator
-from .layout import PAGE_URL_JS, PICK_COLUMN_JS, SHOW_LINK_JS, Controls, KnowledgeBasePanel, QueryBar, RerankBar, Results
+from .layout import (PAGE_URL_JS, PICK_COLUMN_JS, SHOW_LINK_JS, Controls, KnowledgeBasePanel, QueryBar, RerankBar,
+                     Results, fusion_updates)
 
 # Embedding is CPU-heavy: two knowledge bases embed at once (a big one never blocks a small one completely),
 # more would only share the same cores. Searches are light and run in their own group, so they never wait
@@ -99,6 +100,7 @@ def wire_search(page: Page, h: DemoHandlers) -> None:
            c.threshold.change, *top_n], h.search_if_query, page.search_inputs(), outputs, trigger_mode="always_last",
           show_progress="hidden", **SEARCHING)
     page.results.picker.change(None, page.results.picker, None, js=PICK_COLUMN_JS, **PRIVATE)
+    c.fusion.change(fusion_updates, [c.fusion, page.language], [c.alpha, c.normalizer], **CHEAP)
 
 
 def wire_share(page: Page, h: DemoHandlers) -> None:
@@ -118,7 +120,8 @@ def wire_language(page: Page, h: DemoHandlers) -> None:
         h.count, [kb.kb, kb.split, lang], [kb.kb_info, kb.panel], **CHEAP).then(
         h.index_line, [page.engine, kb.kb, kb.split, lang], kb.index_info, **CHEAP).then(
         render_message, [kb.message, lang], kb.notice, **CHEAP).then(
-        h.hide_link, [page.query.link, lang], [page.query.link, page.query.link_note], **CHEAP)
+        h.hide_link, [page.query.link, lang], [page.query.link, page.query.link_note], **CHEAP).then(
+        fusion_updates, [page.controls.fusion, lang], [page.controls.alpha, page.controls.normalizer], **CHEAP)
     if page.evaluation is not None:
         relabeled = relabeled.then(page.evaluation.rerender, [page.evaluation.report, lang],
                                    page.evaluation.outputs(), **CHEAP)
