@@ -68,6 +68,30 @@ SHOW_LINK_JS = """(url) => { if (url) { try { history.replaceState(null, '', url
   if (navigator.clipboard) { navigator.clipboard.writeText(url).catch(() => {}); } } }"""
 
 
+class BoundedSlider(gr.Slider):
+    """A slider that clamps a typed value outside its range to the nearest end.
+
+    Gradio's slider refuses such a value with an English error toast (a traceback in the server log) and the
+    event's outputs keep their old values; clamped, the event runs with the value the page then shows
+    (``clamp_js`` corrects the number box). A subclass, not a patched instance: Gradio rebuilds a component
+    from its class when an event updates it. (Gradio writes a stub ``layout.pyi`` beside this file; ignored.)
+    """
+
+    def get_block_name(self) -> str:
+        return "slider"
+
+    def preprocess(self, payload: float | None) -> float | None:
+        """The value, clamped into [minimum, maximum]."""
+        if payload is None:
+            return None
+        return super().preprocess(min(max(float(payload), self.minimum), self.maximum))
+
+
+def clamp_js(slider: gr.Slider) -> str:
+    """Browser code run when ``slider`` changes: a typed value outside its range becomes the nearest end."""
+    return f"(v) => Math.min(Math.max(Number(v), {slider.minimum}), {slider.maximum})"
+
+
 def sample_choices(lang: str) -> list[tuple[str, str]]:
     """The sample dropdown's (display name, sample) pairs."""
     return [(TEXTS[lang].get(f"sample_{name}", name), name) for name in sample_names()]
@@ -221,13 +245,13 @@ def build_controls(tr: Translator, settings: Settings, inside: Callable[[], Any]
     """alpha, fusion, normaliser and k in one row above the results (``inside()`` adds more to the row);
     returns the four."""
     with gr.Row(equal_height=True):
-        alpha = tr.make(gr.Slider, 0.0, 1.0, i18n={"label": "alpha_label"}, value=settings.alpha, step=0.05,
+        alpha = tr.make(BoundedSlider, 0.0, 1.0, i18n={"label": "alpha_label"}, value=settings.alpha, step=0.05,
                         scale=3, min_width=240, elem_id="alpha")
         fusion = tr.make(gr.Dropdown, list(FUSERS), i18n={"label": "fusion_label"}, value=settings.fusion, scale=1,
                          min_width=130, elem_id="fusion")
         normalizer = tr.make(gr.Dropdown, list(NORMALIZERS), i18n={"label": "normalizer_label"},
                              value=settings.normalizer, scale=1, min_width=130, elem_id="normalizer")
-        k = tr.make(gr.Slider, 1, 20, i18n={"label": "k_label"}, value=settings.k, step=1, scale=1, min_width=150,
+        k = tr.make(BoundedSlider, 1, 20, i18n={"label": "k_label"}, value=settings.k, step=1, scale=1, min_width=150,
                     elem_id="k")
         if inside is not None:
             inside()
@@ -244,18 +268,18 @@ def build_more_controls(tr: Translator, h: DemoHandlers, settings: Settings,
         (lambda code: text("bm25_fixed", code)),) * 2
     with tr.make(gr.Accordion, i18n={"label": "more_controls"}, open=False, elem_id="more-controls") as more:
         with gr.Row():
-            k1 = tr.make(gr.Slider, 0.0, 3.0, i18n={"label": "k1_label", "info": k1_info}, value=k1_value,
+            k1 = tr.make(BoundedSlider, 0.0, 3.0, i18n={"label": "k1_label", "info": k1_info}, value=k1_value,
                          step=0.1, elem_id="k1", min_width=160, interactive=fixed is None)
-            b = tr.make(gr.Slider, 0.0, 1.0, i18n={"label": "b_label", "info": b_info}, value=b_value, step=0.05,
+            b = tr.make(BoundedSlider, 0.0, 1.0, i18n={"label": "b_label", "info": b_info}, value=b_value, step=0.05,
                         elem_id="b", min_width=160, interactive=fixed is None)
-            threshold = tr.make(gr.Slider, 0.0, 1.0, i18n={"label": "threshold_label", "info": h.threshold_info},
+            threshold = tr.make(BoundedSlider, 0.0, 1.0, i18n={"label": "threshold_label", "info": h.threshold_info},
                                 value=h.threshold_value(), step=0.01, elem_id="threshold", min_width=240, scale=2)
     return Controls(*main, more, k1, b, threshold)
 
 
 def build_rerank_slider(tr: Translator, settings: Settings) -> gr.Slider:
     """The reranker's top-N control (placed in the controls row)."""
-    return tr.make(gr.Slider, 1, 50, i18n={"label": "rerank_n_label", "info": "rerank_n_info"},
+    return tr.make(BoundedSlider, 1, 50, i18n={"label": "rerank_n_label", "info": "rerank_n_info"},
                    value=settings.rerank, step=1, scale=2, min_width=220, elem_id="rerank-n")
 
 

@@ -11,7 +11,8 @@ import gradio as gr
 from .eval_tab import EvalTab
 from .handlers import RESTORED, DemoHandlers, render_message
 from .i18n import Translator
-from .layout import PAGE_URL_JS, PICK_COLUMN_JS, SHOW_LINK_JS, Controls, KnowledgeBasePanel, QueryBar, RerankBar, Results
+from .layout import (PAGE_URL_JS, PICK_COLUMN_JS, SHOW_LINK_JS, Controls, KnowledgeBasePanel, QueryBar, RerankBar,
+                     Results, clamp_js)
 
 # Embedding is CPU-heavy: two knowledge bases embed at once (a big one never blocks a small one completely),
 # more would only share the same cores. Searches are light and run in their own group, so they never wait
@@ -94,11 +95,14 @@ def wire_search(page: Page, h: DemoHandlers) -> None:
           **SEARCHING)
     q.examples.click(h.pick_example, q.examples, q.query, **CHEAP).then(
         h.on_search, page.search_inputs(), outputs, **SEARCHING)
-    top_n = [page.rerank.top_n.change] if page.rerank is not None and page.rerank.top_n is not None else []
+    rerank_n = [page.rerank.top_n] if page.rerank is not None and page.rerank.top_n is not None else []
+    top_n = [slider.change for slider in rerank_n]
     gr.on([c.alpha.change, c.fusion.change, c.normalizer.change, c.k.change, c.k1.change, c.b.change,
            c.threshold.change, *top_n], h.search_if_query, page.search_inputs(), outputs, trigger_mode="always_last",
           show_progress="hidden", **SEARCHING)
     page.results.picker.change(None, page.results.picker, None, js=PICK_COLUMN_JS, **PRIVATE)
+    for slider in (c.alpha, c.k, c.k1, c.b, c.threshold, *rerank_n):
+        slider.change(None, slider, slider, js=clamp_js(slider), **PRIVATE)  # shows the value the search used
 
 
 def wire_share(page: Page, h: DemoHandlers) -> None:
