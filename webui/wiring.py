@@ -56,6 +56,7 @@ class Page:
         """The components ``DemoHandlers.restore`` fills, in its order."""
         parts = {"query": self.query.query, "sample": self.kb.sample, "kb": self.kb.kb,
                  "examples": self.query.examples, "split": self.kb.split, "language": self.language,
+                 "share_note": self.query.link_note,
                  **{name: getattr(self.controls, name) for name in ("alpha", "fusion", "normalizer", "k", "k1",
                                                                      "b", "threshold")}}
         return [parts[name] for name in RESTORED]
@@ -68,7 +69,7 @@ def wire_load_and_index(blocks: gr.Blocks, page: Page, h: DemoHandlers) -> None:
     query is re-run against it."""
     kb, status_outputs = page.kb, [page.status, page.model_state, page.timer, page.controls.threshold]
     blocks.load(h.status_on_load, [page.model_state, page.language], status_outputs, **CHEAP).then(
-        h.restore, None, page.restored(), **CHEAP).then(
+        h.restore, page.kb.sample, page.restored(), **CHEAP).then(
         h.search_if_query, page.search_inputs(), page.results.outputs(), show_progress="hidden", **SEARCHING)
     page.timer.tick(h.status_on_load, [page.model_state, page.language], status_outputs, **CHEAP)
     gr.on([kb.kb.change, kb.split.change], h.count, [kb.kb, kb.split, page.language], [kb.kb_info, kb.panel],
