@@ -146,3 +146,26 @@ def test_a_link_made_on_ones_own_knowledge_base_tells_its_recipient(page):
     expect(colleague.locator("#search-button")).to_have_text("Search")
     expect(note).to_be_visible()
     colleague.context.close()
+
+
+@pytest.mark.parametrize("language", ["中文", "English"])
+def test_phone_tables_stay_readable_inside_their_cards(page, language):
+    """At 390 px: search, open "why" and "behind the scenes" (issue 20.7: the why table ran one character a
+    line, the vector table showed "0." and "-."): every cell is wide enough for its number, the page itself
+    does not scroll sideways (the tables scroll inside their cards)."""
+    from playwright.sync_api import expect
+
+    p = page(width=390, height=844)
+    p.get_by_label(language).check()
+    search(p, "电脑黑屏")
+    settled(p)
+    open_accordion(p, "why", "#why-table .body-cell")
+    open_accordion(p, "backstage", "#vector-table .body-cell")
+    expect(p.locator("#vector-table .body-cell").nth(1)).to_contain_text("0.")
+    clipped = p.evaluate("""() => [...document.querySelectorAll('#why-table .body-cell, #vector-table .body-cell')]
+        .filter(c => c.textContent.trim() && c.getBoundingClientRect().width < 48)
+        .map(c => c.textContent.trim())""")
+    assert clipped == [], clipped
+    assert p.evaluate("document.documentElement.scrollWidth") <= 390
+    for card in ("#why", "#backstage"):
+        assert p.locator(card).bounding_box()["width"] <= 390

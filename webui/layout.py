@@ -29,6 +29,15 @@ PAGE_CSS = """
 #header p { margin: 0; color: var(--body-text-color-subdued); }
 #column-picker { display: none; }
 #share-note:not(:has(.notice)), #kb-notice:not(:has(.notice)), #notice:not(:has(.notice)) { display: none; }
+/* Gradio sizes the cells of a table from column_widths and the card's width: on a phone, a character wide. A
+   cell keeps a readable width (the same in the header and the body, so columns stay aligned) and the table
+   scrolls inside its card; headers break between words, never inside one. */
+#why-table table, #vector-table table, #why-table .virtual-body, #vector-table .virtual-body {
+  width: max-content !important; min-width: 100%%; }
+#why-table th, #why-table .body-cell, #vector-table th, #vector-table .body-cell {
+  min-width: 5.5em !important; max-width: none !important; flex: 0 0 auto !important; }
+#why-table th:nth-child(2), #why-table .body-cell:nth-child(2) { min-width: 12em !important; }
+#why-table th, #vector-table th, #timings th, #eval-table th { word-break: normal; overflow-wrap: normal; }
 @media (max-width: %(narrow)dpx) {
   #results { flex-direction: column; gap: 8px; }
   #results > * { min-width: 100%% !important; width: 100%% !important; }
