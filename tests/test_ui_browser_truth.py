@@ -169,3 +169,17 @@ def test_phone_tables_stay_readable_inside_their_cards(page, language):
     assert p.evaluate("document.documentElement.scrollWidth") <= 390
     for card in ("#why", "#backstage"):
         assert p.locator(card).bounding_box()["width"] <= 390
+
+
+def test_phone_search_brings_the_results_into_view(page):
+    """At 390 px: types a query and presses 开始搜索 (issue 20.7: the results stayed below the screen)."""
+    from playwright.sync_api import expect
+
+    p = page(width=390, height=844)
+    assert p.evaluate("window.scrollY") == 0
+    search(p, "电脑黑屏")
+    expect(hits(p, "hybrid").first).to_be_visible()
+    p.wait_for_function("window.scrollY > 0")
+    top = p.locator("#column-picker").bounding_box()["y"]
+    assert -2 <= top < 844 / 2, top  # at the top of the screen (sub-pixel layout)
+    expect(hits(p, "hybrid").first).to_be_in_viewport()

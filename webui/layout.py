@@ -70,6 +70,12 @@ def page_css() -> str:
 
 # Runs in the browser when the column picker changes: show that column (phone layout).
 PICK_COLUMN_JS = "(column) => { const row = document.getElementById('results'); if (row) row.dataset.show = column; }"
+# Runs in the browser after a search from the button or Enter: on a phone (the layout below NARROW_PX) the
+# results start a screen or more below the query box; bring them (or the notice above them) into view.
+SHOW_RESULTS_JS = """() => { if (window.innerWidth >= %d) return;
+  const notice = document.querySelector('#notice .notice');
+  const target = notice || document.getElementById('column-picker') || document.getElementById('results');
+  if (target) target.scrollIntoView({block: 'start', behavior: 'instant'}); }""" % NARROW_PX
 # Runs in the browser before the share handler: hand it the page's own address.
 PAGE_URL_JS = "(...values) => [window.location.href, ...values.slice(1)]"
 # Runs in the browser after the share handler: show the link in the address bar and copy it.

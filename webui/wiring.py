@@ -11,8 +11,8 @@ import gradio as gr
 from .eval_tab import EvalTab
 from .handlers import RESTORED, DemoHandlers, render_message
 from .i18n import Translator
-from .layout import (PAGE_URL_JS, PICK_COLUMN_JS, SHOW_LINK_JS, Controls, KnowledgeBasePanel, QueryBar, RerankBar,
-                     Results, clamp_js)
+from .layout import (PAGE_URL_JS, PICK_COLUMN_JS, SHOW_LINK_JS, SHOW_RESULTS_JS, Controls, KnowledgeBasePanel,
+                     QueryBar, RerankBar, Results, clamp_js)
 
 # Embedding is CPU-heavy: two knowledge bases embed at once (a big one never blocks a small one completely),
 # more would only share the same cores. Searches are light and run in their own group, so they never wait
@@ -93,7 +93,7 @@ def wire_search(page: Page, h: DemoHandlers) -> None:
     search; controls re-rank silently."""
     q, c, outputs = page.query, page.controls, page.results.outputs()
     gr.on([q.search.click, q.query.submit], h.on_search, page.search_inputs(), outputs, trigger_mode="always_last",
-          **SEARCHING)
+          **SEARCHING).then(None, None, None, js=SHOW_RESULTS_JS, **PRIVATE)
     q.examples.click(h.pick_example, q.examples, q.query, **CHEAP).then(
         h.on_search, page.search_inputs(), outputs, **SEARCHING)
     rerank_n = [page.rerank.top_n] if page.rerank is not None and page.rerank.top_n is not None else []
