@@ -103,7 +103,7 @@ def wire_search(page: Page, h: DemoHandlers) -> None:
           show_progress="hidden", **SEARCHING)
     page.results.picker.change(None, page.results.picker, None, js=PICK_COLUMN_JS, **PRIVATE)
     for slider in (c.alpha, c.k, c.k1, c.b, c.threshold, *rerank_n):
-        slider.change(None, slider, slider, js=clamp_js(slider), **PRIVATE)  # shows the value the search used
+        slider.input(None, slider, slider, js=clamp_js(slider), **PRIVATE)  # shows the value the search used
 
 
 def wire_share(page: Page, h: DemoHandlers) -> None:
