@@ -19,7 +19,7 @@ import numpy as np
 from .cache import EmbeddingCache, embedder_key
 from .engine import HybridEngine, Retrieval
 from .fusion import FUSERS, Candidates
-from .kb import Document, KnowledgeBaseError, split_sentences
+from .kb import Document, KnowledgeBaseError, UserError, split_sentences
 from .lang import ALPHABETIC, CJK, document_script
 from .metrics import mean_scores, score_query
 from .rerank import Reranker
@@ -36,8 +36,9 @@ PRIMARY_K = 10
 _QUERY_BATCH = 64  # queries retrieved together (their vector top-k is one matrix product)
 
 
-class LabelledSetError(ValueError):
-    """A labelled set that cannot be read; the message says which file and line, and what to fix."""
+class LabelledSetError(UserError):
+    """A labelled set that cannot be read; the message says which file and line, and what to fix (``key`` and
+    ``values`` let a page say it in its language)."""
 
 
 @dataclass(frozen=True)
@@ -69,16 +70,21 @@ def _jsonl_rows(text: str, file: str) -> list[tuple[str, str]]:
             continue
         try:
             record = json.loads(line)
-            row = (str(record["id"]), str(record["text"]).strip())
-        except (ValueError, KeyError, TypeError) as exc:
+            # BEIR names the id "_id" and keeps a title beside the text (its evaluation reads both).
+            key = "_id" if "id" not in record and "_id" in record else "id"
+            title = str(record.get("title") or "").strip()
+            row = (str(record[key]), f"{title} {str(record['text']).strip()}".strip())
+        except (ValueError, KeyError, TypeError, AttributeError) as exc:
             raise LabelledSetError(
-                f"{file} line {number}: expected a JSON object with \"id\" and \"text\" ({exc})") from None
+                f"{file} line {number}: expected a JSON object with \"id\" (or BEIR's \"_id\") and \"text\" ({exc})",
+                "id_text_field", name=file, line=number) from None
         if not row[1]:  # nothing to index or ask; a relevant empty document simply counts as not found
             log.warning("%s line %d: the text of %r is empty; skipped", file, number, row[0])
             continue
         rows.append(row)
     if not rows:
-        raise LabelledSetError(f"{file} is empty: it needs one {{\"id\": ..., \"text\": ...}} per line")
+        raise LabelledSetError(f"{file} is empty: it needs one {{\"id\": ..., \"text\": ...}} per line",
+                               "empty_file", name=file)
     return rows
 
 
@@ -96,7 +102,8 @@ def _qrels_rows(text: str, query_ids: set[str]) -> dict[str, dict[str, int]]:
             if number == 1 and cells[0].strip() not in query_ids:  # a header: "query-id corpus-id score"
                 continue
             raise LabelledSetError(
-                f"qrels.tsv line {number}: expected query_id<TAB>doc_id<TAB>relevance, got {line!r}") from None
+                f"qrels.tsv line {number}: expected query_id<TAB>doc_id<TAB>relevance, got {line!r}",
+                "qrels_line", line=number, got=line[:80]) from None
         qrels.setdefault(qid, {})[doc] = grade
     return qrels
 
@@ -120,7 +127,8 @@ def parse_labelled_set(corpus: str, queries: str, qrels: str, name: str = "uploa
     ids = [d for d, _ in docs]
     if len(set(ids)) != len(ids):
         dup = next(i for i in ids if ids.count(i) > 1)
-        raise LabelledSetError(f"corpus.jsonl: document id {dup!r} appears twice; ids must be unique")
+        raise LabelledSetError(f"corpus.jsonl: document id {dup!r} appears twice; ids must be unique",
+                               "duplicate_id", id=dup)
     known = set(ids)
     query_rows = _jsonl_rows(queries, "queries.jsonl")
     judged = _qrels_rows(qrels, {qid for qid, _ in query_rows})
@@ -131,7 +139,7 @@ def parse_labelled_set(corpus: str, queries: str, qrels: str, name: str = "uploa
     if not kept:
         raise LabelledSetError(
             "no query has a relevant document in the corpus: check that qrels.tsv uses the ids of "
-            "queries.jsonl and corpus.jsonl and grades > 0 for relevant documents")
+            "queries.jsonl and corpus.jsonl and grades > 0 for relevant documents", "no_relevant")
     if max_queries is not None:
         kept = kept[:max_queries]
     return LabelledSet(name, tuple(Document(i, t) for i, t in docs), tuple(kept),
@@ -167,19 +175,21 @@ def labelled_set_from_pairs(pairs: Iterable[Sequence[str]], name: str = "uploade
     for number, row in enumerate(pairs, 1):
         cells = [str(c).strip() for c in row]
         if len(cells) < 2 or not cells[0] or not cells[1]:
-            raise LabelledSetError(f"row {number}: needs a query and its relevant text, got {list(row)!r}")
+            raise LabelledSetError(f"row {number}: needs a query and its relevant text, got {list(row)!r}",
+                                   "csv_row", row=number, got=repr(list(row))[:80])
         grade = 1
         if len(cells) > 2 and cells[2]:
             try:
                 grade = int(float(cells[2]))
             except ValueError:
-                raise LabelledSetError(f"row {number}: relevance {cells[2]!r} is not a number") from None
+                raise LabelledSetError(f"row {number}: relevance {cells[2]!r} is not a number", "csv_grade",
+                                       row=number, got=cells[2][:40]) from None
         doc = doc_ids.setdefault(cells[1], f"d{len(doc_ids) + 1}")
         qid = query_ids.setdefault(cells[0], f"q{len(query_ids) + 1}")
         qrels.setdefault(qid, {})[doc] = max(grade, qrels.get(qid, {}).get(doc, grade))
     queries = tuple((qid, text) for text, qid in query_ids.items() if any(g > 0 for g in qrels[qid].values()))
     if not queries:
-        raise LabelledSetError("no (query, relevant text) rows with a relevance above 0")
+        raise LabelledSetError("no (query, relevant text) rows with a relevance above 0", "csv_no_relevant")
     return LabelledSet(name, tuple(Document(i, t) for t, i in doc_ids.items()), queries,
                        {qid: qrels[qid] for qid, _ in queries})
 
@@ -193,7 +203,7 @@ def parse_pairs_csv(text: str, name: str = "uploaded") -> LabelledSet:
     if rows and rows[0] and rows[0][0].strip().lower() in ("query", "question", "查询", "问题"):
         rows = rows[1:]
     if not rows:
-        raise LabelledSetError("the CSV holds no rows; expected: query,relevant text")
+        raise LabelledSetError("the CSV holds no rows; expected: query,relevant text", "csv_empty")
     return labelled_set_from_pairs(rows, name)
 
 

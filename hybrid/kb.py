@@ -16,7 +16,22 @@ ENCODINGS = ("utf-8-sig", "gb18030")
 _SENTENCE_END = re.compile(r"(?<=[。！？；!?;])|\n")
 
 
-class KnowledgeBaseError(ValueError):
+class UserError(ValueError):
+    """An input the user can fix: the English message, and a key with values a page translates it from.
+
+    Args:
+        message: what went wrong and how to fix it (English; logs, the CLI and the API show it).
+        key: the name of this kind of error (a page shows its own text for it; None: only the message).
+        values: the message's details, to fill the page's text.
+    """
+
+    def __init__(self, message: str, key: str | None = None, **values: object) -> None:
+        super().__init__(message)
+        self.key = key
+        self.values = values
+
+
+class KnowledgeBaseError(UserError):
     """A knowledge base or uploaded file that cannot be used, with a message for the user."""
 
 
@@ -81,8 +96,8 @@ def decode_bytes(data: bytes, name: str = "file") -> str:
         except UnicodeDecodeError:
             continue
     raise KnowledgeBaseError(
-        f"{name}: cannot decode as UTF-8 or GBK/GB18030. Save the file as UTF-8 and upload it again."
-    )
+        f"{name}: cannot decode as UTF-8 or GBK/GB18030. Save the file as UTF-8 and upload it again.",
+        "undecodable", name=name)
 
 
 def entries_from_file(path: str | Path, max_bytes: int = 20_000_000, split_long: bool = False,
@@ -103,13 +118,13 @@ def entries_from_file(path: str | Path, max_bytes: int = 20_000_000, split_long:
     suffix = path.suffix.lower()
     if suffix not in SUPPORTED_SUFFIXES:
         raise KnowledgeBaseError(
-            f"{path.name}: unsupported file type {suffix or '(none)'}; upload one of {', '.join(SUPPORTED_SUFFIXES)}"
-        )
+            f"{path.name}: unsupported file type {suffix or '(none)'}; upload one of {', '.join(SUPPORTED_SUFFIXES)}",
+            "file_type", name=path.name, suffix=suffix or "-", allowed=", ".join(SUPPORTED_SUFFIXES))
     size = path.stat().st_size
     if size > max_bytes:
         raise KnowledgeBaseError(
-            f"{path.name}: {size / 1e6:.1f} MB is over the {max_bytes / 1e6:.0f} MB limit; split the file."
-        )
+            f"{path.name}: {size / 1e6:.1f} MB is over the {max_bytes / 1e6:.0f} MB limit; split the file.",
+            "file_size", name=path.name, size=f"{size / 1e6:.1f}", limit=f"{max_bytes / 1e6:.0f}")
     text = decode_bytes(path.read_bytes(), path.name)
     if suffix == ".csv":
         text = "\n".join(_csv_texts(text, path.name))
@@ -136,9 +151,11 @@ def _jsonl_texts(text: str, name: str) -> list[str]:
         try:
             record = json.loads(line)
         except json.JSONDecodeError as exc:
-            raise KnowledgeBaseError(f"{name} line {number}: not valid JSON ({exc.msg})") from None
+            raise KnowledgeBaseError(f"{name} line {number}: not valid JSON ({exc.msg})", "json_line", name=name,
+                                     line=number, detail=exc.msg) from None
         if not isinstance(record, dict) or not isinstance(record.get("text"), str):
-            raise KnowledgeBaseError(f'{name} line {number}: expected an object with a "text" string')
+            raise KnowledgeBaseError(f'{name} line {number}: expected an object with a "text" string', "text_field",
+                                     name=name, line=number)
         out.append(" ".join(record["text"].split()))
     return out
 

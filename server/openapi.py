@@ -34,9 +34,9 @@ NOT_BLANK = _whitespace_class()
 
 
 class FlatError(BaseModel):
-    """Errors of /search and /health: a Chinese label, the English explanation, a code and the field at fault."""
+    """Errors of /search and /health: a short label, the explanation (both English), a code and the field at fault."""
 
-    error: str = Field(description="short Chinese label of the code")
+    error: str = Field(description="short English label of the code")
     message: str = Field(description="what went wrong and how to fix it (English)")
     code: Literal[tuple(LABELS)] = Field(description="machine-readable code")  # type: ignore[valid-type]
     param: str | None = Field(description="the request field at fault, if any")

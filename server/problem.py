@@ -4,29 +4,30 @@ from __future__ import annotations
 
 from typing import Any, Mapping
 
-# Short Chinese label of each error code, shown in the ``error`` field of the non-/v1 routes.
+# Short English label of each error code, shown in the ``error`` field of the non-/v1 routes (the API answers in
+# one language, English; the page translates what it shows).
 LABELS: dict[str, str] = {
-    "empty_query": "请输入查询词",
-    "invalid_request": "请求参数无效",
-    "limit_exceeded": "超出请求限制",
-    "body_too_large": "请求体过大",
-    "length_required": "上传须声明 Content-Length",
-    "url_not_fetched": "服务器不代为获取网址",
-    "wrong_host": "请求的主机名不属于本服务器",
-    "cross_site": "须从本站页面发出",
-    "invalid_documents": "文档无效",
-    "no_knowledge_base": "服务器未加载知识库",
-    "no_reranker": "服务器未加载重排序模型",
-    "model_not_found": "模型不存在",
-    "not_ready": "语义模型尚未就绪，请稍后重试或使用 keyword 模式",
-    "model_unavailable": "语义模型不可用",
-    "unauthorized": "需要有效的 API 密钥",
-    "rate_limited": "请求过于频繁",
-    "busy": "服务器正忙，请稍后重试",
-    "cancelled": "客户端已断开，处理已停止",
-    "not_found": "接口不存在",
-    "method_not_allowed": "不支持该请求方法",
-    "internal_error": "服务器内部错误",
+    "empty_query": "empty query",
+    "invalid_request": "invalid request",
+    "limit_exceeded": "limit exceeded",
+    "body_too_large": "request body too large",
+    "length_required": "Content-Length required",
+    "url_not_fetched": "URLs are not fetched",
+    "wrong_host": "host name not served here",
+    "cross_site": "must come from this site's pages",
+    "invalid_documents": "invalid documents",
+    "no_knowledge_base": "no knowledge base loaded",
+    "no_reranker": "no reranker loaded",
+    "model_not_found": "model not found",
+    "not_ready": "semantic model not ready",
+    "model_unavailable": "semantic model unavailable",
+    "unauthorized": "a valid API key is required",
+    "rate_limited": "too many requests",
+    "busy": "server busy",
+    "cancelled": "client disconnected; processing stopped",
+    "not_found": "no such route",
+    "method_not_allowed": "method not allowed",
+    "internal_error": "internal server error",
 }
 
 # OpenAI's error ``type`` for each HTTP status.
@@ -66,7 +67,7 @@ def error_body(path: str, error: ApiError) -> dict[str, Any]:
     """The JSON body of ``error`` for a request to ``path``.
 
     /v1 routes: ``{"error": {"message", "type", "param", "code"}}`` (what OpenAI clients parse).
-    Others: ``{"error": <Chinese label>, "message": <English>, "code", "param"}``.
+    Others: ``{"error": <short English label>, "message": <English>, "code", "param"}``.
     """
     if is_openai_path(path):
         return {"error": {"message": error.message, "type": _OPENAI_TYPES.get(error.status, "invalid_request_error"),

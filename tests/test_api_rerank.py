@@ -121,7 +121,7 @@ def test_without_a_reranker_the_answer_says_how_to_start_one():
     assert r.status_code == 400 and r.json()["error"]["code"] == "no_reranker"
     assert "--reranker" in r.json()["error"]["message"] and "qwen3-0.6b" in r.json()["error"]["message"]
     r = c.post("/search", json={"query": "水果", "rerank": 5})
-    assert r.status_code == 400 and r.json()["error"] == "服务器未加载重排序模型"
+    assert r.status_code == 400 and r.json()["error"] == "no reranker loaded"
     body = c.post("/search", json={"query": "水果"}).json()
     assert body["reranked"] == [] and body["reranker"] == ""  # nothing asked, nothing reranked
     auto_off = client_for(service_with(reranker="auto", loaded=LoadedReranker(None, "auto", "no CUDA GPU")))

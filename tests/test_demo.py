@@ -422,7 +422,7 @@ def test_share_link_carries_query_sample_and_settings(handlers):
         query_params = {"q": "喵星人", "sample": "tech_faq", "alpha": "0.45", "fusion": "nope", "k": "99",
                         "lang": "en", "split": "1"}
 
-    restored = dict(zip(handlers_module.RESTORED, handlers.restore(Request())))
+    restored = dict(zip(handlers_module.RESTORED, handlers.restore(None, Request())))
     assert restored["query"] == "喵星人" and restored["alpha"] == 0.45 and restored["language"] == "en"
     assert restored["kb"] == sample_text("tech_faq") and restored["sample"] == "tech_faq"
     assert restored["examples"]["samples"][0] == [example_queries("tech_faq")[0]] and restored["split"] is True

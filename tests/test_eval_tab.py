@@ -122,3 +122,24 @@ def test_alpha_ends_score_as_the_single_lists(tiny, fusion):
     for alpha, single in ((0.0, "keyword"), (1.0, "semantic")):
         for metric, value in report["results"][single].items():
             assert ends[alpha][metric] == pytest.approx(value), (alpha, metric)
+def test_a_second_upload_beside_the_first_is_refused_and_names_come_from_files(tiny, tmp_path):
+    """Issue 20.5: the upload box keeps earlier files; two queries.jsonl were run without a word, and the set
+    was named after Gradio's hash folder."""
+    from webui.i18n import explain
+
+    files = [tiny / n for n in ("corpus.jsonl", "queries.jsonl", "qrels.tsv")]
+    again = tmp_path / "again"
+    again.mkdir()
+    (again / "queries.jsonl").write_bytes((tiny / "queries.jsonl").read_bytes())
+    with pytest.raises(LabelledSetError) as twice:
+        parse_upload([*files, again / "queries.jsonl"])
+    assert "queries.jsonl" in explain(twice.value, "zh") and "上传了不止一个" in explain(twice.value, "zh")
+    assert "more than one queries.jsonl" in explain(twice.value, "en")
+    hashed = tmp_path / ("0" * 64)
+    hashed.mkdir()
+    for f in files:
+        (hashed / f.name).write_bytes(f.read_bytes())
+    assert parse_upload([hashed / f.name for f in files]).name == ""
+    (hashed / "scifact-corpus.jsonl").write_bytes(files[0].read_bytes())
+    named = [hashed / "scifact-corpus.jsonl", hashed / "queries.jsonl", hashed / "qrels.tsv"]
+    assert parse_upload(named).name == "scifact"

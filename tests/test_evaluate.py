@@ -345,3 +345,28 @@ def test_cli_compares_tokenizers_and_flags_queries_without_keyword_tokens_or_mat
     assert "search+nofold" in printed and "no keyword match" in printed and "苹果" in printed  # folded tokens shown
     assert ev.main(["--data", str(data), "--tokenizer", "search+dict"]) == 1
     assert "--user-dict" in capsys.readouterr().err
+def write_beir_set(folder: Path) -> Path:
+    """The tiny set in BEIR's form: ``_id`` (and a title) in the jsonl files, qrels.tsv with BEIR's header."""
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "corpus.jsonl").write_text("".join(
+        json.dumps({"_id": i, "title": "", "text": t, "metadata": {}}, ensure_ascii=False) + "\n" for i, t in CORPUS),
+        encoding="utf-8")
+    (folder / "queries.jsonl").write_text(
+        "".join(json.dumps({"_id": i, "text": t, "metadata": {}}, ensure_ascii=False) + "\n" for i, t in QUERIES),
+        encoding="utf-8")
+    (folder / "qrels.tsv").write_text("query-id\tcorpus-id\tscore\n" + "".join(f"{q}\t{d}\t{r}\n" for q, d, r in QRELS),
+                                      encoding="utf-8")
+    return folder
+
+
+def test_beir_form_reads_like_the_plain_one(tiny, tmp_path):
+    """Issue 20.5: BEIR's ``_id`` was refused; its title is read before the text, as BEIR's evaluation does."""
+    beir = ev.load_labelled_set(write_beir_set(tmp_path / "beir"))
+    plain = ev.load_labelled_set(tiny)
+    assert (beir.documents, beir.queries, beir.qrels) == (plain.documents, plain.queries, plain.qrels)
+    titled = ev.parse_labelled_set('{"_id": "a", "title": "巴黎", "text": "法国首都"}\n',
+                                   '{"_id": "q", "text": "巴黎"}\n', "q\ta\t1\n")
+    assert titled.documents[0].text == "巴黎 法国首都"
+    with pytest.raises(ev.LabelledSetError, match="line 1") as refused:
+        ev.parse_labelled_set('{"title": "no id"}\n', '{"_id": "q", "text": "x"}\n', "q\ta\t1\n")
+    assert refused.value.key == "id_text_field" and refused.value.values == {"name": "corpus.jsonl", "line": 1}

@@ -8,6 +8,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
+import pandas as pd
+
 from hybrid.evaluate import (
     LABELLED_FILES,
     PRIMARY_K,
@@ -23,7 +25,7 @@ from server.uploads import is_received_upload
 
 from . import plots
 from .handlers import MAX_ENTRIES
-from .i18n import Translator, text
+from .i18n import Translator, explain, text
 
 _METRICS = ("ndcg", "recall", "mrr")
 _METRIC_NAMES = {"ndcg": "nDCG", "recall": "Recall", "mrr": "MRR"}
@@ -52,35 +54,49 @@ def parse_upload(paths: Sequence[str | os.PathLike[str]] | None, max_queries: in
     if max_documents is not None and len(labelled.documents) > max_documents:
         raise LabelledSetError(
             f"the corpus has {len(labelled.documents):,} documents; this page evaluates at most {max_documents:,} "
-            f"(run `python -m hybrid.evaluate --data FOLDER` for larger sets, or cut the corpus)")
+            f"(run `python -m hybrid.evaluate --data FOLDER` for larger sets, or cut the corpus)",
+            "too_many_docs", n=f"{len(labelled.documents):,}", limit=f"{max_documents:,}")
     return labelled
 
 
 def _parse_upload(paths: Sequence[str | os.PathLike[str]] | None, max_queries: int | None) -> LabelledSet:
     paths = [Path(p) for p in (paths or [])]
     if not paths:
-        raise LabelledSetError("no file uploaded")
+        raise LabelledSetError("no file uploaded", "no_file")
     csvs = [p for p in paths if p.suffix.lower() == ".csv"]
     if csvs:
         if len(paths) != 1:
-            raise LabelledSetError("upload one CSV on its own, or the three labelled-set files")
+            raise LabelledSetError("upload one CSV on its own, or the three labelled-set files", "one_csv")
         labelled = parse_pairs_csv(_read(csvs[0]), name=csvs[0].stem)
         if max_queries is not None:
             kept = labelled.queries[:max_queries]
             labelled = LabelledSet(labelled.name, labelled.documents, kept,
                                    {qid: labelled.qrels[qid] for qid, _ in kept})
         return labelled
-    by_name: dict[str, Path] = {}
-    for p in paths:
-        for wanted in LABELLED_FILES:
-            if p.name.lower().endswith(wanted):
-                by_name[wanted] = p
-    missing = [f for f in LABELLED_FILES if f not in by_name]
+    found: dict[str, list[Path]] = {wanted: [p for p in paths if p.name.lower().endswith(wanted)]
+                                    for wanted in LABELLED_FILES}
+    # The upload box keeps earlier files beside new ones: two of a kind are refused, never silently picked from.
+    twice = [f for f, matches in found.items() if len(matches) > 1]
+    if twice:
+        raise LabelledSetError(f"more than one {', '.join(twice)} uploaded: clear the upload box and upload the "
+                               f"three files together", "duplicate_files", files=", ".join(twice))
+    missing = [f for f, matches in found.items() if not matches]
     if missing:
-        raise LabelledSetError(f"missing {', '.join(missing)}")
-    texts = [_read(by_name[f]) for f in LABELLED_FILES]
-    return parse_labelled_set(*texts, name=by_name["corpus.jsonl"].parent.name or "uploaded",
-                              max_queries=max_queries)
+        raise LabelledSetError(f"missing {', '.join(missing)}", "missing_files", files=", ".join(missing))
+    texts = [_read(found[f][0]) for f in LABELLED_FILES]
+    return parse_labelled_set(*texts, name=upload_name(found["corpus.jsonl"][0]), max_queries=max_queries)
+
+
+def upload_name(corpus: Path) -> str:
+    """The set's name from its corpus file's name ("scifact" for scifact-corpus.jsonl); "" for a plain
+    corpus.jsonl (Gradio keeps uploads in folders named by a hash, which names nothing)."""
+    return corpus.name[: -len("corpus.jsonl")].strip(" -_.")
+
+
+def empty_table(lang: str) -> pd.DataFrame:
+    """The result table before any run: its column names, no rows."""
+    header = [text("eval_method", lang), *[f"{_METRIC_NAMES[m]}@{PRIMARY_K}" for m in _METRICS]]
+    return pd.DataFrame([], columns=header)
 
 
 def _ks(report: Mapping[str, Any]) -> list[int]:
@@ -160,8 +176,8 @@ def report_note(report: Mapping[str, Any] | None, lang: str = "zh") -> str:
     best = best_point(report)
     if not report or best is None:
         return ""
-    return text("eval_note", lang, dataset=report["dataset"], queries=report["queries"], docs=report["docs"],
-                model=report["model"], fusion=best["fusion"], alpha=best["alpha"],
+    return text("eval_note", lang, dataset=plots.dataset_name(report, lang), queries=report["queries"],
+                docs=report["docs"], model=report["model"], fusion=best["fusion"], alpha=best["alpha"],
                 ndcg=f"{float(best[f'ndcg@{PRIMARY_K}']):.4f}")
 
 
@@ -212,7 +228,8 @@ def build_eval_tab(tr: Translator, service, alpha, fusion, language) -> EvalTab:
                               elem_id="eval-max-queries")
     run_button = tr.make(gr.Button, i18n={"value": "eval_run"}, variant="primary", elem_id="eval-run")
     status = gr.Markdown(elem_id="eval-status")
-    table = tr.make(gr.Dataframe, i18n={"label": "eval_table"}, interactive=False, elem_id="eval-table")
+    table = tr.make(gr.Dataframe, i18n={"label": "eval_table", "value": empty_table}, interactive=False,
+                    elem_id="eval-table")
     curve = tr.make(gr.Plot, i18n={"label": "eval_curve"}, elem_id="eval-curve")
     apply_button = tr.make(gr.Button, i18n={"value": "eval_apply"}, elem_id="eval-apply")
     report_state = gr.State(None)
@@ -237,7 +254,7 @@ def build_eval_tab(tr: Translator, service, alpha, fusion, language) -> EvalTab:
         try:
             labelled = parse_upload(paths, max_queries=int(limit) if limit else None)
         except (LabelledSetError, KnowledgeBaseError) as exc:
-            return problem(text("eval_bad_upload", lang, error=hide_paths(str(exc))))
+            return problem(text("eval_bad_upload", lang, error=explain(exc, lang)))
 
         def report_progress(stage: str, done: int, total: int) -> None:
             progress(done / max(total, 1), desc=f"{text(f'eval_stage_{stage}', lang)} {done}/{total}")

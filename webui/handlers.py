@@ -23,7 +23,7 @@ from . import format as fmt
 from . import plots, share
 from .calibration import calibration_for
 from .events import event_scope
-from .i18n import text
+from .i18n import DEFAULT_LANGUAGE, error_record, explain, text
 from .samples import example_queries, sample_names, sample_text
 
 log = logging.getLogger(__name__)
@@ -129,6 +129,7 @@ def render_message(message: KbMessage, lang: str) -> str:
     if not message:
         return ""
     key, values, error = message
+    values = {name: explain(v, lang) if isinstance(v, Mapping) else v for name, v in values.items()}
     return fmt.notice_html(text(key, lang, **values), error=error)
 
 
@@ -272,7 +273,7 @@ class DemoHandlers:
         try:
             entries = entries_from_file(path, max_bytes=self.max_upload_bytes)
         except (KnowledgeBaseError, OSError) as exc:
-            return None, ("upload_failed", {"error": hide_paths(str(exc))}, True)
+            return None, ("upload_failed", {"error": error_record(exc)}, True)
         if not entries:
             return None, ("upload_empty", {"name": name}, True)
         return entries, None
@@ -498,7 +499,7 @@ class DemoHandlers:
         """
         own_kb = sample_of(kb_text) is None and self.store_kb is None
         values = {"q": (query or "").strip()[: share.MAX_QUERY_CHARS] or None,
-                  "sample": None if own_kb else sample, "split": bool(split), "alpha": float(alpha),
+                  "sample": None if own_kb else sample, "kb": share.OWN_KB if own_kb else None, "split": bool(split), "alpha": float(alpha),
                   "fusion": fusion, "normalizer": normalizer, "k": int(k), "k1": float(k1), "b": float(b),
                   "threshold": float(threshold), "lang": lang}
         note = fmt.notice_html(text("share_custom_kb", lang)) if own_kb else ""
@@ -516,14 +517,18 @@ class DemoHandlers:
         Returns:
             (the link box, its note): hidden and emptied, or both left as they are.
         """
+        if not link:  # the note, if any, is for the recipient of a shared link (``restore``): it stays
+            return gr.Textbox(visible=False), gr.skip()
         if share.language_of(link) == lang:
             return gr.skip(), gr.skip()
         return gr.Textbox(visible=False), ""
 
-    def restore(self, request: gr.Request) -> tuple[Any, ...]:
+    def restore(self, shown_sample: str | None, request: gr.Request) -> tuple[Any, ...]:
         """The page's values from the URL's parameters (``share.PARAMS``), in the order of ``RESTORED``.
 
-        Parameters that are absent or invalid leave their control as it is.
+        Parameters that are absent or invalid leave their control as it is. A link made on the sharer's own
+        knowledge base (``kb=own``) says so in the share note, and which knowledge base the results are from
+        instead (``shown_sample``, the page's sample, when the link names none).
         """
         values, rejected = share.decode(dict(request.query_params) if request is not None else {})
         if rejected:
@@ -532,12 +537,18 @@ class DemoHandlers:
         sample = values.get("sample") if self.store_kb is None else None  # a served store has no samples
         kb = sample_text(sample) if sample else skip
         examples = examples_update(sample) if sample else skip
+        note = skip
+        if values.get("kb") == share.OWN_KB and self.store_kb is None:
+            shown = sample or shown_sample
+            note = fmt.notice_html(text("share_opened_own_kb", values.get("lang", DEFAULT_LANGUAGE),
+                                        sample=text(f"sample_{shown}", values.get("lang", DEFAULT_LANGUAGE))
+                                        if shown else "—"))
         return (values.get("q", skip), sample or skip, kb, examples, values.get("split", skip),
                 values.get("alpha", skip), values.get("fusion", skip), values.get("normalizer", skip),
                 values.get("k", skip), values.get("k1", skip), values.get("b", skip), values.get("threshold", skip),
-                values.get("lang", skip))
+                values.get("lang", skip), note)
 
 
 # The components ``DemoHandlers.restore`` fills, in order (names of ``webui.layout.SearchTab`` fields).
 RESTORED = ("query", "sample", "kb", "examples", "split", "alpha", "fusion", "normalizer", "k", "k1", "b",
-            "threshold", "language")
+            "threshold", "language", "share_note")

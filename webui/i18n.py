@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any, Callable, Mapping
 
+from hybrid.redact import hide_paths
+
 LANGUAGES: dict[str, str] = {"中文": "zh", "English": "en"}
 DEFAULT_LANGUAGE = "zh"
 
@@ -56,6 +58,8 @@ TEXTS: dict[str, dict[str, str]] = {
         "share_button": "分享链接",
         "share_label": "分享链接（已复制；打开它会重现这次查询与参数）",
         "share_custom_kb": "注意：链接只包含查询、示例名和参数，不包含你自己输入或上传的知识库。",
+        "share_opened_own_kb": "这个链接的搜索是分享者在自己的知识库上做的，链接里不包含那个知识库；"
+                               "下面是同一查询和参数在示例知识库“{sample}”上的结果，可能与分享者看到的不同。",
         "examples_label": "试试这些查询（点击即搜索）",
         # controls
         "alpha_label": "alpha：语义权重",
@@ -202,7 +206,8 @@ TEXTS: dict[str, dict[str, str]] = {
         # evaluation tab
         "eval_help": "上传一个带标注的评测集，比较关键词、语义和混合检索的质量，并找出最好的 α。两种格式任选其一：\n\n"
                      "- 三个文件：`corpus.jsonl`（每行 `{\"id\": ..., \"text\": ...}`）、`queries.jsonl`（同样格式）和 "
-                     "`qrels.tsv`（每行 `查询id`、`文档id`、`相关度`，用制表符分隔，相关度 > 0 表示相关）；\n"
+                     "`qrels.tsv`（每行 `查询id`、`文档id`、`相关度`，用制表符分隔，相关度 > 0 表示相关）；"
+                     "BEIR 格式（`_id`、`title`，qrels 带表头）也可以；\n"
                      "- 或一个 CSV：两列 `查询, 相关文本`（同一个查询可以占多行，每行一个相关文本）。",
         "eval_files": "评测文件",
         "eval_max_queries": "评测的查询数（0 = 全部）",
@@ -229,6 +234,29 @@ TEXTS: dict[str, dict[str, str]] = {
         "eval_plot_x": "α（语义权重）",
         "eval_plot_only": "只用{name} {value}",
         "eval_plot_default": "默认（{fusion}）",
+        # errors of files a visitor gives (``hybrid.kb.UserError`` keys, shown instead of their English message)
+        "err_undecodable": "{name} 既不是 UTF-8 也不是 GBK/GB18030 编码：请另存为 UTF-8 后重新上传。",
+        "err_file_type": "{name} 的类型 {suffix} 不支持：请上传 {allowed} 之一。",
+        "err_file_size": "{name} 有 {size} MB，超过了 {limit} MB 的上限：请拆分文件。",
+        "err_json_line": "{name} 第 {line} 行不是有效的 JSON（{detail}）。",
+        "err_text_field": "{name} 第 {line} 行应是带 \"text\" 字符串的 JSON 对象。",
+        "err_id_text_field": "{name} 第 {line} 行应是带 \"id\"（或 BEIR 的 \"_id\"）和 \"text\" 的 JSON 对象。",
+        "err_empty_file": "{name} 是空的：每行需要一个 {{\"id\": ..., \"text\": ...}}。",
+        "err_qrels_line": "qrels.tsv 第 {line} 行应为 查询id<TAB>文档id<TAB>相关度，实际是 {got!r}。",
+        "err_duplicate_id": "corpus.jsonl 中文档 id {id!r} 出现了两次：id 必须唯一。",
+        "err_no_relevant": "没有任何查询在语料中有相关文档：请检查 qrels.tsv 是否使用 queries.jsonl 和 corpus.jsonl 的 id，"
+                           "且相关文档的相关度大于 0。",
+        "err_csv_row": "第 {row} 行需要一个查询和它的相关文本，实际是 {got}。",
+        "err_csv_grade": "第 {row} 行的相关度 {got!r} 不是数字。",
+        "err_csv_no_relevant": "没有相关度大于 0 的（查询，相关文本）行。",
+        "err_csv_empty": "CSV 中没有数据行；格式应为：查询,相关文本。",
+        "err_no_file": "还没有上传文件。",
+        "err_one_csv": "CSV 请单独上传，或者上传三个评测文件。",
+        "err_missing_files": "缺少 {files}。",
+        "err_duplicate_files": "{files} 上传了不止一个：请点评测文件框右上角的 × 清空后，再一次性上传三个文件。",
+        "err_too_many_docs": "语料有 {n} 篇文档，本页面最多评测 {limit} 篇（更大的评测集请运行 "
+                             "`python -m hybrid.evaluate --data 文件夹`，或删减语料）。",
+        "eval_uploaded": "上传的评测集",
     },
     "en": {
         "title": "Hybrid search demo",
@@ -284,6 +312,9 @@ TEXTS: dict[str, dict[str, str]] = {
         "share_label": "Share link (copied; opening it reproduces this query and these settings)",
         "share_custom_kb": "Note: the link carries the query, the sample's name and the settings, not a "
                            "knowledge base you typed or uploaded.",
+        "share_opened_own_kb": "This link's search was made on the sharer's own knowledge base, which a link does "
+                               "not carry; below are the same query and settings on the sample \"{sample}\", whose "
+                               "results may differ from what the sharer saw.",
         "examples_label": "Try these queries (click to search)",
         "alpha_label": "alpha: semantic weight",
         "alpha_info_weighted": "weighted: score = α × semantic + (1 − α) × keyword; 0 = keyword only, 1 = semantic only",
@@ -443,7 +474,7 @@ TEXTS: dict[str, dict[str, str]] = {
                      "the best alpha. Either of two forms:\n\n"
                      "- three files: `corpus.jsonl` (one `{\"id\": ..., \"text\": ...}` per line), `queries.jsonl` "
                      "(the same form) and `qrels.tsv` (`query id`, `document id`, `relevance` per line, separated "
-                     "by tabs; relevance > 0 means relevant);\n"
+                     "by tabs; relevance > 0 means relevant); BEIR's form (`_id`, `title`, a qrels header) works too;\n"
                      "- or one CSV with two columns `query, relevant text` (a query on several rows has several "
                      "relevant texts).",
         "eval_files": "labelled set",
@@ -472,6 +503,30 @@ TEXTS: dict[str, dict[str, str]] = {
         "eval_plot_x": "alpha (semantic weight)",
         "eval_plot_only": "{name} only {value}",
         "eval_plot_default": "default ({fusion})",
+        # errors of files a visitor gives (``hybrid.kb.UserError`` keys, shown instead of their English message)
+        "err_undecodable": "{name} is neither UTF-8 nor GBK/GB18030: save it as UTF-8 and upload it again.",
+        "err_file_type": "{name}: the file type {suffix} is not supported; upload one of {allowed}.",
+        "err_file_size": "{name} is {size} MB, over the {limit} MB limit: split the file.",
+        "err_json_line": "{name} line {line} is not valid JSON ({detail}).",
+        "err_text_field": "{name} line {line}: expected a JSON object with a \"text\" string.",
+        "err_id_text_field": "{name} line {line}: expected a JSON object with \"id\" (or BEIR's \"_id\") and \"text\".",
+        "err_empty_file": "{name} is empty: it needs one {{\"id\": ..., \"text\": ...}} per line.",
+        "err_qrels_line": "qrels.tsv line {line}: expected query_id<TAB>doc_id<TAB>relevance, got {got!r}.",
+        "err_duplicate_id": "corpus.jsonl: document id {id!r} appears twice; ids must be unique.",
+        "err_no_relevant": "no query has a relevant document in the corpus: check that qrels.tsv uses the ids of "
+                           "queries.jsonl and corpus.jsonl and grades > 0 for relevant documents.",
+        "err_csv_row": "row {row}: needs a query and its relevant text, got {got}.",
+        "err_csv_grade": "row {row}: relevance {got!r} is not a number.",
+        "err_csv_no_relevant": "no (query, relevant text) rows with a relevance above 0.",
+        "err_csv_empty": "the CSV holds no rows; expected: query,relevant text.",
+        "err_no_file": "no file uploaded.",
+        "err_one_csv": "upload one CSV on its own, or the three labelled-set files.",
+        "err_missing_files": "missing {files}.",
+        "err_duplicate_files": "more than one {files} uploaded: clear the upload box (× at its top right) and upload "
+                               "the three files together.",
+        "err_too_many_docs": "the corpus has {n} documents; this page evaluates at most {limit} (run "
+                             "`python -m hybrid.evaluate --data FOLDER` for larger sets, or cut the corpus).",
+        "eval_uploaded": "uploaded set",
     },
 }
 
@@ -514,6 +569,20 @@ def text(key: str, lang: str = DEFAULT_LANGUAGE, **values: object) -> str:
     """
     template = TEXTS[lang][key]
     return template.format(**values) if values else template
+
+
+def explain(error: Any, lang: str) -> str:
+    """A visitor's error in ``lang``: a ``hybrid.kb.UserError`` (or its ``error_record``) by its key, its English
+    message when this page has no text for the key."""
+    record = error if isinstance(error, Mapping) else error_record(error)
+    key = f"err_{record['key']}"
+    return text(key, lang, **record["values"]) if key in TEXTS[lang] else record["message"]
+
+
+def error_record(error: Exception) -> dict[str, Any]:
+    """An error as a plain value kept in the page's state (re-explained after a language switch)."""
+    values = {name: hide_paths(v) if isinstance(v, str) else v for name, v in getattr(error, "values", {}).items()}
+    return {"key": getattr(error, "key", None), "values": values, "message": hide_paths(str(error))}
 
 
 # A translated property: a key of TEXTS, or a function of the language for values built from several keys.

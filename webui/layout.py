@@ -29,6 +29,15 @@ PAGE_CSS = """
 #header p { margin: 0; color: var(--body-text-color-subdued); }
 #column-picker { display: none; }
 #share-note:not(:has(.notice)), #kb-notice:not(:has(.notice)), #notice:not(:has(.notice)) { display: none; }
+/* Gradio sizes the cells of a table from column_widths and the card's width: on a phone, a character wide. A
+   cell keeps a readable width (the same in the header and the body, so columns stay aligned) and the table
+   scrolls inside its card; headers break between words, never inside one. */
+#why-table table, #vector-table table, #why-table .virtual-body, #vector-table .virtual-body {
+  width: max-content !important; min-width: 100%%; }
+#why-table th, #why-table .body-cell, #vector-table th, #vector-table .body-cell {
+  min-width: 5.5em !important; max-width: none !important; flex: 0 0 auto !important; }
+#why-table th:nth-child(2), #why-table .body-cell:nth-child(2) { min-width: 12em !important; }
+#why-table th, #vector-table th, #timings th, #eval-table th { word-break: normal; overflow-wrap: normal; }
 @media (max-width: %(narrow)dpx) {
   #results { flex-direction: column; gap: 8px; }
   #results > * { min-width: 100%% !important; width: 100%% !important; }
@@ -61,11 +70,41 @@ def page_css() -> str:
 
 # Runs in the browser when the column picker changes: show that column (phone layout).
 PICK_COLUMN_JS = "(column) => { const row = document.getElementById('results'); if (row) row.dataset.show = column; }"
+# Runs in the browser after a search from the button or Enter: on a phone (the layout below NARROW_PX) the
+# results start a screen or more below the query box; bring them (or the notice above them) into view.
+SHOW_RESULTS_JS = """() => { if (window.innerWidth >= %d) return;
+  const notice = document.querySelector('#notice .notice');
+  const target = notice || document.getElementById('column-picker') || document.getElementById('results');
+  if (target) target.scrollIntoView({block: 'start', behavior: 'instant'}); }""" % NARROW_PX
 # Runs in the browser before the share handler: hand it the page's own address.
 PAGE_URL_JS = "(...values) => [window.location.href, ...values.slice(1)]"
 # Runs in the browser after the share handler: show the link in the address bar and copy it.
 SHOW_LINK_JS = """(url) => { if (url) { try { history.replaceState(null, '', url); } catch (e) {}
   if (navigator.clipboard) { navigator.clipboard.writeText(url).catch(() => {}); } } }"""
+
+
+class BoundedSlider(gr.Slider):
+    """A slider that clamps a typed value outside its range to the nearest end.
+
+    Gradio's slider refuses such a value with an English error toast (a traceback in the server log) and the
+    event's outputs keep their old values; clamped, the event runs with the value the page then shows
+    (``clamp_js`` corrects the number box). A subclass, not a patched instance: Gradio rebuilds a component
+    from its class when an event updates it. (Gradio writes a stub ``layout.pyi`` beside this file; ignored.)
+    """
+
+    def get_block_name(self) -> str:
+        return "slider"
+
+    def preprocess(self, payload: float | None) -> float | None:
+        """The value, clamped into [minimum, maximum]."""
+        if payload is None:
+            return None
+        return super().preprocess(min(max(float(payload), self.minimum), self.maximum))
+
+
+def clamp_js(slider: gr.Slider) -> str:
+    """Browser code run when ``slider`` changes: a typed value outside its range becomes the nearest end."""
+    return f"(v) => Math.min(Math.max(Number(v), {slider.minimum}), {slider.maximum})"
 
 
 def sample_choices(lang: str) -> list[tuple[str, str]]:
@@ -243,14 +282,14 @@ def build_controls(tr: Translator, settings: Settings, inside: Callable[[], Any]
     returns the four."""
     with gr.Row(equal_height=True):
         notes = fusion_notes(settings.fusion, tr.lang)  # the fusion's own, kept by fusion and language changes
-        alpha = tr.make(gr.Slider, 0.0, 1.0, i18n={"label": "alpha_label"}, value=settings.alpha, step=0.05,
+        alpha = tr.make(BoundedSlider, 0.0, 1.0, i18n={"label": "alpha_label"}, value=settings.alpha, step=0.05,
                         scale=3, min_width=240, elem_id="alpha", info=notes["alpha"]["info"])
         fusion = tr.make(gr.Dropdown, list(FUSERS), i18n={"label": "fusion_label"}, value=settings.fusion, scale=1,
                          min_width=130, elem_id="fusion")
         normalizer = tr.make(gr.Dropdown, list(NORMALIZERS), i18n={"label": "normalizer_label"},
                              value=settings.normalizer, scale=1, min_width=130, elem_id="normalizer",
                              **notes["normalizer"])
-        k = tr.make(gr.Slider, 1, 20, i18n={"label": "k_label"}, value=settings.k, step=1, scale=1, min_width=150,
+        k = tr.make(BoundedSlider, 1, 20, i18n={"label": "k_label"}, value=settings.k, step=1, scale=1, min_width=150,
                     elem_id="k")
         if inside is not None:
             inside()
@@ -267,18 +306,18 @@ def build_more_controls(tr: Translator, h: DemoHandlers, settings: Settings,
         (lambda code: text("bm25_fixed", code)),) * 2
     with tr.make(gr.Accordion, i18n={"label": "more_controls"}, open=False, elem_id="more-controls") as more:
         with gr.Row():
-            k1 = tr.make(gr.Slider, 0.0, 3.0, i18n={"label": "k1_label", "info": k1_info}, value=k1_value,
+            k1 = tr.make(BoundedSlider, 0.0, 3.0, i18n={"label": "k1_label", "info": k1_info}, value=k1_value,
                          step=0.1, elem_id="k1", min_width=160, interactive=fixed is None)
-            b = tr.make(gr.Slider, 0.0, 1.0, i18n={"label": "b_label", "info": b_info}, value=b_value, step=0.05,
+            b = tr.make(BoundedSlider, 0.0, 1.0, i18n={"label": "b_label", "info": b_info}, value=b_value, step=0.05,
                         elem_id="b", min_width=160, interactive=fixed is None)
-            threshold = tr.make(gr.Slider, 0.0, 1.0, i18n={"label": "threshold_label", "info": h.threshold_info},
+            threshold = tr.make(BoundedSlider, 0.0, 1.0, i18n={"label": "threshold_label", "info": h.threshold_info},
                                 value=h.threshold_value(), step=0.01, elem_id="threshold", min_width=240, scale=2)
     return Controls(*main, more, k1, b, threshold)
 
 
 def build_rerank_slider(tr: Translator, settings: Settings) -> gr.Slider:
     """The reranker's top-N control (placed in the controls row)."""
-    return tr.make(gr.Slider, 1, 50, i18n={"label": "rerank_n_label", "info": "rerank_n_info"},
+    return tr.make(BoundedSlider, 1, 50, i18n={"label": "rerank_n_label", "info": "rerank_n_info"},
                    value=settings.rerank, step=1, scale=2, min_width=220, elem_id="rerank-n")
 
 

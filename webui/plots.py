@@ -13,6 +13,11 @@ from .i18n import text
 _POSITIVE, _NEGATIVE = "#2563eb", "#f97316"
 
 
+def dataset_name(report: Mapping[str, Any], lang: str) -> str:
+    """The name the page gives an evaluated set ("uploaded set" when its files named none)."""
+    return str(report.get("dataset") or "") or text("eval_uploaded", lang)
+
+
 def _layout(fig: go.Figure, title: str, x_title: str, y_title: str) -> go.Figure:
     fig.update_layout(title={"text": title, "font": {"size": 14}}, height=300, bargap=0.15,
                       margin={"l": 50, "r": 10, "t": 40, "b": 40}, showlegend=False,
@@ -74,6 +79,6 @@ def eval_curve(report: Mapping[str, Any], lang: str = "zh") -> go.Figure:
     for trace in fig.data:
         if trace.name == f"default ({config['fusion']})":
             trace.name = text("eval_plot_default", lang, fusion=config["fusion"])
-    fig.update_layout(title=text("eval_plot_title", lang, dataset=report["dataset"], model=report["model"]),
+    fig.update_layout(title=text("eval_plot_title", lang, dataset=dataset_name(report, lang), model=report["model"]),
                       xaxis_title=text("eval_plot_x", lang), height=380, margin={"l": 50, "r": 10, "t": 50, "b": 40})
     return fig

@@ -39,12 +39,15 @@ def _between(lo: float, hi: float) -> Callable[[Any], bool]:
     return lambda v: lo <= v <= hi
 
 
+OWN_KB = "own"
 MAX_QUERY_CHARS = 2000  # longer queries are not carried in a link (browsers and servers cut long URLs)
 
 # In the order they are written into a link. Ranges are those of the page's sliders.
 PARAMS: tuple[Param, ...] = (
     Param("q", str, lambda v: 0 < len(v) <= MAX_QUERY_CHARS),
     Param("sample", str, lambda v: v in sample_names()),
+    # "own": the search was made on the sharer's own knowledge base, which no link carries (the recipient is told).
+    Param("kb", str, lambda v: v == OWN_KB),
     Param("split", _flag, lambda v: True),
     Param("alpha", float, _between(0.0, 1.0)),
     Param("fusion", str, lambda v: v in FUSERS),

@@ -11,8 +11,8 @@ import gradio as gr
 from .eval_tab import EvalTab
 from .handlers import RESTORED, DemoHandlers, render_message
 from .i18n import Translator
-from .layout import (PAGE_URL_JS, PICK_COLUMN_JS, SHOW_LINK_JS, Controls, KnowledgeBasePanel, QueryBar, RerankBar,
-                     Results, fusion_updates)
+from .layout import (PAGE_URL_JS, PICK_COLUMN_JS, SHOW_LINK_JS, SHOW_RESULTS_JS, Controls, KnowledgeBasePanel,
+                     QueryBar, RerankBar, Results, clamp_js, fusion_updates)
 
 # Embedding is CPU-heavy: two knowledge bases embed at once (a big one never blocks a small one completely),
 # more would only share the same cores. Searches are light and run in their own group, so they never wait
@@ -56,6 +56,7 @@ class Page:
         """The components ``DemoHandlers.restore`` fills, in its order."""
         parts = {"query": self.query.query, "sample": self.kb.sample, "kb": self.kb.kb,
                  "examples": self.query.examples, "split": self.kb.split, "language": self.language,
+                 "share_note": self.query.link_note,
                  **{name: getattr(self.controls, name) for name in ("alpha", "fusion", "normalizer", "k", "k1",
                                                                      "b", "threshold")}}
         return [parts[name] for name in RESTORED]
@@ -68,7 +69,7 @@ def wire_load_and_index(blocks: gr.Blocks, page: Page, h: DemoHandlers) -> None:
     query is re-run against it."""
     kb, status_outputs = page.kb, [page.status, page.model_state, page.timer, page.controls.threshold]
     blocks.load(h.status_on_load, [page.model_state, page.language], status_outputs, **CHEAP).then(
-        h.restore, None, page.restored(), **CHEAP).then(
+        h.restore, page.kb.sample, page.restored(), **CHEAP).then(
         h.search_if_query, page.search_inputs(), page.results.outputs(), show_progress="hidden", **SEARCHING)
     page.timer.tick(h.status_on_load, [page.model_state, page.language], status_outputs, **CHEAP)
     gr.on([kb.kb.change, kb.split.change], h.count, [kb.kb, kb.split, page.language], [kb.kb_info, kb.panel],
@@ -92,15 +93,18 @@ def wire_search(page: Page, h: DemoHandlers) -> None:
     search; controls re-rank silently."""
     q, c, outputs = page.query, page.controls, page.results.outputs()
     gr.on([q.search.click, q.query.submit], h.on_search, page.search_inputs(), outputs, trigger_mode="always_last",
-          **SEARCHING)
+          **SEARCHING).then(None, None, None, js=SHOW_RESULTS_JS, **PRIVATE)
     q.examples.click(h.pick_example, q.examples, q.query, **CHEAP).then(
         h.on_search, page.search_inputs(), outputs, **SEARCHING)
-    top_n = [page.rerank.top_n.change] if page.rerank is not None and page.rerank.top_n is not None else []
+    rerank_n = [page.rerank.top_n] if page.rerank is not None and page.rerank.top_n is not None else []
+    top_n = [slider.change for slider in rerank_n]
     gr.on([c.alpha.change, c.fusion.change, c.normalizer.change, c.k.change, c.k1.change, c.b.change,
            c.threshold.change, *top_n], h.search_if_query, page.search_inputs(), outputs, trigger_mode="always_last",
           show_progress="hidden", **SEARCHING)
     page.results.picker.change(None, page.results.picker, None, js=PICK_COLUMN_JS, **PRIVATE)
     c.fusion.change(fusion_updates, [c.fusion, page.language], [c.alpha, c.normalizer], **CHEAP)
+    for slider in (c.alpha, c.k, c.k1, c.b, c.threshold, *rerank_n):
+        slider.input(None, slider, slider, js=clamp_js(slider), **PRIVATE)  # shows the value the search used
 
 
 def wire_share(page: Page, h: DemoHandlers) -> None:
