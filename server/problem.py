@@ -19,7 +19,7 @@ LABELS: dict[str, str] = {
     "no_knowledge_base": "no knowledge base loaded",
     "no_reranker": "no reranker loaded",
     "model_not_found": "model not found",
-    "not_ready": "semantic model not ready",
+    "not_ready": "semantic model not ready: retry later or use mode keyword",
     "model_unavailable": "semantic model unavailable",
     "unauthorized": "a valid API key is required",
     "rate_limited": "too many requests",
