@@ -642,6 +642,30 @@ def format_table(report: Mapping[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def format_trust(report: Mapping[str, Any]) -> str:
+    """The trust figures as text: the best point's interval and paired difference from the default, the
+    ceiling, and the overlap of each pair of rankings ("" when the report has none)."""
+    lines = []
+    best, metric = report.get("best"), f"ndcg@{PRIMARY_K}"
+    if best and "ci95" in best:
+        lo, hi = best["ci95"]
+        delta = best["delta_vs_default"]
+        lines.append(f"best sweep point {best['fusion']}, alpha {best['alpha']}: {metric} {best[metric]:.4f} "
+                     f"(95% CI {lo:.4f}..{hi:.4f}); vs the default {delta['mean']:+.4f} "
+                     f"(95% CI {delta['ci95'][0]:+.4f}..{delta['ci95'][1]:+.4f}, paired bootstrap over queries)")
+    ceiling = report.get("ceiling")
+    if ceiling:
+        recall = ceiling[f"recall@{CEILING_K}"]
+        lines.append(f"ceiling: {ceiling['unreachable_queries']} of {report['queries']} queries have a relevant "
+                     f"document that neither retriever returns in its {ceiling['window']} candidates; "
+                     f"recall@{CEILING_K} keyword {recall['keyword']:.4f}, semantic {recall['semantic']:.4f}")
+    for pair, o in (report.get("overlap") or {}).items():
+        lines.append(f"overlap {pair}: Jaccard@{PRIMARY_K} {o[f'jaccard@{PRIMARY_K}']:.3f}, RBO@{RBO_P} "
+                     f"{o[f'rbo@{RBO_P}']:.3f}, top {PRIMARY_K} shared {o['shared']:.1f} / only left "
+                     f"{o['only_left']:.1f} / only right {o['only_right']:.1f}")
+    return "\n".join(lines)
+
+
 def format_split_half(report: Mapping[str, Any]) -> str:
     """``split_half_report`` as text: the setting chosen on half 0 and every figure on half 1."""
     split = split_half_report(report)
@@ -883,6 +907,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     report["query_instruction"] = loaded.embedder.query_instruction
     report["split_sentences"] = args.split_sentences
     print(format_table(report))
+    trust = format_trust(report)
+    if trust:
+        print(trust)
     rerank_note = f", of which reranking {report['rerank']['seconds']}s" if report.get("rerank") else ""
     print(f"(embedding {report['embed_seconds']}s, ranking {report['rank_seconds']}s{rerank_note})")
     print(f"tokenizer {report['tokenizer']}: " + ", ".join(f"{n} queries: {f}" for f, n in report["flagged"].items()))
