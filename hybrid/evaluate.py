@@ -21,7 +21,8 @@ from .engine import HybridEngine, Retrieval
 from .fusion import FUSERS, Candidates
 from .kb import Document, KnowledgeBaseError, UserError, split_sentences
 from .lang import ALPHABETIC, CJK, document_script
-from .metrics import mean_scores, score_query
+from .metrics import (bootstrap_ci, jaccard_at_k, mean_scores, paired_delta, rbo, recall_at_k, score_query,
+                      top_k_overlap)
 from .rerank import Reranker
 from .semantic import Embedder
 from .settings import DEFAULT_SETTINGS, Settings
@@ -34,6 +35,10 @@ DEFAULT_ALPHAS = tuple(round(i / 10, 1) for i in range(11))
 LABELLED_FILES = ("corpus.jsonl", "queries.jsonl", "qrels.tsv")
 PRIMARY_K = 10
 _QUERY_BATCH = 64  # queries retrieved together (their vector top-k is one matrix product)
+CEILING_K = 100  # each retriever's recall is reported at this depth (within the candidate window)
+RBO_P = 0.9
+BOOTSTRAP_SEED = 0
+OVERLAP_PAIRS = (("keyword", "semantic"), ("keyword", "hybrid"), ("semantic", "hybrid"), ("default", "chosen"))
 
 
 class LabelledSetError(UserError):
@@ -340,9 +345,14 @@ class _Scores:
 
     def __init__(self) -> None:
         self.rows: list[dict[str, float]] = []
+        self.rankings: list[list[str]] = []  # each query's ranking, for the label-free overlap
 
     def add(self, ranking: list[str], qrels: Mapping[str, int], ks: tuple[int, ...]) -> None:
         self.rows.append(score_query(ranking, qrels, ks))
+        self.rankings.append(ranking)
+
+    def values(self, metric: str) -> np.ndarray:
+        return np.array([row[metric] for row in self.rows], dtype=np.float64)
 
     def mean(self, rows: Sequence[int] | None = None) -> dict[str, float]:
         return mean_scores(self.rows if rows is None else [self.rows[i] for i in rows])
@@ -383,7 +393,13 @@ def evaluate(engine: HybridEngine, labelled: LabelledSet, k: int = PRIMARY_K,
         "gap": best minus hybrid nDCG@10, "hybrid_config", "halves": [{"queries", "results", "sweep",
         "best", "gap"} for half 0 and half 1], "rerank", "rank_seconds"}`` where metrics are ``ndcg@10``,
         ``recall@10``, ``mrr@10`` and the same at ``k``, and ``rerank`` is None or
-        ``{"depth", "model", "instruction", "seconds"}``.
+        ``{"depth", "model", "instruction", "seconds"}``. Trust figures (whole set only): each sweep point has
+        ``ci95`` and ``delta_vs_default: {"mean", "ci95"}`` (nDCG@10, 1,000 bootstrap resamples of the queries,
+        seed 0); ``per_query`` rows have ``query_id`` and the ``keyword``/``semantic``/``hybrid``/``best``
+        nDCG@10; ``ceiling: {"window", "unreachable_queries", "unreachable": [{"query_id", "documents"}],
+        "recall@100": {"keyword", "semantic"}}`` (relevant documents in neither candidate list: no fusion can
+        rank them); ``overlap: {"keyword|semantic"|...|"default|chosen": {"jaccard@10", "rbo@0.9", "shared",
+        "only_left", "only_right"}}`` (means over queries of the top 10; chosen: the best sweep point).
     Raises:
         ValueError: unknown fusion, bad k or rerank, or ``rerank`` without a reranker.
     """
@@ -402,24 +418,32 @@ def evaluate(engine: HybridEngine, labelled: LabelledSet, k: int = PRIMARY_K,
     parents = labelled.parents
     id_of: dict[int, str] = {}  # store key -> document id
 
-    def ranking(keys: np.ndarray) -> list[str]:
+    def ranking(keys: np.ndarray, limit: int | None = depth) -> list[str]:
         keys = keys.tolist()
         new = [k for k in dict.fromkeys(keys) if k not in id_of]
         if new:
             id_of.update(zip(new, (d.id for d in engine.store.documents(new))))
         out = [parents.get(id_of[k], id_of[k]) for k in keys]
-        return list(dict.fromkeys(out))[:depth]
+        return list(dict.fromkeys(out))[:limit]
 
     lists = {name: _Scores() for name in ("keyword", "semantic", "hybrid", *(("reranked",) if rerank else ()))}
     per_query: list[dict[str, Any]] = []
     rerank_seconds = 0.0
     sweep = {(f, float(a)): _Scores() for f in fusions for a in alphas}
+    recall = {"keyword": [], "semantic": []}
+    unreachable: list[dict[str, Any]] = []
     started = time.perf_counter()
     retrievals = _retrieved(engine, [text for _, text in labelled.queries], query_vectors)
     for i, ((qid, text), r) in enumerate(zip(labelled.queries, retrievals)):
         qrels = labelled.qrels[qid]
-        lists["keyword"].add(ranking(r.keyword.docs), qrels, ks)
-        lists["semantic"].add(ranking(r.semantic.docs[:r.semantic.own]), qrels, ks)
+        window = {"keyword": ranking(r.keyword.docs, None), "semantic": ranking(r.semantic.docs[:r.semantic.own], None)}
+        for name, found in window.items():
+            lists[name].add(found[:depth], qrels, ks)
+            recall[name].append(recall_at_k(found, qrels, CEILING_K))
+        candidates = {*window["keyword"], *window["semantic"]}
+        missing = [doc for doc, grade in qrels.items() if grade > 0 and doc not in candidates]
+        if missing:
+            unreachable.append({"query_id": qid, "documents": missing})
         default = r.fuse(settings.alpha, settings.fusion, settings.normalizer, settings.rrf_k)
         lists["hybrid"].add(ranking(default.docs), qrels, ks)
         if rerank:
@@ -447,13 +471,15 @@ def evaluate(engine: HybridEngine, labelled: LabelledSet, k: int = PRIMARY_K,
 
     halves = [[i for i, (_, text) in enumerate(labelled.queries) if query_half(text) == h] for h in (0, 1)]
     embedder = engine.embedder
+    overall = summary(None)
+    trust = _trust(lists, sweep, overall, per_query)
     return {
         "dataset": labelled.name,
         "model": embedder.name if embedder is not None else "",
         "document_prompt": getattr(embedder, "document_prompt", None),
         "docs": len(set(parents.values())) if parents else len(labelled.documents),
         "k": k,
-        **summary(None),
+        **overall,
         "hybrid_config": {"fusion": settings.fusion, "alpha": settings.alpha, "normalizer": settings.normalizer,
                           "window": settings.window, "rrf_k": settings.rrf_k},
         "halves": [summary(rows) for rows in halves],
@@ -464,7 +490,45 @@ def evaluate(engine: HybridEngine, labelled: LabelledSet, k: int = PRIMARY_K,
         "tokenizer": engine.tokenizer.settings.label,
         "per_query": per_query,
         "flagged": {flag: sum(q["flag"] == flag for q in per_query) for flag in QUERY_FLAGS},
+        "ceiling": {"window": settings.window, "unreachable_queries": len(unreachable), "unreachable": unreachable,
+                    f"recall@{CEILING_K}": {name: float(np.mean(v)) if v else 0.0 for name, v in recall.items()}},
+        **trust,
     }
+
+
+def _trust(lists: Mapping[str, _Scores], sweep: Mapping[tuple[str, float], _Scores], overall: Mapping[str, Any],
+           per_query: list[dict[str, Any]]) -> dict[str, Any]:
+    """The figures that say how far a tuner can trust the sweep, added to ``overall`` and ``per_query`` in place.
+
+    Each sweep point gets ``ci95`` (bootstrap interval of its nDCG@10, queries resampled) and
+    ``delta_vs_default`` (paired difference from the hybrid default); each per-query row its nDCG@10 in every
+    list and at the best point. Returns ``{"overlap": {"left|right": mean Jaccard@10, RBO, shared/only counts}}``.
+    """
+    metric = f"ndcg@{PRIMARY_K}"
+    if not per_query:
+        return {"overlap": {}}
+    default = lists["hybrid"].values(metric)
+    for point in overall["sweep"]:
+        values = sweep[(point["fusion"], point["alpha"])].values(metric)
+        point["ci95"] = bootstrap_ci(values, BOOTSTRAP_SEED)
+        point["delta_vs_default"] = paired_delta(values, default, BOOTSTRAP_SEED)
+    best = overall["best"]
+    chosen = sweep[(best["fusion"], best["alpha"])] if best is not None else lists["hybrid"]
+    columns = [lists[name].values(metric) for name in ("keyword", "semantic", "hybrid")] + [chosen.values(metric)]
+    for row, *values in zip(per_query, *columns):
+        row.update({"query_id": row["id"], **{key: float(v) for key, v in
+                                              zip(("keyword", "semantic", "hybrid", "best"), values)}})
+    rankings = {"keyword": lists["keyword"].rankings, "semantic": lists["semantic"].rankings,
+                "hybrid": lists["hybrid"].rankings, "default": lists["hybrid"].rankings, "chosen": chosen.rankings}
+    overlap = {}
+    for left, right in OVERLAP_PAIRS:
+        pairs = list(zip(rankings[left], rankings[right]))
+        counts = [top_k_overlap(a, b, PRIMARY_K) for a, b in pairs]
+        overlap[f"{left}|{right}"] = {
+            f"jaccard@{PRIMARY_K}": float(np.mean([jaccard_at_k(a, b, PRIMARY_K) for a, b in pairs])),
+            f"rbo@{RBO_P}": float(np.mean([rbo(a[:PRIMARY_K], b[:PRIMARY_K], RBO_P) for a, b in pairs])),
+            **{key: float(np.mean([c[key] for c in counts])) for key in ("shared", "only_left", "only_right")}}
+    return {"overlap": overlap}
 
 
 QUERY_FLAGS = ("no keyword token", "no keyword match")
@@ -585,6 +649,30 @@ def format_table(report: Mapping[str, Any]) -> str:
     lines += [r[0].ljust(width) + "".join(f"{v:>11.4f}" for v in r[1:]) for r in rows]
     if report.get("gap") is not None:
         lines.append(f"hybrid default is {report['gap']:.4f} nDCG@{PRIMARY_K} below the best sweep point")
+    return "\n".join(lines)
+
+
+def format_trust(report: Mapping[str, Any]) -> str:
+    """The trust figures as text: the best point's interval and paired difference from the default, the
+    ceiling, and the overlap of each pair of rankings ("" when the report has none)."""
+    lines = []
+    best, metric = report.get("best"), f"ndcg@{PRIMARY_K}"
+    if best and "ci95" in best:
+        lo, hi = best["ci95"]
+        delta = best["delta_vs_default"]
+        lines.append(f"best sweep point {best['fusion']}, alpha {best['alpha']}: {metric} {best[metric]:.4f} "
+                     f"(95% CI {lo:.4f}..{hi:.4f}); vs the default {delta['mean']:+.4f} "
+                     f"(95% CI {delta['ci95'][0]:+.4f}..{delta['ci95'][1]:+.4f}, paired bootstrap over queries)")
+    ceiling = report.get("ceiling")
+    if ceiling:
+        recall = ceiling[f"recall@{CEILING_K}"]
+        lines.append(f"ceiling: {ceiling['unreachable_queries']} of {report['queries']} queries have a relevant "
+                     f"document that neither retriever returns in its {ceiling['window']} candidates; "
+                     f"recall@{CEILING_K} keyword {recall['keyword']:.4f}, semantic {recall['semantic']:.4f}")
+    for pair, o in (report.get("overlap") or {}).items():
+        lines.append(f"overlap {pair}: Jaccard@{PRIMARY_K} {o[f'jaccard@{PRIMARY_K}']:.3f}, RBO@{RBO_P} "
+                     f"{o[f'rbo@{RBO_P}']:.3f}, top {PRIMARY_K} shared {o['shared']:.1f} / only left "
+                     f"{o['only_left']:.1f} / only right {o['only_right']:.1f}")
     return "\n".join(lines)
 
 
@@ -829,6 +917,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     report["query_instruction"] = loaded.embedder.query_instruction
     report["split_sentences"] = args.split_sentences
     print(format_table(report))
+    trust = format_trust(report)
+    if trust:
+        print(trust)
     rerank_note = f", of which reranking {report['rerank']['seconds']}s" if report.get("rerank") else ""
     print(f"(embedding {report['embed_seconds']}s, ranking {report['rank_seconds']}s{rerank_note})")
     print(f"tokenizer {report['tokenizer']}: " + ", ".join(f"{n} queries: {f}" for f, n in report["flagged"].items()))

@@ -2,6 +2,7 @@ import json
 import math
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from hybrid import evaluate as ev
@@ -10,6 +11,7 @@ from hybrid.engine import HybridEngine
 from hybrid.fusion import FUSERS
 from hybrid.metrics import mean_scores, score_query
 from hybrid.semantic import LoadedEmbedder
+from hybrid.settings import DEFAULT_SETTINGS
 from tests.fakes import OneHotEncoder
 
 DATASETS = Path(__file__).resolve().parents[2] / "shared" / "datasets"
@@ -139,6 +141,68 @@ def test_sweep(tiny, tmp_path):
         _run(tiny, tmp_path / "cache", fusions=["magic"])
 
 
+def test_per_query_columns_by_hand(tiny, tmp_path):
+    report, _ = _run(tiny, tmp_path / "cache", alphas=(0.0, 0.5, 1.0))
+    rows = report["per_query"]
+    assert [r["query_id"] for r in rows] == [r["id"] for r in rows] == ["q1", "q2", "q3", "q4"]
+    third = 1 / math.log2(3)  # q4's relevant d5 is second in both lists
+    assert [r["keyword"] for r in rows] == pytest.approx([0, 1, 1, third])
+    assert [r["semantic"] for r in rows] == pytest.approx([1, 1, 1, third])
+    assert [r["keyword ndcg@10"] for r in rows] == [r["keyword"] for r in rows]  # the older keys stay
+    assert {"tokens", "keyword_hits", "flag", "query"} <= set(rows[0])
+    for name in ("keyword", "semantic", "hybrid"):
+        assert np.mean([r[name] for r in rows]) == pytest.approx(report["results"][name]["ndcg@10"])
+    assert np.mean([r["best"] for r in rows]) == pytest.approx(report["best"]["ndcg@10"])
+
+
+def test_sweep_intervals_and_paired_difference_from_the_default(tiny, tmp_path):
+    report, _ = _run(tiny, tmp_path / "cache", alphas=(0.0, 0.5, 1.0))
+    hybrid = [r["hybrid"] for r in report["per_query"]]
+    assert hybrid == pytest.approx([1, 1, 1, 1 / math.log2(3)])
+    # weighted alpha 0 is keyword's order: q1 (nothing matched) loses 1 against the default, the rest tie
+    keyword_end = next(p for p in report["sweep"] if (p["fusion"], p["alpha"]) == ("weighted", 0.0))
+    assert keyword_end["ndcg@10"] == pytest.approx(report["results"]["keyword"]["ndcg@10"])
+    # -j/4 with j ~ B(4, 1/4) resampled copies of q1: P(j = 0) = 0.32, P(j = 4) = 0.004 < 0.025 < P(j >= 3)
+    assert keyword_end["delta_vs_default"] == {"mean": pytest.approx(-0.25), "ci95": pytest.approx([-0.75, 0.0])}
+    # its per-query values are 0, 1, 1, 0.63; P(mean < 0.25) = 5/256 < 0.025 < P(mean <= 0.25) = 13/256,
+    # P(mean = 1) = 1/16 > 0.025
+    assert keyword_end["ci95"] == pytest.approx([0.25, 1.0])
+    for point in report["sweep"]:
+        lo, hi = point["ci95"]
+        assert lo <= point["ndcg@10"] <= hi
+        delta = point["delta_vs_default"]
+        assert delta["mean"] == pytest.approx(point["ndcg@10"] - report["results"]["hybrid"]["ndcg@10"])
+        assert delta["ci95"][0] <= delta["mean"] <= delta["ci95"][1]
+    assert all("ci95" not in p for h in report["halves"] for p in h["sweep"])  # whole set only
+
+
+def test_ceiling_counts_relevant_documents_no_candidate_list_holds(tiny, tmp_path):
+    report, _ = _run(tiny, tmp_path / "cache")
+    assert report["ceiling"] == {"window": 100, "unreachable_queries": 0, "unreachable": [],
+                                 "recall@100": {"keyword": 0.75, "semantic": 1.0}}  # keyword misses q1's both
+    # one candidate each: q1's semantic top is d2 (pure food), so d1 is lost; q4's top is d3 in both lists
+    labelled = ev.load_labelled_set(tiny)
+    narrow = ev.run(labelled, OneHotEncoder(), None, settings=DEFAULT_SETTINGS.with_(window=1))
+    assert narrow["ceiling"] == {"window": 1, "unreachable_queries": 2,
+                                 "unreachable": [{"query_id": "q1", "documents": ["d1"]},
+                                                 {"query_id": "q4", "documents": ["d5"]}],
+                                 "recall@100": {"keyword": (0 + 1 + 1 + 0) / 4, "semantic": (0.5 + 1 + 1 + 0) / 4}}
+
+
+def test_overlap_of_the_rankings_by_hand(tiny, tmp_path):
+    report, _ = _run(tiny, tmp_path / "cache", alphas=(0.0, 0.5, 1.0))
+    overlap = report["overlap"]
+    assert set(overlap) == {"keyword|semantic", "keyword|hybrid", "semantic|hybrid", "default|chosen"}
+    # semantic ranks all 5 documents; keyword finds nothing for q1, d3 for q2, d4 for q3, d3 d5 for q4, each
+    # semantic's first ones, so RBO_ext extrapolates full agreement there
+    assert overlap["keyword|semantic"] == pytest.approx({
+        "jaccard@10": (0 + 1 / 5 + 1 / 5 + 2 / 5) / 4, "rbo@0.9": (0 + 1 + 1 + 1) / 4,
+        "shared": (0 + 1 + 1 + 2) / 4, "only_left": 0.0, "only_right": (5 + 4 + 4 + 3) / 4})
+    # hybrid fuses semantic's 5 candidates with keyword's (a subset): the same 5 documents
+    assert overlap["semantic|hybrid"]["jaccard@10"] == 1.0 and overlap["semantic|hybrid"]["shared"] == 5.0
+    assert 0 < overlap["semantic|hybrid"]["rbo@0.9"] <= 1.0
+
+
 def test_report_gap_and_halves(tiny, tmp_path):
     report, _ = _run(tiny, tmp_path / "cache")
     assert report["gap"] == pytest.approx(report["best"]["ndcg@10"] - report["results"]["hybrid"]["ndcg@10"])
@@ -243,6 +307,13 @@ def test_cli_prints_table_and_writes_json_and_plot(tiny, tmp_path, monkeypatch, 
     assert set(report) >= {"dataset", "model", "queries", "docs", "results", "hybrid_config", "sweep"}
     assert set(report["results"]["hybrid"]) == {f"{m}@{k}" for m in ("ndcg", "recall", "mrr") for k in (10, 3)}
     assert [p["alpha"] for p in report["sweep"]] == [0.0, 0.5, 1.0]
+    assert all(len(p["ci95"]) == 2 and len(p["delta_vs_default"]["ci95"]) == 2 for p in report["sweep"])
+    assert len(report["per_query"]) == report["queries"]
+    assert np.mean([r["hybrid"] for r in report["per_query"]]) == pytest.approx(report["results"]["hybrid"]["ndcg@10"])
+    assert report["ceiling"]["unreachable_queries"] == 0
+    assert set(report["overlap"]["default|chosen"]) >= {"jaccard@10", "rbo@0.9", "shared", "only_left", "only_right"}
+    assert "ceiling: 0 of 4 queries" in printed and "overlap keyword|semantic: Jaccard@10 0.200" in printed
+    assert "vs the default" in printed
     html = plot.read_text(encoding="utf-8")
     assert "keyword only" in html and "semantic only" in html and '"name":"weighted"' in html
 
