@@ -473,6 +473,12 @@ class AccessMiddleware:
     # ------------------------------------------------------------------ login
 
     async def _login(self, scope: Scope, receive: Receive, send: Send, headers: dict[str, str], address: str) -> None:
+        # Another site's form could log a visitor in as the attacker (login CSRF): what the visitor then types or
+        # uploads would land in the attacker's session.
+        if not _same_origin(headers):
+            await self._error(scope, send, ApiError(
+                403, "cross_site", "logging in takes a POST from a page of this same site; open / here and log in"))
+            return
         body = b""
         while True:
             message = await receive()
@@ -579,9 +585,11 @@ def login_page(access: Access, next_path: str, error: str) -> str:
 
 
 def _page_head(title: str) -> str:
+    # Referrer "same-origin", not "no-referrer": under no-referrer a browser sends "Origin: null" with the form's
+    # POST, which the same-site check of /login and /logout must refuse.
     return f"""<!doctype html>
 <html lang="zh"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
-<meta name="referrer" content="no-referrer"><title>{title}</title>
+<meta name="referrer" content="same-origin"><title>{title}</title>
 <style>
 body{{font-family:system-ui,sans-serif;display:flex;min-height:90vh;align-items:center;justify-content:center}}
 form{{display:flex;flex-direction:column;gap:12px;width:320px}} label{{display:flex;flex-direction:column;gap:4px}}

@@ -742,6 +742,25 @@ def test_logging_out_takes_a_post_from_this_site(logged):
         assert http.get("/config").status_code == 401
 
 
+def test_another_site_cannot_log_a_visitor_in(logged):
+    """Issue 21 reproducer (login CSRF): a form on another site posting to /login logged the visitor's browser in
+    as the attacker (303 with a session cookie)."""
+    form = {"username": "admin", "password": "pw", "next": "/"}
+    with httpx.Client(base_url=logged.url) as http:
+        for headers in ({"Origin": "http://evil.example", "Sec-Fetch-Site": "cross-site"}, {"Origin": "null"},
+                        {"Origin": "http://localhost:9999", "Sec-Fetch-Site": "same-site"},
+                        {"Sec-Fetch-Site": "cross-site"}, {"Origin": f"http://127.0.0.1:{logged.port}.evil.example"}):
+            for accept in (BROWSER, {}):
+                r = http.post("/login", data=form, headers={**accept, **headers})
+                assert r.status_code == 403 and "same site" in r.text and "set-cookie" not in r.headers, headers
+                assert http.get("/config").status_code == 401, headers
+        r = http.post("/login", data=form, headers={**BROWSER, "Origin": f"http://127.0.0.1:{logged.port}",
+                                                    "Sec-Fetch-Site": "same-origin"})
+        assert r.status_code == 303 and http.get("/config").status_code == 200  # the page's own form
+    with httpx.Client(base_url=logged.url) as http:  # a program (gradio_client) sends neither header
+        assert http.post("/login", data=form).status_code == 200 and http.get("/config").status_code == 200
+
+
 @pytest.fixture(scope="module")
 def tiny_app():
     """A small Blocks app with one public endpoint, to call through gradio_client."""
@@ -1064,6 +1083,10 @@ def test_a_visitor_logs_in_through_the_page(files, caplog):
             page.wait_for_selector("#model-status .status.ready")
             page.locator("#kb-panel .label-wrap").click()  # the knowledge-base panel opens on a click
             expect(page.locator("#kb textarea")).to_have_value("\n".join(KB_LINES))  # the --kb, once logged in
+            page.goto(f"{running.url}/logout")  # the logout page's button (a POST from this site) logs out
+            page.click("#logout button[type=submit]")
+            expect(page.locator("#login")).to_contain_text("登录 / Sign in")
+            assert page.request.get(f"{running.url}/config").status == 401
             browser.close()
     finally:
         running.stop()
