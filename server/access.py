@@ -251,10 +251,13 @@ def client_bucket(who: str | None, session: str | None, address: str) -> str:
     return f"session:{Sessions._digest(session)[:16]}" if session else (who or f"ip:{address}")
 
 
-def request_client(policy: AccessPolicy, scope: Scope) -> str:
-    """``client_bucket`` of an ASGI request (for limits applied behind ``AccessMiddleware``)."""
+def request_client(policy: AccessPolicy, scope: Scope) -> tuple[str, str | None]:
+    """``client_bucket`` of an ASGI request (for limits applied behind ``AccessMiddleware``), and its address when
+    the client is anonymous (no key, no login: its budget is shared with the address's other anonymous clients,
+    ``ANONYMOUS_BUCKETS_PER_ADDRESS``), else None."""
     who, session, _ = policy.principal(_headers(scope))
-    return client_bucket(who, session, scope["client"][0] if scope.get("client") else "unknown")
+    address = scope["client"][0] if scope.get("client") else "unknown"
+    return client_bucket(who, session, address), address if who in (None, "anonymous") else None
 
 
 def counts_as_work(method: str, path: str) -> bool:

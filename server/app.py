@@ -21,7 +21,8 @@ from hybrid.engine import HybridEngine
 from hybrid.service import ModelService
 from hybrid.store import Store
 
-from .access import Access, AccessMiddleware, AccessPolicy, is_loopback, request_client, resolve_access
+from .access import (ANONYMOUS_BUCKETS_PER_ADDRESS, Access, AccessMiddleware, AccessPolicy, is_loopback, request_client,
+                     resolve_access)
 from .api import build_router
 from .connections import guarded_protocol
 from .errors import install_error_handlers
@@ -31,7 +32,7 @@ from .openapi import build_openapi
 from .security import BodyLimitMiddleware, RateLimiter, UploadLimitMiddleware
 from .settings import (ENV_VARS, MAX_UPLOAD_BYTES, MAX_UPLOAD_FILES, MAX_UPLOAD_REQUEST_BYTES, MIN_UPLOAD_CHARGE,
                        ApiSettings)
-from .uploads import RUN_FOLDER, refuse_foreign_files, use_run_folder
+from .uploads import RUN_FOLDER, FolderSize, refuse_foreign_files, use_run_folder
 
 if TYPE_CHECKING:
     import gradio as gr
@@ -83,7 +84,9 @@ def create_app(service: ModelService, kb_engine: HybridEngine | ServerKnowledgeB
     app.add_middleware(UploadLimitMiddleware, limit=MAX_UPLOAD_REQUEST_BYTES, file_limit=MAX_UPLOAD_BYTES,
                        applies=is_upload_path, max_files=MAX_UPLOAD_FILES,
                        budget=RateLimiter(settings.upload_bytes_per_minute), min_charge=MIN_UPLOAD_CHARGE,
-                       client=lambda scope: request_client(policy, scope))
+                       address_budget=RateLimiter(settings.upload_bytes_per_minute * ANONYMOUS_BUCKETS_PER_ADDRESS),
+                       client=lambda scope: request_client(policy, scope),
+                       disk=FolderSize(), disk_limit=settings.upload_disk_bytes)
     # Gradio reads an event's JSON body whole, with no limit of its own; an event carries at most the page's
     # knowledge base (an upload of MAX_UPLOAD_BYTES read into the text box) and a few controls.
     app.add_middleware(BodyLimitMiddleware, limit=MAX_UPLOAD_REQUEST_BYTES, methods=("POST", "PUT", "PATCH"),

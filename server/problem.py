@@ -11,6 +11,7 @@ LABELS: dict[str, str] = {
     "limit_exceeded": "超出请求限制",
     "body_too_large": "请求体过大",
     "length_required": "上传须声明 Content-Length",
+    "storage_full": "服务器上传空间已满，请稍后再试",
     "url_not_fetched": "服务器不代为获取网址",
     "wrong_host": "请求的主机名不属于本服务器",
     "cross_site": "须从本站页面发出",

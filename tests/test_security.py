@@ -1469,3 +1469,53 @@ def test_a_start_sweeps_the_uploads_of_dead_runs_only(tmp_path):
     finally:
         running.end(signal.SIGTERM)
     assert not any(base.glob("run-*"))
+
+
+def test_minted_anonymous_sessions_share_their_addresss_upload_budget():
+    """Issue 21 (8) reproducer: the upload budget was per session, so each anonymous session minted on an open
+    server (``GET /``) brought a fresh HYBRID_UPLOAD_RATE; six sessions uploaded six budgets a minute."""
+    from server.access import ANONYMOUS_BUCKETS_PER_ADDRESS
+    from server.settings import MIN_UPLOAD_CHARGE
+
+    per_session = 5  # small uploads count MIN_UPLOAD_CHARGE each: five a session, 20 an address
+    running = serve_demo(api_settings=ApiSettings(upload_bytes_per_minute=per_session * MIN_UPLOAD_CHARGE,
+                                                  login_attempts_per_minute=MANY_LOGINS))
+    try:
+        browsers = [httpx.Client(base_url=running.url) for _ in range(ANONYMOUS_BUCKETS_PER_ADDRESS + 2)]
+        accepted, last = 0, None
+        for i, http in enumerate(browsers):
+            assert http.get("/", headers=BROWSER).status_code == 200 and "hybrid_session" in http.cookies
+            for j in range(per_session):
+                last = _upload(http, f"minted-{i}-{j}.txt")
+                accepted += last.status_code == 200
+        budget = ANONYMOUS_BUCKETS_PER_ADDRESS * per_session
+        assert budget <= accepted <= budget + 2, accepted  # the bucket refills a little while the test runs
+        assert last.status_code == 429 and "anonymous clients of this address" in last.json()["message"], last.text
+        assert "HYBRID_UPLOAD_RATE" in last.json()["message"]
+        for http in browsers:
+            http.close()
+    finally:
+        running.stop()
+
+
+def test_the_upload_folder_holds_at_most_its_disk_limit():
+    """Issue 21 (8): nothing bounded the bytes all visitors together leave in the upload folder within the day
+    they stay; an upload that would pass HYBRID_UPLOAD_DISK is 507, counted before any of it is stored."""
+    limit = 2_000_000
+    running = serve_demo(api_settings=ApiSettings(upload_disk_bytes=limit, login_attempts_per_minute=MANY_LOGINS))
+    try:
+        sizes, last = [], None
+        for i in range(8):  # several visitors (a client each), 400 KB a file
+            with httpx.Client(base_url=running.url) as http:
+                last = http.post("/gradio_api/upload", files={"files": (f"big-{i}.txt", b"x" * 400_000, "text/plain")})
+                if last.status_code != 200:
+                    break
+                sizes.append(i)
+        assert last.status_code == 507, last.text
+        message = last.json()["message"]
+        assert "HYBRID_UPLOAD_DISK" in message and str(limit) in message and "retry later" in message, message
+        held = sum(p.stat().st_size for p in running.upload_folder.rglob("*") if p.is_file())
+        assert 3 <= len(sizes) <= 5 and held <= limit, (sizes, held)
+        assert not list(running.upload_folder.rglob(f"big-{len(sizes)}.txt"))  # the refused one was not stored
+    finally:
+        running.stop()
