@@ -26,7 +26,7 @@ from .access import (ANONYMOUS_BUCKETS_PER_ADDRESS, Access, AccessMiddleware, Ac
 from .api import build_router
 from .connections import guarded_protocol
 from .errors import install_error_handlers
-from .gradio_guard import GradioGuard
+from .gradio_guard import GradioGuard, refuse_missing_values
 from .knowledge import ServerKnowledgeBase
 from .openapi import build_openapi
 from .security import BodyLimitMiddleware, RateLimiter, UploadLimitMiddleware
@@ -139,6 +139,7 @@ def mount_ui(app: FastAPI, blocks: "gr.Blocks", ui_options: Mapping[str, Any] | 
     # make an event read any file on the server.
     blocks.has_launched = True
     refuse_foreign_files(blocks)
+    refuse_missing_values(blocks)
     return mounted
 
 

@@ -257,6 +257,35 @@ def test_gradio_routes_the_page_does_not_use_are_refused(reverse_app, server_log
     assert not [line for line in server_log if "Traceback" in line], "\n".join(server_log)[:3000]
 
 
+def test_wrong_values_for_the_search_endpoint_say_what_is_wrong_without_a_traceback(capfd):
+    """A call of the public ``search`` endpoint with a value of the wrong type (a number as the query, text as k)
+    ran the handler on it, and one with too few values failed in Gradio: a TypeError, AttributeError or
+    ValueError, ``{"error": null}`` for the caller and a 3 KB traceback in the server's log for each call."""
+    from tests.test_security import call_api, serve_demo
+
+    running = serve_demo()
+    try:
+        capfd.readouterr()
+        right = ["q", None, 5, 0.5, "rrf", "all", None]
+        cases = [(0, 7, "query"), (2, "x", "k"), (3, "half", "alpha"), (1, "not a list", "knowledge_base"),
+                 (1, [1, 2], "knowledge_base"), (6, "x", "rerank"), (0, {"a": 1}, "query")]
+        for at, value, field in cases:
+            data = [*right[:at], value, *right[at + 1:]]
+            r = httpx.post(f"{running.url}/gradio_api/run/search", json={"data": data}, timeout=30)
+            assert field in (r.json().get("error") or ""), (data, r.status_code, r.text)
+            status, text = call_api(running.url, "search", data)
+            assert "event: error" in text and field in text, (data, text)
+        for data in ([], ["q"], right[:6]):
+            r = httpx.post(f"{running.url}/gradio_api/run/search", json={"data": data}, timeout=30)
+            assert f"takes 7 values in 'data' (one per parameter, in order) and this call sent {len(data)}" in (
+                r.json().get("error") or ""), r.text
+        status, text = call_api(running.url, "search", ["巴黎", ["巴黎办公室", "预算"], 1, 0.5, "rrf", "all", None])
+        assert status == 200 and "event: complete" in text and json.dumps("巴黎办公室") in text, text  # still answers
+    finally:
+        running.stop()
+    assert "Traceback" not in capfd.readouterr().err
+
+
 # ----------------------------------------------------------------------------- where files live
 
 
