@@ -304,13 +304,21 @@ def _path_link(path: str) -> str:
     return quote(path, safe="/:@!$&'()*+,;=~")
 
 
+def is_api_path(path: str) -> bool:
+    """Whether ``path`` belongs to the JSON API (its own limits; other sites may call it per HYBRID_CORS_ORIGINS)
+    rather than the page."""
+    return path.startswith("/v1/") or path in ("/search", "/health")
+
+
 def _same_origin(headers: dict[str, str]) -> bool:
-    """Whether a browser sent the request from this server's own pages: its Origin (when sent) names the Host it
-    was sent to, and its Sec-Fetch-Site (when sent) says same-origin. A request with neither is no browser's."""
+    """Whether a browser sent the request from this server's own pages: its Sec-Fetch-Site says same-origin (or
+    none: typed in), or, from a browser without it, its Origin (when sent) names the Host it was sent to. A request
+    with neither header is no browser's. Sec-Fetch-Site decides first: a proxy may rewrite the Host."""
+    site = headers.get("sec-fetch-site")
+    if site is not None:
+        return site in ("same-origin", "none")
     origin = headers.get("origin")
-    if origin is not None and urlsplit(origin).netloc.lower() != headers.get("host", "").lower():
-        return False
-    return headers.get("sec-fetch-site", "same-origin") in ("same-origin", "none")
+    return origin is None or urlsplit(origin).netloc.lower() == headers.get("host", "").lower()
 
 
 class AccessMiddleware:
@@ -368,6 +376,13 @@ class AccessMiddleware:
             await self._refuse(scope, receive, send, path, method, headers, address, wrong_key)
             return
 
+        if method == "POST" and not is_api_path(path) and not _same_origin(headers):
+            # The page's routes take POSTs from its own pages only: a multipart upload needs no CORS preflight, so
+            # any site a visitor opens could otherwise store files on a server the visitor reaches (loopback).
+            await self._error(scope, send, ApiError(
+                403, "cross_site", f"POST {path[:100]} came from another site's page; this server's page routes "
+                "take requests only from its own pages (or from programs, which send no Origin)"))
+            return
         if fetches_url(path):
             await self._error(scope, send, ApiError(
                 403, "url_not_fetched", "this server does not fetch URLs for its visitors; open the URL yourself"))

@@ -21,8 +21,8 @@ from hybrid.engine import HybridEngine
 from hybrid.service import ModelService
 from hybrid.store import Store
 
-from .access import (ANONYMOUS_BUCKETS_PER_ADDRESS, Access, AccessMiddleware, AccessPolicy, is_loopback, request_client,
-                     resolve_access)
+from .access import (ANONYMOUS_BUCKETS_PER_ADDRESS, Access, AccessMiddleware, AccessPolicy, is_api_path, is_loopback,
+                     request_client, resolve_access)
 from .api import build_router
 from .connections import guarded_protocol
 from .errors import install_error_handlers
@@ -48,11 +48,6 @@ _UI_OPTIONS = ("theme", "css", "css_paths", "js", "head", "head_paths")
 def is_upload_path(path: str) -> bool:
     """Whether ``path`` is Gradio's upload route (bounded by ``UploadLimitMiddleware``)."""
     return path.rstrip("/") == "/gradio_api/upload"
-
-
-def is_api_path(path: str) -> bool:
-    """Whether ``path`` belongs to the JSON API (limits and guards apply) rather than the UI."""
-    return path.startswith("/v1/") or path in ("/search", "/health")
 
 
 def create_app(service: ModelService, kb_engine: HybridEngine | ServerKnowledgeBase | None = None,

@@ -1519,3 +1519,67 @@ def test_the_upload_folder_holds_at_most_its_disk_limit():
         assert not list(running.upload_folder.rglob(f"big-{len(sizes)}.txt"))  # the refused one was not stored
     finally:
         running.stop()
+
+
+def _stored(name: str) -> list[Path]:
+    return list(Path(get_upload_folder()).rglob(name))
+
+
+def test_another_sites_page_cannot_post_to_the_pages_routes():
+    """Found by the review of issue 21: a multipart upload is a "simple" request (no CORS preflight), so any web
+    page a visitor opened stored files on a ``python demo.py`` the visitor's browser could reach (loopback), up to
+    the upload budget, without reading the answer. The page's routes now take POSTs only from its own pages."""
+    running = serve_demo()  # python demo.py: open, on loopback
+    port = running.port
+    try:
+        with httpx.Client(base_url=running.url) as http:
+            for i, headers in enumerate([{"Origin": "http://evil.example", "Sec-Fetch-Site": "cross-site"},
+                                         {"Origin": "http://localhost:9999", "Sec-Fetch-Site": "same-site"},
+                                         {"Origin": "null"}, {"Origin": "http://localhost:9999"},
+                                         {"Sec-Fetch-Site": "cross-site"}]):
+                name = f"cross-{i}-{uuid.uuid4().hex}.txt"
+                r = http.post("/gradio_api/upload", files={"files": (name, b"x", "text/plain")}, headers=headers)
+                assert r.status_code == 403 and r.json()["error"] and not _stored(name), (headers, r.text)
+                r = http.post("/gradio_api/queue/join", json={"data": [], "fn_index": 0, "session_hash": "s"},
+                              headers=headers)
+                assert r.status_code == 403, (headers, r.text)
+            for headers in ({}, {"Origin": f"http://127.0.0.1:{port}", "Sec-Fetch-Site": "same-origin"}):
+                name = f"own-{uuid.uuid4().hex}.txt"  # a program, and the page itself
+                r = http.post("/gradio_api/upload", files={"files": (name, b"x", "text/plain")}, headers=headers)
+                assert r.status_code == 200 and _stored(name), (headers, r.text)
+        # A real browser: a page on another port of localhost posts a file to the server, as any site could.
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+        from playwright.sync_api import sync_playwright
+
+        from tests.browser import CHROMIUM_ARGS, ensure_chromium
+
+        name = f"from-a-page-{uuid.uuid4().hex}.txt"
+        script = (f"<script>const f = new FormData(); f.append('files', new Blob(['x']), '{name}');"
+                  f"fetch('http://127.0.0.1:{port}/gradio_api/upload', {{method: 'POST', mode: 'no-cors', body: f}})"
+                  ".then(() => document.title = 'sent', () => document.title = 'failed');</script>").encode()
+
+        class Page(BaseHTTPRequestHandler):
+            def do_GET(self):  # noqa: N802
+                self.send_response(200)
+                self.send_header("Content-Type", "text/html")
+                self.end_headers()
+                self.wfile.write(script)
+
+            def log_message(self, *args):
+                pass
+
+        elsewhere = ThreadingHTTPServer(("127.0.0.1", 0), Page)
+        threading.Thread(target=elsewhere.serve_forever, daemon=True).start()
+        try:
+            with sync_playwright() as p:
+                browser = p.chromium.launch(executable_path=ensure_chromium(), args=CHROMIUM_ARGS)
+                page = browser.new_page()
+                page.goto(f"http://localhost:{elsewhere.server_address[1]}/")
+                page.wait_for_function("document.title === 'sent'", timeout=30_000)
+                browser.close()
+        finally:
+            elsewhere.shutdown()
+        assert not _stored(name)
+    finally:
+        running.stop()
