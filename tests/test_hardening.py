@@ -239,7 +239,8 @@ def test_gradio_routes_the_page_does_not_use_are_refused(reverse_app, server_log
     assert r.status_code == 404 and "does not use" in r.json()["message"], r.text[:300]
     unused = [("GET", "/gradio_api/startup-events"), ("GET", "/gradio_api/token"), ("GET", "/gradio_api/user"),
               ("GET", "/gradio_api/app_id"), ("GET", "/gradio_api/login_check"), ("GET", "/gradio_api/vibe-code"),
-              ("POST", "/gradio_api/vibe-edit"), ("POST", "/gradio_api/stream/x"), ("POST", "/gradio_api/stream/x/close"),
+              ("POST", "/gradio_api/vibe-edit"), ("POST", "/gradio_api/stream/x"),
+              ("POST", "/gradio_api/stream/x/close"),
               ("GET", "/gradio_api/stream/s/0/1/playlist.m3u8"), ("GET", "/gradio_api/custom_component/a/client/b/c"),
               ("GET", "/gradio_api/profiling/summary"), ("GET", "/gradio_api/nosuch")]
     routes = {(m, p) for m, p in every_route(reverse_app.app) if p.startswith("/gradio_api/")}
@@ -248,7 +249,8 @@ def test_gradio_routes_the_page_does_not_use_are_refused(reverse_app, server_log
         r = httpx.request(method, url + path, json={} if method == "POST" else None, timeout=10)
         assert r.status_code == 404 and "does not use" in r.json()["message"], (path, r.status_code, r.text[:200])
     # What the page and gradio_client use still answers.
-    for path in ("/gradio_api/info", "/gradio_api/openapi.json", "/gradio_api/theme.css", "/gradio_api/upload_progress"):
+    for path in ("/gradio_api/info", "/gradio_api/openapi.json", "/gradio_api/theme.css",
+                 "/gradio_api/upload_progress"):
         assert httpx.get(url + path, timeout=10).status_code != 404, path
     from tests.test_security import call_api
 
