@@ -251,10 +251,13 @@ def client_bucket(who: str | None, session: str | None, address: str) -> str:
     return f"session:{Sessions._digest(session)[:16]}" if session else (who or f"ip:{address}")
 
 
-def request_client(policy: AccessPolicy, scope: Scope) -> str:
-    """``client_bucket`` of an ASGI request (for limits applied behind ``AccessMiddleware``)."""
+def request_client(policy: AccessPolicy, scope: Scope) -> tuple[str, str | None]:
+    """``client_bucket`` of an ASGI request (for limits applied behind ``AccessMiddleware``), and its address when
+    the client is anonymous (no key, no login: its budget is shared with the address's other anonymous clients,
+    ``ANONYMOUS_BUCKETS_PER_ADDRESS``), else None."""
     who, session, _ = policy.principal(_headers(scope))
-    return client_bucket(who, session, scope["client"][0] if scope.get("client") else "unknown")
+    address = scope["client"][0] if scope.get("client") else "unknown"
+    return client_bucket(who, session, address), address if who in (None, "anonymous") else None
 
 
 def counts_as_work(method: str, path: str) -> bool:
@@ -301,13 +304,21 @@ def _path_link(path: str) -> str:
     return quote(path, safe="/:@!$&'()*+,;=~")
 
 
+def is_api_path(path: str) -> bool:
+    """Whether ``path`` belongs to the JSON API (its own limits; other sites may call it per HYBRID_CORS_ORIGINS)
+    rather than the page."""
+    return path.startswith("/v1/") or path in ("/search", "/health")
+
+
 def _same_origin(headers: dict[str, str]) -> bool:
-    """Whether a browser sent the request from this server's own pages: its Origin (when sent) names the Host it
-    was sent to, and its Sec-Fetch-Site (when sent) says same-origin. A request with neither is no browser's."""
+    """Whether a browser sent the request from this server's own pages: its Sec-Fetch-Site says same-origin (or
+    none: typed in), or, from a browser without it, its Origin (when sent) names the Host it was sent to. A request
+    with neither header is no browser's. Sec-Fetch-Site decides first: a proxy may rewrite the Host."""
+    site = headers.get("sec-fetch-site")
+    if site is not None:
+        return site in ("same-origin", "none")
     origin = headers.get("origin")
-    if origin is not None and urlsplit(origin).netloc.lower() != headers.get("host", "").lower():
-        return False
-    return headers.get("sec-fetch-site", "same-origin") in ("same-origin", "none")
+    return origin is None or urlsplit(origin).netloc.lower() == headers.get("host", "").lower()
 
 
 class AccessMiddleware:
@@ -365,6 +376,13 @@ class AccessMiddleware:
             await self._refuse(scope, receive, send, path, method, headers, address, wrong_key)
             return
 
+        if method == "POST" and not is_api_path(path) and not _same_origin(headers):
+            # The page's routes take POSTs from its own pages only: a multipart upload needs no CORS preflight, so
+            # any site a visitor opens could otherwise store files on a server the visitor reaches (loopback).
+            await self._error(scope, send, ApiError(
+                403, "cross_site", f"POST {path[:100]} came from another site's page; this server's page routes "
+                "take requests only from its own pages (or from programs, which send no Origin)"))
+            return
         if fetches_url(path):
             await self._error(scope, send, ApiError(
                 403, "url_not_fetched", "this server does not fetch URLs for its visitors; open the URL yourself"))
@@ -473,6 +491,12 @@ class AccessMiddleware:
     # ------------------------------------------------------------------ login
 
     async def _login(self, scope: Scope, receive: Receive, send: Send, headers: dict[str, str], address: str) -> None:
+        # Another site's form could log a visitor in as the attacker (login CSRF): what the visitor then types or
+        # uploads would land in the attacker's session.
+        if not _same_origin(headers):
+            await self._error(scope, send, ApiError(
+                403, "cross_site", "logging in takes a POST from a page of this same site; open / here and log in"))
+            return
         body = b""
         while True:
             message = await receive()
@@ -579,9 +603,11 @@ def login_page(access: Access, next_path: str, error: str) -> str:
 
 
 def _page_head(title: str) -> str:
+    # Referrer "same-origin", not "no-referrer": under no-referrer a browser sends "Origin: null" with the form's
+    # POST, which the same-site check of /login and /logout must refuse.
     return f"""<!doctype html>
 <html lang="zh"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
-<meta name="referrer" content="no-referrer"><title>{title}</title>
+<meta name="referrer" content="same-origin"><title>{title}</title>
 <style>
 body{{font-family:system-ui,sans-serif;display:flex;min-height:90vh;align-items:center;justify-content:center}}
 form{{display:flex;flex-direction:column;gap:12px;width:320px}} label{{display:flex;flex-direction:column;gap:4px}}

@@ -21,17 +21,18 @@ from hybrid.engine import HybridEngine
 from hybrid.service import ModelService
 from hybrid.store import Store
 
-from .access import Access, AccessMiddleware, AccessPolicy, is_loopback, request_client, resolve_access
+from .access import (ANONYMOUS_BUCKETS_PER_ADDRESS, Access, AccessMiddleware, AccessPolicy, is_api_path, is_loopback,
+                     request_client, resolve_access)
 from .api import build_router
 from .connections import guarded_protocol
 from .errors import install_error_handlers
-from .gradio_guard import GradioGuard
+from .gradio_guard import GradioGuard, refuse_missing_values
 from .knowledge import ServerKnowledgeBase
 from .openapi import build_openapi
 from .security import BodyLimitMiddleware, RateLimiter, UploadLimitMiddleware
 from .settings import (ENV_VARS, MAX_UPLOAD_BYTES, MAX_UPLOAD_FILES, MAX_UPLOAD_REQUEST_BYTES, MIN_UPLOAD_CHARGE,
                        ApiSettings)
-from .uploads import RUN_FOLDER, refuse_foreign_files, use_run_folder
+from .uploads import RUN_FOLDER, FolderSize, refuse_foreign_files, use_run_folder
 
 if TYPE_CHECKING:
     import gradio as gr
@@ -47,11 +48,6 @@ _UI_OPTIONS = ("theme", "css", "css_paths", "js", "head", "head_paths")
 def is_upload_path(path: str) -> bool:
     """Whether ``path`` is Gradio's upload route (bounded by ``UploadLimitMiddleware``)."""
     return path.rstrip("/") == "/gradio_api/upload"
-
-
-def is_api_path(path: str) -> bool:
-    """Whether ``path`` belongs to the JSON API (limits and guards apply) rather than the UI."""
-    return path.startswith("/v1/") or path in ("/search", "/health")
 
 
 def create_app(service: ModelService, kb_engine: HybridEngine | ServerKnowledgeBase | None = None,
@@ -83,7 +79,9 @@ def create_app(service: ModelService, kb_engine: HybridEngine | ServerKnowledgeB
     app.add_middleware(UploadLimitMiddleware, limit=MAX_UPLOAD_REQUEST_BYTES, file_limit=MAX_UPLOAD_BYTES,
                        applies=is_upload_path, max_files=MAX_UPLOAD_FILES,
                        budget=RateLimiter(settings.upload_bytes_per_minute), min_charge=MIN_UPLOAD_CHARGE,
-                       client=lambda scope: request_client(policy, scope))
+                       address_budget=RateLimiter(settings.upload_bytes_per_minute * ANONYMOUS_BUCKETS_PER_ADDRESS),
+                       client=lambda scope: request_client(policy, scope),
+                       disk=FolderSize(), disk_limit=settings.upload_disk_bytes)
     # Gradio reads an event's JSON body whole, with no limit of its own; an event carries at most the page's
     # knowledge base (an upload of MAX_UPLOAD_BYTES read into the text box) and a few controls.
     app.add_middleware(BodyLimitMiddleware, limit=MAX_UPLOAD_REQUEST_BYTES, methods=("POST", "PUT", "PATCH"),
@@ -136,6 +134,7 @@ def mount_ui(app: FastAPI, blocks: "gr.Blocks", ui_options: Mapping[str, Any] | 
     # make an event read any file on the server.
     blocks.has_launched = True
     refuse_foreign_files(blocks)
+    refuse_missing_values(blocks)
     return mounted
 
 

@@ -1,5 +1,5 @@
 """Requests Gradio's routes would answer with a 500 and a traceback (unknown endpoint, event or session) or serve
-needlessly (its development reload stream), answered before Gradio sees them."""
+needlessly (its development reload stream, routes the page does not use), answered before Gradio sees them."""
 
 from __future__ import annotations
 
@@ -19,13 +19,21 @@ _PREFIX = "/gradio_api"
 # POST /gradio_api/{run,api,call,call/v2}/NAME; GET /gradio_api/call[/v2]/NAME/EVENT_ID.
 _CALL = re.compile(rf"^{_PREFIX}/(?:run|api|call/v2|call)/(?P<name>[^/]+)/?$")
 _RESULT = re.compile(rf"^{_PREFIX}/call(?:/v2)?/(?P<name>[^/]+)/(?P<event>[^/]+)/?$")
+# The routes under /gradio_api/ that the page, gradio_client and the MCP server use; Gradio serves more (audio and
+# video recording through ffmpeg, media streams, its vibe editor, custom components, profiling, tokens, its
+# start-up events) that this page has no use for: they are 404 here.
+_USED = re.compile(rf"^{_PREFIX}/(?:info|openapi\.json|theme\.css|queue/(?:join|data)|heartbeat/[^/]+|upload"
+                   r"|upload_progress|file=.*|file/.*|cancel|reset|(?:run|api|call|call/v2)/.+|mcp(?:/.*)?)/?$",
+                   re.DOTALL)
 
 
 class GradioGuard:
     """Wraps the mounted Gradio app: unknown endpoint names, ``fn_index`` values, events and sessions are 404
     with a short message (Gradio raised KeyError on them: a 500 and a traceback in the log), and
     ``/gradio_api/dev/reload`` is 404 unless Gradio runs in its reload mode (``GRADIO_WATCH_DIRS``): the
-    stream polls 20 times a second for as long as a client keeps it open.
+    stream polls 20 times a second for as long as a client keeps it open. Every other route under
+    ``/gradio_api/`` the page does not use (``_USED``) is 404 too: ``process_recording`` runs ffmpeg on an upload
+    for any visitor, ``startup-events`` runs the app's start-up events again.
 
     Args:
         app: the Gradio app.
@@ -44,6 +52,9 @@ class GradioGuard:
         error = None
         if path.rstrip("/") == f"{_PREFIX}/dev/reload" and not getattr(self.blocks, "dev_mode", False):
             error = "Gradio's reload stream is served only in its reload mode (gradio app.py); this server has none"
+        elif not _USED.match(path):
+            error = (f"{path[:100]} is a Gradio route this page does not use (it records no audio or video and "
+                     f"streams no media); GET {_PREFIX}/info lists the endpoints")
         elif method == "POST" and (match := _CALL.match(path)):
             error = self._unknown_name(match["name"], documented=path.startswith(f"{_PREFIX}/call/v2/"))
         elif method == "GET" and (match := _RESULT.match(path)):
@@ -124,3 +135,21 @@ def _replay(body: bytes, receive: Receive) -> Receive:
         return await receive()
 
     return replay
+
+
+def refuse_missing_values(blocks: "gr.Blocks") -> None:
+    """Make an event called with fewer values than it takes fail with a message naming both counts, instead of
+    Gradio's ValueError (a traceback in the log, ``{"error": null}`` for the caller)."""
+    import gradio as gr
+
+    original = blocks.preprocess_data
+
+    async def preprocess_data(block_fn, inputs, state, explicit_call=False):  # noqa: ANN001 - Gradio's signature
+        if len(inputs) < len(block_fn.inputs):
+            name = str(block_fn.api_name or block_fn.name)[:100]
+            raise gr.Error(f"the endpoint {name} takes {len(block_fn.inputs)} values in 'data' (one per parameter, "
+                           f"in order) and this call sent {len(inputs)}; GET {_PREFIX}/info lists each endpoint's "
+                           "parameters", print_exception=False)
+        return await original(block_fn, inputs, state, explicit_call)
+
+    blocks.preprocess_data = preprocess_data  # type: ignore[method-assign]

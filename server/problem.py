@@ -12,6 +12,7 @@ LABELS: dict[str, str] = {
     "limit_exceeded": "limit exceeded",
     "body_too_large": "request body too large",
     "length_required": "Content-Length required",
+    "storage_full": "the server's upload space is full: retry later",
     "url_not_fetched": "URLs are not fetched",
     "wrong_host": "host name not served here",
     "cross_site": "must come from this site's pages",

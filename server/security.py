@@ -5,12 +5,15 @@ from __future__ import annotations
 import math
 import threading
 import time
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from .errors import ApiError, error_response
 from .settings import ENV_VARS
+
+if TYPE_CHECKING:
+    from .uploads import FolderSize
 
 
 class BodyLimitMiddleware:
@@ -83,13 +86,19 @@ class UploadLimitMiddleware:
     Gradio streams an upload to disk with no limit on the request (up to 1,000 files, each up to the Blocks'
     ``max_file_size``). An upload must declare its ``Content-Length`` (browsers and ``gradio_client`` do;
     chunked uploads are refused, 411) and stay within ``limit`` (413); it is charged against the client's
-    ``budget`` (bytes a minute, 429 when spent) before it is read; then it is read (at most ``limit`` bytes) and
+    ``budget`` (bytes a minute, 429 when spent) before it is read, an anonymous client's also against its
+    address's ``address_budget`` (minting sessions does not multiply it); the upload folder (``disk``) must have
+    room for it within ``disk_limit`` bytes (507); then it is read (at most ``limit`` bytes) and
     refused unless it carries at most ``max_files`` parts (413), before Gradio stores any of it.
     """
 
     def __init__(self, app: ASGIApp, limit: int, file_limit: int, applies: Callable[[str], bool], max_files: int,
-                 budget: "RateLimiter", client: Callable[[Scope], str], min_charge: int) -> None:
+                 budget: "RateLimiter", client: Callable[[Scope], tuple[str, str | None]], min_charge: int,
+                 address_budget: "RateLimiter", disk: "FolderSize", disk_limit: int) -> None:
         self.app = app
+        self.address_budget = address_budget
+        self.disk = disk
+        self.disk_limit = disk_limit
         self.limit = limit
         self.file_limit = file_limit
         self.applies = applies
@@ -132,12 +141,24 @@ class UploadLimitMiddleware:
         if size > self.limit:
             return ApiError(413, "body_too_large", f"the upload is {size} bytes; the limit is {self.limit} "
                             f"bytes a request, and {self.file_limit} bytes a file"), b""
-        wait = self.budget.acquire(self.client(scope), cost=max(size, self.min_charge))
+        held = self.disk.bytes()
+        if held + size > self.disk_limit:
+            return ApiError(507, "storage_full", f"the server's upload folder holds {held} bytes; with this upload "
+                            f"({size} bytes) it would pass its limit of {self.disk_limit} bytes "
+                            f"({ENV_VARS['upload_disk_bytes']}, all visitors together). Uploads are removed a day "
+                            "after they arrive: retry later, or paste the text instead"), b""
+        bucket, address = self.client(scope)
+        cost = max(size, self.min_charge)
+        wait, budget, who = self.budget.acquire(bucket, cost=cost), self.budget.per_minute, "this client"
+        if wait == 0 and address is not None:
+            wait, budget = self.address_budget.acquire(address, cost=cost), self.address_budget.per_minute
+            who = "the anonymous clients of this address"
         if wait > 0:
             name = ENV_VARS["upload_bytes_per_minute"]
-            return ApiError(429, "rate_limited", f"this client uploaded more than {self.budget.per_minute} "
-                            f"bytes in the last minute ({name}; a request counts at least {self.min_charge}); retry "
-                            f"in {math.ceil(wait)} s", headers={"Retry-After": str(math.ceil(wait))}), b""
+            return ApiError(429, "rate_limited", f"{who} uploaded more than {budget} bytes in the last minute "
+                            f"({name}; a request counts at least {self.min_charge}); retry in {math.ceil(wait)} s",
+                            headers={"Retry-After": str(math.ceil(wait))}), b""
+        self.disk.add(size)
         chunks: list[bytes] = []
         read = 0
         while True:

@@ -25,6 +25,7 @@ ENV_VARS: dict[str, str] = {
     "body_idle_timeout_s": "HYBRID_BODY_TIMEOUT",
     "connections_per_address": "HYBRID_CONNECTIONS_PER_ADDRESS",
     "upload_bytes_per_minute": "HYBRID_UPLOAD_RATE",
+    "upload_disk_bytes": "HYBRID_UPLOAD_DISK",
 }
 
 
@@ -74,7 +75,10 @@ class ApiSettings:
             ::1 and the proxies of --forwarded-allow-ips, whose clients all share their address).
         upload_bytes_per_minute: bytes a client may upload to the page a minute (token bucket, bursts up to this
             many); each upload request counts its declared size, at least ``MIN_UPLOAD_CHARGE``. Always on, so
-            no visitor fills the server's disk at network speed.
+            no visitor fills the server's disk at network speed. Anonymous clients of one address (each browser
+            session of an open server) also share ``ANONYMOUS_BUCKETS_PER_ADDRESS`` times this budget.
+        upload_disk_bytes: bytes the server's upload folder may hold, all visitors together (uploads stay up to
+            a day); an upload that would pass it is refused (507). Always on.
     """
 
     api_key: str | None = field(default=None, repr=False)
@@ -96,12 +100,13 @@ class ApiSettings:
     body_idle_timeout_s: int = 30
     connections_per_address: int = 64
     upload_bytes_per_minute: int = 64_000_000
+    upload_disk_bytes: int = 2_000_000_000
 
     def __post_init__(self) -> None:
         for name in ("max_inputs", "max_input_chars", "max_documents", "max_body_bytes", "max_k", "max_rerank",
                      "max_tokens", "embed_concurrency", "embed_wait_s", "retry_after_s", "login_attempts_per_minute",
                      "session_hours", "header_timeout_s", "body_idle_timeout_s", "connections_per_address",
-                     "upload_bytes_per_minute"):
+                     "upload_bytes_per_minute", "upload_disk_bytes"):
             value = getattr(self, name)
             if not isinstance(value, int) or value < 1:
                 raise ValueError(f"{name} ({ENV_VARS.get(name, 'no variable')}) must be a positive integer, "

@@ -7,8 +7,9 @@ import os
 import shutil
 import tempfile
 import threading
+import time
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Callable
 
 if TYPE_CHECKING:
     import gradio as gr
@@ -131,6 +132,49 @@ def sweep(base: Path) -> list[Path]:
 
 
 RUN_FOLDER = RunFolder()
+
+
+class FolderSize:
+    """The bytes held under a folder (``folder()``, looked up each time): counted on disk at most every ``every_s``
+    seconds, with what ``add`` reports in between (so a burst of uploads is counted before the next walk).
+
+    Args:
+        folder: the folder (Gradio's upload folder by default).
+        every_s: seconds between walks of the folder.
+        clock: seconds, monotonic (injectable for tests).
+    """
+
+    def __init__(self, folder: Callable[[], Path] = upload_folder, every_s: float = 10.0,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self.folder = folder
+        self.every_s = every_s
+        self.clock = clock
+        self._lock = threading.Lock()
+        self._counted: tuple[float, int] | None = None  # (when, bytes)
+
+    def bytes(self) -> int:
+        """The bytes under the folder now (files only, links not followed)."""
+        with self._lock:
+            if self._counted is None or self.clock() - self._counted[0] >= self.every_s:
+                self._counted = (self.clock(), _size_under(self.folder()))
+            return self._counted[1]
+
+    def add(self, size: int) -> None:
+        """Count ``size`` more bytes until the next walk."""
+        with self._lock:
+            if self._counted is not None:
+                self._counted = (self._counted[0], self._counted[1] + size)
+
+
+def _size_under(folder: Path) -> int:
+    total = 0
+    for root, _, names in os.walk(folder):
+        for name in names:
+            try:
+                total += os.lstat(os.path.join(root, name)).st_size
+            except OSError:  # removed meanwhile (Gradio's sweep)
+                pass
+    return total
 
 
 def use_run_folder(blocks: "gr.Blocks", folder: Path) -> None:

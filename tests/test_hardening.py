@@ -227,6 +227,67 @@ def test_the_development_reload_stream_is_refused(reverse_app):
     assert time.monotonic() - started < 2
 
 
+def test_gradio_routes_the_page_does_not_use_are_refused(reverse_app, server_log):
+    """Issue 21 (9): POST /gradio_api/process_recording took a video from any visitor, wrote it to the temp
+    folder and ran ffmpeg on it; GET /gradio_api/startup-events ran the app's start-up events again (it answered
+    true); /token, /user, /app_id, /login_check and the vibe editor's routes answered too. The page uses none."""
+    from tests.test_security import every_route
+
+    url = reverse_app.url
+    video = {"video": ("clip.mp4", b"\x00\x00\x00\x18ftypmp42" + b"\x00" * 4096, "video/mp4")}
+    r = httpx.post(f"{url}/gradio_api/process_recording", files=video, timeout=30)
+    assert r.status_code == 404 and "does not use" in r.json()["message"], r.text[:300]
+    unused = [("GET", "/gradio_api/startup-events"), ("GET", "/gradio_api/token"), ("GET", "/gradio_api/user"),
+              ("GET", "/gradio_api/app_id"), ("GET", "/gradio_api/login_check"), ("GET", "/gradio_api/vibe-code"),
+              ("POST", "/gradio_api/vibe-edit"), ("POST", "/gradio_api/stream/x"),
+              ("POST", "/gradio_api/stream/x/close"),
+              ("GET", "/gradio_api/stream/s/0/1/playlist.m3u8"), ("GET", "/gradio_api/custom_component/a/client/b/c"),
+              ("GET", "/gradio_api/profiling/summary"), ("GET", "/gradio_api/nosuch")]
+    routes = {(m, p) for m, p in every_route(reverse_app.app) if p.startswith("/gradio_api/")}
+    assert ("POST", "/gradio_api/process_recording") in routes and ("GET", "/gradio_api/startup-events") in routes
+    for method, path in unused:
+        r = httpx.request(method, url + path, json={} if method == "POST" else None, timeout=10)
+        assert r.status_code == 404 and "does not use" in r.json()["message"], (path, r.status_code, r.text[:200])
+    # What the page and gradio_client use still answers.
+    for path in ("/gradio_api/info", "/gradio_api/openapi.json", "/gradio_api/theme.css",
+                 "/gradio_api/upload_progress"):
+        assert httpx.get(url + path, timeout=10).status_code != 404, path
+    from tests.test_security import call_api
+
+    status, text = call_api(url, "reverse", ["abc"])
+    assert status == 200 and "cba" in text, text
+    assert not [line for line in server_log if "Traceback" in line], "\n".join(server_log)[:3000]
+
+
+def test_wrong_values_for_the_search_endpoint_say_what_is_wrong_without_a_traceback(capfd):
+    """A call of the public ``search`` endpoint with a value of the wrong type (a number as the query, text as k)
+    ran the handler on it, and one with too few values failed in Gradio: a TypeError, AttributeError or
+    ValueError, ``{"error": null}`` for the caller and a 3 KB traceback in the server's log for each call."""
+    from tests.test_security import call_api, serve_demo
+
+    running = serve_demo()
+    try:
+        capfd.readouterr()
+        right = ["q", None, 5, 0.5, "rrf", "all", None]
+        cases = [(0, 7, "query"), (2, "x", "k"), (3, "half", "alpha"), (1, "not a list", "knowledge_base"),
+                 (1, [1, 2], "knowledge_base"), (6, "x", "rerank"), (0, {"a": 1}, "query")]
+        for at, value, field in cases:
+            data = [*right[:at], value, *right[at + 1:]]
+            r = httpx.post(f"{running.url}/gradio_api/run/search", json={"data": data}, timeout=30)
+            assert field in (r.json().get("error") or ""), (data, r.status_code, r.text)
+            status, text = call_api(running.url, "search", data)
+            assert "event: error" in text and field in text, (data, text)
+        for data in ([], ["q"], right[:6]):
+            r = httpx.post(f"{running.url}/gradio_api/run/search", json={"data": data}, timeout=30)
+            assert f"takes 7 values in 'data' (one per parameter, in order) and this call sent {len(data)}" in (
+                r.json().get("error") or ""), r.text
+        status, text = call_api(running.url, "search", ["巴黎", ["巴黎办公室", "预算"], 1, 0.5, "rrf", "all", None])
+        assert status == 200 and "event: complete" in text and json.dumps("巴黎办公室") in text, text  # still answers
+    finally:
+        running.stop()
+    assert "Traceback" not in capfd.readouterr().err
+
+
 # ----------------------------------------------------------------------------- where files live
 
 

@@ -742,6 +742,25 @@ def test_logging_out_takes_a_post_from_this_site(logged):
         assert http.get("/config").status_code == 401
 
 
+def test_another_site_cannot_log_a_visitor_in(logged):
+    """Issue 21 reproducer (login CSRF): a form on another site posting to /login logged the visitor's browser in
+    as the attacker (303 with a session cookie)."""
+    form = {"username": "admin", "password": "pw", "next": "/"}
+    with httpx.Client(base_url=logged.url) as http:
+        for headers in ({"Origin": "http://evil.example", "Sec-Fetch-Site": "cross-site"}, {"Origin": "null"},
+                        {"Origin": "http://localhost:9999", "Sec-Fetch-Site": "same-site"},
+                        {"Sec-Fetch-Site": "cross-site"}, {"Origin": f"http://127.0.0.1:{logged.port}.evil.example"}):
+            for accept in (BROWSER, {}):
+                r = http.post("/login", data=form, headers={**accept, **headers})
+                assert r.status_code == 403 and "same site" in r.text and "set-cookie" not in r.headers, headers
+                assert http.get("/config").status_code == 401, headers
+        r = http.post("/login", data=form, headers={**BROWSER, "Origin": f"http://127.0.0.1:{logged.port}",
+                                                    "Sec-Fetch-Site": "same-origin"})
+        assert r.status_code == 303 and http.get("/config").status_code == 200  # the page's own form
+    with httpx.Client(base_url=logged.url) as http:  # a program (gradio_client) sends neither header
+        assert http.post("/login", data=form).status_code == 200 and http.get("/config").status_code == 200
+
+
 @pytest.fixture(scope="module")
 def tiny_app():
     """A small Blocks app with one public endpoint, to call through gradio_client."""
@@ -1064,6 +1083,10 @@ def test_a_visitor_logs_in_through_the_page(files, caplog):
             page.wait_for_selector("#model-status .status.ready")
             page.locator("#kb-panel .label-wrap").click()  # the knowledge-base panel opens on a click
             expect(page.locator("#kb textarea")).to_have_value("\n".join(KB_LINES))  # the --kb, once logged in
+            page.goto(f"{running.url}/logout")  # the logout page's button (a POST from this site) logs out
+            page.click("#logout button[type=submit]")
+            expect(page.locator("#login")).to_contain_text("登录 / Sign in")
+            assert page.request.get(f"{running.url}/config").status == 401
             browser.close()
     finally:
         running.stop()
@@ -1446,3 +1469,117 @@ def test_a_start_sweeps_the_uploads_of_dead_runs_only(tmp_path):
     finally:
         running.end(signal.SIGTERM)
     assert not any(base.glob("run-*"))
+
+
+def test_minted_anonymous_sessions_share_their_addresss_upload_budget():
+    """Issue 21 (8) reproducer: the upload budget was per session, so each anonymous session minted on an open
+    server (``GET /``) brought a fresh HYBRID_UPLOAD_RATE; six sessions uploaded six budgets a minute."""
+    from server.access import ANONYMOUS_BUCKETS_PER_ADDRESS
+    from server.settings import MIN_UPLOAD_CHARGE
+
+    per_session = 5  # small uploads count MIN_UPLOAD_CHARGE each: five a session, 20 an address
+    running = serve_demo(api_settings=ApiSettings(upload_bytes_per_minute=per_session * MIN_UPLOAD_CHARGE,
+                                                  login_attempts_per_minute=MANY_LOGINS))
+    try:
+        browsers = [httpx.Client(base_url=running.url) for _ in range(ANONYMOUS_BUCKETS_PER_ADDRESS + 2)]
+        accepted, last = 0, None
+        for i, http in enumerate(browsers):
+            assert http.get("/", headers=BROWSER).status_code == 200 and "hybrid_session" in http.cookies
+            for j in range(per_session):
+                last = _upload(http, f"minted-{i}-{j}.txt")
+                accepted += last.status_code == 200
+        budget = ANONYMOUS_BUCKETS_PER_ADDRESS * per_session
+        assert budget <= accepted <= budget + 2, accepted  # the bucket refills a little while the test runs
+        assert last.status_code == 429 and "anonymous clients of this address" in last.json()["message"], last.text
+        assert "HYBRID_UPLOAD_RATE" in last.json()["message"]
+        for http in browsers:
+            http.close()
+    finally:
+        running.stop()
+
+
+def test_the_upload_folder_holds_at_most_its_disk_limit():
+    """Issue 21 (8): nothing bounded the bytes all visitors together leave in the upload folder within the day
+    they stay; an upload that would pass HYBRID_UPLOAD_DISK is 507, counted before any of it is stored."""
+    limit = 2_000_000
+    running = serve_demo(api_settings=ApiSettings(upload_disk_bytes=limit, login_attempts_per_minute=MANY_LOGINS))
+    try:
+        sizes, last = [], None
+        for i in range(8):  # several visitors (a client each), 400 KB a file
+            with httpx.Client(base_url=running.url) as http:
+                last = http.post("/gradio_api/upload", files={"files": (f"big-{i}.txt", b"x" * 400_000, "text/plain")})
+                if last.status_code != 200:
+                    break
+                sizes.append(i)
+        assert last.status_code == 507, last.text
+        message = last.json()["message"]
+        assert "HYBRID_UPLOAD_DISK" in message and str(limit) in message and "retry later" in message, message
+        held = sum(p.stat().st_size for p in running.upload_folder.rglob("*") if p.is_file())
+        assert 3 <= len(sizes) <= 5 and held <= limit, (sizes, held)
+        assert not list(running.upload_folder.rglob(f"big-{len(sizes)}.txt"))  # the refused one was not stored
+    finally:
+        running.stop()
+
+
+def _stored(name: str) -> list[Path]:
+    return list(Path(get_upload_folder()).rglob(name))
+
+
+def test_another_sites_page_cannot_post_to_the_pages_routes():
+    """Found by the review of issue 21: a multipart upload is a "simple" request (no CORS preflight), so any web
+    page a visitor opened stored files on a ``python demo.py`` the visitor's browser could reach (loopback), up to
+    the upload budget, without reading the answer. The page's routes now take POSTs only from its own pages."""
+    running = serve_demo()  # python demo.py: open, on loopback
+    port = running.port
+    try:
+        with httpx.Client(base_url=running.url) as http:
+            for i, headers in enumerate([{"Origin": "http://evil.example", "Sec-Fetch-Site": "cross-site"},
+                                         {"Origin": "http://localhost:9999", "Sec-Fetch-Site": "same-site"},
+                                         {"Origin": "null"}, {"Origin": "http://localhost:9999"},
+                                         {"Sec-Fetch-Site": "cross-site"}]):
+                name = f"cross-{i}-{uuid.uuid4().hex}.txt"
+                r = http.post("/gradio_api/upload", files={"files": (name, b"x", "text/plain")}, headers=headers)
+                assert r.status_code == 403 and r.json()["error"] and not _stored(name), (headers, r.text)
+                r = http.post("/gradio_api/queue/join", json={"data": [], "fn_index": 0, "session_hash": "s"},
+                              headers=headers)
+                assert r.status_code == 403, (headers, r.text)
+            for headers in ({}, {"Origin": f"http://127.0.0.1:{port}", "Sec-Fetch-Site": "same-origin"}):
+                name = f"own-{uuid.uuid4().hex}.txt"  # a program, and the page itself
+                r = http.post("/gradio_api/upload", files={"files": (name, b"x", "text/plain")}, headers=headers)
+                assert r.status_code == 200 and _stored(name), (headers, r.text)
+        # A real browser: a page on another port of localhost posts a file to the server, as any site could.
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+        from playwright.sync_api import sync_playwright
+
+        from tests.browser import CHROMIUM_ARGS, ensure_chromium
+
+        name = f"from-a-page-{uuid.uuid4().hex}.txt"
+        script = (f"<script>const f = new FormData(); f.append('files', new Blob(['x']), '{name}');"
+                  f"fetch('http://127.0.0.1:{port}/gradio_api/upload', {{method: 'POST', mode: 'no-cors', body: f}})"
+                  ".then(() => document.title = 'sent', () => document.title = 'failed');</script>").encode()
+
+        class Page(BaseHTTPRequestHandler):
+            def do_GET(self):  # noqa: N802
+                self.send_response(200)
+                self.send_header("Content-Type", "text/html")
+                self.end_headers()
+                self.wfile.write(script)
+
+            def log_message(self, *args):
+                pass
+
+        elsewhere = ThreadingHTTPServer(("127.0.0.1", 0), Page)
+        threading.Thread(target=elsewhere.serve_forever, daemon=True).start()
+        try:
+            with sync_playwright() as p:
+                browser = p.chromium.launch(executable_path=ensure_chromium(), args=CHROMIUM_ARGS)
+                page = browser.new_page()
+                page.goto(f"http://localhost:{elsewhere.server_address[1]}/")
+                page.wait_for_function("document.title === 'sent'", timeout=30_000)
+                browser.close()
+        finally:
+            elsewhere.shutdown()
+        assert not _stored(name)
+    finally:
+        running.stop()

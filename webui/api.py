@@ -4,9 +4,12 @@
 
 from typing import Any, Callable
 
+from pydantic import ValidationError
+
 from hybrid.service import ModelService
 from server.knowledge import ServerKnowledgeBase
 from server.problem import ApiError
+from server.schemas import SearchRequest
 from server.search import run_search
 from server.settings import ApiSettings
 
@@ -52,6 +55,8 @@ def make_search(service: ModelService, server_kb: ServerKnowledgeBase | None = N
         import gradio as gr
 
         try:
+            _check_types(query=query, documents=knowledge_base, k=k, alpha=alpha, fusion=fusion, mode=mode,
+                         rerank=rerank)
             # As POST /search: a turn at the model within HYBRID_EMBED_WAIT, and the work stops when the caller's
             # event stream closes (a queued call: /gradio_api/call/search, gradio_client).
             with event_scope(limits.embed_wait_s):
@@ -62,3 +67,17 @@ def make_search(service: ModelService, server_kb: ServerKnowledgeBase | None = N
         return outcome.to_dict()
 
     return search
+
+
+def _check_types(**values: Any) -> None:
+    """Refuse values of the wrong type as POST /search does (its request model): Gradio passes an endpoint's
+    values through as the caller sent them, so a number as the query would reach the search and fail there."""
+    try:
+        SearchRequest.model_validate(values)
+    except ValidationError as exc:
+        problems = []
+        for err in exc.errors()[:3]:
+            name = {"documents": "knowledge_base"}.get(str(err["loc"][0]), str(err["loc"][0])) if err["loc"] else ""
+            problems.append(f"{name}: {err['msg']} (got {type(err.get('input')).__name__})")
+        raise ApiError(400, "invalid_request", "; ".join(problems) + "; the endpoint's types are listed by GET "
+                       "/gradio_api/info") from None
