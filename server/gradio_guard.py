@@ -11,6 +11,7 @@ from urllib.parse import parse_qs
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from .errors import ApiError, error_response
+from .security import replay
 
 if TYPE_CHECKING:
     import gradio as gr
@@ -67,7 +68,7 @@ class GradioGuard:
             if body is None:
                 return
             error = self._unknown_index(body)
-            receive = _replay(body, receive)
+            receive = replay(body, receive)
         if error is None:
             await self.app(scope, receive, send)
             return
@@ -122,19 +123,6 @@ async def _read(receive: Receive) -> bytes | None:
         chunks.append(message.get("body", b""))
         if not message.get("more_body", False):
             return b"".join(chunks)
-
-
-def _replay(body: bytes, receive: Receive) -> Receive:
-    sent = False
-
-    async def replay() -> Message:
-        nonlocal sent
-        if not sent:
-            sent = True
-            return {"type": "http.request", "body": body, "more_body": False}
-        return await receive()
-
-    return replay
 
 
 def refuse_missing_values(blocks: "gr.Blocks") -> None:

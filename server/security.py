@@ -16,6 +16,20 @@ if TYPE_CHECKING:
     from .uploads import FolderSize
 
 
+def replay(body: bytes, receive: Receive) -> Receive:
+    """A ``receive`` that hands the app ``body`` (already read by a middleware) whole, then the connection's own."""
+    sent = False
+
+    async def again() -> Message:
+        nonlocal sent
+        if not sent:
+            sent = True
+            return {"type": "http.request", "body": body, "more_body": False}
+        return await receive()
+
+    return again
+
+
 class BodyLimitMiddleware:
     """Refuses request bodies over ``limit`` bytes with a 413 on the paths ``applies(path)`` selects.
 
@@ -67,16 +81,7 @@ class BodyLimitMiddleware:
             if not message.get("more_body", False):
                 break
         body = b"".join(chunks)
-        replayed = False
-
-        async def replay() -> Message:
-            nonlocal replayed
-            if not replayed:
-                replayed = True
-                return {"type": "http.request", "body": body, "more_body": False}
-            return await receive()
-
-        await self.app(scope, replay, send)
+        await self.app(scope, replay(body, receive), send)
 
 
 class UploadLimitMiddleware:
@@ -120,16 +125,7 @@ class UploadLimitMiddleware:
         if error is not None:
             await error_response(scope["path"], error)(scope, receive, send)
             return
-        replayed = False
-
-        async def replay() -> Message:
-            nonlocal replayed
-            if not replayed:
-                replayed = True
-                return {"type": "http.request", "body": body, "more_body": False}
-            return await receive()
-
-        await self.app(scope, replay, send)
+        await self.app(scope, replay(body, receive), send)
 
     async def _check(self, scope: Scope, receive: Receive) -> tuple[ApiError | None, bytes]:
         headers = dict(scope.get("headers", ()))
