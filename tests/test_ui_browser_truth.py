@@ -153,3 +153,49 @@ def test_evaluation_best_setting_beats_every_row_and_alpha_ends_are_the_single_l
             ends = dict(zip(trace["x"], trace["y"]))
             assert ends[0] == pytest.approx(keyword) and ends[1] == pytest.approx(semantic), trace
     page.context.close()
+
+
+_LAYOUT = """() => {
+  const wide = [], split = [];
+  for (const t of document.querySelectorAll('#why-table table, .why-grid')) {
+    if (!t.offsetParent) continue;
+    const holder = t.closest('.hit, .block');
+    let shown = t;  // what the visitor sees of the table: itself, or the box it scrolls in
+    for (let e = t; e !== holder; e = e.parentElement)
+      if (['auto', 'scroll'].includes(getComputedStyle(e).overflowX)) { shown = e; break; }
+    const card = holder.getBoundingClientRect(), box = shown.getBoundingClientRect();
+    if (box.left < card.left - 1 || box.right > card.right + 1) wide.push(`${t.className}: ${box.width} > ${card.width}`);
+  }
+  for (const th of document.querySelectorAll('#why-table th, .why-grid thead th')) {
+    const walker = document.createTreeWalker(th, NodeFilter.SHOW_TEXT);
+    for (let node; (node = walker.nextNode());) {
+      for (const m of node.textContent.matchAll(/\\S+/g)) {
+        const range = document.createRange();
+        range.setStart(node, m.index); range.setEnd(node, m.index + m[0].length);
+        const tops = new Set([...range.getClientRects()].map(r => Math.round(r.top)));
+        if (tops.size > 1) split.push(m[0]);
+      }
+    }
+  }
+  return {wide, split};
+}"""
+
+
+@pytest.mark.parametrize("size", [(1440, 1000), PHONE])
+def test_english_tables_fit_their_cards_and_headers_keep_whole_words(chromium, fake_demo, size):
+    """Clicks: English, search 苹果, open the first hit's "why" grid and the summary table (1440 and 390 px).
+    No table is wider than its card (on a phone a wide one scrolls inside it) and no header word is broken over
+    two lines."""
+    page = open_page(chromium, fake_demo.url, *size, locale="en-US")
+    _english(page)
+    search(page, "苹果")
+    settled(page)
+    page.locator("#col-hybrid details.why summary").first.click()
+    open_accordion(page, "why", "#why-table table")
+    page.wait_for_timeout(300)  # the table measures its columns after it is shown
+    found = page.evaluate(_LAYOUT)
+    assert found == {"wide": [], "split": []}
+    if size[0] >= 1440:  # on a desktop the summary table fits its card whole, without a scrollbar
+        assert page.evaluate("""() => { const v = document.querySelector('#why-table .virtual-table-viewport');
+            return v.scrollWidth <= v.clientWidth + 1; }""")
+    page.context.close()

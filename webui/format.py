@@ -53,7 +53,9 @@ COLUMN_CSS = """
 .evidence { font-family: var(--font-mono); }
 .why { margin-top: 4px; font-size: 0.8em; }
 .why summary { cursor: pointer; color: var(--link-text-color, #2563eb); }
-.why-grid { border-collapse: collapse; margin: 4px 0; font-family: var(--font-mono); width: 100%; }
+/* display: block lets a grid wider than its card scroll inside it instead of overflowing */
+.why-grid { border-collapse: collapse; margin: 4px 0; font-family: var(--font-mono); font-size: 0.9em;
+            display: block; overflow-x: auto; max-width: 100%; }
 .why-grid th, .why-grid td { padding: 1px 6px 1px 0; text-align: left; font-weight: normal; white-space: nowrap; }
 .why-grid thead th { color: var(--body-text-color-subdued); }
 .why-total th, .why-total td { border-top: 1px solid var(--border-color-primary); font-weight: 600; }
