@@ -199,3 +199,49 @@ def test_english_tables_fit_their_cards_and_headers_keep_whole_words(chromium, f
         assert page.evaluate("""() => { const v = document.querySelector('#why-table .virtual-table-viewport');
             return v.scrollWidth <= v.clientWidth + 1; }""")
     page.context.close()
+
+
+def test_status_elements_agree_while_loading_embedding_and_reembedding(chromium, tmp_path):
+    """Clicks: open the page while the model still loads (a gated, slow fake), search 苹果; let the model load;
+    then paste an edited knowledge base. At each stage the model pill, the index line, the notice and the
+    semantic columns tell one story: no "ready" line while embedding, no "just changed" when nothing changed,
+    and the hybrid column says what it waits for instead of staying empty beside keyword results."""
+    from playwright.sync_api import expect
+
+    from tests.browser import ServerProcess, hits, type_knowledge_base
+
+    zh, gate = TEXTS["zh"], tmp_path / "gate"
+    server = ServerProcess(["-m", "tests.ui_server", "--model", "slow", "--gate", str(gate)], tmp_path / "server.log")
+    try:
+        page = open_page(chromium, server.url, ready=False)
+        expect(page.locator("#model-status")).to_contain_text("正在加载向量引擎")
+        search(page, "苹果")
+        expect(hits(page, "keyword")).not_to_have_count(0)
+        expect(page.locator("#notice")).to_contain_text(zh["notice_loading"])
+        expect(page.locator("#col-hybrid")).to_contain_text(zh["semantic_waiting"])
+        expect(page.locator("#index-info")).to_contain_text("向量引擎加载后自动向量化")
+
+        gate.touch()  # the model loads; the (unchanged) knowledge base is embedded, 5 entries a second
+        expect(page.locator("#notice")).to_contain_text(zh["notice_embedding"])
+        expect(page.locator("#model-status .status.ready")).to_have_count(1)
+        expect(page.locator("#index-info")).to_contain_text("正在向量化 18 条")
+        expect(page.locator("#index-info")).not_to_contain_text("就绪")
+        expect(page.locator("#col-hybrid")).to_contain_text(zh["semantic_embedding"])
+        assert "刚刚改动" not in page.locator("#notice").inner_text()
+
+        expect(page.locator("#index-info")).to_contain_text("向量索引就绪：18 条", timeout=60_000)
+        expect(hits(page, "hybrid")).not_to_have_count(0)
+        expect(page.locator("#notice .notice")).to_have_count(0)
+
+        edited = sample_text("everyday") + "\n" + "\n".join(f"苹果的第 {i} 种吃法。" for i in range(15))
+        type_knowledge_base(page, edited)
+        expect(page.locator("#index-info")).to_contain_text("知识库已改动，正在重新向量化 33 条")
+        expect(page.locator("#index-info")).not_to_contain_text("就绪：")
+        expect(page.locator("#notice")).to_contain_text(zh["notice_indexing"])
+        expect(page.locator("#col-hybrid")).to_contain_text(zh["semantic_embedding"])
+        expect(page.locator("#index-info")).to_contain_text("向量索引就绪：33 条", timeout=60_000)
+        expect(hits(page, "hybrid")).not_to_have_count(0)
+        page.context.close()
+    finally:
+        server.stop()
+    assert server.problems() == []
