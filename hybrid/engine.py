@@ -44,7 +44,7 @@ class EmptyQueryError(ValueError):
     """The query has no text."""
 
     def __init__(self) -> None:
-        super().__init__("请输入查询词 (please enter a query)")
+        super().__init__("the query is empty: type a word or phrase to search for")
 
 
 class EngineNotReadyError(RuntimeError):

@@ -153,3 +153,95 @@ def test_evaluation_best_setting_beats_every_row_and_alpha_ends_are_the_single_l
             ends = dict(zip(trace["x"], trace["y"]))
             assert ends[0] == pytest.approx(keyword) and ends[1] == pytest.approx(semantic), trace
     page.context.close()
+
+
+_LAYOUT = """() => {
+  const wide = [], split = [];
+  for (const t of document.querySelectorAll('#why-table table, .why-grid')) {
+    if (!t.offsetParent) continue;
+    const holder = t.closest('.hit, .block');
+    let shown = t;  // what the visitor sees of the table: itself, or the box it scrolls in
+    for (let e = t; e !== holder; e = e.parentElement)
+      if (['auto', 'scroll'].includes(getComputedStyle(e).overflowX)) { shown = e; break; }
+    const card = holder.getBoundingClientRect(), box = shown.getBoundingClientRect();
+    if (box.left < card.left - 1 || box.right > card.right + 1) wide.push(`${t.className}: ${box.width} > ${card.width}`);
+  }
+  for (const th of document.querySelectorAll('#why-table th, .why-grid thead th')) {
+    const walker = document.createTreeWalker(th, NodeFilter.SHOW_TEXT);
+    for (let node; (node = walker.nextNode());) {
+      for (const m of node.textContent.matchAll(/\\S+/g)) {
+        const range = document.createRange();
+        range.setStart(node, m.index); range.setEnd(node, m.index + m[0].length);
+        const tops = new Set([...range.getClientRects()].map(r => Math.round(r.top)));
+        if (tops.size > 1) split.push(m[0]);
+      }
+    }
+  }
+  return {wide, split};
+}"""
+
+
+@pytest.mark.parametrize("size", [(1440, 1000), PHONE])
+def test_english_tables_fit_their_cards_and_headers_keep_whole_words(chromium, fake_demo, size):
+    """Clicks: English, search 苹果, open the first hit's "why" grid and the summary table (1440 and 390 px).
+    No table is wider than its card (on a phone a wide one scrolls inside it) and no header word is broken over
+    two lines."""
+    page = open_page(chromium, fake_demo.url, *size, locale="en-US")
+    _english(page)
+    search(page, "苹果")
+    settled(page)
+    page.locator("#col-hybrid details.why summary").first.click()
+    open_accordion(page, "why", "#why-table table")
+    page.wait_for_timeout(300)  # the table measures its columns after it is shown
+    found = page.evaluate(_LAYOUT)
+    assert found == {"wide": [], "split": []}
+    if size[0] >= 1440:  # on a desktop the summary table fits its card whole, without a scrollbar
+        assert page.evaluate("""() => { const v = document.querySelector('#why-table .virtual-table-viewport');
+            return v.scrollWidth <= v.clientWidth + 1; }""")
+    page.context.close()
+
+
+def test_status_elements_agree_while_loading_embedding_and_reembedding(chromium, tmp_path):
+    """Clicks: open the page while the model still loads (a gated, slow fake), search 苹果; let the model load;
+    then paste an edited knowledge base. At each stage the model pill, the index line, the notice and the
+    semantic columns tell one story: no "ready" line while embedding, no "just changed" when nothing changed,
+    and the hybrid column says what it waits for instead of staying empty beside keyword results."""
+    from playwright.sync_api import expect
+
+    from tests.browser import ServerProcess, hits, type_knowledge_base
+
+    zh, gate = TEXTS["zh"], tmp_path / "gate"
+    server = ServerProcess(["-m", "tests.ui_server", "--model", "slow", "--gate", str(gate)], tmp_path / "server.log")
+    try:
+        page = open_page(chromium, server.url, ready=False)
+        expect(page.locator("#model-status")).to_contain_text("正在加载向量引擎")
+        search(page, "苹果")
+        expect(hits(page, "keyword")).not_to_have_count(0)
+        expect(page.locator("#notice")).to_contain_text(zh["notice_loading"])
+        expect(page.locator("#col-hybrid")).to_contain_text(zh["semantic_waiting"])
+        expect(page.locator("#index-info")).to_contain_text("向量引擎加载后自动向量化")
+
+        gate.touch()  # the model loads; the (unchanged) knowledge base is embedded, 5 entries a second
+        expect(page.locator("#notice")).to_contain_text(zh["notice_embedding"])
+        expect(page.locator("#model-status .status.ready")).to_have_count(1)
+        expect(page.locator("#index-info")).to_contain_text("正在向量化 18 条")
+        expect(page.locator("#index-info")).not_to_contain_text("就绪")
+        expect(page.locator("#col-hybrid")).to_contain_text(zh["semantic_embedding"])
+        assert "刚刚改动" not in page.locator("#notice").inner_text()
+
+        expect(page.locator("#index-info")).to_contain_text("向量索引就绪：18 条", timeout=60_000)
+        expect(hits(page, "hybrid")).not_to_have_count(0)
+        expect(page.locator("#notice .notice")).to_have_count(0)
+
+        edited = sample_text("everyday") + "\n" + "\n".join(f"苹果的第 {i} 种吃法。" for i in range(15))
+        type_knowledge_base(page, edited)
+        expect(page.locator("#index-info")).to_contain_text("知识库已改动，正在重新向量化 33 条")
+        expect(page.locator("#index-info")).not_to_contain_text("就绪：")
+        expect(page.locator("#notice")).to_contain_text(zh["notice_indexing"])
+        expect(page.locator("#col-hybrid")).to_contain_text(zh["semantic_embedding"])
+        expect(page.locator("#index-info")).to_contain_text("向量索引就绪：33 条", timeout=60_000)
+        expect(hits(page, "hybrid")).not_to_have_count(0)
+        page.context.close()
+    finally:
+        server.stop()
+    assert server.problems() == []

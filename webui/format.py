@@ -53,7 +53,9 @@ COLUMN_CSS = """
 .evidence { font-family: var(--font-mono); }
 .why { margin-top: 4px; font-size: 0.8em; }
 .why summary { cursor: pointer; color: var(--link-text-color, #2563eb); }
-.why-grid { border-collapse: collapse; margin: 4px 0; font-family: var(--font-mono); width: 100%; }
+/* display: block lets a grid wider than its card scroll inside it instead of overflowing */
+.why-grid { border-collapse: collapse; margin: 4px 0; font-family: var(--font-mono); font-size: 0.9em;
+            display: block; overflow-x: auto; max-width: 100%; }
 .why-grid th, .why-grid td { padding: 1px 6px 1px 0; text-align: left; font-weight: normal; white-space: nowrap; }
 .why-grid thead th { color: var(--body-text-color-subdued); }
 .why-total th, .why-total td { border-top: 1px solid var(--border-color-primary); font-weight: 600; }
@@ -394,8 +396,10 @@ def results_columns(response: SearchResponse, calibration: Calibration, threshol
     empty = {"keyword": text("no_keyword_hits", lang), **(notes or {})}
     out = []
     for title, c in zip(titles, columns):
-        message = (waiting.get(c.name, text("semantic_waiting", lang)) if c.semantic and not semantic_ran
-                   else empty.get(c.name))
+        if c.semantic and not semantic_ran:
+            message = waiting.get(c.name) or empty.get(c.name) or text("semantic_waiting", lang)
+        else:
+            message = empty.get(c.name)
         column = column_html(title, c.hits(response), c.name, calibration, threshold, lang, empty=message,
                              alpha_used=response.alpha_used, fusion=response.settings.fusion, response=response)
         out.append(query_tokens_html(response.query_tokens, lang) + column if c.name == "keyword" else column)

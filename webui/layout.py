@@ -35,9 +35,11 @@ PAGE_CSS = """
 #why-table table, #vector-table table, #why-table .virtual-body, #vector-table .virtual-body {
   width: max-content !important; min-width: 100%%; }
 #why-table th, #why-table .body-cell, #vector-table th, #vector-table .body-cell {
-  min-width: 5.5em !important; max-width: none !important; flex: 0 0 auto !important; }
-#why-table th:nth-child(2), #why-table .body-cell:nth-child(2) { min-width: 12em !important; }
-#why-table th, #vector-table th, #timings th, #eval-table th { word-break: normal; overflow-wrap: normal; }
+  min-width: 4.5em !important; max-width: none !important; flex: 0 0 auto !important; }
+#why-table th:nth-child(2), #why-table .body-cell:nth-child(2) { min-width: 10em !important; }
+#why-table th, #vector-table th, #timings th, #eval-table th,
+#why-table th *, #vector-table th *, #timings th *, #eval-table th * {
+  word-break: normal !important; overflow-wrap: normal !important; }
 @media (max-width: %(narrow)dpx) {
   #results { flex-direction: column; gap: 8px; }
   #results > * { min-width: 100%% !important; width: 100%% !important; }
@@ -353,7 +355,7 @@ def build_results(tr: Translator, status: ModelStatus, lang: str, shown: Sequenc
     with tr.make(gr.Accordion, i18n={"label": "why_label"}, open=False, elem_id="why") as why_box:
         alpha_note = gr.Markdown("", elem_id="alpha-note")
         why = gr.Dataframe(fmt.why_table_empty(lang), interactive=False, wrap=True, elem_id="why-table",
-                           column_widths=["5%", "25%"] + ["7.8%"] * 9)
+                           column_widths=["6.5%", "16.5%"] + ["8.5%"] * 9)
     with tr.make(gr.Accordion, i18n={"label": "backstage_label"}, open=False, elem_id="backstage") as backstage:
         vector_summary = gr.Markdown(text("vec_none", lang), elem_id="vector-summary")
         with gr.Row():
