@@ -88,6 +88,16 @@ def test_a_near_top_keyword_match_gets_keyword_credit(chromium, real_demo):
     keyword_part = re.search(r"关键词 ([\d.]+)", pandas.locator(".parts").inner_text())
     assert keyword_part and float(keyword_part.group(1)) > 0.05, pandas.locator(".parts").inner_text()
     expect(page.locator("#col-hybrid .hit").first).to_contain_text("pandas")
+    # k = 20 shows entries with no evidence either way: a fused 0 says why and how the ties are ordered.
+    set_number(page, "k", 20)
+    settled(page)
+    cards = page.locator("#col-hybrid .hit")
+    expect(cards).to_have_count(18)  # the whole sample
+    zeros = [i for i in range(cards.count()) if cards.nth(i).locator(".score").first.inner_text() == "0.0000"]
+    assert zeros, "the sample has entries below the mean cosine without a keyword match"
+    for i in zeros:
+        expect(cards.nth(i).locator(".zero-note")).to_contain_text("没有关键词匹配")
+    assert all(cards.nth(i).locator(".zero-note").count() == 0 for i in range(cards.count()) if i not in zeros)
     page.context.close()
 
 

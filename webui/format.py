@@ -299,6 +299,8 @@ def hit_card(hit: Hit, column: str, calibration: Calibration, threshold: float, 
             head.append(f'<span class="move {move}" title="{html.escape(text(key + "_title", lang))}">'
                         f"{text(key, lang)} {label}</span>")
         split = text("parts", lang, kw=f"{hit.keyword_contribution:.4f}", sem=f"{hit.semantic_contribution:.4f}")
+        if hit.score == 0 and hit.keyword_score is None:  # no evidence either way: say so rather than a bare 0
+            split += f'<div class="zero-note">{text("zero_" + fusion if fusion == "adaptive" else "zero_other", lang)}</div>'
         extra = f'<div class="parts">{split}</div>{why_details(hit, alpha_used, fusion, lang)}'
     elif column == "keyword" and hit.matched_tokens:
         extra = matched_tokens_html(hit.matched_tokens, lang)

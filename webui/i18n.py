@@ -130,6 +130,8 @@ TEXTS: dict[str, dict[str, str]] = {
         "moved_new": "新",
         "relevant": "可能相关",
         "parts": "= 关键词 {kw} + 语义 {sem}",
+        "zero_adaptive": "0：没有关键词匹配，余弦也不高于知识库的平均余弦（没有相关的证据）；并列为 0 的按余弦排序",
+        "zero_other": "0：没有关键词匹配，语义部分也是 0（归一化给出的最低值）；并列为 0 的按余弦排序",
         # why this rank, per hit
         "why_hit": "为什么排第 {rank}？",
         "why_hit_part": "部分",
@@ -397,6 +399,10 @@ TEXTS: dict[str, dict[str, str]] = {
         "moved_new": "new",
         "relevant": "likely relevant",
         "parts": "= keyword {kw} + semantic {sem}",
+        "zero_adaptive": "0: no keyword match, and a cosine no higher than the knowledge base's mean (no evidence "
+                         "of relevance); hits tied at 0 are ordered by cosine",
+        "zero_other": "0: no keyword match, and a semantic part of 0 (the lowest the normaliser gives); hits "
+                      "tied at 0 are ordered by cosine",
         "why_hit": "Why rank {rank}?",
         "why_hit_part": "part",
         "why_hit_raw": "raw score",
