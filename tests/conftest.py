@@ -148,3 +148,19 @@ def fake_demo(tmp_path_factory):
                             "--mcp"], folder / "server.log")
     yield server
     server.stop()
+
+
+@pytest.fixture()
+def page(chromium, fake_demo):
+    """Opens pages of ``fake_demo`` (``page(width=390, locale="en-US")``); each is closed after the test."""
+    from tests.browser import open_page
+
+    pages = []
+
+    def make(**kwargs):
+        pages.append(open_page(chromium, fake_demo.url, **kwargs))
+        return pages[-1]
+
+    yield make
+    for p in pages:
+        p.context.close()

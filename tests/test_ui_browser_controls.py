@@ -41,19 +41,6 @@ pytestmark = [
 CJK = re.compile(r"[\u4e00-\u9fff]")
 
 
-@pytest.fixture()
-def page(chromium, fake_demo):
-    pages = []
-
-    def make(**kwargs):
-        pages.append(open_page(chromium, fake_demo.url, **kwargs))
-        return pages[-1]
-
-    yield make
-    for p in pages:
-        p.context.close()
-
-
 def _kb(page):
     """The knowledge-base text box, its panel opened (and its content rendered, so typing is not lost to
     the first render)."""

@@ -21,19 +21,6 @@ pytestmark = [
 ]
 
 
-@pytest.fixture()
-def page(chromium, fake_demo):
-    pages = []
-
-    def make(**kwargs):
-        pages.append(open_page(chromium, fake_demo.url, **kwargs))
-        return pages[-1]
-
-    yield make
-    for p in pages:
-        p.context.close()
-
-
 def _no_toast(p) -> None:
     from playwright.sync_api import expect
 
