@@ -1254,7 +1254,7 @@ def test_abandoned_gradio_calls_stop_their_work():
         cfg = config(running.url)
         kb_ids = {c["id"] for c in cfg["components"] if c.get("props", {}).get("elem_id") == "kb"}
         index = next(d["id"] for d in cfg["dependencies"]
-                     if len(d["inputs"]) == 4 and any(t[0] in kb_ids for t in d["targets"]))
+                     if len(d["inputs"]) == 4 and len(d["outputs"]) == 2 and kb_ids & set(d["inputs"]))
         session = uuid.uuid4().hex
         _abandon(running.url, {"data": [None, "\n".join(documents), False, "en"], "fn_index": index,
                                "session_hash": session, "event_data": None, "trigger_id": None},
@@ -1288,7 +1288,7 @@ def test_session_engines_expire_and_are_bounded_in_number():
         cfg = config(running.url)
         kb_ids = {c["id"] for c in cfg["components"] if c.get("props", {}).get("elem_id") == "kb"}
         index = next(d["id"] for d in cfg["dependencies"]
-                     if len(d["inputs"]) == 4 and any(t[0] in kb_ids for t in d["targets"]))
+                     if len(d["inputs"]) == 4 and len(d["outputs"]) == 2 and kb_ids & set(d["inputs"]))
         search = fn_index_of(cfg, "search-button", "click")
 
         def indexed(session: str) -> None:
