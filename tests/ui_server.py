@@ -7,8 +7,7 @@ one loopback port, port 0), prints ``* UI:  <url>`` like ``demo.py`` and runs un
 
 - fake: the one-hot fake model, ready at once;
 - slow: the fake embedding 5 documents a second (progress and concurrency are easy to watch);
-- gated: the fake, but its loading waits until the file ``--gate`` exists (the page's loading state);
-  ``--model slow --gate FILE`` waits for the file too, then embeds slowly (loading, then embedding, then ready).
+- gated: the fake, but its loading waits until the file ``--gate`` exists (the page's loading state).
 """
 
 from __future__ import annotations
@@ -26,7 +25,7 @@ from tests.fakes import OneHotEncoder, SlowEncoder
 
 def _loader(kind: str, gate: Path | None):
     def load(model: str, **_options) -> LoadedEmbedder:
-        if kind == "gated" or gate is not None:
+        if kind == "gated":
             while gate is None or not gate.exists():
                 time.sleep(0.1)
         encoder = SlowEncoder(0.2) if kind == "slow" else OneHotEncoder()

@@ -244,28 +244,8 @@ class DemoHandlers:
             return engine, ""
         return engine, self.index_line(engine, kb_text, split, lang)
 
-    def page_state(self, engine: HybridEngine | None, entries: list[str]) -> str:
-        """The one state every status element of the page is derived from: ``loading`` (the model),
-        ``failed`` (the model), ``embedding`` (the model is ready, the knowledge base not yet embedded with it),
-        ``reembedding`` (an edited knowledge base being embedded) or ``ready``."""
-        state = self.service.status().state
-        if state in (LOADING, FAILED, OFF):
-            return FAILED if state == OFF else state
-        if engine is not None and engine.has_vectors:
-            return "ready" if _texts(engine) == entries else "reembedding"
-        return "embedding"
-
-    _STATE_TEXTS = {  # state: (index line, search notice, waiting semantic columns)
-        LOADING: ("kb_keyword_only", "notice_loading", "semantic_waiting"),
-        FAILED: ("kb_failed", "notice_failed", "semantic_failed"),
-        "embedding": ("kb_embedding", "notice_embedding", "semantic_embedding"),
-        "reembedding": ("kb_reembedding", "notice_indexing", "semantic_embedding"),
-        "ready": ("kb_indexed", "", ""),
-    }
-
     def index_line(self, engine: HybridEngine | None, kb_text: str | None, split: bool, lang: str) -> str:
-        """The line saying what the session's engine holds or is doing (``page_state``); "" when the knowledge
-        base cannot be indexed."""
+        """The line saying what the session's engine holds ("" when it does not hold the typed text)."""
         if self.store_kb is not None:
             engine, status = self.store_kb.engine, self.store_kb.status()
             if engine.has_vectors:
@@ -274,11 +254,11 @@ class DemoHandlers:
                 return text("kb_store_keyword_only", lang, error=status["error"])
             return text("kb_store_loading", lang)
         entries = self.entries(kb_text, split)
-        if not entries or self._size_problem(entries, lang):
+        if engine is None or _texts(engine) != entries or self._size_problem(entries, lang):
             return ""
-        key = self._STATE_TEXTS[self.page_state(engine, entries)][0]
-        model = engine.embedder.name if key == "kb_indexed" else self.service.status().model
-        return text(key, lang, n=len(entries), model=model)
+        if engine.has_vectors:
+            return text("kb_indexed", lang, n=len(entries), model=engine.embedder.name)
+        return text("kb_keyword_only", lang, n=len(entries))
 
     def store_line(self, lang: str) -> str:
         """What the served store holds: its kind, collection and entry count (never where it lives)."""
@@ -434,7 +414,7 @@ class DemoHandlers:
         if not query or not query.strip():
             return self._empty(text("notice_empty_query", lang), lang)
         if self.store_kb is not None:
-            target, entries = self.store_kb.engine, []
+            target = self.store_kb.engine
         else:
             entries = self.entries(kb_text, split)
             if not entries:
@@ -454,7 +434,8 @@ class DemoHandlers:
             elif engine is None and state == READY and self.session_ttl_s is not None:
                 notices.append(text("notice_no_index", lang, hours=f"{self.session_ttl_s / 3600:g}"))
             else:
-                notices.append(text(self._STATE_TEXTS[self.page_state(engine, entries)][1], lang))
+                notices.append(text({LOADING: "notice_loading", FAILED: "notice_failed"}.get(state, "notice_indexing"),
+                                    lang))
         embedder = target.embedder if target.has_vectors else None
         query = query.strip()
         if len(query) > self.max_text_chars:
@@ -484,13 +465,9 @@ class DemoHandlers:
                            if response.query_tokens else text("notice_no_query_words", lang))
         vector = response.query_vector
         calibration = calibration_for(response.model or None)
-        notes = self.rerank_notes(lang)
-        if not target.has_vectors and self.store_kb is None:  # the semantic columns say what they wait for
-            waiting = text(self._STATE_TEXTS[self.page_state(engine, entries)][2], lang)
-            notes.update({c.name: waiting for c in self.columns if c.semantic and c.name != "reranked"})
         return SearchOutputs(
             fmt.notice_html(notices),
-            fmt.results_columns(response, calibration, float(threshold), lang, self.columns, notes),
+            fmt.results_columns(response, calibration, float(threshold), lang, self.columns, self.rerank_notes(lang)),
             fmt.why_table(response, lang),
             fmt.alpha_note(response, lang),
             fmt.vector_summary(response, embedder.dtype if embedder is not None else "", lang),

@@ -37,9 +37,6 @@ TEXTS: dict[str, dict[str, str]] = {
         "kb_count_sample": "{sample} · 共 {n} 条",
         "kb_indexed": "向量索引就绪：{n} 条 · {model}",
         "kb_keyword_only": "关键词索引就绪（{n} 条）；向量引擎加载后自动向量化",
-        "kb_embedding": "正在向量化 {n} 条（{model}）：完成前只有关键词结果",
-        "kb_reembedding": "知识库已改动，正在重新向量化 {n} 条（{model}）：完成前只有关键词结果",
-        "kb_failed": "关键词索引就绪（{n} 条）；向量引擎不可用，只有关键词搜索",
         "kb_too_many": "知识库有 {n} 条，超过本演示的上限 {limit} 条，未建立索引；文本已保留。"
                        "请删减，或用命令行 `python -m hybrid search --kb 文件` 处理大文件。",
         "kb_entry_too_long": "第 {n} 条有 {chars} 个字，超过本演示每条的上限 {limit} 个字，未建立索引；文本已保留。"
@@ -112,8 +109,6 @@ TEXTS: dict[str, dict[str, str]] = {
         "no_hits": "没有结果",
         "no_keyword_hits": "没有结果：查询中的词都不在知识库里。语义列可能找得到。",
         "semantic_waiting": "语义结果将在向量引擎就绪后显示。",
-        "semantic_embedding": "等待知识库向量化完成…完成后自动显示。",
-        "semantic_failed": "向量引擎不可用：只有关键词结果。",
         "bar_note_semantic": "条长 = 相对第一名（从知识库平均余弦算起）",
         "bar_note_relative": "条长 = 相对第一名",
         "cosine": "余弦",
@@ -167,7 +162,6 @@ TEXTS: dict[str, dict[str, str]] = {
         "notice_loading": "向量引擎仍在加载，下面只有关键词结果；加载完成后会自动补上语义与混合结果。",
         "notice_failed": "向量引擎不可用，下面只有关键词结果。",
         "notice_indexing": "知识库刚刚改动，正在重新向量化：下面暂时只有关键词结果，完成后自动更新。",
-        "notice_embedding": "向量引擎已就绪，正在向量化知识库：下面暂时只有关键词结果，完成后自动更新。",
         "notice_error": "搜索出错：{error}",
         "notice_no_index": "本页还没有向量索引：正在建立，或服务器已按规定丢弃了它（建立 {hours} 小时后，或访问者太多时）。"
                            "下面只有关键词结果；刷新页面即可重新建立。",
@@ -294,10 +288,6 @@ TEXTS: dict[str, dict[str, str]] = {
         "kb_count_sample": "{sample} · {n} entries",
         "kb_indexed": "Vector index ready: {n} entries · {model}",
         "kb_keyword_only": "Keyword index ready ({n} entries); embedded automatically once the model is loaded",
-        "kb_embedding": "Embedding {n} entries ({model}): keyword results only until it finishes",
-        "kb_reembedding": "The knowledge base changed: embedding {n} entries again ({model}); keyword results "
-                          "only until it finishes",
-        "kb_failed": "Keyword index ready ({n} entries); the vector engine is unavailable: keyword search only",
         "kb_too_many": "The knowledge base has {n} entries, more than this demo's limit of {limit}; it was not "
                        "indexed and your text is kept. Shorten it, or use `python -m hybrid search --kb FILE` "
                        "for large files.",
@@ -380,8 +370,6 @@ TEXTS: dict[str, dict[str, str]] = {
         "no_keyword_hits": "No hits: none of the query's words is in the knowledge base. "
                            "The semantic column may still find something.",
         "semantic_waiting": "Semantic results appear once the vector engine is ready.",
-        "semantic_embedding": "Waiting for the knowledge base to be embedded… results appear when it finishes.",
-        "semantic_failed": "The vector engine is unavailable: keyword results only.",
         "bar_note_semantic": "bar: vs top hit (from the mean cosine)",
         "bar_note_relative": "bar: vs top hit",
         "cosine": "cosine",
@@ -442,8 +430,6 @@ TEXTS: dict[str, dict[str, str]] = {
         "notice_failed": "The vector engine is unavailable: keyword results only.",
         "notice_indexing": "The knowledge base just changed and is being embedded: keyword results only for now, "
                            "updated automatically when done.",
-        "notice_embedding": "The vector engine is ready and is embedding the knowledge base: keyword results only "
-                            "for now, updated automatically when done.",
         "notice_error": "Search failed: {error}",
         "notice_no_index": "This page has no vector index: it is being built, or the server dropped it ({hours} h "
                            "after it was built, or when too many visitors came since). Keyword results only; "

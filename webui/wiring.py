@@ -74,12 +74,8 @@ def wire_load_and_index(blocks: gr.Blocks, page: Page, h: DemoHandlers) -> None:
     page.timer.tick(h.status_on_load, [page.model_state, page.language], status_outputs, **CHEAP)
     gr.on([kb.kb.change, kb.split.change], h.count, [kb.kb, kb.split, page.language], [kb.kb_info, kb.panel],
           **CHEAP)
-    # Before the embedding starts, the index line and the current query say what is about to happen (no stale
-    # "ready" line under the progress bar, no "loading" notice beside a ready model).
-    gr.on([blocks.load, kb.kb.change, kb.split.change, page.model_state.change], h.index_line,
-          [page.engine, kb.kb, kb.split, page.language], kb.index_info, **CHEAP).then(
-        h.search_if_query, page.search_inputs(), page.results.outputs(), show_progress="hidden", **SEARCHING).then(
-        h.index, [page.engine, kb.kb, kb.split, page.language], [page.engine, kb.index_info], **EMBEDDING).then(
+    gr.on([blocks.load, kb.kb.change, kb.split.change, page.model_state.change], h.index,
+          [page.engine, kb.kb, kb.split, page.language], [page.engine, kb.index_info], **EMBEDDING).then(
         h.search_if_query, page.search_inputs(), page.results.outputs(), show_progress="hidden", **SEARCHING)
 
 
