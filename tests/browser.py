@@ -133,10 +133,10 @@ def idle(page, timeout_s: float = TIMEOUT_MS / 1000) -> None:
     joins a stream that is going away, and its answer waits on the server until the page's next event
     re-opens the stream (its ``open_stream``/``close_stream`` do not look for events joined meanwhile; CI saw
     "apply the best alpha" pending for 90 s when clicked while the page's load events were still ending).
-    It can follow any event; a person's first click comes long after the page's load events end, a test's
-    within milliseconds, so ``open_page`` waits for this before a test's first action. Later actions are not
-    guarded: tests wait for what the previous event shows first, and some act while another event runs on
-    purpose (searching during an embedding), which keeps the stream open.
+    It can follow any event; a person's click comes long after the previous events end, a test's within
+    milliseconds, so ``open_page`` waits for this before a test's first action, and so do the helpers below
+    (``search``, ``choose``, ``set_number``, ``type_knowledge_base``) and the tests' direct clicks that follow
+    another event's answer (CI saw example chips, uploads and the split switch lost this way).
     """
     traffic = page.queue_traffic
     deadline = time.monotonic() + timeout_s
@@ -166,7 +166,8 @@ def open_page(browser, url: str, width: int = 1280, height: int = 900, locale: s
 
 
 def search(page, query: str, enter: bool = False) -> None:
-    """Type ``query`` and press the search button (or Enter)."""
+    """Type ``query`` and press the search button (or Enter), once the page is idle (``idle``)."""
+    idle(page)
     page.fill("#query textarea", query)
     if enter:
         page.press("#query textarea", "Enter")
@@ -193,13 +194,16 @@ def open_accordion(page, elem_id: str, inside: str) -> None:
 
 
 def choose(page, elem_id: str, option: str) -> None:
-    """Pick ``option`` in the dropdown ``#elem_id`` as a visitor does: open it, click the option."""
+    """Pick ``option`` in the dropdown ``#elem_id`` as a visitor does (once the page is idle): open it, click the
+    option."""
+    idle(page)
     page.click(f"#{elem_id} input")
     page.get_by_role("option", name=option, exact=True).click()
 
 
 def set_number(page, elem_id: str, value: float) -> None:
-    """Type ``value`` into the number box of the slider ``#elem_id`` and press Enter."""
+    """Type ``value`` into the number box of the slider ``#elem_id`` and press Enter, once the page is idle."""
+    idle(page)
     box = page.locator(f"#{elem_id} input[type=number]")
     box.fill(str(value))
     box.press("Enter")
@@ -237,6 +241,7 @@ def type_knowledge_base(page, content: str) -> None:
     Just after the panel opens, the text box may still receive its first render; text typed in that instant
     can be overwritten, which no person is fast enough to meet. The paste is repeated until it stays.
     """
+    idle(page)
     open_accordion(page, "kb-panel", "#kb textarea")
     box = page.locator("#kb textarea")
     for _ in range(3):

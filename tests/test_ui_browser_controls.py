@@ -70,6 +70,7 @@ def test_every_sample_and_every_example_chip(page):
         chips = p.locator("#examples button")
         expect(chips).to_have_text(list(example_queries(name)))
         for query in example_queries(name):
+            idle(p)
             chips.filter(has_text=query).first.click()
             expect(p.locator("#query textarea")).to_have_value(query)
             expect(p.locator("#col-hybrid .hit").first).to_be_visible()
@@ -78,9 +79,11 @@ def test_every_sample_and_every_example_chip(page):
             marks = p.locator("#col-keyword .hit mark").all_inner_texts()
             assert all(set(m.lower()) <= set(query.lower()) for m in marks), (query, marks)
         # The text before the switch is one click away.
+        idle(p)
         p.click("#undo")
         expect(kb).to_have_value(before)
         expect(p.locator("#kb-notice")).to_contain_text("已恢复替换前的知识库")
+        idle(p)
         p.click("#undo")
         expect(kb).to_have_value(sample_text(name))
     expect(p.locator(".toast-body")).to_have_count(0)  # no error toast at any point
@@ -105,16 +108,21 @@ def test_uploads_append_or_replace_and_never_lose_typed_text(page, tmp_path):
         (tmp_path / name).write_bytes(data)
     upload = p.locator("#upload input[type=file]")
 
+    idle(p)
     upload.set_input_files(str(tmp_path / "kb.txt"))  # replace (the default)
     expect(kb).to_have_value("上传的第一条。\n上传的第二条。")
     expect(p.locator("#kb-notice")).to_contain_text("已用 kb.txt 的 2 条替换了知识库（原来 2 条）")
+    idle(p)
     p.click("#undo")
     expect(kb).to_have_value(typed)
 
+    idle(p)
     p.get_by_label("追加到末尾").check()
+    idle(p)
     upload.set_input_files(str(tmp_path / "gbk.csv"))
     expect(kb).to_have_value(typed + "\n苹果很甜\n香蕉很软")
     expect(p.locator("#kb-notice")).to_contain_text("现在共 4 条")
+    idle(p)
     upload.set_input_files(str(tmp_path / "kb.jsonl"))
     expect(kb).to_have_value(typed + "\n苹果很甜\n香蕉很软\n巴黎\n东京")
     expect(p.locator("#kb-info")).to_contain_text("共 6 条")
@@ -122,13 +130,16 @@ def test_uploads_append_or_replace_and_never_lose_typed_text(page, tmp_path):
     search(p, "东京")
     expect(p.locator("#col-keyword .hit .hit-text").first).to_have_text("东京")
 
+    idle(p)
     upload.set_input_files(str(tmp_path / "broken.txt"))
     expect(p.locator("#kb-notice")).to_contain_text("无法读取上传的文件")
     expect(kb).to_have_value(typed + "\n苹果很甜\n香蕉很软\n巴黎\n东京")
 
     p.get_by_label("替换知识库（可撤销）").check()
+    idle(p)
     upload.set_input_files(str(tmp_path / "gbk.txt"))
     expect(kb).to_have_value("上海是中国最大的城市。\n杭州以西湖闻名。")
+    idle(p)
     p.click("#undo")
     expect(kb).to_have_value(typed + "\n苹果很甜\n香蕉很软\n巴黎\n东京")
 
@@ -140,10 +151,12 @@ def test_split_switch_cuts_long_paragraphs(page):
     p = page()
     type_knowledge_base(p, "第一句话讲苹果的营养。" * 6 + "第二句话讲香蕉的产地！" * 6 + "\n短的一条。")
     expect(p.locator("#kb-info")).to_contain_text("共 2 条")
+    idle(p)
     p.locator("#split input").check()
     expect(p.locator("#kb-info")).to_contain_text("共 13 条")
     expect(p.locator("#index-info")).to_contain_text("向量索引就绪：13 条")
     expect(p.locator("#kb-panel .label-wrap")).to_contain_text("共 13 条")
+    idle(p)
     p.locator("#split input").uncheck()
     expect(p.locator("#kb-info")).to_contain_text("共 2 条")
 
