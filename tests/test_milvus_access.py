@@ -33,8 +33,15 @@ def process_tree(pid: int) -> list[int]:
     while todo:
         current = todo.pop()
         found.append(current)
-        for task in Path(f"/proc/{current}/task").iterdir():
-            todo += [int(child) for child in (task / "children").read_text().split()]
+        try:  # threads and processes come and go while we read
+            tasks = list(Path(f"/proc/{current}/task").iterdir())
+        except FileNotFoundError:
+            continue
+        for task in tasks:
+            try:
+                todo += [int(child) for child in (task / "children").read_text().split()]
+            except (FileNotFoundError, ProcessLookupError):
+                continue
     return found
 
 
@@ -42,8 +49,15 @@ def listening(pid: int) -> tuple[list[int], list[str]]:
     """The TCP ports and unix socket paths (``@name`` when abstract) on which ``pid``'s process tree listens."""
     inodes = set()
     for each in process_tree(pid):
-        for fd in Path(f"/proc/{each}/fd").iterdir():
-            with_inode = re.fullmatch(r"socket:\[(\d+)\]", os.readlink(fd)) if fd.is_symlink() else None
+        try:
+            fds = list(Path(f"/proc/{each}/fd").iterdir())
+        except FileNotFoundError:
+            continue
+        for fd in fds:
+            try:
+                with_inode = re.fullmatch(r"socket:\[(\d+)\]", os.readlink(fd))
+            except OSError:  # closed since listing
+                continue
             if with_inode:
                 inodes.add(with_inode.group(1))
     ports = []
