@@ -918,8 +918,9 @@ def train_weight_main(args: argparse.Namespace) -> int:
                           Path(f).name for f in args.train_weight)
                       + (f" --max-queries {args.max_queries}" if args.max_queries else "")
                       + (f" --max-docs {args.max_docs}" if args.max_docs else "")}
+        groups = [name for name, x in zip(sets, xs) for _ in range(len(x))]
         result = weight_model.train(np.concatenate(xs), np.concatenate(ys), DEFAULT_ALPHAS,
-                                    DEFAULT_SETTINGS.alpha, folds=args.folds, provenance=provenance)
+                                    DEFAULT_SETTINGS.alpha, folds=args.folds, provenance=provenance, groups=groups)
         result.model.save(args.out)
     except (LabelledSetError, KnowledgeBaseError, ModelLoadError, ValueError, OSError, RuntimeError) as exc:
         print(f"error: {exc}", file=sys.stderr)

@@ -18,8 +18,8 @@ FORMAT = 1
 PACKAGED = Path(__file__).parent / "data" / "weight_model.json"
 TOP = 10  # the lists whose overlap is a feature
 MIN_QUERIES = 500  # below this the cross-validated gain is within its own noise (warned about)
-RIDGES = (1.0, 10.0, 100.0, 1000.0)  # ridge penalties tried by cross-validation
-MARGINS = (0.0, 0.002, 0.005, 0.01, 0.02)  # predicted gain needed to leave the given alpha, tried likewise
+RIDGES = (1.0, 10.0, 100.0, 1e3, 1e4, 1e5)  # ridge penalties tried by cross-validation
+MARGINS = (0.0, 0.002, 0.005, 0.01, 0.02, 0.05)  # predicted gain needed to leave the given alpha, tried likewise
 
 _HAN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
 _LATIN = re.compile(r"[A-Za-z]")
@@ -287,16 +287,25 @@ def _folds(n: int, k: int, seed: int) -> list[np.ndarray]:
 
 
 def _select(x: np.ndarray, ndcg: np.ndarray, alphas: np.ndarray, default: int, rows: np.ndarray, k: int,
-            seed: int) -> tuple[float, float]:
-    """The (ridge, margin) with the best mean nDCG over ``k``-fold cross-validation within ``rows``."""
-    folds = _folds(len(rows), k, seed)
+            seed: int, groups: np.ndarray | None = None) -> tuple[float, float]:
+    """The (ridge, margin) with the best gain over the default by cross-validation within ``rows``.
+
+    With ``groups`` of at least two sets among ``rows``, each set is left out in turn and every set weighs
+    alike (what transfers to a set the model has not seen); otherwise ``k`` random folds, every query alike.
+    """
+    sets = np.unique(groups[rows]) if groups is not None else np.zeros(0)
+    if sets.size >= 2:
+        folds = [np.flatnonzero(groups[rows] == g) for g in sets]
+    else:
+        folds = _folds(len(rows), k, seed)
     best, chosen = -np.inf, (RIDGES[0], MARGINS[0])
     for ridge in RIDGES:
         for margin in MARGINS:
             total = 0.0
             for f in folds:
                 train = np.setdiff1d(np.arange(len(rows)), f)
-                total += _picked(x[rows], ndcg[rows], alphas, default, ridge, margin, train, f).sum()
+                gain = _picked(x[rows], ndcg[rows], alphas, default, ridge, margin, train, f) - ndcg[rows[f], default]
+                total += gain.mean() if sets.size >= 2 else gain.sum()
             if total > best + 1e-12:
                 best, chosen = total, (ridge, margin)
     return chosen
@@ -316,7 +325,8 @@ class Training:
 
 
 def train(x: np.ndarray, ndcg: np.ndarray, alphas: Sequence[float], default_alpha: float = 0.7, folds: int = 5,
-          seed: int = 0, provenance: Mapping[str, Any] | None = None) -> Training:
+          seed: int = 0, provenance: Mapping[str, Any] | None = None,
+          groups: Sequence[str] | None = None) -> Training:
     """Fit the weight model and measure it by nested cross-validation.
 
     Args:
@@ -327,6 +337,8 @@ def train(x: np.ndarray, ndcg: np.ndarray, alphas: Sequence[float], default_alph
         folds: outer folds; the ridge penalty and the margin are chosen inside each outer training part by
             an inner cross-validation, so the reported gain is measured on queries nothing was tuned on.
         provenance: recorded in the model file (sets, command); the counts and the gain are added.
+        groups: each query's set; with two sets or more the penalty and margin are chosen leaving one set
+            out at a time (a model for knowledge bases it has not seen), else by random folds.
     Returns:
         Training; its model is fitted on every query with the penalty and margin the whole set prefers.
     Raises:
@@ -344,14 +356,17 @@ def train(x: np.ndarray, ndcg: np.ndarray, alphas: Sequence[float], default_alph
     if n < max(folds, 2) * 2:
         raise ValueError(f"{n} queries cannot be split into {folds} cross-validation folds: label at least "
                          f"{max(folds, 2) * 2} (and {MIN_QUERIES} for a gain worth trusting)")
+    group = None if groups is None else np.asarray(groups)
+    if group is not None and group.shape != (n,):
+        raise ValueError(f"groups must name the set of each of the {n} queries, got {group.shape}")
     learned = np.empty(n)
     for f in _folds(n, folds, seed):
         train_rows = np.setdiff1d(np.arange(n), f)
-        ridge, margin = _select(x, ndcg, grid, default, train_rows, max(2, folds - 1), seed + 1)
+        ridge, margin = _select(x, ndcg, grid, default, train_rows, max(2, folds - 1), seed + 1, group)
         learned[f] = _picked(x, ndcg, grid, default, ridge, margin, train_rows, f)
     diff = learned - ndcg[:, default]
     gain, stderr = float(diff.mean()), float(diff.std(ddof=1) / math.sqrt(n)) if n > 1 else 0.0
-    ridge, margin = _select(x, ndcg, grid, default, np.arange(n), folds, seed + 1)
+    ridge, margin = _select(x, ndcg, grid, default, np.arange(n), folds, seed + 1, group)
     means, scales, intercepts, coefficients = _fit(x, ndcg - ndcg[:, [default]], ridge)
     warning = None
     if n < MIN_QUERIES:
@@ -360,7 +375,8 @@ def train(x: np.ndarray, ndcg: np.ndarray, alphas: Sequence[float], default_alph
                    "relying on the model")
     record = {**(provenance or {}), "queries": n, "folds": folds, "cv_gain": round(gain, 5),
               "cv_gain_stderr": round(stderr, 5), "cv_default_ndcg": round(float(ndcg[:, default].mean()), 5),
-              "cv_learned_ndcg": round(float(learned.mean()), 5)}
+              "cv_learned_ndcg": round(float(learned.mean()), 5),
+              "selection": "leave one set out" if group is not None and np.unique(group).size >= 2 else f"{folds} folds"}
     model = WeightModel(FEATURE_NAMES, means, scales, grid, float(default_alpha), intercepts, coefficients,
                         float(margin), float(ridge), record)
     return Training(model, learned, ndcg[:, default].copy(), gain, stderr, warning)

@@ -210,3 +210,47 @@ def test_cli_trains_a_weight_model_and_evaluates_with_it(tmp_path, monkeypatch, 
     assert "needs --out FILE" in capsys.readouterr().err
     assert ev.main([]) == 2
     assert "give --data FOLDER" in capsys.readouterr().err
+
+
+def test_with_several_sets_the_penalty_and_margin_are_chosen_leaving_one_set_out():
+    x, ndcg, _ = synthetic()
+    # two sets that want opposite things from the same feature: nothing transfers, so the model stays put
+    flip = np.arange(len(x)) % 2 == 1
+    ndcg[flip] = ndcg[flip][:, ::-1]
+    groups = np.where(flip, "b", "a")
+    grouped = wm.train(x, ndcg, ev.DEFAULT_ALPHAS, 0.5, folds=4, groups=groups)
+    assert grouped.model.provenance["selection"] == "leave one set out"
+    alone = wm.train(x, ndcg, ev.DEFAULT_ALPHAS, 0.5, folds=4)
+    assert alone.model.provenance["selection"] == "4 folds"
+    with pytest.raises(ValueError, match="groups must name the set"):
+        wm.train(x, ndcg, ev.DEFAULT_ALPHAS, 0.5, folds=4, groups=groups[:-1])
+
+
+def test_search_cli_uses_the_weight_model_and_says_why(tmp_path, monkeypatch, capsys):
+    import hybrid.semantic
+    from hybrid import cli
+
+    monkeypatch.setattr(hybrid.semantic, "load_embedder", lambda *a, **kw: LoadedEmbedder(OneHotEncoder(), "auto"))
+    n, grid = len(wm.FEATURE_NAMES), np.round(np.linspace(0, 1, 11), 1)
+    coefficients = np.zeros((grid.size, n))
+    coefficients[9, wm.FEATURE_NAMES.index("matched_share")] = -1.0
+    means = np.zeros(n)
+    means[wm.FEATURE_NAMES.index("matched_share")] = 1.0
+    path = wm.WeightModel(wm.FEATURE_NAMES, means, np.ones(n), grid, 0.7, np.zeros(grid.size), coefficients
+                          ).save(tmp_path / "m.json")
+    kb = tmp_path / "kb.txt"
+    kb.write_text("\n".join(t for _, t in TRAIN_CORPUS), encoding="utf-8")
+    try:
+        code = cli.main(["search", "--kb", str(kb), "--query", "苹果 capital", "--fusion", "learned",
+                         "--weight-model", str(path), "--json"])
+        out, err = capsys.readouterr()
+        assert code == 0, err
+        choice = json.loads(out)["weight_choice"]
+        assert choice["chosen"] == 0.9 and choice["reasons"] == ["few of your words matched: more semantic"]
+        code = cli.main(["search", "--kb", str(kb), "--query", "苹果 capital", "--fusion", "learned",
+                         "--weight-model", str(path)])
+        assert code == 0 and "learned weight: alpha 0.9 (given 0.7)" in capsys.readouterr().out
+    finally:
+        wm.use(None)
+    code = cli.main(["search", "--kb", str(kb), "--query", "苹果", "--weight-model", str(tmp_path / "none.json")])
+    assert code == 2 and "cannot read the weight model" in capsys.readouterr().err
