@@ -573,6 +573,7 @@ TEXTS["zh"].update({
     "why_hit_learned_kept": "学习的权重：模型没有预测到更好的权重，保持语义权重 {alpha}。",
     "weight_more_semantic": "更偏语义",
     "weight_more_keyword": "更偏关键词",
+    "alpha_info_learned": "learned：与 adaptive 相同，但模型按查询特征为每个查询选 α；预测不到更好时就用这里的 α",
     **{f"wf_{name}_{end}": phrase for name, pair in {
         "query_length": ("查询较长", "查询较短"),
         "han_share": ("查询几乎全是汉字", "查询汉字很少"),
@@ -598,6 +599,8 @@ TEXTS["en"].update({
     "why_hit_learned_kept": "Learned weight: the model predicted no better weight, so the semantic weight stays {alpha}.",
     "weight_more_semantic": "more semantic",
     "weight_more_keyword": "more keyword",
+    "alpha_info_learned": "learned: as adaptive, but a model picks α per query from its features; where it predicts "
+                          "nothing better, this α is used",
     **{f"wf_{name}_{end}": phrase for name, pair in WEIGHT_FEATURES.items() for end, phrase in zip(("hi", "lo"), pair)},
 })
 
