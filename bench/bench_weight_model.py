@@ -1,9 +1,10 @@
 """Measures the learned per-query fusion weight against the default and the best fixed sweep point on labelled sets.
 
-Run: ``python -m bench.bench_weight_model [--data ../shared/datasets] [--cache /tmp/hybrid-weight]``.
-Step 1 (``collect``) ranks each set's cut once and keeps every query's two candidate lists, its evidence and its
-judgements in ``--cache`` (outside the repository: nothing of the sets is committed); the later steps re-fuse
-those lists in memory, so models are compared without retrieving again.
+Run: ``python -m bench.bench_weight_model [--data ../shared/datasets] [--cache /tmp/hybrid-weight]
+[--write-model hybrid/data/weight_model.json]``. It ranks each set's cut once and keeps every query's two
+candidate lists, evidence and judgements in ``--cache`` (outside the repository: nothing of the sets is
+committed); then re-fuses them in memory: the tables of held-out halves and left-out sets (BENCHMARKS.md
+"Issue 19"), the packaged model when asked, and the query cost of ``learned`` beside ``adaptive`` at 100k entries.
 """
 
 from __future__ import annotations
