@@ -171,6 +171,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--lang", choices=sorted(set(LANGUAGES.values())), default=DEFAULT_LANGUAGE,
                    help="language the UI opens in (each visitor can switch)")
     p.add_argument("--no-ui", action="store_true", help="serve the JSON API only, without the web UI")
+    p.add_argument("--weight-model", default=None, metavar="FILE",
+                   help="the weight model of fusion 'learned' (`python -m hybrid.evaluate --train-weight`); "
+                        "default: the packaged one")
     p.add_argument("--mcp", action="store_true",
                    help="also serve the search endpoint as an MCP tool (streamable HTTP at /gradio_api/mcp/)")
     return p
@@ -193,6 +196,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         check_forwarded_allow_ips(args.forwarded_allow_ips, args.share)
         if args.mcp and args.no_ui:
             raise ValueError("--mcp serves the page's search endpoint, which --no-ui leaves out")
+        if args.weight_model:
+            from hybrid.weight_model import use
+
+            use(args.weight_model)  # a WeightModelError is a ValueError
         tokenizer = tokenizer_from_args(args)
         store = (open_store(args.store, collection=args.collection, read_only=True, tokenizer=tokenizer)
                  if args.store else None)

@@ -65,6 +65,9 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--alpha", type=float, default=DEFAULT_SETTINGS.alpha, help="semantic weight in [0, 1]")
     s.add_argument("--fusion", choices=sorted(FUSERS), default=DEFAULT_SETTINGS.fusion)
     s.add_argument("--normalizer", choices=sorted(NORMALIZERS), default=DEFAULT_SETTINGS.normalizer)
+    s.add_argument("--weight-model", default=None, metavar="FILE",
+                   help="the weight model of --fusion learned (`python -m hybrid.evaluate --train-weight`); "
+                        "default: the packaged one")
     s.add_argument("--mode", choices=MODES, default="all")
     tokenizer_options(s)
     _model_options(s)
@@ -126,7 +129,14 @@ def to_json(response: SearchResponse, mode: str) -> dict:
     return {"model": response.model, "device": response.device, "query": response.query,
             "query_tokens": list(response.query_tokens), **lists,
             "alpha_used": response.alpha_used, "reranker": response.reranker,
+            **({"weight_choice": _choice_json(response.weight_choice)} if response.weight_choice else {}),
             "timings_ms": {k: round(v, 3) for k, v in response.timings_ms.items()}}
+
+
+def _choice_json(choice) -> dict:
+    from .weight_model import describe
+
+    return {"given": choice.given, "chosen": choice.chosen, "reasons": describe(choice)}
 
 
 def _print_table(response: SearchResponse, mode: str) -> None:
@@ -144,6 +154,13 @@ def _print_table(response: SearchResponse, mode: str) -> None:
         print(f"== reranked ({response.reranker}; score: P(relevant), hybrid rank in brackets)")
         for h in response.reranked:
             print(f"{h.rank:>3}. {h.score:8.4f}  [{h.id}] ({h.hybrid_rank}) {h.text}")
+    choice = response.weight_choice
+    if choice is not None:
+        from .weight_model import describe
+
+        why = "; ".join(describe(choice)) or "the model predicted no better weight"
+        print(f"learned weight: alpha {choice.chosen:g} (given {choice.given:g}), semantic weight "
+              f"{response.alpha_used:.2f}: {why}")
     print("timings_ms: " + ", ".join(f"{k}={v:.1f}" for k, v in response.timings_ms.items()))
 
 
@@ -175,6 +192,10 @@ def _search(args: argparse.Namespace) -> int:
 
     store = None
     try:
+        if args.weight_model:
+            from .weight_model import use
+
+            use(args.weight_model)
         tokenizer = tokenizer_from_args(args)
         embedder = _load_model(args) if args.mode != "keyword" else None
         if args.store:

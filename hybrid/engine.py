@@ -459,6 +459,7 @@ class HybridEngine:
             settings=settings,
             alpha_used=fused.alpha if fused is not None else None,
             evidence=retrieval.evidence,
+            weight_choice=fused.choice if fused is not None else None,
         )
 
     def search_many(self, queries: Sequence[str], k: int | None = None, alpha: float | None = None,
@@ -587,7 +588,7 @@ class HybridEngine:
 
         tick = time.perf_counter()
         keyword = self.store.keyword_search(query, tokens, top=settings.window, k1=settings.k1, b=settings.b)
-        evidence = self._evidence(tokens, keyword)
+        evidence = replace(self._evidence(tokens, keyword), query=query)
         timings["keyword"] = _ms(tick)
 
         if want_semantic:
@@ -669,7 +670,8 @@ class HybridEngine:
             return QueryEvidence(tuple(idf), 0.0)
         found = set(self.store.matched_tokens(int(keyword.docs[0]), distinct))
         covered = sum(w for t, w in zip(distinct, idf) if t in found)
-        return QueryEvidence(tuple(idf), covered / sum(idf) if sum(idf) > 0 else 0.0)
+        return QueryEvidence(tuple(idf), covered / sum(idf) if sum(idf) > 0 else 0.0,
+                             matched_tokens=sum(t in found for t in distinct))
 
     def _hits(self, lists: dict[str, tuple[np.ndarray, np.ndarray]], retrieval: Retrieval, fused: Fused | None,
               normalizer: str) -> dict[str, tuple[Hit, ...]]:

@@ -21,12 +21,14 @@ from .engine import HybridEngine, Retrieval
 from .fusion import FUSERS, Candidates
 from .kb import Document, KnowledgeBaseError, UserError, split_sentences
 from .lang import ALPHABETIC, CJK, document_script
-from .metrics import (bootstrap_ci, jaccard_at_k, mean_scores, paired_delta, rbo, recall_at_k, score_query,
-                      top_k_overlap)
+from .metrics import (bootstrap_ci, jaccard_at_k, mean_scores, ndcg_at_k, paired_delta, rbo, recall_at_k,
+                      score_query, top_k_overlap)
 from .rerank import Reranker
 from .semantic import Embedder
 from .settings import DEFAULT_SETTINGS, Settings
 from .tokenize import Tokenizer, TokenizerSettings
+from . import weight_model
+from .weight_model import features
 
 log = logging.getLogger(__name__)
 
@@ -544,6 +546,16 @@ def query_flag(retrieval: Retrieval) -> str | None:
     return None
 
 
+def weight_row(retrieval: Retrieval, qrels: Mapping[str, int], ranking: Callable[[np.ndarray], list[str]],
+               alphas: Sequence[float] = DEFAULT_ALPHAS) -> tuple[np.ndarray, np.ndarray]:
+    """One query's training row for the weight model: its features, and its nDCG@10 under ``adaptive`` at each
+    alpha of ``alphas`` (``ranking`` turns fused document keys into the ids ``qrels`` uses)."""
+    x = features(retrieval.keyword, retrieval.semantic, retrieval.evidence)
+    y = np.array([ndcg_at_k(ranking(retrieval.fuse(a, "adaptive").docs), qrels, PRIMARY_K)
+                  for a in alphas])
+    return x, y
+
+
 def split_half_report(report: Mapping[str, Any]) -> dict[str, Any]:
     """Choose on one half of the queries, report the other: what tuning on your own queries is worth.
 
@@ -786,7 +798,13 @@ def build_parser() -> argparse.ArgumentParser:
     """The argument parser of ``python -m hybrid.evaluate``."""
     p = argparse.ArgumentParser(prog="python -m hybrid.evaluate",
                                 description="Keyword vs semantic vs hybrid ranking quality on a labelled set.")
-    p.add_argument("--data", required=True, help="folder with corpus.jsonl, queries.jsonl, qrels.tsv")
+    p.add_argument("--data", help="folder with corpus.jsonl, queries.jsonl, qrels.tsv")
+    p.add_argument("--train-weight", nargs="+", default=None, metavar="DIR",
+                   help="train the learned fusion weight on these labelled set folders (k-fold cross-validated) "
+                        "and write it to --out; --max-queries and --max-docs cut each set")
+    p.add_argument("--folds", type=int, default=5, help="cross-validation folds of --train-weight")
+    p.add_argument("--weight-model", default=None, metavar="FILE",
+                   help="the weight model 'learned' fusion uses (default: the packaged one)")
     p.add_argument("--model", default="auto", help="auto, a packaged alias, a hub id or a local folder")
     p.add_argument("--device", default="auto", help="auto | cpu | cuda | mps")
     p.add_argument("--k", type=int, default=PRIMARY_K, help="cut-off reported besides @10")
@@ -850,9 +868,88 @@ def _tqdm_progress():
     return progress
 
 
+def weight_rows(labelled: LabelledSet, embedder: Embedder, cache: EmbeddingCache | None = None,
+                alphas: Sequence[float] = DEFAULT_ALPHAS, tokenizer: Tokenizer | None = None,
+                progress: Callable[[str, int, int], None] | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Index ``labelled`` and give every query's ``weight_row``: features (n, features) and nDCG@10 (n, alphas)."""
+    engine = HybridEngine(list(labelled.documents), embedder=embedder, cache=cache, tokenizer=tokenizer,
+                          progress=None if progress is None else (lambda d, t: progress("documents", d, t)))
+    texts = [t for _, t in labelled.queries]
+    vectors = embed_queries(embedder, texts, cache)
+    id_of = {engine.store.key(d.id): d.id for d in labelled.documents}
+    parents = labelled.parents
+
+    def ranking(keys: np.ndarray) -> list[str]:
+        return list(dict.fromkeys(parents.get(id_of[k], id_of[k]) for k in keys.tolist()))
+
+    xs, ys = [], []
+    for i, ((qid, _), r) in enumerate(zip(labelled.queries, _retrieved(engine, texts, vectors))):
+        x, y = weight_row(r, labelled.qrels[qid], ranking, alphas)
+        xs.append(x)
+        ys.append(y)
+        if progress is not None:
+            progress("ranking", i + 1, len(texts))
+    return np.array(xs).reshape(len(xs), -1), np.array(ys).reshape(len(ys), len(alphas))
+
+
+def train_weight_main(args: argparse.Namespace) -> int:
+    """``--train-weight``: collect every set's rows, cross-validate, print the gain and write the model."""
+    from .semantic import ModelLoadError, load_embedder
+
+    if not args.out:
+        print("error: --train-weight needs --out FILE (where the model is written)", file=sys.stderr)
+        return 2
+    try:
+        loaded = load_embedder(args.model, device=args.device, use_instruction=not args.no_instruction,
+                               document_prompt=args.document_prompt)
+        cache = EmbeddingCache(args.cache_dir)
+        xs, ys, sets = [], [], {}
+        for folder in args.train_weight:
+            labelled = load_labelled_set(folder, max_queries=args.max_queries)
+            if args.max_docs is not None:
+                labelled = subset_corpus(labelled, args.max_docs)
+            x, y = weight_rows(labelled, loaded.embedder, cache, progress=_tqdm_progress())
+            xs.append(x)
+            ys.append(y)
+            sets[labelled.name] = len(labelled.queries)
+        provenance = {"sets": sets, "model": loaded.embedder.name, "alpha_grid": "adaptive",
+                      "trained": time.strftime("%Y-%m-%d", time.gmtime()),
+                      "command": "python -m hybrid.evaluate --train-weight " + " ".join(
+                          Path(f).name for f in args.train_weight)
+                      + (f" --max-queries {args.max_queries}" if args.max_queries else "")
+                      + (f" --max-docs {args.max_docs}" if args.max_docs else "")}
+        groups = [name for name, x in zip(sets, xs) for _ in range(len(x))]
+        result = weight_model.train(np.concatenate(xs), np.concatenate(ys), DEFAULT_ALPHAS,
+                                    DEFAULT_SETTINGS.alpha, folds=args.folds, provenance=provenance, groups=groups)
+        result.model.save(args.out)
+    except (LabelledSetError, KnowledgeBaseError, ModelLoadError, ValueError, OSError, RuntimeError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    if result.warning:
+        print(f"warning: {result.warning}", file=sys.stderr)
+    n = len(result.learned)
+    print(f"trained on {n} queries ({', '.join(f'{k}: {v}' for k, v in sets.items())}); {args.folds}-fold "
+          f"cross-validated nDCG@{PRIMARY_K}: learned {result.learned.mean():.4f}, default (adaptive, alpha "
+          f"{DEFAULT_SETTINGS.alpha}) {result.default.mean():.4f}, gain {result.gain:+.4f} "
+          f"(± {2 * result.stderr:.4f}, 2 standard errors)")
+    print(f"wrote {args.out}; use it with --weight-model {args.out} (fusion 'learned')")
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit status."""
     args = build_parser().parse_args(argv)
+    if args.train_weight:
+        return train_weight_main(args)
+    if not args.data:
+        print("error: give --data FOLDER (a labelled set) or --train-weight FOLDER [FOLDER ...]", file=sys.stderr)
+        return 2
+    if args.weight_model:
+        try:
+            weight_model.use(args.weight_model)
+        except weight_model.WeightModelError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 2
     fusions = list(FUSERS) if args.fusion == "all" else [args.fusion]
     if args.fusion != "all" and args.fusion not in FUSERS:
         print(f"error: unknown --fusion {args.fusion!r}; choose all or one of {', '.join(FUSERS)}", file=sys.stderr)

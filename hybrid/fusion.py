@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Callable, Protocol
 
 import numpy as np
@@ -54,6 +54,8 @@ class QueryEvidence:
         blind_spot: some of the best semantic candidates hold no text in any script of the query's tokens
             (an English entry for a Chinese query): keyword matching cannot judge them, so what it says
             about the query's ranking is incomplete.
+        query: the query's text (its length and scripts are features of the learned weight).
+        matched_tokens: how many distinct query tokens the best keyword match contains.
     """
 
     token_idf: tuple[float, ...] = ()
@@ -62,6 +64,24 @@ class QueryEvidence:
     cosine_std: float | None = None
     blind_spot: bool = False
     cosine_count: int = 0
+    query: str = ""
+    matched_tokens: int = 0
+
+
+@dataclass(frozen=True)
+class WeightChoice:
+    """What the weight model chose for one query.
+
+    Attributes:
+        given: the alpha fusion was given (kept unless the model predicts a gain elsewhere).
+        chosen: the alpha used (``adaptive_alpha`` of it is the query's semantic weight).
+        reasons: the features that moved the weight from ``given`` to ``chosen``, strongest first, as
+            ``(feature name, standardised value)``; a value above 0 is above the training queries' mean.
+    """
+
+    given: float
+    chosen: float
+    reasons: tuple[tuple[str, float], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -77,6 +97,7 @@ class Fused:
         keyword_weight, semantic_weight: the weights applied to each document's normalised scores, so that
             ``keyword_part = keyword_weight * keyword_norm`` and ``semantic_part = semantic_weight * semantic_norm``
             (one pair per query: every document of a query is weighed alike).
+        choice: ``learned`` fusion: the alpha it was given, the one it chose and why (None for other methods).
     """
 
     docs: np.ndarray
@@ -88,6 +109,7 @@ class Fused:
     alpha: float
     keyword_weight: np.ndarray | None = None
     semantic_weight: np.ndarray | None = None
+    choice: "WeightChoice | None" = None
 
 
 # --- normalisers: a retriever's raw scores -> [0, 1]. Each is fitted on the candidates the retriever
@@ -336,21 +358,45 @@ def adaptive(keyword: Candidates, semantic: Candidates, alpha: float, *, normali
     part is not made up for, nor held against it beyond that, so it ranks by what its cosine earns.
     ``normalizer`` is not used.
     """
+    # alpha 1 is semantic only, as for every method; alpha 0 is no end here: the weight still follows
+    # what keyword matching can vouch for (``adaptive_alpha``).
+    return _adaptive(keyword, semantic, alpha, evidence, single=alpha == 1.0)
+
+
+def _adaptive(keyword: Candidates, semantic: Candidates, alpha: float, evidence: QueryEvidence,
+              single: bool) -> Fused:
     alpha_q = adaptive_alpha(alpha, evidence) if len(semantic) else 0.0
     semantic_values = calibrated_cosine(semantic.scores, evidence)
     if semantic_values is None:
         semantic_values = _normalized(semantic, "minmax")
     keyword_values = _normalized(keyword, "minmax", keyword_floor(keyword.scores[:keyword.own]))
-    # alpha 1 is semantic only, as for every method; alpha 0 is no end here: the weight still follows
-    # what keyword matching can vouch for (``adaptive_alpha``).
-    combine = _single if alpha == 1.0 else _combine
+    combine = _single if single else _combine
     return combine(keyword, semantic, keyword_values, semantic_values, 1.0 - alpha_q, alpha_q, alpha_q)
+
+
+def learned(keyword: Candidates, semantic: Candidates, alpha: float, *, normalizer: str = "minmax",
+            rrf_k: int = 60, evidence: QueryEvidence = QueryEvidence()) -> Fused:
+    """``adaptive`` with its alpha chosen per query by the weight model (``hybrid.weight_model``).
+
+    The model predicts, from the query's features, the nDCG@10 gain of each alpha of its grid, and moves
+    away from ``alpha`` only to an alpha predicted to gain more than its margin. The alpha chosen is the
+    query's: every document gets the same weights (``adaptive_alpha`` of it), so dominance holds. ``alpha``
+    1 is semantic only, as for every method. ``choice`` says what was chosen and why.
+    ``normalizer`` is not used.
+    """
+    from .weight_model import active, features
+
+    if alpha == 1.0 or not len(semantic):
+        return _adaptive(keyword, semantic, alpha, evidence, single=alpha == 1.0)
+    choice = active().choose(features(keyword, semantic, evidence), alpha)
+    return replace(_adaptive(keyword, semantic, choice.chosen, evidence, single=False), choice=choice)
 
 
 FUSERS: dict[str, Fuser] = {
     "weighted": weighted,
     "rrf": rrf,
     "adaptive": adaptive,
+    "learned": learned,
 }
 
 

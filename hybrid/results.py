@@ -7,7 +7,7 @@ from typing import Any, Mapping
 
 import numpy as np
 
-from .fusion import QueryEvidence
+from .fusion import QueryEvidence, WeightChoice
 from .settings import Settings
 
 
@@ -82,6 +82,7 @@ class SearchResponse:
         alpha_used: the semantic weight fusion applied to this query (adaptive methods vary it).
         evidence: what the search measured about the query (idf of its tokens, the knowledge base's mean and
             spread of its cosine), for judging hits beyond their rank.
+        weight_choice: ``learned`` fusion's choice of alpha for the query and the features behind it (else None).
     """
 
     query: str
@@ -98,6 +99,7 @@ class SearchResponse:
     reranked: tuple[Hit, ...] = ()
     reranker: str = ""
     evidence: QueryEvidence = QueryEvidence()
+    weight_choice: WeightChoice | None = None
 
     def to_dict(self, include_vector: bool = False) -> dict[str, Any]:
         """Plain JSON-ready dict (the vector as a list when ``include_vector``)."""

@@ -92,3 +92,12 @@ def test_isolation_bench_times_keyword_searches_beside_an_embedding_request():
     assert out["largest request: statuses"] == [200] and 0 < out["largest request: tokens"] <= 300
     assert out["no load: searches"] > 0 and out["while the largest request embeds: searches"] > 0
     assert out["failed searches"] == 0
+
+
+def test_weight_model_bench_times_learned_beside_adaptive_in_one_run():
+    from bench import bench_weight_model
+
+    out = bench_weight_model.cost(1500, 8)
+    assert out["entries"] == 1500 and out["queries"] == 8
+    assert out["fuse ms median, learned"] > 0 and out["fuse ms median, adaptive"] > 0
+    assert out["learned / adaptive, search"] == out["search ms median, learned"] / out["search ms median, adaptive"]

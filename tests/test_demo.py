@@ -474,4 +474,7 @@ def test_main_rejects_a_bad_knowledge_base_or_device_before_serving(tmp_path, ca
     assert "holds no entries" in capsys.readouterr().err
     assert demo.main(["--mcp", "--no-ui"]) == 2
     assert "--mcp serves the page's search endpoint" in capsys.readouterr().err
+    (tmp_path / "weights.json").write_text("{}", encoding="utf-8")
+    assert demo.main(["--weight-model", str(tmp_path / "weights.json")]) == 2
+    assert "format None" in capsys.readouterr().err
     assert demo.build_parser().parse_args(["--mcp"]).mcp is True

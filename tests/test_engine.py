@@ -44,7 +44,7 @@ def test_three_lists_and_their_scores(engine):
     assert res.model == "fake-onehot" and res.device == "cpu"
 
 
-@pytest.mark.parametrize("fusion", ["weighted", "rrf", "adaptive"])
+@pytest.mark.parametrize("fusion", ["weighted", "rrf", "adaptive", "learned"])
 def test_hybrid_hits_carry_the_weights_that_make_their_score(engine, fusion):
     res = engine.search("苹果好吃吗", k=6, alpha=0.4, fusion=fusion)
     assert res.hybrid
@@ -82,7 +82,7 @@ def test_ranks_are_reported_in_each_list(engine):
             assert ids(res.keyword)[hit.keyword_rank - 1] == hit.id
 
 
-@pytest.mark.parametrize("fusion", ["weighted", "rrf", "adaptive"])
+@pytest.mark.parametrize("fusion", ["weighted", "rrf", "adaptive", "learned"])
 def test_alpha_extremes(engine, fusion):
     query = "苹果 首都"
     kw_only = engine.search(query, k=2, alpha=0.0, fusion="weighted")

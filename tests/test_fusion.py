@@ -47,7 +47,7 @@ def test_alpha_ends_are_the_single_lists_with_their_ties_and_candidates(method, 
     sem = cands([4, 5, 2, 1, 0, 9], [0.9, 0.9, 0.8, 0.7, 0.6, 0.1], retrieved=5)
     evidence = QueryEvidence(best_coverage=1.0, cosine_mean=0.5, cosine_std=0.1)
     low = fuse(kw, sem, 0.0, method, normalizer=normalizer, evidence=evidence)
-    if method != "adaptive":  # adaptive's alpha 0 is no end: its weight follows the keyword coverage
+    if method not in ("adaptive", "learned"):  # their alpha 0 is no end: the weight follows the keyword coverage
         assert low.docs.tolist() == [0, 1, 2, 9]
     high = fuse(kw, sem, 1.0, method, normalizer=normalizer, evidence=evidence)
     assert high.docs.tolist() == [4, 5, 2, 1, 0]
@@ -227,7 +227,7 @@ def test_a_document_at_least_as_good_on_both_scores_ranks_above(method, normaliz
     keyword, semantic, evidence, alpha, rrf_k = case
     fused = fuse(keyword, semantic, alpha, method, normalizer=normalizer, rrf_k=rrf_k, evidence=evidence)
     np.testing.assert_allclose(fused.scores, fused.keyword_part + fused.semantic_part)
-    if alpha in ((1.0,) if method == "adaptive" else (0.0, 1.0)):  # the ends: one retriever's own list
+    if alpha in ((1.0,) if method in ("adaptive", "learned") else (0.0, 1.0)):  # the ends: one retriever's own list
         single = semantic if fused.alpha == 1.0 else keyword
         assert fused.docs.tolist() == single.docs[:single.own].tolist()
         return

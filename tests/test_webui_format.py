@@ -293,3 +293,32 @@ def test_why_of_a_keyword_hit_outside_the_semantic_list_says_its_cosine_was_look
                      keyword_score_norm=0.3, keyword_contribution=0.3, semantic_score=None, semantic_rank=None)
     why = html.unescape(fmt.why_details(no_cosine, alpha_used=0.0, fusion="adaptive", lang="en"))
     assert text("why_hit_no_semantic", "en") in why and text("why_hit_semantic_lookup", "en") not in why
+
+
+def test_why_this_rank_says_what_the_learned_weight_chose_and_why(engine):
+    from hybrid import weight_model as wm
+
+    n, grid = len(wm.FEATURE_NAMES), np.round(np.linspace(0, 1, 11), 1)
+    coefficients = np.zeros((grid.size, n))
+    coefficients[9, wm.FEATURE_NAMES.index("matched_share")] = -1.0  # few matched words: alpha 0.9 gains
+    means = np.zeros(n)
+    means[wm.FEATURE_NAMES.index("matched_share")] = 1.0
+    wm._active["model"] = wm.WeightModel(wm.FEATURE_NAMES, means, np.ones(n), grid, 0.7, np.zeros(grid.size),
+                                         coefficients)
+    try:
+        response = engine.search("苹果 capital", k=3, alpha=0.7, fusion="learned")  # "capital" matches nothing
+        assert response.weight_choice.chosen == 0.9 and response.weight_choice.reasons[0][0] == "matched_share"
+        _, _, hybrid = fmt.results_columns(response, UNCALIBRATED, 0.5, lang="en")
+        assert "few of your words matched: more semantic" in html.unescape(hybrid)
+        assert f"semantic weight {response.alpha_used:.2f} for this query (default 0.7)" in html.unescape(hybrid)
+        _, _, hybrid = fmt.results_columns(response, UNCALIBRATED, 0.5, lang="zh")
+        assert "你的词很少匹配上: 更偏语义" in html.unescape(hybrid)
+        kept = engine.search("苹果", k=3, alpha=0.7, fusion="learned")  # every word matched: no gain predicted
+        assert kept.weight_choice.chosen == 0.7 and not kept.weight_choice.reasons
+        _, _, hybrid = fmt.results_columns(kept, UNCALIBRATED, 0.5, lang="en")
+        assert "the model predicted no better weight" in html.unescape(hybrid)
+        other = engine.search("苹果 capital", k=3, alpha=0.7, fusion="adaptive")
+        assert other.weight_choice is None and "Learned weight" not in fmt.results_columns(other, UNCALIBRATED, 0.5,
+                                                                                           lang="en")[2]
+    finally:
+        wm.use(None)

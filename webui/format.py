@@ -9,6 +9,7 @@ from typing import Callable, Iterable, Mapping, Sequence
 import numpy as np
 import pandas as pd
 
+from hybrid.fusion import WeightChoice
 from hybrid.results import Hit, SearchResponse
 from hybrid.service import FAILED, READY, ModelStatus
 
@@ -222,7 +223,21 @@ def _weight(value: float | None) -> str:
     return _NONE if value is None else f"{value:.4f}"
 
 
-def why_details(hit: Hit, alpha_used: float | None, fusion: str, lang: str = "zh") -> str:
+def weight_note(choice: WeightChoice | None, alpha_used: float | None, lang: str = "zh") -> str | None:
+    """What ``learned`` fusion chose for the query and the two or three features that moved it, in words
+    (None for other methods)."""
+    if choice is None or alpha_used is None:
+        return None
+    if not choice.reasons:
+        return text("why_hit_learned_kept", lang, alpha=f"{alpha_used:.2f}")
+    side = text("weight_more_semantic" if choice.chosen > choice.given else "weight_more_keyword", lang)
+    words = [text(f"wf_{name}_{'hi' if value > 0 else 'lo'}", lang) + f": {side}" for name, value in choice.reasons]
+    return text("why_hit_learned", lang, alpha=f"{alpha_used:.2f}", base=f"{choice.given:g}",
+                reasons=("；" if lang == "zh" else "; ").join(words))
+
+
+def why_details(hit: Hit, alpha_used: float | None, fusion: str, lang: str = "zh",
+                choice: WeightChoice | None = None) -> str:
     """The expandable "why this rank" of one hybrid hit: per retriever the raw score, the normalised score,
     the weight fusion applied to this hit and the product; the two products add up to the hit's score.
 
@@ -231,6 +246,7 @@ def why_details(hit: Hit, alpha_used: float | None, fusion: str, lang: str = "zh
         alpha_used: the semantic weight fusion chose for the query (None without fusion).
         fusion: the fusion method's name.
         lang: "zh" or "en".
+        choice: ``learned`` fusion's choice for the query (``weight_note``).
     Returns:
         HTML (a ``<details>`` element).
     """
@@ -257,6 +273,9 @@ def why_details(hit: Hit, alpha_used: float | None, fusion: str, lang: str = "zh
         notes.append(text("why_hit_semantic_lookup", lang))
     if fusion == "rrf":
         notes.append(text("why_hit_rrf", lang))
+    learned = weight_note(choice, alpha_used, lang)
+    if learned:
+        notes.append(learned)
     note_html = "".join(f'<div class="why-note">{html.escape(n)}</div>' for n in notes)
     return (f'<details class="why"><summary>{html.escape(text("why_hit", lang, rank=hit.rank))}</summary>'
             f'<table class="why-grid"><thead><tr>{head}</tr></thead><tbody>{"".join(rows)}</tbody></table>'
@@ -265,7 +284,8 @@ def why_details(hit: Hit, alpha_used: float | None, fusion: str, lang: str = "zh
 
 def hit_card(hit: Hit, column: str, calibration: Calibration, threshold: float, top_score: float | None = None,
              lang: str = "zh", alpha_used: float | None = None, fusion: str = "",
-             evidence: Mapping[str, float | None] | None = None, floor: float | None = None) -> str:
+             evidence: Mapping[str, float | None] | None = None, floor: float | None = None,
+             choice: WeightChoice | None = None) -> str:
     """One hit as an HTML card: rank, score (4 decimals), highlighted text, bar, and for hybrid hits the rank
     movement, the weighted parts of the score and an expandable "why this rank".
 
@@ -279,6 +299,7 @@ def hit_card(hit: Hit, column: str, calibration: Calibration, threshold: float, 
         alpha_used, fusion: the fusion of this search (hybrid column).
         evidence: ``hit_evidence`` of the hit (None: grey, no evidence shown).
         floor: the score worth nothing on the bar (``bar_percent``).
+        choice: ``learned`` fusion's choice for the query (hybrid column).
     Returns:
         HTML.
     """
@@ -301,7 +322,7 @@ def hit_card(hit: Hit, column: str, calibration: Calibration, threshold: float, 
         split = text("parts", lang, kw=f"{hit.keyword_contribution:.4f}", sem=f"{hit.semantic_contribution:.4f}")
         if hit.score == 0 and hit.keyword_score is None:  # no evidence either way: say so rather than a bare 0
             split += f'<div class="zero-note">{text("zero_" + fusion if fusion == "adaptive" else "zero_other", lang)}</div>'
-        extra = f'<div class="parts">{split}</div>{why_details(hit, alpha_used, fusion, lang)}'
+        extra = f'<div class="parts">{split}</div>{why_details(hit, alpha_used, fusion, lang, choice)}'
     elif column == "keyword" and hit.matched_tokens:
         extra = matched_tokens_html(hit.matched_tokens, lang)
     elif column == "reranked":
@@ -354,7 +375,8 @@ def column_html(title: str, hits: Sequence[Hit], column: str, calibration: Calib
     top = hits[0].score if hits else None
     floor = response.evidence.cosine_mean if response is not None and column == "semantic" else None
     body = "".join(hit_card(h, column, calibration, threshold, top, lang, alpha_used, fusion,
-                            hit_evidence(h, response) if response is not None else None, floor) for h in hits)
+                            hit_evidence(h, response) if response is not None else None, floor,
+                            response.weight_choice if response is not None else None) for h in hits)
     if not hits:
         body = f'<div class="col-empty">{html.escape(empty or text("no_hits", lang))}</div>'
     return (f'<div class="results-col" data-column="{column}"><div class="col-head">'

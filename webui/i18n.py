@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any, Callable, Mapping
 
 from hybrid.redact import hide_paths
+from hybrid.weight_model import FEATURES as WEIGHT_FEATURES
 
 LANGUAGES: dict[str, str] = {"中文": "zh", "English": "en"}
 DEFAULT_LANGUAGE = "zh"
@@ -566,6 +567,43 @@ TEXTS["en"].update({
     "query_tokens_none": "Query tokens: (none; keyword search cannot match)",
     "matched_tokens_line": "Matched tokens: {tokens}",
 })
+# The learned fusion weight ("why this rank"): the weight it chose and the features that moved it.
+TEXTS["zh"].update({
+    "why_hit_learned": "学习的权重：本查询语义权重 {alpha}（默认 {base}），因为 {reasons}。",
+    "why_hit_learned_kept": "学习的权重：模型没有预测到更好的权重，保持语义权重 {alpha}。",
+    "weight_more_semantic": "更偏语义",
+    "weight_more_keyword": "更偏关键词",
+    "alpha_info_learned": "learned：与 adaptive 相同，但模型按查询特征为每个查询选 α；预测不到更好时就用这里的 α",
+    **{f"wf_{name}_{end}": phrase for name, pair in {
+        "query_length": ("查询较长", "查询较短"),
+        "han_share": ("查询几乎全是汉字", "查询汉字很少"),
+        "latin_share": ("查询含很多拉丁字母", "查询拉丁字母很少"),
+        "digit_share": ("查询含很多数字", "查询数字很少"),
+        "tokens": ("查询词元很多", "查询词元很少"),
+        "matched_share": ("你的词大多匹配上了", "你的词很少匹配上"),
+        "coverage": ("最佳关键词匹配含有你的稀有词", "最佳关键词匹配缺少你的稀有词"),
+        "keyword_hits": ("很多条目含有你的词", "很少条目含有你的词"),
+        "top_bm25": ("关键词匹配很强", "关键词匹配很弱"),
+        "bm25_gap": ("有一条关键词匹配明显领先", "关键词匹配彼此接近"),
+        "top_cosine": ("最高余弦很高", "最高余弦较低"),
+        "top_standing": ("最佳语义匹配明显突出", "最佳语义匹配不突出"),
+        "cosine_gap": ("有一条语义匹配明显领先", "语义匹配彼此接近"),
+        "candidate_mean": ("语义候选远高于知识库平均", "语义候选接近知识库平均"),
+        "candidate_spread": ("语义候选分得很开", "语义候选挤在一起"),
+        "overlap": ("两个列表一致", "两个列表不一致"),
+        "blind_spot": ("有关键词匹配无法判断的语义结果", "关键词匹配能判断语义结果"),
+    }.items() for end, phrase in zip(("hi", "lo"), pair)},
+})
+TEXTS["en"].update({
+    "why_hit_learned": "Learned weight: semantic weight {alpha} for this query (default {base}), because {reasons}.",
+    "why_hit_learned_kept": "Learned weight: the model predicted no better weight, so the semantic weight stays {alpha}.",
+    "weight_more_semantic": "more semantic",
+    "weight_more_keyword": "more keyword",
+    "alpha_info_learned": "learned: as adaptive, but a model picks α per query from its features; where it predicts "
+                          "nothing better, this α is used",
+    **{f"wf_{name}_{end}": phrase for name, pair in WEIGHT_FEATURES.items() for end, phrase in zip(("hi", "lo"), pair)},
+})
+
 
 def text(key: str, lang: str = DEFAULT_LANGUAGE, **values: object) -> str:
     """The string ``key`` in ``lang`` ("zh" or "en"), formatted with ``values``.

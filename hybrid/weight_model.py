@@ -1,0 +1,382 @@
+"""The learned fusion weight: cheap per-query features, a ridge model per alpha, its JSON file and its training."""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Mapping, Sequence
+
+import numpy as np
+
+from .fusion import Candidates, QueryEvidence, WeightChoice
+from .kb import UserError
+
+FORMAT = 1
+PACKAGED = Path(__file__).parent / "data" / "weight_model.json"
+TOP = 10  # the lists whose overlap is a feature
+MIN_QUERIES = 500  # below this the cross-validated gain is within its own noise (warned about)
+RIDGES = (1.0, 10.0, 100.0, 1e3, 1e4, 1e5)  # ridge penalties tried by cross-validation
+MARGINS = (0.0, 0.002, 0.005, 0.01, 0.02, 0.05)  # predicted gain needed to leave the given alpha, tried likewise
+
+_HAN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
+_LATIN = re.compile(r"[A-Za-z]")
+_DIGIT = re.compile(r"[0-9]")
+
+# name -> (what a high value says, what a low value says), in the words "why this rank" shows
+FEATURES: dict[str, tuple[str, str]] = {
+    "query_length": ("a long query", "a short query"),
+    "han_share": ("mostly Chinese characters", "few Chinese characters"),
+    "latin_share": ("many Latin letters", "few Latin letters"),
+    "digit_share": ("many digits", "few digits"),
+    "tokens": ("many keyword tokens", "few keyword tokens"),
+    "matched_share": ("most of your words matched", "few of your words matched"),
+    "coverage": ("the best keyword match holds your rare words", "the best keyword match lacks your rare words"),
+    "keyword_hits": ("many entries hold your words", "few entries hold your words"),
+    "top_bm25": ("a strong keyword match", "a weak keyword match"),
+    "bm25_gap": ("one keyword match stands out", "keyword matches are close"),
+    "top_cosine": ("a high top cosine", "a low top cosine"),
+    "top_standing": ("the top semantic match stands out", "the top semantic match hardly stands out"),
+    "cosine_gap": ("one semantic match stands out", "semantic matches are close"),
+    "candidate_mean": ("semantic candidates far above the knowledge base", "semantic candidates near the knowledge base"),
+    "candidate_spread": ("semantic candidates spread widely", "semantic candidates bunched together"),
+    "overlap": ("both lists agree", "the two lists disagree"),
+    "blind_spot": ("semantic hits keyword matching cannot judge", "keyword matching can judge the semantic hits"),
+}
+FEATURE_NAMES = tuple(FEATURES)
+
+
+class WeightModelError(UserError):
+    """A weight model file that cannot be used; the message says what is wrong and how to fix it."""
+
+
+def features(keyword: Candidates, semantic: Candidates, evidence: QueryEvidence) -> np.ndarray:
+    """The query's features (``FEATURE_NAMES`` order) from what both retrievers already computed.
+
+    Everything is a few operations on the query text and the two candidate lists (at most ``window`` long),
+    so the cost does not grow with the knowledge base.
+    """
+    query = evidence.query
+    letters = max(sum(not c.isspace() for c in query), 1)
+    n_tokens = len(evidence.token_idf)
+    kw = keyword.scores[:keyword.own]
+    sem = semantic.scores[:semantic.own]
+    mean, std = evidence.cosine_mean, evidence.cosine_std
+    scale = std if mean is not None and std is not None and std > 1e-12 else None
+    top_cos = float(sem[0]) if sem.size else 0.0
+    if scale is not None and sem.size:
+        standing = (top_cos - mean) / scale
+        gap = (top_cos - float(sem[1])) / scale if sem.size > 1 else 0.0
+        cand_mean = (float(sem.mean()) - mean) / scale
+        cand_spread = float(sem.std()) / scale
+    else:
+        standing = gap = cand_mean = cand_spread = 0.0
+    top_kw = float(kw[0]) if kw.size else 0.0
+    shared = len(set(keyword.docs[:min(TOP, keyword.own)].tolist()) & set(semantic.docs[:min(TOP, semantic.own)].tolist()))
+    return np.array([
+        math.log1p(len(query)),
+        len(_HAN.findall(query)) / letters,
+        len(_LATIN.findall(query)) / letters,
+        len(_DIGIT.findall(query)) / letters,
+        math.log1p(n_tokens),
+        evidence.matched_tokens / n_tokens if n_tokens else 0.0,
+        float(evidence.best_coverage),
+        math.log1p(kw.size),
+        math.log1p(max(top_kw, 0.0)),
+        (top_kw - float(kw[1])) / top_kw if kw.size > 1 and top_kw > 0 else float(kw.size == 1),
+        top_cos,
+        standing,
+        gap,
+        cand_mean,
+        cand_spread,
+        shared / TOP,
+        float(evidence.blind_spot),
+    ], dtype=np.float64)
+
+
+@dataclass(frozen=True)
+class WeightModel:
+    """A ridge regression per alpha of the grid: features -> expected nDCG@10 gain of ``adaptive`` at that alpha
+    over ``adaptive`` at ``default_alpha``.
+
+    Attributes:
+        features: the feature names, in ``FEATURE_NAMES`` order.
+        means, scales: standardisation of each feature.
+        alphas: the grid of base alphas the model scores.
+        default_alpha: the alpha its gains are measured from.
+        intercepts: one per alpha; coefficients: (alphas, features).
+        margin: the predicted gain over the given alpha needed to move away from it.
+        provenance: what it was trained on (sets, query counts, folds, cross-validated gain, command).
+    """
+
+    features: tuple[str, ...]
+    means: np.ndarray
+    scales: np.ndarray
+    alphas: np.ndarray
+    default_alpha: float
+    intercepts: np.ndarray
+    coefficients: np.ndarray
+    margin: float = 0.0
+    ridge: float = 1.0
+    provenance: Mapping[str, Any] = field(default_factory=dict)
+
+    def gains(self, x: np.ndarray) -> np.ndarray:
+        """Predicted gain at every grid alpha for features ``x`` (one query: (features,); many: (n, features))."""
+        z = (np.asarray(x, dtype=np.float64) - self.means) / self.scales
+        return z @ self.coefficients.T + self.intercepts
+
+    def choose(self, x: np.ndarray, alpha: float) -> WeightChoice:
+        """The alpha for one query, and the features that moved it there, strongest first.
+
+        The model stays at ``alpha`` unless a grid alpha is predicted to gain more than ``margin`` over it
+        (the gain at ``alpha`` interpolated on the grid). The reasons are ``(feature, standardised value)``
+        for up to three features whose values pushed the chosen alpha above ``alpha``, strongest first.
+        """
+        gains = self.gains(x)
+        here = float(np.interp(alpha, self.alphas, gains))
+        best = int(np.argmax(gains))
+        if gains[best] <= here + self.margin:
+            return WeightChoice(float(alpha), float(alpha))
+        chosen = float(self.alphas[best])
+        z = (np.asarray(x, dtype=np.float64) - self.means) / self.scales
+        near = int(np.argmin(np.abs(self.alphas - alpha)))
+        push = z * (self.coefficients[best] - self.coefficients[near])
+        order = [int(i) for i in np.argsort(-push) if push[i] > 1e-9][:3]
+        return WeightChoice(float(alpha), chosen, tuple((self.features[i], float(z[i])) for i in order))
+
+    def to_json(self) -> dict[str, Any]:
+        """The model as the JSON object its file holds."""
+        return {"format": FORMAT, "kind": "ridge gain per alpha of adaptive fusion",
+                "features": list(self.features), "means": self.means.tolist(), "scales": self.scales.tolist(),
+                "alphas": self.alphas.tolist(), "default_alpha": self.default_alpha,
+                "intercepts": self.intercepts.tolist(), "coefficients": self.coefficients.tolist(),
+                "margin": self.margin, "ridge": self.ridge, "provenance": dict(self.provenance)}
+
+    def save(self, path: str | Path) -> Path:
+        """Write the model as JSON (a few KB)."""
+        path = Path(path)
+        path.write_text(json.dumps(self.to_json(), ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
+        return path
+
+    @classmethod
+    def from_json(cls, data: Any, source: str = "the weight model") -> "WeightModel":
+        """A model from its JSON object, checked field by field.
+
+        Raises:
+            WeightModelError: a field is missing, malformed or does not fit the others, or the features are
+                not the ones this version computes.
+        """
+        retrain = "retrain it with `python -m hybrid.evaluate --train-weight DIR --out FILE`"
+        if not isinstance(data, dict):
+            raise WeightModelError(f"{source} is not a JSON object; {retrain}")
+        if data.get("format") != FORMAT:
+            raise WeightModelError(f"{source} has format {data.get('format')!r}, this version reads {FORMAT}; {retrain}")
+        missing = [k for k in ("features", "means", "scales", "alphas", "default_alpha", "intercepts", "coefficients")
+                   if k not in data]
+        if missing:
+            raise WeightModelError(f"{source} lacks {', '.join(missing)}; {retrain}")
+        names = tuple(data["features"]) if isinstance(data["features"], list) else ()
+        if names != FEATURE_NAMES:
+            raise WeightModelError(f"{source} was trained on features {list(names)}, this version computes "
+                                   f"{list(FEATURE_NAMES)}; {retrain}")
+
+        def array(key: str, shape: tuple[int, ...]) -> np.ndarray:
+            try:
+                value = np.asarray(data[key], dtype=np.float64)
+            except (TypeError, ValueError):
+                raise WeightModelError(f"{source}: {key} must hold numbers; {retrain}") from None
+            if value.shape != shape or not np.isfinite(value).all():
+                raise WeightModelError(f"{source}: {key} must be finite numbers of shape {shape}, got shape "
+                                       f"{value.shape}; {retrain}")
+            return value
+
+        n = len(names)
+        alphas = np.asarray(data["alphas"], dtype=np.float64) if isinstance(data["alphas"], list) else np.zeros(0)
+        if alphas.ndim != 1 or alphas.size < 2 or not ((alphas >= 0) & (alphas <= 1)).all() or \
+                not (np.diff(alphas) > 0).all():
+            raise WeightModelError(f"{source}: alphas must be at least two increasing numbers in [0, 1]; {retrain}")
+        scales = array("scales", (n,))
+        if (scales <= 0).any():
+            raise WeightModelError(f"{source}: scales must be positive; {retrain}")
+        default_alpha = data["default_alpha"]
+        if not isinstance(default_alpha, (int, float)) or not 0 <= default_alpha <= 1:
+            raise WeightModelError(f"{source}: default_alpha must be a number in [0, 1]; {retrain}")
+        margin = data.get("margin", 0.0)
+        if not isinstance(margin, (int, float)) or not math.isfinite(margin) or margin < 0:
+            raise WeightModelError(f"{source}: margin must be a number >= 0; {retrain}")
+        return cls(names, array("means", (n,)), scales, alphas, float(default_alpha),
+                   array("intercepts", (alphas.size,)), array("coefficients", (alphas.size, n)), float(margin),
+                   float(data.get("ridge", 1.0)), dict(data.get("provenance") or {}))
+
+    @classmethod
+    def load(cls, path: str | Path) -> "WeightModel":
+        """Read and check a model file.
+
+        Raises:
+            WeightModelError: the file is missing, is not JSON, or is not a valid model.
+        """
+        path = Path(path)
+        try:
+            text = path.read_text(encoding="utf-8")
+        except OSError as exc:
+            raise WeightModelError(f"cannot read the weight model {path}: {exc.strerror or exc}; give the file "
+                                   "that `python -m hybrid.evaluate --train-weight DIR --out FILE` wrote") from None
+        try:
+            data = json.loads(text)
+        except ValueError as exc:
+            raise WeightModelError(f"the weight model {path} is not valid JSON ({exc}); write it again with "
+                                   "`python -m hybrid.evaluate --train-weight DIR --out FILE`") from None
+        return cls.from_json(data, str(path))
+
+
+_active: dict[str, WeightModel] = {}
+
+
+def use(path: str | Path | None) -> WeightModel:
+    """Make the model in ``path`` (the packaged one when None) the one ``learned`` fusion uses in this process.
+
+    Raises:
+        WeightModelError: the file cannot be used.
+    """
+    model = WeightModel.load(PACKAGED if path is None else path)
+    _active["model"] = model
+    return model
+
+
+def active() -> WeightModel:
+    """The model ``learned`` fusion uses: the one ``use`` set, else the packaged one."""
+    model = _active.get("model")
+    return model if model is not None else use(None)
+
+
+def describe(choice: WeightChoice) -> list[str]:
+    """English phrases for a choice's reasons, e.g. ``few of your words matched: more semantic``."""
+    side = "more semantic" if choice.chosen > choice.given else "more keyword"
+    return [f"{FEATURES[name][0 if value > 0 else 1]}: {side}" for name, value in choice.reasons if name in FEATURES]
+
+
+# ------------------------------------------------------------------------------------------- training
+
+
+def _fit(x: np.ndarray, y: np.ndarray, ridge: float) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Standardise ``x`` and solve one ridge regression per column of ``y`` (shared features)."""
+    means = x.mean(axis=0)
+    scales = x.std(axis=0)
+    scales = np.where(scales > 1e-9, scales, 1.0)
+    z = (x - means) / scales
+    intercepts = y.mean(axis=0)
+    gram = z.T @ z + ridge * np.eye(z.shape[1])
+    coefficients = np.linalg.solve(gram, z.T @ (y - intercepts)).T
+    return means, scales, intercepts, coefficients
+
+
+def _picked(x: np.ndarray, ndcg: np.ndarray, alphas: np.ndarray, default: int, ridge: float, margin: float,
+            train: np.ndarray, test: np.ndarray) -> np.ndarray:
+    """Each test query's nDCG under the model fitted on ``train`` (rows of ``ndcg``: queries; columns: alphas)."""
+    means, scales, intercepts, coefficients = _fit(x[train], ndcg[train] - ndcg[train][:, [default]], ridge)
+    gains = ((x[test] - means) / scales) @ coefficients.T + intercepts
+    best = np.argmax(gains, axis=1)
+    pick = np.where(gains[np.arange(len(test)), best] > gains[:, default] + margin, best, default)
+    return ndcg[test, pick]
+
+
+def _folds(n: int, k: int, seed: int) -> list[np.ndarray]:
+    return [np.sort(f) for f in np.array_split(np.random.default_rng(seed).permutation(n), k)]
+
+
+def _select(x: np.ndarray, ndcg: np.ndarray, alphas: np.ndarray, default: int, rows: np.ndarray, k: int,
+            seed: int, groups: np.ndarray | None = None) -> tuple[float, float]:
+    """The (ridge, margin) with the best gain over the default by cross-validation within ``rows``.
+
+    With ``groups`` of at least two sets among ``rows``, each set is left out in turn and every set weighs
+    alike (what transfers to a set the model has not seen); otherwise ``k`` random folds, every query alike.
+    """
+    sets = np.unique(groups[rows]) if groups is not None else np.zeros(0)
+    if sets.size >= 2:
+        folds = [np.flatnonzero(groups[rows] == g) for g in sets]
+    else:
+        folds = _folds(len(rows), k, seed)
+    best, chosen = -np.inf, (RIDGES[0], MARGINS[0])
+    for ridge in RIDGES:
+        for margin in MARGINS:
+            total = 0.0
+            for f in folds:
+                train = np.setdiff1d(np.arange(len(rows)), f)
+                gain = _picked(x[rows], ndcg[rows], alphas, default, ridge, margin, train, f) - ndcg[rows[f], default]
+                total += gain.mean() if sets.size >= 2 else gain.sum()
+            if total > best + 1e-12:
+                best, chosen = total, (ridge, margin)
+    return chosen
+
+
+@dataclass(frozen=True)
+class Training:
+    """What ``train`` found: the fitted model, the nested cross-validated nDCG of each query under the
+    model and under the default, the gain and its standard error, and a warning when there are too few queries."""
+
+    model: WeightModel
+    learned: np.ndarray
+    default: np.ndarray
+    gain: float
+    stderr: float
+    warning: str | None
+
+
+def train(x: np.ndarray, ndcg: np.ndarray, alphas: Sequence[float], default_alpha: float = 0.7, folds: int = 5,
+          seed: int = 0, provenance: Mapping[str, Any] | None = None,
+          groups: Sequence[str] | None = None) -> Training:
+    """Fit the weight model and measure it by nested cross-validation.
+
+    Args:
+        x: (queries, features) from ``features``.
+        ndcg: (queries, alphas): each query's nDCG@10 under ``adaptive`` at each alpha of ``alphas``.
+        alphas: the grid; must hold ``default_alpha``.
+        default_alpha: the alpha the gains are measured from (the default's).
+        folds: outer folds; the ridge penalty and the margin are chosen inside each outer training part by
+            an inner cross-validation, so the reported gain is measured on queries nothing was tuned on.
+        provenance: recorded in the model file (sets, command); the counts and the gain are added.
+        groups: each query's set; with two sets or more the penalty and margin are chosen leaving one set
+            out at a time (a model for knowledge bases it has not seen), else by random folds.
+    Returns:
+        Training; its model is fitted on every query with the penalty and margin the whole set prefers.
+    Raises:
+        ValueError: shapes that do not fit, no ``default_alpha`` in the grid, or fewer queries than folds.
+    """
+    x, ndcg, grid = np.asarray(x, np.float64), np.asarray(ndcg, np.float64), np.asarray(alphas, np.float64)
+    if x.ndim != 2 or x.shape[1] != len(FEATURE_NAMES) or ndcg.shape != (x.shape[0], grid.size):
+        raise ValueError(f"expected features (n, {len(FEATURE_NAMES)}) and nDCG (n, {grid.size}), got {x.shape} "
+                         f"and {ndcg.shape}")
+    hits = np.flatnonzero(np.isclose(grid, default_alpha))
+    if not hits.size:
+        raise ValueError(f"the alpha grid {grid.tolist()} lacks the default alpha {default_alpha}")
+    default = int(hits[0])
+    n = x.shape[0]
+    if n < max(folds, 2) * 2:
+        raise ValueError(f"{n} queries cannot be split into {folds} cross-validation folds: label at least "
+                         f"{max(folds, 2) * 2} (and {MIN_QUERIES} for a gain worth trusting)")
+    group = None if groups is None else np.asarray(groups)
+    if group is not None and group.shape != (n,):
+        raise ValueError(f"groups must name the set of each of the {n} queries, got {group.shape}")
+    learned = np.empty(n)
+    for f in _folds(n, folds, seed):
+        train_rows = np.setdiff1d(np.arange(n), f)
+        ridge, margin = _select(x, ndcg, grid, default, train_rows, max(2, folds - 1), seed + 1, group)
+        learned[f] = _picked(x, ndcg, grid, default, ridge, margin, train_rows, f)
+    diff = learned - ndcg[:, default]
+    gain, stderr = float(diff.mean()), float(diff.std(ddof=1) / math.sqrt(n)) if n > 1 else 0.0
+    ridge, margin = _select(x, ndcg, grid, default, np.arange(n), folds, seed + 1, group)
+    means, scales, intercepts, coefficients = _fit(x, ndcg - ndcg[:, [default]], ridge)
+    warning = None
+    if n < MIN_QUERIES:
+        warning = (f"only {n} labelled queries: a cross-validated gain from fewer than {MIN_QUERIES} is within "
+                   f"its noise (here ±{2 * stderr:.4f} nDCG@10, 2 standard errors); label more queries before "
+                   "relying on the model")
+    record = {**(provenance or {}), "queries": n, "folds": folds, "cv_gain": round(gain, 5),
+              "cv_gain_stderr": round(stderr, 5), "cv_default_ndcg": round(float(ndcg[:, default].mean()), 5),
+              "cv_learned_ndcg": round(float(learned.mean()), 5),
+              "selection": "leave one set out" if group is not None and np.unique(group).size >= 2 else f"{folds} folds"}
+    model = WeightModel(FEATURE_NAMES, means, scales, grid, float(default_alpha), intercepts, coefficients,
+                        float(margin), float(ridge), record)
+    return Training(model, learned, ndcg[:, default].copy(), gain, stderr, warning)

@@ -1,0 +1,256 @@
+import json
+import math
+
+import numpy as np
+import pytest
+
+from hybrid import evaluate as ev
+from hybrid import weight_model as wm
+from hybrid.fusion import Candidates, QueryEvidence, WeightChoice, fuse
+from hybrid.semantic import LoadedEmbedder
+from tests.fakes import OneHotEncoder
+
+
+def cands(docs, scores, retrieved=None):
+    return Candidates(np.array(docs, dtype=np.int64), np.array(scores, dtype=np.float64), retrieved)
+
+
+def feature(x, name):
+    return x[wm.FEATURE_NAMES.index(name)]
+
+
+def test_features_from_the_query_and_both_lists():
+    keyword = cands([1, 2, 3], [8.0, 6.0, 1.0])
+    semantic = cands([4, 1, 5, 3], [0.9, 0.8, 0.7, 0.2], retrieved=3)  # doc 3's cosine was looked up
+    evidence = QueryEvidence(token_idf=(1.0, 2.0, 3.0, 4.0), best_coverage=0.4, cosine_mean=0.5, cosine_std=0.1,
+                             query="GPU显存不足 12G", matched_tokens=1)
+    x = wm.features(keyword, semantic, evidence)
+    assert x.shape == (len(wm.FEATURE_NAMES),) and np.isfinite(x).all()
+    assert feature(x, "query_length") == pytest.approx(math.log1p(len("GPU显存不足 12G")))
+    assert feature(x, "han_share") == pytest.approx(4 / 10)  # 显存不足 of 10 non-space characters
+    assert feature(x, "latin_share") == pytest.approx(4 / 10)  # GPU, G
+    assert feature(x, "digit_share") == pytest.approx(2 / 10)
+    assert feature(x, "tokens") == pytest.approx(math.log1p(4))
+    assert feature(x, "matched_share") == pytest.approx(0.25)
+    assert feature(x, "coverage") == pytest.approx(0.4)
+    assert feature(x, "keyword_hits") == pytest.approx(math.log1p(3))
+    assert feature(x, "top_bm25") == pytest.approx(math.log1p(8.0))
+    assert feature(x, "bm25_gap") == pytest.approx(0.25)
+    assert feature(x, "top_cosine") == pytest.approx(0.9)
+    assert feature(x, "top_standing") == pytest.approx(4.0)  # (0.9 - 0.5) / 0.1
+    assert feature(x, "cosine_gap") == pytest.approx(1.0)
+    assert feature(x, "candidate_mean") == pytest.approx(3.0)  # retrieved cosines only: mean 0.8
+    assert feature(x, "candidate_spread") == pytest.approx(np.std([0.9, 0.8, 0.7]) / 0.1)
+    assert feature(x, "overlap") == pytest.approx(0.1)  # doc 1 is in both top 10s (doc 3 was only looked up)
+    assert feature(x, "blind_spot") == 0.0
+
+
+def test_features_of_a_query_without_matches_or_statistics_are_finite():
+    x = wm.features(Candidates.empty(), cands([1], [0.3]), QueryEvidence(query="   "))
+    assert np.isfinite(x).all()
+    assert feature(x, "matched_share") == 0 and feature(x, "top_bm25") == 0 and feature(x, "top_standing") == 0
+
+
+def synthetic(n=600, seed=0):
+    """Queries whose best alpha follows one feature: a high coverage wants alpha 0.3, a low one alpha 0.9."""
+    rng = np.random.default_rng(seed)
+    x = rng.normal(size=(n, len(wm.FEATURE_NAMES)))
+    alphas = np.array(ev.DEFAULT_ALPHAS)
+    high = x[:, wm.FEATURE_NAMES.index("coverage")] > 0
+    best = np.where(high, 0.3, 0.9)
+    ndcg = 0.8 - np.abs(alphas[None, :] - best[:, None]) + rng.normal(scale=0.02, size=(n, alphas.size))
+    return x, ndcg, high
+
+
+def test_training_finds_the_feature_that_sets_the_weight_and_reports_a_cross_validated_gain():
+    x, ndcg, high = synthetic()
+    result = wm.train(x, ndcg, ev.DEFAULT_ALPHAS, 0.7, folds=4, provenance={"sets": {"synthetic": 600}})
+    assert result.warning is None
+    assert result.gain > 0.1 and result.gain == pytest.approx(result.learned.mean() - result.default.mean())
+    model = result.model
+    clear = np.flatnonzero(np.abs(x[:, wm.FEATURE_NAMES.index("coverage")]) > 0.5)[:40]  # away from the boundary
+    choices = [model.choose(x[i], 0.7) for i in clear]
+    assert [c.chosen for c in choices] == [0.3 if high[i] else 0.9 for i in clear]
+    assert all(c.reasons[0][0] == "coverage" for c in choices)  # the feature that moved it comes first
+    assert model.provenance["sets"] == {"synthetic": 600} and model.provenance["queries"] == 600
+    assert model.provenance["cv_gain"] == pytest.approx(result.gain, abs=1e-5)
+
+
+def test_no_signal_keeps_the_given_alpha():
+    rng = np.random.default_rng(1)
+    x = rng.normal(size=(300, len(wm.FEATURE_NAMES)))
+    ndcg = np.tile(np.linspace(0.5, 0.6, 11), (300, 1)) * 0 + rng.normal(scale=0.05, size=(300, 11)) + 0.7
+    ndcg[:, 7] += 0.01  # the default is slightly best everywhere
+    model = wm.train(x, ndcg, ev.DEFAULT_ALPHAS, 0.7, folds=3).model
+    assert sum(model.choose(row, 0.7).chosen != 0.7 for row in x) < 30
+
+
+def test_too_few_queries_warn_and_say_how_many_are_needed():
+    x, ndcg, _ = synthetic(n=40)
+    result = wm.train(x, ndcg, ev.DEFAULT_ALPHAS, 0.7, folds=4)
+    assert "only 40 labelled queries" in result.warning and str(wm.MIN_QUERIES) in result.warning
+    with pytest.raises(ValueError, match="label at least"):
+        wm.train(x[:5], ndcg[:5], ev.DEFAULT_ALPHAS, 0.7, folds=4)
+    with pytest.raises(ValueError, match="lacks the default alpha"):
+        wm.train(x, ndcg[:, :3], ev.DEFAULT_ALPHAS[:3], 0.7, folds=4)
+
+
+def test_model_file_round_trip(tmp_path):
+    x, ndcg, _ = synthetic()
+    model = wm.train(x, ndcg, ev.DEFAULT_ALPHAS, 0.7, folds=3).model
+    path = model.save(tmp_path / "model.json")
+    assert path.stat().st_size < 10_000
+    again = wm.WeightModel.load(path)
+    np.testing.assert_allclose(again.gains(x), model.gains(x))
+    assert again.margin == model.margin and again.provenance == model.provenance
+
+
+def test_the_packaged_model_loads_and_records_its_training():
+    model = wm.WeightModel.load(wm.PACKAGED)
+    assert model.features == wm.FEATURE_NAMES
+    assert model.provenance["queries"] >= wm.MIN_QUERIES and model.provenance["sets"]
+    assert "cv_gain" in model.provenance
+
+
+@pytest.mark.parametrize("edit,message", [
+    (lambda d: d.pop("coefficients"), "lacks coefficients"),
+    (lambda d: d.update(format=99), "format 99"),
+    (lambda d: d.update(features=d["features"][:-1]), "was trained on features"),
+    (lambda d: d.update(means=d["means"][:-1]), "means must be finite numbers of shape"),
+    (lambda d: d["coefficients"][0].__setitem__(0, "x"), "coefficients must hold numbers"),
+    (lambda d: d.update(alphas=[0.5, 0.2]), "alphas must be at least two increasing"),
+    (lambda d: d.update(scales=[0.0] * len(d["scales"])), "scales must be positive"),
+    (lambda d: d.update(margin=-1), "margin must be a number >= 0"),
+])
+def test_bad_model_files_say_what_is_wrong_and_how_to_fix_it(tmp_path, edit, message):
+    data = wm.WeightModel.load(wm.PACKAGED).to_json()
+    edit(data)
+    path = tmp_path / "bad.json"
+    path.write_text(json.dumps(data), encoding="utf-8")
+    with pytest.raises(wm.WeightModelError, match=message) as caught:
+        wm.WeightModel.load(path)
+    assert "--train-weight" in str(caught.value)
+
+
+def test_unreadable_model_files(tmp_path):
+    with pytest.raises(wm.WeightModelError, match="cannot read the weight model"):
+        wm.WeightModel.load(tmp_path / "missing.json")
+    (tmp_path / "broken.json").write_text("{not json", encoding="utf-8")
+    with pytest.raises(wm.WeightModelError, match="not valid JSON"):
+        wm.WeightModel.load(tmp_path / "broken.json")
+
+
+def test_learned_fusion_uses_the_chosen_weight_for_every_document(tmp_path):
+    x, ndcg, _ = synthetic()
+    model = wm.train(x, ndcg, ev.DEFAULT_ALPHAS, 0.7, folds=3).model
+    wm.use(model.save(tmp_path / "m.json"))
+    try:
+        keyword = cands([1, 2], [5.0, 4.0])
+        semantic = cands([3, 1, 2], [0.9, 0.8, 0.7])
+        evidence = QueryEvidence((1.0, 1.0), 1.0, cosine_mean=0.5, cosine_std=0.1, query="法国首都", matched_tokens=2)
+        fused = fuse(keyword, semantic, 0.7, "learned", evidence=evidence)
+        choice = model.choose(wm.features(keyword, semantic, evidence), 0.7)
+        assert fused.choice == choice
+        expected = fuse(keyword, semantic, choice.chosen, "adaptive", evidence=evidence)
+        assert fused.docs.tolist() == expected.docs.tolist() and fused.alpha == expected.alpha
+        assert len(set(fused.semantic_weight.tolist())) == 1
+        assert wm.describe(WeightChoice(0.7, 0.9, (("matched_share", -1.2),))) == [
+            "few of your words matched: more semantic"]
+    finally:
+        wm.use(None)
+
+
+TRAIN_CORPUS = [
+    ("d1", "苹果是一种很好吃的水果。"), ("d2", "香蕉是黄色的水果。"), ("d3", "法国的首都是巴黎。"),
+    ("d4", "我的笔记本电脑黑屏了怎么办"), ("d5", "今天天气晴朗，适合散步。"), ("d6", "显示器屏幕不亮了"),
+    ("d7", "明天会下雨吗，气温多少"), ("d8", "深度学习和神经网络模型"),
+]
+TRAIN_QUERIES = [
+    ("q1", "饿了", "d1"), ("q2", "法国首都", "d3"), ("q3", "电脑黑屏", "d4"), ("q4", "巴黎天气", "d5"),
+    ("q5", "水果", "d2"), ("q6", "屏幕坏了", "d6"), ("q7", "下雨", "d7"), ("q8", "机器学习", "d8"),
+    ("q9", "黄色水果", "d2"), ("q10", "笔记本", "d4"), ("q11", "气温", "d7"), ("q12", "神经网络", "d8"),
+]
+
+
+def write_training_set(folder):
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "corpus.jsonl").write_text("".join(json.dumps({"id": i, "text": t}, ensure_ascii=False) + "\n"
+                                                 for i, t in TRAIN_CORPUS), encoding="utf-8")
+    (folder / "queries.jsonl").write_text("".join(json.dumps({"id": q, "text": t}, ensure_ascii=False) + "\n"
+                                                  for q, t, _ in TRAIN_QUERIES), encoding="utf-8")
+    (folder / "qrels.tsv").write_text("".join(f"{q}\t{d}\t1\n" for q, _, d in TRAIN_QUERIES), encoding="utf-8")
+    return folder
+
+
+def test_cli_trains_a_weight_model_and_evaluates_with_it(tmp_path, monkeypatch, capsys):
+    import hybrid.semantic
+
+    monkeypatch.setattr(hybrid.semantic, "load_embedder", lambda *a, **kw: LoadedEmbedder(OneHotEncoder(), "auto"))
+    data = write_training_set(tmp_path / "handmade")
+    out = tmp_path / "model.json"
+    status = ev.main(["--train-weight", str(data), "--folds", "3", "--out", str(out),
+                      "--cache-dir", str(tmp_path / "cache")])
+    captured = capsys.readouterr()
+    assert status == 0, captured.err
+    assert "warning: only 12 labelled queries" in captured.err and f"fewer than {wm.MIN_QUERIES}" in captured.err
+    assert "3-fold cross-validated nDCG@10" in captured.out and "gain" in captured.out
+    model = wm.WeightModel.load(out)
+    assert model.provenance["sets"] == {"handmade": 12} and model.provenance["folds"] == 3
+    try:
+        status = ev.main(["--data", str(data), "--weight-model", str(out), "--fusion", "learned", "--alphas", "0.7",
+                          "--cache-dir", str(tmp_path / "cache")])
+        assert status == 0 and "learned" in capsys.readouterr().out
+        assert wm.active().provenance == model.provenance
+    finally:
+        wm.use(None)
+    (tmp_path / "bad.json").write_text("[]", encoding="utf-8")
+    assert ev.main(["--data", str(data), "--weight-model", str(tmp_path / "bad.json")]) == 2
+    assert "is not a JSON object" in capsys.readouterr().err
+    assert ev.main(["--train-weight", str(data)]) == 2
+    assert "needs --out FILE" in capsys.readouterr().err
+    assert ev.main([]) == 2
+    assert "give --data FOLDER" in capsys.readouterr().err
+
+
+def test_with_several_sets_the_penalty_and_margin_are_chosen_leaving_one_set_out():
+    x, ndcg, _ = synthetic()
+    # two sets that want opposite things from the same feature: nothing transfers, so the model stays put
+    flip = np.arange(len(x)) % 2 == 1
+    ndcg[flip] = ndcg[flip][:, ::-1]
+    groups = np.where(flip, "b", "a")
+    grouped = wm.train(x, ndcg, ev.DEFAULT_ALPHAS, 0.5, folds=4, groups=groups)
+    assert grouped.model.provenance["selection"] == "leave one set out"
+    alone = wm.train(x, ndcg, ev.DEFAULT_ALPHAS, 0.5, folds=4)
+    assert alone.model.provenance["selection"] == "4 folds"
+    with pytest.raises(ValueError, match="groups must name the set"):
+        wm.train(x, ndcg, ev.DEFAULT_ALPHAS, 0.5, folds=4, groups=groups[:-1])
+
+
+def test_search_cli_uses_the_weight_model_and_says_why(tmp_path, monkeypatch, capsys):
+    import hybrid.semantic
+    from hybrid import cli
+
+    monkeypatch.setattr(hybrid.semantic, "load_embedder", lambda *a, **kw: LoadedEmbedder(OneHotEncoder(), "auto"))
+    n, grid = len(wm.FEATURE_NAMES), np.round(np.linspace(0, 1, 11), 1)
+    coefficients = np.zeros((grid.size, n))
+    coefficients[9, wm.FEATURE_NAMES.index("matched_share")] = -1.0
+    means = np.zeros(n)
+    means[wm.FEATURE_NAMES.index("matched_share")] = 1.0
+    path = wm.WeightModel(wm.FEATURE_NAMES, means, np.ones(n), grid, 0.7, np.zeros(grid.size), coefficients
+                          ).save(tmp_path / "m.json")
+    kb = tmp_path / "kb.txt"
+    kb.write_text("\n".join(t for _, t in TRAIN_CORPUS), encoding="utf-8")
+    try:
+        code = cli.main(["search", "--kb", str(kb), "--query", "苹果 capital", "--fusion", "learned",
+                         "--weight-model", str(path), "--json"])
+        out, err = capsys.readouterr()
+        assert code == 0, err
+        choice = json.loads(out)["weight_choice"]
+        assert choice["chosen"] == 0.9 and choice["reasons"] == ["few of your words matched: more semantic"]
+        code = cli.main(["search", "--kb", str(kb), "--query", "苹果 capital", "--fusion", "learned",
+                         "--weight-model", str(path)])
+        assert code == 0 and "learned weight: alpha 0.9 (given 0.7)" in capsys.readouterr().out
+    finally:
+        wm.use(None)
+    code = cli.main(["search", "--kb", str(kb), "--query", "苹果", "--weight-model", str(tmp_path / "none.json")])
+    assert code == 2 and "cannot read the weight model" in capsys.readouterr().err
