@@ -10,7 +10,8 @@ method has no equivalent). The file::
      "tokenizer": {"mode": "search", "fold": true, "user_dict": null},
      "model": "auto"}
 
-Every key is optional except ``format`` and ``version``; a missing one takes the built-in default. An unknown key
+The demo's download adds ``exports`` (the three translations), which loading skips. Every key is optional
+except ``format`` and ``version``; a missing one takes the built-in default. An unknown key
 is an error (a typo must not fall back to a default silently). A new key (a future ``weight_model`` file, say) is
 one more entry of ``_TOP`` and one more field of ``Config``; files of older versions keep loading.
 """
@@ -89,7 +90,8 @@ _SETTINGS = {"fusion": _choice(tuple(FUSERS)), "alpha": _number(0.0, 1.0), "norm
              "window": _integer(1), "rrf_k": _integer(1), "k": _integer(1), "k1": _number(0.0),
              "b": _number(0.0, 1.0), "rerank": _integer(0)}
 _TOKENIZER = {"mode": _choice(TOKENIZER_MODES), "fold": _boolean, "user_dict": _text_or_null}
-_TOP = {"format": None, "version": None, "settings": _SETTINGS, "tokenizer": _TOKENIZER, "model": _text}
+# ``exports`` (the translations ``export_all`` adds) is derived from the rest: read back, it is skipped.
+_TOP = {"format": None, "version": None, "settings": _SETTINGS, "tokenizer": _TOKENIZER, "model": _text, "exports": None}
 
 
 @dataclass(frozen=True)

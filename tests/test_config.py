@@ -32,6 +32,7 @@ def test_a_saved_setting_loads_back_and_missing_keys_take_the_defaults(tmp_path)
                                               rerank=5),
                        hc.TokenizerSettings(mode="precise", fold=False), "multilingual-e5-small")
     assert hc.load_config(hc.save_config(config, tmp_path / "s.json")) == config
+    assert hc.load_config(write(tmp_path / "all.json", hc.export_all(config))) == config  # the demo's download
     partial = hc.load_config(write(tmp_path / "p.json", setting(alpha=0.2)))
     assert partial.settings == DEFAULT_SETTINGS.with_(alpha=0.2) and partial.model == "auto"
     assert partial.tokenizer == hc.TokenizerSettings()
@@ -48,7 +49,7 @@ def test_a_saved_setting_loads_back_and_missing_keys_take_the_defaults(tmp_path)
     ({**setting(), "tokenizer": {"mode": "fast"}}, ["tokenizer.mode", "search, precise"]),
     ({**setting(), "tokenizer": {"fold": "yes"}}, ["tokenizer.fold", "true or false"]),
     ({**setting(), "tokenizer": {"user_dict": "missing.txt"}}, ["tokenizer.user_dict", "missing.txt", "not a file"]),
-    ({**setting(), "weights": [1, 2]}, ["unknown key 'weights'", "settings, tokenizer, model"]),
+    ({**setting(), "weights": [1, 2]}, ["unknown key 'weights'", "settings, tokenizer, model, exports"]),
     ({**setting(), "model": ""}, ["model", "a non-empty string"]),
     ({**setting(), "version": 99}, ["version 99", "newer", "upgrade"]),
     ({"version": 1, "settings": {}}, ["format must be 'hybrid-search-config'"]),
