@@ -270,3 +270,40 @@ def test_demo_py_refuses_a_bad_file(tmp_path):
 
     path = write(tmp_path / "s.json", setting(rrf_k=0))
     assert demo.main(["--no-ui", "--config", str(path)]) == 2
+
+
+def test_the_exported_milvus_rankers_run_a_milvus_lite_hybrid_search(tmp_path):
+    """The translation runs on Milvus itself: the collection `python -m hybrid index` builds (BM25 sparse field,
+    cosine vector field), one request per list, the exported ranker. RRF at alpha 0.5 is exact: Milvus's score
+    of each hit is ours times two (ours weighs each list by 0.5)."""
+    from pymilvus import AnnSearchRequest
+
+    from hybrid.engine import HybridEngine
+    from hybrid.ingest import Record, index_records
+    from hybrid.kb import Document
+    from hybrid.store import open_store
+    from hybrid.tokenize import Tokenizer
+
+    tokenizer, encoder = Tokenizer(), OneHotEncoder()
+    texts = EVERYDAY.read_text(encoding="utf-8").splitlines()
+    store = open_store(f"milvus:{tmp_path / 'm.db'}", collection="c", tokenizer=tokenizer)
+    try:
+        index_records(store, (Record(Document(str(i), t)) for i, t in enumerate(texts)), tokenizer, encoder, None,
+                      total=len(texts), progress=False)
+        query = "运动后吃什么补充体力"
+        engine = HybridEngine(store=store, tokenizer=tokenizer)
+        engine.set_embedder(encoder)
+        for fusion in ("weighted", "rrf"):
+            config = hc.Config(DEFAULT_SETTINGS.with_(fusion=fusion, alpha=0.5, window=len(texts)))
+            requests = [AnnSearchRequest(data=[tokenizer.normalize(query)], anns_field="sparse",
+                                         param={"metric_type": "BM25"}, limit=len(texts)),
+                        AnnSearchRequest(data=[encoder.encode_queries([query])[0].tolist()], anns_field="vector",
+                                         param={"metric_type": "COSINE"}, limit=len(texts))]
+            found = store._client.hybrid_search(store.collection, requests, ranker=hc.milvus_ranker(config), limit=3,
+                                                output_fields=["text"])[0]
+            ours = engine.search(query, mode="hybrid", fusion=fusion, alpha=0.5, k=3).hybrid
+            assert found[0]["entity"]["text"] == ours[0].text
+            if fusion == "rrf":
+                assert found[0]["distance"] == pytest.approx(2 * ours[0].score, rel=1e-5)
+    finally:
+        store.close()
