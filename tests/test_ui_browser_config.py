@@ -67,3 +67,43 @@ def test_an_exported_setting_restarts_the_demo_as_it_was(chromium, page, tmp_pat
         q.context.close()
     finally:
         server.stop()
+
+
+def test_the_evaluation_tab_exports_its_best_setting(page, tmp_path):
+    """Clicks: the evaluation tab, "export the best setting" too early, the upload box, "run", "export the best
+    setting" and the file's download link: the file holds the best sweep point the tab names."""
+    import re
+
+    from playwright.sync_api import expect
+
+    from tests.test_evaluate import write_set
+
+    folder = write_set(tmp_path / "tiny")
+    p = page()
+    p.get_by_role("tab", name="评测").click()
+    p.click("#eval-export-setting")
+    expect(p.locator("#eval-status")).to_contain_text("请先运行一次评测")
+    idle(p)
+    p.locator("#eval-files input[type=file]").set_input_files(
+        [str(folder / n) for n in ("corpus.jsonl", "queries.jsonl", "qrels.tsv")])
+    idle(p)
+    p.click("#eval-run")
+    note = p.locator("#eval-status")
+    expect(note).to_contain_text("最好的设置")
+    best = re.search(r"最好的设置：(\w+)，α = ([\d.]+)", note.inner_text())
+    idle(p)
+    p.click("#eval-export-setting")
+    link = p.locator("#eval-export-file a[download]").first
+    expect(link).to_be_visible()
+    with p.expect_download() as caught:
+        link.click()
+    saved = tmp_path / "best.json"
+    caught.value.save_as(saved)
+    exported = json.loads(saved.read_text(encoding="utf-8"))
+    assert exported["settings"]["fusion"] == best.group(1)
+    assert exported["settings"]["alpha"] == pytest.approx(float(best.group(2)))
+    milvus = exported["exports"]["milvus"]
+    if best.group(1) == "adaptive":  # no equivalent: the nearest, measured on the set beside ours
+        assert milvus["equivalent"] == "none" and set(milvus["measured"]) == {"ours", "nearest", "lost"}
+    else:
+        assert milvus["equivalent"] in ("exact", "approximate")
