@@ -22,7 +22,7 @@ import argparse
 import json
 import math
 import sys
-from dataclasses import asdict, dataclass, field, fields, replace
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any, Callable, Mapping, Sequence
 
@@ -91,7 +91,8 @@ _SETTINGS = {"fusion": _choice(tuple(FUSERS)), "alpha": _number(0.0, 1.0), "norm
              "b": _number(0.0, 1.0), "rerank": _integer(0)}
 _TOKENIZER = {"mode": _choice(TOKENIZER_MODES), "fold": _boolean, "user_dict": _text_or_null}
 # ``exports`` (the translations ``export_all`` adds) is derived from the rest: read back, it is skipped.
-_TOP = {"format": None, "version": None, "settings": _SETTINGS, "tokenizer": _TOKENIZER, "model": _text, "exports": None}
+_TOP = {"format": None, "version": None, "settings": _SETTINGS, "tokenizer": _TOKENIZER, "model": _text,
+        "exports": None}
 
 
 @dataclass(frozen=True)
@@ -300,7 +301,8 @@ def _milvus(config: Config) -> dict[str, Any]:
              f"Dense vectors must come from the same model ({config.model})."]
     if s.fusion == "weighted":
         out = {"ranker": "WeightedRanker", "args": [kw, sem], "kwargs": {"norm_score": True},
-               "python": f"WeightedRanker({kw:g}, {sem:g}, norm_score=True)", "docs": [DOCS["milvus_weighted"], DOCS["milvus_reranking"]],
+               "python": f"WeightedRanker({kw:g}, {sem:g}, norm_score=True)",
+               "docs": [DOCS["milvus_weighted"], DOCS["milvus_reranking"]],
                "equivalent": "approximate",
                "differences": [
                    "Normalisation: Milvus maps every raw score into [0, 1] through a fixed arctan curve (its "

@@ -891,8 +891,9 @@ def main(argv: Sequence[str] | None = None) -> int:
                 raise ValueError(f"--rerank {rerank} needs a reranker: {loaded_reranker.reason}")
             reranker = loaded_reranker.reranker
         cache = EmbeddingCache(args.cache_dir)
-        tokenizers = ([Tokenizer.from_settings(config.tokenizer)] if args.tokenizer is None else
-                      [Tokenizer.from_settings(TokenizerSettings.parse(spec, args.user_dict)) for spec in args.tokenizer])
+        specs = ([config.tokenizer] if args.tokenizer is None else
+                 [TokenizerSettings.parse(spec, args.user_dict) for spec in args.tokenizer])
+        tokenizers = [Tokenizer.from_settings(spec) for spec in specs]
         reports = []
         for tokenizer in tokenizers:
             store = None
