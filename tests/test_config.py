@@ -307,3 +307,14 @@ def test_the_exported_milvus_rankers_run_a_milvus_lite_hybrid_search(tmp_path):
                 assert found[0]["distance"] == pytest.approx(2 * ours[0].score, rel=1e-5)
     finally:
         store.close()
+
+
+def test_a_visitors_download_names_no_server_path(tmp_path):
+    from webui.export import visitor_config
+
+    (tmp_path / "words.txt").write_text("黑屏故障码\n", encoding="utf-8")
+    config = visitor_config(DEFAULT_SETTINGS, hc.TokenizerSettings(user_dict=str(tmp_path / "words.txt")),
+                            "/srv/models/my-e5")
+    assert config.tokenizer.user_dict == "words.txt" and config.model == "my-e5"
+    saved = hc.save_config(config, tmp_path / "s.json")  # beside the dictionary, it loads
+    assert hc.load_config(saved).tokenizer.user_dict == str(tmp_path / "words.txt")

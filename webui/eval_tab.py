@@ -19,13 +19,12 @@ from hybrid.evaluate import (
     parse_pairs_csv,
     run,
 )
-from hybrid.config import Config
 from hybrid.kb import KnowledgeBaseError, decode_bytes
 from hybrid.redact import hide_paths
 from server.uploads import is_received_upload
 
 from . import plots
-from .export import build_export, write_setting
+from .export import build_export, visitor_config, write_setting
 from .handlers import MAX_ENTRIES
 from .i18n import Translator, explain, text
 
@@ -278,7 +277,7 @@ def build_eval_tab(tr: Translator, service, alpha, fusion, language) -> EvalTab:
         if best is None:
             return gr.skip(), f"**⚠** {text('eval_need_run', lang)}"
         chosen = {key: best[key] for key in ("fusion", "alpha", "normalizer", "window") if best.get(key) is not None}
-        config = Config(service.settings.with_(**chosen), service.tokenizer.settings, service.requested)
+        config = visitor_config(service.settings.with_(**chosen), service.tokenizer.settings, service.requested)
         return gr.File(value=write_setting(config, report), visible=True), gr.skip()
 
     export.button.click(on_export, [report_state, language], [export.file, status], **private)

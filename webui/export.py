@@ -4,11 +4,12 @@ OpenSearch translations (``hybrid.config.export_all``)."""
 from __future__ import annotations
 
 import tempfile
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Mapping
 
 from hybrid.config import Config, dumps, export_all
+from hybrid.redact import hide_paths
 from server.uploads import upload_folder
 
 FILE_NAME = "hybrid-setting.json"
@@ -44,6 +45,14 @@ def write_setting(config: Config, report: Mapping[str, Any] | None = None) -> st
     return str(path)
 
 
+def visitor_config(settings, tokenizer, model: str) -> Config:
+    """A ``Config`` fit to hand to a visitor: no server path in it (a user dictionary by its file name, read from
+    the setting file's folder when loaded; a model folder by its last part)."""
+    if tokenizer.user_dict:
+        tokenizer = replace(tokenizer, user_dict=Path(tokenizer.user_dict).name)
+    return Config(settings, tokenizer, hide_paths(model) or "auto")
+
+
 def page_config(service, engine, alpha: float, fusion: str, normalizer: str, k: float, k1: float, b: float,
                 rerank: float | None = None) -> Config:
     """The setting the page's controls show: the server's settings with the sliders' values, the session's
@@ -51,7 +60,7 @@ def page_config(service, engine, alpha: float, fusion: str, normalizer: str, k: 
     overrides = {"alpha": float(alpha), "fusion": fusion, "normalizer": normalizer, "k": int(k), "k1": float(k1),
                  "b": float(b), "rerank": None if rerank is None else int(rerank)}
     tokenizer = (engine.tokenizer if engine is not None else service.tokenizer).settings
-    return Config(service.settings.with_(**overrides), tokenizer, service.requested)
+    return visitor_config(service.settings.with_(**overrides), tokenizer, service.requested)
 
 
 def wire_export(bar: ExportBar, service, engine, controls, top_n=None) -> None:
