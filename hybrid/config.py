@@ -305,11 +305,12 @@ def _milvus(config: Config) -> dict[str, Any]:
                "docs": [DOCS["milvus_weighted"], DOCS["milvus_reranking"]],
                "equivalent": "approximate",
                "differences": [
-                   "Normalisation: Milvus maps every raw score into [0, 1] through a fixed arctan curve (its "
-                   "Reranking page), the same curve for every query and every list; ours is min-max over each "
-                   "query's own candidates (BM25's low end at most 75% of its best score). The weights match, the "
-                   "scale does not: BM25 scores well above 1 all land near 1 under arctan, so the keyword list's "
-                   "differences count for less there, and rankings can differ where the two lists disagree.",
+                   "Normalisation: Milvus maps each raw score through a fixed curve, the same for every query: "
+                   "BM25 s to 2*atan(s)/pi, cosine c to (1+c)/2 (measured on Milvus Lite; its Reranking page "
+                   "says arctan); ours is min-max over each query's own candidates (BM25's low end at most 75% of "
+                   "its best score). The weights match, the scale does not: BM25 scores of 5 and 10 land at 0.87 "
+                   "and 0.94, and cosines only span about half of [0, 1], so rankings can differ where the two "
+                   "lists disagree.",
                    f"Our normalizer {s.normalizer!r} has no Milvus counterpart beyond norm_score on/off."
                    if s.normalizer not in ("minmax",) else "norm_score=False would add raw scores (BM25 "
                    "dominates): keep it on."]}

@@ -2,6 +2,7 @@
 them (search CLI, evaluation CLI, the server) and their Milvus / Elasticsearch / OpenSearch translations."""
 
 import json
+import math
 import urllib.request
 from pathlib import Path
 
@@ -305,6 +306,20 @@ def test_the_exported_milvus_rankers_run_a_milvus_lite_hybrid_search(tmp_path):
             assert found[0]["entity"]["text"] == ours[0].text
             if fusion == "rrf":
                 assert found[0]["distance"] == pytest.approx(2 * ours[0].score, rel=1e-5)
+        # How Milvus normalises for WeightedRanker (README, "Carry a setting out"): BM25 s to 2 atan(s) / pi,
+        # cosine c to (1 + c) / 2, whatever the query's other candidates score.
+        lists = engine.search(query, mode="all", k=len(texts))
+        bm25 = {h.text: h.score for h in lists.keyword}
+        cosine = {h.text: h.score for h in lists.semantic}
+        config = hc.Config(DEFAULT_SETTINGS.with_(fusion="weighted", alpha=0.3))
+        found = store._client.hybrid_search(store.collection, requests, ranker=hc.milvus_ranker(config), limit=5,
+                                            output_fields=["text"])[0]
+        assert any(hit["entity"]["text"] in bm25 for hit in found)
+        for hit in found:
+            text = hit["entity"]["text"]
+            expected = (0.7 * (2 * math.atan(bm25[text]) / math.pi if text in bm25 else 0.0)
+                        + 0.3 * (1 + cosine[text]) / 2)
+            assert hit["distance"] == pytest.approx(expected, abs=1e-4)
     finally:
         store.close()
 
