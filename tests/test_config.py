@@ -333,3 +333,15 @@ def test_a_visitors_download_names_no_server_path(tmp_path):
     assert config.tokenizer.user_dict == "words.txt" and config.model == "my-e5"
     saved = hc.save_config(config, tmp_path / "s.json")  # beside the dictionary, it loads
     assert hc.load_config(saved).tokenizer.user_dict == str(tmp_path / "words.txt")
+
+
+def test_check_prints_the_file_with_defaults_and_all_holds_every_target(tmp_path, capsys):
+    path = write(tmp_path / "s.json", setting(alpha=0.4))
+    assert hc.main(["check", str(path)]) == 0
+    checked = json.loads(capsys.readouterr().out)
+    assert checked["settings"] == {**{key: getattr(DEFAULT_SETTINGS, key) for key in checked["settings"]},
+                                   "alpha": 0.4}
+    assert hc.main(["export", "--config", str(path), "--target", "all"]) == 0
+    assert set(json.loads(capsys.readouterr().out)["exports"]) == set(hc.TARGETS)
+    assert hc.main(["check", str(write(tmp_path / "bad.json", setting(k=0)))]) == 2
+    assert "settings.k" in capsys.readouterr().err
