@@ -14,12 +14,14 @@ from typing import Sequence
 
 import gradio as gr
 
-from hybrid.cli import tokenizer_from_args, tokenizer_options
+from hybrid.cli import tokenizer_options
+from hybrid.config import add_config_option, config_from_args
 from hybrid.kb import SUPPORTED_SUFFIXES, entries_from_file
 from hybrid.semantic import resolve_device
 from hybrid.service import ModelService
 from hybrid.store import StoreError, open_store
 from hybrid.store.milvus import DEFAULT_COLLECTION
+from hybrid.tokenize import Tokenizer
 from server import ApiSettings
 from server.access import resolve_access
 from server.app import check_forwarded_allow_ips, serve
@@ -28,6 +30,7 @@ from webui import format as fmt
 from webui import layout, wiring
 from webui.api import make_search
 from webui.eval_tab import build_eval_tab
+from webui.export import build_export, wire_export
 from webui.handlers import MAX_ENTRIES, DemoHandlers, sample_of
 from webui.i18n import DEFAULT_LANGUAGE, LANGUAGES, Translator, text
 from webui.samples import DEFAULT_SAMPLE, sample_text
@@ -95,6 +98,7 @@ def build_demo(service: ModelService, kb_text: str | None = None, *, sample: str
                 results = layout.build_results(tr, status, lang, h.columns, h.rerank_notes(lang))
                 rerank = layout.build_rerank_rest(tr, service.reranker_status(), top_n, wiring.STATUS_POLL_S)
                 controls = layout.build_more_controls(tr, h, service.settings, main_controls)
+                export = build_export(tr)
                 # a store is tokenised as its collection was indexed: no tokeniser choice over it
                 tokenizer_panel = None if store_kb is not None else build_tokenizer_panel(tr, service.tokenizer)
             with tr.make(gr.Tab, i18n={"label": "tab_evaluate"}, id="evaluate", elem_id="tab-evaluate"):
@@ -103,6 +107,7 @@ def build_demo(service: ModelService, kb_text: str | None = None, *, sample: str
         page = wiring.Page(tr, language, status_line, timer, gr.State(status.state), engine, kb, query,
                            controls, results, evaluation, rerank)
         wiring.wire(demo, page, h)
+        wire_export(export, service, engine, controls, top_n)
         if tokenizer_panel is not None:
             wire_tokenizer_panel(tokenizer_panel, page, h)
         # Not queued: an MCP call then runs in the request that passed the access policy (a queued one would go
@@ -136,7 +141,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--share", action="store_true",
                    help="also open a public Gradio share link (UI and API); protected by a generated key unless "
                         "--auth, --api-key or --open says otherwise")
-    p.add_argument("--model", default="auto",
+    add_config_option(p)  # the page's starting setting, the server's search defaults, the tokenizer and the model
+    p.add_argument("--model", default=None,
                    help="embedding model: auto (Qwen3-Embedding on a GPU, else the packaged multilingual-e5-small), "
                         "a packaged name, a short alias, a hub id or a local folder")
     p.add_argument("--device", default="auto", help="auto | cpu | cuda | cuda:N | mps")
@@ -200,15 +206,16 @@ def main(argv: Sequence[str] | None = None) -> int:
             from hybrid.weight_model import use
 
             use(args.weight_model)  # a WeightModelError is a ValueError
-        tokenizer = tokenizer_from_args(args)
+        config = config_from_args(args)
+        tokenizer = Tokenizer.from_settings(config.tokenizer)
         store = (open_store(args.store, collection=args.collection, read_only=True, tokenizer=tokenizer)
                  if args.store else None)
     except (ValueError, OSError, StoreError) as exc:  # KnowledgeBaseError is a ValueError
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    service = ModelService(model=args.model, device=args.device, document_prompt=args.document_prompt,
+    service = ModelService(model=config.model, device=args.device, document_prompt=args.document_prompt,
                            reranker=args.reranker, embed_slots=settings.embed_concurrency,
-                           tokenizer=tokenizer).start()
+                           tokenizer=tokenizer, settings=config.settings).start()
     # One knowledge base for POST /search and the page's search endpoint.
     server_kb = ServerKnowledgeBase(service, kb_text.splitlines(), args.kb).start() if kb_text else None
     if store is not None:

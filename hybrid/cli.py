@@ -7,6 +7,7 @@ import json
 import logging
 import sys
 
+from .config import add_config_option, config_from_args
 from .fusion import FUSERS, NORMALIZERS
 from .kb import KnowledgeBaseError, entries_from_file
 from .results import Hit, SearchResponse
@@ -17,7 +18,7 @@ from .tokenize import TOKENIZER_MODES
 
 
 def _model_options(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--model", default="auto", help="auto, a packaged alias, a hub id or a local folder")
+    p.add_argument("--model", default=None, help="auto (default), a packaged alias, a hub id or a local folder")
     p.add_argument("--device", default="auto", help="auto | cpu | cuda | mps")
     p.add_argument("--document-prompt", default=None, metavar="NAME",
                    help="prompt for entries: packaged e5 'query' (default) or 'passage' (long passages); "
@@ -26,7 +27,7 @@ def _model_options(p: argparse.ArgumentParser) -> None:
 
 def tokenizer_options(p: argparse.ArgumentParser) -> None:
     """``--tokenizer-mode``, ``--user-dict`` and ``--no-fold`` (read them back with ``tokenizer_from_args``)."""
-    p.add_argument("--tokenizer-mode", choices=TOKENIZER_MODES, default="search",
+    p.add_argument("--tokenizer-mode", choices=TOKENIZER_MODES, default=None,
                    help="jieba search mode (words plus their sub-words, default) or precise (whole words only)")
     p.add_argument("--user-dict", default=None, metavar="FILE",
                    help="jieba user dictionary: one word per line (`word [freq] [tag]`) that must stay whole, "
@@ -40,7 +41,7 @@ def tokenizer_from_args(args: argparse.Namespace):
     """The ``Tokenizer`` of ``--tokenizer-mode``, ``--user-dict`` and ``--no-fold``."""
     from .tokenize import Tokenizer
 
-    return Tokenizer(mode=args.tokenizer_mode, user_dict=args.user_dict, fold=not args.no_fold)
+    return Tokenizer(mode=args.tokenizer_mode or "search", user_dict=args.user_dict, fold=not args.no_fold)
 
 
 def _store_options(p: argparse.ArgumentParser, required: bool) -> None:
@@ -61,10 +62,13 @@ def build_parser() -> argparse.ArgumentParser:
                         help="search a Milvus collection read-only: milvus:FILE.db or milvus+http(s)://HOST:PORT")
     s.add_argument("--collection", default=DEFAULT_COLLECTION, help="Milvus collection name (with --store)")
     s.add_argument("--query", required=True)
-    s.add_argument("--k", type=int, default=DEFAULT_SETTINGS.k, help="top-k of each list")
-    s.add_argument("--alpha", type=float, default=DEFAULT_SETTINGS.alpha, help="semantic weight in [0, 1]")
-    s.add_argument("--fusion", choices=sorted(FUSERS), default=DEFAULT_SETTINGS.fusion)
-    s.add_argument("--normalizer", choices=sorted(NORMALIZERS), default=DEFAULT_SETTINGS.normalizer)
+    add_config_option(s)
+    s.add_argument("--k", type=int, default=None, help=f"top-k of each list (default {DEFAULT_SETTINGS.k})")
+    s.add_argument("--alpha", type=float, default=None,
+                   help=f"semantic weight in [0, 1] (default {DEFAULT_SETTINGS.alpha})")
+    s.add_argument("--fusion", choices=sorted(FUSERS), default=None, help=f"default {DEFAULT_SETTINGS.fusion}")
+    s.add_argument("--normalizer", choices=sorted(NORMALIZERS), default=None,
+                   help=f"default {DEFAULT_SETTINGS.normalizer}")
     s.add_argument("--weight-model", default=None, metavar="FILE",
                    help="the weight model of --fusion learned (`python -m hybrid.evaluate --train-weight`); "
                         "default: the packaged one")
@@ -167,7 +171,7 @@ def _print_table(response: SearchResponse, mode: str) -> None:
 def _load_model(args: argparse.Namespace):
     from .semantic import load_embedder
 
-    loaded = load_embedder(args.model, device=args.device, document_prompt=args.document_prompt)
+    loaded = load_embedder(args.model or "auto", device=args.device, document_prompt=args.document_prompt)
     if loaded.fallback_reason:
         print(f"note: {loaded.fallback_reason}", file=sys.stderr)
     return loaded.embedder
@@ -196,13 +200,19 @@ def _search(args: argparse.Namespace) -> int:
             from .weight_model import use
 
             use(args.weight_model)
-        tokenizer = tokenizer_from_args(args)
+        config = config_from_args(args, k=args.k, alpha=args.alpha, fusion=args.fusion, normalizer=args.normalizer,
+                                  rerank=args.rerank)
+        from .tokenize import Tokenizer
+
+        tokenizer = Tokenizer.from_settings(config.tokenizer)
+        args.model = config.model
+        settings = config.settings
         embedder = _load_model(args) if args.mode != "keyword" else None
         if args.store:
             from .store import open_store
 
             store = open_store(args.store, collection=args.collection, read_only=True, tokenizer=tokenizer)
-            engine = HybridEngine(store=store, tokenizer=tokenizer)
+            engine = HybridEngine(store=store, tokenizer=tokenizer, settings=settings)
             if embedder is not None:
                 engine.set_embedder(embedder)
         else:
@@ -210,10 +220,9 @@ def _search(args: argparse.Namespace) -> int:
 
             entries = entries_from_file(args.kb, split_long=args.split_long > 0, max_length=args.split_long or 200)
             engine = HybridEngine(entries, embedder=embedder, cache=EmbeddingCache() if embedder else None,
-                                  tokenizer=tokenizer)
+                                  tokenizer=tokenizer, settings=settings)
         engine.reranker = _load_reranker(args)
-        response = engine.search(args.query, k=args.k, alpha=args.alpha, fusion=args.fusion,
-                                 normalizer=args.normalizer, mode=args.mode, rerank=args.rerank)
+        response = engine.search(args.query, mode=args.mode, rerank=args.rerank)
     except (KnowledgeBaseError, EmptyQueryError, FileNotFoundError, ValueError, RuntimeError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

@@ -10,13 +10,14 @@ import json
 import logging
 import sys
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator, Mapping, Sequence
 
 import numpy as np
 
 from .cache import EmbeddingCache, embedder_key
+from .config import add_config_option, config_from_args
 from .engine import HybridEngine, Retrieval
 from .fusion import FUSERS, Candidates
 from .kb import Document, KnowledgeBaseError, UserError, split_sentences
@@ -805,7 +806,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--folds", type=int, default=5, help="cross-validation folds of --train-weight")
     p.add_argument("--weight-model", default=None, metavar="FILE",
                    help="the weight model 'learned' fusion uses (default: the packaged one)")
-    p.add_argument("--model", default="auto", help="auto, a packaged alias, a hub id or a local folder")
+    add_config_option(p)  # the default setting every sweep point is compared with, the tokenizer and the model
+    p.add_argument("--model", default=None, help="auto (default), a packaged alias, a hub id or a local folder")
     p.add_argument("--device", default="auto", help="auto | cpu | cuda | mps")
     p.add_argument("--k", type=int, default=PRIMARY_K, help="cut-off reported besides @10")
     p.add_argument("--fusion", default="all", help=f"fusion methods to sweep: all or one of {', '.join(FUSERS)}")
@@ -832,10 +834,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--distractor-script", default="en", choices=sorted(SCRIPTS),
                    help="which of the other set's entries are added: zh (Chinese) or en (alphabetic)")
     p.add_argument("--max-distractors", type=int, default=None, help="add at most N distractors (seeded sample)")
-    p.add_argument("--tokenizer", type=_tokenizer_specs, default=("search",), metavar="SPEC[,SPEC...]",
+    p.add_argument("--tokenizer", type=_tokenizer_specs, default=None, metavar="SPEC[,SPEC...]",
                    help="keyword tokenizers to compare, like any other axis: search | precise, each optionally "
                         "+nofold (no Traditional/Simplified folding) and +dict (with --user-dict); e.g. "
-                        "search,search+nofold,precise+dict. The first is the main report")
+                        "search,search+nofold,precise+dict. The first is the main report (default: --config's "
+                        "tokenizer, else search)")
     p.add_argument("--user-dict", default=None, metavar="FILE",
                    help="jieba user dictionary (words that must stay whole) for the +dict tokenizers")
     p.add_argument("--per-query", action="store_true",
@@ -900,7 +903,7 @@ def train_weight_main(args: argparse.Namespace) -> int:
         print("error: --train-weight needs --out FILE (where the model is written)", file=sys.stderr)
         return 2
     try:
-        loaded = load_embedder(args.model, device=args.device, use_instruction=not args.no_instruction,
+        loaded = load_embedder(args.model or "auto", device=args.device, use_instruction=not args.no_instruction,
                                document_prompt=args.document_prompt)
         cache = EmbeddingCache(args.cache_dir)
         xs, ys, sets = [], [], {}
@@ -956,7 +959,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     from .semantic import ModelLoadError, load_embedder
 
-    rerank = args.rerank if args.rerank is not None else (DEFAULT_SETTINGS.rerank if args.reranker else 0)
+    try:
+        config = config_from_args(args)
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    rerank = args.rerank if args.rerank is not None else (config.settings.rerank if args.reranker else 0)
     if rerank < 0:
         print(f"error: --rerank must be >= 0, got {rerank}", file=sys.stderr)
         return 2
@@ -967,7 +975,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             labelled = subset_corpus(labelled, args.max_docs)
         if args.split_sentences:
             labelled = split_into_sentences(labelled)
-        loaded = load_embedder(args.model, device=args.device, use_instruction=not args.no_instruction,
+        loaded = load_embedder(config.model, device=args.device, use_instruction=not args.no_instruction,
                                document_prompt=args.document_prompt)
         if loaded.fallback_reason:
             print(f"note: {loaded.fallback_reason}", file=sys.stderr)
@@ -980,7 +988,9 @@ def main(argv: Sequence[str] | None = None) -> int:
                 raise ValueError(f"--rerank {rerank} needs a reranker: {loaded_reranker.reason}")
             reranker = loaded_reranker.reranker
         cache = EmbeddingCache(args.cache_dir)
-        tokenizers = [Tokenizer.from_settings(TokenizerSettings.parse(spec, args.user_dict)) for spec in args.tokenizer]
+        specs = ([config.tokenizer] if args.tokenizer is None else
+                 [TokenizerSettings.parse(spec, args.user_dict) for spec in args.tokenizer])
+        tokenizers = [Tokenizer.from_settings(spec) for spec in specs]
         reports = []
         for tokenizer in tokenizers:
             store = None
@@ -994,7 +1004,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             try:
                 reports.append(run(labelled, loaded.embedder, cache, k=args.k, fusions=fusions, alphas=args.alphas,
                                    progress=_tqdm_progress(), store=store, reranker=reranker, rerank=rerank,
-                                   tokenizer=tokenizer))
+                                   tokenizer=tokenizer, settings=config.settings))
             finally:
                 if store is not None:
                     store.close()
@@ -1003,7 +1013,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             other = load_labelled_set(args.distractors)
             mixed = run(with_distractors(labelled, other, args.distractor_script, args.max_distractors),
                         loaded.embedder, cache, k=args.k, fusions=fusions, alphas=args.alphas,
-                        progress=_tqdm_progress(), tokenizer=tokenizers[0])
+                        progress=_tqdm_progress(), tokenizer=tokenizers[0], settings=config.settings)
         if args.split_half:
             split_half_report(report)  # fails early, with its message, when a half is empty
     except (LabelledSetError, KnowledgeBaseError, ModelLoadError, ValueError, OSError, RuntimeError) as exc:
@@ -1013,6 +1023,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         report["store"] = f"{args.store} ({collection})"
     report["query_instruction"] = loaded.embedder.query_instruction
     report["split_sentences"] = args.split_sentences
+    # the setting the report was run with (its default point), so `hybrid.config export --report` carries it out
+    report["config"] = replace(config, tokenizer=tokenizers[0].settings).to_dict()
     print(format_table(report))
     trust = format_trust(report)
     if trust:

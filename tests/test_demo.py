@@ -444,8 +444,10 @@ def test_command_line_options():
     assert (args.host, args.port, args.share, args.model, args.device, args.kb, args.auth, args.no_ui,
             args.document_prompt) == ("0.0.0.0", 8000, True, "qwen3-4b", "cpu", "kb.txt", ("u", "p"), True, "passage")
     defaults = demo.build_parser().parse_args([])
-    assert (defaults.host, defaults.port, defaults.model, defaults.kb, defaults.document_prompt) == \
-        ("127.0.0.1", 7860, "auto", None, None)
+    assert (defaults.host, defaults.port, defaults.kb, defaults.document_prompt) == ("127.0.0.1", 7860, None, None)
+    from hybrid.config import config_from_args
+
+    assert config_from_args(defaults).model == "auto"  # no --model: the --config file's, else auto
 
 
 def test_service_hands_a_chosen_document_prompt_to_the_loader(encoder):

@@ -18,7 +18,9 @@ import sys
 import time
 from pathlib import Path
 
+from hybrid.config import config_from_args
 from hybrid.semantic import LoadedEmbedder
+from hybrid.tokenize import Tokenizer
 from hybrid.service import ModelService
 from tests.fakes import OneHotEncoder, SlowEncoder
 
@@ -43,6 +45,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--reranker", default="none",
                         help="a reranker loaded for real (load_reranker, CPU), e.g. a tiny Qwen3 reranker's folder")
     parser.add_argument("--mcp", action="store_true")
+    parser.add_argument("--config", help="a setting file, as demo.py --config reads it")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
 
@@ -50,8 +53,10 @@ def main(argv: list[str] | None = None) -> int:
     from server.app import start
     from server.knowledge import ServerKnowledgeBase
 
+    config = config_from_args(args)  # demo.py's reading of --config
     service = ModelService(cache=False, loader=_loader(args.model, args.gate), reranker=args.reranker,
-                           device="cpu").start()
+                           device="cpu", settings=config.settings,
+                           tokenizer=Tokenizer.from_settings(config.tokenizer)).start()
     server_kb = ServerKnowledgeBase.from_file(args.server_kb, service).start() if args.server_kb else None
     blocks = demo.build_demo(service, server_kb=server_kb)
     running = start(blocks, service, port=0, kb=server_kb, log_level="info",

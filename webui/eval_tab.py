@@ -24,6 +24,7 @@ from hybrid.redact import hide_paths
 from server.uploads import is_received_upload
 
 from . import plots
+from .export import build_export, visitor_config, write_setting
 from .handlers import MAX_ENTRIES
 from .i18n import Translator, explain, text
 
@@ -232,6 +233,7 @@ def build_eval_tab(tr: Translator, service, alpha, fusion, language) -> EvalTab:
                     elem_id="eval-table")
     curve = tr.make(gr.Plot, i18n={"label": "eval_curve"}, elem_id="eval-curve")
     apply_button = tr.make(gr.Button, i18n={"value": "eval_apply"}, elem_id="eval-apply")
+    export = build_export(tr, "export_best_button", "eval-export")
     report_state = gr.State(None)
 
     def problem(message: str) -> tuple[Any, Any, Any, str]:
@@ -270,6 +272,15 @@ def build_eval_tab(tr: Translator, service, alpha, fusion, language) -> EvalTab:
             return gr.skip(), gr.skip(), f"**⚠** {text('eval_need_run', lang)}"
         return best[0], best[1], text("eval_applied", lang, alpha=best[0], fusion=best[1])
 
+    def on_export(report, lang):
+        best = best_point(report, service.settings.alpha, service.settings.fusion)
+        if best is None:
+            return gr.skip(), f"**⚠** {text('eval_need_run', lang)}"
+        chosen = {key: best[key] for key in ("fusion", "alpha", "normalizer", "window") if best.get(key) is not None}
+        config = visitor_config(service.settings.with_(**chosen), service.tokenizer.settings, service.requested)
+        return gr.File(value=write_setting(config, report), visible=True), gr.skip()
+
+    export.button.click(on_export, [report_state, language], [export.file, status], **private)
     run_button.click(on_run, [files, max_queries, language], [table, curve, report_state, status], **private)
     apply_button.click(on_apply, [report_state, language], [alpha, fusion, status], **private)
     return EvalTab(report_state, table, curve, status)

@@ -260,6 +260,9 @@ TEXTS: dict[str, dict[str, str]] = {
         "err_too_many_docs": "语料有 {n} 篇文档，本页面最多评测 {limit} 篇（更大的评测集请运行 "
                              "`python -m hybrid.evaluate --data 文件夹`，或删减语料）。",
         "eval_uploaded": "上传的评测集",
+        "export_button": "导出设置",
+        "export_file": "设置文件（JSON：用 --config 载入；内含 Milvus / Elasticsearch / OpenSearch 的对应配置）",
+        "export_best_button": "导出最好的设置",
     },
     "en": {
         "title": "Hybrid search demo",
@@ -534,6 +537,10 @@ TEXTS: dict[str, dict[str, str]] = {
         "err_too_many_docs": "the corpus has {n} documents; this page evaluates at most {limit} (run "
                              "`python -m hybrid.evaluate --data FOLDER` for larger sets, or cut the corpus).",
         "eval_uploaded": "uploaded set",
+        "export_button": "Export setting",
+        "export_file": "Setting file (JSON: load it with --config; holds the Milvus / Elasticsearch / OpenSearch "
+                       "equivalents)",
+        "export_best_button": "Export the best setting",
     },
 }
 

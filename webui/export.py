@@ -1,0 +1,77 @@
+"""The "export setting" download: the page's setting as a ``--config`` file with its Milvus, Elasticsearch and
+OpenSearch translations (``hybrid.config.export_all``)."""
+
+from __future__ import annotations
+
+import tempfile
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any, Mapping
+
+from hybrid.config import Config, dumps, export_all
+from hybrid.redact import hide_paths
+from server.uploads import upload_folder
+
+FILE_NAME = "hybrid-setting.json"
+
+
+@dataclass
+class ExportBar:
+    """The export button and the file it fills."""
+
+    button: Any
+    file: Any
+
+
+def build_export(tr, button_key: str = "export_button", elem_prefix: str = "export") -> ExportBar:
+    """The button and its (hidden until filled) file, in the current Blocks context."""
+    import gradio as gr
+
+    with gr.Row(equal_height=True):
+        button = tr.make(gr.Button, i18n={"value": button_key}, variant="secondary", scale=0, min_width=160,
+                         elem_id=f"{elem_prefix}-setting")
+        file = tr.make(gr.File, i18n={"label": "export_file"}, visible=False, interactive=False, scale=3,
+                       elem_id=f"{elem_prefix}-file")
+    return ExportBar(button, file)
+
+
+def write_setting(config: Config, report: Mapping[str, Any] | None = None) -> str:
+    """``export_all(config, report)`` written to a fresh temporary folder; returns the file's path."""
+    # in the server's upload folder: swept with the uploads, and gone when the server stops (server.uploads)
+    folder = upload_folder()
+    folder.mkdir(parents=True, exist_ok=True)
+    path = Path(tempfile.mkdtemp(prefix="export-", dir=folder)) / FILE_NAME
+    path.write_text(dumps(export_all(config, report)), encoding="utf-8")
+    return str(path)
+
+
+def visitor_config(settings, tokenizer, model: str) -> Config:
+    """A ``Config`` fit to hand to a visitor: no server path in it (a user dictionary by its file name, read from
+    the setting file's folder when loaded; a model folder by its last part)."""
+    if tokenizer.user_dict:
+        tokenizer = replace(tokenizer, user_dict=Path(tokenizer.user_dict).name)
+    return Config(settings, tokenizer, hide_paths(model) or "auto")
+
+
+def page_config(service, engine, alpha: float, fusion: str, normalizer: str, k: float, k1: float, b: float,
+                rerank: float | None = None) -> Config:
+    """The setting the page's controls show: the server's settings with the sliders' values, the session's
+    tokenizer and the model the server was started with."""
+    overrides = {"alpha": float(alpha), "fusion": fusion, "normalizer": normalizer, "k": int(k), "k1": float(k1),
+                 "b": float(b), "rerank": None if rerank is None else int(rerank)}
+    tokenizer = (engine.tokenizer if engine is not None else service.tokenizer).settings
+    return visitor_config(service.settings.with_(**overrides), tokenizer, service.requested)
+
+
+def wire_export(bar: ExportBar, service, engine, controls, top_n=None) -> None:
+    """The search tab's button: write the controls' setting and show the file."""
+    import gradio as gr
+
+    def on_export(engine_value, alpha, fusion, normalizer, k, k1, b, *rest):
+        config = page_config(service, engine_value, alpha, fusion, normalizer, k, k1, b, *rest)
+        return gr.File(value=write_setting(config), visible=True)
+
+    c = controls
+    inputs = [engine, c.alpha, c.fusion, c.normalizer, c.k, c.k1, c.b, *([top_n] if top_n is not None else [])]
+    bar.button.click(on_export, inputs, bar.file, api_visibility="private", concurrency_limit=None,
+                     show_progress="hidden")
