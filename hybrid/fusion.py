@@ -347,6 +347,9 @@ def adaptive(keyword: Candidates, semantic: Candidates, alpha: float, *, normali
     return combine(keyword, semantic, keyword_values, semantic_values, 1.0 - alpha_q, alpha_q, alpha_q)
 
 
+# Fusion methods that read the normaliser (the others ignore it).
+USES_NORMALIZER = frozenset({"weighted"})
+
 FUSERS: dict[str, Fuser] = {
     "weighted": weighted,
     "rrf": rrf,

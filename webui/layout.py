@@ -7,7 +7,7 @@ from typing import Any, Callable, Sequence
 
 import gradio as gr
 
-from hybrid.fusion import FUSERS, NORMALIZERS
+from hybrid.fusion import FUSERS, NORMALIZERS, USES_NORMALIZER
 from hybrid.kb import SUPPORTED_SUFFIXES
 from hybrid.service import LOADING, ModelStatus, RerankerStatus
 from hybrid.settings import Settings
@@ -255,10 +255,6 @@ def build_query(tr: Translator, sample: str | None, lang: str) -> QueryBar:
     examples = tr.make(gr.Dataset, i18n={"label": "examples_label"}, components=[query],
                        samples=[[q] for q in queries], type="values", visible=bool(queries), elem_id="examples")
     return QueryBar(query, search, share, page_url, link, link_note, examples)
-
-
-# Fusion methods that read the normaliser setting (the others ignore it: hybrid.fusion).
-USES_NORMALIZER = frozenset({"weighted"})
 
 
 def fusion_notes(fusion: str, lang: str) -> dict[str, dict[str, Any]]:
