@@ -53,8 +53,9 @@ class LabelledSet:
     Attributes:
         name: the set's name (folder name or upload name).
         documents: the corpus.
-        queries: ``(query id, text)`` pairs, only those with at least one relevant document.
-        qrels: ``{query id: {doc id: grade}}``; grade > 0 is relevant.
+        queries: ``(query id, text)`` pairs, only those with at least one relevant document (all of them in a
+            set without labels, ``parse_query_set``).
+        qrels: ``{query id: {doc id: grade}}``; grade > 0 is relevant (empty: no labels).
         parents: for a corpus split into sentences, ``{sentence doc id: paragraph id}`` (else empty).
     """
 
@@ -128,13 +129,8 @@ def parse_labelled_set(corpus: str, queries: str, qrels: str, name: str = "uploa
     Raises:
         LabelledSetError: malformed lines, duplicate ids, or no query with a relevant document.
     """
-    docs = _jsonl_rows(corpus, "corpus.jsonl")
-    ids = [d for d, _ in docs]
-    if len(set(ids)) != len(ids):
-        dup = next(i for i in ids if ids.count(i) > 1)
-        raise LabelledSetError(f"corpus.jsonl: document id {dup!r} appears twice; ids must be unique",
-                               "duplicate_id", id=dup)
-    known = set(ids)
+    documents = parse_corpus(corpus)
+    known = {d.id for d in documents}
     query_rows = _jsonl_rows(queries, "queries.jsonl")
     judged = _qrels_rows(qrels, {qid for qid, _ in query_rows})
     kept = []
@@ -147,8 +143,38 @@ def parse_labelled_set(corpus: str, queries: str, qrels: str, name: str = "uploa
             "queries.jsonl and corpus.jsonl and grades > 0 for relevant documents", "no_relevant")
     if max_queries is not None:
         kept = kept[:max_queries]
-    return LabelledSet(name, tuple(Document(i, t) for i, t in docs), tuple(kept),
-                       {qid: dict(judged[qid]) for qid, _ in kept})
+    return LabelledSet(name, documents, tuple(kept), {qid: dict(judged[qid]) for qid, _ in kept})
+
+
+def parse_corpus(corpus: str) -> tuple[Document, ...]:
+    """The documents of corpus.jsonl text.
+
+    Raises:
+        LabelledSetError: malformed lines or a duplicate id.
+    """
+    docs = _jsonl_rows(corpus, "corpus.jsonl")
+    ids = [d for d, _ in docs]
+    if len(set(ids)) != len(ids):
+        seen: set[str] = set()
+        dup = next(i for i in ids if i in seen or seen.add(i))
+        raise LabelledSetError(f"corpus.jsonl: document id {dup!r} appears twice; ids must be unique",
+                               "duplicate_id", id=dup)
+    return tuple(Document(i, t) for i, t in docs)
+
+
+def parse_query_set(queries: str, documents: Sequence[Document], name: str = "uploaded",
+                    max_queries: int | None = None) -> LabelledSet:
+    """A set of queries without relevance labels over ``documents``: evaluating it gives the label-free
+    figures only (``overlap``); every metric is 0.
+
+    Raises:
+        LabelledSetError: malformed queries.jsonl, or no documents.
+    """
+    if not documents:
+        raise LabelledSetError("there are no documents to search: upload corpus.jsonl beside queries.jsonl, or fill "
+                               "the knowledge base", "no_documents")
+    rows = _jsonl_rows(queries, "queries.jsonl")[:max_queries]
+    return LabelledSet(name, tuple(documents), tuple(rows), {})
 
 
 def load_labelled_set(folder: str | Path, max_queries: int | None = None) -> LabelledSet:
@@ -513,7 +539,8 @@ def evaluate(engine: HybridEngine, labelled: LabelledSet, k: int = PRIMARY_K,
                    **s.mean(rows)} for (f, a, n, w), s in sweep.items()]
         results = {name: s.mean(rows) for name, s in lists.items()}
         metric = f"ndcg@{PRIMARY_K}"
-        best = max(points, key=lambda p: p[metric]) if points and results["hybrid"] else None
+        # a tie goes to the default (the same rankings score exactly alike)
+        best = max(points, key=lambda p: (p[metric], p["default"])) if points and results["hybrid"] else None
         gap = None if best is None else best[metric] - results["hybrid"][metric]
         return {"queries": len(labelled.queries) if rows is None else len(rows), "results": results,
                 "sweep": points, "best": best, "gap": gap}
@@ -537,6 +564,7 @@ def evaluate(engine: HybridEngine, labelled: LabelledSet, k: int = PRIMARY_K,
                                            "seconds": round(rerank_seconds, 2)},
         "rank_seconds": round(rank_seconds, 2),
         "tokenizer": engine.tokenizer.settings.label,
+        "labelled": any(labelled.qrels.values()),
         "per_query": per_query,
         "flagged": {flag: sum(q["flag"] == flag for q in per_query) for flag in QUERY_FLAGS},
         "ceiling": {"window": settings.window, "unreachable_queries": len(unreachable), "unreachable": unreachable,

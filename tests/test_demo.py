@@ -25,7 +25,7 @@ from webui.samples import example_queries, sample_text
 
 KB = "\n".join(["苹果是一种很好吃的水果。", "法国的首都是巴黎。", "机器学习模型可以理解文本语义。",
                 "明天可能会下雨，出门记得带伞。", "香蕉富含钾元素，适合运动后补充能量。", "北京是中国的首都。"])
-CONTROLS = dict(alpha=0.6, fusion="weighted", normalizer="minmax", k=3, k1=1.2, b=0.75, threshold=0.5)
+CONTROLS = dict(alpha=0.6, fusion="weighted", normalizer="minmax", k=3, k1=1.2, b=0.75, threshold=0.5, window=100)
 
 
 def _service(encoder: OneHotEncoder, gate: threading.Event | None = None) -> ModelService:
@@ -63,7 +63,7 @@ def handlers(encoder):
 def _search(h: DemoHandlers, engine, query: str, kb: str = KB, lang: str = "en", **controls) -> SearchOutputs:
     values = {**CONTROLS, **controls}
     return h.search(engine, query, kb, False, values["alpha"], values["fusion"], values["normalizer"], values["k"],
-                    values["k1"], values["b"], values["threshold"], lang)
+                    values["k1"], values["b"], values["threshold"], values["window"], lang)
 
 
 def _col(out: SearchOutputs, name: str) -> str:

@@ -402,14 +402,15 @@ class DemoHandlers:
 
     def search(self, engine: HybridEngine | None, query: str | None, kb_text: str | None, split: bool,
                alpha: float, fusion: str, normalizer: str, k: float, k1: float, b: float, threshold: float,
-               lang: str, rerank_n: float | None = None) -> SearchOutputs:
+               window: float | None, lang: str, rerank_n: float | None = None) -> SearchOutputs:
         """Search the user's knowledge base and format every column and panel.
 
         Searches the session's engine when it holds exactly the typed knowledge base (semantic too once its
         vectors exist); otherwise (an edit being embedded) a keyword-only engine over the typed text, so a
         search never waits for embedding. A query longer than the model reads is cut, with a notice. Bad
         input becomes a visible message. With the server's reranker loaded, the first ``rerank_n`` hybrid
-        hits are reranked into the fourth column.
+        hits are reranked into the fourth column. ``window`` is how many candidates each retriever hands fusion
+        (the server's setting when None).
         """
         if not query or not query.strip():
             return self._empty(text("notice_empty_query", lang), lang)
@@ -451,7 +452,8 @@ class DemoHandlers:
         try:
             response = target.search(fitted, k=int(k), alpha=float(alpha), fusion=fusion,
                                      mode="all" if target.has_vectors else "keyword", normalizer=normalizer,
-                                     k1=float(k1), b=float(b), rerank=rerank)
+                                     k1=float(k1), b=float(b), rerank=rerank,
+                                     window=int(window) if window else None)
         except Cancelled:
             raise
         except (EmptyQueryError, KnowledgeBaseError, EngineNotReadyError, ValueError) as exc:
