@@ -100,7 +100,8 @@ def build_demo(service: ModelService, kb_text: str | None = None, *, sample: str
             with tr.make(gr.Tab, i18n={"label": "tab_evaluate"}, id="evaluate", elem_id="tab-evaluate"):
                 evaluation = build_eval_tab(tr, service, controls.alpha, controls.fusion, language,
                                             normalizer=controls.normalizer, window=controls.window, tabs=tabs,
-                                            query=query.query, kb=kb.kb, split=kb.split)
+                                            query=query.query, kb=kb.kb, split=kb.split, sample=kb.sample,
+                                            examples=query.examples)
         engine = gr.State(None, time_to_live=session_ttl_s)
         page = wiring.Page(tr, language, status_line, timer, gr.State(status.state), engine, kb, query,
                            controls, results, evaluation, rerank)

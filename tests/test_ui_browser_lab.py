@@ -98,6 +98,7 @@ def test_band_sentence_and_a_hurt_query_opened_in_search_with_its_setting(page, 
     expect(p.locator("#fusion input")).to_have_value("weighted")
     expect(p.locator("#normalizer input")).to_have_value("minmax")
     expect(p.locator("#index-info")).to_contain_text("9")
+    expect(p.locator("#examples")).to_be_hidden()  # the sample's example queries are not this knowledge base's
     open_accordion(p, "more-controls", "#window")
     expect(p.locator("#window input[type=number]")).to_have_value("20")
     open_accordion(p, "kb-panel", "#kb textarea")

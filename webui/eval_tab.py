@@ -31,7 +31,7 @@ from hybrid.redact import hide_paths
 from server.uploads import is_received_upload
 
 from . import plots
-from .handlers import MAX_ENTRIES, SPLIT_LONGER_THAN
+from .handlers import MAX_ENTRIES, SPLIT_LONGER_THAN, examples_update, sample_of
 from .i18n import Translator, explain, text
 
 _METRICS = ("ndcg", "recall", "mrr")
@@ -403,7 +403,7 @@ class EvalTab:
 
 
 def build_eval_tab(tr: Translator, service, alpha, fusion, language, *, normalizer=None, window=None, tabs=None,
-                   query=None, kb=None, split=None) -> EvalTab:
+                   query=None, kb=None, split=None, sample=None, examples=None) -> EvalTab:
     """Build the evaluation tab's components and events inside the current ``gr.Blocks`` context.
 
     Args:
@@ -415,7 +415,8 @@ def build_eval_tab(tr: Translator, service, alpha, fusion, language, *, normaliz
         normalizer, window, tabs, query, kb, split: the search tab's normaliser and window controls, the page's
             tabs, its query box, knowledge base and split switch: a listed query opens there with its setting
             (no open action without them). ``kb`` and ``split`` also give the documents that queries uploaded
-            alone are run against.
+            alone are run against. ``sample`` and ``examples`` (the sample picker and its example chips) are
+            cleared when a query opens on the evaluated knowledge base, which is no sample.
     Returns:
         The components the language switch re-renders.
     """
@@ -502,17 +503,19 @@ def build_eval_tab(tr: Translator, service, alpha, fusion, language, *, normaliz
     point.input(on_point, [report_state, point, language], [changes, overlap], **private)
     apply_button.click(on_apply, [report_state, language], [alpha, fusion, status], **private)
     opened = None
-    if None not in (normalizer, window, tabs, query, kb, split):
+    if None not in (normalizer, window, tabs, query, kb, split, sample, examples):
         def on_open(report, index, corpus, evt):
             rows = change_rows(report, index)
             row = evt.index[0] if isinstance(evt.index, (list, tuple)) else evt.index
             if not rows or not isinstance(row, int) or not 0 <= row < len(rows):
-                return (gr.skip(),) * 8
+                return (gr.skip(),) * 10
             p = report["sweep"][int(index)]
-            return (gr.Tabs(selected="search"), rows[row]["query"], corpus, False, float(p["alpha"]), p["fusion"],
-                    p["normalizer"], int(p["window"]))
+            same_kb = sample_of(corpus)
+            return (gr.Tabs(selected="search"), rows[row]["query"], corpus, False, same_kb, examples_update(same_kb),
+                    float(p["alpha"]), p["fusion"], p["normalizer"], int(p["window"]))
 
         on_open.__annotations__["evt"] = gr.SelectData  # Gradio reads the annotation (gradio is imported here)
         opened = changes.select(on_open, [report_state, point, corpus_state],
-                                [tabs, query, kb, split, alpha, fusion, normalizer, window], **private)
+                                [tabs, query, kb, split, sample, examples, alpha, fusion, normalizer, window],
+                                **private)
     return EvalTab(report_state, table, curve, status, band, point, changes, ceiling, overlap, opened)
