@@ -534,3 +534,11 @@ def test_figure_draws_a_band_per_line_and_names_the_axes_that_vary(tiny, tmp_pat
     band = next(t for t in fig.data if t.name == "weighted zscore 95% band")
     points = sorted((p for p in report["sweep"] if p["normalizer"] == "zscore"), key=lambda p: p["alpha"])
     assert list(band.y) == [p["ci95"][1] for p in points] + [p["ci95"][0] for p in points][::-1]
+
+
+def test_a_tie_for_the_best_sweep_point_goes_to_the_default(tiny, tmp_path):
+    # five documents: windows 200 and 100 retrieve the same candidates, so both points score alike
+    report, _ = _run(tiny, tmp_path / "cache", fusions=["adaptive"], alphas=(0.7,), windows=(200, 100))
+    assert [p["window"] for p in report["sweep"]] == [200, 100]
+    assert report["sweep"][0]["ndcg@10"] == report["sweep"][1]["ndcg@10"]
+    assert report["best"]["default"] and report["best"]["window"] == 100
