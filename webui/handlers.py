@@ -489,7 +489,7 @@ class DemoHandlers:
 
     def share_link(self, page_url: str, query: str | None, sample: str | None, kb_text: str | None, split: bool,
                    alpha: float, fusion: str, normalizer: str, k: float, k1: float, b: float, threshold: float,
-                   lang: str) -> tuple[Any, str]:
+                   window: float, lang: str) -> tuple[Any, str]:
         """A link that reproduces the query, the sample and every setting.
 
         Args:
@@ -503,7 +503,7 @@ class DemoHandlers:
         values = {"q": (query or "").strip()[: share.MAX_QUERY_CHARS] or None,
                   "sample": None if own_kb else sample, "kb": share.OWN_KB if own_kb else None, "split": bool(split), "alpha": float(alpha),
                   "fusion": fusion, "normalizer": normalizer, "k": int(k), "k1": float(k1), "b": float(b),
-                  "threshold": float(threshold), "lang": lang}
+                  "threshold": float(threshold), "window": int(window), "lang": lang}
         note = fmt.notice_html(text("share_custom_kb", lang)) if own_kb else ""
         return gr.Textbox(value=share.link(page_url, values), visible=True, label=text("share_label", lang)), note
 
@@ -548,9 +548,9 @@ class DemoHandlers:
         return (values.get("q", skip), sample or skip, kb, examples, values.get("split", skip),
                 values.get("alpha", skip), values.get("fusion", skip), values.get("normalizer", skip),
                 values.get("k", skip), values.get("k1", skip), values.get("b", skip), values.get("threshold", skip),
-                values.get("lang", skip), note)
+                values.get("window", skip), values.get("lang", skip), note)
 
 
 # The components ``DemoHandlers.restore`` fills, in order (names of ``webui.layout.SearchTab`` fields).
 RESTORED = ("query", "sample", "kb", "examples", "split", "alpha", "fusion", "normalizer", "k", "k1", "b",
-            "threshold", "language", "share_note")
+            "threshold", "window", "language", "share_note")

@@ -58,7 +58,7 @@ class Page:
                  "examples": self.query.examples, "split": self.kb.split, "language": self.language,
                  "share_note": self.query.link_note,
                  **{name: getattr(self.controls, name) for name in ("alpha", "fusion", "normalizer", "k", "k1",
-                                                                     "b", "threshold")}}
+                                                                     "b", "threshold", "window")}}
         return [parts[name] for name in RESTORED]
 
 
@@ -111,7 +111,7 @@ def wire_share(page: Page, h: DemoHandlers) -> None:
     """The share button: a link with the query and settings, shown, put in the address bar and copied."""
     q, c, kb = page.query, page.controls, page.kb
     inputs = [q.page_url, q.query, kb.sample, kb.kb, kb.split, c.alpha, c.fusion, c.normalizer, c.k, c.k1, c.b,
-              c.threshold, page.language]
+              c.threshold, c.window, page.language]
     q.share.click(h.share_link, inputs, [q.link, q.link_note], js=PAGE_URL_JS, **CHEAP).then(
         None, q.link, None, js=SHOW_LINK_JS, **PRIVATE)
 
