@@ -254,3 +254,28 @@ def test_queries_alone_are_a_set_without_labels_that_still_shows_the_overlap(tin
     assert overlap_table(report, semantic_end, "en")[1][3][1] == pytest.approx(
         round(report["overlap"]["semantic|hybrid"]["jaccard@10"], 3))
     assert corpus_text(alone).split("\n") == entries
+
+
+def test_apply_sets_the_best_points_normaliser_and_window_too():
+    import gradio as gr
+
+    from hybrid.settings import DEFAULT_SETTINGS
+
+    class Service:
+        embedder = None
+        cache = None
+        settings = DEFAULT_SETTINGS
+
+    with gr.Blocks() as demo:
+        controls = [gr.Slider(0, 1, value=0.6), gr.Dropdown(choices=list(FUSERS), value="adaptive"),
+                    gr.Dropdown(choices=["minmax", "zscore"], value="minmax"), gr.Slider(1, 500, value=100)]
+        language = gr.Radio(["zh", "en"], value="en")
+        build_eval_tab(Translator("en"), Service(), controls[0], controls[1], language, normalizer=controls[2],
+                       window=controls[3])
+    apply = next(fn for fn in demo.fns.values() if fn.name == "on_apply")
+    assert [c._id for c in apply.outputs[:4]] == [c._id for c in controls]
+    report = _report(_point("adaptive", 0.7, 0.5, default=True), _point("weighted", 0.3, 0.6, normalizer="zscore",
+                                                                          window=50))
+    alpha, fusion, normalizer, window, note = apply.fn(report, "en")
+    assert (alpha, fusion, normalizer, window) == (0.3, "weighted", "zscore", 50)
+    assert note == "Applied alpha 0.3, fusion weighted, normaliser zscore and window 50 to the search tab."

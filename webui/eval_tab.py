@@ -491,17 +491,23 @@ def build_eval_tab(tr: Translator, service, alpha, fusion, language, *, normaliz
         overlap_header, overlaps = overlap_table(report, index, lang)
         return gr.update(value=rows, headers=changes_header), gr.update(value=overlaps, headers=overlap_header)
 
+    applied = [c for c in (normalizer, window) if c is not None]  # the search tab's, when it has them
+
     def on_apply(report, lang):
-        best = best_setting(report, settings.alpha, settings.fusion)
-        if best is None:
-            return gr.skip(), gr.skip(), f"**⚠** {text('eval_need_run', lang)}"
-        return best[0], best[1], text("eval_applied", lang, alpha=best[0], fusion=best[1])
+        best = best_point(report, settings.alpha, settings.fusion)
+        if best is None or not _labelled(report):
+            return (gr.skip(),) * (2 + len(applied)) + (f"**⚠** {text('eval_need_run', lang)}",)
+        setting = {"alpha": float(best["alpha"]), "fusion": str(best["fusion"]),
+                   "normalizer": str(best.get("normalizer", settings.normalizer)),
+                   "window": int(best.get("window", settings.window))}
+        axes = [setting["normalizer"], setting["window"]][:len(applied)]
+        return (setting["alpha"], setting["fusion"], *axes, text("eval_applied", lang, **setting))
 
     kb_inputs = [kb if kb is not None else gr.State(""), split if split is not None else gr.State(False)]
     run_button.click(on_run, [files, max_queries, normalizers, windows, *kb_inputs, language],
                      [*shown, report_state, corpus_state], **private)
     point.input(on_point, [report_state, point, language], [changes, overlap], **private)
-    apply_button.click(on_apply, [report_state, language], [alpha, fusion, status], **private)
+    apply_button.click(on_apply, [report_state, language], [alpha, fusion, *applied, status], **private)
     opened = None
     if None not in (normalizer, window, tabs, query, kb, split, sample, examples):
         def on_open(report, index, corpus, evt):
