@@ -89,7 +89,7 @@ def build_demo(service: ModelService, kb_text: str | None = None, *, sample: str
     with _blocks(lang) as demo:
         language, status_line = layout.build_header(tr, status, lang)
         timer = layout.initial_timer(status, wiring.STATUS_POLL_S)
-        with gr.Tabs():
+        with gr.Tabs() as tabs:
             with tr.make(gr.Tab, i18n={"label": "tab_search"}, id="search", elem_id="tab-search"):
                 kb = layout.build_knowledge_base(tr, h, initial_kb, first_sample, lang)
                 query = layout.build_query(tr, first_sample, lang)
@@ -102,7 +102,10 @@ def build_demo(service: ModelService, kb_text: str | None = None, *, sample: str
                 # a store is tokenised as its collection was indexed: no tokeniser choice over it
                 tokenizer_panel = None if store_kb is not None else build_tokenizer_panel(tr, service.tokenizer)
             with tr.make(gr.Tab, i18n={"label": "tab_evaluate"}, id="evaluate", elem_id="tab-evaluate"):
-                evaluation = build_eval_tab(tr, service, controls.alpha, controls.fusion, language)
+                evaluation = build_eval_tab(tr, service, controls.alpha, controls.fusion, language,
+                                            normalizer=controls.normalizer, window=controls.window, tabs=tabs,
+                                            query=query.query, kb=kb.kb, split=kb.split, sample=kb.sample,
+                                            examples=query.examples)
         engine = gr.State(None, time_to_live=session_ttl_s)
         page = wiring.Page(tr, language, status_line, timer, gr.State(status.state), engine, kb, query,
                            controls, results, evaluation, rerank)

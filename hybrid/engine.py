@@ -89,6 +89,26 @@ class Retrieval:
         return fuse(self.keyword, self.semantic, alpha, fusion, normalizer=normalizer, rrf_k=rrf_k,
                     evidence=self.evidence)
 
+    def within(self, window: int) -> "Retrieval":
+        """These candidates as a search with the smaller candidate ``window`` finds them: each retriever's first
+        ``window``, and the cosines of the kept keyword candidates outside the semantic ones, in the order the
+        engine puts them (so one retrieval at the widest window serves every narrower one). The evidence is
+        kept: it reads the best keyword match and the first ``_JUDGED_TOP`` semantic candidates, the same for
+        any window of at least ``_JUDGED_TOP``."""
+        own = self.semantic.own
+        if len(self.keyword) <= window and own <= window:
+            return self
+        keyword = Candidates(self.keyword.docs[:window], self.keyword.scores[:window])
+        n = min(own, window)
+        inside = set(self.semantic.docs[:n].tolist())
+        cosine = dict(zip(self.semantic.docs.tolist(), self.semantic.scores.tolist()))
+        extra = np.asarray([d for d in keyword.docs.tolist() if d not in inside], dtype=np.int64)
+        cosines = np.asarray([cosine[d] for d in extra.tolist()], dtype=np.float64)
+        order = np.argsort(-cosines, kind="stable")
+        semantic = Candidates(np.concatenate([self.semantic.docs[:n], extra[order]]),
+                              np.concatenate([self.semantic.scores[:n], cosines[order]]), retrieved=n)
+        return replace(self, keyword=keyword, semantic=semantic)
+
 
 class HybridEngine:
     """Keyword, semantic and hybrid search over one knowledge base.

@@ -19,7 +19,7 @@ import numpy as np
 from .cache import EmbeddingCache, embedder_key
 from .config import add_config_option, config_from_args
 from .engine import HybridEngine, Retrieval
-from .fusion import FUSERS, Candidates
+from .fusion import FUSERS, NORMALIZERS, USES_NORMALIZER, Candidates
 from .kb import Document, KnowledgeBaseError, UserError, split_sentences
 from .lang import ALPHABETIC, CJK, document_script
 from .metrics import (bootstrap_ci, jaccard_at_k, mean_scores, ndcg_at_k, paired_delta, rbo, recall_at_k,
@@ -56,8 +56,9 @@ class LabelledSet:
     Attributes:
         name: the set's name (folder name or upload name).
         documents: the corpus.
-        queries: ``(query id, text)`` pairs, only those with at least one relevant document.
-        qrels: ``{query id: {doc id: grade}}``; grade > 0 is relevant.
+        queries: ``(query id, text)`` pairs, only those with at least one relevant document (all of them in a
+            set without labels, ``parse_query_set``).
+        qrels: ``{query id: {doc id: grade}}``; grade > 0 is relevant (empty: no labels).
         parents: for a corpus split into sentences, ``{sentence doc id: paragraph id}`` (else empty).
     """
 
@@ -131,13 +132,8 @@ def parse_labelled_set(corpus: str, queries: str, qrels: str, name: str = "uploa
     Raises:
         LabelledSetError: malformed lines, duplicate ids, or no query with a relevant document.
     """
-    docs = _jsonl_rows(corpus, "corpus.jsonl")
-    ids = [d for d, _ in docs]
-    if len(set(ids)) != len(ids):
-        dup = next(i for i in ids if ids.count(i) > 1)
-        raise LabelledSetError(f"corpus.jsonl: document id {dup!r} appears twice; ids must be unique",
-                               "duplicate_id", id=dup)
-    known = set(ids)
+    documents = parse_corpus(corpus)
+    known = {d.id for d in documents}
     query_rows = _jsonl_rows(queries, "queries.jsonl")
     judged = _qrels_rows(qrels, {qid for qid, _ in query_rows})
     kept = []
@@ -150,8 +146,38 @@ def parse_labelled_set(corpus: str, queries: str, qrels: str, name: str = "uploa
             "queries.jsonl and corpus.jsonl and grades > 0 for relevant documents", "no_relevant")
     if max_queries is not None:
         kept = kept[:max_queries]
-    return LabelledSet(name, tuple(Document(i, t) for i, t in docs), tuple(kept),
-                       {qid: dict(judged[qid]) for qid, _ in kept})
+    return LabelledSet(name, documents, tuple(kept), {qid: dict(judged[qid]) for qid, _ in kept})
+
+
+def parse_corpus(corpus: str) -> tuple[Document, ...]:
+    """The documents of corpus.jsonl text.
+
+    Raises:
+        LabelledSetError: malformed lines or a duplicate id.
+    """
+    docs = _jsonl_rows(corpus, "corpus.jsonl")
+    ids = [d for d, _ in docs]
+    if len(set(ids)) != len(ids):
+        seen: set[str] = set()
+        dup = next(i for i in ids if i in seen or seen.add(i))
+        raise LabelledSetError(f"corpus.jsonl: document id {dup!r} appears twice; ids must be unique",
+                               "duplicate_id", id=dup)
+    return tuple(Document(i, t) for i, t in docs)
+
+
+def parse_query_set(queries: str, documents: Sequence[Document], name: str = "uploaded",
+                    max_queries: int | None = None) -> LabelledSet:
+    """A set of queries without relevance labels over ``documents``: evaluating it gives the label-free
+    figures only (``overlap``); every metric is 0.
+
+    Raises:
+        LabelledSetError: malformed queries.jsonl, or no documents.
+    """
+    if not documents:
+        raise LabelledSetError("there are no documents to search: upload corpus.jsonl beside queries.jsonl, or fill "
+                               "the knowledge base", "no_documents")
+    rows = _jsonl_rows(queries, "queries.jsonl")[:max_queries]
+    return LabelledSet(name, tuple(documents), tuple(rows), {})
 
 
 def load_labelled_set(folder: str | Path, max_queries: int | None = None) -> LabelledSet:
@@ -361,21 +387,61 @@ class _Scores:
         return mean_scores(self.rows if rows is None else [self.rows[i] for i in rows])
 
 
-def _retrieved(engine: HybridEngine, texts: list[str], vectors: np.ndarray | None) -> Iterator[Retrieval]:
-    """``engine.retrieve`` of each query, ``_QUERY_BATCH`` queries at a time (one batched vector top-k each)."""
+def _retrieved(engine: HybridEngine, texts: list[str], vectors: np.ndarray | None,
+               window: int) -> Iterator[Retrieval]:
+    """``engine.retrieve`` of each query at ``window``, ``_QUERY_BATCH`` queries at a time (one batched vector
+    top-k each)."""
     for start in range(0, len(texts), _QUERY_BATCH):
         part = None if vectors is None else vectors[start:start + _QUERY_BATCH]
-        yield from engine.retrieve_many(texts[start:start + _QUERY_BATCH], query_vectors=part)
+        yield from engine.retrieve_many(texts[start:start + _QUERY_BATCH], query_vectors=part, window=window)
+
+
+SweepKey = tuple[str, float, str, int]  # fusion, alpha, normalizer, window
+
+
+def sweep_keys(fusions: Sequence[str], alphas: Sequence[float], normalizers: Sequence[str],
+               windows: Sequence[int], default_normalizer: str) -> list[SweepKey]:
+    """Every sweep point: each fusion method at each alpha and window, and, for a method that reads the
+    normaliser (``hybrid.fusion.USES_NORMALIZER``), at each normaliser; the others carry ``default_normalizer``.
+
+    Raises:
+        ValueError: an unknown normaliser or a window below 1.
+    """
+    unknown = [n for n in normalizers if n not in NORMALIZERS]
+    if unknown:
+        raise ValueError(f"unknown normalizer {unknown[0]!r}; choose from {', '.join(NORMALIZERS)}")
+    if any(int(w) < 1 for w in windows):
+        raise ValueError(f"windows must be positive integers (candidates per retriever), got {list(windows)!r}")
+    keys = [(f, float(a), n, int(w)) for f in fusions for n in (normalizers if f in USES_NORMALIZER
+                                                                 else (default_normalizer,))
+            for w in windows for a in alphas]
+    return list(dict.fromkeys(keys))
+
+
+def point_key(point: Mapping[str, Any]) -> SweepKey:
+    """The sweep key of a report's sweep point."""
+    return point["fusion"], float(point["alpha"]), point["normalizer"], int(point["window"])
+
+
+def is_default(key: SweepKey, settings: Settings) -> bool:
+    """Whether a sweep point is the engine's default configuration (the normaliser counts only where the
+    fusion method reads it)."""
+    fusion, alpha, normalizer, window = key
+    return (fusion == settings.fusion and abs(alpha - settings.alpha) < 1e-9 and window == settings.window
+            and (fusion not in USES_NORMALIZER or normalizer == settings.normalizer))
 
 
 def evaluate(engine: HybridEngine, labelled: LabelledSet, k: int = PRIMARY_K,
              fusions: Sequence[str] | None = None, alphas: Sequence[float] = DEFAULT_ALPHAS,
              query_vectors: np.ndarray | None = None, progress: Progress | None = None,
-             rerank: int = 0) -> dict[str, Any]:
+             rerank: int = 0, normalizers: Sequence[str] | None = None,
+             windows: Sequence[int] | None = None) -> dict[str, Any]:
     """Rank every query of ``labelled`` with ``engine`` and score keyword, semantic, hybrid and a sweep.
 
     ``hybrid`` is the engine's default configuration (``engine.settings``: the one search and the demo
-    use); the sweep re-fuses the same candidates for each fusion method and alpha. With ``rerank`` > 0 the
+    use); the sweep re-fuses the same candidates for each fusion method, alpha, normaliser (for the methods
+    that read it) and candidate window (the candidates are retrieved once, at the widest window, and cut:
+    ``Retrieval.within``). With ``rerank`` > 0 the
     engine's reranker re-orders the first ``rerank`` hybrid hits (the rest keep their hybrid order) and
     ``reranked`` is scored too. The same summary is given for each half of the queries (``query_half``),
     for ``split_half_report``.
@@ -386,19 +452,22 @@ def evaluate(engine: HybridEngine, labelled: LabelledSet, k: int = PRIMARY_K,
         k: cut-off reported besides @10.
         fusions: keys of ``hybrid.fusion.FUSERS`` to sweep (all when None).
         alphas: semantic weights to sweep.
+        normalizers: keys of ``hybrid.fusion.NORMALIZERS`` swept for weighted fusion (the default's when None).
+        windows: candidate windows to sweep (the default's when None).
         query_vectors: the queries' embeddings in order (embedded through the engine when None).
         progress: ``progress(done, total)`` over queries.
         rerank: hybrid hits to rerank per query (0: no reranking; needs ``engine.reranker``).
     Returns:
         ``{"dataset", "model", "document_prompt", "queries", "docs", "k",
         "results": {"keyword"|"semantic"|"hybrid"(|"reranked"): metrics},
-        "sweep": [{"fusion", "alpha", **metrics}], "best": the best sweep point by nDCG@10,
+        "sweep": [{"fusion", "alpha", "normalizer", "window", "default", **metrics}], "best": the best sweep point by nDCG@10,
         "gap": best minus hybrid nDCG@10, "hybrid_config", "halves": [{"queries", "results", "sweep",
         "best", "gap"} for half 0 and half 1], "rerank", "rank_seconds"}`` where metrics are ``ndcg@10``,
         ``recall@10``, ``mrr@10`` and the same at ``k``, and ``rerank`` is None or
         ``{"depth", "model", "instruction", "seconds"}``. Trust figures (whole set only): each sweep point has
         ``ci95`` and ``delta_vs_default: {"mean", "ci95"}`` (nDCG@10, 1,000 bootstrap resamples of the queries,
-        seed 0); ``per_query`` rows have ``query_id`` and the ``keyword``/``semantic``/``hybrid``/``best``
+        seed 0), ``per_query``: its nDCG@10 of each query (in the order of ``per_query``) and
+        ``overlap_vs_default`` (as ``overlap``'s values, against the default); ``per_query`` rows have ``query_id`` and the ``keyword``/``semantic``/``hybrid``/``best``
         nDCG@10; ``ceiling: {"window", "unreachable_queries", "unreachable": [{"query_id", "documents"}],
         "recall@100": {"keyword", "semantic"}}`` (relevant documents in neither candidate list: no fusion can
         rank them); ``overlap: {"keyword|semantic"|...|"default|chosen": {"jaccard@10", "rbo@0.9", "shared",
@@ -418,6 +487,9 @@ def evaluate(engine: HybridEngine, labelled: LabelledSet, k: int = PRIMARY_K,
     settings: Settings = engine.settings
     ks = _ks(k)
     depth = max(ks)
+    keys = sweep_keys(fusions, alphas, [settings.normalizer] if normalizers is None else normalizers,
+                      [settings.window] if windows is None else windows, settings.normalizer)
+    widest = max([settings.window, *(w for *_, w in keys)])
     parents = labelled.parents
     id_of: dict[int, str] = {}  # store key -> document id
 
@@ -432,13 +504,15 @@ def evaluate(engine: HybridEngine, labelled: LabelledSet, k: int = PRIMARY_K,
     lists = {name: _Scores() for name in ("keyword", "semantic", "hybrid", *(("reranked",) if rerank else ()))}
     per_query: list[dict[str, Any]] = []
     rerank_seconds = 0.0
-    sweep = {(f, float(a)): _Scores() for f in fusions for a in alphas}
+    sweep = {key: _Scores() for key in keys}
     recall = {"keyword": [], "semantic": []}
     unreachable: list[dict[str, Any]] = []
     started = time.perf_counter()
-    retrievals = _retrieved(engine, [text for _, text in labelled.queries], query_vectors)
-    for i, ((qid, text), r) in enumerate(zip(labelled.queries, retrievals)):
-        qrels = labelled.qrels[qid]
+    retrievals = _retrieved(engine, [text for _, text in labelled.queries], query_vectors, widest)
+    for i, ((qid, text), wide) in enumerate(zip(labelled.queries, retrievals)):
+        qrels = labelled.qrels.get(qid, {})  # none: a query set without labels (only the overlap means anything)
+        cut = {w: wide.within(w) for w in dict.fromkeys([settings.window, *(w for *_, w in keys)])}
+        r = cut[settings.window]
         window = {"keyword": ranking(r.keyword.docs, None), "semantic": ranking(r.semantic.docs[:r.semantic.own], None)}
         for name, found in window.items():
             lists[name].add(found[:depth], qrels, ks)
@@ -454,8 +528,8 @@ def evaluate(engine: HybridEngine, labelled: LabelledSet, k: int = PRIMARY_K,
             top = engine.rerank(text, Candidates(default.docs[:rerank], default.scores[:rerank]))
             rerank_seconds += time.perf_counter() - tick
             lists["reranked"].add(ranking(np.concatenate([top.docs, default.docs[rerank:]])), qrels, ks)
-        for (fusion, alpha), scores in sweep.items():
-            scores.add(ranking(r.fuse(alpha, fusion, settings.normalizer, settings.rrf_k).docs), qrels, ks)
+        for (fusion, alpha, normalizer, window), scores in sweep.items():
+            scores.add(ranking(cut[window].fuse(alpha, fusion, normalizer, settings.rrf_k).docs), qrels, ks)
         metric = f"ndcg@{PRIMARY_K}"
         per_query.append({"id": qid, "query": text, "tokens": list(r.tokens), "keyword_hits": len(r.keyword.docs),
                           "flag": query_flag(r), **{f"{name} {metric}": s.rows[-1][metric] for name, s in lists.items()}})
@@ -464,10 +538,12 @@ def evaluate(engine: HybridEngine, labelled: LabelledSet, k: int = PRIMARY_K,
     rank_seconds = time.perf_counter() - started
 
     def summary(rows: Sequence[int] | None) -> dict[str, Any]:
-        points = [{"fusion": f, "alpha": a, **s.mean(rows)} for (f, a), s in sweep.items()]
+        points = [{"fusion": f, "alpha": a, "normalizer": n, "window": w, "default": is_default((f, a, n, w), settings),
+                   **s.mean(rows)} for (f, a, n, w), s in sweep.items()]
         results = {name: s.mean(rows) for name, s in lists.items()}
         metric = f"ndcg@{PRIMARY_K}"
-        best = max(points, key=lambda p: p[metric]) if points and results["hybrid"] else None
+        # a tie goes to the default (the same rankings score exactly alike)
+        best = max(points, key=lambda p: (p[metric], p["default"])) if points and results["hybrid"] else None
         gap = None if best is None else best[metric] - results["hybrid"][metric]
         return {"queries": len(labelled.queries) if rows is None else len(rows), "results": results,
                 "sweep": points, "best": best, "gap": gap}
@@ -491,6 +567,7 @@ def evaluate(engine: HybridEngine, labelled: LabelledSet, k: int = PRIMARY_K,
                                            "seconds": round(rerank_seconds, 2)},
         "rank_seconds": round(rank_seconds, 2),
         "tokenizer": engine.tokenizer.settings.label,
+        "labelled": any(labelled.qrels.values()),
         "per_query": per_query,
         "flagged": {flag: sum(q["flag"] == flag for q in per_query) for flag in QUERY_FLAGS},
         "ceiling": {"window": settings.window, "unreachable_queries": len(unreachable), "unreachable": unreachable,
@@ -499,12 +576,13 @@ def evaluate(engine: HybridEngine, labelled: LabelledSet, k: int = PRIMARY_K,
     }
 
 
-def _trust(lists: Mapping[str, _Scores], sweep: Mapping[tuple[str, float], _Scores], overall: Mapping[str, Any],
+def _trust(lists: Mapping[str, _Scores], sweep: Mapping[SweepKey, _Scores], overall: Mapping[str, Any],
            per_query: list[dict[str, Any]]) -> dict[str, Any]:
     """The figures that say how far a tuner can trust the sweep, added to ``overall`` and ``per_query`` in place.
 
     Each sweep point gets ``ci95`` (bootstrap interval of its nDCG@10, queries resampled) and
-    ``delta_vs_default`` (paired difference from the hybrid default); each per-query row its nDCG@10 in every
+    ``delta_vs_default`` (paired difference from the hybrid default), its per-query nDCG@10 and its
+    ``overlap_vs_default``; each per-query row its nDCG@10 in every
     list and at the best point. Returns ``{"overlap": {"left|right": mean Jaccard@10, RBO, shared/only counts}}``.
     """
     metric = f"ndcg@{PRIMARY_K}"
@@ -512,26 +590,31 @@ def _trust(lists: Mapping[str, _Scores], sweep: Mapping[tuple[str, float], _Scor
         return {"overlap": {}}
     default = lists["hybrid"].values(metric)
     for point in overall["sweep"]:
-        values = sweep[(point["fusion"], point["alpha"])].values(metric)
+        scores = sweep[point_key(point)]
+        values = scores.values(metric)
         point["ci95"] = bootstrap_ci(values, BOOTSTRAP_SEED)
         point["delta_vs_default"] = paired_delta(values, default, BOOTSTRAP_SEED)
+        point["per_query"] = values.tolist()
+        point["overlap_vs_default"] = overlap_of(lists["hybrid"].rankings, scores.rankings)
     best = overall["best"]
-    chosen = sweep[(best["fusion"], best["alpha"])] if best is not None else lists["hybrid"]
+    chosen = sweep[point_key(best)] if best is not None else lists["hybrid"]
     columns = [lists[name].values(metric) for name in ("keyword", "semantic", "hybrid")] + [chosen.values(metric)]
     for row, *values in zip(per_query, *columns):
         row.update({"query_id": row["id"], **{key: float(v) for key, v in
                                               zip(("keyword", "semantic", "hybrid", "best"), values)}})
     rankings = {"keyword": lists["keyword"].rankings, "semantic": lists["semantic"].rankings,
                 "hybrid": lists["hybrid"].rankings, "default": lists["hybrid"].rankings, "chosen": chosen.rankings}
-    overlap = {}
-    for left, right in OVERLAP_PAIRS:
-        pairs = list(zip(rankings[left], rankings[right]))
-        counts = [top_k_overlap(a, b, PRIMARY_K) for a, b in pairs]
-        overlap[f"{left}|{right}"] = {
-            f"jaccard@{PRIMARY_K}": float(np.mean([jaccard_at_k(a, b, PRIMARY_K) for a, b in pairs])),
+    return {"overlap": {f"{left}|{right}": overlap_of(rankings[left], rankings[right])
+                        for left, right in OVERLAP_PAIRS}}
+
+
+def overlap_of(left: Sequence[Sequence[str]], right: Sequence[Sequence[str]]) -> dict[str, float]:
+    """Mean Jaccard@10, RBO@0.9 and shared / only-left / only-right top-10 counts of two rankings of each query."""
+    pairs = list(zip(left, right))
+    counts = [top_k_overlap(a, b, PRIMARY_K) for a, b in pairs]
+    return {f"jaccard@{PRIMARY_K}": float(np.mean([jaccard_at_k(a, b, PRIMARY_K) for a, b in pairs])),
             f"rbo@{RBO_P}": float(np.mean([rbo(a[:PRIMARY_K], b[:PRIMARY_K], RBO_P) for a, b in pairs])),
             **{key: float(np.mean([c[key] for c in counts])) for key in ("shared", "only_left", "only_right")}}
-    return {"overlap": overlap}
 
 
 QUERY_FLAGS = ("no keyword token", "no keyword match")
@@ -563,15 +646,15 @@ def split_half_report(report: Mapping[str, Any]) -> dict[str, Any]:
     Args:
         report: an ``evaluate`` report (its ``halves``).
     Returns:
-        ``{"chosen": {"fusion", "alpha"} (the best sweep point of half 0), "queries": of half 1,
+        ``{"chosen": {"fusion", "alpha", "normalizer", "window"} (the best sweep point of half 0), "queries": of half 1,
         "results": keyword/semantic/hybrid default on half 1, "chosen_point": the chosen setting on half 1,
         "best": the best sweep point of half 1 (tuned on what it reports), "gap": best - hybrid default}``.
     """
     choose, held_out = report["halves"]
     if choose["best"] is None or held_out["best"] is None:
         raise ValueError("split-half needs a sweep (at least one fusion and alpha) and queries in both halves")
-    chosen = {"fusion": choose["best"]["fusion"], "alpha": choose["best"]["alpha"]}
-    point = next(p for p in held_out["sweep"] if p["fusion"] == chosen["fusion"] and p["alpha"] == chosen["alpha"])
+    chosen = {name: choose["best"][name] for name in ("fusion", "alpha", "normalizer", "window")}
+    point = next(p for p in held_out["sweep"] if point_key(p) == point_key(chosen))
     return {"chosen": chosen, "queries": held_out["queries"], "results": held_out["results"],
             "chosen_point": point, "best": held_out["best"], "gap": held_out["gap"]}
 
@@ -590,7 +673,8 @@ def run(labelled: LabelledSet, embedder: Embedder, cache: EmbeddingCache | None 
         fusions: Sequence[str] | None = None, alphas: Sequence[float] = DEFAULT_ALPHAS,
         settings: Settings = DEFAULT_SETTINGS, progress: Callable[[str, int, int], None] | None = None,
         store: Any = None, reranker: Reranker | None = None, rerank: int = 0,
-        tokenizer: Tokenizer | None = None) -> dict[str, Any]:
+        tokenizer: Tokenizer | None = None, normalizers: Sequence[str] | None = None,
+        windows: Sequence[int] | None = None) -> dict[str, Any]:
     """Index ``labelled`` with ``embedder`` (cached vectors reused), embed its queries, and ``evaluate``.
 
     Args:
@@ -598,6 +682,7 @@ def run(labelled: LabelledSet, embedder: Embedder, cache: EmbeddingCache | None 
         tokenizer: the keyword side's tokenizer (the default one when None).
         store: a Milvus store to index into and search (``hybrid.store.open_store``); in memory when None.
         reranker, rerank: rerank the first ``rerank`` hybrid hits of each query with ``reranker``.
+        normalizers, windows: further sweep axes (``evaluate``).
     Returns:
         The report, with ``embed_seconds`` added.
     """
@@ -618,12 +703,23 @@ def run(labelled: LabelledSet, embedder: Embedder, cache: EmbeddingCache | None 
     vectors = embed_queries(embedder, [t for _, t in labelled.queries], cache, progress=stage("queries"))
     embed_seconds = time.perf_counter() - started
     report = evaluate(engine, labelled, k=k, fusions=fusions, alphas=alphas, query_vectors=vectors,
-                      progress=stage("ranking"), rerank=rerank)
+                      progress=stage("ranking"), rerank=rerank, normalizers=normalizers, windows=windows)
     report["embed_seconds"] = round(embed_seconds, 2)
     return report
 
 
 # ---------------------------------------------------------------------------------------- presenting
+
+
+def point_label(point: Mapping[str, Any]) -> str:
+    """A sweep point's setting in words: ``weighted, alpha 0.7, minmax, window 100`` (the normaliser only for
+    the methods that read it)."""
+    parts = [point["fusion"], f"alpha {point['alpha']}"]
+    if point.get("normalizer") and point["fusion"] in USES_NORMALIZER:
+        parts.append(point["normalizer"])
+    if point.get("window") is not None:
+        parts.append(f"window {point['window']}")
+    return ", ".join(parts)
 
 
 def summary_rows(report: Mapping[str, Any]) -> list[list[Any]]:
@@ -642,7 +738,7 @@ def summary_rows(report: Mapping[str, Any]) -> list[list[Any]]:
                      *[report["results"]["reranked"][c] for c in cols]])
     best = report.get("best")
     if best:
-        rows.append([f"best sweep ({best['fusion']}, alpha {best['alpha']})", *[best[c] for c in cols]])
+        rows.append([f"best sweep ({point_label(best)})", *[best[c] for c in cols]])
     return rows
 
 
@@ -673,7 +769,7 @@ def format_trust(report: Mapping[str, Any]) -> str:
     if best and "ci95" in best:
         lo, hi = best["ci95"]
         delta = best["delta_vs_default"]
-        lines.append(f"best sweep point {best['fusion']}, alpha {best['alpha']}: {metric} {best[metric]:.4f} "
+        lines.append(f"best sweep point {point_label(best)}: {metric} {best[metric]:.4f} "
                      f"(95% CI {lo:.4f}..{hi:.4f}); vs the default {delta['mean']:+.4f} "
                      f"(95% CI {delta['ci95'][0]:+.4f}..{delta['ci95'][1]:+.4f}, paired bootstrap over queries)")
     ceiling = report.get("ceiling")
@@ -699,8 +795,8 @@ def format_split_half(report: Mapping[str, Any]) -> str:
         f"({split['queries']} queries), nDCG@{PRIMARY_K}",
         f"  keyword {r['keyword'][metric]:.4f}  semantic {r['semantic'][metric]:.4f}  "
         f"hybrid default {r['hybrid'][metric]:.4f}",
-        f"  chosen on half 0: {chosen['fusion']}, alpha {chosen['alpha']} -> {split['chosen_point'][metric]:.4f}",
-        f"  best sweep point of half 1: {split['best']['fusion']}, alpha {split['best']['alpha']} -> "
+        f"  chosen on half 0: {point_label(chosen)} -> {split['chosen_point'][metric]:.4f}",
+        f"  best sweep point of half 1: {point_label(split['best'])} -> "
         f"{split['best'][metric]:.4f} (gap to the default {split['gap']:.4f})",
     ])
 
@@ -722,19 +818,43 @@ def markdown_rows(report: Mapping[str, Any]) -> str:
     return "\n".join(lines)
 
 
+_LINE_COLORS = ("#2563eb", "#f97316", "#16a34a", "#9333ea", "#dc2626", "#0891b2", "#ca8a04", "#db2777")
+
+
+def sweep_lines(sweep: Sequence[Mapping[str, Any]]) -> dict[str, list[Mapping[str, Any]]]:
+    """The sweep's points as curves against alpha: one per fusion method, normaliser and window, named by the
+    fusion method and the axes that vary (``weighted zscore w50``), each sorted by alpha."""
+    varies = {axis: len({p.get(axis) for p in sweep if axis != "normalizer" or p["fusion"] in USES_NORMALIZER}) > 1
+              for axis in ("normalizer", "window")}
+    lines: dict[str, list[Mapping[str, Any]]] = {}
+    for p in sweep:
+        name = p["fusion"]
+        if varies["normalizer"] and p["fusion"] in USES_NORMALIZER:
+            name += f" {p['normalizer']}"
+        if varies["window"]:
+            name += f" w{p['window']}"
+        lines.setdefault(name, []).append(p)
+    return {name: sorted(points, key=lambda p: p["alpha"]) for name, points in lines.items()}
+
+
 def make_figure(report: Mapping[str, Any]):
-    """Plotly figure: nDCG@10 against alpha per fusion method, keyword and semantic as horizontal lines."""
+    """Plotly figure: nDCG@10 against alpha, one line per fusion method (and normaliser and window where the
+    sweep has several) with its 95% bootstrap band, keyword and semantic as horizontal lines."""
     import plotly.graph_objects as go
 
     metric = f"ndcg@{PRIMARY_K}"
     fig = go.Figure()
-    by_fusion: dict[str, list[Mapping[str, Any]]] = {}
-    for point in report["sweep"]:
-        by_fusion.setdefault(point["fusion"], []).append(point)
-    for fusion, points in by_fusion.items():
-        points = sorted(points, key=lambda p: p["alpha"])
+    for name, points in sweep_lines(report["sweep"]).items():
         fig.add_trace(go.Scatter(x=[p["alpha"] for p in points], y=[p[metric] for p in points],
-                                 mode="lines+markers", name=fusion))
+                                 mode="lines+markers", name=name, legendgroup=name))
+        if all("ci95" in p for p in points):
+            color = _LINE_COLORS[(len(fig.data) // 2) % len(_LINE_COLORS)]
+            fig.data[-1].line.color = color
+            xs = [p["alpha"] for p in points]
+            fig.add_trace(go.Scatter(x=xs + xs[::-1], y=[p["ci95"][1] for p in points]
+                                     + [p["ci95"][0] for p in points][::-1], fill="toself", fillcolor=color,
+                                     opacity=0.18, line={"width": 0}, hoverinfo="skip", showlegend=False,
+                                     legendgroup=name, name=f"{name} 95% band"))
     for name, dash in (("keyword", "dash"), ("semantic", "dot")):
         value = report["results"][name][metric]
         fig.add_hline(y=value, line_dash=dash, annotation_text=f"{name} only {value:.3f}",
@@ -763,6 +883,28 @@ def _alphas(text: str) -> tuple[float, ...]:
         raise argparse.ArgumentTypeError(f"--alphas takes comma-separated numbers, got {text!r}") from None
     if not values or any(not 0.0 <= v <= 1.0 for v in values):
         raise argparse.ArgumentTypeError(f"--alphas must be numbers in [0, 1], got {text!r}")
+    return values
+
+
+def _normalizers(text: str) -> tuple[str, ...]:
+    values = tuple(dict.fromkeys(v.strip() for v in text.split(",") if v.strip()))
+    if text.strip() == "all":
+        return tuple(NORMALIZERS)
+    unknown = [v for v in values if v not in NORMALIZERS]
+    if not values or unknown:
+        raise argparse.ArgumentTypeError(f"--normalizers takes all or comma-separated names from "
+                                         f"{', '.join(NORMALIZERS)}, got {text!r}")
+    return values
+
+
+def _windows(text: str) -> tuple[int, ...]:
+    try:
+        values = tuple(dict.fromkeys(int(v) for v in text.split(",") if v.strip()))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"--windows takes comma-separated whole numbers, got {text!r}") from None
+    if not values or any(v < 1 for v in values):
+        raise argparse.ArgumentTypeError(f"--windows must be whole numbers >= 1 (candidates per retriever), "
+                                         f"got {text!r}")
     return values
 
 
@@ -812,6 +954,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--k", type=int, default=PRIMARY_K, help="cut-off reported besides @10")
     p.add_argument("--fusion", default="all", help=f"fusion methods to sweep: all or one of {', '.join(FUSERS)}")
     p.add_argument("--alphas", type=_alphas, default=DEFAULT_ALPHAS, help="comma-separated semantic weights")
+    p.add_argument("--normalizers", type=_normalizers, default=None, metavar="NAME[,NAME...]",
+                   help=f"normalisers to sweep for weighted fusion: all or some of {', '.join(NORMALIZERS)} "
+                        f"(default: the default setting's, {DEFAULT_SETTINGS.normalizer})")
+    p.add_argument("--windows", type=_windows, default=None, metavar="N[,N...]",
+                   help=f"candidate windows to sweep (candidates each retriever hands fusion), e.g. 20,50,100,200 "
+                        f"(default: the default setting's, {DEFAULT_SETTINGS.window})")
     p.add_argument("--max-queries", type=int, default=None, help="evaluate the first N queries only")
     p.add_argument("--max-docs", type=int, default=None,
                    help="keep the judged documents of the evaluated queries plus random others up to N")
@@ -1004,7 +1152,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             try:
                 reports.append(run(labelled, loaded.embedder, cache, k=args.k, fusions=fusions, alphas=args.alphas,
                                    progress=_tqdm_progress(), store=store, reranker=reranker, rerank=rerank,
-                                   tokenizer=tokenizer, settings=config.settings))
+                                   tokenizer=tokenizer, settings=config.settings, normalizers=args.normalizers,
+                                   windows=args.windows))
             finally:
                 if store is not None:
                     store.close()
@@ -1013,7 +1162,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             other = load_labelled_set(args.distractors)
             mixed = run(with_distractors(labelled, other, args.distractor_script, args.max_distractors),
                         loaded.embedder, cache, k=args.k, fusions=fusions, alphas=args.alphas,
-                        progress=_tqdm_progress(), tokenizer=tokenizers[0], settings=config.settings)
+                        progress=_tqdm_progress(), tokenizer=tokenizers[0], settings=config.settings,
+                        normalizers=args.normalizers, windows=args.windows)
         if args.split_half:
             split_half_report(report)  # fails early, with its message, when a half is empty
     except (LabelledSetError, KnowledgeBaseError, ModelLoadError, ValueError, OSError, RuntimeError) as exc:

@@ -391,6 +391,8 @@ def learned(keyword: Candidates, semantic: Candidates, alpha: float, *, normaliz
     choice = active().choose(features(keyword, semantic, evidence), alpha)
     return replace(_adaptive(keyword, semantic, choice.chosen, evidence, single=False), choice=choice)
 
+# Fusion methods that read the normaliser (the others ignore it).
+USES_NORMALIZER = frozenset({"weighted"})
 
 FUSERS: dict[str, Fuser] = {
     "weighted": weighted,

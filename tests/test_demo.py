@@ -25,7 +25,7 @@ from webui.samples import example_queries, sample_text
 
 KB = "\n".join(["苹果是一种很好吃的水果。", "法国的首都是巴黎。", "机器学习模型可以理解文本语义。",
                 "明天可能会下雨，出门记得带伞。", "香蕉富含钾元素，适合运动后补充能量。", "北京是中国的首都。"])
-CONTROLS = dict(alpha=0.6, fusion="weighted", normalizer="minmax", k=3, k1=1.2, b=0.75, threshold=0.5)
+CONTROLS = dict(alpha=0.6, fusion="weighted", normalizer="minmax", k=3, k1=1.2, b=0.75, threshold=0.5, window=100)
 
 
 def _service(encoder: OneHotEncoder, gate: threading.Event | None = None) -> ModelService:
@@ -63,7 +63,7 @@ def handlers(encoder):
 def _search(h: DemoHandlers, engine, query: str, kb: str = KB, lang: str = "en", **controls) -> SearchOutputs:
     values = {**CONTROLS, **controls}
     return h.search(engine, query, kb, False, values["alpha"], values["fusion"], values["normalizer"], values["k"],
-                    values["k1"], values["b"], values["threshold"], lang)
+                    values["k1"], values["b"], values["threshold"], values["window"], lang)
 
 
 def _col(out: SearchOutputs, name: str) -> str:
@@ -401,13 +401,14 @@ def test_language_switch_relabels_every_translated_component(encoder):
 
 def test_share_link_carries_query_sample_and_settings(handlers):
     button, note = handlers.share_link("http://host:7860/?old=1#x", "喵星人", "everyday", sample_text("everyday"),
-                                       False, 0.45, "rrf", "zscore", 3, 1.5, 0.5, 0.7, "en")
+                                       False, 0.45, "rrf", "zscore", 3, 1.5, 0.5, 0.7, 50, "en")
     link = button.value
     assert link.startswith("http://host:7860/?q=%E5%96%B5") and "?old=" not in link and "#" not in link
     assert "sample=everyday" in link and "alpha=0.45" in link and "fusion=rrf" in link and "lang=en" in link
+    assert "window=50" in link
     assert note == ""
     _, note = handlers.share_link("http://host/", "q", "everyday", "我自己的知识", False, 0.3, "adaptive",
-                                  "minmax", 5, 1.2, 0.75, 0.5, "zh")
+                                  "minmax", 5, 1.2, 0.75, 0.5, 100, "zh")
     assert "不包含你自己输入或上传的知识库" in note
 
     # a language switch hides a link made in the other language, and keeps one made after the switch
@@ -420,10 +421,11 @@ def test_share_link_carries_query_sample_and_settings(handlers):
 
     class Request:
         query_params = {"q": "喵星人", "sample": "tech_faq", "alpha": "0.45", "fusion": "nope", "k": "99",
-                        "lang": "en", "split": "1"}
+                        "lang": "en", "split": "1", "window": "50"}
 
     restored = dict(zip(handlers_module.RESTORED, handlers.restore(None, Request())))
     assert restored["query"] == "喵星人" and restored["alpha"] == 0.45 and restored["language"] == "en"
+    assert restored["window"] == 50
     assert restored["kb"] == sample_text("tech_faq") and restored["sample"] == "tech_faq"
     assert restored["examples"]["samples"][0] == [example_queries("tech_faq")[0]] and restored["split"] is True
     assert isinstance(restored["fusion"], type(gr.skip())) and isinstance(restored["k"], type(gr.skip()))

@@ -62,7 +62,7 @@ from webui.i18n import text  # noqa: E402
 
 KB = "\n".join(["苹果是一种很好吃的水果。", "香蕉是黄色的水果。", "我想吃苹果和香蕉。", "水果店今天打折，苹果便宜。",
                 "法国的首都是巴黎。", "明天可能会下雨，出门记得带伞。"])
-CONTROLS = dict(alpha=0.5, fusion="weighted", normalizer="minmax", k=3, k1=1.2, b=0.75, threshold=0.5)
+CONTROLS = dict(alpha=0.5, fusion="weighted", normalizer="minmax", k=3, k1=1.2, b=0.75, threshold=0.5, window=100)
 
 
 def _service(reranker: str = "fake", gate: threading.Event | None = None, error: Exception | None = None):

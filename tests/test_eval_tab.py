@@ -32,7 +32,8 @@ def test_gbk_csv_of_query_and_relevant_text(tmp_path):
 
 @pytest.mark.parametrize("names,message", [
     ([], "no file uploaded"),
-    (["corpus.jsonl", "queries.jsonl"], "missing qrels.tsv"),
+    (["corpus.jsonl", "qrels.tsv"], "missing queries.jsonl"),  # queries.jsonl alone (no qrels) is a set without labels
+    (["corpus.jsonl"], "missing queries.jsonl, qrels.tsv"),
     (["pairs.csv", "corpus.jsonl"], "one CSV on its own"),
 ])
 def test_wrong_uploads_say_what_to_upload(tiny, tmp_path, names, message):
@@ -78,9 +79,12 @@ def test_a_tie_goes_to_a_real_mix_near_the_default_not_to_keyword_only():
 def test_tab_builds_inside_blocks():
     import gradio as gr
 
+    from hybrid.settings import DEFAULT_SETTINGS
+
     class Service:
         embedder = None
         cache = None
+        settings = DEFAULT_SETTINGS
 
     with gr.Blocks() as demo:
         alpha = gr.Slider(0, 1, value=0.6)
@@ -89,7 +93,7 @@ def test_tab_builds_inside_blocks():
         tab = build_eval_tab(Translator("en"), Service(), alpha, fusion, language)
     assert any(isinstance(b, gr.Plot) for b in demo.blocks.values())
     assert all(fn.api_visibility == "private" for fn in demo.fns.values())
-    assert len(tab.outputs()) == 3
+    assert len(tab.outputs()) == 8 and tab.opened is None  # no search tab given: nothing to open a query in
 
 
 def test_a_corpus_over_the_page_limit_is_refused_with_what_to_do(tmp_path):
@@ -143,3 +147,135 @@ def test_a_second_upload_beside_the_first_is_refused_and_names_come_from_files(t
     (hashed / "scifact-corpus.jsonl").write_bytes(files[0].read_bytes())
     named = [hashed / "scifact-corpus.jsonl", hashed / "queries.jsonl", hashed / "qrels.tsv"]
     assert parse_upload(named).name == "scifact"
+
+
+# ------------------------------------------------------------------------------------------ trust figures (issue 18)
+
+from webui.eval_tab import (band_note, ceiling_text, change_rows, change_table, chosen_index, corpus_text,  # noqa: E402
+                            overlap_table, point_choices, point_label)
+
+
+def _point(fusion, alpha, ndcg, delta=(0.0, [0.0, 0.0]), default=False, per_query=(), normalizer="minmax",
+           window=100):
+    return {"fusion": fusion, "alpha": alpha, "normalizer": normalizer, "window": window, "default": default,
+            "ndcg@10": ndcg, "ci95": [ndcg - 0.05, ndcg + 0.05], "delta_vs_default": {"mean": delta[0], "ci95": delta[1]},
+            "per_query": list(per_query),
+            "overlap_vs_default": {"jaccard@10": 0.5, "rbo@0.9": 0.6, "shared": 5.0, "only_left": 5.0, "only_right": 5.0}}
+
+
+def _report(*points):
+    config = {"fusion": "adaptive", "alpha": 0.7, "normalizer": "minmax", "window": 100}
+    return {"hybrid_config": config, "sweep": list(points), "queries": 4,
+            "results": {"keyword": {"ndcg@10": 0.1}, "semantic": {"ndcg@10": 0.2}, "hybrid": {"ndcg@10": 0.5}},
+            "per_query": [{"query_id": f"q{i}", "query": f"查询{i}", "hybrid": h} for i, h in enumerate((0.5, 0.2, 0.9, 0.4))]}
+
+
+def test_band_note_says_whether_the_best_point_is_distinguishable_from_the_default():
+    tie = _report(_point("adaptive", 0.7, 0.5, default=True), _point("weighted", 0.3, 0.52, (0.02, [-0.01, 0.05])))
+    assert "not distinguishable" in band_note(tie, "en") and "[-0.0100, +0.0500] contains 0" in band_note(tie, "en")
+    assert "无法区分" in band_note(tie, "zh") and "weighted, α 0.3, minmax, 窗口 100" in band_note(tie, "zh")
+    better = _report(_point("adaptive", 0.7, 0.5, default=True), _point("rrf", 0.3, 0.6, (0.1, [0.04, 0.16])))
+    assert "**beats** the default" in band_note(better, "en") and "rrf, α 0.3, window 100" in band_note(better, "en")
+    assert "minmax" not in point_label(better["sweep"][1], "en")  # rrf ignores the normaliser
+    best_is_default = _report(_point("adaptive", 0.7, 0.5, default=True), _point("rrf", 0.3, 0.4, (-0.1, [-0.2, 0.0])))
+    assert "is the best sweep point" in band_note(best_is_default, "en")
+    assert band_note(None, "en") == "" and band_note({"sweep": []}, "en") == ""
+
+
+def test_helps_and_hurts_are_the_largest_changes_against_the_default_each_way():
+    report = _report(_point("adaptive", 0.7, 0.5, default=True, per_query=(0.5, 0.2, 0.9, 0.4)),
+                     _point("weighted", 0.3, 0.5, per_query=(0.7, 0.6, 0.3, 0.4)))
+    rows = change_rows(report, 1)
+    assert [(r["effect"], r["query"], r["default"], r["setting"]) for r in rows] == [
+        ("helps", "查询1", 0.2, 0.6), ("helps", "查询0", 0.5, 0.7), ("hurts", "查询2", 0.9, 0.3)]  # 查询3 unchanged
+    assert [r["change"] for r in rows] == pytest.approx([0.4, 0.2, -0.6])
+    assert change_rows(report, 1, n=1) == [rows[0], rows[2]]
+    assert change_rows(report, 0) == [] and change_rows(report, None) == [] and change_rows(report, 9) == []
+    header, table = change_table(report, 1, "en")
+    assert header == ["effect", "query", "default nDCG@10", "this setting nDCG@10", "change", "action"]
+    assert table[2] == ["hurts", "查询2", 0.9, 0.3, "-0.6000", "↗ open in search"]
+    assert change_table(report, 1, "zh")[1][0][0] == "帮助"
+
+
+def test_setting_choices_mark_the_default_and_start_at_the_best_point():
+    report = _report(_point("adaptive", 0.7, 0.5, default=True), _point("weighted", 0.3, 0.6, normalizer="zscore",
+                                                                          window=50))
+    choices = point_choices(report, "en")
+    assert choices[0] == ("adaptive, α 0.7, window 100 · nDCG@10 0.5000 [0.4500, 0.5500] (default)", 0)
+    assert choices[1][0].startswith("weighted, α 0.3, zscore, window 50 · nDCG@10 0.6000")
+    assert chosen_index(report) == 1
+
+
+def test_overlap_table_shows_the_pairs_and_the_default_against_the_chosen_setting(tiny):
+    report = run(parse_upload([tiny / "corpus.jsonl", tiny / "queries.jsonl", tiny / "qrels.tsv"]),
+                 OneHotEncoder(), None, alphas=(0.0, 0.7))
+    index = next(i for i, p in enumerate(report["sweep"]) if p["fusion"] == "weighted" and p["alpha"] == 0.0)
+    header, rows = overlap_table(report, index, "en")
+    assert header == ["pair", "Jaccard@10", "RBO@0.9", "shared", "only left", "only right"]
+    assert [r[0] for r in rows] == ["keyword (BM25) | semantic", "keyword (BM25) | hybrid default",
+                                    "semantic | hybrid default",
+                                    "hybrid default | chosen (weighted, α 0.0, minmax, window 100)"]
+    keyword = report["overlap"]["keyword|hybrid"]  # weighted alpha 0 is the keyword list: the same pair, mirrored
+    assert rows[3][1:] == [round(keyword["jaccard@10"], 3), round(keyword["rbo@0.9"], 3), round(keyword["shared"], 1),
+                           round(keyword["only_right"], 1), round(keyword["only_left"], 1)]
+    assert overlap_table(report, index, "zh")[1][0][0] == "关键词 (BM25) | 语义"
+
+
+def test_ceiling_names_the_queries_no_fusion_can_answer(tiny):
+    from hybrid.settings import DEFAULT_SETTINGS
+
+    labelled = parse_upload([tiny / "corpus.jsonl", tiny / "queries.jsonl", tiny / "qrels.tsv"])
+    narrow = run(labelled, OneHotEncoder(), None, alphas=(0.5,), settings=DEFAULT_SETTINGS.with_(window=1))
+    line = ceiling_text(narrow, "en")
+    assert line.startswith("**Ceiling**: 2 of 4 queries have a relevant document that neither retriever returns in "
+                           "its 1 candidates")
+    assert "For example: 饿了; 巴黎天气" in line
+    assert "4 个查询中有 2 个" in ceiling_text(narrow, "zh")
+
+
+def test_queries_alone_are_a_set_without_labels_that_still_shows_the_overlap(tiny):
+    entries = ["苹果是一种很好吃的水果。", "法国的首都是巴黎。", "今天天气晴朗。"]
+    alone = parse_upload([tiny / "queries.jsonl"], documents=entries)
+    assert alone.qrels == {} and len(alone.queries) == 5  # every query, judged or not
+    assert [d.text for d in alone.documents] == entries
+    with_corpus = parse_upload([tiny / "queries.jsonl", tiny / "corpus.jsonl"])
+    assert len(with_corpus.documents) == 5
+    with pytest.raises(LabelledSetError, match="no documents to search"):
+        parse_upload([tiny / "queries.jsonl"])
+    report = run(alone, OneHotEncoder(), None, alphas=(0.0, 0.7, 1.0))
+    assert report["labelled"] is False
+    index = chosen_index(report)
+    assert not report["sweep"][index]["default"]
+    assert "No relevance labels" in band_note(report, "en") and change_rows(report, index) == []
+    assert ceiling_text(report, "en") == ""
+    _, rows = overlap_table(report, index, "en")
+    assert len(rows) == 4 and rows[0][0] == "keyword (BM25) | semantic"
+    semantic_end = next(i for i, p in enumerate(report["sweep"]) if p["fusion"] == "weighted" and p["alpha"] == 1.0)
+    assert overlap_table(report, semantic_end, "en")[1][3][1] == pytest.approx(
+        round(report["overlap"]["semantic|hybrid"]["jaccard@10"], 3))
+    assert corpus_text(alone).split("\n") == entries
+
+
+def test_apply_sets_the_best_points_normaliser_and_window_too():
+    import gradio as gr
+
+    from hybrid.settings import DEFAULT_SETTINGS
+
+    class Service:
+        embedder = None
+        cache = None
+        settings = DEFAULT_SETTINGS
+
+    with gr.Blocks() as demo:
+        controls = [gr.Slider(0, 1, value=0.6), gr.Dropdown(choices=list(FUSERS), value="adaptive"),
+                    gr.Dropdown(choices=["minmax", "zscore"], value="minmax"), gr.Slider(1, 500, value=100)]
+        language = gr.Radio(["zh", "en"], value="en")
+        build_eval_tab(Translator("en"), Service(), controls[0], controls[1], language, normalizer=controls[2],
+                       window=controls[3])
+    apply = next(fn for fn in demo.fns.values() if fn.name == "on_apply")
+    assert [c._id for c in apply.outputs[:4]] == [c._id for c in controls]
+    report = _report(_point("adaptive", 0.7, 0.5, default=True), _point("weighted", 0.3, 0.6, normalizer="zscore",
+                                                                          window=50))
+    alpha, fusion, normalizer, window, note = apply.fn(report, "en")
+    assert (alpha, fusion, normalizer, window) == (0.3, "weighted", "zscore", 50)
+    assert note == "Applied alpha 0.3, fusion weighted, normaliser zscore and window 50 to the search tab."

@@ -441,3 +441,104 @@ def test_beir_form_reads_like_the_plain_one(tiny, tmp_path):
     with pytest.raises(ev.LabelledSetError, match="line 1") as refused:
         ev.parse_labelled_set('{"title": "no id"}\n', '{"_id": "q", "text": "x"}\n', "q\ta\t1\n")
     assert refused.value.key == "id_text_field" and refused.value.values == {"name": "corpus.jsonl", "line": 1}
+
+
+# ------------------------------------------------------------------------------------------ sweep axes
+
+class HashEncoder(OneHotEncoder):
+    """A fake model whose vectors are random but fixed per text: every cosine differs (no ties to cut)."""
+
+    def _encode(self, texts):
+        import hashlib
+
+        rows = [np.random.default_rng(int.from_bytes(hashlib.sha256(t.encode()).digest()[:8], "little"))
+                .standard_normal(16) for t in texts]
+        out = np.asarray(rows, dtype=np.float32)
+        return out / np.linalg.norm(out, axis=1, keepdims=True)
+
+
+WORDS = ["苹果", "香蕉", "电脑", "黑屏", "首都", "巴黎", "天气", "下雨", "模型", "学习", "手机", "充电"]
+
+
+def _random_corpus(n: int = 60) -> list[str]:
+    rng = np.random.default_rng(7)
+    return ["".join(rng.choice(WORDS, size=int(rng.integers(2, 6)))) + f"第{i}条" for i in range(n)]
+
+
+@pytest.mark.parametrize("window", [3, 10, 25])
+def test_retrieval_within_a_window_is_what_a_search_at_that_window_retrieves(window):
+    engine = HybridEngine(_random_corpus(), embedder=HashEncoder())
+    for query in ("苹果电脑", "巴黎天气下雨", "手机"):
+        wide, narrow = engine.retrieve(query, window=40).within(window), engine.retrieve(query, window=window)
+        for side in ("keyword", "semantic"):
+            assert getattr(wide, side).docs.tolist() == getattr(narrow, side).docs.tolist(), (query, side)
+            # float32: a looked-up cosine and a searched one may differ in the last bits
+            assert getattr(wide, side).scores == pytest.approx(getattr(narrow, side).scores, abs=1e-6)
+        assert wide.semantic.own == narrow.semantic.own
+        for fusion in FUSERS:
+            assert wide.fuse(0.5, fusion).docs.tolist() == narrow.fuse(0.5, fusion).docs.tolist()
+
+
+def test_sweep_has_normalizer_and_window_axes_each_point_as_the_engine_set_so(tiny, tmp_path):
+    report, _ = _run(tiny, tmp_path / "cache", alphas=(0.0, 0.7, 1.0), normalizers=("minmax", "zscore"),
+                     windows=(1, 100))
+    keys = {(p["fusion"], p["alpha"], p["normalizer"], p["window"]) for p in report["sweep"]}
+    assert len(keys) == len(report["sweep"]) == 3 * 2 * (2 + 1 + 1)  # alphas x windows x (weighted x 2 normalisers, rrf, adaptive)
+    assert {n for f, _, n, _ in keys if f != "weighted"} == {"minmax"}  # the others ignore the normaliser
+    defaults = [p for p in report["sweep"] if p["default"]]
+    assert [(p["fusion"], p["alpha"], p["normalizer"], p["window"]) for p in defaults] == [("adaptive", 0.7, "minmax", 100)]
+    assert defaults[0]["ndcg@10"] == pytest.approx(report["results"]["hybrid"]["ndcg@10"])
+    assert defaults[0]["delta_vs_default"] == {"mean": 0.0, "ci95": [0.0, 0.0]}
+    assert defaults[0]["overlap_vs_default"]["jaccard@10"] == 1.0
+    labelled = ev.load_labelled_set(tiny)
+    for fusion, normalizer, window in (("weighted", "zscore", 1), ("adaptive", "minmax", 1), ("rrf", "minmax", 1)):
+        alone = ev.run(labelled, OneHotEncoder(), None, fusions=[fusion], alphas=(0.7,),
+                       settings=DEFAULT_SETTINGS.with_(fusion=fusion, normalizer=normalizer, window=window))
+        point = next(p for p in report["sweep"] if (p["fusion"], p["alpha"], p["normalizer"], p["window"])
+                     == (fusion, 0.7, normalizer, window))
+        assert point["ndcg@10"] == pytest.approx(alone["results"]["hybrid"]["ndcg@10"]), (fusion, normalizer)
+        assert np.mean(point["per_query"]) == pytest.approx(point["ndcg@10"])
+    # window 1 loses q4's d5 (second in both lists): the sweep sees it
+    assert next(p for p in report["sweep"] if p["window"] == 1 and p["fusion"] == "adaptive" and p["alpha"] == 0.7
+                )["ndcg@10"] < report["results"]["hybrid"]["ndcg@10"]
+
+
+def test_cli_sweeps_normalizers_and_windows(tiny, tmp_path, monkeypatch, capsys):
+    import hybrid.semantic
+
+    monkeypatch.setattr(hybrid.semantic, "load_embedder", lambda *a, **kw: LoadedEmbedder(OneHotEncoder(), "auto"))
+    out = tmp_path / "report.json"
+    assert ev.main(["--data", str(tiny), "--fusion", "weighted", "--alphas", "0.5", "--normalizers", "all",
+                    "--windows", "1,100", "--cache-dir", str(tmp_path / "cache"), "--out", str(out),
+                    "--split-half"]) == 0
+    report = json.loads(out.read_text(encoding="utf-8"))
+    assert sorted((p["normalizer"], p["window"]) for p in report["sweep"]) == sorted(
+        (n, w) for n in ("minmax", "max", "zscore", "none") for w in (1, 100))
+    assert set(report["split_half"]["chosen"]) == {"fusion", "alpha", "normalizer", "window"}
+    printed = capsys.readouterr().out
+    best = report["best"]
+    assert f"best sweep point weighted, alpha 0.5, {best['normalizer']}, window {best['window']}" in printed
+    for bad in (["--normalizers", "softmax"], ["--windows", "0"], ["--windows", "ten"]):
+        with pytest.raises(SystemExit) as exit_:
+            ev.main(["--data", str(tiny), *bad])
+        assert exit_.value.code == 2
+        assert bad[0] in capsys.readouterr().err
+
+
+def test_figure_draws_a_band_per_line_and_names_the_axes_that_vary(tiny, tmp_path):
+    report, _ = _run(tiny, tmp_path / "cache", fusions=["weighted"], alphas=(0.0, 0.5, 1.0),
+                     normalizers=("minmax", "zscore"))
+    fig = ev.make_figure(report)
+    lines = {t.name: t for t in fig.data if t.name in ("weighted minmax", "weighted zscore")}
+    assert set(lines) == {"weighted minmax", "weighted zscore"}
+    band = next(t for t in fig.data if t.name == "weighted zscore 95% band")
+    points = sorted((p for p in report["sweep"] if p["normalizer"] == "zscore"), key=lambda p: p["alpha"])
+    assert list(band.y) == [p["ci95"][1] for p in points] + [p["ci95"][0] for p in points][::-1]
+
+
+def test_a_tie_for_the_best_sweep_point_goes_to_the_default(tiny, tmp_path):
+    # five documents: windows 200 and 100 retrieve the same candidates, so both points score alike
+    report, _ = _run(tiny, tmp_path / "cache", fusions=["adaptive"], alphas=(0.7,), windows=(200, 100))
+    assert [p["window"] for p in report["sweep"]] == [200, 100]
+    assert report["sweep"][0]["ndcg@10"] == report["sweep"][1]["ndcg@10"]
+    assert report["best"]["default"] and report["best"]["window"] == 100

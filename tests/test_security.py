@@ -178,7 +178,7 @@ def test_the_upload_event_never_reads_a_server_file(keyed, files, link_in_upload
     # The evaluation tab reads the files of its event too: a CSV of (query, relevant text) would show the note.
     evaluate = fn_index_of(cfg, "eval-run", "click")
     for path in [*attack_paths(files["note"]), str(link_in_uploads)]:
-        messages = run_event(keyed.url, evaluate, [[file_data(path)], 0, "en"], KEY)
+        messages = run_event(keyed.url, evaluate, [[file_data(path)], 0, ["minmax"], [100], "", False, "en"], KEY)
         assert SECRET not in json.dumps(messages, ensure_ascii=False), path
         done = messages[-1]
         assert done["success"] is False or "was not uploaded here" in json.dumps(done["output"]), done
@@ -340,7 +340,8 @@ def test_event_file_data_never_makes_the_server_fetch_a_url(keyed, page_elsewher
     url, hits = page_elsewhere
     cfg = config(keyed.url, KEY)
     events = {"upload": (fn_index_of(cfg, "upload", "upload"), [remote_file(url), "replace", "typed", "en"]),
-              "evaluate": (fn_index_of(cfg, "eval-run", "click"), [[remote_file(url)], 0, "en"])}
+              "evaluate": (fn_index_of(cfg, "eval-run", "click"),
+                           [[remote_file(url)], 0, ["minmax"], [100], "", False, "en"])}
     for name, (fn_index, data) in events.items():
         messages = run_event(keyed.url, fn_index, data, KEY)
         done = messages[-1]
@@ -1169,7 +1170,7 @@ def test_a_request_that_gets_no_turn_in_time_is_429_and_budgets_are_413():
 def _search_data(query: str, kb: str) -> list:
     from hybrid.settings import DEFAULT_SETTINGS as d
 
-    return [None, query, kb, False, d.alpha, d.fusion, d.normalizer, d.k, d.k1, d.b, 0.5, "en"]
+    return [None, query, kb, False, d.alpha, d.fusion, d.normalizer, d.k, d.k1, d.b, 0.5, d.window, "en"]
 
 
 def _completed(messages: list[dict]) -> list:

@@ -1,4 +1,5 @@
-"""The demo's evaluation tab: upload a labelled set, score keyword / semantic / hybrid, apply the best alpha."""
+"""The demo's evaluation tab: upload a labelled set (or queries alone), score keyword / semantic / hybrid with
+intervals, see which queries a setting helps and hurts, open one in the search tab, apply the best setting."""
 
 from __future__ import annotations
 
@@ -11,21 +12,27 @@ from typing import Any, Mapping, Sequence
 import pandas as pd
 
 from hybrid.evaluate import (
+    CEILING_K,
     LABELLED_FILES,
     PRIMARY_K,
+    RBO_P,
     LabelledSet,
     LabelledSetError,
+    parse_corpus,
     parse_labelled_set,
     parse_pairs_csv,
+    parse_query_set,
+    point_key,
     run,
 )
-from hybrid.kb import KnowledgeBaseError, decode_bytes
+from hybrid.fusion import NORMALIZERS, USES_NORMALIZER
+from hybrid.kb import Document, KnowledgeBaseError, decode_bytes, parse_entries
 from hybrid.redact import hide_paths
 from server.uploads import is_received_upload
 
 from . import plots
 from .export import build_export, visitor_config, write_setting
-from .handlers import MAX_ENTRIES
+from .handlers import MAX_ENTRIES, SPLIT_LONGER_THAN, examples_update, sample_of
 from .i18n import Translator, explain, text
 
 _METRICS = ("ndcg", "recall", "mrr")
@@ -38,20 +45,23 @@ def _read(path: str | os.PathLike[str]) -> str:
 
 
 def parse_upload(paths: Sequence[str | os.PathLike[str]] | None, max_queries: int | None = None,
-                 max_documents: int | None = MAX_ENTRIES) -> LabelledSet:
+                 max_documents: int | None = MAX_ENTRIES, documents: Sequence[str] = ()) -> LabelledSet:
     """Turn uploaded files into a labelled set.
 
     Args:
-        paths: the uploaded files: corpus.jsonl + queries.jsonl + qrels.tsv (recognised by name), or one .csv.
+        paths: the uploaded files: corpus.jsonl + queries.jsonl + qrels.tsv (recognised by name), or one .csv;
+            queries.jsonl without qrels.tsv is a set without labels (``parse_query_set``) over corpus.jsonl,
+            or over ``documents`` when no corpus is uploaded.
         max_queries: evaluate only the first N queries.
         max_documents: a larger corpus is refused (the page embeds it on the shared model); None: no limit.
+        documents: the search tab's knowledge base (entries), searched by queries uploaded alone.
     Returns:
         The labelled set.
     Raises:
         LabelledSetError: no file, the wrong files, too many documents, or malformed content (the message
             says which).
     """
-    labelled = _parse_upload(paths, max_queries)
+    labelled = _parse_upload(paths, max_queries, documents)
     if max_documents is not None and len(labelled.documents) > max_documents:
         raise LabelledSetError(
             f"the corpus has {len(labelled.documents):,} documents; this page evaluates at most {max_documents:,} "
@@ -60,7 +70,8 @@ def parse_upload(paths: Sequence[str | os.PathLike[str]] | None, max_queries: in
     return labelled
 
 
-def _parse_upload(paths: Sequence[str | os.PathLike[str]] | None, max_queries: int | None) -> LabelledSet:
+def _parse_upload(paths: Sequence[str | os.PathLike[str]] | None, max_queries: int | None,
+                  documents: Sequence[str] = ()) -> LabelledSet:
     paths = [Path(p) for p in (paths or [])]
     if not paths:
         raise LabelledSetError("no file uploaded", "no_file")
@@ -82,16 +93,21 @@ def _parse_upload(paths: Sequence[str | os.PathLike[str]] | None, max_queries: i
         raise LabelledSetError(f"more than one {', '.join(twice)} uploaded: clear the upload box and upload the "
                                f"three files together", "duplicate_files", files=", ".join(twice))
     missing = [f for f, matches in found.items() if not matches]
+    if missing == ["qrels.tsv"] or (found["queries.jsonl"] and not found["qrels.tsv"]):  # no labels
+        docs = parse_corpus(_read(found["corpus.jsonl"][0])) if found["corpus.jsonl"] else None
+        return parse_query_set(_read(found["queries.jsonl"][0]), docs if docs is not None else
+                               [Document(f"kb{i + 1}", t) for i, t in enumerate(documents)],
+                               name=upload_name(found["queries.jsonl"][0], "queries.jsonl"), max_queries=max_queries)
     if missing:
         raise LabelledSetError(f"missing {', '.join(missing)}", "missing_files", files=", ".join(missing))
     texts = [_read(found[f][0]) for f in LABELLED_FILES]
     return parse_labelled_set(*texts, name=upload_name(found["corpus.jsonl"][0]), max_queries=max_queries)
 
 
-def upload_name(corpus: Path) -> str:
+def upload_name(corpus: Path, suffix: str = "corpus.jsonl") -> str:
     """The set's name from its corpus file's name ("scifact" for scifact-corpus.jsonl); "" for a plain
     corpus.jsonl (Gradio keeps uploads in folders named by a hash, which names nothing)."""
-    return corpus.name[: -len("corpus.jsonl")].strip(" -_.")
+    return corpus.name[: -len(suffix)].strip(" -_.")
 
 
 def empty_table(lang: str) -> pd.DataFrame:
@@ -133,9 +149,10 @@ def _settings_of_rows(report: Mapping[str, Any]) -> list[Mapping[str, Any]]:
     alpha 0, semantic only weighted alpha 1 (``hybrid.fusion``: the ends are the single lists), and the hybrid
     default its own configuration."""
     results, config = report.get("results", {}), report.get("hybrid_config", {})
-    rows = [{"fusion": "weighted", "alpha": 0.0, **results["keyword"]} if "keyword" in results else None,
-            {"fusion": "weighted", "alpha": 1.0, **results["semantic"]} if "semantic" in results else None,
-            {"fusion": config["fusion"], "alpha": float(config["alpha"]), **results["hybrid"]}
+    axes = {name: config[name] for name in ("normalizer", "window") if name in config}
+    rows = [{"fusion": "weighted", "alpha": 0.0, **axes, **results["keyword"]} if "keyword" in results else None,
+            {"fusion": "weighted", "alpha": 1.0, **axes, **results["semantic"]} if "semantic" in results else None,
+            {"fusion": config["fusion"], "alpha": float(config["alpha"]), **axes, **results["hybrid"]}
             if "hybrid" in results and "fusion" in config else None]
     return [*report["sweep"], *(r for r in rows if r is not None)]
 
@@ -144,7 +161,7 @@ def best_point(report: Mapping[str, Any] | None, alpha: float | None = None,
                fusion: str | None = None) -> Mapping[str, Any] | None:
     """The setting with the best nDCG@10 among the sweep and the table's rows (keyword only, semantic only,
     the hybrid default), so no row the tab shows beats it; ties go to a real mix over a single mode (alpha
-    strictly between 0 and 1), then to the fusion method and alpha nearest the defaults.
+    strictly between 0 and 1), then to the fusion method, alpha, normaliser and window nearest the defaults.
 
     Args:
         report: from ``hybrid.evaluate.run`` (None before any run).
@@ -162,7 +179,9 @@ def best_point(report: Mapping[str, Any] | None, alpha: float | None = None,
     top = max(float(p[metric]) for p in points)
     tied = [p for p in points if float(p[metric]) >= top - TIE]
     return min(tied, key=lambda p: (not 0.0 < float(p["alpha"]) < 1.0, p["fusion"] != fusion,
-                                    abs(float(p["alpha"]) - alpha)))
+                                    abs(float(p["alpha"]) - alpha),
+                                    p.get("normalizer", config.get("normalizer")) != config.get("normalizer"),
+                                    p.get("window", config.get("window")) != config.get("window")))
 
 
 def best_setting(report: Mapping[str, Any] | None, alpha: float | None = None,
@@ -182,6 +201,159 @@ def report_note(report: Mapping[str, Any] | None, lang: str = "zh") -> str:
                 ndcg=f"{float(best[f'ndcg@{PRIMARY_K}']):.4f}")
 
 
+# ---------------------------------------------------------------------------------------- trust figures
+
+HELPS_HURTS = 10  # queries listed each way under a chosen setting
+CEILING_EXAMPLES = 5  # unreachable queries named under the ceiling line
+SWEEP_WINDOWS = (20, 50, 100, 200)  # the windows the tab offers to sweep (the default's is always there)
+
+
+def point_label(point: Mapping[str, Any], lang: str = "zh") -> str:
+    """A sweep point's setting in the page's words: ``weighted, α 0.7, minmax, window 100`` (the normaliser
+    only for a method that reads it)."""
+    parts = [str(point["fusion"]), f"α {point['alpha']}"]
+    if point["fusion"] in USES_NORMALIZER and point.get("normalizer"):
+        parts.append(str(point["normalizer"]))
+    if point.get("window") is not None:
+        parts.append(text("eval_window_part", lang, window=point["window"]))
+    return ", ".join(parts)
+
+
+def _labelled(report: Mapping[str, Any]) -> bool:
+    return bool(report.get("labelled", True))
+
+
+def point_choices(report: Mapping[str, Any] | None, lang: str = "zh") -> list[tuple[str, int]]:
+    """The setting picker's choices: each sweep point (its index in ``report["sweep"]``) with its nDCG@10 and
+    95% interval when the set has labels, the default marked."""
+    metric = f"ndcg@{PRIMARY_K}"
+    choices = []
+    for i, point in enumerate((report or {}).get("sweep") or []):
+        label = point_label(point, lang)
+        if _labelled(report) and "ci95" in point:
+            lo, hi = point["ci95"]
+            label += f" · nDCG@{PRIMARY_K} {float(point[metric]):.4f} [{lo:.4f}, {hi:.4f}]"
+        if point.get("default"):
+            label += text("eval_default_mark", lang)
+        choices.append((label, i))
+    return choices
+
+
+def chosen_index(report: Mapping[str, Any] | None) -> int | None:
+    """The sweep point the tab shows first: ``best_point``'s (the sweep's best when that is a row the sweep
+    lacks); without labels, the first point that is not the default. None before any run."""
+    sweep = (report or {}).get("sweep") or []
+    if not sweep:
+        return None
+    if not _labelled(report):
+        return next((i for i, p in enumerate(sweep) if not p.get("default")), 0)
+    keys = [point_key(p) for p in sweep]
+    for best in (best_point(report), report.get("best")):
+        try:
+            return keys.index(point_key(best))
+        except (KeyError, TypeError, ValueError):
+            continue
+    return 0
+
+
+def band_note(report: Mapping[str, Any] | None, lang: str = "zh") -> str:
+    """One sentence on the best sweep point against the default: not distinguishable when the 95% interval of
+    their paired nDCG@10 difference contains 0, better or worse when it does not ("" before any run)."""
+    if not report or not report.get("sweep"):
+        return ""
+    if not _labelled(report):
+        return text("eval_band_unlabelled", lang)
+    point = report["sweep"][chosen_index(report)]
+    delta = point.get("delta_vs_default")
+    if not delta:
+        return ""
+    lo, hi = delta["ci95"]
+    values = {"setting": point_label(point, lang), "mean": f"{delta['mean']:+.4f}", "lo": f"{lo:+.4f}",
+              "hi": f"{hi:+.4f}"}
+    if point.get("default"):
+        return text("eval_band_is_default", lang, **values)
+    key = "eval_band_tie" if lo <= 0.0 <= hi else "eval_band_better" if lo > 0.0 else "eval_band_worse"
+    return text(key, lang, **values)
+
+
+def change_rows(report: Mapping[str, Any] | None, index: int | None, n: int = HELPS_HURTS) -> list[dict[str, Any]]:
+    """The queries the sweep point ``index`` helps most and hurts most against the default (nDCG@10), at most
+    ``n`` each way, largest change first: ``{"effect": "helps"|"hurts", "query_id", "query", "default",
+    "setting", "change"}`` (none without labels)."""
+    if not report or index is None or not _labelled(report):
+        return []
+    sweep = report.get("sweep") or []
+    if not 0 <= int(index) < len(sweep) or "per_query" not in sweep[int(index)]:
+        return []
+    changes = [(float(v) - float(q["hybrid"]), q, float(v))
+               for q, v in zip(report.get("per_query") or [], sweep[int(index)]["per_query"])]
+    helps = sorted((c for c in changes if c[0] > TIE), key=lambda c: -c[0])[:n]
+    hurts = sorted((c for c in changes if c[0] < -TIE), key=lambda c: c[0])[:n]
+    return [{"effect": effect, "query_id": q.get("query_id", q.get("id")), "query": q["query"],
+             "default": float(q["hybrid"]), "setting": v, "change": d}
+            for effect, rows in (("helps", helps), ("hurts", hurts)) for d, q, v in rows]
+
+
+def change_header(lang: str = "zh") -> list[str]:
+    """Column names of ``change_table``."""
+    return [text(key, lang) for key in ("eval_effect", "eval_query", "eval_default_ndcg", "eval_setting_ndcg",
+                                        "eval_change", "eval_action")]
+
+
+def change_table(report: Mapping[str, Any] | None, index: int | None,
+                 lang: str = "zh") -> tuple[list[str], list[list[Any]]]:
+    """Header and rows of the helps/hurts list (``change_rows``), each row ending in its open action."""
+    rows = [[text(f"eval_{r['effect']}", lang), r["query"], round(r["default"], 4), round(r["setting"], 4),
+             f"{r['change']:+.4f}", text("eval_open", lang)] for r in change_rows(report, index)]
+    return change_header(lang), rows
+
+
+def ceiling_text(report: Mapping[str, Any] | None, lang: str = "zh") -> str:
+    """The ceiling in words: how many queries have a relevant document neither retriever returns in its window
+    (no fusion can rank it), a few of them by text, and each retriever's recall@100 ("" without labels)."""
+    if not report or not _labelled(report) or not report.get("ceiling"):
+        return ""
+    ceiling = report["ceiling"]
+    recall = ceiling[f"recall@{CEILING_K}"]
+    line = text("eval_ceiling", lang, n=ceiling["unreachable_queries"], total=report["queries"],
+                window=ceiling["window"], keyword=f"{recall['keyword']:.4f}", semantic=f"{recall['semantic']:.4f}")
+    texts = {q.get("query_id", q.get("id")): q["query"] for q in report.get("per_query") or []}
+    named = [texts[u["query_id"]] for u in ceiling.get("unreachable", [])[:CEILING_EXAMPLES] if u["query_id"] in texts]
+    if named:
+        line += " " + text("eval_ceiling_examples", lang, queries="；".join(named) if lang == "zh" else "; ".join(named))
+    return line
+
+
+def overlap_table(report: Mapping[str, Any] | None, index: int | None,
+                  lang: str = "zh") -> tuple[list[str], list[list[Any]]]:
+    """Header and rows of the overlap table: keyword|semantic, keyword|hybrid, semantic|hybrid from the
+    report, and the default against the sweep point ``index`` (mean over queries of the top 10)."""
+    header = [text("eval_pair", lang), f"Jaccard@{PRIMARY_K}", f"RBO@{RBO_P}", text("eval_shared", lang),
+              text("eval_only_left", lang), text("eval_only_right", lang)]
+    if not report:
+        return header, []
+    names = {"keyword": text("eval_keyword", lang), "semantic": text("eval_semantic", lang),
+             "hybrid": text("eval_hybrid_short", lang), "default": text("eval_hybrid_short", lang)}
+    pairs = [(f"{names[left]} | {names[right]}", values) for pair, values in (report.get("overlap") or {}).items()
+             for left, right in [pair.split("|")] if pair != "default|chosen"]
+    sweep = report.get("sweep") or []
+    if index is not None and 0 <= int(index) < len(sweep) and "overlap_vs_default" in sweep[int(index)]:
+        chosen = text("eval_chosen", lang, setting=point_label(sweep[int(index)], lang))
+        pairs.append((f"{names['default']} | {chosen}", sweep[int(index)]["overlap_vs_default"]))
+    rows = [[name, round(v[f"jaccard@{PRIMARY_K}"], 3), round(v[f"rbo@{RBO_P}"], 3), round(v["shared"], 1),
+             round(v["only_left"], 1), round(v["only_right"], 1)] for name, v in pairs]
+    return header, rows
+
+
+def corpus_text(labelled: LabelledSet) -> str:
+    """The set's documents as the search tab's knowledge base: one entry per line (line breaks inside an
+    entry become spaces)."""
+    return "\n".join(" ".join(d.text.split()) for d in labelled.documents)
+
+
+# ---------------------------------------------------------------------------------------- the tab
+
+
 @dataclass
 class EvalTab:
     """The tab's components and the handlers the page's language switch calls."""
@@ -190,23 +362,49 @@ class EvalTab:
     table: Any
     curve: Any
     status: Any
+    band: Any = None
+    point: Any = None  # the setting picker (index of a sweep point)
+    changes: Any = None  # the helps/hurts list
+    ceiling: Any = None
+    overlap: Any = None
+    opened: Any = None  # the event that opens a listed query in the search tab (None without a search tab)
 
     @staticmethod
-    def rerender(report: Mapping[str, Any] | None, lang: str) -> tuple[Any, Any, str]:
-        """Table, curve and note of ``report`` in ``lang`` (unchanged before any run)."""
+    def rerender(report: Mapping[str, Any] | None, index: int | None, lang: str) -> tuple[Any, ...]:
+        """Table, curve, note, band sentence, setting picker, helps/hurts list, ceiling and overlap of
+        ``report`` in ``lang`` (unchanged before any run)."""
         import gradio as gr
 
         if not report:
-            return gr.skip(), gr.skip(), ""
-        header, rows = report_table(report, lang)
-        return gr.update(value=rows, headers=header), plots.eval_curve(report, lang), report_note(report, lang)
+            return (gr.skip(),) * 8
+        if index is None or not 0 <= int(index) < len(report.get("sweep") or []):
+            index = chosen_index(report)
+        if _labelled(report):
+            header, rows = report_table(report, lang)
+            table, curve, note = gr.update(value=rows, headers=header), plots.eval_curve(report, lang), \
+                report_note(report, lang)
+        else:
+            table, curve = gr.update(value=empty_table(lang)), None
+            note = text("eval_note_unlabelled", lang, dataset=plots.dataset_name(report, lang),
+                        queries=report["queries"], docs=report["docs"], model=report["model"])
+        changes_header, changes = change_table(report, index, lang)
+        overlap_header, overlaps = overlap_table(report, index, lang)
+        return (table, curve, note, band_note(report, lang),
+                gr.update(choices=point_choices(report, lang), value=index),
+                gr.update(value=changes, headers=changes_header), ceiling_text(report, lang),
+                gr.update(value=overlaps, headers=overlap_header))
 
     def outputs(self) -> list[Any]:
         """The outputs of ``rerender``."""
-        return [self.table, self.curve, self.status]
+        return [self.table, self.curve, self.status, self.band, self.point, self.changes, self.ceiling, self.overlap]
+
+    def inputs(self, language: Any) -> list[Any]:
+        """The inputs of ``rerender``."""
+        return [self.report, self.point, language]
 
 
-def build_eval_tab(tr: Translator, service, alpha, fusion, language) -> EvalTab:
+def build_eval_tab(tr: Translator, service, alpha, fusion, language, *, normalizer=None, window=None, tabs=None,
+                   query=None, kb=None, split=None, sample=None, examples=None) -> EvalTab:
     """Build the evaluation tab's components and events inside the current ``gr.Blocks`` context.
 
     Args:
@@ -215,32 +413,52 @@ def build_eval_tab(tr: Translator, service, alpha, fusion, language) -> EvalTab:
         alpha: the search tab's alpha slider, set by "apply best alpha".
         fusion: the search tab's fusion dropdown, set with it.
         language: the page's language switch (messages follow it).
+        normalizer, window, tabs, query, kb, split: the search tab's normaliser and window controls, the page's
+            tabs, its query box, knowledge base and split switch: a listed query opens there with its setting
+            (no open action without them). ``kb`` and ``split`` also give the documents that queries uploaded
+            alone are run against. ``sample`` and ``examples`` (the sample picker and its example chips) are
+            cleared when a query opens on the evaluated knowledge base, which is no sample.
     Returns:
         The components the language switch re-renders.
     """
     import gradio as gr
 
     private = {"api_visibility": "private"}
+    settings = service.settings
     tr.make(gr.Markdown, i18n={"value": "eval_help"}, elem_id="eval-help")
     with gr.Row():
         files = tr.make(gr.File, i18n={"label": "eval_files"}, file_count="multiple",
                         file_types=[".jsonl", ".tsv", ".csv"], elem_id="eval-files")
         max_queries = tr.make(gr.Number, i18n={"label": "eval_max_queries"}, value=300, precision=0, minimum=0,
                               elem_id="eval-max-queries")
+    with gr.Row():
+        normalizers = tr.make(gr.CheckboxGroup, list(NORMALIZERS), i18n={"label": "eval_normalizers"},
+                              value=[settings.normalizer], elem_id="eval-normalizers")
+        windows = tr.make(gr.CheckboxGroup, sorted({*SWEEP_WINDOWS, settings.window}), i18n={"label": "eval_windows"},
+                          value=[settings.window], elem_id="eval-windows")
     run_button = tr.make(gr.Button, i18n={"value": "eval_run"}, variant="primary", elem_id="eval-run")
     status = gr.Markdown(elem_id="eval-status")
     table = tr.make(gr.Dataframe, i18n={"label": "eval_table", "value": empty_table}, interactive=False,
                     elem_id="eval-table")
     curve = tr.make(gr.Plot, i18n={"label": "eval_curve"}, elem_id="eval-curve")
+    band = gr.Markdown(elem_id="eval-band")
     apply_button = tr.make(gr.Button, i18n={"value": "eval_apply"}, elem_id="eval-apply")
     export = build_export(tr, "export_best_button", "eval-export")
+    point = tr.make(gr.Dropdown, [], i18n={"label": "eval_point"}, value=None, elem_id="eval-point")
+    changes = tr.make(gr.Dataframe, i18n={"label": "eval_per_query", "value": lambda lang: pd.DataFrame(
+        [], columns=change_header(lang))}, interactive=False, wrap=True, elem_id="eval-changes")
+    ceiling = gr.Markdown(elem_id="eval-ceiling")
+    overlap = tr.make(gr.Dataframe, i18n={"label": "eval_overlap", "value": lambda lang: pd.DataFrame(
+        [], columns=overlap_table(None, None, lang)[0])}, interactive=False, elem_id="eval-overlap")
     report_state = gr.State(None)
+    corpus_state = gr.State(None)  # the evaluated documents as a knowledge-base text
+    shown = [table, curve, status, band, point, changes, ceiling, overlap]
 
-    def problem(message: str) -> tuple[Any, Any, Any, str]:
+    def problem(message: str) -> tuple[Any, ...]:
         # A visitor's mistake is answered on the page, in the page's language (not as a server error).
-        return gr.skip(), gr.skip(), gr.skip(), f"**⚠** {html.escape(message)}"
+        return (gr.skip(), gr.skip(), f"**⚠** {html.escape(message)}", *(gr.skip(),) * 7)
 
-    def on_run(uploaded, limit, lang, progress=gr.Progress()):
+    def on_run(uploaded, limit, swept_normalizers, swept_windows, kb_text, split_on, lang, progress=gr.Progress()):
         embedder = service.embedder
         if embedder is None:
             state = service.status()
@@ -253,8 +471,9 @@ def build_eval_tab(tr: Translator, service, alpha, fusion, language) -> EvalTab:
             if not is_received_upload(path):
                 return problem(text("eval_bad_upload", lang,
                                     error=text("eval_not_received", lang, name=Path(str(path)).name)))
+        entries = parse_entries(kb_text or "", split_long=bool(split_on), max_length=SPLIT_LONGER_THAN)
         try:
-            labelled = parse_upload(paths, max_queries=int(limit) if limit else None)
+            labelled = parse_upload(paths, max_queries=int(limit) if limit else None, documents=entries)
         except (LabelledSetError, KnowledgeBaseError) as exc:
             return problem(text("eval_bad_upload", lang, error=explain(exc, lang)))
 
@@ -262,15 +481,29 @@ def build_eval_tab(tr: Translator, service, alpha, fusion, language) -> EvalTab:
             progress(done / max(total, 1), desc=f"{text(f'eval_stage_{stage}', lang)} {done}/{total}")
 
         # No shared cache: a visitor's corpus must not answer faster for the next visitor who sends it.
-        report = run(labelled, embedder, None, settings=service.settings, progress=report_progress)
-        table_update, figure, note = EvalTab.rerender(report, lang)
-        return table_update, figure, report, note
+        report = run(labelled, embedder, None, settings=settings, progress=report_progress,
+                     normalizers=[n for n in NORMALIZERS if n in (swept_normalizers or [])] or None,
+                     windows=sorted({int(w) for w in swept_windows or []}) or None)
+        return (*EvalTab.rerender(report, None, lang), report, corpus_text(labelled))
+
+    def on_point(report, index, lang):
+        if not report:
+            return gr.skip(), gr.skip()
+        changes_header, rows = change_table(report, index, lang)
+        overlap_header, overlaps = overlap_table(report, index, lang)
+        return gr.update(value=rows, headers=changes_header), gr.update(value=overlaps, headers=overlap_header)
+
+    applied = [c for c in (normalizer, window) if c is not None]  # the search tab's, when it has them
 
     def on_apply(report, lang):
-        best = best_setting(report, service.settings.alpha, service.settings.fusion)
-        if best is None:
-            return gr.skip(), gr.skip(), f"**⚠** {text('eval_need_run', lang)}"
-        return best[0], best[1], text("eval_applied", lang, alpha=best[0], fusion=best[1])
+        best = best_point(report, settings.alpha, settings.fusion)
+        if best is None or not _labelled(report):
+            return (gr.skip(),) * (2 + len(applied)) + (f"**⚠** {text('eval_need_run', lang)}",)
+        setting = {"alpha": float(best["alpha"]), "fusion": str(best["fusion"]),
+                   "normalizer": str(best.get("normalizer", settings.normalizer)),
+                   "window": int(best.get("window", settings.window))}
+        axes = [setting["normalizer"], setting["window"]][:len(applied)]
+        return (setting["alpha"], setting["fusion"], *axes, text("eval_applied", lang, **setting))
 
     def on_export(report, lang):
         best = best_point(report, service.settings.alpha, service.settings.fusion)
@@ -281,6 +514,25 @@ def build_eval_tab(tr: Translator, service, alpha, fusion, language) -> EvalTab:
         return gr.File(value=write_setting(config, report), visible=True), gr.skip()
 
     export.button.click(on_export, [report_state, language], [export.file, status], **private)
-    run_button.click(on_run, [files, max_queries, language], [table, curve, report_state, status], **private)
-    apply_button.click(on_apply, [report_state, language], [alpha, fusion, status], **private)
-    return EvalTab(report_state, table, curve, status)
+    kb_inputs = [kb if kb is not None else gr.State(""), split if split is not None else gr.State(False)]
+    run_button.click(on_run, [files, max_queries, normalizers, windows, *kb_inputs, language],
+                     [*shown, report_state, corpus_state], **private)
+    point.input(on_point, [report_state, point, language], [changes, overlap], **private)
+    apply_button.click(on_apply, [report_state, language], [alpha, fusion, *applied, status], **private)
+    opened = None
+    if None not in (normalizer, window, tabs, query, kb, split, sample, examples):
+        def on_open(report, index, corpus, evt):
+            rows = change_rows(report, index)
+            row = evt.index[0] if isinstance(evt.index, (list, tuple)) else evt.index
+            if not rows or not isinstance(row, int) or not 0 <= row < len(rows):
+                return (gr.skip(),) * 10
+            p = report["sweep"][int(index)]
+            same_kb = sample_of(corpus)
+            return (gr.Tabs(selected="search"), rows[row]["query"], corpus, False, same_kb, examples_update(same_kb),
+                    float(p["alpha"]), p["fusion"], p["normalizer"], int(p["window"]))
+
+        on_open.__annotations__["evt"] = gr.SelectData  # Gradio reads the annotation (gradio is imported here)
+        opened = changes.select(on_open, [report_state, point, corpus_state],
+                                [tabs, query, kb, split, sample, examples, alpha, fusion, normalizer, window],
+                                **private)
+    return EvalTab(report_state, table, curve, status, band, point, changes, ceiling, overlap, opened)

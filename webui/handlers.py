@@ -402,14 +402,15 @@ class DemoHandlers:
 
     def search(self, engine: HybridEngine | None, query: str | None, kb_text: str | None, split: bool,
                alpha: float, fusion: str, normalizer: str, k: float, k1: float, b: float, threshold: float,
-               lang: str, rerank_n: float | None = None) -> SearchOutputs:
+               window: float | None, lang: str, rerank_n: float | None = None) -> SearchOutputs:
         """Search the user's knowledge base and format every column and panel.
 
         Searches the session's engine when it holds exactly the typed knowledge base (semantic too once its
         vectors exist); otherwise (an edit being embedded) a keyword-only engine over the typed text, so a
         search never waits for embedding. A query longer than the model reads is cut, with a notice. Bad
         input becomes a visible message. With the server's reranker loaded, the first ``rerank_n`` hybrid
-        hits are reranked into the fourth column.
+        hits are reranked into the fourth column. ``window`` is how many candidates each retriever hands fusion
+        (the server's setting when None).
         """
         if not query or not query.strip():
             return self._empty(text("notice_empty_query", lang), lang)
@@ -451,7 +452,8 @@ class DemoHandlers:
         try:
             response = target.search(fitted, k=int(k), alpha=float(alpha), fusion=fusion,
                                      mode="all" if target.has_vectors else "keyword", normalizer=normalizer,
-                                     k1=float(k1), b=float(b), rerank=rerank)
+                                     k1=float(k1), b=float(b), rerank=rerank,
+                                     window=int(window) if window else None)
         except Cancelled:
             raise
         except (EmptyQueryError, KnowledgeBaseError, EngineNotReadyError, ValueError) as exc:
@@ -487,7 +489,7 @@ class DemoHandlers:
 
     def share_link(self, page_url: str, query: str | None, sample: str | None, kb_text: str | None, split: bool,
                    alpha: float, fusion: str, normalizer: str, k: float, k1: float, b: float, threshold: float,
-                   lang: str) -> tuple[Any, str]:
+                   window: float, lang: str) -> tuple[Any, str]:
         """A link that reproduces the query, the sample and every setting.
 
         Args:
@@ -501,7 +503,7 @@ class DemoHandlers:
         values = {"q": (query or "").strip()[: share.MAX_QUERY_CHARS] or None,
                   "sample": None if own_kb else sample, "kb": share.OWN_KB if own_kb else None, "split": bool(split), "alpha": float(alpha),
                   "fusion": fusion, "normalizer": normalizer, "k": int(k), "k1": float(k1), "b": float(b),
-                  "threshold": float(threshold), "lang": lang}
+                  "threshold": float(threshold), "window": int(window), "lang": lang}
         note = fmt.notice_html(text("share_custom_kb", lang)) if own_kb else ""
         return gr.Textbox(value=share.link(page_url, values), visible=True, label=text("share_label", lang)), note
 
@@ -546,9 +548,9 @@ class DemoHandlers:
         return (values.get("q", skip), sample or skip, kb, examples, values.get("split", skip),
                 values.get("alpha", skip), values.get("fusion", skip), values.get("normalizer", skip),
                 values.get("k", skip), values.get("k1", skip), values.get("b", skip), values.get("threshold", skip),
-                values.get("lang", skip), note)
+                values.get("window", skip), values.get("lang", skip), note)
 
 
 # The components ``DemoHandlers.restore`` fills, in order (names of ``webui.layout.SearchTab`` fields).
 RESTORED = ("query", "sample", "kb", "examples", "split", "alpha", "fusion", "normalizer", "k", "k1", "b",
-            "threshold", "language", "share_note")
+            "threshold", "window", "language", "share_note")

@@ -211,20 +211,22 @@ TEXTS: dict[str, dict[str, str]] = {
                      "- 三个文件：`corpus.jsonl`（每行 `{\"id\": ..., \"text\": ...}`）、`queries.jsonl`（同样格式）和 "
                      "`qrels.tsv`（每行 `查询id`、`文档id`、`相关度`，用制表符分隔，相关度 > 0 表示相关）；"
                      "BEIR 格式（`_id`、`title`，qrels 带表头）也可以；\n"
-                     "- 或一个 CSV：两列 `查询, 相关文本`（同一个查询可以占多行，每行一个相关文本）。",
+                     "- 或一个 CSV：两列 `查询, 相关文本`（同一个查询可以占多行，每行一个相关文本）；\n"
+                     "- 没有标注时，只上传 `queries.jsonl`（可加 `corpus.jsonl`，否则搜索当前知识库）："
+                     "页面比较各种设置的排序重合度。",
         "eval_files": "评测文件",
         "eval_max_queries": "评测的查询数（0 = 全部）",
         "eval_run": "开始评测",
         "eval_table": "质量（越高越好）",
         "eval_curve": "nDCG@10 随 α 的变化",
-        "eval_apply": "把最好的 α 和融合方法用到搜索页",
+        "eval_apply": "把最好的设置（α、融合方法、归一化、候选窗口）用到搜索页",
         "eval_need_model": "向量模型现在是“{state}”{error}；评测需要它，请在它就绪后再试。",
         "eval_bad_upload": "无法读取评测文件：{error}",
         "eval_no_file": "还没有上传文件。",
         "eval_not_received": "只能读取通过本页面上传的文件，{name} 不是上传的文件。",
         "eval_need_run": "请先运行一次评测。",
         "eval_note": "**{dataset}**：{queries} 个查询，{docs} 篇文档，模型 {model}。最好的设置：{fusion}，α = {alpha}（nDCG@10 = {ndcg}）。",
-        "eval_applied": "已把 α = {alpha}、融合方法 {fusion} 用到搜索页。",
+        "eval_applied": "已把 α = {alpha}、融合方法 {fusion}、归一化 {normalizer}、候选窗口 {window} 用到搜索页。",
         "eval_stage_documents": "正在向量化文档",
         "eval_stage_queries": "正在向量化查询",
         "eval_stage_ranking": "正在排序",
@@ -486,13 +488,15 @@ TEXTS: dict[str, dict[str, str]] = {
                      "(the same form) and `qrels.tsv` (`query id`, `document id`, `relevance` per line, separated "
                      "by tabs; relevance > 0 means relevant); BEIR's form (`_id`, `title`, a qrels header) works too;\n"
                      "- or one CSV with two columns `query, relevant text` (a query on several rows has several "
-                     "relevant texts).",
+                     "relevant texts);\n"
+                     "- without labels, `queries.jsonl` alone (with `corpus.jsonl`, or against the knowledge base "
+                     "of the search tab): the page compares how much the settings' rankings overlap.",
         "eval_files": "labelled set",
         "eval_max_queries": "queries to evaluate (0 = all)",
         "eval_run": "Run evaluation",
         "eval_table": "quality (higher is better)",
         "eval_curve": "nDCG@10 against alpha",
-        "eval_apply": "Apply the best alpha and fusion method to the search tab",
+        "eval_apply": "Apply the best setting (alpha, fusion, normaliser, window) to the search tab",
         "eval_need_model": "The embedding model is {state}{error}; evaluation needs it: try again when it is ready.",
         "eval_bad_upload": "Cannot read the labelled set: {error}",
         "eval_no_file": "no file uploaded.",
@@ -500,7 +504,8 @@ TEXTS: dict[str, dict[str, str]] = {
         "eval_need_run": "Run an evaluation first.",
         "eval_note": "**{dataset}**: {queries} queries, {docs} documents, model {model}. Best setting: {fusion}, "
                      "alpha {alpha} (nDCG@10 = {ndcg}).",
-        "eval_applied": "Applied alpha {alpha} and fusion {fusion} to the search tab.",
+        "eval_applied": "Applied alpha {alpha}, fusion {fusion}, normaliser {normalizer} and window {window} to the "
+                        "search tab.",
         "eval_stage_documents": "embedding documents",
         "eval_stage_queries": "embedding queries",
         "eval_stage_ranking": "ranking",
@@ -611,6 +616,83 @@ TEXTS["en"].update({
     **{f"wf_{name}_{end}": phrase for name, pair in WEIGHT_FEATURES.items() for end, phrase in zip(("hi", "lo"), pair)},
 })
 
+
+# The evaluation tab's trust figures (issue 18) and the candidate-window control.
+TEXTS["zh"].update({
+    "window_label": "候选窗口",
+    "window_info": "每个检索器交给融合的候选数",
+    "eval_normalizers": "扫描的归一化方法（weighted 融合使用）",
+    "eval_windows": "扫描的候选窗口",
+    "eval_window_part": "窗口 {window}",
+    "eval_default_mark": "（默认）",
+    "eval_band_tie": "最好的设置（{setting}）与默认设置**无法区分**：nDCG@10 差 {mean}，其 95% 区间 [{lo}, {hi}] 包含 0。",
+    "eval_band_better": "最好的设置（{setting}）**好于**默认设置：nDCG@10 高 {mean}，其 95% 区间 [{lo}, {hi}] 不含 0。",
+    "eval_band_worse": "最好的设置（{setting}）**不如**默认设置：nDCG@10 差 {mean}，其 95% 区间 [{lo}, {hi}] 不含 0。",
+    "eval_band_is_default": "默认设置（{setting}）就是最好的扫描点。",
+    "eval_band_unlabelled": "没有相关度标注（只上传了查询）：下面只比较各种排序的重合度，不计算质量。",
+    "eval_note_unlabelled": "**{dataset}**：{queries} 个查询（没有标注），{docs} 篇文档，模型 {model}。",
+    "eval_point": "与默认设置比较的设置",
+    "eval_per_query": "这个设置帮助和伤害最多的查询（点一行，在搜索页打开它）",
+    "eval_effect": "影响",
+    "eval_helps": "帮助",
+    "eval_hurts": "伤害",
+    "eval_query": "查询",
+    "eval_default_ndcg": "默认 nDCG@10",
+    "eval_setting_ndcg": "此设置 nDCG@10",
+    "eval_change": "变化",
+    "eval_action": "操作",
+    "eval_open": "↗ 在搜索页打开",
+    "eval_ceiling": "**上限**：{total} 个查询中有 {n} 个的相关文档不在任一检索器的前 {window} 个候选里，任何融合都排不出它；"
+                    "recall@100：关键词 {keyword}，语义 {semantic}。",
+    "eval_ceiling_examples": "例如：{queries}",
+    "eval_overlap": "重合度（各查询前 10 个结果的平均，不需要标注）",
+    "eval_pair": "比较",
+    "eval_shared": "共有",
+    "eval_only_left": "只在左边",
+    "eval_only_right": "只在右边",
+    "eval_hybrid_short": "混合默认",
+    "eval_chosen": "所选（{setting}）",
+})
+TEXTS["en"].update({
+    "window_label": "candidate window",
+    "window_info": "candidates each retriever hands to fusion",
+    "eval_normalizers": "normalisers to sweep (weighted fusion reads them)",
+    "eval_windows": "candidate windows to sweep",
+    "eval_window_part": "window {window}",
+    "eval_default_mark": " (default)",
+    "eval_band_tie": "The best setting ({setting}) is **not distinguishable** from the default: nDCG@10 differs by "
+                     "{mean}, and its 95% interval [{lo}, {hi}] contains 0.",
+    "eval_band_better": "The best setting ({setting}) **beats** the default: nDCG@10 {mean}, and its 95% interval "
+                        "[{lo}, {hi}] lies above 0.",
+    "eval_band_worse": "The best setting ({setting}) is **below** the default: nDCG@10 {mean}, and its 95% interval "
+                       "[{lo}, {hi}] lies below 0.",
+    "eval_band_is_default": "The default setting ({setting}) is the best sweep point.",
+    "eval_band_unlabelled": "No relevance labels (queries only): the table below compares the rankings' overlap; "
+                            "no quality is measured.",
+    "eval_note_unlabelled": "**{dataset}**: {queries} queries (no labels), {docs} documents, model {model}.",
+    "eval_point": "setting to compare with the default",
+    "eval_per_query": "queries this setting helps and hurts most (click a row to open it in the search tab)",
+    "eval_effect": "effect",
+    "eval_helps": "helps",
+    "eval_hurts": "hurts",
+    "eval_query": "query",
+    "eval_default_ndcg": "default nDCG@10",
+    "eval_setting_ndcg": "this setting nDCG@10",
+    "eval_change": "change",
+    "eval_action": "action",
+    "eval_open": "↗ open in search",
+    "eval_ceiling": "**Ceiling**: {n} of {total} queries have a relevant document that neither retriever returns in "
+                    "its {window} candidates, so no fusion can rank it. Recall@100: keyword {keyword}, semantic "
+                    "{semantic}.",
+    "eval_ceiling_examples": "For example: {queries}",
+    "eval_overlap": "overlap (mean over queries of the top 10; needs no labels)",
+    "eval_pair": "pair",
+    "eval_shared": "shared",
+    "eval_only_left": "only left",
+    "eval_only_right": "only right",
+    "eval_hybrid_short": "hybrid default",
+    "eval_chosen": "chosen ({setting})",
+})
 
 def text(key: str, lang: str = DEFAULT_LANGUAGE, **values: object) -> str:
     """The string ``key`` in ``lang`` ("zh" or "en"), formatted with ``values``.

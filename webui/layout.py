@@ -7,7 +7,7 @@ from typing import Any, Callable, Sequence
 
 import gradio as gr
 
-from hybrid.fusion import FUSERS, NORMALIZERS
+from hybrid.fusion import FUSERS, NORMALIZERS, USES_NORMALIZER
 from hybrid.kb import SUPPORTED_SUFFIXES
 from hybrid.service import LOADING, ModelStatus, RerankerStatus
 from hybrid.settings import Settings
@@ -161,6 +161,7 @@ class Controls:
     k1: gr.Slider
     b: gr.Slider
     threshold: gr.Slider
+    window: gr.Slider
 
 
 @dataclass
@@ -257,10 +258,6 @@ def build_query(tr: Translator, sample: str | None, lang: str) -> QueryBar:
     return QueryBar(query, search, share, page_url, link, link_note, examples)
 
 
-# Fusion methods that read the normaliser setting (the others ignore it: hybrid.fusion).
-USES_NORMALIZER = frozenset({"weighted"})
-
-
 def fusion_notes(fusion: str, lang: str) -> dict[str, dict[str, Any]]:
     """What alpha means under ``fusion``, and whether the normaliser does anything there: the properties of
     the alpha slider (``info``) and of the normaliser dropdown (``info``, ``interactive``)."""
@@ -300,7 +297,8 @@ def build_controls(tr: Translator, settings: Settings, inside: Callable[[], Any]
 
 def build_more_controls(tr: Translator, h: DemoHandlers, settings: Settings,
                         main: tuple[gr.Slider, gr.Dropdown, gr.Dropdown, gr.Slider]) -> Controls:
-    """BM25 k1/b and the relevance threshold, folded away below the results; returns every control. A store
+    """BM25 k1/b, the relevance threshold and the candidate window, folded away below the results; returns every
+    control. A store
     that fixes k1 and b (Milvus: when the collection is built) shows its values, which cannot be moved."""
     fixed = h.store_kb.engine.store.bm25_params if h.store_kb is not None else None
     k1_value, b_value = fixed if fixed is not None else (settings.k1, settings.b)
@@ -314,7 +312,9 @@ def build_more_controls(tr: Translator, h: DemoHandlers, settings: Settings,
                         elem_id="b", min_width=160, interactive=fixed is None)
             threshold = tr.make(BoundedSlider, 0.0, 1.0, i18n={"label": "threshold_label", "info": h.threshold_info},
                                 value=h.threshold_value(), step=0.01, elem_id="threshold", min_width=240, scale=2)
-    return Controls(*main, more, k1, b, threshold)
+            window = tr.make(BoundedSlider, 1, 500, i18n={"label": "window_label", "info": "window_info"},
+                             value=settings.window, step=1, elem_id="window", min_width=160)
+    return Controls(*main, more, k1, b, threshold, window)
 
 
 def build_rerank_slider(tr: Translator, settings: Settings) -> gr.Slider:

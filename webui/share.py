@@ -56,6 +56,7 @@ PARAMS: tuple[Param, ...] = (
     Param("k1", float, _between(0.0, 3.0)),
     Param("b", float, _between(0.0, 1.0)),
     Param("threshold", float, _between(0.0, 1.0)),
+    Param("window", int, _between(1, 500)),
     Param("lang", str, lambda v: v in TEXTS),
 )
 _BY_NAME = {p.name: p for p in PARAMS}

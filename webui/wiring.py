@@ -50,7 +50,7 @@ class Page:
         c = self.controls
         top_n = [self.rerank.top_n] if self.rerank is not None and self.rerank.top_n is not None else []
         return [self.engine, self.query.query, self.kb.kb, self.kb.split, c.alpha, c.fusion, c.normalizer, c.k,
-                c.k1, c.b, c.threshold, self.language, *top_n]
+                c.k1, c.b, c.threshold, c.window, self.language, *top_n]
 
     def restored(self) -> list[Any]:
         """The components ``DemoHandlers.restore`` fills, in its order."""
@@ -58,7 +58,7 @@ class Page:
                  "examples": self.query.examples, "split": self.kb.split, "language": self.language,
                  "share_note": self.query.link_note,
                  **{name: getattr(self.controls, name) for name in ("alpha", "fusion", "normalizer", "k", "k1",
-                                                                     "b", "threshold")}}
+                                                                     "b", "threshold", "window")}}
         return [parts[name] for name in RESTORED]
 
 
@@ -99,11 +99,11 @@ def wire_search(page: Page, h: DemoHandlers) -> None:
     rerank_n = [page.rerank.top_n] if page.rerank is not None and page.rerank.top_n is not None else []
     top_n = [slider.change for slider in rerank_n]
     gr.on([c.alpha.change, c.fusion.change, c.normalizer.change, c.k.change, c.k1.change, c.b.change,
-           c.threshold.change, *top_n], h.search_if_query, page.search_inputs(), outputs, trigger_mode="always_last",
+           c.threshold.change, c.window.change, *top_n], h.search_if_query, page.search_inputs(), outputs, trigger_mode="always_last",
           show_progress="hidden", **SEARCHING)
     page.results.picker.change(None, page.results.picker, None, js=PICK_COLUMN_JS, **PRIVATE)
     c.fusion.change(fusion_updates, [c.fusion, page.language], [c.alpha, c.normalizer], **CHEAP)
-    for slider in (c.alpha, c.k, c.k1, c.b, c.threshold, *rerank_n):
+    for slider in (c.alpha, c.k, c.k1, c.b, c.threshold, c.window, *rerank_n):
         slider.input(None, slider, slider, js=clamp_js(slider), **PRIVATE)  # shows the value the search used
 
 
@@ -111,7 +111,7 @@ def wire_share(page: Page, h: DemoHandlers) -> None:
     """The share button: a link with the query and settings, shown, put in the address bar and copied."""
     q, c, kb = page.query, page.controls, page.kb
     inputs = [q.page_url, q.query, kb.sample, kb.kb, kb.split, c.alpha, c.fusion, c.normalizer, c.k, c.k1, c.b,
-              c.threshold, page.language]
+              c.threshold, c.window, page.language]
     q.share.click(h.share_link, inputs, [q.link, q.link_note], js=PAGE_URL_JS, **CHEAP).then(
         None, q.link, None, js=SHOW_LINK_JS, **PRIVATE)
 
@@ -127,7 +127,7 @@ def wire_language(page: Page, h: DemoHandlers) -> None:
         h.hide_link, [page.query.link, lang], [page.query.link, page.query.link_note], **CHEAP).then(
         fusion_updates, [page.controls.fusion, lang], [page.controls.alpha, page.controls.normalizer], **CHEAP)
     if page.evaluation is not None:
-        relabeled = relabeled.then(page.evaluation.rerender, [page.evaluation.report, lang],
+        relabeled = relabeled.then(page.evaluation.rerender, page.evaluation.inputs(lang),
                                    page.evaluation.outputs(), **CHEAP)
     relabeled.then(h.search_if_query, page.search_inputs(), page.results.outputs(), show_progress="hidden",
                    **SEARCHING)
@@ -144,6 +144,14 @@ def wire_reranker(page: Page, h: DemoHandlers) -> None:
                    **SEARCHING)
 
 
+def wire_evaluation(page: Page, h: DemoHandlers) -> None:
+    """A query opened from the evaluation tab is searched, with the setting the tab put in the controls, even when
+    no control changed."""
+    if page.evaluation is not None and page.evaluation.opened is not None:
+        page.evaluation.opened.then(h.search_if_query, page.search_inputs(), page.results.outputs(),
+                                    show_progress="hidden", **SEARCHING)
+
+
 def wire(blocks: gr.Blocks, page: Page, h: DemoHandlers) -> None:
     """Connect every event of the page."""
     wire_load_and_index(blocks, page, h)
@@ -152,3 +160,4 @@ def wire(blocks: gr.Blocks, page: Page, h: DemoHandlers) -> None:
     wire_search(page, h)
     wire_share(page, h)
     wire_language(page, h)
+    wire_evaluation(page, h)
