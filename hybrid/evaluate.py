@@ -1034,7 +1034,7 @@ def weight_rows(labelled: LabelledSet, embedder: Embedder, cache: EmbeddingCache
         return list(dict.fromkeys(parents.get(id_of[k], id_of[k]) for k in keys.tolist()))
 
     xs, ys = [], []
-    for i, ((qid, _), r) in enumerate(zip(labelled.queries, _retrieved(engine, texts, vectors))):
+    for i, ((qid, _), r) in enumerate(zip(labelled.queries, _retrieved(engine, texts, vectors, engine.settings.window))):
         x, y = weight_row(r, labelled.qrels[qid], ranking, alphas)
         xs.append(x)
         ys.append(y)

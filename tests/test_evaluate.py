@@ -483,7 +483,8 @@ def test_sweep_has_normalizer_and_window_axes_each_point_as_the_engine_set_so(ti
     report, _ = _run(tiny, tmp_path / "cache", alphas=(0.0, 0.7, 1.0), normalizers=("minmax", "zscore"),
                      windows=(1, 100))
     keys = {(p["fusion"], p["alpha"], p["normalizer"], p["window"]) for p in report["sweep"]}
-    assert len(keys) == len(report["sweep"]) == 3 * 2 * (2 + 1 + 1)  # alphas x windows x (weighted x 2 normalisers, rrf, adaptive)
+    # alphas x windows x (weighted x 2 normalisers, and each other method once: it ignores the normaliser)
+    assert len(keys) == len(report["sweep"]) == 3 * 2 * (2 + len(FUSERS) - 1)
     assert {n for f, _, n, _ in keys if f != "weighted"} == {"minmax"}  # the others ignore the normaliser
     defaults = [p for p in report["sweep"] if p["default"]]
     assert [(p["fusion"], p["alpha"], p["normalizer"], p["window"]) for p in defaults] == [("adaptive", 0.7, "minmax", 100)]
