@@ -209,3 +209,76 @@ def test_english_tables_fit_their_cards_and_headers_keep_whole_words(chromium, f
         assert page.evaluate("""() => { const v = document.querySelector('#why-table .virtual-table-viewport');
             return v.scrollWidth <= v.clientWidth + 1; }""")
     page.context.close()
+
+
+# Records every text the index line (with its progress overlay), the notice, the hybrid column and the model
+# pill show, one snapshot per batch of DOM changes (a MutationObserver sees every state the page renders).
+_RECORD_STATUS = """() => {
+  const grab = () => {
+    const index = document.querySelector('#index-info');
+    const tracker = index.querySelector('[data-testid=status-tracker]');
+    const shown = index.innerText, busy = tracker ? tracker.innerText : '';
+    return {index: (busy ? shown.replace(busy, '') : shown).trim(), tracker: busy.trim(),
+            notice: document.querySelector('#notice').innerText.trim(),
+            hybrid: document.querySelector('#col-hybrid').innerText.trim(),
+            hybridHits: document.querySelectorAll('#col-hybrid .hit').length,
+            pill: (document.querySelector('#model-status .status') || {dataset: {}}).dataset.state};
+  };
+  window.statusLog = [grab()];
+  new MutationObserver(() => window.statusLog.push(grab())).observe(document.body,
+    {subtree: true, childList: true, characterData: true, attributes: true, attributeFilter: ['class']});
+}"""
+
+
+def _status_of(shot: dict, zh: dict) -> dict:
+    """What each status element claims: "ready" or "embedding" (None: it claims neither)."""
+    embedding_notice = (zh["notice_indexing"], zh["notice_embedding"])
+    # the embedding's progress bar claims "embedding"; Gradio's bare "processing | 0.1s" before the event's first
+    # answer claims nothing
+    index = ("embedding" if zh["progress_embed"] in shot["tracker"] or "向量化" in shot["index"] else
+             "ready" if "向量索引就绪" in shot["index"] else None)
+    notice = "embedding" if any(n in shot["notice"] for n in embedding_notice) else "ready"
+    hybrid = ("ready" if shot["hybridHits"] else
+              "embedding" if "正在向量化知识库" in shot["hybrid"] else None)
+    return {"index": index, "notice": notice, "hybrid": hybrid, "pill": shot["pill"]}
+
+
+def test_status_lines_never_contradict_each_other_while_an_edit_is_embedded(chromium, tmp_path):
+    """Clicks: search 苹果 (model ready, sample embedded), then paste the sample with 15 more lines; every text
+    the index line, the notice, the hybrid column and the model pill show meanwhile is recorded (issue 20.9:
+    for about a second a "向量索引就绪" line stood beside "刚刚改动，正在重新向量化", a progress bar ran over a stale
+    "就绪" line). In every recorded moment they tell one story, "embedding" or "ready", and while embedding the
+    hybrid column says why it is empty (the entries being embedded)."""
+    from playwright.sync_api import expect
+
+    from tests.browser import ServerProcess, hits, type_knowledge_base
+
+    zh = TEXTS["zh"]
+    server = ServerProcess(["-m", "tests.ui_server", "--model", "slow"], tmp_path / "server.log")
+    try:
+        page = open_page(chromium, server.url)
+        search(page, "苹果")
+        expect(hits(page, "hybrid")).not_to_have_count(0)
+        settled(page)
+        idle(page)
+        page.evaluate(_RECORD_STATUS)
+        edited = sample_text("everyday") + "\n" + "\n".join(f"苹果的第 {i} 种吃法。" for i in range(15))
+        type_knowledge_base(page, edited)
+        expect(page.locator("#index-info")).to_contain_text("向量索引就绪：33 条", timeout=60_000)
+        expect(hits(page, "hybrid")).not_to_have_count(0)
+        idle(page)
+        log = page.evaluate("window.statusLog")
+        (tmp_path / "status.json").write_text(json.dumps(log, ensure_ascii=False, indent=1), encoding="utf-8")
+        page.context.close()
+    finally:
+        server.stop()
+    states = [_status_of(shot, zh) for shot in log]
+    contradictions = [(s, shot) for s, shot in zip(states, log)
+                      if len({v for k, v in s.items() if k != "pill" and v is not None}) > 1 or s["pill"] != "ready"]
+    assert contradictions == [], contradictions[:3]
+    waiting = [shot for s, shot in zip(states, log) if s["hybrid"] == "embedding"]
+    assert waiting, "the hybrid column never said it waits for the embedding"
+    assert all(zh["semantic_embedding"].format(n=33) in shot["hybrid"] for shot in waiting), waiting[:2]
+    assert any("正在重新向量化 33 条" in shot["index"] for shot in waiting), waiting[:2]
+    assert states[-1] == {"index": "ready", "notice": "ready", "hybrid": "ready", "pill": "ready"}, log[-1]
+    assert server.problems() == []

@@ -398,8 +398,10 @@ def results_columns(response: SearchResponse, calibration: Calibration, threshol
     empty = {"keyword": text("no_keyword_hits", lang), **(notes or {})}
     out = []
     for title, c in zip(titles, columns):
-        message = (waiting.get(c.name, text("semantic_waiting", lang)) if c.semantic and not semantic_ran
-                   else empty.get(c.name))
+        if c.semantic and not semantic_ran:
+            message = waiting.get(c.name) or empty.get(c.name) or text("semantic_waiting", lang)
+        else:
+            message = empty.get(c.name)
         column = column_html(title, c.hits(response), c.name, calibration, threshold, lang, empty=message,
                              alpha_used=response.alpha_used, fusion=response.settings.fusion, response=response)
         out.append(query_tokens_html(response.query_tokens, lang) + column if c.name == "keyword" else column)

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import html
 import logging
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Mapping, NamedTuple, Sequence
+from typing import Any, Callable, Iterator, Mapping, NamedTuple, Sequence
 
 import gradio as gr
 import pandas as pd
@@ -244,8 +245,36 @@ class DemoHandlers:
             return engine, ""
         return engine, self.index_line(engine, kb_text, split, lang)
 
+    def page_state(self, engine: HybridEngine | None, entries: list[str]) -> str:
+        """The one state the index line, the search notice and the waiting semantic columns are all derived
+        from: ``loading`` or ``failed`` (the model), ``embedding`` (the model is ready, the knowledge base not yet
+        embedded with it), ``reembedding`` (an edited knowledge base not yet embedded) or ``ready``."""
+        state = self.service.status().state
+        if state in (LOADING, FAILED, OFF):
+            return LOADING if state == LOADING else FAILED
+        if engine is not None and engine.has_vectors:
+            return READY if _texts(engine) == entries else "reembedding"
+        return "reembedding" if engine is not None and _texts(engine) != entries else "embedding"
+
+    # page state: (index line, search notice, waiting semantic columns)
+    _STATE_TEXTS = {LOADING: ("kb_keyword_only", "notice_loading", "semantic_waiting"),
+                    FAILED: ("kb_failed", "notice_failed", "semantic_failed"),
+                    "embedding": ("kb_embedding", "notice_embedding", "semantic_embedding"),
+                    "reembedding": ("kb_reembedding", "notice_indexing", "semantic_embedding"),
+                    READY: ("kb_indexed", "", "")}
+
+    def _state_text(self, part: int, engine: HybridEngine | None, entries: list[str], lang: str) -> str:
+        status = self.service.status()
+        key = self._STATE_TEXTS[self.page_state(engine, entries)][part]
+        model = engine.embedder.name if key == "kb_indexed" else status.model or status.requested
+        return text(key, lang, n=len(entries), model=model, error=status.error or "") if key else ""
+
     def index_line(self, engine: HybridEngine | None, kb_text: str | None, split: bool, lang: str) -> str:
-        """The line saying what the session's engine holds ("" when it does not hold the typed text)."""
+        """The line saying what the session's engine holds or is about to do (``page_state``), as HTML; "" when
+        the knowledge base cannot be indexed (the count line says why)."""
+        return html.escape(self._index_text(engine, kb_text, split, lang))
+
+    def _index_text(self, engine: HybridEngine | None, kb_text: str | None, split: bool, lang: str) -> str:
         if self.store_kb is not None:
             engine, status = self.store_kb.engine, self.store_kb.status()
             if engine.has_vectors:
@@ -254,11 +283,26 @@ class DemoHandlers:
                 return text("kb_store_keyword_only", lang, error=status["error"])
             return text("kb_store_loading", lang)
         entries = self.entries(kb_text, split)
-        if engine is None or _texts(engine) != entries or self._size_problem(entries, lang):
+        if self._size_problem(entries, lang):
             return ""
-        if engine.has_vectors:
-            return text("kb_indexed", lang, n=len(entries), model=engine.embedder.name)
-        return text("kb_keyword_only", lang, n=len(entries))
+        return self._state_text(0, engine, entries, lang)
+
+    def index_and_search(self, progress: Any = gr.Progress(), *inputs: Any) -> Iterator[tuple[Any, ...]]:
+        """``index`` and the current query as one event (``inputs`` are ``search``'s): first the index line,
+        the notice and the columns all say what is about to happen (keyword results of the typed text, the
+        semantic columns waiting for the embedding), then, once embedded, the ready line with the full results,
+        again together: no moment shows a "ready" line beside an "embedding" notice or the reverse.
+
+        Yields:
+            (engine, index line, *``SearchOutputs.values()``); outputs that need no change are skipped.
+        """
+        engine, query, kb_text, split, lang = inputs[0], inputs[1], inputs[2], inputs[3], inputs[11]
+        entries = self.entries(kb_text, split)
+        if self.store_kb is None and not self._size_problem(entries, lang) and self.page_state(
+                engine, entries) in ("embedding", "reembedding"):
+            yield (gr.skip(), self.index_line(engine, kb_text, split, lang), *self.search_if_query(*inputs))
+        engine, line = self.index(engine, kb_text, split, lang, progress)
+        yield (engine, line, *self.search_if_query(engine, *inputs[1:]))
 
     def store_line(self, lang: str) -> str:
         """What the served store holds: its kind, collection and entry count (never where it lives)."""
@@ -414,7 +458,7 @@ class DemoHandlers:
         if not query or not query.strip():
             return self._empty(text("notice_empty_query", lang), lang)
         if self.store_kb is not None:
-            target = self.store_kb.engine
+            target, entries = self.store_kb.engine, []
         else:
             entries = self.entries(kb_text, split)
             if not entries:
@@ -430,12 +474,11 @@ class DemoHandlers:
         if not target.has_vectors:
             state = self.service.status().state
             if self.store_kb is not None and state == READY:  # loaded, but not the model of the store's vectors
-                notices.append(self.index_line(None, kb_text, split, lang))
+                notices.append(self._index_text(None, kb_text, split, lang))
             elif engine is None and state == READY and self.session_ttl_s is not None:
                 notices.append(text("notice_no_index", lang, hours=f"{self.session_ttl_s / 3600:g}"))
             else:
-                notices.append(text({LOADING: "notice_loading", FAILED: "notice_failed"}.get(state, "notice_indexing"),
-                                    lang))
+                notices.append(self._state_text(1, engine, entries, lang))
         embedder = target.embedder if target.has_vectors else None
         query = query.strip()
         if len(query) > self.max_text_chars:
@@ -465,9 +508,13 @@ class DemoHandlers:
                            if response.query_tokens else text("notice_no_query_words", lang))
         vector = response.query_vector
         calibration = calibration_for(response.model or None)
+        notes = self.rerank_notes(lang)
+        if not target.has_vectors and self.store_kb is None:  # the semantic columns say what they wait for
+            waiting = self._state_text(2, engine, entries, lang)
+            notes.update({c.name: waiting for c in self.columns if c.semantic and c.name != "reranked"})
         return SearchOutputs(
             fmt.notice_html(notices),
-            fmt.results_columns(response, calibration, float(threshold), lang, self.columns, self.rerank_notes(lang)),
+            fmt.results_columns(response, calibration, float(threshold), lang, self.columns, notes),
             fmt.why_table(response, lang),
             fmt.alpha_note(response, lang),
             fmt.vector_summary(response, embedder.dtype if embedder is not None else "", lang),

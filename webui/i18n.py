@@ -259,6 +259,12 @@ TEXTS: dict[str, dict[str, str]] = {
         "err_too_many_docs": "语料有 {n} 篇文档，本页面最多评测 {limit} 篇（更大的评测集请运行 "
                              "`python -m hybrid.evaluate --data 文件夹`，或删减语料）。",
         "eval_uploaded": "上传的评测集",
+        "kb_embedding": "正在向量化 {n} 条（{model}）：完成前只有关键词结果",
+        "kb_reembedding": "知识库已改动，正在重新向量化 {n} 条（{model}）：完成前只有关键词结果",
+        "kb_failed": "关键词索引就绪（{n} 条）；向量引擎不可用（{error}），只有关键词搜索",
+        "semantic_embedding": "正在向量化知识库的 {n} 条：完成后这里自动显示结果。",
+        "semantic_failed": "向量引擎不可用（{error}）：只有关键词结果。",
+        "notice_embedding": "向量引擎已就绪，正在向量化知识库：下面暂时只有关键词结果，完成后自动更新。",
     },
     "en": {
         "title": "Hybrid search demo",
@@ -533,6 +539,15 @@ TEXTS: dict[str, dict[str, str]] = {
         "err_too_many_docs": "the corpus has {n} documents; this page evaluates at most {limit} (run "
                              "`python -m hybrid.evaluate --data FOLDER` for larger sets, or cut the corpus).",
         "eval_uploaded": "uploaded set",
+        "kb_embedding": "Embedding {n} entries ({model}): keyword results only until it finishes",
+        "kb_reembedding": "The knowledge base changed: embedding {n} entries again ({model}); keyword results "
+                          "only until it finishes",
+        "kb_failed": "Keyword index ready ({n} entries); the vector engine is unavailable ({error}): keyword "
+                     "search only",
+        "semantic_embedding": "Embedding the knowledge base's {n} entries: results appear here when it finishes.",
+        "semantic_failed": "The vector engine is unavailable ({error}): keyword results only.",
+        "notice_embedding": "The vector engine is ready and is embedding the knowledge base: keyword results only "
+                            "for now, updated automatically when done.",
     },
 }
 

@@ -127,7 +127,7 @@ class KnowledgeBasePanel:
     split: gr.Checkbox
     kb: gr.Textbox
     kb_info: gr.Markdown
-    index_info: gr.Markdown
+    index_info: gr.HTML
     upload: gr.File
     upload_mode: gr.Radio
     notice: gr.HTML
@@ -232,8 +232,9 @@ def build_knowledge_base(tr: Translator, h: DemoHandlers, kb_text: str, sample: 
             notice = gr.HTML("", css_template=fmt.NOTICE_CSS, elem_id="kb-notice", padding=False)
             undo = tr.make(gr.Button, i18n={"value": "undo_button"}, visible=False, size="sm", scale=0,
                            min_width=120, elem_id="undo")
-    # Outside the panel, so that embedding progress shows while it is collapsed.
-    index_info = gr.Markdown("", elem_id="index-info")
+    # Outside the panel, so that embedding progress shows while it is collapsed. HTML, not Markdown: Markdown
+    # renders a moment after the HTML notice and columns of the same answer, which showed a stale line beside them.
+    index_info = gr.HTML("", elem_id="index-info")
     return KnowledgeBasePanel(panel, sample_box, split, kb, info, index_info, upload, mode, notice, undo,
                               gr.State(None), gr.State(None))
 
