@@ -1173,10 +1173,10 @@ def _search_data(query: str, kb: str) -> list:
 
 
 def _index_event(cfg: dict) -> int:
-    """The page's embedding event (``DemoHandlers.index_and_search``, the search's inputs): the one that writes the
-    index line and the results together."""
+    """The page's embedding event (``DemoHandlers.index_and_search``, the search's inputs): of the events writing
+    the index line and the results, the one that also writes the session's engine (one output more)."""
     line = next(c["id"] for c in cfg["components"] if c.get("props", {}).get("elem_id") == "index-info")
-    return next(d["id"] for d in cfg["dependencies"] if line in d["outputs"] and len(d["outputs"]) > 2)
+    return max((d for d in cfg["dependencies"] if line in d["outputs"]), key=lambda d: len(d["outputs"]))["id"]
 
 
 def _completed(messages: list[dict]) -> list:

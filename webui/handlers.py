@@ -288,21 +288,31 @@ class DemoHandlers:
         return self._state_text(0, engine, entries, lang)
 
     def index_and_search(self, progress: Any = gr.Progress(), *inputs: Any) -> Iterator[tuple[Any, ...]]:
-        """``index`` and the current query as one event (``inputs`` are ``search``'s): first the index line,
-        the notice and the columns all say what is about to happen (keyword results of the typed text, the
-        semantic columns waiting for the embedding), then, once embedded, the ready line with the full results,
-        again together: no moment shows a "ready" line beside an "embedding" notice or the reverse.
+        """``index`` as an event whose first answer, before any embedding, sets the index line, the notice and
+        the columns to what is about to happen, together (keyword results of the typed text, the semantic
+        columns waiting for the embedding); its last answer is the engine only: ``search_after_index``, chained
+        after it, shows the ready line with the current query's results, again together. No moment shows a
+        "ready" line beside an "embedding" notice or the reverse.
 
+        Args:
+            progress: ``gr.Progress`` (first, because ``inputs`` may end with the reranker's top-n or not).
+            inputs: ``search``'s.
         Yields:
             (engine, index line, *``SearchOutputs.values()``); outputs that need no change are skipped.
         """
-        engine, query, kb_text, split, lang = inputs[0], inputs[1], inputs[2], inputs[3], inputs[11]
+        engine, kb_text, split, lang = inputs[0], inputs[2], inputs[3], inputs[11]
         entries = self.entries(kb_text, split)
         if self.store_kb is None and not self._size_problem(entries, lang) and self.page_state(
                 engine, entries) in ("embedding", "reembedding"):
             yield (gr.skip(), self.index_line(engine, kb_text, split, lang), *self.search_if_query(*inputs))
-        engine, line = self.index(engine, kb_text, split, lang, progress)
-        yield (engine, line, *self.search_if_query(engine, *inputs[1:]))
+        engine, _ = self.index(engine, kb_text, split, lang, progress)
+        yield (engine, *(gr.skip() for _ in range(1 + SearchOutputs.size(len(self.columns)))))
+
+    def search_after_index(self, *inputs: Any) -> tuple[Any, ...]:
+        """The index line and the current query's results (``search_if_query``; ``inputs`` are ``search``'s) as
+        one answer, after ``index_and_search``: the line turns "ready" as the semantic results appear."""
+        engine, kb_text, split, lang = inputs[0], inputs[2], inputs[3], inputs[11]
+        return (self.index_line(engine, kb_text, split, lang), *self.search_if_query(*inputs))
 
     def store_line(self, lang: str) -> str:
         """What the served store holds: its kind, collection and entry count (never where it lives)."""

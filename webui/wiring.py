@@ -74,11 +74,13 @@ def wire_load_and_index(blocks: gr.Blocks, page: Page, h: DemoHandlers) -> None:
     page.timer.tick(h.status_on_load, [page.model_state, page.language], status_outputs, **CHEAP)
     gr.on([kb.kb.change, kb.split.change], h.count, [kb.kb, kb.split, page.language], [kb.kb_info, kb.panel],
           **CHEAP)
-    # One event: its first answer sets the index line, the notice and the columns to "embedding" together, its
-    # last sets them to "ready" together (a search chained after it showed a stale line beside a new notice).
+    # The index event's first answer sets the index line, the notice and the columns to "embedding" together; the
+    # search after it sets them to "ready" together (it reads the query as it is then, typed while embedding).
     gr.on([blocks.load, kb.kb.change, kb.split.change, page.model_state.change], h.index_and_search,
           page.search_inputs(), [page.engine, kb.index_info, *page.results.outputs()],
-          show_progress_on=kb.index_info, **EMBEDDING)
+          show_progress_on=kb.index_info, **EMBEDDING).then(
+        h.search_after_index, page.search_inputs(), [kb.index_info, *page.results.outputs()],
+        show_progress="hidden", **SEARCHING)
 
 
 def wire_knowledge_base(page: Page, h: DemoHandlers) -> None:
