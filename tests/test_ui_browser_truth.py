@@ -282,3 +282,43 @@ def test_status_lines_never_contradict_each_other_while_an_edit_is_embedded(chro
     assert any("正在重新向量化 33 条" in shot["index"] for shot in waiting), waiting[:2]
     assert states[-1] == {"index": "ready", "notice": "ready", "hybrid": "ready", "pill": "ready"}, log[-1]
     assert server.problems() == []
+
+
+_PHONE_FIT = """() => {
+  const grids = [...document.querySelectorAll('#col-hybrid details.why[open] .why-grid')].map(g => {
+    const card = g.closest('.hit').getBoundingClientRect(), box = g.getBoundingClientRect();
+    const last = [...g.querySelectorAll('td:last-child')].map(td => td.getBoundingClientRect());
+    return {scroll: g.scrollWidth, client: g.clientWidth, inside: box.right <= card.right + 1,
+            lastShown: last.length === 3 && last.every(r => r.width > 0 && r.right <= card.right + 1)};
+  });
+  const broken = [];
+  for (const cell of document.querySelectorAll('#why-table .body-cell:not(:nth-child(2))')) {
+    const tops = new Set(), walker = document.createTreeWalker(cell, NodeFilter.SHOW_TEXT);
+    for (let node; (node = walker.nextNode());) {
+      const range = document.createRange();
+      range.selectNodeContents(node);
+      for (const r of range.getClientRects()) if (r.width > 0) tops.add(Math.round(r.top));
+    }
+    if (tops.size > 1) broken.push(cell.innerText);
+  }
+  return {grids, broken, cells: document.querySelectorAll('#why-table .body-cell').length};
+}"""
+
+
+def test_phone_english_why_grid_fits_its_card_and_numbers_stay_whole(chromium, fake_demo):
+    """Clicks: 390 px, English, search 苹果, open the first hybrid hit's "Why rank 1?" and the summary table. The
+    grid's last column ("contribution") was reachable only by a sideways scroll nobody is told about, and the
+    summary's numbers broke as "3.411" over "1": the grid now fits its card (its rows stack, each value after its
+    column's name) and no number cell spans two lines."""
+    page = open_page(chromium, fake_demo.url, *PHONE, locale="en-US")
+    _english(page)
+    search(page, "苹果")
+    settled(page)
+    page.locator("#col-hybrid details.why summary").first.click()
+    open_accordion(page, "why", "#why-table table")
+    page.wait_for_timeout(300)  # the table measures its columns after it is shown
+    found = page.evaluate(_PHONE_FIT)
+    assert found["grids"] and all(g["scroll"] <= g["client"] + 1 and g["inside"] and g["lastShown"]
+                                  for g in found["grids"]), found
+    assert found["cells"] > 10 and found["broken"] == [], found
+    page.context.close()

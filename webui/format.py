@@ -235,13 +235,18 @@ def why_details(hit: Hit, alpha_used: float | None, fusion: str, lang: str = "zh
         HTML (a ``<details>`` element).
     """
     rows = []
+    # each cell names its column (data-label): on a phone the rows stack and the names stand before the values
+    labels = [html.escape(text(k, lang), quote=True) for k in ("why_hit_raw", "why_hit_norm", "why_hit_weight",
+                                                               "why_hit_contribution")]
     for part, raw, norm, weight, contribution in (
             ("why_hit_keyword", f"BM25 {fmt_score(hit.keyword_score)}", hit.keyword_score_norm, hit.keyword_weight,
              hit.keyword_contribution),
             ("why_hit_semantic", f"{text('cosine', lang)} {fmt_score(hit.semantic_score)}", hit.semantic_score_norm,
              hit.semantic_weight, hit.semantic_contribution)):
-        rows.append(f"<tr><th>{text(part, lang)}</th><td>{html.escape(raw)}</td><td>{norm:.4f}</td>"
-                    f"<td>× {_weight(weight)}</td><td>= {contribution:.4f}</td></tr>")
+        cells = (html.escape(raw), f"{norm:.4f}", f"× {_weight(weight)}", f"= {contribution:.4f}")
+        rows.append(f"<tr><th>{text(part, lang)}</th>"
+                    + "".join(f'<td data-label="{label}">{cell}</td>' for label, cell in zip(labels, cells))
+                    + "</tr>")
     total = text("why_hit_total", lang, kw=f"{hit.keyword_contribution:.4f}", sem=f"{hit.semantic_contribution:.4f}")
     rows.append(f'<tr class="why-total"><th colspan="4">{html.escape(total)}</th><td>= {hit.score:.4f}</td></tr>')
     head = "".join(f"<th>{text(k, lang)}</th>" for k in ("why_hit_part", "why_hit_raw", "why_hit_norm",

@@ -48,7 +48,19 @@ PAGE_CSS = """
   #header-row, #query-row { flex-wrap: wrap; }
   #header-row > *, #query-row > :has(#query) { min-width: 100%% !important; }
   #query-row > button { flex: 1 1 0 !important; min-width: 0 !important; }
+  /* a hit's "why" grid stacks: one line per part, each value after its column's name, wrapping between values */
+  .why-grid, .why-grid tbody, .why-grid tr, .why-grid th { display: block !important; }
+  .why-grid thead { display: none !important; }
+  .why-grid tr { margin-bottom: 4px; }
+  .why-grid tr, .why-grid th, .why-grid td { border: none !important; padding: 0 !important; background: none !important; }
+  .why-grid td, .why-grid .why-total th { display: inline-block !important; margin-right: 10px; }
+  .why-grid .why-total { border-top: 1px solid var(--border-color-primary) !important; padding-top: 2px !important; }
+  .why-grid td[data-label]::before { content: attr(data-label) " "; color: var(--body-text-color-subdued); }
 }
+/* numbers in the summary table never break inside ("3.411" over "1"); the text column still wraps */
+#why-table .body-cell:not(:nth-child(2)), #why-table .body-cell:not(:nth-child(2)) * {
+  white-space: nowrap !important; word-break: normal !important; overflow-wrap: normal !important; }
+#why-table th:not(:nth-child(2)), #why-table .body-cell:not(:nth-child(2)) { min-width: 6em !important; }
 """
 
 
