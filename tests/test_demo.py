@@ -231,7 +231,7 @@ def test_search_fills_three_columns_and_panels(handlers):
     assert 'class="hit' not in _col(out, "keyword")  # BM25 matches none of these words ...
     assert _top_text(_col(out, "semantic")) == "苹果是一种很好吃的水果。"  # ... the (fake) semantic model does
     assert _top_text(_col(out, "hybrid")) == "苹果是一种很好吃的水果。"
-    assert "kw new" in _col(out, "hybrid")
+    assert "kw new" not in _col(out, "hybrid") and "kw " not in _col(out, "hybrid")  # no keyword list to move in
     assert len(out.why) == 2 and out.alpha_note
     assert "**dimension** 7" in out.vector_summary and "fake-onehot" in out.vector_summary
     assert out.vector_table.shape == (1, 11) and len(out.vector_bar.data[0].y) == 7

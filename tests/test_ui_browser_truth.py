@@ -322,3 +322,23 @@ def test_phone_english_why_grid_fits_its_card_and_numbers_stay_whole(chromium, f
                                   for g in found["grids"]), found
     assert found["cells"] > 10 and found["broken"] == [], found
     page.context.close()
+
+
+def test_hybrid_cards_show_rank_badges_only_for_lists_the_hit_is_in(chromium, fake_demo):
+    """Clicks: search 苹果 (one entry holds the word). A "关键词 新" badge stood on nearly every hybrid card (every hit
+    keyword search did not match): a badge that is always there says nothing. Now only a hit keyword search
+    matched carries a keyword badge (its move), the others none, and the badge's tooltip says what it means."""
+    page = open_page(chromium, fake_demo.url, width=1440)
+    search(page, "苹果")
+    settled(page)
+    cards = page.evaluate("""() => [...document.querySelectorAll('#col-hybrid .hit')].map(c => ({
+        text: c.querySelector('.hit-text').innerText,
+        badges: [...c.querySelectorAll('.hit-head .move')].map(m => [m.innerText, m.title])}))""")
+    assert len(cards) == 5, cards
+    badges = [b for c in cards for b in c["badges"]]
+    assert not [b for b in badges if "新" in b[0]], cards
+    matched = [c for c in cards if "苹果" in c["text"]]
+    assert matched and all(any(b[0].startswith("关键词 ") for b in c["badges"]) for c in matched), cards
+    assert all(not any(b[0].startswith("关键词 ") for b in c["badges"]) for c in cards if "苹果" not in c["text"])
+    assert all("↑" in b[1] and "=" in b[1] for b in badges), badges
+    page.context.close()

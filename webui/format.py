@@ -300,6 +300,8 @@ def hit_card(hit: Hit, column: str, calibration: Calibration, threshold: float, 
     extra = ""
     if column == "hybrid":
         for key, other in (("vs_keyword", hit.keyword_rank), ("vs_semantic", hit.semantic_rank)):
+            if other is None:  # not in that list: no movement to show (a "new" badge stood on nearly every card;
+                continue       # the parts line and the why grid say which retriever did not find it)
             label, move = rank_movement(other, hit.rank, lang)
             head.append(f'<span class="move {move}" title="{html.escape(text(key + "_title", lang))}">'
                         f"{text(key, lang)} {label}</span>")

@@ -120,8 +120,8 @@ TEXTS: dict[str, dict[str, str]] = {
         "score_hybrid": "融合分",
         "vs_keyword": "关键词",
         "vs_semantic": "语义",
-        "vs_keyword_title": "与关键词列的名次相比（新 = 关键词没有匹配到它）",
-        "vs_semantic_title": "与语义列的名次相比（新 = 不在语义候选中）",
+        "vs_keyword_title": "与关键词列的名次相比（↑ 升了几名，↓ 降了几名，= 名次相同；关键词没有匹配到的条目没有这个标记）",
+        "vs_semantic_title": "与语义列的名次相比（↑ 升了几名，↓ 降了几名，= 名次相同；不在语义候选中的条目没有这个标记）",
         "moved_new": "新",
         "relevant": "可能相关",
         "parts": "= 关键词 {kw} + 语义 {sem}",
@@ -388,8 +388,10 @@ TEXTS: dict[str, dict[str, str]] = {
         "score_hybrid": "fused",
         "vs_keyword": "kw",
         "vs_semantic": "sem",
-        "vs_keyword_title": "rank change against the keyword list (new = keyword search did not match it)",
-        "vs_semantic_title": "rank change against the semantic list (new = not a semantic candidate)",
+        "vs_keyword_title": "rank change against the keyword list (↑ up, ↓ down, = same place; shown only for "
+                            "hits keyword search matched)",
+        "vs_semantic_title": "rank change against the semantic list (↑ up, ↓ down, = same place; shown only for "
+                             "semantic candidates)",
         "moved_new": "new",
         "relevant": "likely relevant",
         "parts": "= keyword {kw} + semantic {sem}",
