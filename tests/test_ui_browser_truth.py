@@ -342,3 +342,29 @@ def test_hybrid_cards_show_rank_badges_only_for_lists_the_hit_is_in(chromium, fa
     assert all(not any(b[0].startswith("关键词 ") for b in c["badges"]) for c in cards if "苹果" not in c["text"])
     assert all("↑" in b[1] and "=" in b[1] for b in badges), badges
     page.context.close()
+
+
+def test_example_chips_follow_the_page_language_where_the_sample_has_english_queries(chromium, fake_demo):
+    """Clicks: English, pick the mixed Chinese-English sample, then switch to 中文 and back. The chips stayed
+    Chinese on the English page; now the English page shows the sample's English queries, the Chinese page its
+    Chinese ones, and a chip still searches what it shows."""
+    from playwright.sync_api import expect
+
+    from webui.samples import example_queries
+
+    page = open_page(chromium, fake_demo.url, width=1440, locale="en-US")
+    _english(page)
+    _sample(page, "mixed_zh_en", "en")
+    chips = page.locator("#examples button")
+    english = list(example_queries("mixed_zh_en", "en"))
+    expect(chips).to_have_text(english)
+    page.get_by_label("中文").check()
+    idle(page)
+    expect(chips).to_have_text(list(example_queries("mixed_zh_en", "zh")))
+    page.get_by_label("English").check()
+    idle(page)
+    expect(chips).to_have_text(english)
+    chips.nth(2).click()
+    expect(page.locator("#query textarea")).to_have_value(english[2])
+    expect(page.locator("#col-keyword .hit").first).to_contain_text("reset my password")
+    page.context.close()

@@ -119,9 +119,9 @@ def sample_of(kb_text: str | None) -> str | None:
     return next((name for name in sample_names() if sample_text(name) == stripped), None)
 
 
-def examples_update(sample: str | None) -> Any:
-    """The example-query chips of ``sample`` (hidden for a knowledge base that is no sample)."""
-    queries = example_queries(sample) if sample else ()
+def examples_update(sample: str | None, lang: str = DEFAULT_LANGUAGE) -> Any:
+    """The example-query chips of ``sample`` in ``lang`` (hidden for a knowledge base that is no sample)."""
+    queries = example_queries(sample, lang) if sample else ()
     return gr.update(samples=[[q] for q in queries], visible=bool(queries))
 
 
@@ -202,6 +202,11 @@ class DemoHandlers:
         summary = line if problem or not sample else text(
             "kb_count_sample", lang, sample=text(f"sample_{sample}", lang), n=len(entries))
         return line, gr.update(label=text("kb_panel", lang, summary=summary))
+
+    def count_and_examples(self, kb_text: str | None, split: bool, lang: str) -> tuple[Any, Any, Any]:
+        """``count`` and the example chips of the text box's sample in ``lang`` (after a language switch)."""
+        chips = gr.skip() if self.store_kb is not None else examples_update(sample_of(kb_text), lang)
+        return (*self.count(kb_text, split, lang), chips)
 
     def index(self, engine: HybridEngine | None, kb_text: str | None, split: bool, lang: str,
               progress: Callable[..., Any] = gr.Progress()) -> tuple[HybridEngine | None, str]:
@@ -359,7 +364,7 @@ class DemoHandlers:
             new = "\n".join(entries)
             message = ("upload_replaced", {"name": name, "n": len(entries), "old": len(parse_entries(old))}, False)
         sample = sample_of(new)
-        return KbChange(new, sample, examples_update(sample), message, render_message(message, lang), old,
+        return KbChange(new, sample, examples_update(sample, lang), message, render_message(message, lang), old,
                         gr.update(visible=True), None)
 
     def pick_sample(self, name: str | None, kb_text: str | None, lang: str) -> KbChange:
@@ -372,7 +377,7 @@ class DemoHandlers:
         message: KbMessage = ("sample_loaded", {"sample": text(f"sample_{name}", lang), "n": len(parse_entries(new))},
                               False)
         changed = (kb_text or "").strip() != new
-        return KbChange(new, name, examples_update(name), message, render_message(message, lang),
+        return KbChange(new, name, examples_update(name, lang), message, render_message(message, lang),
                         kb_text if changed else skip, gr.update(visible=True) if changed else skip, skip)
 
     def undo(self, previous: str | None, kb_text: str | None, lang: str) -> KbChange:
@@ -382,7 +387,7 @@ class DemoHandlers:
             return KbChange(skip, skip, skip, skip, skip, skip, gr.update(visible=False), skip)
         sample = sample_of(previous)
         message: KbMessage = ("kb_restored", {"n": len(parse_entries(previous))}, False)
-        return KbChange(previous, sample, examples_update(sample), message, render_message(message, lang),
+        return KbChange(previous, sample, examples_update(sample, lang), message, render_message(message, lang),
                         kb_text or "", skip, skip)
 
     @staticmethod
@@ -593,7 +598,7 @@ class DemoHandlers:
         skip = gr.skip()
         sample = values.get("sample") if self.store_kb is None else None  # a served store has no samples
         kb = sample_text(sample) if sample else skip
-        examples = examples_update(sample) if sample else skip
+        examples = examples_update(sample, values.get("lang", DEFAULT_LANGUAGE)) if sample else skip
         note = skip
         if values.get("kb") == share.OWN_KB and self.store_kb is None:
             shown = sample or shown_sample

@@ -264,7 +264,7 @@ def build_query(tr: Translator, sample: str | None, lang: str) -> QueryBar:
     link = tr.make(gr.Textbox, i18n={"label": "share_label"}, visible=False, interactive=False, buttons=["copy"],
                    elem_id="share-link")
     link_note = gr.HTML("", css_template=fmt.NOTICE_CSS, elem_id="share-note", padding=False)
-    queries = example_queries(sample) if sample else ()
+    queries = example_queries(sample, tr.lang) if sample else ()
     examples = tr.make(gr.Dataset, i18n={"label": "examples_label"}, components=[query],
                        samples=[[q] for q in queries], type="values", visible=bool(queries), elem_id="examples")
     return QueryBar(query, search, share, page_url, link, link_note, examples)

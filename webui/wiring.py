@@ -125,7 +125,7 @@ def wire_language(page: Page, h: DemoHandlers) -> None:
     kb, lang = page.kb, page.language
     relabeled = page.language.change(page.tr.relabel, lang, page.tr.components, **CHEAP).then(
         h.status_text, lang, page.status, **CHEAP).then(
-        h.count, [kb.kb, kb.split, lang], [kb.kb_info, kb.panel], **CHEAP).then(
+        h.count_and_examples, [kb.kb, kb.split, lang], [kb.kb_info, kb.panel, page.query.examples], **CHEAP).then(
         h.index_line, [page.engine, kb.kb, kb.split, lang], kb.index_info, **CHEAP).then(
         render_message, [kb.message, lang], kb.notice, **CHEAP).then(
         h.hide_link, [page.query.link, lang], [page.query.link, page.query.link_note], **CHEAP).then(
