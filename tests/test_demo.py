@@ -231,7 +231,7 @@ def test_search_fills_three_columns_and_panels(handlers):
     assert 'class="hit' not in _col(out, "keyword")  # BM25 matches none of these words ...
     assert _top_text(_col(out, "semantic")) == "苹果是一种很好吃的水果。"  # ... the (fake) semantic model does
     assert _top_text(_col(out, "hybrid")) == "苹果是一种很好吃的水果。"
-    assert "kw new" in _col(out, "hybrid")
+    assert "kw new" not in _col(out, "hybrid") and "kw " not in _col(out, "hybrid")  # no keyword list to move in
     assert len(out.why) == 2 and out.alpha_note
     assert "**dimension** 7" in out.vector_summary and "fake-onehot" in out.vector_summary
     assert out.vector_table.shape == (1, 11) and len(out.vector_bar.data[0].y) == 7
@@ -322,6 +322,12 @@ def test_keyword_search_works_while_the_model_loads(encoder):
     assert state == "ready" and "Vector space ready" in status_html and timer.active is False
     assert slider.value == UNCALIBRATED.threshold and "not a probability" in slider.info
     assert isinstance(h.status_on_load("ready", "en")[3], type(gr.skip()))  # set once, then the visitor's
+    # the model is ready, this session's knowledge base (unchanged) not yet embedded with it: no "just changed"
+    waiting = _search(h, engine, "巴黎")
+    assert text("notice_embedding", "en") in html.unescape(waiting.notice)
+    assert text("notice_indexing", "en") not in html.unescape(waiting.notice)
+    assert text("semantic_embedding", "en", n=6) in html.unescape(_col(waiting, "hybrid"))
+    assert h.index_line(engine, KB, False, "en") == html.escape(text("kb_embedding", "en", n=6, model=service.status().model))
     upgraded, info = h.index(engine, KB, False, "en", progress=FakeProgress())
     assert upgraded is not engine and upgraded.has_vectors and not engine.has_vectors
     assert _search(h, upgraded, "巴黎").notice == ""
@@ -339,6 +345,9 @@ def test_failed_model_keeps_keyword_search():
     engine, _ = h.index(None, KB, False, "en", progress=FakeProgress())
     out = _search(h, engine, "巴黎")
     assert text("notice_failed", "en") in html.unescape(out.notice) and "巴黎" in _col(out, "keyword")
+    # every status element says it failed, and why; none promises an embedding
+    assert "no weights here" in html.unescape(_col(out, "hybrid")) and "no weights here" in html.unescape(
+        h.index_line(engine, KB, False, "en"))
 
 
 def test_each_session_engine_is_its_own(handlers):
@@ -362,10 +371,11 @@ def test_build_demo_wires_state_and_concurrency_groups(encoder):
     blocks = demo.build_demo(service, kb_text="苹果\n香蕉", lang="en")
     assert isinstance(blocks, gr.Blocks)
     fns = {fn.name: fn for fn in blocks.fns.values()}
-    assert fns["index"].concurrency_id == "embed" and fns["index"].concurrency_limit == wiring.EMBED_CONCURRENCY
+    index = fns["index_and_search"]
+    assert index.concurrency_id == "embed" and index.concurrency_limit == wiring.EMBED_CONCURRENCY
     assert fns["on_search"].concurrency_id == "search"
     assert fns["on_search"].concurrency_limit == wiring.SEARCH_CONCURRENCY
-    assert fns["index"].concurrency_id != fns["on_search"].concurrency_id
+    assert index.concurrency_id != fns["on_search"].concurrency_id
     kb_box = next(b for b in blocks.blocks.values() if getattr(b, "elem_id", None) == "kb")
     assert kb_box.value == "苹果\n香蕉"
     states = [b for b in blocks.blocks.values() if isinstance(b, gr.State)]

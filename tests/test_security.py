@@ -1173,6 +1173,13 @@ def _search_data(query: str, kb: str) -> list:
     return [None, query, kb, False, d.alpha, d.fusion, d.normalizer, d.k, d.k1, d.b, 0.5, d.window, "en"]
 
 
+def _index_event(cfg: dict) -> int:
+    """The page's embedding event (``DemoHandlers.index_and_search``, the search's inputs): of the events writing
+    the index line and the results, the one that also writes the session's engine (one output more)."""
+    line = next(c["id"] for c in cfg["components"] if c.get("props", {}).get("elem_id") == "index-info")
+    return max((d for d in cfg["dependencies"] if line in d["outputs"]), key=lambda d: len(d["outputs"]))["id"]
+
+
 def _completed(messages: list[dict]) -> list:
     done = [m for m in messages if m.get("msg") == "process_completed"]
     assert done and done[-1]["success"], messages[-3:]
@@ -1195,7 +1202,7 @@ def test_page_events_bound_a_huge_query_and_a_huge_entry():
         cfg = config(running.url)
         kb_ids = {c["id"] for c in cfg["components"] if c.get("props", {}).get("elem_id") == "kb"}
         on_kb = {len(d["inputs"]): d["id"] for d in cfg["dependencies"] if any(t[0] in kb_ids for t in d["targets"])}
-        count, index = on_kb[3], on_kb[4]  # h.count(kb, split, lang); h.index(engine, kb, split, lang)
+        count, index = on_kb[3], _index_event(cfg)  # h.count(kb, split, lang); h.index_and_search
         search = fn_index_of(cfg, "search-button", "click")
         kb = "笔记本电脑黑屏怎么办\n巴黎有哪些博物馆"
         started = time.monotonic()
@@ -1205,7 +1212,7 @@ def test_page_events_bound_a_huge_query_and_a_huge_entry():
         assert took < 10, took  # the body itself (18 MB of JSON) is most of it
         before = encoder.documents_embedded
         long_kb = "巴黎有哪些博物馆\n" + "字" * 20_000
-        _completed(run_event(running.url, index, [None, long_kb, False, "en"]))
+        _completed(run_event(running.url, index, _search_data("", long_kb)))
         assert encoder.documents_embedded == before, "the 20,000-character entry was embedded"
         line = _completed(run_event(running.url, count, [long_kb, False, "en"]))[0]
         assert "Entry 2 has 20,000 characters" in line, line
@@ -1253,11 +1260,9 @@ def test_abandoned_gradio_calls_stop_their_work():
         with pytest.raises(httpx.ReadTimeout):  # not queued: the call runs inside its own request
             httpx.post(f"{running.url}/gradio_api/run/search", json=call, timeout=0.5)
         cfg = config(running.url)
-        kb_ids = {c["id"] for c in cfg["components"] if c.get("props", {}).get("elem_id") == "kb"}
-        index = next(d["id"] for d in cfg["dependencies"]
-                     if len(d["inputs"]) == 4 and len(d["outputs"]) == 2 and kb_ids & set(d["inputs"]))
+        index = _index_event(cfg)
         session = uuid.uuid4().hex
-        _abandon(running.url, {"data": [None, "\n".join(documents), False, "en"], "fn_index": index,
+        _abandon(running.url, {"data": _search_data("", "\n".join(documents)), "fn_index": index,
                                "session_hash": session, "event_data": None, "trigger_id": None},
                  "/gradio_api/queue/join", "/gradio_api/queue/data", {"session_hash": session})
         time.sleep(1.5)  # the queue notices the closed streams; each call stops after the turn it is on
@@ -1287,13 +1292,11 @@ def test_session_engines_expire_and_are_bounded_in_number():
         running = start(demo.build_demo(service, **limits), service, host="127.0.0.1", port=0,
                         api_settings=ApiSettings())
         cfg = config(running.url)
-        kb_ids = {c["id"] for c in cfg["components"] if c.get("props", {}).get("elem_id") == "kb"}
-        index = next(d["id"] for d in cfg["dependencies"]
-                     if len(d["inputs"]) == 4 and len(d["outputs"]) == 2 and kb_ids & set(d["inputs"]))
+        index = _index_event(cfg)
         search = fn_index_of(cfg, "search-button", "click")
 
         def indexed(session: str) -> None:
-            _completed(run_event(running.url, index, [None, kb, False, "en"], session=session))
+            _completed(run_event(running.url, index, _search_data("", kb), session=session))
 
         def notice(session: str) -> str:
             return _completed(run_event(running.url, search, _search_data("巴黎博物馆", kb), session=session))[0]

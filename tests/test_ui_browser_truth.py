@@ -210,3 +210,162 @@ def test_english_tables_fit_their_cards_and_headers_keep_whole_words(chromium, f
         assert page.evaluate("""() => { const v = document.querySelector('#why-table .virtual-table-viewport');
             return v.scrollWidth <= v.clientWidth + 1; }""")
     page.context.close()
+
+
+# Records every text the index line (with its progress overlay), the notice, the hybrid column and the model
+# pill show, one snapshot per batch of DOM changes (a MutationObserver sees every state the page renders).
+_RECORD_STATUS = """() => {
+  const grab = () => {
+    const index = document.querySelector('#index-info');
+    const tracker = index.querySelector('[data-testid=status-tracker]');
+    const shown = index.innerText, busy = tracker ? tracker.innerText : '';
+    return {index: (busy ? shown.replace(busy, '') : shown).trim(), tracker: busy.trim(),
+            notice: document.querySelector('#notice').innerText.trim(),
+            hybrid: document.querySelector('#col-hybrid').innerText.trim(),
+            hybridHits: document.querySelectorAll('#col-hybrid .hit').length,
+            pill: (document.querySelector('#model-status .status') || {dataset: {}}).dataset.state};
+  };
+  window.statusLog = [grab()];
+  new MutationObserver(() => window.statusLog.push(grab())).observe(document.body,
+    {subtree: true, childList: true, characterData: true, attributes: true, attributeFilter: ['class']});
+}"""
+
+
+def _status_of(shot: dict, zh: dict) -> dict:
+    """What each status element claims: "ready" or "embedding" (None: it claims neither)."""
+    embedding_notice = (zh["notice_indexing"], zh["notice_embedding"])
+    # the embedding's progress bar claims "embedding"; Gradio's bare "processing | 0.1s" before the event's first
+    # answer claims nothing
+    index = ("embedding" if zh["progress_embed"] in shot["tracker"] or "向量化" in shot["index"] else
+             "ready" if "向量索引就绪" in shot["index"] else None)
+    notice = "embedding" if any(n in shot["notice"] for n in embedding_notice) else "ready"
+    hybrid = ("ready" if shot["hybridHits"] else
+              "embedding" if "正在向量化知识库" in shot["hybrid"] else None)
+    return {"index": index, "notice": notice, "hybrid": hybrid, "pill": shot["pill"]}
+
+
+def test_status_lines_never_contradict_each_other_while_an_edit_is_embedded(chromium, tmp_path):
+    """Clicks: search 苹果 (model ready, sample embedded), then paste the sample with 15 more lines; every text
+    the index line, the notice, the hybrid column and the model pill show meanwhile is recorded (issue 20.9:
+    for about a second a "向量索引就绪" line stood beside "刚刚改动，正在重新向量化", a progress bar ran over a stale
+    "就绪" line). In every recorded moment they tell one story, "embedding" or "ready", and while embedding the
+    hybrid column says why it is empty (the entries being embedded)."""
+    from playwright.sync_api import expect
+
+    from tests.browser import ServerProcess, hits, type_knowledge_base
+
+    zh = TEXTS["zh"]
+    server = ServerProcess(["-m", "tests.ui_server", "--model", "slow"], tmp_path / "server.log")
+    try:
+        page = open_page(chromium, server.url)
+        search(page, "苹果")
+        expect(hits(page, "hybrid")).not_to_have_count(0)
+        settled(page)
+        idle(page)
+        page.evaluate(_RECORD_STATUS)
+        edited = sample_text("everyday") + "\n" + "\n".join(f"苹果的第 {i} 种吃法。" for i in range(15))
+        type_knowledge_base(page, edited)
+        expect(page.locator("#index-info")).to_contain_text("向量索引就绪：33 条", timeout=60_000)
+        expect(hits(page, "hybrid")).not_to_have_count(0)
+        idle(page)
+        log = page.evaluate("window.statusLog")
+        (tmp_path / "status.json").write_text(json.dumps(log, ensure_ascii=False, indent=1), encoding="utf-8")
+        page.context.close()
+    finally:
+        server.stop()
+    states = [_status_of(shot, zh) for shot in log]
+    contradictions = [(s, shot) for s, shot in zip(states, log)
+                      if len({v for k, v in s.items() if k != "pill" and v is not None}) > 1 or s["pill"] != "ready"]
+    assert contradictions == [], contradictions[:3]
+    waiting = [shot for s, shot in zip(states, log) if s["hybrid"] == "embedding"]
+    assert waiting, "the hybrid column never said it waits for the embedding"
+    assert all(zh["semantic_embedding"].format(n=33) in shot["hybrid"] for shot in waiting), waiting[:2]
+    assert any("正在重新向量化 33 条" in shot["index"] for shot in waiting), waiting[:2]
+    assert states[-1] == {"index": "ready", "notice": "ready", "hybrid": "ready", "pill": "ready"}, log[-1]
+    assert server.problems() == []
+
+
+_PHONE_FIT = """() => {
+  const grids = [...document.querySelectorAll('#col-hybrid details.why[open] .why-grid')].map(g => {
+    const card = g.closest('.hit').getBoundingClientRect(), box = g.getBoundingClientRect();
+    const last = [...g.querySelectorAll('td:last-child')].map(td => td.getBoundingClientRect());
+    return {scroll: g.scrollWidth, client: g.clientWidth, inside: box.right <= card.right + 1,
+            lastShown: last.length === 3 && last.every(r => r.width > 0 && r.right <= card.right + 1)};
+  });
+  const broken = [];
+  for (const cell of document.querySelectorAll('#why-table .body-cell:not(:nth-child(2))')) {
+    const tops = new Set(), walker = document.createTreeWalker(cell, NodeFilter.SHOW_TEXT);
+    for (let node; (node = walker.nextNode());) {
+      const range = document.createRange();
+      range.selectNodeContents(node);
+      for (const r of range.getClientRects()) if (r.width > 0) tops.add(Math.round(r.top));
+    }
+    if (tops.size > 1) broken.push(cell.innerText);
+  }
+  return {grids, broken, cells: document.querySelectorAll('#why-table .body-cell').length};
+}"""
+
+
+def test_phone_english_why_grid_fits_its_card_and_numbers_stay_whole(chromium, fake_demo):
+    """Clicks: 390 px, English, search 苹果, open the first hybrid hit's "Why rank 1?" and the summary table. The
+    grid's last column ("contribution") was reachable only by a sideways scroll nobody is told about, and the
+    summary's numbers broke as "3.411" over "1": the grid now fits its card (its rows stack, each value after its
+    column's name) and no number cell spans two lines."""
+    page = open_page(chromium, fake_demo.url, *PHONE, locale="en-US")
+    _english(page)
+    search(page, "苹果")
+    settled(page)
+    page.locator("#col-hybrid details.why summary").first.click()
+    open_accordion(page, "why", "#why-table table")
+    page.wait_for_timeout(300)  # the table measures its columns after it is shown
+    found = page.evaluate(_PHONE_FIT)
+    assert found["grids"] and all(g["scroll"] <= g["client"] + 1 and g["inside"] and g["lastShown"]
+                                  for g in found["grids"]), found
+    assert found["cells"] > 10 and found["broken"] == [], found
+    page.context.close()
+
+
+def test_hybrid_cards_show_rank_badges_only_for_lists_the_hit_is_in(chromium, fake_demo):
+    """Clicks: search 苹果 (one entry holds the word). A "关键词 新" badge stood on nearly every hybrid card (every hit
+    keyword search did not match): a badge that is always there says nothing. Now only a hit keyword search
+    matched carries a keyword badge (its move), the others none, and the badge's tooltip says what it means."""
+    page = open_page(chromium, fake_demo.url, width=1440)
+    search(page, "苹果")
+    settled(page)
+    cards = page.evaluate("""() => [...document.querySelectorAll('#col-hybrid .hit')].map(c => ({
+        text: c.querySelector('.hit-text').innerText,
+        badges: [...c.querySelectorAll('.hit-head .move')].map(m => [m.innerText, m.title])}))""")
+    assert len(cards) == 5, cards
+    badges = [b for c in cards for b in c["badges"]]
+    assert not [b for b in badges if "新" in b[0]], cards
+    matched = [c for c in cards if "苹果" in c["text"]]
+    assert matched and all(any(b[0].startswith("关键词 ") for b in c["badges"]) for c in matched), cards
+    assert all(not any(b[0].startswith("关键词 ") for b in c["badges"]) for c in cards if "苹果" not in c["text"])
+    assert all("↑" in b[1] and "=" in b[1] for b in badges), badges
+    page.context.close()
+
+
+def test_example_chips_follow_the_page_language_where_the_sample_has_english_queries(chromium, fake_demo):
+    """Clicks: English, pick the mixed Chinese-English sample, then switch to 中文 and back. The chips stayed
+    Chinese on the English page; now the English page shows the sample's English queries, the Chinese page its
+    Chinese ones, and a chip still searches what it shows."""
+    from playwright.sync_api import expect
+
+    from webui.samples import example_queries
+
+    page = open_page(chromium, fake_demo.url, width=1440, locale="en-US")
+    _english(page)
+    _sample(page, "mixed_zh_en", "en")
+    chips = page.locator("#examples button")
+    english = list(example_queries("mixed_zh_en", "en"))
+    expect(chips).to_have_text(english)
+    page.get_by_label("中文").check()
+    idle(page)
+    expect(chips).to_have_text(list(example_queries("mixed_zh_en", "zh")))
+    page.get_by_label("English").check()
+    idle(page)
+    expect(chips).to_have_text(english)
+    chips.nth(2).click()
+    expect(page.locator("#query textarea")).to_have_value(english[2])
+    expect(page.locator("#col-keyword .hit").first).to_contain_text("reset my password")
+    page.context.close()

@@ -251,13 +251,18 @@ def why_details(hit: Hit, alpha_used: float | None, fusion: str, lang: str = "zh
         HTML (a ``<details>`` element).
     """
     rows = []
+    # each cell names its column (data-label): on a phone the rows stack and the names stand before the values
+    labels = [html.escape(text(k, lang), quote=True) for k in ("why_hit_raw", "why_hit_norm", "why_hit_weight",
+                                                               "why_hit_contribution")]
     for part, raw, norm, weight, contribution in (
             ("why_hit_keyword", f"BM25 {fmt_score(hit.keyword_score)}", hit.keyword_score_norm, hit.keyword_weight,
              hit.keyword_contribution),
             ("why_hit_semantic", f"{text('cosine', lang)} {fmt_score(hit.semantic_score)}", hit.semantic_score_norm,
              hit.semantic_weight, hit.semantic_contribution)):
-        rows.append(f"<tr><th>{text(part, lang)}</th><td>{html.escape(raw)}</td><td>{norm:.4f}</td>"
-                    f"<td>× {_weight(weight)}</td><td>= {contribution:.4f}</td></tr>")
+        cells = (html.escape(raw), f"{norm:.4f}", f"× {_weight(weight)}", f"= {contribution:.4f}")
+        rows.append(f"<tr><th>{text(part, lang)}</th>"
+                    + "".join(f'<td data-label="{label}">{cell}</td>' for label, cell in zip(labels, cells))
+                    + "</tr>")
     total = text("why_hit_total", lang, kw=f"{hit.keyword_contribution:.4f}", sem=f"{hit.semantic_contribution:.4f}")
     rows.append(f'<tr class="why-total"><th colspan="4">{html.escape(total)}</th><td>= {hit.score:.4f}</td></tr>')
     head = "".join(f"<th>{text(k, lang)}</th>" for k in ("why_hit_part", "why_hit_raw", "why_hit_norm",
@@ -316,6 +321,8 @@ def hit_card(hit: Hit, column: str, calibration: Calibration, threshold: float, 
     extra = ""
     if column == "hybrid":
         for key, other in (("vs_keyword", hit.keyword_rank), ("vs_semantic", hit.semantic_rank)):
+            if other is None:  # not in that list: no movement to show (a "new" badge stood on nearly every card;
+                continue       # the parts line and the why grid say which retriever did not find it)
             label, move = rank_movement(other, hit.rank, lang)
             head.append(f'<span class="move {move}" title="{html.escape(text(key + "_title", lang))}">'
                         f"{text(key, lang)} {label}</span>")
@@ -420,8 +427,10 @@ def results_columns(response: SearchResponse, calibration: Calibration, threshol
     empty = {"keyword": text("no_keyword_hits", lang), **(notes or {})}
     out = []
     for title, c in zip(titles, columns):
-        message = (waiting.get(c.name, text("semantic_waiting", lang)) if c.semantic and not semantic_ran
-                   else empty.get(c.name))
+        if c.semantic and not semantic_ran:
+            message = waiting.get(c.name) or empty.get(c.name) or text("semantic_waiting", lang)
+        else:
+            message = empty.get(c.name)
         column = column_html(title, c.hits(response), c.name, calibration, threshold, lang, empty=message,
                              alpha_used=response.alpha_used, fusion=response.settings.fusion, response=response)
         out.append(query_tokens_html(response.query_tokens, lang) + column if c.name == "keyword" else column)

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import html
 import logging
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Mapping, NamedTuple, Sequence
+from typing import Any, Callable, Iterator, Mapping, NamedTuple, Sequence
 
 import gradio as gr
 import pandas as pd
@@ -118,9 +119,9 @@ def sample_of(kb_text: str | None) -> str | None:
     return next((name for name in sample_names() if sample_text(name) == stripped), None)
 
 
-def examples_update(sample: str | None) -> Any:
-    """The example-query chips of ``sample`` (hidden for a knowledge base that is no sample)."""
-    queries = example_queries(sample) if sample else ()
+def examples_update(sample: str | None, lang: str = DEFAULT_LANGUAGE) -> Any:
+    """The example-query chips of ``sample`` in ``lang`` (hidden for a knowledge base that is no sample)."""
+    queries = example_queries(sample, lang) if sample else ()
     return gr.update(samples=[[q] for q in queries], visible=bool(queries))
 
 
@@ -202,6 +203,11 @@ class DemoHandlers:
             "kb_count_sample", lang, sample=text(f"sample_{sample}", lang), n=len(entries))
         return line, gr.update(label=text("kb_panel", lang, summary=summary))
 
+    def count_and_examples(self, kb_text: str | None, split: bool, lang: str) -> tuple[Any, Any, Any]:
+        """``count`` and the example chips of the text box's sample in ``lang`` (after a language switch)."""
+        chips = gr.skip() if self.store_kb is not None else examples_update(sample_of(kb_text), lang)
+        return (*self.count(kb_text, split, lang), chips)
+
     def index(self, engine: HybridEngine | None, kb_text: str | None, split: bool, lang: str,
               progress: Callable[..., Any] = gr.Progress()) -> tuple[HybridEngine | None, str]:
         """Bring the user's engine up to date with the text box and the shared model.
@@ -244,8 +250,36 @@ class DemoHandlers:
             return engine, ""
         return engine, self.index_line(engine, kb_text, split, lang)
 
+    def page_state(self, engine: HybridEngine | None, entries: list[str]) -> str:
+        """The one state the index line, the search notice and the waiting semantic columns are all derived
+        from: ``loading`` or ``failed`` (the model), ``embedding`` (the model is ready, the knowledge base not yet
+        embedded with it), ``reembedding`` (an edited knowledge base not yet embedded) or ``ready``."""
+        state = self.service.status().state
+        if state in (LOADING, FAILED, OFF):
+            return LOADING if state == LOADING else FAILED
+        if engine is not None and engine.has_vectors:
+            return READY if _texts(engine) == entries else "reembedding"
+        return "reembedding" if engine is not None and _texts(engine) != entries else "embedding"
+
+    # page state: (index line, search notice, waiting semantic columns)
+    _STATE_TEXTS = {LOADING: ("kb_keyword_only", "notice_loading", "semantic_waiting"),
+                    FAILED: ("kb_failed", "notice_failed", "semantic_failed"),
+                    "embedding": ("kb_embedding", "notice_embedding", "semantic_embedding"),
+                    "reembedding": ("kb_reembedding", "notice_indexing", "semantic_embedding"),
+                    READY: ("kb_indexed", "", "")}
+
+    def _state_text(self, part: int, engine: HybridEngine | None, entries: list[str], lang: str) -> str:
+        status = self.service.status()
+        key = self._STATE_TEXTS[self.page_state(engine, entries)][part]
+        model = engine.embedder.name if key == "kb_indexed" else status.model or status.requested
+        return text(key, lang, n=len(entries), model=model, error=status.error or "") if key else ""
+
     def index_line(self, engine: HybridEngine | None, kb_text: str | None, split: bool, lang: str) -> str:
-        """The line saying what the session's engine holds ("" when it does not hold the typed text)."""
+        """The line saying what the session's engine holds or is about to do (``page_state``), as HTML; "" when
+        the knowledge base cannot be indexed (the count line says why)."""
+        return html.escape(self._index_text(engine, kb_text, split, lang))
+
+    def _index_text(self, engine: HybridEngine | None, kb_text: str | None, split: bool, lang: str) -> str:
         if self.store_kb is not None:
             engine, status = self.store_kb.engine, self.store_kb.status()
             if engine.has_vectors:
@@ -254,11 +288,36 @@ class DemoHandlers:
                 return text("kb_store_keyword_only", lang, error=status["error"])
             return text("kb_store_loading", lang)
         entries = self.entries(kb_text, split)
-        if engine is None or _texts(engine) != entries or self._size_problem(entries, lang):
+        if self._size_problem(entries, lang):
             return ""
-        if engine.has_vectors:
-            return text("kb_indexed", lang, n=len(entries), model=engine.embedder.name)
-        return text("kb_keyword_only", lang, n=len(entries))
+        return self._state_text(0, engine, entries, lang)
+
+    def index_and_search(self, progress: Any = gr.Progress(), *inputs: Any) -> Iterator[tuple[Any, ...]]:
+        """``index`` as an event whose first answer, before any embedding, sets the index line, the notice and
+        the columns to what is about to happen, together (keyword results of the typed text, the semantic
+        columns waiting for the embedding); its last answer is the engine only: ``search_after_index``, chained
+        after it, shows the ready line with the current query's results, again together. No moment shows a
+        "ready" line beside an "embedding" notice or the reverse.
+
+        Args:
+            progress: ``gr.Progress`` (first, because ``inputs`` may end with the reranker's top-n or not).
+            inputs: ``search``'s.
+        Yields:
+            (engine, index line, *``SearchOutputs.values()``); outputs that need no change are skipped.
+        """
+        engine, kb_text, split, lang = inputs[0], inputs[2], inputs[3], inputs[11]
+        entries = self.entries(kb_text, split)
+        if self.store_kb is None and not self._size_problem(entries, lang) and self.page_state(
+                engine, entries) in ("embedding", "reembedding"):
+            yield (gr.skip(), self.index_line(engine, kb_text, split, lang), *self.search_if_query(*inputs))
+        engine, _ = self.index(engine, kb_text, split, lang, progress)
+        yield (engine, *(gr.skip() for _ in range(1 + SearchOutputs.size(len(self.columns)))))
+
+    def search_after_index(self, *inputs: Any) -> tuple[Any, ...]:
+        """The index line and the current query's results (``search_if_query``; ``inputs`` are ``search``'s) as
+        one answer, after ``index_and_search``: the line turns "ready" as the semantic results appear."""
+        engine, kb_text, split, lang = inputs[0], inputs[2], inputs[3], inputs[11]
+        return (self.index_line(engine, kb_text, split, lang), *self.search_if_query(*inputs))
 
     def store_line(self, lang: str) -> str:
         """What the served store holds: its kind, collection and entry count (never where it lives)."""
@@ -305,7 +364,7 @@ class DemoHandlers:
             new = "\n".join(entries)
             message = ("upload_replaced", {"name": name, "n": len(entries), "old": len(parse_entries(old))}, False)
         sample = sample_of(new)
-        return KbChange(new, sample, examples_update(sample), message, render_message(message, lang), old,
+        return KbChange(new, sample, examples_update(sample, lang), message, render_message(message, lang), old,
                         gr.update(visible=True), None)
 
     def pick_sample(self, name: str | None, kb_text: str | None, lang: str) -> KbChange:
@@ -318,7 +377,7 @@ class DemoHandlers:
         message: KbMessage = ("sample_loaded", {"sample": text(f"sample_{name}", lang), "n": len(parse_entries(new))},
                               False)
         changed = (kb_text or "").strip() != new
-        return KbChange(new, name, examples_update(name), message, render_message(message, lang),
+        return KbChange(new, name, examples_update(name, lang), message, render_message(message, lang),
                         kb_text if changed else skip, gr.update(visible=True) if changed else skip, skip)
 
     def undo(self, previous: str | None, kb_text: str | None, lang: str) -> KbChange:
@@ -328,7 +387,7 @@ class DemoHandlers:
             return KbChange(skip, skip, skip, skip, skip, skip, gr.update(visible=False), skip)
         sample = sample_of(previous)
         message: KbMessage = ("kb_restored", {"n": len(parse_entries(previous))}, False)
-        return KbChange(previous, sample, examples_update(sample), message, render_message(message, lang),
+        return KbChange(previous, sample, examples_update(sample, lang), message, render_message(message, lang),
                         kb_text or "", skip, skip)
 
     @staticmethod
@@ -415,7 +474,7 @@ class DemoHandlers:
         if not query or not query.strip():
             return self._empty(text("notice_empty_query", lang), lang)
         if self.store_kb is not None:
-            target = self.store_kb.engine
+            target, entries = self.store_kb.engine, []
         else:
             entries = self.entries(kb_text, split)
             if not entries:
@@ -431,12 +490,11 @@ class DemoHandlers:
         if not target.has_vectors:
             state = self.service.status().state
             if self.store_kb is not None and state == READY:  # loaded, but not the model of the store's vectors
-                notices.append(self.index_line(None, kb_text, split, lang))
+                notices.append(self._index_text(None, kb_text, split, lang))
             elif engine is None and state == READY and self.session_ttl_s is not None:
                 notices.append(text("notice_no_index", lang, hours=f"{self.session_ttl_s / 3600:g}"))
             else:
-                notices.append(text({LOADING: "notice_loading", FAILED: "notice_failed"}.get(state, "notice_indexing"),
-                                    lang))
+                notices.append(self._state_text(1, engine, entries, lang))
         embedder = target.embedder if target.has_vectors else None
         query = query.strip()
         if len(query) > self.max_text_chars:
@@ -467,9 +525,13 @@ class DemoHandlers:
                            if response.query_tokens else text("notice_no_query_words", lang))
         vector = response.query_vector
         calibration = calibration_for(response.model or None)
+        notes = self.rerank_notes(lang)
+        if not target.has_vectors and self.store_kb is None:  # the semantic columns say what they wait for
+            waiting = self._state_text(2, engine, entries, lang)
+            notes.update({c.name: waiting for c in self.columns if c.semantic and c.name != "reranked"})
         return SearchOutputs(
             fmt.notice_html(notices),
-            fmt.results_columns(response, calibration, float(threshold), lang, self.columns, self.rerank_notes(lang)),
+            fmt.results_columns(response, calibration, float(threshold), lang, self.columns, notes),
             fmt.why_table(response, lang),
             fmt.alpha_note(response, lang),
             fmt.vector_summary(response, embedder.dtype if embedder is not None else "", lang),
@@ -538,7 +600,7 @@ class DemoHandlers:
         skip = gr.skip()
         sample = values.get("sample") if self.store_kb is None else None  # a served store has no samples
         kb = sample_text(sample) if sample else skip
-        examples = examples_update(sample) if sample else skip
+        examples = examples_update(sample, values.get("lang", DEFAULT_LANGUAGE)) if sample else skip
         note = skip
         if values.get("kb") == share.OWN_KB and self.store_kb is None:
             shown = sample or shown_sample

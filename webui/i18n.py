@@ -121,8 +121,8 @@ TEXTS: dict[str, dict[str, str]] = {
         "score_hybrid": "融合分",
         "vs_keyword": "关键词",
         "vs_semantic": "语义",
-        "vs_keyword_title": "与关键词列的名次相比（新 = 关键词没有匹配到它）",
-        "vs_semantic_title": "与语义列的名次相比（新 = 不在语义候选中）",
+        "vs_keyword_title": "与关键词列的名次相比（↑ 升了几名，↓ 降了几名，= 名次相同；关键词没有匹配到的条目没有这个标记）",
+        "vs_semantic_title": "与语义列的名次相比（↑ 升了几名，↓ 降了几名，= 名次相同；不在语义候选中的条目没有这个标记）",
         "moved_new": "新",
         "relevant": "可能相关",
         "parts": "= 关键词 {kw} + 语义 {sem}",
@@ -265,6 +265,12 @@ TEXTS: dict[str, dict[str, str]] = {
         "export_button": "导出设置",
         "export_file": "设置文件（JSON：用 --config 载入；内含 Milvus / Elasticsearch / OpenSearch 的对应配置）",
         "export_best_button": "导出最好的设置",
+        "kb_embedding": "正在向量化 {n} 条（{model}）：完成前只有关键词结果",
+        "kb_reembedding": "知识库已改动，正在重新向量化 {n} 条（{model}）：完成前只有关键词结果",
+        "kb_failed": "关键词索引就绪（{n} 条）；向量引擎不可用（{error}），只有关键词搜索",
+        "semantic_embedding": "正在向量化知识库的 {n} 条：完成后这里自动显示结果。",
+        "semantic_failed": "向量引擎不可用（{error}）：只有关键词结果。",
+        "notice_embedding": "向量引擎已就绪，正在向量化知识库：下面暂时只有关键词结果，完成后自动更新。",
     },
     "en": {
         "title": "Hybrid search demo",
@@ -388,8 +394,10 @@ TEXTS: dict[str, dict[str, str]] = {
         "score_hybrid": "fused",
         "vs_keyword": "kw",
         "vs_semantic": "sem",
-        "vs_keyword_title": "rank change against the keyword list (new = keyword search did not match it)",
-        "vs_semantic_title": "rank change against the semantic list (new = not a semantic candidate)",
+        "vs_keyword_title": "rank change against the keyword list (↑ up, ↓ down, = same place; shown only for "
+                            "hits keyword search matched)",
+        "vs_semantic_title": "rank change against the semantic list (↑ up, ↓ down, = same place; shown only for "
+                             "semantic candidates)",
         "moved_new": "new",
         "relevant": "likely relevant",
         "parts": "= keyword {kw} + semantic {sem}",
@@ -546,6 +554,15 @@ TEXTS: dict[str, dict[str, str]] = {
         "export_file": "Setting file (JSON: load it with --config; holds the Milvus / Elasticsearch / OpenSearch "
                        "equivalents)",
         "export_best_button": "Export the best setting",
+        "kb_embedding": "Embedding {n} entries ({model}): keyword results only until it finishes",
+        "kb_reembedding": "The knowledge base changed: embedding {n} entries again ({model}); keyword results "
+                          "only until it finishes",
+        "kb_failed": "Keyword index ready ({n} entries); the vector engine is unavailable ({error}): keyword "
+                     "search only",
+        "semantic_embedding": "Embedding the knowledge base's {n} entries: results appear here when it finishes.",
+        "semantic_failed": "The vector engine is unavailable ({error}): keyword results only.",
+        "notice_embedding": "The vector engine is ready and is embedding the knowledge base: keyword results only "
+                            "for now, updated automatically when done.",
     },
 }
 

@@ -48,7 +48,19 @@ PAGE_CSS = """
   #header-row, #query-row { flex-wrap: wrap; }
   #header-row > *, #query-row > :has(#query) { min-width: 100%% !important; }
   #query-row > button { flex: 1 1 0 !important; min-width: 0 !important; }
+  /* a hit's "why" grid stacks: one line per part, each value after its column's name, wrapping between values */
+  .why-grid, .why-grid tbody, .why-grid tr, .why-grid th { display: block !important; }
+  .why-grid thead { display: none !important; }
+  .why-grid tr { margin-bottom: 4px; }
+  .why-grid tr, .why-grid th, .why-grid td { border: none !important; padding: 0 !important; background: none !important; }
+  .why-grid td, .why-grid .why-total th { display: inline-block !important; margin-right: 10px; }
+  .why-grid .why-total { border-top: 1px solid var(--border-color-primary) !important; padding-top: 2px !important; }
+  .why-grid td[data-label]::before { content: attr(data-label) " "; color: var(--body-text-color-subdued); }
 }
+/* numbers in the summary table never break inside ("3.411" over "1"); the text column still wraps */
+#why-table .body-cell:not(:nth-child(2)), #why-table .body-cell:not(:nth-child(2)) * {
+  white-space: nowrap !important; word-break: normal !important; overflow-wrap: normal !important; }
+#why-table th:not(:nth-child(2)), #why-table .body-cell:not(:nth-child(2)) { min-width: 6em !important; }
 """
 
 
@@ -127,7 +139,7 @@ class KnowledgeBasePanel:
     split: gr.Checkbox
     kb: gr.Textbox
     kb_info: gr.Markdown
-    index_info: gr.Markdown
+    index_info: gr.HTML
     upload: gr.File
     upload_mode: gr.Radio
     notice: gr.HTML
@@ -233,8 +245,9 @@ def build_knowledge_base(tr: Translator, h: DemoHandlers, kb_text: str, sample: 
             notice = gr.HTML("", css_template=fmt.NOTICE_CSS, elem_id="kb-notice", padding=False)
             undo = tr.make(gr.Button, i18n={"value": "undo_button"}, visible=False, size="sm", scale=0,
                            min_width=120, elem_id="undo")
-    # Outside the panel, so that embedding progress shows while it is collapsed.
-    index_info = gr.Markdown("", elem_id="index-info")
+    # Outside the panel, so that embedding progress shows while it is collapsed. HTML, not Markdown: Markdown
+    # renders a moment after the HTML notice and columns of the same answer, which showed a stale line beside them.
+    index_info = gr.HTML("", elem_id="index-info")
     return KnowledgeBasePanel(panel, sample_box, split, kb, info, index_info, upload, mode, notice, undo,
                               gr.State(None), gr.State(None))
 
@@ -252,7 +265,7 @@ def build_query(tr: Translator, sample: str | None, lang: str) -> QueryBar:
     link = tr.make(gr.Textbox, i18n={"label": "share_label"}, visible=False, interactive=False, buttons=["copy"],
                    elem_id="share-link")
     link_note = gr.HTML("", css_template=fmt.NOTICE_CSS, elem_id="share-note", padding=False)
-    queries = example_queries(sample) if sample else ()
+    queries = example_queries(sample, tr.lang) if sample else ()
     examples = tr.make(gr.Dataset, i18n={"label": "examples_label"}, components=[query],
                        samples=[[q] for q in queries], type="values", visible=bool(queries), elem_id="examples")
     return QueryBar(query, search, share, page_url, link, link_note, examples)

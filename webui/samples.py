@@ -15,6 +15,11 @@ EXAMPLE_QUERIES: dict[str, tuple[str, ...]] = {
                     "API 请求太多被限制"),
     "tech_faq": ("如何给表格排序", "显存不够怎么办", "GPU memory error", "中文乱码", "长序列梯度消失"),
 }
+# The English page's chips, for the samples written (partly) in English.
+EXAMPLE_QUERIES_EN: dict[str, tuple[str, ...]] = {
+    "mixed_zh_en": ("how to get my money back", "download invoice", "I forgot my password",
+                    "my laptop screen went black", "too many API requests"),
+}
 
 
 def sample_names() -> list[str]:
@@ -34,6 +39,7 @@ def sample_text(name: str) -> str:
     return (SAMPLES_DIR / f"{name}.txt").read_text(encoding="utf-8").strip()
 
 
-def example_queries(name: str) -> tuple[str, ...]:
-    """Example queries of sample ``name`` (none for a sample without any)."""
-    return EXAMPLE_QUERIES.get(name, ())
+def example_queries(name: str, lang: str = "zh") -> tuple[str, ...]:
+    """Example queries of sample ``name`` for a page in ``lang`` (English ones where the sample has them; none
+    for a sample without any)."""
+    return (EXAMPLE_QUERIES_EN if lang == "en" and name in EXAMPLE_QUERIES_EN else EXAMPLE_QUERIES).get(name, ())

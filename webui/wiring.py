@@ -74,9 +74,13 @@ def wire_load_and_index(blocks: gr.Blocks, page: Page, h: DemoHandlers) -> None:
     page.timer.tick(h.status_on_load, [page.model_state, page.language], status_outputs, **CHEAP)
     gr.on([kb.kb.change, kb.split.change], h.count, [kb.kb, kb.split, page.language], [kb.kb_info, kb.panel],
           **CHEAP)
-    gr.on([blocks.load, kb.kb.change, kb.split.change, page.model_state.change], h.index,
-          [page.engine, kb.kb, kb.split, page.language], [page.engine, kb.index_info], **EMBEDDING).then(
-        h.search_if_query, page.search_inputs(), page.results.outputs(), show_progress="hidden", **SEARCHING)
+    # The index event's first answer sets the index line, the notice and the columns to "embedding" together; the
+    # search after it sets them to "ready" together (it reads the query as it is then, typed while embedding).
+    gr.on([blocks.load, kb.kb.change, kb.split.change, page.model_state.change], h.index_and_search,
+          page.search_inputs(), [page.engine, kb.index_info, *page.results.outputs()],
+          show_progress_on=kb.index_info, **EMBEDDING).then(
+        h.search_after_index, page.search_inputs(), [kb.index_info, *page.results.outputs()],
+        show_progress="hidden", **SEARCHING)
 
 
 def wire_knowledge_base(page: Page, h: DemoHandlers) -> None:
@@ -121,7 +125,7 @@ def wire_language(page: Page, h: DemoHandlers) -> None:
     kb, lang = page.kb, page.language
     relabeled = page.language.change(page.tr.relabel, lang, page.tr.components, **CHEAP).then(
         h.status_text, lang, page.status, **CHEAP).then(
-        h.count, [kb.kb, kb.split, lang], [kb.kb_info, kb.panel], **CHEAP).then(
+        h.count_and_examples, [kb.kb, kb.split, lang], [kb.kb_info, kb.panel, page.query.examples], **CHEAP).then(
         h.index_line, [page.engine, kb.kb, kb.split, lang], kb.index_info, **CHEAP).then(
         render_message, [kb.message, lang], kb.notice, **CHEAP).then(
         h.hide_link, [page.query.link, lang], [page.query.link, page.query.link_note], **CHEAP).then(
