@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import html
+import inspect
 import logging
 from dataclasses import dataclass
 from pathlib import Path
@@ -292,6 +293,11 @@ class DemoHandlers:
             return ""
         return self._state_text(0, engine, entries, lang)
 
+    def _page_inputs(self, inputs: Sequence[Any]) -> tuple[Any, Any, Any, str]:
+        """(engine, knowledge base text, split, language) of ``search``'s inputs, found by parameter name."""
+        named = dict(zip(inspect.signature(self.search).parameters, inputs))
+        return named["engine"], named["kb_text"], named["split"], named["lang"]
+
     def index_and_search(self, progress: Any = gr.Progress(), *inputs: Any) -> Iterator[tuple[Any, ...]]:
         """``index`` as an event whose first answer, before any embedding, sets the index line, the notice and
         the columns to what is about to happen, together (keyword results of the typed text, the semantic
@@ -305,7 +311,7 @@ class DemoHandlers:
         Yields:
             (engine, index line, *``SearchOutputs.values()``); outputs that need no change are skipped.
         """
-        engine, kb_text, split, lang = inputs[0], inputs[2], inputs[3], inputs[11]
+        engine, kb_text, split, lang = self._page_inputs(inputs)
         entries = self.entries(kb_text, split)
         if self.store_kb is None and not self._size_problem(entries, lang) and self.page_state(
                 engine, entries) in ("embedding", "reembedding"):
@@ -316,7 +322,7 @@ class DemoHandlers:
     def search_after_index(self, *inputs: Any) -> tuple[Any, ...]:
         """The index line and the current query's results (``search_if_query``; ``inputs`` are ``search``'s) as
         one answer, after ``index_and_search``: the line turns "ready" as the semantic results appear."""
-        engine, kb_text, split, lang = inputs[0], inputs[2], inputs[3], inputs[11]
+        engine, kb_text, split, lang = self._page_inputs(inputs)
         return (self.index_line(engine, kb_text, split, lang), *self.search_if_query(*inputs))
 
     def store_line(self, lang: str) -> str:
