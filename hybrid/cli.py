@@ -266,7 +266,7 @@ def _index(args: argparse.Namespace) -> int:
             files = source_files(args.kb)
             only_vectors = all(f.suffix.lower() == ".parquet" for f, _ in files)
             embedder = None
-            if not only_vectors or args.model != "auto":
+            if not only_vectors or (args.model or "auto") != "auto":
                 from .cache import EmbeddingCache
 
                 embedder, cache = _load_model(args), EmbeddingCache()
@@ -297,7 +297,7 @@ def _embed(args: argparse.Namespace) -> int:
 
     try:
         if args.ray:
-            report = embed_ray(args.kb, args.out, model=args.model, device=args.device,
+            report = embed_ray(args.kb, args.out, model=args.model or "auto", device=args.device,
                                document_prompt=args.document_prompt, batch_size=args.batch_size,
                                num_gpus=args.num_gpus, concurrency=args.concurrency, address=args.ray_address,
                                split_long=args.split_long, overwrite=args.overwrite)

@@ -203,12 +203,12 @@ def test_evaluation_retrieves_its_queries_in_batches(monkeypatch):
     labelled = LabelledSet("t", docs, queries, {qid: {docs[i % 5].id: 1} for i, (qid, _) in enumerate(queries)})
     many = engine.retrieve_many
     with monkeypatch.context() as patch:  # the same evaluation with one retrieve() per query
-        patch.setattr(engine, "retrieve_many", lambda texts, query_vectors=None: [
+        patch.setattr(engine, "retrieve_many", lambda texts, query_vectors=None, **_: [
             engine.retrieve(t, query_vector=None if query_vectors is None else query_vectors[i])
             for i, t in enumerate(texts)])
         one_by_one = evaluate(engine, labelled, fusions=["weighted"], alphas=[0.5])
     batches = []
-    monkeypatch.setattr(engine, "retrieve_many", lambda texts, query_vectors=None: batches.append(len(texts))
+    monkeypatch.setattr(engine, "retrieve_many", lambda texts, query_vectors=None, **_: batches.append(len(texts))
                         or many(texts, query_vectors))
     monkeypatch.setattr(engine, "retrieve", lambda *a, **k: pytest.fail("retrieved one query at a time"))
     report = evaluate(engine, labelled, fusions=["weighted"], alphas=[0.5])
