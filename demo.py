@@ -95,20 +95,23 @@ def build_demo(service: ModelService, kb_text: str | None = None, *, sample: str
                 query = layout.build_query(tr, first_sample, lang)
                 main_controls, top_n = layout.build_ranking_controls(tr, service.settings,
                                                                      fmt.RERANK_COLUMN in h.columns)
-                results = layout.build_results(tr, status, lang, h.columns, h.rerank_notes(lang))
+                results = layout.build_results(tr, status, lang, h.columns, h.rerank_notes(lang),
+                                              judging=store_kb is None)
                 rerank = layout.build_rerank_rest(tr, service.reranker_status(), top_n, wiring.STATUS_POLL_S)
                 controls = layout.build_more_controls(tr, h, service.settings, main_controls)
                 export = build_export(tr)
                 # a store is tokenised as its collection was indexed: no tokeniser choice over it
                 tokenizer_panel = None if store_kb is not None else build_tokenizer_panel(tr, service.tokenizer)
+            judgements = gr.State({})  # this visitor's relevance judgements, beside the knowledge base
             with tr.make(gr.Tab, i18n={"label": "tab_evaluate"}, id="evaluate", elem_id="tab-evaluate"):
                 evaluation = build_eval_tab(tr, service, controls.alpha, controls.fusion, language,
+                                            judged=judgements if store_kb is None else None,
                                             normalizer=controls.normalizer, window=controls.window, tabs=tabs,
                                             query=query.query, kb=kb.kb, split=kb.split, sample=kb.sample,
                                             examples=query.examples)
         engine = gr.State(None, time_to_live=session_ttl_s)
         page = wiring.Page(tr, language, status_line, timer, gr.State(status.state), engine, kb, query,
-                           controls, results, evaluation, rerank)
+                           controls, results, evaluation, rerank, judgements if store_kb is None else None)
         wiring.wire(demo, page, h)
         wire_export(export, service, engine, controls, top_n)
         if tokenizer_panel is not None:

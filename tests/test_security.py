@@ -1170,7 +1170,7 @@ def test_a_request_that_gets_no_turn_in_time_is_429_and_budgets_are_413():
 def _search_data(query: str, kb: str) -> list:
     from hybrid.settings import DEFAULT_SETTINGS as d
 
-    return [None, query, kb, False, d.alpha, d.fusion, d.normalizer, d.k, d.k1, d.b, 0.5, d.window, "en"]
+    return [None, query, kb, False, d.alpha, d.fusion, d.normalizer, d.k, d.k1, d.b, 0.5, d.window, "en", None, {}]
 
 
 def _index_event(cfg: dict) -> int:

@@ -114,7 +114,11 @@ def test_three_columns_disagree_where_they_should(chromium, real_demo):
     expect(hits(page, "keyword")).to_have_count(0)
     expect(page.locator("#notice")).to_contain_text("关键词搜索没有找到：查询里的词（")
     expect(page.locator("#col-semantic")).to_contain_text("语义 (multilingual-e5-small)")
-    expect(hits(page, "hybrid").first).to_contain_text("关键词 新")
+    # BM25 did not list it: no keyword movement badge, only the semantic one; the parts line says why.
+    first = hits(page, "hybrid").first
+    expect(first.locator(".move")).to_have_count(1)
+    expect(first.locator(".move")).to_contain_text("语义")
+    expect(first.locator(".parts")).to_contain_text("关键词 0.0000")
 
     # Enter searches too; now all three columns agree, and the matched words are highlighted.
     search(page, "巴黎是哪个国家的首都", enter=True)

@@ -25,6 +25,7 @@ from hybrid.evaluate import (
     point_key,
     run,
 )
+from hybrid import judgements as judging
 from hybrid.fusion import NORMALIZERS, USES_NORMALIZER
 from hybrid.kb import Document, KnowledgeBaseError, decode_bytes, parse_entries
 from hybrid.redact import hide_paths
@@ -75,6 +76,15 @@ def _parse_upload(paths: Sequence[str | os.PathLike[str]] | None, max_queries: i
     paths = [Path(p) for p in (paths or [])]
     if not paths:
         raise LabelledSetError("no file uploaded", "no_file")
+    zips = [p for p in paths if p.suffix.lower() == ".zip"]
+    if zips:  # the search tab's judgements download: the three files in one zip
+        if len(paths) != 1:
+            raise LabelledSetError("upload the judgements zip on its own", "one_zip")
+        try:
+            files = judging.read_zip(zips[0].read_bytes())
+        except judging.JudgementsError as exc:
+            raise LabelledSetError(str(exc), exc.key, **exc.values) from exc
+        return parse_labelled_set(*(files[f] for f in LABELLED_FILES), name=zips[0].stem, max_queries=max_queries)
     csvs = [p for p in paths if p.suffix.lower() == ".csv"]
     if csvs:
         if len(paths) != 1:
@@ -404,7 +414,7 @@ class EvalTab:
 
 
 def build_eval_tab(tr: Translator, service, alpha, fusion, language, *, normalizer=None, window=None, tabs=None,
-                   query=None, kb=None, split=None, sample=None, examples=None) -> EvalTab:
+                   query=None, kb=None, split=None, sample=None, examples=None, judged=None) -> EvalTab:
     """Build the evaluation tab's components and events inside the current ``gr.Blocks`` context.
 
     Args:
@@ -418,6 +428,8 @@ def build_eval_tab(tr: Translator, service, alpha, fusion, language, *, normaliz
             (no open action without them). ``kb`` and ``split`` also give the documents that queries uploaded
             alone are run against. ``sample`` and ``examples`` (the sample picker and its example chips) are
             cleared when a query opens on the evaluated knowledge base, which is no sample.
+        judged: the session's judgements (``gr.State``, ``hybrid.judgements``): a button evaluates them over the
+            knowledge base (no button without them).
     Returns:
         The components the language switch re-renders.
     """
@@ -428,7 +440,7 @@ def build_eval_tab(tr: Translator, service, alpha, fusion, language, *, normaliz
     tr.make(gr.Markdown, i18n={"value": "eval_help"}, elem_id="eval-help")
     with gr.Row():
         files = tr.make(gr.File, i18n={"label": "eval_files"}, file_count="multiple",
-                        file_types=[".jsonl", ".tsv", ".csv"], elem_id="eval-files")
+                        file_types=[".jsonl", ".tsv", ".csv", ".zip"], elem_id="eval-files")
         max_queries = tr.make(gr.Number, i18n={"label": "eval_max_queries"}, value=300, precision=0, minimum=0,
                               elem_id="eval-max-queries")
     with gr.Row():
@@ -436,7 +448,10 @@ def build_eval_tab(tr: Translator, service, alpha, fusion, language, *, normaliz
                               value=[settings.normalizer], elem_id="eval-normalizers")
         windows = tr.make(gr.CheckboxGroup, sorted({*SWEEP_WINDOWS, settings.window}), i18n={"label": "eval_windows"},
                           value=[settings.window], elem_id="eval-windows")
-    run_button = tr.make(gr.Button, i18n={"value": "eval_run"}, variant="primary", elem_id="eval-run")
+    with gr.Row():
+        run_button = tr.make(gr.Button, i18n={"value": "eval_run"}, variant="primary", elem_id="eval-run")
+        judged_button = tr.make(gr.Button, i18n={"value": "eval_judged"}, variant="secondary", elem_id="eval-judged",
+                                visible=judged is not None)
     status = gr.Markdown(elem_id="eval-status")
     table = tr.make(gr.Dataframe, i18n={"label": "eval_table", "value": empty_table}, interactive=False,
                     elem_id="eval-table")
@@ -458,12 +473,37 @@ def build_eval_tab(tr: Translator, service, alpha, fusion, language, *, normaliz
         # A visitor's mistake is answered on the page, in the page's language (not as a server error).
         return (gr.skip(), gr.skip(), f"**⚠** {html.escape(message)}", *(gr.skip(),) * 7)
 
+    def need_model(lang):
+        state = service.status()
+        return problem(text("eval_need_model", lang, state=state.state, error=f" ({state.error})" if state.error else ""))
+
+    def evaluate(labelled, swept_normalizers, swept_windows, lang, progress):
+        def report_progress(stage: str, done: int, total: int) -> None:
+            progress(done / max(total, 1), desc=f"{text(f'eval_stage_{stage}', lang)} {done}/{total}")
+
+        # No shared cache: a visitor's corpus must not answer faster for the next visitor who sends it.
+        report = run(labelled, service.embedder, None, settings=settings, progress=report_progress,
+                     normalizers=[n for n in NORMALIZERS if n in (swept_normalizers or [])] or None,
+                     windows=sorted({int(w) for w in swept_windows or []}) or None)
+        return (*EvalTab.rerender(report, None, lang), report, corpus_text(labelled))
+
+    def on_judged(judgements, swept_normalizers, swept_windows, kb_text, split_on, lang, progress=gr.Progress()):
+        if service.embedder is None:
+            return need_model(lang)
+        if not any(g > 0 for grades in (judgements or {}).values() for g in grades.values()):
+            return problem(text("eval_no_judgements", lang))
+        entries = parse_entries(kb_text or "", split_long=bool(split_on), max_length=SPLIT_LONGER_THAN)
+        try:
+            labelled = parse_labelled_set(*(judging.to_files(judgements, entries)[f] for f in LABELLED_FILES),
+                                          name=text("eval_judged_name", lang))
+        except (LabelledSetError, KnowledgeBaseError) as exc:
+            return problem(text("eval_bad_upload", lang, error=explain(exc, lang)))
+        return evaluate(labelled, swept_normalizers, swept_windows, lang, progress)
+
     def on_run(uploaded, limit, swept_normalizers, swept_windows, kb_text, split_on, lang, progress=gr.Progress()):
         embedder = service.embedder
         if embedder is None:
-            state = service.status()
-            return problem(text("eval_need_model", lang, state=state.state,
-                                error=f" ({state.error})" if state.error else ""))
+            return need_model(lang)
         if not uploaded:
             return problem(text("eval_bad_upload", lang, error=text("eval_no_file", lang)))
         paths = [getattr(f, "name", f) for f in uploaded]
@@ -476,15 +516,7 @@ def build_eval_tab(tr: Translator, service, alpha, fusion, language, *, normaliz
             labelled = parse_upload(paths, max_queries=int(limit) if limit else None, documents=entries)
         except (LabelledSetError, KnowledgeBaseError) as exc:
             return problem(text("eval_bad_upload", lang, error=explain(exc, lang)))
-
-        def report_progress(stage: str, done: int, total: int) -> None:
-            progress(done / max(total, 1), desc=f"{text(f'eval_stage_{stage}', lang)} {done}/{total}")
-
-        # No shared cache: a visitor's corpus must not answer faster for the next visitor who sends it.
-        report = run(labelled, embedder, None, settings=settings, progress=report_progress,
-                     normalizers=[n for n in NORMALIZERS if n in (swept_normalizers or [])] or None,
-                     windows=sorted({int(w) for w in swept_windows or []}) or None)
-        return (*EvalTab.rerender(report, None, lang), report, corpus_text(labelled))
+        return evaluate(labelled, swept_normalizers, swept_windows, lang, progress)
 
     def on_point(report, index, lang):
         if not report:
@@ -517,6 +549,9 @@ def build_eval_tab(tr: Translator, service, alpha, fusion, language, *, normaliz
     kb_inputs = [kb if kb is not None else gr.State(""), split if split is not None else gr.State(False)]
     run_button.click(on_run, [files, max_queries, normalizers, windows, *kb_inputs, language],
                      [*shown, report_state, corpus_state], **private)
+    if judged is not None:
+        judged_button.click(on_judged, [judged, normalizers, windows, *kb_inputs, language],
+                            [*shown, report_state, corpus_state], **private)
     point.input(on_point, [report_state, point, language], [changes, overlap], **private)
     apply_button.click(on_apply, [report_state, language], [alpha, fusion, *applied, status], **private)
     opened = None

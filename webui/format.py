@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 
 from hybrid.fusion import WeightChoice
+from hybrid.judgements import Coverage
 from hybrid.results import Hit, SearchResponse
 from hybrid.service import FAILED, READY, ModelStatus
 
@@ -61,6 +62,31 @@ COLUMN_CSS = """
 .why-grid thead th { color: var(--body-text-color-subdued); }
 .why-total th, .why-total td { border-top: 1px solid var(--border-color-primary); font-weight: 600; }
 .why-note { color: var(--body-text-color-subdued); margin-top: 2px; }
+.judge { display: flex; align-items: center; gap: 4px; margin-top: 6px; font-size: 0.78em; flex-wrap: wrap; }
+.judge-label { color: var(--body-text-color-subdued); }
+.judge button { border: 1px solid var(--border-color-primary); border-radius: 9px; padding: 1px 8px;
+  background: var(--background-fill-secondary); color: var(--body-text-color); cursor: pointer; font-size: 1em; }
+.judge button[aria-pressed="true"] { font-weight: 700; color: #fff; }
+.judge button.g0[aria-pressed="true"] { background: #6b7280; border-color: #6b7280; }
+.judge button.g1[aria-pressed="true"] { background: #2563eb; border-color: #2563eb; }
+.judge button.g2[aria-pressed="true"] { background: #7c3aed; border-color: #7c3aed; }
+.judged { font-size: 0.8em; padding: 1px 6px; border-radius: 9px; white-space: nowrap; color: #fff; }
+.judged.g0 { background: #6b7280; }
+.judged.g1 { background: #2563eb; }
+.judged.g2 { background: #7c3aed; }
+"""
+
+# Clicks on a card's judgement buttons become the column's "click" event with the query, the document's id and
+# the grade (the same button again: cleared); every other click in a column does nothing.
+JUDGE_JS = """
+element.addEventListener('click', (event) => {
+  const button = event.target.closest('.judge button');
+  if (!button || !element.contains(button)) return;
+  const hit = button.closest('.hit'), column = button.closest('[data-query]');
+  if (!hit || !column) return;
+  const pressed = button.getAttribute('aria-pressed') === 'true';
+  trigger('click', {query: column.dataset.query, id: hit.dataset.id, grade: pressed ? null : Number(button.dataset.grade)});
+});
 """
 
 STATUS_CSS = """
@@ -290,9 +316,10 @@ def why_details(hit: Hit, alpha_used: float | None, fusion: str, lang: str = "zh
 def hit_card(hit: Hit, column: str, calibration: Calibration, threshold: float, top_score: float | None = None,
              lang: str = "zh", alpha_used: float | None = None, fusion: str = "",
              evidence: Mapping[str, float | None] | None = None, floor: float | None = None,
-             choice: WeightChoice | None = None) -> str:
+             choice: WeightChoice | None = None, grades: Mapping[str, int] | None = None) -> str:
     """One hit as an HTML card: rank, score (4 decimals), highlighted text, bar, and for hybrid hits the rank
-    movement, the weighted parts of the score and an expandable "why this rank".
+    movement, the weighted parts of the score and an expandable "why this rank"; with ``grades`` (judging on),
+    the three judgement buttons and, once judged, the grade as a badge.
 
     Args:
         hit: the hit.
@@ -337,11 +364,52 @@ def hit_card(hit: Hit, column: str, calibration: Calibration, threshold: float, 
         head.append(f'<span class="move {move}" title="{html.escape(text("vs_hybrid_title", lang))}">'
                     f"{text('vs_hybrid', lang)} {label}</span>")
     width = bar_percent(hit, column, calibration, top_score, floor)
+    judge = ""
+    if grades is not None:
+        grade = grades.get(hit.text)
+        if grade is not None:
+            head.append(f'<span class="judged g{grade}">{html.escape(text("judged_badge", lang, grade=grade, name=text(f"grade_{grade}", lang)))}</span>')
+        judge = judge_buttons(grade, lang)
     return (f'<div class="hit {"relevant" if relevant else "other"}" data-rank="{hit.rank}" '
             f'data-id="{html.escape(hit.id)}">'
             f'<div class="hit-head">{"".join(head)}</div>'
             f'<div class="hit-text">{highlight(hit.text, hit.highlights)}</div>'
-            f'<div class="bar"><div class="fill" style="width: {width:.1f}%"></div></div>{extra}</div>')
+            f'<div class="bar"><div class="fill" style="width: {width:.1f}%"></div></div>{extra}{judge}</div>')
+
+
+def judge_buttons(grade: int | None, lang: str = "zh") -> str:
+    """A card's three judgement buttons (0 not relevant, 1 relevant, 2 highly relevant), ``grade`` pressed."""
+    buttons = "".join(
+        f'<button type="button" class="g{g}" data-grade="{g}" aria-pressed="{str(grade == g).lower()}" '
+        f'title="{html.escape(text("judge_title", lang))}">{g} {html.escape(text(f"grade_{g}", lang))}</button>'
+        for g in (0, 1, 2))
+    return f'<div class="judge"><span class="judge-label">{html.escape(text("judge_label", lang))}</span>{buttons}</div>'
+
+
+def judge_line(coverage: Coverage | None, judged: int, lang: str = "zh", k: int = 10,
+               names: Mapping[str, str] | None = None) -> str:
+    """The coverage meter under the results: nDCG@k of each column on the query's judgements and how many shown
+    hits are unjudged; before any judgement of the query, how to start.
+
+    Args:
+        coverage: ``hybrid.judgements.coverage`` of this search (None: no search shown).
+        judged: how many judgements the session holds (all queries).
+        lang: "zh" or "en".
+        k: the nDCG cut-off.
+        names: each column's short name by column name.
+    Returns:
+        HTML ("" when there is no search).
+    """
+    if coverage is None:
+        return ""
+    names = names or {}
+    scores = [f"{names.get(c, c)} {'—' if v is None else f'{v:.3f}'}" for c, v in coverage.ndcg.items()]
+    if all(v is None for v in coverage.ndcg.values()):
+        line = text("judge_line_none", lang, unjudged=coverage.unjudged, shown=coverage.shown, total=judged)
+    else:
+        line = text("judge_line", lang, k=k, scores=" · ".join(scores), unjudged=coverage.unjudged,
+                    shown=coverage.shown, total=judged)
+    return f'<div class="judge-line">{html.escape(line)}</div>'
 
 
 def evidence_text(evidence: Mapping[str, float | None], lang: str = "zh") -> str:
@@ -364,8 +432,9 @@ def bar_note(column: str, calibration: Calibration, lang: str = "zh") -> str:
 
 def column_html(title: str, hits: Sequence[Hit], column: str, calibration: Calibration, threshold: float,
                 lang: str = "zh", empty: str | None = None, alpha_used: float | None = None, fusion: str = "",
-                response: SearchResponse | None = None) -> str:
-    """One results column: a title, a note on what the bar shows, and the hit cards.
+                response: SearchResponse | None = None, grades: Mapping[str, int] | None = None) -> str:
+    """One results column: a title, a note on what the bar shows, and the hit cards (with judgement buttons and
+    badges when ``grades``, the query's judgements, is given).
 
     Args:
         title: column heading.
@@ -383,10 +452,11 @@ def column_html(title: str, hits: Sequence[Hit], column: str, calibration: Calib
     floor = response.evidence.cosine_mean if response is not None and column == "semantic" else None
     body = "".join(hit_card(h, column, calibration, threshold, top, lang, alpha_used, fusion,
                             hit_evidence(h, response) if response is not None else None, floor,
-                            response.weight_choice if response is not None else None) for h in hits)
+                            response.weight_choice if response is not None else None, grades) for h in hits)
     if not hits:
         body = f'<div class="col-empty">{html.escape(empty or text("no_hits", lang))}</div>'
-    return (f'<div class="results-col" data-column="{column}"><div class="col-head">'
+    query = f' data-query="{html.escape(response.query)}"' if response is not None and grades is not None else ""
+    return (f'<div class="results-col" data-column="{column}"{query}><div class="col-head">'
             f'<span class="col-title">{html.escape(title)}</span>'
             f'<span class="col-note">{bar_note(column, calibration, lang)}</span></div>{body}</div>')
 
@@ -413,11 +483,12 @@ def column_titles(model: str | None, fusion: str | None, alpha: float | None, la
 
 def results_columns(response: SearchResponse, calibration: Calibration, threshold: float,
                     lang: str = "zh", columns: Sequence[Column] = COLUMNS,
-                    notes: Mapping[str, str] | None = None) -> list[str]:
+                    notes: Mapping[str, str] | None = None, grades: Mapping[str, int] | None = None) -> list[str]:
     """The columns of one search as HTML, left to right.
 
     Columns the search did not compute (keyword-only while the model loads) say so; ``notes`` gives the
     message of an empty column by name (e.g. why the reranked one is empty: its model is still loading).
+    ``grades`` (the query's judgements by document text) turns judging on: buttons and badges on every card.
     """
     semantic_ran = response.query_vector is not None
     alpha = response.alpha_used if response.alpha_used is not None else response.settings.alpha
@@ -432,7 +503,8 @@ def results_columns(response: SearchResponse, calibration: Calibration, threshol
         else:
             message = empty.get(c.name)
         column = column_html(title, c.hits(response), c.name, calibration, threshold, lang, empty=message,
-                             alpha_used=response.alpha_used, fusion=response.settings.fusion, response=response)
+                             alpha_used=response.alpha_used, fusion=response.settings.fusion, response=response,
+                             grades=grades)
         out.append(query_tokens_html(response.query_tokens, lang) + column if c.name == "keyword" else column)
     return out
 

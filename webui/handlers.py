@@ -5,6 +5,7 @@ from __future__ import annotations
 import html
 import inspect
 import logging
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Iterator, Mapping, NamedTuple, Sequence
@@ -13,13 +14,14 @@ import gradio as gr
 import pandas as pd
 
 from hybrid.engine import EmptyQueryError, EngineNotReadyError, HybridEngine
+from hybrid import judgements as judging
 from hybrid.gate import Cancelled
 from hybrid.kb import KnowledgeBaseError, entries_from_file, parse_entries
 from hybrid.redact import hide_paths
 from hybrid.semantic import Embedder
 from hybrid.service import FAILED, LOADING, OFF, READY, ModelService
 from server.settings import DEFAULT_API_SETTINGS, MAX_UPLOAD_BYTES
-from server.uploads import is_received_upload
+from server.uploads import is_received_upload, upload_folder
 
 from . import format as fmt
 from . import plots, share
@@ -62,16 +64,17 @@ class SearchOutputs:
     vector_bar: Any
     vector_histogram: Any
     timings: pd.DataFrame
+    judged: str = ""  # the judgements' coverage line
 
     @staticmethod
     def size(columns: int = len(fmt.COLUMNS)) -> int:
         """How many outputs a search event has on a page with ``columns`` result columns."""
-        return 8 + columns
+        return 9 + columns
 
     def values(self) -> tuple[Any, ...]:
         """The outputs, columns spread out in the order of the page's columns (``DemoHandlers.columns``)."""
         return (self.notice, *self.columns, self.why, self.alpha_note, self.vector_summary, self.vector_table,
-                self.vector_bar, self.vector_histogram, self.timings)
+                self.vector_bar, self.vector_histogram, self.timings, self.judged)
 
 
 class KbChange(NamedTuple):
@@ -133,6 +136,17 @@ def render_message(message: KbMessage, lang: str) -> str:
     key, values, error = message
     values = {name: explain(v, lang) if isinstance(v, Mapping) else v for name, v in values.items()}
     return fmt.notice_html(text(key, lang, **values), error=error)
+
+
+def _export_folder() -> Path:
+    # in the server's upload folder: swept with the uploads, and gone when the server stops (server.uploads)
+    folder = upload_folder()
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+def _one_line(text: str) -> str:
+    return " ".join(text.splitlines()).strip()
 
 
 def _texts(engine: HybridEngine | None) -> list[str] | None:
@@ -467,7 +481,8 @@ class DemoHandlers:
 
     def search(self, engine: HybridEngine | None, query: str | None, kb_text: str | None, split: bool,
                alpha: float, fusion: str, normalizer: str, k: float, k1: float, b: float, threshold: float,
-               window: float | None, lang: str, rerank_n: float | None = None) -> SearchOutputs:
+               window: float | None, lang: str, rerank_n: float | None = None,
+               judgements: judging.Judgements | None = None) -> SearchOutputs:
         """Search the user's knowledge base and format every column and panel.
 
         Searches the session's engine when it holds exactly the typed knowledge base (semantic too once its
@@ -475,7 +490,8 @@ class DemoHandlers:
         search never waits for embedding. A query longer than the model reads is cut, with a notice. Bad
         input becomes a visible message. With the server's reranker loaded, the first ``rerank_n`` hybrid
         hits are reranked into the fourth column. ``window`` is how many candidates each retriever hands fusion
-        (the server's setting when None).
+        (the server's setting when None). ``judgements`` (the session's) turn on the judgement buttons and badges
+        and the coverage line (not over a served store, whose documents the session cannot export).
         """
         if not query or not query.strip():
             return self._empty(text("notice_empty_query", lang), lang)
@@ -535,9 +551,16 @@ class DemoHandlers:
         if not target.has_vectors and self.store_kb is None:  # the semantic columns say what they wait for
             waiting = self._state_text(2, engine, entries, lang)
             notes.update({c.name: waiting for c in self.columns if c.semantic and c.name != "reranked"})
+        grades = judging.grades_for(judgements, response.query) if self.store_kb is None else None
+        judged = ""
+        if grades is not None:
+            shown = {c.name: [hit.text for hit in c.hits(response)] for c in self.columns
+                     if c.hits(response) or not c.semantic or (target.has_vectors and c.name != fmt.RERANK_COLUMN.name)}
+            judged = fmt.judge_line(judging.coverage(shown, grades), judging.count(judgements), lang,
+                                    names={c.name: text(c.short, lang) for c in self.columns})
         return SearchOutputs(
             fmt.notice_html(notices),
-            fmt.results_columns(response, calibration, float(threshold), lang, self.columns, notes),
+            fmt.results_columns(response, calibration, float(threshold), lang, self.columns, notes, grades),
             fmt.why_table(response, lang),
             fmt.alpha_note(response, lang),
             fmt.vector_summary(response, embedder.dtype if embedder is not None else "", lang),
@@ -545,6 +568,7 @@ class DemoHandlers:
             plots.vector_bar(vector, lang=lang) if vector is not None else None,
             plots.vector_histogram(vector, lang=lang) if vector is not None else None,
             fmt.timings_table(response.timings_ms, lang),
+            judged,
         )
 
     def search_if_query(self, engine: HybridEngine | None, query: str | None, *rest: Any) -> tuple[Any, ...]:
@@ -552,6 +576,101 @@ class DemoHandlers:
         if not query or not query.strip():
             return tuple(gr.skip() for _ in range(SearchOutputs.size(len(self.columns))))
         return self.on_search(engine, query, *rest)
+
+    # ------------------------------------------------------------------ judgements
+
+    def _shown_text(self, engine: HybridEngine | None, kb_text: str | None, split: bool, doc_id: Any) -> str | None:
+        """The text of the shown document ``doc_id`` (a card's ``data-id``): the session engine's document when it
+        holds the typed knowledge base, else the entry at that position (a keyword-only search numbers entries
+        from 1); None for an id the knowledge base does not have."""
+        entries = self.entries(kb_text, split)
+        if not isinstance(doc_id, str) or len(doc_id) > 64:
+            return None
+        if engine is not None and _texts(engine) == entries:
+            return next((d.text for d in engine.documents if d.id == doc_id), None)
+        return entries[int(doc_id) - 1] if doc_id.isdigit() and 1 <= int(doc_id) <= len(entries) else None
+
+    def judge(self, judgements: judging.Judgements | None, engine: HybridEngine | None, kb_text: str | None,
+              split: bool, lang: str, evt: gr.EventData) -> tuple[Any, str]:
+        """A click on a card's judgement button (the column's event data: ``query``, ``id``, ``grade`` or None to
+        clear): the session's judgements with it, and a message when it could not be kept. Event data a page
+        did not send (any shape, any value) changes nothing and raises nothing.
+
+        Returns:
+            (the new judgements, or no change; the judgement message, "" when all went well).
+        """
+        data = getattr(evt, "_data", None)
+        if self.store_kb is not None or not isinstance(data, Mapping):
+            return gr.skip(), gr.skip()
+        query, doc_id, grade = data.get("query"), data.get("id"), data.get("grade")
+        if not isinstance(query, str) or (grade is not None and (type(grade) is not int or grade not in judging.GRADES)):
+            return gr.skip(), gr.skip()
+        document = self._shown_text(engine, kb_text, split, doc_id)
+        if document is None:
+            return gr.skip(), fmt.notice_html(text("judge_stale", lang), error=True)
+        try:
+            return judging.judge(judgements, query, document, grade), ""
+        except judging.JudgementsError as exc:
+            return gr.skip(), fmt.notice_html(explain(exc, lang), error=True)
+
+    def judgements_zip(self, judgements: judging.Judgements | None, kb_text: str | None, split: bool,
+                       lang: str) -> tuple[Any, str]:
+        """The session's judgements and knowledge base as the evaluation's files in one zip (``judging.to_zip``).
+
+        Returns:
+            (the file box, shown, holding the zip, or hidden when there is nothing to save; the message).
+        """
+        n = judging.count(judgements)
+        if not n:
+            return gr.File(value=None, visible=False), fmt.notice_html(text("judge_none", lang), error=True)
+        entries = self.entries(kb_text, split)
+        folder = Path(tempfile.mkdtemp(prefix="judgements-", dir=_export_folder()))
+        path = folder / "judgements.zip"
+        path.write_bytes(judging.to_zip(judgements, entries))
+        return (gr.File(value=str(path), visible=True),
+                fmt.notice_html(text("judge_downloaded", lang, n=n, q=len(judgements or {}), docs=len(entries))))
+
+    def load_judgements(self, path: str | None, judgements: judging.Judgements | None, kb_text: str | None,
+                        split: bool, lang: str) -> tuple[Any, ...]:
+        """Read a judgements zip (``judgements_zip``'s) into the session: its judgements join the session's (the
+        file's grade wins), and when its documents are not the knowledge base's, they become the knowledge base
+        (the previous one stays one click away, as after an upload).
+
+        Returns:
+            (judgements, knowledge-base text, sample, example chips, undo text, undo button, message); a file
+            that cannot be used changes nothing and says why.
+        """
+        skip = gr.skip()
+        if not path:
+            return (skip,) * 7
+        if not is_received_upload(path, self.upload_root):
+            log.warning("refused to read %r: not a file Gradio received as an upload", path)
+            return (*(skip,) * 6, fmt.notice_html(text("upload_not_received", lang, name=Path(path).name), error=True))
+        try:
+            with open(path, "rb") as handle:
+                data = handle.read(judging.MAX_ZIP_BYTES + 1)
+            loaded, documents = judging.from_files(judging.read_zip(data))
+            # a knowledge-base entry is one trimmed line: texts of the file become the entries they would be
+            loaded = {q: {_one_line(t): g for t, g in grades.items()} for q, grades in loaded.items()}
+            merged = {q: dict(g) for q, g in (judgements or {}).items()}
+            for query, grades in loaded.items():
+                merged.setdefault(query, {}).update(grades)
+            if judging.count(merged) > judging.MAX_JUDGEMENTS:
+                raise judging.JudgementsError("too many judgements", "judge_too_many",
+                                              limit=f"{judging.MAX_JUDGEMENTS:,}")
+        except (judging.JudgementsError, OSError) as exc:
+            return (*(skip,) * 6, fmt.notice_html(text("judge_failed", lang, error=explain(exc, lang)), error=True))
+        n, q = judging.count(loaded), len(loaded)
+        documents = [_one_line(d) for d in documents if d.strip()]
+        if documents == self.entries(kb_text, split) or self.store_kb is not None:
+            return (merged, skip, skip, skip, skip, skip, fmt.notice_html(text("judge_loaded", lang, n=n, q=q)))
+        new = "\n".join(documents)
+        problem = self._size_problem(self.entries(new, False), lang)
+        if problem:
+            return (*(skip,) * 6, fmt.notice_html(text("judge_failed", lang, error=problem), error=True))
+        sample = sample_of(new)
+        return (merged, new, sample, examples_update(sample, lang), kb_text or "", gr.update(visible=True),
+                fmt.notice_html(text("judge_loaded_kb", lang, n=n, q=q, docs=len(documents))))
 
     # ------------------------------------------------------------------ shareable state
 

@@ -202,11 +202,23 @@ class Results:
     timings: gr.Dataframe
     vector_bar: gr.Plot
     vector_histogram: gr.Plot
+    judge: JudgeBar
 
     def outputs(self) -> list[Any]:
         """The search event's outputs, in the order of ``SearchOutputs.values()``."""
         return [self.notice, *self.columns, self.why, self.alpha_note, self.vector_summary, self.vector_table,
-                self.vector_bar, self.vector_histogram, self.timings]
+                self.vector_bar, self.vector_histogram, self.timings, self.judge.line]
+
+
+@dataclass
+class JudgeBar:
+    """Under the results: the judgements' coverage line, their message, download and upload."""
+
+    line: gr.HTML
+    message: gr.HTML
+    download: gr.Button
+    file: gr.File
+    upload: gr.UploadButton
 
 
 def build_header(tr: Translator, status: ModelStatus, lang: str) -> tuple[gr.Radio, gr.HTML]:
@@ -353,9 +365,10 @@ def build_rerank_rest(tr: Translator, status: RerankerStatus, top_n: gr.Slider |
 
 
 def build_results(tr: Translator, status: ModelStatus, lang: str, shown: Sequence[fmt.Column] = fmt.COLUMNS,
-                  notes: dict[str, str] | None = None) -> Results:
-    """The notice line, the column picker (phones), the result columns ``shown`` and the two explaining panels;
-    ``notes`` are the first messages of columns that have their own (the reranked one while it loads)."""
+                  notes: dict[str, str] | None = None, judging: bool = True) -> Results:
+    """The notice line, the column picker (phones), the result columns ``shown``, the judgements bar (hidden
+    without ``judging``) and the two explaining panels; ``notes`` are the first messages of columns that have
+    their own (the reranked one while it loads)."""
     notice = gr.HTML("", css_template=fmt.NOTICE_CSS, elem_id="notice", padding=False)
     picker = tr.make(gr.Radio, i18n={"choices": lambda code: [(text(c.short, code), c.name) for c in shown],
                                      "label": "column_picker"},
@@ -363,8 +376,10 @@ def build_results(tr: Translator, status: ModelStatus, lang: str, shown: Sequenc
     placeholder = fmt.placeholder_columns(text("results_placeholder", lang), lang, status.model,
                                           calibration_for(status.model), shown, notes)
     with gr.Row(equal_height=False, elem_id="results"):
-        columns = [gr.HTML(value, css_template=fmt.COLUMN_CSS, elem_id=f"col-{c.name}", min_width=280, padding=False)
+        columns = [gr.HTML(value, css_template=fmt.COLUMN_CSS, elem_id=f"col-{c.name}", min_width=280, padding=False,
+                           js_on_load=fmt.JUDGE_JS)
                    for value, c in zip(placeholder, shown)]
+    judge = build_judge_bar(tr, judging)
     with tr.make(gr.Accordion, i18n={"label": "why_label"}, open=False, elem_id="why") as why_box:
         alpha_note = gr.Markdown("", elem_id="alpha-note")
         why = gr.Dataframe(fmt.why_table_empty(lang), interactive=False, wrap=True, elem_id="why-table",
@@ -382,7 +397,21 @@ def build_results(tr: Translator, status: ModelStatus, lang: str, shown: Sequenc
             vector_histogram = tr.make(gr.Plot, i18n={"label": "plot_hist_label"}, show_label=False,
                                        elem_id="vector-hist")
     return Results(notice, picker, columns, why_box, alpha_note, why, backstage, vector_summary, vector_table,
-                   timings, vector_bar, vector_histogram)
+                   timings, vector_bar, vector_histogram, judge)
+
+
+def build_judge_bar(tr: Translator, visible: bool = True) -> JudgeBar:
+    """The judgements' line and buttons (see ``JudgeBar``)."""
+    line = gr.HTML("", elem_id="judge-line", padding=False)
+    message = gr.HTML("", css_template=fmt.NOTICE_CSS, elem_id="judge-message", padding=False)
+    with gr.Row(equal_height=True, elem_id="judge-bar", visible=visible):
+        download = tr.make(gr.Button, i18n={"value": "judge_download"}, variant="secondary", size="sm", scale=0,
+                           min_width=180, elem_id="judge-download")
+        upload = tr.make(gr.UploadButton, i18n={"label": "judge_upload"}, file_types=[".zip"], file_count="single",
+                         variant="secondary", size="sm", scale=0, min_width=180, elem_id="judge-upload")
+        file = tr.make(gr.File, i18n={"label": "judge_file"}, visible=False, interactive=False, scale=3,
+                       elem_id="judge-file")
+    return JudgeBar(line, message, download, file, upload)
 
 
 def initial_timer(status: ModelStatus, poll_s: float) -> gr.Timer:

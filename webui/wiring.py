@@ -44,13 +44,19 @@ class Page:
     results: Results
     evaluation: EvalTab | None
     rerank: RerankBar | None = None
+    judgements: gr.State | None = None  # this visitor's relevance judgements (``hybrid.judgements``)
+
+    def __post_init__(self) -> None:
+        # stands for the reranker's top-n on a page without one, so the judgements keep their place
+        self._no_top_n = gr.State(None)
 
     def search_inputs(self) -> list[Any]:
         """The inputs of ``DemoHandlers.search``."""
         c = self.controls
-        top_n = [self.rerank.top_n] if self.rerank is not None and self.rerank.top_n is not None else []
+        top_n = self.rerank.top_n if self.rerank is not None and self.rerank.top_n is not None else self._no_top_n
+        judged = [self.judgements] if self.judgements is not None else []
         return [self.engine, self.query.query, self.kb.kb, self.kb.split, c.alpha, c.fusion, c.normalizer, c.k,
-                c.k1, c.b, c.threshold, c.window, self.language, *top_n]
+                c.k1, c.b, c.threshold, c.window, self.language, top_n, *judged]
 
     def restored(self) -> list[Any]:
         """The components ``DemoHandlers.restore`` fills, in its order."""
@@ -156,6 +162,24 @@ def wire_evaluation(page: Page, h: DemoHandlers) -> None:
                                     show_progress="hidden", **SEARCHING)
 
 
+def wire_judging(page: Page, h: DemoHandlers) -> None:
+    """A judgement button on any card updates the session's judgements and redraws the results (badges in every
+    column, the coverage line); the judgements download as a zip and upload again."""
+    if page.judgements is None:
+        return
+    j, kb = page.results.judge, page.kb
+    redraw = {"fn": h.search_if_query, "inputs": page.search_inputs(), "outputs": page.results.outputs(),
+              "show_progress": "hidden", **SEARCHING}
+    for column in page.results.columns:
+        column.click(h.judge, [page.judgements, page.engine, kb.kb, kb.split, page.language],
+                     [page.judgements, j.message], **CHEAP).then(**redraw)
+    j.download.click(h.judgements_zip, [page.judgements, kb.kb, kb.split, page.language], [j.file, j.message],
+                     **CHEAP)
+    j.upload.upload(h.load_judgements, [j.upload, page.judgements, kb.kb, kb.split, page.language],
+                    [page.judgements, kb.kb, kb.sample, page.query.examples, kb.undo_text, kb.undo, j.message],
+                    **CHEAP).then(**redraw)
+
+
 def wire(blocks: gr.Blocks, page: Page, h: DemoHandlers) -> None:
     """Connect every event of the page."""
     wire_load_and_index(blocks, page, h)
@@ -165,3 +189,4 @@ def wire(blocks: gr.Blocks, page: Page, h: DemoHandlers) -> None:
     wire_share(page, h)
     wire_language(page, h)
     wire_evaluation(page, h)
+    wire_judging(page, h)
