@@ -322,3 +322,39 @@ def test_why_this_rank_says_what_the_learned_weight_chose_and_why(engine):
                                                                                            lang="en")[2]
     finally:
         wm.use(None)
+
+
+# ---------------------------------------------------------------- judgements
+
+
+def test_cards_carry_judgement_buttons_and_the_badge_in_every_column(engine):
+    response = engine.search('法国 "><img src=x onerror=alert(1)>', k=3)
+    grades = {"法国的首都是巴黎。": 2}
+    columns = fmt.results_columns(response, UNCALIBRATED, 0.5, "zh", grades=grades)
+    for column in columns:
+        assert 'data-query="法国 &quot;&gt;&lt;img src=x onerror=alert(1)&gt;"' in column  # escaped, never markup
+        assert "<img" not in column
+    shown = [c for c, name in zip(columns, ("keyword", "semantic", "hybrid")) if "的首都是巴黎" in c]
+    assert len(shown) == 3
+    for column in shown:
+        card = column[column.index('<div class="hit'):]
+        card = card[: card.index("的首都是巴黎")]  # the head of the judged card: its badge
+        assert 'class="judged g2"' in card and "已评 2 很相关" in card
+        assert column.count('aria-pressed="true"') == 1 and 'data-grade="2" aria-pressed="true"' in column
+    # without judgements (a served store) there are no buttons and no query attribute
+    plain = fmt.results_columns(response, UNCALIBRATED, 0.5, "zh")
+    assert not any('class="judge"' in c or "data-query" in c for c in plain)
+
+
+def test_judge_buttons_and_line_in_both_languages():
+    assert fmt.judge_buttons(None, "en").count('aria-pressed="false"') == 3
+    assert '0 not relevant' in fmt.judge_buttons(0, "en") and 'data-grade="0" aria-pressed="true"' in \
+        fmt.judge_buttons(0, "en")
+    from hybrid.judgements import coverage
+
+    cov = coverage({"keyword": ["A", "B"], "hybrid": ["A"]}, {"A": 1})
+    line = fmt.judge_line(cov, 3, "zh", names={"keyword": "关键词", "hybrid": "混合"})
+    assert "nDCG@10 关键词 1.000 · 混合 1.000" in line and "显示的 2 条中 1 条未评判" in line and "共 3 条" in line
+    none = fmt.judge_line(coverage({"keyword": ["A"]}, {"A": 0}), 1, "en")
+    assert "no hit of this query is judged relevant" in none and "0 of 1 shown hits unjudged" in none and "this session: 1" in none
+    assert fmt.judge_line(None, 0) == ""

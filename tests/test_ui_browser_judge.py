@@ -1,0 +1,144 @@
+"""Issue 18, "judge while you search", in Chromium (1440 px and 390 px, Chinese and English): judge hits in two
+columns, see the badges and the coverage line, download the judgements, upload them in a new session, evaluate
+them in the evaluation tab, and clear a judgement.
+
+The page is served in its own process (``tests/ui_server.py``, the fake one-hot model); after each test the
+server's log must hold no exception and no error record (``tests/conftest.py``).
+"""
+
+from __future__ import annotations
+
+import io
+import re
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from tests.browser import hits, idle, search
+
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.filterwarnings("ignore:.*no_silent_downcasting"),
+    pytest.mark.filterwarnings("ignore:The copy keyword is deprecated"),
+]
+
+LAYOUTS = [(1440, "zh-CN"), (390, "en-US")]
+QUERY = "巴黎是哪个国家的首都"
+ANSWER = "法国的首都是巴黎。"
+
+
+def _english(p) -> None:
+    from playwright.sync_api import expect
+
+    p.get_by_label("English").check()
+    expect(p.locator("#search-button")).to_have_text("Search")
+    idle(p)
+
+
+def _show(p, column: str, width: int) -> None:
+    """On a phone one column shows at a time: pick it."""
+    if width < 700:
+        idle(p)
+        p.locator(f"#column-picker input[value={column}]").check()
+    p.locator(f"#col-{column}").wait_for(state="visible")
+
+
+def _card(p, column: str, text: str):
+    return hits(p, column).filter(has=p.locator(".hit-text", has_text=text)).first
+
+
+def _judge(p, column: str, text: str, grade: int) -> None:
+    idle(p)
+    _card(p, column, text).locator(f".judge button[data-grade='{grade}']").click()
+    idle(p)
+
+
+@pytest.mark.parametrize("width,locale", LAYOUTS)
+def test_judge_two_columns_download_upload_in_a_new_session_and_evaluate(page, tmp_path, width, locale):
+    """Clicks: search; "2" on the answer in the keyword column; "0" on another entry in the semantic column; the
+    download button and its file; in a new session the upload button (the zip), search, the evaluation tab's
+    "evaluate my judgements"; back in the first session "2" again (cleared)."""
+    from playwright.sync_api import expect
+
+    zh = locale.startswith("zh")
+    p = page(width=width, locale=locale)
+    if not zh:
+        _english(p)
+    search(p, QUERY)
+    _show(p, "keyword", width)
+    expect(hits(p, "keyword").first.locator(".hit-text")).to_have_text(ANSWER)
+    line = p.locator("#judge-line")
+    expect(line).to_contain_text("还没有评为相关" if zh else "no hit of this query is judged relevant")
+
+    _judge(p, "keyword", ANSWER, 2)
+    badge = "已评 2 很相关" if zh else "judged 2 highly relevant"
+    expect(_card(p, "keyword", ANSWER).locator(".judged")).to_have_text(badge)
+    _show(p, "hybrid", width)
+    expect(_card(p, "hybrid", ANSWER).locator(".judged")).to_have_text(badge)  # the same entry, another column
+    expect(_card(p, "hybrid", ANSWER).locator(".judge button[aria-pressed=true]")).to_have_attribute(
+        "data-grade", "2")
+
+    _show(p, "semantic", width)
+    other = next(t for t in hits(p, "semantic").locator(".hit-text").all_inner_texts() if t != ANSWER)
+    _judge(p, "semantic", other, 0)
+    expect(_card(p, "semantic", other).locator(".judged")).to_have_text("已评 0 不相关" if zh else "judged 0 not relevant")
+    expect(line).to_contain_text("nDCG@10")
+    expect(line).to_contain_text("混合 1.000" if zh else "Hybrid 1.000")
+    expect(line).to_contain_text("本会话共 2 条评判" if zh else "judgements in this session: 2")
+    card = _card(p, "semantic", other).bounding_box()
+    buttons = _card(p, "semantic", other).locator(".judge").bounding_box()
+    assert buttons["x"] + buttons["width"] <= card["x"] + card["width"] + 1  # inside the card, phone too
+
+    idle(p)
+    p.click("#judge-download")
+    expect(p.locator("#judge-message")).to_contain_text("已打包 2 条评判" if zh else "Judgements packed: 2 (queries: 1)")
+    with p.expect_download() as download:
+        p.locator("#judge-file a").first.click()
+    saved = tmp_path / "judgements.zip"
+    saved.write_bytes(Path(download.value.path()).read_bytes())
+    with zipfile.ZipFile(io.BytesIO(saved.read_bytes())) as archive:
+        assert sorted(archive.namelist()) == ["corpus.jsonl", "qrels.tsv", "queries.jsonl"]
+        assert sorted(line.split("\t")[2] for line in archive.read("qrels.tsv").decode().splitlines()) == ["0", "2"]
+        assert QUERY in archive.read("queries.jsonl").decode()
+
+    fresh = page(width=width, locale=locale)  # a new session: no judgements until the zip is uploaded
+    if not zh:
+        _english(fresh)
+    with fresh.expect_file_chooser() as chooser:
+        fresh.click("#judge-upload")
+    chooser.value.set_files(str(saved))
+    expect(fresh.locator("#judge-message")).to_contain_text("已载入 2 条评判" if zh else "Judgements loaded: 2")
+    search(fresh, QUERY)
+    _show(fresh, "hybrid", width)
+    expect(_card(fresh, "hybrid", ANSWER).locator(".judged")).to_have_text(badge)
+    expect(fresh.locator("#judge-line")).to_contain_text("本会话共 2 条评判" if zh else "judgements in this session: 2")
+    idle(fresh)
+    fresh.get_by_role("tab", name="评测" if zh else "Evaluate").click()
+    fresh.click("#eval-judged")
+    status = fresh.locator("#eval-status")
+    expect(status).to_contain_text("我的评判：1 个查询" if zh else "my judgements: 1 quer")
+    hybrid = fresh.locator("#eval-table").get_by_role("row", name=re.compile(r"^(混合|hybrid)"))
+    expect(hybrid.first.get_by_role("gridcell").nth(1)).to_have_text("1")  # nDCG@10: the answer is first
+
+    _show(p, "keyword", width)
+    _judge(p, "keyword", ANSWER, 2)  # the pressed grade again: cleared
+    expect(_card(p, "keyword", ANSWER).locator(".judged")).to_have_count(0)
+    expect(line).to_contain_text("本会话共 1 条评判" if zh else "judgements in this session: 1")
+
+
+def test_a_judgements_file_that_is_no_zip_is_refused_in_the_page_language(page, tmp_path):
+    """Clicks: the upload button with a text file named .zip; the message says why, in Chinese, and nothing
+    changes."""
+    from playwright.sync_api import expect
+
+    p = page(width=1440, locale="zh-CN")
+    bogus = tmp_path / "judgements.zip"
+    bogus.write_text("这不是压缩包", encoding="utf-8")
+    with p.expect_file_chooser() as chooser:
+        p.click("#judge-upload")
+    chooser.value.set_files(str(bogus))
+    expect(p.locator("#judge-message")).to_contain_text("评判文件无法使用：这不是 zip 文件")
+    idle(p)
+    p.click("#judge-download")
+    expect(p.locator("#judge-message")).to_contain_text("还没有评判")
