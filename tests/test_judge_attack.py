@@ -1,0 +1,157 @@
+"""The judgement events as an attacker meets them, on the real server on loopback (Gradio's wire protocol): forged
+click data of any shape, server paths and hostile zips for the upload, the events refused without the key."""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+import os
+import uuid
+import zipfile
+from pathlib import Path
+
+import httpx
+import pytest
+from gradio.utils import get_upload_folder
+
+from hybrid import judgements as judging
+from hybrid.settings import DEFAULT_SETTINGS as d
+from server import ApiSettings
+from tests.test_security import KEY, config, fn_index_of, serve_demo
+
+os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+
+pytestmark = [
+    pytest.mark.server,
+    pytest.mark.filterwarnings("ignore:.*no_silent_downcasting"),
+    pytest.mark.filterwarnings("ignore:The copy keyword is deprecated"),
+]
+
+KB = "法国的首都是巴黎。\n香蕉是一种水果。\n机器学习模型可以理解文本语义。"
+QUERY = "法国的首都"
+
+
+@pytest.fixture(scope="module")
+def running():
+    """``python demo.py`` (open, the fake model), its page's own knowledge base typed in each session."""
+    server = serve_demo(None)
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="module")
+def keyed():
+    server = serve_demo(None, api_settings=ApiSettings(api_key="k123"))
+    yield server
+    server.stop()
+
+
+def join(url: str, fn_index: int, data: list, session: str, event_data=None, headers=None) -> list[dict]:
+    """One event as the page sends it (with ``event_data``, what a gr.HTML ``trigger`` carries), its messages."""
+    with httpx.Client(base_url=url, headers=headers or {}, timeout=60) as http:
+        r = http.post("/gradio_api/queue/join", json={"data": data, "fn_index": fn_index, "session_hash": session,
+                                                      "event_data": event_data, "trigger_id": None})
+        if r.status_code != 200:
+            return [{"msg": "refused", "status": r.status_code}]
+        messages = []
+        with http.stream("GET", "/gradio_api/queue/data", params={"session_hash": session}) as stream:
+            for line in stream.iter_lines():
+                if line.startswith("data:"):
+                    messages.append(json.loads(line[5:]))
+                    if messages[-1].get("msg") in ("process_completed", "close_stream", "unexpected_error"):
+                        break
+        return messages
+
+
+def completed(messages: list[dict]) -> list:
+    done = [m for m in messages if m.get("msg") == "process_completed"]
+    assert done and done[-1]["success"], messages[-3:]
+    return done[-1]["output"]["data"]
+
+
+def judge_event(cfg: dict) -> int:
+    return fn_index_of(cfg, "col-keyword", "click")
+
+
+def judge_data() -> list:
+    return [None, None, KB, False, "zh"]  # judgements, engine (states), the knowledge base, split, language
+
+
+def saved_judgements(url: str, cfg: dict, session: str) -> dict:
+    """What the session holds, as its download gives it ({} when it holds nothing)."""
+    out = completed(join(url, fn_index_of(cfg, "judge-download", "click"), [None, KB, False, "zh"], session))
+    if not out[0] or not out[0].get("value"):
+        assert "还没有评判" in out[1]
+        return {}
+    path = Path(out[0]["value"]["path"])
+    assert path.is_file() and Path(get_upload_folder()) in path.resolve().parents  # in the swept upload folder
+    loaded, _ = judging.from_files(judging.read_zip(path.read_bytes()))
+    return loaded
+
+
+FORGED = [None, [], "2", 7, {"query": QUERY}, {"query": QUERY, "id": "1", "grade": 5},
+          {"query": QUERY, "id": "1", "grade": "2"}, {"query": QUERY, "id": "1", "grade": True},
+          {"query": QUERY, "id": "1", "grade": 1.0}, {"query": ["x"], "id": "1", "grade": 1},
+          {"query": "", "id": "1", "grade": 1}, {"query": "x" * 100_000, "id": "1", "grade": 1},
+          {"query": QUERY, "id": "../../etc/passwd", "grade": 1}, {"query": QUERY, "id": "99", "grade": 1},
+          {"query": QUERY, "id": "0", "grade": 1}, {"query": QUERY, "id": "-1", "grade": 1},
+          {"query": QUERY, "id": "9" * 5000, "grade": 1}, {"query": QUERY, "id": 1, "grade": 1},
+          {"query": QUERY, "id": None, "grade": None}]
+
+
+def test_a_judgement_click_with_any_event_data_changes_nothing_and_raises_nothing(running, caplog):
+    cfg = config(running.url)
+    session = uuid.uuid4().hex
+    with caplog.at_level(logging.ERROR):
+        for forged in FORGED:
+            out = completed(join(running.url, judge_event(cfg), judge_data(), session, forged))
+            assert "Traceback" not in json.dumps(out, ensure_ascii=False)
+        assert saved_judgements(running.url, cfg, session) == {}
+        # the page's own click is kept: entry 1 of the typed knowledge base (a keyword-only search numbers from 1)
+        completed(join(running.url, judge_event(cfg), judge_data(), session, {"query": QUERY, "id": "1", "grade": 2}))
+        assert saved_judgements(running.url, cfg, session) == {QUERY: {"法国的首都是巴黎。": 2}}
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR], caplog.records
+
+
+def test_the_upload_reads_only_received_files_and_refuses_hostile_zips(running, tmp_path):
+    cfg = config(running.url)
+    upload = fn_index_of(cfg, "judge-upload", "upload")
+    session = uuid.uuid4().hex
+    outside = tmp_path / "judgements.zip"
+    outside.write_bytes(judging.to_zip({QUERY: {"秘密": 2}}, ["秘密"]))
+    file_data = {"path": str(outside), "meta": {"_type": "gradio.FileData"}, "orig_name": "judgements.zip"}
+    messages = join(running.url, upload, [file_data, None, KB, False, "zh"], session)
+    done = [m for m in messages if m.get("msg") == "process_completed"][-1]
+    assert not done["success"] and "never fetches a URL" in done["output"]["error"]  # the server's file guard
+    assert saved_judgements(running.url, cfg, session) == {}
+
+    def uploaded(data: bytes) -> dict:
+        r = httpx.post(f"{running.url}/gradio_api/upload", files={"files": ("judgements.zip", data)})
+        assert r.status_code == 200, r.text
+        return {"path": r.json()[0], "meta": {"_type": "gradio.FileData"}, "orig_name": "judgements.zip"}
+
+    bomb = io.BytesIO()
+    with zipfile.ZipFile(bomb, "w", zipfile.ZIP_DEFLATED) as archive:
+        files = judging.to_files({QUERY: {"法国的首都是巴黎。": 2}}, KB.splitlines())
+        for name, content in {**files, "qrels.tsv": "\n" * (judging.MAX_ZIP_BYTES + 10)}.items():
+            archive.writestr(name, content)
+    for hostile, reason in ((bomb.getvalue(), "解压后）超过了"), (b"PK\x03\x04 broken", "这不是 zip 文件")):
+        out = completed(join(running.url, upload, [uploaded(hostile), None, KB, False, "zh"], session))
+        assert reason in json.dumps(out, ensure_ascii=False)
+    assert saved_judgements(running.url, cfg, session) == {}
+
+    good = judging.to_zip({QUERY: {"法国的首都是巴黎。": 2}}, KB.splitlines())
+    out = completed(join(running.url, upload, [uploaded(good), None, KB, False, "zh"], session))
+    assert "已载入 1 条评判" in json.dumps(out, ensure_ascii=False)
+    assert saved_judgements(running.url, cfg, session) == {QUERY: {"法国的首都是巴黎。": 2}}
+
+
+def test_the_judgement_events_are_refused_without_the_key(keyed):
+    cfg = config(keyed.url, KEY)
+    session = uuid.uuid4().hex
+    for fn, data in ((judge_event(cfg), judge_data()), (fn_index_of(cfg, "judge-download", "click"),
+                                                          [None, KB, False, "zh"])):
+        refused = join(keyed.url, fn, data, session, {"query": QUERY, "id": "1", "grade": 2})
+        assert refused[0].get("status") in (401, 403), refused[:2]
+        assert completed(join(keyed.url, fn, data, session, {"query": QUERY, "id": "1", "grade": 2}, KEY)) is not None
