@@ -89,6 +89,7 @@ def build_demo(service: ModelService, kb_text: str | None = None, *, sample: str
     with _blocks(lang) as demo:
         language, status_line = layout.build_header(tr, status, lang)
         timer = layout.initial_timer(status, wiring.STATUS_POLL_S)
+        judgements = gr.State({})  # this visitor's relevance judgements, beside the knowledge base
         with gr.Tabs() as tabs:
             with tr.make(gr.Tab, i18n={"label": "tab_search"}, id="search", elem_id="tab-search"):
                 kb = layout.build_knowledge_base(tr, h, initial_kb, first_sample, lang)
@@ -102,7 +103,6 @@ def build_demo(service: ModelService, kb_text: str | None = None, *, sample: str
                 export = build_export(tr)
                 # a store is tokenised as its collection was indexed: no tokeniser choice over it
                 tokenizer_panel = None if store_kb is not None else build_tokenizer_panel(tr, service.tokenizer)
-            judgements = gr.State({})  # this visitor's relevance judgements, beside the knowledge base
             with tr.make(gr.Tab, i18n={"label": "tab_evaluate"}, id="evaluate", elem_id="tab-evaluate"):
                 evaluation = build_eval_tab(tr, service, controls.alpha, controls.fusion, language,
                                             judged=judgements if store_kb is None else None,

@@ -65,6 +65,7 @@ def test_judge_two_columns_download_upload_in_a_new_session_and_evaluate(page, t
     p = page(width=width, locale=locale)
     if not zh:
         _english(p)
+    expect(p.locator("button[role=tab]")).to_have_count(2)  # search, evaluate (a stray State once made a third)
     search(p, QUERY)
     _show(p, "keyword", width)
     expect(hits(p, "keyword").first.locator(".hit-text")).to_have_text(ANSWER)
