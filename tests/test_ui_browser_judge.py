@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.browser import hits, idle, search
+from tests.browser import hits, idle, search, set_number
 
 pytestmark = [
     pytest.mark.browser,
@@ -86,6 +86,11 @@ def test_judge_two_columns_download_upload_in_a_new_session_and_evaluate(page, t
     expect(_card(p, "semantic", other).locator(".judged")).to_have_text("已评 0 不相关" if zh else "judged 0 not relevant")
     expect(line).to_contain_text("nDCG@10")
     expect(line).to_contain_text("混合 1.000" if zh else "Hybrid 1.000")
+    expect(line).to_contain_text("本会话共 2 条评判" if zh else "judgements in this session: 2")
+    title = p.locator("#col-hybrid .col-title").inner_text()
+    set_number(p, "alpha", 0.3)  # a change of settings keeps the judgements
+    expect(p.locator("#col-hybrid .col-title")).not_to_have_text(title)  # re-ranked (adaptive: its own α)
+    expect(_card(p, "semantic", other).locator(".judged")).to_have_count(1)
     expect(line).to_contain_text("本会话共 2 条评判" if zh else "judgements in this session: 2")
     card = _card(p, "semantic", other).bounding_box()
     buttons = _card(p, "semantic", other).locator(".judge").bounding_box()
