@@ -145,7 +145,7 @@ def test_build_demo_with_a_reranker_has_the_column_the_slider_and_no_hint():
     fns = {fn.name: fn for fn in blocks.fns.values()}
     assert fns["rerank_on_tick"].api_visibility == "private"
     search_inputs = [getattr(b, "elem_id", None) for b in fns["on_search"].inputs]
-    assert search_inputs[-1] == "rerank-n"
+    assert search_inputs[-2] == "rerank-n"  # then the judgements (a State)
 
 
 def test_while_the_reranker_loads_the_column_says_so_and_a_failure_says_why():

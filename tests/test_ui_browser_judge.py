@@ -148,3 +148,47 @@ def test_a_judgements_file_that_is_no_zip_is_refused_in_the_page_language(page, 
     idle(p)
     p.click("#judge-download")
     expect(p.locator("#judge-message")).to_contain_text("还没有评判")
+
+
+def test_quick_clicks_on_three_cards_keep_every_judgement(page):
+    """Clicks: search; "1", "0", "2" on the hybrid column's first three cards as fast as Playwright clicks (no
+    wait between them). Each judgement is kept: none starts from judgements another click is still changing."""
+    from playwright.sync_api import expect
+
+    p = page(width=1440, locale="zh-CN")
+    search(p, QUERY)
+    expect(hits(p, "hybrid")).to_have_count(5)
+    idle(p)
+    cards = hits(p, "hybrid")
+    texts = cards.locator(".hit-text").all_inner_texts()[:3]
+    for index, grade in enumerate((1, 0, 2)):
+        cards.nth(index).locator(f".judge button[data-grade='{grade}']").click()
+    expect(p.locator("#judge-line")).to_contain_text("本会话共 3 条评判")
+    for text, grade in zip(texts, (1, 0, 2)):
+        expect(_card(p, "hybrid", text).locator(".judged")).to_contain_text(f"已评 {grade}")
+
+
+def test_judgements_of_another_knowledge_base_are_left_out_of_the_evaluation_and_said(page):
+    """Clicks: search, "2" on the answer (everyday sample); the knowledge-base panel's sample picker (tech FAQ);
+    the evaluation tab's "evaluate my judgements": it says the judged entry is not in this knowledge base instead
+    of evaluating a corpus that is not the page's. Pasting a knowledge base of one's own hides the sample's
+    example chips."""
+    from playwright.sync_api import expect
+
+    from tests.browser import choose, open_accordion, type_knowledge_base
+
+    p = page(width=1440, locale="zh-CN")
+    search(p, QUERY)
+    _judge(p, "keyword", ANSWER, 2)
+    expect(_card(p, "keyword", ANSWER).locator(".judged")).to_have_count(1)
+    open_accordion(p, "kb-panel", "#kb textarea")
+    choose(p, "sample", "技术问答")
+    expect(p.locator("#index-info")).to_contain_text("向量索引就绪")
+    idle(p)
+    p.get_by_role("tab", name="评测").click()
+    p.click("#eval-judged")
+    expect(p.locator("#eval-status")).to_contain_text("本会话评为相关的条目都不在当前知识库里（1 条评判")
+    p.get_by_role("tab", name="搜索").click()
+    expect(p.locator("#examples")).to_be_visible()
+    type_knowledge_base(p, "我自己的条目一\n我自己的条目二")
+    expect(p.locator("#examples")).to_be_hidden()

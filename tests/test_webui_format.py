@@ -358,3 +358,18 @@ def test_judge_buttons_and_line_in_both_languages():
     none = fmt.judge_line(coverage({"keyword": ["A"]}, {"A": 0}), 1, "en")
     assert "no hit of this query is judged relevant" in none and "0 of 1 shown hits unjudged" in none and "this session: 1" in none
     assert fmt.judge_line(None, 0) == ""
+
+
+def test_a_keyword_match_the_querys_weight_ignores_says_why_on_the_card():
+    """tech sample, "GPU memory error": the CUDA entry is BM25 #1, adaptive chose alpha 1 (a blind spot)."""
+    hit = _hit(text="CUDA out of memory", score=0.27, keyword_score=2.4793, keyword_score_norm=1.0,
+               semantic_score=0.8, semantic_score_norm=0.27, keyword_contribution=0.0, semantic_contribution=0.27,
+               keyword_weight=0.0, semantic_weight=1.0, keyword_rank=1, semantic_rank=1, hybrid_rank=1)
+    card = fmt.hit_card(hit, "hybrid", UNCALIBRATED, 0.5, 0.27, "zh", alpha_used=1.0, fusion="adaptive")
+    assert "这条匹配了关键词（BM25 2.4793），但这次融合给关键词的权重是 0（α = 1.00）" in card
+    assert "adaptive 在语义最相近的候选里" in card
+    english = fmt.hit_card(hit, "hybrid", UNCALIBRATED, 0.5, 0.27, "en", alpha_used=1.0, fusion="weighted")
+    assert "keywords weight 0 (α = 1.00)" in english and "adaptive uses" not in english
+    weighted = fmt.hit_card(Hit(**{**hit.__dict__, "keyword_weight": 0.3, "keyword_contribution": 0.3}), "hybrid",
+                            UNCALIBRATED, 0.5, 0.57, "zh", alpha_used=0.7, fusion="weighted")
+    assert "权重是 0" not in weighted

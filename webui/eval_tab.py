@@ -493,12 +493,21 @@ def build_eval_tab(tr: Translator, service, alpha, fusion, language, *, normaliz
         if not any(g > 0 for grades in (judgements or {}).values() for g in grades.values()):
             return problem(text("eval_no_judgements", lang))
         entries = parse_entries(kb_text or "", split_long=bool(split_on), max_length=SPLIT_LONGER_THAN)
+        # the knowledge base is what is evaluated: judgements of entries it no longer holds are left out, and said
+        here = set(entries)
+        kept = {q: {t: g for t, g in grades.items() if t in here} for q, grades in judgements.items()}
+        left_out = judging.count(judgements) - judging.count(kept)
+        if not any(g > 0 for grades in kept.values() for g in grades.values()):
+            return problem(text("eval_judged_elsewhere", lang, n=left_out))
         try:
-            labelled = parse_labelled_set(*(judging.to_files(judgements, entries)[f] for f in LABELLED_FILES),
+            labelled = parse_labelled_set(*(judging.to_files(kept, entries)[f] for f in LABELLED_FILES),
                                           name=text("eval_judged_name", lang))
         except (LabelledSetError, KnowledgeBaseError) as exc:
             return problem(text("eval_bad_upload", lang, error=explain(exc, lang)))
-        return evaluate(labelled, swept_normalizers, swept_windows, lang, progress)
+        shown = list(evaluate(labelled, swept_normalizers, swept_windows, lang, progress))
+        if left_out:
+            shown[2] = f"{shown[2]}\n\n**⚠** {text('eval_judged_left_out', lang, n=left_out)}"
+        return tuple(shown)
 
     def on_run(uploaded, limit, swept_normalizers, swept_windows, kb_text, split_on, lang, progress=gr.Progress()):
         embedder = service.embedder

@@ -356,6 +356,9 @@ def hit_card(hit: Hit, column: str, calibration: Calibration, threshold: float, 
         split = text("parts", lang, kw=f"{hit.keyword_contribution:.4f}", sem=f"{hit.semantic_contribution:.4f}")
         if hit.score == 0 and hit.keyword_score is None:  # no evidence either way: say so rather than a bare 0
             split += f'<div class="zero-note">{text("zero_" + fusion if fusion == "adaptive" else "zero_other", lang)}</div>'
+        elif hit.keyword_score is not None and hit.keyword_weight == 0:  # a real match the query's weight ignores
+            split += (f'<div class="zero-note">{html.escape(text("zero_keyword_weight", lang, bm25=f"{hit.keyword_score:.4f}", alpha=f"{alpha_used if alpha_used is not None else 1:.2f}"))}'
+                      f'{html.escape(text("zero_keyword_weight_adaptive", lang)) if fusion == "adaptive" else ""}</div>')
         extra = f'<div class="parts">{split}</div>{why_details(hit, alpha_used, fusion, lang, choice)}'
     elif column == "keyword" and hit.matched_tokens:
         extra = matched_tokens_html(hit.matched_tokens, lang)

@@ -24,6 +24,10 @@ STATUS_POLL_S = 1.0
 PRIVATE: dict[str, Any] = {"api_visibility": "private"}
 CHEAP: dict[str, Any] = {"concurrency_limit": None, "show_progress": "hidden", **PRIVATE}
 SEARCHING: dict[str, Any] = {"concurrency_id": "search", "concurrency_limit": SEARCH_CONCURRENCY, **PRIVATE}
+# Judgements are read, changed and written back: one at a time (each takes a millisecond), every click queued, so
+# two quick clicks never both start from the same judgements and lose one.
+JUDGING: dict[str, Any] = {"concurrency_id": "judge", "concurrency_limit": 1, "trigger_mode": "multiple",
+                           "show_progress": "hidden", **PRIVATE}
 EMBEDDING: dict[str, Any] = {"concurrency_id": "embed", "concurrency_limit": EMBED_CONCURRENCY,
                              "trigger_mode": "always_last", "show_progress": "full", **PRIVATE}
 
@@ -78,8 +82,9 @@ def wire_load_and_index(blocks: gr.Blocks, page: Page, h: DemoHandlers) -> None:
         h.restore, page.kb.sample, page.restored(), **CHEAP).then(
         h.search_if_query, page.search_inputs(), page.results.outputs(), show_progress="hidden", **SEARCHING)
     page.timer.tick(h.status_on_load, [page.model_state, page.language], status_outputs, **CHEAP)
-    gr.on([kb.kb.change, kb.split.change], h.count, [kb.kb, kb.split, page.language], [kb.kb_info, kb.panel],
-          **CHEAP)
+    # the example chips follow the text: a pasted knowledge base of your own shows none of a sample's
+    gr.on([kb.kb.change, kb.split.change], h.count_and_examples, [kb.kb, kb.split, page.language],
+          [kb.kb_info, kb.panel, page.query.examples], **CHEAP)
     # The index event's first answer sets the index line, the notice and the columns to "embedding" together; the
     # search after it sets them to "ready" together (it reads the query as it is then, typed while embedding).
     gr.on([blocks.load, kb.kb.change, kb.split.change, page.model_state.change], h.index_and_search,
@@ -172,12 +177,13 @@ def wire_judging(page: Page, h: DemoHandlers) -> None:
               "show_progress": "hidden", **SEARCHING}
     for column in page.results.columns:
         column.click(h.judge, [page.judgements, page.engine, kb.kb, kb.split, page.language],
-                     [page.judgements, j.message], **CHEAP).then(**redraw)
+                     [page.judgements, j.message], **JUDGING).then(**redraw)
+    page.language.change(lambda: "", None, j.message, **CHEAP)  # a message in the other language goes
     j.download.click(h.judgements_zip, [page.judgements, kb.kb, kb.split, page.language], [j.file, j.message],
                      **CHEAP)
     j.upload.upload(h.load_judgements, [j.upload, page.judgements, kb.kb, kb.split, page.language],
                     [page.judgements, kb.kb, kb.sample, page.query.examples, kb.undo_text, kb.undo, j.message],
-                    **CHEAP).then(**redraw)
+                    **JUDGING).then(**redraw)
 
 
 def wire(blocks: gr.Blocks, page: Page, h: DemoHandlers) -> None:
