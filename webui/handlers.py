@@ -524,8 +524,8 @@ class DemoHandlers:
             query = query[: self.max_text_chars]
         fitted, limit = fit_query(query, embedder)
         if limit is not None:
-            notices.append(text("notice_truncated", lang, chars=len(query), limit=limit, kept=len(fitted),
-                                model=embedder.name))
+            notices.append(text("notice_truncated", lang, chars=f"{len(query):,}", limit=f"{limit:,}",
+                                kept=f"{len(fitted):,}", model=embedder.name))
         # The reranker may have loaded after this session's engine was built.
         target.reranker = self.service.reranker if self._reranking() else None
         rerank = int(rerank_n or self.service.settings.rerank) if target.reranker and target.has_vectors else 0
