@@ -58,6 +58,7 @@ def test_colours_follow_the_evidence_not_a_made_up_probability(chromium, real_de
     settled(page)
     expect(_card(page, "semantic", "法国的首都是巴黎")).to_have_class(re.compile(r"\brelevant\b"))
     assert "相关概率" not in page.locator("#results").inner_text()
+    expect(page.locator("#colour-legend")).to_contain_text("灰色 = 证据不够强，不等于不相关")
     expect(page.locator("#col-semantic .col-note")).to_have_text(TEXTS["zh"]["bar_note_semantic"])
     widths = page.locator("#col-semantic .hit .fill").evaluate_all("els => els.map(e => parseFloat(e.style.width))")
     assert widths[0] == 100.0 and max(widths[1:]) < 50  # relative to the top, from the mean cosine
@@ -72,6 +73,13 @@ def test_colours_follow_the_evidence_not_a_made_up_probability(chromium, real_de
         card = page.locator(f"#col-{column} .hit", has_text="CUDA out of memory").first
         assert "relevant" in (card.get_attribute("class") or "").split(), column
     assert "P(relevant)" not in page.locator("body").inner_text()
+    expect(page.locator("#colour-legend")).to_contain_text("grey = no strong evidence, which does not mean irrelevant")
+    # adaptive gave keywords weight 0 here: the card says so beside its "keyword 0.0000" part
+    expect(page.locator("#column-picker")).to_be_visible()
+    page.locator("#column-picker input[value=hybrid]").check()
+    cuda = page.locator("#col-hybrid .hit", has_text="CUDA out of memory").first
+    if "keyword 0.0000" in cuda.locator(".parts").inner_text():
+        expect(cuda.locator(".zero-note")).to_contain_text("but this search gives keywords weight 0")
     page.context.close()
 
 

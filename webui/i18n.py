@@ -127,6 +127,8 @@ TEXTS: dict[str, dict[str, str]] = {
         "relevant": "可能相关",
         "zero_keyword_weight": "这条匹配了关键词（BM25 {bm25}），但这次融合给关键词的权重是 0（α = {alpha}），所以关键词贡献为 0。",
         "zero_keyword_weight_adaptive": "adaptive 在语义最相近的候选里有关键词无法评判的条目（例如用另一种语言写的）时只用语义。",
+        "colour_legend": "<small>卡片颜色：**绿色** = 有强证据（条目含查询里的大部分词，或其余弦明显高于知识库里其他条目）；"
+                         "**灰色** = 证据不够强，不等于不相关（换一种说法的问题常常如此：看排名，或在下面评判）。</small>",
         "grade_0": "不相关",
         "grade_1": "相关",
         "grade_2": "很相关",
@@ -437,6 +439,10 @@ TEXTS: dict[str, dict[str, str]] = {
         "relevant": "likely relevant",
         "zero_keyword_weight": "This entry matched keywords (BM25 {bm25}), but this search gives keywords weight 0 (α = {alpha}), so their part is 0.",
         "zero_keyword_weight_adaptive": " adaptive uses only the semantic side when the closest semantic candidates include entries keyword matching cannot judge (written in another language, say).",
+        "colour_legend": "<small>Card colours: **green** = strong evidence (the entry holds most of the query's words, "
+                         "or its cosine stands well above the knowledge base's other entries); **grey** = no strong "
+                         "evidence, which does not mean irrelevant (a question in other words often is: read the rank, "
+                         "or judge it below).</small>",
         "grade_0": "not relevant",
         "grade_1": "relevant",
         "grade_2": "highly relevant",

@@ -375,6 +375,7 @@ def build_results(tr: Translator, status: ModelStatus, lang: str, shown: Sequenc
                      value="hybrid", elem_id="column-picker")
     placeholder = fmt.placeholder_columns(text("results_placeholder", lang), lang, status.model,
                                           calibration_for(status.model), shown, notes)
+    tr.make(gr.Markdown, i18n={"value": "colour_legend"}, elem_id="colour-legend")
     with gr.Row(equal_height=False, elem_id="results"):
         columns = [gr.HTML(value, css_template=fmt.COLUMN_CSS, elem_id=f"col-{c.name}", min_width=280, padding=False,
                            js_on_load=fmt.JUDGE_JS)
