@@ -250,3 +250,12 @@ def type_knowledge_base(page, content: str) -> None:
         if box.input_value() == content:
             return
     raise AssertionError("the knowledge-base box did not keep the pasted text")
+
+
+def english(page) -> None:
+    """Switch the page to English and wait until it has relabelled and is quiet again."""
+    from playwright.sync_api import expect
+
+    page.get_by_label("English").check()
+    expect(page.locator("#search-button")).to_have_text("Search")
+    idle(page)

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.browser import hits, idle, search, set_number
+from tests.browser import english, hits, idle, search, set_number
 
 pytestmark = [
     pytest.mark.browser,
@@ -26,14 +26,6 @@ pytestmark = [
 LAYOUTS = [(1440, "zh-CN"), (390, "en-US")]
 QUERY = "巴黎是哪个国家的首都"
 ANSWER = "法国的首都是巴黎。"
-
-
-def _english(p) -> None:
-    from playwright.sync_api import expect
-
-    p.get_by_label("English").check()
-    expect(p.locator("#search-button")).to_have_text("Search")
-    idle(p)
 
 
 def _show(p, column: str, width: int) -> None:
@@ -64,7 +56,7 @@ def test_judge_two_columns_download_upload_in_a_new_session_and_evaluate(page, t
     zh = locale.startswith("zh")
     p = page(width=width, locale=locale)
     if not zh:
-        _english(p)
+        english(p)
     expect(p.locator("button[role=tab]")).to_have_count(2)  # search, evaluate (a stray State once made a third)
     search(p, QUERY)
     _show(p, "keyword", width)
@@ -110,7 +102,7 @@ def test_judge_two_columns_download_upload_in_a_new_session_and_evaluate(page, t
 
     fresh = page(width=width, locale=locale)  # a new session: no judgements until the zip is uploaded
     if not zh:
-        _english(fresh)
+        english(fresh)
     with fresh.expect_file_chooser() as chooser:
         fresh.click("#judge-upload")
     chooser.value.set_files(str(saved))

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.browser import idle, open_accordion
+from tests.browser import english, idle, open_accordion
 from tests.test_evaluate import CORPUS, QRELS, QUERIES
 
 pytestmark = [
@@ -47,14 +47,6 @@ def _open_tab(p, lang: str) -> None:
     p.get_by_role("tab", name="评测" if lang == "zh" else "Evaluate").click()
 
 
-def _english(p) -> None:
-    from playwright.sync_api import expect
-
-    p.get_by_label("English").check()
-    expect(p.locator("#search-button")).to_have_text("Search")
-    idle(p)
-
-
 @pytest.mark.parametrize("width,locale", LAYOUTS)
 def test_band_sentence_and_a_hurt_query_opened_in_search_with_its_setting(page, tmp_path, width, locale):
     """Clicks: the evaluation tab; its upload box (a labelled set of five queries); window 20 beside the default's;
@@ -65,7 +57,7 @@ def test_band_sentence_and_a_hurt_query_opened_in_search_with_its_setting(page, 
     lang = "zh" if locale.startswith("zh") else "en"
     p = page(width=width, locale=locale)
     if lang == "en":
-        _english(p)
+        english(p)
     _open_tab(p, lang)
     p.locator("#eval-files input[type=file]").set_input_files(write_lab_set(tmp_path / "lab"))
     idle(p)
@@ -117,7 +109,7 @@ def test_queries_alone_show_how_much_a_setting_changes_the_rankings(page, tmp_pa
     lang = "zh" if locale.startswith("zh") else "en"
     p = page(width=width, locale=locale)
     if lang == "en":
-        _english(p)
+        english(p)
     _open_tab(p, lang)
     queries = tmp_path / "queries.jsonl"
     queries.write_text(_jsonl([("a", "我饿了"), ("b", "法国的首都"), ("c", "笔记本电脑黑屏")]), encoding="utf-8")
