@@ -375,12 +375,12 @@ def build_results(tr: Translator, status: ModelStatus, lang: str, shown: Sequenc
                      value="hybrid", elem_id="column-picker")
     placeholder = fmt.placeholder_columns(text("results_placeholder", lang), lang, status.model,
                                           calibration_for(status.model), shown, notes)
-    tr.make(gr.Markdown, i18n={"value": "colour_legend"}, elem_id="colour-legend")
     with gr.Row(equal_height=False, elem_id="results"):
         columns = [gr.HTML(value, css_template=fmt.COLUMN_CSS, elem_id=f"col-{c.name}", min_width=280, padding=False,
                            js_on_load=fmt.JUDGE_JS)
                    for value, c in zip(placeholder, shown)]
-    judge = build_judge_bar(tr, judging)
+    tr.make(gr.Markdown, i18n={"value": "colour_legend"}, elem_id="colour-legend")  # under the columns: the first
+    judge = build_judge_bar(tr, judging)                                          # screen keeps the top hits
     with tr.make(gr.Accordion, i18n={"label": "why_label"}, open=False, elem_id="why") as why_box:
         alpha_note = gr.Markdown("", elem_id="alpha-note")
         why = gr.Dataframe(fmt.why_table_empty(lang), interactive=False, wrap=True, elem_id="why-table",
