@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.browser import idle
+from tests.browser import english, idle
 from tests.test_evaluate import CORPUS, QRELS, QUERIES
-from tests.test_ui_browser_lab import LAYOUTS, _english, _jsonl, _open_tab, write_lab_set
+from tests.test_ui_browser_lab import LAYOUTS, _jsonl, _open_tab, write_lab_set
 
 pytestmark = [
     pytest.mark.browser,
@@ -44,7 +44,7 @@ def test_a_new_upload_replaces_the_last_and_says_what_was_read(page, tmp_path, w
     lang = "zh" if locale.startswith("zh") else "en"
     p = page(width=width, locale=locale)
     if lang == "en":
-        _english(p)
+        english(p)
     _open_tab(p, lang)
     upload = p.locator("#eval-files input[type=file]")
     listed = p.locator("#eval-files .file-preview td.filename")
