@@ -279,3 +279,21 @@ def test_apply_sets_the_best_points_normaliser_and_window_too():
     alpha, fusion, normalizer, window, note = apply.fn(report, "en")
     assert (alpha, fusion, normalizer, window) == (0.3, "weighted", "zscore", 50)
     assert note == "Applied alpha 0.3, fusion weighted, normaliser zscore and window 50 to the search tab."
+
+
+def test_an_upload_adds_the_boxs_tail_and_the_status_says_what_was_read(tiny, tmp_path, monkeypatch):
+    """Gradio's upload box appends an upload to the files it holds; the new files are its tail (a file uploaded
+    again has the same path, its content naming its folder), or what the last upload lacks once the box changed."""
+    import webui.eval_tab as eval_tab
+
+    assert eval_tab.new_uploads(["a", "b", "c", "a", "b", "d"], ["a", "b", "c"]) == ["a", "b", "d"]
+    assert eval_tab.new_uploads(["a", "b"], None) == ["a", "b"]
+    assert eval_tab.new_uploads(["a", "c", "d"], ["a", "b", "c"]) == ["d"]  # b removed by its own ×
+    paths = [str(tiny / n) for n in ("corpus.jsonl", "queries.jsonl", "qrels.tsv")]
+    assert eval_tab.upload_status(paths, "en").startswith("**⚠** Cannot read the labelled set: only files uploaded")
+    monkeypatch.setattr(eval_tab, "is_received_upload", lambda path: True)
+    assert eval_tab.upload_status(paths, "zh") == "已读入：3 个文件，4 个查询，5 篇文档。"
+    assert eval_tab.upload_status(paths[1:2], "en", ["one", "two"]) == \
+        "Read 1 file: 5 queries (no labels), 2 documents."
+    (tiny / "qrels.tsv").write_text("q1\td1\n", encoding="utf-8")
+    assert "qrels.tsv line 1" in eval_tab.upload_status(paths, "en")

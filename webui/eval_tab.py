@@ -114,6 +114,46 @@ def _parse_upload(paths: Sequence[str | os.PathLike[str]] | None, max_queries: i
     return parse_labelled_set(*texts, name=upload_name(found["corpus.jsonl"][0]), max_queries=max_queries)
 
 
+def new_uploads(box: Sequence[str], previous: Sequence[str] | None) -> list[str]:
+    """The files an upload added to the box: Gradio's upload box appends them to the files it holds
+    (``previous``, what the last upload left there), so they are the box's tail after ``previous``; when the box no
+    longer starts with ``previous`` (a file removed meanwhile), the files ``previous`` lacks. All of the box when
+    neither finds one (a file uploaded again has the same path: its content names its folder)."""
+    box, previous = [str(p) for p in box], [str(p) for p in previous or []]
+    if box[:len(previous)] == previous and len(box) > len(previous):
+        return box[len(previous):]
+    return [p for p in box if p not in previous] or box
+
+
+def not_received(paths: Sequence[str | os.PathLike[str]], lang: str) -> str | None:
+    """The page's message for the first path that is not a file uploaded to this server (None when all are):
+    a client can name any server path in an event's file data."""
+    for path in paths:
+        if not is_received_upload(path):
+            return text("eval_bad_upload", lang, error=text("eval_not_received", lang, name=Path(str(path)).name))
+    return None
+
+
+def upload_status(paths: Sequence[str | os.PathLike[str]], lang: str, documents: Sequence[str] = ()) -> str:
+    """The status line right after an upload: what the page read from ``paths`` (files, queries, documents), or
+    the message the run would give (``documents``: the knowledge base, searched by queries uploaded alone)."""
+    refused = not_received(paths, lang)
+    if refused:
+        return warning(refused)
+    try:
+        labelled = parse_upload(paths, documents=documents)
+    except (LabelledSetError, KnowledgeBaseError) as exc:
+        return warning(text("eval_bad_upload", lang, error=explain(exc, lang)))
+    files = text("eval_one_file" if len(paths) == 1 else "eval_n_files", lang, n=len(paths))
+    return text("eval_read" if labelled.qrels else "eval_read_unlabelled", lang, files=files,
+                queries=f"{len(labelled.queries):,}", docs=f"{len(labelled.documents):,}")
+
+
+def warning(message: str) -> str:
+    """A visitor's mistake as the status line shows it."""
+    return f"**⚠** {html.escape(message)}"
+
+
 def upload_name(corpus: Path, suffix: str = "corpus.jsonl") -> str:
     """The set's name from its corpus file's name ("scifact" for scifact-corpus.jsonl); "" for a plain
     corpus.jsonl (Gradio keeps uploads in folders named by a hash, which names nothing)."""
@@ -467,11 +507,12 @@ def build_eval_tab(tr: Translator, service, alpha, fusion, language, *, normaliz
         [], columns=overlap_table(None, None, lang)[0])}, interactive=False, elem_id="eval-overlap")
     report_state = gr.State(None)
     corpus_state = gr.State(None)  # the evaluated documents as a knowledge-base text
+    uploaded_state = gr.State([])  # the files the last upload left in the box
     shown = [table, curve, status, band, point, changes, ceiling, overlap]
 
     def problem(message: str) -> tuple[Any, ...]:
         # A visitor's mistake is answered on the page, in the page's language (not as a server error).
-        return (gr.skip(), gr.skip(), f"**⚠** {html.escape(message)}", *(gr.skip(),) * 7)
+        return (gr.skip(), gr.skip(), warning(message), *(gr.skip(),) * 7)
 
     def need_model(lang):
         state = service.status()
@@ -516,16 +557,23 @@ def build_eval_tab(tr: Translator, service, alpha, fusion, language, *, normaliz
         if not uploaded:
             return problem(text("eval_bad_upload", lang, error=text("eval_no_file", lang)))
         paths = [getattr(f, "name", f) for f in uploaded]
-        for path in paths:  # a client can name any server path in the event's file data
-            if not is_received_upload(path):
-                return problem(text("eval_bad_upload", lang,
-                                    error=text("eval_not_received", lang, name=Path(str(path)).name)))
+        refused = not_received(paths, lang)
+        if refused:
+            return problem(refused)
         entries = parse_entries(kb_text or "", split_long=bool(split_on), max_length=SPLIT_LONGER_THAN)
         try:
             labelled = parse_upload(paths, max_queries=int(limit) if limit else None, documents=entries)
         except (LabelledSetError, KnowledgeBaseError) as exc:
             return problem(text("eval_bad_upload", lang, error=explain(exc, lang)))
         return evaluate(labelled, swept_normalizers, swept_windows, lang, progress)
+
+    def on_upload(uploaded, previous, kb_text, split_on, lang):
+        # The box keeps earlier files beside new ones: a new upload replaces them, and is read at once.
+        box = [str(getattr(f, "name", f)) for f in uploaded or []]
+        added = new_uploads(box, previous)
+        entries = parse_entries(kb_text or "", split_long=bool(split_on), max_length=SPLIT_LONGER_THAN)
+        shown_files = gr.update(value=added) if added != box else gr.skip()
+        return shown_files, added, upload_status(added, lang, entries) if added else ""
 
     def on_point(report, index, lang):
         if not report:
@@ -556,6 +604,9 @@ def build_eval_tab(tr: Translator, service, alpha, fusion, language, *, normaliz
 
     export.button.click(on_export, [report_state, language], [export.file, status], **private)
     kb_inputs = [kb if kb is not None else gr.State(""), split if split is not None else gr.State(False)]
+    quiet = {**private, "concurrency_limit": None, "show_progress": "hidden"}
+    files.upload(on_upload, [files, uploaded_state, *kb_inputs, language], [files, uploaded_state, status], **quiet)
+    files.clear(lambda: [], None, uploaded_state, **quiet)
     run_button.click(on_run, [files, max_queries, normalizers, windows, *kb_inputs, language],
                      [*shown, report_state, corpus_state], **private)
     if judged is not None:

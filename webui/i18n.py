@@ -746,6 +746,10 @@ TEXTS["zh"].update({
     "eval_only_right": "只在右边",
     "eval_hybrid_short": "混合默认",
     "eval_chosen": "所选（{setting}）",
+    "eval_read": "已读入：{files}，{queries} 个查询，{docs} 篇文档。",
+    "eval_read_unlabelled": "已读入：{files}，{queries} 个查询（没有标注），{docs} 篇文档。",
+    "eval_one_file": "1 个文件",
+    "eval_n_files": "{n} 个文件",
 })
 TEXTS["en"].update({
     "window_label": "candidate window",
@@ -786,6 +790,10 @@ TEXTS["en"].update({
     "eval_only_right": "only right",
     "eval_hybrid_short": "hybrid default",
     "eval_chosen": "chosen ({setting})",
+    "eval_read": "Read {files}: {queries} queries, {docs} documents.",
+    "eval_read_unlabelled": "Read {files}: {queries} queries (no labels), {docs} documents.",
+    "eval_one_file": "1 file",
+    "eval_n_files": "{n} files",
 })
 
 def text(key: str, lang: str = DEFAULT_LANGUAGE, **values: object) -> str:

@@ -1,0 +1,78 @@
+"""The evaluation tab's upload box in Chromium (1440 px Chinese, 390 px English): a new upload replaces the files
+the box held (it used to list them beside the new ones, and the run refused two of a kind), and each upload says
+at once what the page read from it, or what is wrong with it, without running the evaluation.
+
+The page is served in its own process (``tests/ui_server.py``, the fake one-hot model); after each test the
+server's log must hold no exception and no error record (``tests/conftest.py``).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tests.browser import english, idle
+from tests.test_evaluate import CORPUS, QRELS, QUERIES
+from tests.test_ui_browser_lab import LAYOUTS, _jsonl, _open_tab, write_lab_set
+
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.filterwarnings("ignore:.*no_silent_downcasting"),
+    pytest.mark.filterwarnings("ignore:The copy keyword is deprecated"),
+]
+
+
+def write_small_set(folder: Path, qrels: str | None = None) -> list[str]:
+    """small-corpus.jsonl (5 documents), small-queries.jsonl and small-qrels.tsv (4 queries with a relevant
+    document) in ``folder``, or ``qrels`` as the qrels file's text; returns their paths."""
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "small-corpus.jsonl").write_text(_jsonl(CORPUS), encoding="utf-8")
+    (folder / "small-queries.jsonl").write_text(_jsonl(QUERIES), encoding="utf-8")
+    (folder / "small-qrels.tsv").write_text(qrels if qrels is not None else
+                                            "".join(f"{q}\t{d}\t{r}\n" for q, d, r in QRELS), encoding="utf-8")
+    return [str(folder / n) for n in ("small-corpus.jsonl", "small-queries.jsonl", "small-qrels.tsv")]
+
+
+@pytest.mark.parametrize("width,locale", LAYOUTS)
+def test_a_new_upload_replaces_the_last_and_says_what_was_read(page, tmp_path, width, locale):
+    """Uploads, none cleared with the box's ×: set A (9 documents, 5 queries with labels), set B (5 documents,
+    4 queries), "run" (B is evaluated), then B's corpus and queries with a broken qrels file (the error shows at
+    once; the corpus and queries are the same files as B's, so the same paths on the server)."""
+    from playwright.sync_api import expect
+
+    lang = "zh" if locale.startswith("zh") else "en"
+    p = page(width=width, locale=locale)
+    if lang == "en":
+        english(p)
+    _open_tab(p, lang)
+    upload = p.locator("#eval-files input[type=file]")
+    listed = p.locator("#eval-files .file-preview td.filename")
+    status = p.locator("#eval-status")
+
+    upload.set_input_files(write_lab_set(tmp_path / "a"))
+    expect(status).to_have_text("已读入：3 个文件，5 个查询，9 篇文档。" if lang == "zh" else
+                                "Read 3 files: 5 queries, 9 documents.")
+    expect(listed).to_have_count(3)
+    idle(p)
+
+    upload.set_input_files(write_small_set(tmp_path / "b"))
+    expect(status).to_have_text("已读入：3 个文件，4 个查询，5 篇文档。" if lang == "zh" else
+                                "Read 3 files: 4 queries, 5 documents.")
+    expect(listed).to_have_count(3)
+    for row in listed.all():
+        expect(row).to_contain_text("small-")
+    idle(p)
+
+    p.click("#eval-run")
+    expect(status).to_contain_text("small")
+    expect(status).to_contain_text("4 个查询，5 篇文档" if lang == "zh" else "4 queries, 5 documents")
+    expect(p.locator("#eval-table")).to_contain_text("nDCG@10")
+    idle(p)
+
+    upload.set_input_files(write_small_set(tmp_path / "broken", qrels="q1\td1\tnot-a-grade\n"))
+    expect(status).to_contain_text("无法读取评测文件：qrels.tsv 第 1 行" if lang == "zh" else
+                                   "Cannot read the labelled set: qrels.tsv line 1")
+    expect(status).not_to_contain_text("上传了不止一个" if lang == "zh" else "more than one")
+    expect(listed).to_have_count(3)
+    idle(p)
