@@ -14,8 +14,8 @@ from __future__ import annotations
 
 import pytest
 
-from tests.browser import idle, open_accordion, search, settled
-from tests.test_ui_browser_lab import _english, _open_tab, write_lab_set
+from tests.browser import english, idle, open_accordion, search, settled
+from tests.test_ui_browser_lab import _open_tab, write_lab_set
 
 pytestmark = [
     pytest.mark.browser,
@@ -101,7 +101,7 @@ def test_phone_english_evaluation_tables_keep_whole_words_and_every_column(page,
     from playwright.sync_api import expect
 
     p = page(width=390, height=844, locale="en-US")
-    _english(p)
+    english(p)
     _open_tab(p, "en")
     p.locator("#eval-files input[type=file]").set_input_files(write_lab_set(tmp_path / "lab"))
     idle(p)
