@@ -30,8 +30,11 @@ _MEASURE = """([id, widest]) => {
   const root = document.getElementById(id);
   const viewport = root.querySelector('.virtual-table-viewport');
   const canvas = document.createElement('canvas').getContext('2d');
-  const textWidth = (el, text) => { const s = getComputedStyle(el); canvas.font = `${s.fontWeight} ${s.fontSize} ${s.fontFamily}`;
-                                    return canvas.measureText(text).width; };
+  const textWidth = (el, text) => {
+    const s = getComputedStyle(el);
+    canvas.font = `${s.fontWeight} ${s.fontSize} ${s.fontFamily}`;
+    return canvas.measureText(text).width;
+  };
   // a word: a run of letters, digits and signs, or one CJK character (Chinese may break between any two)
   const WORD = /[^\\s\\u2e80-\\u9fff\\uf900-\\ufaff\\uff00-\\uffef]+|[\\u2e80-\\u9fff\\uf900-\\ufaff\\uff00-\\uffef]/g;
   const cut = [], split = [], narrow = [];
