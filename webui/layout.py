@@ -29,17 +29,31 @@ PAGE_CSS = """
 #header p { margin: 0; color: var(--body-text-color-subdued); }
 #column-picker { display: none; }
 #share-note:not(:has(.notice)), #kb-notice:not(:has(.notice)), #notice:not(:has(.notice)) { display: none; }
-/* Gradio sizes the cells of a table from column_widths and the card's width: on a phone, a character wide. A
-   cell keeps a readable width (the same in the header and the body, so columns stay aligned) and the table
-   scrolls inside its card; headers break between words, never inside one. */
+/* Gradio sizes the columns of a table from column_widths and the card's width (on a phone, a character or two
+   wide) or, without column_widths, from each column's longest value on one line (a label column then fills the
+   card and pushes the numbers out of sight). Here a cell keeps a readable width (the same in the header and the
+   body, so columns stay aligned), the table scrolls inside its card when it must, and text breaks only between
+   words: a column is never narrower than its longest word, a number never breaks. */
 #why-table table, #vector-table table, #why-table .virtual-body, #vector-table .virtual-body {
   width: max-content !important; min-width: 100%%; }
 #why-table th, #why-table .body-cell, #vector-table th, #vector-table .body-cell {
-  min-width: 4.5em !important; max-width: none !important; flex: 0 0 auto !important; }
+  max-width: none !important; flex: 0 0 auto !important; }
+#why-table th, #why-table .body-cell { min-width: 4.5em !important; }
+/* room for the widest value, "-0.0000": 7 digits of a monospaced font (0.6em each; the `ch` unit is unreliable
+   here, 0.5em while the web font is missing); at 1440 px the column_widths give more already */
+#vector-table th, #vector-table .body-cell { min-width: calc(4.25em + 2 * var(--size-2)) !important; }
 #why-table th:nth-child(2), #why-table .body-cell:nth-child(2) { min-width: 10em !important; }
-#why-table th, #vector-table th, #timings th, #eval-table th,
-#why-table th *, #vector-table th *, #timings th *, #eval-table th * {
+#why-table th, #vector-table th, #timings th, #eval-table th, #eval-changes th, #eval-overlap th,
+#why-table th *, #vector-table th *, #timings th *, #eval-table th *, #eval-changes th *, #eval-overlap th * {
   word-break: normal !important; overflow-wrap: normal !important; }
+/* the evaluation tables size their columns from the header and a row of each column's longest value: both
+   wrap between words, so the table squeezes into the card down to its longest words and no further */
+#eval-table th *, #eval-changes th *, #eval-overlap th *,
+#eval-table .sizing-body td, #eval-changes .sizing-body td, #eval-overlap .sizing-body td {
+  white-space: normal !important; }
+#eval-table .body-cell span, #eval-changes .body-cell span, #eval-overlap .body-cell span {
+  white-space: normal !important; text-overflow: clip !important; word-break: normal !important;
+  overflow-wrap: break-word !important; }
 @media (max-width: %(narrow)dpx) {
   #results { flex-direction: column; gap: 8px; }
   #results > * { min-width: 100%% !important; width: 100%% !important; }
