@@ -173,8 +173,9 @@ def wire_judging(page: Page, h: DemoHandlers) -> None:
     if page.judgements is None:
         return
     j, kb = page.results.judge, page.kb
+    # always_last: a redraw asked for while another runs is not dropped (the page would show one judgement short)
     redraw = {"fn": h.search_if_query, "inputs": page.search_inputs(), "outputs": page.results.outputs(),
-              "show_progress": "hidden", **SEARCHING}
+              "show_progress": "hidden", "trigger_mode": "always_last", **SEARCHING}
     for column in page.results.columns:
         column.click(h.judge, [page.judgements, page.engine, kb.kb, kb.split, page.language],
                      [page.judgements, j.message], **JUDGING).then(**redraw)
