@@ -279,7 +279,7 @@ def test_a_query_over_the_model_limit_is_cut_with_a_notice(handlers):
     assert fit_query("巴黎", encoder) == ("巴黎", None) and fit_query(long_query, None) == (long_query, None)
     out = _search(handlers, engine, long_query)
     notice = html.unescape(out.notice)
-    assert "5000 characters" in notice and "512 tokens" in notice and "first 480 characters" in notice
+    assert "5,000 characters" in notice and "512 tokens" in notice and "first 480 characters" in notice
     assert _top_text(_col(out, "keyword")) == "法国的首都是巴黎。"
 
 

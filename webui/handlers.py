@@ -551,7 +551,8 @@ class DemoHandlers:
         if not target.has_vectors and self.store_kb is None:  # the semantic columns say what they wait for
             waiting = self._state_text(2, engine, entries, lang)
             notes.update({c.name: waiting for c in self.columns if c.semantic and c.name != "reranked"})
-        grades = judging.grades_for(judgements, response.query) if self.store_kb is None else None
+        grades = judging.grades_for(judgements, response.query) if judgements is not None and self.store_kb is None \
+            else None
         judged = ""
         if grades is not None:
             shown = {c.name: [hit.text for hit in c.hits(response)] for c in self.columns
