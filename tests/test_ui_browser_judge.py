@@ -176,6 +176,9 @@ def test_judgements_of_another_knowledge_base_are_left_out_of_the_evaluation_and
     open_accordion(p, "kb-panel", "#kb textarea")
     choose(p, "sample", "技术问答")
     expect(p.locator("#index-info")).to_contain_text("向量索引就绪")
+    search(p, QUERY)  # the judged entry is not in this knowledge base: no nDCG of 0 claimed for it
+    expect(p.locator("#judge-line")).to_contain_text("这个查询还没有评为相关")
+    expect(p.locator("#judge-line")).to_contain_text("本会话共 1 条评判")
     idle(p)
     p.get_by_role("tab", name="评测").click()
     p.click("#eval-judged")
@@ -184,3 +187,4 @@ def test_judgements_of_another_knowledge_base_are_left_out_of_the_evaluation_and
     expect(p.locator("#examples")).to_be_visible()
     type_knowledge_base(p, "我自己的条目一\n我自己的条目二")
     expect(p.locator("#examples")).to_be_hidden()
+    expect(p.locator("#sample input")).to_have_value("")  # the picker names no sample for one's own text

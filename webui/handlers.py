@@ -223,6 +223,11 @@ class DemoHandlers:
         chips = gr.skip() if self.store_kb is not None else examples_update(sample_of(kb_text), lang)
         return (*self.count(kb_text, split, lang), chips)
 
+    def count_on_edit(self, kb_text: str | None, split: bool, lang: str) -> tuple[Any, Any, Any, Any]:
+        """``count_and_examples`` and the sample picker after an edit: a text that is no sample names none."""
+        sample = gr.skip() if self.store_kb is not None else sample_of(kb_text)
+        return (*self.count_and_examples(kb_text, split, lang), sample)
+
     def index(self, engine: HybridEngine | None, kb_text: str | None, split: bool, lang: str,
               progress: Callable[..., Any] = gr.Progress()) -> tuple[HybridEngine | None, str]:
         """Bring the user's engine up to date with the text box and the shared model.
@@ -553,6 +558,9 @@ class DemoHandlers:
             notes.update({c.name: waiting for c in self.columns if c.semantic and c.name != "reranked"})
         grades = judging.grades_for(judgements, response.query) if judgements is not None and self.store_kb is None \
             else None
+        if grades:  # judgements of entries this knowledge base no longer holds count for nothing here (as in the
+            here = set(entries)  # evaluation tab): an edit must not turn them into misses
+            grades = {t: g for t, g in grades.items() if t in here}
         judged = ""
         if grades is not None:
             shown = {c.name: [hit.text for hit in c.hits(response)] for c in self.columns

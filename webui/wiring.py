@@ -82,9 +82,9 @@ def wire_load_and_index(blocks: gr.Blocks, page: Page, h: DemoHandlers) -> None:
         h.restore, page.kb.sample, page.restored(), **CHEAP).then(
         h.search_if_query, page.search_inputs(), page.results.outputs(), show_progress="hidden", **SEARCHING)
     page.timer.tick(h.status_on_load, [page.model_state, page.language], status_outputs, **CHEAP)
-    # the example chips follow the text: a pasted knowledge base of your own shows none of a sample's
-    gr.on([kb.kb.change, kb.split.change], h.count_and_examples, [kb.kb, kb.split, page.language],
-          [kb.kb_info, kb.panel, page.query.examples], **CHEAP)
+    # the example chips and the sample picker follow the text: a pasted knowledge base of your own names no sample
+    gr.on([kb.kb.change, kb.split.change], h.count_on_edit, [kb.kb, kb.split, page.language],
+          [kb.kb_info, kb.panel, page.query.examples, kb.sample], **CHEAP)
     # The index event's first answer sets the index line, the notice and the columns to "embedding" together; the
     # search after it sets them to "ready" together (it reads the query as it is then, typed while embedding).
     gr.on([blocks.load, kb.kb.change, kb.split.change, page.model_state.change], h.index_and_search,
