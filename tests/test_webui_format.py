@@ -373,3 +373,9 @@ def test_a_keyword_match_the_querys_weight_ignores_says_why_on_the_card():
     weighted = fmt.hit_card(Hit(**{**hit.__dict__, "keyword_weight": 0.3, "keyword_contribution": 0.3}), "hybrid",
                             UNCALIBRATED, 0.5, 0.57, "zh", alpha_used=0.7, fusion="weighted")
     assert "权重是 0" not in weighted
+
+
+def test_the_judgements_set_is_named_in_the_pages_language():
+    report = {"dataset": plots.JUDGED_SET}
+    assert plots.dataset_name(report, "zh") == "我的评判" and plots.dataset_name(report, "en") == "my judgements"
+    assert plots.dataset_name({"dataset": "scifact"}, "en") == "scifact"

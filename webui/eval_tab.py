@@ -542,7 +542,7 @@ def build_eval_tab(tr: Translator, service, alpha, fusion, language, *, normaliz
             return problem(text("eval_judged_elsewhere", lang, n=left_out))
         try:
             labelled = parse_labelled_set(*(judging.to_files(kept, entries)[f] for f in LABELLED_FILES),
-                                          name=text("eval_judged_name", lang))
+                                          name=plots.JUDGED_SET)
         except (LabelledSetError, KnowledgeBaseError) as exc:
             return problem(text("eval_bad_upload", lang, error=explain(exc, lang)))
         shown = list(evaluate(labelled, swept_normalizers, swept_windows, lang, progress))

@@ -13,8 +13,14 @@ from .i18n import text
 _POSITIVE, _NEGATIVE = "#2563eb", "#f97316"
 
 
+# The name of the set "evaluate my judgements" builds (shown translated, whatever language it ran in).
+JUDGED_SET = "session-judgements"
+
+
 def dataset_name(report: Mapping[str, Any], lang: str) -> str:
     """The name the page gives an evaluated set ("uploaded set" when its files named none)."""
+    if report.get("dataset") == JUDGED_SET:
+        return text("eval_judged_name", lang)
     return str(report.get("dataset") or "") or text("eval_uploaded", lang)
 
 
