@@ -188,3 +188,20 @@ def test_judgements_of_another_knowledge_base_are_left_out_of_the_evaluation_and
     type_knowledge_base(p, "我自己的条目一\n我自己的条目二")
     expect(p.locator("#examples")).to_be_hidden()
     expect(p.locator("#sample input")).to_have_value("")  # the picker names no sample for one's own text
+
+
+def test_an_evaluation_message_does_not_stay_in_the_other_language(page):
+    """Clicks: the evaluation tab's "evaluate my judgements" with none (a warning in Chinese); English: the Chinese
+    warning goes; the button again: the warning in English."""
+    from playwright.sync_api import expect
+
+    p = page(width=1440, locale="zh-CN")
+    p.get_by_role("tab", name="评测").click()
+    p.click("#eval-judged")
+    status = p.locator("#eval-status")
+    expect(status).to_contain_text("这个会话还没有评为相关的评判")
+    english(p)
+    expect(status).to_have_text("")
+    idle(p)
+    p.click("#eval-judged")
+    expect(status).to_contain_text("This session has no hit judged relevant yet")

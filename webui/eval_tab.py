@@ -444,6 +444,14 @@ class EvalTab:
                 gr.update(value=changes, headers=changes_header), ceiling_text(report, lang),
                 gr.update(value=overlaps, headers=overlap_header))
 
+    @staticmethod
+    def drop_message(report: Mapping[str, Any] | None, status: str | None) -> Any:
+        """After a language switch before any run: the status line (an upload's summary or a problem, written in
+        the other language) goes; once there is a report, ``rerender`` writes its note in the new language."""
+        import gradio as gr
+
+        return "" if not report and status else gr.skip()
+
     def outputs(self) -> list[Any]:
         """The outputs of ``rerender``."""
         return [self.table, self.curve, self.status, self.band, self.point, self.changes, self.ceiling, self.overlap]

@@ -144,6 +144,8 @@ def wire_language(page: Page, h: DemoHandlers) -> None:
     if page.evaluation is not None:
         relabeled = relabeled.then(page.evaluation.rerender, page.evaluation.inputs(lang),
                                    page.evaluation.outputs(), **CHEAP)
+        lang.change(page.evaluation.drop_message, [page.evaluation.report, page.evaluation.status],
+                    page.evaluation.status, **CHEAP)
     relabeled.then(h.search_if_query, page.search_inputs(), page.results.outputs(), show_progress="hidden",
                    **SEARCHING)
 
