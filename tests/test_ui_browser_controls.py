@@ -333,7 +333,7 @@ def test_long_and_emoji_queries_say_what_happened(page):
     p = page()
     started = time.monotonic()
     search(p, "巴黎" * 2500)
-    expect(p.locator("#notice")).to_contain_text("查询有 5000 个字")
+    expect(p.locator("#notice")).to_contain_text("查询有 5,000 个字")
     expect(p.locator("#notice")).to_contain_text("只用了前 480 个字")
     expect(hits(p, "keyword").first).to_be_visible()
     assert time.monotonic() - started < 20
