@@ -253,9 +253,11 @@ def type_knowledge_base(page, content: str) -> None:
 
 
 def english(page) -> None:
-    """Switch the page to English and wait until it has relabelled and is quiet again."""
+    """Once the page is idle (``idle``), switch it to English and wait until it has relabelled and is quiet
+    again."""
     from playwright.sync_api import expect
 
+    idle(page)
     page.get_by_label("English").check()
     expect(page.locator("#search-button")).to_have_text("Search")
     idle(page)

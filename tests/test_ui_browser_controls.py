@@ -17,6 +17,7 @@ from tests.browser import (
     ServerProcess,
     choose,
     drag_slider,
+    english,
     hit_texts,
     hits,
     idle,
@@ -353,8 +354,7 @@ def test_share_link_reproduces_the_query_and_settings(page):
     choose(p, "fusion", "weighted")
     set_number(p, "k", 3)
     set_number(p, "alpha", 0.55)
-    p.get_by_label("English").check()
-    expect(p.locator("#search-button")).to_have_text("Search")
+    english(p)
     search(p, "显存不够怎么办")
     expect(hits(p, "hybrid")).to_have_count(3)
     shown = hit_texts(p, "hybrid")
