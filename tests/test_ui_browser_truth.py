@@ -154,6 +154,7 @@ def test_evaluation_best_setting_beats_every_row_and_alpha_ends_are_the_single_l
     page.get_by_role("tab", name="评测").click()
     page.locator("#eval-files input[type=file]").set_input_files(
         [str(tmp_path / n) for n in ("corpus.jsonl", "queries.jsonl", "qrels.tsv")])
+    expect(page.locator("#eval-status")).to_contain_text("已读入：3 个文件")  # the upload is in before "run"
     page.click("#eval-run")
     note = page.locator("#eval-status")
     expect(note).to_contain_text("最好的设置")

@@ -144,8 +144,10 @@ def wire_language(page: Page, h: DemoHandlers) -> None:
     if page.evaluation is not None:
         relabeled = relabeled.then(page.evaluation.rerender, page.evaluation.inputs(lang),
                                    page.evaluation.outputs(), **CHEAP)
-        lang.change(page.evaluation.drop_message, [page.evaluation.report, page.evaluation.status],
-                    page.evaluation.status, **CHEAP)
+        relabeled = relabeled.then(page.evaluation.drop_message, [page.evaluation.report, page.evaluation.status],
+                                   page.evaluation.status, **CHEAP)
+    if page.judgements is not None:  # a judgements message in the other language goes
+        relabeled = relabeled.then(lambda: "", None, page.results.judge.message, **CHEAP)
     relabeled.then(h.search_if_query, page.search_inputs(), page.results.outputs(), show_progress="hidden",
                    **SEARCHING)
 
@@ -181,7 +183,6 @@ def wire_judging(page: Page, h: DemoHandlers) -> None:
     for column in page.results.columns:
         column.click(h.judge, [page.judgements, page.engine, kb.kb, kb.split, page.language],
                      [page.judgements, j.message], **JUDGING).then(**redraw)
-    page.language.change(lambda: "", None, j.message, **CHEAP)  # a message in the other language goes
     j.download.click(h.judgements_zip, [page.judgements, kb.kb, kb.split, page.language], [j.file, j.message],
                      **CHEAP)
     j.upload.upload(h.load_judgements, [j.upload, page.judgements, kb.kb, kb.split, page.language],
