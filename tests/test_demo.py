@@ -134,7 +134,7 @@ def test_upload_utf8_gbk_csv_jsonl(encoder, tmp_path):
     assert handlers.upload(str(tmp_path / "gbk.txt"), REPLACE, "", "en").kb == "中文编码测试\n第二行"
     change = handlers.upload(str(tmp_path / "kb.csv"), REPLACE, "旧的一条", "en")
     assert change.kb == "苹果很甜\n香蕉很软" and change.upload is None
-    assert "Replaced the knowledge base (1 entries) with 2 entries from kb.csv" in html.unescape(change.notice)
+    assert "Replaced the knowledge base (1 entry) with 2 entries from kb.csv" in html.unescape(change.notice)
     assert handlers.upload(str(tmp_path / "kb.jsonl"), REPLACE, "", "en").kb == "巴黎\n东京"
 
 

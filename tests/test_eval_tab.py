@@ -49,7 +49,7 @@ def test_table_and_best_setting_in_both_languages(tiny):
     header, rows = report_table(report, "en")
     assert header == ["method", "nDCG@10", "Recall@10", "MRR@10"]
     assert [r[0].split(" ")[0] for r in rows] == ["keyword", "semantic", "hybrid", "best"]
-    assert rows[0][1] == pytest.approx(report["results"]["keyword"]["ndcg@10"], abs=1e-4)
+    assert rows[0][1] == f'{report["results"]["keyword"]["ndcg@10"]:.4f}'  # text: 1.0 shows as 1.0000, not 1
     header, rows = report_table(report, "zh")
     assert header[0] == "方法" and rows[0][0] == "关键词 (BM25)" and rows[3][0].startswith("最好的扫描点")
     shown = [float(r[1]) for r in rows]  # nDCG@10 of keyword, semantic, hybrid default and best
@@ -193,7 +193,7 @@ def test_helps_and_hurts_are_the_largest_changes_against_the_default_each_way():
     assert change_rows(report, 0) == [] and change_rows(report, None) == [] and change_rows(report, 9) == []
     header, table = change_table(report, 1, "en")
     assert header == ["effect", "query", "default nDCG@10", "this setting nDCG@10", "change", "action"]
-    assert table[2] == ["hurts", "查询2", 0.9, 0.3, "-0.6000", "↗ open in search"]
+    assert table[2] == ["hurts", "查询2", "0.9000", "0.3000", "-0.6000", "↗ open in search"]
     assert change_table(report, 1, "zh")[1][0][0] == "帮助"
 
 
@@ -216,7 +216,7 @@ def test_overlap_table_shows_the_pairs_and_the_default_against_the_chosen_settin
                                     "semantic | hybrid default",
                                     "hybrid default | chosen (weighted, α 0.0, minmax, window 100)"]
     keyword = report["overlap"]["keyword|hybrid"]  # weighted alpha 0 is the keyword list: the same pair, mirrored
-    assert rows[3][1:] == [round(keyword["jaccard@10"], 3), round(keyword["rbo@0.9"], 3), round(keyword["shared"], 1),
+    assert rows[3][1:] == [f'{keyword["jaccard@10"]:.3f}', f'{keyword["rbo@0.9"]:.3f}', round(keyword["shared"], 1),
                            round(keyword["only_right"], 1), round(keyword["only_left"], 1)]
     assert overlap_table(report, index, "zh")[1][0][0] == "关键词 (BM25) | 语义"
 
@@ -251,8 +251,7 @@ def test_queries_alone_are_a_set_without_labels_that_still_shows_the_overlap(tin
     _, rows = overlap_table(report, index, "en")
     assert len(rows) == 4 and rows[0][0] == "keyword (BM25) | semantic"
     semantic_end = next(i for i, p in enumerate(report["sweep"]) if p["fusion"] == "weighted" and p["alpha"] == 1.0)
-    assert overlap_table(report, semantic_end, "en")[1][3][1] == pytest.approx(
-        round(report["overlap"]["semantic|hybrid"]["jaccard@10"], 3))
+    assert overlap_table(report, semantic_end, "en")[1][3][1] == f'{report["overlap"]["semantic|hybrid"]["jaccard@10"]:.3f}'
     assert corpus_text(alone).split("\n") == entries
 
 

@@ -117,7 +117,7 @@ def test_judge_two_columns_download_upload_in_a_new_session_and_evaluate(page, t
     status = fresh.locator("#eval-status")
     expect(status).to_contain_text("我的评判：1 个查询" if zh else "my judgements: 1 quer")
     hybrid = fresh.locator("#eval-table").get_by_role("row", name=re.compile(r"^(混合|hybrid)"))
-    expect(hybrid.first.get_by_role("gridcell").nth(1)).to_have_text("1")  # nDCG@10: the answer is first
+    expect(hybrid.first.get_by_role("gridcell").nth(1)).to_have_text("1.0000")  # nDCG@10: the answer is first (4 decimals)
 
     _show(p, "keyword", width)
     _judge(p, "keyword", ANSWER, 2)  # the pressed grade again: cleared

@@ -159,6 +159,10 @@ def test_evaluation_best_setting_beats_every_row_and_alpha_ends_are_the_single_l
     note = page.locator("#eval-status")
     expect(note).to_contain_text("最好的设置")
     best = float(re.search(r"nDCG@10 = ([\d.]+)", note.inner_text()).group(1))
+    expect(page.locator("#eval-table")).to_contain_text("关键词 (BM25)")
+    table = page.locator("#eval-table").inner_text().split()
+    numbers = [c for c in table if re.fullmatch(r"[\d.]+", c)]
+    assert len(numbers) >= 12 and all(re.fullmatch(r"\d\.\d{4}", c) for c in numbers), numbers  # 1.0000, not 1
     curve = page.locator("#eval-curve .js-plotly-plot")
     expect(curve).to_be_visible()
     data = curve.evaluate("""e => ({traces: e.data.map(t => ({name: t.name, x: t.x, y: t.y})),

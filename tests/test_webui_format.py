@@ -379,3 +379,14 @@ def test_the_judgements_set_is_named_in_the_pages_language():
     report = {"dataset": plots.JUDGED_SET}
     assert plots.dataset_name(report, "zh") == "我的评判" and plots.dataset_name(report, "en") == "my judgements"
     assert plots.dataset_name({"dataset": "scifact"}, "en") == "scifact"
+
+
+def test_english_counts_of_one_are_singular_and_other_counts_stay_plural():
+    from webui.i18n import text
+
+    assert text("kb_count", "en", n=1) == "1 entry"
+    assert text("kb_count", "en", n=2) == "2 entries" and text("kb_count", "en", n=21) == "21 entries"
+    assert text("kb_count", "en", n="1,001") == "1,001 entries" and text("kb_count", "en", n=0) == "0 entries"
+    assert text("eval_read", "en", files="1 files", queries=1, docs=1) == "Read 1 file: 1 query, 1 document."
+    assert text("eval_read", "en", files="3 files", queries=11, docs=31) == "Read 3 files: 11 queries, 31 documents."
+    assert text("kb_count", "zh", n=1) == "共 1 条"

@@ -180,7 +180,7 @@ def report_table(report: Mapping[str, Any], lang: str = "zh",
         lang: "zh" or "en".
         best: the sweep point to show as best (``best_point``'s choice when None).
     Returns:
-        (column names, rows of method name and metrics to 4 decimals).
+        (column names, rows of method name and metrics as text with 4 decimals).
     """
     columns = [f"{m}@{k}" for k in _ks(report) for m in _METRICS]
     header = [text("eval_method", lang), *[f"{_METRIC_NAMES[m]}@{k}" for k in _ks(report) for m in _METRICS]]
@@ -191,7 +191,8 @@ def report_table(report: Mapping[str, Any], lang: str = "zh",
              (text("eval_hybrid", lang, fusion=config["fusion"], alpha=config["alpha"]), report["results"]["hybrid"])]
     if best:
         named.append((text("eval_best", lang, fusion=best["fusion"], alpha=best["alpha"]), best))
-    return header, [[name, *[round(float(values[c]), 4) for c in columns]] for name, values in named]
+    # Strings: a table shows a number 1.0 as "1" beside "0.9592"; fixed decimals also sort right in [0, 1]
+    return header, [[name, *[f"{float(values[c]):.4f}" for c in columns]] for name, values in named]
 
 
 def _settings_of_rows(report: Mapping[str, Any]) -> list[Mapping[str, Any]]:
@@ -353,7 +354,7 @@ def change_header(lang: str = "zh") -> list[str]:
 def change_table(report: Mapping[str, Any] | None, index: int | None,
                  lang: str = "zh") -> tuple[list[str], list[list[Any]]]:
     """Header and rows of the helps/hurts list (``change_rows``), each row ending in its open action."""
-    rows = [[text(f"eval_{r['effect']}", lang), r["query"], round(r["default"], 4), round(r["setting"], 4),
+    rows = [[text(f"eval_{r['effect']}", lang), r["query"], f"{r['default']:.4f}", f"{r['setting']:.4f}",
              f"{r['change']:+.4f}", text("eval_open", lang)] for r in change_rows(report, index)]
     return change_header(lang), rows
 
@@ -390,7 +391,7 @@ def overlap_table(report: Mapping[str, Any] | None, index: int | None,
     if index is not None and 0 <= int(index) < len(sweep) and "overlap_vs_default" in sweep[int(index)]:
         chosen = text("eval_chosen", lang, setting=point_label(sweep[int(index)], lang))
         pairs.append((f"{names['default']} | {chosen}", sweep[int(index)]["overlap_vs_default"]))
-    rows = [[name, round(v[f"jaccard@{PRIMARY_K}"], 3), round(v[f"rbo@{RBO_P}"], 3), round(v["shared"], 1),
+    rows = [[name, f"{v[f'jaccard@{PRIMARY_K}']:.3f}", f"{v[f'rbo@{RBO_P}']:.3f}", round(v["shared"], 1),
              round(v["only_left"], 1), round(v["only_right"], 1)] for name, v in pairs]
     return header, rows
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any, Callable, Mapping
 
 from hybrid.redact import hide_paths
@@ -803,7 +804,20 @@ def text(key: str, lang: str = DEFAULT_LANGUAGE, **values: object) -> str:
         KeyError: an unknown key or language (a programming error, not user input).
     """
     template = TEXTS[lang][key]
-    return template.format(**values) if values else template
+    if not values:
+        return template
+    formatted = template.format(**values)
+    return _singular(formatted) if lang == "en" else formatted
+
+
+# English counts in the templates are plural ("{n} entries"); a count of exactly one takes the singular.
+_SINGULARS = {"entries": "entry", "queries": "query", "documents": "document", "files": "file",
+              "judgements": "judgement", "words": "word", "characters": "character", "tokens": "token"}
+_ONE = re.compile(r"(?<![\d.,])\b1 (" + "|".join(_SINGULARS) + r")\b")
+
+
+def _singular(message: str) -> str:
+    return _ONE.sub(lambda m: f"1 {_SINGULARS[m.group(1)]}", message)
 
 
 def explain(error: Any, lang: str) -> str:
