@@ -15,6 +15,7 @@ import sys
 import time
 from dataclasses import replace
 from pathlib import Path
+from typing import Sequence
 
 import numpy as np
 
@@ -142,6 +143,76 @@ def table_rows(data: dict[str, dict[str, np.ndarray]], protocol: str, grouped: b
     return out
 
 
+# Candidate points a tree model may pick per query, and the retrievers' confidence features (no script or length
+# features: those mean different things on different knowledge bases)
+TREE_POINTS = tuple(("adaptive", a) for a in (0.3, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0))
+CONFIDENCE = ("matched_share", "coverage", "bm25_gap", "top_standing", "cosine_gap", "candidate_spread", "overlap",
+              "blind_spot")
+TREE_LEAVES = (10, 40, 120)
+TREE_MARGINS = (0.0, 0.002, 0.004, 0.008, 0.016)
+
+
+def tree_rows(data: dict[str, dict[str, np.ndarray]], protocol: str, kind: str, columns: Sequence[int]) -> list[dict]:
+    """``table_rows`` for a tree model (``kind``: "extra" trees or "boosted" trees) over ``columns`` of the features.
+
+    Per query it predicts each ``TREE_POINTS`` point's gain over the default and picks the best when that gain
+    is over a margin; leaf size and margin are chosen leaving one training set out at a time (nested: nothing is
+    tuned on the test queries), every set weighing alike.
+    """
+    from sklearn.ensemble import ExtraTreesRegressor, HistGradientBoostingRegressor
+    from sklearn.multioutput import MultiOutputRegressor
+
+    default = SWEEP.index(("adaptive", 0.7))
+    points = np.array([SWEEP.index(p) for p in TREE_POINTS])
+    cols = list(columns)
+
+    def fit(parts, leaf):
+        x = np.concatenate([p[0] for p in parts])[:, cols]
+        y = np.concatenate([p[1] for p in parts])
+        w = np.concatenate([np.full(len(p[0]), 1.0 / len(p[0])) for p in parts])
+        if kind == "extra":
+            model = ExtraTreesRegressor(150, min_samples_leaf=leaf, max_features=0.5, n_jobs=2, random_state=0)
+        else:
+            model = MultiOutputRegressor(HistGradientBoostingRegressor(max_iter=100, learning_rate=0.05,
+                                                                       min_samples_leaf=leaf, random_state=0))
+        return model.fit(x, y[:, points] - y[:, [default]], sample_weight=w)
+
+    def pick(gains, margin):
+        best = gains.argmax(axis=1)
+        return np.where(gains[np.arange(len(gains)), best] > margin, points[best], default)
+
+    def choose(parts, x):
+        score: dict[tuple[int, float], float] = {}
+        for leaf in TREE_LEAVES:
+            for i, held in enumerate(parts):
+                gains = fit([p for j, p in enumerate(parts) if j != i], leaf).predict(held[0][:, cols])
+                for margin in TREE_MARGINS:
+                    chosen = pick(gains, margin)
+                    gain = float((held[1][np.arange(len(chosen)), chosen] - held[1][:, default]).mean())
+                    score[(leaf, margin)] = score.get((leaf, margin), 0.0) + gain
+        leaf, margin = max(score, key=score.get)
+        return pick(fit(parts, leaf).predict(x[:, cols]), margin)
+
+    keyword, semantic = SWEEP.index(("weighted", 0.0)), SWEEP.index(("weighted", 1.0))
+    out = []
+    for name, m in data.items():
+        if protocol == "halves":
+            parts = [(d["x"][d["half"] == 0], d["sweep"][d["half"] == 0]) for d in data.values()]
+            test = m["half"] == 1
+        else:
+            parts = [(d["x"], d["sweep"]) for n, d in data.items() if n != name]
+            test = np.ones(len(m["x"]), dtype=bool)
+        sweep = m["sweep"][test]
+        chosen = choose(parts, m["x"][test])
+        means = sweep.mean(axis=0)
+        best = int(np.argmax(means))
+        out.append({"set": name, "queries": int(test.sum()),
+                    "learned": float(sweep[np.arange(len(chosen)), chosen].mean()), "default": float(means[default]),
+                    "best": float(means[best]), "best_point": SWEEP[best],
+                    "better_half": float(max(means[keyword], means[semantic]))})
+    return out
+
+
 def format_rows(rows: list[dict], protocol: str) -> str:
     """The rows as a Markdown table, with the issue's three tests."""
     lines = [f"| {protocol} | queries | learned | default (adaptive 0.7) | best fixed sweep point | better half | "
@@ -217,6 +288,8 @@ def main(argv=None) -> int:
     p.add_argument("--sets", default=",".join(SETS), help="comma-separated sets to use (default: all)")
     p.add_argument("--cost-docs", type=int, default=100_000, help="entries of the query-cost measurement (0: skip)")
     p.add_argument("--cost-queries", type=int, default=200)
+    p.add_argument("--trees", action="store_true",
+                   help="also compare tree models (extra trees, gradient-boosted trees) picking a point per query")
     p.add_argument("--write-model", type=Path, default=None, metavar="FILE",
                    help="also train on every query of every set and write the model (the packaged one: "
                         "hybrid/data/weight_model.json)")
@@ -239,6 +312,15 @@ def main(argv=None) -> int:
         print(f"\npenalty and margin chosen {'leaving one training set out (shipped)' if grouped else 'by random folds'}")
         for protocol in ("halves", "sets"):
             print(format_rows(table_rows(data, protocol, grouped), protocol))
+    if args.trees:
+        from hybrid.weight_model import FEATURE_NAMES
+
+        confidence = [FEATURE_NAMES.index(n) for n in CONFIDENCE]
+        for kind in ("extra", "boosted"):
+            for label, columns in (("every feature", range(len(FEATURE_NAMES))), ("confidence features", confidence)):
+                print(f"\n{kind} trees, {label}, leaf size and margin chosen leaving one training set out")
+                for protocol in ("halves", "sets"):
+                    print(format_rows(tree_rows(data, protocol, kind, columns), protocol))
     if args.write_model:
         write_model(data, args.write_model)
     if args.cost_docs:

@@ -101,3 +101,30 @@ def test_weight_model_bench_times_learned_beside_adaptive_in_one_run():
     assert out["entries"] == 1500 and out["queries"] == 8
     assert out["fuse ms median, learned"] > 0 and out["fuse ms median, adaptive"] > 0
     assert out["learned / adaptive, search"] == out["search ms median, learned"] / out["search ms median, adaptive"]
+
+
+def test_weight_model_bench_tree_models_find_a_planted_per_query_signal():
+    """Synthetic sets where one confidence feature says which sweep point wins a query: the nested tree
+    comparison must find it (above the default on every set), and it reports the default and best points."""
+    import numpy as np
+
+    from bench import bench_weight_model as b
+    from hybrid.weight_model import FEATURE_NAMES
+
+    rng = np.random.default_rng(0)
+    default, low = b.SWEEP.index(("adaptive", 0.7)), b.SWEEP.index(("adaptive", 0.3))
+    signal = FEATURE_NAMES.index("matched_share")
+    data = {}
+    for name in ("a", "b", "c"):
+        x = rng.normal(size=(80, len(FEATURE_NAMES)))
+        sweep = np.full((80, len(b.SWEEP)), 0.5)
+        wants_low = x[:, signal] > 0
+        sweep[wants_low, low] = 1.0  # these queries are only answered at adaptive 0.3
+        sweep[~wants_low, default] = 1.0  # the others only at the default
+        data[name] = {"x": x, "sweep": sweep, "half": np.arange(80) % 2}
+    for protocol in ("halves", "sets"):
+        rows = b.tree_rows(data, protocol, "extra", [signal, FEATURE_NAMES.index("overlap")])
+        assert [r["set"] for r in rows] == ["a", "b", "c"]
+        for r in rows:
+            assert r["learned"] > r["default"] + 0.15 and r["learned"] > r["best"] + 0.15, r  # the default is right half the time
+    assert "| mean |" in b.format_rows(rows, "sets")
