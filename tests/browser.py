@@ -12,6 +12,13 @@ from pathlib import Path
 
 import pytest
 
+# Every browser test module's marks; Gradio's queue sets pandas options that pandas 3 deprecates (its warnings only)
+BROWSER_MARKS = [
+    pytest.mark.browser,
+    pytest.mark.filterwarnings("ignore:.*no_silent_downcasting"),
+    pytest.mark.filterwarnings("ignore:The copy keyword is deprecated"),
+]
+
 ROOT = Path(__file__).resolve().parent.parent
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",

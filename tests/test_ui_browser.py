@@ -13,15 +13,11 @@ from pathlib import Path
 
 import pytest
 
-from tests.browser import hit_texts, hits, open_accordion, open_page, search, settled, type_knowledge_base
+from tests.browser import (
+    BROWSER_MARKS, hit_texts, hits, open_accordion, open_page, search, settled, type_knowledge_base)
 from webui.samples import sample_text
 
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.model,
-    pytest.mark.filterwarnings("ignore:.*no_silent_downcasting"),
-    pytest.mark.filterwarnings("ignore:The copy keyword is deprecated"),
-]
+pytestmark = [*BROWSER_MARKS, pytest.mark.model]
 
 DOCS = Path(__file__).resolve().parent.parent / "docs"
 WIDE, PHONE = (1440, 900), (390, 844)

@@ -8,13 +8,9 @@ import json
 import pytest
 
 from hybrid.settings import DEFAULT_SETTINGS
-from tests.browser import ServerProcess, choose, hit_texts, idle, open_page, search, set_number, settled
+from tests.browser import BROWSER_MARKS, ServerProcess, choose, hit_texts, idle, open_page, search, set_number, settled
 
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.filterwarnings("ignore:.*no_silent_downcasting"),
-    pytest.mark.filterwarnings("ignore:The copy keyword is deprecated"),
-]
+pytestmark = BROWSER_MARKS
 
 QUERY = "运动后吃什么补充体力"  # one of the sample's examples whose hybrid ranking the setting changes
 ALPHA, FUSION = 0.25, "rrf"

@@ -12,15 +12,11 @@ from pathlib import Path
 
 import pytest
 
-from tests.browser import english, idle
+from tests.browser import BROWSER_MARKS, english, idle
 from tests.test_evaluate import CORPUS, QRELS, QUERIES
 from tests.test_ui_browser_lab import LAYOUTS, _jsonl, _open_tab, write_lab_set
 
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.filterwarnings("ignore:.*no_silent_downcasting"),
-    pytest.mark.filterwarnings("ignore:The copy keyword is deprecated"),
-]
+pytestmark = BROWSER_MARKS
 
 
 def write_small_set(folder: Path, qrels: str | None = None) -> list[str]:

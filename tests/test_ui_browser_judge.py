@@ -15,13 +15,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.browser import english, hits, idle, search, set_number
+from tests.browser import BROWSER_MARKS, english, hits, idle, search, set_number
 
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.filterwarnings("ignore:.*no_silent_downcasting"),
-    pytest.mark.filterwarnings("ignore:The copy keyword is deprecated"),
-]
+pytestmark = BROWSER_MARKS
 
 LAYOUTS = [(1440, "zh-CN"), (390, "en-US")]
 QUERY = "巴黎是哪个国家的首都"

@@ -17,16 +17,10 @@ from hybrid import evaluate as ev
 from hybrid.engine import HybridEngine
 from hybrid.kb import Document
 from hybrid.metrics import ndcg_at_k
-from tests.browser import hits, idle, open_page, search, set_number, type_knowledge_base
+from tests.browser import BROWSER_MARKS, hits, idle, open_page, search, set_number, type_knowledge_base
 from tests.test_evaluate import DATASETS, default_model  # noqa: F401 (the packaged model, loaded once)
 
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.datasets,
-    pytest.mark.model,
-    pytest.mark.filterwarnings("ignore:.*no_silent_downcasting"),
-    pytest.mark.filterwarnings("ignore:The copy keyword is deprecated"),
-]
+pytestmark = [*BROWSER_MARKS, pytest.mark.datasets, pytest.mark.model]
 
 QUERIES = 20
 CANDIDATES = 150  # queries looked at to find 20 whose relevant documents are all shown

@@ -14,14 +14,10 @@ from pathlib import Path
 
 import pytest
 
-from tests.browser import english, idle, open_accordion
+from tests.browser import BROWSER_MARKS, english, idle, open_accordion
 from tests.test_evaluate import CORPUS, QRELS, QUERIES
 
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.filterwarnings("ignore:.*no_silent_downcasting"),
-    pytest.mark.filterwarnings("ignore:The copy keyword is deprecated"),
-]
+pytestmark = BROWSER_MARKS
 
 LAYOUTS = [(1440, "zh-CN"), (390, "en-US")]
 # The tiny set of tests/test_evaluate.py and a query that reciprocal-rank fusion ranks better than the default:

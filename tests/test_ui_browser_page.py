@@ -12,13 +12,9 @@ import re
 
 import pytest
 
-from tests.browser import choose, hit_texts, hits, open_accordion, open_page, search, set_number, settled
+from tests.browser import BROWSER_MARKS, choose, hit_texts, hits, open_accordion, open_page, search, set_number, settled
 
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.filterwarnings("ignore:.*no_silent_downcasting"),
-    pytest.mark.filterwarnings("ignore:The copy keyword is deprecated"),
-]
+pytestmark = BROWSER_MARKS
 
 
 def _no_toast(p) -> None:

@@ -14,14 +14,10 @@ from __future__ import annotations
 
 import pytest
 
-from tests.browser import english, idle, open_accordion, search, settled
+from tests.browser import BROWSER_MARKS, english, idle, open_accordion, search, settled
 from tests.test_ui_browser_lab import _open_tab, write_lab_set
 
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.filterwarnings("ignore:.*no_silent_downcasting"),
-    pytest.mark.filterwarnings("ignore:The copy keyword is deprecated"),
-]
+pytestmark = BROWSER_MARKS
 
 # What a visitor sees of one table (``#id``): cells whose text is cut (wider than its box, or narrower than
 # ``widest``, the widest value the column may hold, in the cell's own font), words broken over two lines, rows

@@ -8,14 +8,9 @@ import re
 
 import pytest
 
-from tests.browser import ServerProcess, hits, open_accordion, open_page, search, set_number, settled
+from tests.browser import BROWSER_MARKS, ServerProcess, hits, open_accordion, open_page, search, set_number, settled
 
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.model,
-    pytest.mark.filterwarnings("ignore:.*no_silent_downcasting"),
-    pytest.mark.filterwarnings("ignore:The copy keyword is deprecated"),
-]
+pytestmark = [*BROWSER_MARKS, pytest.mark.model]
 
 
 @pytest.fixture(scope="module")

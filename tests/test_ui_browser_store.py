@@ -9,15 +9,10 @@ import sys
 import httpx
 import pytest
 
-from tests.browser import ROOT, ServerProcess, hit_texts, hits, open_accordion, open_page, search, settled
+from tests.browser import (
+    BROWSER_MARKS, ROOT, ServerProcess, hit_texts, hits, open_accordion, open_page, search, settled)
 
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.model,
-    pytest.mark.milvus,
-    pytest.mark.filterwarnings("ignore:.*no_silent_downcasting"),
-    pytest.mark.filterwarnings("ignore:The copy keyword is deprecated"),
-]
+pytestmark = [*BROWSER_MARKS, pytest.mark.model, pytest.mark.milvus]
 
 EVERYDAY = ROOT / "data" / "samples" / "everyday.txt"
 FOOD = ("苹果是一种很好吃的水果。", "今天的晚饭是西红柿炒鸡蛋和米饭。")

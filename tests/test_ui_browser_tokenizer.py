@@ -5,13 +5,9 @@ from __future__ import annotations
 
 import pytest
 
-from tests.browser import idle, open_accordion, open_page, search, type_knowledge_base
+from tests.browser import BROWSER_MARKS, idle, open_accordion, open_page, search, type_knowledge_base
 
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.filterwarnings("ignore:.*no_silent_downcasting"),
-    pytest.mark.filterwarnings("ignore:The copy keyword is deprecated"),
-]
+pytestmark = BROWSER_MARKS
 
 KB = "电脑开机后黑屏怎么办\n打印机无法连接网络\n型号ABX9000PRO的电池说明\n普通的电池说明"
 

@@ -10,15 +10,11 @@ import re
 
 import pytest
 
-from tests.browser import choose, idle, open_accordion, open_page, search, set_number, settled
+from tests.browser import BROWSER_MARKS, choose, idle, open_accordion, open_page, search, set_number, settled
 from webui.i18n import TEXTS
 from webui.samples import sample_text
 
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.filterwarnings("ignore:.*no_silent_downcasting"),
-    pytest.mark.filterwarnings("ignore:The copy keyword is deprecated"),
-]
+pytestmark = BROWSER_MARKS
 
 PHONE = (390, 844)
 
