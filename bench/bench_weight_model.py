@@ -115,8 +115,6 @@ def table_rows(data: dict[str, dict[str, np.ndarray]], protocol: str, grouped: b
     other set, tested on all of this one's queries (leave one set out). ``grouped``: the penalty and margin are
     chosen leaving one training set out at a time (what ships); else by random folds over the queries.
     """
-    default = SWEEP.index(("adaptive", 0.7))
-    keyword, semantic = SWEEP.index(("weighted", 0.0)), SWEEP.index(("weighted", 1.0))
     out, models = [], {}
     for name, m in data.items():
         if protocol == "halves":
@@ -134,13 +132,20 @@ def table_rows(data: dict[str, dict[str, np.ndarray]], protocol: str, grouped: b
             y = np.concatenate([d["grid"] for n, d in data.items() if n != name])
             groups = [n for n, d in data.items() if n != name for _ in range(len(d["x"]))]
             models[key] = train(x, y, DEFAULT_ALPHAS, groups=groups if grouped else None).model
-        sweep = m["sweep"][test].mean(axis=0)
-        best = int(np.argmax(sweep))
-        learned = float(applied(models[key], m["x"][test], m["grid"][test]).mean())
-        out.append({"set": name, "queries": int(test.sum()), "learned": learned, "default": float(sweep[default]),
-                    "best": float(sweep[best]), "best_point": SWEEP[best],
-                    "better_half": float(max(sweep[keyword], sweep[semantic]))})
+        out.append(summary(name, m["sweep"][test], applied(models[key], m["x"][test], m["grid"][test])))
     return out
+
+
+def summary(name: str, sweep: np.ndarray, learned: np.ndarray) -> dict:
+    """One table row: the test queries' nDCG@10 under the model (``learned``, per query) beside the default, the
+    best fixed sweep point and the better half (``sweep``: per query, ``SWEEP`` order)."""
+    means = sweep.mean(axis=0)
+    best = int(np.argmax(means))
+    default = SWEEP.index(("adaptive", 0.7))
+    keyword, semantic = SWEEP.index(("weighted", 0.0)), SWEEP.index(("weighted", 1.0))
+    return {"set": name, "queries": len(sweep), "learned": float(np.mean(learned)), "default": float(means[default]),
+            "best": float(means[best]), "best_point": SWEEP[best],
+            "better_half": float(max(means[keyword], means[semantic]))}
 
 
 # Candidate points a tree model may pick per query, and the retrievers' confidence features (no script or length
@@ -193,7 +198,6 @@ def tree_rows(data: dict[str, dict[str, np.ndarray]], protocol: str, kind: str, 
         leaf, margin = max(score, key=score.get)
         return pick(fit(parts, leaf).predict(x[:, cols]), margin)
 
-    keyword, semantic = SWEEP.index(("weighted", 0.0)), SWEEP.index(("weighted", 1.0))
     out = []
     for name, m in data.items():
         if protocol == "halves":
@@ -204,12 +208,7 @@ def tree_rows(data: dict[str, dict[str, np.ndarray]], protocol: str, kind: str, 
             test = np.ones(len(m["x"]), dtype=bool)
         sweep = m["sweep"][test]
         chosen = choose(parts, m["x"][test])
-        means = sweep.mean(axis=0)
-        best = int(np.argmax(means))
-        out.append({"set": name, "queries": int(test.sum()),
-                    "learned": float(sweep[np.arange(len(chosen)), chosen].mean()), "default": float(means[default]),
-                    "best": float(means[best]), "best_point": SWEEP[best],
-                    "better_half": float(max(means[keyword], means[semantic]))})
+        out.append(summary(name, sweep, sweep[np.arange(len(chosen)), chosen]))
     return out
 
 

@@ -126,5 +126,6 @@ def test_weight_model_bench_tree_models_find_a_planted_per_query_signal():
         rows = b.tree_rows(data, protocol, "extra", [signal, FEATURE_NAMES.index("overlap")])
         assert [r["set"] for r in rows] == ["a", "b", "c"]
         for r in rows:
-            assert r["learned"] > r["default"] + 0.15 and r["learned"] > r["best"] + 0.15, r  # the default is right half the time
+            # the default (and every fixed point) answers half the queries; the signal answers nearly all
+            assert r["learned"] > r["default"] + 0.15 and r["learned"] > r["best"] + 0.15, r
     assert "| mean |" in b.format_rows(rows, "sets")
