@@ -1,9 +1,9 @@
 """Measures the learned per-query fusion weight against the default and the best fixed sweep point on labelled sets.
 
 Run: ``python -m bench.bench_weight_model [--data ../shared/datasets] [--cache /tmp/hybrid-weight]
-[--write-model hybrid/data/weight_model.json]``. It ranks each set's cut once and keeps every query's two
-candidate lists, evidence and judgements in ``--cache`` (outside the repository: nothing of the sets is
-committed); then re-fuses them in memory: the tables of held-out halves and left-out sets (BENCHMARKS.md
+[--trees] [--agreement] [--blend] [--write-model hybrid/data/weight_model.json]``. It ranks each set's cut once
+and keeps every query's two candidate lists, evidence and judgements in ``--cache`` (outside the repository:
+nothing of the sets is committed); then re-fuses them in memory: the tables of held-out halves and left-out sets (BENCHMARKS.md
 "Issue 19"), the packaged model when asked, and the query cost of ``learned`` beside ``adaptive`` at 100k entries.
 """
 
@@ -212,6 +212,90 @@ def tree_rows(data: dict[str, dict[str, np.ndarray]], protocol: str, kind: str, 
     return out
 
 
+# Each retriever's top hits as the other one judges them: the idea of DAT (a judge scores each retriever's top
+# hit) with the two retrievers themselves as the judges, so it costs nothing on CPU
+AGREEMENT = ("keyword_top_cosine_gap", "keyword_top_cosine_share", "keyword_top_semantic_rank",
+             "keyword_top3_cosine_gap", "semantic_top_bm25_share", "semantic_top3_bm25_share", "same_top")
+
+
+def agreement(retrieval) -> np.ndarray:
+    """``AGREEMENT`` of one query's candidates: how far the keyword top hit's cosine (and the mean of the top 3)
+    stands below the semantic top's, in the knowledge base's cosine standard deviations, and as a share of it;
+    the keyword top hit's place in the semantic list (log); the BM25 of the semantic top hit (and mean of the top
+    3) as a share of the keyword top's; whether both lists open with the same entry."""
+    kw, sem, ev = retrieval.keyword, retrieval.semantic, retrieval.evidence
+    cosine = dict(zip(sem.docs.tolist(), sem.scores.tolist()))
+    bm25 = dict(zip(kw.docs.tolist(), kw.scores.tolist()))
+    known = ev.cosine_mean is not None and ev.cosine_std is not None and ev.cosine_std > 1e-12
+    mean = ev.cosine_mean if known else 0.0
+
+    def standing(doc: int) -> float:
+        return (cosine.get(doc, mean) - mean) / ev.cosine_std if known else 0.0
+
+    top = standing(int(sem.docs[0])) if len(sem) else 0.0
+    if len(kw):
+        first = standing(int(kw.docs[0]))
+        own = sem.docs[:sem.own].tolist()
+        place = own.index(int(kw.docs[0])) if int(kw.docs[0]) in own else len(own)
+        first3 = float(np.mean([standing(int(d)) for d in kw.docs[:3]]))
+    else:
+        first, place, first3 = 0.0, 100, 0.0
+    best_bm25 = float(kw.scores[0]) if len(kw) else 0.0
+    if len(sem) and best_bm25 > 0:
+        share = bm25.get(int(sem.docs[0]), 0.0) / best_bm25
+        share3 = float(np.mean([bm25.get(int(d), 0.0) for d in sem.docs[:3]])) / best_bm25
+    else:
+        share = share3 = 0.0
+    same = float(len(kw) > 0 and len(sem) > 0 and kw.docs[0] == sem.docs[0])
+    return np.array([top - first, first / top if top > 0 else 0.0, np.log1p(place), top - first3, share, share3,
+                     same])
+
+
+BLEND_ALPHAS = (0.5, 0.6, 0.7, 0.8, 0.9)
+BLEND_SHARES = (0.1, 0.2, 0.3, 0.5)
+BLEND_RRF = (0.3, 0.5, 0.7)
+
+
+def blend_points(row: dict) -> np.ndarray:
+    """One query's nDCG@10 under fixed blends ``(1 - share) * adaptive(alpha) + share * rrf(w) * (rrf_k + 1)``
+    (the rank-based votes scaled to [0, 1] beside adaptive's scores), every alpha x share x w, in that order."""
+    r = row["retrieval"]
+    votes = {w: r.fuse(w, "rrf") for w in BLEND_RRF}
+    out = []
+    for a in BLEND_ALPHAS:
+        f = r.fuse(a, "adaptive")
+        base = dict(zip(f.docs.tolist(), f.scores.tolist()))
+        for share in BLEND_SHARES:
+            for w in BLEND_RRF:
+                g = votes[w]
+                rank = dict(zip(g.docs.tolist(), (g.scores * 61).tolist()))
+                docs = np.array(sorted(set(base) | set(rank)))
+                score = np.array([(1 - share) * base.get(d, 0.0) + share * rank.get(d, 0.0) for d in docs.tolist()])
+                order = np.lexsort((docs, -score))
+                out.append(ndcg_at_k([str(d) for d in docs[order[:10]].tolist()], row["qrels"], 10))
+    return np.array(out)
+
+
+def blend_rows(rows: dict[str, list[dict]], data: dict[str, dict[str, np.ndarray]]) -> str:
+    """Per set (all its queries): the best fixed blend beside the best sweep point and the default, and the blend
+    chosen on half 0 of every set (mean over sets) reported on half 1."""
+    points = [(a, s, w) for a in BLEND_ALPHAS for s in BLEND_SHARES for w in BLEND_RRF]
+    scores = {name: np.array([blend_points(row) for row in r]) for name, r in rows.items()}
+    chosen = int(np.argmax(np.mean([scores[n][data[n]["half"] == 0].mean(axis=0) for n in rows], axis=0)))
+    lines = [f"blend chosen on half 0 of every set: adaptive {points[chosen][0]}, share {points[chosen][1]}, "
+             f"rrf alpha {points[chosen][2]}",
+             "| set | default (adaptive 0.7) | best fixed sweep point | best blend (all queries) | "
+             "half 1: chosen blend | half 1: default | half 1: best sweep point |", "|---|---|---|---|---|---|---|"]
+    default = SWEEP.index(("adaptive", 0.7))
+    for name in rows:
+        sweep, blend, held = data[name]["sweep"], scores[name], data[name]["half"] == 1
+        best, top = int(sweep.mean(axis=0).argmax()), int(blend.mean(axis=0).argmax())
+        lines.append(f"| {name} | {sweep[:, default].mean():.4f} | {sweep[:, best].mean():.4f} ({SWEEP[best][0]} "
+                     f"{SWEEP[best][1]}) | {blend[:, top].mean():.4f} {points[top]} | {blend[held, chosen].mean():.4f} "
+                     f"| {sweep[held, default].mean():.4f} | {sweep[held].mean(axis=0).max():.4f} |")
+    return "\n".join(lines)
+
+
 def format_rows(rows: list[dict], protocol: str) -> str:
     """The rows as a Markdown table, with the issue's three tests."""
     lines = [f"| {protocol} | queries | learned | default (adaptive 0.7) | best fixed sweep point | better half | "
@@ -289,6 +373,11 @@ def main(argv=None) -> int:
     p.add_argument("--cost-queries", type=int, default=200)
     p.add_argument("--trees", action="store_true",
                    help="also compare tree models (extra trees, gradient-boosted trees) picking a point per query")
+    p.add_argument("--agreement", action="store_true",
+                   help="also compare tree models whose features add each retriever's top hits as the other judges "
+                        "them (AGREEMENT) to the confidence features")
+    p.add_argument("--blend", action="store_true",
+                   help="also compare fixed blends of adaptive and rrf fusion with the sweep")
     p.add_argument("--write-model", type=Path, default=None, metavar="FILE",
                    help="also train on every query of every set and write the model (the packaged one: "
                         "hybrid/data/weight_model.json)")
@@ -320,6 +409,21 @@ def main(argv=None) -> int:
                 print(f"\n{kind} trees, {label}, leaf size and margin chosen leaving one training set out")
                 for protocol in ("halves", "sets"):
                     print(format_rows(tree_rows(data, protocol, kind, columns), protocol))
+    if args.agreement:
+        from hybrid.weight_model import FEATURE_NAMES
+
+        extra = {name: {**m, "x": np.concatenate([m["x"], np.array([agreement(row["retrieval"]) for row in rows[name]])],
+                                                 axis=1)} for name, m in data.items()}
+        columns = [FEATURE_NAMES.index(n) for n in CONFIDENCE] + list(range(len(FEATURE_NAMES),
+                                                                          len(FEATURE_NAMES) + len(AGREEMENT)))
+        for kind in ("extra", "boosted"):
+            print(f"\n{kind} trees, confidence and agreement features, leaf size and margin chosen leaving one "
+                  "training set out")
+            for protocol in ("halves", "sets"):
+                print(format_rows(tree_rows(extra, protocol, kind, columns), protocol))
+    if args.blend:
+        print("\nfixed blends of adaptive and rrf")
+        print(blend_rows(rows, data))
     if args.write_model:
         write_model(data, args.write_model)
     if args.cost_docs:

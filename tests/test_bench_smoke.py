@@ -129,3 +129,48 @@ def test_weight_model_bench_tree_models_find_a_planted_per_query_signal():
             # the default (and every fixed point) answers half the queries; the signal answers nearly all
             assert r["learned"] > r["default"] + 0.15 and r["learned"] > r["best"] + 0.15, r
     assert "| mean |" in b.format_rows(rows, "sets")
+
+
+def test_weight_model_bench_agreement_features_by_hand():
+    """Each retriever's top hit as the other judges it, computed by hand on a two-list query."""
+    import math
+
+    import numpy as np
+
+    from bench.bench_weight_model import AGREEMENT, agreement
+    from hybrid.engine import Retrieval
+    from hybrid.fusion import Candidates, QueryEvidence
+
+    keyword = Candidates(np.array([5, 7]), np.array([4.0, 2.0]))
+    semantic = Candidates(np.array([7, 5, 9]), np.array([0.9, 0.8, 0.7]))
+    evidence = QueryEvidence(cosine_mean=0.5, cosine_std=0.1, best_coverage=1.0)
+    got = agreement(Retrieval(("a",), keyword, semantic, evidence))
+    assert len(got) == len(AGREEMENT)
+    # semantic top stands 4 sd out, the keyword top (doc 5) 3 sd; doc 5 is second in the semantic list; the keyword
+    # top 3 (docs 5, 7) stand 3.5 sd out on average; the semantic top (doc 7) has half the best BM25, its top 3
+    # (7, 5, 9) hold (2 + 4 + 0) / 3 = 2 of 4; the two lists open with different entries
+    np.testing.assert_allclose(got, [1.0, 0.75, math.log1p(1), 0.5, 0.5, 0.5, 0.0], atol=1e-12)
+    same = agreement(Retrieval(("a",), Candidates(np.array([7]), np.array([3.0])), semantic, evidence))
+    np.testing.assert_allclose(same, [0.0, 1.0, 0.0, 0.0, 1.0, 1 / 3, 1.0], atol=1e-12)
+    no_keyword = agreement(Retrieval(("a",), Candidates.empty(), semantic, evidence))
+    assert no_keyword[2] == math.log1p(100) and no_keyword[4] == 0.0 and no_keyword[6] == 0.0
+
+
+def test_weight_model_bench_blends_rank_what_both_lists_agree_on_first():
+    """Every fixed blend of adaptive and rrf ranks an entry both retrievers put first at the top (nDCG 1), and
+    an entry neither found scores 0; one value per alpha x share x rrf weight."""
+    import numpy as np
+
+    from bench import bench_weight_model as b
+    from hybrid.engine import Retrieval
+    from hybrid.fusion import Candidates, QueryEvidence
+
+    r = Retrieval(("a",), Candidates(np.array([3, 1]), np.array([5.0, 1.0])),
+                  Candidates(np.array([3, 2, 1]), np.array([0.9, 0.6, 0.55])),
+                  QueryEvidence(cosine_mean=0.5, cosine_std=0.1, best_coverage=1.0))
+    n = len(b.BLEND_ALPHAS) * len(b.BLEND_SHARES) * len(b.BLEND_RRF)
+    first = b.blend_points({"retrieval": r, "qrels": {"3": 1}})
+    assert first.shape == (n,) and np.all(first == 1.0)
+    assert np.all(b.blend_points({"retrieval": r, "qrels": {"8": 1}}) == 0.0)
+    # the weakest entry of both lists is never first: below 1 at every point
+    assert np.all(b.blend_points({"retrieval": r, "qrels": {"1": 1}}) < 1.0)
