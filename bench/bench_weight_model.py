@@ -1,7 +1,7 @@
 """Measures the learned per-query fusion weight against the default and the best fixed sweep point on labelled sets.
 
 Run: ``python -m bench.bench_weight_model [--data ../shared/datasets] [--cache /tmp/hybrid-weight]
-[--trees] [--agreement] [--blend] [--write-model hybrid/data/weight_model.json]``. It ranks each set's cut once
+[--trees] [--agreement] [--blend] [--noise] [--write-model hybrid/data/weight_model.json]``. It ranks each set's cut once
 and keeps every query's two candidate lists, evidence and judgements in ``--cache`` (outside the repository:
 nothing of the sets is committed); then re-fuses them in memory: the tables of held-out halves and left-out sets (BENCHMARKS.md
 "Issue 19"), the packaged model when asked, and the query cost of ``learned`` beside ``adaptive`` at 100k entries.
@@ -296,6 +296,42 @@ def blend_rows(rows: dict[str, list[dict]], data: dict[str, dict[str, np.ndarray
     return "\n".join(lines)
 
 
+def noise_rows(data: dict[str, dict[str, np.ndarray]], splits: int = 500, seed: int = 0) -> str:
+    """How much of the issue's bar is hindsight: per set, the fixed sweep point tuned on one half of that very set
+    (the most a fixed weight can know) beside the best point chosen on the other half's own judgements.
+
+    First on the halves of ``query_half``; then over ``splits`` random halvings of each set: the mean shortfall
+    of the tuned point below the hindsight best on the test half, and the share of halvings where it is within
+    0.001 of it (the issue's per-set test), for that point and for the default; last, the share of halvings where
+    the default and the tuned points pass on every set at once.
+    """
+    rng = np.random.default_rng(seed)
+    default = SWEEP.index(("adaptive", 0.7))
+    lines = ["| set | queries | half 1: default | half 1: point tuned on half 0 of the set | half 1: best point "
+             "(hindsight) | random halvings: tuned point below hindsight best, mean | tuned within 0.001 | "
+             "default within 0.001 |", "|---|---|---|---|---|---|---|---|"]
+    passed, default_passed = np.ones(splits, dtype=bool), np.ones(splits, dtype=bool)
+    for name, m in data.items():
+        sweep, half = m["sweep"], m["half"]
+        train_part, test_part = sweep[half == 0].mean(axis=0), sweep[half == 1].mean(axis=0)
+        tuned, best = int(train_part.argmax()), int(test_part.argmax())
+        short, within, default_within = [], [], []
+        for i in range(splits):
+            order = rng.permutation(len(sweep))
+            a, b = sweep[order[:len(sweep) // 2]].mean(axis=0), sweep[order[len(sweep) // 2:]].mean(axis=0)
+            short.append(b.max() - b[int(a.argmax())])
+            within.append(short[-1] <= 0.001 + 1e-12)
+            default_within.append(b.max() - b[default] <= 0.001 + 1e-12)
+            passed[i] &= within[-1]
+            default_passed[i] &= default_within[-1]
+        lines.append(f"| {name} | {len(sweep)} | {test_part[default]:.4f} | {test_part[tuned]:.4f} ({SWEEP[tuned][0]} "
+                     f"{SWEEP[tuned][1]}) | {test_part[best]:.4f} ({SWEEP[best][0]} {SWEEP[best][1]}) | "
+                     f"{np.mean(short):.4f} | {np.mean(within):.0%} | {np.mean(default_within):.0%} |")
+    lines.append(f"random halvings within 0.001 on every set at once: the default {default_passed.mean():.0%}, "
+                 f"the tuned points {passed.mean():.0%}")
+    return "\n".join(lines)
+
+
 def format_rows(rows: list[dict], protocol: str) -> str:
     """The rows as a Markdown table, with the issue's three tests."""
     lines = [f"| {protocol} | queries | learned | default (adaptive 0.7) | best fixed sweep point | better half | "
@@ -378,6 +414,9 @@ def main(argv=None) -> int:
                         "them (AGREEMENT) to the confidence features")
     p.add_argument("--blend", action="store_true",
                    help="also compare fixed blends of adaptive and rrf fusion with the sweep")
+    p.add_argument("--noise", action="store_true",
+                   help="also measure how far a fixed point tuned on half of a set falls below the best point chosen "
+                        "on the other half's own judgements (the bar's hindsight)")
     p.add_argument("--write-model", type=Path, default=None, metavar="FILE",
                    help="also train on every query of every set and write the model (the packaged one: "
                         "hybrid/data/weight_model.json)")
@@ -424,6 +463,9 @@ def main(argv=None) -> int:
     if args.blend:
         print("\nfixed blends of adaptive and rrf")
         print(blend_rows(rows, data))
+    if args.noise:
+        print("\nhindsight in the bar: a fixed point tuned on half of the set against the best point of the other half")
+        print(noise_rows(data))
     if args.write_model:
         write_model(data, args.write_model)
     if args.cost_docs:

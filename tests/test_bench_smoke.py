@@ -174,3 +174,26 @@ def test_weight_model_bench_blends_rank_what_both_lists_agree_on_first():
     assert np.all(b.blend_points({"retrieval": r, "qrels": {"8": 1}}) == 0.0)
     # the weakest entry of both lists is never first: below 1 at every point
     assert np.all(b.blend_points({"retrieval": r, "qrels": {"1": 1}}) < 1.0)
+
+
+def test_weight_model_bench_noise_separates_a_real_best_point_from_hindsight():
+    """A point better on every query is found on either half (no shortfall, within 0.001 every time); when every
+    point is the same coin flip, the best point of a half is luck: the one tuned on the other half falls short."""
+    import numpy as np
+
+    from bench import bench_weight_model as b
+
+    rng = np.random.default_rng(1)
+    n, points = 300, len(b.SWEEP)
+    half = (np.arange(n) % 2).astype(int)
+    real = rng.random((n, points)) * 0.5
+    real[:, b.SWEEP.index(("weighted", 0.4))] += 0.5
+    luck = rng.integers(0, 2, (n, points)).astype(float)
+    text = b.noise_rows({"real": {"sweep": real, "half": half}, "luck": {"sweep": luck, "half": half}}, splits=50)
+    rows = {line.split(" | ")[0].strip("| "): line.split(" | ") for line in text.splitlines()[2:4]}
+    assert "weighted 0.4" in rows["real"][3] and "weighted 0.4" in rows["real"][4], text
+    assert float(rows["real"][5]) == 0.0 and rows["real"][6] == "100%" and rows["real"][7].startswith("0%"), text
+    assert float(rows["luck"][5]) > 0.01 and rows["luck"][6] != "100%", text
+    # every set at once: no better than the luck set alone
+    assert int(text.splitlines()[-1].rsplit(" ", 1)[1].rstrip("%")) <= int(rows["luck"][6].rstrip("%")), text
+    assert "the default 0%" in text.splitlines()[-1], text  # the default is never the real set's best point
