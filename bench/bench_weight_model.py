@@ -1,9 +1,9 @@
 """Measures the learned per-query fusion weight against the default and the best fixed sweep point on labelled sets.
 
-Run: ``python -m bench.bench_weight_model [--data ../shared/datasets] [--cache /tmp/hybrid-weight]
-[--trees] [--agreement] [--blend] [--noise] [--write-model hybrid/data/weight_model.json]``. It ranks each set's cut once
-and keeps every query's two candidate lists, evidence and judgements in ``--cache`` (outside the repository:
-nothing of the sets is committed); then re-fuses them in memory: the tables of held-out halves and left-out sets (BENCHMARKS.md
+Run: ``python -m bench.bench_weight_model [--data ../shared/datasets] [--cache /tmp/hybrid-weight] [--trees]
+[--agreement] [--blend] [--noise] [--write-model hybrid/data/weight_model.json]``. It ranks each set's cut once and
+keeps every query's two candidate lists, evidence and judgements in ``--cache`` (outside the repository: nothing of
+the sets is committed); then re-fuses them in memory: the tables of held-out halves and left-out sets (BENCHMARKS.md
 "Issue 19"), the packaged model when asked, and the query cost of ``learned`` beside ``adaptive`` at 100k entries.
 """
 
@@ -451,8 +451,9 @@ def main(argv=None) -> int:
     if args.agreement:
         from hybrid.weight_model import FEATURE_NAMES
 
-        extra = {name: {**m, "x": np.concatenate([m["x"], np.array([agreement(row["retrieval"]) for row in rows[name]])],
-                                                 axis=1)} for name, m in data.items()}
+        extra = {name: {**m, "x": np.concatenate([m["x"], np.array([agreement(row["retrieval"])
+                                                                    for row in rows[name]])], axis=1)}
+                 for name, m in data.items()}
         columns = [FEATURE_NAMES.index(n) for n in CONFIDENCE] + list(range(len(FEATURE_NAMES),
                                                                           len(FEATURE_NAMES) + len(AGREEMENT)))
         for kind in ("extra", "boosted"):
