@@ -268,3 +268,21 @@ def english(page) -> None:
     page.get_by_label("English").check()
     expect(page.locator("#search-button")).to_have_text("Search")
     idle(page)
+
+
+# The evaluation tab's summary of an upload, in either language ("已读入：3 个文件…", "Read 3 files: …")
+_UPLOAD_READ = re.compile(r"^\s*(已读入：|Read \d+ files?:)")
+
+
+def upload_eval_files(page, files) -> None:
+    """Hand the evaluation tab's upload box ``files`` and wait for its summary, then for the page to be idle.
+
+    A person sees the summary before clicking "run"; a click in the instant before the upload is in runs on
+    no files (CI saw the summary land in the status line after such a run).
+    """
+    from playwright.sync_api import expect
+
+    idle(page)
+    page.locator("#eval-files input[type=file]").set_input_files(files)
+    expect(page.locator("#eval-status")).to_have_text(_UPLOAD_READ)
+    idle(page)

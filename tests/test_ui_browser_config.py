@@ -8,7 +8,8 @@ import json
 import pytest
 
 from hybrid.settings import DEFAULT_SETTINGS
-from tests.browser import BROWSER_MARKS, ServerProcess, choose, hit_texts, idle, open_page, search, set_number, settled
+from tests.browser import (BROWSER_MARKS, ServerProcess, choose, hit_texts, idle, open_page, search, set_number, settled,
+                           upload_eval_files)
 
 pytestmark = BROWSER_MARKS
 
@@ -79,10 +80,7 @@ def test_the_evaluation_tab_exports_its_best_setting(page, tmp_path):
     p.get_by_role("tab", name="评测").click()
     p.click("#eval-export-setting")
     expect(p.locator("#eval-status")).to_contain_text("请先运行一次评测")
-    idle(p)
-    p.locator("#eval-files input[type=file]").set_input_files(
-        [str(folder / n) for n in ("corpus.jsonl", "queries.jsonl", "qrels.tsv")])
-    idle(p)
+    upload_eval_files(p, [str(folder / n) for n in ("corpus.jsonl", "queries.jsonl", "qrels.tsv")])
     p.click("#eval-run")
     note = p.locator("#eval-status")
     expect(note).to_contain_text("最好的设置")

@@ -27,6 +27,7 @@ from tests.browser import (
     set_number,
     settled,
     type_knowledge_base,
+    upload_eval_files,
 )
 from hybrid.settings import Settings
 from webui.i18n import TEXTS
@@ -309,9 +310,7 @@ def test_evaluation_tab_runs_and_applies_the_best_alpha(page, tmp_path):
     expect(p.locator("#eval-status")).to_contain_text("请先运行一次评测")
     p.click("#eval-run")
     expect(p.locator("#eval-status")).to_contain_text("无法读取评测文件：还没有上传文件")
-    p.locator("#eval-files input[type=file]").set_input_files(
-        [str(folder / n) for n in ("corpus.jsonl", "queries.jsonl", "qrels.tsv")])
-    expect(p.locator("#eval-status")).to_contain_text("已读入：3 个文件")  # the upload is in before "run"
+    upload_eval_files(p, [str(folder / n) for n in ("corpus.jsonl", "queries.jsonl", "qrels.tsv")])
     p.locator("#eval-max-queries input").fill("3")
     p.click("#eval-run")
     expect(p.locator("#eval-status")).to_contain_text("3 个查询")

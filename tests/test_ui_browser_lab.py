@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.browser import BROWSER_MARKS, english, idle, open_accordion
+from tests.browser import BROWSER_MARKS, english, idle, open_accordion, upload_eval_files
 from tests.test_evaluate import CORPUS, QRELS, QUERIES
 
 pytestmark = BROWSER_MARKS
@@ -55,8 +55,7 @@ def test_band_sentence_and_a_hurt_query_opened_in_search_with_its_setting(page, 
     if lang == "en":
         english(p)
     _open_tab(p, lang)
-    p.locator("#eval-files input[type=file]").set_input_files(write_lab_set(tmp_path / "lab"))
-    idle(p)
+    upload_eval_files(p, write_lab_set(tmp_path / "lab"))
     p.locator("#eval-windows label", has_text="20").first.click()
     idle(p)
     p.click("#eval-run")
@@ -109,8 +108,7 @@ def test_queries_alone_show_how_much_a_setting_changes_the_rankings(page, tmp_pa
     _open_tab(p, lang)
     queries = tmp_path / "queries.jsonl"
     queries.write_text(_jsonl([("a", "我饿了"), ("b", "法国的首都"), ("c", "笔记本电脑黑屏")]), encoding="utf-8")
-    p.locator("#eval-files input[type=file]").set_input_files([str(queries)])
-    idle(p)
+    upload_eval_files(p, [str(queries)])
     p.click("#eval-run")
     expect(p.locator("#eval-status")).to_contain_text("3 个查询（没有标注）" if lang == "zh" else "3 queries (no labels)")
     expect(p.locator("#eval-band")).to_contain_text("没有相关度标注" if lang == "zh" else "No relevance labels")

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.browser import BROWSER_MARKS, english, idle, open_accordion, search, settled
+from tests.browser import BROWSER_MARKS, english, idle, open_accordion, search, settled, upload_eval_files
 from tests.test_ui_browser_lab import _open_tab, write_lab_set
 
 pytestmark = BROWSER_MARKS
@@ -102,8 +102,7 @@ def test_phone_english_evaluation_tables_keep_whole_words_and_every_column(page,
     p = page(width=390, height=844, locale="en-US")
     english(p)
     _open_tab(p, "en")
-    p.locator("#eval-files input[type=file]").set_input_files(write_lab_set(tmp_path / "lab"))
-    idle(p)
+    upload_eval_files(p, write_lab_set(tmp_path / "lab"))
     p.click("#eval-run")
     expect(p.locator("#eval-status")).to_contain_text("5 queries")
     expect(p.locator("#eval-overlap")).to_contain_text("RBO@0.9")

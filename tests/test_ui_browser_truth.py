@@ -10,7 +10,8 @@ import re
 
 import pytest
 
-from tests.browser import BROWSER_MARKS, choose, idle, open_accordion, open_page, search, set_number, settled
+from tests.browser import (BROWSER_MARKS, choose, idle, open_accordion, open_page, search, set_number, settled,
+                           upload_eval_files)
 from webui.i18n import TEXTS
 from webui.samples import sample_text
 
@@ -148,9 +149,7 @@ def test_evaluation_best_setting_beats_every_row_and_alpha_ends_are_the_single_l
     (tmp_path / "qrels.tsv").write_text("".join(f"{q}\t{d}\t{r}\n" for q, d, r in QRELS), encoding="utf-8")
     page = open_page(chromium, fake_demo.url, width=1440)
     page.get_by_role("tab", name="评测").click()
-    page.locator("#eval-files input[type=file]").set_input_files(
-        [str(tmp_path / n) for n in ("corpus.jsonl", "queries.jsonl", "qrels.tsv")])
-    expect(page.locator("#eval-status")).to_contain_text("已读入：3 个文件")  # the upload is in before "run"
+    upload_eval_files(page, [str(tmp_path / n) for n in ("corpus.jsonl", "queries.jsonl", "qrels.tsv")])
     page.click("#eval-run")
     note = page.locator("#eval-status")
     expect(note).to_contain_text("最好的设置")
