@@ -12,7 +12,8 @@ import re
 
 import pytest
 
-from tests.browser import BROWSER_MARKS, choose, hit_texts, hits, open_accordion, open_page, search, set_number, settled
+from tests.browser import (BROWSER_MARKS, choose, hit_texts, hits, idle, open_accordion, open_page, search,
+                           set_number, settled, upload_eval_files)
 
 pytestmark = BROWSER_MARKS
 
@@ -74,7 +75,7 @@ def test_evaluation_reads_beir_files_and_answers_in_the_pages_language(page, tmp
     expect(table.locator("th").first).to_contain_text("方法")
     expect(table).to_contain_text("nDCG@10")
     upload = p.locator("#eval-files input[type=file]")
-    upload.set_input_files(files)
+    upload_eval_files(p, files)
     p.click("#eval-run")
     expect(status).to_contain_text("4 个查询")
     expect(status).to_contain_text("上传的评测集")
@@ -94,8 +95,12 @@ def test_evaluation_reads_beir_files_and_answers_in_the_pages_language(page, tmp
         (broken / name).write_text('{"title": "没有 id"}\n', encoding="utf-8")
     (broken / "qrels.tsv").write_text("q1\td1\t1\n", encoding="utf-8")
     p.locator("#eval-files button[aria-label='Clear'], #eval-files button[aria-label='清除']").first.click()
+    idle(p)
     upload.set_input_files([str(broken / n) for n in ("corpus.jsonl", "queries.jsonl", "qrels.tsv")])
+    expect(status).to_contain_text("corpus.jsonl 第 1 行应是")  # the upload's own reading, before any run
+    idle(p)
     p.click("#eval-run")
+    idle(p)
     expect(status).to_contain_text("corpus.jsonl 第 1 行应是")
     assert "expected" not in status.inner_text()
     p.get_by_label("English").check()
