@@ -208,10 +208,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         check_forwarded_allow_ips(args.forwarded_allow_ips, args.share)
         if args.mcp and args.no_ui:
             raise ValueError("--mcp serves the page's search endpoint, which --no-ui leaves out")
-        if args.weight_model:
-            from hybrid.weight_model import use
+        if args.weight_model is not None:
+            from hybrid.weight_model import given_path, use
 
-            use(args.weight_model)  # a WeightModelError is a ValueError
+            use(given_path(args.weight_model))  # a WeightModelError is a ValueError
         config = config_from_args(args)
         tokenizer = Tokenizer.from_settings(config.tokenizer)
         store = (open_store(args.store, collection=args.collection, read_only=True, tokenizer=tokenizer)

@@ -196,18 +196,27 @@ def _search(args: argparse.Namespace) -> int:
 
     store = None
     try:
-        if args.weight_model:
-            from .weight_model import use
-
-            use(args.weight_model)
         config = config_from_args(args, k=args.k, alpha=args.alpha, fusion=args.fusion, normalizer=args.normalizer,
                                   rerank=args.rerank)
+        weights = None
+        if args.weight_model is not None:
+            from .weight_model import given_path, use
+
+            if config.settings.fusion != "learned":
+                raise ValueError(f"--weight-model is used only by fusion 'learned', and this search uses "
+                                 f"{config.settings.fusion!r}; add --fusion learned, or drop --weight-model")
+            weights = use(given_path(args.weight_model))
         from .tokenize import Tokenizer
 
         tokenizer = Tokenizer.from_settings(config.tokenizer)
         args.model = config.model
         settings = config.settings
         embedder = _load_model(args) if args.mode != "keyword" else None
+        if config.settings.fusion == "learned" and embedder is not None and args.mode != "semantic":
+            from .weight_model import active, mismatch_notes
+
+            for note in mismatch_notes(weights or active(), embedder.name):
+                print(f"note: {note}", file=sys.stderr)
         if args.store:
             from .store import open_store
 

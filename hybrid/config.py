@@ -491,6 +491,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             except (OSError, json.JSONDecodeError) as exc:
                 raise ConfigError(f"report {args.report}: cannot read it as JSON ({exc})") from None
             config = config_from_report(report, args.point)
+            weights = (report.get("weight_model") or {}).get("file")
+            if config.settings.fusion == "learned" and weights and weights != "packaged":
+                print(f"note: this setting's fusion 'learned' was evaluated with the weight model {weights}, which "
+                      f"a setting file does not carry: give --weight-model {weights} wherever you use it",
+                      file=sys.stderr)
         else:
             config = load_config(args.config)
         if args.target == "config":

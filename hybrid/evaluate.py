@@ -135,6 +135,12 @@ def parse_labelled_set(corpus: str, queries: str, qrels: str, name: str = "uploa
     documents = parse_corpus(corpus)
     known = {d.id for d in documents}
     query_rows = _jsonl_rows(queries, "queries.jsonl")
+    seen: set[str] = set()
+    for qid, _ in query_rows:  # a repeated id would count its query twice in every mean
+        if qid in seen:
+            raise LabelledSetError(f"queries.jsonl: query id {qid!r} appears twice; ids must be unique",
+                                   "duplicate_query_id", id=qid)
+        seen.add(qid)
     judged = _qrels_rows(qrels, {qid for qid, _ in query_rows})
     kept = []
     for qid, text in query_rows:
@@ -187,6 +193,9 @@ def load_labelled_set(folder: str | Path, max_queries: int | None = None) -> Lab
         LabelledSetError: a file is missing or malformed.
     """
     folder = Path(folder)
+    if not folder.is_dir():
+        raise LabelledSetError(f"{folder} is not a folder{'' if folder.exists() else ' (it does not exist)'}; give "
+                               f"the folder that holds {', '.join(LABELLED_FILES)}")
     missing = [f for f in LABELLED_FILES if not (folder / f).is_file()]
     if missing:
         raise LabelledSetError(f"{folder} lacks {', '.join(missing)}; a labelled set folder holds "
@@ -1043,12 +1052,39 @@ def weight_rows(labelled: LabelledSet, embedder: Embedder, cache: EmbeddingCache
     return np.array(xs).reshape(len(xs), -1), np.array(ys).reshape(len(ys), len(alphas))
 
 
+def _train_weight_problem(args: argparse.Namespace) -> str | None:
+    """What is wrong with ``--train-weight``'s arguments, found before any embedding (None: nothing)."""
+    if args.folds < 2:
+        return f"--folds must be at least 2 (cross-validation needs a part to test on), got {args.folds}"
+    try:
+        weight_model.check_output(args.out)
+    except weight_model.WeightModelError as exc:
+        return str(exc)
+    out = Path(args.out).resolve()
+    names: dict[str, str] = {}
+    for folder in args.train_weight:
+        if any((Path(folder) / f).resolve() == out for f in LABELLED_FILES):
+            return f"--out {args.out} is one of the training set's own files; write the model elsewhere"
+        name = Path(folder).resolve().name
+        if name in names:
+            same = Path(folder).resolve() == Path(names[name]).resolve()
+            return (f"{folder} is given twice" if same else
+                    f"{names[name]} and {folder} are both named {name!r}; the model keeps each set by its folder's "
+                    "name: copy one under another name")
+        names[name] = folder
+    return None
+
+
 def train_weight_main(args: argparse.Namespace) -> int:
     """``--train-weight``: collect every set's rows, cross-validate, print the gain and write the model."""
     from .semantic import ModelLoadError, load_embedder
 
     if not args.out:
         print("error: --train-weight needs --out FILE (where the model is written)", file=sys.stderr)
+        return 2
+    problem = _train_weight_problem(args)
+    if problem:
+        print(f"error: {problem}", file=sys.stderr)
         return 2
     try:
         loaded = load_embedder(args.model or "auto", device=args.device, use_instruction=not args.no_instruction,
@@ -1095,16 +1131,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not args.data:
         print("error: give --data FOLDER (a labelled set) or --train-weight FOLDER [FOLDER ...]", file=sys.stderr)
         return 2
-    if args.weight_model:
-        try:
-            weight_model.use(args.weight_model)
-        except weight_model.WeightModelError as exc:
-            print(f"error: {exc}", file=sys.stderr)
-            return 2
     fusions = list(FUSERS) if args.fusion == "all" else [args.fusion]
     if args.fusion != "all" and args.fusion not in FUSERS:
         print(f"error: unknown --fusion {args.fusion!r}; choose all or one of {', '.join(FUSERS)}", file=sys.stderr)
         return 2
+    if args.weight_model is not None:
+        if "learned" not in fusions:
+            print(f"error: --weight-model is used only by fusion 'learned', and --fusion {args.fusion} leaves it out; "
+                  "add --fusion learned (or all), or drop --weight-model", file=sys.stderr)
+            return 2
+        try:
+            weight_model.use(weight_model.given_path(args.weight_model))
+        except weight_model.WeightModelError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 2
     from .semantic import ModelLoadError, load_embedder
 
     try:
@@ -1173,6 +1213,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         report["store"] = f"{args.store} ({collection})"
     report["query_instruction"] = loaded.embedder.query_instruction
     report["split_sentences"] = args.split_sentences
+    if "learned" in fusions:
+        used = weight_model.active()
+        report["weight_model"] = {"file": args.weight_model or "packaged",
+                                  "trained_on": dict(used.provenance.get("sets") or {}),
+                                  "embedding_model": used.provenance.get("model")}
+        for note in weight_model.mismatch_notes(used, loaded.embedder.name, labelled.name):
+            print(f"note: {note}", file=sys.stderr)
     # the setting the report was run with (its default point), so `hybrid.config export --report` carries it out
     report["config"] = replace(config, tokenizer=tokenizers[0].settings).to_dict()
     print(format_table(report))

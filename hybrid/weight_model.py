@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import re
+import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping, Sequence
@@ -20,6 +22,11 @@ TOP = 10  # the lists whose overlap is a feature
 MIN_QUERIES = 500  # below this the cross-validated gain is within its own noise (warned about)
 RIDGES = (1.0, 10.0, 100.0, 1e3, 1e4, 1e5)  # ridge penalties tried by cross-validation
 MARGINS = (0.0, 0.002, 0.005, 0.01, 0.02, 0.05)  # predicted gain needed to leave the given alpha, tried likewise
+MAX_FILE_BYTES = 1_000_000  # a model file is a few KB; anything far larger is not one (and is not read whole)
+# Bounds of a usable model's numbers: trained ones lie far inside (gains are nDCG differences, features are
+# standardised); beyond them a finite model overflows to inf/NaN gains at query time.
+MAX_VALUE = {"means": 1e6, "intercepts": 1e3, "coefficients": 1e3}
+SCALE_RANGE = (1e-6, 1e6)
 
 _HAN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
 _LATIN = re.compile(r"[A-Za-z]")
@@ -50,6 +57,40 @@ FEATURE_NAMES = tuple(FEATURES)
 
 class WeightModelError(UserError):
     """A weight model file that cannot be used; the message says what is wrong and how to fix it."""
+
+
+def _numbers(value: Any, ndim: int) -> np.ndarray | None:
+    """``value`` as a float array of ``ndim`` dimensions when it is nested lists of real numbers (no text,
+    booleans or nulls, no ragged rows), else None."""
+    def real(v: Any, depth: int) -> bool:
+        if depth == 0:
+            return isinstance(v, (int, float)) and not isinstance(v, bool)
+        return isinstance(v, list) and all(real(item, depth - 1) for item in v)
+
+    if not real(value, ndim):
+        return None
+    try:
+        return np.asarray(value, dtype=np.float64)
+    except ValueError:  # rows of different lengths
+        return None
+
+
+def check_output(path: str | Path) -> Path:
+    """Check that a model file can be written at ``path`` (before any long work), and return it.
+
+    Raises:
+        WeightModelError: ``path`` is a folder, or its folder is missing or not writable.
+    """
+    path = Path(path)
+    if path.is_dir():
+        raise WeightModelError(f"{path} is a folder; give a file name for the weight model, e.g. "
+                               f"{path / 'weight_model.json'}")
+    folder = path.parent
+    if not folder.is_dir():
+        raise WeightModelError(f"the folder {folder} does not exist; create it or choose another --out")
+    if not os.access(folder, os.W_OK):
+        raise WeightModelError(f"cannot write in {folder}; choose another --out")
+    return path
 
 
 def features(keyword: Candidates, semantic: Candidates, evidence: QueryEvidence) -> np.ndarray:
@@ -124,8 +165,9 @@ class WeightModel:
 
     def gains(self, x: np.ndarray) -> np.ndarray:
         """Predicted gain at every grid alpha for features ``x`` (one query: (features,); many: (n, features))."""
-        z = (np.asarray(x, dtype=np.float64) - self.means) / self.scales
-        return z @ self.coefficients.T + self.intercepts
+        with np.errstate(all="ignore"):  # a non-finite gain keeps the given alpha (``choose``)
+            z = (np.asarray(x, dtype=np.float64) - self.means) / self.scales
+            return z @ self.coefficients.T + self.intercepts
 
     def choose(self, x: np.ndarray, alpha: float) -> WeightChoice:
         """The alpha for one query, and the features that moved it there, strongest first.
@@ -135,12 +177,15 @@ class WeightModel:
         for up to three features whose values pushed the chosen alpha above ``alpha``, strongest first.
         """
         gains = self.gains(x)
+        if not np.isfinite(gains).all():  # a feature far outside anything the model saw: no prediction
+            return WeightChoice(float(alpha), float(alpha))
         here = float(np.interp(alpha, self.alphas, gains))
         best = int(np.argmax(gains))
         if gains[best] <= here + self.margin:
             return WeightChoice(float(alpha), float(alpha))
         chosen = float(self.alphas[best])
-        z = (np.asarray(x, dtype=np.float64) - self.means) / self.scales
+        with np.errstate(all="ignore"):
+            z = (np.asarray(x, dtype=np.float64) - self.means) / self.scales
         near = int(np.argmin(np.abs(self.alphas - alpha)))
         push = z * (self.coefficients[best] - self.coefficients[near])
         order = [int(i) for i in np.argsort(-push) if push[i] > 1e-9][:3]
@@ -155,9 +200,24 @@ class WeightModel:
                 "margin": self.margin, "ridge": self.ridge, "provenance": dict(self.provenance)}
 
     def save(self, path: str | Path) -> Path:
-        """Write the model as JSON (a few KB)."""
+        """Write the model as JSON (a few KB), atomically: ``path`` holds the old file or the whole new one.
+
+        Raises:
+            WeightModelError: ``path`` is a folder, or its folder is missing or not writable.
+        """
         path = Path(path)
-        path.write_text(json.dumps(self.to_json(), ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
+        check_output(path)
+        text = json.dumps(self.to_json(), ensure_ascii=False, indent=1) + "\n"
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8") as f:
+                f.write(text)
+                f.flush()
+                os.fsync(f.fileno())
+            os.replace(tmp, path)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
         return path
 
     @classmethod
@@ -171,7 +231,7 @@ class WeightModel:
         retrain = "retrain it with `python -m hybrid.evaluate --train-weight DIR --out FILE`"
         if not isinstance(data, dict):
             raise WeightModelError(f"{source} is not a JSON object; {retrain}")
-        if data.get("format") != FORMAT:
+        if type(data.get("format")) is not int or data["format"] != FORMAT:
             raise WeightModelError(f"{source} has format {data.get('format')!r}, this version reads {FORMAT}; {retrain}")
         missing = [k for k in ("features", "means", "scales", "alphas", "default_alpha", "intercepts", "coefficients")
                    if k not in data]
@@ -183,32 +243,46 @@ class WeightModel:
                                    f"{list(FEATURE_NAMES)}; {retrain}")
 
         def array(key: str, shape: tuple[int, ...]) -> np.ndarray:
-            try:
-                value = np.asarray(data[key], dtype=np.float64)
-            except (TypeError, ValueError):
-                raise WeightModelError(f"{source}: {key} must hold numbers; {retrain}") from None
-            if value.shape != shape or not np.isfinite(value).all():
-                raise WeightModelError(f"{source}: {key} must be finite numbers of shape {shape}, got shape "
-                                       f"{value.shape}; {retrain}")
+            value = _numbers(data[key], len(shape))
+            if value is None:
+                raise WeightModelError(f"{source}: {key} must be a list of numbers of shape {shape} (not text, "
+                                       f"true/false or null); {retrain}")
+            if value.shape != shape:
+                raise WeightModelError(f"{source}: {key} must have shape {shape}, got shape {value.shape}; "
+                                       f"{retrain}")
+            if not np.isfinite(value).all():
+                raise WeightModelError(f"{source}: {key} holds a value that is not a finite number (NaN or "
+                                       f"Infinity); {retrain}")
+            if key in MAX_VALUE and (np.abs(value) > MAX_VALUE[key]).any():
+                raise WeightModelError(f"{source}: {key} holds a value beyond ±{MAX_VALUE[key]:g}, far outside "
+                                       f"any trained model; {retrain}")
             return value
 
+        def number(key: str, default: float | None, low: float, high: float, text: str) -> float:
+            value = data.get(key, default)
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or \
+                    not low <= value <= high:
+                raise WeightModelError(f"{source}: {key} must be {text}, got {value!r}; {retrain}")
+            return float(value)
+
         n = len(names)
-        alphas = np.asarray(data["alphas"], dtype=np.float64) if isinstance(data["alphas"], list) else np.zeros(0)
-        if alphas.ndim != 1 or alphas.size < 2 or not ((alphas >= 0) & (alphas <= 1)).all() or \
+        alphas = _numbers(data["alphas"], 1)
+        if alphas is None or alphas.size < 2 or not ((alphas >= 0) & (alphas <= 1)).all() or \
                 not (np.diff(alphas) > 0).all():
             raise WeightModelError(f"{source}: alphas must be at least two increasing numbers in [0, 1]; {retrain}")
         scales = array("scales", (n,))
-        if (scales <= 0).any():
-            raise WeightModelError(f"{source}: scales must be positive; {retrain}")
-        default_alpha = data["default_alpha"]
-        if not isinstance(default_alpha, (int, float)) or not 0 <= default_alpha <= 1:
-            raise WeightModelError(f"{source}: default_alpha must be a number in [0, 1]; {retrain}")
-        margin = data.get("margin", 0.0)
-        if not isinstance(margin, (int, float)) or not math.isfinite(margin) or margin < 0:
-            raise WeightModelError(f"{source}: margin must be a number >= 0; {retrain}")
-        return cls(names, array("means", (n,)), scales, alphas, float(default_alpha),
-                   array("intercepts", (alphas.size,)), array("coefficients", (alphas.size, n)), float(margin),
-                   float(data.get("ridge", 1.0)), dict(data.get("provenance") or {}))
+        if ((scales < SCALE_RANGE[0]) | (scales > SCALE_RANGE[1])).any():
+            raise WeightModelError(f"{source}: scales must lie between {SCALE_RANGE[0]:g} and {SCALE_RANGE[1]:g}; "
+                                   f"{retrain}")
+        default_alpha = number("default_alpha", None, 0.0, 1.0, "a number in [0, 1]")
+        margin = number("margin", 0.0, 0.0, 1.0, "a number in [0, 1]")
+        ridge = number("ridge", 1.0, 0.0, math.inf, "a number >= 0")
+        provenance = data.get("provenance")
+        if provenance is not None and not isinstance(provenance, dict):
+            raise WeightModelError(f"{source}: provenance must be a JSON object; {retrain}")
+        return cls(names, array("means", (n,)), scales, alphas, default_alpha,
+                   array("intercepts", (alphas.size,)), array("coefficients", (alphas.size, n)), margin, ridge,
+                   dict(provenance or {}))
 
     @classmethod
     def load(cls, path: str | Path) -> "WeightModel":
@@ -218,16 +292,23 @@ class WeightModel:
             WeightModelError: the file is missing, is not JSON, or is not a valid model.
         """
         path = Path(path)
+        again = "write it again with `python -m hybrid.evaluate --train-weight DIR --out FILE`"
         try:
-            text = path.read_text(encoding="utf-8")
+            with path.open("rb") as f:
+                raw = f.read(MAX_FILE_BYTES + 1)
         except OSError as exc:
             raise WeightModelError(f"cannot read the weight model {path}: {exc.strerror or exc}; give the file "
                                    "that `python -m hybrid.evaluate --train-weight DIR --out FILE` wrote") from None
+        if len(raw) > MAX_FILE_BYTES:
+            raise WeightModelError(f"the weight model {path} is over {MAX_FILE_BYTES:,} bytes; a model file is a few "
+                                   f"KB: is it the right file? Else {again}")
         try:
-            data = json.loads(text)
-        except ValueError as exc:
-            raise WeightModelError(f"the weight model {path} is not valid JSON ({exc}); write it again with "
-                                   "`python -m hybrid.evaluate --train-weight DIR --out FILE`") from None
+            data = json.loads(raw.decode("utf-8"))
+        except UnicodeDecodeError:
+            raise WeightModelError(f"the weight model {path} is not UTF-8 text; {again}") from None
+        except (ValueError, RecursionError) as exc:
+            detail = exc if isinstance(exc, ValueError) else "nested too deeply"
+            raise WeightModelError(f"the weight model {path} is not valid JSON ({detail}); {again}") from None
         return cls.from_json(data, str(path))
 
 
@@ -243,6 +324,34 @@ def use(path: str | Path | None) -> WeightModel:
     model = WeightModel.load(PACKAGED if path is None else path)
     _active["model"] = model
     return model
+
+
+def given_path(path: str) -> str:
+    """A ``--weight-model`` argument, refused when empty (an unset variable must not mean the packaged model).
+
+    Raises:
+        WeightModelError: the argument is empty.
+    """
+    if not str(path).strip():
+        raise WeightModelError("--weight-model is empty; give the file `python -m hybrid.evaluate --train-weight` "
+                               "wrote, or leave the option out for the packaged model")
+    return path
+
+
+def mismatch_notes(model: WeightModel, embedder: str, dataset: str | None = None) -> list[str]:
+    """Why a model's choices may not hold here: trained with another embedding model (its cosine features are on
+    that model's scale), or trained on the very set it is evaluated on (its gain there is in-sample)."""
+    notes = []
+    trained_with = model.provenance.get("model")
+    a, b = str(trained_with or "").rsplit("/", 1)[-1], str(embedder or "").rsplit("/", 1)[-1]
+    if a and b and a not in b and b not in a:  # the packaged model's provenance names e5 inside a longer phrase
+        notes.append(f"the weight model was trained with the embedding model {trained_with}, this run uses "
+                     f"{embedder}: its cosine features are on another scale; retrain it with this model")
+    sets = model.provenance.get("sets") or {}
+    if dataset is not None and isinstance(sets, dict) and dataset in sets:
+        notes.append(f"the weight model was trained on {dataset} itself: 'learned' on it is an in-sample figure, "
+                     "not what it gains on queries it has not seen (training prints that cross-validated gain)")
+    return notes
 
 
 def active() -> WeightModel:
@@ -264,7 +373,7 @@ def _fit(x: np.ndarray, y: np.ndarray, ridge: float) -> tuple[np.ndarray, np.nda
     """Standardise ``x`` and solve one ridge regression per column of ``y`` (shared features)."""
     means = x.mean(axis=0)
     scales = x.std(axis=0)
-    scales = np.where(scales > 1e-9, scales, 1.0)
+    scales = np.where(scales > SCALE_RANGE[0], scales, 1.0)  # a (nearly) constant feature: left unscaled
     z = (x - means) / scales
     intercepts = y.mean(axis=0)
     gram = z.T @ z + ridge * np.eye(z.shape[1])

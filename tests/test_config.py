@@ -168,6 +168,19 @@ def test_export_from_a_report_gives_the_nearest_setting_and_both_measured_figure
         assert out["measured"]["nearest"]["alpha"] == 0.6 and out["measured"]["lost"] == pytest.approx(0.03)
 
 
+def test_export_of_a_learned_point_says_which_weight_model_it_was_evaluated_with(tmp_path, capsys):
+    report = {"dataset": "tiny", "best": {"fusion": "learned", "alpha": 0.7, "ndcg@10": 0.81},
+              "weight_model": {"file": "mine/weights.json", "trained_on": {"tiny": 40}, "embedding_model": "e5"}}
+    path = write(tmp_path / "r.json", report)
+    assert hc.main(["export", "--report", str(path), "--target", "config"]) == 0
+    captured = capsys.readouterr()
+    assert json.loads(captured.out)["settings"]["fusion"] == "learned"
+    assert "give --weight-model mine/weights.json wherever you use it" in captured.err
+    path = write(tmp_path / "p.json", {**report, "weight_model": {"file": "packaged"}})
+    assert hc.main(["export", "--report", str(path), "--target", "config"]) == 0
+    assert capsys.readouterr().err == ""  # the packaged model is what every command uses by default
+
+
 # ---------------------------------------------------------------------------------------- translations
 
 

@@ -491,4 +491,6 @@ def test_main_rejects_a_bad_knowledge_base_or_device_before_serving(tmp_path, ca
     (tmp_path / "weights.json").write_text("{}", encoding="utf-8")
     assert demo.main(["--weight-model", str(tmp_path / "weights.json")]) == 2
     assert "format None" in capsys.readouterr().err
+    assert demo.main(["--weight-model", ""]) == 2  # an unset variable is not the packaged model
+    assert "--weight-model is empty" in capsys.readouterr().err
     assert demo.build_parser().parse_args(["--mcp"]).mcp is True

@@ -67,6 +67,7 @@ def test_qrels_in_trec_layout_and_with_a_header(tiny):
     ({"qrels.tsv": "q1\td1\tmany\nq2\td3\t1\n"}, "qrels.tsv line 1"),
     ({"qrels.tsv": "q1\td1\t1\nq2 d3\n"}, "qrels.tsv line 2"),
     ({"corpus.jsonl": '{"id": "d1", "text": "a"}\n{"id": "d1", "text": "b"}\n'}, "appears twice"),
+    ({"queries.jsonl": '{"id": "q1", "text": "a"}\n{"id": "q1", "text": "b"}\n'}, "query id 'q1' appears twice"),
     ({"corpus.jsonl": '{"id": "d1"}\n'}, "corpus.jsonl line 1"),
     ({"queries.jsonl": "not json\n"}, "queries.jsonl line 1"),
     ({"qrels.tsv": "q1\tnope\t1\n"}, "no query has a relevant document"),
@@ -76,6 +77,16 @@ def test_bad_sets_say_what_is_wrong(tiny, broken, message):
         (tiny / name).write_text(text, encoding="utf-8")
     with pytest.raises(ev.LabelledSetError, match=message):
         ev.load_labelled_set(tiny)
+
+
+def test_duplicate_query_ids_are_explained_in_both_languages(tiny):
+    from webui.i18n import explain
+
+    (tiny / "queries.jsonl").write_text('{"id": "q1", "text": "a"}\n{"id": "q1", "text": "b"}\n', encoding="utf-8")
+    with pytest.raises(ev.LabelledSetError) as caught:
+        ev.load_labelled_set(tiny)
+    assert explain(caught.value, "zh") == "queries.jsonl 中查询 id 'q1' 出现了两次：id 必须唯一。"
+    assert explain(caught.value, "en") == "queries.jsonl: query id 'q1' appears twice; ids must be unique."
 
 
 def test_missing_file(tiny):

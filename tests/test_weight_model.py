@@ -116,11 +116,29 @@ def test_the_packaged_model_loads_and_records_its_training():
     (lambda d: d.pop("coefficients"), "lacks coefficients"),
     (lambda d: d.update(format=99), "format 99"),
     (lambda d: d.update(features=d["features"][:-1]), "was trained on features"),
-    (lambda d: d.update(means=d["means"][:-1]), "means must be finite numbers of shape"),
-    (lambda d: d["coefficients"][0].__setitem__(0, "x"), "coefficients must hold numbers"),
+    (lambda d: d.update(means=d["means"][:-1]), r"means must have shape \(17,\), got shape \(16,\)"),
+    (lambda d: d["coefficients"][0].__setitem__(0, "x"), "coefficients must be a list of numbers"),
     (lambda d: d.update(alphas=[0.5, 0.2]), "alphas must be at least two increasing"),
-    (lambda d: d.update(scales=[0.0] * len(d["scales"])), "scales must be positive"),
-    (lambda d: d.update(margin=-1), "margin must be a number >= 0"),
+    (lambda d: d.update(scales=[0.0] * len(d["scales"])), "scales must lie between"),
+    (lambda d: d.update(margin=-1), r"margin must be a number in \[0, 1\]"),
+    # what a hand-edited or foreign file holds: each a message, never a Python error
+    (lambda d: d.update(ridge=None), "ridge must be a number >= 0"),
+    (lambda d: d.update(ridge=[1]), "ridge must be a number >= 0"),
+    (lambda d: d.update(provenance=[1, 2]), "provenance must be a JSON object"),
+    (lambda d: d.update(alphas=["x"] * 11), "alphas must be at least two increasing"),
+    (lambda d: d.update(alphas=[0, [1]]), "alphas must be at least two increasing"),
+    (lambda d: d.update(alphas=[0, None]), "alphas must be at least two increasing"),
+    (lambda d: d.update(ridge="abc"), "ridge must be a number"),
+    (lambda d: d.update(intercepts="abc"), "intercepts must be a list of numbers"),
+    (lambda d: d["coefficients"].__setitem__(1, [0.0]), "coefficients must be a list of numbers"),
+    (lambda d: d["means"].__setitem__(0, True), "means must be a list of numbers"),
+    (lambda d: d.update(format=True), "format True"),
+    (lambda d: d.update(default_alpha=True), "default_alpha must be a number"),
+    (lambda d: d.update(margin=True), "margin must be a number"),
+    (lambda d: d["means"].__setitem__(0, float("nan")), "means holds a value that is not a finite number"),
+    (lambda d: d["scales"].__setitem__(0, 1e-320), "scales must lie between"),
+    (lambda d: d["coefficients"][0].__setitem__(0, 1e308), "coefficients holds a value beyond"),
+    (lambda d: d["intercepts"].__setitem__(0, -1e5), "intercepts holds a value beyond"),
 ])
 def test_bad_model_files_say_what_is_wrong_and_how_to_fix_it(tmp_path, edit, message):
     data = wm.WeightModel.load(wm.PACKAGED).to_json()
@@ -138,6 +156,55 @@ def test_unreadable_model_files(tmp_path):
     (tmp_path / "broken.json").write_text("{not json", encoding="utf-8")
     with pytest.raises(wm.WeightModelError, match="not valid JSON"):
         wm.WeightModel.load(tmp_path / "broken.json")
+    (tmp_path / "utf16.json").write_text('{"format": 1}', encoding="utf-16")
+    with pytest.raises(wm.WeightModelError, match="not UTF-8 text"):
+        wm.WeightModel.load(tmp_path / "utf16.json")
+    (tmp_path / "deep.json").write_text("[" * 100_000, encoding="utf-8")
+    with pytest.raises(wm.WeightModelError, match="not valid JSON"):
+        wm.WeightModel.load(tmp_path / "deep.json")
+    # a huge file is refused from its first MB, not read whole: a valid model padded past the limit
+    data = wm.WeightModel.load(wm.PACKAGED).to_json()
+    data["provenance"]["padding"] = "x" * wm.MAX_FILE_BYTES
+    (tmp_path / "huge.json").write_text(json.dumps(data), encoding="utf-8")
+    with pytest.raises(wm.WeightModelError, match="is over 1,000,000 bytes"):
+        wm.WeightModel.load(tmp_path / "huge.json")
+
+
+def test_a_feature_far_outside_training_keeps_the_given_alpha_without_numpy_warnings():
+    import warnings
+
+    n, grid = len(wm.FEATURE_NAMES), np.round(np.linspace(0, 1, 11), 1)
+    coefficients = np.zeros((grid.size, n))
+    coefficients[9, 0] = 1.0
+    model = wm.WeightModel(wm.FEATURE_NAMES, np.zeros(n), np.full(n, 1e-6), grid, 0.7, np.zeros(grid.size),
+                           coefficients)
+    x = np.zeros(n)
+    x[0] = 1.0
+    assert model.choose(x, 0.7).chosen == 0.9  # an ordinary value moves it
+    x[0] = 1e308  # overflows to inf once standardised
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert model.choose(x, 0.7) == WeightChoice(0.7, 0.7)
+
+
+def test_saving_is_atomic_and_checks_the_place_first(tmp_path, monkeypatch):
+    x, ndcg, _ = synthetic()
+    model = wm.train(x, ndcg, ev.DEFAULT_ALPHAS, 0.7, folds=3).model
+    path = model.save(tmp_path / "model.json")
+    before = path.read_bytes()
+
+    def full_disk(fd):
+        raise OSError(27, "File too large")
+
+    monkeypatch.setattr(wm.os, "fsync", full_disk)  # the disk fills while the new file is written
+    with pytest.raises(OSError, match="File too large"):
+        model.save(path)
+    monkeypatch.undo()
+    assert path.read_bytes() == before and sorted(p.name for p in tmp_path.iterdir()) == ["model.json"]
+    with pytest.raises(wm.WeightModelError, match="is a folder; give a file name"):
+        model.save(tmp_path)
+    with pytest.raises(wm.WeightModelError, match="does not exist; create it or choose another --out"):
+        model.save(tmp_path / "nowhere" / "model.json")
 
 
 def test_learned_fusion_uses_the_chosen_weight_for_every_document(tmp_path):
@@ -203,9 +270,27 @@ def test_cli_trains_a_weight_model_and_evaluates_with_it(tmp_path, monkeypatch, 
         assert wm.active().provenance == model.provenance
     finally:
         wm.use(None)
+    # evaluated on the very set it was trained on: the report keeps which model it was, the page says in-sample
+    try:
+        report = tmp_path / "report.json"
+        status = ev.main(["--data", str(data), "--weight-model", str(out), "--fusion", "learned", "--alphas", "0.7",
+                          "--cache-dir", str(tmp_path / "cache"), "--out", str(report)])
+        assert status == 0
+        assert "trained on handmade itself: 'learned' on it is an in-sample figure" in capsys.readouterr().err
+        saved = json.loads(report.read_text(encoding="utf-8"))["weight_model"]
+        assert saved == {"file": str(out), "trained_on": {"handmade": 12}, "embedding_model": "fake-onehot"}
+    finally:
+        wm.use(None)
     (tmp_path / "bad.json").write_text("[]", encoding="utf-8")
     assert ev.main(["--data", str(data), "--weight-model", str(tmp_path / "bad.json")]) == 2
     assert "is not a JSON object" in capsys.readouterr().err
+    assert ev.main(["--data", str(data), "--weight-model", str(out), "--fusion", "adaptive"]) == 2
+    assert "--weight-model is used only by fusion 'learned'" in capsys.readouterr().err
+    assert ev.main(["--data", str(data), "--weight-model", ""]) == 2
+    assert "--weight-model is empty" in capsys.readouterr().err
+    assert ev.main(["--train-weight", str(tmp_path / "absent"), "--out", str(tmp_path / "m2.json"),
+                    "--cache-dir", str(tmp_path / "cache")]) == 1
+    assert "absent is not a folder (it does not exist)" in capsys.readouterr().err
     assert ev.main(["--train-weight", str(data)]) == 2
     assert "needs --out FILE" in capsys.readouterr().err
     assert ev.main([]) == 2
@@ -252,5 +337,49 @@ def test_search_cli_uses_the_weight_model_and_says_why(tmp_path, monkeypatch, ca
         assert code == 0 and "learned weight: alpha 0.9 (given 0.7)" in capsys.readouterr().out
     finally:
         wm.use(None)
-    code = cli.main(["search", "--kb", str(kb), "--query", "苹果", "--weight-model", str(tmp_path / "none.json")])
+    code = cli.main(["search", "--kb", str(kb), "--query", "苹果", "--fusion", "learned",
+                     "--weight-model", str(tmp_path / "none.json")])
     assert code == 2 and "cannot read the weight model" in capsys.readouterr().err
+    # an explicit model is never loaded and then ignored, and an empty one (an unset variable) is no model
+    code = cli.main(["search", "--kb", str(kb), "--query", "苹果", "--weight-model", str(path)])
+    assert code == 2 and "--weight-model is used only by fusion 'learned'" in capsys.readouterr().err
+    code = cli.main(["search", "--kb", str(kb), "--query", "苹果", "--fusion", "learned", "--weight-model", " "])
+    assert code == 2 and "--weight-model is empty" in capsys.readouterr().err
+    # a model trained with another embedding model: said, with the fix
+    other = wm.WeightModel.load(path)
+    other = wm.WeightModel(other.features, other.means, other.scales, other.alphas, other.default_alpha,
+                           other.intercepts, other.coefficients, provenance={"model": "Qwen/Qwen3-Embedding-4B"})
+    try:
+        code = cli.main(["search", "--kb", str(kb), "--query", "苹果", "--fusion", "learned",
+                         "--weight-model", str(other.save(tmp_path / "qwen.json"))])
+        err = capsys.readouterr().err
+        assert code == 0 and "trained with the embedding model Qwen/Qwen3-Embedding-4B, this run uses fake-onehot" \
+            in err and "retrain it with this model" in err
+    finally:
+        wm.use(None)
+
+
+def test_cli_checks_train_weight_arguments_before_any_embedding(tmp_path, monkeypatch, capsys):
+    import hybrid.semantic
+
+    def no_embedding(*a, **kw):
+        raise AssertionError("the arguments should have been refused before the embedder was loaded")
+
+    monkeypatch.setattr(hybrid.semantic, "load_embedder", no_embedding)
+    data = write_training_set(tmp_path / "handmade")
+    twin = write_training_set(tmp_path / "elsewhere" / "handmade")
+    cases = [
+        (["--folds", "1", "--out", str(tmp_path / "m.json")], "--folds must be at least 2"),
+        (["--out", str(tmp_path / "nowhere" / "m.json")], "does not exist; create it or choose another --out"),
+        (["--out", str(tmp_path)], "is a folder; give a file name"),
+        (["--out", str(data / "qrels.tsv")], "is one of the training set's own files"),
+    ]
+    for extra, message in cases:
+        assert ev.main(["--train-weight", str(data), *extra]) == 2
+        assert message in capsys.readouterr().err, extra
+    assert ev.main(["--train-weight", str(data), str(data), "--out", str(tmp_path / "m.json")]) == 2
+    assert "is given twice" in capsys.readouterr().err
+    assert ev.main(["--train-weight", str(data), str(twin), "--out", str(tmp_path / "m.json")]) == 2
+    assert "are both named 'handmade'" in capsys.readouterr().err
+    assert (data / "qrels.tsv").read_text(encoding="utf-8").startswith("q1\td1")  # untouched
+    assert not (tmp_path / "m.json").exists()

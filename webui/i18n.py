@@ -287,6 +287,7 @@ TEXTS: dict[str, dict[str, str]] = {
         "err_empty_file": "{name} 是空的：每行需要一个 {{\"id\": ..., \"text\": ...}}。",
         "err_qrels_line": "qrels.tsv 第 {line} 行应为 查询id<TAB>文档id<TAB>相关度，实际是 {got!r}。",
         "err_duplicate_id": "corpus.jsonl 中文档 id {id!r} 出现了两次：id 必须唯一。",
+        "err_duplicate_query_id": "queries.jsonl 中查询 id {id!r} 出现了两次：id 必须唯一。",
         "err_no_relevant": "没有任何查询在语料中有相关文档：请检查 qrels.tsv 是否使用 queries.jsonl 和 corpus.jsonl 的 id，"
                            "且相关文档的相关度大于 0。",
         "err_csv_row": "第 {row} 行需要一个查询和它的相关文本，实际是 {got}。",
@@ -614,6 +615,7 @@ TEXTS: dict[str, dict[str, str]] = {
         "err_empty_file": "{name} is empty: it needs one {{\"id\": ..., \"text\": ...}} per line.",
         "err_qrels_line": "qrels.tsv line {line}: expected query_id<TAB>doc_id<TAB>relevance, got {got!r}.",
         "err_duplicate_id": "corpus.jsonl: document id {id!r} appears twice; ids must be unique.",
+        "err_duplicate_query_id": "queries.jsonl: query id {id!r} appears twice; ids must be unique.",
         "err_no_relevant": "no query has a relevant document in the corpus: check that qrels.tsv uses the ids of "
                            "queries.jsonl and corpus.jsonl and grades > 0 for relevant documents.",
         "err_csv_row": "row {row}: needs a query and its relevant text, got {got}.",
