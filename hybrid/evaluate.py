@@ -1087,14 +1087,16 @@ def train_weight_main(args: argparse.Namespace) -> int:
         print(f"error: {problem}", file=sys.stderr)
         return 2
     try:
+        labelled_sets = []
+        for folder in args.train_weight:  # every set is read (and checked) before anything is embedded
+            labelled = load_labelled_set(folder, max_queries=args.max_queries)
+            labelled_sets.append(subset_corpus(labelled, args.max_docs) if args.max_docs is not None else labelled)
+        weight_model.check_folds(sum(len(s.queries) for s in labelled_sets), args.folds)
         loaded = load_embedder(args.model or "auto", device=args.device, use_instruction=not args.no_instruction,
                                document_prompt=args.document_prompt)
         cache = EmbeddingCache(args.cache_dir)
         xs, ys, sets = [], [], {}
-        for folder in args.train_weight:
-            labelled = load_labelled_set(folder, max_queries=args.max_queries)
-            if args.max_docs is not None:
-                labelled = subset_corpus(labelled, args.max_docs)
+        for labelled in labelled_sets:
             x, y = weight_rows(labelled, loaded.embedder, cache, progress=_tqdm_progress())
             xs.append(x)
             ys.append(y)
@@ -1215,7 +1217,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     report["split_sentences"] = args.split_sentences
     if "learned" in fusions:
         used = weight_model.active()
-        report["weight_model"] = {"file": args.weight_model or "packaged",
+        report["weight_model"] = {"file": str(Path(args.weight_model).resolve()) if args.weight_model else "packaged",
                                   "trained_on": dict(used.provenance.get("sets") or {}),
                                   "embedding_model": used.provenance.get("model")}
         for note in weight_model.mismatch_notes(used, loaded.embedder.name, labelled.name):

@@ -75,6 +75,18 @@ def _numbers(value: Any, ndim: int) -> np.ndarray | None:
         return None
 
 
+def check_folds(queries: int, folds: int) -> None:
+    """Check that ``queries`` can be cross-validated in ``folds`` folds (each fold's two parts hold 2 or more).
+
+    Raises:
+        ValueError: too few queries for the folds.
+    """
+    if queries < max(folds, 2) * 2:
+        raise ValueError(f"{queries} queries cannot be split into {folds} cross-validation folds: label at least "
+                         f"{max(folds, 2) * 2} queries or lower --folds (a gain worth trusting needs "
+                         f"{MIN_QUERIES} or more)")
+
+
 def check_output(path: str | Path) -> Path:
     """Check that a model file can be written at ``path`` (before any long work), and return it.
 
@@ -208,8 +220,10 @@ class WeightModel:
         path = Path(path)
         check_output(path)
         text = json.dumps(self.to_json(), ensure_ascii=False, indent=1) + "\n"
+        mode = path.stat().st_mode & 0o777 if path.is_file() else 0o644  # mkstemp's file is private (0600)
         fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
         try:
+            os.fchmod(fd, mode)
             with os.fdopen(fd, "w", encoding="utf-8") as f:
                 f.write(text)
                 f.flush()
@@ -293,6 +307,9 @@ class WeightModel:
         """
         path = Path(path)
         again = "write it again with `python -m hybrid.evaluate --train-weight DIR --out FILE`"
+        if path.exists() and not path.is_file():  # a folder, a pipe (whose read would wait forever), a device
+            raise WeightModelError(f"the weight model {path} is not a regular file; give the file that "
+                                   "`python -m hybrid.evaluate --train-weight DIR --out FILE` wrote")
         try:
             with path.open("rb") as f:
                 raw = f.read(MAX_FILE_BYTES + 1)
@@ -348,9 +365,10 @@ def mismatch_notes(model: WeightModel, embedder: str, dataset: str | None = None
         notes.append(f"the weight model was trained with the embedding model {trained_with}, this run uses "
                      f"{embedder}: its cosine features are on another scale; retrain it with this model")
     sets = model.provenance.get("sets") or {}
-    if dataset is not None and isinstance(sets, dict) and dataset in sets:
-        notes.append(f"the weight model was trained on {dataset} itself: 'learned' on it is an in-sample figure, "
-                     "not what it gains on queries it has not seen (training prints that cross-validated gain)")
+    if dataset is not None and isinstance(sets, dict) and dataset in sets:  # a model keeps only the sets' names
+        notes.append(f"the weight model was trained on a set named {dataset} ({sets[dataset]} queries): if it is "
+                     "this one, 'learned' here is an in-sample figure, not what it gains on queries it has not seen "
+                     "(training prints that cross-validated gain)")
     return notes
 
 
@@ -462,9 +480,7 @@ def train(x: np.ndarray, ndcg: np.ndarray, alphas: Sequence[float], default_alph
         raise ValueError(f"the alpha grid {grid.tolist()} lacks the default alpha {default_alpha}")
     default = int(hits[0])
     n = x.shape[0]
-    if n < max(folds, 2) * 2:
-        raise ValueError(f"{n} queries cannot be split into {folds} cross-validation folds: label at least "
-                         f"{max(folds, 2) * 2} (and {MIN_QUERIES} for a gain worth trusting)")
+    check_folds(n, folds)
     group = None if groups is None else np.asarray(groups)
     if group is not None and group.shape != (n,):
         raise ValueError(f"groups must name the set of each of the {n} queries, got {group.shape}")

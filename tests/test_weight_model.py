@@ -159,6 +159,11 @@ def test_unreadable_model_files(tmp_path):
     (tmp_path / "utf16.json").write_text('{"format": 1}', encoding="utf-16")
     with pytest.raises(wm.WeightModelError, match="not UTF-8 text"):
         wm.WeightModel.load(tmp_path / "utf16.json")
+    import os
+
+    os.mkfifo(tmp_path / "pipe.json")  # its read would wait forever for a writer
+    with pytest.raises(wm.WeightModelError, match="is not a regular file"):
+        wm.WeightModel.load(tmp_path / "pipe.json")
     (tmp_path / "deep.json").write_text("[" * 100_000, encoding="utf-8")
     with pytest.raises(wm.WeightModelError, match="not valid JSON"):
         wm.WeightModel.load(tmp_path / "deep.json")
@@ -201,6 +206,10 @@ def test_saving_is_atomic_and_checks_the_place_first(tmp_path, monkeypatch):
         model.save(path)
     monkeypatch.undo()
     assert path.read_bytes() == before and sorted(p.name for p in tmp_path.iterdir()) == ["model.json"]
+    assert path.stat().st_mode & 0o777 == 0o644  # readable like any file written in place, not mkstemp's 0600
+    path.chmod(0o640)
+    model.save(path)
+    assert path.stat().st_mode & 0o777 == 0o640  # a replaced file keeps its permissions
     with pytest.raises(wm.WeightModelError, match="is a folder; give a file name"):
         model.save(tmp_path)
     with pytest.raises(wm.WeightModelError, match="does not exist; create it or choose another --out"):
@@ -276,9 +285,10 @@ def test_cli_trains_a_weight_model_and_evaluates_with_it(tmp_path, monkeypatch, 
         status = ev.main(["--data", str(data), "--weight-model", str(out), "--fusion", "learned", "--alphas", "0.7",
                           "--cache-dir", str(tmp_path / "cache"), "--out", str(report)])
         assert status == 0
-        assert "trained on handmade itself: 'learned' on it is an in-sample figure" in capsys.readouterr().err
+        assert ("trained on a set named handmade (12 queries): if it is this one, 'learned' here is an in-sample "
+                "figure") in capsys.readouterr().err
         saved = json.loads(report.read_text(encoding="utf-8"))["weight_model"]
-        assert saved == {"file": str(out), "trained_on": {"handmade": 12}, "embedding_model": "fake-onehot"}
+        assert saved == {"file": str(out.resolve()), "trained_on": {"handmade": 12}, "embedding_model": "fake-onehot"}
     finally:
         wm.use(None)
     (tmp_path / "bad.json").write_text("[]", encoding="utf-8")
@@ -377,6 +387,9 @@ def test_cli_checks_train_weight_arguments_before_any_embedding(tmp_path, monkey
     for extra, message in cases:
         assert ev.main(["--train-weight", str(data), *extra]) == 2
         assert message in capsys.readouterr().err, extra
+    assert ev.main(["--train-weight", str(data), "--folds", "7", "--out", str(tmp_path / "m.json")]) == 1
+    assert "12 queries cannot be split into 7 cross-validation folds: label at least 14 queries or lower --folds" \
+        in capsys.readouterr().err
     assert ev.main(["--train-weight", str(data), str(data), "--out", str(tmp_path / "m.json")]) == 2
     assert "is given twice" in capsys.readouterr().err
     assert ev.main(["--train-weight", str(data), str(twin), "--out", str(tmp_path / "m.json")]) == 2
