@@ -1,10 +1,12 @@
-"""Folders saved atomically: a new version appears complete or not at all, whatever sequence of crashes comes.
+"""Folders (and single files) saved atomically: a new version appears complete or not at all, whatever sequence
+of crashes comes.
 
 A save writes a temporary folder beside the target (``.NAME.tmp-PID-...``), finishes it with a manifest written
 last (file checksums and sizes, the time of the save), then swaps it in with two renames (``NAME`` to
 ``.NAME.old``, the temporary folder to ``NAME``). ``recover`` brings a target back to the newest complete version
 on disk and removes what crashed saves left; every save and every load calls it first, so a second crash in the
-middle of the next save cannot lose the last complete version.
+middle of the next save cannot lose the last complete version. A single file (``write_file``) is written beside
+its target and renamed over it.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import json
 import os
 import secrets
 import shutil
+import tempfile
 import threading
 import time
 from contextlib import contextmanager
@@ -67,6 +70,31 @@ def sha256(path: Path) -> str:
 def _fsync_file(path: Path) -> None:
     with open(path, "rb") as f:
         os.fsync(f.fileno())
+
+
+def write_file(path: str | Path, text: str) -> Path:
+    """Write ``text`` (UTF-8) to ``path`` atomically: it holds the old file or the whole new one, never a part
+    (a full disk, a size limit or a crash mid-write leaves the old one). A replaced file keeps its permissions;
+    a new one gets 0644.
+
+    Raises:
+        OSError: the folder is missing or not writable, or the write failed (the old file is kept).
+    """
+    path = Path(path)
+    mode = path.stat().st_mode & 0o777 if path.is_file() else 0o644  # mkstemp's file is private (0600)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        os.fchmod(fd, mode)
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(text)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    _fsync_dir(path.parent)
+    return path
 
 
 def _fsync_dir(path: Path) -> None:

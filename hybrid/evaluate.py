@@ -16,6 +16,7 @@ from typing import Any, Callable, Iterable, Iterator, Mapping, Sequence
 
 import numpy as np
 
+from .atomic import write_file
 from .cache import EmbeddingCache, embedder_key
 from .config import add_config_option, config_from_args
 from .engine import HybridEngine, Retrieval
@@ -1110,9 +1111,15 @@ def train_weight_main(args: argparse.Namespace) -> int:
         groups = [name for name, x in zip(sets, xs) for _ in range(len(x))]
         result = weight_model.train(np.concatenate(xs), np.concatenate(ys), DEFAULT_ALPHAS,
                                     DEFAULT_SETTINGS.alpha, folds=args.folds, provenance=provenance, groups=groups)
-        result.model.save(args.out)
     except (LabelledSetError, KnowledgeBaseError, ModelLoadError, ValueError, OSError, RuntimeError) as exc:
         print(f"error: {exc}", file=sys.stderr)
+        return 1
+    try:
+        result.model.save(args.out)
+    except (OSError, weight_model.WeightModelError) as exc:
+        reason = exc.strerror or exc if isinstance(exc, OSError) else exc
+        print(f"error: cannot write the weight model to {args.out}: {reason} (a file already there is kept)",
+              file=sys.stderr)
         return 1
     if result.warning:
         print(f"warning: {result.warning}", file=sys.stderr)
@@ -1136,6 +1143,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     fusions = list(FUSERS) if args.fusion == "all" else [args.fusion]
     if args.fusion != "all" and args.fusion not in FUSERS:
         print(f"error: unknown --fusion {args.fusion!r}; choose all or one of {', '.join(FUSERS)}", file=sys.stderr)
+        return 2
+    if args.out and (Path(args.out).is_dir() or not Path(args.out).parent.is_dir()):
+        print(f"error: --out {args.out}: give a file name in an existing folder (the report is written there "
+              "after the run)", file=sys.stderr)
         return 2
     if args.weight_model is not None:
         if "learned" not in fusions:
@@ -1247,7 +1258,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.markdown:
         print(markdown_rows(report))
     if args.out:
-        Path(args.out).write_text(json.dumps(report, ensure_ascii=False, indent=1), encoding="utf-8")
+        try:
+            write_file(args.out, json.dumps(report, ensure_ascii=False, indent=1))
+        except OSError as exc:
+            print(f"error: cannot write the report to {args.out}: {exc.strerror or exc}", file=sys.stderr)
+            return 1
     if args.plot:
         make_figure(report).write_html(args.plot, include_plotlyjs=True)
     return 0

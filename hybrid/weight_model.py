@@ -6,13 +6,13 @@ import json
 import math
 import os
 import re
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
 import numpy as np
 
+from .atomic import write_file
 from .fusion import Candidates, QueryEvidence, WeightChoice
 from .kb import UserError
 
@@ -217,22 +217,7 @@ class WeightModel:
         Raises:
             WeightModelError: ``path`` is a folder, or its folder is missing or not writable.
         """
-        path = Path(path)
-        check_output(path)
-        text = json.dumps(self.to_json(), ensure_ascii=False, indent=1) + "\n"
-        mode = path.stat().st_mode & 0o777 if path.is_file() else 0o644  # mkstemp's file is private (0600)
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-        try:
-            os.fchmod(fd, mode)
-            with os.fdopen(fd, "w", encoding="utf-8") as f:
-                f.write(text)
-                f.flush()
-                os.fsync(f.fileno())
-            os.replace(tmp, path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
-        return path
+        return write_file(check_output(path), json.dumps(self.to_json(), ensure_ascii=False, indent=1) + "\n")
 
     @classmethod
     def from_json(cls, data: Any, source: str = "the weight model") -> "WeightModel":

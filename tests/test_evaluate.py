@@ -327,6 +327,23 @@ def test_cli_prints_table_and_writes_json_and_plot(tiny, tmp_path, monkeypatch, 
     assert "vs the default" in printed
     html = plot.read_text(encoding="utf-8")
     assert "keyword only" in html and "semantic only" in html and '"name":"weighted"' in html
+    # a report place that cannot work is refused before the run, and a failed write keeps the last report
+    assert ev.main(["--data", str(tiny), "--out", str(tmp_path / "nowhere" / "r.json")]) == 2
+    assert "give a file name in an existing folder" in capsys.readouterr().err
+    assert ev.main(["--data", str(tiny), "--out", str(tmp_path)]) == 2
+    before = out.read_bytes()
+
+    def full_disk(fd):
+        raise OSError(28, "No space left on device")
+
+    import hybrid.atomic
+
+    monkeypatch.setattr(hybrid.atomic.os, "fsync", full_disk)
+    status = ev.main(["--data", str(tiny), "--fusion", "weighted", "--alphas", "0.5", "--cache-dir",
+                      str(tmp_path / "cache"), "--out", str(out)])
+    monkeypatch.undo()
+    assert status == 1 and "cannot write the report to" in capsys.readouterr().err
+    assert out.read_bytes() == before and not list(tmp_path.glob(".report.json.*"))
 
 
 def test_cli_split_half_and_distractors(tiny, tmp_path, monkeypatch, capsys):

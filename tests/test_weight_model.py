@@ -201,7 +201,9 @@ def test_saving_is_atomic_and_checks_the_place_first(tmp_path, monkeypatch):
     def full_disk(fd):
         raise OSError(27, "File too large")
 
-    monkeypatch.setattr(wm.os, "fsync", full_disk)  # the disk fills while the new file is written
+    import hybrid.atomic
+
+    monkeypatch.setattr(hybrid.atomic.os, "fsync", full_disk)  # the disk fills while the new file is written
     with pytest.raises(OSError, match="File too large"):
         model.save(path)
     monkeypatch.undo()
@@ -301,6 +303,16 @@ def test_cli_trains_a_weight_model_and_evaluates_with_it(tmp_path, monkeypatch, 
     assert ev.main(["--train-weight", str(tmp_path / "absent"), "--out", str(tmp_path / "m2.json"),
                     "--cache-dir", str(tmp_path / "cache")]) == 1
     assert "absent is not a folder (it does not exist)" in capsys.readouterr().err
+    # the disk fills while the model is written: said with the file's name, and the old model is kept
+    import hybrid.atomic
+
+    before = out.read_bytes()
+    monkeypatch.setattr(hybrid.atomic.os, "fsync", lambda fd: (_ for _ in ()).throw(OSError(27, "File too large")))
+    assert ev.main(["--train-weight", str(data), "--folds", "3", "--out", str(out),
+                    "--cache-dir", str(tmp_path / "cache")]) == 1
+    assert f"cannot write the weight model to {out}: File too large (a file already there is kept)" \
+        in capsys.readouterr().err
+    assert out.read_bytes() == before
     assert ev.main(["--train-weight", str(data)]) == 2
     assert "needs --out FILE" in capsys.readouterr().err
     assert ev.main([]) == 2
