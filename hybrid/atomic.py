@@ -72,6 +72,19 @@ def _fsync_file(path: Path) -> None:
         os.fsync(f.fileno())
 
 
+def write_problem(path: str | Path) -> str | None:
+    """Why ``write_file`` could not write ``path`` (a folder, a missing or read-only folder), else None: checked
+    before long work so that it does not end in a failed write."""
+    path = Path(path)
+    if path.is_dir():
+        return f"{path} is a folder; give a file name in it, e.g. {path / 'out.json'}"
+    if not path.parent.is_dir():
+        return f"the folder {path.parent} does not exist; create it or write elsewhere"
+    if not os.access(path.parent, os.W_OK):
+        return f"cannot write in {path.parent}; write elsewhere"
+    return None
+
+
 def write_file(path: str | Path, text: str) -> Path:
     """Write ``text`` (UTF-8) to ``path`` atomically: it holds the old file or the whole new one, never a part
     (a full disk, a size limit or a crash mid-write leaves the old one). A replaced file keeps its permissions;

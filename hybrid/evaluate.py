@@ -16,7 +16,7 @@ from typing import Any, Callable, Iterable, Iterator, Mapping, Sequence
 
 import numpy as np
 
-from .atomic import write_file
+from .atomic import write_file, write_problem
 from .cache import EmbeddingCache, embedder_key
 from .config import add_config_option, config_from_args
 from .engine import HybridEngine, Retrieval
@@ -1144,9 +1144,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.fusion != "all" and args.fusion not in FUSERS:
         print(f"error: unknown --fusion {args.fusion!r}; choose all or one of {', '.join(FUSERS)}", file=sys.stderr)
         return 2
-    if args.out and (Path(args.out).is_dir() or not Path(args.out).parent.is_dir()):
-        print(f"error: --out {args.out}: give a file name in an existing folder (the report is written there "
-              "after the run)", file=sys.stderr)
+    if args.out and write_problem(args.out):
+        print(f"error: {write_problem(args.out)} (--out of the report, written after the run)", file=sys.stderr)
         return 2
     if args.weight_model is not None:
         if "learned" not in fusions:

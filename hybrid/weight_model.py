@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -12,7 +11,7 @@ from typing import Any, Mapping, Sequence
 
 import numpy as np
 
-from .atomic import write_file
+from .atomic import write_file, write_problem
 from .fusion import Candidates, QueryEvidence, WeightChoice
 from .kb import UserError
 
@@ -93,16 +92,10 @@ def check_output(path: str | Path) -> Path:
     Raises:
         WeightModelError: ``path`` is a folder, or its folder is missing or not writable.
     """
-    path = Path(path)
-    if path.is_dir():
-        raise WeightModelError(f"{path} is a folder; give a file name for the weight model, e.g. "
-                               f"{path / 'weight_model.json'}")
-    folder = path.parent
-    if not folder.is_dir():
-        raise WeightModelError(f"the folder {folder} does not exist; create it or choose another --out")
-    if not os.access(folder, os.W_OK):
-        raise WeightModelError(f"cannot write in {folder}; choose another --out")
-    return path
+    problem = write_problem(path)
+    if problem:
+        raise WeightModelError(f"{problem} (--out of the weight model)")
+    return Path(path)
 
 
 def features(keyword: Candidates, semantic: Candidates, evidence: QueryEvidence) -> np.ndarray:

@@ -329,8 +329,9 @@ def test_cli_prints_table_and_writes_json_and_plot(tiny, tmp_path, monkeypatch, 
     assert "keyword only" in html and "semantic only" in html and '"name":"weighted"' in html
     # a report place that cannot work is refused before the run, and a failed write keeps the last report
     assert ev.main(["--data", str(tiny), "--out", str(tmp_path / "nowhere" / "r.json")]) == 2
-    assert "give a file name in an existing folder" in capsys.readouterr().err
+    assert "does not exist; create it or write elsewhere (--out of the report" in capsys.readouterr().err
     assert ev.main(["--data", str(tiny), "--out", str(tmp_path)]) == 2
+    assert "is a folder; give a file name in it" in capsys.readouterr().err
     before = out.read_bytes()
 
     def full_disk(fd):

@@ -214,7 +214,7 @@ def test_saving_is_atomic_and_checks_the_place_first(tmp_path, monkeypatch):
     assert path.stat().st_mode & 0o777 == 0o640  # a replaced file keeps its permissions
     with pytest.raises(wm.WeightModelError, match="is a folder; give a file name"):
         model.save(tmp_path)
-    with pytest.raises(wm.WeightModelError, match="does not exist; create it or choose another --out"):
+    with pytest.raises(wm.WeightModelError, match=r"does not exist; create it or write elsewhere \(--out of the weight"):
         model.save(tmp_path / "nowhere" / "model.json")
 
 
@@ -392,7 +392,7 @@ def test_cli_checks_train_weight_arguments_before_any_embedding(tmp_path, monkey
     twin = write_training_set(tmp_path / "elsewhere" / "handmade")
     cases = [
         (["--folds", "1", "--out", str(tmp_path / "m.json")], "--folds must be at least 2"),
-        (["--out", str(tmp_path / "nowhere" / "m.json")], "does not exist; create it or choose another --out"),
+        (["--out", str(tmp_path / "nowhere" / "m.json")], "does not exist; create it or write elsewhere (--out of the weight model)"),
         (["--out", str(tmp_path)], "is a folder; give a file name"),
         (["--out", str(data / "qrels.tsv")], "is one of the training set's own files"),
     ]
