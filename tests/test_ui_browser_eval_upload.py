@@ -34,7 +34,8 @@ def write_small_set(folder: Path, qrels: str | None = None) -> list[str]:
 def test_a_new_upload_replaces_the_last_and_says_what_was_read(page, tmp_path, width, locale):
     """Uploads, none cleared with the box's ×: set A (9 documents, 5 queries with labels), set B (5 documents,
     4 queries), "run" (B is evaluated), then B's corpus and queries with a broken qrels file (the error shows at
-    once; the corpus and queries are the same files as B's, so the same paths on the server)."""
+    once; the corpus and queries are the same files as B's, so the same paths on the server), then a set whose
+    queries.jsonl repeats an id (refused at once and by "run")."""
     from playwright.sync_api import expect
 
     lang = "zh" if locale.startswith("zh") else "en"
@@ -72,3 +73,15 @@ def test_a_new_upload_replaces_the_last_and_says_what_was_read(page, tmp_path, w
     expect(status).not_to_contain_text("上传了不止一个" if lang == "zh" else "more than one")
     expect(listed).to_have_count(3)
     idle(p)
+
+    # a query id given twice would count its query twice in every mean: refused, in the page's language
+    twice = write_small_set(tmp_path / "twice")
+    Path(twice[1]).write_text(_jsonl([("q1", "饿了"), ("q2", "法国首都"), ("q1", "电脑黑屏")]), encoding="utf-8")
+    upload.set_input_files(twice)
+    duplicate = ("queries.jsonl 中查询 id 'q1' 出现了两次：id 必须唯一。" if lang == "zh" else
+                 "queries.jsonl: query id 'q1' appears twice; ids must be unique.")
+    expect(status).to_contain_text(duplicate)
+    idle(p)
+    p.click("#eval-run")
+    idle(p)
+    expect(status).to_contain_text(duplicate)

@@ -390,3 +390,35 @@ def test_english_counts_of_one_are_singular_and_other_counts_stay_plural():
     assert text("eval_read", "en", files="1 files", queries=1, docs=1) == "Read 1 file: 1 query, 1 document."
     assert text("eval_read", "en", files="3 files", queries=11, docs=31) == "Read 3 files: 11 queries, 31 documents."
     assert text("kb_count", "zh", n=1) == "共 1 条"
+
+
+def test_the_figures_plotly_modules_are_loaded_with_the_page_not_by_the_first_handlers():
+    """plotly imports its figure classes on first use; two handlers drawing first figures at once in worker
+    threads deadlocked in that import (CI). In a fresh process, importing the page's plots loads them, and
+    eight threads then draw at once without an error."""
+    import subprocess
+    import sys
+
+    code = """
+import sys, threading
+import numpy as np
+from webui import plots
+lazy = ("plotly.graph_objs._figure", "plotly.graph_objs._bar", "plotly.graph_objs._histogram",
+        "plotly.graph_objs._scatter", "narwhals.stable.v2", "plotly.io._json")
+missing = [m for m in lazy if m not in sys.modules]
+assert not missing, missing
+errors = []
+def draw(i):
+    try:
+        v = np.random.default_rng(i).normal(size=384)
+        (plots.vector_bar if i % 2 else plots.vector_histogram)(v, lang="zh").to_json()
+    except BaseException as exc:
+        errors.append(repr(exc))
+threads = [threading.Thread(target=draw, args=(i,)) for i in range(8)]
+[t.start() for t in threads]
+[t.join() for t in threads]
+assert not errors, errors
+print("ok")
+"""
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0 and done.stdout.strip() == "ok", done.stderr[-2000:]

@@ -13,6 +13,22 @@ from .i18n import text
 _POSITIVE, _NEGATIVE = "#2563eb", "#f97316"
 
 
+def _load_plotly() -> None:
+    """Import the plotly modules the page's figures use, now, in the thread that builds the page.
+
+    plotly loads each figure class (and narwhals under it) on first use; two handlers drawing their first
+    figures at once in worker threads can meet in that import, and Python then raises ``_DeadlockError``
+    (CI saw it from ``vector_bar``). About 0.07 s, once per process.
+    """
+    import plotly.io
+
+    figure = go.Figure([go.Bar(x=[0], y=[0]), go.Histogram(x=[0]), go.Scatter(x=[0], y=[0])])
+    plotly.io.to_json(figure)
+
+
+_load_plotly()
+
+
 # The name of the set "evaluate my judgements" builds (shown translated, whatever language it ran in).
 JUDGED_SET = "session-judgements"
 
