@@ -8,6 +8,7 @@ import re
 from typing import TYPE_CHECKING
 from urllib.parse import parse_qs
 
+from pydantic import TypeAdapter
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from .errors import ApiError, error_response
@@ -26,6 +27,7 @@ _RESULT = re.compile(rf"^{_PREFIX}/call(?:/v2)?/(?P<name>[^/]+)/(?P<event>[^/]+)
 _USED = re.compile(rf"^{_PREFIX}/(?:info|openapi\.json|theme\.css|queue/(?:join|data)|heartbeat/[^/]+|upload"
                    r"|upload_progress|file=.*|file/.*|cancel|reset|(?:run|api|call|call/v2)/.+|mcp(?:/.*)?)/?$",
                    re.DOTALL)
+_INDEX = TypeAdapter(int)
 
 
 class GradioGuard:
@@ -86,18 +88,26 @@ class GradioGuard:
             data = json.loads(body)
         except ValueError:
             return None  # Gradio answers a malformed body itself (422)
-        index = data.get("fn_index") if isinstance(data, dict) else None
-        if not isinstance(index, int) or isinstance(index, bool) or index in self._indices(data.get("session_hash")):
+        if not isinstance(data, dict) or data.get("fn_index") is None:
             return None
-        return f"no event with fn_index {index}; /config lists the page's events"
+        try:  # as Gradio's PredictBody reads it: pydantic's int, so "7" and 7.0 are event 7
+            index = _INDEX.validate_python(data["fn_index"])
+        except ValueError:
+            return None  # Gradio answers a value that is no number itself (422)
+        fn = self._events(data.get("session_hash")).get(index)
+        if fn is None:
+            return f"no event with fn_index {index}; /config lists the page's events"
+        if fn.fn is None:  # Gradio looked for its (absent) Python function's outputs: IndexError, a traceback
+            return f"the event with fn_index {index} runs in the browser only; there is nothing to run here"
+        return None
 
-    def _indices(self, session: object) -> set[int]:
-        indices = set(self.blocks.fns)
+    def _events(self, session: object) -> dict:
+        events = dict(self.blocks.fns)
         state = self.blocks.state_holder.session_data.get(session) if isinstance(session, str) else None
         config = getattr(state, "blocks_config", None)
         if config is not None:  # events a gr.render made for this session
-            indices |= set(config.fns)
-        return indices
+            events.update(config.fns)
+        return events
 
     def _event_session(self, event_id: str) -> str:
         """The session whose stream GET /call/NAME/EVENT_ID reads, found as Gradio's route finds it."""

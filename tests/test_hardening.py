@@ -185,6 +185,7 @@ def reverse_app():
         box.submit(lambda s: s[::-1], box, out, api_name="reverse")
         box.change(broken, box, out, api_name="broken")
         box.blur(refuses, box, out, api_name="refuses")
+        out.focus(None, None, None, js="() => {}")  # runs in the browser only: fn_index 3
     running = start(blocks, fake_service(), host="127.0.0.1", port=0, api_settings=ApiSettings())
     yield running
     running.stop()
@@ -202,11 +203,19 @@ def test_unknown_endpoints_events_and_sessions_are_404_without_a_traceback(rever
               ("GET", "/gradio_api/call/nosuch/abc", None), ("GET", "/gradio_api/call/reverse/no-such-event", None),
               ("GET", "/gradio_api/queue/data?session_hash=no-such-session", None),
               ("POST", "/gradio_api/queue/join", {**join, "fn_index": 9999}),
-              ("POST", "/gradio_api/queue/join", {**join, "fn_index": -5})]
+              ("POST", "/gradio_api/queue/join", {**join, "fn_index": -5}),
+              # Gradio reads fn_index as pydantic's int: a string or a float passed the guard's isinstance check
+              # and hit the same KeyError; an event that runs in the browser only failed with an IndexError
+              ("POST", "/gradio_api/queue/join", {**join, "fn_index": "9999"}),
+              ("POST", "/gradio_api/queue/join", {**join, "fn_index": 9999.0}),
+              ("POST", "/gradio_api/queue/join", {**join, "fn_index": 3}),
+              ("POST", "/gradio_api/queue/join", {**join, "fn_index": "3"})]
     for method, path, body in probes:
         r = httpx.request(method, url + path, json=body, timeout=10)
         assert r.status_code == 404, (path, r.status_code, r.text[:300])
-        assert len(r.content) < 400 and "no " in r.json()["message"], r.text
+        assert len(r.content) < 400 and ("no " in r.json()["message"] or "browser only" in r.json()["message"]), r.text
+    r = httpx.post(url + "/gradio_api/queue/join", json={**join, "fn_index": "x"}, timeout=10)
+    assert r.status_code == 422, r.text[:300]  # no number: Gradio's own answer
     for path in ("/gradio_api/info", "/gradio_api/info?all_endpoints=maybe", "/gradio_api/info/?serialize=x"):
         assert httpx.get(url + path, timeout=10).status_code < 500, path
     # The known ones still work: by name (Gradio's curl route) and by fn_index (the page's route).
