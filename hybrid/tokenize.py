@@ -14,6 +14,7 @@ import sys
 import threading
 import time
 import unicodedata
+import weakref
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -34,8 +35,11 @@ _CHUNK = 256  # texts per task handed to a worker
 _IN_FLIGHT = 2  # chunks a worker holds at once (one being tokenised, the next one waiting in its pipe)
 
 _JIEBA_LOCK = threading.Lock()
-_JIEBA_INSTANCES: dict[tuple[str | None, bool], jieba.Tokenizer] = {}
-_MAX_USER_DICTS = 8
+_JIEBA_INSTANCES: dict[bool, jieba.Tokenizer] = {}  # jieba's own dictionary, per folding: kept for good
+# With a user dictionary: shared while some tokenizer holds it. Each holds its own copy of jieba's dictionary
+# (about 64 MB), so at most MAX_LIVE_USER_DICTS exist at once (a page's visitors each upload their own).
+_USER_DICT_INSTANCES: weakref.WeakValueDictionary[tuple[str, bool], jieba.Tokenizer] = weakref.WeakValueDictionary()
+MAX_LIVE_USER_DICTS = 8
 _OPENCC = threading.local()  # one converter per thread: OpenCC's C++ converter is not documented as thread-safe
 
 
@@ -58,34 +62,47 @@ def jieba_cache_dir() -> Path:
     return Path(platformdirs.user_cache_dir("hybrid-search")) / "jieba"
 
 
+class UserDictLimitError(RuntimeError):
+    """Too many jieba user dictionaries are in use at once (``MAX_LIVE_USER_DICTS``)."""
+
+
 def _jieba(user_dict: str | None, fold: bool = False) -> jieba.Tokenizer:
-    """One initialised jieba tokenizer per user dictionary (its words script-folded when ``fold``), built once
-    per process."""
+    """One initialised jieba tokenizer per user dictionary (its words script-folded when ``fold``), shared by
+    the tokenizers that use it.
+
+    Raises:
+        FileNotFoundError: ``user_dict`` is not a file.
+        UserDictLimitError: ``MAX_LIVE_USER_DICTS`` other dictionaries are in use.
+    """
     key = str(Path(user_dict).resolve()) if user_dict else None
     with _JIEBA_LOCK:
-        instance = _JIEBA_INSTANCES.get((key, fold))
-        if instance is None:
-            instance = jieba.Tokenizer()
-            cache_dir = jieba_cache_dir()
-            cache_dir.mkdir(parents=True, exist_ok=True)
-            instance.tmp_dir = str(cache_dir)
-            instance.cache_file = "jieba.cache"
-            jieba.setLogLevel(logging.WARNING)
-            instance.initialize()
-            if key is not None:
-                if not Path(key).is_file():
-                    raise FileNotFoundError(f"jieba user dictionary not found: {key}")
-                if fold:  # the text jieba sees is folded, so the words must be too (a 繁體 word in a 简体 text)
-                    text = Path(key).read_text(encoding="utf-8-sig")
-                    instance.load_userdict(io.BytesIO(fold_script(normalize(text)).encode("utf-8")))
-                else:
-                    instance.load_userdict(key)
-            _JIEBA_INSTANCES[(key, fold)] = instance
-            # Each instance holds its own copy of jieba's dictionary (about 75 MB): keep the few newest user
-            # dictionaries (tokenizers already built keep theirs alive)
-            with_dict = [k for k in _JIEBA_INSTANCES if k[0] is not None]
-            for old in with_dict[:-_MAX_USER_DICTS]:
-                del _JIEBA_INSTANCES[old]
+        instance = _JIEBA_INSTANCES.get(fold) if key is None else _USER_DICT_INSTANCES.get((key, fold))
+        if instance is not None:
+            return instance
+        if key is not None:
+            if not Path(key).is_file():
+                raise FileNotFoundError(f"jieba user dictionary not found: {key}")
+            if len(_USER_DICT_INSTANCES) >= MAX_LIVE_USER_DICTS:
+                raise UserDictLimitError(
+                    f"{len(_USER_DICT_INSTANCES)} user dictionaries are in use at once, the most this process "
+                    f"holds (each costs about 64 MB); try again when one is no longer used, or use one already "
+                    f"in use")
+        instance = jieba.Tokenizer()
+        cache_dir = jieba_cache_dir()
+        cache_dir.mkdir(parents=True, exist_ok=True)
+        instance.tmp_dir = str(cache_dir)
+        instance.cache_file = "jieba.cache"
+        jieba.setLogLevel(logging.WARNING)
+        instance.initialize()
+        if key is None:
+            _JIEBA_INSTANCES[fold] = instance
+            return instance
+        if fold:  # the text jieba sees is folded, so the words must be too (a 繁體 word in a 简体 text)
+            text = Path(key).read_text(encoding="utf-8-sig")
+            instance.load_userdict(io.BytesIO(fold_script(normalize(text)).encode("utf-8")))
+        else:
+            instance.load_userdict(key)
+        _USER_DICT_INSTANCES[(key, fold)] = instance
         return instance
 
 

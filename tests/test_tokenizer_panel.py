@@ -53,18 +53,35 @@ def test_a_refused_dictionary_leaves_the_engine_and_says_why(setup, tmp_path, ma
     assert kept is engine and "用户词典无法读取" in status and message in status
 
 
-def test_at_most_a_few_jieba_instances_with_a_user_dictionary_are_cached(tmp_path, monkeypatch):
+def test_at_most_a_few_user_dictionaries_are_in_use_at_once_and_a_freed_one_makes_room(setup, monkeypatch):
+    """Each dictionary in use holds its own copy of jieba's dictionary (about 64 MB): sessions that each upload
+    another word list (500 sessions x 64 MB) must not grow the server without bound. The cap counts the
+    dictionaries some tokenizer still holds; the same words share one instance."""
+    import gc
+
     import hybrid.tokenize as tk
 
-    monkeypatch.setattr(tk, "_MAX_USER_DICTS", 1)
-    paths = []
-    for i in range(2):
-        paths.append(tmp_path / f"d{i}.txt")
-        paths[-1].write_text(f"词{i}\n", encoding="utf-8")
-        tk.Tokenizer(user_dict=paths[-1])
-    cached = [key for key in tk._JIEBA_INSTANCES if key[0] is not None]
-    assert cached == [(str(paths[-1].resolve()), True)]
-    assert (None, True) in tk._JIEBA_INSTANCES  # jieba's own dictionary stays
+    h, engine, uploads = setup
+    gc.collect()
+    held = len(tk._USER_DICT_INSTANCES)  # other tests' tokenizers still alive
+    monkeypatch.setattr(tk, "MAX_LIVE_USER_DICTS", held + 2)
+    sessions = []
+    for i in range(3):
+        (uploads / f"d{i}.txt").write_text(f"电池说明{i}\n", encoding="utf-8")
+        sessions.append(apply_tokenizer(h, engine, KB, False, "precise", True, str(uploads / f"d{i}.txt"), "zh"))
+    assert [built is not engine for built, _ in sessions] == [True, True, False]
+    assert "用户词典无法读取" in sessions[2][1] and "in use at once" in sessions[2][1], sessions[2][1]
+    assert len(tk._USER_DICT_INSTANCES) == held + 2
+    # A visitor with the first words again shares the instance in use: no new one, no refusal.
+    again, status = apply_tokenizer(h, engine, KB, False, "precise", True, str(uploads / "d0.txt"), "zh")
+    assert again is not engine and again.tokenizer._jieba is sessions[0][0].tokenizer._jieba, status
+    # A session that ends (its engine dropped) frees its dictionary: the third visitor now gets theirs.
+    del sessions[0], again
+    gc.collect()
+    third, status = apply_tokenizer(h, engine, KB, False, "precise", True, str(uploads / "d2.txt"), "zh")
+    assert third is not engine and "用户词典 1 个词" in status, status
+    assert third.search("电池说明2", mode="keyword").query_tokens == ("电池说明2",)
+    assert True in tk._JIEBA_INSTANCES  # jieba's own dictionary (folded) stays
 
 
 @pytest.mark.server

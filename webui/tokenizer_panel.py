@@ -11,7 +11,7 @@ from typing import Any
 import gradio as gr
 
 from hybrid.engine import HybridEngine
-from hybrid.tokenize import TOKENIZER_MODES, Tokenizer, user_dict_words
+from hybrid.tokenize import TOKENIZER_MODES, Tokenizer, UserDictLimitError, user_dict_words
 from server.uploads import upload_folder
 
 from .handlers import DemoHandlers, is_received_upload
@@ -19,7 +19,7 @@ from .i18n import Translator, text
 
 log = logging.getLogger(__name__)
 
-MAX_DICT_BYTES = 256 * 1024  # a word list, not a corpus: each distinct dictionary costs a jieba instance (~75 MB)
+MAX_DICT_BYTES = 256 * 1024  # a word list, not a corpus (each dictionary in use costs a jieba instance, ~64 MB)
 
 
 @dataclass
@@ -66,21 +66,18 @@ def apply_tokenizer(h: DemoHandlers, engine: HybridEngine | None, kb_text: str |
     """The session's engine rebuilt with the chosen tokeniser (vectors come from the embedding cache), and
     the status line; a dictionary that cannot be read leaves the engine as it was and says why. Without an
     upload the server's dictionary (``demo.py --user-dict``) applies."""
-    words, path = 0, None
-    if user_dict:
-        try:
+    try:
+        if user_dict:
             if not is_received_upload(user_dict, h.upload_root):
                 raise ValueError("not a file this page received")
             path = _stable_copy(user_dict, h.upload_root)
-            words = len(user_dict_words(path))
-            tokenizer = Tokenizer(mode=mode, user_dict=path, fold=bool(fold))
-        except (OSError, ValueError) as exc:  # UnicodeDecodeError is a ValueError
-            log.warning("user dictionary refused: %s", exc)
-            return engine, text("tok_dict_error", lang, error=str(exc))
-    else:  # the server's dictionary (demo.py --user-dict), if any
-        path = h.service.tokenizer.user_dict
+        else:  # the server's dictionary (demo.py --user-dict), if any
+            path = h.service.tokenizer.user_dict
         words = len(user_dict_words(path)) if path else 0
         tokenizer = Tokenizer(mode=mode, user_dict=path, fold=bool(fold))
+    except (OSError, ValueError, UserDictLimitError) as exc:  # UnicodeDecodeError is a ValueError
+        log.warning("user dictionary refused: %s", exc)
+        return engine, text("tok_dict_error", lang, error=str(exc))
     status = text("tok_status", lang, mode=mode, fold=text("tok_on" if fold else "tok_off", lang), words=words)
     if engine is not None and engine.tokenizer.signature == tokenizer.signature:
         return engine, status
