@@ -99,6 +99,9 @@ TIMEOUT_MS = 90_000  # the first embedding of a knowledge base on a busy two-cor
 
 
 IDLE_S = 0.3  # no queue request started or ended for this long, and no join unanswered: the page is quiet
+# ... and, while the session's event stream is still open, this long: an event is still running (a long one keeps
+# the stream open), and the stream closes in the instant it ends; a click joined in that instant is lost (``idle``)
+STREAM_IDLE_S = 2.0
 
 
 class _QueueTraffic:
@@ -130,10 +133,18 @@ class _QueueTraffic:
         """Joins not answered yet."""
         return sum("/queue/join" in url for url in self.in_flight.values())
 
+    def streaming(self) -> bool:
+        """Whether the session's event stream (``queue/data``) is open."""
+        return any("/queue/data" in url for url in self.in_flight.values())
+
+    def quiet_for(self) -> float:
+        """Seconds since a queue request last started or ended."""
+        return time.monotonic() - self.last_change
+
 
 def idle(page, timeout_s: float = TIMEOUT_MS / 1000) -> None:
     """Wait until the page is quiet: every event's join answered and no queue request started or ended for
-    ``IDLE_S`` (an event stream may stay open: a long event keeps it so, and a click then joins it safely).
+    ``IDLE_S``, or for ``STREAM_IDLE_S`` while the event stream is open (a long event keeps it so).
 
     Gradio's page client (6.31) closes its event stream when the server says the session's last event is
     done; an event whose ``queue/join`` is answered in the instant before the client reads that "close"
@@ -144,11 +155,16 @@ def idle(page, timeout_s: float = TIMEOUT_MS / 1000) -> None:
     milliseconds, so ``open_page`` waits for this before a test's first action, and so do the helpers below
     (``search``, ``choose``, ``set_number``, ``type_knowledge_base``) and the tests' direct clicks that follow
     another event's answer (CI saw example chips, uploads and the split switch lost this way).
+
+    The stream closes when the last event ends, which may be any moment while it is open: a search that ran
+    0.3 s past its join under load let a test paste a knowledge base just as the stream closed, and the
+    index line waited 90 s for the answer (CI). So while the stream is open the page counts as quiet only
+    after ``STREAM_IDLE_S`` without traffic (then a long event is running, and ends far from that moment).
     """
     traffic = page.queue_traffic
     deadline = time.monotonic() + timeout_s
     page.wait_for_timeout(50)  # Playwright delivers request events only while one of its calls runs
-    while traffic.joining() or time.monotonic() - traffic.last_change < IDLE_S:
+    while traffic.joining() or traffic.quiet_for() < (STREAM_IDLE_S if traffic.streaming() else IDLE_S):
         if time.monotonic() > deadline:
             raise AssertionError(f"the page's queue traffic did not pause for {IDLE_S} s within {timeout_s:.0f} s;"
                                  f" in flight: {sorted(traffic.in_flight.values())}")
