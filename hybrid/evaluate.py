@@ -133,16 +133,12 @@ def parse_labelled_set(corpus: str, queries: str, qrels: str, name: str = "uploa
     Raises:
         LabelledSetError: malformed lines, duplicate ids, or no query with a relevant document.
     """
+    _check_max_queries(max_queries)
     documents = parse_corpus(corpus)
     known = {d.id for d in documents}
-    query_rows = _jsonl_rows(queries, "queries.jsonl")
-    seen: set[str] = set()
-    for qid, _ in query_rows:  # a repeated id would count its query twice in every mean
-        if qid in seen:
-            raise LabelledSetError(f"queries.jsonl: query id {qid!r} appears twice; ids must be unique",
-                                   "duplicate_query_id", id=qid)
-        seen.add(qid)
+    query_rows = _query_rows(queries)
     judged = _qrels_rows(qrels, {qid for qid, _ in query_rows})
+    _warn_unknown_ids(judged, {qid for qid, _ in query_rows}, known)
     kept = []
     for qid, text in query_rows:
         if any(grade > 0 and doc in known for doc, grade in judged.get(qid, {}).items()):
@@ -154,6 +150,36 @@ def parse_labelled_set(corpus: str, queries: str, qrels: str, name: str = "uploa
     if max_queries is not None:
         kept = kept[:max_queries]
     return LabelledSet(name, documents, tuple(kept), {qid: dict(judged[qid]) for qid, _ in kept})
+
+
+def _check_max_queries(max_queries: int | None) -> None:
+    if max_queries is not None and max_queries < 1:
+        raise ValueError(f"max_queries must be at least 1 (None: every query), got {max_queries}")
+
+
+def _query_rows(queries: str) -> list[tuple[str, str]]:
+    """The ``(id, text)`` rows of queries.jsonl text; a repeated id would count its query twice in every mean."""
+    rows = _jsonl_rows(queries, "queries.jsonl")
+    seen: set[str] = set()
+    for qid, _ in rows:
+        if qid in seen:
+            raise LabelledSetError(f"queries.jsonl: query id {qid!r} appears twice; ids must be unique",
+                                   "duplicate_query_id", id=qid)
+        seen.add(qid)
+    return rows
+
+
+def _warn_unknown_ids(judged: Mapping[str, Mapping[str, int]], query_ids: set[str], doc_ids: set[str]) -> None:
+    """Log the qrels.tsv judgements that name a query or document the other files lack (a typo or another
+    version of the set): they count for nothing, and a set whose labels mostly miss measures little."""
+    for kind, unknown, total in (
+            ("query", sorted(q for q in judged if q not in query_ids), len(judged)),
+            ("document", sorted({d for q, docs in judged.items() if q in query_ids for d in docs} - doc_ids),
+             len({d for q, docs in judged.items() if q in query_ids for d in docs}))):
+        if unknown:
+            shown = ", ".join(map(repr, unknown[:5])) + (f" and {len(unknown) - 5} more" if len(unknown) > 5 else "")
+            log.warning("qrels.tsv names %d of its %d %s ids that %s lacks (%s); those judgements are ignored",
+                        len(unknown), total, kind, "queries.jsonl" if kind == "query" else "corpus.jsonl", shown)
 
 
 def parse_corpus(corpus: str) -> tuple[Document, ...]:
@@ -178,12 +204,13 @@ def parse_query_set(queries: str, documents: Sequence[Document], name: str = "up
     figures only (``overlap``); every metric is 0.
 
     Raises:
-        LabelledSetError: malformed queries.jsonl, or no documents.
+        LabelledSetError: malformed queries.jsonl, a repeated query id, or no documents.
     """
+    _check_max_queries(max_queries)
     if not documents:
         raise LabelledSetError("there are no documents to search: upload corpus.jsonl beside queries.jsonl, or fill "
                                "the knowledge base", "no_documents")
-    rows = _jsonl_rows(queries, "queries.jsonl")[:max_queries]
+    rows = _query_rows(queries)[:max_queries]
     return LabelledSet(name, tuple(documents), tuple(rows), {})
 
 
@@ -886,6 +913,16 @@ def make_figure(report: Mapping[str, Any]):
 # ---------------------------------------------------------------------------------------- command line
 
 
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1 (leave the option out for no limit), got {value}")
+    return value
+
+
 def _alphas(text: str) -> tuple[float, ...]:
     try:
         values = tuple(float(v) for v in text.split(",") if v.strip())
@@ -955,13 +992,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--train-weight", nargs="+", default=None, metavar="DIR",
                    help="train the learned fusion weight on these labelled set folders (k-fold cross-validated) "
                         "and write it to --out; --max-queries and --max-docs cut each set")
-    p.add_argument("--folds", type=int, default=5, help="cross-validation folds of --train-weight")
+    p.add_argument("--folds", type=int, default=None, help="cross-validation folds of --train-weight (default 5)")
     p.add_argument("--weight-model", default=None, metavar="FILE",
                    help="the weight model 'learned' fusion uses (default: the packaged one)")
     add_config_option(p)  # the default setting every sweep point is compared with, the tokenizer and the model
     p.add_argument("--model", default=None, help="auto (default), a packaged alias, a hub id or a local folder")
     p.add_argument("--device", default="auto", help="auto | cpu | cuda | mps")
-    p.add_argument("--k", type=int, default=PRIMARY_K, help="cut-off reported besides @10")
+    p.add_argument("--k", type=_positive, default=PRIMARY_K, help="cut-off reported besides @10")
     p.add_argument("--fusion", default="all", help=f"fusion methods to sweep: all or one of {', '.join(FUSERS)}")
     p.add_argument("--alphas", type=_alphas, default=DEFAULT_ALPHAS, help="comma-separated semantic weights")
     p.add_argument("--normalizers", type=_normalizers, default=None, metavar="NAME[,NAME...]",
@@ -970,8 +1007,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--windows", type=_windows, default=None, metavar="N[,N...]",
                    help=f"candidate windows to sweep (candidates each retriever hands fusion), e.g. 20,50,100,200 "
                         f"(default: the default setting's, {DEFAULT_SETTINGS.window})")
-    p.add_argument("--max-queries", type=int, default=None, help="evaluate the first N queries only")
-    p.add_argument("--max-docs", type=int, default=None,
+    p.add_argument("--max-queries", type=_positive, default=None, help="evaluate the first N queries only")
+    p.add_argument("--max-docs", type=_positive, default=None,
                    help="keep the judged documents of the evaluated queries plus random others up to N")
     p.add_argument("--rerank", type=int, default=None, metavar="N",
                    help="also rerank the first N hybrid hits of each query (default 20 with --reranker, else 0)")
@@ -991,7 +1028,7 @@ def build_parser() -> argparse.ArgumentParser:
                         "(a mixed-language knowledge base) and print what each list loses")
     p.add_argument("--distractor-script", default="en", choices=sorted(SCRIPTS),
                    help="which of the other set's entries are added: zh (Chinese) or en (alphabetic)")
-    p.add_argument("--max-distractors", type=int, default=None, help="add at most N distractors (seeded sample)")
+    p.add_argument("--max-distractors", type=_positive, default=None, help="add at most N distractors (seeded sample)")
     p.add_argument("--tokenizer", type=_tokenizer_specs, default=None, metavar="SPEC[,SPEC...]",
                    help="keyword tokenizers to compare, like any other axis: search | precise, each optionally "
                         "+nofold (no Traditional/Simplified folding) and +dict (with --user-dict); e.g. "
@@ -1136,7 +1173,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit status."""
     args = build_parser().parse_args(argv)
     if args.train_weight:
+        args.folds = 5 if args.folds is None else args.folds
         return train_weight_main(args)
+    if args.folds is not None:
+        print("error: --folds sets the cross-validation of --train-weight; this run trains nothing (drop --folds, "
+              "or add --train-weight FOLDER ... --out model.json)", file=sys.stderr)
+        return 2
     if not args.data:
         print("error: give --data FOLDER (a labelled set) or --train-weight FOLDER [FOLDER ...]", file=sys.stderr)
         return 2
@@ -1144,9 +1186,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.fusion != "all" and args.fusion not in FUSERS:
         print(f"error: unknown --fusion {args.fusion!r}; choose all or one of {', '.join(FUSERS)}", file=sys.stderr)
         return 2
-    if args.out and write_problem(args.out):
-        print(f"error: {write_problem(args.out)} (--out of the report, written after the run)", file=sys.stderr)
-        return 2
+    for flag, path in (("--out", args.out), ("--plot", args.plot)):
+        if path and write_problem(path):
+            print(f"error: {write_problem(path)} ({flag} is written after the run)", file=sys.stderr)
+            return 2
     if args.weight_model is not None:
         if "learned" not in fusions:
             print(f"error: --weight-model is used only by fusion 'learned', and --fusion {args.fusion} leaves it out; "
@@ -1263,7 +1306,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"error: cannot write the report to {args.out}: {exc.strerror or exc}", file=sys.stderr)
             return 1
     if args.plot:
-        make_figure(report).write_html(args.plot, include_plotlyjs=True)
+        try:
+            write_file(args.plot, make_figure(report).to_html(include_plotlyjs=True))
+        except OSError as exc:
+            print(f"error: cannot write the plot to {args.plot}: {exc.strerror or exc}", file=sys.stderr)
+            return 1
     return 0
 
 

@@ -329,7 +329,7 @@ def test_cli_prints_table_and_writes_json_and_plot(tiny, tmp_path, monkeypatch, 
     assert "keyword only" in html and "semantic only" in html and '"name":"weighted"' in html
     # a report place that cannot work is refused before the run, and a failed write keeps the last report
     assert ev.main(["--data", str(tiny), "--out", str(tmp_path / "nowhere" / "r.json")]) == 2
-    assert "does not exist; create it or write elsewhere (--out of the report" in capsys.readouterr().err
+    assert "does not exist; create it or write elsewhere (--out is written after the run)" in capsys.readouterr().err
     assert ev.main(["--data", str(tiny), "--out", str(tmp_path)]) == 2
     assert "is a folder; give a file name in it" in capsys.readouterr().err
     before = out.read_bytes()
@@ -345,6 +345,56 @@ def test_cli_prints_table_and_writes_json_and_plot(tiny, tmp_path, monkeypatch, 
     monkeypatch.undo()
     assert status == 1 and "cannot write the report to" in capsys.readouterr().err
     assert out.read_bytes() == before and not list(tmp_path.glob(".report.json.*"))
+
+
+def test_cli_refuses_bad_limits_plot_places_and_idle_flags_before_the_run(tiny, tmp_path, monkeypatch, capsys):
+    """--max-queries 0 ran the whole evaluation into a KeyError traceback; -5 silently dropped the last five
+    queries; a --plot in a missing folder failed with a traceback after the run; --folds without --train-weight
+    was ignored."""
+    import hybrid.semantic
+
+    loads = []
+    monkeypatch.setattr(hybrid.semantic, "load_embedder",
+                        lambda *a, **kw: loads.append(1) or LoadedEmbedder(OneHotEncoder(), "auto"))
+    for flag, value in (("--max-queries", "0"), ("--max-queries", "-5"), ("--max-docs", "-1"), ("--k", "0"),
+                        ("--max-queries", "ten")):
+        with pytest.raises(SystemExit) as exit_:
+            ev.main(["--data", str(tiny), flag, value])
+        assert exit_.value.code == 2
+        err = capsys.readouterr().err
+        assert flag in err and ("at least 1" in err or "whole number" in err), err
+    assert ev.main(["--data", str(tiny), "--plot", str(tmp_path / "nowhere" / "c.html")]) == 2
+    assert "(--plot is written after the run)" in capsys.readouterr().err
+    assert ev.main(["--data", str(tiny), "--plot", str(tmp_path)]) == 2
+    assert "is a folder" in capsys.readouterr().err
+    assert ev.main(["--data", str(tiny), "--folds", "3"]) == 2
+    assert "--train-weight" in capsys.readouterr().err
+    assert not loads  # refused before any model was loaded
+    with pytest.raises(ValueError, match="at least 1"):
+        ev.load_labelled_set(tiny, max_queries=0)
+    # the plot is written whole or not at all, like the report
+    plot = tmp_path / "c.html"
+    assert ev.main(["--data", str(tiny), "--fusion", "weighted", "--alphas", "0,1", "--max-queries", "2",
+                    "--cache-dir", str(tmp_path / "cache"), "--plot", str(plot)]) == 0
+    assert "keyword only" in plot.read_text(encoding="utf-8")
+
+
+def test_a_query_set_without_labels_refuses_repeated_ids_and_unknown_judged_ids_are_named(tiny, caplog):
+    """A label-free queries.jsonl with a repeated id counted that query twice in the overlap means; qrels.tsv
+    lines naming ids the other files lack were ignored without a word."""
+    docs = ev.parse_corpus((tiny / "corpus.jsonl").read_text(encoding="utf-8"))
+    with pytest.raises(ev.LabelledSetError, match="query id 'q1' appears twice"):
+        ev.parse_query_set('{"id": "q1", "text": "a"}\n{"id": "q1", "text": "b"}\n', docs)
+    with pytest.raises(ValueError, match="at least 1"):
+        ev.parse_query_set('{"id": "q1", "text": "a"}\n', docs, max_queries=-5)
+    corpus, queries = (tiny / "corpus.jsonl").read_text(), (tiny / "queries.jsonl").read_text()
+    qrels = "".join(f"{q}\t{d}\t{r}\n" for q, d, r in QRELS) + "q9\td1\t1\nq2\tD3\t1\nq3\td99\t1\n"
+    with caplog.at_level("WARNING", logger="hybrid.evaluate"):
+        labelled = ev.parse_labelled_set(corpus, queries, qrels)
+    assert labelled.qrels["q2"] == {"d3": 1, "D3": 1}
+    warned = [r.getMessage() for r in caplog.records]
+    assert any("1 of its 6 query ids that queries.jsonl lacks ('q9')" in m for m in warned), warned
+    assert any("2 of its 7 document ids that corpus.jsonl lacks ('D3', 'd99')" in m for m in warned), warned
 
 
 def test_cli_split_half_and_distractors(tiny, tmp_path, monkeypatch, capsys):
