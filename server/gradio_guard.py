@@ -28,6 +28,11 @@ _USED = re.compile(rf"^{_PREFIX}/(?:info|openapi\.json|theme\.css|queue/(?:join|
                    r"|upload_progress|file=.*|file/.*|cancel|reset|(?:run|api|call|call/v2)/.+|mcp(?:/.*)?)/?$",
                    re.DOTALL)
 _INDEX = TypeAdapter(int)
+_FILE = re.compile(rf"^{_PREFIX}/file[=/]")
+# What a file answer may carry: Gradio's ranged answer (206) copies every header of the request into it (Cookie,
+# Authorization, X-Forwarded-For; gradio/route_utils.py file route), where a shared cache could keep them.
+_FILE_HEADERS = {b"content-type", b"content-length", b"content-range", b"content-disposition", b"accept-ranges",
+                 b"last-modified", b"etag", b"date", b"server", b"vary", b"cache-control"}
 
 
 class GradioGuard:
@@ -36,7 +41,8 @@ class GradioGuard:
     ``/gradio_api/dev/reload`` is 404 unless Gradio runs in its reload mode (``GRADIO_WATCH_DIRS``): the
     stream polls 20 times a second for as long as a client keeps it open. Every other route under
     ``/gradio_api/`` the page does not use (``_USED``) is 404 too: ``process_recording`` runs ffmpeg on an upload
-    for any visitor, ``startup-events`` runs the app's start-up events again.
+    for any visitor, ``startup-events`` runs the app's start-up events again. A file answer keeps only a file's
+    headers (Gradio's ranged answer repeats the request's, cookies included).
 
     Args:
         app: the Gradio app.
@@ -72,7 +78,7 @@ class GradioGuard:
             error = self._unknown_index(body)
             receive = replay(body, receive)
         if error is None:
-            await self.app(scope, receive, send)
+            await self.app(scope, receive, _file_headers_only(send) if _FILE.match(path) else send)
             return
         await error_response(path, ApiError(404, "not_found", error))(scope, receive, send)
 
@@ -121,6 +127,18 @@ class GradioGuard:
         if session in self.blocks._queue.pending_messages_per_session:
             return None
         return "no such event or session: it never started, or its results were read already"
+
+
+def _file_headers_only(send: Send) -> Send:
+    """``send`` keeping only a file answer's own headers (and CORS's), with ``nosniff``."""
+    async def filtered(message: dict) -> None:
+        if message["type"] == "http.response.start":
+            headers = [(k, v) for k, v in message.get("headers", [])
+                       if k.lower() in _FILE_HEADERS or k.lower().startswith(b"access-control-")]
+            # an uploaded file is served inline when its type is "safe" (text/plain): never let it be read as HTML
+            message = {**message, "headers": [*headers, (b"x-content-type-options", b"nosniff")]}
+        await send(message)
+    return filtered
 
 
 async def _read(receive: Receive) -> bytes | None:

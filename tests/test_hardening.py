@@ -226,6 +226,26 @@ def test_unknown_endpoints_events_and_sessions_are_404_without_a_traceback(rever
     assert not [line for line in server_log if "Traceback" in line], "\n".join(server_log)[:3000]
 
 
+def test_a_ranged_file_answer_does_not_repeat_the_requests_headers(reverse_app):
+    """Gradio's file route answered a Range request (206) with every header of the request copied into the
+    answer: the visitor's cookies, Authorization and forwarded addresses, where a shared cache could keep them."""
+    url = reverse_app.url
+    r = httpx.post(f"{url}/gradio_api/upload", files={"files": ("notes.txt", b"0123456789", "text/plain")}, timeout=30)
+    assert r.status_code == 200, r.text[:300]
+    path = r.json()[0]
+    secret = {"Cookie": "session=s3cret-cookie", "Authorization": "Bearer s3cret-token",
+              "X-Forwarded-For": "10.9.8.7", "X-Probe": "reflected?"}
+    r = httpx.get(f"{url}/gradio_api/file={path}", headers={**secret, "Range": "bytes=2-5"}, timeout=30)
+    assert r.status_code == 206 and r.content == b"2345", (r.status_code, r.content[:100])
+    assert r.headers["content-range"] == "bytes 2-5/10"
+    echoed = {k: v for k, v in r.headers.items() if "s3cret" in v or v in ("10.9.8.7", "reflected?")
+              or k.lower() in ("range", "x-probe", "authorization", "cookie")}
+    assert not echoed, echoed
+    whole = httpx.get(f"{url}/gradio_api/file={path}", headers=secret, timeout=30)  # the plain answer still works
+    assert whole.status_code == 200 and whole.content == b"0123456789"
+    assert r.headers["x-content-type-options"] == whole.headers["x-content-type-options"] == "nosniff"
+
+
 def test_the_development_reload_stream_is_refused(reverse_app):
     """Issue 21 (9): GET /gradio_api/dev/reload opened a stream that checked for changes 20 times a second for as
     long as the client held it; this server never runs Gradio's reload mode."""
