@@ -3,7 +3,10 @@ needlessly (its development reload stream, routes the page does not use), answer
 
 from __future__ import annotations
 
+import asyncio
+import collections
 import json
+import logging
 import re
 from typing import TYPE_CHECKING
 from urllib.parse import parse_qs
@@ -17,6 +20,8 @@ from .security import replay
 if TYPE_CHECKING:
     import gradio as gr
 
+log = logging.getLogger(__name__)
+
 _PREFIX = "/gradio_api"
 # POST /gradio_api/{run,api,call,call/v2}/NAME; GET /gradio_api/call[/v2]/NAME/EVENT_ID.
 _CALL = re.compile(rf"^{_PREFIX}/(?:run|api|call/v2|call)/(?P<name>[^/]+)/?$")
@@ -28,6 +33,10 @@ _USED = re.compile(rf"^{_PREFIX}/(?:info|openapi\.json|theme\.css|queue/(?:join|
                    r"|upload_progress|file=.*|file/.*|cancel|reset|(?:run|api|call|call/v2)/.+|mcp(?:/.*)?)/?$",
                    re.DOTALL)
 _INDEX = TypeAdapter(int)
+# An event whose results nobody reads this long after it was queued is dropped (waiting) or stopped at its next
+# embedding turn (running): the page and gradio_client open the event stream at once, a curl caller's GET follows
+# its POST; a join without a reader would have run to its end (hours for a page-sized knowledge base).
+ORPHAN_GRACE_S = 20.0
 _FILE = re.compile(rf"^{_PREFIX}/file[=/]")
 # What a file answer may carry: Gradio's ranged answer (206) copies every header of the request into it (Cookie,
 # Authorization, X-Forwarded-For; gradio/route_utils.py file route), where a shared cache could keep them.
@@ -42,16 +51,21 @@ class GradioGuard:
     stream polls 20 times a second for as long as a client keeps it open. Every other route under
     ``/gradio_api/`` the page does not use (``_USED``) is 404 too: ``process_recording`` runs ffmpeg on an upload
     for any visitor, ``startup-events`` runs the app's start-up events again. A file answer keeps only a file's
-    headers (Gradio's ranged answer repeats the request's, cookies included).
+    headers (Gradio's ranged answer repeats the request's, cookies included). An event queued with no reader of
+    its results (no event stream of its session) ``orphan_grace_s`` later is dropped or stopped.
 
     Args:
         app: the Gradio app.
         blocks: its Blocks (the endpoints and the queue).
+        orphan_grace_s: how long a queued event waits for a reader of its results (``ORPHAN_GRACE_S``).
     """
 
-    def __init__(self, app: ASGIApp, blocks: "gr.Blocks") -> None:
+    def __init__(self, app: ASGIApp, blocks: "gr.Blocks", orphan_grace_s: float | None = None) -> None:
         self.app = app
         self.blocks = blocks
+        self.orphan_grace_s = ORPHAN_GRACE_S if orphan_grace_s is None else orphan_grace_s
+        self._streams: collections.Counter[str] = collections.Counter()  # open result streams per session
+        self._reapers: set[asyncio.Task] = set()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or not scope["path"].startswith(_PREFIX + "/"):
@@ -59,6 +73,8 @@ class GradioGuard:
             return
         path, method = scope["path"], scope.get("method")
         error = None
+        reader = None  # the session whose results this request streams
+        queues = False  # a POST that queues an event (its answer is {"event_id": ...})
         if path.rstrip("/") == f"{_PREFIX}/dev/reload" and not getattr(self.blocks, "dev_mode", False):
             error = "Gradio's reload stream is served only in its reload mode (gradio app.py); this server has none"
         elif not _USED.match(path):
@@ -66,21 +82,65 @@ class GradioGuard:
                      f"streams no media); GET {_PREFIX}/info lists the endpoints")
         elif method == "POST" and (match := _CALL.match(path)):
             error = self._unknown_name(match["name"], documented=path.startswith(f"{_PREFIX}/call/v2/"))
+            queues = path.startswith(f"{_PREFIX}/call/")
         elif method == "GET" and (match := _RESULT.match(path)):
-            error = self._unknown_name(match["name"]) or self._unknown_session(self._event_session(match["event"]))
+            reader = self._event_session(match["event"])
+            error = self._unknown_name(match["name"]) or self._unknown_session(reader)
         elif method == "GET" and path == f"{_PREFIX}/queue/data":
-            session = (parse_qs(scope.get("query_string", b"").decode("latin-1")).get("session_hash") or [""])[0]
-            error = self._unknown_session(session) if session else None
+            reader = (parse_qs(scope.get("query_string", b"").decode("latin-1")).get("session_hash") or [""])[0]
+            error = self._unknown_session(reader) if reader else None
         elif method == "POST" and path == f"{_PREFIX}/queue/join":
             body = await _read(receive)
             if body is None:
                 return
             error = self._unknown_index(body)
             receive = replay(body, receive)
-        if error is None:
+            queues = True
+        if error is not None:
+            await error_response(path, ApiError(404, "not_found", error))(scope, receive, send)
+        elif reader:
+            self._streams[reader] += 1  # counted before Gradio reads the session: the reaper sees a reader
+            try:
+                await self.app(scope, receive, send)
+            finally:
+                self._streams[reader] -= 1
+                if not self._streams[reader]:
+                    del self._streams[reader]
+        elif queues:
+            await self.app(scope, receive, self._reap_unread(send))
+        else:
             await self.app(scope, receive, _file_headers_only(send) if _FILE.match(path) else send)
-            return
-        await error_response(path, ApiError(404, "not_found", error))(scope, receive, send)
+
+    def _reap_unread(self, send: Send) -> Send:
+        """``send`` that, once the answer names a queued event, checks after ``orphan_grace_s`` that someone reads
+        its results."""
+        status = []
+
+        async def watching(message: dict) -> None:
+            if message["type"] == "http.response.start":
+                status.append(message["status"])
+            elif message["type"] == "http.response.body" and status == [200]:
+                try:
+                    event_id = json.loads(message.get("body", b"")).get("event_id")
+                except (ValueError, AttributeError):
+                    event_id = None
+                if isinstance(event_id, str):
+                    task = asyncio.create_task(self._reap(event_id))
+                    self._reapers.add(task)  # held until done (the loop keeps only weak references)
+                    task.add_done_callback(self._reapers.discard)
+            await send(message)
+        return watching
+
+    async def _reap(self, event_id: str) -> None:
+        await asyncio.sleep(self.orphan_grace_s)
+        queue = self.blocks._queue
+        event = queue.event_ids_to_events.get(event_id)
+        if event is None or not event.alive or self._streams.get(event.session_hash):
+            return  # done, already given up, or read
+        log.warning("event %s (%s) stopped: nobody read its results within %.0f s of queueing it", event_id[:12],
+                    str(getattr(event.fn, "api_name", None) or getattr(event.fn, "name", "?"))[:60],
+                    self.orphan_grace_s)
+        await queue.clean_events(event_id=event_id)
 
     def _unknown_name(self, name: str, documented: bool = False) -> str | None:
         # /call/v2 looks the name up in the documented endpoints of /gradio_api/info, the others in every event.

@@ -246,6 +246,71 @@ def test_a_ranged_file_answer_does_not_repeat_the_requests_headers(reverse_app):
     assert r.headers["x-content-type-options"] == whole.headers["x-content-type-options"] == "nosniff"
 
 
+def test_an_event_nobody_reads_is_stopped_and_one_being_read_runs_to_its_end(monkeypatch, server_log):
+    """Found by the attacker probe: a bare POST /gradio_api/queue/join of the page's indexing event (no event
+    stream ever opened) ran to its end, hours of embedding for a page-sized knowledge base, holding one of the two
+    embedding places of every visitor; 64 of them filled the queue. Now an event with no reader of its results
+    a grace period after it was queued is dropped (waiting) or stopped at its next turn (running)."""
+    import gradio as gr
+
+    import server.gradio_guard
+    from hybrid.gate import Cancelled, check_cancelled
+    from server.app import start
+    from tests.test_security import call_api, run_event
+    from webui.events import event_scope
+
+    monkeypatch.setattr(server.gradio_guard, "ORPHAN_GRACE_S", 1.0)
+    steps: dict[str, list] = {}
+
+    def work(name: str) -> str:  # 40 turns of 0.1 s, checking between turns as embedding does
+        steps[name] = []
+        try:
+            with event_scope():
+                for i in range(40):
+                    check_cancelled()
+                    steps[name].append(i)
+                    time.sleep(0.1)
+        except Cancelled:
+            steps[name].append("cancelled")
+            return "cancelled"
+        return f"done {name}"
+
+    with gr.Blocks() as blocks:
+        box, out = gr.Textbox(), gr.Textbox()
+        box.submit(work, box, out, api_name="work", concurrency_limit=1)
+    running = start(blocks, fake_service(), host="127.0.0.1", port=0, api_settings=ApiSettings())
+    try:
+        url = running.url
+        join = {"fn_index": 0, "event_data": None, "trigger_id": None}
+
+        def orphan(name: str) -> None:
+            r = httpx.post(f"{url}/gradio_api/queue/join", json={**join, "data": [name], "session_hash": name},
+                           timeout=10)
+            assert r.status_code == 200, r.text
+
+        orphan("orphan")  # runs at once, and stops at its first turn after the grace period
+        deadline = time.monotonic() + 30
+        while steps.get("orphan", [None])[-1] != "cancelled" and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert steps["orphan"][-1] == "cancelled" and len(steps["orphan"]) < 25, steps["orphan"]
+        # A reader that takes longer than the grace period is never stopped; an orphan queued behind it is dropped
+        # while it waits (one event at a time).
+        reader = threading.Thread(target=lambda: steps.setdefault("read-messages", run_event(url, 0, ["read"], timeout=60)))
+        reader.start()
+        time.sleep(0.5)
+        orphan("queued-orphan")
+        reader.join(60)
+        assert steps["read-messages"][-1].get("output", {}).get("data") == ["done read"], steps["read-messages"][-1]
+        status, text = call_api(url, "work", ["curl"])  # Gradio's curl route: POST, then GET the results
+        assert status == 200 and "done curl" in text, text
+        assert "queued-orphan" not in steps  # dropped from the queue before it ran
+        assert steps["read"][-1] == steps["curl"][-1] == 39
+        assert any("nobody read its results" in line for line in server_log), server_log
+        assert not [line for line in server_log if "Traceback" in line], "\n".join(server_log)[:3000]
+    finally:
+        running.stop()
+
+
 def test_the_development_reload_stream_is_refused(reverse_app):
     """Issue 21 (9): GET /gradio_api/dev/reload opened a stream that checked for changes 20 times a second for as
     long as the client held it; this server never runs Gradio's reload mode."""
