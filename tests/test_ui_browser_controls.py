@@ -429,6 +429,34 @@ def test_bad_input_gives_messages_and_keeps_the_text(page):
     assert kb.input_value() == paste
 
 
+def test_markup_in_the_knowledge_base_is_shown_as_text_everywhere(page):
+    """Clicks: paste a knowledge base whose entries hold HTML and Markdown, search, open three hits' "why" and
+    the why table. Found by the attacker review: the why table receives the entries' text
+    unescaped (a share-link visitor's own text, but also the server's --kb); nothing of it may run or render."""
+    from playwright.sync_api import expect
+
+    p = page()
+    img = '<img src=x onerror="window.__pwned = 1">'
+    entries = [f"黑屏 {img} 笔记本", "黑屏 <b>粗体</b> **星号** [链接](javascript:window.__pwned=2)",
+               "黑屏 <script>window.__pwned = 3</script> 电脑", "普通的电池说明"]
+    type_knowledge_base(p, "\n".join(entries))
+    expect(p.locator("#kb-info")).to_contain_text("共 4 条")
+    search(p, "黑屏")
+    expect(hits(p, "hybrid")).to_have_count(4)
+    settled(p)
+    for i in range(3):
+        hits(p, "hybrid").nth(i).locator(".why summary").click()
+    open_accordion(p, "why", "#why-table")
+    expect(p.locator("#why-table")).to_contain_text("onerror")
+    why = p.locator("#why-table").inner_text()
+    assert '<img src=x onerror="window' in why and "<b>粗体</b>" in why and "**星号**" in why, why  # cut at 30
+    cards = " ".join(hit_texts(p, "hybrid"))
+    assert "<b>粗体</b>" in cards and "<script>" in cards and "onerror" in cards, cards
+    for area in ("#col-hybrid", "#col-keyword", "#col-semantic", "#why-table"):
+        assert p.locator(f"{area} img, {area} script, {area} b, {area} a[href^='javascript']").count() == 0, area
+    assert p.evaluate("window.__pwned") is None
+
+
 # ------------------------------------------------------------------ servers with slow models
 
 
