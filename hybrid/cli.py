@@ -9,12 +9,40 @@ import sys
 
 from .config import add_config_option, config_from_args
 from .fusion import FUSERS, NORMALIZERS
-from .kb import KnowledgeBaseError, entries_from_file
+from .kb import KnowledgeBaseError, documents_from_file
 from .results import Hit, SearchResponse
 from .settings import DEFAULT_SETTINGS, MODES
 from .store import StoreError
 from .store.milvus import DEFAULT_COLLECTION, TOKEN_ENV, VECTOR_INDEXES
 from .tokenize import TOKENIZER_MODES
+
+
+def _at_least(low: int, what: str = ""):
+    """An argparse type: an integer >= ``low`` (``what`` explains a special value, e.g. "0: never")."""
+    def check(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
+        if value < low:
+            raise argparse.ArgumentTypeError(f"must be at least {low}{f' ({what})' if what else ''}, got {value}")
+        return value
+    return check
+
+
+def _non_negative(text: str) -> float:
+    """An argparse type: a number >= 0."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not value >= 0:
+        raise argparse.ArgumentTypeError(f"must be 0 or more, got {text}")
+    return value
+
+
+# --split-long: 0 turns splitting off; a negative length means nothing.
+_SPLIT_LONG = _at_least(0, "0: never split")
 
 
 def _model_options(p: argparse.ArgumentParser) -> None:
@@ -57,10 +85,12 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
     s = sub.add_parser("search", help="search a knowledge base file or a store")
     source = s.add_mutually_exclusive_group(required=True)
-    source.add_argument("--kb", help="knowledge base: .txt/.md (one entry per line), .csv or .jsonl")
+    source.add_argument("--kb", help="knowledge base: .txt/.md (one entry per line), .csv (a `text` column, optionally "
+                        "`id`; the other columns are metadata) or .jsonl (objects with `text`, optionally `id`)")
     source.add_argument("--store", metavar="URI",
                         help="search a Milvus collection read-only: milvus:FILE.db or milvus+http(s)://HOST:PORT")
-    s.add_argument("--collection", default=DEFAULT_COLLECTION, help="Milvus collection name (with --store)")
+    s.add_argument("--collection", default=None,
+                   help=f"Milvus collection name (with --store; default {DEFAULT_COLLECTION})")
     s.add_argument("--query", required=True)
     add_config_option(s)
     s.add_argument("--k", type=int, default=None, help=f"top-k of each list (default {DEFAULT_SETTINGS.k})")
@@ -80,7 +110,7 @@ def build_parser() -> argparse.ArgumentParser:
                         "local folder, or auto (one on a CUDA GPU); none (default): no reranking")
     s.add_argument("--rerank", type=int, default=None, metavar="N",
                    help="how many hybrid hits the reranker re-scores (default 20)")
-    s.add_argument("--split-long", type=int, default=0, metavar="N",
+    s.add_argument("--split-long", type=_SPLIT_LONG, default=0, metavar="N",
                    help="split entries longer than N characters into sentences (0: never)")
     s.add_argument("--json", action="store_true", help="print one JSON object")
 
@@ -90,8 +120,8 @@ def build_parser() -> argparse.ArgumentParser:
     _store_options(i, required=True)
     tokenizer_options(i)
     _model_options(i)
-    i.add_argument("--batch-size", type=int, default=256, help="entries embedded and written together")
-    i.add_argument("--split-long", type=int, default=0, metavar="N",
+    i.add_argument("--batch-size", type=_at_least(1), default=256, help="entries embedded and written together")
+    i.add_argument("--split-long", type=_SPLIT_LONG, default=0, metavar="N",
                    help="split entries longer than N characters into sentences (0: never)")
     i.add_argument("--vector-index", choices=VECTOR_INDEXES, default="FLAT",
                    help="dense index of a new collection: FLAT is exact (the same answers as in memory)")
@@ -106,15 +136,15 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--kb", required=True, metavar="FILE|DIR", help="a .txt/.md/.csv/.jsonl file or a folder of them")
     e.add_argument("--out", required=True, metavar="DIR", help="folder for the Parquet files")
     _model_options(e)
-    e.add_argument("--batch-size", type=int, default=64, help="entries per model call")
-    e.add_argument("--split-long", type=int, default=0, metavar="N",
+    e.add_argument("--batch-size", type=_at_least(1), default=64, help="entries per model call")
+    e.add_argument("--split-long", type=_SPLIT_LONG, default=0, metavar="N",
                    help="split entries longer than N characters into sentences (0: never)")
     e.add_argument("--overwrite", action="store_true", help="replace Parquet files already in --out")
     e.add_argument("--ray", action="store_true", help="embed with Ray Data actors (pip install 'hybrid-search[scale]')")
     e.add_argument("--ray-address", default=None, metavar="ADDR",
                    help="a running Ray cluster (auto, ray://HOST:10001); default: start Ray on this machine")
-    e.add_argument("--num-gpus", type=float, default=0.0, help="GPUs per Ray actor (1: one actor per GPU)")
-    e.add_argument("--concurrency", type=int, default=1, help="Ray actors (e.g. the number of GPUs)")
+    e.add_argument("--num-gpus", type=_non_negative, default=0.0, help="GPUs per Ray actor (1: one actor per GPU)")
+    e.add_argument("--concurrency", type=_at_least(1), default=1, help="Ray actors (e.g. the number of GPUs)")
     e.add_argument("--no-progress", action="store_true", help="no progress bar")
     return parser
 
@@ -133,14 +163,16 @@ def to_json(response: SearchResponse, mode: str) -> dict:
     return {"model": response.model, "device": response.device, "query": response.query,
             "query_tokens": list(response.query_tokens), **lists,
             "alpha_used": response.alpha_used, "reranker": response.reranker,
-            **({"weight_choice": _choice_json(response.weight_choice)} if response.weight_choice else {}),
+            **({"weight_choice": _choice_json(response)} if response.weight_choice else {}),
             "timings_ms": {k: round(v, 3) for k, v in response.timings_ms.items()}}
 
 
-def _choice_json(choice) -> dict:
+def _choice_json(response: SearchResponse) -> dict:
     from .weight_model import describe
 
-    return {"given": choice.given, "chosen": choice.chosen, "reasons": describe(choice)}
+    choice = response.weight_choice
+    return {"given": choice.given, "chosen": choice.chosen, "used": response.alpha_used,
+            "reasons": describe(choice, response.evidence)}
 
 
 def _print_table(response: SearchResponse, mode: str) -> None:
@@ -162,7 +194,7 @@ def _print_table(response: SearchResponse, mode: str) -> None:
     if choice is not None:
         from .weight_model import describe
 
-        why = "; ".join(describe(choice)) or "the model predicted no better weight"
+        why = "; ".join(describe(choice, response.evidence)) or "the model predicted no better weight"
         print(f"learned weight: alpha {choice.chosen:g} (given {choice.given:g}), semantic weight "
               f"{response.alpha_used:.2f}: {why}")
     print("timings_ms: " + ", ".join(f"{k}={v:.1f}" for k, v in response.timings_ms.items()))
@@ -195,6 +227,13 @@ def _search(args: argparse.Namespace) -> int:
     from .engine import EmptyQueryError, HybridEngine
 
     store = None
+    if args.store and args.split_long:
+        print("error: --split-long splits the entries of a --kb file; a --store's entries were split when they were "
+              "indexed (`python -m hybrid index --split-long N`): drop --split-long", file=sys.stderr)
+        return 2
+    if args.kb and args.collection is not None:
+        print("error: --collection names a collection of a --store; drop it with --kb", file=sys.stderr)
+        return 2
     try:
         config = config_from_args(args, k=args.k, alpha=args.alpha, fusion=args.fusion, normalizer=args.normalizer,
                                   rerank=args.rerank)
@@ -220,14 +259,15 @@ def _search(args: argparse.Namespace) -> int:
         if args.store:
             from .store import open_store
 
-            store = open_store(args.store, collection=args.collection, read_only=True, tokenizer=tokenizer)
+            store = open_store(args.store, collection=args.collection or DEFAULT_COLLECTION, read_only=True,
+                               tokenizer=tokenizer)
             engine = HybridEngine(store=store, tokenizer=tokenizer, settings=settings)
             if embedder is not None:
                 engine.set_embedder(embedder)
         else:
             from .cache import EmbeddingCache
 
-            entries = entries_from_file(args.kb, split_long=args.split_long > 0, max_length=args.split_long or 200)
+            entries = documents_from_file(args.kb, split_long=args.split_long > 0, max_length=args.split_long or 200)
             engine = HybridEngine(entries, embedder=embedder, cache=EmbeddingCache() if embedder else None,
                                   tokenizer=tokenizer, settings=settings)
         engine.reranker = _load_reranker(args)
@@ -252,9 +292,6 @@ def _index(args: argparse.Namespace) -> int:
 
     if not args.kb and not args.remove:
         print("error: give --kb FILE|DIR to index, or --remove ID... to delete entries", file=sys.stderr)
-        return 2
-    if args.batch_size < 1:
-        print("error: --batch-size must be at least 1", file=sys.stderr)
         return 2
     store = None
     try:

@@ -102,8 +102,18 @@ def decode_bytes(data: bytes, name: str = "file") -> str:
 
 def entries_from_file(path: str | Path, max_bytes: int = 20_000_000, split_long: bool = False,
                       max_length: int = 200) -> list[str]:
-    """Read a knowledge-base file: .txt/.md (a line each), .csv (``text`` column or the first), .jsonl
-    (``text`` field).
+    """The texts of ``documents_from_file`` (a file's ids and metadata dropped, so repeated ids do not matter)."""
+    return [doc.text for doc in _read_documents(Path(path), max_bytes, split_long, max_length)]
+
+
+def documents_from_file(path: str | Path, max_bytes: int = 20_000_000, split_long: bool = False,
+                        max_length: int = 200) -> list[Document]:
+    """Read a knowledge-base file: .txt/.md (a line each), .csv (a header row with a ``text`` column, optionally
+    ``id``; other columns are metadata), .jsonl (objects with ``text``, optionally ``id``; other fields are
+    metadata).
+
+    Ids: the entry's ``id`` when it has one (the n-th further sentence cut from it gets ``#n`` after it), else
+    its position in the returned list (``"1"``, ``"2"``...).
 
     Args:
         path: the file.
@@ -112,9 +122,26 @@ def entries_from_file(path: str | Path, max_bytes: int = 20_000_000, split_long:
     Returns:
         The entries.
     Raises:
-        KnowledgeBaseError: unsupported type, too large, undecodable or malformed.
+        KnowledgeBaseError: missing, a folder, unsupported type, too large, undecodable, malformed, or duplicate ids.
     """
     path = Path(path)
+    docs = _read_documents(path, max_bytes, split_long, max_length)
+    seen: set[str] = set()
+    for doc in docs:
+        if doc.id in seen:
+            raise KnowledgeBaseError(f"{path.name}: the id {doc.id!r} is used twice; give every entry its own id "
+                                     "(an entry without one gets its position)", "kb_duplicate_id", name=path.name,
+                                     id=doc.id)
+        seen.add(doc.id)
+    return docs
+
+
+def _read_documents(path: Path, max_bytes: int, split_long: bool, max_length: int) -> list[Document]:
+    if path.is_dir():
+        raise KnowledgeBaseError(f"{path} is a folder: give one knowledge-base file ({', '.join(SUPPORTED_SUFFIXES)})",
+                                 "is_folder", name=path.name)
+    if not path.exists():
+        raise KnowledgeBaseError(f"{path}: no such file; check the path", "no_file", name=path.name)
     suffix = path.suffix.lower()
     if suffix not in SUPPORTED_SUFFIXES:
         raise KnowledgeBaseError(
@@ -127,23 +154,48 @@ def entries_from_file(path: str | Path, max_bytes: int = 20_000_000, split_long:
             "file_size", name=path.name, size=f"{size / 1e6:.1f}", limit=f"{max_bytes / 1e6:.0f}")
     text = decode_bytes(path.read_bytes(), path.name)
     if suffix == ".csv":
-        text = "\n".join(_csv_texts(text, path.name))
+        records = _csv_records(text, path.name)
     elif suffix == ".jsonl":
-        text = "\n".join(_jsonl_texts(text, path.name))
-    return parse_entries(text, split_long=split_long, max_length=max_length)
+        records = _jsonl_records(text, path.name)
+    else:
+        records = [(None, line, {}) for line in text.splitlines()]
+    docs: list[Document] = []
+    for given, line, metadata in records:
+        for n, piece in enumerate(parse_entries(line, split_long=split_long, max_length=max_length)):
+            doc_id = str(len(docs) + 1) if given is None else given if n == 0 else f"{given}#{n}"
+            docs.append(Document(doc_id, piece, dict(metadata)))
+    return docs
 
 
-def _csv_texts(text: str, name: str) -> list[str]:
+_Record = tuple[str | None, str, dict[str, Any]]  # one row or line: its id (None: none given), text, metadata
+
+
+def _csv_records(text: str, name: str) -> list[_Record]:
     rows = list(csv.reader(io.StringIO(text)))
     if not rows:
         return []
     header = [cell.strip().lower() for cell in rows[0]]
-    column = header.index("text") if "text" in header else 0
-    body = rows[1:] if "text" in header else rows
-    return [" ".join(row[column].split()) for row in body if len(row) > column]
+    if "text" not in header:
+        found = ", ".join(repr(cell.strip()) for cell in rows[0]) or "none"
+        raise KnowledgeBaseError(
+            f"{name}: the first row must name the columns, one of them `text` (the entries; an `id` column is "
+            f"optional); found {found}. Name the column that holds the entries `text` (add a header row such as "
+            "`id,text` if the file has none), or save the entries one per line as .txt.", "csv_no_text", name=name,
+            found=found)
+    column = header.index("text")
+    id_column = header.index("id") if "id" in header else None
+    others = [(i, rows[0][i].strip() or f"column {i + 1}") for i in range(len(header)) if i not in (column, id_column)]
+    out = []
+    for row in rows[1:]:
+        if len(row) <= column:
+            continue
+        given = row[id_column].strip() if id_column is not None and len(row) > id_column else ""
+        metadata = {key: row[i] for i, key in others if i < len(row) and row[i] != ""}
+        out.append((given or None, " ".join(row[column].split()), metadata))
+    return out
 
 
-def _jsonl_texts(text: str, name: str) -> list[str]:
+def _jsonl_records(text: str, name: str) -> list[_Record]:
     out = []
     for number, line in enumerate(text.splitlines(), 1):
         if not line.strip():
@@ -156,7 +208,11 @@ def _jsonl_texts(text: str, name: str) -> list[str]:
         if not isinstance(record, dict) or not isinstance(record.get("text"), str):
             raise KnowledgeBaseError(f'{name} line {number}: expected an object with a "text" string', "text_field",
                                      name=name, line=number)
-        out.append(" ".join(record["text"].split()))
+        metadata = {k: v for k, v in record.items() if k not in ("id", "text", "metadata")}
+        if isinstance(record.get("metadata"), dict):
+            metadata.update(record["metadata"])
+        given = str(record["id"]) if record.get("id") not in (None, "") else None
+        out.append((given, " ".join(record["text"].split()), metadata))
     return out
 
 

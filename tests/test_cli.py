@@ -131,3 +131,82 @@ def test_user_dict_and_tokenizer_mode_options(capsys, tmp_path):
     assert [h["text"] for h in data["keyword"]] == ["型号ABX9000PRO的电池说明"]
     code, _, err = run_cli(capsys, "--kb", str(kb), "--query", "电池", "--user-dict", str(tmp_path / "none.txt"))
     assert code == 2 and "user dictionary not found" in err
+
+
+@pytest.mark.parametrize("argv,option,message", [
+    (["search", "--kb", str(EVERYDAY), "--query", "巴黎", "--split-long", "-5"], "--split-long", "at least 0"),
+    (["index", "--kb", str(EVERYDAY), "--store", "milvus:x.db", "--split-long", "-1"], "--split-long", "at least 0"),
+    (["index", "--kb", str(EVERYDAY), "--store", "milvus:x.db", "--batch-size", "0"], "--batch-size", "at least 1"),
+    (["embed", "--kb", str(EVERYDAY), "--out", "vectors", "--batch-size", "0"], "--batch-size", "at least 1"),
+    (["embed", "--kb", str(EVERYDAY), "--out", "vectors", "--split-long", "-2"], "--split-long", "at least 0"),
+    (["embed", "--kb", str(EVERYDAY), "--out", "vectors", "--concurrency", "0"], "--concurrency", "at least 1"),
+    (["embed", "--kb", str(EVERYDAY), "--out", "vectors", "--num-gpus", "-1"], "--num-gpus", "0 or more"),
+])
+def test_numbers_below_an_options_minimum_are_refused(capsys, argv, option, message):
+    with pytest.raises(SystemExit) as exit_:
+        cli.main(argv)
+    err = capsys.readouterr().err
+    assert exit_.value.code == 2 and f"argument {option}: must be" in err and message in err
+
+
+def test_flags_that_would_do_nothing_are_refused(capsys, tmp_path):
+    code = cli.main(["search", "--store", f"milvus:{tmp_path / 'x.db'}", "--query", "巴黎", "--mode", "keyword",
+                     "--split-long", "50"])
+    err = capsys.readouterr().err
+    assert code == 2 and "--split-long splits the entries of a --kb file" in err and "drop --split-long" in err
+    assert not (tmp_path / "x.db").exists()
+    code, _, err = run_cli(capsys, "--kb", str(EVERYDAY), "--query", "巴黎", "--mode", "keyword",
+                           "--collection", "faq")
+    assert code == 2 and "--collection names a collection of a --store" in err
+
+
+def test_ids_and_metadata_of_a_jsonl_or_csv_knowledge_base_reach_the_output(capsys, tmp_path):
+    jsonl = tmp_path / "kb.jsonl"
+    jsonl.write_text('{"id": "faq-7", "text": "法国的首都是巴黎。", "source": "wiki"}\n'
+                     '{"id": 12, "text": "日本的首都是东京。"}\n{"text": "巴黎有埃菲尔铁塔。"}\n', encoding="utf-8")
+    code, out, err = run_cli(capsys, "--kb", str(jsonl), "--query", "首都", "--mode", "keyword", "--json")
+    assert code == 0, err
+    hits = {h["id"]: h for h in json.loads(out)["keyword"]}
+    assert set(hits) == {"faq-7", "12"} and hits["faq-7"]["metadata"] == {"source": "wiki"}
+    code, out, _ = run_cli(capsys, "--kb", str(jsonl), "--query", "巴黎", "--mode", "keyword")
+    assert code == 0 and "[faq-7] 法国的首都是巴黎。" in out and "[3] 巴黎有埃菲尔铁塔。" in out
+    csv_kb = tmp_path / "kb.csv"
+    csv_kb.write_text("id,text,source\nA1,法国的首都是巴黎。,wiki\nA2,日本的首都是东京。,\n", encoding="utf-8")
+    code, out, err = run_cli(capsys, "--kb", str(csv_kb), "--query", "巴黎", "--mode", "keyword", "--json")
+    assert code == 0, err
+    top = json.loads(out)["keyword"][0]
+    assert (top["id"], top["metadata"]) == ("A1", {"source": "wiki"})
+    # a long entry cut into sentences keeps its id, with #n after the further sentences
+    jsonl.write_text('{"id": "long", "text": "法国的首都是巴黎。日本的首都是东京。"}\n', encoding="utf-8")
+    code, out, err = run_cli(capsys, "--kb", str(jsonl), "--query", "首都", "--mode", "keyword", "--json",
+                             "--split-long", "5")
+    assert code == 0, err
+    assert sorted(h["id"] for h in json.loads(out)["keyword"]) == ["long", "long#1"]
+
+
+def test_knowledge_base_files_that_cannot_be_used_say_why(capsys, tmp_path):
+    (tmp_path / "columns.csv").write_text("question,answer\n巴黎在哪,法国\n", encoding="utf-8")
+    code, out, err = run_cli(capsys, "--kb", str(tmp_path / "columns.csv"), "--query", "巴黎", "--mode", "keyword")
+    assert code == 2 and out == ""
+    assert "columns.csv" in err and "`text`" in err and "found 'question', 'answer'" in err and "id,text" in err
+    code, _, err = run_cli(capsys, "--kb", str(tmp_path), "--query", "巴黎", "--mode", "keyword")
+    assert code == 2 and "is a folder: give one knowledge-base file" in err and "unsupported" not in err
+    code, _, err = run_cli(capsys, "--kb", str(tmp_path / "nope"), "--query", "巴黎", "--mode", "keyword")
+    assert code == 2 and "no such file" in err and "Errno" not in err and "unsupported" not in err
+    (tmp_path / "twice.jsonl").write_text('{"id": "a", "text": "巴黎"}\n{"id": "a", "text": "东京"}\n',
+                                          encoding="utf-8")
+    code, _, err = run_cli(capsys, "--kb", str(tmp_path / "twice.jsonl"), "--query", "巴黎", "--mode", "keyword")
+    assert code == 2 and "twice.jsonl: the id 'a' is used twice" in err
+
+
+@pytest.mark.parametrize("fold", [[], ["--no-fold"]])
+def test_a_user_dictionary_that_is_not_utf8_or_is_a_folder_says_so(capsys, tmp_path, fold):
+    words = tmp_path / "words.txt"
+    words.write_bytes("型号ABX\n".encode("gbk"))
+    code, out, err = run_cli(capsys, "--kb", str(EVERYDAY), "--query", "巴黎", "--mode", "keyword",
+                             "--user-dict", str(words), *fold)
+    assert code == 2 and out == ""
+    assert f"{words} is not UTF-8" in err and "iconv -f gbk -t utf-8" in err and "codec" not in err
+    code, _, err = run_cli(capsys, "--kb", str(EVERYDAY), "--query", "巴黎", "--mode", "keyword",
+                           "--user-dict", str(tmp_path), *fold)
+    assert code == 2 and "is a folder: give the dictionary file itself" in err and "not found" not in err

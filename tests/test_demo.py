@@ -138,6 +138,16 @@ def test_upload_utf8_gbk_csv_jsonl(encoder, tmp_path):
     assert handlers.upload(str(tmp_path / "kb.jsonl"), REPLACE, "", "en").kb == "巴黎\n东京"
 
 
+def test_a_csv_without_a_text_column_is_refused_in_the_pages_language(encoder, tmp_path):
+    """It used to index its header row as an entry and drop every other column without a word."""
+    handlers = DemoHandlers(_service(encoder), upload_root=tmp_path)
+    (tmp_path / "faq.csv").write_text("问题,答案\n黑屏,重启\n", encoding="utf-8")
+    for lang, words in (("zh", "其中一列名为 text"), ("en", "one of them text")):
+        change = handlers.upload(str(tmp_path / "faq.csv"), REPLACE, "旧的一条", lang)
+        assert words in html.unescape(change.notice) and "'问题', '答案'" in html.unescape(change.notice)
+        assert change.kb == gr.skip()  # the text box keeps what was there
+
+
 def test_upload_replace_is_undoable_and_append_keeps_the_typed_text(encoder, tmp_path):
     h = DemoHandlers(_service(encoder), upload_root=tmp_path)
     (tmp_path / "kb.txt").write_text("上传的一条\n上传的两条\n", encoding="utf-8")

@@ -2,7 +2,8 @@ import json
 
 import pytest
 
-from hybrid.kb import Document, KnowledgeBaseError, decode_bytes, entries_from_file, parse_entries, split_sentences, to_documents
+from hybrid.kb import (Document, KnowledgeBaseError, decode_bytes, documents_from_file, entries_from_file, parse_entries,
+                       split_sentences, to_documents)
 
 
 def test_parse_drops_blank_lines_and_trims():
@@ -57,3 +58,41 @@ def test_to_documents():
         to_documents([{"id": "a", "text": "1"}, {"id": "a", "text": "2"}])
     with pytest.raises(KnowledgeBaseError, match="empty"):
         to_documents(["  "])
+
+
+def test_documents_keep_the_files_ids_and_metadata(tmp_path):
+    (tmp_path / "a.jsonl").write_text('{"id": "x", "text": "甲。乙。", "tag": 1, "metadata": {"src": "w"}}\n'
+                                      '{"text": "丙"}\n', encoding="utf-8")
+    docs = documents_from_file(tmp_path / "a.jsonl", split_long=True, max_length=2)
+    assert [(d.id, d.text, dict(d.metadata)) for d in docs] == [
+        ("x", "甲。", {"tag": 1, "src": "w"}), ("x#1", "乙。", {"tag": 1, "src": "w"}), ("3", "丙", {})]
+    (tmp_path / "a.csv").write_text("Text,ID,source,\n五,a,wiki,x\n六,,,\n", encoding="utf-8")
+    docs = documents_from_file(tmp_path / "a.csv")
+    assert [(d.id, d.text, dict(d.metadata)) for d in docs] == [
+        ("a", "五", {"source": "wiki", "column 4": "x"}), ("2", "六", {})]
+    (tmp_path / "b.txt").write_text("一\n\n二\n", encoding="utf-8")
+    assert [(d.id, d.text) for d in documents_from_file(tmp_path / "b.txt")] == [("1", "一"), ("2", "二")]
+    (tmp_path / "dup.csv").write_text("id,text\n1,五\n1,六\n", encoding="utf-8")
+    with pytest.raises(KnowledgeBaseError, match="dup.csv: the id '1' is used twice") as error:
+        documents_from_file(tmp_path / "dup.csv")
+    assert error.value.key == "kb_duplicate_id"
+    assert entries_from_file(tmp_path / "dup.csv") == ["五", "六"]  # texts only: the ids do not matter
+
+
+@pytest.mark.parametrize("content", ["五,六\n七,八\n", "苹果很甜\n香蕉很软\n", "id,body\n1,五\n"])
+def test_a_csv_needs_a_text_column(tmp_path, content):
+    (tmp_path / "a.csv").write_text(content, encoding="utf-8")
+    first = content.splitlines()[0].split(",")
+    with pytest.raises(KnowledgeBaseError, match="a.csv: the first row must name the columns") as error:
+        entries_from_file(tmp_path / "a.csv")
+    assert error.value.key == "csv_no_text"
+    assert f"found {', '.join(repr(c) for c in first)}" in str(error.value) and "id,text" in str(error.value)
+
+
+def test_a_folder_or_a_missing_file_is_named_as_such(tmp_path):
+    with pytest.raises(KnowledgeBaseError, match="is a folder: give one knowledge-base file"):
+        entries_from_file(tmp_path)
+    with pytest.raises(KnowledgeBaseError, match="nope.txt: no such file"):
+        entries_from_file(tmp_path / "nope.txt")
+    with pytest.raises(KnowledgeBaseError, match="nope: no such file"):
+        entries_from_file(tmp_path / "nope")
