@@ -197,15 +197,39 @@ def load_config(path: str | Path) -> Config:
         ConfigError: missing file, not JSON, or a bad field (named, with the allowed values).
     """
     path = Path(path)
+    data = _read_json(path, "config")
+    if _is_report(data):
+        raise _fail(str(path), "this is an evaluation report (python -m hybrid.evaluate --out), not a setting file: "
+                               f"give it as `python -m hybrid.config export --report {path}`, or turn its best point "
+                               f"into a setting file with `python -m hybrid.config export --report {path} --target "
+                               "config > setting.json`")
+    return config_from_dict(data, str(path), path.parent)
+
+
+def _is_report(data: Any) -> bool:
+    """Whether parsed JSON is an evaluation report (a sweep, its best point or its setting) rather than a setting
+    file."""
+    if not isinstance(data, dict) or data.get("format") == FORMAT:
+        return False
+    return bool({"sweep", "best", "hybrid_config"} & set(data))
+
+
+def _read_json(path: Path, kind: str) -> Any:
+    """The parsed JSON of a ``kind`` ("config" or "report") file, or a ConfigError saying why it cannot be read."""
+    if path.is_dir():
+        raise ConfigError(f"{kind} {path} is a folder: give the JSON file itself")
     try:
         text = path.read_text(encoding="utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{kind} {path}: not UTF-8 text (byte {exc.object[exc.start]:#04x} at position "
+                          f"{exc.start}); the files hybrid-search writes are UTF-8 JSON: save it as UTF-8, e.g. "
+                          "`iconv -f gbk -t utf-8 OLD > NEW` for a GBK file") from None
     except OSError as exc:
-        raise ConfigError(f"config {path}: cannot read it ({exc.strerror or exc})") from None
+        raise ConfigError(f"{kind} {path}: cannot read it ({exc.strerror or exc})") from None
     try:
-        data = json.loads(text)
+        return json.loads(text)
     except json.JSONDecodeError as exc:
-        raise _fail(str(path), f"not valid JSON (line {exc.lineno}, column {exc.colno}: {exc.msg})") from None
-    return config_from_dict(data, str(path), path.parent)
+        raise ConfigError(f"{kind} {path}: not valid JSON (line {exc.lineno}, column {exc.colno}: {exc.msg})") from None
 
 
 def save_config(config: Config, path: str | Path) -> Path:
@@ -271,9 +295,10 @@ def _same_point(row: Mapping[str, Any], settings: Settings) -> bool:
             and row.get("window", settings.window) in (settings.window, None))
 
 
-def _no_equivalent(target: str, config: Config, report: Mapping[str, Any] | None, build) -> dict[str, Any]:
+def _no_equivalent(target: str, config: Config, report: Mapping[str, Any] | None, build,
+                   model_note: str) -> dict[str, Any]:
     nearest, measured = _nearest(config, report)
-    out = build(nearest)
+    out = build(nearest, model_note)
     out.update({"equivalent": "none",
                 "why": f"{config.settings.fusion!r} fusion has no {target} equivalent: it sets the semantic weight "
                        "per query from the query's own evidence (keyword idf, the cosine's spread over the knowledge "
@@ -287,7 +312,32 @@ def _no_equivalent(target: str, config: Config, report: Mapping[str, Any] | None
     return out
 
 
-def _milvus(config: Config) -> dict[str, Any]:
+# What each of our normalisers does to one retriever's scores (fusion.NORMALIZERS), in the translations' words.
+_OURS = {"minmax": "min-max over each query's own candidates (BM25's low end at most 75% of its best score)",
+         "max": "each score divided by the best of the query's own candidates",
+         "zscore": "a z-score over each query's own candidates, shifted so the weakest is 0 and divided by 3 "
+                   "standard deviations",
+         "none": "the raw score (BM25 unbounded, cosine as it is)"}
+
+
+def _same_model(config: Config, report: Mapping[str, Any] | None, used_model: str | None) -> str:
+    """The note that the dense vectors must come from the setting's model, named: "auto" as the model it loaded
+    (``used_model``), else the report's, else what "auto" picks where."""
+    from .semantic import DEFAULT_GPU_MODEL, DEFAULT_PACKAGED, resolve_model
+
+    if config.model != "auto":
+        return f"Dense vectors must come from the same model ({resolve_model(config.model)[0]})."
+    if used_model:
+        return f"Dense vectors must come from the same model ({used_model}, the one \"auto\" loaded here)."
+    measured = (report or {}).get("model")
+    if measured:
+        return f"Dense vectors must come from the same model ({measured}, the one the report measured)."
+    return (f"Dense vectors must come from the same model: this setting's model is \"auto\", which is "
+            f"{DEFAULT_GPU_MODEL} on a CUDA GPU and the packaged {DEFAULT_PACKAGED} elsewhere; use the one your "
+            "vectors came from, and name it in the setting's \"model\" to pin it.")
+
+
+def _milvus(config: Config, model_note: str) -> dict[str, Any]:
     s = config.settings
     kw, sem = _weights(s.alpha)
     notes = ["Give the two AnnSearchRequests in this order: the BM25 one (sparse, metric BM25) first, the dense "
@@ -298,7 +348,7 @@ def _milvus(config: Config) -> dict[str, Any]:
              f"({config.tokenizer.mode}{'' if config.tokenizer.fold else ', no folding'}) folds width, case and "
              "Traditional/Simplified before jieba, so feed Milvus the text normalised the same way "
              "(hybrid.store.milvus does).",
-             f"Dense vectors must come from the same model ({config.model})."]
+             model_note]
     if s.fusion == "weighted":
         out = {"ranker": "WeightedRanker", "args": [kw, sem], "kwargs": {"norm_score": True},
                "python": f"WeightedRanker({kw:g}, {sem:g}, norm_score=True)",
@@ -307,10 +357,9 @@ def _milvus(config: Config) -> dict[str, Any]:
                "differences": [
                    "Normalisation: Milvus maps each raw score through a fixed curve, the same for every query: "
                    "BM25 s to 2*atan(s)/pi, cosine c to (1+c)/2 (measured on Milvus Lite; its Reranking page "
-                   "says arctan); ours is min-max over each query's own candidates (BM25's low end at most 75% of "
-                   "its best score). The weights match, the scale does not: BM25 scores of 5 and 10 land at 0.87 "
-                   "and 0.94, and cosines only span about half of [0, 1], so rankings can differ where the two "
-                   "lists disagree.",
+                   f"says arctan); ours is {_OURS[s.normalizer]}. The weights match, the scale does not: BM25 "
+                   "scores of 5 and 10 land at 0.87 and 0.94, and cosines only span about half of [0, 1], so "
+                   "rankings can differ where the two lists disagree.",
                    f"Our normalizer {s.normalizer!r} has no Milvus counterpart beyond norm_score on/off."
                    if s.normalizer not in ("minmax",) else "norm_score=False would add raw scores (BM25 "
                    "dominates): keep it on."]}
@@ -333,18 +382,22 @@ def _linear_sub(kind: str, weight: float, normalizer: str, window: int) -> dict[
     return {"retriever": retriever, "weight": weight, **({"normalizer": normalizer} if normalizer else {})}
 
 
-def _elasticsearch(config: Config) -> dict[str, Any]:
+def _elasticsearch(config: Config, model_note: str) -> dict[str, Any]:
     s = config.settings
     kw, sem = _weights(s.alpha)
     similarity = {"settings": {"index": {"similarity": {"default": {"type": "BM25", "k1": s.k1, "b": s.b}}}}}
     if s.fusion == "weighted":
         normalizer = {"minmax": "minmax", "none": "none"}.get(s.normalizer, "minmax")
-        differences = ["Elasticsearch's minmax spans each list's own top documents (min to max); ours starts "
-                       "BM25's low end at most at 75% of its best score, so a short list of near-equal keyword "
-                       "matches keeps more credit here."]
-        if s.normalizer not in ("minmax", "none"):
-            differences.append(f"Our normalizer {s.normalizer!r} has no linear-retriever counterpart (minmax, "
-                               "l2_norm, none): minmax is used.")
+        if s.normalizer == "minmax":
+            differences = ["Elasticsearch's minmax spans each list's own top documents (min to max); ours starts "
+                           "BM25's low end at most at 75% of its best score, so a short list of near-equal keyword "
+                           "matches keeps more credit here."]
+        elif s.normalizer == "none":
+            differences = []
+        else:
+            differences = [f"Our normalizer {s.normalizer!r} ({_OURS[s.normalizer]}) has no linear-retriever "
+                           "counterpart (minmax, l2_norm, none): minmax (min to max of each list's own top "
+                           "documents) is used, so the two lists' scores are scaled differently."]
         body = {"retriever": {"linear": {
             "retrievers": [_linear_sub("keyword", kw, normalizer, s.window), _linear_sub("semantic", sem, normalizer,
                                                                                           s.window)],
@@ -363,25 +416,26 @@ def _elasticsearch(config: Config) -> dict[str, Any]:
     out.update({"target": "elasticsearch", "fusion": s.fusion, "index": similarity,
                 "notes": ["`text` and `vector` are your index's text and dense_vector fields; the text field needs a "
                           "Chinese analyzer (Elasticsearch's standard one splits Chinese into single characters).",
-                          f"Dense vectors must come from the same model ({config.model})."]})
+                          model_note]})
     return out
 
 
-def _opensearch(config: Config) -> dict[str, Any]:
+def _opensearch(config: Config, model_note: str) -> dict[str, Any]:
     s = config.settings
     kw, sem = _weights(s.alpha)
     if s.fusion == "weighted":
         technique = {"minmax": "min_max", "zscore": "z_score"}.get(s.normalizer, "min_max")
         processor = {"normalization-processor": {"normalization": {"technique": technique}, "combination": {
             "technique": "arithmetic_mean", "parameters": {"weights": [kw, sem]}}}}
-        differences = ["OpenSearch's min_max spans each clause's own results; ours starts BM25's low end at most at "
-                       "75% of its best score."]
-        if s.normalizer == "zscore":
-            differences.append("z_score here is the plain z-score; ours shifts it so the weakest candidate is 0 "
-                               "and divides by 3 standard deviations.")
-        elif s.normalizer not in ("minmax",):
-            differences.append(f"Our normalizer {s.normalizer!r} has no counterpart (min_max, l2, z_score): min_max "
-                               "is used.")
+        if s.normalizer == "minmax":
+            differences = ["OpenSearch's min_max spans each clause's own results; ours starts BM25's low end at most "
+                           "at 75% of its best score."]
+        elif s.normalizer == "zscore":
+            differences = ["z_score here is the plain z-score; ours shifts it so the weakest candidate is 0 and "
+                           "divides by 3 standard deviations."]
+        else:
+            differences = [f"Our normalizer {s.normalizer!r} ({_OURS[s.normalizer]}) has no counterpart (min_max, "
+                           "l2, z_score): min_max (each clause's own results, min to max) is used."]
         out = {"processor": "normalization-processor", "docs": [DOCS["os_normalization"]],
                "equivalent": "approximate", "differences": differences}
     elif s.fusion == "rrf":
@@ -401,32 +455,36 @@ def _opensearch(config: Config) -> dict[str, Any]:
                           "size": s.k},
                 "notes": ["PUT the pipeline to /_search/pipeline/<name> and search with ?search_pipeline=<name>; "
                           "weights follow the order of the hybrid query's clauses: keyword first, semantic second.",
-                          f"Dense vectors must come from the same model ({config.model})."]})
+                          model_note]})
     return out
 
 
 _BUILDERS = {"milvus": _milvus, "elasticsearch": _elasticsearch, "opensearch": _opensearch}
 
 
-def export(config: Config, target: str, report: Mapping[str, Any] | None = None) -> dict[str, Any]:
+def export(config: Config, target: str, report: Mapping[str, Any] | None = None,
+           used_model: str | None = None) -> dict[str, Any]:
     """The translation of ``config`` for ``target`` (a key of ``TARGETS``).
 
     A fusion method with no equivalent (adaptive) gets the nearest setting (weighted at the same alpha) with
     ``equivalent: "none"``, the reason, and, from ``report``'s sweep, both settings' measured nDCG@10.
+    ``used_model``: the model a model "auto" loaded where the setting is used (named in the notes).
     Raises:
         ValueError: unknown target.
     """
     if target not in _BUILDERS:
         raise ValueError(f"unknown target {target!r}; choose one of {', '.join(TARGETS)}")
     build = _BUILDERS[target]
+    model_note = _same_model(config, report, used_model)
     if config.settings.fusion in ("weighted", "rrf"):
-        return build(config)
-    return _no_equivalent(target, config, report, build)
+        return build(config, model_note)
+    return _no_equivalent(target, config, report, build, model_note)
 
 
-def export_all(config: Config, report: Mapping[str, Any] | None = None) -> dict[str, Any]:
+def export_all(config: Config, report: Mapping[str, Any] | None = None,
+               used_model: str | None = None) -> dict[str, Any]:
     """The setting file's object with the three translations under ``exports`` (the demo's download)."""
-    return {**config.to_dict(), "exports": {t: export(config, t, report) for t in TARGETS}}
+    return {**config.to_dict(), "exports": {t: export(config, t, report, used_model) for t in TARGETS}}
 
 
 def milvus_ranker(config: Config, report: Mapping[str, Any] | None = None):
@@ -468,7 +526,7 @@ def build_parser() -> argparse.ArgumentParser:
     source = e.add_mutually_exclusive_group(required=True)
     source.add_argument("--config", metavar="FILE", help="a setting file")
     source.add_argument("--report", metavar="FILE", help="an evaluation report (python -m hybrid.evaluate --out)")
-    e.add_argument("--point", choices=("best", "default"), default="best",
+    e.add_argument("--point", choices=("best", "default"), default=None,
                    help="with --report: its best sweep point (default) or its default setting")
     e.add_argument("--target", choices=(*TARGETS, "config", "all"), required=True,
                    help="an engine, `config` (the setting file itself) or `all` (the file plus all three)")
@@ -485,12 +543,18 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(dumps(load_config(args.config).to_dict()), end="")
             return 0
         report = None
+        if args.config and args.point:
+            raise ConfigError(f"--point {args.point} picks a point of an evaluation report (--report); a setting "
+                              "file holds one setting: drop --point, or give the report with --report")
         if args.report:
-            try:
-                report = json.loads(Path(args.report).read_text(encoding="utf-8"))
-            except (OSError, json.JSONDecodeError) as exc:
-                raise ConfigError(f"report {args.report}: cannot read it as JSON ({exc})") from None
-            config = config_from_report(report, args.point)
+            report = _read_json(Path(args.report), "report")
+            if isinstance(report, dict) and report.get("format") == FORMAT:
+                raise ConfigError(f"report {args.report} is a setting file, not an evaluation report: give it with "
+                                  f"--config {args.report}")
+            if not _is_report(report):
+                raise ConfigError(f"report {args.report} is not an evaluation report (no sweep, best or "
+                                  "hybrid_config): give the file `python -m hybrid.evaluate --out FILE` wrote")
+            config = config_from_report(report, args.point or "best")
             weights = (report.get("weight_model") or {}).get("file")
             if config.settings.fusion == "learned" and weights and weights != "packaged":
                 print(f"note: this setting's fusion 'learned' was evaluated with the weight model {weights}, which "

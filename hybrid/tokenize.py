@@ -80,6 +80,9 @@ def _jieba(user_dict: str | None, fold: bool = False) -> jieba.Tokenizer:
         if instance is not None:
             return instance
         if key is not None:
+            if Path(key).is_dir():
+                raise FileNotFoundError(f"jieba user dictionary {key} is a folder: give the dictionary file itself "
+                                        "(one word per line)")
             if not Path(key).is_file():
                 raise FileNotFoundError(f"jieba user dictionary not found: {key}")
             if len(_USER_DICT_INSTANCES) >= MAX_LIVE_USER_DICTS:
@@ -98,18 +101,33 @@ def _jieba(user_dict: str | None, fold: bool = False) -> jieba.Tokenizer:
             _JIEBA_INSTANCES[fold] = instance
             return instance
         if fold:  # the text jieba sees is folded, so the words must be too (a 繁體 word in a 简体 text)
-            text = Path(key).read_text(encoding="utf-8-sig")
+            text = _read_user_dict(key)
             instance.load_userdict(io.BytesIO(fold_script(normalize(text)).encode("utf-8")))
         else:
+            _read_user_dict(key)  # jieba's own message names neither the byte nor the fix
             instance.load_userdict(key)
         _USER_DICT_INSTANCES[(key, fold)] = instance
         return instance
 
 
+def _read_user_dict(path: str | Path) -> str:
+    """A user dictionary's text.
+
+    Raises:
+        ValueError: the file is not UTF-8 (the message says how to convert it).
+    """
+    try:
+        return Path(path).read_text(encoding="utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise ValueError(f"jieba user dictionary {path} is not UTF-8 (byte {exc.object[exc.start]:#04x} at "
+                         f"position {exc.start}): save it as UTF-8, e.g. `iconv -f gbk -t utf-8 OLD > NEW` for a "
+                         "GBK file") from None
+
+
 def user_dict_words(path: str | Path) -> list[str]:
     """The words of a jieba user dictionary file (the first field of each non-empty line)."""
     words = []
-    for line in Path(path).read_text(encoding="utf-8-sig").splitlines():
+    for line in _read_user_dict(path).splitlines():
         parts = line.split()
         if parts:
             words.append(parts[0])

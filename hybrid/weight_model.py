@@ -12,7 +12,7 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 
 from .atomic import write_file, write_problem
-from .fusion import Candidates, QueryEvidence, WeightChoice
+from .fusion import Candidates, QueryEvidence, WeightChoice, adaptive_alpha
 from .kb import UserError
 
 FORMAT = 1
@@ -356,10 +356,26 @@ def active() -> WeightModel:
     return model if model is not None else use(None)
 
 
-def describe(choice: WeightChoice) -> list[str]:
-    """English phrases for a choice's reasons, e.g. ``few of your words matched: more semantic``."""
+def describe(choice: WeightChoice, evidence: QueryEvidence | None = None) -> list[str]:
+    """English phrases for a choice's reasons, e.g. ``few of your words matched: more semantic``.
+
+    With the query's ``evidence``, the semantic weight actually used (``adaptive_alpha`` of the chosen alpha) is
+    explained too where it differs from the chosen alpha: first, as an override, when the blind-spot rule makes
+    the search semantic only; last when partial keyword coverage raises it.
+    """
     side = "more semantic" if choice.chosen > choice.given else "more keyword"
-    return [f"{FEATURES[name][0 if value > 0 else 1]}: {side}" for name, value in choice.reasons if name in FEATURES]
+    reasons = [f"{FEATURES[name][0 if value > 0 else 1]}: {side}" for name, value in choice.reasons if name in FEATURES]
+    if evidence is None:
+        return reasons
+    used = adaptive_alpha(choice.chosen, evidence)
+    if evidence.blind_spot and choice.chosen < 1.0:
+        return [f"semantic only, overriding the learned alpha {choice.chosen:g}: some of the best semantic hits "
+                "share no script with your words, so keyword matching cannot judge them",
+                *(f"overridden: {reason}" for reason in reasons)]
+    if used - choice.chosen > 0.005:
+        reasons.append(f"the best keyword match holds {min(max(evidence.best_coverage, 0.0), 1.0):.0%} of your "
+                       f"words (by rarity), so the semantic weight rises from {choice.chosen:g} to {used:.2f}")
+    return reasons
 
 
 # ------------------------------------------------------------------------------------------- training

@@ -358,3 +358,68 @@ def test_check_prints_the_file_with_defaults_and_all_holds_every_target(tmp_path
     assert set(json.loads(capsys.readouterr().out)["exports"]) == set(hc.TARGETS)
     assert hc.main(["check", str(write(tmp_path / "bad.json", setting(k=0)))]) == 2
     assert "settings.k" in capsys.readouterr().err
+
+
+def test_a_file_that_is_not_utf8_or_is_a_folder_says_so(tmp_path, capsys):
+    path = tmp_path / "gbk.json"
+    path.write_bytes(json.dumps(setting(alpha=0.3), ensure_ascii=False).replace("}", ', "模型": 1}', 1)
+                     .encode("gbk"))
+    for argv in (["check", str(path)], ["export", "--config", str(path), "--target", "milvus"],
+                 ["export", "--report", str(path), "--target", "milvus"]):
+        assert hc.main(argv) == 2
+        err = capsys.readouterr().err
+        assert f"{path}: not UTF-8 text" in err and "iconv -f gbk -t utf-8" in err and "codec" not in err
+    assert hc.main(["check", str(tmp_path)]) == 2
+    assert f"config {tmp_path} is a folder: give the JSON file itself" in capsys.readouterr().err
+
+
+def test_a_setting_file_and_a_report_given_in_each_others_place_are_named(tmp_path, capsys):
+    saved = hc.save_config(hc.Config(), tmp_path / "s.json")
+    report = write(tmp_path / "r.json", {"dataset": "tiny", "best": {"fusion": "weighted", "alpha": 0.6},
+                                         "sweep": [], "results": {}})
+    assert hc.main(["export", "--report", str(saved), "--target", "milvus"]) == 2
+    err = capsys.readouterr().err
+    assert "is a setting file, not an evaluation report: give it with --config" in err and "best sweep" not in err
+    assert hc.main(["export", "--config", str(report), "--target", "milvus"]) == 2
+    err = capsys.readouterr().err
+    assert "this is an evaluation report" in err and f"--report {report}" in err and "format must be" not in err
+    assert cli.main(["search", "--kb", str(EVERYDAY), "--query", "巴黎", "--mode", "keyword",
+                     "--config", str(report)]) == 2
+    assert "this is an evaluation report" in capsys.readouterr().err
+    assert hc.main(["export", "--report", str(write(tmp_path / "x.json", {"a": 1})), "--target", "milvus"]) == 2
+    assert "is not an evaluation report" in capsys.readouterr().err
+
+
+def test_point_is_refused_with_a_setting_file(tmp_path, capsys):
+    saved = hc.save_config(hc.Config(), tmp_path / "s.json")
+    for point in ("best", "default"):
+        assert hc.main(["export", "--config", str(saved), "--point", point, "--target", "config"]) == 2
+        captured = capsys.readouterr()
+        assert captured.out == "" and f"--point {point} picks a point of an evaluation report" in captured.err
+    assert hc.main(["export", "--config", str(saved), "--target", "config"]) == 0
+
+
+@pytest.mark.parametrize("normalizer", ["zscore", "max", "none"])
+def test_translations_describe_our_normalizer_as_it_is(normalizer):
+    config = hc.Config(DEFAULT_SETTINGS.with_(fusion="weighted", normalizer=normalizer))
+    for target in hc.TARGETS:
+        text = " ".join(hc.export(config, target)["differences"])
+        assert "min-max over each query" not in text and "75%" not in text
+    milvus = hc.export(config, "milvus")["differences"][0]
+    assert "ours is " + hc._OURS[normalizer] in milvus
+    if normalizer == "zscore":
+        assert "z-score" in milvus and "z_score" in " ".join(hc.export(config, "opensearch")["differences"])
+
+
+def test_translations_name_the_embedding_model():
+    def note(config, *args):
+        return hc.export(config, "milvus", *args)["notes"][-1]
+
+    weighted = hc.Config(DEFAULT_SETTINGS.with_(fusion="weighted"))
+    assert "(Qwen/Qwen3-Embedding-0.6B)" in note(hc.Config(weighted.settings, model="qwen3-0.6b"))
+    auto = note(weighted)
+    assert semantic.DEFAULT_GPU_MODEL in auto and semantic.DEFAULT_PACKAGED in auto and "(auto)" not in auto
+    assert "(multilingual-e5-small, the one the report measured)" in note(weighted, {"model": "multilingual-e5-small"})
+    assert "(BAAI/bge-m3, the one \"auto\" loaded here)" in note(weighted, None, "BAAI/bge-m3")
+    exports = hc.export_all(weighted, used_model="BAAI/bge-m3")["exports"]
+    assert all("BAAI/bge-m3" in out["notes"][-1] for out in exports.values())

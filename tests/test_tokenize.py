@@ -1,6 +1,6 @@
 import pytest
 
-from hybrid.tokenize import Tokenizer, jieba_cache_dir, load_stopwords, normalize
+from hybrid.tokenize import Tokenizer, jieba_cache_dir, load_stopwords, normalize, user_dict_words
 
 
 @pytest.fixture(scope="module")
@@ -229,3 +229,14 @@ def test_tokenizer_settings_parse_the_evaluation_specs(tmp_path):
     for bad, message in (("fast", "jieba mode"), ("search+t2s", "unknown tokenizer option"), ("search+dict", "--user-dict")):
         with pytest.raises(ValueError, match=message):
             TokenizerSettings.parse(bad)
+
+
+def test_a_user_dictionary_that_is_not_utf8_names_the_file_and_the_fix(tmp_path):
+    words = tmp_path / "gbk.txt"
+    words.write_bytes("型号ABX 10\n".encode("gbk"))
+    for read in (user_dict_words, lambda p: Tokenizer(user_dict=p), lambda p: Tokenizer(user_dict=p, fold=False)):
+        with pytest.raises(ValueError, match="gbk.txt is not UTF-8") as error:
+            read(words)
+        assert "iconv -f gbk -t utf-8" in str(error.value)
+    with pytest.raises(FileNotFoundError, match="is a folder"):
+        Tokenizer(user_dict=tmp_path)

@@ -352,8 +352,12 @@ def test_search_cli_uses_the_weight_model_and_says_why(tmp_path, monkeypatch, ca
                          "--weight-model", str(path), "--json"])
         out, err = capsys.readouterr()
         assert code == 0, err
-        choice = json.loads(out)["weight_choice"]
-        assert choice["chosen"] == 0.9 and choice["reasons"] == ["few of your words matched: more semantic"]
+        data = json.loads(out)
+        choice = data["weight_choice"]
+        assert choice["chosen"] == 0.9 and choice["used"] == data["alpha_used"] > 0.9
+        assert choice["reasons"] == ["few of your words matched: more semantic",
+                                     "the best keyword match holds 38% of your words (by rarity), so the semantic "
+                                     f"weight rises from 0.9 to {data['alpha_used']:.2f}"]
         code = cli.main(["search", "--kb", str(kb), "--query", "苹果 capital", "--fusion", "learned",
                          "--weight-model", str(path)])
         assert code == 0 and "learned weight: alpha 0.9 (given 0.7)" in capsys.readouterr().out
@@ -408,3 +412,35 @@ def test_cli_checks_train_weight_arguments_before_any_embedding(tmp_path, monkey
     assert "are both named 'handmade'" in capsys.readouterr().err
     assert (data / "qrels.tsv").read_text(encoding="utf-8").startswith("q1\td1")  # untouched
     assert not (tmp_path / "m.json").exists()
+
+
+def test_the_explanation_names_the_weight_used_when_the_blind_spot_rule_overrides_the_learned_one(
+        tmp_path, monkeypatch, capsys):
+    import hybrid.semantic
+    from hybrid import cli
+
+    monkeypatch.setattr(hybrid.semantic, "load_embedder", lambda *a, **kw: LoadedEmbedder(OneHotEncoder(), "auto"))
+    n, grid = len(wm.FEATURE_NAMES), np.round(np.linspace(0, 1, 11), 1)
+    coefficients = np.zeros((grid.size, n))
+    coefficients[3, wm.FEATURE_NAMES.index("matched_share")] = 1.0  # words matched: alpha 0.3, more keyword
+    path = wm.WeightModel(wm.FEATURE_NAMES, np.zeros(n), np.ones(n), grid, 0.7, np.zeros(grid.size), coefficients
+                          ).save(tmp_path / "m.json")
+    kb = tmp_path / "kb.txt"
+    # the English entry is among the best semantic hits of a Chinese query: keyword matching cannot judge it
+    kb.write_text("\n".join([t for _, t in TRAIN_CORPUS] + ["The capital of France is Paris."]), encoding="utf-8")
+    argv = ["search", "--kb", str(kb), "--query", "法国首都", "--fusion", "learned", "--weight-model", str(path)]
+    try:
+        assert cli.main([*argv, "--json"]) == 0
+        data = json.loads(capsys.readouterr().out)
+        choice = data["weight_choice"]
+        assert (choice["given"], choice["chosen"], choice["used"], data["alpha_used"]) == (0.7, 0.3, 1.0, 1.0)
+        assert choice["reasons"] == [
+            "semantic only, overriding the learned alpha 0.3: some of the best semantic hits share no script with "
+            "your words, so keyword matching cannot judge them",
+            "overridden: most of your words matched: more keyword"]
+        assert cli.main(argv) == 0
+        line = next(x for x in capsys.readouterr().out.splitlines() if x.startswith("learned weight"))
+        assert line.startswith("learned weight: alpha 0.3 (given 0.7), semantic weight 1.00: semantic only, "
+                               "overriding the learned alpha 0.3")
+    finally:
+        wm.use(None)
