@@ -41,7 +41,8 @@ _FILE = re.compile(rf"^{_PREFIX}/file[=/]")
 # What a file answer may carry: Gradio's ranged answer (206) copies every header of the request into it (Cookie,
 # Authorization, X-Forwarded-For; gradio/route_utils.py file route), where a shared cache could keep them.
 _FILE_HEADERS = {b"content-type", b"content-length", b"content-range", b"content-disposition", b"accept-ranges",
-                 b"last-modified", b"etag", b"date", b"server", b"vary", b"cache-control"}
+                 b"content-encoding", b"content-language", b"transfer-encoding", b"last-modified", b"etag", b"expires",
+                 b"date", b"server", b"vary", b"cache-control"}
 
 
 class GradioGuard:

@@ -244,6 +244,12 @@ def test_a_ranged_file_answer_does_not_repeat_the_requests_headers(reverse_app):
     whole = httpx.get(f"{url}/gradio_api/file={path}", headers=secret, timeout=30)  # the plain answer still works
     assert whole.status_code == 200 and whole.content == b"0123456789"
     assert r.headers["x-content-type-options"] == whole.headers["x-content-type-options"] == "nosniff"
+    # A compressed answer keeps its Content-Encoding (without it a browser saved the compressed bytes: CI)
+    body = ("导出的设置 " * 2000).encode("utf-8")
+    r = httpx.post(f"{url}/gradio_api/upload", files={"files": ("setting.json", body, "application/json")}, timeout=30)
+    for encoding in ("gzip", "br"):
+        got = httpx.get(f"{url}/gradio_api/file={r.json()[0]}", headers={"Accept-Encoding": encoding}, timeout=30)
+        assert got.status_code == 200 and got.content == body, (encoding, got.headers)
 
 
 def test_an_event_nobody_reads_is_stopped_and_one_being_read_runs_to_its_end(monkeypatch, server_log):
