@@ -504,3 +504,24 @@ def test_main_rejects_a_bad_knowledge_base_or_device_before_serving(tmp_path, ca
     assert demo.main(["--weight-model", ""]) == 2  # an unset variable is not the packaged model
     assert "--weight-model is empty" in capsys.readouterr().err
     assert demo.build_parser().parse_args(["--mcp"]).mcp is True
+
+
+def test_the_pages_export_names_the_model_auto_loaded_here_not_every_model_auto_could_be(tmp_path):
+    """The search tab's export of a server on "auto": its notes name the model loaded, by its folder's last part."""
+    import json
+    from pathlib import Path
+
+    from webui.export import loaded_model, page_config, write_setting
+
+    service = _service(OneHotEncoder(name="/srv/models/my-e5"))
+    config = page_config(service, None, **{key: CONTROLS[key] for key in ("alpha", "fusion", "normalizer", "k", "k1",
+                                                                             "b")})
+    assert config.model == "auto" and loaded_model(service) == "my-e5"
+    exported = json.loads(Path(write_setting(config, used_model=loaded_model(service))).read_text(encoding="utf-8"))
+    notes = json.dumps(exported["exports"], ensure_ascii=False)
+    assert '(my-e5, the one \\"auto\\" loaded here)' in notes and "/srv" not in notes
+    assert "on a CUDA GPU" not in notes
+    gate = threading.Event()
+    loading = _service(OneHotEncoder(), gate=gate)  # still loading: the note says what auto picks where
+    assert loaded_model(loading) is None
+    gate.set()

@@ -32,7 +32,7 @@ from hybrid.redact import hide_paths
 from server.uploads import is_received_upload
 
 from . import plots
-from .export import build_export, visitor_config, write_setting
+from .export import build_export, loaded_model, visitor_config, write_setting
 from .handlers import MAX_ENTRIES, SPLIT_LONGER_THAN, examples_update, sample_of
 from .i18n import Translator, explain, text
 
@@ -609,7 +609,7 @@ def build_eval_tab(tr: Translator, service, alpha, fusion, language, *, normaliz
             return gr.skip(), f"**⚠** {text('eval_need_run', lang)}"
         chosen = {key: best[key] for key in ("fusion", "alpha", "normalizer", "window") if best.get(key) is not None}
         config = visitor_config(service.settings.with_(**chosen), service.tokenizer.settings, service.requested)
-        return gr.File(value=write_setting(config, report), visible=True), gr.skip()
+        return gr.File(value=write_setting(config, report, loaded_model(service)), visible=True), gr.skip()
 
     export.button.click(on_export, [report_state, language], [export.file, status], **private)
     kb_inputs = [kb if kb is not None else gr.State(""), split if split is not None else gr.State(False)]

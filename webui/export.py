@@ -35,14 +35,21 @@ def build_export(tr, button_key: str = "export_button", elem_prefix: str = "expo
     return ExportBar(button, file)
 
 
-def write_setting(config: Config, report: Mapping[str, Any] | None = None) -> str:
-    """``export_all(config, report)`` written to a fresh temporary folder; returns the file's path."""
+def write_setting(config: Config, report: Mapping[str, Any] | None = None, used_model: str | None = None) -> str:
+    """``export_all(config, report, used_model)`` written to a fresh temporary folder; returns the file's path."""
     # in the server's upload folder: swept with the uploads, and gone when the server stops (server.uploads)
     folder = upload_folder()
     folder.mkdir(parents=True, exist_ok=True)
     path = Path(tempfile.mkdtemp(prefix="export-", dir=folder)) / FILE_NAME
-    path.write_text(dumps(export_all(config, report)), encoding="utf-8")
+    path.write_text(dumps(export_all(config, report, used_model)), encoding="utf-8")
     return str(path)
+
+
+def loaded_model(service) -> str | None:
+    """The model the server loaded (a local folder by its last part), to name in the exports' notes; None while it
+    loads or after it failed."""
+    status = service.status()
+    return status.model or None
 
 
 def visitor_config(settings, tokenizer, model: str) -> Config:
@@ -69,7 +76,7 @@ def wire_export(bar: ExportBar, service, engine, controls, top_n=None) -> None:
 
     def on_export(engine_value, alpha, fusion, normalizer, k, k1, b, *rest):
         config = page_config(service, engine_value, alpha, fusion, normalizer, k, k1, b, *rest)
-        return gr.File(value=write_setting(config), visible=True)
+        return gr.File(value=write_setting(config, used_model=loaded_model(service)), visible=True)
 
     c = controls
     inputs = [engine, c.alpha, c.fusion, c.normalizer, c.k, c.k1, c.b, *([top_n] if top_n is not None else [])]
