@@ -310,7 +310,11 @@ def test_why_this_rank_says_what_the_learned_weight_chose_and_why(engine):
         assert response.weight_choice.chosen == 0.9 and response.weight_choice.reasons[0][0] == "matched_share"
         _, _, hybrid = fmt.results_columns(response, UNCALIBRATED, 0.5, lang="en")
         assert "few of your words matched: more semantic" in html.unescape(hybrid)
-        assert f"semantic weight {response.alpha_used:.2f} for this query (default 0.7)" in html.unescape(hybrid)
+        assert "semantic weight 0.9 for this query (default 0.7)" in html.unescape(hybrid)
+        # "capital" matched nothing, so adaptive's coverage rule raises the weight used above the chosen 0.9
+        assert response.alpha_used > 0.91
+        assert (f"so the semantic weight used rises from 0.9 to {response.alpha_used:.2f}."
+                in html.unescape(hybrid))
         _, _, hybrid = fmt.results_columns(response, UNCALIBRATED, 0.5, lang="zh")
         assert "你的词很少匹配上: 更偏语义" in html.unescape(hybrid)
         kept = engine.search("苹果", k=3, alpha=0.7, fusion="learned")  # every word matched: no gain predicted
@@ -322,6 +326,24 @@ def test_why_this_rank_says_what_the_learned_weight_chose_and_why(engine):
                                                                                            lang="en")[2]
     finally:
         wm.use(None)
+
+
+def test_the_learned_weights_note_names_the_weight_used_when_the_rules_of_adaptive_change_it():
+    from hybrid.fusion import WeightChoice
+
+    choice = WeightChoice(0.7, 0.5, (("matched_share", 1.3),))
+    same = fmt.weight_note(choice, 0.5, "en")
+    assert same.startswith("Learned weight: semantic weight 0.5 for this query (default 0.7)") and "rises" not in same
+    raised = fmt.weight_note(choice, 0.8, "en")  # coverage (1 - 0.8) / (1 - 0.5) = 40%
+    assert "holds 40% of your words (by rarity), so the semantic weight used rises from 0.5 to 0.80." in raised
+    assert "提高到 0.80" in fmt.weight_note(choice, 0.8, "zh")
+    blind = fmt.weight_note(choice, 1.0, "en", blind_spot=True)
+    assert blind.startswith("Semantic only (weight 1.00), overriding the learned weight 0.5")
+    assert "semantic weight 0.5 for this query" not in blind
+    assert fmt.weight_note(WeightChoice(0.7, 1.0), 1.0, "en", blind_spot=True).startswith("Learned weight")
+    kept = fmt.weight_note(WeightChoice(0.7, 0.7), 0.7, "zh")
+    assert kept == "学习的权重：模型没有预测到更好的权重，保持语义权重 0.7。"
+    assert fmt.weight_note(None, 0.7) is None and fmt.weight_note(choice, None) is None
 
 
 # ---------------------------------------------------------------- judgements

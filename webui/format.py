@@ -249,21 +249,39 @@ def _weight(value: float | None) -> str:
     return _NONE if value is None else f"{value:.4f}"
 
 
-def weight_note(choice: WeightChoice | None, alpha_used: float | None, lang: str = "zh") -> str | None:
-    """What ``learned`` fusion chose for the query and the two or three features that moved it, in words
-    (None for other methods)."""
+def weight_note(choice: WeightChoice | None, alpha_used: float | None, lang: str = "zh",
+                blind_spot: bool = False) -> str | None:
+    """What ``learned`` fusion chose for the query and the two or three features that moved it, in words, and
+    why the weight used differs where it does (None for other methods).
+
+    Args:
+        choice: the query's ``WeightChoice``.
+        alpha_used: the semantic weight fusion applied (``adaptive_alpha`` of the chosen alpha).
+        lang: "zh" or "en".
+        blind_spot: the query's ``QueryEvidence.blind_spot`` (the rule that overrides the chosen alpha).
+    """
     if choice is None or alpha_used is None:
         return None
+    chosen = f"{choice.chosen:g}"
+    if blind_spot and choice.chosen < 1.0:
+        return text("why_hit_learned_blind", lang, chosen=chosen)
     if not choice.reasons:
-        return text("why_hit_learned_kept", lang, alpha=f"{alpha_used:.2f}")
-    side = text("weight_more_semantic" if choice.chosen > choice.given else "weight_more_keyword", lang)
-    words = [text(f"wf_{name}_{'hi' if value > 0 else 'lo'}", lang) + f": {side}" for name, value in choice.reasons]
-    return text("why_hit_learned", lang, alpha=f"{alpha_used:.2f}", base=f"{choice.given:g}",
-                reasons=("；" if lang == "zh" else "; ").join(words))
+        note = text("why_hit_learned_kept", lang, alpha=chosen)
+    else:
+        side = text("weight_more_semantic" if choice.chosen > choice.given else "weight_more_keyword", lang)
+        words = [text(f"wf_{name}_{'hi' if value > 0 else 'lo'}", lang) + f": {side}" for name, value in choice.reasons]
+        note = text("why_hit_learned", lang, alpha=chosen, base=f"{choice.given:g}",
+                    reasons=("；" if lang == "zh" else "; ").join(words))
+    if alpha_used - choice.chosen > 0.005:
+        # adaptive_alpha: used = 1 - (1 - chosen) * coverage, so the coverage it applied is read back from the two
+        coverage = (1.0 - alpha_used) / (1.0 - choice.chosen)
+        note += " " + text("why_hit_learned_raised", lang, coverage=f"{coverage:.0%}", chosen=chosen,
+                           used=f"{alpha_used:.2f}")
+    return note
 
 
 def why_details(hit: Hit, alpha_used: float | None, fusion: str, lang: str = "zh",
-                choice: WeightChoice | None = None) -> str:
+                choice: WeightChoice | None = None, blind_spot: bool = False) -> str:
     """The expandable "why this rank" of one hybrid hit: per retriever the raw score, the normalised score,
     the weight fusion applied to this hit and the product; the two products add up to the hit's score.
 
@@ -273,6 +291,7 @@ def why_details(hit: Hit, alpha_used: float | None, fusion: str, lang: str = "zh
         fusion: the fusion method's name.
         lang: "zh" or "en".
         choice: ``learned`` fusion's choice for the query (``weight_note``).
+        blind_spot: the query's ``QueryEvidence.blind_spot`` (``weight_note``).
     Returns:
         HTML (a ``<details>`` element).
     """
@@ -304,7 +323,7 @@ def why_details(hit: Hit, alpha_used: float | None, fusion: str, lang: str = "zh
         notes.append(text("why_hit_semantic_lookup", lang))
     if fusion == "rrf":
         notes.append(text("why_hit_rrf", lang))
-    learned = weight_note(choice, alpha_used, lang)
+    learned = weight_note(choice, alpha_used, lang, blind_spot)
     if learned:
         notes.append(learned)
     note_html = "".join(f'<div class="why-note">{html.escape(n)}</div>' for n in notes)
@@ -316,7 +335,8 @@ def why_details(hit: Hit, alpha_used: float | None, fusion: str, lang: str = "zh
 def hit_card(hit: Hit, column: str, calibration: Calibration, threshold: float, top_score: float | None = None,
              lang: str = "zh", alpha_used: float | None = None, fusion: str = "",
              evidence: Mapping[str, float | None] | None = None, floor: float | None = None,
-             choice: WeightChoice | None = None, grades: Mapping[str, int] | None = None) -> str:
+             choice: WeightChoice | None = None, grades: Mapping[str, int] | None = None,
+             blind_spot: bool = False) -> str:
     """One hit as an HTML card: rank, score (4 decimals), highlighted text, bar, and for hybrid hits the rank
     movement, the weighted parts of the score and an expandable "why this rank"; with ``grades`` (judging on),
     the three judgement buttons and, once judged, the grade as a badge.
@@ -332,6 +352,8 @@ def hit_card(hit: Hit, column: str, calibration: Calibration, threshold: float, 
         evidence: ``hit_evidence`` of the hit (None: grey, no evidence shown).
         floor: the score worth nothing on the bar (``bar_percent``).
         choice: ``learned`` fusion's choice for the query (hybrid column).
+        grades: the query's judgements (judging on), else None.
+        blind_spot: the query's ``QueryEvidence.blind_spot`` (explains an overridden ``choice``).
     Returns:
         HTML.
     """
@@ -359,7 +381,7 @@ def hit_card(hit: Hit, column: str, calibration: Calibration, threshold: float, 
         elif hit.keyword_score is not None and hit.keyword_weight == 0:  # a real match the query's weight ignores
             split += (f'<div class="zero-note">{html.escape(text("zero_keyword_weight", lang, bm25=f"{hit.keyword_score:.4f}", alpha=f"{alpha_used if alpha_used is not None else 1:.2f}"))}'
                       f'{html.escape(text("zero_keyword_weight_adaptive", lang)) if fusion == "adaptive" else ""}</div>')
-        extra = f'<div class="parts">{split}</div>{why_details(hit, alpha_used, fusion, lang, choice)}'
+        extra = f'<div class="parts">{split}</div>{why_details(hit, alpha_used, fusion, lang, choice, blind_spot)}'
     elif column == "keyword" and hit.matched_tokens:
         extra = matched_tokens_html(hit.matched_tokens, lang)
     elif column == "reranked":
@@ -455,7 +477,8 @@ def column_html(title: str, hits: Sequence[Hit], column: str, calibration: Calib
     floor = response.evidence.cosine_mean if response is not None and column == "semantic" else None
     body = "".join(hit_card(h, column, calibration, threshold, top, lang, alpha_used, fusion,
                             hit_evidence(h, response) if response is not None else None, floor,
-                            response.weight_choice if response is not None else None, grades) for h in hits)
+                            response.weight_choice if response is not None else None, grades,
+                            response is not None and response.evidence.blind_spot) for h in hits)
     if not hits:
         body = f'<div class="col-empty">{html.escape(empty or text("no_hits", lang))}</div>'
     query = f' data-query="{html.escape(response.query)}"' if response is not None and grades is not None else ""

@@ -682,6 +682,8 @@ TEXTS["en"].update({
 TEXTS["zh"].update({
     "why_hit_learned": "学习的权重：本查询语义权重 {alpha}（默认 {base}），因为 {reasons}。",
     "why_hit_learned_kept": "学习的权重：模型没有预测到更好的权重，保持语义权重 {alpha}。",
+    "why_hit_learned_raised": "最佳关键词匹配含有你的词的 {coverage}（按稀有度加权），所以实际语义权重从 {chosen} 提高到 {used}。",
+    "why_hit_learned_blind": "只用语义（权重 1.00），覆盖了学习的权重 {chosen}：部分最佳语义结果与你的词没有共同的文字，关键词匹配无法判断它们。",
     "weight_more_semantic": "更偏语义",
     "weight_more_keyword": "更偏关键词",
     "alpha_info_learned": "learned：与 adaptive 相同，但模型按查询特征为每个查询选 α；预测不到更好时就用这里的 α",
@@ -708,6 +710,10 @@ TEXTS["zh"].update({
 TEXTS["en"].update({
     "why_hit_learned": "Learned weight: semantic weight {alpha} for this query (default {base}), because {reasons}.",
     "why_hit_learned_kept": "Learned weight: the model predicted no better weight, so the semantic weight stays {alpha}.",
+    "why_hit_learned_raised": "The best keyword match holds {coverage} of your words (by rarity), so the semantic "
+                              "weight used rises from {chosen} to {used}.",
+    "why_hit_learned_blind": "Semantic only (weight 1.00), overriding the learned weight {chosen}: some of the best "
+                             "semantic hits share no script with your words, so keyword matching cannot judge them.",
     "weight_more_semantic": "more semantic",
     "weight_more_keyword": "more keyword",
     "alpha_info_learned": "learned: as adaptive, but a model picks α per query from its features; where it predicts "
