@@ -41,16 +41,21 @@ def _write(folder, name, data):
     return folder / name
 
 
-@pytest.mark.parametrize("make,message", [
-    (lambda up, out: _write(out, "words.txt", "词\n".encode("utf-8")), "not a file"),
-    (lambda up, out: _write(up, "big.txt", "词\n".encode("utf-8") * MAX_DICT_BYTES), "at most"),
-    (lambda up, out: _write(up, "gbk.txt", "产品名\n".encode("gbk")), "utf-8"),
+@pytest.mark.parametrize("make,zh,en", [
+    (lambda up, out: _write(out, "words.txt", "词\n".encode("utf-8")), "不是本页面收到的上传文件",
+     "not a file this page received"),
+    (lambda up, out: _write(up, "big.txt", "词\n".encode("utf-8") * MAX_DICT_BYTES), f"最多 {MAX_DICT_BYTES:,} 字节",
+     f"at most {MAX_DICT_BYTES:,} are taken"),
+    (lambda up, out: _write(up, "gbk.txt", "产品名\n".encode("gbk")), "不是 UTF-8 编码（第 0 个字节是 0xb2）",
+     "not UTF-8 (byte 0 is 0xb2). Save it as UTF-8"),
 ])
-def test_a_refused_dictionary_leaves_the_engine_and_says_why(setup, tmp_path, make, message):
+def test_a_refused_dictionary_leaves_the_engine_and_says_why_in_the_pages_language(setup, tmp_path, make, zh, en):
     h, engine, uploads = setup
     path = make(uploads, tmp_path)
     kept, status = apply_tokenizer(h, engine, KB, False, "precise", True, str(path), "zh")
-    assert kept is engine and "用户词典无法读取" in status and message in status
+    assert kept is engine and status.startswith("用户词典无法读取") and zh in status, status
+    kept, status = apply_tokenizer(h, engine, KB, False, "precise", True, str(path), "en")
+    assert kept is engine and en in status and "codec" not in status and str(tmp_path) not in status, status
 
 
 def test_at_most_a_few_user_dictionaries_are_in_use_at_once_and_a_freed_one_makes_room(setup, monkeypatch):
@@ -70,7 +75,7 @@ def test_at_most_a_few_user_dictionaries_are_in_use_at_once_and_a_freed_one_make
         (uploads / f"d{i}.txt").write_text(f"电池说明{i}\n", encoding="utf-8")
         sessions.append(apply_tokenizer(h, engine, KB, False, "precise", True, str(uploads / f"d{i}.txt"), "zh"))
     assert [built is not engine for built, _ in sessions] == [True, True, False]
-    assert "用户词典无法读取" in sessions[2][1] and "in use at once" in sessions[2][1], sessions[2][1]
+    assert "同时使用的词典已达上限" in sessions[2][1], sessions[2][1]
     assert len(tk._USER_DICT_INSTANCES) == held + 2
     # A visitor with the first words again shares the instance in use: no new one, no refusal.
     again, status = apply_tokenizer(h, engine, KB, False, "precise", True, str(uploads / "d0.txt"), "zh")

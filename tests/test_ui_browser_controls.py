@@ -105,7 +105,8 @@ def test_uploads_append_or_replace_and_never_lose_typed_text(page, tmp_path):
              "gbk.csv": "id,text\n1,苹果很甜\n2,香蕉很软\n".encode("gbk"),
              "kb.jsonl": '{"text": "巴黎"}\n{"text": "东京"}\n'.encode("utf-8"),
              "gbk.txt": "上海是中国最大的城市。\n杭州以西湖闻名。".encode("gbk"),
-             "broken.txt": b"\xff\xfe\xfa\xfb\x80\x81" * 4}
+             "broken.txt": b"\xff\xfe\xfa\xfb\x80\x81" * 4,
+             "faq.csv": "问题,答案\n怎么退货,七天内可退\n".encode("utf-8")}
     for name, data in files.items():
         (tmp_path / name).write_bytes(data)
     upload = p.locator("#upload input[type=file]")
@@ -135,6 +136,11 @@ def test_uploads_append_or_replace_and_never_lose_typed_text(page, tmp_path):
     idle(p)
     upload.set_input_files(str(tmp_path / "broken.txt"))
     expect(p.locator("#kb-notice")).to_contain_text("无法读取上传的文件")
+    expect(kb).to_have_value(typed + "\n苹果很甜\n香蕉很软\n巴黎\n东京")
+    idle(p)
+    upload.set_input_files(str(tmp_path / "faq.csv"))  # no `text` column: refused, not the header row indexed
+    expect(p.locator("#kb-notice")).to_contain_text("faq.csv：第一行须是列名，其中一列名为 text")
+    expect(p.locator("#kb-notice")).to_contain_text("'问题', '答案'")
     expect(kb).to_have_value(typed + "\n苹果很甜\n香蕉很软\n巴黎\n东京")
 
     p.get_by_label("替换知识库（可撤销）").check()

@@ -60,5 +60,49 @@ def test_folding_mode_and_user_dictionary_from_the_panel(page, tmp_path):
     idle(p)
     (tmp_path / "bad.txt").write_bytes(b"\xff\xfe\xfa\xfb\x80\x81" * 4)
     p.locator("#tok-dict input[type=file]").set_input_files(str(tmp_path / "bad.txt"))
-    expect(p.locator("#tok-status")).to_contain_text("用户词典无法读取")
+    expect(p.locator("#tok-status")).to_contain_text("用户词典无法读取：文件不是 UTF-8 编码（第 0 个字节是 0xff）")
+    expect(p.locator("#tok-status")).to_contain_text("iconv -f gbk -t utf-8")
     expect(p.locator("#col-keyword .query-tokens")).to_have_text("查询词元：abx9000pro · 电池")  # engine kept
+
+
+def test_a_dictionary_past_the_servers_limit_is_refused_in_the_panel_and_search_goes_on(chromium, tmp_path):
+    """Two visitors of a server that holds one user dictionary at a time: the first's upload is used, the
+    second's (other words) is refused in its panel, in its language, and its search goes on as before."""
+    from playwright.sync_api import expect
+
+    from tests.browser import ServerProcess
+
+    server = ServerProcess(["-m", "tests.ui_server", "--model", "fake", "--max-user-dicts", "1"],
+                           tmp_path / "server.log")
+    pages = []
+    try:
+        for name, words in (("first.txt", "黑屏怎么办\n"), ("second.txt", "无法连接网络\n")):
+            (tmp_path / name).write_text(words, encoding="utf-8")
+        for language in ("中文", "English"):
+            p = open_page(chromium, server.url)
+            pages.append(p)
+            p.get_by_label(language).check()
+            expect(p.locator("#search-button")).to_have_text("开始搜索" if language == "中文" else "Search")
+            type_knowledge_base(p, KB)
+            open_accordion(p, "tokenizer-panel", "#tok-fold input")
+        first, second = pages
+        expect(first.locator("#index-info")).to_contain_text("向量索引就绪：4 条")
+        idle(first)
+        first.locator("#tok-dict input[type=file]").set_input_files(str(tmp_path / "first.txt"))
+        expect(first.locator("#tok-status")).to_contain_text("用户词典 1 个词")
+        expect(second.locator("#index-info")).to_contain_text("Vector index ready: 4 entries")
+        idle(second)
+        second.locator("#tok-dict input[type=file]").set_input_files(str(tmp_path / "second.txt"))
+        expect(second.locator("#tok-status")).to_contain_text(
+            "the user dictionary cannot be used now: this server holds as many dictionaries at once as it can")
+        search(second, "打印机无法连接网络")
+        expect(second.locator("#col-keyword .query-tokens")).to_contain_text("Query tokens: 打印 · 印机 · 打印机 · 无法 · 连接 · 网络")
+        expect(second.locator("#col-keyword .hit .hit-text").first).to_have_text("打印机无法连接网络")
+        search(first, "电脑开机后黑屏怎么办")
+        expect(first.locator("#col-keyword .query-tokens")).to_contain_text("黑屏怎么办")
+    finally:
+        for p in pages:
+            p.context.close()
+        server.stop()
+    log = (tmp_path / "server.log").read_text(encoding="utf-8")
+    assert "Traceback" not in log and "user dictionary refused" in log, log[-3000:]

@@ -1,6 +1,7 @@
 """Serves the demo with a stand-in embedding model for the browser tests, the way ``demo.py`` serves it.
 
-``python -m tests.ui_server --model fake|slow|gated [--gate FILE] [--server-kb FILE] [--reranker NAME] [--mcp]``
+``python -m tests.ui_server --model fake|slow|gated [--gate FILE] [--server-kb FILE] [--reranker NAME] [--mcp]
+[--config FILE] [--max-user-dicts N]``
 builds the page with ``demo.build_demo`` and serves it with ``server.app.start`` (the JSON API and the UI on
 one loopback port, port 0), prints ``* UI:  <url>`` like ``demo.py`` and runs until it is terminated.
 ``--reranker`` loads a reranker for real (e.g. a tiny Qwen3 reranker's folder); none by default.
@@ -46,6 +47,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="a reranker loaded for real (load_reranker, CPU), e.g. a tiny Qwen3 reranker's folder")
     parser.add_argument("--mcp", action="store_true")
     parser.add_argument("--config", help="a setting file, as demo.py --config reads it")
+    parser.add_argument("--max-user-dicts", type=int, default=None,
+                        help="how many jieba user dictionaries the server holds at once (hybrid.tokenize)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
 
@@ -53,6 +56,10 @@ def main(argv: list[str] | None = None) -> int:
     from server.app import start
     from server.knowledge import ServerKnowledgeBase
 
+    if args.max_user_dicts is not None:
+        import hybrid.tokenize
+
+        hybrid.tokenize.MAX_LIVE_USER_DICTS = args.max_user_dicts
     config = config_from_args(args)  # demo.py's reading of --config
     service = ModelService(cache=False, loader=_loader(args.model, args.gate), reranker=args.reranker,
                            device="cpu", settings=config.settings,

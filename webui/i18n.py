@@ -660,6 +660,12 @@ TEXTS["zh"].update({
     "tok_on": "开",
     "tok_off": "关",
     "tok_dict_error": "用户词典无法读取：{error}（请上传 UTF-8 文本文件，每行一个词）",
+    "tok_dict_not_utf8": "用户词典无法读取：文件不是 UTF-8 编码（第 {position} 个字节是 {byte}）。请另存为 UTF-8 后重新上传，"
+                         "例如 GBK 文件可用 `iconv -f gbk -t utf-8 旧文件 > 新文件` 转换。",
+    "tok_dict_too_big": "用户词典无法读取：文件有 {size} 字节，最多 {most} 字节。词典是词表（每行一个词），不是语料。",
+    "tok_dict_not_received": "用户词典无法读取：这不是本页面收到的上传文件。请用上传框重新上传。",
+    "tok_dict_limit": "用户词典暂时不能使用：服务器上同时使用的词典已达上限（每个约占 64 MB 内存）。"
+                      "请稍后再试，或不上传词典。",
     "query_tokens_line": "查询词元：{tokens}",
     "query_tokens_none": "查询词元：（无，关键词搜索不会匹配）",
     "matched_tokens_line": "匹配词元：{tokens}",
@@ -674,6 +680,14 @@ TEXTS["en"].update({
     "tok_on": "on",
     "tok_off": "off",
     "tok_dict_error": "cannot read the user dictionary: {error} (upload a UTF-8 text file, one word per line)",
+    "tok_dict_not_utf8": "cannot read the user dictionary: the file is not UTF-8 (byte {position} is {byte}). Save it "
+                         "as UTF-8 and upload it again, e.g. `iconv -f gbk -t utf-8 OLD > NEW` for a GBK file.",
+    "tok_dict_too_big": "cannot read the user dictionary: the file has {size} bytes, at most {most} are taken. A "
+                        "dictionary is a word list (one word per line), not a corpus.",
+    "tok_dict_not_received": "cannot read the user dictionary: it is not a file this page received. Upload it again "
+                             "with the upload box.",
+    "tok_dict_limit": "the user dictionary cannot be used now: this server holds as many dictionaries at once as it "
+                      "can (each takes about 64 MB of memory). Try again later, or search without one.",
     "query_tokens_line": "Query tokens: {tokens}",
     "query_tokens_none": "Query tokens: (none; keyword search cannot match)",
     "matched_tokens_line": "Matched tokens: {tokens}",

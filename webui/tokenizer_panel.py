@@ -46,13 +46,28 @@ def build_tokenizer_panel(tr: Translator, start: Tokenizer) -> TokenizerPanel:
     return TokenizerPanel(mode, fold, user_dict, status)
 
 
+class _Refused(ValueError):
+    """An upload the panel refuses: the status line's text key and its values."""
+
+    def __init__(self, key: str, **values: object) -> None:
+        super().__init__(key)
+        self.key, self.values = key, values
+
+
 def _stable_copy(path: str, root: str | Path | None) -> str:
     """The dictionary under a name made from its content, so the same words share one jieba instance; kept in
-    this server's own upload folder (``root``), which goes when the server stops."""
+    this server's own upload folder (``root``), which goes when the server stops.
+
+    Raises:
+        _Refused: too big, or not UTF-8.
+    """
     data = Path(path).read_bytes()
     if len(data) > MAX_DICT_BYTES:
-        raise ValueError(f"{len(data):,} bytes; at most {MAX_DICT_BYTES:,}")
-    data.decode("utf-8-sig")  # a readable word list, or the UnicodeDecodeError names the byte
+        raise _Refused("tok_dict_too_big", size=f"{len(data):,}", most=f"{MAX_DICT_BYTES:,}")
+    try:
+        data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise _Refused("tok_dict_not_utf8", byte=f"{data[exc.start]:#04x}", position=exc.start) from None
     folder = Path(root if root is not None else upload_folder()) / "user-dicts"
     folder.mkdir(mode=0o700, parents=True, exist_ok=True)
     target = folder / f"{hashlib.sha256(data).hexdigest()[:32]}.txt"
@@ -69,13 +84,19 @@ def apply_tokenizer(h: DemoHandlers, engine: HybridEngine | None, kb_text: str |
     try:
         if user_dict:
             if not is_received_upload(user_dict, h.upload_root):
-                raise ValueError("not a file this page received")
+                raise _Refused("tok_dict_not_received")
             path = _stable_copy(user_dict, h.upload_root)
         else:  # the server's dictionary (demo.py --user-dict), if any
             path = h.service.tokenizer.user_dict
         words = len(user_dict_words(path)) if path else 0
         tokenizer = Tokenizer(mode=mode, user_dict=path, fold=bool(fold))
-    except (OSError, ValueError, UserDictLimitError) as exc:  # UnicodeDecodeError is a ValueError
+    except _Refused as exc:
+        log.warning("user dictionary refused: %s %s", exc.key, exc.values)
+        return engine, text(exc.key, lang, **exc.values)
+    except UserDictLimitError as exc:
+        log.warning("user dictionary refused: %s", exc)
+        return engine, text("tok_dict_limit", lang)
+    except (OSError, ValueError) as exc:
         log.warning("user dictionary refused: %s", exc)
         return engine, text("tok_dict_error", lang, error=str(exc))
     status = text("tok_status", lang, mode=mode, fold=text("tok_on" if fold else "tok_off", lang), words=words)
