@@ -16,7 +16,7 @@ import gradio as gr
 
 from hybrid.cli import tokenizer_options
 from hybrid.config import add_config_option, config_from_args
-from hybrid.kb import SUPPORTED_SUFFIXES, entries_from_file
+from hybrid.kb import SUPPORTED_SUFFIXES, documents_from_file
 from hybrid.semantic import resolve_device
 from hybrid.service import ModelService
 from hybrid.store import StoreError, open_store
@@ -197,7 +197,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     try:
         resolve_device(args.device)
-        kb_text = "\n".join(entries_from_file(args.kb)) if args.kb else None
+        kb_docs = documents_from_file(args.kb) if args.kb else []  # ids and metadata kept for /search
+        kb_text = "\n".join(doc.text for doc in kb_docs) if args.kb else None
         if args.kb and not kb_text:
             raise ValueError(f"{args.kb} holds no entries: one entry per line, or a text column")
         settings = ApiSettings.from_env()
@@ -223,7 +224,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                            reranker=args.reranker, embed_slots=settings.embed_concurrency,
                            tokenizer=tokenizer, settings=config.settings).start()
     # One knowledge base for POST /search and the page's search endpoint.
-    server_kb = ServerKnowledgeBase(service, kb_text.splitlines(), args.kb).start() if kb_text else None
+    server_kb = ServerKnowledgeBase(service, kb_docs, args.kb).start() if kb_docs else None
     if store is not None:
         server_kb = ServerKnowledgeBase.from_store(store, service).start()
         print(f"* Knowledge base: {store.describe()}, {len(store):,} entries, read-only")

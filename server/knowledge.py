@@ -6,10 +6,10 @@ from __future__ import annotations
 import logging
 import threading
 from pathlib import Path
-from typing import Any
+from typing import Any, Sequence
 
 from hybrid.engine import HybridEngine
-from hybrid.kb import KnowledgeBaseError, entries_from_file
+from hybrid.kb import Document, KnowledgeBaseError, documents_from_file
 from hybrid.redact import hide_paths
 from hybrid.service import FAILED, ModelService
 from hybrid.store import Store
@@ -33,11 +33,11 @@ class ServerKnowledgeBase:
 
     Args:
         service: the shared model service.
-        entries: the knowledge-base texts.
+        entries: the knowledge-base entries (texts, or ``Document``s whose ids and metadata the hits carry).
         path: the file they came from (shown by /health).
     """
 
-    def __init__(self, service: ModelService, entries: list[str], path: str | None = None) -> None:
+    def __init__(self, service: ModelService, entries: Sequence[str | Document], path: str | None = None) -> None:
         if not entries:
             raise KnowledgeBaseError(f"{path or 'the knowledge base'} holds no entries")
         self.service = service
@@ -54,12 +54,13 @@ class ServerKnowledgeBase:
 
     @classmethod
     def from_file(cls, path: str | Path, service: ModelService) -> "ServerKnowledgeBase":
-        """Read ``path`` (.txt/.md/.csv/.jsonl, see ``hybrid.kb.entries_from_file``).
+        """Read ``path`` (.txt/.md/.csv/.jsonl, see ``hybrid.kb.documents_from_file``): the file's ids and
+        metadata are kept, so /search hits carry them.
 
         Raises:
-            KnowledgeBaseError, FileNotFoundError: the file cannot be used.
+            KnowledgeBaseError: the file cannot be used.
         """
-        return cls(service, entries_from_file(path), str(path))
+        return cls(service, documents_from_file(path), str(path))
 
     @classmethod
     def from_engine(cls, engine: HybridEngine, service: ModelService) -> "ServerKnowledgeBase":

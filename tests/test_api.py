@@ -698,3 +698,27 @@ def test_api_errors_are_in_one_language_over_http(fake_demo):
         assert not cjk.search(json.dumps(body, ensure_ascii=False)), body
         assert error["message"]
     assert codes[0] == "empty_query" and "no_reranker" in codes and "invalid_request" in codes
+
+
+def test_a_kb_files_ids_and_metadata_reach_the_search_answer(tmp_path):
+    """``--kb faq.csv`` (id, text, other columns): /search hits carry the file's ids and the other columns, so a
+    service can map a hit back to its own record."""
+    (tmp_path / "faq.csv").write_text("id,text,team\nfaq-7,笔记本电脑黑屏怎么办,support\nfaq-9,法国的首都是巴黎,geo\n",
+                                      encoding="utf-8")
+    service = fake_service()
+    kb = ServerKnowledgeBase.from_file(tmp_path / "faq.csv", service).start()
+    assert kb.wait(10)
+    c = TestClient(create_app(service, kb, ApiSettings()))
+    answer = c.post("/search", json={"query": "电脑黑屏", "mode": "all", "k": 1}).json()
+    for mode in ("keyword", "semantic", "hybrid"):
+        hit = answer[mode][0]
+        assert (hit["id"], hit["text"], hit["metadata"]) == ("faq-7", "笔记本电脑黑屏怎么办", {"team": "support"}), mode
+    assert c.get("/health").json()["knowledge_base"]["size"] == 2
+
+
+def test_demo_refuses_a_kb_file_with_repeated_ids(tmp_path, capsys):
+    import demo
+
+    (tmp_path / "kb.jsonl").write_text('{"id": "a", "text": "一"}\n{"id": "a", "text": "二"}\n', encoding="utf-8")
+    assert demo.main(["--kb", str(tmp_path / "kb.jsonl"), "--no-ui"]) == 2
+    assert "the id 'a' is used twice" in capsys.readouterr().err
