@@ -16,7 +16,7 @@ from typing import Any, Iterable, Iterator, Sequence
 import numpy as np
 
 from .cache import EmbeddingCache, embed_with_cache, model_key
-from .kb import SUPPORTED_SUFFIXES, Document, KnowledgeBaseError, split_sentences
+from .kb import SUPPORTED_SUFFIXES, Document, KnowledgeBaseError, csv_columns, split_sentences
 from .tokenize import Tokenizer
 
 log = logging.getLogger(__name__)
@@ -146,23 +146,13 @@ def _csv_entries(path: Path, name: str, split_long: int) -> Iterator[Document]:
         header = next(rows, None)
         if header is None:
             return
-        lowered = [cell.strip().lower() for cell in header]
-        has_header = "text" in lowered
-        text_col = lowered.index("text") if has_header else 0
-        id_col = lowered.index("id") if has_header and "id" in lowered else None
-        others = [(i, header[i].strip()) for i in range(len(header)) if has_header and i not in (text_col, id_col)]
-        body = rows if has_header else _chain([header], rows)
-        for number, row in enumerate(body, 1):
+        text_col, id_col, others = csv_columns(header, name)
+        for number, row in enumerate(rows, 1):
             if len(row) <= text_col:
                 continue
             doc_id = row[id_col].strip() if id_col is not None and len(row) > id_col and row[id_col].strip() else None
             metadata = {key: row[i] for i, key in others if i < len(row) and row[i] != ""}
             yield from _documents(name, number, " ".join(row[text_col].split()), split_long, doc_id, metadata)
-
-
-def _chain(first: list, rest: Iterable) -> Iterator:
-    yield from first
-    yield from rest
 
 
 def _jsonl_entries(path: Path, name: str, split_long: int) -> Iterator[Document]:

@@ -8,7 +8,7 @@ import json
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Mapping, Sequence
 
 SUPPORTED_SUFFIXES = (".txt", ".md", ".csv", ".jsonl")
 ENCODINGS = ("utf-8-sig", "gb18030")
@@ -170,13 +170,20 @@ def _read_documents(path: Path, max_bytes: int, split_long: bool, max_length: in
 _Record = tuple[str | None, str, dict[str, Any]]  # one row or line: its id (None: none given), text, metadata
 
 
-def _csv_records(text: str, name: str) -> list[_Record]:
-    rows = list(csv.reader(io.StringIO(text)))
-    if not rows:
-        return []
-    header = [cell.strip().lower() for cell in rows[0]]
+def csv_columns(first_row: Sequence[str], name: str) -> tuple[int, int | None, list[tuple[int, str]]]:
+    """Where a knowledge-base CSV keeps its entries, from its first row (the header).
+
+    Args:
+        first_row: the file's first row.
+        name: the file's name (for the message).
+    Returns:
+        The ``text`` column, the ``id`` column (None: none), and each other column with its name (metadata).
+    Raises:
+        KnowledgeBaseError: the row names no ``text`` column (key ``csv_no_text``).
+    """
+    header = [cell.strip().lower() for cell in first_row]
     if "text" not in header:
-        found = ", ".join(repr(cell.strip()) for cell in rows[0]) or "none"
+        found = ", ".join(repr(cell.strip()) for cell in first_row) or "none"
         raise KnowledgeBaseError(
             f"{name}: the first row must name the columns, one of them `text` (the entries; an `id` column is "
             f"optional); found {found}. Name the column that holds the entries `text` (add a header row such as "
@@ -184,7 +191,15 @@ def _csv_records(text: str, name: str) -> list[_Record]:
             found=found)
     column = header.index("text")
     id_column = header.index("id") if "id" in header else None
-    others = [(i, rows[0][i].strip() or f"column {i + 1}") for i in range(len(header)) if i not in (column, id_column)]
+    others = [(i, first_row[i].strip() or f"column {i + 1}") for i in range(len(header)) if i not in (column, id_column)]
+    return column, id_column, others
+
+
+def _csv_records(text: str, name: str) -> list[_Record]:
+    rows = list(csv.reader(io.StringIO(text)))
+    if not rows:
+        return []
+    column, id_column, others = csv_columns(rows[0], name)
     out = []
     for row in rows[1:]:
         if len(row) <= column:

@@ -179,3 +179,16 @@ def test_ctrl_c_during_index_says_how_to_resume_and_resuming_duplicates_nothing(
     assert cli.main(args) == 0
     out = capsys.readouterr().out
     assert "6 added, 0 updated, 4 unchanged" in out and "holds 10 entries" in out
+
+
+def test_a_csv_without_a_text_column_is_refused_not_read_from_its_first_column(tmp_path):
+    """``hybrid index``/``embed`` read a CSV as the page and ``--kb`` do: a header row naming ``text``."""
+    from hybrid.ingest import iter_entries
+    from hybrid.kb import KnowledgeBaseError
+
+    (tmp_path / "faq.csv").write_text("问题,答案\n怎么退货,七天内可退\n", encoding="utf-8")
+    with pytest.raises(KnowledgeBaseError, match=r"faq.csv: the first row must name the columns.*'问题', '答案'"):
+        list(iter_entries(tmp_path / "faq.csv"))
+    (tmp_path / "ok.csv").write_text("问题,TEXT\n怎么退货,七天内可退\n", encoding="utf-8")
+    [doc] = list(iter_entries(tmp_path / "ok.csv"))
+    assert (doc.id, doc.text, dict(doc.metadata)) == ("ok.csv:1", "七天内可退", {"问题": "怎么退货"})
