@@ -42,6 +42,7 @@ DOCS = {
     "milvus_reranking": "https://milvus.io/docs/reranking.md",
     "es_linear": "https://elastic.co/docs/reference/elasticsearch/rest-apis/retrievers/linear-retriever",
     "es_rrf": "https://elastic.co/docs/reference/elasticsearch/rest-apis/retrievers/rrf-retriever",
+    "es_dense_vector": "https://www.elastic.co/docs/reference/elasticsearch/mapping-reference/dense-vector",
     "os_normalization": "https://docs.opensearch.org/docs/search-plugins/search-pipelines/normalization-processor",
     "os_score_ranker": "https://docs.opensearch.org/docs/search-plugins/search-pipelines/score-ranker-processor",
 }
@@ -349,7 +350,18 @@ def _milvus(config: Config, model_note: str) -> dict[str, Any]:
              "Traditional/Simplified before jieba, so feed Milvus the text normalised the same way "
              "(hybrid.store.milvus does).",
              model_note]
-    if s.fusion == "weighted":
+    if s.fusion == "weighted" and s.normalizer == "none":
+        # Raw scores added, as ours: Milvus's norm_score=False sums weight x raw BM25 and weight x raw cosine.
+        out = {"ranker": "WeightedRanker", "args": [kw, sem], "kwargs": {"norm_score": False},
+               "python": f"WeightedRanker({kw:g}, {sem:g}, norm_score=False)",
+               "docs": [DOCS["milvus_weighted"], DOCS["milvus_reranking"]],
+               "equivalent": "approximate",
+               "differences": [
+                   f"Normalisation: none on both sides (norm_score=False); ours is {_OURS[s.normalizer]}. A hit "
+                   "found by one request only gets nothing from the other in Milvus, while ours looks up the "
+                   "cosine of a keyword hit the semantic list left out, so rankings can differ below the hits both "
+                   "lists hold."]}
+    elif s.fusion == "weighted":
         out = {"ranker": "WeightedRanker", "args": [kw, sem], "kwargs": {"norm_score": True},
                "python": f"WeightedRanker({kw:g}, {sem:g}, norm_score=True)",
                "docs": [DOCS["milvus_weighted"], DOCS["milvus_reranking"]],
@@ -393,17 +405,23 @@ def _elasticsearch(config: Config, model_note: str) -> dict[str, Any]:
                            "BM25's low end at most at 75% of its best score, so a short list of near-equal keyword "
                            "matches keeps more credit here."]
         elif s.normalizer == "none":
-            differences = []
+            # Elasticsearch scores a cosine kNN hit (1 + cosine) / 2 (dense_vector "similarity": cosine), so the
+            # semantic weight is doubled for a cosine to count as in ours.
+            differences = [f"Elasticsearch scores a kNN hit (1 + cosine) / 2, so the semantic weight here is twice "
+                           f"ours ({2 * sem:g}, not {sem:g}): a cosine then counts as much as in ours, but every "
+                           f"hit of the kNN list gets {sem:g} more than a hit BM25 alone found, which gets no "
+                           "semantic part at all (ours looks up its cosine). Rankings can differ where the two "
+                           "lists disagree."]
         else:
             differences = [f"Our normalizer {s.normalizer!r} ({_OURS[s.normalizer]}) has no linear-retriever "
                            "counterpart (minmax, l2_norm, none): minmax (min to max of each list's own top "
                            "documents) is used, so the two lists' scores are scaled differently."]
         body = {"retriever": {"linear": {
-            "retrievers": [_linear_sub("keyword", kw, normalizer, s.window), _linear_sub("semantic", sem, normalizer,
-                                                                                          s.window)],
+            "retrievers": [_linear_sub("keyword", kw, normalizer, s.window),
+                           _linear_sub("semantic", 2 * sem if s.normalizer == "none" else sem, normalizer, s.window)],
             "rank_window_size": s.window}}, "size": s.k}
-        out = {"retriever": "linear", "search": body, "docs": [DOCS["es_linear"]],
-               "equivalent": "exact" if s.normalizer == "none" else "approximate", "differences": differences}
+        out = {"retriever": "linear", "search": body, "docs": [DOCS["es_linear"], DOCS["es_dense_vector"]],
+               "equivalent": "approximate", "differences": differences}
     elif s.fusion == "rrf":
         body = {"retriever": {"rrf": {
             "retrievers": [_linear_sub("keyword", kw, "", s.window), _linear_sub("semantic", sem, "", s.window)],

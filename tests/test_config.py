@@ -333,6 +333,17 @@ def test_the_exported_milvus_rankers_run_a_milvus_lite_hybrid_search(tmp_path):
             expected = (0.7 * (2 * math.atan(bm25[text]) / math.pi if text in bm25 else 0.0)
                         + 0.3 * (1 + cosine[text]) / 2)
             assert hit["distance"] == pytest.approx(expected, abs=1e-4)
+        # Our "none" (raw scores added) exported as norm_score=False: Milvus adds the raw scores too, so with the
+        # window holding every entry it scores each hit as ours does.
+        config = hc.Config(DEFAULT_SETTINGS.with_(fusion="weighted", normalizer="none", alpha=0.3, window=len(texts)))
+        found = store._client.hybrid_search(store.collection, requests, ranker=hc.milvus_ranker(config), limit=5,
+                                            output_fields=["text"])[0]
+        ours = engine.search(query, mode="hybrid", fusion="weighted", normalizer="none", alpha=0.3, k=5,
+                             window=len(texts)).hybrid
+        assert [hit["entity"]["text"] for hit in found] == [hit.text for hit in ours]
+        for hit, mine in zip(found, ours):
+            assert hit["distance"] == pytest.approx(0.7 * bm25.get(mine.text, 0.0) + 0.3 * cosine[mine.text], abs=1e-4)
+            assert hit["distance"] == pytest.approx(mine.score, abs=1e-4)
     finally:
         store.close()
 
@@ -407,6 +418,12 @@ def test_translations_describe_our_normalizer_as_it_is(normalizer):
         assert "min-max over each query" not in text and "75%" not in text
     milvus = hc.export(config, "milvus")["differences"][0]
     assert "ours is " + hc._OURS[normalizer] in milvus
+    assert hc.export(config, "milvus")["kwargs"] == {"norm_score": normalizer != "none"}
+    es = hc.export(config, "elasticsearch")
+    weights = [sub["weight"] for sub in es["search"]["retriever"]["linear"]["retrievers"]]
+    # Elasticsearch scores a kNN hit (1 + cosine) / 2: raw scores need the semantic weight doubled
+    assert weights == ([0.3, 1.4] if normalizer == "none" else [0.3, 0.7]), weights
+    assert all(out["equivalent"] == "approximate" for out in hc.export_all(config)["exports"].values())
     if normalizer == "zscore":
         assert "z-score" in milvus and "z_score" in " ".join(hc.export(config, "opensearch")["differences"])
 
