@@ -9,9 +9,10 @@ import json
 import logging
 import re
 from typing import TYPE_CHECKING
-from urllib.parse import parse_qs
+import math
 
 from pydantic import TypeAdapter
+from starlette.datastructures import QueryParams
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from .errors import ApiError, error_response
@@ -38,6 +39,16 @@ _INDEX = TypeAdapter(int)
 # its POST; a join without a reader would have run to its end (hours for a page-sized knowledge base).
 ORPHAN_GRACE_S = 20.0
 _FILE = re.compile(rf"^{_PREFIX}/file[=/]")
+# POSTs whose JSON body Gradio reads (an event, a cancel): read here first, so a NaN, an Infinity or a long
+# session id is refused before Gradio keeps or chokes on it.
+_JSON_POST = re.compile(rf"^{_PREFIX}/(?:queue/join|cancel|reset|(?:run|api|call|call/v2)/[^/]+)/?$")
+# Gradio's page makes an 11-character session id, gradio_client a uuid4 (36): Gradio keeps every session id it
+# is given in its tables (one without a size cap), so a long one would pin its length in memory for good.
+_SESSION = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+_HEARTBEAT = re.compile(rf"^{_PREFIX}/heartbeat/(?P<session>[^/]*)/?$")
+# One range of bytes (first-last, first-, -suffix): Gradio's file route parses no other form (a list of ranges
+# was a 500 and a traceback); an answer may ignore a Range header (RFC 9110), so any other form is dropped.
+_ONE_RANGE = re.compile(rb"^bytes=(?:\d+-\d*|-\d+)$")
 # What a file answer may carry: Gradio's ranged answer (206) copies every header of the request into it (Cookie,
 # Authorization, X-Forwarded-For; gradio/route_utils.py file route), where a shared cache could keep them.
 _FILE_HEADERS = {b"content-type", b"content-length", b"content-range", b"content-disposition", b"accept-ranges",
@@ -74,9 +85,23 @@ class GradioGuard:
             return
         path, method = scope["path"], scope.get("method")
         error = None
+        status = 404
         reader = None  # the session whose results this request streams
         queues = False  # a POST that queues an event (its answer is {"event_id": ...})
-        if path.rstrip("/") == f"{_PREFIX}/dev/reload" and not getattr(self.blocks, "dev_mode", False):
+        if method == "POST" and _JSON_POST.match(path):
+            body = await _read(receive)
+            if body is None:
+                return
+            receive = replay(body, receive)
+            data, error = _strict_json(body)
+            status = 400
+            if error is None and isinstance(data, dict):
+                error = _bad_session(data.get("session_hash"))
+            if error is None:
+                status = 404
+        if error is not None:
+            pass
+        elif path.rstrip("/") == f"{_PREFIX}/dev/reload" and not getattr(self.blocks, "dev_mode", False):
             error = "Gradio's reload stream is served only in its reload mode (gradio app.py); this server has none"
         elif not _USED.match(path):
             error = (f"{path[:100]} is a Gradio route this page does not use (it records no audio or video and "
@@ -88,17 +113,24 @@ class GradioGuard:
             reader = self._event_session(match["event"])
             error = self._unknown_name(match["name"]) or self._unknown_session(reader)
         elif method == "GET" and path == f"{_PREFIX}/queue/data":
-            reader = (parse_qs(scope.get("query_string", b"").decode("latin-1")).get("session_hash") or [""])[0]
-            error = self._unknown_session(reader) if reader else None
+            sessions = QueryParams(scope.get("query_string", b"")).getlist("session_hash")
+            if len(sessions) > 1 or (sessions and _bad_session(sessions[0])):
+                status, error = 400, (f"give session_hash once: {len(sessions)} were given" if len(sessions) > 1
+                                      else _bad_session(sessions[0]))
+            else:
+                reader = sessions[0] if sessions else None
+                error = self._unknown_session(reader) if reader else None
+        elif match := _HEARTBEAT.match(path):
+            if error := _bad_session(match["session"]):
+                status = 400
         elif method == "POST" and path == f"{_PREFIX}/queue/join":
-            body = await _read(receive)
-            if body is None:
-                return
-            error = self._unknown_index(body)
-            receive = replay(body, receive)
+            error = self._unknown_index(data)
             queues = True
+        elif _FILE.match(path):
+            scope = _one_range_only(scope)
         if error is not None:
-            await error_response(path, ApiError(404, "not_found", error))(scope, receive, send)
+            code = "not_found" if status == 404 else "invalid_request"
+            await error_response(path, ApiError(status, code, error))(scope, receive, send)
         elif reader:
             self._streams[reader] += 1  # counted before Gradio reads the session: the reaper sees a reader
             try:
@@ -138,10 +170,18 @@ class GradioGuard:
         event = queue.event_ids_to_events.get(event_id)
         if event is None or not event.alive or self._streams.get(event.session_hash):
             return  # done, already given up, or read
-        log.warning("event %s (%s) stopped: nobody read its results within %.0f s of queueing it", event_id[:12],
-                    str(getattr(event.fn, "api_name", None) or getattr(event.fn, "name", "?"))[:60],
-                    self.orphan_grace_s)
+        reason = f"stopped: nobody read its results within {self.orphan_grace_s:.0f} s of queueing it"
+        log.warning("event %s (%s) %s", event_id[:12],
+                    str(getattr(event.fn, "api_name", None) or getattr(event.fn, "name", "?"))[:60], reason)
         await queue.clean_events(event_id=event_id)
+        # As Gradio's own /cancel: a completion message, so a late reader learns why and the session's stream
+        # (which waits for each pending id's completion) can close; an event given up sends none of its own.
+        from gradio.server_messages import ProcessCompletedMessage
+
+        messages = queue.pending_messages_per_session.get(event.session_hash)
+        if messages is not None:
+            messages.put_nowait(ProcessCompletedMessage(output={"error": f"the event was {reason}"}, success=False,
+                                                        event_id=event_id))
 
     def _unknown_name(self, name: str, documented: bool = False) -> str | None:
         # /call/v2 looks the name up in the documented endpoints of /gradio_api/info, the others in every event.
@@ -150,13 +190,9 @@ class GradioGuard:
             return None
         return f"no endpoint named {name[:100]!r}; GET {_PREFIX}/info lists the endpoints"
 
-    def _unknown_index(self, body: bytes) -> str | None:
-        try:
-            data = json.loads(body)
-        except ValueError:
-            return None  # Gradio answers a malformed body itself (422)
+    def _unknown_index(self, data: object) -> str | None:
         if not isinstance(data, dict) or data.get("fn_index") is None:
-            return None
+            return None  # Gradio answers a malformed body itself (422)
         try:  # as Gradio's PredictBody reads it: pydantic's int, so "7" and 7.0 are event 7
             index = _INDEX.validate_python(data["fn_index"])
         except ValueError:
@@ -188,6 +224,47 @@ class GradioGuard:
         if session in self.blocks._queue.pending_messages_per_session:
             return None
         return "no such event or session: it never started, or its results were read already"
+
+
+class _NotFinite(ValueError):
+    pass
+
+
+def _not_finite(value: str) -> float:
+    raise _NotFinite(value)
+
+
+def _finite(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):  # 1e400
+        raise _NotFinite(text)
+    return value
+
+
+def _strict_json(body: bytes) -> tuple[object, str | None]:
+    """The body's JSON, and an error for a number JSON has no place for (NaN, Infinity, one past a float's range:
+    Gradio answered them with a 500 and a traceback); a body that is no JSON at all is Gradio's to answer (422)."""
+    try:
+        return json.loads(body, parse_constant=_not_finite, parse_float=_finite), None
+    except _NotFinite as exc:
+        return None, f"the JSON body holds {str(exc)[:20]}, which is no finite number: send finite numbers only"
+    except ValueError:
+        return None, None
+
+
+def _bad_session(session: object) -> str | None:
+    """Why ``session`` is no session id Gradio could have made (None: it is one, or none was given)."""
+    if session is None or (isinstance(session, str) and _SESSION.match(session)):
+        return None
+    return "session_hash must be 1 to 64 letters, digits, '_' or '-' (gradio_client and the page make such ids)"
+
+
+def _one_range_only(scope: Scope) -> Scope:
+    """``scope`` without a Range header of any form but one range of bytes (the whole file is answered then)."""
+    headers = scope.get("headers", [])
+    if all(k.lower() != b"range" or _ONE_RANGE.match(v.strip()) for k, v in headers):
+        return scope
+    return {**scope, "headers": [(k, v) for k, v in headers if k.lower() != b"range"]}
 
 
 def _file_headers_only(send: Send) -> Send:

@@ -187,6 +187,7 @@ def reverse_app():
         box.blur(refuses, box, out, api_name="refuses")
         out.focus(None, None, None, js="() => {}")  # runs in the browser only: fn_index 3
     running = start(blocks, fake_service(), host="127.0.0.1", port=0, api_settings=ApiSettings())
+    running.blocks = blocks  # for tests that look into Gradio's tables
     yield running
     running.stop()
 
@@ -223,6 +224,70 @@ def test_unknown_endpoints_events_and_sessions_are_404_without_a_traceback(rever
     assert status == 200 and "cba" in text, text
     messages = run_event(url, 0, ["xyz"])
     assert messages[-1]["msg"] == "process_completed" and messages[-1]["output"]["data"] == ["zyx"], messages[-1]
+    assert not [line for line in server_log if "Traceback" in line], "\n".join(server_log)[:3000]
+
+
+def test_long_session_ids_non_finite_numbers_and_odd_ranges_are_refused_without_a_traceback(reverse_app,
+                                                                                              server_log):
+    """Found by the attacker review: Gradio keeps every session id it is given (a 5 MB one pinned 5 MB for good,
+    one of its tables has no size cap); NaN, Infinity and 1e400 in a JSON body were a 500 with two tracebacks; a
+    repeated session_hash got past the unknown-session check (the guard read the first, Gradio the last); a list of
+    byte ranges was a 500 from Gradio's range parser."""
+    import gc
+    import uuid
+
+    from tests.test_security import run_event
+
+    url = reverse_app.url
+    join = {"data": ["abc"], "fn_index": 0, "event_data": None, "trigger_id": None}
+    long = "s" + "x" * 5_000_000
+    refused = [
+        ("POST", "/gradio_api/queue/join", json.dumps({**join, "session_hash": long}), "session_hash must be"),
+        ("POST", "/gradio_api/queue/join", json.dumps({**join, "session_hash": "a b"}), "session_hash must be"),
+        ("POST", "/gradio_api/queue/join", json.dumps({**join, "session_hash": 12345}), "session_hash must be"),
+        ("POST", "/gradio_api/call/reverse", json.dumps({"data": ["a"], "session_hash": long}), "session_hash"),
+        ("POST", "/gradio_api/cancel", json.dumps({"session_hash": long, "fn_index": 0, "event_id": "e"}),
+         "session_hash"),
+        ("GET", "/gradio_api/queue/data?session_hash=" + "x" * 70, None, "session_hash must be"),
+        ("GET", "/gradio_api/heartbeat/" + "x" * 70, None, "session_hash must be"),
+        ("POST", "/gradio_api/queue/join", '{"fn_index": Infinity, "session_hash": "p", "data": []}', "Infinity"),
+        ("POST", "/gradio_api/queue/join", '{"fn_index": NaN, "session_hash": "p", "data": []}', "NaN"),
+        ("POST", "/gradio_api/queue/join", '{"fn_index": 1e400, "session_hash": "p", "data": []}', "1e400"),
+        ("POST", "/gradio_api/queue/join", '{"fn_index": 0, "session_hash": "p", "trigger_id": -Infinity}',
+         "Infinity"),
+        ("POST", "/gradio_api/call/reverse", '{"data": NaN}', "NaN"),
+        ("POST", "/gradio_api/run/reverse", '{"data": [1e999]}', "1e999"),
+        ("POST", "/gradio_api/cancel", '{"session_hash": "p", "fn_index": NaN, "event_id": "x"}', "NaN"),
+    ]
+    for method, path, body, said in refused:
+        r = httpx.request(method, url + path, content=body, headers={"content-type": "application/json"},
+                          timeout=30)
+        assert r.status_code == 400, (path[:80], r.status_code, r.text[:300])
+        assert len(r.content) < 400 and said in r.json()["message"], r.text[:300]
+    blocks = reverse_app.blocks
+    gc.collect()
+    kept = [key for key in (*blocks._queue.pending_event_ids_session, *blocks.state_holder.session_data)
+            if isinstance(key, str) and len(key) > 64]
+    assert not kept, [len(k) for k in kept]
+
+    # A session_hash given twice: refused, whichever of the two Gradio would have read.
+    messages = run_event(url, 0, ["abc"], session="known1")
+    assert messages[-1]["msg"] == "process_completed"
+    for query in ("session_hash=known1&session_hash=unknown2", "session_hash=known1&session_hash="):
+        r = httpx.get(f"{url}/gradio_api/queue/data?{query}", timeout=10)
+        assert r.status_code == 400 and "give session_hash once" in r.json()["message"], (query, r.text[:300])
+
+    # One range of bytes is answered in part; any other form is ignored (the whole file), never a 500.
+    r = httpx.post(f"{url}/gradio_api/upload", files={"files": ("notes.txt", b"0123456789", "text/plain")}, timeout=30)
+    path = r.json()[0]
+    for header, status, content in (("bytes=2-5", 206, b"2345"), ("bytes=-3", 206, b"789"), ("bytes=7-", 206, b"789"),
+                                    ("bytes=0-1,3-4", 200, b"0123456789"), ("bytes=--1", 200, b"0123456789"),
+                                    ("bytes=1-2-3", 200, b"0123456789")):
+        got = httpx.get(f"{url}/gradio_api/file={path}", headers={"Range": header}, timeout=30)
+        assert (got.status_code, got.content) == (status, content), (header, got.status_code, got.content[:80])
+    # Ids as the page and gradio_client make them still work.
+    for session in ("k3j5n2m9q0w", str(uuid.uuid4())):
+        assert run_event(url, 0, ["xy"], session=session)[-1]["output"]["data"] == ["yx"]
     assert not [line for line in server_log if "Traceback" in line], "\n".join(server_log)[:3000]
 
 
@@ -299,6 +364,18 @@ def test_an_event_nobody_reads_is_stopped_and_one_being_read_runs_to_its_end(mon
         while steps.get("orphan", [None])[-1] != "cancelled" and time.monotonic() < deadline:
             time.sleep(0.1)
         assert steps["orphan"][-1] == "cancelled" and len(steps["orphan"]) < 25, steps["orphan"]
+        # A late reader learns why, and its stream closes (it sent heartbeats for good: the review's A3).
+        late = []
+        with httpx.stream("GET", f"{url}/gradio_api/queue/data", params={"session_hash": "orphan"},
+                          timeout=10) as stream:
+            for line in stream.iter_lines():
+                if line.startswith("data:"):
+                    late.append(json.loads(line[5:]))
+                    if late[-1]["msg"] == "close_stream":
+                        break
+        completed = [m for m in late if m["msg"] == "process_completed"]
+        assert completed and completed[0]["success"] is False, late
+        assert "nobody read its results" in completed[0]["output"]["error"] and late[-1]["msg"] == "close_stream"
         # A reader that takes longer than the grace period is never stopped; an orphan queued behind it is dropped
         # while it waits (one event at a time).
         reader = threading.Thread(target=lambda: steps.setdefault("read-messages", run_event(url, 0, ["read"], timeout=60)))
@@ -310,6 +387,11 @@ def test_an_event_nobody_reads_is_stopped_and_one_being_read_runs_to_its_end(mon
         status, text = call_api(url, "work", ["curl"])  # Gradio's curl route: POST, then GET the results
         assert status == 200 and "done curl" in text, text
         assert "queued-orphan" not in steps  # dropped from the queue before it ran
+        # Gradio's curl route, read too late: an error naming the reason, not heartbeats for ever.
+        r = httpx.post(f"{url}/gradio_api/call/work", json={"data": ["late curl"]}, timeout=10)
+        time.sleep(3)
+        r = httpx.get(f"{url}/gradio_api/call/work/{r.json()['event_id']}", timeout=10)
+        assert r.status_code == 200 and "event: error" in r.text and "nobody read its results" in r.text, r.text
         assert steps["read"][-1] == steps["curl"][-1] == 39
         assert any("nobody read its results" in line for line in server_log), server_log
         assert not [line for line in server_log if "Traceback" in line], "\n".join(server_log)[:3000]
