@@ -125,6 +125,17 @@ def build_demo(service: ModelService, kb_text: str | None = None, *, sample: str
     return demo
 
 
+def port_number(text: str) -> int:
+    """``--port``: a TCP port, 0 to 65535 (0: the system picks a free one)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a port number, got {text!r}") from None
+    if not 0 <= value <= 65535:
+        raise argparse.ArgumentTypeError(f"a port is 0 to 65535 (0: any free one), got {value}")
+    return value
+
+
 def parse_auth(value: str | None) -> tuple[str, str] | None:
     """``user:password`` to a (user, password) pair.
 
@@ -143,7 +154,7 @@ def build_parser() -> argparse.ArgumentParser:
     """The command line of ``python demo.py``."""
     p = argparse.ArgumentParser(prog="python demo.py", description=__doc__.splitlines()[0])
     p.add_argument("--host", default="127.0.0.1", help="interface to listen on (0.0.0.0: every interface)")
-    p.add_argument("--port", type=int, default=7860, help="port of the UI and the API")
+    p.add_argument("--port", type=port_number, default=7860, help="port of the UI and the API (0: any free one)")
     p.add_argument("--share", action="store_true",
                    help="also open a public Gradio share link (UI and API); protected by a generated key unless "
                         "--auth, --api-key or --open says otherwise")

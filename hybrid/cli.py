@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import math
 import sys
 
 from .config import add_config_option, config_from_args
@@ -297,7 +298,7 @@ def _index(args: argparse.Namespace) -> int:
     try:
         tokenizer = tokenizer_from_args(args)
         bm25 = (DEFAULT_SETTINGS.k1 if args.k1 is None else args.k1, DEFAULT_SETTINGS.b if args.b is None else args.b)
-        if bm25[0] <= 0 or not 0 <= bm25[1] <= 1:
+        if not 0 < bm25[0] < math.inf or not 0 <= bm25[1] <= 1:  # NaN fails both
             raise ValueError(f"BM25 needs k1 > 0 and b in [0, 1] (got k1={bm25[0]:g}, b={bm25[1]:g})")
         store = open_store(args.store, collection=args.collection, tokenizer=tokenizer,
                            vector_index=args.vector_index, bm25=bm25)

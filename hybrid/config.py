@@ -62,8 +62,9 @@ def _integer(low: int) -> Callable[[Any], str | None]:
 
 def _number(low: float, high: float = math.inf) -> Callable[[Any], str | None]:
     def check(value: Any) -> str | None:
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or not low <= value <= high:
-            return f"a number in [{low:g}, {high:g}]" if high != math.inf else f"a number >= {low:g}"
+        if (isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value)
+                or not low <= value <= high):
+            return f"a number in [{low:g}, {high:g}]" if high != math.inf else f"a finite number >= {low:g}"
         return None
     return check
 

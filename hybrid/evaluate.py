@@ -21,7 +21,7 @@ from .cache import EmbeddingCache, embedder_key
 from .config import add_config_option, config_from_args
 from .engine import HybridEngine, Retrieval
 from .fusion import FUSERS, NORMALIZERS, USES_NORMALIZER, Candidates
-from .kb import Document, KnowledgeBaseError, UserError, split_sentences
+from .kb import Document, KnowledgeBaseError, UserError, decode_bytes, split_sentences
 from .lang import ALPHABETIC, CJK, document_script
 from .metrics import (bootstrap_ci, jaccard_at_k, mean_scores, ndcg_at_k, paired_delta, rbo, recall_at_k,
                       score_query, top_k_overlap)
@@ -228,7 +228,10 @@ def load_labelled_set(folder: str | Path, max_queries: int | None = None) -> Lab
     if missing:
         raise LabelledSetError(f"{folder} lacks {', '.join(missing)}; a labelled set folder holds "
                                f"{', '.join(LABELLED_FILES)}")
-    texts = [(folder / f).read_text(encoding="utf-8") for f in LABELLED_FILES]
+    try:  # UTF-8 or GBK/GB18030, as the page reads an uploaded set
+        texts = [decode_bytes((folder / f).read_bytes(), f"{folder.name}/{f}") for f in LABELLED_FILES]
+    except KnowledgeBaseError as exc:
+        raise LabelledSetError(str(exc)) from None
     return parse_labelled_set(*texts, name=folder.name, max_queries=max_queries)
 
 
@@ -919,8 +922,15 @@ def _positive(text: str) -> int:
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
     if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1 (leave the option out for no limit), got {value}")
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
     return value
+
+
+def _limit(text: str) -> int:
+    try:
+        return _positive(text)
+    except argparse.ArgumentTypeError as exc:
+        raise argparse.ArgumentTypeError(f"{exc} (leave the option out for no limit)") from None
 
 
 def _alphas(text: str) -> tuple[float, ...]:
@@ -998,7 +1008,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_config_option(p)  # the default setting every sweep point is compared with, the tokenizer and the model
     p.add_argument("--model", default=None, help="auto (default), a packaged alias, a hub id or a local folder")
     p.add_argument("--device", default="auto", help="auto | cpu | cuda | mps")
-    p.add_argument("--k", type=_positive, default=PRIMARY_K, help="cut-off reported besides @10")
+    p.add_argument("--k", type=_positive, default=PRIMARY_K, help=f"cut-off reported besides @10 (default {PRIMARY_K})")
     p.add_argument("--fusion", default="all", help=f"fusion methods to sweep: all or one of {', '.join(FUSERS)}")
     p.add_argument("--alphas", type=_alphas, default=DEFAULT_ALPHAS, help="comma-separated semantic weights")
     p.add_argument("--normalizers", type=_normalizers, default=None, metavar="NAME[,NAME...]",
@@ -1007,8 +1017,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--windows", type=_windows, default=None, metavar="N[,N...]",
                    help=f"candidate windows to sweep (candidates each retriever hands fusion), e.g. 20,50,100,200 "
                         f"(default: the default setting's, {DEFAULT_SETTINGS.window})")
-    p.add_argument("--max-queries", type=_positive, default=None, help="evaluate the first N queries only")
-    p.add_argument("--max-docs", type=_positive, default=None,
+    p.add_argument("--max-queries", type=_limit, default=None, help="evaluate the first N queries only")
+    p.add_argument("--max-docs", type=_limit, default=None,
                    help="keep the judged documents of the evaluated queries plus random others up to N")
     p.add_argument("--rerank", type=int, default=None, metavar="N",
                    help="also rerank the first N hybrid hits of each query (default 20 with --reranker, else 0)")
@@ -1028,7 +1038,7 @@ def build_parser() -> argparse.ArgumentParser:
                         "(a mixed-language knowledge base) and print what each list loses")
     p.add_argument("--distractor-script", default="en", choices=sorted(SCRIPTS),
                    help="which of the other set's entries are added: zh (Chinese) or en (alphabetic)")
-    p.add_argument("--max-distractors", type=_positive, default=None, help="add at most N distractors (seeded sample)")
+    p.add_argument("--max-distractors", type=_limit, default=None, help="add at most N distractors (seeded sample)")
     p.add_argument("--tokenizer", type=_tokenizer_specs, default=None, metavar="SPEC[,SPEC...]",
                    help="keyword tokenizers to compare, like any other axis: search | precise, each optionally "
                         "+nofold (no Traditional/Simplified folding) and +dict (with --user-dict); e.g. "

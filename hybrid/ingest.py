@@ -188,22 +188,40 @@ def iter_entries(path: str | Path, split_long: int = 0) -> Iterator[Document]:
         path: a .txt/.md/.csv/.jsonl file or a folder of them.
         split_long: cut entries longer than this many characters into sentences (0: never).
     Raises:
-        KnowledgeBaseError: missing path, bad encoding, malformed JSON line.
+        KnowledgeBaseError: missing path, bad encoding, malformed JSON line, an id given twice.
     """
+    seen: set[str] = set()
     for file, name in source_files(path):
         reader = _READERS.get(file.suffix.lower())
         if reader is not None:
-            yield from reader(file, name, split_long)
+            for doc in reader(file, name, split_long):
+                _once(doc.id, name, seen)
+                yield doc
 
 
 def iter_records(path: str | Path, split_long: int = 0, batch_rows: int = 1024) -> Iterator[Record]:
-    """Stream entries as ``iter_entries`` does, plus the rows of ``hybrid embed`` Parquet files with their vectors."""
+    """Stream entries as ``iter_entries`` does, plus the rows of ``hybrid embed`` Parquet files with their vectors.
+
+    Raises:
+        KnowledgeBaseError: as ``iter_entries``, and an id given twice.
+    """
+    seen: set[str] = set()
     for file, name in source_files(path):
         if file.suffix.lower() == VECTORS_SUFFIX:
-            yield from read_vectors(file, batch_rows)
+            records = read_vectors(file, batch_rows)
         else:
-            for doc in _READERS[file.suffix.lower()](file, name, split_long):
-                yield Record(doc)
+            records = (Record(doc) for doc in _READERS[file.suffix.lower()](file, name, split_long))
+        for record in records:
+            _once(record.document.id, name, seen)
+            yield record
+
+
+def _once(doc_id: str, name: str, seen: set[str]) -> None:
+    """Refuse an id met before (a store keeps one entry per id: the second would replace the first unseen)."""
+    if doc_id in seen:
+        raise KnowledgeBaseError(f"{name}: the id {doc_id!r} is used twice; give every entry its own id (an entry "
+                                 "without one gets FILE:LINE)")
+    seen.add(doc_id)
 
 
 def count_entries(path: str | Path) -> int:

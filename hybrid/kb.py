@@ -96,7 +96,7 @@ def decode_bytes(data: bytes, name: str = "file") -> str:
         except UnicodeDecodeError:
             continue
     raise KnowledgeBaseError(
-        f"{name}: cannot decode as UTF-8 or GBK/GB18030. Save the file as UTF-8 and upload it again.",
+        f"{name}: cannot decode as UTF-8 or GBK/GB18030. Save the file as UTF-8 and try again.",
         "undecodable", name=name)
 
 
@@ -145,7 +145,7 @@ def _read_documents(path: Path, max_bytes: int, split_long: bool, max_length: in
     suffix = path.suffix.lower()
     if suffix not in SUPPORTED_SUFFIXES:
         raise KnowledgeBaseError(
-            f"{path.name}: unsupported file type {suffix or '(none)'}; upload one of {', '.join(SUPPORTED_SUFFIXES)}",
+            f"{path.name}: unsupported file type {suffix or '(none)'}; use one of {', '.join(SUPPORTED_SUFFIXES)}",
             "file_type", name=path.name, suffix=suffix or "-", allowed=", ".join(SUPPORTED_SUFFIXES))
     size = path.stat().st_size
     if size > max_bytes:

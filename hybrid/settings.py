@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 from dataclasses import dataclass, fields, replace
 from typing import Any
 
@@ -40,8 +42,8 @@ class Settings:
             raise ValueError(f"k must be a positive integer (top-k), got {self.k!r}")
         if not 0.0 <= float(self.alpha) <= 1.0:
             raise ValueError(f"alpha is the semantic weight and must lie in [0, 1], got {self.alpha!r}")
-        if self.k1 < 0:
-            raise ValueError(f"BM25 k1 must be >= 0, got {self.k1!r}")
+        if not 0 <= self.k1 < math.inf:  # NaN and Infinity too: every score would be nan
+            raise ValueError(f"BM25 k1 must be a finite number >= 0, got {self.k1!r}")
         if not 0.0 <= self.b <= 1.0:
             raise ValueError(f"BM25 b must lie in [0, 1], got {self.b!r}")
         if self.window < 1:

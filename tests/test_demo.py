@@ -525,3 +525,13 @@ def test_the_pages_export_names_the_model_auto_loaded_here_not_every_model_auto_
     loading = _service(OneHotEncoder(), gate=gate)  # still loading: the note says what auto picks where
     assert loaded_model(loading) is None
     gate.set()
+
+
+def test_a_port_out_of_range_is_refused_before_the_model_loads(capsys):
+    for bad in ("-1", "99999", "http"):
+        with pytest.raises(SystemExit) as exit_:
+            demo.build_parser().parse_args(["--port", bad])
+        assert exit_.value.code == 2
+        err = capsys.readouterr().err
+        assert "--port" in err and ("0 to 65535" in err or "port number" in err), err
+    assert demo.build_parser().parse_args(["--port", "0"]).port == 0

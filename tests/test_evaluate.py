@@ -48,6 +48,20 @@ def tiny(tmp_path):
     return write_set(tmp_path / "tiny")
 
 
+def test_a_labelled_set_in_gbk_is_read_and_one_in_neither_encoding_names_its_file(tiny, capsys):
+    """As the page reads an uploaded set: UTF-8 or GBK/GB18030; anything else names the file (it was a bare
+    "'utf-8' codec can't decode byte 0xb9 in position 22")."""
+    corpus = tiny / "corpus.jsonl"
+    corpus.write_bytes(corpus.read_text(encoding="utf-8").encode("gbk"))
+    gbk = ev.load_labelled_set(tiny)
+    assert [d.text for d in gbk.documents] == [t for _, t in CORPUS]
+    (tiny / "qrels.tsv").write_bytes(b"q1\td1\t1\n\xff\xfe\x80\n")
+    with pytest.raises(ev.LabelledSetError, match=r"tiny/qrels.tsv: cannot decode as UTF-8 or GBK/GB18030"):
+        ev.load_labelled_set(tiny)
+    assert ev.main(["--data", str(tiny)]) == 1
+    assert "tiny/qrels.tsv: cannot decode" in capsys.readouterr().err
+
+
 def test_load_labelled_set(tiny):
     labelled = ev.load_labelled_set(tiny)
     assert labelled.name == "tiny"
@@ -363,6 +377,8 @@ def test_cli_refuses_bad_limits_plot_places_and_idle_flags_before_the_run(tiny, 
         assert exit_.value.code == 2
         err = capsys.readouterr().err
         assert flag in err and ("at least 1" in err or "whole number" in err), err
+        # "leave it out" means no limit for the limits, but --k 5 for --k
+        assert ("leave the option out for no limit" in err) == (flag != "--k"), err
     assert ev.main(["--data", str(tiny), "--plot", str(tmp_path / "nowhere" / "c.html")]) == 2
     assert "(--plot is written after the run)" in capsys.readouterr().err
     assert ev.main(["--data", str(tiny), "--plot", str(tmp_path)]) == 2

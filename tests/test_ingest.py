@@ -192,3 +192,18 @@ def test_a_csv_without_a_text_column_is_refused_not_read_from_its_first_column(t
     (tmp_path / "ok.csv").write_text("问题,TEXT\n怎么退货,七天内可退\n", encoding="utf-8")
     [doc] = list(iter_entries(tmp_path / "ok.csv"))
     assert (doc.id, doc.text, dict(doc.metadata)) == ("ok.csv:1", "七天内可退", {"问题": "怎么退货"})
+
+
+def test_an_id_given_twice_is_refused_not_one_entry_silently_replacing_the_other(tmp_path):
+    """``hybrid index`` kept the second of two entries with one id and counted the first "unchanged"."""
+    from hybrid.ingest import iter_entries, iter_records
+    from hybrid.kb import KnowledgeBaseError
+
+    (tmp_path / "kb").mkdir()
+    (tmp_path / "kb" / "a.csv").write_text("id,text\n1,苹果\n2,香蕉\n", encoding="utf-8")
+    (tmp_path / "kb" / "b.jsonl").write_text('{"id": "1", "text": "巴黎"}\n', encoding="utf-8")
+    for read in (iter_entries, iter_records):
+        with pytest.raises(KnowledgeBaseError, match=r"b.jsonl: the id '1' is used twice"):
+            list(read(tmp_path / "kb"))
+    (tmp_path / "kb" / "b.jsonl").write_text('{"id": "3", "text": "巴黎"}\n{"text": "东京"}\n', encoding="utf-8")
+    assert [doc.id for doc in iter_entries(tmp_path / "kb")] == ["1", "2", "3", "b.jsonl:2"]
