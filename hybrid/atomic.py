@@ -72,12 +72,12 @@ def _fsync_file(path: Path) -> None:
         os.fsync(f.fileno())
 
 
-def write_problem(path: str | Path) -> str | None:
+def write_problem(path: str | Path, example: str = "out.json") -> str | None:
     """Why ``write_file`` could not write ``path`` (a folder, a missing or read-only folder), else None: checked
-    before long work so that it does not end in a failed write."""
+    before long work so that it does not end in a failed write. ``example``: a file name the message suggests."""
     path = Path(path)
     if path.is_dir():
-        return f"{path} is a folder; give a file name in it, e.g. {path / 'out.json'}"
+        return f"{path} is a folder; give a file name in it, e.g. {path / example}"
     if not path.parent.is_dir():
         return f"the folder {path.parent} does not exist; create it or write elsewhere"
     if not os.access(path.parent, os.W_OK):

@@ -269,6 +269,9 @@ def _search(args: argparse.Namespace) -> int:
             from .cache import EmbeddingCache
 
             entries = documents_from_file(args.kb, split_long=args.split_long > 0, max_length=args.split_long or 200)
+            if not entries:
+                raise KnowledgeBaseError(f"{args.kb} holds no entries: one entry per line (.txt/.md), rows under a "
+                                         "header naming text (.csv), or objects with text (.jsonl)")
             engine = HybridEngine(entries, embedder=embedder, cache=EmbeddingCache() if embedder else None,
                                   tokenizer=tokenizer, settings=settings)
         engine.reranker = _load_reranker(args)

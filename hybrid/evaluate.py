@@ -98,6 +98,18 @@ def _jsonl_rows(text: str, file: str) -> list[tuple[str, str]]:
     return rows
 
 
+class _FractionalGrade(ValueError):
+    pass
+
+
+def _grade(cell: str) -> int:
+    """A qrels relevance: a whole number, "1.0" included (a 0.5 became 0, not relevant, without a word)."""
+    value = float(cell)
+    if not value.is_integer():
+        raise _FractionalGrade(cell.strip())
+    return int(value)
+
+
 def _qrels_rows(text: str, query_ids: set[str]) -> dict[str, dict[str, int]]:
     qrels: dict[str, dict[str, int]] = {}
     for number, line in enumerate(text.splitlines(), 1):
@@ -107,7 +119,11 @@ def _qrels_rows(text: str, query_ids: set[str]) -> dict[str, dict[str, int]]:
         if len(cells) == 4:  # TREC layout: query 0 doc grade
             cells = [cells[0], cells[2], cells[3]]
         try:
-            qid, doc, grade = cells[0].strip(), cells[1].strip(), int(float(cells[2]))
+            qid, doc, grade = cells[0].strip(), cells[1].strip(), _grade(cells[2])
+        except _FractionalGrade as exc:
+            raise LabelledSetError(
+                f"qrels.tsv line {number}: the relevance {str(exc)!r} is not a whole number (0: not relevant; 1, "
+                "2, ...: relevant, higher is better)", "qrels_grade", line=number, got=str(exc)) from None
         except (IndexError, ValueError):
             if number == 1 and cells[0].strip() not in query_ids:  # a header: "query-id corpus-id score"
                 continue
@@ -254,9 +270,10 @@ def labelled_set_from_pairs(pairs: Iterable[Sequence[str]], name: str = "uploade
         grade = 1
         if len(cells) > 2 and cells[2]:
             try:
-                grade = int(float(cells[2]))
+                grade = _grade(cells[2])
             except ValueError:
-                raise LabelledSetError(f"row {number}: relevance {cells[2]!r} is not a number", "csv_grade",
+                raise LabelledSetError(f"row {number}: relevance {cells[2]!r} is not a whole number (0: not "
+                                       "relevant; 1, 2, ...: relevant, higher is better)", "csv_grade",
                                        row=number, got=cells[2][:40]) from None
         doc = doc_ids.setdefault(cells[1], f"d{len(doc_ids) + 1}")
         qid = query_ids.setdefault(cells[0], f"q{len(query_ids) + 1}")
@@ -1196,9 +1213,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.fusion != "all" and args.fusion not in FUSERS:
         print(f"error: unknown --fusion {args.fusion!r}; choose all or one of {', '.join(FUSERS)}", file=sys.stderr)
         return 2
-    for flag, path in (("--out", args.out), ("--plot", args.plot)):
-        if path and write_problem(path):
-            print(f"error: {write_problem(path)} ({flag} is written after the run)", file=sys.stderr)
+    for flag, path, example in (("--out", args.out, "report.json"), ("--plot", args.plot, "curve.html")):
+        if path and write_problem(path, example):
+            print(f"error: {write_problem(path, example)} ({flag} is written after the run)", file=sys.stderr)
             return 2
     if args.weight_model is not None:
         if "learned" not in fusions:

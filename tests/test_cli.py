@@ -232,3 +232,9 @@ def test_a_setting_file_with_an_infinite_k1_is_refused(tmp_path, capsys):
     for bad in (float("nan"), float("inf")):
         with pytest.raises(ValueError, match="k1 must be a finite number"):
             Settings(k1=bad)
+
+
+def test_a_csv_with_a_header_and_no_rows_names_the_file(capsys, tmp_path):
+    (tmp_path / "header-only.csv").write_text("id,text\n", encoding="utf-8")
+    code, out, err = run_cli(capsys, "--kb", str(tmp_path / "header-only.csv"), "--query", "巴黎", "--mode", "keyword")
+    assert code == 2 and "header-only.csv holds no entries" in err and "知识库" not in err, err

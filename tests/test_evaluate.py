@@ -638,3 +638,20 @@ def test_a_tie_for_the_best_sweep_point_goes_to_the_default(tiny, tmp_path):
     assert [p["window"] for p in report["sweep"]] == [200, 100]
     assert report["sweep"][0]["ndcg@10"] == report["sweep"][1]["ndcg@10"]
     assert report["best"]["default"] and report["best"]["window"] == 100
+
+
+def test_a_fractional_relevance_is_refused_not_read_as_zero(tiny):
+    """A qrels grade of 0.5 became 0 (not relevant) without a word; "1.0" is a whole number and reads as 1."""
+    (tiny / "qrels.tsv").write_text("q1\td1\t1.0\nq2\td3\t0.5\n", encoding="utf-8")
+    with pytest.raises(ev.LabelledSetError, match=r"line 2: the relevance '0.5' is not a whole number") as caught:
+        ev.load_labelled_set(tiny)
+    assert caught.value.key == "qrels_grade"
+    (tiny / "qrels.tsv").write_text("q1\td1\t1.0\n", encoding="utf-8")
+    assert ev.load_labelled_set(tiny).qrels["q1"] == {"d1": 1}
+    with pytest.raises(ev.LabelledSetError, match="is not a whole number"):
+        ev.labelled_set_from_pairs([("饿了", "苹果", "0.5")])
+
+
+def test_plot_into_a_folder_suggests_an_html_file(tiny, tmp_path, capsys):
+    assert ev.main(["--data", str(tiny), "--plot", str(tmp_path)]) == 2
+    assert f"e.g. {tmp_path / 'curve.html'}" in capsys.readouterr().err

@@ -292,7 +292,8 @@ TEXTS: dict[str, dict[str, str]] = {
         "err_no_relevant": "没有任何查询在语料中有相关文档：请检查 qrels.tsv 是否使用 queries.jsonl 和 corpus.jsonl 的 id，"
                            "且相关文档的相关度大于 0。",
         "err_csv_row": "第 {row} 行需要一个查询和它的相关文本，实际是 {got}。",
-        "err_csv_grade": "第 {row} 行的相关度 {got!r} 不是数字。",
+        "err_csv_grade": "第 {row} 行的相关度 {got!r} 不是整数（0 表示不相关，1、2… 表示相关，越大越相关）。",
+        "err_qrels_grade": "qrels.tsv 第 {line} 行的相关度 {got!r} 不是整数（0 表示不相关，1、2… 表示相关，越大越相关）。",
         "err_csv_no_relevant": "没有相关度大于 0 的（查询，相关文本）行。",
         "err_csv_empty": "CSV 中没有数据行；格式应为：查询,相关文本。",
         "err_no_file": "还没有上传文件。",
@@ -621,7 +622,8 @@ TEXTS: dict[str, dict[str, str]] = {
         "err_no_relevant": "no query has a relevant document in the corpus: check that qrels.tsv uses the ids of "
                            "queries.jsonl and corpus.jsonl and grades > 0 for relevant documents.",
         "err_csv_row": "row {row}: needs a query and its relevant text, got {got}.",
-        "err_csv_grade": "row {row}: relevance {got!r} is not a number.",
+        "err_csv_grade": "row {row}: relevance {got!r} is not a whole number (0: not relevant; 1, 2, ...: relevant, higher is better).",
+        "err_qrels_grade": "qrels.tsv line {line}: the relevance {got!r} is not a whole number (0: not relevant; 1, 2, ...: relevant, higher is better).",
         "err_csv_no_relevant": "no (query, relevant text) rows with a relevance above 0.",
         "err_csv_empty": "the CSV holds no rows; expected: query,relevant text.",
         "err_no_file": "no file uploaded.",
