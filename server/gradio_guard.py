@@ -7,9 +7,9 @@ import asyncio
 import collections
 import json
 import logging
+import math
 import re
 from typing import TYPE_CHECKING
-import math
 
 from pydantic import TypeAdapter
 from starlette.datastructures import QueryParams
