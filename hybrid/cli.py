@@ -5,14 +5,13 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import math
 import sys
 
 from .config import add_config_option, config_from_args
 from .fusion import FUSERS, NORMALIZERS
 from .kb import KnowledgeBaseError, documents_from_file
 from .results import Hit, SearchResponse
-from .settings import DEFAULT_SETTINGS, MODES
+from .settings import DEFAULT_SETTINGS, MAX_K1, MODES
 from .store import StoreError
 from .store.milvus import DEFAULT_COLLECTION, TOKEN_ENV, VECTOR_INDEXES
 from .tokenize import TOKENIZER_MODES
@@ -301,8 +300,8 @@ def _index(args: argparse.Namespace) -> int:
     try:
         tokenizer = tokenizer_from_args(args)
         bm25 = (DEFAULT_SETTINGS.k1 if args.k1 is None else args.k1, DEFAULT_SETTINGS.b if args.b is None else args.b)
-        if not 0 < bm25[0] < math.inf or not 0 <= bm25[1] <= 1:  # NaN fails both
-            raise ValueError(f"BM25 needs k1 > 0 and b in [0, 1] (got k1={bm25[0]:g}, b={bm25[1]:g})")
+        if not 0 < bm25[0] <= MAX_K1 or not 0 <= bm25[1] <= 1:  # NaN fails both
+            raise ValueError(f"BM25 needs k1 in (0, {MAX_K1:g}] and b in [0, 1] (got k1={bm25[0]:g}, b={bm25[1]:g})")
         store = open_store(args.store, collection=args.collection, tokenizer=tokenizer,
                            vector_index=args.vector_index, bm25=bm25)
         if not isinstance(store, MilvusStore):

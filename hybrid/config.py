@@ -28,7 +28,7 @@ from typing import Any, Callable, Mapping, Sequence
 
 from .fusion import FUSERS, NORMALIZERS
 from .kb import UserError
-from .settings import DEFAULT_SETTINGS, Settings
+from .settings import DEFAULT_SETTINGS, MAX_K1, Settings
 from .tokenize import TOKENIZER_MODES, TokenizerSettings
 
 FORMAT = "hybrid-search-config"
@@ -89,7 +89,7 @@ def _text(value: Any) -> str | None:
 
 # Each section's keys and what they accept (the checks say what is allowed, in the error message).
 _SETTINGS = {"fusion": _choice(tuple(FUSERS)), "alpha": _number(0.0, 1.0), "normalizer": _choice(tuple(NORMALIZERS)),
-             "window": _integer(1), "rrf_k": _integer(1), "k": _integer(1), "k1": _number(0.0),
+             "window": _integer(1), "rrf_k": _integer(1), "k": _integer(1), "k1": _number(0.0, MAX_K1),
              "b": _number(0.0, 1.0), "rerank": _integer(0)}
 _TOKENIZER = {"mode": _choice(TOKENIZER_MODES), "fold": _boolean, "user_dict": _text_or_null}
 # ``exports`` (the translations ``export_all`` adds) is derived from the rest: read back, it is skipped.
@@ -408,8 +408,11 @@ def _elasticsearch(config: Config, model_note: str) -> dict[str, Any]:
         elif s.normalizer == "none":
             # Elasticsearch scores a cosine kNN hit (1 + cosine) / 2 (dense_vector "similarity": cosine), so the
             # semantic weight is doubled for a cosine to count as in ours.
-            differences = [f"Elasticsearch scores a kNN hit (1 + cosine) / 2, so the semantic weight here is twice "
-                           f"ours ({2 * sem:g}, not {sem:g}): a cosine then counts as much as in ours, but every "
+            differences = [f"Elasticsearch scores a kNN hit (1 + cosine) / 2 when the dense_vector field's "
+                           "similarity is cosine (its default) or dot_product on unit-length vectors (this assumes "
+                           f"one of them; l2_norm and max_inner_product score otherwise), so the semantic weight "
+                           f"here is twice ours ({2 * sem:g}, not {sem:g}): a cosine then counts as much as in ours, "
+                           "but every "
                            f"hit of the kNN list gets {sem:g} more than a hit BM25 alone found, which gets no "
                            "semantic part at all (ours looks up its cosine). Rankings can differ where the two "
                            "lists disagree."]

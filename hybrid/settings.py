@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import math
-
 from dataclasses import dataclass, fields, replace
 from typing import Any
 
 MODES = ("all", "keyword", "semantic", "hybrid")
+# k1 saturates term frequency; past a few it changes little, and near a float's limit BM25 overflows.
+MAX_K1 = 100.0
 
 
 @dataclass(frozen=True)
@@ -42,8 +42,8 @@ class Settings:
             raise ValueError(f"k must be a positive integer (top-k), got {self.k!r}")
         if not 0.0 <= float(self.alpha) <= 1.0:
             raise ValueError(f"alpha is the semantic weight and must lie in [0, 1], got {self.alpha!r}")
-        if not 0 <= self.k1 < math.inf:  # NaN and Infinity too: every score would be nan
-            raise ValueError(f"BM25 k1 must be a finite number >= 0, got {self.k1!r}")
+        if not 0 <= self.k1 <= MAX_K1:  # NaN fails too; a huge k1 overflowed BM25 (a matching entry scored 0)
+            raise ValueError(f"BM25 k1 must lie in [0, {MAX_K1:g}] (usual: 0.5 to 2), got {self.k1!r}")
         if not 0.0 <= self.b <= 1.0:
             raise ValueError(f"BM25 b must lie in [0, 1], got {self.b!r}")
         if self.window < 1:

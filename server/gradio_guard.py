@@ -42,9 +42,9 @@ _FILE = re.compile(rf"^{_PREFIX}/file[=/]")
 # POSTs whose JSON body Gradio reads (an event, a cancel): read here first, so a NaN, an Infinity or a long
 # session id is refused before Gradio keeps or chokes on it.
 _JSON_POST = re.compile(rf"^{_PREFIX}/(?:queue/join|cancel|reset|(?:run|api|call|call/v2)/[^/]+)/?$")
-# Gradio's page makes an 11-character session id, gradio_client a uuid4 (36): Gradio keeps every session id it
-# is given in its tables (one without a size cap), so a long one would pin its length in memory for good.
-_SESSION = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+# Gradio's page makes an 11-character session id, gradio_client a uuid4 (36): Gradio keeps every session id (and
+# upload id) it is given in its tables (some without a size cap), so a long one would pin its length in memory.
+_SESSION = re.compile(r"[A-Za-z0-9_-]{1,64}")
 _HEARTBEAT = re.compile(rf"^{_PREFIX}/heartbeat/(?P<session>[^/]*)/?$")
 # One range of bytes (first-last, first-, -suffix): Gradio's file route parses no other form (a list of ranges
 # was a 500 and a traceback); an answer may ignore a Range header (RFC 9110), so any other form is dropped.
@@ -113,13 +113,14 @@ class GradioGuard:
             reader = self._event_session(match["event"])
             error = self._unknown_name(match["name"]) or self._unknown_session(reader)
         elif method == "GET" and path == f"{_PREFIX}/queue/data":
-            sessions = QueryParams(scope.get("query_string", b"")).getlist("session_hash")
-            if len(sessions) > 1 or (sessions and _bad_session(sessions[0])):
-                status, error = 400, (f"give session_hash once: {len(sessions)} were given" if len(sessions) > 1
-                                      else _bad_session(sessions[0]))
+            if error := _bad_query_id(scope, "session_hash"):
+                status = 400
             else:
-                reader = sessions[0] if sessions else None
+                reader = QueryParams(scope.get("query_string", b"")).get("session_hash")
                 error = self._unknown_session(reader) if reader else None
+        elif path.rstrip("/") in (f"{_PREFIX}/upload", f"{_PREFIX}/upload_progress"):
+            if error := _bad_query_id(scope, "upload_id"):
+                status = 400
         elif match := _HEARTBEAT.match(path):
             if error := _bad_session(match["session"]):
                 status = 400
@@ -242,21 +243,36 @@ def _finite(text: str) -> float:
 
 
 def _strict_json(body: bytes) -> tuple[object, str | None]:
-    """The body's JSON, and an error for a number JSON has no place for (NaN, Infinity, one past a float's range:
-    Gradio answered them with a 500 and a traceback); a body that is no JSON at all is Gradio's to answer (422)."""
+    """The body's JSON, and an error for what Gradio answered with a 500 and tracebacks: a number JSON has no place
+    for (NaN, Infinity, one past a float's range), a lone surrogate (``"\\ud800"``, no character), nesting past
+    Python's recursion limit; a body that is no JSON at all is Gradio's to answer (422)."""
     try:
-        return json.loads(body, parse_constant=_not_finite, parse_float=_finite), None
+        data = json.loads(body, parse_constant=_not_finite, parse_float=_finite)
+        json.dumps(data, ensure_ascii=False).encode("utf-8")  # a lone surrogate cannot be encoded (nor answered)
+        return data, None
     except _NotFinite as exc:
         return None, f"the JSON body holds {str(exc)[:20]}, which is no finite number: send finite numbers only"
+    except UnicodeEncodeError:
+        return None, "the JSON body holds a lone surrogate (e.g. \\ud800), which is no character: send valid Unicode"
+    except RecursionError:
+        return None, "the JSON body is nested too deeply: send the event's values as Gradio's client does"
     except ValueError:
         return None, None
 
 
-def _bad_session(session: object) -> str | None:
-    """Why ``session`` is no session id Gradio could have made (None: it is one, or none was given)."""
-    if session is None or (isinstance(session, str) and _SESSION.match(session)):
+def _bad_session(session: object, name: str = "session_hash") -> str | None:
+    """Why ``session`` is no id Gradio's page or client could have made (None: it is one, or none was given)."""
+    if session is None or (isinstance(session, str) and _SESSION.fullmatch(session)):
         return None
-    return "session_hash must be 1 to 64 letters, digits, '_' or '-' (gradio_client and the page make such ids)"
+    return f"{name} must be 1 to 64 letters, digits, '_' or '-' (gradio_client and the page make such ids)"
+
+
+def _bad_query_id(scope: Scope, name: str) -> str | None:
+    """Why the query's ``name`` (an id Gradio keeps) is refused: given twice, or not a short token."""
+    values = QueryParams(scope.get("query_string", b"")).getlist(name)
+    if len(values) > 1:
+        return f"give {name} once: {len(values)} were given"
+    return _bad_session(values[0], name) if values else None
 
 
 def _one_range_only(scope: Scope) -> Scope:

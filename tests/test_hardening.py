@@ -258,6 +258,17 @@ def test_long_session_ids_non_finite_numbers_and_odd_ranges_are_refused_without_
         ("POST", "/gradio_api/call/reverse", '{"data": NaN}', "NaN"),
         ("POST", "/gradio_api/run/reverse", '{"data": [1e999]}', "1e999"),
         ("POST", "/gradio_api/cancel", '{"session_hash": "p", "fn_index": NaN, "event_id": "x"}', "NaN"),
+        # found by the second review: a trailing newline passed `$`; 1,000 nested lists and a lone surrogate were
+        # a 500 and two tracebacks; an upload id is kept as a session id is
+        ("POST", "/gradio_api/queue/join", json.dumps({**join, "session_hash": "abc\n"}), "session_hash must be"),
+        ("GET", "/gradio_api/heartbeat/abc%0A", None, "session_hash must be"),
+        ("GET", "/gradio_api/queue/data?session_hash=abc%0A", None, "session_hash must be"),
+        ("POST", "/gradio_api/queue/join", '{"session_hash": "p", "fn_index": 0, "data": ' + "[" * 1000 + "]" * 1000
+         + "}", "nested too deeply"),
+        ("POST", "/gradio_api/run/reverse", '{"data": ["a\\ud800b"]}', "lone surrogate"),
+        ("GET", "/gradio_api/upload_progress?upload_id=" + "u" * 15_000, None, "upload_id must be"),
+        ("GET", "/gradio_api/upload_progress?upload_id=a&upload_id=b", None, "give upload_id once"),
+        ("POST", "/gradio_api/upload?upload_id=" + "u" * 100, None, "upload_id must be"),
     ]
     for method, path, body, said in refused:
         r = httpx.request(method, url + path, content=body, headers={"content-type": "application/json"},
@@ -285,9 +296,17 @@ def test_long_session_ids_non_finite_numbers_and_odd_ranges_are_refused_without_
                                     ("bytes=1-2-3", 200, b"0123456789")):
         got = httpx.get(f"{url}/gradio_api/file={path}", headers={"Range": header}, timeout=30)
         assert (got.status_code, got.content) == (status, content), (header, got.status_code, got.content[:80])
-    # Ids as the page and gradio_client make them still work.
+    # Ids as the page and gradio_client make them still work, and so do a valid surrogate pair (an emoji as
+    # Python's json writes it) and an upload with a short upload id.
     for session in ("k3j5n2m9q0w", str(uuid.uuid4())):
         assert run_event(url, 0, ["xy"], session=session)[-1]["output"]["data"] == ["yx"]
+    assert run_event(url, 0, ["a😀"])[-1]["output"]["data"] == ["😀a"]
+    r = httpx.post(f"{url}/gradio_api/run/reverse", content='{"data": ["a\\ud83d\\ude00"]}',
+                   headers={"content-type": "application/json"}, timeout=30)
+    assert r.status_code == 200 and r.json()["data"] == ["😀a"], r.text[:300]
+    r = httpx.post(f"{url}/gradio_api/upload?upload_id=k3j5n2m9q0w", files={"files": ("a.txt", b"x", "text/plain")},
+                   timeout=30)
+    assert r.status_code == 200, r.text[:300]
     assert not [line for line in server_log if "Traceback" in line], "\n".join(server_log)[:3000]
 
 

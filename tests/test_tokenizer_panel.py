@@ -46,8 +46,11 @@ def _write(folder, name, data):
      "not a file this page received"),
     (lambda up, out: _write(up, "big.txt", "词\n".encode("utf-8") * MAX_DICT_BYTES), f"最多 {MAX_DICT_BYTES:,} 字节",
      f"at most {MAX_DICT_BYTES:,} are taken"),
-    (lambda up, out: _write(up, "gbk.txt", "产品名\n".encode("gbk")), "不是 UTF-8 编码（第 0 个字节是 0xb2）",
-     "not UTF-8 (byte 0 is 0xb2). Save it as UTF-8"),
+    (lambda up, out: _write(up, "gbk.txt", "产品名\n".encode("gbk")), "不是 UTF-8 编码（第 1 个字节是 0xb2）",
+     "not UTF-8 (byte 1 is 0xb2). Save it as UTF-8"),
+    # a BOM, a UTF-8 line, then a GBK one: the bad byte is the file's 8th (the BOM counts)
+    (lambda up, out: _write(up, "mixed.txt", b"\xef\xbb\xbf" + "词\n".encode("utf-8") + "中\n".encode("gbk")),
+     "第 8 个字节是 0xd6", "byte 8 is 0xd6"),
 ])
 def test_a_refused_dictionary_leaves_the_engine_and_says_why_in_the_pages_language(setup, tmp_path, make, zh, en):
     h, engine, uploads = setup

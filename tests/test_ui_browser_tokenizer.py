@@ -60,7 +60,7 @@ def test_folding_mode_and_user_dictionary_from_the_panel(page, tmp_path):
     idle(p)
     (tmp_path / "bad.txt").write_bytes(b"\xff\xfe\xfa\xfb\x80\x81" * 4)
     p.locator("#tok-dict input[type=file]").set_input_files(str(tmp_path / "bad.txt"))
-    expect(p.locator("#tok-status")).to_contain_text("用户词典无法读取：文件不是 UTF-8 编码（第 0 个字节是 0xff）")
+    expect(p.locator("#tok-status")).to_contain_text("用户词典无法读取：文件不是 UTF-8 编码（第 1 个字节是 0xff）")
     expect(p.locator("#tok-status")).to_contain_text("iconv -f gbk -t utf-8")
     expect(p.locator("#col-keyword .query-tokens")).to_have_text("查询词元：abx9000pro · 电池")  # engine kept
 

@@ -65,9 +65,9 @@ def _stable_copy(path: str, root: str | Path | None) -> str:
     if len(data) > MAX_DICT_BYTES:
         raise _Refused("tok_dict_too_big", size=f"{len(data):,}", most=f"{MAX_DICT_BYTES:,}")
     try:
-        data.decode("utf-8-sig")
+        data.decode("utf-8")  # a BOM is UTF-8 too, so the error's position counts from the file's first byte
     except UnicodeDecodeError as exc:
-        raise _Refused("tok_dict_not_utf8", byte=f"{data[exc.start]:#04x}", position=exc.start) from None
+        raise _Refused("tok_dict_not_utf8", byte=f"{data[exc.start]:#04x}", position=exc.start + 1) from None
     folder = Path(root if root is not None else upload_folder()) / "user-dicts"
     folder.mkdir(mode=0o700, parents=True, exist_ok=True)
     target = folder / f"{hashlib.sha256(data).hexdigest()[:32]}.txt"
