@@ -341,6 +341,9 @@ def test_the_learned_weights_note_names_the_weight_used_when_the_rules_of_adapti
     assert blind.startswith("Semantic only (weight 1.00), overriding the learned weight 0.5")
     assert "semantic weight 0.5 for this query" not in blind
     assert fmt.weight_note(WeightChoice(0.7, 1.0), 1.0, "en", blind_spot=True).startswith("Learned weight")
+    none = fmt.weight_note(WeightChoice(0.7, 0.7), 0.85, "en")  # no gain predicted, then coverage raises it
+    assert none == ("Learned weight: the model predicted no better semantic weight than 0.7. The best keyword match "
+                    "holds 50% of your words (by rarity), so the semantic weight used rises from 0.7 to 0.85.")
     kept = fmt.weight_note(WeightChoice(0.7, 0.7), 0.7, "zh")
     assert kept == "学习的权重：模型没有预测到更好的权重，保持语义权重 0.7。"
     assert fmt.weight_note(None, 0.7) is None and fmt.weight_note(choice, None) is None

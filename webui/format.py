@@ -265,14 +265,15 @@ def weight_note(choice: WeightChoice | None, alpha_used: float | None, lang: str
     chosen = f"{choice.chosen:g}"
     if blind_spot and choice.chosen < 1.0:
         return text("why_hit_learned_blind", lang, chosen=chosen)
+    raised = alpha_used - choice.chosen > 0.005
     if not choice.reasons:
-        note = text("why_hit_learned_kept", lang, alpha=chosen)
+        note = text("why_hit_learned_none" if raised else "why_hit_learned_kept", lang, alpha=chosen)
     else:
         side = text("weight_more_semantic" if choice.chosen > choice.given else "weight_more_keyword", lang)
         words = [text(f"wf_{name}_{'hi' if value > 0 else 'lo'}", lang) + f": {side}" for name, value in choice.reasons]
         note = text("why_hit_learned", lang, alpha=chosen, base=f"{choice.given:g}",
                     reasons=("；" if lang == "zh" else "; ").join(words))
-    if alpha_used - choice.chosen > 0.005:
+    if raised:
         # adaptive_alpha: used = 1 - (1 - chosen) * coverage, so the coverage it applied is read back from the two
         coverage = (1.0 - alpha_used) / (1.0 - choice.chosen)
         note += " " + text("why_hit_learned_raised", lang, coverage=f"{coverage:.0%}", chosen=chosen,

@@ -698,6 +698,7 @@ TEXTS["en"].update({
 TEXTS["zh"].update({
     "why_hit_learned": "学习的权重：本查询语义权重 {alpha}（默认 {base}），因为 {reasons}。",
     "why_hit_learned_kept": "学习的权重：模型没有预测到更好的权重，保持语义权重 {alpha}。",
+    "why_hit_learned_none": "学习的权重：模型没有预测到比 {alpha} 更好的语义权重。",
     "why_hit_learned_raised": "最佳关键词匹配含有你的词的 {coverage}（按稀有度加权），所以实际语义权重从 {chosen} 提高到 {used}。",
     "why_hit_learned_blind": "只用语义（权重 1.00），覆盖了学习的权重 {chosen}：部分最佳语义结果与你的词没有共同的文字，关键词匹配无法判断它们。",
     "weight_more_semantic": "更偏语义",
@@ -726,6 +727,7 @@ TEXTS["zh"].update({
 TEXTS["en"].update({
     "why_hit_learned": "Learned weight: semantic weight {alpha} for this query (default {base}), because {reasons}.",
     "why_hit_learned_kept": "Learned weight: the model predicted no better weight, so the semantic weight stays {alpha}.",
+    "why_hit_learned_none": "Learned weight: the model predicted no better semantic weight than {alpha}.",
     "why_hit_learned_raised": "The best keyword match holds {coverage} of your words (by rarity), so the semantic "
                               "weight used rises from {chosen} to {used}.",
     "why_hit_learned_blind": "Semantic only (weight 1.00), overriding the learned weight {chosen}: some of the best "
