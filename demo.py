@@ -14,6 +14,7 @@ from typing import Sequence
 
 import gradio as gr
 
+from hybrid.argtypes import whole_number
 from hybrid.cli import tokenizer_options
 from hybrid.config import add_config_option, config_from_args
 from hybrid.kb import SUPPORTED_SUFFIXES, documents_from_file
@@ -125,17 +126,6 @@ def build_demo(service: ModelService, kb_text: str | None = None, *, sample: str
     return demo
 
 
-def port_number(text: str) -> int:
-    """``--port``: a TCP port, 0 to 65535 (0: the system picks a free one)."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a port number, got {text!r}") from None
-    if not 0 <= value <= 65535:
-        raise argparse.ArgumentTypeError(f"a port is 0 to 65535 (0: any free one), got {value}")
-    return value
-
-
 def parse_auth(value: str | None) -> tuple[str, str] | None:
     """``user:password`` to a (user, password) pair.
 
@@ -154,7 +144,7 @@ def build_parser() -> argparse.ArgumentParser:
     """The command line of ``python demo.py``."""
     p = argparse.ArgumentParser(prog="python demo.py", description=__doc__.splitlines()[0])
     p.add_argument("--host", default="127.0.0.1", help="interface to listen on (0.0.0.0: every interface)")
-    p.add_argument("--port", type=port_number, default=7860, help="port of the UI and the API (0: any free one)")
+    p.add_argument("--port", type=whole_number(0, 65535, "0: any free one"), default=7860, help="port of the UI and the API (0: any free one)")
     p.add_argument("--share", action="store_true",
                    help="also open a public Gradio share link (UI and API); protected by a generated key unless "
                         "--auth, --api-key or --open says otherwise")

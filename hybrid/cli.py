@@ -7,6 +7,7 @@ import json
 import logging
 import sys
 
+from .argtypes import whole_number
 from .config import add_config_option, config_from_args
 from .fusion import FUSERS, NORMALIZERS
 from .kb import KnowledgeBaseError, documents_from_file
@@ -15,19 +16,6 @@ from .settings import DEFAULT_SETTINGS, MAX_K1, MODES
 from .store import StoreError
 from .store.milvus import DEFAULT_COLLECTION, TOKEN_ENV, VECTOR_INDEXES
 from .tokenize import TOKENIZER_MODES
-
-
-def _at_least(low: int, what: str = ""):
-    """An argparse type: an integer >= ``low`` (``what`` explains a special value, e.g. "0: never")."""
-    def check(text: str) -> int:
-        try:
-            value = int(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
-        if value < low:
-            raise argparse.ArgumentTypeError(f"must be at least {low}{f' ({what})' if what else ''}, got {value}")
-        return value
-    return check
 
 
 def _non_negative(text: str) -> float:
@@ -42,7 +30,7 @@ def _non_negative(text: str) -> float:
 
 
 # --split-long: 0 turns splitting off; a negative length means nothing.
-_SPLIT_LONG = _at_least(0, "0: never split")
+_SPLIT_LONG = whole_number(0, hint="0: never split")
 
 
 def _model_options(p: argparse.ArgumentParser) -> None:
@@ -120,7 +108,7 @@ def build_parser() -> argparse.ArgumentParser:
     _store_options(i, required=True)
     tokenizer_options(i)
     _model_options(i)
-    i.add_argument("--batch-size", type=_at_least(1), default=256, help="entries embedded and written together")
+    i.add_argument("--batch-size", type=whole_number(1), default=256, help="entries embedded and written together")
     i.add_argument("--split-long", type=_SPLIT_LONG, default=0, metavar="N",
                    help="split entries longer than N characters into sentences (0: never)")
     i.add_argument("--vector-index", choices=VECTOR_INDEXES, default="FLAT",
@@ -136,7 +124,7 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--kb", required=True, metavar="FILE|DIR", help="a .txt/.md/.csv/.jsonl file or a folder of them")
     e.add_argument("--out", required=True, metavar="DIR", help="folder for the Parquet files")
     _model_options(e)
-    e.add_argument("--batch-size", type=_at_least(1), default=64, help="entries per model call")
+    e.add_argument("--batch-size", type=whole_number(1), default=64, help="entries per model call")
     e.add_argument("--split-long", type=_SPLIT_LONG, default=0, metavar="N",
                    help="split entries longer than N characters into sentences (0: never)")
     e.add_argument("--overwrite", action="store_true", help="replace Parquet files already in --out")
@@ -144,7 +132,7 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--ray-address", default=None, metavar="ADDR",
                    help="a running Ray cluster (auto, ray://HOST:10001); default: start Ray on this machine")
     e.add_argument("--num-gpus", type=_non_negative, default=0.0, help="GPUs per Ray actor (1: one actor per GPU)")
-    e.add_argument("--concurrency", type=_at_least(1), default=1, help="Ray actors (e.g. the number of GPUs)")
+    e.add_argument("--concurrency", type=whole_number(1), default=1, help="Ray actors (e.g. the number of GPUs)")
     e.add_argument("--no-progress", action="store_true", help="no progress bar")
     return parser
 

@@ -21,6 +21,7 @@ from .cache import EmbeddingCache, embedder_key
 from .config import add_config_option, config_from_args
 from .engine import HybridEngine, Retrieval
 from .fusion import FUSERS, NORMALIZERS, USES_NORMALIZER, Candidates
+from .argtypes import whole_number
 from .kb import Document, KnowledgeBaseError, UserError, decode_bytes, split_sentences
 from .lang import ALPHABETIC, CJK, document_script
 from .metrics import (bootstrap_ci, jaccard_at_k, mean_scores, ndcg_at_k, paired_delta, rbo, recall_at_k,
@@ -933,21 +934,8 @@ def make_figure(report: Mapping[str, Any]):
 # ---------------------------------------------------------------------------------------- command line
 
 
-def _positive(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
-    return value
-
-
-def _limit(text: str) -> int:
-    try:
-        return _positive(text)
-    except argparse.ArgumentTypeError as exc:
-        raise argparse.ArgumentTypeError(f"{exc} (leave the option out for no limit)") from None
+_positive = whole_number(1)
+_limit = whole_number(1, hint="leave the option out for no limit")
 
 
 def _alphas(text: str) -> tuple[float, ...]:

@@ -533,5 +533,5 @@ def test_a_port_out_of_range_is_refused_before_the_model_loads(capsys):
             demo.build_parser().parse_args(["--port", bad])
         assert exit_.value.code == 2
         err = capsys.readouterr().err
-        assert "--port" in err and ("0 to 65535" in err or "port number" in err), err
+        assert "--port" in err and ("must be 0 to 65535" in err or "expected a whole number" in err), err
     assert demo.build_parser().parse_args(["--port", "0"]).port == 0
