@@ -1202,8 +1202,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"error: unknown --fusion {args.fusion!r}; choose all or one of {', '.join(FUSERS)}", file=sys.stderr)
         return 2
     for flag, path, example in (("--out", args.out, "report.json"), ("--plot", args.plot, "curve.html")):
-        if path and write_problem(path, example):
-            print(f"error: {write_problem(path, example)} ({flag} is written after the run)", file=sys.stderr)
+        if path and (problem := write_problem(path, example)):
+            print(f"error: {problem} ({flag} is written after the run)", file=sys.stderr)
             return 2
     if args.weight_model is not None:
         if "learned" not in fusions:

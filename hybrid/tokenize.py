@@ -90,6 +90,9 @@ def _jieba(user_dict: str | None, fold: bool = False) -> jieba.Tokenizer:
                     f"{len(_USER_DICT_INSTANCES)} user dictionaries are in use at once, the most this process "
                     f"holds (each costs about 64 MB); try again when one is no longer used, or use one already "
                     f"in use")
+            words = _read_user_dict(key)  # before jieba's own reading: its message names neither the byte nor the fix
+            if fold:  # the text jieba sees is folded, so the words must be too (a 繁體 word in a 简体 text)
+                words = fold_script(normalize(words))
         instance = jieba.Tokenizer()
         cache_dir = jieba_cache_dir()
         cache_dir.mkdir(parents=True, exist_ok=True)
@@ -100,12 +103,7 @@ def _jieba(user_dict: str | None, fold: bool = False) -> jieba.Tokenizer:
         if key is None:
             _JIEBA_INSTANCES[fold] = instance
             return instance
-        if fold:  # the text jieba sees is folded, so the words must be too (a 繁體 word in a 简体 text)
-            text = _read_user_dict(key)
-            instance.load_userdict(io.BytesIO(fold_script(normalize(text)).encode("utf-8")))
-        else:
-            _read_user_dict(key)  # jieba's own message names neither the byte nor the fix
-            instance.load_userdict(key)
+        instance.load_userdict(io.BytesIO(words.encode("utf-8")))
         _USER_DICT_INSTANCES[(key, fold)] = instance
         return instance
 
