@@ -51,6 +51,9 @@ def test_an_exported_setting_restarts_the_demo_as_it_was(chromium, page, tmp_pat
     assert exported["settings"]["k"] == DEFAULT_SETTINGS.k
     assert exported["exports"]["milvus"]["python"] == "RRFRanker(60)"
     assert "rrf" in exported["exports"]["elasticsearch"]["search"]["retriever"]
+    # the server runs "auto": the notes name the model it loaded, not every model auto could be
+    assert all('(fake-onehot, the one "auto" loaded here)' in out["notes"][-1]
+               for out in exported["exports"].values()), exported["exports"]["milvus"]["notes"]
 
     server = ServerProcess(["-m", "tests.ui_server", "--model", "fake", "--config", str(saved)],
                            tmp_path / "server.log")

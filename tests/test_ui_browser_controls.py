@@ -532,3 +532,19 @@ def test_searches_get_through_while_another_visitor_embeds(chromium, slow_demo):
     expect(alice.locator("#notice")).not_to_contain_text("正在重新向量化")
     for p in (alice, bob, carol):
         p.context.close()
+
+
+def test_why_this_rank_of_a_learned_weight_names_the_chosen_weight_and_the_raise(page):
+    """Clicks: fusion "learned", a search with one word in the knowledge base and one not, the first hybrid hit's
+    "why this rank": it names the weight the model chose and why the weight used is higher (partial coverage)."""
+    from playwright.sync_api import expect
+
+    p = page()
+    search(p, "苹果 capital")  # 苹果 is in the sample, "capital" in no entry: the coverage rule raises the weight
+    expect(hits(p, "hybrid").first).to_be_visible()
+    choose(p, "fusion", "learned")  # searches again
+    expect(p.locator("#col-hybrid .col-title")).to_contain_text("learned")
+    p.locator("#col-hybrid .why summary").first.click()
+    why = p.locator("#col-hybrid .why").first
+    expect(why).to_contain_text("学习的权重：")
+    expect(why).to_contain_text(re.compile(r"实际语义权重从 0\.\d+ 提高到 0\.\d\d"))
