@@ -99,36 +99,35 @@ class GradioGuard:
                 error = _bad_session(data.get("session_hash"))
             if error is None:
                 status = 404
-        if error is not None:
-            pass
-        elif path.rstrip("/") == f"{_PREFIX}/dev/reload" and not getattr(self.blocks, "dev_mode", False):
-            error = "Gradio's reload stream is served only in its reload mode (gradio app.py); this server has none"
-        elif not _USED.match(path):
-            error = (f"{path[:100]} is a Gradio route this page does not use (it records no audio or video and "
-                     f"streams no media); GET {_PREFIX}/info lists the endpoints")
-        elif method == "POST" and (match := _CALL.match(path)):
-            error = self._unknown_name(match["name"], documented=path.startswith(f"{_PREFIX}/call/v2/"))
-            queues = path.startswith(f"{_PREFIX}/call/")
-        elif method == "GET" and (match := _RESULT.match(path)):
-            reader = self._event_session(match["event"])
-            error = self._unknown_name(match["name"]) or self._unknown_session(reader)
-        elif method == "GET" and path == f"{_PREFIX}/queue/data":
-            if error := _bad_query_id(scope, "session_hash"):
-                status = 400
-            else:
-                reader = QueryParams(scope.get("query_string", b"")).get("session_hash")
-                error = self._unknown_session(reader) if reader else None
-        elif path.rstrip("/") in (f"{_PREFIX}/upload", f"{_PREFIX}/upload_progress"):
-            if error := _bad_query_id(scope, "upload_id"):
-                status = 400
-        elif match := _HEARTBEAT.match(path):
-            if error := _bad_session(match["session"]):
-                status = 400
-        elif method == "POST" and path == f"{_PREFIX}/queue/join":
-            error = self._unknown_index(data)
-            queues = True
-        elif _FILE.match(path):
-            scope = _one_range_only(scope)
+        if error is None:  # the body was sound: check the route
+            if path.rstrip("/") == f"{_PREFIX}/dev/reload" and not getattr(self.blocks, "dev_mode", False):
+                error = "Gradio's reload stream is served only in its reload mode (gradio app.py); this server has none"
+            elif not _USED.match(path):
+                error = (f"{path[:100]} is a Gradio route this page does not use (it records no audio or video and "
+                         f"streams no media); GET {_PREFIX}/info lists the endpoints")
+            elif method == "POST" and (match := _CALL.match(path)):
+                error = self._unknown_name(match["name"], documented=path.startswith(f"{_PREFIX}/call/v2/"))
+                queues = path.startswith(f"{_PREFIX}/call/")
+            elif method == "GET" and (match := _RESULT.match(path)):
+                reader = self._event_session(match["event"])
+                error = self._unknown_name(match["name"]) or self._unknown_session(reader)
+            elif method == "GET" and path == f"{_PREFIX}/queue/data":
+                if error := _bad_query_id(scope, "session_hash"):
+                    status = 400
+                else:
+                    reader = QueryParams(scope.get("query_string", b"")).get("session_hash")
+                    error = self._unknown_session(reader) if reader else None
+            elif path.rstrip("/") in (f"{_PREFIX}/upload", f"{_PREFIX}/upload_progress"):
+                if error := _bad_query_id(scope, "upload_id"):
+                    status = 400
+            elif match := _HEARTBEAT.match(path):
+                if error := _bad_session(match["session"]):
+                    status = 400
+            elif method == "POST" and path == f"{_PREFIX}/queue/join":
+                error = self._unknown_index(data)
+                queues = True
+            elif _FILE.match(path):
+                scope = _one_range_only(scope)
         if error is not None:
             code = "not_found" if status == 404 else "invalid_request"
             await error_response(path, ApiError(status, code, error))(scope, receive, send)
