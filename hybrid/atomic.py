@@ -1,5 +1,4 @@
-"""Folders (and single files) saved atomically: a new version appears complete or not at all, whatever sequence
-of crashes comes.
+"""Folders and single files saved atomically: a new version appears complete or not at all, whatever crashes.
 
 A save writes a temporary folder beside the target (``.NAME.tmp-PID-...``), finishes it with a manifest written
 last (file checksums and sizes, the time of the save), then swaps it in with two renames (``NAME`` to

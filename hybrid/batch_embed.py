@@ -1,5 +1,7 @@
-"""Batch embedding of a large corpus into Parquet files that ``hybrid index`` loads without re-embedding:
-here through the embedding cache, or on a Ray cluster with Ray Data (the optional ``scale`` extra)."""
+"""Batch embedding of a large corpus into Parquet files that ``hybrid index`` loads without re-embedding.
+
+It runs here through the embedding cache, or on a Ray cluster with Ray Data (the optional ``scale`` extra).
+"""
 
 from __future__ import annotations
 

@@ -1,5 +1,7 @@
-"""Large knowledge bases in: entries streamed from files with stable ids, embedded in batches (through the
-embedding cache, or read from ``hybrid embed`` output), written to a store in batches, resumable."""
+"""Large knowledge bases in: entries streamed from files, embedded and written to a store in batches, resumable.
+
+Entries keep stable ids; vectors come through the embedding cache or from ``hybrid embed`` output.
+"""
 
 from __future__ import annotations
 

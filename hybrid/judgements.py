@@ -1,5 +1,8 @@
-"""Relevance judgements made while searching: grades per (query, document text), their nDCG and coverage, and the
-evaluation files (queries.jsonl, corpus.jsonl, qrels.tsv in one zip) they are saved as and read back from."""
+"""Relevance judgements made while searching: grades, their nDCG and coverage, and the files they are saved as.
+
+Grades are kept per (query, document text); the files are queries.jsonl, corpus.jsonl and qrels.tsv in one zip,
+read back the same way.
+"""
 
 from __future__ import annotations
 

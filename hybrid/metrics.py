@@ -1,5 +1,4 @@
-"""Ranking metrics for labelled retrieval sets: nDCG@k (graded gains), Recall@k, MRR@k, bootstrap intervals and
-label-free overlap (Jaccard@k, RBO)."""
+"""Ranking metrics: nDCG@k (graded gains), Recall@k, MRR@k, bootstrap intervals and overlap (Jaccard@k, RBO)."""
 
 from __future__ import annotations
 

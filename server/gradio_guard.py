@@ -1,5 +1,8 @@
-"""Requests Gradio's routes would answer with a 500 and a traceback (unknown endpoint, event or session) or serve
-needlessly (its development reload stream, routes the page does not use), answered before Gradio sees them."""
+"""Requests Gradio would answer with a 500 (or serve needlessly), answered before Gradio sees them.
+
+That is: an unknown endpoint, event or session, unsound JSON or ids, the development reload stream, and routes
+the page does not use.
+"""
 
 from __future__ import annotations
 

@@ -1,5 +1,7 @@
-"""The server's own knowledge base (``--kb FILE`` or ``--store URI``): keyword search at once, semantic once the
-model has embedded it (a store already holds its vectors)."""
+"""The server's own knowledge base (``--kb FILE`` or ``--store URI``) and when each search mode is ready.
+
+Keyword search works at once; semantic search once the model has embedded it (a store already holds its vectors).
+"""
 
 from __future__ import annotations
 

@@ -1,5 +1,8 @@
-"""The API's OpenAPI schema as the server really behaves: every status it answers with the error bodies, the
-limits it enforces, the models it serves now; rebuilt on each request for /openapi.json."""
+"""The API's OpenAPI schema as the server really behaves, rebuilt on each request for /openapi.json.
+
+It lists every status the server answers with and their error bodies, the limits it enforces and the models it
+serves now.
+"""
 
 from __future__ import annotations
 

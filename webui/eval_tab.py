@@ -1,5 +1,8 @@
-"""The demo's evaluation tab: upload a labelled set (or queries alone), score keyword / semantic / hybrid with
-intervals, see which queries a setting helps and hurts, open one in the search tab, apply the best setting."""
+"""The demo's evaluation tab: score keyword / semantic / hybrid on an uploaded labelled set, with intervals.
+
+It also shows which queries a setting helps and hurts, opens one in the search tab and applies the best setting;
+queries alone (no judgements) are compared by overlap.
+"""
 
 from __future__ import annotations
 

@@ -1,5 +1,7 @@
-"""The "export setting" download: the page's setting as a ``--config`` file with its Milvus, Elasticsearch and
-OpenSearch translations (``hybrid.config.export_all``)."""
+"""The "export setting" download: the page's setting as a ``--config`` file with its store translations.
+
+The translations (Milvus, Elasticsearch, OpenSearch) come from ``hybrid.config.export_all``.
+"""
 
 from __future__ import annotations
 

@@ -1,5 +1,7 @@
-"""The demo's events: which handler runs on which action, in which queue group. Every event here is private:
-the page's one public endpoint is ``webui.api``'s search."""
+"""The demo's events: which handler runs on which action, in which queue group.
+
+Every event here is private: the page's one public endpoint is ``webui.api``'s search.
+"""
 
 from __future__ import annotations
 
