@@ -40,6 +40,12 @@ _JIEBA_INSTANCES: dict[bool, jieba.Tokenizer] = {}  # jieba's own dictionary, pe
 # (about 64 MB), so at most MAX_LIVE_USER_DICTS exist at once (a page's visitors each upload their own).
 _USER_DICT_INSTANCES: weakref.WeakValueDictionary[tuple[str, bool], jieba.Tokenizer] = weakref.WeakValueDictionary()
 MAX_LIVE_USER_DICTS = 8
+_BUILDING: set[tuple[str, bool]] = set()  # user dictionaries being built (counted against MAX_LIVE_USER_DICTS)
+# jieba stores every prefix of every word (so a word of n characters costs about n * n / 2 characters), and scans
+# a text for words as long as its longest: its own dictionary's longest word has 16 characters.
+MAX_USER_WORD_CHARS = 40
+MAX_USER_WORD_FREQ_DIGITS = 9
+_USER_DICT_LINE = re.compile(r"^(.+?)( [0-9]+)?( [a-z]+)?$")  # jieba's own reading of a line (jieba.re_userdict)
 _OPENCC = threading.local()  # one converter per thread: OpenCC's C++ converter is not documented as thread-safe
 
 
@@ -66,6 +72,19 @@ class UserDictLimitError(RuntimeError):
     """Too many jieba user dictionaries are in use at once (``MAX_LIVE_USER_DICTS``)."""
 
 
+class UserDictLineError(ValueError):
+    """A user dictionary line jieba must not read: a word longer than ``MAX_USER_WORD_CHARS`` (``problem``
+    "word") or a frequency of more than ``MAX_USER_WORD_FREQ_DIGITS`` digits ("frequency"), on ``line`` (from 1)."""
+
+    def __init__(self, path: str | Path, line: int, problem: str, size: int) -> None:
+        most = MAX_USER_WORD_CHARS if problem == "word" else MAX_USER_WORD_FREQ_DIGITS
+        what = (f"a word of {size} characters (at most {most}: a dictionary entry is one word, such as a product "
+                f"name or a code)" if problem == "word" else
+                f"a frequency of {size} digits (at most {most}; jieba's own frequencies have at most 6)")
+        super().__init__(f"jieba user dictionary {path}, line {line}: {what}")
+        self.line, self.problem, self.size, self.most = line, problem, size, most
+
+
 def _jieba(user_dict: str | None, fold: bool = False) -> jieba.Tokenizer:
     """One initialised jieba tokenizer per user dictionary (its words script-folded when ``fold``), shared by
     the tokenizers that use it.
@@ -85,41 +104,68 @@ def _jieba(user_dict: str | None, fold: bool = False) -> jieba.Tokenizer:
                                         "(one word per line)")
             if not Path(key).is_file():
                 raise FileNotFoundError(f"jieba user dictionary not found: {key}")
-            if len(_USER_DICT_INSTANCES) >= MAX_LIVE_USER_DICTS:
+            live = len(_USER_DICT_INSTANCES) + len(_BUILDING - {(key, fold)})
+            if live >= MAX_LIVE_USER_DICTS:
                 raise UserDictLimitError(
-                    f"{len(_USER_DICT_INSTANCES)} user dictionaries are in use at once, the most this process "
-                    f"holds (each costs about 64 MB); try again when one is no longer used, or use one already "
-                    f"in use")
+                    f"{live} user dictionaries are in use at once, the most this process holds (each costs "
+                    f"about 64 MB); try again when one is no longer used, or use one already in use")
             words = _read_user_dict(key)  # before jieba's own reading: its message names neither the byte nor the fix
             if fold:  # the text jieba sees is folded, so the words must be too (a 繁體 word in a 简体 text)
                 words = fold_script(normalize(words))
-        instance = jieba.Tokenizer()
-        cache_dir = jieba_cache_dir()
-        cache_dir.mkdir(parents=True, exist_ok=True)
-        instance.tmp_dir = str(cache_dir)
-        instance.cache_file = "jieba.cache"
-        jieba.setLogLevel(logging.WARNING)
-        instance.initialize()
-        if key is None:
-            _JIEBA_INSTANCES[fold] = instance
-            return instance
-        instance.load_userdict(io.BytesIO(words.encode("utf-8")))
-        _USER_DICT_INSTANCES[(key, fold)] = instance
-        return instance
+            _BUILDING.add((key, fold))  # its place is taken while jieba is built, outside the lock
+    if key is None:
+        return _built(None, fold, "")
+    try:
+        return _built(key, fold, words)
+    finally:
+        with _JIEBA_LOCK:
+            _BUILDING.discard((key, fold))
+
+
+def _built(key: str | None, fold: bool, words: str) -> jieba.Tokenizer:
+    """A new initialised jieba tokenizer holding ``words`` (a user dictionary's text), kept for the next caller."""
+    instance = jieba.Tokenizer()
+    cache_dir = jieba_cache_dir()
+    cache_dir.mkdir(parents=True, exist_ok=True)
+    instance.tmp_dir = str(cache_dir)
+    instance.cache_file = "jieba.cache"
+    jieba.setLogLevel(logging.WARNING)
+    instance.initialize()
+    if key is None:
+        with _JIEBA_LOCK:  # two first callers may both have built one: all use the first kept
+            return _JIEBA_INSTANCES.setdefault(fold, instance)
+    instance.load_userdict(io.BytesIO(words.encode("utf-8")))
+    with _JIEBA_LOCK:
+        kept = _USER_DICT_INSTANCES.get((key, fold))
+        if kept is None:
+            _USER_DICT_INSTANCES[(key, fold)] = kept = instance
+        return kept
 
 
 def _read_user_dict(path: str | Path) -> str:
-    """A user dictionary's text.
+    """A user dictionary's text, each line checked as jieba will read it.
 
     Raises:
         ValueError: the file is not UTF-8 (the message says how to convert it).
+        UserDictLineError: a line holds a word or a frequency too long for jieba to hold safely.
     """
     try:
-        return Path(path).read_text(encoding="utf-8-sig")
+        text = Path(path).read_text(encoding="utf-8-sig")
     except UnicodeDecodeError as exc:
         raise ValueError(f"jieba user dictionary {path} is not UTF-8 (byte {exc.object[exc.start]:#04x} at "
                          f"position {exc.start}): save it as UTF-8, e.g. `iconv -f gbk -t utf-8 OLD > NEW` for a "
                          "GBK file") from None
+    # jieba reads lines split at "\n" (bytes), so its line numbers are those of split("\n"), not splitlines()
+    for number, line in enumerate(text.split("\n"), 1):
+        line = line.strip()
+        if not line:
+            continue
+        word, freq, _ = _USER_DICT_LINE.match(line).groups()
+        if len(word) > MAX_USER_WORD_CHARS:
+            raise UserDictLineError(path, number, "word", len(word))
+        if freq is not None and len(freq.strip()) > MAX_USER_WORD_FREQ_DIGITS:
+            raise UserDictLineError(path, number, "frequency", len(freq.strip()))
+    return text
 
 
 def user_dict_words(path: str | Path) -> list[str]:

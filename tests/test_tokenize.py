@@ -240,3 +240,62 @@ def test_a_user_dictionary_that_is_not_utf8_names_the_file_and_the_fix(tmp_path)
         assert "iconv -f gbk -t utf-8" in str(error.value)
     with pytest.raises(FileNotFoundError, match="is a folder"):
         Tokenizer(user_dict=tmp_path)
+
+
+def test_a_user_dictionary_word_or_frequency_too_long_for_jieba_is_refused_with_its_line(tmp_path):
+    """jieba keeps every prefix of every word: one line of 256 KB would cost about 34 GB. A word of up to
+    MAX_USER_WORD_CHARS characters is read; a longer one (or a frequency of 10 digits) is refused, naming the line
+    as jieba counts them, before jieba reads anything."""
+    from hybrid.tokenize import MAX_USER_WORD_CHARS, UserDictLineError
+
+    longest = "型" * MAX_USER_WORD_CHARS
+    ok = tmp_path / "ok.txt"
+    ok.write_text(f"{longest} 5 n\nABX9000 123456789\n", encoding="utf-8")
+    assert Tokenizer(user_dict=ok, mode="precise").tokenize(longest) == [longest]
+    for name, text, line, problem, size in (
+            ("word.txt", f"短词\n\n{longest}号 5\n", 3, "word", MAX_USER_WORD_CHARS + 1),
+            ("spaces.txt", f"短词\r\n{'a b ' * 11}7\n", 2, "word", 43),  # jieba's word may hold spaces
+            ("freq.txt", "短词 1234567890\n", 1, "frequency", 10)):
+        path = tmp_path / name
+        path.write_text(text, encoding="utf-8")
+        for read in (user_dict_words, lambda p: Tokenizer(user_dict=p), lambda p: Tokenizer(user_dict=p, fold=False)):
+            with pytest.raises(UserDictLineError, match=f"{name}, line {line}: a {problem} of {size} ") as error:
+                read(path)
+            assert (error.value.line, error.value.problem, error.value.size) == (line, problem, size)
+
+
+def test_a_dictionary_being_built_holds_its_place_against_the_limit(tmp_path, monkeypatch):
+    """jieba is built outside the lock (a build does not stop others' tokenizers), so a dictionary being built
+    counts against MAX_LIVE_USER_DICTS: two builds at once cannot exceed it."""
+    import gc
+    import threading
+
+    import jieba
+
+    import hybrid.tokenize as tk
+
+    gc.collect()
+    monkeypatch.setattr(tk, "MAX_LIVE_USER_DICTS", len(tk._USER_DICT_INSTANCES) + 1)
+    started, release = threading.Event(), threading.Event()
+    real_load = jieba.Tokenizer.load_userdict
+
+    def slow_load(self, f):  # jieba's reading, held until the second build has been tried
+        started.set()
+        release.wait(30)
+        return real_load(self, f)
+
+    monkeypatch.setattr(jieba.Tokenizer, "load_userdict", slow_load)
+    (tmp_path / "a.txt").write_text("电池说明甲\n", encoding="utf-8")
+    (tmp_path / "b.txt").write_text("电池说明乙\n", encoding="utf-8")
+    built = {}
+    first = threading.Thread(target=lambda: built.setdefault("a", Tokenizer(user_dict=tmp_path / "a.txt", mode="precise")))
+    first.start()
+    assert started.wait(60)
+    try:
+        with pytest.raises(tk.UserDictLimitError):
+            Tokenizer(user_dict=tmp_path / "b.txt")
+        assert Tokenizer().tokenize("电池说明")  # jieba's own dictionary is not held up by the build
+    finally:
+        release.set()
+        first.join(60)
+    assert built["a"].tokenize("电池说明甲") == ["电池说明甲"] and not tk._BUILDING

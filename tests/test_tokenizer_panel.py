@@ -51,6 +51,11 @@ def _write(folder, name, data):
     # a BOM, a UTF-8 line, then a GBK one: the bad byte is the file's 8th (the BOM counts)
     (lambda up, out: _write(up, "mixed.txt", b"\xef\xbb\xbf" + "词\n".encode("utf-8") + "中\n".encode("gbk")),
      "第 8 个字节是 0xd6", "byte 8 is 0xd6"),
+    # one line of 256 KB would cost jieba about 34 GB (it keeps every prefix of every word)
+    (lambda up, out: _write(up, "line.txt", ("词\n" + "型" * 50_000 + " 5\n").encode("utf-8")),
+     "第 2 行的词有 50000 个字符，最多 40 个", "line 2 holds a word of 50000 characters, at most 40 are taken"),
+    (lambda up, out: _write(up, "freq.txt", ("词 " + "9" * 5000 + "\n").encode("utf-8")),
+     "第 1 行的词频有 5000 位数字，最多 9 位", "line 1 gives a frequency of 5000 digits, at most 9 are taken"),
 ])
 def test_a_refused_dictionary_leaves_the_engine_and_says_why_in_the_pages_language(setup, tmp_path, make, zh, en):
     h, engine, uploads = setup

@@ -11,7 +11,7 @@ from typing import Any
 import gradio as gr
 
 from hybrid.engine import HybridEngine
-from hybrid.tokenize import TOKENIZER_MODES, Tokenizer, UserDictLimitError, user_dict_words
+from hybrid.tokenize import TOKENIZER_MODES, Tokenizer, UserDictLimitError, UserDictLineError, user_dict_words
 from server.uploads import upload_folder
 
 from .handlers import DemoHandlers, is_received_upload
@@ -96,6 +96,9 @@ def apply_tokenizer(h: DemoHandlers, engine: HybridEngine | None, kb_text: str |
     except UserDictLimitError as exc:
         log.warning("user dictionary refused: %s", exc)
         return engine, text("tok_dict_limit", lang)
+    except UserDictLineError as exc:
+        log.warning("user dictionary refused: %s", exc)
+        return engine, text(f"tok_dict_long_{exc.problem}", lang, line=exc.line, size=exc.size, most=exc.most)
     except (OSError, ValueError) as exc:
         log.warning("user dictionary refused: %s", exc)
         return engine, text("tok_dict_error", lang, error=str(exc))
