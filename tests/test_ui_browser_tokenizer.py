@@ -63,6 +63,14 @@ def test_folding_mode_and_user_dictionary_from_the_panel(page, tmp_path):
     expect(p.locator("#tok-status")).to_contain_text("用户词典无法读取：文件不是 UTF-8 编码（第 1 个字节是 0xff）")
     expect(p.locator("#tok-status")).to_contain_text("iconv -f gbk -t utf-8")
     expect(p.locator("#col-keyword .query-tokens")).to_have_text("查询词元：abx9000pro · 电池")  # engine kept
+    p.locator("#tok-dict button[aria-label='清除']").click()
+    expect(p.locator("#tok-status")).to_contain_text("用户词典 0 个词")
+    idle(p)
+    # one long line would cost jieba memory by the square of its length: refused before jieba reads it
+    (tmp_path / "long.txt").write_text("型号\n" + "电" * 30_000 + " 5\n", encoding="utf-8")
+    p.locator("#tok-dict input[type=file]").set_input_files(str(tmp_path / "long.txt"))
+    expect(p.locator("#tok-status")).to_contain_text("用户词典无法读取：第 2 行的词有 30000 个字符，最多 40 个")
+    expect(p.locator("#col-keyword .query-tokens")).to_have_text("查询词元：abx9000pro · 电池")
 
 
 def test_a_dictionary_past_the_servers_limit_is_refused_in_the_panel_and_search_goes_on(chromium, tmp_path):
