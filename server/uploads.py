@@ -45,6 +45,45 @@ def is_received_upload(path: str | Path, root: str | Path | None = None) -> bool
     return real.is_relative_to(root) and real != root and real.is_file()
 
 
+# The page's downloads (setting exports, judgements zips) are written on the visitor's click, outside the upload
+# routes' quota and rate: at most this many, holding at most this many bytes, are kept (the oldest go first), so
+# clicking export in a loop cannot fill the upload folder past HYBRID_UPLOAD_DISK and block everyone's uploads.
+DOWNLOADS = "downloads"
+MAX_DOWNLOADS = 200
+MAX_DOWNLOAD_BYTES = 64 * 1024 * 1024
+_DOWNLOADS_LOCK = threading.Lock()
+
+
+def new_download(name: str, prefix: str) -> Path:
+    """A path for a file the page hands a visitor, ``name`` in a fresh folder of the upload folder's downloads.
+
+    The oldest downloads are removed first so that, with this one, at most ``MAX_DOWNLOADS`` are kept, and fewer
+    while the others hold more than ``MAX_DOWNLOAD_BYTES``.
+
+    Args:
+        name: the file's name (what the browser saves it as).
+        prefix: the start of its folder's name (``export-``, ``judgements-``).
+    Returns:
+        The path, not yet written.
+    """
+    shelf = upload_folder() / DOWNLOADS
+    with _DOWNLOADS_LOCK:
+        shelf.mkdir(parents=True, exist_ok=True)
+        kept = []
+        for folder in shelf.iterdir():
+            try:
+                kept.append((folder.stat().st_mtime_ns, _size_under(folder), folder))
+            except OSError:  # removed meanwhile (Gradio's sweep)
+                continue
+        kept.sort()
+        held = sum(size for _, size, _ in kept)
+        while kept and (len(kept) >= MAX_DOWNLOADS or held > MAX_DOWNLOAD_BYTES):
+            _, size, oldest = kept.pop(0)
+            shutil.rmtree(oldest, ignore_errors=True)
+            held -= size
+        return Path(tempfile.mkdtemp(prefix=prefix, dir=shelf)) / name
+
+
 class RunFolder:
     """This process's upload folder, ``BASE/run-PID-TOKEN`` (BASE: the operator's ``GRADIO_TEMP_DIR``, else a
     private folder in the system's temp directory), shared by the servers of the process.

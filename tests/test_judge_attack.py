@@ -155,3 +155,34 @@ def test_the_judgement_events_are_refused_without_the_key(keyed):
         refused = join(keyed.url, fn, data, session, {"query": QUERY, "id": "1", "grade": 2})
         assert refused[0].get("status") in (401, 403), refused[:2]
         assert completed(join(keyed.url, fn, data, session, {"query": QUERY, "id": "1", "grade": 2}, KEY)) is not None
+
+
+def test_downloads_clicked_in_a_loop_keep_at_most_a_few_files(running, monkeypatch):
+    """The setting export (and the judgements zip, written by the same ``new_download``) are written on a click,
+    outside the upload routes' quota: an attacker clicking export in a loop (22 a second, measured) must not fill
+    the upload folder and so refuse everyone's uploads. At most MAX_DOWNLOADS are kept, the oldest go first, and
+    the newest is served."""
+    import server.uploads as uploads
+
+    monkeypatch.setattr(uploads, "MAX_DOWNLOADS", 4)
+    cfg = httpx.get(f"{running.url}/config").json()
+    export = fn_index_of(cfg, "export-setting", "click")
+    dep = next(d for d in cfg["dependencies"] if d["id"] == export)
+    values = {c["id"]: c.get("props", {}).get("value") for c in cfg["components"]}
+    data = [values.get(i) for i in dep["inputs"]]
+    session = uuid.uuid4().hex
+    shelf = Path(get_upload_folder()) / uploads.DOWNLOADS
+    paths = []
+    for _ in range(10):
+        out = completed(join(running.url, export, data, session))
+        paths.append(Path(out[0]["value"]["path"]))
+        assert len([p for p in shelf.iterdir()]) <= 4
+    assert [p.is_file() for p in paths] == [False] * 6 + [True] * 4
+    assert sorted(shelf.iterdir()) == sorted(p.parent for p in paths[-4:])
+    assert shelf in paths[-1].resolve().parents
+    r = httpx.get(f"{running.url}/gradio_api/file={paths[-1]}")
+    assert r.status_code == 200 and json.loads(r.content)["settings"]["alpha"] == d.alpha
+    monkeypatch.setattr(uploads, "MAX_DOWNLOADS", 100)
+    monkeypatch.setattr(uploads, "MAX_DOWNLOAD_BYTES", 1)  # every kept one is over: only the newest stays
+    completed(join(running.url, export, data, session))
+    assert len(list(shelf.iterdir())) == 1

@@ -5,14 +5,13 @@ The translations (Milvus, Elasticsearch, OpenSearch) come from ``hybrid.config.e
 
 from __future__ import annotations
 
-import tempfile
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Mapping
 
 from hybrid.config import Config, dumps, export_all
 from hybrid.redact import hide_paths
-from server.uploads import upload_folder
+from server.uploads import new_download
 
 FILE_NAME = "hybrid-setting.json"
 
@@ -38,11 +37,9 @@ def build_export(tr, button_key: str = "export_button", elem_prefix: str = "expo
 
 
 def write_setting(config: Config, report: Mapping[str, Any] | None = None, used_model: str | None = None) -> str:
-    """``export_all(config, report, used_model)`` written to a fresh temporary folder; returns the file's path."""
-    # in the server's upload folder: swept with the uploads, and gone when the server stops (server.uploads)
-    folder = upload_folder()
-    folder.mkdir(parents=True, exist_ok=True)
-    path = Path(tempfile.mkdtemp(prefix="export-", dir=folder)) / FILE_NAME
+    """``export_all(config, report, used_model)`` written to a fresh download folder; returns the file's path."""
+    # in the server's upload folder (gone when the server stops), among at most MAX_DOWNLOADS (server.uploads)
+    path = new_download(FILE_NAME, "export-")
     path.write_text(dumps(export_all(config, report, used_model)), encoding="utf-8")
     return str(path)
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import html
 import inspect
 import logging
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Iterator, Mapping, NamedTuple, Sequence
@@ -21,7 +20,7 @@ from hybrid.redact import hide_paths
 from hybrid.semantic import Embedder
 from hybrid.service import FAILED, LOADING, OFF, READY, ModelService
 from server.settings import DEFAULT_API_SETTINGS, MAX_UPLOAD_BYTES
-from server.uploads import is_received_upload, upload_folder
+from server.uploads import is_received_upload, new_download
 
 from . import format as fmt
 from . import plots, share
@@ -136,13 +135,6 @@ def render_message(message: KbMessage, lang: str) -> str:
     key, values, error = message
     values = {name: explain(v, lang) if isinstance(v, Mapping) else v for name, v in values.items()}
     return fmt.notice_html(text(key, lang, **values), error=error)
-
-
-def _export_folder() -> Path:
-    # in the server's upload folder: swept with the uploads, and gone when the server stops (server.uploads)
-    folder = upload_folder()
-    folder.mkdir(parents=True, exist_ok=True)
-    return folder
 
 
 def _one_line(text: str) -> str:
@@ -633,8 +625,7 @@ class DemoHandlers:
         if not n:
             return gr.File(value=None, visible=False), fmt.notice_html(text("judge_none", lang), error=True)
         entries = self.entries(kb_text, split)
-        folder = Path(tempfile.mkdtemp(prefix="judgements-", dir=_export_folder()))
-        path = folder / "judgements.zip"
+        path = new_download("judgements.zip", "judgements-")
         path.write_bytes(judging.to_zip(judgements, entries))
         return (gr.File(value=str(path), visible=True),
                 fmt.notice_html(text("judge_downloaded", lang, n=n, q=len(judgements or {}), docs=len(entries))))
