@@ -121,6 +121,9 @@ def mount_ui(app: FastAPI, blocks: "gr.Blocks", ui_options: Mapping[str, Any] | 
     options["show_error"] = False
     # Gradio stores uploads of any size unless told otherwise; the page reads no file larger than this.
     options["max_file_size"] = MAX_UPLOAD_BYTES
+    # Gradio's usage summary (/monitoring/summary: each event's calls and success rate) is served unless this is
+    # False exactly; None, its default, left it open to anyone who can reach the page.
+    options["enable_monitoring"] = False
     options.update(ui_options or {})
     policy: AccessPolicy = app.state.access
     if policy.protected:

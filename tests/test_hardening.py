@@ -460,6 +460,19 @@ def test_gradio_routes_the_page_does_not_use_are_refused(reverse_app, server_log
     assert not [line for line in server_log if "Traceback" in line], "\n".join(server_log)[:3000]
 
 
+def test_gradios_usage_summary_is_not_served(reverse_app):
+    """/monitoring/summary answered anyone every event's call count and success rate (Gradio serves it unless
+    monitoring is False exactly; its default is None); the dashboard routes beside it stay shut too."""
+    from tests.test_security import call_api
+
+    url = reverse_app.url
+    assert call_api(url, "reverse", ["abc"])[0] == 200  # something to count
+    for path in ("/monitoring/summary", "/monitoring", "/monitoring/anything", "/monitoring/anything/dashboard"):
+        r = httpx.get(url + path, timeout=10)
+        assert r.status_code in (403, 404) and "reverse" not in r.text and "success_rate" not in r.text, \
+            (path, r.status_code, r.text[:200])
+
+
 def test_wrong_values_for_the_search_endpoint_say_what_is_wrong_without_a_traceback(capfd):
     """A call of the public ``search`` endpoint with a value of the wrong type (a number as the query, text as k)
     ran the handler on it, and one with too few values failed in Gradio: a TypeError, AttributeError or
