@@ -184,6 +184,12 @@ def check_search(settings: ApiSettings, query: str | None, k: int | None, mode: 
             raise limit_error(413, "the number of documents", len(documents), settings.max_documents,
                               "max_documents", "documents")
         check_texts(documents, "documents", "document", settings)
+        # POST /search's body limit bounds them there; the page's endpoint (/gradio_api/run/search, gradio_client,
+        # MCP) takes page-sized bodies, so the same bound is checked on the texts themselves
+        size = sum(len(text.encode("utf-8")) for text in documents)
+        if size > settings.max_body_bytes:
+            raise limit_error(413, "the documents' total size (bytes, UTF-8)", size, settings.max_body_bytes,
+                              "max_body_bytes", "documents")
     return query
 
 

@@ -51,7 +51,7 @@ class ApiSettings:
         max_inputs: texts per /v1/embeddings request.
         max_input_chars: characters per text (embedding input, search query, ad-hoc document).
         max_documents: ad-hoc ``documents`` per /search request.
-        max_body_bytes: request body size of the JSON routes.
+        max_body_bytes: request body size of the JSON routes, and the size of a search's ad-hoc documents together.
         max_k: largest top-k of /search.
         max_rerank: documents per /v1/rerank request and the largest ``rerank`` of /search (each costs a
             reranker forward pass).

@@ -76,6 +76,25 @@ def test_gradio_client_searches_the_servers_knowledge_base(fake_demo):
     assert _comparable(answer) == _comparable(posted)
 
 
+def test_the_endpoints_documents_are_bounded_as_post_searchs_are(fake_demo):
+    """POST /search's body limit (HYBRID_MAX_BODY_BYTES) bounds its documents; the page's endpoint takes page-sized
+    bodies (31 MB), so 6 MB of documents were tokenised there (19 s of jieba a request, measured). The same bound
+    now holds for the documents themselves, said before any work."""
+    from gradio_client.exceptions import AppError
+
+    from server.settings import DEFAULT_API_SETTINGS
+
+    documents = ["巴黎" + "电" * 8000] + ["电" * 8000] * 199  # 200 x 24 KB: 4.8 MB, each within max_input_chars
+    size = sum(len(d.encode("utf-8")) for d in documents)
+    assert size > DEFAULT_API_SETTINGS.max_body_bytes
+    client = _client(fake_demo.url)
+    with pytest.raises(AppError, match=rf"the documents' total size \(bytes, UTF-8\) is {size}; the limit is "
+                                       rf"{DEFAULT_API_SETTINGS.max_body_bytes} \(HYBRID_MAX_BODY_BYTES\)"):
+        client.predict("巴黎", documents, mode="keyword", api_name="/search")
+    answer = client.predict("巴黎", documents[:100], mode="keyword", api_name="/search")  # 2.4 MB: searched
+    assert answer["documents"] == 100 and [h["text"][:2] for h in answer["keyword"]] == ["巴黎"]
+
+
 async def _mcp(url: str, arguments: dict, headers: dict | None = None) -> tuple[list, dict]:
     from mcp import ClientSession
     from mcp.client.streamable_http import streamablehttp_client
