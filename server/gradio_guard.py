@@ -42,9 +42,9 @@ _INDEX = TypeAdapter(int)
 # its POST; a join without a reader would have run to its end (hours for a page-sized knowledge base).
 ORPHAN_GRACE_S = 20.0
 _FILE = re.compile(rf"^{_PREFIX}/file[=/]")
-# POSTs whose JSON body Gradio reads (an event, a cancel): read here first, so a NaN, an Infinity or a long
+# POSTs whose JSON body Gradio reads (an event, a cancel, an MCP message): read here first, so a NaN, an Infinity or a long
 # session id is refused before Gradio keeps or chokes on it.
-_JSON_POST = re.compile(rf"^{_PREFIX}/(?:queue/join|cancel|reset|(?:run|api|call|call/v2)/[^/]+)/?$")
+_JSON_POST = re.compile(rf"^{_PREFIX}/(?:queue/join|cancel|reset|(?:run|api|call|call/v2)/[^/]+|mcp(?:/[^/]*)?)/?$")
 # Gradio's page makes an 11-character session id, gradio_client a uuid4 (36): Gradio keeps every session id (and
 # upload id) it is given in its tables (some without a size cap), so a long one would pin its length in memory.
 _SESSION = re.compile(r"[A-Za-z0-9_-]{1,64}")
@@ -229,31 +229,42 @@ class GradioGuard:
         return "no such event or session: it never started, or its results were read already"
 
 
-class _NotFinite(ValueError):
+class _BadNumber(ValueError):
     pass
 
 
 def _not_finite(value: str) -> float:
-    raise _NotFinite(value)
+    raise _BadNumber(f"the JSON body holds {value[:20]}, which is no finite number: send finite numbers only")
 
 
 def _finite(text: str) -> float:
     value = float(text)
     if not math.isfinite(value):  # 1e400
-        raise _NotFinite(text)
+        raise _BadNumber(f"the JSON body holds {text[:20]}, which is no finite number: send finite numbers only")
     return value
 
 
+_MAX_DIGITS = 4300  # sys.get_int_max_str_digits()'s default
+
+
+def _whole(text: str) -> int:
+    digits = len(text.lstrip("-"))
+    if digits > _MAX_DIGITS:  # Python refuses to read it (ValueError), deep in Gradio or MCP: a 500
+        raise _BadNumber(f"the JSON body holds a number of {digits} digits: send numbers of at most {_MAX_DIGITS}")
+    return int(text)
+
+
 def _strict_json(body: bytes) -> tuple[object, str | None]:
-    """The body's JSON, and an error for what Gradio answered with a 500 and tracebacks: a number JSON has no place
-    for (NaN, Infinity, one past a float's range), a lone surrogate (``"\\ud800"``, no character), nesting past
-    Python's recursion limit; a body that is no JSON at all is Gradio's to answer (422)."""
+    """The body's JSON, and an error for what Gradio (or MCP) answered with a 500 and tracebacks: a number JSON has
+    no place for (NaN, Infinity, one past a float's range, more digits than Python reads), a lone surrogate
+    (``"\\ud800"``, no character), nesting past Python's recursion limit; a body that is no JSON at all is Gradio's
+    to answer (422)."""
     try:
-        data = json.loads(body, parse_constant=_not_finite, parse_float=_finite)
+        data = json.loads(body, parse_constant=_not_finite, parse_float=_finite, parse_int=_whole)
         json.dumps(data, ensure_ascii=False).encode("utf-8")  # a lone surrogate cannot be encoded (nor answered)
         return data, None
-    except _NotFinite as exc:
-        return None, f"the JSON body holds {str(exc)[:20]}, which is no finite number: send finite numbers only"
+    except _BadNumber as exc:
+        return None, str(exc)
     except UnicodeEncodeError:
         return None, "the JSON body holds a lone surrogate (e.g. \\ud800), which is no character: send valid Unicode"
     except RecursionError:

@@ -310,6 +310,41 @@ def test_long_session_ids_non_finite_numbers_and_odd_ranges_are_refused_without_
     assert not [line for line in server_log if "Traceback" in line], "\n".join(server_log)[:3000]
 
 
+def test_mcp_messages_with_numbers_python_cannot_read_or_deep_nesting_are_400_without_a_traceback(server_log):
+    """Found by the attacker review: the MCP route (``demo.py --mcp``) read its JSON body itself: a number of 5,000
+    digits (Python reads at most 4,300) or params nested 3,000 deep were a 500 with a traceback. The guard reads it
+    first, as it does an event's; a sound MCP message is still answered."""
+    import gradio as gr
+
+    from server.app import start
+
+    with gr.Blocks() as blocks:
+        box, out = gr.Textbox(), gr.Textbox()
+        box.submit(lambda s: s[::-1], box, out, api_name="reverse")
+    running = start(blocks, fake_service(), host="127.0.0.1", port=0, api_settings=ApiSettings(),
+                    ui_options={"mcp_server": True})
+    headers = {"Accept": "application/json, text/event-stream", "Content-Type": "application/json"}
+    call = '{"jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": {"name": "reverse", "arguments": %s}}'
+    try:
+        for body, said in ((call % ('{"s": ' + "9" * 5000 + "}"), "a number of 5000 digits"),
+                           (call % ('{"s": -' + "9" * 4301 + "}"), "a number of 4301 digits"),
+                           (call % ("[" * 3000 + "]" * 3000), "nested too deeply"),
+                           (call % '{"s": NaN}', "NaN")):
+            r = httpx.post(f"{running.url}/gradio_api/mcp/", content=body, headers=headers, timeout=30)
+            assert r.status_code == 400 and said in r.json()["message"], (r.status_code, r.text[:300])
+        # 4,300 digits is a number Python reads: the guard lets it through to MCP (which answers it)
+        r = httpx.post(f"{running.url}/gradio_api/mcp/", content=call % ('{"s": ' + "9" * 4300 + "}"),
+                       headers=headers, timeout=30)
+        assert r.status_code != 500 and "digits" not in r.text, r.text[:300]
+        init = {"jsonrpc": "2.0", "id": 0, "method": "initialize", "params": {
+            "protocolVersion": "2025-03-26", "capabilities": {}, "clientInfo": {"name": "t", "version": "1"}}}
+        r = httpx.post(f"{running.url}/gradio_api/mcp/", json=init, headers=headers, timeout=30)
+        assert r.status_code == 200 and "serverInfo" in r.text, r.text[:300]
+    finally:
+        running.stop()
+    assert not [line for line in server_log if "Traceback" in line], "\n".join(server_log)[:3000]
+
+
 def test_a_ranged_file_answer_does_not_repeat_the_requests_headers(reverse_app):
     """Gradio's file route answered a Range request (206) with every header of the request copied into the
     answer: the visitor's cookies, Authorization and forwarded addresses, where a shared cache could keep them."""
