@@ -1,5 +1,6 @@
-"""The judgement events as an attacker meets them, on the real server on loopback (Gradio's wire protocol): forged
-click data of any shape, server paths and hostile zips for the upload, the events refused without the key."""
+"""The page's events as an attacker meets them, on the real server on loopback (Gradio's wire protocol): forged
+judgement clicks of any shape, server paths and hostile zips for the upload, the events refused without the key,
+downloads clicked in a loop, values outside a control's choices."""
 
 from __future__ import annotations
 
@@ -186,3 +187,27 @@ def test_downloads_clicked_in_a_loop_keep_at_most_a_few_files(running, monkeypat
     monkeypatch.setattr(uploads, "MAX_DOWNLOAD_BYTES", 1)  # every kept one is over: only the newest stays
     completed(join(running.url, export, data, session))
     assert len(list(shelf.iterdir())) == 1
+
+
+def test_values_outside_a_controls_choices_are_refused_without_a_traceback(running, capfd):
+    """Found by the attacker review: a forged event whose dropdown, radio or checkbox value is none of the
+    control's choices printed some 40 lines of traceback each time (no limit). It is still refused, quietly."""
+    cfg = httpx.get(f"{running.url}/config").json()
+    values = {c["id"]: c.get("props", {}).get("value") for c in cfg["components"]}
+    kinds = {c["id"]: c.get("type") for c in cfg["components"]}
+    checked = set()
+    for dep in cfg["dependencies"]:
+        choice_inputs = [i for i in dep["inputs"] if kinds.get(i) in ("dropdown", "radio", "checkboxgroup")]
+        if not choice_inputs or not dep.get("backend_fn") or kinds[choice_inputs[0]] in checked:
+            continue
+        target = choice_inputs[0]
+        data = [(["<b>x"] if kinds[i] == "checkboxgroup" else "<b>x") if i == target else values.get(i)
+                for i in dep["inputs"]]
+        messages = join(running.url, dep["id"], data, uuid.uuid4().hex)
+        done = [m for m in messages if m.get("msg") == "process_completed"]
+        assert done and not done[-1]["success"], (dep["id"], messages[-2:])
+        assert "not in the list of choices" in json.dumps(done[-1], ensure_ascii=False)
+        checked.add(kinds[target])
+    assert checked == {"dropdown", "radio", "checkboxgroup"}
+    err = capfd.readouterr().err
+    assert "Traceback" not in err and "not in the list of choices" not in err, err[-3000:]

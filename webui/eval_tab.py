@@ -38,6 +38,7 @@ from . import plots
 from .export import build_export, loaded_model, visitor_config, write_setting
 from .handlers import MAX_ENTRIES, SPLIT_LONGER_THAN, examples_update, sample_of
 from .i18n import Translator, explain, text
+from .layout import CheckboxGroup, Dropdown
 
 _METRICS = ("ndcg", "recall", "mrr")
 _METRIC_NAMES = {"ndcg": "nDCG", "recall": "Recall", "mrr": "MRR"}
@@ -496,9 +497,9 @@ def build_eval_tab(tr: Translator, service, alpha, fusion, language, *, normaliz
         max_queries = tr.make(gr.Number, i18n={"label": "eval_max_queries"}, value=300, precision=0, minimum=0,
                               elem_id="eval-max-queries")
     with gr.Row():
-        normalizers = tr.make(gr.CheckboxGroup, list(NORMALIZERS), i18n={"label": "eval_normalizers"},
+        normalizers = tr.make(CheckboxGroup, list(NORMALIZERS), i18n={"label": "eval_normalizers"},
                               value=[settings.normalizer], elem_id="eval-normalizers")
-        windows = tr.make(gr.CheckboxGroup, sorted({*SWEEP_WINDOWS, settings.window}), i18n={"label": "eval_windows"},
+        windows = tr.make(CheckboxGroup, sorted({*SWEEP_WINDOWS, settings.window}), i18n={"label": "eval_windows"},
                           value=[settings.window], elem_id="eval-windows")
     with gr.Row():
         run_button = tr.make(gr.Button, i18n={"value": "eval_run"}, variant="primary", elem_id="eval-run")
@@ -511,7 +512,7 @@ def build_eval_tab(tr: Translator, service, alpha, fusion, language, *, normaliz
     band = gr.Markdown(elem_id="eval-band")
     apply_button = tr.make(gr.Button, i18n={"value": "eval_apply"}, elem_id="eval-apply")
     export = build_export(tr, "export_best_button", "eval-export")
-    point = tr.make(gr.Dropdown, [], i18n={"label": "eval_point"}, value=None, elem_id="eval-point")
+    point = tr.make(Dropdown, [], i18n={"label": "eval_point"}, value=None, elem_id="eval-point")
     changes = tr.make(gr.Dataframe, i18n={"label": "eval_per_query", "value": lambda lang: pd.DataFrame(
         [], columns=change_header(lang))}, interactive=False, wrap=True, elem_id="eval-changes")
     ceiling = gr.Markdown(elem_id="eval-ceiling")

@@ -130,6 +130,46 @@ class BoundedSlider(gr.Slider):
         return super().preprocess(min(max(float(payload), self.minimum), self.maximum))
 
 
+class _QuietChoices:
+    """Refuses a value outside the choices as Gradio does, without printing a traceback to the server's log.
+
+    Only a forged request sends such a value (the page offers the choices alone); Gradio printed some 40 lines
+    for each, with no limit. The caller still gets Gradio's message.
+    """
+
+    def preprocess(self, payload: Any) -> Any:
+        """Gradio's value for ``payload``.
+
+        Raises:
+            gr.Error: ``payload`` is not among the choices (not printed in the log).
+        """
+        try:
+            return super().preprocess(payload)  # type: ignore[misc]
+        except gr.Error as exc:
+            raise gr.Error(str(exc.message)[:500], print_exception=False) from None
+
+
+class Dropdown(_QuietChoices, gr.Dropdown):
+    """``gr.Dropdown``; a forged value outside its choices leaves no traceback in the log."""
+
+    def get_block_name(self) -> str:
+        return "dropdown"
+
+
+class Radio(_QuietChoices, gr.Radio):
+    """``gr.Radio``; a forged value outside its choices leaves no traceback in the log."""
+
+    def get_block_name(self) -> str:
+        return "radio"
+
+
+class CheckboxGroup(_QuietChoices, gr.CheckboxGroup):
+    """``gr.CheckboxGroup``; a forged value outside its choices leaves no traceback in the log."""
+
+    def get_block_name(self) -> str:
+        return "checkboxgroup"
+
+
 def clamp_js(slider: gr.Slider) -> str:
     """Browser code run when ``slider`` changes: a typed value outside its range becomes the nearest end."""
     return f"(v) => Math.min(Math.max(Number(v), {slider.minimum}), {slider.maximum})"
@@ -241,7 +281,7 @@ def build_header(tr: Translator, status: ModelStatus, lang: str) -> tuple[gr.Rad
         tr.make(gr.HTML, i18n={"value": _header}, scale=4, min_width=300, padding=False)
         status_line = gr.HTML(fmt.status_html(status, lang), css_template=fmt.STATUS_CSS, elem_id="model-status",
                               scale=4, min_width=300, padding=False)
-        language = gr.Radio([(name, code) for name, code in LANGUAGES.items()], value=lang,
+        language = Radio([(name, code) for name, code in LANGUAGES.items()], value=lang,
                             label=text("language", lang), scale=1, min_width=180, elem_id="language")
     return language, status_line
 
@@ -254,7 +294,7 @@ def build_knowledge_base(tr: Translator, h: DemoHandlers, kb_text: str, sample: 
     editable = h.store_kb is None
     with gr.Accordion(panel_label["label"], open=False, elem_id="kb-panel") as panel:
         with gr.Row(equal_height=True, visible=editable):
-            sample_box = tr.make(gr.Dropdown, i18n={"choices": sample_choices, "label": "sample_label"},
+            sample_box = tr.make(Dropdown, i18n={"choices": sample_choices, "label": "sample_label"},
                                  value=sample, scale=2, elem_id="sample")
             split = tr.make(gr.Checkbox, False, i18n={"label": "split_label"}, scale=1, elem_id="split")
         kb = tr.make(gr.Textbox, kb_text, i18n={"label": "kb_label", "placeholder": "kb_placeholder"},
@@ -263,7 +303,7 @@ def build_knowledge_base(tr: Translator, h: DemoHandlers, kb_text: str, sample: 
         with gr.Row(equal_height=True, visible=editable):
             upload = tr.make(gr.File, i18n={"label": "upload_label"}, file_types=list(SUPPORTED_SUFFIXES),
                              type="filepath", height=100, scale=3, elem_id="upload")
-            mode = tr.make(gr.Radio, i18n={"choices": lambda code: [(text("upload_replace", code), REPLACE),
+            mode = tr.make(Radio, i18n={"choices": lambda code: [(text("upload_replace", code), REPLACE),
                                                                     (text("upload_append", code), APPEND)],
                                            "label": "upload_mode_label"},
                            value=REPLACE, scale=2, elem_id="upload-mode")
@@ -322,9 +362,9 @@ def build_controls(tr: Translator, settings: Settings, inside: Callable[[], Any]
         notes = fusion_notes(settings.fusion, tr.lang)  # the fusion's own, kept by fusion and language changes
         alpha = tr.make(BoundedSlider, 0.0, 1.0, i18n={"label": "alpha_label"}, value=settings.alpha, step=0.05,
                         scale=3, min_width=240, elem_id="alpha", info=notes["alpha"]["info"])
-        fusion = tr.make(gr.Dropdown, list(FUSERS), i18n={"label": "fusion_label"}, value=settings.fusion, scale=1,
+        fusion = tr.make(Dropdown, list(FUSERS), i18n={"label": "fusion_label"}, value=settings.fusion, scale=1,
                          min_width=130, elem_id="fusion")
-        normalizer = tr.make(gr.Dropdown, list(NORMALIZERS), i18n={"label": "normalizer_label"},
+        normalizer = tr.make(Dropdown, list(NORMALIZERS), i18n={"label": "normalizer_label"},
                              value=settings.normalizer, scale=1, min_width=130, elem_id="normalizer",
                              **notes["normalizer"])
         k = tr.make(BoundedSlider, 1, 20, i18n={"label": "k_label"}, value=settings.k, step=1, scale=1, min_width=150,
@@ -384,7 +424,7 @@ def build_results(tr: Translator, status: ModelStatus, lang: str, shown: Sequenc
     without ``judging``) and the two explaining panels; ``notes`` are the first messages of columns that have
     their own (the reranked one while it loads)."""
     notice = gr.HTML("", css_template=fmt.NOTICE_CSS, elem_id="notice", padding=False)
-    picker = tr.make(gr.Radio, i18n={"choices": lambda code: [(text(c.short, code), c.name) for c in shown],
+    picker = tr.make(Radio, i18n={"choices": lambda code: [(text(c.short, code), c.name) for c in shown],
                                      "label": "column_picker"},
                      value="hybrid", elem_id="column-picker")
     placeholder = fmt.placeholder_columns(text("results_placeholder", lang), lang, status.model,

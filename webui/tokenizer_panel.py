@@ -16,6 +16,7 @@ from server.uploads import upload_folder
 
 from .handlers import DemoHandlers, is_received_upload
 from .i18n import Translator, text
+from .layout import Radio
 
 log = logging.getLogger(__name__)
 
@@ -37,7 +38,7 @@ def build_tokenizer_panel(tr: Translator, start: Tokenizer) -> TokenizerPanel:
     server's tokenizer, ``demo.py --tokenizer-mode/--no-fold``)."""
     with tr.make(gr.Accordion, i18n={"label": "tok_panel"}, open=False, elem_id="tokenizer-panel"):
         with gr.Row():
-            mode = tr.make(gr.Radio, choices=list(TOKENIZER_MODES), value=start.mode,
+            mode = tr.make(Radio, choices=list(TOKENIZER_MODES), value=start.mode,
                            i18n={"label": "tok_mode_label", "info": "tok_mode_info"}, elem_id="tok-mode")
             fold = tr.make(gr.Checkbox, value=start.fold, i18n={"label": "tok_fold_label"}, elem_id="tok-fold")
         user_dict = tr.make(gr.File, i18n={"label": "tok_dict_label"}, file_types=[".txt"], type="filepath",
