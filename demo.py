@@ -114,7 +114,7 @@ def build_demo(service: ModelService, kb_text: str | None = None, *, sample: str
         page = wiring.Page(tr, language, status_line, timer, gr.State(status.state), engine, kb, query,
                            controls, results, evaluation, rerank, judgements if store_kb is None else None)
         wiring.wire(demo, page, h)
-        wire_export(export, service, engine, controls, top_n)
+        wire_export(export, service, engine, controls, top_n, upload_root=h.upload_root)
         if tokenizer_panel is not None:
             wire_tokenizer_panel(tokenizer_panel, page, h)
         # Not queued: an MCP call then runs in the request that passed the access policy (a queued one would go

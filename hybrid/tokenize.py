@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import collections
+import hashlib
 import io
 import logging
 import os
@@ -36,8 +37,9 @@ _IN_FLIGHT = 2  # chunks a worker holds at once (one being tokenised, the next o
 
 _JIEBA_LOCK = threading.Lock()
 _JIEBA_INSTANCES: dict[bool, jieba.Tokenizer] = {}  # jieba's own dictionary, per folding: kept for good
-# With a user dictionary: shared while some tokenizer holds it. Each holds its own copy of jieba's dictionary
-# (about 64 MB), so at most MAX_LIVE_USER_DICTS exist at once (a page's visitors each upload their own).
+# With a user dictionary: by the hash of its words (files of the same words share one), while some tokenizer holds
+# it. Each holds its own copy of jieba's dictionary (about 64 MB), so at most MAX_LIVE_USER_DICTS exist at once (a
+# page's visitors each upload their own).
 _USER_DICT_INSTANCES: weakref.WeakValueDictionary[tuple[str, bool], jieba.Tokenizer] = weakref.WeakValueDictionary()
 MAX_LIVE_USER_DICTS = 8
 _BUILDING: set[tuple[str, bool]] = set()  # user dictionaries being built (counted against MAX_LIVE_USER_DICTS)
@@ -93,25 +95,28 @@ def _jieba(user_dict: str | None, fold: bool = False) -> jieba.Tokenizer:
         FileNotFoundError: ``user_dict`` is not a file.
         UserDictLimitError: ``MAX_LIVE_USER_DICTS`` other dictionaries are in use.
     """
-    key = str(Path(user_dict).resolve()) if user_dict else None
+    path = str(Path(user_dict).resolve()) if user_dict else None
+    key = None  # a user dictionary's instance is found by its words, whatever the file is called
     with _JIEBA_LOCK:
-        instance = _JIEBA_INSTANCES.get(fold) if key is None else _USER_DICT_INSTANCES.get((key, fold))
-        if instance is not None:
+        if path is None and (instance := _JIEBA_INSTANCES.get(fold)) is not None:
             return instance
-        if key is not None:
-            if Path(key).is_dir():
-                raise FileNotFoundError(f"jieba user dictionary {key} is a folder: give the dictionary file itself "
+        if path is not None:
+            if Path(path).is_dir():
+                raise FileNotFoundError(f"jieba user dictionary {path} is a folder: give the dictionary file itself "
                                         "(one word per line)")
-            if not Path(key).is_file():
-                raise FileNotFoundError(f"jieba user dictionary not found: {key}")
+            if not Path(path).is_file():
+                raise FileNotFoundError(f"jieba user dictionary not found: {path}")
+            words = _read_user_dict(path)  # before jieba's own reading: its message names neither the byte nor the fix
+            if fold:  # the text jieba sees is folded, so the words must be too (a 繁體 word in a 简体 text)
+                words = fold_script(normalize(words))
+            key = hashlib.sha256(words.encode("utf-8")).hexdigest()
+            if (instance := _USER_DICT_INSTANCES.get((key, fold))) is not None:
+                return instance
             live = len(_USER_DICT_INSTANCES) + len(_BUILDING - {(key, fold)})
             if live >= MAX_LIVE_USER_DICTS:
                 raise UserDictLimitError(
                     f"{live} user dictionaries are in use at once, the most this process holds (each costs "
                     f"about 64 MB); try again when one is no longer used, or use one already in use")
-            words = _read_user_dict(key)  # before jieba's own reading: its message names neither the byte nor the fix
-            if fold:  # the text jieba sees is folded, so the words must be too (a 繁體 word in a 简体 text)
-                words = fold_script(normalize(words))
             _BUILDING.add((key, fold))  # its place is taken while jieba is built, outside the lock
     if key is None:
         return _built(None, fold, "")
@@ -123,7 +128,8 @@ def _jieba(user_dict: str | None, fold: bool = False) -> jieba.Tokenizer:
 
 
 def _built(key: str | None, fold: bool, words: str) -> jieba.Tokenizer:
-    """A new initialised jieba tokenizer holding ``words`` (a user dictionary's text), kept for the next caller."""
+    """A new initialised jieba tokenizer holding ``words`` (a user dictionary's text, ``key`` its hash), kept for
+    the next caller."""
     instance = jieba.Tokenizer()
     cache_dir = jieba_cache_dir()
     cache_dir.mkdir(parents=True, exist_ok=True)

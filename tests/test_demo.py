@@ -517,7 +517,9 @@ def test_the_pages_export_names_the_model_auto_loaded_here_not_every_model_auto_
     config = page_config(service, None, **{key: CONTROLS[key] for key in ("alpha", "fusion", "normalizer", "k", "k1",
                                                                              "b")})
     assert config.model == "auto" and loaded_model(service) == "my-e5"
-    exported = json.loads(Path(write_setting(config, used_model=loaded_model(service))).read_text(encoding="utf-8"))
+    files = write_setting(config, used_model=loaded_model(service))
+    assert len(files) == 1  # no dictionary uploaded: the setting alone
+    exported = json.loads(Path(files[0]).read_text(encoding="utf-8"))
     notes = json.dumps(exported["exports"], ensure_ascii=False)
     assert '(my-e5, the one \\"auto\\" loaded here)' in notes and "/srv" not in notes
     assert "on a CUDA GPU" not in notes

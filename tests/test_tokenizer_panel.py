@@ -29,7 +29,9 @@ def test_a_dictionary_keeps_its_words_whole_and_the_same_words_share_one_file(se
     assert "用户词典 1 个词" in status and first is not engine
     assert first.search("ABX9000PRO的电池", mode="keyword").query_tokens == ("abx9000pro的电池",)
     second, _ = apply_tokenizer(h, engine, KB, False, "precise", True, str(uploads / "b.txt"), "zh")
-    assert second.tokenizer.user_dict == first.tokenizer.user_dict  # content-named copy: one jieba instance
+    assert second.tokenizer._jieba is first.tokenizer._jieba  # the same words: one jieba instance
+    assert Path(second.tokenizer.user_dict).name == "b.txt"  # each under its own name (the export gives it back)
+    assert Path(second.tokenizer.user_dict).parent == Path(first.tokenizer.user_dict).parent
     # The copy lies in the server's own upload folder (removed at stop), not in a shared temporary folder.
     assert Path(first.tokenizer.user_dict).resolve().is_relative_to(uploads.resolve())
     same, _ = apply_tokenizer(h, first, KB, False, "precise", True, str(uploads / "a.txt"), "zh")
@@ -127,3 +129,35 @@ def test_without_an_upload_the_servers_dictionary_applies(setup, tmp_path):
     rebuilt, status = apply_tokenizer(h, engine, KB, False, "precise", True, None, "zh")
     assert "用户词典 1 个词" in status
     assert rebuilt.search("ABX9000PRO的电池", mode="keyword").query_tokens == ("abx9000pro的电池",)
+
+
+def test_the_export_hands_back_an_uploaded_dictionary_beside_the_setting_and_it_loads(setup, tmp_path):
+    """Found by the new-user review: the export named the dictionary by the server's hash name and did not offer
+    it, so the setting file could not be loaded ("tokenizer.user_dict '35b5…txt' is not a file"). The visitor's
+    file now comes back under its own name, beside the setting, and ``--config`` loads the two as downloaded;
+    the server's own dictionary (demo.py --user-dict) is never handed out."""
+    import shutil
+
+    from hybrid.config import load_config
+    from webui.export import page_config, write_setting
+    from webui.tokenizer_panel import uploaded_dictionary
+
+    h, engine, uploads = setup
+    (uploads / "产品词典.txt").write_text("ABX9000PRO的電池\n", encoding="utf-8")
+    built, _ = apply_tokenizer(h, engine, KB, False, "precise", True, str(uploads / "产品词典.txt"), "zh")
+    config = page_config(h.service, built, 0.5, "adaptive", "minmax", 5, 1.2, 0.75)
+    assert config.tokenizer.user_dict == "产品词典.txt"
+    files = write_setting(config, dictionary=uploaded_dictionary(built.tokenizer.user_dict, uploads))
+    assert [Path(f).name for f in files] == ["hybrid-setting.json", "产品词典.txt"]
+    saved = tmp_path / "downloads"  # what the browser saves, both in one folder
+    saved.mkdir()
+    for f in files:
+        shutil.copy(f, saved)
+    loaded = load_config(saved / "hybrid-setting.json")
+    assert Path(loaded.tokenizer.user_dict) == saved / "产品词典.txt" and loaded.tokenizer.mode == "precise"
+    # the server's own dictionary, or none: the setting alone
+    server_dict = tmp_path / "server-words.txt"
+    server_dict.write_text("秘密词\n", encoding="utf-8")
+    assert uploaded_dictionary(str(server_dict), uploads) is None
+    assert uploaded_dictionary(None, uploads) is None
+

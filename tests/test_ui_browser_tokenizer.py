@@ -3,6 +3,8 @@ folding, the jieba mode, a user dictionary upload, and the query's and each keyw
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from tests.browser import BROWSER_MARKS, idle, open_accordion, open_page, search, type_knowledge_base
@@ -53,6 +55,19 @@ def test_folding_mode_and_user_dictionary_from_the_panel(page, tmp_path):
     expect(p.locator("#tok-status")).to_contain_text("用户词典 1 个词")
     expect(p.locator("#col-keyword .query-tokens")).to_have_text("查询词元：abx9000pro的电池")
     expect(p.locator("#col-keyword .hit .hit-text")).to_have_text(["型号ABX9000PRO的电池说明"])
+    # the setting export hands the dictionary back beside the setting, by the name it was uploaded with
+    p.click("#export-setting")
+    links = p.locator("#export-file a[download]")
+    expect(links).to_have_count(2)
+    saved = {}
+    for i in range(2):
+        with p.expect_download() as caught:
+            links.nth(i).click()
+        saved[caught.value.suggested_filename] = tmp_path / "saved" / caught.value.suggested_filename
+        caught.value.save_as(saved[caught.value.suggested_filename])
+    assert sorted(saved) == ["hybrid-setting.json", "words.txt"]
+    assert saved["words.txt"].read_text(encoding="utf-8") == "ABX9000PRO的電池\n"
+    assert json.loads(saved["hybrid-setting.json"].read_text(encoding="utf-8"))["tokenizer"]["user_dict"] == "words.txt"
 
     p.locator("#tok-dict button[aria-label='清除']").click()  # back to jieba's own dictionary
     expect(p.locator("#tok-status")).to_contain_text("用户词典 0 个词")

@@ -5,6 +5,7 @@ The translations (Milvus, Elasticsearch, OpenSearch) come from ``hybrid.config.e
 
 from __future__ import annotations
 
+import shutil
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Mapping
@@ -32,16 +33,32 @@ def build_export(tr, button_key: str = "export_button", elem_prefix: str = "expo
         button = tr.make(gr.Button, i18n={"value": button_key}, variant="secondary", scale=0, min_width=160,
                          elem_id=f"{elem_prefix}-setting")
         file = tr.make(gr.File, i18n={"label": "export_file"}, visible=False, interactive=False, scale=3,
-                       elem_id=f"{elem_prefix}-file")
+                       file_count="multiple", elem_id=f"{elem_prefix}-file")
     return ExportBar(button, file)
 
 
-def write_setting(config: Config, report: Mapping[str, Any] | None = None, used_model: str | None = None) -> str:
-    """``export_all(config, report, used_model)`` written to a fresh download folder; returns the file's path."""
+def write_setting(config: Config, report: Mapping[str, Any] | None = None, used_model: str | None = None,
+                  dictionary: str | None = None) -> list[str]:
+    """``export_all(config, report, used_model)`` written to a fresh download folder, with the visitor's uploaded
+    user dictionary beside it when there is one (the setting names it by its file name, so a setting file loads
+    from the folder both are saved in).
+
+    Args:
+        config: the setting (a ``visitor_config``: no server path in it).
+        report: the evaluation report whose figures the translations quote, if any.
+        used_model: the model the server loaded (named in the notes).
+        dictionary: the path of the dictionary the visitor uploaded (``uploaded_dictionary``), if any.
+    Returns:
+        The files' paths: the setting file first.
+    """
     # in the server's upload folder (gone when the server stops), among at most MAX_DOWNLOADS (server.uploads)
     path = new_download(FILE_NAME, "export-")
     path.write_text(dumps(export_all(config, report, used_model)), encoding="utf-8")
-    return str(path)
+    files = [str(path)]
+    if dictionary and config.tokenizer.user_dict == Path(dictionary).name != FILE_NAME:
+        files.append(str(path.with_name(Path(dictionary).name)))
+        shutil.copyfile(dictionary, files[-1])
+    return files
 
 
 def loaded_model(service) -> str | None:
@@ -69,13 +86,19 @@ def page_config(service, engine, alpha: float, fusion: str, normalizer: str, k: 
     return visitor_config(service.settings.with_(**overrides), tokenizer, service.requested)
 
 
-def wire_export(bar: ExportBar, service, engine, controls, top_n=None) -> None:
-    """The search tab's button: write the controls' setting and show the file."""
+def wire_export(bar: ExportBar, service, engine, controls, top_n=None, upload_root=None) -> None:
+    """The search tab's button: write the controls' setting (and the session's uploaded dictionary) and show the
+    files; ``upload_root``: where the page reads uploads from (Gradio's upload folder when None)."""
+    from .tokenizer_panel import uploaded_dictionary
+
     import gradio as gr
 
     def on_export(engine_value, alpha, fusion, normalizer, k, k1, b, *rest):
         config = page_config(service, engine_value, alpha, fusion, normalizer, k, k1, b, *rest)
-        return gr.File(value=write_setting(config, used_model=loaded_model(service)), visible=True)
+        uploaded = uploaded_dictionary(engine_value.tokenizer.user_dict if engine_value is not None else None,
+                                       upload_root)
+        return gr.File(value=write_setting(config, used_model=loaded_model(service), dictionary=uploaded),
+                       visible=True)
 
     c = controls
     inputs = [engine, c.alpha, c.fusion, c.normalizer, c.k, c.k1, c.b, *([top_n] if top_n is not None else [])]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -20,6 +21,9 @@ from .layout import Radio
 
 log = logging.getLogger(__name__)
 
+USER_DICTS = "user-dicts"  # the upload folder's folder of visitors' dictionaries
+# A visitor's file name kept as it is (letters of any script, digits, spaces, ._-()), else "user-dict.txt"
+_SAFE_NAME = re.compile(r"[\w][\w .()-]{0,99}", re.UNICODE)
 MAX_DICT_BYTES = 256 * 1024  # a word list, not a corpus (each dictionary in use costs a jieba instance, ~64 MB)
 
 
@@ -56,8 +60,8 @@ class _Refused(ValueError):
 
 
 def _stable_copy(path: str, root: str | Path | None) -> str:
-    """The dictionary under a name made from its content, so the same words share one jieba instance; kept in
-    this server's own upload folder (``root``), which goes when the server stops.
+    """The dictionary, under its own name in a folder named after its content, in this server's own upload folder
+    (``root``, gone when the server stops): the setting export names it and hands it back by that name.
 
     Raises:
         _Refused: too big, or not UTF-8.
@@ -69,12 +73,24 @@ def _stable_copy(path: str, root: str | Path | None) -> str:
         data.decode("utf-8")  # a BOM is UTF-8 too, so the error's position counts from the file's first byte
     except UnicodeDecodeError as exc:
         raise _Refused("tok_dict_not_utf8", byte=f"{data[exc.start]:#04x}", position=exc.start + 1) from None
-    folder = Path(root if root is not None else upload_folder()) / "user-dicts"
+    name = Path(path).name  # Gradio keeps the visitor's file name
+    if not _SAFE_NAME.fullmatch(name):
+        name = "user-dict.txt"
+    folder = Path(root if root is not None else upload_folder()) / USER_DICTS / hashlib.sha256(data).hexdigest()[:32]
     folder.mkdir(mode=0o700, parents=True, exist_ok=True)
-    target = folder / f"{hashlib.sha256(data).hexdigest()[:32]}.txt"
+    target = folder / name
     if not target.exists():
         target.write_bytes(data)
     return str(target)
+
+
+def uploaded_dictionary(path: str | None, root: str | Path | None = None) -> str | None:
+    """``path`` when it is a dictionary a visitor uploaded through the panel (under ``root``'s user dictionaries),
+    else None: the server's own dictionary (``demo.py --user-dict``) is never handed out."""
+    if not path:
+        return None
+    folder = Path(root if root is not None else upload_folder()) / USER_DICTS
+    return path if is_received_upload(path, folder) else None
 
 
 def apply_tokenizer(h: DemoHandlers, engine: HybridEngine | None, kb_text: str | None, split: bool, mode: str,
