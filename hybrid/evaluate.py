@@ -286,6 +286,32 @@ def labelled_set_from_pairs(pairs: Iterable[Sequence[str]], name: str = "uploade
                        {qid: qrels[qid] for qid, _ in queries})
 
 
+def pairs_in_knowledge_base(labelled: LabelledSet, entries: Sequence[str]) -> LabelledSet:
+    """A set of (query, relevant text) pairs searched in a knowledge base: its corpus is every entry of
+    ``entries`` (ids ``kb1``, ``kb2``, ...), and a relevant text that is no entry (compared without the spaces
+    around it) is added to it, so that the scores are those of the knowledge base, not of the relevant texts
+    alone.
+
+    Args:
+        labelled: the set ``labelled_set_from_pairs`` made (its documents are the relevant texts).
+        entries: the knowledge base's entries.
+    Returns:
+        The set, with its judgements on the knowledge base's ids.
+    """
+    documents = [Document(f"kb{i + 1}", text) for i, text in enumerate(entries)]
+    by_text: dict[str, str] = {}
+    for doc in documents:
+        by_text.setdefault(doc.text.strip(), doc.id)
+    renamed = {}
+    for doc in labelled.documents:
+        if doc.text.strip() not in by_text:
+            by_text[doc.text.strip()] = doc.id
+            documents.append(doc)
+        renamed[doc.id] = by_text[doc.text.strip()]
+    qrels = {qid: {renamed[d]: g for d, g in judged.items()} for qid, judged in labelled.qrels.items()}
+    return LabelledSet(labelled.name, tuple(documents), labelled.queries, qrels)
+
+
 def parse_pairs_csv(text: str, name: str = "uploaded") -> LabelledSet:
     """A labelled set from CSV text with columns query, relevant text (and optionally relevance).
 

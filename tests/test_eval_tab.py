@@ -30,6 +30,28 @@ def test_gbk_csv_of_query_and_relevant_text(tmp_path):
     assert len(parse_upload([path], max_queries=1).queries) == 1
 
 
+def test_csv_pairs_are_searched_in_the_search_tabs_knowledge_base(tmp_path):
+    """Found by the new-user review: with a knowledge base of 8 entries, a CSV of 3 pairs was evaluated on its 3
+    relevant texts alone ("3 个查询，3 篇文档"), a far easier search than the knowledge base's, and a relevant text
+    found nowhere became a document unremarked. The knowledge base is the corpus now; a text it lacks is added."""
+    kb = ["香蕉是黄色的。", "巴黎是法国的首都", "苹果是红色的。", "北京是中国的首都", "跑步前要热身。",
+          "明天可能下雨。", "猫喜欢睡觉。", "咖啡含有咖啡因。"]
+    path = tmp_path / "pairs.csv"
+    path.write_text("query,relevant\n饿了,香蕉是黄色的。\n法国首都, 巴黎是法国的首都 \n法国首都,巴黎有埃菲尔铁塔\n",
+                    encoding="utf-8")
+    labelled = parse_upload([path], documents=kb)
+    assert [d.text for d in labelled.documents] == kb + ["巴黎有埃菲尔铁塔"]
+    assert [d.id for d in labelled.documents][:2] == ["kb1", "kb2"]
+    texts = {d.id: d.text for d in labelled.documents}
+    judged = {q: sorted(texts[d] for d in labelled.qrels[qid]) for qid, q in labelled.queries}
+    assert judged == {"饿了": ["香蕉是黄色的。"], "法国首都": ["巴黎是法国的首都", "巴黎有埃菲尔铁塔"]}
+    # evaluated on the knowledge base: the distractors count
+    report = run(labelled, OneHotEncoder(), alphas=[0.5], fusions=["weighted"])
+    assert report["docs"] == 9
+    # no knowledge base in the search tab: the relevant texts alone, as before
+    assert len(parse_upload([path]).documents) == 3
+
+
 @pytest.mark.parametrize("names,message", [
     ([], "no file uploaded"),
     (["corpus.jsonl", "qrels.tsv"], "missing queries.jsonl"),  # queries.jsonl alone (no qrels) is a set without labels

@@ -85,3 +85,27 @@ def test_a_new_upload_replaces_the_last_and_says_what_was_read(page, tmp_path, w
     p.click("#eval-run")
     idle(p)
     expect(status).to_contain_text(duplicate)
+
+
+def test_csv_pairs_are_evaluated_on_the_search_tabs_knowledge_base(page, tmp_path):
+    """A CSV of (query, relevant text) pairs is searched in the knowledge base typed in the search tab (8 entries),
+    with the one relevant text it lacks added: 9 documents, not the pairs' 3 relevant texts alone."""
+    from playwright.sync_api import expect
+
+    from tests.browser import type_knowledge_base
+
+    p = page()
+    type_knowledge_base(p, "\n".join(["香蕉是黄色的。", "巴黎是法国的首都", "苹果是红色的。", "北京是中国的首都",
+                                      "跑步前要热身。", "明天可能下雨。", "猫喜欢睡觉。", "咖啡含有咖啡因。"]))
+    expect(p.locator("#index-info")).to_contain_text("8 条")
+    idle(p)
+    _open_tab(p, "zh")
+    pairs = tmp_path / "pairs.csv"
+    pairs.write_text("query,relevant\n饿了,香蕉是黄色的。\n法国首都,巴黎是法国的首都\n法国首都,巴黎有埃菲尔铁塔\n",
+                     encoding="utf-8")
+    p.locator("#eval-files input[type=file]").set_input_files(str(pairs))
+    expect(p.locator("#eval-status")).to_contain_text("2 个查询，9 篇文档")
+    idle(p)
+    p.click("#eval-run")
+    expect(p.locator("#eval-table")).to_contain_text("nDCG@10")
+    expect(p.locator("#eval-status")).to_contain_text("2 个查询，9 篇文档")

@@ -23,6 +23,7 @@ from hybrid.evaluate import (
     LabelledSetError,
     parse_corpus,
     parse_labelled_set,
+    pairs_in_knowledge_base,
     parse_pairs_csv,
     parse_query_set,
     point_key,
@@ -59,7 +60,8 @@ def parse_upload(paths: Sequence[str | os.PathLike[str]] | None, max_queries: in
             or over ``documents`` when no corpus is uploaded.
         max_queries: evaluate only the first N queries.
         max_documents: a larger corpus is refused (the page embeds it on the shared model); None: no limit.
-        documents: the search tab's knowledge base (entries), searched by queries uploaded alone.
+        documents: the search tab's knowledge base (entries), searched by queries uploaded alone and by a CSV's
+            (query, relevant text) pairs.
     Returns:
         The labelled set.
     Raises:
@@ -95,6 +97,8 @@ def _parse_upload(paths: Sequence[str | os.PathLike[str]] | None, max_queries: i
             raise LabelledSetError("upload one CSV on its own, or the three labelled-set files", "one_csv")
         labelled = parse_pairs_csv(_read(csvs[0]), name=csvs[0].stem)
         if max_queries is not None:
+        if documents:  # the search tab's knowledge base is searched, with any relevant text it lacks
+            labelled = pairs_in_knowledge_base(labelled, documents)
             kept = labelled.queries[:max_queries]
             labelled = LabelledSet(labelled.name, labelled.documents, kept,
                                    {qid: labelled.qrels[qid] for qid, _ in kept})
