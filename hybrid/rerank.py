@@ -358,7 +358,7 @@ def load_reranker(model: str = "auto", device: str = "auto", instruction: str = 
         _check_local_folder(resolve_reranker(model))
         return LoadedReranker(cls(resolve_reranker(model), **options), model, None)
     if not (resolved_device.startswith("cuda") and cuda_available()):
-        reason = ("no CUDA GPU, so no reranker is loaded (on the CPU a reranker takes seconds per query); "
+        reason = ("no CUDA GPU, so no reranker is loaded (on the CPU a reranker takes tens of seconds per query); "
                   "name one to use it anyway, e.g. --reranker qwen3-0.6b")
         logger.info(reason)
         return LoadedReranker(None, model, reason)
