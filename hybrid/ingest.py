@@ -328,7 +328,9 @@ def index_records(store: Any, records: Iterable[Record], tokenizer: Tokenizer, e
     Returns:
         IndexReport.
     Raises:
-        KnowledgeBaseError: a record without a vector and no embedder; vectors of two models.
+        KnowledgeBaseError: a record without a vector and no embedder; vectors of two models; input refused
+            while read (the store is unchanged when that happens before the first write, else it is marked
+            for a recount and the message says so).
         StoreError: the store refuses (read-only, another model, another tokenizer).
     """
     from tqdm import tqdm
@@ -358,6 +360,13 @@ def index_records(store: Any, records: Iterable[Record], tokenizer: Tokenizer, e
                     added += len(docs) - changed
                 bar.update(len(batch))
                 bar.set_postfix(added=added, updated=updated, unchanged=unchanged, refresh=False)
+    except KnowledgeBaseError as exc:
+        if not added + updated:
+            raise  # refused before anything was written: the store is as it was
+        raise KnowledgeBaseError(
+            f"{exc}. Indexing stopped there after writing {added + updated:,} entries, so the collection is "
+            "marked as an interrupted write (its document frequencies are recounted on the next index run): fix "
+            "the input and run the same index command again (entries already stored are skipped)") from None
     finally:
         bar.close()
     return IndexReport(read, added, updated, unchanged, embedded, time.perf_counter() - started)

@@ -207,3 +207,71 @@ def test_an_id_given_twice_is_refused_not_one_entry_silently_replacing_the_other
             list(read(tmp_path / "kb"))
     (tmp_path / "kb" / "b.jsonl").write_text('{"id": "3", "text": "巴黎"}\n{"text": "东京"}\n', encoding="utf-8")
     assert [doc.id for doc in iter_entries(tmp_path / "kb")] == ["1", "2", "3", "b.jsonl:2"]
+
+
+def search_warnings(uri):
+    """The stderr of ``python -m hybrid search --store URI`` in a fresh process, as a user sees it."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    proc = subprocess.run([sys.executable, "-m", "hybrid", "search", "--store", uri, "--query", "黑屏", "--mode",
+                           "keyword"], capture_output=True, text=True, cwd=Path(__file__).resolve().parents[1],
+                          timeout=120)
+    assert proc.returncode == 0 and "== keyword" in proc.stdout, proc.stderr
+    return proc.stderr
+
+
+@pytest.mark.milvus
+def test_input_refused_by_index_leaves_no_interrupted_write_warning(kb, tmp_path, capsys, monkeypatch):
+    """A refused csv (no `text` column) left the collection marked dirty: every later search warned of an
+    "interrupted write" that never happened."""
+    from hybrid import cli
+
+    monkeypatch.setattr(cli, "_load_model", lambda args: OneHotEncoder())
+    uri = f"milvus:{tmp_path / 'kb3.db'}"
+    assert cli.main(["index", "--kb", str(kb), "--store", uri, "--no-progress"]) == 0
+    capsys.readouterr()
+    bad = tmp_path / "bad"
+    bad.mkdir()
+    refused = {  # each refused while its first batch is read, before anything is written
+        "wrongcol.csv": ("问题,答案\n怎么退货,七天内可退\n", "the first row must name the columns"),
+        "twice.csv": ("id,text\n1,苹果\n1,香蕉\n", "the id '1' is used twice"),
+        "broken.jsonl": ('{"text": "巴黎"}\nnot json\n', "broken.jsonl line 2: not valid JSON"),
+        "encoding.txt": (b"\xff\xfe\n", "cannot decode as UTF-8 or GBK/GB18030"),
+    }
+    for name, (content, message) in refused.items():
+        path = bad / name
+        path.write_bytes(content if isinstance(content, bytes) else content.encode("utf-8"))
+        code = cli.main(["index", "--kb", str(path), "--store", uri, "--no-progress"])
+        out, err = capsys.readouterr()
+        assert code == 2 and out == "" and err.startswith("error: ") and message in err, err
+        assert "Traceback" not in err and "written" not in err
+    store = open_store(uri, read_only=True)
+    try:
+        assert not store.needs_repair and len(store) == 10
+    finally:
+        store.close()
+    assert "interrupted" not in search_warnings(uri)
+
+
+@pytest.mark.milvus
+def test_input_refused_after_writing_began_says_what_was_written_and_how_to_finish(tmp_path, capsys, monkeypatch):
+    """A bad line in a later batch stops a write that had begun: the warning is then true, and the error says so."""
+    from hybrid import cli
+
+    monkeypatch.setattr(cli, "_load_model", lambda args: OneHotEncoder())
+    uri, path = f"milvus:{tmp_path / 'kb.db'}", tmp_path / "tickets.jsonl"
+    lines = [json.dumps({"id": f"t{n}", "text": text}, ensure_ascii=False) for n, text in enumerate(LINES[2:])]
+    path.write_text("\n".join([*lines[:3], "not json", *lines[3:]]) + "\n", encoding="utf-8")
+    args = ["index", "--kb", str(path), "--store", uri, "--batch-size", "2", "--no-progress"]
+    code = cli.main(args)
+    out, err = capsys.readouterr()
+    assert code == 2 and out == "" and "Traceback" not in err
+    assert err.startswith("error: tickets.jsonl line 4: not valid JSON") and "after writing 2 entries" in err
+    assert "marked as an interrupted write" in err and "run the same index command again" in err
+    assert "interrupted write" in search_warnings(uri)
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    assert cli.main(args) == 0
+    assert "2 unchanged" in capsys.readouterr().out
+    assert "interrupted" not in search_warnings(uri)

@@ -794,13 +794,14 @@ class MilvusStore:
     def bulk(self) -> Iterator[None]:
         """Hold document-frequency changes back until the block ends, then write them once and flush.
 
-        If the block fails, the collection stays marked "dirty" and the next ``repair()`` recounts.
+        The collection is marked "dirty" at the block's first write, not before: a block that fails before
+        writing anything (input refused while it was read) leaves the collection as it was. If the block fails
+        after its first write, the collection stays marked "dirty" and the next ``repair()`` recounts.
         """
         with self._lock:
             if self._bulk is not None:
                 yield
                 return
-            self._mark_dirty()
             self._bulk = Counter()
             ok = False
             try:
@@ -812,13 +813,14 @@ class MilvusStore:
                 if self.exists:
                     self._client.flush(self.collection)
                     self._client.flush(self.df_collection)
-                if ok:
+                if ok and self.exists:  # nothing written into a new collection: nothing was created
                     self._set_property("hybrid.df_state", "clean")
 
     @contextlib.contextmanager
     def _df_change(self) -> Iterator[Counter]:
         delta: Counter = Counter()
         if self._bulk is not None:
+            self._mark_dirty()  # the block's first write marks it (kept: later calls ask Milvus nothing)
             yield delta
             self._bulk.update(delta)  # update() adds negative counts too
             return
