@@ -9,11 +9,13 @@ import logging
 import shutil
 import time
 from dataclasses import dataclass
+from itertools import chain
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 from .cache import EmbeddingCache, embed_with_cache, model_key
-from .ingest import batched, count_entries, iter_entries, vectors_table
+from .ingest import batched, count_entries, iter_entries, no_entries, vectors_table
+from .kb import Document
 
 log = logging.getLogger(__name__)
 
@@ -56,6 +58,16 @@ def _fresh_folder(out: Path, overwrite: bool) -> None:
     shutil.rmtree(out / _INPUT, ignore_errors=True)
 
 
+def _entries(source: str | Path, split_long: int) -> Iterator[Document]:
+    """``iter_entries``, its first entry read at once: input refused there (empty, bad csv, bad encoding) is
+    refused before ``out`` is touched."""
+    entries = iter_entries(source, split_long)
+    first = next(entries, None)
+    if first is None:
+        raise no_entries(source)
+    return chain([first], entries)
+
+
 def embed_local(source: str | Path, out: str | Path, embedder: Any, cache: EmbeddingCache | None = None,
                 batch_size: int = 256, split_long: int = 0, part_rows: int = PART_ROWS,
                 progress: bool = True, overwrite: bool = False) -> EmbedReport:
@@ -74,6 +86,8 @@ def embed_local(source: str | Path, out: str | Path, embedder: Any, cache: Embed
     Returns:
         EmbedReport.
     Raises:
+        KnowledgeBaseError: ``source`` holds no entries, or cannot be read (refused before ``out`` is touched
+            when its first entry shows it).
         FileExistsError: ``out`` holds Parquet files and ``overwrite`` is False.
     """
     import pyarrow as pa
@@ -81,6 +95,7 @@ def embed_local(source: str | Path, out: str | Path, embedder: Any, cache: Embed
     from tqdm import tqdm
 
     started = time.perf_counter()
+    entries = _entries(source, split_long)
     out = Path(out)
     _fresh_folder(out, overwrite)
     key = model_key(embedder)
@@ -88,7 +103,7 @@ def embed_local(source: str | Path, out: str | Path, embedder: Any, cache: Embed
     bar = tqdm(total=count_entries(source), unit="entries", desc="embedding", disable=not progress,
                dynamic_ncols=True)
     try:
-        for part in batched(iter_entries(source, split_long), part_rows):
+        for part in batched(entries, part_rows):
             tables = []
             for chunk in batched(part, batch_size):
                 texts = [d.text for d in chunk]
@@ -156,7 +171,7 @@ def embed_ray(source: str | Path, out: str | Path, model: str = "auto", device: 
         EmbedReport.
     Raises:
         ImportError: Ray is not installed (``pip install 'hybrid-search[scale]'``).
-        FileExistsError: as for ``embed_local``.
+        KnowledgeBaseError, FileExistsError: as for ``embed_local``.
     """
     try:
         import ray
@@ -166,11 +181,12 @@ def embed_ray(source: str | Path, out: str | Path, model: str = "auto", device: 
     import pyarrow.parquet as pq
 
     started = time.perf_counter()
+    entries = _entries(source, split_long)
     out = Path(out)
     _fresh_folder(out, overwrite)
     shards = out / _INPUT
     shards.mkdir()
-    for n, part in enumerate(batched(iter_entries(source, split_long), shard_rows)):
+    for n, part in enumerate(batched(entries, shard_rows)):
         pq.write_table(pa.table({"id": [d.id for d in part], "text": [d.text for d in part],
                                  "metadata": [_json(d.metadata) for d in part]}), shards / f"shard-{n:05d}.parquet")
     started_here = not ray.is_initialized()

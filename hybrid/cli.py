@@ -254,11 +254,11 @@ def _search(args: argparse.Namespace) -> int:
                 engine.set_embedder(embedder)
         else:
             from .cache import EmbeddingCache
+            from .ingest import no_entries
 
             entries = documents_from_file(args.kb, split_long=args.split_long > 0, max_length=args.split_long or 200)
             if not entries:
-                raise KnowledgeBaseError(f"{args.kb} holds no entries: one entry per line (.txt/.md), rows under a "
-                                         "header naming text (.csv), or objects with text (.jsonl)")
+                raise no_entries(args.kb)
             engine = HybridEngine(entries, embedder=embedder, cache=EmbeddingCache() if embedder else None,
                                   tokenizer=tokenizer, settings=settings)
         engine.reranker = _load_reranker(args)
@@ -277,7 +277,9 @@ def _search(args: argparse.Namespace) -> int:
 
 
 def _index(args: argparse.Namespace) -> int:
-    from .ingest import count_entries, index_records, iter_records, remove_ids, source_files
+    from itertools import chain
+
+    from .ingest import count_entries, index_records, iter_records, no_entries, remove_ids, source_files
     from .store import open_store
     from .store.milvus import MilvusStore
 
@@ -290,6 +292,12 @@ def _index(args: argparse.Namespace) -> int:
         bm25 = (DEFAULT_SETTINGS.k1 if args.k1 is None else args.k1, DEFAULT_SETTINGS.b if args.b is None else args.b)
         if not 0 < bm25[0] <= MAX_K1 or not 0 <= bm25[1] <= 1:  # NaN fails both
             raise ValueError(f"BM25 needs k1 in (0, {MAX_K1:g}] and b in [0, 1] (got k1={bm25[0]:g}, b={bm25[1]:g})")
+        if args.kb:  # its first entry read before the store is opened: input refused there leaves the store alone
+            records = iter_records(args.kb, args.split_long)
+            first = next(records, None)
+            if first is None:
+                raise no_entries(args.kb)
+            records = chain([first], records)
         store = open_store(args.store, collection=args.collection, tokenizer=tokenizer,
                            vector_index=args.vector_index, bm25=bm25)
         if not isinstance(store, MilvusStore):
@@ -309,7 +317,7 @@ def _index(args: argparse.Namespace) -> int:
                 embedder, cache = _load_model(args), EmbeddingCache()
             else:
                 cache = None
-            report = index_records(store, iter_records(args.kb, args.split_long), tokenizer, embedder, cache,
+            report = index_records(store, records, tokenizer, embedder, cache,
                                    batch_size=args.batch_size, total=count_entries(args.kb),
                                    progress=not args.no_progress)
             print(f"indexed into {store.describe()}: {report.summary()}")

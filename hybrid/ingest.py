@@ -102,6 +102,12 @@ def source_files(path: str | Path) -> list[tuple[Path, str]]:
     return [(path, path.name)]
 
 
+def no_entries(path: str | Path) -> KnowledgeBaseError:
+    """The error for a knowledge base without a single entry (an empty or blank file, a header-only csv)."""
+    return KnowledgeBaseError(f"{path} holds no entries: one entry per line (.txt/.md), rows under a header "
+                              "naming text (.csv), or objects with text (.jsonl)")
+
+
 def _encoding(path: Path) -> str:
     """UTF-8 (with or without BOM) when the whole file decodes so, else GB18030 (as ``kb.decode_bytes``)."""
     decoder = codecs.getincrementaldecoder("utf-8")()

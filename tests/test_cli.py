@@ -238,3 +238,39 @@ def test_a_csv_with_a_header_and_no_rows_names_the_file(capsys, tmp_path):
     (tmp_path / "header-only.csv").write_text("id,text\n", encoding="utf-8")
     code, out, err = run_cli(capsys, "--kb", str(tmp_path / "header-only.csv"), "--query", "巴黎", "--mode", "keyword")
     assert code == 2 and "header-only.csv holds no entries" in err and "知识库" not in err, err
+
+
+@pytest.mark.milvus
+def test_index_and_embed_refuse_an_empty_knowledge_base_and_leave_the_store_alone(capsys, caplog, tmp_path,
+                                                                                    monkeypatch):
+    """An empty file ended `index` in a pymilvus traceback (new store) or "indexed 0 entries", rc 0 (existing one)."""
+    from hybrid.batch_embed import embed_local
+    from hybrid.store import open_store
+    from tests.fakes import OneHotEncoder
+
+    monkeypatch.setattr(cli, "_load_model", lambda args: OneHotEncoder())
+    embed_local(EVERYDAY, tmp_path / "vectors", OneHotEncoder(), progress=False)
+    new, old = tmp_path / "new.db", tmp_path / "old.db"
+    assert cli.main(["index", "--kb", str(tmp_path / "vectors"), "--store", f"milvus:{old}", "--no-progress"]) == 0
+    held = capsys.readouterr().out.splitlines()[-1]
+    (tmp_path / "blank.txt").write_text("\n   \n", encoding="utf-8")
+    (tmp_path / "header-only.csv").write_text("id,text\n", encoding="utf-8")
+    for kb in (tmp_path / "blank.txt", tmp_path / "header-only.csv"):
+        expected = (f"error: {kb} holds no entries: one entry per line (.txt/.md), rows under a header naming text "
+                    "(.csv), or objects with text (.jsonl)\n")
+        for db in (new, old):
+            code = cli.main(["index", "--kb", str(kb), "--store", f"milvus:{db}", "--no-progress"])
+            out, err = capsys.readouterr()
+            assert (code, out, err) == (2, "", expected)
+        code = cli.main(["embed", "--kb", str(kb), "--out", str(tmp_path / "out"), "--no-progress"])
+        out, err = capsys.readouterr()
+        assert (code, out, err) == (2, "", expected)
+    assert not new.exists() and not (tmp_path / "out").exists()
+    assert cli.main(["index", "--kb", str(tmp_path / "vectors"), "--store", f"milvus:{old}", "--no-progress"]) == 0
+    assert capsys.readouterr().out.splitlines()[-1] == held
+    store = open_store(f"milvus:{old}", read_only=True)
+    try:
+        assert not store.needs_repair
+    finally:
+        store.close()
+    assert not [r for r in caplog.records if r.name.startswith("hybrid") and r.levelname == "WARNING"]
