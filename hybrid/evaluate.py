@@ -902,9 +902,6 @@ def markdown_rows(report: Mapping[str, Any]) -> str:
     return "\n".join(lines)
 
 
-_LINE_COLORS = ("#2563eb", "#f97316", "#16a34a", "#9333ea", "#dc2626", "#0891b2", "#ca8a04", "#db2777")
-
-
 def sweep_lines(sweep: Sequence[Mapping[str, Any]]) -> dict[str, list[Mapping[str, Any]]]:
     """The sweep's points as curves against alpha: one per fusion method, normaliser and window, named by the
     fusion method and the axes that vary (``weighted zscore w50``), each sorted by alpha."""
@@ -921,39 +918,106 @@ def sweep_lines(sweep: Sequence[Mapping[str, Any]]) -> dict[str, list[Mapping[st
     return {name: sorted(points, key=lambda p: p["alpha"]) for name, points in lines.items()}
 
 
-def make_figure(report: Mapping[str, Any]):
+_LINE_COLORS = ("#2563eb", "#f97316", "#16a34a", "#9333ea", "#dc2626", "#0891b2", "#ca8a04", "#db2777")
+# A curve's style: its own colour while the colours last, then the colours again with the next dash, then with the
+# next marker: no two curves of a figure look alike. The page sweeps at most 35 curves (4 fusion methods, the
+# weighted one at 4 normalisers, each at 5 windows): within colour x dash (48). The baselines are grey, a colour
+# no curve takes.
+_LINE_DASHES = ("solid", "dash", "dot", "dashdot", "longdash", "longdashdot")
+_LINE_MARKERS = ("circle", "square", "diamond", "triangle-up", "cross", "x", "star-triangle-up", "hourglass")
+_BASELINE_COLOR, _DEFAULT_COLOR = "#6b7280", "#111827"
+_MIN_SPAN = 0.15  # the y axis spans at least this much of nDCG's [0, 1]
+_LABEL_ROOM = 0.15  # room below the lowest and above the highest value (a share of their span): two label lines
+_LABELS_APART = 0.07  # two baselines closer than this share of the axis would print their labels on each other
+
+
+def line_style(index: int) -> tuple[str, str, str]:
+    """(colour, dash, marker symbol) of a figure's ``index``-th curve: distinct for every index below
+    8 x 6 x 8 = 384."""
+    colors, dashes = len(_LINE_COLORS), len(_LINE_DASHES)
+    return (_LINE_COLORS[index % colors], _LINE_DASHES[index // colors % dashes],
+            _LINE_MARKERS[index // (colors * dashes) % len(_LINE_MARKERS)])
+
+
+def y_range(values: Iterable[float]) -> list[float] | None:
+    """The y axis of a figure of nDCG values: inside [0, 1], around the values with room for a label below the
+    lowest and above the highest, at least ``_MIN_SPAN`` tall (None without a finite value)."""
+    finite = [float(v) for v in values if v is not None and np.isfinite(v)]
+    if not finite:
+        return None
+    low, high = min(finite), max(finite)
+    room = _LABEL_ROOM * max(high - low, _MIN_SPAN)
+    bottom, top = max(0.0, low - room), min(1.0, high + room)
+    if top - bottom < _MIN_SPAN:
+        bottom = max(0.0, min(bottom, top - _MIN_SPAN))
+        top = min(1.0, max(top, bottom + _MIN_SPAN))
+    return [bottom, top]
+
+
+def baseline_labels(values: Mapping[str, float], label: Callable[[str, float], str],
+                    axis: Sequence[float] | None) -> list[tuple[float, str]]:
+    """The labels of the horizontal baselines as (y, text), each drawn under its line: baselines too close for
+    two labels (``_LABELS_APART`` of the axis) share one, under the lower line, naming each value on a line of its
+    own (narrow enough for a phone)."""
+    apart = _LABELS_APART * ((axis[1] - axis[0]) if axis else 1.0)
+    order = list(values)
+    groups: list[list[str]] = []
+    for name in sorted(values, key=lambda n: -values[n]):
+        if groups and values[groups[-1][-1]] - values[name] < apart:
+            groups[-1].append(name)
+        else:
+            groups.append([name])
+    return [(values[group[-1]], "<br>".join(label(name, values[name]) for name in sorted(group, key=order.index)))
+            for group in groups]
+
+
+def _only(name: str, value: float) -> str:
+    return f"{name} only {value:.3f}"
+
+
+def make_figure(report: Mapping[str, Any], label: Callable[[str, float], str] = _only):
     """Plotly figure: nDCG@10 against alpha, one line per fusion method (and normaliser and window where the
-    sweep has several) with its 95% bootstrap band, keyword and semantic as horizontal lines."""
+    sweep has several, each in its own colour, or colour and dash) with its 95% bootstrap band, keyword and
+    semantic as grey horizontal lines labelled by ``label(name, value)`` ("keyword only 0.700"; one label for
+    both where they are close), the y axis inside [0, 1]."""
     import plotly.graph_objects as go
 
     metric = f"ndcg@{PRIMARY_K}"
     fig = go.Figure()
-    for name, points in sweep_lines(report["sweep"]).items():
-        fig.add_trace(go.Scatter(x=[p["alpha"] for p in points], y=[p[metric] for p in points],
-                                 mode="lines+markers", name=name, legendgroup=name))
+    shown: list[float] = []
+    for index, (name, points) in enumerate(sweep_lines(report["sweep"]).items()):
+        color, dash, marker = line_style(index)
+        xs, ys = [p["alpha"] for p in points], [p[metric] for p in points]
+        fig.add_trace(go.Scatter(x=xs, y=ys, mode="lines+markers", name=name, legendgroup=name,
+                                 line={"color": color, "dash": dash}, marker={"color": color, "symbol": marker},
+                                 cliponaxis=False))
+        shown += ys
         if all("ci95" in p for p in points):
-            color = _LINE_COLORS[(len(fig.data) // 2) % len(_LINE_COLORS)]
-            fig.data[-1].line.color = color
-            xs = [p["alpha"] for p in points]
-            fig.add_trace(go.Scatter(x=xs + xs[::-1], y=[p["ci95"][1] for p in points]
-                                     + [p["ci95"][0] for p in points][::-1], fill="toself", fillcolor=color,
+            band = [p["ci95"][1] for p in points] + [p["ci95"][0] for p in points][::-1]
+            fig.add_trace(go.Scatter(x=xs + xs[::-1], y=band, mode="lines", fill="toself", fillcolor=color,
                                      opacity=0.18, line={"width": 0}, hoverinfo="skip", showlegend=False,
                                      legendgroup=name, name=f"{name} 95% band"))
+            shown += band
+    baselines = {name: float(report["results"][name][metric]) for name in ("keyword", "semantic")}
     for name, dash in (("keyword", "dash"), ("semantic", "dot")):
-        value = report["results"][name][metric]
-        fig.add_hline(y=value, line_dash=dash, annotation_text=f"{name} only {value:.3f}",
-                      annotation_position="bottom right")
+        fig.add_hline(y=baselines[name], line_dash=dash, line_color=_BASELINE_COLOR, line_width=1.5)
     config = report["hybrid_config"]
-    hybrid = report["results"]["hybrid"][metric]
-    fig.add_trace(go.Scatter(x=[config["alpha"]], y=[hybrid], mode="markers", marker_symbol="star",
-                             marker_size=14, name=f"default ({config['fusion']})"))
+    marks = [(report["results"]["hybrid"][metric], "star", 14, f"default ({config['fusion']})")]
     if report.get("rerank"):
-        reranked = report["results"]["reranked"][metric]
-        fig.add_trace(go.Scatter(x=[config["alpha"]], y=[reranked], mode="markers", marker_symbol="diamond",
-                                 marker_size=12, name=f"default + rerank top {report['rerank']['depth']}"))
+        marks.append((report["results"]["reranked"][metric], "diamond", 12,
+                      f"default + rerank top {report['rerank']['depth']}"))
+    for value, symbol, size, name in marks:
+        fig.add_trace(go.Scatter(x=[config["alpha"]], y=[value], mode="markers", marker_symbol=symbol,
+                                 marker_size=size, marker_color=_DEFAULT_COLOR, name=name, cliponaxis=False))
+    axis = y_range([*shown, *baselines.values(), *(value for value, *_ in marks)])
+    for y, words in baseline_labels(baselines, label, axis):
+        fig.add_annotation(text=words, x=1, xref="x domain", xanchor="right", y=y, yref="y", yanchor="top",
+                           showarrow=False)
     fig.update_layout(title=f"{report['dataset']}: nDCG@{PRIMARY_K} against alpha ({report['model']})",
                       xaxis_title="alpha (semantic weight)", yaxis_title=f"nDCG@{PRIMARY_K}",
                       template="plotly_white")
+    if axis is not None:
+        fig.update_yaxes(range=axis)
     return fig
 
 

@@ -80,8 +80,9 @@ def vector_histogram(vector: np.ndarray, bins: int = 40, lang: str = "zh") -> go
 
 
 def eval_curve(report: Mapping[str, Any], lang: str = "zh") -> go.Figure:
-    """``hybrid.evaluate.make_figure`` (nDCG@10 against alpha per fusion method, keyword and semantic as lines,
-    the default as a star) with its texts in ``lang``.
+    """``hybrid.evaluate.make_figure`` (nDCG@10 against alpha per fusion method, each curve in its own colour or
+    colour and dash, keyword and semantic as lines, the default as a star, the y axis inside [0, 1]) with its texts
+    in ``lang``.
 
     Args:
         report: from ``hybrid.evaluate.run``.
@@ -91,12 +92,9 @@ def eval_curve(report: Mapping[str, Any], lang: str = "zh") -> go.Figure:
     """
     from hybrid.evaluate import make_figure
 
-    fig = make_figure(report)
-    only = {f"{name} only": text(key, lang) for name, key in (("keyword", "eval_keyword"), ("semantic", "eval_semantic"))}
-    for annotation in fig.layout.annotations:
-        for prefix, name in only.items():
-            if annotation.text.startswith(prefix):
-                annotation.text = text("eval_plot_only", lang, name=name, value=annotation.text[len(prefix):].strip())
+    names = {"keyword": text("eval_keyword", lang), "semantic": text("eval_semantic", lang)}
+    fig = make_figure(report, label=lambda name, value: text("eval_plot_only", lang, name=names[name],
+                                                               value=f"{value:.3f}"))
     config = report["hybrid_config"]
     for trace in fig.data:
         if trace.name == f"default ({config['fusion']})":
