@@ -273,21 +273,71 @@ def _weights(alpha: float) -> tuple[float, float]:
     return round(1.0 - alpha, 6), round(float(alpha), 6)
 
 
-def _nearest(config: Config, report: Mapping[str, Any] | None) -> tuple[Config, dict[str, Any] | None]:
-    """The weighted setting at the same alpha (minmax) for a method with no equivalent, and what the report
-    measured for both (None without a report, or when its sweep lacks either point)."""
-    nearest = replace(config, settings=config.settings.with_(fusion="weighted", normalizer="minmax"))
-    if not report:
-        return nearest, None
-    measured = {}
-    for name, c in (("ours", config), ("nearest", nearest)):
-        row = next((p for p in report.get("sweep", ()) if _same_point(p, c.settings)), None)
-        if row is None:
-            return nearest, None
-        measured[name] = {"fusion": c.settings.fusion, "alpha": c.settings.alpha, PRIMARY_METRIC: row[PRIMARY_METRIC],
-                          **({"ci95": row["ci95"]} if "ci95" in row else {})}
-    measured["lost"] = round(measured["ours"][PRIMARY_METRIC] - measured["nearest"][PRIMARY_METRIC], 6)
-    return nearest, measured
+# The sweep points each target's translation expresses: weighted fusion at a normaliser it has a counterpart for
+# (the others are translated as minmax), and rrf where it takes the lists' weights (Milvus's RRFRanker takes none:
+# alpha 0.5 only).
+_EXPRESSES = {"milvus": ({"minmax", "none"}, False), "elasticsearch": ({"minmax", "none"}, True),
+              "opensearch": ({"minmax", "zscore"}, True)}
+UNNAMED_SET = "your labelled set"  # a report's set without a name (a page upload of a plain corpus.jsonl)
+
+
+def _expressible(target: str, row: Mapping[str, Any], normalizer: str) -> bool:
+    """Whether ``target`` expresses a sweep row (``normalizer``: the one a row without that column used)."""
+    normalizers, weighted_rrf = _EXPRESSES[target]
+    if any(not isinstance(row.get(key), (int, float)) or not math.isfinite(row[key])
+           for key in (PRIMARY_METRIC, "alpha")):
+        return False
+    if row.get("fusion") == "weighted":
+        return (row.get("normalizer") or normalizer) in normalizers
+    return row.get("fusion") == "rrf" and (weighted_rrf or abs(float(row.get("alpha", -1)) - 0.5) < 1e-9)
+
+
+def _row_settings(config: Config, row: Mapping[str, Any]) -> Config:
+    """``config`` at a sweep row's fusion, alpha, normaliser and window (a column the row lacks keeps its value)."""
+    chosen = {"fusion": row["fusion"], "alpha": float(row["alpha"]),
+              **{key: row[key] for key in ("normalizer", "window") if row.get(key) is not None}}
+    return replace(config, settings=config.settings.with_(**chosen))
+
+
+def _figure(c: Config, row: Mapping[str, Any]) -> dict[str, Any]:
+    s = c.settings
+    return {"fusion": s.fusion, "alpha": s.alpha, "normalizer": s.normalizer, "window": s.window,
+            PRIMARY_METRIC: row[PRIMARY_METRIC], **({"ci95": row["ci95"]} if "ci95" in row else {})}
+
+
+def _describe(s: Settings) -> str:
+    """A setting in words: ``weighted fusion, alpha 0.6, minmax, window 100``."""
+    return ", ".join([f"{s.fusion} fusion", f"alpha {s.alpha:g}", *([s.normalizer] if s.fusion == "weighted" else []),
+                      f"window {s.window}"])
+
+
+def _nearest(config: Config, report: Mapping[str, Any] | None,
+             target: str) -> tuple[Config, str, dict[str, Any] | None, Mapping[str, Any] | None]:
+    """The setting ``target`` is given for a method it cannot express, how it was chosen ("best measured" or
+    "same alpha"), what the report measured for both, and the report's row of weighted fusion at the same alpha,
+    minmax.
+
+    With a report whose sweep holds points ``target`` expresses (``_EXPRESSES``), the nearest is the best of them
+    by nDCG@10 (a tie goes to weighted minmax at the same alpha, then to the nearest alpha): "best measured".
+    Without, it is weighted fusion at the same alpha, minmax: "same alpha". The measured figures are None without
+    a report, or when its sweep lacks either point.
+    """
+    same = replace(config, settings=config.settings.with_(fusion="weighted", normalizer="minmax"))
+    rows = [row for row in (report or {}).get("sweep", ()) if isinstance(row, Mapping)]
+    ours = next((row for row in rows if _same_point(row, config.settings)), None)
+    same_row = next((row for row in rows if _same_point(row, same.settings)), None)
+    candidates = [row for row in rows if _expressible(target, row, config.settings.normalizer)]
+    if candidates:
+        row = max(candidates, key=lambda r: (r[PRIMARY_METRIC], r is same_row,
+                                             -abs(float(r.get("alpha", 0)) - config.settings.alpha)))
+        nearest, rule = _row_settings(config, row), "best measured"
+    else:
+        nearest, row, rule = same, same_row, "same alpha"
+    if ours is None or row is None:
+        return nearest, rule, None, same_row
+    measured = {"ours": _figure(config, ours), "nearest": _figure(nearest, row),
+                "lost": round(ours[PRIMARY_METRIC] - row[PRIMARY_METRIC], 6)}
+    return nearest, rule, measured, same_row
 
 
 def _same_point(row: Mapping[str, Any], settings: Settings) -> bool:
@@ -297,19 +347,33 @@ def _same_point(row: Mapping[str, Any], settings: Settings) -> bool:
             and row.get("window", settings.window) in (settings.window, None))
 
 
+def set_name(report: Mapping[str, Any]) -> str:
+    """The name of a report's labelled set, ``UNNAMED_SET`` when it has none."""
+    return str(report.get("dataset") or "").strip() or UNNAMED_SET
+
+
 def _no_equivalent(target: str, config: Config, report: Mapping[str, Any] | None, build,
                    model_note: str) -> dict[str, Any]:
-    nearest, measured = _nearest(config, report)
+    nearest, rule, measured, same_row = _nearest(config, report, target)
     out = build(nearest, model_note)
-    out.update({"equivalent": "none",
-                "why": f"{config.settings.fusion!r} fusion has no {target} equivalent: it sets the semantic weight "
-                       "per query from the query's own evidence (keyword idf, the cosine's spread over the knowledge "
-                       "base), which no built-in ranker computes. The nearest setting is given instead: weighted "
-                       f"fusion at the same alpha ({config.settings.alpha:g}), minmax.",
-                "ours": config.to_dict()["settings"]})
+    alpha = config.settings.alpha
+    why = (f"{config.settings.fusion!r} fusion has no {target} equivalent: it sets the semantic weight per query "
+           "from the query's own evidence (keyword idf, the cosine's spread over the knowledge base), which no "
+           "built-in ranker computes. ")
+    same = f"weighted fusion at the same alpha ({alpha:g}), minmax"
+    if rule == "same alpha":
+        why += f"The nearest setting is given instead: {same}."
+    elif _same_point(same_row or {}, nearest.settings):
+        why += (f"The nearest setting is given instead: {same}, the best setting the report measured that "
+                f"{target} can express.")
+    else:
+        why += (f"The best setting the report measured that {target} can express is given instead: "
+                f"{_describe(nearest.settings)}, rather than {same}"
+                + (f", which measured {same_row[PRIMARY_METRIC]:.4f} {PRIMARY_METRIC}." if same_row else "."))
+    out.update({"equivalent": "none", "why": why, "nearest": rule, "ours": config.to_dict()["settings"]})
     if measured is not None:
         out["measured"] = measured
-        out["why"] += (f" Measured on {report.get('dataset', 'the set')}: ours {measured['ours'][PRIMARY_METRIC]:.4f}, "
+        out["why"] += (f" Measured on {set_name(report)}: ours {measured['ours'][PRIMARY_METRIC]:.4f}, "
                        f"the nearest {measured['nearest'][PRIMARY_METRIC]:.4f} {PRIMARY_METRIC}.")
     return out
 
@@ -488,8 +552,11 @@ def export(config: Config, target: str, report: Mapping[str, Any] | None = None,
            used_model: str | None = None) -> dict[str, Any]:
     """The translation of ``config`` for ``target`` (a key of ``TARGETS``).
 
-    A fusion method with no equivalent (adaptive) gets the nearest setting (weighted at the same alpha) with
-    ``equivalent: "none"``, the reason, and, from ``report``'s sweep, both settings' measured nDCG@10.
+    A fusion method with no equivalent (adaptive, learned: a weight per query) gets ``equivalent: "none"``, the
+    reason, and a setting the target expresses (``nearest`` says which rule chose it): with ``report``, the best
+    point of its sweep the target expresses ("best measured": weighted fusion at a normaliser the target has, rrf
+    where it takes weights), else weighted fusion at the same alpha, minmax ("same alpha"); with ``report``, both
+    settings' measured nDCG@10 (``measured``), the set named (``UNNAMED_SET`` when it has no name).
     ``used_model``: the model a model "auto" loaded where the setting is used (named in the notes).
     Raises:
         ValueError: unknown target.

@@ -168,6 +168,60 @@ def test_export_from_a_report_gives_the_nearest_setting_and_both_measured_figure
         assert out["measured"]["nearest"]["alpha"] == 0.6 and out["measured"]["lost"] == pytest.approx(0.03)
 
 
+def test_a_learned_best_point_exports_the_best_point_each_store_can_express(tmp_path, capsys):
+    # the review's report: best "learned α 0"; weighted α 0 (keyword only) lost 0.068, weighted α 0.6 is near 0.689
+    def row(fusion, alpha, ndcg, normalizer="minmax"):
+        return {"fusion": fusion, "alpha": alpha, "normalizer": normalizer, "window": 100, "ndcg@10": ndcg}
+
+    report = {"dataset": "", "hybrid_config": {"fusion": "adaptive", "alpha": 0.6, "normalizer": "minmax",
+                                               "window": 100, "rrf_k": 60},
+              "best": row("learned", 0.0, 0.6985),
+              "sweep": [row("learned", 0.0, 0.6985), row("adaptive", 0.6, 0.6902), row("weighted", 0.0, 0.6305),
+                        row("weighted", 0.6, 0.6890), row("weighted", 0.6, 0.6950, "max"),
+                        row("weighted", 0.4, 0.6930, "zscore"), row("rrf", 0.7, 0.6910), row("rrf", 0.5, 0.6700)]}
+    path = write(tmp_path / "r.json", report)
+    chosen = {}
+    for target in hc.TARGETS:
+        assert hc.main(["export", "--report", str(path), "--target", target]) == 0
+        out = json.loads(capsys.readouterr().out)
+        chosen[target] = out["measured"]["nearest"]
+        assert out["equivalent"] == "none" and out["nearest"] == "best measured"
+        assert out["measured"]["ours"]["fusion"] == "learned" and out["measured"]["ours"]["ndcg@10"] == 0.6985
+        assert f"best setting the report measured that {target} can express" in out["why"]
+        assert "at the same alpha (0), minmax, which measured 0.6305" in out["why"]
+        assert "Measured on your labelled set: ours 0.6985" in out["why"] and "Measured on :" not in out["why"]
+    # Milvus: no zscore or max, RRFRanker takes no weights (alpha 0.5 only): weighted minmax alpha 0.6
+    assert (chosen["milvus"]["fusion"], chosen["milvus"]["alpha"], chosen["milvus"]["normalizer"]) == (
+        "weighted", 0.6, "minmax")
+    assert hc.milvus_ranker(hc.config_from_report(report), report).dict()["params"]["weights"] == [0.4, 0.6]
+    # Elasticsearch: the rrf retriever takes weights; OpenSearch: z_score too
+    assert (chosen["elasticsearch"]["fusion"], chosen["elasticsearch"]["alpha"]) == ("rrf", 0.7)
+    assert (chosen["opensearch"]["fusion"], chosen["opensearch"]["alpha"], chosen["opensearch"]["normalizer"]) == (
+        "weighted", 0.4, "zscore")
+    out = hc.export(hc.config_from_report(report), "opensearch", report)
+    assert out["pipeline"]["phase_results_processors"][0]["normalization-processor"]["normalization"] == {
+        "technique": "z_score"}
+    assert out["measured"]["lost"] == pytest.approx(0.0055)
+
+
+def test_the_same_alpha_nearest_is_kept_where_the_report_measured_nothing_a_store_expresses():
+    report = {"dataset": "tiny", "best": {"fusion": "adaptive", "alpha": 0.3, "ndcg@10": 0.8},
+              "sweep": [{"fusion": "adaptive", "alpha": 0.3, "ndcg@10": 0.8}]}
+    out = hc.export(hc.config_from_report(report), "milvus", report)
+    assert out["nearest"] == "same alpha" and out["python"] == "WeightedRanker(0.7, 0.3, norm_score=True)"
+    assert "weighted fusion at the same alpha (0.3), minmax." in out["why"] and "measured" not in out
+
+
+@pytest.mark.parametrize("dataset,name", [("", "your labelled set"), ("  ", "your labelled set"),
+                                          (None, "your labelled set"), ("scifact", "scifact")])
+def test_the_measured_set_is_named_never_blank(dataset, name):
+    report = {"dataset": dataset, "best": {"fusion": "adaptive", "alpha": 0.6, "ndcg@10": 0.81},
+              "sweep": [{"fusion": "adaptive", "alpha": 0.6, "ndcg@10": 0.81},
+                        {"fusion": "weighted", "alpha": 0.6, "ndcg@10": 0.78}]}
+    out = hc.export(hc.config_from_report(report), "elasticsearch", report)
+    assert f"Measured on {name}: ours 0.8100, the nearest 0.7800" in out["why"]
+
+
 def test_export_of_a_learned_point_says_which_weight_model_it_was_evaluated_with(tmp_path, capsys):
     report = {"dataset": "tiny", "best": {"fusion": "learned", "alpha": 0.7, "ndcg@10": 0.81},
               "weight_model": {"file": "mine/weights.json", "trained_on": {"tiny": 40}, "embedding_model": "e5"}}
