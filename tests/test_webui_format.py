@@ -447,3 +447,24 @@ print("ok")
 """
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert done.returncode == 0 and done.stdout.strip() == "ok", done.stderr[-2000:]
+
+
+def test_the_threshold_help_says_how_the_rule_was_chosen_in_the_pages_language():
+    # the zh page read "规则选自 5 labelled sets (zh, en, mixed), half of their queries"
+    zh = fmt.threshold_info(ModelStatus(READY, "auto", "m", "cpu", "int4", 384), "zh")
+    en = fmt.threshold_info(ModelStatus(LOADING, "auto"), "en")
+    assert "规则选自 5 个评测集（中文、英文、中英混合）各一半的查询" in zh and "labelled" not in zh
+    assert "rule chosen on 5 labelled sets (zh, en, mixed), half of their queries" in en
+
+
+def test_chinese_texts_hold_no_english_words_beyond_names_and_code():
+    import re
+
+    # names (models, formats, fusion methods), code and units are fine; English prose words are not
+    prose = {"the", "of", "and", "or", "their", "half", "sets", "set", "labelled", "labeled", "with", "from", "is",
+             "are", "not", "on", "chosen", "rule", "default", "loading", "failed", "ready", "only",
+             "please", "click", "upload", "file", "files", "error", "no", "yes"}
+    not_prose = re.compile(r"`[^`]*`|\{[^}]*\}|[\w-]+\.[a-z]+")  # code, placeholders, file names
+    found = {key: words for key, value in TEXTS["zh"].items()
+             if (words := {w.lower() for w in re.findall(r"[A-Za-z]+", not_prose.sub("", value))} & prose)}
+    assert found == {}

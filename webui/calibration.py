@@ -22,7 +22,8 @@ class Calibration:
         kind: "evidence".
         threshold: the coverage from which a hit is green (the threshold slider's default).
         standing: the share of sqrt(2 ln n) standard deviations above the mean from which a hit is green.
-        source: how the values were chosen, shown beside the threshold slider.
+        source: how the values were chosen, shown beside the threshold slider: a key of ``webui.i18n.TEXTS``
+            (the words differ by language).
     """
 
     kind: str
@@ -50,7 +51,7 @@ class Calibration:
 # `python -m bench.truth_score`), each set weighing the same, for the best balanced accuracy of the top-5 hits'
 # colours; the held-out halves are reported in BENCHMARKS.md.
 EVIDENCE = Calibration("evidence", threshold=0.65, standing=1.0,
-                       source="5 labelled sets (zh, en, mixed), half of their queries")
+                       source="calibration_source_evidence")
 UNCALIBRATED = EVIDENCE  # every model: the rule reads standardised scores, not a model's raw cosine
 
 

@@ -657,7 +657,7 @@ def status_html(status: ModelStatus, lang: str = "zh") -> str:
 def threshold_info(status: ModelStatus, lang: str = "zh") -> str:
     """The threshold slider's help line: what makes a hit green, how the rule was chosen, its default."""
     rule = calibration_for(status.model if status.state == READY else None)
-    return text("threshold_info_evidence", lang, z=f"{rule.standing:g}", source=rule.source,
+    return text("threshold_info_evidence", lang, z=f"{rule.standing:g}", source=text(rule.source, lang),
                 value=f"{rule.threshold:g}")
 
 

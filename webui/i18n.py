@@ -82,6 +82,7 @@ TEXTS: dict[str, dict[str, str]] = {
         "threshold_label": "相关阈值",
         "threshold_info_evidence": "绿色 = 条目含查询词（按 idf 加权）≥ 阈值，或其余弦高出知识库平均 ≥ √(2 ln n) 个"
                                    "标准差（n 个条目里不相关条目最高也大约到这里）；不是概率（规则选自 {source}），默认 {value}",
+        "calibration_source_evidence": "5 个评测集（中文、英文、中英混合）各一半的查询",
         # results
         "column_picker": "显示哪一列",
         "col_keyword": "关键词 (BM25)",
@@ -260,6 +261,9 @@ TEXTS: dict[str, dict[str, str]] = {
         "eval_curve": "nDCG@10 随 α 的变化",
         "eval_apply": "把最好的设置（α、融合方法、归一化、候选窗口）用到搜索页",
         "eval_need_model": "向量模型现在是“{state}”{error}；评测需要它，请在它就绪后再试。",
+        "model_state_loading": "加载中",
+        "model_state_failed": "加载失败",
+        "model_state_ready": "已就绪",
         "eval_bad_upload": "无法读取评测文件：{error}",
         "eval_no_file": "还没有上传文件。",
         "eval_not_received": "只能读取通过本页面上传的文件，{name} 不是上传的文件。",
@@ -393,6 +397,7 @@ TEXTS: dict[str, dict[str, str]] = {
                                    "or its cosine lies √(2 ln n) or more standard deviations above the mean of the "
                                    "knowledge base's n entries (about where the best unrelated one lands); not a "
                                    "probability (rule chosen on {source}), default {value}",
+        "calibration_source_evidence": "5 labelled sets (zh, en, mixed), half of their queries",
         "column_picker": "Column shown",
         "col_keyword": "Keyword (BM25)",
         "col_semantic": "Semantic ({model})",
@@ -589,6 +594,9 @@ TEXTS: dict[str, dict[str, str]] = {
         "eval_curve": "nDCG@10 against alpha",
         "eval_apply": "Apply the best setting (alpha, fusion, normaliser, window) to the search tab",
         "eval_need_model": "The embedding model is {state}{error}; evaluation needs it: try again when it is ready.",
+        "model_state_loading": "loading",
+        "model_state_failed": "failed",
+        "model_state_ready": "ready",
         "eval_bad_upload": "Cannot read the labelled set: {error}",
         "eval_no_file": "no file uploaded.",
         "eval_not_received": "only files uploaded through this page can be read, and {name} was not uploaded here.",
