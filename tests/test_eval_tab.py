@@ -318,3 +318,30 @@ def test_an_upload_adds_the_boxs_tail_and_the_status_says_what_was_read(tiny, tm
         "Read 1 file: 5 queries (no labels), 2 documents."
     (tiny / "qrels.tsv").write_text("q1\td1\n", encoding="utf-8")
     assert "qrels.tsv line 1" in eval_tab.upload_status(paths, "en")
+
+
+def test_the_export_of_a_setting_measured_on_an_upload_names_the_set(tiny):
+    # a plain corpus.jsonl names no set: the export read "Measured on : ours 0.6985, the nearest 0.6902"
+    from hybrid.config import Config, export
+    from hybrid.settings import DEFAULT_SETTINGS
+    from webui.eval_tab import export_report
+
+    report = run(parse_upload([tiny / "corpus.jsonl", tiny / "queries.jsonl", tiny / "qrels.tsv"]),
+                 OneHotEncoder(), None, alphas=(0.2, 0.8))
+    assert report["dataset"] == ""
+    config = Config(DEFAULT_SETTINGS.with_(fusion="adaptive", alpha=0.8))
+    why = export(config, "milvus", export_report(report))["why"]
+    assert "Measured on your labelled set: ours " in why and "Measured on :" not in why
+    assert export_report({**report, "dataset": "scifact"})["dataset"] == "scifact"
+    assert export_report({**report, "dataset": plots.JUDGED_SET})["dataset"] == "your judgements on this page"
+    assert report["dataset"] == ""  # the page's own report is left as it was
+
+
+def test_the_model_state_is_said_in_the_pages_language():
+    from webui.eval_tab import model_state
+    from webui.i18n import text
+
+    assert model_state("loading", "zh") == "加载中" and model_state("failed", "en") == "failed"
+    assert model_state("something new", "zh") == "something new"
+    shown = text("eval_need_model", "zh", state=model_state("loading", "zh"), error="")
+    assert "loading" not in shown and "加载中" in shown

@@ -30,6 +30,7 @@ from hybrid.evaluate import (
     run,
 )
 from hybrid import judgements as judging
+from hybrid.config import UNNAMED_SET
 from hybrid.fusion import NORMALIZERS, USES_NORMALIZER
 from hybrid.kb import Document, KnowledgeBaseError, decode_bytes, parse_entries
 from hybrid.redact import hide_paths
@@ -38,7 +39,7 @@ from server.uploads import is_received_upload
 from . import plots
 from .export import build_export, loaded_model, visitor_config, write_setting
 from .handlers import MAX_ENTRIES, SPLIT_LONGER_THAN, examples_update, sample_of
-from .i18n import Translator, explain, text
+from .i18n import TEXTS, Translator, explain, text
 from .layout import CheckboxGroup, Dropdown
 
 _METRICS = ("ndcg", "recall", "mrr")
@@ -96,9 +97,9 @@ def _parse_upload(paths: Sequence[str | os.PathLike[str]] | None, max_queries: i
         if len(paths) != 1:
             raise LabelledSetError("upload one CSV on its own, or the three labelled-set files", "one_csv")
         labelled = parse_pairs_csv(_read(csvs[0]), name=csvs[0].stem)
-        if max_queries is not None:
         if documents:  # the search tab's knowledge base is searched, with any relevant text it lacks
             labelled = pairs_in_knowledge_base(labelled, documents)
+        if max_queries is not None:
             kept = labelled.queries[:max_queries]
             labelled = LabelledSet(labelled.name, labelled.documents, kept,
                                    {qid: labelled.qrels[qid] for qid, _ in kept})
@@ -160,6 +161,23 @@ def upload_status(paths: Sequence[str | os.PathLike[str]], lang: str, documents:
 def warning(message: str) -> str:
     """A visitor's mistake as the status line shows it."""
     return f"**⚠** {html.escape(message)}"
+
+
+def model_state(state: str, lang: str) -> str:
+    """A model's state ("loading", "failed", ...) in the page's words (the state itself when it has none)."""
+    key = f"model_state_{state}"
+    return text(key, lang) if key in TEXTS[lang] else state
+
+
+# The name a setting export (English) gives a set the page named itself, in place of its internal name.
+EXPORT_SET_NAMES = {plots.JUDGED_SET: "your judgements on this page"}
+
+
+def export_report(report: Mapping[str, Any]) -> dict[str, Any]:
+    """``report`` as the setting export reads it: its set named for the export's "Measured on ..." (an upload
+    without a name as ``hybrid.config.UNNAMED_SET``, the page's judgements as ``EXPORT_SET_NAMES`` says)."""
+    dataset = str(report.get("dataset") or "").strip()
+    return {**report, "dataset": EXPORT_SET_NAMES.get(dataset, dataset) or UNNAMED_SET}
 
 
 def upload_name(corpus: Path, suffix: str = "corpus.jsonl") -> str:
@@ -533,7 +551,8 @@ def build_eval_tab(tr: Translator, service, alpha, fusion, language, *, normaliz
 
     def need_model(lang):
         state = service.status()
-        return problem(text("eval_need_model", lang, state=state.state, error=f" ({state.error})" if state.error else ""))
+        return problem(text("eval_need_model", lang, state=model_state(state.state, lang),
+                            error=f" ({state.error})" if state.error else ""))
 
     def evaluate(labelled, swept_normalizers, swept_windows, lang, progress):
         def report_progress(stage: str, done: int, total: int) -> None:
@@ -617,7 +636,8 @@ def build_eval_tab(tr: Translator, service, alpha, fusion, language, *, normaliz
             return gr.skip(), f"**⚠** {text('eval_need_run', lang)}"
         chosen = {key: best[key] for key in ("fusion", "alpha", "normalizer", "window") if best.get(key) is not None}
         config = visitor_config(service.settings.with_(**chosen), service.tokenizer.settings, service.requested)
-        return gr.File(value=write_setting(config, report, loaded_model(service)), visible=True), gr.skip()
+        return (gr.File(value=write_setting(config, export_report(report), loaded_model(service)), visible=True),
+                gr.skip())
 
     export.button.click(on_export, [report_state, language], [export.file, status], **private)
     kb_inputs = [kb if kb is not None else gr.State(""), split if split is not None else gr.State(False)]
