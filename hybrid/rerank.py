@@ -11,6 +11,7 @@ from typing import Protocol, Sequence, runtime_checkable
 import numpy as np
 
 from .device import cuda_available, load_on_device, resolve_device, run_in_batches
+from .hub import unreachable
 from .semantic import ModelLoadError
 
 logger = logging.getLogger(__name__)
@@ -195,6 +196,10 @@ class CrossEncoderReranker:
             return CrossEncoder(model, device=device, model_kwargs=model_kwargs,
                                 processor_kwargs=processor_kwargs), is_qwen3
 
+        reason = unreachable(model)
+        if reason is not None:  # said at once, not after a minute of the hub client's retries
+            raise RerankerLoadError(f"Could not load reranker {model!r}: it is in no local cache, and {reason}. "
+                                    f"{_fix_message(model)}")
         try:
             return load_on_device(build, device, model)
         except RerankerLoadError:

@@ -17,6 +17,7 @@ from typing import Callable, Protocol, Sequence, runtime_checkable
 import numpy as np
 
 from .device import load_on_device, resolve_device, run_in_batches
+from .hub import unreachable
 
 logger = logging.getLogger(__name__)
 
@@ -227,6 +228,10 @@ class SentenceTransformerEmbedder:
                 "Install the project requirements, or use a packaged model: "
                 + ", ".join(sorted(PACKAGED_MODELS)) + "."
             ) from exc
+        reason = unreachable(model)
+        if reason is not None:  # said at once, not after a minute of the hub client's retries
+            raise ModelLoadError(f"Could not load embedding model {model!r}: it is in no local cache, and {reason}. "
+                                 f"{_fix_message(model)}")
         try:
             return load_on_device(
                 lambda model_kwargs: SentenceTransformer(model, device=device, model_kwargs=model_kwargs), device, model)

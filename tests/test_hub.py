@@ -1,0 +1,87 @@
+"""A Hugging Face model id in no cache, with the hub out of reach, is refused at once (``hybrid.hub``): the hub
+client retried for over a minute first. The hub here is a loopback address: a closed port, or a small server."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+
+from hybrid.hub import unreachable
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _closed_port() -> str:
+    import socket
+
+    with socket.socket() as s:  # a port just freed: nothing listens there
+        s.bind(("127.0.0.1", 0))
+        return f"http://127.0.0.1:{s.getsockname()[1]}"
+
+
+@pytest.fixture()
+def online(monkeypatch, tmp_path):
+    """huggingface_hub online (the tests run offline), with an empty cache of its own."""
+    from huggingface_hub import constants
+
+    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", False)
+    monkeypatch.setattr(constants, "HF_HUB_CACHE", str(tmp_path / "hub"))
+    return constants
+
+
+def test_a_model_in_no_cache_with_the_hub_out_of_reach_is_named_with_the_reason(online, monkeypatch):
+    monkeypatch.setattr(online, "ENDPOINT", _closed_port())
+    reason = unreachable("nosuch-org/nosuch-model")
+    assert reason is not None and reason.startswith(f"cannot connect to {online.ENDPOINT} (")
+
+
+def test_a_reachable_hub_a_cached_model_a_folder_or_offline_mode_leave_it_to_the_loader(online, monkeypatch,
+                                                                                         tmp_path):
+    class Hub(BaseHTTPRequestHandler):
+        def do_HEAD(self):  # noqa: N802 - http.server's name
+            self.send_response(200)
+            self.end_headers()
+
+        def log_message(self, *args):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Hub)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        monkeypatch.setattr(online, "ENDPOINT", f"http://127.0.0.1:{server.server_address[1]}")
+        assert unreachable("nosuch-org/nosuch-model") is None
+    finally:
+        server.shutdown()
+    monkeypatch.setattr(online, "ENDPOINT", _closed_port())
+    # in the cache (huggingface_hub's layout): the loader reads it from there
+    snapshot = Path(online.HF_HUB_CACHE) / "models--org--cached" / "snapshots" / "abc123"
+    snapshot.mkdir(parents=True)
+    (snapshot / "config.json").write_text("{}", encoding="utf-8")
+    (snapshot.parents[1] / "refs").mkdir()
+    (snapshot.parents[1] / "refs" / "main").write_text("abc123", encoding="utf-8")
+    assert unreachable("org/cached") is None
+    assert unreachable(str(tmp_path)) is None  # a local folder
+    monkeypatch.setattr(online, "HF_HUB_OFFLINE", True)
+    assert unreachable("nosuch-org/nosuch-model") is None  # offline mode's own error is immediate
+
+
+@pytest.mark.parametrize("flag,name,error", [
+    ("--model", "nosuch-org/nosuch-model", "Could not load embedding model 'nosuch-org/nosuch-model': it is in no "
+                                          "local cache, and cannot connect to"),
+    ("--reranker", "qwen3-0.6b", "Could not load reranker 'Qwen/Qwen3-Reranker-0.6B': it is in no local cache, and "
+                                 "cannot connect to"),
+])
+def test_the_command_line_says_so_without_the_hub_clients_retries(tmp_path, flag, name, error):
+    kb = tmp_path / "kb.txt"
+    kb.write_text("天气很好\n明天下雨\n", encoding="utf-8")
+    env = {**os.environ, "HF_HUB_OFFLINE": "0", "HF_ENDPOINT": _closed_port(), "HF_HOME": str(tmp_path / "hf")}
+    done = subprocess.run([sys.executable, "-m", "hybrid", "search", "--kb", str(kb), "--query", "天气", flag, name],
+                          cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+    assert done.returncode != 0 and error in done.stderr, done.stderr[-2000:]
+    assert "Retrying" not in done.stderr and "Traceback" not in done.stderr, done.stderr[-2000:]
