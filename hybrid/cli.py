@@ -348,7 +348,10 @@ def _embed(args: argparse.Namespace) -> int:
                                split_long=args.split_long, overwrite=args.overwrite)
         else:
             from .cache import EmbeddingCache
+            from .ingest import iter_entries, no_entries
 
+            if next(iter_entries(args.kb, args.split_long), None) is None:  # before the model loads (minutes)
+                raise no_entries(args.kb)
             report = embed_local(args.kb, args.out, _load_model(args), EmbeddingCache(), batch_size=args.batch_size,
                                  split_long=args.split_long, progress=not args.no_progress, overwrite=args.overwrite)
     except (KnowledgeBaseError, FileNotFoundError, FileExistsError, ImportError, ValueError, RuntimeError) as exc:

@@ -243,12 +243,14 @@ def test_a_csv_with_a_header_and_no_rows_names_the_file(capsys, tmp_path):
 @pytest.mark.milvus
 def test_index_and_embed_refuse_an_empty_knowledge_base_and_leave_the_store_alone(capsys, caplog, tmp_path,
                                                                                     monkeypatch):
-    """An empty file ended `index` in a pymilvus traceback (new store) or "indexed 0 entries", rc 0 (existing one)."""
+    """An empty file ended `index` in a pymilvus traceback (new store) or "indexed 0 entries", rc 0 (existing one);
+    `embed` loaded the model first."""
     from hybrid.batch_embed import embed_local
     from hybrid.store import open_store
     from tests.fakes import OneHotEncoder
 
-    monkeypatch.setattr(cli, "_load_model", lambda args: OneHotEncoder())
+    loads = []
+    monkeypatch.setattr(cli, "_load_model", lambda args: loads.append(args.command) or OneHotEncoder())
     embed_local(EVERYDAY, tmp_path / "vectors", OneHotEncoder(), progress=False)
     new, old = tmp_path / "new.db", tmp_path / "old.db"
     assert cli.main(["index", "--kb", str(tmp_path / "vectors"), "--store", f"milvus:{old}", "--no-progress"]) == 0
@@ -266,6 +268,7 @@ def test_index_and_embed_refuse_an_empty_knowledge_base_and_leave_the_store_alon
         out, err = capsys.readouterr()
         assert (code, out, err) == (2, "", expected)
     assert not new.exists() and not (tmp_path / "out").exists()
+    assert loads == []  # refused before any model loads (a download or minutes on a GPU)
     assert cli.main(["index", "--kb", str(tmp_path / "vectors"), "--store", f"milvus:{old}", "--no-progress"]) == 0
     assert capsys.readouterr().out.splitlines()[-1] == held
     store = open_store(f"milvus:{old}", read_only=True)
