@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import collections
 import hashlib
-import io
 import logging
 import os
 import pickle
@@ -109,6 +108,7 @@ def _jieba(user_dict: str | None, fold: bool = False) -> jieba.Tokenizer:
             words = _read_user_dict(path)  # before jieba's own reading: its message names neither the byte nor the fix
             if fold:  # the text jieba sees is folded, so the words must be too (a 繁體 word in a 简体 text)
                 words = fold_script(normalize(words))
+            entries = _user_dict_entries(words, path)  # folded words checked again: what jieba gets
             key = hashlib.sha256(words.encode("utf-8")).hexdigest()
             if (instance := _USER_DICT_INSTANCES.get((key, fold))) is not None:
                 return instance
@@ -119,17 +119,17 @@ def _jieba(user_dict: str | None, fold: bool = False) -> jieba.Tokenizer:
                     f"about 64 MB); try again when one is no longer used, or use one already in use")
             _BUILDING.add((key, fold))  # its place is taken while jieba is built, outside the lock
     if key is None:
-        return _built(None, fold, "")
+        return _built(None, fold, [])
     try:
-        return _built(key, fold, words)
+        return _built(key, fold, entries)
     finally:
         with _JIEBA_LOCK:
             _BUILDING.discard((key, fold))
 
 
-def _built(key: str | None, fold: bool, words: str) -> jieba.Tokenizer:
-    """A new initialised jieba tokenizer holding ``words`` (a user dictionary's text, ``key`` its hash), kept for
-    the next caller."""
+def _built(key: str | None, fold: bool, entries: list[tuple[str, str | None, str | None]]) -> jieba.Tokenizer:
+    """A new initialised jieba tokenizer holding ``entries`` (a user dictionary's checked lines, ``key`` the hash
+    of its text), kept for the next caller."""
     instance = jieba.Tokenizer()
     cache_dir = jieba_cache_dir()
     cache_dir.mkdir(parents=True, exist_ok=True)
@@ -140,7 +140,8 @@ def _built(key: str | None, fold: bool, words: str) -> jieba.Tokenizer:
     if key is None:
         with _JIEBA_LOCK:  # two first callers may both have built one: all use the first kept
             return _JIEBA_INSTANCES.setdefault(fold, instance)
-    instance.load_userdict(io.BytesIO(words.encode("utf-8")))
+    for word, freq, tag in entries:  # as jieba's load_userdict does with each line
+        instance.add_word(word, freq, tag)
     with _JIEBA_LOCK:
         kept = _USER_DICT_INSTANCES.get((key, fold))
         if kept is None:
@@ -149,7 +150,7 @@ def _built(key: str | None, fold: bool, words: str) -> jieba.Tokenizer:
 
 
 def _read_user_dict(path: str | Path) -> str:
-    """A user dictionary's text, each line checked as jieba will read it.
+    """A user dictionary's text, each line checked as jieba reads it (``_user_dict_entries``).
 
     Raises:
         ValueError: the file is not UTF-8 (the message says how to convert it).
@@ -161,17 +162,32 @@ def _read_user_dict(path: str | Path) -> str:
         raise ValueError(f"jieba user dictionary {path} is not UTF-8 (byte {exc.object[exc.start]:#04x} at "
                          f"position {exc.start}): save it as UTF-8, e.g. `iconv -f gbk -t utf-8 OLD > NEW` for a "
                          "GBK file") from None
-    # jieba reads lines split at "\n" (bytes), so its line numbers are those of split("\n"), not splitlines()
-    for number, line in enumerate(text.split("\n"), 1):
-        line = line.strip()
+    _user_dict_entries(text, path)
+    return text
+
+
+def _user_dict_entries(text: str, path: str | Path) -> list[tuple[str, str | None, str | None]]:
+    """The (word, frequency, tag) of each line of a user dictionary's text, read exactly as jieba's
+    ``load_userdict`` reads them (lines split at "\n" and stripped of ASCII whitespace only, as bytes), so that
+    what is checked here is what jieba is given (``_built`` adds these entries, not the file).
+
+    Raises:
+        UserDictLineError: a word longer than ``MAX_USER_WORD_CHARS`` or a frequency longer than
+            ``MAX_USER_WORD_FREQ_DIGITS`` (its line counted from 1).
+    """
+    entries = []
+    for number, raw in enumerate(text.encode("utf-8").split(b"\n"), 1):
+        line = raw.strip().decode("utf-8").lstrip("\ufeff")
         if not line:
             continue
-        word, freq, _ = _USER_DICT_LINE.match(line).groups()
+        word, freq, tag = _USER_DICT_LINE.match(line).groups()
         if len(word) > MAX_USER_WORD_CHARS:
             raise UserDictLineError(path, number, "word", len(word))
-        if freq is not None and len(freq.strip()) > MAX_USER_WORD_FREQ_DIGITS:
-            raise UserDictLineError(path, number, "frequency", len(freq.strip()))
-    return text
+        freq = freq.strip() if freq is not None else None
+        if freq is not None and len(freq) > MAX_USER_WORD_FREQ_DIGITS:
+            raise UserDictLineError(path, number, "frequency", len(freq))
+        entries.append((word, freq, tag.strip() if tag is not None else None))
+    return entries
 
 
 def user_dict_words(path: str | Path) -> list[str]:

@@ -264,6 +264,34 @@ def test_a_user_dictionary_word_or_frequency_too_long_for_jieba_is_refused_with_
             assert (error.value.line, error.value.problem, error.value.size) == (line, problem, size)
 
 
+def test_what_is_checked_is_what_jieba_holds(tmp_path):
+    """Found by the second attacker review: the check stripped lines as Python text (Unicode whitespace, such as
+    \x1c or \u2028, goes) while jieba strips its byte lines of ASCII whitespace only, so a 30,000-character word of
+    \x1c passed the check and cost 450 MB. Lines are now read as jieba reads them, and jieba is given the checked
+    entries themselves; on a dictionary of ordinary lines it holds what its own reading of the file holds."""
+    import jieba
+
+    from hybrid.tokenize import MAX_USER_WORD_CHARS, UserDictLineError, _jieba
+
+    for space in ("\x1c", "\x1f", "\x85", "\u2028", "\u3000"):
+        bomb = tmp_path / f"bomb-{ord(space):x}.txt"
+        bomb.write_text("词\n" + space * (MAX_USER_WORD_CHARS + 1) + "ab 5\n", encoding="utf-8")
+        with pytest.raises(UserDictLineError, match="line 2: a word of"):
+            Tokenizer(user_dict=bomb, fold=False)
+    lines = "\ufeff型号ABX 10 n\n  空格  \r\n带 空格 的词 3\n\n电池说明 7\nQwen3-Embedding\n繁體詞\n"
+    path = tmp_path / "ordinary.txt"
+    path.write_text(lines, encoding="utf-8")
+    ours = _jieba(str(path), fold=False)
+    theirs = jieba.Tokenizer()
+    theirs.initialize()
+    theirs.load_userdict(str(path))
+    words = ["型号ABX", "空格", "带 空格 的词", "电池说明", "Qwen3-Embedding", "繁體詞"]
+    assert [ours.FREQ.get(w) for w in words] == [theirs.FREQ.get(w) for w in words]
+    assert all(ours.FREQ.get(w) for w in words)
+    assert {w: ours.user_word_tag_tab.get(w) for w in words} == {w: theirs.user_word_tag_tab.get(w) for w in words}
+    assert ours.total == theirs.total
+
+
 def test_a_dictionary_being_built_holds_its_place_against_the_limit(tmp_path, monkeypatch):
     """jieba is built outside the lock (a build does not stop others' tokenizers), so a dictionary being built
     counts against MAX_LIVE_USER_DICTS: two builds at once cannot exceed it."""
@@ -277,14 +305,15 @@ def test_a_dictionary_being_built_holds_its_place_against_the_limit(tmp_path, mo
     gc.collect()
     monkeypatch.setattr(tk, "MAX_LIVE_USER_DICTS", len(tk._USER_DICT_INSTANCES) + 1)
     started, release = threading.Event(), threading.Event()
-    real_load = jieba.Tokenizer.load_userdict
+    real_add = jieba.Tokenizer.add_word
 
-    def slow_load(self, f):  # jieba's reading, held until the second build has been tried
-        started.set()
-        release.wait(30)
-        return real_load(self, f)
+    def slow_add(self, word, freq=None, tag=None):  # jieba's reading, held until the second build has been tried
+        if word == "电池说明甲":
+            started.set()
+            release.wait(30)
+        return real_add(self, word, freq, tag)
 
-    monkeypatch.setattr(jieba.Tokenizer, "load_userdict", slow_load)
+    monkeypatch.setattr(jieba.Tokenizer, "add_word", slow_add)
     (tmp_path / "a.txt").write_text("电池说明甲\n", encoding="utf-8")
     (tmp_path / "b.txt").write_text("电池说明乙\n", encoding="utf-8")
     built = {}
