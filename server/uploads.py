@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import collections
 import logging
 import os
 import shutil
@@ -9,7 +10,7 @@ import tempfile
 import threading
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Any, Callable, Mapping
 
 if TYPE_CHECKING:
     import gradio as gr
@@ -45,43 +46,45 @@ def is_received_upload(path: str | Path, root: str | Path | None = None) -> bool
     return real.is_relative_to(root) and real != root and real.is_file()
 
 
-# The page's downloads (setting exports, judgements zips) are written on the visitor's click, outside the upload
+# The page's downloads (setting exports, judgements zips) are written on a visitor's click, outside the upload
 # routes' quota and rate: at most this many, holding at most this many bytes, are kept (the oldest go first), so
-# clicking export in a loop cannot fill the upload folder past HYBRID_UPLOAD_DISK and block everyone's uploads.
+# clicking export in a loop cannot fill the upload folder past HYBRID_UPLOAD_DISK and block everyone's uploads. A
+# link lasts until that many newer downloads were made: 100 s or more while one visitor clicks export 20 times a
+# second (measured), which HYBRID_RATE_LIMIT bounds further.
 DOWNLOADS = "downloads"
-MAX_DOWNLOADS = 200
-MAX_DOWNLOAD_BYTES = 64 * 1024 * 1024
+MAX_DOWNLOADS = 2000
+MAX_DOWNLOAD_BYTES = 256 * 1024 * 1024
 _DOWNLOADS_LOCK = threading.Lock()
+_KEPT: collections.deque[tuple[Path, int]] = collections.deque()  # (folder, bytes), oldest first
 
 
-def new_download(name: str, prefix: str) -> Path:
-    """A path for a file the page hands a visitor, ``name`` in a fresh folder of the upload folder's downloads.
-
-    The oldest downloads are removed first so that, with this one, at most ``MAX_DOWNLOADS`` are kept, and fewer
-    while the others hold more than ``MAX_DOWNLOAD_BYTES``.
+def save_download(prefix: str, files: Mapping[str, bytes]) -> list[Path]:
+    """``files`` (name -> content) written in a fresh folder of the upload folder's downloads, for the page to hand
+    a visitor; the oldest downloads are removed first so that at most ``MAX_DOWNLOADS`` and ``MAX_DOWNLOAD_BYTES``
+    are kept with these.
 
     Args:
-        name: the file's name (what the browser saves it as).
-        prefix: the start of its folder's name (``export-``, ``judgements-``).
+        prefix: the start of the folder's name (``export-``, ``judgements-``).
+        files: the files' names (what the browser saves them as) and contents, in the order returned.
     Returns:
-        The path, not yet written.
+        The files' paths.
     """
-    shelf = upload_folder() / DOWNLOADS
+    size = sum(len(data) for data in files.values())
     with _DOWNLOADS_LOCK:
-        shelf.mkdir(parents=True, exist_ok=True)
-        kept = []
-        for folder in shelf.iterdir():
-            try:
-                kept.append((folder.stat().st_mtime_ns, _size_under(folder), folder))
-            except OSError:  # removed meanwhile (Gradio's sweep)
-                continue
-        kept.sort()
-        held = sum(size for _, size, _ in kept)
-        while kept and (len(kept) >= MAX_DOWNLOADS or held > MAX_DOWNLOAD_BYTES):
-            _, size, oldest = kept.pop(0)
+        shelf = upload_folder() / DOWNLOADS
+        held = sum(n for _, n in _KEPT)
+        while _KEPT and (len(_KEPT) >= MAX_DOWNLOADS or held + size > MAX_DOWNLOAD_BYTES):
+            oldest, n = _KEPT.popleft()
             shutil.rmtree(oldest, ignore_errors=True)
-            held -= size
-        return Path(tempfile.mkdtemp(prefix=prefix, dir=shelf)) / name
+            held -= n
+        shelf.mkdir(parents=True, exist_ok=True)
+        folder = Path(tempfile.mkdtemp(prefix=prefix, dir=shelf))
+        _KEPT.append((folder, size))
+    paths = []
+    for name, data in files.items():
+        paths.append(folder / name)
+        paths[-1].write_bytes(data)
+    return paths
 
 
 class RunFolder:

@@ -5,14 +5,13 @@ The translations (Milvus, Elasticsearch, OpenSearch) come from ``hybrid.config.e
 
 from __future__ import annotations
 
-import shutil
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Mapping
 
 from hybrid.config import Config, dumps, export_all
 from hybrid.redact import hide_paths
-from server.uploads import new_download
+from server.uploads import save_download
 
 FILE_NAME = "hybrid-setting.json"
 
@@ -51,14 +50,11 @@ def write_setting(config: Config, report: Mapping[str, Any] | None = None, used_
     Returns:
         The files' paths: the setting file first.
     """
-    # in the server's upload folder (gone when the server stops), among at most MAX_DOWNLOADS (server.uploads)
-    path = new_download(FILE_NAME, "export-")
-    path.write_text(dumps(export_all(config, report, used_model)), encoding="utf-8")
-    files = [str(path)]
+    files = {FILE_NAME: dumps(export_all(config, report, used_model)).encode("utf-8")}
     if dictionary and config.tokenizer.user_dict == Path(dictionary).name != FILE_NAME:
-        files.append(str(path.with_name(Path(dictionary).name)))
-        shutil.copyfile(dictionary, files[-1])
-    return files
+        files[Path(dictionary).name] = Path(dictionary).read_bytes()
+    # in the server's upload folder (gone when the server stops), among the downloads it keeps (server.uploads)
+    return [str(path) for path in save_download("export-", files)]
 
 
 def loaded_model(service) -> str | None:

@@ -20,7 +20,7 @@ from hybrid.redact import hide_paths
 from hybrid.semantic import Embedder
 from hybrid.service import FAILED, LOADING, OFF, READY, ModelService
 from server.settings import DEFAULT_API_SETTINGS, MAX_UPLOAD_BYTES
-from server.uploads import is_received_upload, new_download
+from server.uploads import is_received_upload, save_download
 
 from . import format as fmt
 from . import plots, share
@@ -625,8 +625,7 @@ class DemoHandlers:
         if not n:
             return gr.File(value=None, visible=False), fmt.notice_html(text("judge_none", lang), error=True)
         entries = self.entries(kb_text, split)
-        path = new_download("judgements.zip", "judgements-")
-        path.write_bytes(judging.to_zip(judgements, entries))
+        path, = save_download("judgements-", {"judgements.zip": judging.to_zip(judgements, entries)})
         return (gr.File(value=str(path), visible=True),
                 fmt.notice_html(text("judge_downloaded", lang, n=n, q=len(judgements or {}), docs=len(entries))))
 
