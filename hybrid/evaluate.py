@@ -29,7 +29,7 @@ from .metrics import (bootstrap_ci, jaccard_at_k, mean_scores, ndcg_at_k, paired
 from .rerank import Reranker
 from .semantic import Embedder
 from .settings import DEFAULT_SETTINGS, Settings
-from .tokenize import Tokenizer, TokenizerSettings
+from .tokenize import Tokenizer, TokenizerSettings, fold_script, normalize
 from . import weight_model
 from .weight_model import features
 
@@ -288,9 +288,10 @@ def labelled_set_from_pairs(pairs: Iterable[Sequence[str]], name: str = "uploade
 
 def pairs_in_knowledge_base(labelled: LabelledSet, entries: Sequence[str]) -> LabelledSet:
     """A set of (query, relevant text) pairs searched in a knowledge base: its corpus is every entry of
-    ``entries`` (ids ``kb1``, ``kb2``, ...), and a relevant text that is no entry (compared without the spaces
-    around it) is added to it, so that the scores are those of the knowledge base, not of the relevant texts
-    alone.
+    ``entries`` (ids ``kb1``, ``kb2``, ...), and a relevant text that is no entry is added to it, so that the
+    scores are those of the knowledge base, not of the relevant texts alone. A text is the same entry whatever its
+    whitespace, width, case and Traditional/Simplified script (``_same_text``), as a person copying it would
+    expect.
 
     Args:
         labelled: the set ``labelled_set_from_pairs`` made (its documents are the relevant texts).
@@ -301,15 +302,22 @@ def pairs_in_knowledge_base(labelled: LabelledSet, entries: Sequence[str]) -> La
     documents = [Document(f"kb{i + 1}", text) for i, text in enumerate(entries)]
     by_text: dict[str, str] = {}
     for doc in documents:
-        by_text.setdefault(doc.text.strip(), doc.id)
+        by_text.setdefault(_same_text(doc.text), doc.id)
     renamed = {}
     for doc in labelled.documents:
-        if doc.text.strip() not in by_text:
-            by_text[doc.text.strip()] = doc.id
+        key = _same_text(doc.text)
+        if key not in by_text:
+            by_text[key] = doc.id
             documents.append(doc)
-        renamed[doc.id] = by_text[doc.text.strip()]
+        renamed[doc.id] = by_text[key]
     qrels = {qid: {renamed[d]: g for d, g in judged.items()} for qid, judged in labelled.qrels.items()}
     return LabelledSet(labelled.name, tuple(documents), labelled.queries, qrels)
+
+
+def _same_text(text: str) -> str:
+    """What two texts share when they are the same entry: without whitespace, full-width and case folded, in
+    Simplified script."""
+    return fold_script("".join(normalize(text).split()))
 
 
 def parse_pairs_csv(text: str, name: str = "uploaded") -> LabelledSet:

@@ -50,6 +50,14 @@ def test_csv_pairs_are_searched_in_the_search_tabs_knowledge_base(tmp_path):
     assert report["docs"] == 9
     # no knowledge base in the search tab: the relevant texts alone, as before
     assert len(parse_upload([path]).documents) == 3
+    # the same entry written with other spaces, width, case or script is that entry (found by the second review:
+    # each was added as a new document and the entry counted as not relevant: 0.631 where retrieval was perfect)
+    kb = ["笔记本电脑黑屏怎么办", "Dell XPS 13 黑屏", "電腦開機很慢", "打印机卡纸"]
+    path.write_text("query,relevant\n黑屏,笔记本电脑 黑屏怎么办\n戴尔黑屏,ｄｅｌｌ ＸＰＳ １３ 黑屏\n开机慢,电脑开机很慢\n",
+                    encoding="utf-8")
+    labelled = parse_upload([path], documents=kb)
+    assert [d.text for d in labelled.documents] == kb
+    assert [sorted(labelled.qrels[qid]) for qid, _ in labelled.queries] == [["kb1"], ["kb2"], ["kb3"]]
 
 
 @pytest.mark.parametrize("names,message", [
