@@ -209,5 +209,13 @@ def test_values_outside_a_controls_choices_are_refused_without_a_traceback(runni
         assert "not in the list of choices" in json.dumps(done[-1], ensure_ascii=False)
         checked.add(kinds[target])
     assert checked == {"dropdown", "radio", "checkboxgroup"}
+    # a list of valid choices where a dropdown takes one value (Gradio let it through: a TypeError in the handler)
+    for dep in cfg["dependencies"]:
+        dropdowns = [i for i in dep["inputs"] if kinds.get(i) == "dropdown" and values.get(i)]
+        if not dropdowns or not dep.get("backend_fn"):
+            continue
+        data = [[values[i]] if i == dropdowns[0] else values.get(i) for i in dep["inputs"]]
+        done = [m for m in join(running.url, dep["id"], data, uuid.uuid4().hex) if m.get("msg") == "process_completed"]
+        assert done and not done[-1]["success"] and "takes one value, not a list" in json.dumps(done[-1]), dep["id"]
     err = capfd.readouterr().err
     assert "Traceback" not in err and "not in the list of choices" not in err, err[-3000:]

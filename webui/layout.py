@@ -150,10 +150,21 @@ class _QuietChoices:
 
 
 class Dropdown(_QuietChoices, gr.Dropdown):
-    """``gr.Dropdown``; a forged value outside its choices leaves no traceback in the log."""
+    """``gr.Dropdown``; a forged value outside its choices, or a list where it takes one value, leaves no traceback
+    in the log (Gradio passed a list of choices through to the handler, which failed on it)."""
 
     def get_block_name(self) -> str:
         return "dropdown"
+
+    def preprocess(self, payload: Any) -> Any:
+        """Gradio's value for ``payload``.
+
+        Raises:
+            gr.Error: ``payload`` is not among the choices, or is a list and the dropdown takes one value.
+        """
+        if isinstance(payload, list) and not self.multiselect:
+            raise gr.Error(f"{self.label or 'this dropdown'} takes one value, not a list", print_exception=False)
+        return super().preprocess(payload)
 
 
 class Radio(_QuietChoices, gr.Radio):
