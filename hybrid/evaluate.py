@@ -937,6 +937,7 @@ _BASELINE_COLOR, _DEFAULT_COLOR = "#6b7280", "#111827"
 _MIN_SPAN = 0.15  # the y axis spans at least this much of nDCG's [0, 1]
 _LABEL_ROOM = 0.15  # room below the lowest and above the highest value (a share of their span): two label lines
 _LABELS_APART = 0.07  # two baselines closer than this share of the axis would print their labels on each other
+_LABEL_LINE = 0.06  # the height of one line of a label, as a share of the axis (a 450-pixel figure)
 
 
 def line_style(index: int) -> tuple[str, str, str]:
@@ -963,11 +964,13 @@ def y_range(values: Iterable[float]) -> list[float] | None:
 
 
 def baseline_labels(values: Mapping[str, float], label: Callable[[str, float], str],
-                    axis: Sequence[float] | None) -> list[tuple[float, str]]:
-    """The labels of the horizontal baselines as (y, text), each drawn under its line: baselines too close for
-    two labels (``_LABELS_APART`` of the axis) share one, under the lower line, naming each value on a line of its
+                    axis: Sequence[float] | None) -> list[tuple[float, str, str]]:
+    """The labels of the horizontal baselines as (y, text, "top" or "bottom": the label's edge on the line), each
+    drawn under its line, or over it where the axis ends too close below (a baseline at 0): baselines too close
+    for two labels (``_LABELS_APART`` of the axis) share one, at the lower line, naming each value on a line of its
     own (narrow enough for a phone)."""
-    apart = _LABELS_APART * ((axis[1] - axis[0]) if axis else 1.0)
+    span = (axis[1] - axis[0]) if axis else 1.0
+    apart = _LABELS_APART * span
     order = list(values)
     groups: list[list[str]] = []
     for name in sorted(values, key=lambda n: -values[n]):
@@ -975,8 +978,14 @@ def baseline_labels(values: Mapping[str, float], label: Callable[[str, float], s
             groups[-1].append(name)
         else:
             groups.append([name])
-    return [(values[group[-1]], "<br>".join(label(name, values[name]) for name in sorted(group, key=order.index)))
-            for group in groups]
+    out = []
+    for group in groups:
+        y = values[group[-1]]
+        room = (y - axis[0]) if axis else y
+        under = room >= _LABEL_LINE * span * len(group)
+        out.append((y, "<br>".join(label(name, values[name]) for name in sorted(group, key=order.index)),
+                    "top" if under else "bottom"))
+    return out
 
 
 def _only(name: str, value: float) -> str:
@@ -1018,8 +1027,8 @@ def make_figure(report: Mapping[str, Any], label: Callable[[str, float], str] = 
         fig.add_trace(go.Scatter(x=[config["alpha"]], y=[value], mode="markers", marker_symbol=symbol,
                                  marker_size=size, marker_color=_DEFAULT_COLOR, name=name, cliponaxis=False))
     axis = y_range([*shown, *baselines.values(), *(value for value, *_ in marks)])
-    for y, words in baseline_labels(baselines, label, axis):
-        fig.add_annotation(text=words, x=1, xref="x domain", xanchor="right", y=y, yref="y", yanchor="top",
+    for y, words, edge in baseline_labels(baselines, label, axis):
+        fig.add_annotation(text=words, x=1, xref="x domain", xanchor="right", y=y, yref="y", yanchor=edge,
                            showarrow=False)
     fig.update_layout(title=f"{report['dataset']}: nDCG@{PRIMARY_K} against alpha ({report['model']})",
                       xaxis_title="alpha (semantic weight)", yaxis_title=f"nDCG@{PRIMARY_K}",
