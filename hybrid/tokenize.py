@@ -141,12 +141,26 @@ def _built(key: str | None, fold: bool, entries: list[tuple[str, str | None, str
         with _JIEBA_LOCK:  # two first callers may both have built one: all use the first kept
             return _JIEBA_INSTANCES.setdefault(fold, instance)
     for word, freq, tag in entries:  # as jieba's load_userdict does with each line
-        instance.add_word(word, freq, tag)
+        if freq is not None and int(freq) == 0:
+            _remove_word(instance, word, tag)
+        else:
+            instance.add_word(word, freq, tag)
     with _JIEBA_LOCK:
         kept = _USER_DICT_INSTANCES.get((key, fold))
         if kept is None:
             _USER_DICT_INSTANCES[(key, fold)] = kept = instance
         return kept
+
+
+def _remove_word(instance: jieba.Tokenizer, word: str, tag: str | None) -> None:
+    """What jieba's ``add_word(word, 0)`` does to ``instance`` (the word no longer cut out from its dictionary),
+    without its ``finalseg.add_force_split(word)``: that writes to a set shared by every jieba of the process and
+    never emptied, so one visitor's dictionary would change every other visitor's segmentation until a restart."""
+    instance.FREQ[word] = 0
+    if tag:
+        instance.user_word_tag_tab[word] = tag
+    for end in range(1, len(word) + 1):
+        instance.FREQ.setdefault(word[:end], 0)
 
 
 def _read_user_dict(path: str | Path) -> str:

@@ -328,3 +328,21 @@ def test_a_dictionary_being_built_holds_its_place_against_the_limit(tmp_path, mo
         release.set()
         first.join(60)
     assert built["a"].tokenize("电池说明甲") == ["电池说明甲"] and not tk._BUILDING
+
+
+def test_a_frequency_of_0_removes_the_word_for_that_dictionary_alone(tmp_path):
+    """Found by the third attacker review: jieba's add_word(word, 0) also adds the word to finalseg's force-split
+    set, shared by the whole process and never emptied: a 9-byte dictionary "李小福 0" made every visitor's
+    search split 李小福 into 李 小 福 until a restart. The word is now removed from that dictionary's jieba only."""
+    from jieba import finalseg
+
+    before = Tokenizer(mode="precise", fold=False).tokenize("李小福是创新办主任")
+    assert "李小福" in before  # jieba's HMM finds the name
+    path = tmp_path / "remove.txt"
+    path.write_text("李小福 0\n创新办 3 i\n", encoding="utf-8")
+    forced = set(finalseg.Force_Split_Words)
+    own = Tokenizer(mode="precise", fold=False, user_dict=path)
+    own.tokenize("李小福是创新办主任")
+    assert finalseg.Force_Split_Words == forced
+    assert own._jieba.FREQ["李小福"] == 0 and own._jieba.FREQ["创新办"] == 3
+    assert Tokenizer(mode="precise", fold=False).tokenize("李小福是创新办主任") == before  # everyone else's
