@@ -625,6 +625,9 @@ class DemoHandlers:
         if not n:
             return gr.File(value=None, visible=False), fmt.notice_html(text("judge_none", lang), error=True)
         entries = self.entries(kb_text, split)
+        problem = self._size_problem(entries, lang)  # what the page would index, and no more, goes in the zip
+        if problem is not None:
+            return gr.File(value=None, visible=False), fmt.notice_html(problem, error=True)
         path, = save_download("judgements-", {"judgements.zip": judging.to_zip(judgements, entries)})
         return (gr.File(value=str(path), visible=True),
                 fmt.notice_html(text("judge_downloaded", lang, n=n, q=len(judgements or {}), docs=len(entries))))

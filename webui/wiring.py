@@ -185,8 +185,9 @@ def wire_judging(page: Page, h: DemoHandlers) -> None:
     for column in page.results.columns:
         column.click(h.judge, [page.judgements, page.engine, kb.kb, kb.split, page.language],
                      [page.judgements, j.message], **JUDGING).then(**redraw)
+    # a zip of up to the page's largest knowledge base: in the search group, whose turns are bounded
     j.download.click(h.judgements_zip, [page.judgements, kb.kb, kb.split, page.language], [j.file, j.message],
-                     **CHEAP)
+                     show_progress="hidden", **SEARCHING)
     j.upload.upload(h.load_judgements, [j.upload, page.judgements, kb.kb, kb.split, page.language],
                     [page.judgements, kb.kb, kb.sample, page.query.examples, kb.undo_text, kb.undo, j.message],
                     **JUDGING).then(**redraw)
