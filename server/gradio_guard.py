@@ -97,6 +97,7 @@ class GradioGuard:
                 return
             receive = replay(body, receive)
             data, error = _strict_json(body)
+            error = error or _too_many_values(data)
             status = 400
             if error is None and isinstance(data, dict):
                 error = _bad_session(data.get("session_hash"))
@@ -271,6 +272,28 @@ def _strict_json(body: bytes) -> tuple[object, str | None]:
         return None, "the JSON body is nested too deeply: send the event's values as Gradio's client does"
     except ValueError:
         return None, None
+
+
+# Gradio keeps an event's input values in the session before a component checks them (gradio/blocks.py), so a
+# forged value of millions of JSON values stayed held for as long as the session (78 MB for one 11 MB body). The
+# page's events carry a few values (a knowledge base is one string); gradio_client's search at most 1,000 texts.
+MAX_JSON_VALUES = 100_000
+
+
+def _too_many_values(data: object) -> str | None:
+    """Why ``data`` (a parsed JSON body) holds more values than any event of the page's (None: it does not)."""
+    count, stack = 0, [data]
+    while stack:
+        item = stack.pop()
+        count += 1
+        if count > MAX_JSON_VALUES:
+            return (f"the JSON body holds more than {MAX_JSON_VALUES:,} values; the page's events and its search "
+                    "endpoint take far fewer")
+        if isinstance(item, dict):
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+    return None
 
 
 def _bad_session(session: object, name: str = "session_hash") -> str | None:

@@ -217,6 +217,16 @@ def test_values_outside_a_controls_choices_are_refused_without_a_traceback(runni
         data = [[values[i]] if i == dropdowns[0] else values.get(i) for i in dep["inputs"]]
         done = [m for m in join(running.url, dep["id"], data, uuid.uuid4().hex) if m.get("msg") == "process_completed"]
         assert done and not done[-1]["success"] and "takes one value, not a list" in json.dumps(done[-1]), dep["id"]
+    # other shapes are refused before Gradio writes the whole value into its message (25 MB took 4 s)
+    for forged, kind in (({"a": list(range(50_000))}, "dropdown"), ({"x": 1}, "radio"), ([["zscore"]], "checkboxgroup"),
+                         (True, "radio")):
+        dep = next(d for d in cfg["dependencies"] if d.get("backend_fn")
+                   and any(kinds.get(i) == kind for i in d["inputs"]))
+        target = next(i for i in dep["inputs"] if kinds.get(i) == kind)
+        data = [forged if i == target else values.get(i) for i in dep["inputs"]]
+        done = [m for m in join(running.url, dep["id"], data, uuid.uuid4().hex) if m.get("msg") == "process_completed"]
+        assert done and not done[-1]["success"] and "this control takes" in json.dumps(done[-1], ensure_ascii=False)
+        assert "50000" not in json.dumps(done[-1]) and len(json.dumps(done[-1])) < 2000
     err = capfd.readouterr().err
     assert "Traceback" not in err and "not in the list of choices" not in err, err[-3000:]
 

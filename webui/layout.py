@@ -130,6 +130,17 @@ class BoundedSlider(gr.Slider):
         return super().preprocess(min(max(float(payload), self.minimum), self.maximum))
 
 
+def _shape_fits(payload: Any, many: bool) -> bool:
+    """Whether ``payload`` has the shape of a choice control's value: one text or number, or (``many``) a list of
+    them; None (nothing chosen) fits both."""
+    def one(value: Any) -> bool:
+        return isinstance(value, (str, int, float)) and not isinstance(value, bool)
+
+    if payload is None:
+        return True
+    return isinstance(payload, list) and all(map(one, payload)) if many else one(payload)
+
+
 class _QuietChoices:
     """Refuses a value outside the choices as Gradio does, without printing a traceback to the server's log.
 
@@ -143,6 +154,10 @@ class _QuietChoices:
         Raises:
             gr.Error: ``payload`` is not among the choices (not printed in the log).
         """
+        if not _shape_fits(payload, many=isinstance(self, gr.CheckboxGroup) or getattr(self, "multiselect", False)):
+            # refused before Gradio's own check, which writes the whole value into its message (4 s for 25 MB)
+            raise gr.Error("this control takes " + ("a list of its choices" if isinstance(self, gr.CheckboxGroup)
+                                                    else "one of its choices"), print_exception=False)
         try:
             return super().preprocess(payload)  # type: ignore[misc]
         except gr.Error as exc:
