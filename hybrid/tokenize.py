@@ -74,14 +74,18 @@ class UserDictLimitError(RuntimeError):
 
 
 class UserDictLineError(ValueError):
-    """A user dictionary line jieba must not read: a word longer than ``MAX_USER_WORD_CHARS`` (``problem``
-    "word") or a frequency of more than ``MAX_USER_WORD_FREQ_DIGITS`` digits ("frequency"), on ``line`` (from 1)."""
+    """A user dictionary line jieba must not read, on ``line`` (from 1): a word longer than ``MAX_USER_WORD_CHARS``
+    (``problem`` "word"), a frequency of more than ``MAX_USER_WORD_FREQ_DIGITS`` digits ("frequency"), or the
+    frequency 0 ("zero": jieba removes such a word for every tokenizer of the process, in a set it never empties).
+    """
 
     def __init__(self, path: str | Path, line: int, problem: str, size: int) -> None:
-        most = MAX_USER_WORD_CHARS if problem == "word" else MAX_USER_WORD_FREQ_DIGITS
-        what = (f"a word of {size} characters (at most {most}: a dictionary entry is one word, such as a product "
-                f"name or a code)" if problem == "word" else
-                f"a frequency of {size} digits (at most {most}; jieba's own frequencies have at most 6)")
+        most = {"word": MAX_USER_WORD_CHARS, "frequency": MAX_USER_WORD_FREQ_DIGITS}.get(problem, 0)
+        what = {"word": f"a word of {size} characters (at most {most}: a dictionary entry is one word, such as a "
+                        "product name or a code)",
+                "frequency": f"a frequency of {size} digits (at most {most}; jieba's own frequencies have at most 6)",
+                "zero": "the frequency 0, which in jieba removes a word for every user of this process until it "
+                        "restarts; leave the line out (a user dictionary adds words that must stay whole)"}[problem]
         super().__init__(f"jieba user dictionary {path}, line {line}: {what}")
         self.line, self.problem, self.size, self.most = line, problem, size, most
 
@@ -140,27 +144,13 @@ def _built(key: str | None, fold: bool, entries: list[tuple[str, str | None, str
     if key is None:
         with _JIEBA_LOCK:  # two first callers may both have built one: all use the first kept
             return _JIEBA_INSTANCES.setdefault(fold, instance)
-    for word, freq, tag in entries:  # as jieba's load_userdict does with each line
-        if freq is not None and int(freq) == 0:
-            _remove_word(instance, word, tag)
-        else:
-            instance.add_word(word, freq, tag)
+    for word, freq, tag in entries:  # as jieba's load_userdict does with each line (none has frequency 0)
+        instance.add_word(word, freq, tag)
     with _JIEBA_LOCK:
         kept = _USER_DICT_INSTANCES.get((key, fold))
         if kept is None:
             _USER_DICT_INSTANCES[(key, fold)] = kept = instance
         return kept
-
-
-def _remove_word(instance: jieba.Tokenizer, word: str, tag: str | None) -> None:
-    """What jieba's ``add_word(word, 0)`` does to ``instance`` (the word no longer cut out from its dictionary),
-    without its ``finalseg.add_force_split(word)``: that writes to a set shared by every jieba of the process and
-    never emptied, so one visitor's dictionary would change every other visitor's segmentation until a restart."""
-    instance.FREQ[word] = 0
-    if tag:
-        instance.user_word_tag_tab[word] = tag
-    for end in range(1, len(word) + 1):
-        instance.FREQ.setdefault(word[:end], 0)
 
 
 def _read_user_dict(path: str | Path) -> str:
@@ -186,8 +176,8 @@ def _user_dict_entries(text: str, path: str | Path) -> list[tuple[str, str | Non
     what is checked here is what jieba is given (``_built`` adds these entries, not the file).
 
     Raises:
-        UserDictLineError: a word longer than ``MAX_USER_WORD_CHARS`` or a frequency longer than
-            ``MAX_USER_WORD_FREQ_DIGITS`` (its line counted from 1).
+        UserDictLineError: a word longer than ``MAX_USER_WORD_CHARS``, a frequency longer than
+            ``MAX_USER_WORD_FREQ_DIGITS``, or the frequency 0 (its line counted from 1).
     """
     entries = []
     for number, raw in enumerate(text.encode("utf-8").split(b"\n"), 1):
@@ -200,6 +190,8 @@ def _user_dict_entries(text: str, path: str | Path) -> list[tuple[str, str | Non
         freq = freq.strip() if freq is not None else None
         if freq is not None and len(freq) > MAX_USER_WORD_FREQ_DIGITS:
             raise UserDictLineError(path, number, "frequency", len(freq))
+        if freq is not None and int(freq) == 0:
+            raise UserDictLineError(path, number, "zero", 0)
         entries.append((word, freq, tag.strip() if tag is not None else None))
     return entries
 

@@ -44,7 +44,8 @@ ORPHAN_GRACE_S = 20.0
 _FILE = re.compile(rf"^{_PREFIX}/file[=/]")
 # POSTs whose JSON body Gradio reads (an event, a cancel, an MCP message): read here first, so a NaN, an Infinity or a long
 # session id is refused before Gradio keeps or chokes on it.
-_JSON_POST = re.compile(rf"^{_PREFIX}/(?:queue/join|cancel|reset|(?:run|api|call|call/v2)/[^/]+|mcp(?:/[^/]*)?)/?$")
+_JSON_POST = re.compile(rf"^{_PREFIX}/(?:queue/join|cancel|reset|(?:run|api|call|call/v2)/[^/]+|mcp(?:/.*)?)/?$",
+                        re.DOTALL)  # every POST under mcp/: its SSE messages route takes any path below it
 # Gradio's page makes an 11-character session id, gradio_client a uuid4 (36): Gradio keeps every session id (and
 # upload id) it is given in its tables (some without a size cap), so a long one would pin its length in memory.
 _SESSION = re.compile(r"[A-Za-z0-9_-]{1,64}")

@@ -333,12 +333,17 @@ def test_mcp_messages_with_numbers_python_cannot_read_or_deep_nesting_are_400_wi
     headers = {"Accept": "application/json, text/event-stream", "Content-Type": "application/json"}
     call = '{"jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": {"name": "reverse", "arguments": %s}}'
     try:
+        # the SSE transport's messages route takes any path below it (fourth review: /messages/x/y got past)
+        routes = ("/gradio_api/mcp/", "/gradio_api/mcp/messages/?session_id=abc",
+                  "/gradio_api/mcp/messages/x/y?session_id=abc")
         for body, said in ((call % ('{"s": ' + "9" * 5000 + "}"), "a number of 5000 digits"),
                            (call % ('{"s": -' + "9" * 4301 + "}"), "a number of 4301 digits"),
                            (call % ("[" * 3000 + "]" * 3000), "nested too deeply"),
-                           (call % '{"s": NaN}', "NaN")):
-            r = httpx.post(f"{running.url}/gradio_api/mcp/", content=body, headers=headers, timeout=30)
-            assert r.status_code == 400 and said in r.json()["message"], (r.status_code, r.text[:300])
+                           (call % '{"s": NaN}', "NaN"),
+                           (call % json.dumps({"s": [0] * 100_001}), "more than 100,000 values")):
+            for route in routes:
+                r = httpx.post(f"{running.url}{route}", content=body, headers=headers, timeout=30)
+                assert r.status_code == 400 and said in r.json()["message"], (route, r.status_code, r.text[:300])
         # 4,300 digits is a number Python reads: the guard lets it through to MCP (which answers it)
         r = httpx.post(f"{running.url}/gradio_api/mcp/", content=call % ('{"s": ' + "9" * 4300 + "}"),
                        headers=headers, timeout=30)

@@ -330,19 +330,23 @@ def test_a_dictionary_being_built_holds_its_place_against_the_limit(tmp_path, mo
     assert built["a"].tokenize("电池说明甲") == ["电池说明甲"] and not tk._BUILDING
 
 
-def test_a_frequency_of_0_removes_the_word_for_that_dictionary_alone(tmp_path):
-    """Found by the third attacker review: jieba's add_word(word, 0) also adds the word to finalseg's force-split
-    set, shared by the whole process and never emptied: a 9-byte dictionary "李小福 0" made every visitor's
-    search split 李小福 into 李 小 福 until a restart. The word is now removed from that dictionary's jieba only."""
+def test_a_frequency_of_0_is_refused_and_changes_no_one_elses_segmentation(tmp_path):
+    """Found by the third attacker review: jieba's add_word(word, 0) puts the word in finalseg's force-split set,
+    shared by the whole process and never emptied: a 9-byte dictionary "李小福 0" made every visitor's search split
+    李小福 into 李 小 福 until a restart. Removing it for one jieba alone does not hold with the HMM on (the fourth
+    review: 北京 came back glued), so such a line is refused, naming it, before jieba reads anything."""
     from jieba import finalseg
+
+    from hybrid.tokenize import UserDictLineError
 
     before = Tokenizer(mode="precise", fold=False).tokenize("李小福是创新办主任")
     assert "李小福" in before  # jieba's HMM finds the name
-    path = tmp_path / "remove.txt"
-    path.write_text("李小福 0\n创新办 3 i\n", encoding="utf-8")
     forced = set(finalseg.Force_Split_Words)
-    own = Tokenizer(mode="precise", fold=False, user_dict=path)
-    own.tokenize("李小福是创新办主任")
+    for zero in ("0", "000"):
+        path = tmp_path / f"remove-{zero}.txt"
+        path.write_text(f"创新办 3 i\n李小福 {zero}\n", encoding="utf-8")
+        for read in (user_dict_words, lambda p: Tokenizer(user_dict=p), lambda p: Tokenizer(user_dict=p, fold=False)):
+            with pytest.raises(UserDictLineError, match="line 2: the frequency 0, which in jieba removes a word"):
+                read(path)
     assert finalseg.Force_Split_Words == forced
-    assert own._jieba.FREQ["李小福"] == 0 and own._jieba.FREQ["创新办"] == 3
     assert Tokenizer(mode="precise", fold=False).tokenize("李小福是创新办主任") == before  # everyone else's

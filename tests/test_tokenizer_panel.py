@@ -58,6 +58,9 @@ def _write(folder, name, data):
      "第 2 行的词有 50000 个字符，最多 40 个", "line 2 holds a word of 50000 characters, at most 40 are taken"),
     (lambda up, out: _write(up, "freq.txt", ("词 " + "9" * 5000 + "\n").encode("utf-8")),
      "第 1 行的词频有 5000 位数字，最多 9 位", "line 1 gives a frequency of 5000 digits, at most 9 are taken"),
+    # jieba removes a word of frequency 0 for every tokenizer of the process, until it restarts
+    (lambda up, out: _write(up, "zero.txt", "北京 0 ns\n".encode("utf-8")),
+     "第 1 行的词频是 0。jieba 会因此对本服务器的所有用户删去这个词", "line 1 gives the frequency 0, with which jieba"),
 ])
 def test_a_refused_dictionary_leaves_the_engine_and_says_why_in_the_pages_language(setup, tmp_path, make, zh, en):
     h, engine, uploads = setup

@@ -676,10 +676,12 @@ TEXTS["zh"].update({
                          "例如 GBK 文件可用 `iconv -f gbk -t utf-8 旧文件 > 新文件` 转换。",
     "tok_dict_too_big": "用户词典无法读取：文件有 {size} 字节，最多 {most} 字节。词典是词表（每行一个词），不是语料。",
     "tok_dict_not_received": "用户词典无法读取：这不是本页面收到的上传文件。请用上传框重新上传。",
-    "tok_dict_long_word": "用户词典无法读取：第 {line} 行的词有 {size} 个字符，最多 {most} 个。词典每行一个词"
+    "tok_dict_line_word": "用户词典无法读取：第 {line} 行的词有 {size} 个字符，最多 {most} 个。词典每行一个词"
                           "（产品名、型号），不是句子或段落。",
-    "tok_dict_long_frequency": "用户词典无法读取：第 {line} 行的词频有 {size} 位数字，最多 {most} 位"
+    "tok_dict_line_frequency": "用户词典无法读取：第 {line} 行的词频有 {size} 位数字，最多 {most} 位"
                                "（jieba 自带词典的词频最多 6 位）。",
+    "tok_dict_line_zero": "用户词典无法读取：第 {line} 行的词频是 0。jieba 会因此对本服务器的所有用户删去这个词，直到服务器重启；"
+                          "请删掉这一行（用户词典用来添加必须保持完整的词）。",
     "tok_dict_limit": "用户词典暂时不能使用：服务器上同时使用的词典已达上限（每个约占 64 MB 内存）。"
                       "请稍后再试，或不上传词典。",
     "query_tokens_line": "查询词元：{tokens}",
@@ -702,11 +704,14 @@ TEXTS["en"].update({
                         "dictionary is a word list (one word per line), not a corpus.",
     "tok_dict_not_received": "cannot read the user dictionary: it is not a file this page received. Upload it again "
                              "with the upload box.",
-    "tok_dict_long_word": "cannot read the user dictionary: line {line} holds a word of {size} characters, at most "
+    "tok_dict_line_word": "cannot read the user dictionary: line {line} holds a word of {size} characters, at most "
                           "{most} are taken. A dictionary holds one word per line (product names, codes), not "
                           "sentences or paragraphs.",
-    "tok_dict_long_frequency": "cannot read the user dictionary: line {line} gives a frequency of {size} digits, at "
+    "tok_dict_line_frequency": "cannot read the user dictionary: line {line} gives a frequency of {size} digits, at "
                                "most {most} are taken (jieba's own frequencies have at most 6).",
+    "tok_dict_line_zero": "cannot read the user dictionary: line {line} gives the frequency 0, with which jieba "
+                          "removes a word for every user of this server until it restarts. Leave the line out (a "
+                          "user dictionary adds words that must stay whole).",
     "tok_dict_limit": "the user dictionary cannot be used now: this server holds as many dictionaries at once as it "
                       "can (each takes about 64 MB of memory). Try again later, or search without one.",
     "query_tokens_line": "Query tokens: {tokens}",

@@ -115,7 +115,7 @@ def apply_tokenizer(h: DemoHandlers, engine: HybridEngine | None, kb_text: str |
         return engine, text("tok_dict_limit", lang)
     except UserDictLineError as exc:
         log.warning("user dictionary refused: %s", exc)
-        return engine, text(f"tok_dict_long_{exc.problem}", lang, line=exc.line, size=exc.size, most=exc.most)
+        return engine, text(f"tok_dict_line_{exc.problem}", lang, line=exc.line, size=exc.size, most=exc.most)
     except (OSError, ValueError) as exc:
         log.warning("user dictionary refused: %s", exc)
         return engine, text("tok_dict_error", lang, error=str(exc))
