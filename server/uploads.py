@@ -80,10 +80,10 @@ def save_download(prefix: str, files: Mapping[str, bytes]) -> list[Path]:
         shelf.mkdir(parents=True, exist_ok=True)
         folder = Path(tempfile.mkdtemp(prefix=prefix, dir=shelf))
         _KEPT.append((folder, size))
-    paths = []
-    for name, data in files.items():
-        paths.append(folder / name)
-        paths[-1].write_bytes(data)
+        paths = []  # written under the lock: no other save removes the folder while it is being filled
+        for name, data in files.items():
+            paths.append(folder / name)
+            paths[-1].write_bytes(data)
     return paths
 
 
