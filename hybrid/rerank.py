@@ -11,7 +11,7 @@ from typing import Protocol, Sequence, runtime_checkable
 import numpy as np
 
 from .device import cuda_available, load_on_device, resolve_device, run_in_batches
-from .hub import unreachable
+from .hub import reach
 from .semantic import ModelLoadError
 
 logger = logging.getLogger(__name__)
@@ -119,15 +119,16 @@ def _check_local_folder(name: str) -> None:
                                 f"a reranker was saved to, a hub id (namespace/name) or a short name: {aliases}.")
 
 
-def _saved_model_type(model: str) -> str | None:
-    """The sentence-transformers model type a checkpoint was saved as (None: saved by transformers alone)."""
+def _saved_model_type(model: str, local_files_only: bool = False) -> str | None:
+    """The sentence-transformers model type a checkpoint was saved as (None: saved by transformers alone);
+    ``local_files_only``: read the local cache only (the hub out of reach)."""
     import json
 
     from sentence_transformers.util import load_file_path
 
-    if load_file_path(model, "modules.json") is None:
+    if load_file_path(model, "modules.json", local_files_only=local_files_only) is None:
         return None
-    config = load_file_path(model, "config_sentence_transformers.json")
+    config = load_file_path(model, "config_sentence_transformers.json", local_files_only=local_files_only)
     if config is None:
         return "SentenceTransformer"
     with open(config, encoding="utf-8") as f:
@@ -182,24 +183,25 @@ class CrossEncoderReranker:
                                     f"({exc}). Install the project requirements.") from exc
 
         def build(model_kwargs: dict | None):
-            saved_as = _saved_model_type(model)
+            saved_as = _saved_model_type(model, local)
             if saved_as not in (None, "CrossEncoder"):
                 # sentence-transformers would convert it silently and score with an untrained head.
                 raise RerankerLoadError(
                     f"{model!r} is a sentence-transformers {saved_as} model (an embedding model), not a reranker. "
                     "Use a Qwen3-Reranker (" + ", ".join(sorted(RERANKER_ALIASES)) + ") or a folder holding one.")
-            config = AutoConfig.from_pretrained(model)
+            config = AutoConfig.from_pretrained(model, local_files_only=local)
             is_qwen3 = getattr(config, "model_type", None) == "qwen3"
             # A Qwen3 checkpoint may ship the chat LLM's template (which would pass the roles through
             # unrendered) or none (then the bare pair is scored): install the official prompt instead.
             processor_kwargs = {"chat_template": QWEN3_CHAT_TEMPLATE} if is_qwen3 else None
-            return CrossEncoder(model, device=device, model_kwargs=model_kwargs,
+            return CrossEncoder(model, device=device, model_kwargs=model_kwargs, local_files_only=local,
                                 processor_kwargs=processor_kwargs), is_qwen3
 
-        reason = unreachable(model)
-        if reason is not None:  # said at once, not after a minute of the hub client's retries
+        reason, cached = reach(model)
+        if reason is not None and not cached:  # said at once, not after a minute of the hub client's retries
             raise RerankerLoadError(f"Could not load reranker {model!r}: it is in no local cache, and {reason}. "
                                     f"{_fix_message(model)}")
+        local = reason is not None  # the hub out of reach: the cache, without the hub client's retries
         try:
             return load_on_device(build, device, model)
         except RerankerLoadError:

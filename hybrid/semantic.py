@@ -17,7 +17,7 @@ from typing import Callable, Protocol, Sequence, runtime_checkable
 import numpy as np
 
 from .device import load_on_device, resolve_device, run_in_batches
-from .hub import unreachable
+from .hub import reach
 
 logger = logging.getLogger(__name__)
 
@@ -228,13 +228,16 @@ class SentenceTransformerEmbedder:
                 "Install the project requirements, or use a packaged model: "
                 + ", ".join(sorted(PACKAGED_MODELS)) + "."
             ) from exc
-        reason = unreachable(model)
-        if reason is not None:  # said at once, not after a minute of the hub client's retries
+        reason, cached = reach(model)
+        if reason is not None and not cached:  # said at once, not after a minute of the hub client's retries
             raise ModelLoadError(f"Could not load embedding model {model!r}: it is in no local cache, and {reason}. "
                                  f"{_fix_message(model)}")
+        if reason is not None:
+            logger.info("%s: %s; loading it from the local cache", model, reason)
         try:
             return load_on_device(
-                lambda model_kwargs: SentenceTransformer(model, device=device, model_kwargs=model_kwargs), device, model)
+                lambda model_kwargs: SentenceTransformer(model, device=device, model_kwargs=model_kwargs,
+                                                         local_files_only=reason is not None), device, model)
         except Exception as error:  # noqa: BLE001 - every failure becomes a ModelLoadError
             raise ModelLoadError(
                 f"Could not load embedding model {model!r} with sentence-transformers on {device}: "

@@ -85,3 +85,39 @@ def test_the_command_line_says_so_without_the_hub_clients_retries(tmp_path, flag
                           cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
     assert done.returncode != 0 and error in done.stderr, done.stderr[-2000:]
     assert "Retrying" not in done.stderr and "Traceback" not in done.stderr, done.stderr[-2000:]
+
+
+def _in_hub_cache(cache: Path, repo: str, folder: Path) -> None:
+    """``folder``'s files as huggingface_hub's cache holds a download of ``repo`` (a snapshot and refs/main)."""
+    root = cache / ("models--" + repo.replace("/", "--"))
+    snapshot = root / "snapshots" / "0123abc"
+    for path in folder.rglob("*"):
+        if path.is_file():
+            target = snapshot / path.relative_to(folder)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.symlink_to(path)
+    (root / "refs").mkdir(parents=True)
+    (root / "refs" / "main").write_text("0123abc", encoding="utf-8")
+
+
+@pytest.mark.model
+def test_a_cached_model_loads_from_the_cache_when_the_hub_is_out_of_reach(online, monkeypatch, caplog,
+                                                                           tiny_qwen3_path, tiny_reranker_path):
+    """A model downloaded once and used where the hub cannot be reached (the GPU machine without network) waited
+    through the hub client's five retries at every start; it is now read from the cache at once."""
+    import logging
+
+    from hybrid.rerank import load_reranker
+    from hybrid.semantic import load_embedder
+
+    monkeypatch.setattr(online, "ENDPOINT", _closed_port())
+    cache = Path(online.HF_HUB_CACHE)
+    _in_hub_cache(cache, "acme/tiny-embed", tiny_qwen3_path)
+    _in_hub_cache(cache, "acme/tiny-rerank", tiny_reranker_path)
+    with caplog.at_level(logging.INFO):
+        loaded = load_embedder("acme/tiny-embed", device="cpu")
+        reranker = load_reranker("acme/tiny-rerank", device="cpu").reranker
+    assert loaded.fallback_reason is None and loaded.embedder.encode_queries(["天气"]).shape[0] == 1
+    assert len(reranker.score("天气", ["明天下雨", "猫"])) == 2
+    assert "loading it from the local cache" in caplog.text
+    assert "Retrying" not in caplog.text
