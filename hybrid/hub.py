@@ -37,9 +37,3 @@ def reach(name: str) -> tuple[str | None, bool]:
         return f"cannot connect to {constants.ENDPOINT} ({type(error).__name__}: {str(error)[:120]})", cached
     return None, cached
 
-
-def unreachable(name: str) -> str | None:
-    """Why ``name`` cannot be loaded here at all (in no local cache, and the hub out of reach: ``reach``), or
-    None."""
-    reason, cached = reach(name)
-    return None if cached else reason

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from hybrid.hub import unreachable
+from hybrid.hub import reach
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -37,8 +37,8 @@ def online(monkeypatch, tmp_path):
 
 def test_a_model_in_no_cache_with_the_hub_out_of_reach_is_named_with_the_reason(online, monkeypatch):
     monkeypatch.setattr(online, "ENDPOINT", _closed_port())
-    reason = unreachable("nosuch-org/nosuch-model")
-    assert reason is not None and reason.startswith(f"cannot connect to {online.ENDPOINT} (")
+    reason, cached = reach("nosuch-org/nosuch-model")
+    assert reason is not None and reason.startswith(f"cannot connect to {online.ENDPOINT} (") and not cached
 
 
 def test_a_reachable_hub_a_cached_model_a_folder_or_offline_mode_leave_it_to_the_loader(online, monkeypatch,
@@ -55,7 +55,7 @@ def test_a_reachable_hub_a_cached_model_a_folder_or_offline_mode_leave_it_to_the
     threading.Thread(target=server.serve_forever, daemon=True).start()
     try:
         monkeypatch.setattr(online, "ENDPOINT", f"http://127.0.0.1:{server.server_address[1]}")
-        assert unreachable("nosuch-org/nosuch-model") is None
+        assert reach("nosuch-org/nosuch-model") == (None, False)
     finally:
         server.shutdown()
     monkeypatch.setattr(online, "ENDPOINT", _closed_port())
@@ -65,10 +65,11 @@ def test_a_reachable_hub_a_cached_model_a_folder_or_offline_mode_leave_it_to_the
     (snapshot / "config.json").write_text("{}", encoding="utf-8")
     (snapshot.parents[1] / "refs").mkdir()
     (snapshot.parents[1] / "refs" / "main").write_text("abc123", encoding="utf-8")
-    assert unreachable("org/cached") is None
-    assert unreachable(str(tmp_path)) is None  # a local folder
+    reason, cached = reach("org/cached")
+    assert cached and reason is not None  # the loader reads it from the cache, without the hub
+    assert reach(str(tmp_path)) == (None, False)  # a local folder
     monkeypatch.setattr(online, "HF_HUB_OFFLINE", True)
-    assert unreachable("nosuch-org/nosuch-model") is None  # offline mode's own error is immediate
+    assert reach("nosuch-org/nosuch-model") == (None, False)  # offline mode's own error is immediate
 
 
 @pytest.mark.parametrize("flag,name,error", [
