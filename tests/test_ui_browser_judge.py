@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.browser import BROWSER_MARKS, english, hits, idle, search, set_number
+from tests.browser import BROWSER_MARKS, ServerProcess, english, hits, idle, open_page, search, set_number
 
 pytestmark = BROWSER_MARKS
 
@@ -154,6 +154,40 @@ def test_quick_clicks_on_three_cards_keep_every_judgement(page):
     expect(p.locator("#judge-line")).to_contain_text("本会话共 3 条评判")
     for text, grade in zip(texts, (1, 0, 2)):
         expect(_card(p, "hybrid", text).locator(".judged")).to_contain_text(f"已评 {grade}")
+
+
+@pytest.fixture(scope="module")
+def closing_demo(tmp_path_factory):
+    """The fake demo whose event streams send their closing message 3 s late (``tests/ui_server.py --hold-close``)."""
+    folder = tmp_path_factory.mktemp("closing-demo")
+    server = ServerProcess(["-m", "tests.ui_server", "--model", "fake", "--hold-close", "3"], folder / "server.log")
+    yield server
+    server.stop()
+
+
+def test_a_click_made_as_the_event_stream_closes_is_shown(chromium, closing_demo):
+    """Clicks: search; "1" on the hybrid column's first card; as soon as the page shows it (the server has
+    decided to close the event stream, the page does not know it yet), "0" on the second card: its judgement is
+    shown without another click. Gradio's own page client left it waiting on the server until the next event
+    (the page's client is served with a fix, ``server/client_fix.py``)."""
+    from playwright.sync_api import expect
+
+    from server.client_fix import FIXED
+
+    p = open_page(chromium, closing_demo.url, width=1440, locale="zh-CN")
+    try:
+        search(p, QUERY)
+        expect(hits(p, "hybrid")).to_have_count(5)
+        idle(p)
+        cards = hits(p, "hybrid")
+        cards.nth(0).locator(".judge button[data-grade='1']").click()
+        expect(p.locator("#judge-line")).to_contain_text("本会话共 1 条评判")
+        cards.nth(1).locator(".judge button[data-grade='0']").click()
+        expect(p.locator("#judge-line")).to_contain_text("本会话共 2 条评判", timeout=20_000)
+        script = p.locator("script[type=module][src*='assets/index-']").first.get_attribute("src")
+        assert FIXED in p.evaluate("async (src) => (await fetch(src)).text()", script)
+    finally:
+        p.context.close()
 
 
 def test_judgements_of_another_knowledge_base_are_left_out_of_the_evaluation_and_said(page):

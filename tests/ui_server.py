@@ -1,7 +1,7 @@
 """Serves the demo with a stand-in embedding model for the browser tests, the way ``demo.py`` serves it.
 
 ``python -m tests.ui_server --model fake|slow|gated [--gate FILE] [--server-kb FILE] [--reranker NAME] [--mcp]
-[--config FILE] [--max-user-dicts N]``
+[--config FILE] [--max-user-dicts N] [--hold-close S]``
 builds the page with ``demo.build_demo`` and serves it with ``server.app.start`` (the JSON API and the UI on
 one loopback port, port 0), prints ``* UI:  <url>`` like ``demo.py`` and runs until it is terminated.
 ``--reranker`` loads a reranker for real (e.g. a tiny Qwen3 reranker's folder); none by default.
@@ -9,11 +9,15 @@ one loopback port, port 0), prints ``* UI:  <url>`` like ``demo.py`` and runs un
 - fake: the one-hot fake model, ready at once;
 - slow: the fake embedding 5 documents a second (progress and concurrency are easy to watch);
 - gated: the fake, but its loading waits until the file ``--gate`` exists (the page's loading state).
+
+``--hold-close S`` holds each event stream's closing message S seconds before it is sent, so a test can click in
+the window where the server has decided to close the stream and the page does not know it yet.
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import logging
 import sys
 import time
@@ -37,6 +41,25 @@ def _loader(kind: str, gate: Path | None):
     return load
 
 
+class HoldClose:
+    """ASGI middleware: the event stream's ``close_stream`` message is sent ``seconds`` late."""
+
+    def __init__(self, app, seconds: float) -> None:
+        self.app, self.seconds = app, seconds
+
+    async def __call__(self, scope, receive, send) -> None:
+        if scope["type"] != "http" or not scope["path"].endswith("/queue/data"):
+            await self.app(scope, receive, send)
+            return
+
+        async def held(message) -> None:
+            if message["type"] == "http.response.body" and b'"close_stream"' in message.get("body", b""):
+                await asyncio.sleep(self.seconds)
+            await send(message)
+
+        await self.app(scope, receive, held)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Serve until terminated."""
     parser = argparse.ArgumentParser(prog="python -m tests.ui_server")
@@ -49,6 +72,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--config", help="a setting file, as demo.py --config reads it")
     parser.add_argument("--max-user-dicts", type=int, default=None,
                         help="how many jieba user dictionaries the server holds at once (hybrid.tokenize)")
+    parser.add_argument("--hold-close", type=float, default=0.0,
+                        help="seconds each event stream's closing message is held (a test of the race it opens)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
 
@@ -60,6 +85,17 @@ def main(argv: list[str] | None = None) -> int:
         import hybrid.tokenize
 
         hybrid.tokenize.MAX_LIVE_USER_DICTS = args.max_user_dicts
+    if args.hold_close:
+        import server.app
+
+        create_app = server.app.create_app
+
+        def holding(*a, **kw):
+            app = create_app(*a, **kw)
+            app.add_middleware(HoldClose, seconds=args.hold_close)
+            return app
+
+        server.app.create_app = holding
     config = config_from_args(args)  # demo.py's reading of --config
     service = ModelService(cache=False, loader=_loader(args.model, args.gate), reranker=args.reranker,
                            device="cpu", settings=config.settings,
