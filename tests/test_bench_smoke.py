@@ -269,3 +269,20 @@ def test_weight_model_bench_noise_separates_a_real_best_point_from_hindsight():
     # every set at once: no better than the luck set alone
     assert int(text.splitlines()[-1].rsplit(" ", 1)[1].rstrip("%")) <= int(rows["luck"][6].rstrip("%")), text
     assert "the default 0%" in text.splitlines()[-1], text  # the default is never the real set's best point
+
+
+def test_weight_model_bench_saturated_coverage_counts_at_most_a_few_words_of_a_long_query():
+    """Coverage 0.4 of a ten-word query is judged against 5 words: 0.8, with 4 words: 1 (never above); a short
+    query's and an unmatched query's coverage stay as they were; more coverage moves adaptive fusion's weight to
+    the keyword side."""
+    from bench import bench_weight_model as b
+    from hybrid.fusion import QueryEvidence, adaptive_alpha
+
+    long = QueryEvidence(token_idf=(1.0,) * 10, best_coverage=0.4)
+    assert b.saturated(long, 5).best_coverage == pytest.approx(0.8)
+    assert b.saturated(long, 4).best_coverage == 1.0
+    assert b.saturated(long, None) is long
+    short = QueryEvidence(token_idf=(1.0, 2.0), best_coverage=0.5)
+    assert b.saturated(short, 5).best_coverage == 0.5
+    assert b.saturated(QueryEvidence(), 5).best_coverage == 0.0
+    assert adaptive_alpha(0.7, b.saturated(long, 5)) < adaptive_alpha(0.7, long)
