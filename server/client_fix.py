@@ -6,6 +6,11 @@ stream still marked open, so no new stream is opened; its results then wait on t
 opens one (CI saw the third of three quick judgement clicks shown only after the next search, and an event no
 stream reads is stopped by ``GradioGuard`` after its grace). The fix: on a close, a client still waiting for an
 event it joined opens the stream again (``unclosed_events`` is the client's own set of joined, unfinished events).
+That set must then hold only unfinished events, which Gradio's client did not keep it to: an event whose results
+came before its join's answer was added after it had finished, and one finished through its own callback stayed
+in it; either would have made every later close open a stream that never closed. So the id goes in before the
+results that came early are replayed, leaves when its callback sees the end, and a stream is opened for it only
+while it is unfinished.
 """
 
 from __future__ import annotations
@@ -21,10 +26,19 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 log = logging.getLogger(__name__)
 
-# The stream's message handler in the built client: ``r`` is its stream status, ``o`` the client, ``t`` the
-# client's unclosed events (destructured at the top of ``open_stream``).
-ANCHOR = "if(s.msg===`close_stream`){wt(r,o.abort_controller);return}"
-FIXED = "if(s.msg===`close_stream`){wt(r,o.abort_controller);t.size>0&&o.open_stream();return}"
+# (Gradio's code, the same code fixed) in the built client, each found exactly once in one asset.
+FIXES = (
+    # The stream's message handler: ``r`` is its stream status, ``o`` the client, ``t`` the client's unclosed
+    # events (destructured at the top of ``open_stream``).
+    ("if(s.msg===`close_stream`){wt(r,o.abort_controller);return}",
+     "if(s.msg===`close_stream`){wt(r,o.abort_controller);t.size>0&&o.open_stream();return}"),
+    # ``submit`` after the join's answer: ``E`` is the event id, ``g`` the results that came before it, ``t`` the
+    # event's callback, ``v`` the callbacks, ``y`` the unclosed events, ``h`` the stream status.
+    ("E in g&&(g[E].forEach(e=>t(e)),delete g[E]),v[E]=t,y.add(E),h.open||await this.open_stream()",
+     "v[E]=t,y.add(E),E in g&&(g[E].forEach(e=>t(e)),delete g[E]),h.open||!y.has(E)||await this.open_stream()"),
+    # the event's callback at its end (complete or error)
+    ("&&(v[E]&&delete v[E],E in _&&delete _[E],O())", "&&(v[E]&&delete v[E],y.delete(E),E in _&&delete _[E],O())"),
+)
 
 
 @dataclass(frozen=True)
@@ -49,7 +63,8 @@ def fixed_client(assets: Path | None = None) -> FixedAsset | None:
     Args:
         assets: the folder of built assets (Gradio's when None).
     Returns:
-        the fixed asset, or None (logged) when no asset holds the handler exactly once (another Gradio build).
+        the fixed asset, or None (logged) when not exactly one asset holds the handler, or it does not hold each
+        code ``FIXES`` replaces exactly once (another Gradio build).
     """
     return _fixed(assets) if assets is not None else _gradio_fixed()
 
@@ -63,14 +78,17 @@ def _fixed(folder: Path) -> FixedAsset | None:
     found = []
     for file in sorted(folder.glob("*.js")):
         text = file.read_text(encoding="utf-8", errors="surrogateescape")
-        if ANCHOR in text:
+        if FIXES[0][0] in text:
             found.append((file, text))
-    if len(found) != 1 or found[0][1].count(ANCHOR) != 1:
+    if len(found) != 1 or any(found[0][1].count(code) != 1 for code, _ in FIXES):
         log.warning("Gradio's page client was not fixed: %d of its assets hold the event stream's close handler "
-                    "(expected one, once); a click made as the stream closes may show its result late", len(found))
+                    "(expected one, holding each code the fix replaces once); a click made as the stream closes "
+                    "may show its result late", len(found))
         return None
     file, text = found[0]
-    body = text.replace(ANCHOR, FIXED).encode("utf-8", errors="surrogateescape")
+    for code, fixed in FIXES:
+        text = text.replace(code, fixed)
+    body = text.encode("utf-8", errors="surrogateescape")
     return FixedAsset(f"/assets/{file.name}", body, f'"{hashlib.sha256(body).hexdigest()[:32]}"')
 
 

@@ -13,9 +13,11 @@ import pytest
 
 from hybrid.semantic import LoadedEmbedder
 from hybrid.service import ModelService
-from server.client_fix import ANCHOR, FIXED, fixed_client, gradio_assets
+from server.client_fix import FIXES, fixed_client, gradio_assets
 from server.settings import ApiSettings
 from tests.fakes import OneHotEncoder
+
+ANCHOR, FIXED = FIXES[0]  # the close handler: the asset is found by it
 
 
 def _fetch(url: str, method: str = "GET", headers: dict | None = None) -> tuple[int, dict, bytes]:
@@ -48,7 +50,10 @@ def test_the_installed_gradio_client_is_the_one_fixed_and_the_page_loads_it():
     assert asset is not None, "Gradio's client changed: check the race server/client_fix.py fixes, then its ANCHOR"
     name = asset.path.removeprefix("/assets/")
     original = (gradio_assets() / name).read_text(encoding="utf-8")
-    assert asset.body.decode("utf-8") == original.replace(ANCHOR, FIXED)
+    expected = original
+    for code, fixed in FIXES:
+        expected = expected.replace(code, fixed)
+    assert asset.body.decode("utf-8") == expected and expected != original
     index = (gradio_assets().parent / "index.html").read_text(encoding="utf-8")
     assert re.search(rf'<script type="module" crossorigin src="\./assets/{re.escape(name)}"', index)
 
@@ -97,9 +102,16 @@ def test_another_gradio_build_is_served_unchanged_and_said(tmp_path, caplog):
     with caplog.at_level(logging.WARNING, logger="server.client_fix"):
         assert fixed_client(tmp_path) is None
     assert "was not fixed: 0 of its assets" in caplog.text
-    (tmp_path / "b.js").write_text(f"x;{ANCHOR};y", encoding="utf-8")
+    (tmp_path / "b.js").write_text("x;" + ";".join(code for code, _ in FIXES) + ";y", encoding="utf-8")
     fixed = fixed_client(tmp_path)
-    assert fixed is not None and fixed.path == "/assets/b.js" and fixed.body == f"x;{FIXED};y".encode()
+    assert fixed is not None and fixed.path == "/assets/b.js"
+    assert fixed.body == ("x;" + ";".join(new for _, new in FIXES) + ";y").encode()
+    # the close handler without the rest of the fix: nothing is changed (half a fix would keep streams open)
+    (tmp_path / "b.js").write_text(f"x;{ANCHOR};y", encoding="utf-8")
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="server.client_fix"):
+        assert fixed_client(tmp_path) is None
+    assert "1 of its assets" in caplog.text
     (tmp_path / "c.js").write_text(f"{ANCHOR}{ANCHOR}", encoding="utf-8")
     caplog.clear()
     with caplog.at_level(logging.WARNING, logger="server.client_fix"):

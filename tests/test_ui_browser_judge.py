@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import io
 import re
+import time
 import zipfile
 from pathlib import Path
 
@@ -156,6 +157,14 @@ def test_quick_clicks_on_three_cards_keep_every_judgement(page):
         expect(_card(p, "hybrid", text).locator(".judged")).to_contain_text(f"已评 {grade}")
 
 
+def _streams_close(p, within_s: float = 15.0) -> None:
+    """The page's event stream (``queue/data``) closes once its events are done (none kept open for nothing)."""
+    deadline = time.monotonic() + within_s
+    while p.queue_traffic.streaming():
+        assert time.monotonic() < deadline, f"an event stream is still open {within_s:g} s after the last event"
+        p.wait_for_timeout(200)
+
+
 @pytest.fixture(scope="module")
 def closing_demo(tmp_path_factory):
     """The fake demo whose event streams send their closing message 3 s late (``tests/ui_server.py --hold-close``)."""
@@ -165,14 +174,24 @@ def closing_demo(tmp_path_factory):
     server.stop()
 
 
+@pytest.fixture(scope="module")
+def joining_demo(tmp_path_factory):
+    """The fake demo whose join answers come 1.5 s late (``tests/ui_server.py --hold-join``)."""
+    folder = tmp_path_factory.mktemp("joining-demo")
+    server = ServerProcess(["-m", "tests.ui_server", "--model", "fake", "--hold-join", "1.5"], folder / "server.log")
+    yield server
+    server.stop()
+
+
 def test_a_click_made_as_the_event_stream_closes_is_shown(chromium, closing_demo):
     """Clicks: search; "1" on the hybrid column's first card; as soon as the page shows it (the server has
     decided to close the event stream, the page does not know it yet), "0" on the second card: its judgement is
-    shown without another click. Gradio's own page client left it waiting on the server until the next event
-    (the page's client is served with a fix, ``server/client_fix.py``)."""
+    shown without another click, and the stream then closes. Gradio's own page client left it waiting on the
+    server until the next event (the page's client is served with a fix, ``server/client_fix.py``); on this
+    server it did not even finish loading the page."""
     from playwright.sync_api import expect
 
-    from server.client_fix import FIXED
+    from server.client_fix import FIXES
 
     p = open_page(chromium, closing_demo.url, width=1440, locale="zh-CN")
     try:
@@ -184,8 +203,36 @@ def test_a_click_made_as_the_event_stream_closes_is_shown(chromium, closing_demo
         expect(p.locator("#judge-line")).to_contain_text("本会话共 1 条评判")
         cards.nth(1).locator(".judge button[data-grade='0']").click()
         expect(p.locator("#judge-line")).to_contain_text("本会话共 2 条评判", timeout=20_000)
+        _streams_close(p)
         script = p.locator("script[type=module][src*='assets/index-']").first.get_attribute("src")
-        assert FIXED in p.evaluate("async (src) => (await fetch(src)).text()", script)
+        served = p.evaluate("async (src) => (await fetch(src)).text()", script)
+        assert all(fixed in served for _, fixed in FIXES)
+    finally:
+        p.context.close()
+
+
+def test_results_that_reach_the_page_before_their_join_answer_close_the_stream(chromium, joining_demo):
+    """Clicks: search; "1" and "0" on the hybrid column's first two cards without a pause, with every join
+    answered 1.5 s late (the second event's results come over the stream the first one opened, before its own
+    join's answer): both judgements are shown, and the event stream closes afterwards. The fix's first version
+    counted such an event as unfinished for ever and re-opened the stream at every close."""
+    from playwright.sync_api import expect
+
+    p = open_page(chromium, joining_demo.url, width=1440, locale="zh-CN")
+    try:
+        search(p, QUERY)
+        expect(hits(p, "hybrid")).to_have_count(5)
+        idle(p)
+        cards = hits(p, "hybrid")
+        cards.nth(0).locator(".judge button[data-grade='1']").click()
+        cards.nth(1).locator(".judge button[data-grade='0']").click()
+        expect(p.locator("#judge-line")).to_contain_text("本会话共 2 条评判", timeout=30_000)
+        idle(p)
+        _streams_close(p)
+        search(p, "法国的首都")
+        expect(p.locator("#query textarea")).to_have_value("法国的首都")
+        idle(p)
+        _streams_close(p)
     finally:
         p.context.close()
 

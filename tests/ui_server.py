@@ -1,7 +1,7 @@
 """Serves the demo with a stand-in embedding model for the browser tests, the way ``demo.py`` serves it.
 
 ``python -m tests.ui_server --model fake|slow|gated [--gate FILE] [--server-kb FILE] [--reranker NAME] [--mcp]
-[--config FILE] [--max-user-dicts N] [--hold-close S]``
+[--config FILE] [--max-user-dicts N] [--hold-close S] [--hold-join S]``
 builds the page with ``demo.build_demo`` and serves it with ``server.app.start`` (the JSON API and the UI on
 one loopback port, port 0), prints ``* UI:  <url>`` like ``demo.py`` and runs until it is terminated.
 ``--reranker`` loads a reranker for real (e.g. a tiny Qwen3 reranker's folder); none by default.
@@ -11,7 +11,9 @@ one loopback port, port 0), prints ``* UI:  <url>`` like ``demo.py`` and runs un
 - gated: the fake, but its loading waits until the file ``--gate`` exists (the page's loading state).
 
 ``--hold-close S`` holds each event stream's closing message S seconds before it is sent, so a test can click in
-the window where the server has decided to close the stream and the page does not know it yet.
+the window where the server has decided to close the stream and the page does not know it yet. ``--hold-join S``
+holds each ``queue/join`` answer S seconds (the event is queued and runs meanwhile), so an event's results can
+reach the page before its join's answer does.
 """
 
 from __future__ import annotations
@@ -41,23 +43,25 @@ def _loader(kind: str, gate: Path | None):
     return load
 
 
-class HoldClose:
-    """ASGI middleware: the event stream's ``close_stream`` message is sent ``seconds`` late."""
+class Hold:
+    """ASGI middleware: the event stream's ``close_stream`` message is sent ``close`` seconds late, and each
+    ``queue/join`` answer ``join`` seconds late."""
 
-    def __init__(self, app, seconds: float) -> None:
-        self.app, self.seconds = app, seconds
+    def __init__(self, app, close: float = 0.0, join: float = 0.0) -> None:
+        self.app, self.close, self.join = app, close, join
 
     async def __call__(self, scope, receive, send) -> None:
-        if scope["type"] != "http" or not scope["path"].endswith("/queue/data"):
-            await self.app(scope, receive, send)
-            return
+        path = scope.get("path", "") if scope["type"] == "http" else ""
 
         async def held(message) -> None:
-            if message["type"] == "http.response.body" and b'"close_stream"' in message.get("body", b""):
-                await asyncio.sleep(self.seconds)
+            if path.endswith("/queue/data") and message["type"] == "http.response.body" \
+                    and b'"close_stream"' in message.get("body", b""):
+                await asyncio.sleep(self.close)
+            elif path.endswith("/queue/join") and message["type"] == "http.response.start":
+                await asyncio.sleep(self.join)
             await send(message)
 
-        await self.app(scope, receive, held)
+        await self.app(scope, receive, held if path else send)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -74,6 +78,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="how many jieba user dictionaries the server holds at once (hybrid.tokenize)")
     parser.add_argument("--hold-close", type=float, default=0.0,
                         help="seconds each event stream's closing message is held (a test of the race it opens)")
+    parser.add_argument("--hold-join", type=float, default=0.0,
+                        help="seconds each queue/join answer is held (an event's results may arrive first)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
 
@@ -85,14 +91,14 @@ def main(argv: list[str] | None = None) -> int:
         import hybrid.tokenize
 
         hybrid.tokenize.MAX_LIVE_USER_DICTS = args.max_user_dicts
-    if args.hold_close:
+    if args.hold_close or args.hold_join:
         import server.app
 
         create_app = server.app.create_app
 
         def holding(*a, **kw):
             app = create_app(*a, **kw)
-            app.add_middleware(HoldClose, seconds=args.hold_close)
+            app.add_middleware(Hold, close=args.hold_close, join=args.hold_join)
             return app
 
         server.app.create_app = holding
