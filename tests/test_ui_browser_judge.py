@@ -165,22 +165,34 @@ def _streams_close(p, within_s: float = 15.0) -> None:
         p.wait_for_timeout(200)
 
 
-@pytest.fixture(scope="module")
-def closing_demo(tmp_path_factory):
-    """The fake demo whose event streams send their closing message 3 s late (``tests/ui_server.py --hold-close``)."""
-    folder = tmp_path_factory.mktemp("closing-demo")
-    server = ServerProcess(["-m", "tests.ui_server", "--model", "fake", "--hold-close", "3"], folder / "server.log")
+def _held_demo(tmp_path_factory, name: str, *hold: str):
+    """The fake demo with ``tests/ui_server.py``'s ``hold`` options (messages of the event stream held back)."""
+    folder = tmp_path_factory.mktemp(name)
+    server = ServerProcess(["-m", "tests.ui_server", "--model", "fake", *hold], folder / "server.log")
     yield server
     server.stop()
+
+
+def _hybrid_cards(p):
+    """Search ``QUERY``; the hybrid column's cards once shown and the page is idle."""
+    from playwright.sync_api import expect
+
+    search(p, QUERY)
+    expect(hits(p, "hybrid")).to_have_count(5)
+    idle(p)
+    return hits(p, "hybrid")
+
+
+@pytest.fixture(scope="module")
+def closing_demo(tmp_path_factory):
+    """The fake demo whose event streams send their closing message 3 s late (``--hold-close``)."""
+    yield from _held_demo(tmp_path_factory, "closing-demo", "--hold-close", "3")
 
 
 @pytest.fixture(scope="module")
 def joining_demo(tmp_path_factory):
-    """The fake demo whose join answers come 1.5 s late (``tests/ui_server.py --hold-join``)."""
-    folder = tmp_path_factory.mktemp("joining-demo")
-    server = ServerProcess(["-m", "tests.ui_server", "--model", "fake", "--hold-join", "1.5"], folder / "server.log")
-    yield server
-    server.stop()
+    """The fake demo whose join answers come 1.5 s late (``--hold-join``)."""
+    yield from _held_demo(tmp_path_factory, "joining-demo", "--hold-join", "1.5")
 
 
 def test_a_click_made_as_the_event_stream_closes_is_shown(chromium, closing_demo):
@@ -195,10 +207,7 @@ def test_a_click_made_as_the_event_stream_closes_is_shown(chromium, closing_demo
 
     p = open_page(chromium, closing_demo.url, width=1440, locale="zh-CN")
     try:
-        search(p, QUERY)
-        expect(hits(p, "hybrid")).to_have_count(5)
-        idle(p)
-        cards = hits(p, "hybrid")
+        cards = _hybrid_cards(p)
         cards.nth(0).locator(".judge button[data-grade='1']").click()
         expect(p.locator("#judge-line")).to_contain_text("本会话共 1 条评判")
         cards.nth(1).locator(".judge button[data-grade='0']").click()
@@ -220,10 +229,7 @@ def test_results_that_reach_the_page_before_their_join_answer_close_the_stream(c
 
     p = open_page(chromium, joining_demo.url, width=1440, locale="zh-CN")
     try:
-        search(p, QUERY)
-        expect(hits(p, "hybrid")).to_have_count(5)
-        idle(p)
-        cards = hits(p, "hybrid")
+        cards = _hybrid_cards(p)
         cards.nth(0).locator(".judge button[data-grade='1']").click()
         cards.nth(1).locator(".judge button[data-grade='0']").click()
         expect(p.locator("#judge-line")).to_contain_text("本会话共 2 条评判", timeout=30_000)
