@@ -132,7 +132,7 @@ def mount_ui(app: FastAPI, blocks: "gr.Blocks", ui_options: Mapping[str, Any] | 
     mounted = gr.mount_gradio_app(app, blocks, path="/", **options)
     for route in mounted.routes:  # the Mount just added: Gradio's app, behind the guard of its routes
         if isinstance(route, Mount) and getattr(route.app, "blocks", None) is blocks:
-            route.app = ClientFix(GradioGuard(route.app, blocks), fixed_client())
+            route.app = GradioGuard(ClientFix(route.app, fixed_client()), blocks)
     # Gradio refuses event file data naming a path outside its upload folder only for a Blocks it launched
     # itself (processing_utils._check_allowed); a mounted Blocks must say it is live, or any client could
     # make an event read any file on the server.

@@ -96,7 +96,7 @@ class ClientFix:
     """Wraps the mounted Gradio app: ``GET``/``HEAD`` of the client's asset gets the fixed one (``fixed_client``).
 
     Args:
-        app: the Gradio app (behind its guard).
+        app: the Gradio app.
         asset: from ``fixed_client``; None passes every request through.
     """
 
