@@ -9,13 +9,11 @@ import logging
 import shutil
 import time
 from dataclasses import dataclass
-from itertools import chain
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 from .cache import EmbeddingCache, embed_with_cache, model_key
-from .ingest import batched, count_entries, iter_entries, no_entries, vectors_table
-from .kb import Document
+from .ingest import batched, count_entries, iter_entries, not_empty, vectors_table
 
 log = logging.getLogger(__name__)
 
@@ -58,16 +56,6 @@ def _fresh_folder(out: Path, overwrite: bool) -> None:
     shutil.rmtree(out / _INPUT, ignore_errors=True)
 
 
-def _entries(source: str | Path, split_long: int) -> Iterator[Document]:
-    """``iter_entries``, its first entry read at once: input refused there (empty, bad csv, bad encoding) is
-    refused before ``out`` is touched."""
-    entries = iter_entries(source, split_long)
-    first = next(entries, None)
-    if first is None:
-        raise no_entries(source)
-    return chain([first], entries)
-
-
 def embed_local(source: str | Path, out: str | Path, embedder: Any, cache: EmbeddingCache | None = None,
                 batch_size: int = 256, split_long: int = 0, part_rows: int = PART_ROWS,
                 progress: bool = True, overwrite: bool = False) -> EmbedReport:
@@ -95,7 +83,7 @@ def embed_local(source: str | Path, out: str | Path, embedder: Any, cache: Embed
     from tqdm import tqdm
 
     started = time.perf_counter()
-    entries = _entries(source, split_long)
+    entries = not_empty(iter_entries(source, split_long), source)
     out = Path(out)
     _fresh_folder(out, overwrite)
     key = model_key(embedder)
@@ -181,7 +169,7 @@ def embed_ray(source: str | Path, out: str | Path, model: str = "auto", device: 
     import pyarrow.parquet as pq
 
     started = time.perf_counter()
-    entries = _entries(source, split_long)
+    entries = not_empty(iter_entries(source, split_long), source)
     out = Path(out)
     _fresh_folder(out, overwrite)
     shards = out / _INPUT

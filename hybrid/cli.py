@@ -277,9 +277,7 @@ def _search(args: argparse.Namespace) -> int:
 
 
 def _index(args: argparse.Namespace) -> int:
-    from itertools import chain
-
-    from .ingest import count_entries, index_records, iter_records, no_entries, remove_ids, source_files
+    from .ingest import count_entries, index_records, iter_records, not_empty, remove_ids, source_files
     from .store import open_store
     from .store.milvus import MilvusStore
 
@@ -293,11 +291,7 @@ def _index(args: argparse.Namespace) -> int:
         if not 0 < bm25[0] <= MAX_K1 or not 0 <= bm25[1] <= 1:  # NaN fails both
             raise ValueError(f"BM25 needs k1 in (0, {MAX_K1:g}] and b in [0, 1] (got k1={bm25[0]:g}, b={bm25[1]:g})")
         if args.kb:  # its first entry read before the store is opened: input refused there leaves the store alone
-            records = iter_records(args.kb, args.split_long)
-            first = next(records, None)
-            if first is None:
-                raise no_entries(args.kb)
-            records = chain([first], records)
+            records = not_empty(iter_records(args.kb, args.split_long), args.kb)
         store = open_store(args.store, collection=args.collection, tokenizer=tokenizer,
                            vector_index=args.vector_index, bm25=bm25)
         if not isinstance(store, MilvusStore):
@@ -348,10 +342,9 @@ def _embed(args: argparse.Namespace) -> int:
                                split_long=args.split_long, overwrite=args.overwrite)
         else:
             from .cache import EmbeddingCache
-            from .ingest import iter_entries, no_entries
+            from .ingest import iter_entries, not_empty
 
-            if next(iter_entries(args.kb, args.split_long), None) is None:  # before the model loads (minutes)
-                raise no_entries(args.kb)
+            not_empty(iter_entries(args.kb, args.split_long), args.kb)  # refused before the model loads (minutes)
             report = embed_local(args.kb, args.out, _load_model(args), EmbeddingCache(), batch_size=args.batch_size,
                                  split_long=args.split_long, progress=not args.no_progress, overwrite=args.overwrite)
     except (KnowledgeBaseError, FileNotFoundError, FileExistsError, ImportError, ValueError, RuntimeError) as exc:

@@ -11,7 +11,7 @@ import json
 import logging
 import time
 from dataclasses import dataclass
-from itertools import islice
+from itertools import chain, islice
 from pathlib import Path
 from typing import Any, Iterable, Iterator, Sequence
 
@@ -106,6 +106,19 @@ def no_entries(path: str | Path) -> KnowledgeBaseError:
     """The error for a knowledge base without a single entry (an empty or blank file, a header-only csv)."""
     return KnowledgeBaseError(f"{path} holds no entries: one entry per line (.txt/.md), rows under a header "
                               "naming text (.csv), or objects with text (.jsonl)")
+
+
+def not_empty(items: Iterator[Any], path: str | Path) -> Iterator[Any]:
+    """``items`` (entries or records read from ``path``), its first read at once: input refused there (empty,
+    bad csv, bad encoding) raises here, before anything is written or loaded.
+
+    Raises:
+        KnowledgeBaseError: ``path`` holds no entries (``no_entries``), or its first entry cannot be read.
+    """
+    first = next(items, None)
+    if first is None:
+        raise no_entries(path)
+    return chain([first], items)
 
 
 def _encoding(path: Path) -> str:
