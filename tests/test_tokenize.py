@@ -293,8 +293,8 @@ def test_what_is_checked_is_what_jieba_holds(tmp_path):
 
 
 def test_a_dictionary_being_built_holds_its_place_against_the_limit(tmp_path, monkeypatch):
-    """jieba is built outside the lock (a build does not stop others' tokenizers), so a dictionary being built
-    counts against MAX_LIVE_USER_DICTS: two builds at once cannot exceed it."""
+    """jieba reads a dictionary's words outside the lock (a build does not stop others' tokenizers), so the
+    bytes a dictionary being built may take count against MAX_USER_DICT_BYTES: two builds at once cannot exceed it."""
     import gc
     import threading
 
@@ -303,7 +303,8 @@ def test_a_dictionary_being_built_holds_its_place_against_the_limit(tmp_path, mo
     import hybrid.tokenize as tk
 
     gc.collect()
-    monkeypatch.setattr(tk, "MAX_LIVE_USER_DICTS", len(tk._USER_DICT_INSTANCES) + 1)
+    # room for one more of these one-word dictionaries (5 characters each), not two
+    monkeypatch.setattr(tk, "MAX_USER_DICT_BYTES", tk.user_dict_bytes() + tk._PREFIX_BYTES * 5 * 3 // 2)
     started, release = threading.Event(), threading.Event()
     real_add = jieba.Tokenizer.add_word
 
@@ -350,3 +351,34 @@ def test_a_frequency_of_0_is_refused_and_changes_no_one_elses_segmentation(tmp_p
                 read(path)
     assert finalseg.Force_Split_Words == forced
     assert Tokenizer(mode="precise", fold=False).tokenize("李小福是创新办主任") == before  # everyone else's
+
+
+def test_a_user_dictionary_cuts_as_jiebas_own_copy_would_and_holds_only_its_words(tmp_path):
+    """A user dictionary's words lie over jieba's own dictionary, shared (it used to copy all of it, about 64 MB,
+    per dictionary): over the packaged samples it cuts exactly as a jieba instance that read the file itself, adds
+    nothing to the dictionary others use, and holds a small share of what a copy would."""
+    import sys
+    from pathlib import Path
+
+    import jieba
+
+    import hybrid.tokenize as tk
+
+    path = tmp_path / "words.txt"
+    path.write_text("黑屏怎么办 5\n无线网卡驱动\n型号ABX9000Pro 20 nz\n退款流程\n笔记本\n", encoding="utf-8")
+    ours = tk._jieba(str(path), fold=False)
+    theirs = jieba.Tokenizer()
+    theirs.initialize()
+    theirs.load_userdict(str(path))
+    texts = [line for f in sorted(Path("data/samples").glob("*"))
+             for line in f.read_text(encoding="utf-8").splitlines() if line.strip()]
+    texts += ["电脑开机后黑屏怎么办", "无线网卡驱动装不上", "型号ABX9000Pro的退款流程"]
+    assert len(texts) > 50
+    for text in texts:
+        assert ours.lcut(text) == theirs.lcut(text), text
+        assert ours.lcut_for_search(text) == theirs.lcut_for_search(text), text
+    assert ours.lcut("电脑开机后黑屏怎么办")[-1] == "黑屏怎么办"
+    plain = tk._jieba(None)
+    assert "黑屏怎么办" not in plain.FREQ and "黑屏怎么办" not in plain.lcut("电脑开机后黑屏怎么办")
+    assert ours.FREQ.base is plain.FREQ and len(dict.keys(ours.FREQ)) < 40
+    assert ours.hybrid_bytes < 20_000 and sys.getsizeof(plain.FREQ) > 10_000_000

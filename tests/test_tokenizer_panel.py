@@ -71,9 +71,9 @@ def test_a_refused_dictionary_leaves_the_engine_and_says_why_in_the_pages_langua
     assert kept is engine and en in status and "codec" not in status and str(tmp_path) not in status, status
 
 
-def test_at_most_a_few_user_dictionaries_are_in_use_at_once_and_a_freed_one_makes_room(setup, monkeypatch):
-    """Each dictionary in use holds its own copy of jieba's dictionary (about 64 MB): sessions that each upload
-    another word list (500 sessions x 64 MB) must not grow the server without bound. The cap counts the
+def test_user_dictionaries_in_use_hold_at_most_their_memory_budget_and_a_freed_one_makes_room(setup, monkeypatch):
+    """Each dictionary in use holds its words (over jieba's own dictionary, shared): sessions that each upload
+    another word list (500 sessions) must not grow the server without bound. The budget counts the bytes of the
     dictionaries some tokenizer still holds; the same words share one instance."""
     import gc
 
@@ -81,8 +81,13 @@ def test_at_most_a_few_user_dictionaries_are_in_use_at_once_and_a_freed_one_make
 
     h, engine, uploads = setup
     gc.collect()
-    held = len(tk._USER_DICT_INSTANCES)  # other tests' tokenizers still alive
-    monkeypatch.setattr(tk, "MAX_LIVE_USER_DICTS", held + 2)
+    probe = tk._built(("probe", False), tk._base(), [("电池说明9", None, None)])
+    one = probe.hybrid_bytes  # what each of these one-word dictionaries holds once built
+    del probe
+    gc.collect()
+    # other tests' tokenizers still alive, one dictionary built and room to build a second (5 characters)
+    monkeypatch.setattr(tk, "MAX_USER_DICT_BYTES", tk.user_dict_bytes() + one + tk._PREFIX_BYTES * 5)
+    held = len(tk._USER_DICT_INSTANCES)
     sessions = []
     for i in range(3):
         (uploads / f"d{i}.txt").write_text(f"电池说明{i}\n", encoding="utf-8")
@@ -99,7 +104,7 @@ def test_at_most_a_few_user_dictionaries_are_in_use_at_once_and_a_freed_one_make
     third, status = apply_tokenizer(h, engine, KB, False, "precise", True, str(uploads / "d2.txt"), "zh")
     assert third is not engine and "用户词典 1 个词" in status, status
     assert third.search("电池说明2", mode="keyword").query_tokens == ("电池说明2",)
-    assert True in tk._JIEBA_INSTANCES  # jieba's own dictionary (folded) stays
+    assert tk._BASE  # jieba's own dictionary stays
 
 
 @pytest.mark.server

@@ -96,7 +96,10 @@ def test_a_dictionary_past_the_servers_limit_is_refused_in_the_panel_and_search_
 
     from tests.browser import ServerProcess
 
-    server = ServerProcess(["-m", "tests.ui_server", "--model", "fake", "--max-user-dicts", "1"],
+    from hybrid.tokenize import _PREFIX_BYTES
+
+    # room to build one dictionary of five characters, and none beside it
+    server = ServerProcess(["-m", "tests.ui_server", "--model", "fake", "--user-dict-bytes", str(_PREFIX_BYTES * 5)],
                            tmp_path / "server.log")
     pages = []
     try:

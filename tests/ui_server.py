@@ -1,7 +1,7 @@
 """Serves the demo with a stand-in embedding model for the browser tests, the way ``demo.py`` serves it.
 
 ``python -m tests.ui_server --model fake|slow|gated [--gate FILE] [--server-kb FILE] [--reranker NAME] [--mcp]
-[--config FILE] [--max-user-dicts N] [--hold-close S] [--hold-join S]``
+[--config FILE] [--user-dict-bytes N] [--hold-close S] [--hold-join S]``
 builds the page with ``demo.build_demo`` and serves it with ``server.app.start`` (the JSON API and the UI on
 one loopback port, port 0), prints ``* UI:  <url>`` like ``demo.py`` and runs until it is terminated.
 ``--reranker`` loads a reranker for real (e.g. a tiny Qwen3 reranker's folder); none by default.
@@ -74,8 +74,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="a reranker loaded for real (load_reranker, CPU), e.g. a tiny Qwen3 reranker's folder")
     parser.add_argument("--mcp", action="store_true")
     parser.add_argument("--config", help="a setting file, as demo.py --config reads it")
-    parser.add_argument("--max-user-dicts", type=int, default=None,
-                        help="how many jieba user dictionaries the server holds at once (hybrid.tokenize)")
+    parser.add_argument("--user-dict-bytes", type=int, default=None,
+                        help="bytes the jieba user dictionaries in use may hold together (hybrid.tokenize)")
     parser.add_argument("--hold-close", type=float, default=0.0,
                         help="seconds each event stream's closing message is held (a test of the race it opens)")
     parser.add_argument("--hold-join", type=float, default=0.0,
@@ -87,10 +87,10 @@ def main(argv: list[str] | None = None) -> int:
     from server.app import start
     from server.knowledge import ServerKnowledgeBase
 
-    if args.max_user_dicts is not None:
+    if args.user_dict_bytes is not None:
         import hybrid.tokenize
 
-        hybrid.tokenize.MAX_LIVE_USER_DICTS = args.max_user_dicts
+        hybrid.tokenize.MAX_USER_DICT_BYTES = args.user_dict_bytes
     if args.hold_close or args.hold_join:
         import server.app
 

@@ -682,7 +682,7 @@ TEXTS["zh"].update({
                                "（jieba 自带词典的词频最多 6 位）。",
     "tok_dict_line_zero": "用户词典无法读取：第 {line} 行的词频是 0。jieba 会因此对本服务器的所有用户删去这个词，直到服务器重启；"
                           "请删掉这一行（用户词典用来添加必须保持完整的词）。",
-    "tok_dict_limit": "用户词典暂时不能使用：服务器上同时使用的词典已达上限（每个约占 64 MB 内存）。"
+    "tok_dict_limit": "用户词典暂时不能使用：服务器上同时使用的词典已达上限（它们共用的内存已满）。"
                       "请稍后再试，或不上传词典。",
     "query_tokens_line": "查询词元：{tokens}",
     "query_tokens_none": "查询词元：（无，关键词搜索不会匹配）",
@@ -713,7 +713,7 @@ TEXTS["en"].update({
                           "removes a word for every user of this server until it restarts. Leave the line out (a "
                           "user dictionary adds words that must stay whole).",
     "tok_dict_limit": "the user dictionary cannot be used now: this server holds as many dictionaries at once as it "
-                      "can (each takes about 64 MB of memory). Try again later, or search without one.",
+                      "can (the memory they share is full). Try again later, or search without one.",
     "query_tokens_line": "Query tokens: {tokens}",
     "query_tokens_none": "Query tokens: (none; keyword search cannot match)",
     "matched_tokens_line": "Matched tokens: {tokens}",

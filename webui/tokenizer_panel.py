@@ -24,7 +24,7 @@ log = logging.getLogger(__name__)
 USER_DICTS = "user-dicts"  # the upload folder's folder of visitors' dictionaries
 # A visitor's file name kept as it is (letters of any script, digits, spaces, ._-()), else "user-dict.txt"
 _SAFE_NAME = re.compile(r"[\w][\w .()-]{0,99}", re.UNICODE)
-MAX_DICT_BYTES = 256 * 1024  # a word list, not a corpus (each dictionary in use costs a jieba instance, ~64 MB)
+MAX_DICT_BYTES = 256 * 1024  # a word list, not a corpus (its words in jieba's form take at most about 25 MB)
 
 
 @dataclass
