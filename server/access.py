@@ -14,10 +14,10 @@ import threading
 import time
 from collections import OrderedDict
 from dataclasses import dataclass, field
-from http.cookies import SimpleCookie
 from typing import Callable, Iterable
 from urllib.parse import parse_qs, quote, urlencode, urlsplit
 
+from starlette.requests import cookie_parser
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from .problem import ApiError, error_body
@@ -237,13 +237,9 @@ def cookie(headers: dict[str, str], name: str) -> str | None:
     raw = headers.get("cookie")
     if not raw:
         return None
-    jar: SimpleCookie = SimpleCookie()
-    try:
-        jar.load(raw)
-    except Exception:  # noqa: BLE001 - a malformed Cookie header is no session
-        return None
-    morsel = jar.get(name)
-    return morsel.value if morsel is not None else None
+    # As browsers and Starlette read it: a pair http.cookies cannot parse (a space, JSON, a bare name, set by
+    # another app of the same host) is skipped; SimpleCookie dropped every cookie of the header with it.
+    return cookie_parser(raw).get(name)
 
 
 def client_bucket(who: str | None, session: str | None, address: str) -> str:
