@@ -18,6 +18,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import logging
+import posixpath
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -107,7 +108,7 @@ class ClientFix:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         asset = self.asset
         if (asset is None or scope["type"] != "http" or scope.get("method") not in ("GET", "HEAD")
-                or scope["path"] != asset.path):
+                or _spelled(scope["path"]) != asset.path):
             await self.app(scope, receive, send)
             return
         fresh = Headers(scope=scope).get("if-none-match") == asset.etag
@@ -118,3 +119,9 @@ class ClientFix:
         await send({"type": "http.response.start", "status": 304 if fresh else 200, "headers": headers})
         body = b"" if fresh or scope["method"] == "HEAD" else asset.body
         await send({"type": "http.response.body", "body": body})
+
+
+def _spelled(path: str) -> str:
+    """``path`` as the file it names: ``/assets/./x.js``, ``/assets//x.js`` and ``/assets/x.js/`` reach the same
+    file through Gradio's static route, so they get the fixed client too."""
+    return posixpath.normpath("/" + path.lstrip("/"))

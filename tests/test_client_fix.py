@@ -4,6 +4,7 @@ page's other assets reach and to no one else; the browser test of the race it fi
 
 from __future__ import annotations
 
+import http.client
 import logging
 import re
 import urllib.error
@@ -77,6 +78,16 @@ def test_the_fixed_client_is_served_with_its_own_etag_and_every_other_asset_as_g
         assert _fetch(running.url + asset.path, method="POST")[0] == 405
         status, _, body = _fetch(running.url + asset.path + "x")
         assert status == 404 and FIXED.encode() not in body
+        # Found by the sixth attacker review: other spellings of the same file, which Gradio's static route serves,
+        # got Gradio's unfixed client
+        host, port = running.url.removeprefix("http://").split(":")
+        for spelled in (asset.path.replace("/assets/", "/assets/./"), asset.path + "/",
+                        asset.path.replace("/assets/", "/assets//")):
+            connection = http.client.HTTPConnection(host, int(port), timeout=10)
+            connection.request("GET", spelled)
+            answer = connection.getresponse()
+            assert (answer.status, answer.read()) == (200, asset.body), spelled
+            connection.close()
     finally:
         running.stop()
 
