@@ -235,6 +235,7 @@ def refuse_foreign_files(blocks: "gr.Blocks") -> None:
     refused before Gradio processes it, whichever route it comes by (queue, ``/call``, ``/run``, MCP).
     """
     import gradio as gr
+    from gradio.data_classes import FileData, ListFiles
     from gradio_client.utils import is_file_obj_with_meta, is_http_url_like, traverse
 
     original = blocks.preprocess_data
@@ -248,7 +249,22 @@ def refuse_foreign_files(blocks: "gr.Blocks") -> None:
                            "for a visitor", print_exception=False)
         return data
 
+    def well_formed(block, value) -> bool:  # noqa: ANN001
+        """A file slot holds nothing, or Gradio's file data (a list of them for several files): a bare path or a
+        dict without ``meta`` failed Gradio's own validation, with a traceback in the log for each event."""
+        model = getattr(block, "data_model", None)
+        if model is FileData:
+            return value is None or is_file_obj_with_meta(value)
+        if model is ListFiles:
+            return value is None or (isinstance(value, list) and all(is_file_obj_with_meta(v) for v in value))
+        return True
+
     async def preprocess_data(block_fn, inputs, state, explicit_call=False):  # noqa: ANN001 - Gradio's signature
+        for block, value in zip(block_fn.inputs, inputs):
+            if not well_formed(block, value):
+                raise gr.Error("a file is sent as Gradio's client sends it: upload it (POST /gradio_api/upload), "
+                               'then send {"path": <the path it answers>, "meta": {"_type": "gradio.FileData"}}',
+                               print_exception=False)
         for value in inputs:
             traverse(value, check, is_file_obj_with_meta)
         return await original(block_fn, inputs, state, explicit_call)
