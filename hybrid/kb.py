@@ -65,6 +65,18 @@ def split_sentences(text: str, min_length: int = 0) -> list[str]:
     return [part.strip() for part in _SENTENCE_END.split(text) if part and part.strip()]
 
 
+_LINE_BREAKS = "\n\r\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029"  # where str.splitlines splits
+_SENTENCE_ENDS = "。！？；!?;"
+
+
+def most_entries(text: str, split_long: bool = False) -> int:
+    """The most entries ``parse_entries(text, split_long)`` can give, counted without splitting the text (ten million
+    one-character lines would be ten million strings, 340 MB): its lines, and with ``split_long`` its sentence ends.
+    """
+    most = 1 + sum(text.count(c) for c in _LINE_BREAKS)
+    return most + sum(text.count(c) for c in _SENTENCE_ENDS) if split_long else most
+
+
 def parse_entries(text: str, split_long: bool = False, max_length: int = 200) -> list[str]:
     """Knowledge-base text to entries: one per line, trimmed, blank lines dropped.
 

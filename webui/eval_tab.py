@@ -32,13 +32,13 @@ from hybrid.evaluate import (
 from hybrid import judgements as judging
 from hybrid.config import UNNAMED_SET
 from hybrid.fusion import NORMALIZERS, USES_NORMALIZER
-from hybrid.kb import Document, KnowledgeBaseError, decode_bytes, parse_entries
+from hybrid.kb import Document, KnowledgeBaseError, decode_bytes
 from hybrid.redact import hide_paths
 from server.uploads import is_received_upload
 
 from . import plots
 from .export import build_export, loaded_model, visitor_config, write_setting
-from .handlers import MAX_ENTRIES, SPLIT_LONGER_THAN, examples_update, sample_of
+from .handlers import MAX_ENTRIES, TEXT_CONCURRENCY, examples_update, page_entries, sample_of
 from .i18n import TEXTS, Translator, explain, text
 from .layout import CheckboxGroup, Dropdown
 
@@ -569,7 +569,7 @@ def build_eval_tab(tr: Translator, service, alpha, fusion, language, *, normaliz
             return need_model(lang)
         if not any(g > 0 for grades in (judgements or {}).values() for g in grades.values()):
             return problem(text("eval_no_judgements", lang))
-        entries = parse_entries(kb_text or "", split_long=bool(split_on), max_length=SPLIT_LONGER_THAN)
+        entries = page_entries(kb_text, split_on)
         # the knowledge base is what is evaluated: judgements of entries it no longer holds are left out, and said
         here = set(entries)
         kept = {q: {t: g for t, g in grades.items() if t in here} for q, grades in judgements.items()}
@@ -596,7 +596,7 @@ def build_eval_tab(tr: Translator, service, alpha, fusion, language, *, normaliz
         refused = not_received(paths, lang)
         if refused:
             return problem(refused)
-        entries = parse_entries(kb_text or "", split_long=bool(split_on), max_length=SPLIT_LONGER_THAN)
+        entries = page_entries(kb_text, split_on)
         try:
             labelled = parse_upload(paths, max_queries=int(limit) if limit else None, documents=entries)
         except (LabelledSetError, KnowledgeBaseError) as exc:
@@ -607,7 +607,7 @@ def build_eval_tab(tr: Translator, service, alpha, fusion, language, *, normaliz
         # The box keeps earlier files beside new ones: a new upload replaces them, and is read at once.
         box = [str(getattr(f, "name", f)) for f in uploaded or []]
         added = new_uploads(box, previous)
-        entries = parse_entries(kb_text or "", split_long=bool(split_on), max_length=SPLIT_LONGER_THAN)
+        entries = page_entries(kb_text, split_on)
         shown_files = gr.update(value=added) if added != box else gr.skip()
         return shown_files, added, upload_status(added, lang, entries) if added else ""
 
@@ -642,7 +642,9 @@ def build_eval_tab(tr: Translator, service, alpha, fusion, language, *, normaliz
     export.button.click(on_export, [report_state, language], [export.file, status], **private)
     kb_inputs = [kb if kb is not None else gr.State(""), split if split is not None else gr.State(False)]
     quiet = {**private, "concurrency_limit": None, "show_progress": "hidden"}
-    files.upload(on_upload, [files, uploaded_state, *kb_inputs, language], [files, uploaded_state, status], **quiet)
+    text_box = {**private, "concurrency_id": "text", "concurrency_limit": TEXT_CONCURRENCY, "show_progress": "hidden"}
+    files.upload(on_upload, [files, uploaded_state, *kb_inputs, language], [files, uploaded_state, status],
+                 **text_box)
     files.clear(lambda: [], None, uploaded_state, **quiet)
     run_button.click(on_run, [files, max_queries, normalizers, windows, *kb_inputs, language],
                      [*shown, report_state, corpus_state], **private)

@@ -15,7 +15,7 @@ import pandas as pd
 from hybrid.engine import EmptyQueryError, EngineNotReadyError, HybridEngine
 from hybrid import judgements as judging
 from hybrid.gate import Cancelled
-from hybrid.kb import KnowledgeBaseError, entries_from_file, parse_entries
+from hybrid.kb import KnowledgeBaseError, entries_from_file, most_entries, parse_entries
 from hybrid.redact import hide_paths
 from hybrid.semantic import Embedder
 from hybrid.service import FAILED, LOADING, OFF, READY, ModelService
@@ -145,6 +145,32 @@ def _texts(engine: HybridEngine | None) -> list[str] | None:
     return None if engine is None else [d.text for d in engine.documents]
 
 
+# A text box of more lines than this many times the page's entry limit is refused before it is split: ten
+# million one-character lines, one event's worth, took 340 MB as strings, and such events run side by side.
+OVERLONG_FACTOR = 10
+# Events that split the text box (counts, uploads, samples, the share link) run at most this many at once: each holds
+# a few copies of the text (up to a 31 MB event body) while it works, and they would otherwise be unlimited.
+TEXT_CONCURRENCY = 4
+
+
+class _Overlong(list):
+    """No entries: a knowledge-base text of up to ``most`` entries, far more than the page indexes, left unsplit."""
+
+    def __init__(self, most: int) -> None:
+        super().__init__()
+        self.most = most
+
+
+def page_entries(kb_text: str | None, split: bool, max_entries: int = MAX_ENTRIES,
+                 max_length: int = SPLIT_LONGER_THAN) -> list[str]:
+    """The knowledge-base entries of the text box (one per line, sentences of lines longer than ``max_length``
+    when ``split``); none (an ``_Overlong``) for a text of far more than ``max_entries``, which is not split."""
+    most = most_entries(kb_text or "", bool(split))
+    if most > OVERLONG_FACTOR * max_entries:
+        return _Overlong(most)
+    return parse_entries(kb_text or "", split_long=bool(split), max_length=max_length)
+
+
 class DemoHandlers:
     """The demo's handlers around one shared ``ModelService``; per-user engines come in and go out as values.
 
@@ -182,10 +208,17 @@ class DemoHandlers:
     # ------------------------------------------------------------------ knowledge base
 
     def entries(self, kb_text: str | None, split: bool) -> list[str]:
-        """The knowledge-base entries of the text box (one per line, optionally split into sentences)."""
-        return parse_entries(kb_text or "", split_long=bool(split), max_length=self.split_longer_than)
+        """The knowledge-base entries of the text box (``page_entries``)."""
+        return page_entries(kb_text, split, self.max_entries, self.split_longer_than)
+
+    def _count(self, kb_text: str | None) -> int:
+        """How many entries (unsplit) a text holds; for an overlong one, the most it can hold."""
+        entries = self.entries(kb_text, False)
+        return entries.most if isinstance(entries, _Overlong) else len(entries)
 
     def _size_problem(self, entries: list[str], lang: str) -> str | None:
+        if isinstance(entries, _Overlong):
+            return text("kb_too_many_lines", lang, n=f"{entries.most:,}", limit=f"{self.max_entries:,}")
         if not entries:
             return text("kb_empty", lang)
         if len(entries) > self.max_entries:
@@ -376,10 +409,10 @@ class DemoHandlers:
         if mode == APPEND and old.strip():
             new = old.rstrip("\n") + "\n" + "\n".join(entries)
             message: KbMessage = ("upload_appended", {"name": name, "n": len(entries),
-                                                      "total": len(parse_entries(new))}, False)
+                                                      "total": self._count(new)}, False)
         else:
             new = "\n".join(entries)
-            message = ("upload_replaced", {"name": name, "n": len(entries), "old": len(parse_entries(old))}, False)
+            message = ("upload_replaced", {"name": name, "n": len(entries), "old": self._count(old)}, False)
         sample = sample_of(new)
         return KbChange(new, sample, examples_update(sample, lang), message, render_message(message, lang), old,
                         gr.update(visible=True), None)
@@ -391,7 +424,7 @@ class DemoHandlers:
         if not name or name not in sample_names():
             return KbChange(skip, skip, skip, skip, skip, skip, skip, skip)
         new = sample_text(name)
-        message: KbMessage = ("sample_loaded", {"sample": text(f"sample_{name}", lang), "n": len(parse_entries(new))},
+        message: KbMessage = ("sample_loaded", {"sample": text(f"sample_{name}", lang), "n": self._count(new)},
                               False)
         changed = (kb_text or "").strip() != new
         return KbChange(new, name, examples_update(name, lang), message, render_message(message, lang),
@@ -403,7 +436,7 @@ class DemoHandlers:
         if previous is None:
             return KbChange(skip, skip, skip, skip, skip, skip, gr.update(visible=False), skip)
         sample = sample_of(previous)
-        message: KbMessage = ("kb_restored", {"n": len(parse_entries(previous))}, False)
+        message: KbMessage = ("kb_restored", {"n": self._count(previous)}, False)
         return KbChange(previous, sample, examples_update(sample, lang), message, render_message(message, lang),
                         kb_text or "", skip, skip)
 

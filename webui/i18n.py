@@ -41,6 +41,8 @@ TEXTS: dict[str, dict[str, str]] = {
         "kb_keyword_only": "关键词索引就绪（{n} 条）；向量引擎加载后自动向量化",
         "kb_too_many": "知识库有 {n} 条，超过本演示的上限 {limit} 条，未建立索引；文本已保留。"
                        "请删减，或用命令行 `python -m hybrid search --kb 文件` 处理大文件。",
+        "kb_too_many_lines": "知识库文本最多可有 {n} 条（行与句），远超本演示的上限 {limit} 条，未建立索引；文本已保留。"
+                             "请删减，或用命令行 `python -m hybrid search --kb 文件` 处理大文件。",
         "kb_entry_too_long": "第 {n} 条有 {chars} 个字，超过本演示每条的上限 {limit} 个字，未建立索引；文本已保留。"
                              "请把它分成几行，或勾选“把长段落拆成句子”。",
         "kb_empty": "知识库为空：请每行输入一条知识，或上传文件。",
@@ -349,6 +351,9 @@ TEXTS: dict[str, dict[str, str]] = {
         "kb_too_many": "The knowledge base has {n} entries, more than this demo's limit of {limit}; it was not "
                        "indexed and your text is kept. Shorten it, or use `python -m hybrid search --kb FILE` "
                        "for large files.",
+        "kb_too_many_lines": "The knowledge base text has up to {n} entries (lines and sentences), far more than "
+                             "this demo's limit of {limit}; it was not indexed and your text is kept. Shorten it, or "
+                             "use `python -m hybrid search --kb FILE` for large files.",
         "kb_entry_too_long": "Entry {n} has {chars} characters, more than this demo's limit of {limit} an entry; "
                              "the knowledge base was not indexed and your text is kept. Break it into several "
                              "lines, or tick \"Split long paragraphs into sentences\".",

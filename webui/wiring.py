@@ -11,20 +11,23 @@ from typing import Any
 import gradio as gr
 
 from .eval_tab import EvalTab
-from .handlers import RESTORED, DemoHandlers, render_message
+from .handlers import RESTORED, TEXT_CONCURRENCY, DemoHandlers, render_message
 from .i18n import Translator
 from .layout import (PAGE_URL_JS, PICK_COLUMN_JS, SHOW_LINK_JS, SHOW_RESULTS_JS, Controls, KnowledgeBasePanel,
                      QueryBar, RerankBar, Results, clamp_js, fusion_updates)
 
 # Embedding is CPU-heavy: two knowledge bases embed at once (a big one never blocks a small one completely),
 # more would only share the same cores. Searches are light and run in their own group, so they never wait
-# behind an embedding; cheap UI updates (counts, status, labels) are not limited at all.
+# behind an embedding; cheap UI updates (status, labels) are not limited at all, those reading the text box a few at
+# a time (TEXT).
 EMBED_CONCURRENCY = 2
 SEARCH_CONCURRENCY = 8
 STATUS_POLL_S = 1.0
 
 PRIVATE: dict[str, Any] = {"api_visibility": "private"}
 CHEAP: dict[str, Any] = {"concurrency_limit": None, "show_progress": "hidden", **PRIVATE}
+TEXT: dict[str, Any] = {"concurrency_id": "text", "concurrency_limit": TEXT_CONCURRENCY, "show_progress": "hidden",
+                        **PRIVATE}
 SEARCHING: dict[str, Any] = {"concurrency_id": "search", "concurrency_limit": SEARCH_CONCURRENCY, **PRIVATE}
 # Judgements are read, changed and written back: one at a time (each takes a millisecond), every click queued, so
 # two quick clicks never both start from the same judgements and lose one.
@@ -86,7 +89,7 @@ def wire_load_and_index(blocks: gr.Blocks, page: Page, h: DemoHandlers) -> None:
     page.timer.tick(h.status_on_load, [page.model_state, page.language], status_outputs, **CHEAP)
     # the example chips and the sample picker follow the text: a pasted knowledge base of your own names no sample
     gr.on([kb.kb.change, kb.split.change], h.count_on_edit, [kb.kb, kb.split, page.language],
-          [kb.kb_info, kb.panel, page.query.examples, kb.sample], **CHEAP)
+          [kb.kb_info, kb.panel, page.query.examples, kb.sample], **TEXT)
     # The index event's first answer sets the index line, the notice and the columns to "embedding" together; the
     # search after it sets them to "ready" together (it reads the query as it is then, typed while embedding).
     gr.on([blocks.load, kb.kb.change, kb.split.change, page.model_state.change], h.index_and_search,
@@ -100,9 +103,9 @@ def wire_knowledge_base(page: Page, h: DemoHandlers) -> None:
     """Uploads, samples and undo change the text box (which re-indexes, see ``wire_load_and_index``)."""
     kb = page.kb
     outputs = [kb.kb, kb.sample, page.query.examples, kb.message, kb.notice, kb.undo_text, kb.undo, kb.upload]
-    kb.upload.upload(h.upload, [kb.upload, kb.upload_mode, kb.kb, page.language], outputs, **CHEAP)
-    kb.sample.input(h.pick_sample, [kb.sample, kb.kb, page.language], outputs, **CHEAP)
-    kb.undo.click(h.undo, [kb.undo_text, kb.kb, page.language], outputs, **CHEAP)
+    kb.upload.upload(h.upload, [kb.upload, kb.upload_mode, kb.kb, page.language], outputs, **TEXT)
+    kb.sample.input(h.pick_sample, [kb.sample, kb.kb, page.language], outputs, **TEXT)
+    kb.undo.click(h.undo, [kb.undo_text, kb.kb, page.language], outputs, **TEXT)
 
 
 def wire_search(page: Page, h: DemoHandlers) -> None:
@@ -129,7 +132,7 @@ def wire_share(page: Page, h: DemoHandlers) -> None:
     q, c, kb = page.query, page.controls, page.kb
     inputs = [q.page_url, q.query, kb.sample, kb.kb, kb.split, c.alpha, c.fusion, c.normalizer, c.k, c.k1, c.b,
               c.threshold, c.window, page.language]
-    q.share.click(h.share_link, inputs, [q.link, q.link_note], js=PAGE_URL_JS, **CHEAP).then(
+    q.share.click(h.share_link, inputs, [q.link, q.link_note], js=PAGE_URL_JS, **TEXT).then(
         None, q.link, None, js=SHOW_LINK_JS, **PRIVATE)
 
 
@@ -138,8 +141,8 @@ def wire_language(page: Page, h: DemoHandlers) -> None:
     kb, lang = page.kb, page.language
     relabeled = page.language.change(page.tr.relabel, lang, page.tr.components, **CHEAP).then(
         h.status_text, lang, page.status, **CHEAP).then(
-        h.count_and_examples, [kb.kb, kb.split, lang], [kb.kb_info, kb.panel, page.query.examples], **CHEAP).then(
-        h.index_line, [page.engine, kb.kb, kb.split, lang], kb.index_info, **CHEAP).then(
+        h.count_and_examples, [kb.kb, kb.split, lang], [kb.kb_info, kb.panel, page.query.examples], **TEXT).then(
+        h.index_line, [page.engine, kb.kb, kb.split, lang], kb.index_info, **TEXT).then(
         render_message, [kb.message, lang], kb.notice, **CHEAP).then(
         h.hide_link, [page.query.link, lang], [page.query.link, page.query.link_note], **CHEAP).then(
         fusion_updates, [page.controls.fusion, lang], [page.controls.alpha, page.controls.normalizer], **CHEAP)
