@@ -14,6 +14,8 @@ import math
 import re
 from typing import TYPE_CHECKING
 
+import anyio
+import anyio.to_thread
 from pydantic import TypeAdapter
 from starlette.datastructures import QueryParams
 from starlette.types import ASGIApp, Receive, Scope, Send
@@ -82,6 +84,7 @@ class GradioGuard:
         self.orphan_grace_s = ORPHAN_GRACE_S if orphan_grace_s is None else orphan_grace_s
         self._streams: collections.Counter[str] = collections.Counter()  # open result streams per session
         self._reapers: set[asyncio.Task] = set()
+        self._large: anyio.CapacityLimiter | None = None  # made in the server's loop
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or not scope["path"].startswith(_PREFIX + "/"):
@@ -97,8 +100,12 @@ class GradioGuard:
             if body is None:
                 return
             receive = replay(body, receive)
-            data, error = _strict_json(body)
-            error = error or _too_many_values(data)
+            if len(body) > LARGE_BODY:  # seconds of work: in a worker thread, a few at a time, never on the loop
+                if self._large is None:
+                    self._large = anyio.CapacityLimiter(LARGE_BODY_CHECKS)
+                data, error = await anyio.to_thread.run_sync(_checked_body, body, limiter=self._large)
+            else:
+                data, error = _checked_body(body)
             status = 400
             if error is None and isinstance(data, dict):
                 error = _bad_session(data.get("session_hash"))
@@ -279,6 +286,47 @@ def _strict_json(body: bytes) -> tuple[object, str | None]:
 # forged value of millions of JSON values stayed held for as long as the session (78 MB for one 11 MB body). The
 # page's events carry a few values (a knowledge base is one string); gradio_client's search at most 1,000 texts.
 MAX_JSON_VALUES = 100_000
+# An event body of up to 31 MB (a knowledge base typed into the page) takes 0.1 s or more to check; one of 15
+# million numbers took 2.6 s, parsed on the server's loop, where it held up every other request. Bodies above this
+# size are checked in a worker thread, at most this many at once.
+LARGE_BODY = 256 * 1024
+LARGE_BODY_CHECKS = 2
+_STRING = re.compile(rb'"[^"]*"')  # linear: no escapes are left when it runs (_most_values)
+_SCAN_CHUNK = 256 * 1024  # bytes scanned in one C call: the loop's thread waits for the GIL at most that long
+
+
+def _most_values(body: bytes) -> int:
+    """The most JSON values ``body`` can hold, counted without parsing it: one per comma, ``[`` and ``{`` outside
+    strings, and one (an empty list or object counts 2). Linear in the body (escapes go first, so the string
+    pattern never backtracks), and in chunks, so a body of millions of strings does not hold the GIL for seconds."""
+    body = body.replace(b"\\\\", b"").replace(b'\\"', b"")
+    count, inside = 1, False  # inside: a string opened in an earlier chunk is still open
+    for start in range(0, len(body), _SCAN_CHUNK):
+        chunk = body[start:start + _SCAN_CHUNK]
+        if inside:
+            end = chunk.find(b'"')
+            if end < 0:
+                continue
+            chunk, inside = chunk[end + 1:], False
+        bare = _STRING.sub(b"", chunk)
+        if (opened := bare.find(b'"')) >= 0:  # the one string left open runs into the next chunk
+            bare, inside = bare[:opened], True
+        count += bare.count(b",") + bare.count(b"[") + bare.count(b"{")
+    return count
+
+
+def _checked_body(body: bytes) -> tuple[object, str | None]:
+    """An event body's JSON and why it is refused (None: it is not): more values than ``MAX_JSON_VALUES``
+    (counted before parsing, so a body of millions is never built), else ``_strict_json``'s reasons."""
+    if _most_values(body) > MAX_JSON_VALUES:
+        return None, _values_message()
+    data, error = _strict_json(body)
+    return data, error or _too_many_values(data)
+
+
+def _values_message() -> str:
+    return (f"the JSON body holds more than {MAX_JSON_VALUES:,} values; the page's events and its search endpoint "
+            "take far fewer")
 
 
 def _too_many_values(data: object) -> str | None:
@@ -288,8 +336,7 @@ def _too_many_values(data: object) -> str | None:
         item = stack.pop()
         count += 1
         if count > MAX_JSON_VALUES:
-            return (f"the JSON body holds more than {MAX_JSON_VALUES:,} values; the page's events and its search "
-                    "endpoint take far fewer")
+            return _values_message()
         if isinstance(item, dict):
             stack.extend(item.values())
         elif isinstance(item, list):

@@ -1,0 +1,154 @@
+"""Attacks on the page's event bodies against the real server on loopback (sixth attacker review): bodies of
+millions of JSON values, knowledge-base text of millions of lines, and file values Gradio's client never sends."""
+
+from __future__ import annotations
+
+import asyncio
+import statistics
+import threading
+import time
+import tracemalloc
+import uuid
+
+import httpx
+import pytest
+
+import server.gradio_guard as guard
+from tests.test_hardening import server_log  # noqa: F401 - a fixture
+from tests.test_security import config, fn_index_of, run_event, serve_demo
+
+pytestmark = pytest.mark.server
+
+NUMBERS = b'{"data":[' + b"0," * 15_000_000 + b'0],"fn_index":0,"session_hash":"abcdefghijk"}'  # 30 MB
+
+
+@pytest.fixture(scope="module")
+def running():
+    """``python demo.py`` (open, the fake model)."""
+    server = serve_demo(None)
+    yield server
+    server.stop()
+
+
+def _join(url: str, body: bytes) -> httpx.Response:
+    return httpx.post(url + "/gradio_api/queue/join", content=body, timeout=120,
+                      headers={"content-type": "application/json"})
+
+
+def test_millions_of_values_are_refused_unparsed_and_off_the_servers_loop(running, monkeypatch):
+    """A 30 MB body of 15 million numbers was parsed on the server's event loop (2.6 s each, a Python call per
+    number) before its values were counted: two clients sending it in a loop held every other request 5 to 8 s.
+    Now the values are counted before parsing, and a large body is checked in a worker thread."""
+    on_loop: list[bool] = []
+    checked = guard._checked_body
+
+    def observed(body: bytes):
+        try:
+            asyncio.get_running_loop()
+            on_loop.append(True)
+        except RuntimeError:
+            on_loop.append(False)
+        return checked(body)
+
+    monkeypatch.setattr(guard, "_checked_body", observed)
+    r = _join(running.url, NUMBERS)
+    assert r.status_code == 400 and "more than 100,000 values" in r.json()["message"], r.text[:300]
+    small = _join(running.url, b'{"data":[' + b"0," * 100_001 + b'0],"fn_index":0,"session_hash":"abcdefghijk"}')
+    assert small.status_code == 400 and "more than 100,000 values" in small.text
+    assert on_loop == [False, True]  # the large body in a worker thread; a small one (200 KB) is quick on the loop
+
+    stop, latencies, refused = time.monotonic() + 6, [], []
+
+    def attacker() -> None:
+        while time.monotonic() < stop:
+            refused.append(_join(running.url, NUMBERS).status_code)
+
+    attackers = [threading.Thread(target=attacker) for _ in range(2)]
+    for t in attackers:
+        t.start()
+    while time.monotonic() < stop:
+        started = time.monotonic()
+        assert httpx.get(running.url + "/health", timeout=30).status_code == 200
+        latencies.append(time.monotonic() - started)
+        time.sleep(0.2)
+    for t in attackers:
+        t.join()
+    assert refused and set(refused) == {400}
+    # before: median 5.0 s, 6 answers in 25 s
+    assert len(latencies) >= 10 and statistics.median(latencies) < 1.0, latencies
+
+
+def test_a_knowledge_base_of_millions_of_lines_is_refused_without_splitting_it(running, server_log):  # noqa: F811
+    """The entry count split the typed text into lines before it counted them: seven million short lines (one
+    event, 21 MB) became seven million strings, about 400 MB, in events that ran without a limit side by side.
+    Now the lines (and, when split, the sentence ends) are counted first, and such a text is not split."""
+    cfg = config(running.url)
+    index = fn_index_of(cfg, "kb", "change")
+    for text, split, most in (("ab\n" * 7_000_000, False, "7,000,001"), ("甲。" * 5_000_000, True, "5,000,001")):
+        tracemalloc.start()
+        try:
+            base = tracemalloc.get_traced_memory()[0]
+            messages = run_event(running.url, index, [text, split, "en"], timeout=120)
+            peak = tracemalloc.get_traced_memory()[1] - base
+        finally:
+            tracemalloc.stop()
+        done = [m for m in messages if m.get("msg") == "process_completed"]
+        assert done and done[-1]["success"], messages[-2:]
+        shown = str(done[-1]["output"]["data"][0])
+        assert f"up to {most} entries" in shown and "limit of 20,000" in shown, shown[:300]
+        # the request's own copies (the client's JSON, the body, the values parsed) took 183 and 230 MB here; the
+        # entries as strings took 590 MB in all, both ways
+        assert peak < 320_000_000, f"{peak / 1e6:.0f} MB"
+    assert not [line for line in server_log if "Traceback" in line], "\n".join(server_log)[-3000:]
+
+
+def test_a_file_value_gradios_client_never_sends_is_refused_without_a_traceback(running, server_log):  # noqa: F811
+    """A file slot holding a bare path, or a path without Gradio's ``meta``, failed Gradio's own validation: a
+    traceback in the log for every such event, and an empty error. Now it is refused with a message saying how
+    a file is sent."""
+    cfg = config(running.url)
+    upload = fn_index_of(cfg, "upload", "upload")
+    for value in ("/etc/passwd", {"path": "/etc/passwd"}, {"path": "/etc/passwd", "meta": {"_type": "other"}}, 7):
+        messages = run_event(running.url, upload, [value, "replace", "", "en"])
+        done = [m for m in messages if m.get("msg") == "process_completed"]
+        assert done and not done[-1]["success"], messages[-2:]
+        assert "as Gradio's client sends it" in str(done[-1]["output"].get("error")), done[-1]
+    # Gradio's own form still reaches the handler (which refuses a file not uploaded here, as before)
+    messages = run_event(running.url, upload, [{"path": "/etc/passwd", "meta": {"_type": "gradio.FileData"}},
+                                               "replace", "", "en"])
+    assert "was not uploaded here" in str(messages[-1]), messages[-1]
+    assert not [line for line in server_log if "Traceback" in line], "\n".join(server_log)[-3000:]
+
+
+def test_the_values_counted_before_parsing_are_never_fewer_than_the_json_holds(monkeypatch):
+    """``_most_values`` bounds a body's values without parsing it (commas, brackets and braces outside strings),
+    so it must never count fewer than there are: random JSON with escaped quotes and backslashes, strings holding
+    commas and brackets, read in chunks of every small size (a string or an escape across a chunk's end)."""
+    import json
+    import random
+
+    def values(data) -> int:
+        count, stack = 0, [data]
+        while stack:
+            item = stack.pop()
+            count += 1
+            stack.extend(item.values() if isinstance(item, dict) else item if isinstance(item, list) else ())
+        return count
+
+    def random_json(rng: random.Random, depth: int = 0):
+        roll = rng.random()
+        if depth > 3 or roll < 0.3:
+            return rng.choice([1, -2.5, None, True, "a,b[{", 'q"\\"x\\', "\\\\", "", "中文，,", "\\u0022"])
+        if roll < 0.65:
+            return [random_json(rng, depth + 1) for _ in range(rng.randint(0, 4))]
+        return {rng.choice(["k", 'a"b', "c,d", "\\", "{["]): random_json(rng, depth + 1) for _ in range(rng.randint(0, 4))}
+
+    rng = random.Random(0)
+    for chunk in (1, 2, 3, 7, guard._SCAN_CHUNK):
+        monkeypatch.setattr(guard, "_SCAN_CHUNK", chunk)
+        for _ in range(400):
+            data = random_json(rng)
+            for body in (json.dumps(data), json.dumps(data, ensure_ascii=False, indent=1)):
+                assert guard._most_values(body.encode("utf-8")) >= values(data), (chunk, body)
+    assert guard._most_values(NUMBERS) == 15_000_005  # the object, its three values, the 15,000,001 numbers
+    assert guard._most_values(b'{"data": ["a,b,c\\", [x", 1]}') == 4
