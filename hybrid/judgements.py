@@ -22,6 +22,7 @@ MAX_QUERY_CHARS = 2_000
 # A judgements zip larger than this (compressed or unpacked) is refused.
 MAX_ZIP_BYTES = 50_000_000
 FILES = ("corpus.jsonl", "queries.jsonl", "qrels.tsv")
+NDCG_CUT = 10  # nDCG@10, as hybrid.evaluate reports it
 
 # {query: {document text: grade}}; handlers keep it in the browser session and replace it, never edit it.
 Judgements = Mapping[str, Mapping[str, int]]
@@ -76,7 +77,7 @@ def grades_for(judgements: Judgements | None, query: str | None) -> dict[str, in
     return dict((judgements or {}).get((query or "").strip(), {}))
 
 
-def judged_ndcg(ranking: Sequence[str], grades: Mapping[str, int], k: int = 10) -> float | None:
+def judged_ndcg(ranking: Sequence[str], grades: Mapping[str, int], k: int = NDCG_CUT) -> float | None:
     """nDCG@k of a ranking of document texts against one query's judgements (unjudged documents count as not
     relevant; the ideal ranking is of every judged document, shown or not), as ``hybrid.evaluate`` computes it.
 
@@ -103,7 +104,7 @@ class Coverage:
     ndcg: Mapping[str, float | None]
 
 
-def coverage(columns: Mapping[str, Sequence[str]], grades: Mapping[str, int], k: int = 10) -> Coverage:
+def coverage(columns: Mapping[str, Sequence[str]], grades: Mapping[str, int], k: int = NDCG_CUT) -> Coverage:
     """The coverage meter of one search.
 
     Args:

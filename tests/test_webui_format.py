@@ -380,6 +380,9 @@ def test_judge_buttons_and_line_in_both_languages():
     cov = coverage({"keyword": ["A", "B"], "hybrid": ["A"]}, {"A": 1})
     line = fmt.judge_line(cov, 3, "zh", names={"keyword": "关键词", "hybrid": "混合"})
     assert "nDCG@10 关键词 1.000 · 混合 1.000" in line and "显示的 2 条中 1 条未评判" in line and "共 3 条" in line
+    assert "前 10 条" not in line  # nDCG@10: the evaluation tab's figure, nothing to add
+    cut = fmt.judge_line(coverage({"hybrid": ["B", "C", "A"]}, {"A": 1}, k=3), 3, "en", k=3)
+    assert "nDCG@3 hybrid 0.500" in cut and "over the 3 hits shown; the evaluation tab ranks 10" in cut, cut
     none = fmt.judge_line(coverage({"keyword": ["A"]}, {"A": 0}), 1, "en")
     assert "no hit of this query is judged relevant" in none and "0 of 1 shown hits unjudged" in none and "this session: 1" in none
     assert fmt.judge_line(None, 0) == ""

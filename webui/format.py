@@ -435,6 +435,8 @@ def judge_line(coverage: Coverage | None, judged: int, lang: str = "zh", k: int 
     else:
         line = text("judge_line", lang, k=k, scores=" · ".join(scores), unjudged=coverage.unjudged,
                     shown=coverage.shown, total=judged)
+        if k < 10:  # fewer hits shown than the evaluation tab ranks: say which figure this is
+            line += text("judge_line_cut", lang, k=k)
     return f'<div class="judge-line">{html.escape(line)}</div>'
 
 
