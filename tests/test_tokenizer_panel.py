@@ -153,7 +153,7 @@ def test_the_export_hands_back_an_uploaded_dictionary_beside_the_setting_and_it_
     h, engine, uploads = setup
     (uploads / "产品词典.txt").write_text("ABX9000PRO的電池\n", encoding="utf-8")
     built, _ = apply_tokenizer(h, engine, KB, False, "precise", True, str(uploads / "产品词典.txt"), "zh")
-    config = page_config(h.service, built, 0.5, "adaptive", "minmax", 5, 1.2, 0.75)
+    config = page_config(h.service, built, 0.5, "adaptive", "minmax", 5, 1.2, 0.75, 100)
     assert config.tokenizer.user_dict == "产品词典.txt"
     files = write_setting(config, dictionary=uploaded_dictionary(built.tokenizer.user_dict, uploads))
     assert [Path(f).name for f in files] == ["hybrid-setting.json", "产品词典.txt"]

@@ -8,8 +8,8 @@ import json
 import pytest
 
 from hybrid.settings import DEFAULT_SETTINGS
-from tests.browser import (BROWSER_MARKS, ServerProcess, choose, hit_texts, idle, open_page, search, set_number, settled,
-                           upload_eval_files)
+from tests.browser import (BROWSER_MARKS, ServerProcess, choose, hit_texts, idle, open_accordion, open_page, search,
+                           set_number, settled, upload_eval_files)
 
 pytestmark = BROWSER_MARKS
 
@@ -34,6 +34,8 @@ def test_an_exported_setting_restarts_the_demo_as_it_was(chromium, page, tmp_pat
     default = ranking(p)
     choose(p, "fusion", FUSION)
     set_number(p, "alpha", ALPHA)
+    open_accordion(p, "more-controls", "#window")
+    set_number(p, "window", 20)  # the sixth user review: the export left the candidate window out
     search(p, QUERY)
     idle(p)
     tuned = ranking(p)
@@ -48,7 +50,7 @@ def test_an_exported_setting_restarts_the_demo_as_it_was(chromium, page, tmp_pat
     caught.value.save_as(saved)
     exported = json.loads(saved.read_text(encoding="utf-8"))
     assert exported["settings"]["alpha"] == ALPHA and exported["settings"]["fusion"] == FUSION
-    assert exported["settings"]["k"] == DEFAULT_SETTINGS.k
+    assert exported["settings"]["k"] == DEFAULT_SETTINGS.k and exported["settings"]["window"] == 20
     assert exported["exports"]["milvus"]["python"] == "RRFRanker(60)"
     assert "rrf" in exported["exports"]["elasticsearch"]["search"]["retriever"]
     # the server runs "auto": the notes name the model it loaded, not every model auto could be
@@ -61,6 +63,8 @@ def test_an_exported_setting_restarts_the_demo_as_it_was(chromium, page, tmp_pat
         q = open_page(chromium, server.url, width=width, locale=locale)
         expect(q.locator("#alpha input[type=number]")).to_have_value(str(ALPHA))
         expect(q.locator("#fusion input")).to_have_value(FUSION)
+        open_accordion(q, "more-controls", "#window")
+        expect(q.locator("#window input[type=number]")).to_have_value("20")
         search(q, QUERY)
         expect(q.locator("#col-hybrid .hit").first).to_be_visible()
         assert ranking(q) == tuned

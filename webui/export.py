@@ -73,11 +73,11 @@ def visitor_config(settings, tokenizer, model: str) -> Config:
 
 
 def page_config(service, engine, alpha: float, fusion: str, normalizer: str, k: float, k1: float, b: float,
-                rerank: float | None = None) -> Config:
-    """The setting the page's controls show: the server's settings with the sliders' values, the session's
-    tokenizer and the model the server was started with."""
+                window: float, rerank: float | None = None) -> Config:
+    """The setting the page's controls show: the server's settings with the sliders' values (the candidate
+    window included), the session's tokenizer and the model the server was started with."""
     overrides = {"alpha": float(alpha), "fusion": fusion, "normalizer": normalizer, "k": int(k), "k1": float(k1),
-                 "b": float(b), "rerank": None if rerank is None else int(rerank)}
+                 "b": float(b), "window": int(window), "rerank": None if rerank is None else int(rerank)}
     tokenizer = (engine.tokenizer if engine is not None else service.tokenizer).settings
     return visitor_config(service.settings.with_(**overrides), tokenizer, service.requested)
 
@@ -89,14 +89,15 @@ def wire_export(bar: ExportBar, service, engine, controls, top_n=None, upload_ro
 
     import gradio as gr
 
-    def on_export(engine_value, alpha, fusion, normalizer, k, k1, b, *rest):
-        config = page_config(service, engine_value, alpha, fusion, normalizer, k, k1, b, *rest)
+    def on_export(engine_value, alpha, fusion, normalizer, k, k1, b, window, *rest):
+        config = page_config(service, engine_value, alpha, fusion, normalizer, k, k1, b, window, *rest)
         uploaded = uploaded_dictionary(engine_value.tokenizer.user_dict if engine_value is not None else None,
                                        upload_root)
         return gr.File(value=write_setting(config, used_model=loaded_model(service), dictionary=uploaded),
                        visible=True)
 
     c = controls
-    inputs = [engine, c.alpha, c.fusion, c.normalizer, c.k, c.k1, c.b, *([top_n] if top_n is not None else [])]
+    inputs = [engine, c.alpha, c.fusion, c.normalizer, c.k, c.k1, c.b, c.window,
+              *([top_n] if top_n is not None else [])]
     bar.button.click(on_export, inputs, bar.file, api_visibility="private", concurrency_limit=None,
                      show_progress="hidden")
