@@ -91,6 +91,7 @@ def build_demo(service: ModelService, kb_text: str | None = None, *, sample: str
         language, status_line = layout.build_header(tr, status, lang)
         timer = layout.initial_timer(status, wiring.STATUS_POLL_S)
         judgements = gr.State({})  # this visitor's relevance judgements, beside the knowledge base
+        engine = gr.State(None, time_to_live=session_ttl_s)
         with gr.Tabs() as tabs:
             with tr.make(gr.Tab, i18n={"label": "tab_search"}, id="search", elem_id="tab-search"):
                 kb = layout.build_knowledge_base(tr, h, initial_kb, first_sample, lang)
@@ -109,8 +110,9 @@ def build_demo(service: ModelService, kb_text: str | None = None, *, sample: str
                                             judged=judgements if store_kb is None else None,
                                             normalizer=controls.normalizer, window=controls.window, tabs=tabs,
                                             query=query.query, kb=kb.kb, split=kb.split, sample=kb.sample,
-                                            examples=query.examples)
-        engine = gr.State(None, time_to_live=session_ttl_s)
+                                            examples=query.examples,
+                                            kb_undo=[kb.message, kb.notice, kb.undo_text, kb.undo],
+                                            engine=engine, k=controls.k, upload_root=h.upload_root)
         page = wiring.Page(tr, language, status_line, timer, gr.State(status.state), engine, kb, query,
                            controls, results, evaluation, rerank, judgements if store_kb is None else None)
         wiring.wire(demo, page, h)

@@ -166,7 +166,7 @@ def test_upload_replace_is_undoable_and_append_keeps_the_typed_text(encoder, tmp
     # Undo swaps: the typed text comes back, and a second click would bring the upload back.
     undone = h.undo(replaced.undo_text, replaced.kb, "en")
     assert undone.kb == typed and undone.undo_text == replaced.kb
-    assert "Restored the previous knowledge base (2 entries)" in html.unescape(undone.notice)
+    assert "Swapped to the other knowledge base (2 entries)" in html.unescape(undone.notice)
     assert h.undo(undone.undo_text, undone.kb, "en").kb == replaced.kb
     # Appending to an empty box is a plain load.
     assert h.upload(str(tmp_path / "kb.txt"), APPEND, "  ", "en").kb == "上传的一条\n上传的两条"
@@ -367,6 +367,21 @@ def test_each_session_engine_is_its_own(handlers):
     assert a2 is a and [d.text for d in b.documents] == ["东京是日本的首都。"]
 
 
+def test_a_search_over_a_knowledge_base_with_an_overlong_entry_says_why_nothing_was_searched(handlers):
+    """Found by the sixth user review: one entry over the limit keeps the whole knowledge base from being indexed,
+    and after a search the columns still asked the visitor to search."""
+    import html
+
+    kb = "短条目一。\n" + "长" * 10_000 + "\n短条目二。"
+    for lang, said, columns in (("en", "Entry 2 has 10,000 characters", "Nothing was searched"),
+                                ("zh", "整个知识库未建立索引", "这次没有搜索")):
+        out = _search(handlers, None, "短条目", kb, lang=lang)
+        assert said in html.unescape(out.notice), out.notice
+        assert all(columns in html.unescape(column) for column in out.columns), out.columns[0][:300]
+    ok = _search(handlers, None, "短条目", "短条目一。\n短条目二。")
+    assert "Nothing was searched" not in html.unescape(_col(ok, "keyword"))
+
+
 def test_search_if_query_skips_without_a_query(handlers):
     skipped = handlers.search_if_query(None, "", KB, False, *CONTROLS.values(), "en")
     assert len(skipped) == SearchOutputs.size()
@@ -515,7 +530,7 @@ def test_the_pages_export_names_the_model_auto_loaded_here_not_every_model_auto_
 
     service = _service(OneHotEncoder(name="/srv/models/my-e5"))
     config = page_config(service, None, **{key: CONTROLS[key] for key in ("alpha", "fusion", "normalizer", "k", "k1",
-                                                                             "b")})
+                                                                             "b", "window")})
     assert config.model == "auto" and loaded_model(service) == "my-e5"
     files = write_setting(config, used_model=loaded_model(service))
     assert len(files) == 1  # no dictionary uploaded: the setting alone

@@ -84,7 +84,7 @@ def test_every_sample_and_every_example_chip(page):
         idle(p)
         p.click("#undo")
         expect(kb).to_have_value(before)
-        expect(p.locator("#kb-notice")).to_contain_text("已恢复替换前的知识库")
+        expect(p.locator("#kb-notice")).to_contain_text("已换回另一份知识库")
         idle(p)
         p.click("#undo")
         expect(kb).to_have_value(sample_text(name))

@@ -85,6 +85,15 @@ def test_a_new_upload_replaces_the_last_and_says_what_was_read(page, tmp_path, w
     p.click("#eval-run")
     idle(p)
     expect(status).to_contain_text(duplicate)
+    idle(p)
+
+    # one file at a time (the sixth user review: the first was dropped and the message named only the file missing)
+    separate = write_small_set(tmp_path / "separate")
+    upload.set_input_files(separate[0])
+    idle(p)
+    upload.set_input_files(separate[1:])
+    expect(status).to_contain_text("缺少 corpus.jsonl" if lang == "zh" else "missing corpus.jsonl")
+    expect(status).to_contain_text("请把一个评测集的文件一起上传" if lang == "zh" else "Upload a set's files together")
 
 
 def test_csv_pairs_are_evaluated_on_the_search_tabs_knowledge_base(page, tmp_path):

@@ -73,7 +73,9 @@ def test_judge_two_columns_download_upload_in_a_new_session_and_evaluate(page, t
     other = next(t for t in hits(p, "semantic").locator(".hit-text").all_inner_texts() if t != ANSWER)
     _judge(p, "semantic", other, 0)
     expect(_card(p, "semantic", other).locator(".judged")).to_have_text("已评 0 不相关" if zh else "judged 0 not relevant")
-    expect(line).to_contain_text("nDCG@10")
+    # k = 5 hits shown: the figure is nDCG@5, and says so (the sixth user review: it was labelled nDCG@10)
+    expect(line).to_contain_text("nDCG@5")
+    expect(line).to_contain_text("按显示的前 5 条计算" if zh else "over the 5 hits shown")
     expect(line).to_contain_text("混合 1.000" if zh else "Hybrid 1.000")
     expect(line).to_contain_text("本会话共 2 条评判" if zh else "judgements in this session: 2")
     title = p.locator("#col-hybrid .col-title").inner_text()
@@ -288,3 +290,56 @@ def test_an_evaluation_message_does_not_stay_in_the_other_language(page):
     idle(p)
     p.click("#eval-judged")
     expect(status).to_contain_text("This session has no hit judged relevant yet")
+
+
+def test_the_evaluation_tokenises_as_the_search_tab_and_exports_that_tokeniser(page, tmp_path):
+    """Found by the sixth user review: the evaluation tab tokenised with the default tokeniser (folding on) whatever
+    the search tab used, so its keyword nDCG@10 (1.0000) contradicted the coverage line (0.860), and its export
+    named a tokeniser the figure was not measured with. Clicks: the tokeniser panel's folding switch (off); search a
+    Traditional query; judge two hits; "evaluate my judgements"; "export the best setting"; then folding on again
+    and export: refused until the evaluation is run again."""
+    import json
+
+    from playwright.sync_api import expect
+
+    from tests.browser import open_accordion, type_knowledge_base
+
+    p = page(width=1440, locale="zh-CN")
+    answer, other = "笔记本电脑开机后黑屏怎么办", "電腦開機很慢怎么办"
+    type_knowledge_base(p, "\n".join([answer, other, "打印机无法连接网络", "忘了密码怎么办", "苹果是一种水果"]))
+    expect(p.locator("#index-info")).to_contain_text("向量索引就绪：5 条")
+    open_accordion(p, "tokenizer-panel", "#tok-fold input")
+    idle(p)
+    p.locator("#tok-fold input").uncheck()
+    expect(p.locator("#tok-status")).to_contain_text("繁简折叠关")
+    search(p, "電腦開機黑屏")
+    expect(hits(p, "keyword").first.locator(".hit-text")).to_have_text(other)  # no folding: 電腦開機 matches here
+    _judge(p, "keyword", answer, 2)
+    _judge(p, "keyword", other, 1)
+    line = p.locator("#judge-line")
+    expect(line).to_contain_text("本会话共 2 条评判")
+    keyword_line = float(re.search(r"关键词 ([0-9.]+)", line.inner_text()).group(1))
+    assert keyword_line < 0.99, line.inner_text()
+    idle(p)
+    p.get_by_role("tab", name="评测").click()
+    p.click("#eval-judged")
+    expect(p.locator("#eval-status")).to_contain_text("我的评判：1 个查询")
+    row = p.locator("#eval-table").get_by_role("row", name=re.compile("^关键词"))
+    keyword_tab = float(row.first.get_by_role("gridcell").nth(1).inner_text())
+    assert keyword_tab == pytest.approx(keyword_line, abs=6e-4), (keyword_tab, keyword_line)
+    idle(p)
+    p.click("#eval-export-setting")
+    link = p.locator("#eval-export-file a").first
+    expect(link).to_be_attached()
+    with p.expect_download() as download:
+        link.click()
+    setting = json.loads(Path(download.value.path()).read_text(encoding="utf-8"))
+    assert setting["tokenizer"]["fold"] is False, setting["tokenizer"]
+    p.get_by_role("tab", name="搜索").click()
+    idle(p)
+    p.locator("#tok-fold input").check()
+    expect(p.locator("#tok-status")).to_contain_text("繁简折叠开")
+    idle(p)
+    p.get_by_role("tab", name="评测").click()
+    p.click("#eval-export-setting")
+    expect(p.locator("#eval-status")).to_contain_text("请重新评测，再导出")

@@ -77,6 +77,11 @@ def test_band_sentence_and_a_hurt_query_opened_in_search_with_its_setting(page, 
     expect(changes).to_contain_text(hurt)
     row = changes.get_by_role("row", name=re.compile("饿了"))
     expect(row).to_contain_text(hurt)
+    p.get_by_role("tab", name="搜索" if lang == "zh" else "Search").click()
+    open_accordion(p, "kb-panel", "#kb textarea")
+    before = p.locator("#kb textarea").input_value()
+    assert before and "饿了" not in before
+    _open_tab(p, lang)
     idle(p)
     row.get_by_role("gridcell", name="↗ 在搜索页打开" if lang == "zh" else "↗ open in search").click()
 
@@ -92,6 +97,12 @@ def test_band_sentence_and_a_hurt_query_opened_in_search_with_its_setting(page, 
     expect(p.locator("#kb textarea")).to_have_value("\n".join(t for _, t in CORPUS + MORE_DOCS))
     # keyword only: 饿 is in no entry, so the hybrid column (weighted, alpha 0) is the empty keyword list
     expect(p.locator("#notice")).to_contain_text("关键词搜索没有找到" if lang == "zh" else "Keyword search found nothing")
+    # Found by the sixth user review: the text box was replaced with no word and no way back (typed text lost).
+    expect(p.locator("#kb-notice")).to_contain_text("评测的知识库（9 条）已替换" if lang == "zh"
+                                                    else "The evaluated knowledge base (9 entries) replaced")
+    idle(p)
+    p.click("#undo")
+    expect(p.locator("#kb textarea")).to_have_value(before)
 
 
 @pytest.mark.parametrize("width,locale", LAYOUTS)

@@ -38,7 +38,7 @@ from server.uploads import is_received_upload
 
 from . import plots
 from .export import build_export, loaded_model, visitor_config, write_setting
-from .handlers import MAX_ENTRIES, TEXT_CONCURRENCY, examples_update, page_entries, sample_of
+from .handlers import MAX_ENTRIES, TEXT_CONCURRENCY, examples_update, page_entries, render_message, sample_of
 from .i18n import TEXTS, Translator, explain, text
 from .layout import CheckboxGroup, Dropdown
 
@@ -489,7 +489,8 @@ class EvalTab:
 
 
 def build_eval_tab(tr: Translator, service, alpha, fusion, language, *, normalizer=None, window=None, tabs=None,
-                   query=None, kb=None, split=None, sample=None, examples=None, judged=None) -> EvalTab:
+                   query=None, kb=None, split=None, sample=None, examples=None, judged=None,
+                   kb_undo=None, engine=None, k=None, upload_root=None) -> EvalTab:
     """Build the evaluation tab's components and events inside the current ``gr.Blocks`` context.
 
     Args:
@@ -505,6 +506,12 @@ def build_eval_tab(tr: Translator, service, alpha, fusion, language, *, normaliz
             cleared when a query opens on the evaluated knowledge base, which is no sample.
         judged: the session's judgements (``gr.State``, ``hybrid.judgements``): a button evaluates them over the
             knowledge base (no button without them).
+        kb_undo: the knowledge-base panel's message state, notice, undo text and undo button: a query opened on
+            the evaluated knowledge base replaces the text box as an upload does, said and undoable.
+        engine, k: the session's engine (``gr.State``) and the search tab's top-k slider: evaluations tokenise
+            as the session's engine does (its tokeniser panel, the server's ``--no-fold``/``--user-dict``), and
+            the export of the best setting carries that tokeniser and the page's k (the server's without them).
+        upload_root: where the page reads uploads from (a visitor's uploaded dictionary goes with the export).
     Returns:
         The components the language switch re-renders.
     """
@@ -554,17 +561,23 @@ def build_eval_tab(tr: Translator, service, alpha, fusion, language, *, normaliz
         return problem(text("eval_need_model", lang, state=model_state(state.state, lang),
                             error=f" ({state.error})" if state.error else ""))
 
-    def evaluate(labelled, swept_normalizers, swept_windows, lang, progress):
+    def evaluate(labelled, swept_normalizers, swept_windows, lang, progress, session_engine):
         def report_progress(stage: str, done: int, total: int) -> None:
             progress(done / max(total, 1), desc=f"{text(f'eval_stage_{stage}', lang)} {done}/{total}")
 
         # No shared cache: a visitor's corpus must not answer faster for the next visitor who sends it.
         report = run(labelled, service.embedder, None, settings=settings, progress=report_progress,
+                     tokenizer=session_tokenizer(session_engine),
                      normalizers=[n for n in NORMALIZERS if n in (swept_normalizers or [])] or None,
                      windows=sorted({int(w) for w in swept_windows or []}) or None)
         return (*EvalTab.rerender(report, None, lang), report, corpus_text(labelled))
 
-    def on_judged(judgements, swept_normalizers, swept_windows, kb_text, split_on, lang, progress=gr.Progress()):
+    def session_tokenizer(session_engine):
+        """The tokeniser the session's search tab uses (the server's before its engine is built)."""
+        return session_engine.tokenizer if session_engine is not None else service.tokenizer
+
+    def on_judged(judgements, swept_normalizers, swept_windows, kb_text, split_on, session_engine, lang,
+                  progress=gr.Progress()):
         if service.embedder is None:
             return need_model(lang)
         if not any(g > 0 for grades in (judgements or {}).values() for g in grades.values()):
@@ -581,12 +594,13 @@ def build_eval_tab(tr: Translator, service, alpha, fusion, language, *, normaliz
                                           name=plots.JUDGED_SET)
         except (LabelledSetError, KnowledgeBaseError) as exc:
             return problem(text("eval_bad_upload", lang, error=explain(exc, lang)))
-        shown = list(evaluate(labelled, swept_normalizers, swept_windows, lang, progress))
+        shown = list(evaluate(labelled, swept_normalizers, swept_windows, lang, progress, session_engine))
         if left_out:
             shown[2] = f"{shown[2]}\n\n**⚠** {text('eval_judged_left_out', lang, n=left_out)}"
         return tuple(shown)
 
-    def on_run(uploaded, limit, swept_normalizers, swept_windows, kb_text, split_on, lang, progress=gr.Progress()):
+    def on_run(uploaded, limit, swept_normalizers, swept_windows, kb_text, split_on, session_engine, lang,
+               progress=gr.Progress()):
         embedder = service.embedder
         if embedder is None:
             return need_model(lang)
@@ -601,7 +615,7 @@ def build_eval_tab(tr: Translator, service, alpha, fusion, language, *, normaliz
             labelled = parse_upload(paths, max_queries=int(limit) if limit else None, documents=entries)
         except (LabelledSetError, KnowledgeBaseError) as exc:
             return problem(text("eval_bad_upload", lang, error=explain(exc, lang)))
-        return evaluate(labelled, swept_normalizers, swept_windows, lang, progress)
+        return evaluate(labelled, swept_normalizers, swept_windows, lang, progress, session_engine)
 
     def on_upload(uploaded, previous, kb_text, split_on, lang):
         # The box keeps earlier files beside new ones: a new upload replaces them, and is read at once.
@@ -630,43 +644,60 @@ def build_eval_tab(tr: Translator, service, alpha, fusion, language, *, normaliz
         axes = [setting["normalizer"], setting["window"]][:len(applied)]
         return (setting["alpha"], setting["fusion"], *axes, text("eval_applied", lang, **setting))
 
-    def on_export(report, lang):
+    def on_export(report, session_engine, shown_k, lang):
         best = best_point(report, service.settings.alpha, service.settings.fusion)
         if best is None:
             return gr.skip(), f"**⚠** {text('eval_need_run', lang)}"
+        tokenizer = session_tokenizer(session_engine)
+        if report.get("tokenizer") != tokenizer.settings.label:  # the figures would describe another tokeniser
+            changed = text("eval_tokenizer_changed", lang, then=report.get("tokenizer"), now=tokenizer.settings.label)
+            return gr.skip(), f"**⚠** {changed}"
         chosen = {key: best[key] for key in ("fusion", "alpha", "normalizer", "window") if best.get(key) is not None}
-        config = visitor_config(service.settings.with_(**chosen), service.tokenizer.settings, service.requested)
-        return (gr.File(value=write_setting(config, export_report(report), loaded_model(service)), visible=True),
-                gr.skip())
+        if shown_k is not None:
+            chosen["k"] = int(shown_k)
+        config = visitor_config(service.settings.with_(**chosen), tokenizer.settings, service.requested)
+        from .tokenizer_panel import uploaded_dictionary  # it builds on this module's neighbours
 
-    export.button.click(on_export, [report_state, language], [export.file, status], **private)
+        dictionary = uploaded_dictionary(tokenizer.user_dict, upload_root)
+        return (gr.File(value=write_setting(config, export_report(report), loaded_model(service), dictionary),
+                        visible=True), gr.skip())
+
+    session = engine if engine is not None else gr.State(None)
+    export.button.click(on_export, [report_state, session, k if k is not None else gr.State(None), language],
+                        [export.file, status], **private)
     kb_inputs = [kb if kb is not None else gr.State(""), split if split is not None else gr.State(False)]
     quiet = {**private, "concurrency_limit": None, "show_progress": "hidden"}
     text_box = {**private, "concurrency_id": "text", "concurrency_limit": TEXT_CONCURRENCY, "show_progress": "hidden"}
     files.upload(on_upload, [files, uploaded_state, *kb_inputs, language], [files, uploaded_state, status],
                  **text_box)
     files.clear(lambda: [], None, uploaded_state, **quiet)
-    run_button.click(on_run, [files, max_queries, normalizers, windows, *kb_inputs, language],
+    run_button.click(on_run, [files, max_queries, normalizers, windows, *kb_inputs, session, language],
                      [*shown, report_state, corpus_state], **private)
     if judged is not None:
-        judged_button.click(on_judged, [judged, normalizers, windows, *kb_inputs, language],
+        judged_button.click(on_judged, [judged, normalizers, windows, *kb_inputs, session, language],
                             [*shown, report_state, corpus_state], **private)
     point.input(on_point, [report_state, point, language], [changes, overlap], **private)
     apply_button.click(on_apply, [report_state, language], [alpha, fusion, *applied, status], **private)
     opened = None
-    if None not in (normalizer, window, tabs, query, kb, split, sample, examples):
-        def on_open(report, index, corpus, evt):
+    if None not in (normalizer, window, tabs, query, kb, split, sample, examples, kb_undo):
+        def on_open(report, index, corpus, kb_text, lang, evt):
             rows = change_rows(report, index)
             row = evt.index[0] if isinstance(evt.index, (list, tuple)) else evt.index
             if not rows or not isinstance(row, int) or not 0 <= row < len(rows):
-                return (gr.skip(),) * 10
+                return (gr.skip(),) * 14
             p = report["sweep"][int(index)]
             same_kb = sample_of(corpus)
-            return (gr.Tabs(selected="search"), rows[row]["query"], corpus, False, same_kb, examples_update(same_kb),
-                    float(p["alpha"]), p["fusion"], p["normalizer"], int(p["window"]))
+            opened = (gr.Tabs(selected="search"), rows[row]["query"], corpus, False, same_kb, examples_update(same_kb),
+                      float(p["alpha"]), p["fusion"], p["normalizer"], int(p["window"]))
+            if (kb_text or "").strip() == corpus.strip():
+                return (*opened, gr.skip(), gr.skip(), gr.skip(), gr.skip())
+            # the text box is replaced as by an upload: said, and the earlier text one click away
+            message = ("eval_opened_kb", {"n": len(page_entries(corpus, False)),
+                                          "old": len(page_entries(kb_text, False))}, False)
+            return (*opened, message, render_message(message, lang), kb_text or "", gr.update(visible=True))
 
         on_open.__annotations__["evt"] = gr.SelectData  # Gradio reads the annotation (gradio is imported here)
-        opened = changes.select(on_open, [report_state, point, corpus_state],
-                                [tabs, query, kb, split, sample, examples, alpha, fusion, normalizer, window],
-                                **private)
+        opened = changes.select(on_open, [report_state, point, corpus_state, kb, language],
+                                [tabs, query, kb, split, sample, examples, alpha, fusion, normalizer, window,
+                                 *kb_undo], **private)
     return EvalTab(report_state, table, curve, status, band, point, changes, ceiling, overlap, opened)

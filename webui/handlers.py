@@ -494,8 +494,10 @@ class DemoHandlers:
 
     def _empty(self, message: str, lang: str, error: bool = False) -> SearchOutputs:
         model = self.service.status().model
-        columns = fmt.placeholder_columns(text("results_placeholder", lang), lang, model, calibration_for(model),
-                                          self.columns, self.rerank_notes(lang))
+        # after a refused search the columns point at the message, not at the search the visitor just made
+        placeholder = text("results_placeholder_refused" if error else "results_placeholder", lang)
+        columns = fmt.placeholder_columns(placeholder, lang, model, calibration_for(model), self.columns,
+                                          self.rerank_notes(lang))
         return SearchOutputs(fmt.notice_html(message, error), columns, fmt.why_table_empty(lang), "",
                              text("vec_none", lang), fmt.vector_table_empty(lang), None, None,
                              fmt.timings_table({}, lang))
@@ -590,7 +592,8 @@ class DemoHandlers:
         if grades is not None:
             shown = {c.name: [hit.text for hit in c.hits(response)] for c in self.columns
                      if c.hits(response) or not c.semantic or (target.has_vectors and c.name != fmt.RERANK_COLUMN.name)}
-            judged = fmt.judge_line(judging.coverage(shown, grades), judging.count(judgements), lang,
+            cut = min(int(k), judging.NDCG_CUT)  # the hits shown are all a column's ranking here
+            judged = fmt.judge_line(judging.coverage(shown, grades, cut), judging.count(judgements), lang, k=cut,
                                     names={c.name: text(c.short, lang) for c in self.columns})
         return SearchOutputs(
             fmt.notice_html(notices),

@@ -43,7 +43,7 @@ TEXTS: dict[str, dict[str, str]] = {
                        "请删减，或用命令行 `python -m hybrid search --kb 文件` 处理大文件。",
         "kb_too_many_lines": "知识库文本最多可有 {n} 条（行与句），远超本演示的上限 {limit} 条，未建立索引；文本已保留。"
                              "请删减，或用命令行 `python -m hybrid search --kb 文件` 处理大文件。",
-        "kb_entry_too_long": "第 {n} 条有 {chars} 个字，超过本演示每条的上限 {limit} 个字，未建立索引；文本已保留。"
+        "kb_entry_too_long": "第 {n} 条有 {chars} 个字，超过本演示每条的上限 {limit} 个字，整个知识库未建立索引；文本已保留。"
                              "请把它分成几行，或勾选“把长段落拆成句子”。",
         "kb_empty": "知识库为空：请每行输入一条知识，或上传文件。",
         "progress_embed": "正在向量化知识库",
@@ -54,7 +54,9 @@ TEXTS: dict[str, dict[str, str]] = {
         "upload_empty": "{name} 中没有可用的文本行，知识库内容保持不变。",
         "upload_not_received": "只能读取通过本页面上传的文件，{name} 不是上传的文件。知识库内容保持不变。",
         "sample_loaded": "已换成示例知识库“{sample}”（{n} 条）。点“撤销”可恢复原来的内容。",
-        "kb_restored": "已恢复替换前的知识库（{n} 条）。再点一次可换回。",
+        "kb_restored": "已换回另一份知识库（{n} 条）。再点一次可再换回来。",
+        "eval_tokenizer_changed": "这次评测用的分词（{then}）与搜索页现在的分词（{now}）不同：请重新评测，再导出。",
+        "eval_opened_kb": "评测的知识库（{n} 条）已替换搜索页的知识库（原来 {old} 条）。点“撤销”可恢复原来的内容。",
         # query
         "query_label": "查询",
         "query_placeholder": "输入问题后按回车，例如：怎样学好英语",
@@ -111,6 +113,7 @@ TEXTS: dict[str, dict[str, str]] = {
                        "或 `--reranker qwen3-4b`；有 CUDA GPU 时默认的 `--reranker auto` 会自动加载 "
                        "Qwen3-Reranker-4B。启用后这里会出现第四列“精排”，对混合结果的前 N 条重新打分排序。",
         "results_placeholder": "输入查询并点击“开始搜索”，或点一个示例查询。",
+        "results_placeholder_refused": "这次没有搜索：原因见上方的提示。",
         "no_hits": "没有结果",
         "no_keyword_hits": "没有结果：查询中的词都不在知识库里。语义列可能找得到。",
         "semantic_waiting": "语义结果将在向量引擎就绪后显示。",
@@ -141,6 +144,7 @@ TEXTS: dict[str, dict[str, str]] = {
         "judged_badge": "已评 {grade} {name}",
         "judge_line": "评判（当前查询与设置）：nDCG@{k} {scores} · 显示的 {shown} 条中 {unjudged} 条未评判 · 本会话共 {total} 条评判",
         "judge_line_none": "评判：这个查询还没有评为相关（1 或 2）的结果，nDCG 无从计算 · 显示的 {shown} 条中 {unjudged} 条未评判 · 本会话共 {total} 条评判。点每条结果下的 0 / 1 / 2 即可评判。",
+        "judge_line_cut": "（按显示的前 {k} 条计算；评测页按前 10 条，把 k 调到 10 即可对照）",
         "judge_download": "下载评判 (zip)",
         "judge_upload": "上传评判 (zip)",
         "judge_file": "评判文件（queries.jsonl、corpus.jsonl、qrels.tsv，评估页可直接上传）",
@@ -305,7 +309,7 @@ TEXTS: dict[str, dict[str, str]] = {
         "err_csv_empty": "CSV 中没有数据行；格式应为：查询,相关文本。",
         "err_no_file": "还没有上传文件。",
         "err_one_csv": "CSV 请单独上传，或者上传三个评测文件。",
-        "err_missing_files": "缺少 {files}。",
+        "err_missing_files": "缺少 {files}。请把一个评测集的文件一起上传（再次上传会替换之前的文件）。",
         "err_duplicate_files": "{files} 上传了不止一个：请点评测文件框右上角的 × 清空后，再一次性上传三个文件。",
         "err_too_many_docs": "语料有 {n} 篇文档，本页面最多评测 {limit} 篇（更大的评测集请运行 "
                              "`python -m hybrid.evaluate --data 文件夹`，或删减语料）。",
@@ -369,7 +373,11 @@ TEXTS: dict[str, dict[str, str]] = {
                                "here. The knowledge base is unchanged.",
         "sample_loaded": "Loaded the sample \"{sample}\" ({n} entries). \"Undo\" brings the previous text "
                          "back.",
-        "kb_restored": "Restored the previous knowledge base ({n} entries). Click again to swap back.",
+        "kb_restored": "Swapped to the other knowledge base ({n} entries). Click again to swap back.",
+        "eval_tokenizer_changed": "This evaluation tokenised with {then}, the search tab now tokenises with {now}: "
+                                  "run the evaluation again, then export.",
+        "eval_opened_kb": "The evaluated knowledge base ({n} entries) replaced the search tab's ({old} entries). "
+                          "\"Undo\" brings the previous text back.",
         "query_label": "Query",
         "query_placeholder": "Type a question and press Enter, e.g. capital of France",
         "search_button": "Search",
@@ -430,6 +438,7 @@ TEXTS: dict[str, dict[str, str]] = {
                        "loads Qwen3-Reranker-4B. A fourth column, Reranked, then re-scores the first N hybrid "
                        "hits.",
         "results_placeholder": "Enter a query and press Search, or click an example query.",
+        "results_placeholder_refused": "Nothing was searched: the message above says why.",
         "no_hits": "No hits",
         "no_keyword_hits": "No hits: none of the query's words is in the knowledge base. "
                            "The semantic column may still find something.",
@@ -466,6 +475,7 @@ TEXTS: dict[str, dict[str, str]] = {
         "judged_badge": "judged {grade} {name}",
         "judge_line": "Judgements (this query and setting): nDCG@{k} {scores} · {unjudged} of {shown} shown hits unjudged · judgements in this session: {total}",
         "judge_line_none": "Judgements: no hit of this query is judged relevant (1 or 2) yet, so nDCG cannot be computed · {unjudged} of {shown} shown hits unjudged · judgements in this session: {total}. Click 0 / 1 / 2 under a hit to judge it.",
+        "judge_line_cut": " (over the {k} hits shown; the evaluation tab ranks 10: set k to 10 to compare)",
         "judge_download": "Download judgements (zip)",
         "judge_upload": "Upload judgements (zip)",
         "judge_file": "Judgements (queries.jsonl, corpus.jsonl, qrels.tsv; the evaluation tab reads this zip as it is)",
@@ -643,7 +653,8 @@ TEXTS: dict[str, dict[str, str]] = {
         "err_csv_empty": "the CSV holds no rows; expected: query,relevant text.",
         "err_no_file": "no file uploaded.",
         "err_one_csv": "upload one CSV on its own, or the three labelled-set files.",
-        "err_missing_files": "missing {files}.",
+        "err_missing_files": "missing {files}. Upload a set's files together (a new upload replaces the files "
+                             "uploaded before).",
         "err_duplicate_files": "more than one {files} uploaded: clear the upload box (× at its top right) and upload "
                                "the three files together.",
         "err_too_many_docs": "the corpus has {n} documents; this page evaluates at most {limit} (run "
