@@ -21,6 +21,7 @@ TOP = 10  # the lists whose overlap is a feature
 MIN_QUERIES = 500  # below this the cross-validated gain is within its own noise (warned about)
 RIDGES = (1.0, 10.0, 100.0, 1e3, 1e4, 1e5)  # ridge penalties tried by cross-validation
 MARGINS = (0.0, 0.002, 0.005, 0.01, 0.02, 0.05)  # predicted gain needed to leave the given alpha, tried likewise
+TIE = 1e-9  # cross-validated gains closer than this are a tie (it goes to the larger margin, then ridge)
 MAX_FILE_BYTES = 1_000_000  # a model file is a few KB; anything far larger is not one (and is not read whole)
 # Bounds of a usable model's numbers: trained ones lie far inside (gains are nDCG differences, features are
 # standardised); beyond them a finite model overflows to inf/NaN gains at query time.
@@ -394,13 +395,14 @@ def _fit(x: np.ndarray, y: np.ndarray, ridge: float) -> tuple[np.ndarray, np.nda
 
 
 def _picked(x: np.ndarray, ndcg: np.ndarray, alphas: np.ndarray, default: int, ridge: float, margin: float,
-            train: np.ndarray, test: np.ndarray) -> np.ndarray:
-    """Each test query's nDCG under the model fitted on ``train`` (rows of ``ndcg``: queries; columns: alphas)."""
+            train: np.ndarray, test: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Each test query's nDCG under the model fitted on ``train`` (rows of ``ndcg``: queries; columns: alphas),
+    and the column (alpha) the model picked for it."""
     means, scales, intercepts, coefficients = _fit(x[train], ndcg[train] - ndcg[train][:, [default]], ridge)
     gains = ((x[test] - means) / scales) @ coefficients.T + intercepts
     best = np.argmax(gains, axis=1)
     pick = np.where(gains[np.arange(len(test)), best] > gains[:, default] + margin, best, default)
-    return ndcg[test, pick]
+    return ndcg[test, pick], pick
 
 
 def _folds(n: int, k: int, seed: int) -> list[np.ndarray]:
@@ -413,21 +415,23 @@ def _select(x: np.ndarray, ndcg: np.ndarray, alphas: np.ndarray, default: int, r
 
     With ``groups`` of at least two sets among ``rows``, each set is left out in turn and every set weighs
     alike (what transfers to a set the model has not seen); otherwise ``k`` random folds, every query alike.
+    A tie (within ``TIE``) goes to the cautious end: the largest margin, then the largest ridge penalty.
     """
     sets = np.unique(groups[rows]) if groups is not None else np.zeros(0)
     if sets.size >= 2:
         folds = [np.flatnonzero(groups[rows] == g) for g in sets]
     else:
         folds = _folds(len(rows), k, seed)
-    best, chosen = -np.inf, (RIDGES[0], MARGINS[0])
-    for ridge in RIDGES:
-        for margin in MARGINS:
+    best, chosen = -np.inf, (max(RIDGES), max(MARGINS))
+    for margin in sorted(MARGINS, reverse=True):  # most cautious first: only a strictly better gain replaces it
+        for ridge in sorted(RIDGES, reverse=True):
             total = 0.0
             for f in folds:
                 train = np.setdiff1d(np.arange(len(rows)), f)
-                gain = _picked(x[rows], ndcg[rows], alphas, default, ridge, margin, train, f) - ndcg[rows[f], default]
+                picked, _ = _picked(x[rows], ndcg[rows], alphas, default, ridge, margin, train, f)
+                gain = picked - ndcg[rows[f], default]
                 total += gain.mean() if sets.size >= 2 else gain.sum()
-            if total > best + 1e-12:
+            if total > best + TIE:
                 best, chosen = total, (ridge, margin)
     return chosen
 
@@ -435,7 +439,8 @@ def _select(x: np.ndarray, ndcg: np.ndarray, alphas: np.ndarray, default: int, r
 @dataclass(frozen=True)
 class Training:
     """What ``train`` found: the fitted model, the nested cross-validated nDCG of each query under the
-    model and under the default, the gain and its standard error, and a warning when there are too few queries."""
+    model and under the default, the gain and its standard error, a warning when there are too few queries or
+    the model never changed the weight, and how many queries the cross-validated model moved off the default."""
 
     model: WeightModel
     learned: np.ndarray
@@ -443,6 +448,7 @@ class Training:
     gain: float
     stderr: float
     warning: str | None
+    moved: int = 0
 
 
 def train(x: np.ndarray, ndcg: np.ndarray, alphas: Sequence[float], default_alpha: float = 0.7, folds: int = 5,
@@ -479,16 +485,23 @@ def train(x: np.ndarray, ndcg: np.ndarray, alphas: Sequence[float], default_alph
     if group is not None and group.shape != (n,):
         raise ValueError(f"groups must name the set of each of the {n} queries, got {group.shape}")
     learned = np.empty(n)
+    moved = 0
     for f in _folds(n, folds, seed):
         train_rows = np.setdiff1d(np.arange(n), f)
         ridge, margin = _select(x, ndcg, grid, default, train_rows, max(2, folds - 1), seed + 1, group)
-        learned[f] = _picked(x, ndcg, grid, default, ridge, margin, train_rows, f)
+        learned[f], pick = _picked(x, ndcg, grid, default, ridge, margin, train_rows, f)
+        moved += int((pick != default).sum())
     diff = learned - ndcg[:, default]
     gain, stderr = float(diff.mean()), float(diff.std(ddof=1) / math.sqrt(n)) if n > 1 else 0.0
     ridge, margin = _select(x, ndcg, grid, default, np.arange(n), folds, seed + 1, group)
     means, scales, intercepts, coefficients = _fit(x, ndcg - ndcg[:, [default]], ridge)
     warning = None
-    if n < MIN_QUERIES:
+    if not moved:
+        warning = (f"cross-validation found no query where the model would change the weight, so the model keeps "
+                   f"the default alpha {default_alpha:g} (its gain of 0 is by construction, not a measurement); to "
+                   f"learn a weight, label more queries (here {n}; {MIN_QUERIES} or more give a gain worth "
+                   "trusting), ideally ones where another alpha ranks better")
+    elif n < MIN_QUERIES:
         warning = (f"only {n} labelled queries: a cross-validated gain from fewer than {MIN_QUERIES} is within "
                    f"its noise (here ±{2 * stderr:.4f} nDCG@10, 2 standard errors); label more queries before "
                    "relying on the model")
@@ -498,4 +511,4 @@ def train(x: np.ndarray, ndcg: np.ndarray, alphas: Sequence[float], default_alph
               "selection": "leave one set out" if group is not None and np.unique(group).size >= 2 else f"{folds} folds"}
     model = WeightModel(FEATURE_NAMES, means, scales, grid, float(default_alpha), intercepts, coefficients,
                         float(margin), float(ridge), record)
-    return Training(model, learned, ndcg[:, default].copy(), gain, stderr, warning)
+    return Training(model, learned, ndcg[:, default].copy(), gain, stderr, warning, moved)

@@ -85,6 +85,39 @@ def test_no_signal_keeps_the_given_alpha():
     assert sum(model.choose(row, 0.7).chosen != 0.7 for row in x) < 30
 
 
+def one_query_prefers_low_alphas(n, seed):
+    """Every alpha ranks alike except for one query, which ranks better below 0.7: nothing to learn, but the
+    mean gain (the intercept) below 0.7 is above 0."""
+    x = np.random.default_rng(seed).normal(size=(n, len(wm.FEATURE_NAMES)))
+    ndcg = np.ones((n, len(ev.DEFAULT_ALPHAS)))
+    ndcg[0, 7:] = 0.7
+    return x, ndcg
+
+
+def test_tied_settings_go_to_the_largest_margin_then_the_largest_ridge():
+    x, ndcg = one_query_prefers_low_alphas(100, 0)
+    grid = np.asarray(ev.DEFAULT_ALPHAS)
+    # every (ridge, margin) gains exactly 0 by cross-validation: the tie goes to the most cautious one
+    assert wm._select(x, ndcg, grid, 7, np.arange(100), 5, 1) == (max(wm.RIDGES), max(wm.MARGINS))
+
+
+def test_a_model_that_gains_nothing_keeps_the_given_alpha_on_other_queries():
+    x, ndcg = one_query_prefers_low_alphas(100, 0)
+    result = wm.train(x, ndcg, ev.DEFAULT_ALPHAS, 0.7, folds=5)
+    assert result.gain == 0 and result.moved == 0
+    assert (result.model.margin, result.model.ridge) == (max(wm.MARGINS), max(wm.RIDGES))
+    other, _ = one_query_prefers_low_alphas(300, 1)
+    assert all(result.model.choose(row, 0.7).chosen == 0.7 for row in other)  # was: 190 of 300 moved to 0.0
+
+
+def test_a_model_that_never_moved_the_weight_says_so_plainly():
+    x, ndcg = one_query_prefers_low_alphas(100, 0)
+    warning = wm.train(x, ndcg, ev.DEFAULT_ALPHAS, 0.7, folds=5).warning
+    assert "cross-validation found no query where the model would change the weight" in warning
+    assert "keeps the default alpha 0.7" in warning and "label more queries" in warning
+    assert "±" not in warning and "noise" not in warning  # was: "within its noise (here ±0.0000 nDCG@10 ...)"
+
+
 def test_too_few_queries_warn_and_say_how_many_are_needed():
     x, ndcg, _ = synthetic(n=40)
     result = wm.train(x, ndcg, ev.DEFAULT_ALPHAS, 0.7, folds=4)
@@ -270,14 +303,17 @@ def test_cli_trains_a_weight_model_and_evaluates_with_it(tmp_path, monkeypatch, 
                       "--cache-dir", str(tmp_path / "cache")])
     captured = capsys.readouterr()
     assert status == 0, captured.err
-    assert "warning: only 12 labelled queries" in captured.err and f"fewer than {wm.MIN_QUERIES}" in captured.err
+    # 12 queries teach it nothing: cross-validation never moved the weight, and the warning says so
+    assert "warning: cross-validation found no query where the model would change the weight" in captured.err
+    assert "label more queries (here 12" in captured.err and f"{wm.MIN_QUERIES} or more" in captured.err
     assert "3-fold cross-validated nDCG@10" in captured.out and "gain" in captured.out
     model = wm.WeightModel.load(out)
     assert model.provenance["sets"] == {"handmade": 12} and model.provenance["folds"] == 3
     try:
         status = ev.main(["--data", str(data), "--weight-model", str(out), "--fusion", "learned", "--alphas", "0.7",
                           "--cache-dir", str(tmp_path / "cache")])
-        assert status == 0 and "learned" in capsys.readouterr().out
+        # the model keeps alpha 0.7: 'learned' ranks as the default does, and the tie goes to the default
+        assert status == 0 and "no setting beats the hybrid default on nDCG@10" in capsys.readouterr().out
         assert wm.active().provenance == model.provenance
     finally:
         wm.use(None)
