@@ -42,6 +42,7 @@ PRIMARY_K = 10
 _QUERY_BATCH = 64  # queries retrieved together (their vector top-k is one matrix product)
 CEILING_K = 100  # each retriever's recall is reported at this depth (within the candidate window)
 RBO_P = 0.9
+TIE = 1e-9  # settings whose nDCG@10 differ by less are a tie (``best_point``)
 BOOTSTRAP_SEED = 0
 OVERLAP_PAIRS = (("keyword", "semantic"), ("keyword", "hybrid"), ("semantic", "hybrid"), ("default", "chosen"))
 
@@ -523,6 +524,68 @@ def is_default(key: SweepKey, settings: Settings) -> bool:
             and (fusion not in USES_NORMALIZER or normalizer == settings.normalizer))
 
 
+def _is_default_setting(point: Mapping[str, Any], config: Mapping[str, Any]) -> bool:
+    """Whether a setting is the hybrid configuration ``config`` (``is_default`` for a report's dicts)."""
+    return (point["fusion"] == config.get("fusion") and abs(float(point["alpha"]) - float(config.get("alpha", -1)))
+            < 1e-9 and point.get("window") == config.get("window")
+            and (point["fusion"] not in USES_NORMALIZER or point.get("normalizer") == config.get("normalizer")))
+
+
+def _table_rows(results: Mapping[str, Any], config: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
+    """The summary table's rows as settings one can apply: keyword only is weighted alpha 0, semantic only
+    weighted alpha 1 (``hybrid.fusion``: the ends are the single lists), the hybrid default its own configuration.
+    Only the rows ``results`` holds nDCG@10 for."""
+    axes = {name: config[name] for name in ("normalizer", "window") if name in config}
+    settings = {"keyword": ("weighted", 0.0), "semantic": ("weighted", 1.0)}
+    if "fusion" in config and "alpha" in config:
+        settings["hybrid"] = (config["fusion"], float(config["alpha"]))
+    rows = {}
+    for name, (fusion, alpha) in settings.items():
+        if f"ndcg@{PRIMARY_K}" in results.get(name, {}):
+            row = {"fusion": fusion, "alpha": alpha, **axes}
+            rows[name] = {**row, "default": name == "hybrid" or _is_default_setting(row, config), **results[name]}
+    return rows
+
+
+def table_settings(report: Mapping[str, Any]) -> list[Mapping[str, Any]]:
+    """The candidates of ``best_point``: the sweep points, then the table's rows (``_table_rows``: keyword only,
+    semantic only, the hybrid default) as settings."""
+    return [*report["sweep"], *_table_rows(report.get("results", {}), report.get("hybrid_config", {})).values()]
+
+
+def _best_index(points: Sequence[Mapping[str, Any]], config: Mapping[str, Any], alpha: float | None,
+                fusion: str | None) -> int:
+    """The index in ``points`` of ``best_point``'s choice."""
+    alpha = float(config.get("alpha", 0.5)) if alpha is None else alpha
+    fusion = config.get("fusion") if fusion is None else fusion
+    metric = f"ndcg@{PRIMARY_K}"
+    top = max(float(p[metric]) for p in points)
+    tied = [i for i, p in enumerate(points) if float(p[metric]) >= top - TIE]
+    return min(tied, key=lambda i: (not 0.0 < float(points[i]["alpha"]) < 1.0, points[i]["fusion"] != fusion,
+                                    abs(float(points[i]["alpha"]) - alpha),
+                                    points[i].get("normalizer", config.get("normalizer")) != config.get("normalizer"),
+                                    points[i].get("window", config.get("window")) != config.get("window")))
+
+
+def best_point(report: Mapping[str, Any] | None, alpha: float | None = None,
+               fusion: str | None = None) -> Mapping[str, Any] | None:
+    """The setting with the best nDCG@10 among the sweep and the table's rows (keyword only, semantic only,
+    the hybrid default), so no row the table shows beats it; ties (within ``TIE``) go to a real mix over a
+    single mode (alpha strictly between 0 and 1), then to the fusion method, alpha, normaliser and window
+    nearest the defaults.
+
+    Args:
+        report: from ``run`` (None before any run).
+        alpha, fusion: the defaults ties lean to (the report's hybrid configuration when None).
+    Returns:
+        The point ({"fusion", "alpha", metrics...}), None before any run or without a sweep.
+    """
+    if not report or not report.get("sweep"):
+        return None
+    points = table_settings(report)
+    return points[_best_index(points, report.get("hybrid_config", {}), alpha, fusion)]
+
+
 def evaluate(engine: HybridEngine, labelled: LabelledSet, k: int = PRIMARY_K,
              fusions: Sequence[str] | None = None, alphas: Sequence[float] = DEFAULT_ALPHAS,
              query_vectors: np.ndarray | None = None, progress: Progress | None = None,
@@ -552,8 +615,9 @@ def evaluate(engine: HybridEngine, labelled: LabelledSet, k: int = PRIMARY_K,
     Returns:
         ``{"dataset", "model", "document_prompt", "queries", "docs", "k",
         "results": {"keyword"|"semantic"|"hybrid"(|"reranked"): metrics},
-        "sweep": [{"fusion", "alpha", "normalizer", "window", "default", **metrics}], "best": the best sweep point by nDCG@10,
-        "gap": best minus hybrid nDCG@10, "hybrid_config", "halves": [{"queries", "results", "sweep",
+        "sweep": [{"fusion", "alpha", "normalizer", "window", "default", **metrics}], "best": ``best_point``'s
+        choice (a sweep point, or the table row keyword only, semantic only or the hybrid default),
+        "gap": best minus hybrid nDCG@10 (never below 0), "hybrid_config", "halves": [{"queries", "results", "sweep",
         "best", "gap"} for half 0 and half 1], "rerank", "rank_seconds"}`` where metrics are ``ndcg@10``,
         ``recall@10``, ``mrr@10`` and the same at ``k``, and ``rerank`` is None or
         ``{"depth", "model", "instruction", "seconds"}``. Trust figures (whole set only): each sweep point has
@@ -563,7 +627,7 @@ def evaluate(engine: HybridEngine, labelled: LabelledSet, k: int = PRIMARY_K,
         nDCG@10; ``ceiling: {"window", "unreachable_queries", "unreachable": [{"query_id", "documents"}],
         "recall@100": {"keyword", "semantic"}}`` (relevant documents in neither candidate list: no fusion can
         rank them); ``overlap: {"keyword|semantic"|...|"default|chosen": {"jaccard@10", "rbo@0.9", "shared",
-        "only_left", "only_right"}}`` (means over queries of the top 10; chosen: the best sweep point).
+        "only_left", "only_right"}}`` (means over queries of the top 10; chosen: the best point).
     Raises:
         ValueError: unknown fusion, bad k or rerank, or ``rerank`` without a reranker.
     """
@@ -629,21 +693,30 @@ def evaluate(engine: HybridEngine, labelled: LabelledSet, k: int = PRIMARY_K,
             progress(i + 1, len(labelled.queries))
     rank_seconds = time.perf_counter() - started
 
-    def summary(rows: Sequence[int] | None) -> dict[str, Any]:
+    config = {"fusion": settings.fusion, "alpha": settings.alpha, "normalizer": settings.normalizer,
+              "window": settings.window, "rrf_k": settings.rrf_k}
+
+    def summary(rows: Sequence[int] | None) -> tuple[dict[str, Any], _Scores | None]:
+        """The summary of ``rows`` (all queries when None), and the scores of its best point."""
         points = [{"fusion": f, "alpha": a, "normalizer": n, "window": w, "default": is_default((f, a, n, w), settings),
                    **s.mean(rows)} for (f, a, n, w), s in sweep.items()]
         results = {name: s.mean(rows) for name, s in lists.items()}
         metric = f"ndcg@{PRIMARY_K}"
-        # a tie goes to the default (the same rankings score exactly alike)
-        best = max(points, key=lambda p: (p[metric], p["default"])) if points and results["hybrid"] else None
+        table = _table_rows(results, config)
+        candidates = [*points, *table.values()]  # as table_settings: best_point's choice, and its scores
+        scores = [*(sweep[point_key(p)] for p in points), *(lists[name] for name in table)]
+        best = chosen = None
+        if points and results["hybrid"]:
+            i = _best_index(candidates, config, None, None)
+            best, chosen = candidates[i], scores[i]
         gap = None if best is None else best[metric] - results["hybrid"][metric]
         return {"queries": len(labelled.queries) if rows is None else len(rows), "results": results,
-                "sweep": points, "best": best, "gap": gap}
+                "sweep": points, "best": best, "gap": gap}, chosen
 
     halves = [[i for i, (_, text) in enumerate(labelled.queries) if query_half(text) == h] for h in (0, 1)]
     embedder = engine.embedder
-    overall = summary(None)
-    trust = _trust(lists, sweep, overall, per_query)
+    overall, chosen = summary(None)
+    trust = _trust(lists, sweep, overall, per_query, chosen)
     return {
         "dataset": labelled.name,
         "model": embedder.name if embedder is not None else "",
@@ -651,9 +724,8 @@ def evaluate(engine: HybridEngine, labelled: LabelledSet, k: int = PRIMARY_K,
         "docs": len(set(parents.values())) if parents else len(labelled.documents),
         "k": k,
         **overall,
-        "hybrid_config": {"fusion": settings.fusion, "alpha": settings.alpha, "normalizer": settings.normalizer,
-                          "window": settings.window, "rrf_k": settings.rrf_k},
-        "halves": [summary(rows) for rows in halves],
+        "hybrid_config": config,
+        "halves": [summary(rows)[0] for rows in halves],
         "rerank": None if not rerank else {"depth": rerank, "model": engine.reranker.name,
                                            "instruction": engine.reranker.instruction,
                                            "seconds": round(rerank_seconds, 2)},
@@ -669,27 +741,30 @@ def evaluate(engine: HybridEngine, labelled: LabelledSet, k: int = PRIMARY_K,
 
 
 def _trust(lists: Mapping[str, _Scores], sweep: Mapping[SweepKey, _Scores], overall: Mapping[str, Any],
-           per_query: list[dict[str, Any]]) -> dict[str, Any]:
+           per_query: list[dict[str, Any]], chosen: _Scores | None) -> dict[str, Any]:
     """The figures that say how far a tuner can trust the sweep, added to ``overall`` and ``per_query`` in place.
 
-    Each sweep point gets ``ci95`` (bootstrap interval of its nDCG@10, queries resampled) and
-    ``delta_vs_default`` (paired difference from the hybrid default), its per-query nDCG@10 and its
-    ``overlap_vs_default``; each per-query row its nDCG@10 in every
-    list and at the best point. Returns ``{"overlap": {"left|right": mean Jaccard@10, RBO, shared/only counts}}``.
+    Each sweep point (and the best point where it is a table row) gets ``ci95`` (bootstrap interval of its
+    nDCG@10, queries resampled) and ``delta_vs_default`` (paired difference from the hybrid default), its
+    per-query nDCG@10 and its ``overlap_vs_default``; each per-query row its nDCG@10 in every list and at the
+    best point (``chosen``: its scores). Returns ``{"overlap": {"left|right": mean Jaccard@10, RBO, shared/only
+    counts}}``.
     """
     metric = f"ndcg@{PRIMARY_K}"
     if not per_query:
         return {"overlap": {}}
     default = lists["hybrid"].values(metric)
-    for point in overall["sweep"]:
-        scores = sweep[point_key(point)]
+    best = overall["best"]
+    points = [(point, sweep[point_key(point)]) for point in overall["sweep"]]
+    if best is not None and not any(point is best for point, _ in points):
+        points.append((best, chosen))
+    for point, scores in points:
         values = scores.values(metric)
         point["ci95"] = bootstrap_ci(values, BOOTSTRAP_SEED)
         point["delta_vs_default"] = paired_delta(values, default, BOOTSTRAP_SEED)
         point["per_query"] = values.tolist()
         point["overlap_vs_default"] = overlap_of(lists["hybrid"].rankings, scores.rankings)
-    best = overall["best"]
-    chosen = sweep[point_key(best)] if best is not None else lists["hybrid"]
+    chosen = chosen if best is not None else lists["hybrid"]
     columns = [lists[name].values(metric) for name in ("keyword", "semantic", "hybrid")] + [chosen.values(metric)]
     for row, *values in zip(per_query, *columns):
         row.update({"query_id": row["id"], **{key: float(v) for key, v in
@@ -738,15 +813,16 @@ def split_half_report(report: Mapping[str, Any]) -> dict[str, Any]:
     Args:
         report: an ``evaluate`` report (its ``halves``).
     Returns:
-        ``{"chosen": {"fusion", "alpha", "normalizer", "window"} (the best sweep point of half 0), "queries": of half 1,
+        ``{"chosen": {"fusion", "alpha", "normalizer", "window"} (the best point of half 0), "queries": of half 1,
         "results": keyword/semantic/hybrid default on half 1, "chosen_point": the chosen setting on half 1,
-        "best": the best sweep point of half 1 (tuned on what it reports), "gap": best - hybrid default}``.
+        "best": the best point of half 1 (tuned on what it reports), "gap": best - hybrid default}``.
     """
     choose, held_out = report["halves"]
     if choose["best"] is None or held_out["best"] is None:
         raise ValueError("split-half needs a sweep (at least one fusion and alpha) and queries in both halves")
     chosen = {name: choose["best"][name] for name in ("fusion", "alpha", "normalizer", "window")}
-    point = next(p for p in held_out["sweep"] if point_key(p) == point_key(chosen))
+    candidates = table_settings({**held_out, "hybrid_config": report["hybrid_config"]})
+    point = next(p for p in candidates if point_key(p) == point_key(chosen))
     return {"chosen": chosen, "queries": held_out["queries"], "results": held_out["results"],
             "chosen_point": point, "best": held_out["best"], "gap": held_out["gap"]}
 
@@ -830,8 +906,17 @@ def summary_rows(report: Mapping[str, Any]) -> list[list[Any]]:
                      *[report["results"]["reranked"][c] for c in cols]])
     best = report.get("best")
     if best:
-        rows.append([f"best sweep ({point_label(best)})", *[best[c] for c in cols]])
+        rows.append([f"{_best_name(report)} ({point_label(best)})", *[best[c] for c in cols]])
     return rows
+
+
+def _best_name(report: Mapping[str, Any]) -> str:
+    """``best sweep`` where the report's best is a sweep point, else ``best`` (a row of the table is best)."""
+    def key(point: Mapping[str, Any]) -> tuple:
+        return point.get("fusion"), float(point.get("alpha", -1)), point.get("normalizer"), point.get("window")
+
+    best = key(report["best"])
+    return "best sweep" if any(key(p) == best for p in report.get("sweep") or ()) else "best"
 
 
 def summary_header(report: Mapping[str, Any]) -> list[str]:
@@ -848,8 +933,14 @@ def format_table(report: Mapping[str, Any]) -> str:
     lines = [f"{report['dataset']}: {report['queries']} queries, {report['docs']} docs, model {report['model']}",
              header[0].ljust(width) + "".join(f"{h:>11}" for h in header[1:])]
     lines += [r[0].ljust(width) + "".join(f"{v:>11.4f}" for v in r[1:]) for r in rows]
-    if report.get("gap") is not None:
-        lines.append(f"hybrid default is {report['gap']:.4f} nDCG@{PRIMARY_K} below the best sweep point")
+    gap = report.get("gap")
+    if gap is not None:
+        if gap > TIE:
+            lines.append(f"hybrid default is {gap:.4f} nDCG@{PRIMARY_K} below the best point")
+        elif gap < -TIE:  # a report whose best was chosen from the sweep alone (before best_point)
+            lines.append(f"the best sweep point is {-gap:.4f} nDCG@{PRIMARY_K} below the hybrid default")
+        else:
+            lines.append(f"no setting beats the hybrid default on nDCG@{PRIMARY_K}")
     return "\n".join(lines)
 
 
@@ -861,7 +952,7 @@ def format_trust(report: Mapping[str, Any]) -> str:
     if best and "ci95" in best:
         lo, hi = best["ci95"]
         delta = best["delta_vs_default"]
-        lines.append(f"best sweep point {point_label(best)}: {metric} {best[metric]:.4f} "
+        lines.append(f"{_best_name(report)} point {point_label(best)}: {metric} {best[metric]:.4f} "
                      f"(95% CI {lo:.4f}..{hi:.4f}); vs the default {delta['mean']:+.4f} "
                      f"(95% CI {delta['ci95'][0]:+.4f}..{delta['ci95'][1]:+.4f}, paired bootstrap over queries)")
     ceiling = report.get("ceiling")
@@ -888,7 +979,7 @@ def format_split_half(report: Mapping[str, Any]) -> str:
         f"  keyword {r['keyword'][metric]:.4f}  semantic {r['semantic'][metric]:.4f}  "
         f"hybrid default {r['hybrid'][metric]:.4f}",
         f"  chosen on half 0: {point_label(chosen)} -> {split['chosen_point'][metric]:.4f}",
-        f"  best sweep point of half 1: {point_label(split['best'])} -> "
+        f"  best point of half 1: {point_label(split['best'])} -> "
         f"{split['best'][metric]:.4f} (gap to the default {split['gap']:.4f})",
     ])
 
@@ -1085,15 +1176,15 @@ def _tokenizer_specs(text: str) -> tuple[str, ...]:
 
 
 def format_tokenizers(reports: Sequence[Mapping[str, Any]]) -> str:
-    """One line per tokenizer: keyword, semantic and hybrid nDCG@10 and the flagged query counts."""
+    """One line per tokenizer: keyword and hybrid nDCG@10 and the count of each flagged kind of query (semantic
+    is left out: the tokenizer does not touch it). Columns are as wide as their headers, two spaces apart."""
     metric = f"ndcg@{PRIMARY_K}"
-    width = max(len("tokenizer"), *(len(r["tokenizer"]) for r in reports))
-    lines = ["tokenizer".ljust(width) + "".join(f"{h:>14}" for h in (
-        f"keyword {metric}", f"hybrid {metric}", *QUERY_FLAGS))]
-    for r in reports:
-        lines.append(r["tokenizer"].ljust(width) + f"{r['results']['keyword'][metric]:>14.4f}"
-                     + f"{r['results']['hybrid'][metric]:>14.4f}" + "".join(f"{r['flagged'][f]:>14}" for f in QUERY_FLAGS))
-    return "\n".join(lines)
+    header = ["tokenizer", f"keyword {metric}", f"hybrid {metric}", *QUERY_FLAGS]
+    rows = [[r["tokenizer"], f"{r['results']['keyword'][metric]:.4f}", f"{r['results']['hybrid'][metric]:.4f}",
+             *(str(r["flagged"][f]) for f in QUERY_FLAGS)] for r in reports]
+    widths = [max(len(row[i]) for row in [header, *rows]) for i in range(len(header))]
+    return "\n".join("  ".join([row[0].ljust(widths[0]), *(cell.rjust(w) for cell, w in zip(row[1:], widths[1:]))])
+                     for row in [header, *rows])
 
 
 def format_per_query(report: Mapping[str, Any]) -> str:

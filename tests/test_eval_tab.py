@@ -234,6 +234,11 @@ def test_setting_choices_mark_the_default_and_start_at_the_best_point():
     assert choices[0] == ("adaptive, α 0.7, window 100 · nDCG@10 0.5000 [0.4500, 0.5500] (default)", 0)
     assert choices[1][0].startswith("weighted, α 0.3, zscore, window 50 · nDCG@10 0.6000")
     assert chosen_index(report) == 1
+    # the best is a table row the sweep lacks (the default, here not swept): the picker starts at the sweep's best
+    unswept = _report(_point("rrf", 0.5, 0.45), _point("weighted", 0.3, 0.4))
+    assert best_point(unswept)["fusion"] == "adaptive" and chosen_index(unswept) == 0
+    unswept = _report(_point("weighted", 0.3, 0.4), _point("rrf", 0.5, 0.45))
+    assert chosen_index(unswept) == 1
 
 
 def test_overlap_table_shows_the_pairs_and_the_default_against_the_chosen_setting(tiny):

@@ -1,5 +1,6 @@
 import json
 import math
+import re
 from pathlib import Path
 
 import numpy as np
@@ -260,7 +261,9 @@ def test_split_half_report_chooses_on_half_0_and_reports_half_1():
     choose, held_out = report["halves"]
     assert (split["chosen"]["fusion"], split["chosen"]["alpha"]) == (choose["best"]["fusion"], choose["best"]["alpha"])
     assert split["queries"] == held_out["queries"] and split["results"] == held_out["results"]
-    assert split["chosen_point"] in held_out["sweep"] and split["best"] == held_out["best"]
+    # the hybrid default (adaptive 0.7, outside this sweep) is a candidate too
+    candidates = ev.table_settings({**held_out, "hybrid_config": report["hybrid_config"]})
+    assert split["chosen_point"] in candidates and split["best"] == held_out["best"]
     assert "chosen on half 0" in ev.format_split_half(report)
 
 
@@ -511,6 +514,23 @@ def test_cli_compares_tokenizers_and_flags_queries_without_keyword_tokens_or_mat
     assert "search+nofold" in printed and "no keyword match" in printed and "苹果" in printed  # folded tokens shown
     assert ev.main(["--data", str(data), "--tokenizer", "search+dict"]) == 1
     assert "--user-dict" in capsys.readouterr().err
+def test_the_tokenizer_table_has_columns_as_wide_as_their_headers_and_apart():
+    reports = [{"tokenizer": name, "results": {"keyword": {"ndcg@10": 0.5}, "hybrid": {"ndcg@10": 0.75}},
+                "flagged": {"no keyword token": 1, "no keyword match": 12}} for name in ("search", "search+nofold")]
+    lines = ev.format_tokenizers(reports).splitlines()
+
+    def cells(line):  # (text, end) of each cell: words one space apart belong to one cell
+        return [(m.group(), m.end()) for m in re.finditer(r"\S+(?: \S+)*", line)]
+
+    header = cells(lines[0])
+    # was "keyword ndcg@10hybrid ndcg@10no keyword token...": 15-16 character headers in 14 wide columns
+    assert [text for text, _ in header] == ["tokenizer", "keyword ndcg@10", "hybrid ndcg@10", "no keyword token",
+                                            "no keyword match"]
+    assert [text for text, _ in cells(lines[2])] == ["search+nofold", "0.5000", "0.7500", "1", "12"]
+    for line in lines[1:]:  # each figure ends where its header ends
+        assert [end for _, end in cells(line)[1:]] == [end for _, end in header[1:]]
+
+
 def write_beir_set(folder: Path) -> Path:
     """The tiny set in BEIR's form: ``_id`` (and a title) in the jsonl files, qrels.tsv with BEIR's header."""
     folder.mkdir(parents=True, exist_ok=True)
@@ -613,7 +633,9 @@ def test_cli_sweeps_normalizers_and_windows(tiny, tmp_path, monkeypatch, capsys)
     assert set(report["split_half"]["chosen"]) == {"fusion", "alpha", "normalizer", "window"}
     printed = capsys.readouterr().out
     best = report["best"]
-    assert f"best sweep point weighted, alpha 0.5, {best['normalizer']}, window {best['window']}" in printed
+    assert f"point {ev.point_label(best)}: ndcg@10 {best['ndcg@10']:.4f}" in printed
+    point = next(p for p in report["sweep"] if (p["normalizer"], p["window"]) == ("zscore", 1))
+    assert ev.point_label(point) == "weighted, alpha 0.5, zscore, window 1"
     for bad in (["--normalizers", "softmax"], ["--windows", "0"], ["--windows", "ten"]):
         with pytest.raises(SystemExit) as exit_:
             ev.main(["--data", str(tiny), *bad])
@@ -655,3 +677,84 @@ def test_a_fractional_relevance_is_refused_not_read_as_zero(tiny):
 def test_plot_into_a_folder_suggests_an_html_file(tiny, tmp_path, capsys):
     assert ev.main(["--data", str(tiny), "--plot", str(tmp_path)]) == 2
     assert f"e.g. {tmp_path / 'curve.html'}" in capsys.readouterr().err
+
+
+def _point(fusion, alpha, ndcg, normalizer="minmax", window=100):
+    return {"fusion": fusion, "alpha": alpha, "normalizer": normalizer, "window": window, "ndcg@10": ndcg}
+
+
+def _report(sweep, keyword=0.5, semantic=0.5, hybrid=0.5):
+    config = {"fusion": "adaptive", "alpha": 0.7, "normalizer": "minmax", "window": 100, "rrf_k": 60}
+    return {"sweep": sweep, "hybrid_config": config,
+            "results": {name: {"ndcg@10": v} for name, v in
+                        (("keyword", keyword), ("semantic", semantic), ("hybrid", hybrid))}}
+
+
+def test_best_point_ties_go_to_a_mix_then_the_default_fusion_alpha_normaliser_and_window():
+    setting = ("fusion", "alpha", "normalizer", "window")
+
+    def best(report, *args):
+        return tuple(ev.best_point(report, *args)[k] for k in setting)
+
+    # keyword only (a table row) ties with a mix: the mix; a difference below TIE is a tie, one above it is not
+    assert best(_report([_point("weighted", 0.3, 0.8 - 1e-10)], keyword=0.8)) == ("weighted", 0.3, "minmax", 100)
+    assert best(_report([_point("weighted", 0.3, 0.8 - 1e-6)], keyword=0.8)) == ("weighted", 0.0, "minmax", 100)
+    # then the default fusion, then the alpha nearest the default, then its normaliser, then its window
+    assert best(_report([_point("weighted", 0.7, 0.8), _point("adaptive", 0.4, 0.8)])) == (
+        "adaptive", 0.4, "minmax", 100)
+    assert best(_report([_point("rrf", 0.3, 0.8), _point("rrf", 0.6, 0.8)])) == ("rrf", 0.6, "minmax", 100)
+    assert best(_report([_point("weighted", 0.6, 0.8, "zscore"), _point("weighted", 0.6, 0.8)])) == (
+        "weighted", 0.6, "minmax", 100)
+    assert best(_report([_point("weighted", 0.6, 0.8, window=50), _point("weighted", 0.6, 0.8)])) == (
+        "weighted", 0.6, "minmax", 100)
+    # the hybrid default row wins a tie it is part of; alpha and fusion given lean ties their way
+    assert best(_report([_point("weighted", 0.6, 0.8)], hybrid=0.8)) == ("adaptive", 0.7, "minmax", 100)
+    assert best(_report([_point("weighted", 0.6, 0.8)], hybrid=0.8), 0.6, "weighted") == (
+        "weighted", 0.6, "minmax", 100)
+    assert ev.best_point(None) is None and ev.best_point(_report([])) is None
+
+
+def test_the_reports_best_follows_best_point_over_the_sweep_and_the_table_rows(tiny, tmp_path):
+    # the default (adaptive 0.7) is outside this sweep; several sweep points tie with it (the sweep's first tied
+    # point was the best before)
+    report, _ = _run(tiny, tmp_path / "cache", alphas=(0.0, 0.5, 1.0))
+    best = ev.best_point(report)
+    assert (report["best"]["fusion"], report["best"]["alpha"]) == (best["fusion"], best["alpha"]) == ("adaptive", 0.7)
+    assert report["best"]["default"] and report["gap"] == 0
+    assert np.mean([r["best"] for r in report["per_query"]]) == pytest.approx(report["best"]["ndcg@10"])
+    assert report["best"]["delta_vs_default"]["mean"] == 0  # a table row gets the trust figures too
+    for half in report["halves"]:
+        assert half["best"] == ev.best_point({**half, "hybrid_config": report["hybrid_config"]})
+
+
+def test_a_sweep_without_a_point_beating_the_default_says_so(tiny, tmp_path):
+    # weighted alpha 0 is keyword only: 0.25 below the default, the sweep's only point
+    report, _ = _run(tiny, tmp_path / "cache", fusions=["weighted"], alphas=(0.0,))
+    assert (report["best"]["fusion"], report["best"]["alpha"], report["gap"]) == ("adaptive", 0.7, 0)
+    table = ev.format_table(report)
+    assert "no setting beats the hybrid default on nDCG@10" in table and "-0.2500" not in table
+    assert "best (adaptive, alpha 0.7, window 100)" in table  # not called a sweep point: it is a table row
+
+
+def test_the_gap_line_reads_right_for_either_sign(tiny, tmp_path):
+    report, _ = _run(tiny, tmp_path / "cache")
+    assert "hybrid default is 0.0062 nDCG@10 below the best point" in ev.format_table({**report, "gap": 0.0062})
+    # a report whose best was chosen from the sweep alone (written before best_point) can hold a negative gap
+    assert "the best sweep point is 0.0062 nDCG@10 below the hybrid default" in ev.format_table(
+        {**report, "gap": -0.0062})
+    assert "below" not in ev.format_table({**report, "gap": 0.0}).splitlines()[-1]
+
+
+def test_config_export_of_a_report_cannot_export_a_setting_worse_than_the_default(tiny, tmp_path, monkeypatch,
+                                                                                  capsys):
+    import hybrid.semantic
+    from hybrid import config as hc
+
+    monkeypatch.setattr(hybrid.semantic, "load_embedder", lambda *a, **kw: LoadedEmbedder(OneHotEncoder(), "auto"))
+    out = tmp_path / "report.json"
+    assert ev.main(["--data", str(tiny), "--fusion", "weighted", "--alphas", "0.0", "--out", str(out),
+                    "--cache-dir", str(tmp_path / "cache")]) == 0
+    capsys.readouterr()
+    assert hc.main(["export", "--report", str(out), "--target", "config"]) == 0
+    settings = json.loads(capsys.readouterr().out)["settings"]
+    assert (settings["fusion"], settings["alpha"]) == ("adaptive", 0.7)  # was weighted 0.0: keyword only, -0.25

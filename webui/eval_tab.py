@@ -19,8 +19,10 @@ from hybrid.evaluate import (
     LABELLED_FILES,
     PRIMARY_K,
     RBO_P,
+    TIE,
     LabelledSet,
     LabelledSetError,
+    best_point,
     parse_corpus,
     parse_labelled_set,
     pairs_in_knowledge_base,
@@ -44,7 +46,6 @@ from .layout import CheckboxGroup, Dropdown
 
 _METRICS = ("ndcg", "recall", "mrr")
 _METRIC_NAMES = {"ndcg": "nDCG", "recall": "Recall", "mrr": "MRR"}
-TIE = 1e-9  # sweep points whose nDCG@10 differ by less are a tie
 
 
 def _read(path: str | os.PathLike[str]) -> str:
@@ -221,46 +222,6 @@ def report_table(report: Mapping[str, Any], lang: str = "zh",
     return header, [[name, *[f"{float(values[c]):.4f}" for c in columns]] for name, values in named]
 
 
-def _settings_of_rows(report: Mapping[str, Any]) -> list[Mapping[str, Any]]:
-    """The sweep points, and the rows the table shows as settings one can apply: keyword only is weighted
-    alpha 0, semantic only weighted alpha 1 (``hybrid.fusion``: the ends are the single lists), and the hybrid
-    default its own configuration."""
-    results, config = report.get("results", {}), report.get("hybrid_config", {})
-    axes = {name: config[name] for name in ("normalizer", "window") if name in config}
-    rows = [{"fusion": "weighted", "alpha": 0.0, **axes, **results["keyword"]} if "keyword" in results else None,
-            {"fusion": "weighted", "alpha": 1.0, **axes, **results["semantic"]} if "semantic" in results else None,
-            {"fusion": config["fusion"], "alpha": float(config["alpha"]), **axes, **results["hybrid"]}
-            if "hybrid" in results and "fusion" in config else None]
-    return [*report["sweep"], *(r for r in rows if r is not None)]
-
-
-def best_point(report: Mapping[str, Any] | None, alpha: float | None = None,
-               fusion: str | None = None) -> Mapping[str, Any] | None:
-    """The setting with the best nDCG@10 among the sweep and the table's rows (keyword only, semantic only,
-    the hybrid default), so no row the tab shows beats it; ties go to a real mix over a single mode (alpha
-    strictly between 0 and 1), then to the fusion method, alpha, normaliser and window nearest the defaults.
-
-    Args:
-        report: from ``hybrid.evaluate.run`` (None before any run).
-        alpha, fusion: the defaults ties lean to (the report's hybrid configuration when None).
-    Returns:
-        The point ({"fusion", "alpha", metrics...}), None before any run.
-    """
-    if not report or not report.get("sweep"):
-        return None
-    config = report.get("hybrid_config", {})
-    alpha = float(config.get("alpha", 0.5)) if alpha is None else alpha
-    fusion = config.get("fusion") if fusion is None else fusion
-    metric = f"ndcg@{PRIMARY_K}"
-    points = _settings_of_rows(report)
-    top = max(float(p[metric]) for p in points)
-    tied = [p for p in points if float(p[metric]) >= top - TIE]
-    return min(tied, key=lambda p: (not 0.0 < float(p["alpha"]) < 1.0, p["fusion"] != fusion,
-                                    abs(float(p["alpha"]) - alpha),
-                                    p.get("normalizer", config.get("normalizer")) != config.get("normalizer"),
-                                    p.get("window", config.get("window")) != config.get("window")))
-
-
 def best_setting(report: Mapping[str, Any] | None, alpha: float | None = None,
                  fusion: str | None = None) -> tuple[float, str] | None:
     """The (alpha, fusion) of ``best_point``, None before any run."""
@@ -325,12 +286,11 @@ def chosen_index(report: Mapping[str, Any] | None) -> int | None:
     if not _labelled(report):
         return next((i for i, p in enumerate(sweep) if not p.get("default")), 0)
     keys = [point_key(p) for p in sweep]
-    for best in (best_point(report), report.get("best")):
-        try:
-            return keys.index(point_key(best))
-        except (KeyError, TypeError, ValueError):
-            continue
-    return 0
+    try:
+        return keys.index(point_key(best_point(report)))
+    except (KeyError, TypeError, ValueError):  # a table row the sweep lacks: the sweep's own best
+        metric = f"ndcg@{PRIMARY_K}"
+        return max(range(len(sweep)), key=lambda i: (float(sweep[i].get(metric, 0.0)), sweep[i].get("default", False)))
 
 
 def band_note(report: Mapping[str, Any] | None, lang: str = "zh") -> str:
