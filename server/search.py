@@ -196,7 +196,8 @@ def check_search(settings: ApiSettings, query: str | None, k: int | None, mode: 
 def run_search(service: ModelService, kb: ServerKnowledgeBase | None, settings: ApiSettings, query: str | None, *,
                k: int | None = None, alpha: float | None = None, fusion: str | None = None,
                normalizer: str | None = None, mode: str | None = None,
-               documents: Sequence[str] | None = None, rerank: int | None = None) -> SearchOutcome:
+               documents: Sequence[str] | None = None, rerank: int | None = None,
+               documents_param: str = DOCUMENTS) -> SearchOutcome:
     """Check and run one search over the server's knowledge base or over ad-hoc ``documents``.
 
     Args:
@@ -207,6 +208,8 @@ def run_search(service: ModelService, kb: ServerKnowledgeBase | None, settings: 
         k, alpha, fusion, normalizer, mode: as for ``HybridEngine.search`` (None: the engine's defaults).
         documents: texts searched in a fresh engine instead of ``kb``; never stored.
         rerank: how many hybrid hits the server's reranker re-scores (0: none; None: 20 when it has one).
+        documents_param: the name the caller's endpoint gives ``documents`` (the page's Gradio endpoint:
+            ``knowledge_base``), said where a message tells the caller to send them.
     Returns:
         The outcome.
     Raises:
@@ -234,7 +237,7 @@ def run_search(service: ModelService, kb: ServerKnowledgeBase | None, settings: 
     elif kb is None:
         raise ApiError(400, "no_knowledge_base",
                        "this server has no knowledge base: start it with --kb FILE, or send the texts to search in "
-                       "documents", "documents")
+                       f"{documents_param}", documents_param)
     else:
         engine, source = kb.engine, KNOWLEDGE_BASE
     # The reranker may have finished loading after this engine was built.

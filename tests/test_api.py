@@ -135,6 +135,21 @@ def test_search_without_knowledge_base_or_documents_says_how_to_fix():
     c = client_for(kb=None)
     r = c.post("/search", json={"query": "巴黎"})
     assert r.status_code == 400 and "--kb" in r.json()["message"]
+    assert r.json()["message"].endswith("send the texts to search in documents")
+
+
+def test_the_page_endpoint_without_a_knowledge_base_names_its_own_parameter():
+    """The page's Gradio endpoint (gradio_client, MCP) takes the texts as ``knowledge_base``, not ``documents``."""
+    import gradio as gr
+
+    from webui.api import make_search
+
+    service = fake_service()
+    service.wait(10)
+    with pytest.raises(gr.Error) as caught:
+        make_search(service, None, ApiSettings())("怎样学好英语")
+    assert str(caught.value.message) == ("no_knowledge_base: this server has no knowledge base: start it with --kb "
+                                         "FILE, or send the texts to search in knowledge_base")
 
 
 def test_adhoc_blank_document_is_400(client):

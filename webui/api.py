@@ -61,7 +61,8 @@ def make_search(service: ModelService, server_kb: ServerKnowledgeBase | None = N
             # event stream closes (a queued call: /gradio_api/call/search, gradio_client).
             with event_scope(limits.embed_wait_s):
                 outcome = run_search(service, server_kb, limits, query, k=k, alpha=alpha,
-                                     fusion=fusion, mode=mode, documents=knowledge_base, rerank=rerank)
+                                     fusion=fusion, mode=mode, documents=knowledge_base, rerank=rerank,
+                                     documents_param="knowledge_base")
         except ApiError as exc:  # the caller's mistake (or a model still loading): said to the caller, no trace
             raise gr.Error(f"{exc.code}: {exc.message}", print_exception=False) from None
         return outcome.to_dict()
