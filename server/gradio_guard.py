@@ -320,8 +320,12 @@ def _most_values(body: bytes) -> int:
 
 
 def _checked_body(body: bytes) -> tuple[object, str | None]:
-    """An event body's JSON and why it is refused (None: it is not): more values than ``MAX_JSON_VALUES``
-    (counted before parsing, so a body of millions is never built), else ``_strict_json``'s reasons."""
+    """An event body's JSON and why it is refused (None: it is not): not UTF-8, more values than
+    ``MAX_JSON_VALUES`` (counted before parsing, so a body of millions is never built), else ``_strict_json``'s
+    reasons."""
+    if json.detect_encoding(body) not in ("utf-8", "utf-8-sig"):  # json.loads reads UTF-16/32 too; the checks
+        # here read UTF-8 bytes (a quote or a surrogate is other bytes there), and every client sends UTF-8
+        return None, "send the JSON body in UTF-8 (Gradio's page and gradio_client do)"
     if _most_values(body) > MAX_JSON_VALUES:
         return None, _values_message()
     data, error = _strict_json(body)

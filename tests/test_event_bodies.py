@@ -152,3 +152,26 @@ def test_the_values_counted_before_parsing_are_never_fewer_than_the_json_holds(m
                 assert guard._most_values(body.encode("utf-8")) >= values(data), (chunk, body)
     assert guard._most_values(NUMBERS) == 15_000_005  # the object, its three values, the 15,000,001 numbers
     assert guard._most_values(b'{"data": ["a,b,c\\", [x", 1]}') == 4
+
+
+def test_a_body_in_utf16_or_utf32_is_refused(running, server_log):  # noqa: F811
+    """Found by the seventh review: json.loads reads UTF-16 and UTF-32 too, while the checks before it read UTF-8
+    bytes: a lone surrogate in a UTF-16 body reached Gradio (a traceback on the event stream), and a quote byte
+    inside a UTF-16 character hid 200,002 values from the count. Gradio's page and gradio_client send UTF-8."""
+    import json
+
+    index = fn_index_of(config(running.url), "kb", "change")
+    surrogate = '{"data": ["\\ud800", false, "en"], "fn_index": %d, "session_hash": "abcdefghijk"}' % index
+    values = '{"data": ["∀", [%s], "en"], "fn_index": %d, "session_hash": "abcdefghijk"}' % (
+        ",".join(["0"] * 200_002), index)
+    for text in (surrogate, values):
+        for encoding in ("utf-16", "utf-16-le", "utf-32", "utf-32-be"):
+            r = _join(running.url, text.encode(encoding))
+            assert r.status_code == 400 and "UTF-8" in r.json()["message"], (encoding, r.text[:300])
+    assert _join(running.url, surrogate.encode("utf-8")).status_code == 400  # as before: a lone surrogate
+    utf8 = run_event(running.url, index, ["甲\n乙", False, "en"])  # and UTF-8 (with or without its BOM) goes on
+    assert utf8[-1]["msg"] == "process_completed" and utf8[-1]["success"], utf8[-1]
+    bom = _join(running.url, b"\xef\xbb\xbf" + json.dumps({"data": ["甲", False, "en"], "fn_index": index,
+                                                            "session_hash": "abcdefghijk"}).encode("utf-8"))
+    assert bom.status_code != 400, bom.text[:300]
+    assert not [line for line in server_log if "Traceback" in line], "\n".join(server_log)[-3000:]
