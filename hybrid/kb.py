@@ -73,7 +73,7 @@ def most_entries(text: str, split_long: bool = False) -> int:
     """The most entries ``parse_entries(text, split_long)`` can give, counted without splitting the text (ten million
     one-character lines would be ten million strings, 340 MB): its lines, and with ``split_long`` its sentence ends.
     """
-    most = 1 + sum(text.count(c) for c in _LINE_BREAKS)
+    most = 1 + sum(text.count(c) for c in _LINE_BREAKS) - text.count("\r\n")  # one line break, not two
     return most + sum(text.count(c) for c in _SENTENCE_ENDS) if split_long else most
 
 

@@ -380,6 +380,13 @@ def test_a_search_over_a_knowledge_base_with_an_overlong_entry_says_why_nothing_
         assert all(columns in html.unescape(column) for column in out.columns), out.columns[0][:300]
     ok = _search(handlers, None, "短条目", "短条目一。\n短条目二。")
     assert "Nothing was searched" not in html.unescape(_col(ok, "keyword"))
+    # the seventh review: a text far past the limit was "empty" to a search, and an empty one asked for a search
+    overlong = _search(handlers, None, "短条目", "短\n" * 500_000)
+    assert "up to 500,001 entries" in html.unescape(overlong.notice), overlong.notice
+    assert "Nothing was searched" in html.unescape(_col(overlong, "keyword"))
+    empty = _search(handlers, None, "短条目", "  \n ")
+    assert "Nothing was searched" in html.unescape(_col(empty, "keyword")), _col(empty, "keyword")[:300]
+    assert "Nothing was searched" not in html.unescape(_col(_search(handlers, None, "  ", "短"), "keyword"))
 
 
 def test_search_if_query_skips_without_a_query(handlers):

@@ -96,3 +96,17 @@ def test_a_folder_or_a_missing_file_is_named_as_such(tmp_path):
         entries_from_file(tmp_path / "nope.txt")
     with pytest.raises(KnowledgeBaseError, match="nope: no such file"):
         entries_from_file(tmp_path / "nope")
+
+
+def test_the_most_entries_of_a_text_never_undercount_and_count_a_windows_line_end_once():
+    """``most_entries`` bounds ``parse_entries`` without splitting: every line break str.splitlines knows, sentence
+    ends when split, and CRLF as one break (the seventh review: 20,000 entries with CRLF blank lines between them
+    were refused as far past the limit)."""
+    from hybrid.kb import most_entries, parse_entries
+
+    texts = ["a\r\nb\r\n\r\nc", "a\rb\x0bc\x0cd\x1ce\x1df\x1eg\x85h\u2028i\u2029j", "一句。二句！三句？四句；五;六!七?" * 30,
+             "", "\n\n\n", "x" * 300 + "。" + "y" * 300]
+    for text in texts:
+        for split in (False, True):
+            assert most_entries(text, split) >= len(parse_entries(text, split_long=split)), (text[:30], split)
+    assert most_entries("a\r\nb\r\nc") == 3 and most_entries("a\n\rb") == 3

@@ -145,9 +145,10 @@ def _texts(engine: HybridEngine | None) -> list[str] | None:
     return None if engine is None else [d.text for d in engine.documents]
 
 
-# A text box of more lines than this many times the page's entry limit is refused before it is split: ten
-# million one-character lines, one event's worth, took 340 MB as strings, and such events run side by side.
-OVERLONG_FACTOR = 10
+# A text box of more lines than this many times the page's entry limit (room for blank lines) is refused before
+# it is split: ten million one-character lines, one event's worth, took 340 MB as strings, and such events run
+# side by side.
+OVERLONG_FACTOR = 20
 # Events that split the text box (counts, uploads, samples, the share link) run at most this many at once: each holds
 # a few copies of the text (up to a 31 MB event body) while it works, and they would otherwise be unlimited.
 TEXT_CONCURRENCY = 4
@@ -492,10 +493,12 @@ class DemoHandlers:
 
     # ------------------------------------------------------------------ search
 
-    def _empty(self, message: str, lang: str, error: bool = False) -> SearchOutputs:
+    def _empty(self, message: str, lang: str, error: bool = False, refused: bool | None = None) -> SearchOutputs:
         model = self.service.status().model
-        # after a refused search the columns point at the message, not at the search the visitor just made
-        placeholder = text("results_placeholder_refused" if error else "results_placeholder", lang)
+        # after a refused search (an error, or nothing to search) the columns point at the message, not at the
+        # search the visitor just made
+        refused = error if refused is None else refused
+        placeholder = text("results_placeholder_refused" if refused else "results_placeholder", lang)
         columns = fmt.placeholder_columns(placeholder, lang, model, calibration_for(model), self.columns,
                                           self.rerank_notes(lang))
         return SearchOutputs(fmt.notice_html(message, error), columns, fmt.why_table_empty(lang), "",
@@ -531,8 +534,8 @@ class DemoHandlers:
             target, entries = self.store_kb.engine, []
         else:
             entries = self.entries(kb_text, split)
-            if not entries:
-                return self._empty(text("notice_empty_kb", lang), lang)
+            if not entries and not isinstance(entries, _Overlong):
+                return self._empty(text("notice_empty_kb", lang), lang, refused=True)
             problem = self._size_problem(entries, lang)
             if problem:
                 return self._empty(problem, lang, error=True)
