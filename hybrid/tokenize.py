@@ -46,6 +46,7 @@ _BUILDING: dict[tuple[str, bool], int] = {}  # user dictionaries being built -> 
 # A prefix jieba keeps for a word of at most MAX_USER_WORD_CHARS characters, with its place in the dictionary,
 # takes at most this many bytes (measured: about 135 for Chinese words of 40 characters, 105 for Latin ones).
 _PREFIX_BYTES = 300
+_TAG_BYTES = 300  # a word's tag (jieba keeps it by the word) beside its 4 bytes a character at most
 # jieba stores every prefix of every word (so a word of n characters costs about n * n / 2 characters), and scans
 # a text for words as long as its longest: its own dictionary's longest word has 16 characters.
 MAX_USER_WORD_CHARS = 40
@@ -147,9 +148,9 @@ class _UserJieba(jieba.Tokenizer):
             route[idx] = best
 
 
-def _footprint(words: _Overlay) -> int:
-    """Bytes a user dictionary's own words hold (its table, keys and frequencies)."""
-    return sys.getsizeof(words) + sum(sys.getsizeof(k) + sys.getsizeof(v) for k, v in dict.items(words))
+def _footprint(table: dict) -> int:
+    """Bytes a user dictionary's own table holds (``_Overlay``: its words and frequencies; jieba's tags of them)."""
+    return sys.getsizeof(table) + sum(sys.getsizeof(k) + sys.getsizeof(v) for k, v in dict.items(table))
 
 
 def user_dict_bytes() -> int:
@@ -200,7 +201,7 @@ def _jieba(user_dict: str | None, fold: bool = False) -> jieba.Tokenizer:
         words = fold_script(normalize(words))
     entries = _user_dict_entries(words, path)  # folded words checked again: what jieba gets
     key = (hashlib.sha256(words.encode("utf-8")).hexdigest(), fold)  # found by its words, whatever the file's name
-    most = _PREFIX_BYTES * sum(len(word) for word, _, _ in entries)
+    most = sum(_PREFIX_BYTES * len(word) + (_TAG_BYTES + 4 * len(tag) if tag else 0) for word, _, tag in entries)
     base = _base()
     with _JIEBA_LOCK:
         if (instance := _USER_DICT_INSTANCES.get(key)) is not None:
@@ -246,7 +247,7 @@ def _built(key: tuple[str, bool], base: jieba.Tokenizer,
     instance.initialized = True  # nothing to load: the base's dictionary is
     for word, freq, tag in entries:  # as jieba's load_userdict does with each line (none has frequency 0)
         instance.add_word(word, freq, tag)
-    instance.hybrid_bytes = _footprint(instance.FREQ)
+    instance.hybrid_bytes = _footprint(instance.FREQ) + _footprint(instance.user_word_tag_tab)
     with _JIEBA_LOCK:
         kept = _USER_DICT_INSTANCES.get(key)
         if kept is None:

@@ -382,3 +382,22 @@ def test_a_user_dictionary_cuts_as_jiebas_own_copy_would_and_holds_only_its_word
     assert "黑屏怎么办" not in plain.FREQ and "黑屏怎么办" not in plain.lcut("电脑开机后黑屏怎么办")
     assert ours.FREQ.base is plain.FREQ and len(dict.keys(ours.FREQ)) < 40
     assert ours.hybrid_bytes < 20_000 and sys.getsizeof(plain.FREQ) > 10_000_000
+
+
+def test_a_dictionarys_tags_count_against_the_budget(tmp_path, monkeypatch):
+    """Found by the seventh review: jieba keeps each word's tag, of any length, and the budget counted the words
+    only (20 one-line dictionaries with 250,000-letter tags were counted as 7 KB while holding 5 MB)."""
+    import gc
+
+    import hybrid.tokenize as tk
+
+    gc.collect()
+    path = tmp_path / "tagged.txt"
+    path.write_text("甲乙丙丁 5 " + "n" * 250_000 + "\n", encoding="utf-8")
+    tagged = tk._jieba(str(path), fold=False)
+    assert tagged.hybrid_bytes > 250_000 and tagged.user_word_tag_tab["甲乙丙丁"] == "n" * 250_000
+    monkeypatch.setattr(tk, "MAX_USER_DICT_BYTES", tk.user_dict_bytes() + 100_000)
+    other = tmp_path / "other.txt"
+    other.write_text("戊己庚辛 5 " + "n" * 250_000 + "\n", encoding="utf-8")
+    with pytest.raises(tk.UserDictLimitError):
+        tk._jieba(str(other), fold=False)
