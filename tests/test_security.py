@@ -178,7 +178,8 @@ def test_the_upload_event_never_reads_a_server_file(keyed, files, link_in_upload
     # The evaluation tab reads the files of its event too: a CSV of (query, relevant text) would show the note.
     evaluate = fn_index_of(cfg, "eval-run", "click")
     for path in [*attack_paths(files["note"]), str(link_in_uploads)]:
-        messages = run_event(keyed.url, evaluate, [[file_data(path)], 0, ["minmax"], [100], "", False, "en"], KEY)
+        messages = run_event(keyed.url, evaluate, [[file_data(path)], 0, ["minmax"], [100], "", False, None, "en"],
+                             KEY)
         assert SECRET not in json.dumps(messages, ensure_ascii=False), path
         done = messages[-1]
         assert done["success"] is False or "was not uploaded here" in json.dumps(done["output"]), done
@@ -341,7 +342,7 @@ def test_event_file_data_never_makes_the_server_fetch_a_url(keyed, page_elsewher
     cfg = config(keyed.url, KEY)
     events = {"upload": (fn_index_of(cfg, "upload", "upload"), [remote_file(url), "replace", "typed", "en"]),
               "evaluate": (fn_index_of(cfg, "eval-run", "click"),
-                           [[remote_file(url)], 0, ["minmax"], [100], "", False, "en"])}
+                           [[remote_file(url)], 0, ["minmax"], [100], "", False, None, "en"])}
     for name, (fn_index, data) in events.items():
         messages = run_event(keyed.url, fn_index, data, KEY)
         done = messages[-1]
