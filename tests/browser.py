@@ -290,6 +290,22 @@ def english(page) -> None:
 _UPLOAD_READ = re.compile(r"^\s*(已读入：|Read \d+ files?:)")
 
 
+def exported_setting(page, prefix: str, saved: Path) -> dict:
+    """Click the export button ``#{prefix}-setting``, download the setting file its ``#{prefix}-file`` shows into
+    ``saved``, and return the file's JSON."""
+    import json
+
+    from playwright.sync_api import expect
+
+    page.click(f"#{prefix}-setting")
+    link = page.locator(f"#{prefix}-file a[download]").first
+    expect(link).to_be_visible()
+    with page.expect_download() as caught:
+        link.click()
+    caught.value.save_as(saved)
+    return json.loads(saved.read_text(encoding="utf-8"))
+
+
 def upload_eval_files(page, files) -> None:
     """Hand the evaluation tab's upload box ``files`` and wait for its summary, then for the page to be idle.
 

@@ -3,13 +3,11 @@
 
 from __future__ import annotations
 
-import json
-
 import pytest
 
 from hybrid.settings import DEFAULT_SETTINGS
-from tests.browser import (BROWSER_MARKS, ServerProcess, choose, hit_texts, idle, open_accordion, open_page, search,
-                           set_number, settled, upload_eval_files)
+from tests.browser import (BROWSER_MARKS, ServerProcess, choose, exported_setting, hit_texts, idle, open_accordion,
+                           open_page, search, set_number, settled, upload_eval_files)
 
 pytestmark = BROWSER_MARKS
 
@@ -41,14 +39,8 @@ def test_an_exported_setting_restarts_the_demo_as_it_was(chromium, page, tmp_pat
     tuned = ranking(p)
     assert tuned != default  # the setting changes the ranking, so finding it again below means something
     idle(p)
-    p.click("#export-setting")
-    link = p.locator("#export-file a[download]").first
-    expect(link).to_be_visible()
-    with p.expect_download() as caught:
-        link.click()
     saved = tmp_path / "setting.json"
-    caught.value.save_as(saved)
-    exported = json.loads(saved.read_text(encoding="utf-8"))
+    exported = exported_setting(p, "export", saved)
     assert exported["settings"]["alpha"] == ALPHA and exported["settings"]["fusion"] == FUSION
     assert exported["settings"]["k"] == DEFAULT_SETTINGS.k and exported["settings"]["window"] == 20
     assert exported["exports"]["milvus"]["python"] == "RRFRanker(60)"
@@ -93,14 +85,7 @@ def test_the_evaluation_tab_exports_its_best_setting(page, tmp_path):
     expect(note).to_contain_text("最好的设置")
     best = re.search(r"最好的设置：(\w+)，α = ([\d.]+)", note.inner_text())
     idle(p)
-    p.click("#eval-export-setting")
-    link = p.locator("#eval-export-file a[download]").first
-    expect(link).to_be_visible()
-    with p.expect_download() as caught:
-        link.click()
-    saved = tmp_path / "best.json"
-    caught.value.save_as(saved)
-    exported = json.loads(saved.read_text(encoding="utf-8"))
+    exported = exported_setting(p, "eval-export", tmp_path / "best.json")
     assert exported["settings"]["fusion"] == best.group(1)
     assert exported["settings"]["alpha"] == pytest.approx(float(best.group(2)))
     milvus = exported["exports"]["milvus"]

@@ -298,11 +298,9 @@ def test_the_evaluation_tokenises_as_the_search_tab_and_exports_that_tokeniser(p
     named a tokeniser the figure was not measured with. Clicks: the tokeniser panel's folding switch (off); search a
     Traditional query; judge two hits; "evaluate my judgements"; "export the best setting"; then folding on again
     and export: refused until the evaluation is run again."""
-    import json
-
     from playwright.sync_api import expect
 
-    from tests.browser import open_accordion, type_knowledge_base
+    from tests.browser import exported_setting, open_accordion, type_knowledge_base
 
     p = page(width=1440, locale="zh-CN")
     answer, other = "笔记本电脑开机后黑屏怎么办", "電腦開機很慢怎么办"
@@ -328,12 +326,7 @@ def test_the_evaluation_tokenises_as_the_search_tab_and_exports_that_tokeniser(p
     keyword_tab = float(row.first.get_by_role("gridcell").nth(1).inner_text())
     assert keyword_tab == pytest.approx(keyword_line, abs=6e-4), (keyword_tab, keyword_line)
     idle(p)
-    p.click("#eval-export-setting")
-    link = p.locator("#eval-export-file a").first
-    expect(link).to_be_attached()
-    with p.expect_download() as download:
-        link.click()
-    setting = json.loads(Path(download.value.path()).read_text(encoding="utf-8"))
+    setting = exported_setting(p, "eval-export", tmp_path / "best.json")
     assert setting["tokenizer"]["fold"] is False, setting["tokenizer"]
     p.get_by_role("tab", name="搜索").click()
     idle(p)
