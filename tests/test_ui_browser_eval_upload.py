@@ -90,8 +90,11 @@ def test_a_new_upload_replaces_the_last_and_says_what_was_read(page, tmp_path, w
     # one file at a time (the sixth user review: the first was dropped and the message named only the file missing)
     separate = write_small_set(tmp_path / "separate")
     upload.set_input_files(separate[0])
+    expect(status).to_contain_text("缺少 queries.jsonl, qrels.tsv" if lang == "zh" else "missing queries.jsonl, qrels.tsv")
+    expect(listed).to_have_count(1)  # the box shows the new upload alone before the next one is handed to it
     idle(p)
     upload.set_input_files(separate[1:])
+    expect(listed).to_have_count(2)
     expect(status).to_contain_text("缺少 corpus.jsonl" if lang == "zh" else "missing corpus.jsonl")
     expect(status).to_contain_text("请把一个评测集的文件一起上传" if lang == "zh" else "Upload a set's files together")
 
