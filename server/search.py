@@ -156,8 +156,11 @@ def check_query(settings: ApiSettings, query: str | None) -> str:
 
 
 def check_search(settings: ApiSettings, query: str | None, k: int | None, mode: str | None, fusion: str | None,
-                 normalizer: str | None, documents: Sequence[str] | None, rerank: int | None = None) -> str:
+                 normalizer: str | None, documents: Sequence[str] | None, rerank: int | None = None,
+                 documents_param: str = DOCUMENTS) -> str:
     """Check a search request against the limits and the registries before any work; returns the query.
+
+    ``documents_param`` is the name the caller sent ``documents`` under, said in every message about them.
 
     Raises:
         ApiError: 400 naming the field at fault; 413 for too many or too long texts (naming the limit and its
@@ -177,19 +180,21 @@ def check_search(settings: ApiSettings, query: str | None, k: int | None, mode: 
         raise ApiError(400, "invalid_request",
                        f"unknown normalizer {normalizer!r}; choose one of {', '.join(NORMALIZERS)}", "normalizer")
     if documents is not None:
+        param = documents_param
+        texts = param if param == DOCUMENTS else f"{param} entries"  # "the number of knowledge_base entries"
         if not documents:
-            raise ApiError(400, "invalid_documents", "documents is an empty list: send at least one text, "
-                           "or leave documents out to search the server's knowledge base", "documents")
+            raise ApiError(400, "invalid_documents", f"{param} is an empty list: send at least one text, "
+                           f"or leave {param} out to search the server's knowledge base", param)
         if len(documents) > settings.max_documents:
-            raise limit_error(413, "the number of documents", len(documents), settings.max_documents,
-                              "max_documents", "documents")
-        check_texts(documents, "documents", "document", settings)
+            raise limit_error(413, f"the number of {texts}", len(documents), settings.max_documents,
+                              "max_documents", param)
+        check_texts(documents, param, "document", settings)
         # POST /search's body limit bounds them there; the page's endpoint (/gradio_api/run/search, gradio_client,
         # MCP) takes page-sized bodies, so the same bound is checked on the texts themselves
         size = sum(len(text.encode("utf-8")) for text in documents)
         if size > settings.max_body_bytes:
-            raise limit_error(413, "the documents' total size (bytes, UTF-8)", size, settings.max_body_bytes,
-                              "max_body_bytes", "documents")
+            raise limit_error(413, f"the {texts}' total size (bytes, UTF-8)", size, settings.max_body_bytes,
+                              "max_body_bytes", param)
     return query
 
 
@@ -209,7 +214,7 @@ def run_search(service: ModelService, kb: ServerKnowledgeBase | None, settings: 
         documents: texts searched in a fresh engine instead of ``kb``; never stored.
         rerank: how many hybrid hits the server's reranker re-scores (0: none; None: 20 when it has one).
         documents_param: the name the caller's endpoint gives ``documents`` (the page's Gradio endpoint:
-            ``knowledge_base``), said where a message tells the caller to send them.
+            ``knowledge_base``), said in every message about them.
     Returns:
         The outcome.
     Raises:
@@ -218,13 +223,13 @@ def run_search(service: ModelService, kb: ServerKnowledgeBase | None, settings: 
             the knowledge base is embedded (with Retry-After), or when the model failed (``mode="keyword"``
             works then); for ``rerank`` > 0 400 without a reranker, 503 while it loads or after it failed.
     """
-    query = check_search(settings, query, k, mode, fusion, normalizer, documents, rerank)
+    query = check_search(settings, query, k, mode, fusion, normalizer, documents, rerank, documents_param)
     if rerank:
         reranker_or_error(service, settings)
     keyword_only = mode == "keyword"
     if documents is not None:
         if not keyword_only:
-            check_budget(model_or_503(service, settings), documents, "documents", settings)
+            check_budget(model_or_503(service, settings), documents, documents_param, settings)
         try:
             # A fresh engine per request: ad-hoc documents never reach the server's knowledge base.
             with embedding_errors(settings):
@@ -232,7 +237,7 @@ def run_search(service: ModelService, kb: ServerKnowledgeBase | None, settings: 
                           if keyword_only
                           else service.new_engine(list(documents)))
         except KnowledgeBaseError as exc:
-            raise ApiError(400, "invalid_documents", f"documents: {exc}", "documents") from None
+            raise ApiError(400, "invalid_documents", f"{documents_param}: {exc}", documents_param) from None
         source = DOCUMENTS
     elif kb is None:
         raise ApiError(400, "no_knowledge_base",
@@ -259,7 +264,7 @@ def run_search(service: ModelService, kb: ServerKnowledgeBase | None, settings: 
                        "the knowledge base is still being embedded; search with mode='keyword' now or retry in "
                        f"{settings.retry_after_s} s", headers={"Retry-After": str(settings.retry_after_s)}) from None
     except KnowledgeBaseError as exc:
-        raise ApiError(400, "invalid_documents", str(exc), "documents") from None
+        raise ApiError(400, "invalid_documents", str(exc), documents_param) from None
     except ValueError as exc:
         raise ApiError(400, "invalid_request", str(exc)) from None
     return SearchOutcome(response, source, len(engine))

@@ -88,8 +88,9 @@ def test_the_endpoints_documents_are_bounded_as_post_searchs_are(fake_demo):
     size = sum(len(d.encode("utf-8")) for d in documents)
     assert size > DEFAULT_API_SETTINGS.max_body_bytes
     client = _client(fake_demo.url)
-    with pytest.raises(AppError, match=rf"the documents' total size \(bytes, UTF-8\) is {size}; the limit is "
-                                       rf"{DEFAULT_API_SETTINGS.max_body_bytes} \(HYBRID_MAX_BODY_BYTES\)"):
+    limit = DEFAULT_API_SETTINGS.max_body_bytes
+    with pytest.raises(AppError, match=rf"the knowledge_base entries' total size \(bytes, UTF-8\) is {size}; "
+                                       rf"the limit is {limit} \(HYBRID_MAX_BODY_BYTES\)"):
         client.predict("巴黎", documents, mode="keyword", api_name="/search")
     answer = client.predict("巴黎", documents[:100], mode="keyword", api_name="/search")  # 2.4 MB: searched
     assert answer["documents"] == 100 and [h["text"][:2] for h in answer["keyword"]] == ["巴黎"]
@@ -147,3 +148,49 @@ def test_mcp_and_the_search_endpoint_are_behind_the_servers_key(tmp_path):
         assert client.predict("巴黎", KB, 1, api_name="/search")["semantic"]
     finally:
         server.stop()
+
+
+@pytest.fixture(scope="module")
+def small_limits_demo(tmp_path_factory):
+    """The fake-model demo without a server knowledge base, with small limits on the texts a search sends."""
+    from tests.browser import ServerProcess
+
+    server = ServerProcess(["-m", "tests.ui_server", "--model", "fake"],
+                           tmp_path_factory.mktemp("small-limits") / "server.log",
+                           env={"HYBRID_MAX_DOCUMENTS": "3", "HYBRID_MAX_INPUT_CHARS": "20", "HYBRID_MAX_TOKENS": "12"})
+    yield server
+    server.stop()
+
+
+@pytest.mark.parametrize("knowledge_base, mode, expected", [
+    ([], "all", "invalid_documents: knowledge_base is an empty list: send at least one text, or leave "
+                "knowledge_base out to search the server's knowledge base"),
+    (["巴黎"] * 4, "all", "limit_exceeded: the number of knowledge_base entries is 4; the limit is 3 "
+                          "(HYBRID_MAX_DOCUMENTS)"),
+    (["巴黎", "电" * 21], "all", "limit_exceeded: the length of knowledge_base[1] (document characters) is 21; "
+                                "the limit is 20 (HYBRID_MAX_INPUT_CHARS)"),
+    (["abcdefgh", "abcdefgh"], "all", "limit_exceeded: the tokens of knowledge_base (by fake-onehot's tokenizer) "
+                                      "is 16; the limit is 12 (HYBRID_MAX_TOKENS)"),
+    (["巴黎", "  "], "keyword", "invalid_documents: knowledge_base: entry 2 (id 2) is empty"),
+], ids=["empty", "too-many", "too-long", "too-many-tokens", "blank-entry"])
+def test_the_endpoints_errors_about_its_texts_name_knowledge_base(small_limits_demo, knowledge_base, mode, expected):
+    """A gradio_client caller sends ``knowledge_base``; no message about those texts may name ``documents``,
+    POST /search's name for them."""
+    from gradio_client.exceptions import AppError
+
+    with pytest.raises(AppError) as caught:
+        _client(small_limits_demo.url).predict("巴黎", knowledge_base, mode=mode, api_name="/search")
+    message = str(caught.value)
+    assert message == expected
+    assert "documents" not in message.removeprefix("invalid_documents: ")
+
+
+def test_post_search_still_names_documents(small_limits_demo):
+    empty = httpx.post(f"{small_limits_demo.url}search", json={"query": "巴黎", "documents": []}, timeout=30).json()
+    assert empty["param"] == "documents" and empty["message"] == (
+        "documents is an empty list: send at least one text, or leave documents out to search the server's "
+        "knowledge base")
+    many = httpx.post(f"{small_limits_demo.url}search", json={"query": "巴黎", "documents": ["巴黎"] * 4},
+                      timeout=30).json()
+    assert many["param"] == "documents" and many["message"] == (
+        "the number of documents is 4; the limit is 3 (HYBRID_MAX_DOCUMENTS)")
