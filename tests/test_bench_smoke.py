@@ -286,3 +286,20 @@ def test_weight_model_bench_saturated_coverage_counts_at_most_a_few_words_of_a_l
     assert b.saturated(short, 5).best_coverage == 0.5
     assert b.saturated(QueryEvidence(), 5).best_coverage == 0.0
     assert adaptive_alpha(0.7, b.saturated(long, 5)) < adaptive_alpha(0.7, long)
+
+
+def test_weight_model_bench_whole_sets_take_every_query_and_keep_their_own_cache(tmp_path):
+    """``--whole`` collects every query of a set (the cuts take the first N) and caches apart from the cuts."""
+    import pickle
+
+    from bench import bench_weight_model as b
+    from bench.common import RandomEmbedder
+    from hybrid.evaluate import load_labelled_set
+    from tests.test_evaluate import write_set
+
+    queries = load_labelled_set(write_set(tmp_path / "data" / "toy")).queries  # the judged ones
+    cut = b.cached("toy", tmp_path / "data", tmp_path / "cut", RandomEmbedder, cuts={"toy": (2, None)})
+    whole = b.cached("toy", tmp_path / "data", tmp_path / "whole", RandomEmbedder, cuts=b.WHOLE | {"toy": (None, None)})
+    assert len(cut) == 2 and len(whole) == len(queries) > 2
+    assert [r["text"] for r in whole] == [t for _, t in queries]
+    assert pickle.loads((tmp_path / "whole" / "toy.pkl").read_bytes())[-1]["text"] == queries[-1][1]
