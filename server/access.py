@@ -458,14 +458,14 @@ class AccessMiddleware:
         token = (query.get("token") or [""])[0]
         if token and method in ("GET", "HEAD"):
             principal = self.policy.key_principal(token)
+            wait = self.login_limiter.acquire(address)  # right or wrong, a link is a login: each mints a session
+            if wait > 0:
+                await self._error(scope, send, self._too_many_logins(wait))
+                return
             if principal is not None:  # a link with ?token=KEY (printed at start): log in, drop it from the URL
                 rest = urlencode({k: v for k, v in query.items() if k != "token"}, doseq=True)
                 await self._redirect(send, _safe_next(_path_link(path) + (f"?{rest}" if rest else "")),
                                      set_session=self.policy.sessions.create(principal), scope=scope)
-                return
-            wait = self.login_limiter.acquire(address)
-            if wait > 0:
-                await self._error(scope, send, self._too_many_logins(wait))
                 return
         if method in ("GET", "HEAD") and _wants_html(headers):
             page = login_page(self.policy.access, _path_link(path), "")

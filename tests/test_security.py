@@ -819,6 +819,32 @@ def test_wrong_logins_and_keys_are_limited_per_address(tiny_app):
         running.stop()
 
 
+def test_token_links_are_logins_so_no_one_mints_sessions_past_the_login_limit(tiny_app):
+    """Attacker review: every GET /?token=KEY minted a session unlimited (10,050 in 12.6 s), which dropped the oldest
+    sessions (other users logged out) and gave each request a fresh rate-limit bucket. A link is a login now."""
+    from server.app import start
+
+    running = start(tiny_app, fake_service(), host="127.0.0.1", port=0, auth=("admin", "pw"),
+                    api_settings=ApiSettings(api_key="k123", login_attempts_per_minute=3))
+    try:
+        with httpx.Client(base_url=running.url) as alice:
+            assert alice.post("/login", data={"username": "admin", "password": "pw"}).status_code == 200
+            assert alice.get("/config").status_code == 200
+            codes = []
+            for _ in range(4):
+                with httpx.Client(base_url=running.url) as fresh:  # no cookie: each link would mint a session
+                    codes.append(fresh.get("/?token=k123").status_code)
+            assert codes == [303, 303, 429, 429]
+            with httpx.Client(base_url=running.url) as fresh:
+                r = fresh.get("/config?token=k123")
+                assert r.status_code == 429 and "HYBRID_LOGIN_RATE" in r.json()["message"]
+                assert "set-cookie" not in r.headers
+            assert alice.get("/config").status_code == 200  # her session is still there
+            assert alice.get("/config", headers={"Authorization": "Bearer k123"}).status_code == 200
+    finally:
+        running.stop()
+
+
 # ----------------------------------------------------------------------------- 3. sharing is protected by default
 
 
