@@ -1247,6 +1247,34 @@ def test_page_events_bound_a_huge_query_and_a_huge_entry():
         running.stop()
 
 
+def test_a_search_over_a_huge_unindexed_text_waits_for_the_index_instead_of_tokenising_it(monkeypatch):
+    """Attacker review: a forged search event carrying a 24 MB text box (never indexed in that session) built a
+    keyword-only engine of it per call, 62 s each, and eight of them held every search slot of the page for minutes.
+    Above ``ON_THE_FLY_CHARS`` such a search is answered at once with a notice; smaller text still gets keyword hits."""
+    import time
+
+    from server.app import start
+    from webui import handlers
+
+    monkeypatch.setattr(handlers, "ON_THE_FLY_CHARS", 2_000)
+    service = fake_service()
+    running = start(demo.build_demo(service), service, host="127.0.0.1", port=0, api_settings=ApiSettings())
+    try:
+        cfg = config(running.url)
+        search = fn_index_of(cfg, "search-button", "click")
+        huge = "\n".join(f"巴黎有哪些博物馆 第{i}条" for i in range(300))  # 3,989 characters, never indexed
+        started = time.monotonic()
+        out = _completed(run_event(running.url, search, _search_data("巴黎博物馆", huge)))
+        assert time.monotonic() - started < 10
+        assert "not indexed yet" in out[0] and "2,000 characters" in out[0], out[0]
+        assert "shown hits" not in json.dumps(out)  # no hits: nothing was built
+        small = "笔记本电脑黑屏怎么办\n巴黎有哪些博物馆"
+        out = _completed(run_event(running.url, search, _search_data("巴黎博物馆", small)))
+        assert "1 of 1 shown hits" in json.dumps(out) and "not indexed yet" not in out[0]
+    finally:
+        running.stop()
+
+
 def _abandon(url: str, start: dict, path: str, stream: str, params: dict | None = None) -> None:
     """Start a queued Gradio call, listen to its event stream for half a second, and leave (a closed tab, an
     interrupted gradio_client)."""

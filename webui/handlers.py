@@ -38,6 +38,11 @@ MAX_ENTRIES = 20_000
 # cut before any work: one 20,000-character line held the shared model 25 s (its 40 windows embedded in one
 # turn), a 6 MB query cost seconds of tokenising per event.
 MAX_TEXT_CHARS = DEFAULT_API_SETTINGS.max_input_chars
+# A search over text the session has not indexed (an edit being embedded) builds a keyword-only engine on the
+# spot, per search: above this many characters it waits for the index instead. That build took 4.4 s for 500,000
+# characters (19,728 entries) on two busy cores, and 24 MB sent in forged search events held every search slot for
+# minutes.
+ON_THE_FLY_CHARS = 500_000
 # With the split switch on, entries longer than this many characters are cut into sentences.
 SPLIT_LONGER_THAN = 100
 # Tokens kept free below the model's limit for the query instruction (Qwen3's is about 25 tokens), since
@@ -195,6 +200,7 @@ class DemoHandlers:
         self.service = service
         self.session_ttl_s = session_ttl_s
         self.max_text_chars = max_text_chars
+        self.on_the_fly_chars = ON_THE_FLY_CHARS
         self.store_kb = store_kb
         self.max_entries = max_entries
         self.max_upload_bytes = max_upload_bytes
@@ -541,6 +547,10 @@ class DemoHandlers:
                 return self._empty(problem, lang, error=True)
             target = engine
             if engine is None or _texts(engine) != entries:
+                size = sum(map(len, entries))
+                if size > self.on_the_fly_chars:
+                    return self._empty(text("notice_wait_for_index", lang, chars=f"{size:,}",
+                                            limit=f"{self.on_the_fly_chars:,}"), lang, refused=True)
                 target = HybridEngine(entries, settings=self.service.settings,
                                       tokenizer=engine.tokenizer if engine is not None else self.service.tokenizer)
         notices = []

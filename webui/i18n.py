@@ -204,6 +204,7 @@ TEXTS: dict[str, dict[str, str]] = {
         "notice_failed": "向量引擎不可用，下面只有关键词结果。",
         "notice_indexing": "知识库刚刚改动，正在重新向量化：下面暂时只有关键词结果，完成后自动更新。",
         "notice_error": "搜索出错：{error}",
+        "notice_wait_for_index": "这份知识库（{chars} 个字符）还没有建好索引：正在建立时请等它建好再搜索；若没有在建立（页面开了很久），刷新页面即可重建。还没建索引的文本只在 {limit} 个字符以内时临时做关键词搜索。",
         "notice_no_index": "本页还没有向量索引：正在建立，或服务器已按规定丢弃了它（建立 {hours} 小时后，或访问者太多时）。"
                            "下面只有关键词结果；刷新页面即可重新建立。",
         "notice_query_cut": "查询有 {chars} 个字，超过本演示的上限 {limit} 个字：只用了前 {limit} 个字。",
@@ -541,6 +542,10 @@ TEXTS: dict[str, dict[str, str]] = {
         "notice_indexing": "The knowledge base just changed and is being embedded: keyword results only for now, "
                            "updated automatically when done.",
         "notice_error": "Search failed: {error}",
+        "notice_wait_for_index": "This knowledge base ({chars} characters) is not indexed yet: if it is being "
+                                 "indexed, search once that is done; if not (the page has been open a long time), "
+                                 "reload the page to index it again. Text not yet indexed is searched by keyword on "
+                                 "the spot only up to {limit} characters.",
         "notice_no_index": "This page has no vector index: it is being built, or the server dropped it ({hours} h "
                            "after it was built, or when too many visitors came since). Keyword results only; "
                            "reload the page to build it again.",
