@@ -243,6 +243,12 @@ def test_every_accordion_opens(page):
     open_accordion(p, "why", "#why-table")
     expect(p.locator("#why-table")).to_contain_text("关键词权重")
     expect(p.locator("#alpha-note")).to_contain_text("实际使用的 α")
+    expect(p.locator("#alpha-note")).to_contain_text("adaptive 按关键词覆盖率调整")
+    choose(p, "fusion", "rrf")  # user review: the note described adaptive fusion under every method
+    expect(p.locator("#alpha-note")).to_contain_text("rrf 按名次而不按分数融合")
+    expect(p.locator("#alpha-note")).not_to_contain_text("adaptive")
+    choose(p, "fusion", "adaptive")
+    expect(p.locator("#alpha-note")).to_contain_text("adaptive 按关键词覆盖率调整")
     open_accordion(p, "backstage", "#vector-summary")
     expect(p.locator("#vector-summary")).to_contain_text("fake-onehot")
     expect(p.locator("#vector-bar .js-plotly-plot")).to_be_visible()

@@ -170,7 +170,12 @@ def test_why_table_and_details_add_up_with_the_weights_applied(engine, fusion):
         details = fmt.why_details(hit, response.alpha_used, fusion, "en")
         assert f"= {hit.score:.4f}" in details and f"× {hit.semantic_weight:.4f}" in details
     assert "—" in set(table.iloc[:, 2])  # documents BM25 did not match have no raw BM25 score
-    assert fmt.alpha_note(response, "en").startswith("alpha used for this query = ")
+    note = fmt.alpha_note(response, "en")
+    assert note.startswith(f"alpha used for this query = {response.alpha_used:.4f}")
+    # user review: the note described adaptive fusion under every method
+    assert ("adaptive lowers the keyword share" in note) == (fusion == "adaptive")
+    assert ("60 / (60 + the entry's rank" in note) == (fusion == "rrf")
+    assert ("the slider's value" in note) == (fusion != "adaptive")
 
 
 def test_vector_stats_table_and_summary(engine):

@@ -589,8 +589,13 @@ def why_table_empty(lang: str = "zh") -> pd.DataFrame:
 
 
 def alpha_note(response: SearchResponse, lang: str = "zh") -> str:
-    """One line naming the semantic weight fusion applied to this query (empty without fusion)."""
-    return "" if response.alpha_used is None else text("why_alpha", lang, alpha=f"{response.alpha_used:.4f}")
+    """One line naming the semantic weight fusion applied to this query and how that fusion method set it and
+    combines the parts (empty without fusion)."""
+    if response.alpha_used is None:
+        return ""
+    fusion = response.settings.fusion
+    key = {"weighted": "why_alpha_weighted", "rrf": "why_alpha_rrf"}.get(fusion, "why_alpha")
+    return text(key, lang, alpha=f"{response.alpha_used:.4f}", rrf_k=response.settings.rrf_k)
 
 
 def vector_stats(vector: np.ndarray) -> dict[str, float]:

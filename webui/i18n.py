@@ -197,6 +197,8 @@ TEXTS: dict[str, dict[str, str]] = {
         "why_sem_part": "语义贡献",
         "why_total": "混合分",
         "why_alpha": "本次查询实际使用的 α = {alpha}，所有结果相同（adaptive 按关键词覆盖率调整；语义前 10 条里有查询词无法匹配的其他语言条目时为 1）。每行：贡献 = 权重 × 归一化分，混合分 = 两项贡献之和。",
+        "why_alpha_weighted": "本次查询使用的 α = {alpha}，即滑块的值，所有结果相同（weighted 不调整它）。每行：贡献 = 权重 × 归一化分，混合分 = 两项贡献之和。",
+        "why_alpha_rrf": "本次查询使用的 α = {alpha}，即滑块的值，所有结果相同。rrf 按名次而不按分数融合：每个“归一化分”是 {rrf_k} / ({rrf_k} + 该条在那一列的名次)，权重是 α / {rrf_k} 与 (1 − α) / {rrf_k}。每行：贡献 = 权重 × 归一化分，混合分 = 两项贡献之和。",
         # notices
         "notice_empty_query": "请输入查询词。",
         "notice_empty_kb": "知识库为空：请先展开上方的“知识库”输入知识（每行一条）或上传文件。",
@@ -256,7 +258,9 @@ TEXTS: dict[str, dict[str, str]] = {
                      "搜索的是搜索页的知识库，知识库里没有的相关文本会加进去（没有知识库时只搜索这些相关文本）；\n"
                      "- 没有标注时，只上传 `queries.jsonl`（可加 `corpus.jsonl`，否则搜索当前知识库）："
                      "页面比较各种设置的排序重合度；\n"
-                     "- 或搜索页“下载评判”得到的 zip；也可以直接点“评估我的评判”，用本会话在搜索页做的评判评测当前知识库。",
+                     "- 或搜索页“下载评判”得到的 zip；也可以直接点“评估我的评判”，用本会话在搜索页做的评判评测当前知识库。\n\n"
+                     "一次最多上传 3 个文件（多了服务器会拒绝整个上传，文件框只显示“错误”）：只选上面这些文件，"
+                     "不要连同文件夹里的其他文件（如 `SOURCE.json`）一起选。",
         "eval_files": "评测文件",
         "eval_max_queries": "评测的查询数（0 = 全部）",
         "eval_run": "开始评测",
@@ -533,6 +537,13 @@ TEXTS: dict[str, dict[str, str]] = {
                      "share with the keyword coverage, and uses 1 when the semantic top 10 holds entries in a "
                      "language the query's words cannot match). "
                      "Each row: part = weight × normalised score, hybrid score = sum of the two parts.",
+        "why_alpha_weighted": "alpha used for this query = {alpha}, the slider's value, the same for every hit "
+                              "(weighted fusion keeps it as set). Each row: part = weight × normalised score, "
+                              "hybrid score = sum of the two parts.",
+        "why_alpha_rrf": "alpha used for this query = {alpha}, the slider's value, the same for every hit. rrf fuses "
+                         "ranks, not scores: each \"normalised\" value is {rrf_k} / ({rrf_k} + the entry's rank in "
+                         "that list), the weights are alpha / {rrf_k} and (1 − alpha) / {rrf_k}. Each row: part = "
+                         "weight × normalised score, hybrid score = sum of the two parts.",
         "notice_empty_query": "Please enter a query.",
         "notice_empty_kb": "The knowledge base is empty: open \"Knowledge base\" above and type entries "
                            "(one per line) or upload a file.",
@@ -602,7 +613,10 @@ TEXTS: dict[str, dict[str, str]] = {
                      "- without labels, `queries.jsonl` alone (with `corpus.jsonl`, or against the knowledge base "
                      "of the search tab): the page compares how much the settings' rankings overlap;\n"
                      "- or the zip the search tab's \"Download judgements\" gives; or click \"Evaluate my judgements\" "
-                     "to evaluate the knowledge base on the judgements made in the search tab in this session.",
+                     "to evaluate the knowledge base on the judgements made in the search tab in this session.\n\n"
+                     "Upload at most 3 files at a time (with more, the server refuses the whole upload and the "
+                     "file box shows only an error): pick just the files above, not the folder's other files "
+                     "(such as `SOURCE.json`).",
         "eval_files": "labelled set",
         "eval_max_queries": "queries to evaluate (0 = all)",
         "eval_run": "Run evaluation",
