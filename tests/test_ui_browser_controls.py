@@ -554,3 +554,33 @@ def test_why_this_rank_of_a_learned_weight_names_the_chosen_weight_and_the_raise
     why = p.locator("#col-hybrid .why").first
     expect(why).to_contain_text("学习的权重：")
     expect(why).to_contain_text(re.compile(r"实际语义权重从 0\.\d+ 提高到 0\.\d\d"))
+
+
+def test_a_second_evaluation_run_clicked_during_the_first_runs_after_it(chromium, slow_demo, tmp_path):
+    """Clicks: the evaluation tab; a 25-document set, "run"; while it embeds, another set's files and "run" again.
+    User review: Gradio dropped the second click, and the first set's result stood beside the second set's files."""
+    import json as _json
+
+    from playwright.sync_api import expect
+
+    def labelled(folder: Path, n_docs: int, word: str) -> list[str]:
+        folder.mkdir()
+        docs = [(f"d{i}", f"{word}的第 {i} 条说明") for i in range(n_docs)]
+        (folder / "corpus.jsonl").write_text("".join(_json.dumps({"id": i, "text": t}, ensure_ascii=False) + "\n"
+                                                     for i, t in docs), encoding="utf-8")
+        (folder / "queries.jsonl").write_text(_json.dumps({"id": "q1", "text": f"{word} 第 1 条"},
+                                                          ensure_ascii=False) + "\n", encoding="utf-8")
+        (folder / "qrels.tsv").write_text("q1\td1\t1\n", encoding="utf-8")
+        return [str(folder / n) for n in ("corpus.jsonl", "queries.jsonl", "qrels.tsv")]
+
+    p = open_page(chromium, slow_demo.url)
+    p.get_by_role("tab", name="评测").click()
+    upload_eval_files(p, labelled(tmp_path / "first", 25, "苹果"))  # 5 s of embedding at 5 a second
+    p.click("#eval-run")
+    expect(p.locator("#eval-status")).to_contain_text(re.compile(r"\d+/25"))
+    p.locator("#eval-files input[type=file]").set_input_files(labelled(tmp_path / "second", 7, "香蕉"))
+    expect(p.locator("#eval-status")).to_contain_text("7")
+    p.click("#eval-run")
+    # the second set's result (before: the first set's "1 个查询，25 篇文档，模型 …" stayed)
+    expect(p.locator("#eval-status")).to_contain_text("1 个查询，7 篇文档，模型", timeout=60_000)
+    p.context.close()

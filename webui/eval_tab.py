@@ -631,11 +631,14 @@ def build_eval_tab(tr: Translator, service, alpha, fusion, language, *, normaliz
     files.upload(on_upload, [files, uploaded_state, *kb_inputs, language], [files, uploaded_state, status],
                  **text_box)
     files.clear(lambda: [], None, uploaded_state, **quiet)
+    # A click while a run is going runs after it (Gradio's default drops it: the new files' run never came, and
+    # the old set's result stood beside them)
+    queued = {**private, "trigger_mode": "always_last"}
     run_button.click(on_run, [files, max_queries, normalizers, windows, *kb_inputs, session, language],
-                     [*shown, report_state, corpus_state], **private)
+                     [*shown, report_state, corpus_state], **queued)
     if judged is not None:
         judged_button.click(on_judged, [judged, normalizers, windows, *kb_inputs, session, language],
-                            [*shown, report_state, corpus_state], **private)
+                            [*shown, report_state, corpus_state], **queued)
     point.input(on_point, [report_state, point, language], [changes, overlap], **private)
     apply_button.click(on_apply, [report_state, language], [alpha, fusion, *applied, status], **private)
     opened = None
