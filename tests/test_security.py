@@ -1275,6 +1275,24 @@ def test_a_search_over_a_huge_unindexed_text_waits_for_the_index_instead_of_toke
         running.stop()
 
 
+def test_a_forged_share_event_without_the_pages_address_gets_a_link_and_logs_no_traceback(caplog, capfd):
+    """Attacker review: the share event sent with its inputs' defaults (no page address: the page's script fills
+    it) raised a TypeError with a traceback in the log per request."""
+    from server.app import start
+
+    service = fake_service()
+    running = start(demo.build_demo(service), service, host="127.0.0.1", port=0, api_settings=ApiSettings())
+    try:
+        share_event = fn_index_of(config(running.url), "share-button", "click")
+        data = [None, "巴黎", "everyday", None, False, 0.7, "adaptive", "minmax", 5, 1.2, 0.75, 0.65, 100, "en"]
+        out = _completed(run_event(running.url, share_event, data))
+        assert out[0]["value"].startswith("/?q=") and "kb=own" in out[0]["value"], out
+        printed = caplog.text + "".join(capfd.readouterr())
+        assert "Traceback" not in printed and "TypeError" not in printed, printed[-2000:]
+    finally:
+        running.stop()
+
+
 def _abandon(url: str, start: dict, path: str, stream: str, params: dict | None = None) -> None:
     """Start a queued Gradio call, listen to its event stream for half a second, and leave (a closed tab, an
     interrupted gradio_client)."""

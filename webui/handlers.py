@@ -737,6 +737,8 @@ class DemoHandlers:
             (the link box, shown, holding the link; a note when the knowledge base is the user's own, which
             the link cannot carry).
         """
+        if not isinstance(page_url, str):  # the page's script always sends one; a forged event may not
+            page_url = ""
         own_kb = sample_of(kb_text) is None and self.store_kb is None
         values = {"q": (query or "").strip()[: share.MAX_QUERY_CHARS] or None,
                   "sample": None if own_kb else sample, "kb": share.OWN_KB if own_kb else None, "split": bool(split), "alpha": float(alpha),
