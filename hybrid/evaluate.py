@@ -40,7 +40,6 @@ DEFAULT_ALPHAS = tuple(round(i / 10, 1) for i in range(11))
 LABELLED_FILES = ("corpus.jsonl", "queries.jsonl", "qrels.tsv")
 PRIMARY_K = 10
 _QUERY_BATCH = 64  # queries retrieved together (their vector top-k is one matrix product)
-CEILING_K = 100  # each retriever's recall is reported at this depth (within the candidate window)
 RBO_P = 0.9
 TIE = 1e-9  # settings whose nDCG@10 differ by less are a tie (``best_point``)
 BOOTSTRAP_SEED = 0
@@ -625,8 +624,8 @@ def evaluate(engine: HybridEngine, labelled: LabelledSet, k: int = PRIMARY_K,
         seed 0), ``per_query``: its nDCG@10 of each query (in the order of ``per_query``) and
         ``overlap_vs_default`` (as ``overlap``'s values, against the default); ``per_query`` rows have ``query_id`` and the ``keyword``/``semantic``/``hybrid``/``best``
         nDCG@10; ``ceiling: {"window", "unreachable_queries", "unreachable": [{"query_id", "documents"}],
-        "recall@100": {"keyword", "semantic"}}`` (relevant documents in neither candidate list: no fusion can
-        rank them); ``overlap: {"keyword|semantic"|...|"default|chosen": {"jaccard@10", "rbo@0.9", "shared",
+        "recall": {"keyword", "semantic"}}`` (relevant documents in neither candidate list: no fusion can
+        rank them; ``recall``: each retriever's share of the relevant documents among its ``window`` candidates); ``overlap: {"keyword|semantic"|...|"default|chosen": {"jaccard@10", "rbo@0.9", "shared",
         "only_left", "only_right"}}`` (means over queries of the top 10; chosen: the best point).
     Raises:
         ValueError: unknown fusion, bad k or rerank, or ``rerank`` without a reranker.
@@ -672,7 +671,7 @@ def evaluate(engine: HybridEngine, labelled: LabelledSet, k: int = PRIMARY_K,
         window = {"keyword": ranking(r.keyword.docs, None), "semantic": ranking(r.semantic.docs[:r.semantic.own], None)}
         for name, found in window.items():
             lists[name].add(found[:depth], qrels, ks)
-            recall[name].append(recall_at_k(found, qrels, CEILING_K))
+            recall[name].append(recall_at_k(found, qrels, len(found)))  # all the window holds
         candidates = {*window["keyword"], *window["semantic"]}
         missing = [doc for doc, grade in qrels.items() if grade > 0 and doc not in candidates]
         if missing:
@@ -735,7 +734,7 @@ def evaluate(engine: HybridEngine, labelled: LabelledSet, k: int = PRIMARY_K,
         "per_query": per_query,
         "flagged": {flag: sum(q["flag"] == flag for q in per_query) for flag in QUERY_FLAGS},
         "ceiling": {"window": settings.window, "unreachable_queries": len(unreachable), "unreachable": unreachable,
-                    f"recall@{CEILING_K}": {name: float(np.mean(v)) if v else 0.0 for name, v in recall.items()}},
+                    "recall": {name: float(np.mean(v)) if v else 0.0 for name, v in recall.items()}},
         **trust,
     }
 
@@ -957,10 +956,10 @@ def format_trust(report: Mapping[str, Any]) -> str:
                      f"(95% CI {delta['ci95'][0]:+.4f}..{delta['ci95'][1]:+.4f}, paired bootstrap over queries)")
     ceiling = report.get("ceiling")
     if ceiling:
-        recall = ceiling[f"recall@{CEILING_K}"]
+        recall = ceiling["recall"]
         lines.append(f"ceiling: {ceiling['unreachable_queries']} of {report['queries']} queries have a relevant "
                      f"document that neither retriever returns in its {ceiling['window']} candidates; "
-                     f"recall@{CEILING_K} keyword {recall['keyword']:.4f}, semantic {recall['semantic']:.4f}")
+                     f"recall within them: keyword {recall['keyword']:.4f}, semantic {recall['semantic']:.4f}")
     for pair, o in (report.get("overlap") or {}).items():
         lines.append(f"overlap {pair}: Jaccard@{PRIMARY_K} {o[f'jaccard@{PRIMARY_K}']:.3f}, RBO@{RBO_P} "
                      f"{o[f'rbo@{RBO_P}']:.3f}, top {PRIMARY_K} shared {o['shared']:.1f} / only left "

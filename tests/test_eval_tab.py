@@ -266,6 +266,9 @@ def test_ceiling_names_the_queries_no_fusion_can_answer(tiny):
                            "its 1 candidates")
     assert "For example: 饿了; 巴黎天气" in line
     assert "4 个查询中有 2 个" in ceiling_text(narrow, "zh")
+    # user review: recall over the window's 1 candidate was labelled recall@100
+    assert "Recall within those 1 candidates: keyword 0.5000, semantic 0.6250" in line and "@100" not in line
+    assert "这 1 个候选里的召回率" in ceiling_text(narrow, "zh")
 
 
 def test_queries_alone_are_a_set_without_labels_that_still_shows_the_overlap(tiny):

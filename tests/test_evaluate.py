@@ -205,14 +205,14 @@ def test_sweep_intervals_and_paired_difference_from_the_default(tiny, tmp_path):
 def test_ceiling_counts_relevant_documents_no_candidate_list_holds(tiny, tmp_path):
     report, _ = _run(tiny, tmp_path / "cache")
     assert report["ceiling"] == {"window": 100, "unreachable_queries": 0, "unreachable": [],
-                                 "recall@100": {"keyword": 0.75, "semantic": 1.0}}  # keyword misses q1's both
+                                 "recall": {"keyword": 0.75, "semantic": 1.0}}  # keyword misses q1's both
     # one candidate each: q1's semantic top is d2 (pure food), so d1 is lost; q4's top is d3 in both lists
     labelled = ev.load_labelled_set(tiny)
     narrow = ev.run(labelled, OneHotEncoder(), None, settings=DEFAULT_SETTINGS.with_(window=1))
     assert narrow["ceiling"] == {"window": 1, "unreachable_queries": 2,
                                  "unreachable": [{"query_id": "q1", "documents": ["d1"]},
                                                  {"query_id": "q4", "documents": ["d5"]}],
-                                 "recall@100": {"keyword": (0 + 1 + 1 + 0) / 4, "semantic": (0.5 + 1 + 1 + 0) / 4}}
+                                 "recall": {"keyword": (0 + 1 + 1 + 0) / 4, "semantic": (0.5 + 1 + 1 + 0) / 4}}
 
 
 def test_overlap_of_the_rankings_by_hand(tiny, tmp_path):

@@ -15,7 +15,6 @@ from typing import Any, Mapping, Sequence
 import pandas as pd
 
 from hybrid.evaluate import (
-    CEILING_K,
     LABELLED_FILES,
     PRIMARY_K,
     RBO_P,
@@ -347,11 +346,12 @@ def change_table(report: Mapping[str, Any] | None, index: int | None,
 
 def ceiling_text(report: Mapping[str, Any] | None, lang: str = "zh") -> str:
     """The ceiling in words: how many queries have a relevant document neither retriever returns in its window
-    (no fusion can rank it), a few of them by text, and each retriever's recall@100 ("" without labels)."""
+    (no fusion can rank it), a few of them by text, and each retriever's recall within its window ("" without
+    labels)."""
     if not report or not _labelled(report) or not report.get("ceiling"):
         return ""
     ceiling = report["ceiling"]
-    recall = ceiling[f"recall@{CEILING_K}"]
+    recall = ceiling["recall"]
     line = text("eval_ceiling", lang, n=ceiling["unreachable_queries"], total=report["queries"],
                 window=ceiling["window"], keyword=f"{recall['keyword']:.4f}", semantic=f"{recall['semantic']:.4f}")
     texts = {q.get("query_id", q.get("id")): q["query"] for q in report.get("per_query") or []}

@@ -825,7 +825,7 @@ TEXTS["zh"].update({
     "eval_action": "操作",
     "eval_open": "↗ 在搜索页打开",
     "eval_ceiling": "**上限**：{total} 个查询中有 {n} 个的相关文档不在任一检索器的前 {window} 个候选里，任何融合都排不出它；"
-                    "recall@100：关键词 {keyword}，语义 {semantic}。",
+                    "这 {window} 个候选里的召回率：关键词 {keyword}，语义 {semantic}。",
     "eval_ceiling_examples": "例如：{queries}",
     "eval_overlap": "重合度（各查询前 10 个结果的平均，不需要标注）",
     "eval_pair": "比较",
@@ -868,8 +868,8 @@ TEXTS["en"].update({
     "eval_action": "action",
     "eval_open": "↗ open in search",
     "eval_ceiling": "**Ceiling**: {n} of {total} queries have a relevant document that neither retriever returns in "
-                    "its {window} candidates, so no fusion can rank it. Recall@100: keyword {keyword}, semantic "
-                    "{semantic}.",
+                    "its {window} candidates, so no fusion can rank it. Recall within those {window} candidates: keyword "
+                    "{keyword}, semantic {semantic}.",
     "eval_ceiling_examples": "For example: {queries}",
     "eval_overlap": "overlap (mean over queries of the top 10; needs no labels)",
     "eval_pair": "pair",
