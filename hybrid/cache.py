@@ -9,7 +9,7 @@ import sqlite3
 import threading
 import time
 from pathlib import Path
-from typing import Callable, Sequence
+from typing import Any, Callable, Mapping, Sequence
 
 import numpy as np
 
@@ -326,3 +326,24 @@ class PublicTextsCache:
         keep = [i for i, t in enumerate(texts) if t in self.texts]
         if keep:
             self.cache.put_many(model_key, [texts[i] for i in keep], [vectors[i] for i in keep])
+
+
+class KnownVectors:
+    """A cache view that also answers from vectors already in hand: an engine's own, when only its tokenizer
+    changes, so nothing is embedded again (a visitor's texts are never in the persistent cache)."""
+
+    def __init__(self, model_key: str, vectors: Mapping[str, np.ndarray], inner: Any = None) -> None:
+        self.key, self.vectors, self.inner = model_key, vectors, inner
+
+    def get_many(self, model_key: str, texts: Sequence[str], dimension: int | None = None) -> list[np.ndarray | None]:
+        """As ``EmbeddingCache.get_many``: the vectors in hand for this model first, then the inner cache's."""
+        inner = (self.inner.get_many(model_key, texts, dimension=dimension) if self.inner is not None
+                 else [None] * len(texts))
+        if model_key != self.key:
+            return inner
+        return [self.vectors.get(t, v) for t, v in zip(texts, inner)]
+
+    def put_many(self, model_key: str, texts: Sequence[str], vectors: np.ndarray | Sequence[np.ndarray]) -> None:
+        """As the inner cache's ``put_many`` (nothing without one)."""
+        if self.inner is not None:
+            self.inner.put_many(model_key, texts, vectors)

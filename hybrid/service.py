@@ -7,7 +7,7 @@ import threading
 from dataclasses import dataclass
 from typing import Any, Callable, Mapping, Sequence
 
-from .cache import EmbeddingCache, PublicTextsCache
+from .cache import EmbeddingCache, KnownVectors, PublicTextsCache, model_key
 from .engine import HybridEngine, Progress
 from .tokenize import Tokenizer
 from .gate import FairSlots, SharedEmbedder
@@ -199,7 +199,7 @@ class ModelService:
     def new_engine(self, documents: Sequence[str | Document | Mapping[str, Any]] = (),
                    progress: Progress | None = None, settings: Settings | None = None,
                    shared_cache: bool = False, public_texts: frozenset[str] = frozenset(),
-                   tokenizer: Tokenizer | None = None) -> HybridEngine:
+                   tokenizer: Tokenizer | None = None, reuse: HybridEngine | None = None) -> HybridEngine:
         """An engine over ``documents`` using the shared model if it is ready (keyword-only otherwise) and the
         reranker if it is (attach a later one with ``engine.reranker = service.reranker``).
 
@@ -213,12 +213,20 @@ class ModelService:
             public_texts: without ``shared_cache``, texts anyone may know (the shipped samples' entries) that
                 still use the persistent cache; every other text is embedded afresh.
             tokenizer: the keyword side's tokenizer; the service's when None.
+            reuse: an engine whose vectors (of this model) are taken for the texts it holds, instead of embedding
+                them again (the same knowledge base with another tokenizer).
         Returns:
             The engine.
         """
-        return HybridEngine(documents, embedder=self.embedder, settings=settings or self.settings,
-                            cache=self._cache_view(shared_cache, public_texts), progress=progress,
-                            reranker=self.reranker, tokenizer=tokenizer or self.tokenizer)
+        cache = self._cache_view(shared_cache, public_texts)
+        embedder = self.embedder
+        if reuse is not None and embedder is not None and reuse.has_vectors and reuse.embedder is embedder:
+            docs = list(reuse.store.iter_documents())
+            vectors = reuse.store.vectors([reuse.store.key(d.id) for d in docs])
+            cache = KnownVectors(model_key(embedder), {d.text: v for d, v in zip(docs, vectors)}, cache)
+        return HybridEngine(documents, embedder=embedder, settings=settings or self.settings,
+                            cache=cache, progress=progress, reranker=self.reranker,
+                            tokenizer=tokenizer or self.tokenizer)
 
     def _cache_view(self, shared: bool, public_texts: frozenset[str]) -> EmbeddingCache | PublicTextsCache | None:
         if self.cache is None or shared:

@@ -95,7 +95,7 @@ def uploaded_dictionary(path: str | None, root: str | Path | None = None) -> str
 
 def apply_tokenizer(h: DemoHandlers, engine: HybridEngine | None, kb_text: str | None, split: bool, mode: str,
                     fold: bool, user_dict: str | None, lang: str) -> tuple[HybridEngine | None, str]:
-    """The session's engine rebuilt with the chosen tokeniser (vectors come from the embedding cache), and
+    """The session's engine rebuilt with the chosen tokeniser (its vectors reused: nothing is embedded again), and
     the status line; a dictionary that cannot be read leaves the engine as it was and says why. Without an
     upload the server's dictionary (``demo.py --user-dict``) applies."""
     try:
@@ -125,7 +125,7 @@ def apply_tokenizer(h: DemoHandlers, engine: HybridEngine | None, kb_text: str |
     entries = h.entries(kb_text, split)
     if h.store_kb is not None or not entries or h._size_problem(entries, lang):
         return engine, status
-    return h.service.new_engine(entries, tokenizer=tokenizer, public_texts=h.public_texts), status
+    return h.service.new_engine(entries, tokenizer=tokenizer, public_texts=h.public_texts, reuse=engine), status
 
 
 def wire_tokenizer_panel(panel: TokenizerPanel, page: Any, h: DemoHandlers) -> None:
