@@ -65,6 +65,8 @@ def test_csv_pairs_are_searched_in_the_search_tabs_knowledge_base(tmp_path):
     (["corpus.jsonl", "qrels.tsv"], "missing queries.jsonl"),  # queries.jsonl alone (no qrels) is a set without labels
     (["corpus.jsonl"], "missing queries.jsonl, qrels.tsv"),
     (["pairs.csv", "corpus.jsonl"], "one CSV on its own"),
+    # user review: a misnamed corpus was left out unremarked ("30 queries (no labels), 180 documents")
+    (["corpus.jsonl", "corpus2.jsonl", "queries.jsonl"], "not a file of a labelled set: corpus2.jsonl"),
 ])
 def test_wrong_uploads_say_what_to_upload(tiny, tmp_path, names, message):
     (tmp_path / "pairs.csv").write_text("q,t\n", encoding="utf-8")

@@ -97,6 +97,15 @@ def test_a_new_upload_replaces_the_last_and_says_what_was_read(page, tmp_path, w
     expect(listed).to_have_count(2)
     expect(status).to_contain_text("缺少 corpus.jsonl" if lang == "zh" else "missing corpus.jsonl")
     expect(status).to_contain_text("请把一个评测集的文件一起上传" if lang == "zh" else "Upload a set's files together")
+    idle(p)
+
+    # a misnamed file (the user review: corpus2.jsonl was left out unremarked, the set read as one without labels)
+    misnamed = write_small_set(tmp_path / "misnamed")
+    other = Path(misnamed[0]).with_name("corpus2.jsonl")
+    other.write_text(Path(misnamed[0]).read_text(encoding="utf-8"), encoding="utf-8")
+    upload.set_input_files([misnamed[0], str(other), misnamed[1]])
+    expect(status).to_contain_text("corpus2.jsonl 不是评测集的文件" if lang == "zh" else
+                                   "corpus2.jsonl: not a file of a labelled set")
 
 
 def test_csv_pairs_are_evaluated_on_the_search_tabs_knowledge_base(page, tmp_path):

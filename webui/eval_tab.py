@@ -106,6 +106,11 @@ def _parse_upload(paths: Sequence[str | os.PathLike[str]] | None, max_queries: i
         return labelled
     found: dict[str, list[Path]] = {wanted: [p for p in paths if p.name.lower().endswith(wanted)]
                                     for wanted in LABELLED_FILES}
+    unknown = [p.name for p in paths if not any(p.name.lower().endswith(w) for w in LABELLED_FILES)]
+    if unknown:  # never silently left out: a misnamed corpus would make the set one "without labels" or smaller
+        raise LabelledSetError(f"not a file of a labelled set: {', '.join(unknown)}; name the files corpus.jsonl, "
+                               "queries.jsonl and qrels.tsv (or upload one .csv or the judgements .zip)",
+                               "unknown_files", files=", ".join(unknown))
     # The upload box keeps earlier files beside new ones: two of a kind are refused, never silently picked from.
     twice = [f for f, matches in found.items() if len(matches) > 1]
     if twice:

@@ -315,6 +315,7 @@ TEXTS: dict[str, dict[str, str]] = {
         "err_no_file": "还没有上传文件。",
         "err_one_csv": "CSV 请单独上传，或者上传三个评测文件。",
         "err_missing_files": "缺少 {files}。请把一个评测集的文件一起上传（再次上传会替换之前的文件）。",
+        "err_unknown_files": "{files} 不是评测集的文件：文件要命名为 corpus.jsonl、queries.jsonl 和 qrels.tsv（或上传一个 .csv，或搜索页下载的评判 .zip）。请清空评测文件框后重新上传。",
         "err_duplicate_files": "{files} 上传了不止一个：请点评测文件框右上角的 × 清空后，再一次性上传三个文件。",
         "err_too_many_docs": "语料有 {n} 篇文档，本页面最多评测 {limit} 篇（更大的评测集请运行 "
                              "`python -m hybrid.evaluate --data 文件夹`，或删减语料）。",
@@ -674,6 +675,9 @@ TEXTS: dict[str, dict[str, str]] = {
         "err_one_csv": "upload one CSV on its own, or the three labelled-set files.",
         "err_missing_files": "missing {files}. Upload a set's files together (a new upload replaces the files "
                              "uploaded before).",
+        "err_unknown_files": "{files}: not a file of a labelled set. Name the files corpus.jsonl, queries.jsonl and "
+                             "qrels.tsv (or upload one .csv, or the judgements .zip of the search tab); clear the "
+                             "upload box and upload again.",
         "err_duplicate_files": "more than one {files} uploaded: clear the upload box (× at its top right) and upload "
                                "the three files together.",
         "err_too_many_docs": "the corpus has {n} documents; this page evaluates at most {limit} (run "
