@@ -1092,11 +1092,15 @@ def make_figure(report: Mapping[str, Any], label: Callable[[str, float], str] = 
     metric = f"ndcg@{PRIMARY_K}"
     fig = go.Figure()
     shown: list[float] = []
+    drawn: dict[tuple, str] = {}
     for index, (name, points) in enumerate(sweep_lines(report["sweep"]).items()):
         color, dash, marker = line_style(index)
         xs, ys = [p["alpha"] for p in points], [p[metric] for p in points]
+        # drawn over an equal curve (learned over adaptive): thin, so the one below stays in sight on both sides
+        over = drawn.setdefault((tuple(xs), tuple(ys)), name) != name
         fig.add_trace(go.Scatter(x=xs, y=ys, mode="lines+markers", name=name, legendgroup=name,
-                                 line={"color": color, "dash": dash}, marker={"color": color, "symbol": marker},
+                                 line={"color": color, "dash": dash, "width": 1 if over else 2},
+                                 marker={"color": color, "symbol": marker, "size": 4 if over else 6},
                                  cliponaxis=False))
         shown += ys
         if all("ci95" in p for p in points):

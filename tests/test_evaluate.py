@@ -450,6 +450,10 @@ def test_figure_has_a_line_per_fusion_and_both_baselines(tiny, tmp_path):
     assert all(f in names for f in FUSERS)
     texts = [a.text for a in fig.layout.annotations]
     assert any(t.startswith("keyword only") for t in texts) and any(t.startswith("semantic only") for t in texts)
+    # user review: learned, equal to adaptive here, hid its line; a curve drawn over an equal one is thin
+    lines = {t.name: t for t in fig.data if t.mode == "lines+markers"}
+    assert lines["learned"].y == lines["adaptive"].y and lines["learned"].line.width == 1
+    assert lines["adaptive"].line.width == 2 and lines["weighted"].line.width == 2
 
 
 # ------------------------------------------------------------------------------------------ real sets
