@@ -728,7 +728,7 @@ class DemoHandlers:
     def share_link(self, page_url: str, query: str | None, sample: str | None, kb_text: str | None, split: bool,
                    alpha: float, fusion: str, normalizer: str, k: float, k1: float, b: float, threshold: float,
                    window: float, lang: str) -> tuple[Any, str]:
-        """A link that reproduces the query, the sample and every setting.
+        """A link that reproduces the query, the sample and the controls' settings (not the tokeniser panel's).
 
         Args:
             page_url: the page's address as the browser sees it (behind proxies and share links too).
