@@ -42,7 +42,8 @@ def make_search(service: ModelService, server_kb: ServerKnowledgeBase | None = N
                 knowledge base (started with --kb).
             k: how many hits each list returns (top-k).
             alpha: the semantic weight of the hybrid list, 0 to 1 (the keyword side gets 1 - alpha).
-            fusion: how the two lists are fused: adaptive, weighted or rrf.
+            fusion: how the two lists are fused: adaptive, weighted, rrf, or learned (adaptive with a weight
+                chosen per query by the server's weight model).
             mode: which lists to compute: all, keyword, semantic or hybrid.
             rerank: how many of the first hybrid hits the server's reranker re-scores into the reranked list
                 (0: none; left out: 20 when the server has a reranker, else none).
