@@ -460,6 +460,12 @@ class AccessMiddleware:
             principal = self.policy.key_principal(token)
             wait = self.login_limiter.acquire(address)  # right or wrong, a link is a login: each mints a session
             if wait > 0:
+                if _wants_html(headers):  # a visitor who opened the share link: a page that tries again by itself
+                    error = self._too_many_logins(wait)
+                    await self._send(send, 429, wait_page(math.ceil(wait)).encode(), "text/html; charset=utf-8",
+                                     [(k.lower().encode(), v.encode()) for k, v in error.headers.items()]
+                                     + [(b"refresh", str(math.ceil(wait)).encode())])
+                    return
                 await self._error(scope, send, self._too_many_logins(wait))
                 return
             if principal is not None:  # a link with ?token=KEY (printed at start): log in, drop it from the URL
@@ -610,6 +616,18 @@ form{{display:flex;flex-direction:column;gap:12px;width:320px}} label{{display:f
 input{{padding:8px;font-size:1rem}} button{{padding:10px;font-size:1rem}} .error{{color:#b00020}}
 .hint{{color:#666;font-size:.85rem}}
 </style></head>"""
+
+
+def wait_page(seconds: int) -> str:
+    """The page a browser gets when the logins of its address are used up for the minute (sent with a ``Refresh``
+    header, so the browser opens the same link again after ``seconds``)."""
+    return f"""{_page_head("请稍候 / Please wait")}
+<body><div>
+<h1>请稍候 / Please wait</h1>
+<p id="wait">这一分钟内经这个地址打开的新访问太多，{int(seconds)} 秒后自动重试。<br>
+Too many new visitors from this address this minute; trying again in {int(seconds)} s.</p>
+</div></body></html>
+"""
 
 
 def logout_page() -> str:
