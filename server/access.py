@@ -460,13 +460,12 @@ class AccessMiddleware:
             principal = self.policy.key_principal(token)
             wait = self.login_limiter.acquire(address)  # right or wrong, a link is a login: each mints a session
             if wait > 0:
+                seconds = str(math.ceil(wait)).encode()
                 if _wants_html(headers):  # a visitor who opened the share link: a page that tries again by itself
-                    error = self._too_many_logins(wait)
                     await self._send(send, 429, wait_page(math.ceil(wait)).encode(), "text/html; charset=utf-8",
-                                     [(k.lower().encode(), v.encode()) for k, v in error.headers.items()]
-                                     + [(b"refresh", str(math.ceil(wait)).encode())])
-                    return
-                await self._error(scope, send, self._too_many_logins(wait))
+                                     [(b"retry-after", seconds), (b"refresh", seconds)])
+                else:
+                    await self._error(scope, send, self._too_many_logins(wait))
                 return
             if principal is not None:  # a link with ?token=KEY (printed at start): log in, drop it from the URL
                 rest = urlencode({k: v for k, v in query.items() if k != "token"}, doseq=True)

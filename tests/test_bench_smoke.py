@@ -299,7 +299,7 @@ def test_weight_model_bench_whole_sets_take_every_query_and_keep_their_own_cache
 
     queries = load_labelled_set(write_set(tmp_path / "data" / "toy")).queries  # the judged ones
     cut = b.cached("toy", tmp_path / "data", tmp_path / "cut", RandomEmbedder, cuts={"toy": (2, None)})
-    whole = b.cached("toy", tmp_path / "data", tmp_path / "whole", RandomEmbedder, cuts=b.WHOLE | {"toy": (None, None)})
+    whole = b.cached("toy", tmp_path / "data", tmp_path / "whole", RandomEmbedder, cuts={"toy": (None, None)})
     assert len(cut) == 2 and len(whole) == len(queries) > 2
     assert [r["text"] for r in whole] == [t for _, t in queries]
     assert pickle.loads((tmp_path / "whole" / "toy.pkl").read_bytes())[-1]["text"] == queries[-1][1]

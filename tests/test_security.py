@@ -842,6 +842,7 @@ def test_token_links_are_logins_so_no_one_mints_sessions_past_the_login_limit(ti
                 page = fresh.get("/?token=k123", headers=BROWSER)  # a visitor opening the link: a page, not JSON
                 assert page.status_code == 429 and page.headers["content-type"].startswith("text/html")
                 assert "trying again in" in page.text and int(page.headers["refresh"]) >= 1
+                assert page.headers["retry-after"] == page.headers["refresh"]
                 assert "k123" not in page.text and "set-cookie" not in page.headers
             assert alice.get("/config").status_code == 200  # her session is still there
             assert alice.get("/config", headers={"Authorization": "Bearer k123"}).status_code == 200
