@@ -1,7 +1,8 @@
 """Measures the learned per-query fusion weight against the default and the best fixed sweep point on labelled sets.
 
 Run: ``python -m bench.bench_weight_model [--data ../shared/datasets] [--whole] [--cache DIR] [--trees]
-[--agreement] [--judge] [--doc-features] [--blend] [--saturation] [--noise] [--cost-docs 0]
+[--agreement] [--judge] [--doc-features] [--blend] [--saturation] [--noise] [--single-point]
+[--cautious [--seeds 0,1,2,3]] [--cost-docs 0]
 [--write-model hybrid/data/weight_model.json]``. It ranks each set's cut once and keeps every query's two candidate
 lists, evidence and judgements in ``--cache`` (outside the repository: nothing of the sets is committed); then
 re-fuses them in memory: the tables of held-out halves and left-out sets (BENCHMARKS.md "Issue 19"), the packaged
@@ -216,6 +217,123 @@ def tree_rows(data: dict[str, dict[str, np.ndarray]], protocol: str, kind: str, 
         out.append(summary(name, sweep, sweep[np.arange(len(chosen)), chosen]))
     return out
 
+
+
+# --gated / --consensus: the points a cautious tree model may pick (the adaptive points of TREE_POINTS and rrf's
+# middle alphas), the quantiles over its trees that must still expect a gain, and the leaf sizes and margins tried
+CAUTIOUS_POINTS = TREE_POINTS + tuple(("rrf", a) for a in (0.4, 0.5, 0.6, 0.7))
+GATE_QUANTILES = (0.5, 0.3, 0.2, 0.1)
+CAUTIOUS_LEAVES = (20, 60, 150)
+CAUTIOUS_MARGINS = (0.0, 0.002, 0.005, 0.01)
+
+
+def _extra_trees(parts, cols, points, leaf, seed):
+    """Extra trees predicting each of ``points``' gain over the default, every training set weighing alike."""
+    from sklearn.ensemble import ExtraTreesRegressor
+
+    default = SWEEP.index(("adaptive", 0.7))
+    x = np.concatenate([p[0] for p in parts])[:, cols]
+    y = np.concatenate([p[1] for p in parts])
+    w = np.concatenate([np.full(len(p[0]), 1.0 / len(p[0])) for p in parts])
+    model = ExtraTreesRegressor(150, min_samples_leaf=leaf, max_features=0.5, n_jobs=2, random_state=seed)
+    return model.fit(x, y[:, points] - y[:, [default]], sample_weight=w)
+
+
+def _gated(model, x, points, margin, quantile):
+    """Per query, the point whose mean predicted gain is largest when the ``quantile`` of that gain over the
+    trees is above ``margin`` (most trees agree it gains), else the default (``SWEEP`` indices)."""
+    default = SWEEP.index(("adaptive", 0.7))
+    per_tree = np.stack([tree.predict(x) for tree in model.estimators_])  # trees x queries x points
+    best = per_tree.mean(axis=0).argmax(axis=1)
+    lower = np.quantile(per_tree[:, np.arange(len(x)), best], quantile, axis=0)
+    return np.where(lower > margin, points[best], default)
+
+
+def _informative(parts, points):
+    """The training sets on which the points rank at least 2 % of the queries differently (others, where the
+    weight changes nothing, would veto every move)."""
+    return [p for p in parts if (np.ptp(p[1][:, points], axis=1) > 1e-9).mean() >= 0.02]
+
+
+def _consensus(models, x, points, margin):
+    """Per query, the point whose smallest predicted gain over ``models`` (one per training set) is largest,
+    when that is above ``margin`` (every set's model expects a gain), else the default (``SWEEP`` indices)."""
+    default = SWEEP.index(("adaptive", 0.7))
+    worst = np.stack([m.predict(x) for m in models]).min(axis=0)
+    best = worst.argmax(axis=1)
+    return np.where(worst[np.arange(len(x)), best] > margin, points[best], default)
+
+
+def cautious_rows(data: dict[str, dict[str, np.ndarray]], protocol: str, kind: str, columns: Sequence[int],
+                  seed: int = 0) -> list[dict]:
+    """``table_rows`` for a cautious extra-trees model over ``columns``, picking among ``CAUTIOUS_POINTS``.
+
+    ``kind`` "gated": one model on every training set; a query leaves the default only when a low quantile of
+    its trees' predicted gain is above a margin. "consensus": one model per training set; a query leaves the
+    default only when every set's model predicts a gain above the margin (a signal that holds on every set).
+    Leaf size, margin and quantile are chosen leaving one training set out (nothing tuned on test queries).
+    Each row adds ``moved`` (queries off the default) and ``chosen`` (the settings).
+    """
+    default = SWEEP.index(("adaptive", 0.7))
+    points = np.array([SWEEP.index(p) for p in CAUTIOUS_POINTS])
+    cols = list(columns)
+    quantiles = GATE_QUANTILES if kind == "gated" else (None,)
+
+    def picks(parts, x, leaf):
+        """For each (margin, quantile): the picks of a model fitted on ``parts``."""
+        if kind == "gated":
+            model = _extra_trees(parts, cols, points, leaf, seed)
+            return {(mg, q): _gated(model, x[:, cols], points, mg, q)
+                    for mg in CAUTIOUS_MARGINS for q in quantiles}
+        models = [_extra_trees([p], cols, points, leaf, seed) for p in _informative(parts, points)]
+        return {(mg, None): _consensus(models, x[:, cols], points, mg) for mg in CAUTIOUS_MARGINS}
+
+    out = []
+    for name, m in data.items():
+        if protocol == "halves":
+            parts = [(d["x"][d["half"] == 0], d["sweep"][d["half"] == 0]) for d in data.values()]
+            test = m["half"] == 1
+        else:
+            parts = [(d["x"], d["sweep"]) for n, d in data.items() if n != name]
+            test = np.ones(len(m["x"]), dtype=bool)
+        score: dict[tuple, float] = {}
+        for leaf in CAUTIOUS_LEAVES:
+            for i, held in enumerate(parts):
+                rest = [p for j, p in enumerate(parts) if j != i]
+                for (mg, q), chosen in picks(rest, held[0], leaf).items():
+                    gain = float((held[1][np.arange(len(chosen)), chosen] - held[1][:, default]).mean())
+                    score[(leaf, mg, q)] = score.get((leaf, mg, q), 0.0) + gain
+        leaf, mg, q = max(score, key=score.get)
+        sweep = m["sweep"][test]
+        chosen = picks(parts, m["x"][test], leaf)[(mg, q)]
+        out.append({**summary(name, sweep, sweep[np.arange(len(chosen)), chosen]),
+                    "moved": int((chosen != default).sum()), "chosen": (leaf, mg, q)})
+    return out
+
+
+def single_point_rows(data: dict[str, dict[str, np.ndarray]]) -> str:
+    """The bar read as one fixed point for every set: the sweep point best on the mean over sets, chosen on the
+    test queries (hindsight) and on the training part (tuned), beside the default, for both protocols."""
+    default = SWEEP.index(("adaptive", 0.7))
+    lines = ["| protocol | default | best single point, hindsight | best single point, tuned on the training part | "
+             "mean of each set's own best point |", "|---|---|---|---|---|"]
+    for protocol in ("halves", "sets"):
+        if protocol == "halves":
+            tests = {n: d["sweep"][d["half"] == 1].mean(axis=0) for n, d in data.items()}
+            trains = {n: np.mean([d["sweep"][d["half"] == 0].mean(axis=0) for d in data.values()], axis=0)
+                      for n in data}
+        else:
+            tests = {n: d["sweep"].mean(axis=0) for n, d in data.items()}
+            trains = {n: np.mean([d["sweep"].mean(axis=0) for o, d in data.items() if o != n], axis=0)
+                      for n in data}
+        means = np.mean(list(tests.values()), axis=0)
+        hindsight = int(means.argmax())
+        tuned = float(np.mean([tests[n][int(trains[n].argmax())] for n in data]))
+        points = sorted({SWEEP[int(t.argmax())] for t in trains.values()})
+        lines.append(f"| {protocol} | {means[default]:.4f} | {means[hindsight]:.4f} ({SWEEP[hindsight][0]} "
+                     f"{SWEEP[hindsight][1]}) | {tuned:.4f} ({', '.join(f'{f} {a}' for f, a in points)}) | "
+                     f"{np.mean([t.max() for t in tests.values()]):.4f} |")
+    return "\n".join(lines)
 
 # Each retriever's top hits as the other one judges them: the idea of DAT (a judge scores each retriever's top
 # hit) with the two retrievers themselves as the judges, so it costs nothing on CPU
@@ -679,6 +797,13 @@ def main(argv=None) -> int:
     p.add_argument("--noise", action="store_true",
                    help="also measure how far a fixed point tuned on half of a set falls below the best point chosen "
                         "on the other half's own judgements (the bar's hindsight)")
+    p.add_argument("--cautious", action="store_true",
+                   help="also compare cautious extra trees over the confidence features: gated (a query leaves the "
+                        "default only when most trees expect a gain; one run per seed of --seeds) and consensus (only "
+                        "when every training set's own model does)")
+    p.add_argument("--seeds", default="0,1,2,3", help="random seeds of the --cautious gated trees (default 0,1,2,3)")
+    p.add_argument("--single-point", action="store_true",
+                   help="also read the bar as one fixed point for every set: the point best on the mean over sets")
     p.add_argument("--write-model", type=Path, default=None, metavar="FILE",
                    help="also train on every query of every set and write the model (the packaged one: "
                         "hybrid/data/weight_model.json)")
@@ -773,6 +898,23 @@ def main(argv=None) -> int:
     if args.noise:
         print("\nhindsight in the bar: a fixed point tuned on half of the set against the best point of the other half")
         print(noise_rows(data))
+    if args.single_point:
+        print("\nthe bar as one fixed point for every set")
+        print(single_point_rows(data))
+    if args.cautious:
+        from hybrid.weight_model import FEATURE_NAMES
+
+        confidence = [FEATURE_NAMES.index(n) for n in CONFIDENCE]
+        runs = [("gated", int(seed)) for seed in args.seeds.split(",") if seed] + [("consensus", 0)]
+        for kind, seed in runs:
+            print(f"\n{kind} extra trees, confidence features, seed {seed}, leaf size, margin"
+                  f"{' and quantile' if kind == 'gated' else ''} chosen leaving one training set out")
+            for protocol in ("halves", "sets"):
+                found = cautious_rows(data, protocol, kind, confidence, seed)
+                mean = np.mean([r["learned"] for r in found]) - np.mean([r["best"] for r in found])
+                print(format_rows(found, protocol))
+                print(f"mean learned - mean best: {mean:+.5f}; chosen (leaf, margin, quantile) and queries moved: "
+                      + ", ".join(f"{r['set']} {r['chosen']} {r['moved']}" for r in found), flush=True)
     if args.write_model:
         write_model(data, args.write_model, cuts)
     if args.cost_docs:

@@ -303,3 +303,98 @@ def test_weight_model_bench_whole_sets_take_every_query_and_keep_their_own_cache
     assert len(cut) == 2 and len(whole) == len(queries) > 2
     assert [r["text"] for r in whole] == [t for _, t in queries]
     assert pickle.loads((tmp_path / "whole" / "toy.pkl").read_bytes())[-1]["text"] == queries[-1][1]
+
+
+def _planted_sets(signs: dict[str, float], n: int = 400, seed: int = 0):
+    """Synthetic sets where ``matched_share > 0`` says adaptive 0.3 answers a query and the default does not when
+    the set's sign is +1, and the reverse when it is -1 (every other query: the default only)."""
+    import numpy as np
+
+    from bench import bench_weight_model as b
+    from hybrid.weight_model import FEATURE_NAMES
+
+    rng = np.random.default_rng(seed)
+    default, low = b.SWEEP.index(("adaptive", 0.7)), b.SWEEP.index(("adaptive", 0.3))
+    signal = FEATURE_NAMES.index("matched_share")
+    data = {}
+    for name, sign in signs.items():
+        x = rng.normal(size=(n, len(FEATURE_NAMES)))
+        sweep = np.full((n, len(b.SWEEP)), 0.5)
+        wants_low = (x[:, signal] > 0) if sign > 0 else np.zeros(n, dtype=bool)
+        sweep[wants_low, low] = 1.0
+        sweep[~wants_low, default] = 1.0
+        if sign < 0:  # here the same feature marks the queries adaptive 0.3 answers worst
+            sweep[x[:, signal] > 0, low] = 0.0
+        data[name] = {"x": x, "sweep": sweep, "half": np.arange(n) % 2}
+    return data, [signal]
+
+
+def test_weight_model_bench_cautious_trees_follow_a_signal_every_set_shares():
+    """Both cautious models find a per-query signal planted in every set (above the default and every fixed point
+    on each test set, in both protocols: without the signal they would equal the default) and report how many queries they moved and what they chose."""
+    from bench import bench_weight_model as b
+
+    data, columns = _planted_sets({"a": 1, "b": 1, "c": 1})
+    for kind in ("gated", "consensus"):
+        for protocol in ("halves", "sets"):
+            rows = b.cautious_rows(data, protocol, kind, columns)
+            assert [r["set"] for r in rows] == ["a", "b", "c"]
+            for r in rows:
+                assert r["learned"] > r["default"] + 0.05 and r["learned"] > r["best"] + 0.05, (kind, protocol, r)
+                assert r["moved"] > 0.25 * r["queries"] and r["chosen"][0] in b.CAUTIOUS_LEAVES, r
+
+
+def test_weight_model_bench_consensus_ignores_a_signal_that_reverses_between_sets():
+    """The feature that says "more keyword weight" on one set says the opposite on the others: the consensus of
+    the sets' own models never leaves the default on that evidence (no query moved, nothing lost)."""
+    from bench import bench_weight_model as b
+
+    data, columns = _planted_sets({"a": 1, "b": -1, "c": -1})
+    for protocol in ("halves", "sets"):
+        for r in b.cautious_rows(data, protocol, "consensus", columns):
+            assert r["moved"] == 0 and r["learned"] == r["default"], (protocol, r)
+
+
+def test_weight_model_bench_gate_moves_a_query_only_when_enough_trees_expect_a_gain():
+    """Every tree expects a gain for query 0; for query 1 half the trees expect a large gain and half a loss (mean
+    gain positive): the median lets both move, a low quantile keeps query 1 at the default."""
+    import numpy as np
+
+    from bench import bench_weight_model as b
+
+    class Tree:
+        def __init__(self, gains):
+            self.gains = np.array(gains)
+
+        def predict(self, x):
+            return self.gains[: len(x)]
+
+    class Forest:
+        estimators_ = [Tree([[0.0, 0.1], [0.0, 0.3]])] * 5 + [Tree([[0.0, 0.1], [0.0, -0.1]])] * 5
+
+    points = np.array([b.SWEEP.index(("adaptive", 0.7)), b.SWEEP.index(("rrf", 0.5))])
+    x = np.zeros((2, 3))
+    assert b._gated(Forest(), x, points, 0.0, 0.5).tolist() == [points[1], points[1]]
+    assert b._gated(Forest(), x, points, 0.0, 0.1).tolist() == [points[1], b.SWEEP.index(("adaptive", 0.7))]
+    assert b._gated(Forest(), x, points, 0.2, 0.5).tolist() == [b.SWEEP.index(("adaptive", 0.7))] * 2
+
+
+def test_weight_model_bench_single_point_reading_of_the_bar():
+    """Two sets, each with its own best point; one point is best on their mean: the table names it beside the
+    default and the mean of each set's own best."""
+    import numpy as np
+
+    from bench import bench_weight_model as b
+
+    n = 40
+    half = np.arange(n) % 2
+    first, second = np.full((n, len(b.SWEEP)), 0.5), np.full((n, len(b.SWEEP)), 0.5)
+    first[:, b.SWEEP.index(("weighted", 0.3))] = 0.9
+    second[:, b.SWEEP.index(("weighted", 0.8))] = 0.9
+    for s in (first, second):
+        s[:, b.SWEEP.index(("rrf", 0.5))] = 0.8
+    text = b.single_point_rows({"p": {"sweep": first, "half": half}, "q": {"sweep": second, "half": half}})
+    halves, sets = text.splitlines()[2:4]
+    assert halves == "| halves | 0.5000 | 0.8000 (rrf 0.5) | 0.8000 (rrf 0.5) | 0.9000 |", text
+    # leaving one set out, the other set's own best point is tuned, which is the left-out set's worst
+    assert sets.startswith("| sets | 0.5000 | 0.8000 (rrf 0.5) | 0.5000 (weighted 0.3, weighted 0.8) |"), text
