@@ -35,6 +35,9 @@ Progress = Callable[[int, int], None]
 INDEX_FORMAT = 1
 _QUERY_CACHE_SIZE = 256
 _OFFSETS_CACHE_SIZE = 1024  # documents whose token offsets (for highlights) are kept
+# Vectors of the entries the last ``set_documents`` replaced, kept so that putting them back (an undo) embeds
+# nothing: at most this many bytes of vectors (about 2,700 entries of e5-small, 400 of Qwen3-Embedding-4B).
+REPLACED_BYTES = 4 << 20
 _SPREAD_SAMPLE = 4096  # documents a query's cosine spread is measured on (adaptive fusion's yardstick)
 _SPREAD_MIN_SAME = 16  # fewer sampled documents in the query's script: measure the spread on all of them
 _JUDGED_TOP = 10  # semantic candidates that keyword matching must be able to judge (adaptive fusion)
@@ -151,6 +154,8 @@ class HybridEngine:
         self.query_cache_size = _QUERY_CACHE_SIZE
         self._offsets_cache: OrderedDict[str, tuple[Tokenizer, list]] = OrderedDict()
         self._scripts_memo: dict[int, tuple[np.ndarray, np.ndarray]] = {}  # id(sample keys) -> (keys, scripts)
+        self._replaced: dict[str, tuple[list[str], np.ndarray]] = {}  # text -> (tokens, vector), REPLACED_BYTES
+        self._replaced_model: str | None = None
         if documents:
             self.embedder = embedder  # documents are embedded as they are added
             self.add(documents, progress=progress, tokenize_progress=tokenize_progress)
@@ -254,7 +259,9 @@ class HybridEngine:
         """Replace the whole knowledge base, reusing tokens and vectors of texts already indexed.
 
         Re-submitting an unchanged knowledge base re-tokenises and re-embeds nothing; one changed line
-        costs one line. ``progress`` reports embedding, ``tokenize_progress`` tokenising.
+        costs one line. The entries a call replaces keep their vectors until the next call (up to
+        ``REPLACED_BYTES``), so putting them back, as an undo does, embeds nothing either. ``progress`` reports
+        embedding, ``tokenize_progress`` tokenising.
         """
         self._writable()
         docs = to_documents(list(documents))
@@ -266,26 +273,45 @@ class HybridEngine:
             reused = [old_key.get(d.text) for d in docs]
             old_tokens = dict(zip([k for k in reused if k is not None],
                                   store.tokens([k for k in reused if k is not None])))
-            tokens = [old_tokens[k] if k is not None else None for k in reused]
+            key = model_key(self.embedder) if self.embedder is not None else None
+            kept = self._replaced if key is not None and self._replaced_model == key else {}
+            tokens = [old_tokens[k] if k is not None else kept[d.text][0] if d.text in kept else None
+                      for d, k in zip(docs, reused)]
             missing = [i for i, t in enumerate(tokens) if t is None]
             for i, toks in zip(missing, self.tokenizer.tokenize_many([docs[i].text for i in missing],
                                                                      progress=_cancellable(tokenize_progress))):
                 tokens[i] = toks
             vectors = None
             if self.embedder is not None:
-                key = model_key(self.embedder)
                 vectors = np.zeros((len(docs), self.embedder.dimension), dtype=np.float32)
                 reuse = store.vectors_model == key
-                new_rows = [i for i, k in enumerate(reused) if not (reuse and k is not None)]
-                if reuse:
-                    rows = [i for i, k in enumerate(reused) if k is not None]
-                    if rows:
-                        vectors[rows] = store.vectors([reused[i] for i in rows])
+                rows = [i for i, k in enumerate(reused) if reuse and k is not None]
+                if rows:
+                    vectors[rows] = store.vectors([reused[i] for i in rows])
+                back = [i for i, k in enumerate(reused) if not (reuse and k is not None) and docs[i].text in kept]
+                for i in back:
+                    vectors[i] = kept[docs[i].text][1]
+                new_rows = [i for i, k in enumerate(reused) if not (reuse and k is not None)
+                            and docs[i].text not in kept]
                 if new_rows:
                     vectors[new_rows] = self._embed([docs[i].text for i in new_rows], progress)
                 elif progress is not None:
                     progress(len(docs), len(docs))
-            store.reset(docs, tokens, vectors, model_key(self.embedder) if vectors is not None else None)
+            replaced = self._dropped(old_key, {d.text for d in docs})
+            store.reset(docs, tokens, vectors, key if vectors is not None else None)
+            self._replaced, self._replaced_model = replaced, store.vectors_model
+
+    def _dropped(self, old_key: dict[str, int], new_texts: set[str]) -> dict[str, tuple[list[str], np.ndarray]]:
+        """Tokens and vectors of the indexed texts not in ``new_texts``, as many as ``REPLACED_BYTES`` holds."""
+        store = self.store
+        if store.vectors_model is None or self.embedder is None or store.vectors_model != model_key(self.embedder):
+            return {}
+        gone = [(text, k) for text, k in old_key.items() if text not in new_texts]
+        gone = gone[:REPLACED_BYTES // (4 * self.embedder.dimension)]
+        if not gone:
+            return {}
+        keys = [k for _, k in gone]
+        return {text: (toks, vec) for (text, _), toks, vec in zip(gone, store.tokens(keys), store.vectors(keys))}
 
     # ------------------------------------------------------------------ search
 

@@ -540,6 +540,33 @@ def test_searches_get_through_while_another_visitor_embeds(chromium, slow_demo):
         p.context.close()
 
 
+def test_undo_after_an_upload_brings_the_knowledge_base_back_without_embedding_it_again(chromium, slow_demo,
+                                                                                        tmp_path):
+    """Clicks: 60 typed entries (12 s to embed at 5 a second), an upload replacing them, undo. The undo used to
+    embed the 60 entries again (user review: 72 entries, 43 s on the CPU); their vectors are kept, so the index
+    is ready at once."""
+    from playwright.sync_api import expect
+
+    p = open_page(chromium, slow_demo.url)
+    typed = "\n".join(f"撤销测试的第 {i} 条笔记。" for i in range(60))
+    type_knowledge_base(p, typed)
+    kb = _kb(p)
+    expect(p.locator("#index-info")).to_contain_text("向量索引就绪：60 条", timeout=60_000)
+    (tmp_path / "two.txt").write_text("上传的第一条。\n上传的第二条。\n", encoding="utf-8")
+    idle(p)
+    p.locator("#upload input[type=file]").set_input_files(str(tmp_path / "two.txt"))
+    expect(kb).to_have_value("上传的第一条。\n上传的第二条。")
+    expect(p.locator("#index-info")).to_contain_text("向量索引就绪：2 条", timeout=20_000)
+    idle(p)
+    p.click("#undo")
+    expect(kb).to_have_value(typed)
+    # embedding them again would take 12 s, with a progress count on this line
+    expect(p.locator("#index-info")).to_contain_text("向量索引就绪：60 条", timeout=5_000)
+    search(p, "第 7 条笔记")
+    expect(hits(p, "semantic")).to_have_count(5)
+    p.context.close()
+
+
 def test_why_this_rank_of_a_learned_weight_names_the_chosen_weight_and_the_raise(page):
     """Clicks: fusion "learned", a search with one word in the knowledge base and one not, the first hybrid hit's
     "why this rank": it names the weight the model chose and why the weight used is higher (partial coverage)."""
