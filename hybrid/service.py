@@ -218,15 +218,28 @@ class ModelService:
         Returns:
             The engine.
         """
-        cache = self._cache_view(shared_cache, public_texts)
+        cache = self.known_vectors(reuse, self._cache_view(shared_cache, public_texts))
         embedder = self.embedder
-        if reuse is not None and embedder is not None and reuse.has_vectors and reuse.embedder is embedder:
-            docs = list(reuse.store.iter_documents())
-            vectors = reuse.store.vectors([reuse.store.key(d.id) for d in docs])
-            cache = KnownVectors(model_key(embedder), {d.text: v for d, v in zip(docs, vectors)}, cache)
         return HybridEngine(documents, embedder=embedder, settings=settings or self.settings,
                             cache=cache, progress=progress, reranker=self.reranker,
                             tokenizer=tokenizer or self.tokenizer)
+
+    def known_vectors(self, engine: HybridEngine | None, inner: Any = None) -> Any:
+        """A cache answering from ``engine``'s own vectors when it has them for the shared model (a session's,
+        so what it already embedded is not embedded again), else ``inner``.
+
+        Args:
+            engine: the session's engine, or None.
+            inner: the cache asked for every other text (None: embed them).
+        Returns:
+            A ``KnownVectors`` over ``inner``, or ``inner`` itself.
+        """
+        embedder = self.embedder
+        if engine is None or embedder is None or not engine.has_vectors or engine.embedder is not embedder:
+            return inner
+        docs = list(engine.store.iter_documents())
+        vectors = engine.store.vectors([engine.store.key(d.id) for d in docs])
+        return KnownVectors(model_key(embedder), {d.text: v for d, v in zip(docs, vectors)}, inner)
 
     def _cache_view(self, shared: bool, public_texts: frozenset[str]) -> EmbeddingCache | PublicTextsCache | None:
         if self.cache is None or shared:

@@ -567,6 +567,26 @@ def test_undo_after_an_upload_brings_the_knowledge_base_back_without_embedding_i
     p.context.close()
 
 
+def test_evaluating_my_judgements_takes_the_knowledge_bases_vectors(chromium, slow_demo):
+    """Clicks: 60 typed entries (12 s to embed at 5 a second), a search, "2" on a hit, the evaluation tab's
+    "evaluate my judgements". The evaluation used to embed the whole knowledge base again (user review); it takes
+    the session's vectors, so the report is there within seconds."""
+    from playwright.sync_api import expect
+
+    p = open_page(chromium, slow_demo.url)
+    type_knowledge_base(p, "\n".join(f"评测测试的第 {i} 条笔记。" for i in range(60)))
+    expect(p.locator("#index-info")).to_contain_text("向量索引就绪：60 条", timeout=60_000)
+    search(p, "第 7 条笔记")
+    card = hits(p, "keyword").filter(has=p.locator(".hit-text", has_text="第 7 条笔记")).first
+    idle(p)
+    card.locator(".judge button[data-grade='2']").click()
+    idle(p)
+    p.get_by_role("tab", name="评测").click()
+    p.click("#eval-judged")
+    expect(p.locator("#eval-status")).to_contain_text("我的评判：1 个查询", timeout=6_000)
+    p.context.close()
+
+
 def test_why_this_rank_of_a_learned_weight_names_the_chosen_weight_and_the_raise(page):
     """Clicks: fusion "learned", a search with one word in the knowledge base and one not, the first hybrid hit's
     "why this rank": it names the weight the model chose and why the weight used is higher (partial coverage)."""

@@ -530,8 +530,9 @@ def build_eval_tab(tr: Translator, service, alpha, fusion, language, *, normaliz
         def report_progress(stage: str, done: int, total: int) -> None:
             progress(done / max(total, 1), desc=f"{text(f'eval_stage_{stage}', lang)} {done}/{total}")
 
-        # No shared cache: a visitor's corpus must not answer faster for the next visitor who sends it.
-        report = run(labelled, service.embedder, None, settings=settings, progress=report_progress,
+        # No shared cache: a visitor's corpus must not answer faster for the next visitor who sends it. The
+        # session's own vectors are taken: entries its knowledge base already embedded are not embedded again.
+        report = run(labelled, service.embedder, service.known_vectors(session_engine), settings=settings, progress=report_progress,
                      tokenizer=session_tokenizer(session_engine),
                      normalizers=[n for n in NORMALIZERS if n in (swept_normalizers or [])] or None,
                      windows=sorted({int(w) for w in swept_windows or []}) or None)
