@@ -163,6 +163,15 @@ TREE_LEAVES = (10, 40, 120)
 TREE_MARGINS = (0.0, 0.002, 0.004, 0.008, 0.016)
 
 
+def protocol_split(data: dict[str, dict[str, np.ndarray]], protocol: str, name: str):
+    """The training parts ((features, sweep) per set) and the test queries of set ``name`` under ``protocol``:
+    ``halves``, half 0 of every set and half 1 of this one; ``sets``, every other set and all of this one."""
+    m = data[name]
+    if protocol == "halves":
+        return [(d["x"][d["half"] == 0], d["sweep"][d["half"] == 0]) for d in data.values()], m["half"] == 1
+    return [(d["x"], d["sweep"]) for n, d in data.items() if n != name], np.ones(len(m["x"]), dtype=bool)
+
+
 def tree_rows(data: dict[str, dict[str, np.ndarray]], protocol: str, kind: str, columns: Sequence[int]) -> list[dict]:
     """``table_rows`` for a tree model (``kind``: "extra" trees or "boosted" trees) over ``columns`` of the features.
 
@@ -206,12 +215,7 @@ def tree_rows(data: dict[str, dict[str, np.ndarray]], protocol: str, kind: str, 
 
     out = []
     for name, m in data.items():
-        if protocol == "halves":
-            parts = [(d["x"][d["half"] == 0], d["sweep"][d["half"] == 0]) for d in data.values()]
-            test = m["half"] == 1
-        else:
-            parts = [(d["x"], d["sweep"]) for n, d in data.items() if n != name]
-            test = np.ones(len(m["x"]), dtype=bool)
+        parts, test = protocol_split(data, protocol, name)
         sweep = m["sweep"][test]
         chosen = choose(parts, m["x"][test])
         out.append(summary(name, sweep, sweep[np.arange(len(chosen)), chosen]))
@@ -290,12 +294,7 @@ def cautious_rows(data: dict[str, dict[str, np.ndarray]], protocol: str, kind: s
 
     out = []
     for name, m in data.items():
-        if protocol == "halves":
-            parts = [(d["x"][d["half"] == 0], d["sweep"][d["half"] == 0]) for d in data.values()]
-            test = m["half"] == 1
-        else:
-            parts = [(d["x"], d["sweep"]) for n, d in data.items() if n != name]
-            test = np.ones(len(m["x"]), dtype=bool)
+        parts, test = protocol_split(data, protocol, name)
         score: dict[tuple, float] = {}
         for leaf in CAUTIOUS_LEAVES:
             for i, held in enumerate(parts):
