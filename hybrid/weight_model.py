@@ -440,7 +440,9 @@ def _select(x: np.ndarray, ndcg: np.ndarray, alphas: np.ndarray, default: int, r
 class Training:
     """What ``train`` found: the fitted model, the nested cross-validated nDCG of each query under the
     model and under the default, the gain and its standard error, a warning when there are too few queries or
-    the model never changed the weight, and how many queries the cross-validated model moved off the default."""
+    the model never changed the weight, and how many queries the cross-validated model moved off the default;
+    ``fixed``: each query's nDCG under the one alpha tuned on the same outer training folds (what setting a
+    fixed alpha would get), ``fixed_alpha``: that alpha tuned on every query."""
 
     model: WeightModel
     learned: np.ndarray
@@ -449,6 +451,8 @@ class Training:
     stderr: float
     warning: str | None
     moved: int = 0
+    fixed: np.ndarray | None = None
+    fixed_alpha: float | None = None
 
 
 def train(x: np.ndarray, ndcg: np.ndarray, alphas: Sequence[float], default_alpha: float = 0.7, folds: int = 5,
@@ -484,13 +488,14 @@ def train(x: np.ndarray, ndcg: np.ndarray, alphas: Sequence[float], default_alph
     group = None if groups is None else np.asarray(groups)
     if group is not None and group.shape != (n,):
         raise ValueError(f"groups must name the set of each of the {n} queries, got {group.shape}")
-    learned = np.empty(n)
+    learned, fixed = np.empty(n), np.empty(n)
     moved = 0
     for f in _folds(n, folds, seed):
         train_rows = np.setdiff1d(np.arange(n), f)
         ridge, margin = _select(x, ndcg, grid, default, train_rows, max(2, folds - 1), seed + 1, group)
         learned[f], pick = _picked(x, ndcg, grid, default, ridge, margin, train_rows, f)
         moved += int((pick != default).sum())
+        fixed[f] = ndcg[f, _best_fixed(ndcg[train_rows], default)]
     diff = learned - ndcg[:, default]
     gain, stderr = float(diff.mean()), float(diff.std(ddof=1) / math.sqrt(n)) if n > 1 else 0.0
     ridge, margin = _select(x, ndcg, grid, default, np.arange(n), folds, seed + 1, group)
@@ -507,8 +512,15 @@ def train(x: np.ndarray, ndcg: np.ndarray, alphas: Sequence[float], default_alph
                    "relying on the model")
     record = {**(provenance or {}), "queries": n, "folds": folds, "cv_gain": round(gain, 5),
               "cv_gain_stderr": round(stderr, 5), "cv_default_ndcg": round(float(ndcg[:, default].mean()), 5),
-              "cv_learned_ndcg": round(float(learned.mean()), 5),
+              "cv_learned_ndcg": round(float(learned.mean()), 5), "cv_fixed_ndcg": round(float(fixed.mean()), 5),
               "selection": "leave one set out" if group is not None and np.unique(group).size >= 2 else f"{folds} folds"}
     model = WeightModel(FEATURE_NAMES, means, scales, grid, float(default_alpha), intercepts, coefficients,
                         float(margin), float(ridge), record)
-    return Training(model, learned, ndcg[:, default].copy(), gain, stderr, warning, moved)
+    return Training(model, learned, ndcg[:, default].copy(), gain, stderr, warning, moved, fixed,
+                    float(grid[_best_fixed(ndcg, default)]))
+
+
+def _best_fixed(ndcg: np.ndarray, default: int) -> int:
+    """The grid column with the best mean nDCG over ``ndcg``'s queries (a tie goes to the default)."""
+    means = ndcg.mean(axis=0)
+    return default if means[default] >= means.max() - TIE else int(means.argmax())

@@ -76,6 +76,28 @@ def test_training_finds_the_feature_that_sets_the_weight_and_reports_a_cross_val
     assert model.provenance["cv_gain"] == pytest.approx(result.gain, abs=1e-5)
 
 
+def test_training_sets_a_fixed_alpha_tuned_on_the_same_folds_beside_the_model():
+    """With a per-query signal the model beats any one alpha (cross-validated, same folds); when one alpha is
+    better for every query, the tuned fixed alpha finds it and the model cannot beat it."""
+    x, ndcg, _ = synthetic()
+    result = wm.train(x, ndcg, ev.DEFAULT_ALPHAS, 0.7, folds=4)
+    assert result.fixed.shape == result.learned.shape
+    assert result.learned.mean() > result.fixed.mean() + 0.1  # half the queries want 0.3, half 0.9
+    assert result.model.provenance["cv_fixed_ndcg"] == pytest.approx(result.fixed.mean(), abs=1e-5)
+
+    rng = np.random.default_rng(3)
+    alphas = np.array(ev.DEFAULT_ALPHAS)
+    x = rng.normal(size=(400, len(wm.FEATURE_NAMES)))
+    ndcg = 0.8 - np.abs(alphas[None, :] - 0.4) + rng.normal(scale=0.02, size=(400, alphas.size))  # 0.4 for all
+    result = wm.train(x, ndcg, ev.DEFAULT_ALPHAS, 0.7, folds=4)
+    assert result.fixed_alpha == pytest.approx(0.4)
+    assert result.fixed.mean() == pytest.approx(ndcg[:, 4].mean())  # every fold tuned 0.4
+    assert result.fixed.mean() >= result.learned.mean() - 0.005
+    # a tie with the default goes to the default
+    flat = np.ones((50, alphas.size))
+    assert wm.train(rng.normal(size=(50, len(wm.FEATURE_NAMES))), flat, ev.DEFAULT_ALPHAS, 0.7, folds=3).fixed_alpha == 0.7
+
+
 def test_no_signal_keeps_the_given_alpha():
     rng = np.random.default_rng(1)
     x = rng.normal(size=(300, len(wm.FEATURE_NAMES)))
@@ -307,6 +329,9 @@ def test_cli_trains_a_weight_model_and_evaluates_with_it(tmp_path, monkeypatch, 
     assert "warning: cross-validation found no query where the model would change the weight" in captured.err
     assert "label more queries (here 12" in captured.err and f"{wm.MIN_QUERIES} or more" in captured.err
     assert "3-fold cross-validated nDCG@10" in captured.out and "gain" in captured.out
+    # beside it, what one alpha tuned on the same folds gets, and the advice when the model is no better
+    assert "a fixed alpha tuned on the same folds instead: nDCG@10" in captured.out
+    assert "note: the model does no better than one fixed alpha here; fusion 'adaptive' with --alpha" in captured.out
     model = wm.WeightModel.load(out)
     assert model.provenance["sets"] == {"handmade": 12} and model.provenance["folds"] == 3
     try:
