@@ -503,9 +503,13 @@ def train(x: np.ndarray, ndcg: np.ndarray, alphas: Sequence[float], default_alph
     warning = None
     if not moved:
         warning = (f"cross-validation found no query where the model would change the weight, so the model keeps "
-                   f"the default alpha {default_alpha:g} (its gain of 0 is by construction, not a measurement); to "
-                   f"learn a weight, label more queries (here {n}; {MIN_QUERIES} or more give a gain worth "
-                   "trusting), ideally ones where another alpha ranks better")
+                   f"the default alpha {default_alpha:g} (its gain of 0 is by construction, not a measurement); ")
+        if n < MIN_QUERIES:
+            warning += (f"to learn a weight, label more queries (here {n}; {MIN_QUERIES} or more give a gain worth "
+                        "trusting), ideally ones where another alpha ranks better")
+        else:
+            warning += (f"{n} queries are enough to look, so on this knowledge base the features do not tell which "
+                        "alpha a query wants (where another alpha ranks better at all)")
     elif n < MIN_QUERIES:
         warning = (f"only {n} labelled queries: a cross-validated gain from fewer than {MIN_QUERIES} is within "
                    f"its noise (here ±{2 * stderr:.4f} nDCG@10, 2 standard errors); label more queries before "

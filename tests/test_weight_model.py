@@ -98,6 +98,15 @@ def test_training_sets_a_fixed_alpha_tuned_on_the_same_folds_beside_the_model():
     assert wm.train(rng.normal(size=(50, len(wm.FEATURE_NAMES))), flat, ev.DEFAULT_ALPHAS, 0.7, folds=3).fixed_alpha == 0.7
 
 
+def test_enough_queries_without_a_signal_are_not_told_to_label_more():
+    """A set of 1,000 queries where no alpha ranks any query differently was told to "label more queries (here
+    1000; 500 or more ...)"; it is told the features say nothing here."""
+    x = np.random.default_rng(4).normal(size=(wm.MIN_QUERIES, len(wm.FEATURE_NAMES)))
+    result = wm.train(x, np.ones((wm.MIN_QUERIES, len(ev.DEFAULT_ALPHAS))), ev.DEFAULT_ALPHAS, 0.7, folds=3)
+    assert result.moved == 0 and "label more queries" not in result.warning
+    assert f"{wm.MIN_QUERIES} queries are enough to look" in result.warning
+
+
 def test_no_signal_keeps_the_given_alpha():
     rng = np.random.default_rng(1)
     x = rng.normal(size=(300, len(wm.FEATURE_NAMES)))
