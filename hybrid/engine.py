@@ -36,7 +36,8 @@ INDEX_FORMAT = 1
 _QUERY_CACHE_SIZE = 256
 _OFFSETS_CACHE_SIZE = 1024  # documents whose token offsets (for highlights) are kept
 # Vectors of the entries the last ``set_documents`` replaced, kept so that putting them back (an undo) embeds
-# nothing: at most this many bytes of vectors (about 2,700 entries of e5-small, 400 of Qwen3-Embedding-4B).
+# nothing: at most about this many bytes with their texts and tokens (``_kept_bytes``; about 2,700 short entries
+# of e5-small, 400 of Qwen3-Embedding-4B, fewer long ones).
 REPLACED_BYTES = 4 << 20
 _SPREAD_SAMPLE = 4096  # documents a query's cosine spread is measured on (adaptive fusion's yardstick)
 _SPREAD_MIN_SAME = 16  # fewer sampled documents in the query's script: measure the spread on all of them
@@ -111,6 +112,12 @@ class Retrieval:
         semantic = Candidates(np.concatenate([self.semantic.docs[:n], extra[order]]),
                               np.concatenate([self.semantic.scores[:n], cosines[order]]), retrieved=n)
         return replace(self, keyword=keyword, semantic=semantic)
+
+
+def _kept_bytes(text: str, tokens: Sequence[str], dimension: int) -> int:
+    """About what one kept entry costs in memory: its float32 vector, its text (two bytes a character, as CPython
+    holds Chinese), its token list (a pointer and a share of the token strings each) and their holders."""
+    return 4 * dimension + 2 * len(text) + 16 * len(tokens) + 400
 
 
 class HybridEngine:
@@ -307,11 +314,28 @@ class HybridEngine:
         if store.vectors_model is None or self.embedder is None or store.vectors_model != model_key(self.embedder):
             return {}
         gone = [(text, k) for text, k in old_key.items() if text not in new_texts]
-        gone = gone[:REPLACED_BYTES // (4 * self.embedder.dimension)]
-        if not gone:
+        gone = gone[:REPLACED_BYTES // (4 * self.embedder.dimension)]  # the most that could fit
+        kept: dict[str, tuple[list[str], np.ndarray]] = {}
+        used = 0
+        for (text, _), toks in zip(gone, store.tokens([k for _, k in gone])):
+            used += _kept_bytes(text, toks, self.embedder.dimension)
+            if used > REPLACED_BYTES:
+                break
+            kept[text] = (toks, None)
+        if not kept:
             return {}
-        keys = [k for _, k in gone]
-        return {text: (toks, vec) for (text, _), toks, vec in zip(gone, store.tokens(keys), store.vectors(keys))}
+        vectors = store.vectors([k for text, k in gone[:len(kept)]])
+        return {text: (toks, vec) for (text, (toks, _)), vec in zip(kept.items(), vectors)}
+
+    def vectors_by_text(self) -> tuple[str | None, dict[str, np.ndarray]]:
+        """The model key of the indexed vectors and each indexed text's vector, read under the engine's lock (a
+        consistent snapshot while another thread replaces the knowledge base); (None, {}) without vectors."""
+        with self._lock:
+            if not self.has_vectors:
+                return None, {}
+            docs = list(self.store.iter_documents())
+            vectors = self.store.vectors([self.store.key(d.id) for d in docs])
+            return self.store.vectors_model, {d.text: v for d, v in zip(docs, vectors)}
 
     # ------------------------------------------------------------------ search
 

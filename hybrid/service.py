@@ -225,8 +225,8 @@ class ModelService:
                             tokenizer=tokenizer or self.tokenizer)
 
     def known_vectors(self, engine: HybridEngine | None, inner: Any = None) -> Any:
-        """A cache answering from ``engine``'s own vectors when it has them for the shared model (a session's,
-        so what it already embedded is not embedded again), else ``inner``.
+        """A cache answering from ``engine``'s own vectors (a session's, so what it already embedded is not
+        embedded again; only for the model they were made with), else from ``inner``.
 
         Args:
             engine: the session's engine, or None.
@@ -234,12 +234,11 @@ class ModelService:
         Returns:
             A ``KnownVectors`` over ``inner``, or ``inner`` itself.
         """
-        embedder = self.embedder
-        if engine is None or embedder is None or not engine.has_vectors or engine.embedder is not embedder:
+        if engine is None or self.embedder is None:
             return inner
-        docs = list(engine.store.iter_documents())
-        vectors = engine.store.vectors([engine.store.key(d.id) for d in docs])
-        return KnownVectors(model_key(embedder), {d.text: v for d, v in zip(docs, vectors)}, inner)
+        # under the engine's lock: an index event may be replacing them; vectors of another model are never used
+        model, vectors = engine.vectors_by_text()
+        return KnownVectors(model, vectors, inner) if vectors else inner
 
     def _cache_view(self, shared: bool, public_texts: frozenset[str]) -> EmbeddingCache | PublicTextsCache | None:
         if self.cache is None or shared:

@@ -177,7 +177,9 @@ def test_replaced_vectors_are_kept_within_their_budget_and_only_for_their_model(
     import hybrid.engine as engine_module
 
     enc = engine.embedder
-    monkeypatch.setattr(engine_module, "REPLACED_BYTES", 2 * 4 * enc.dimension)  # two vectors
+    first_two = [engine_module._kept_bytes(d.text, engine.store.tokens([engine.store.key(d.id)])[0], enc.dimension)
+                 for d in engine.documents[:2]]
+    monkeypatch.setattr(engine_module, "REPLACED_BYTES", sum(first_two))  # the first two entries, texts and all
     engine.set_documents(["另一条"])
     before = enc.documents_embedded
     engine.set_documents(KB)
@@ -188,6 +190,57 @@ def test_replaced_vectors_are_kept_within_their_budget_and_only_for_their_model(
     assert other_model.documents_embedded == len(KB) + 1
     engine.set_documents(KB)  # two of KB kept under fake-other
     assert other_model.documents_embedded == len(KB) + 1 + len(KB) - 2
+
+
+def test_kept_entries_count_their_texts_and_tokens_not_only_their_vectors(monkeypatch):
+    """A review found 2,700 kept entries of 2,000 characters holding 49 MB under a 4 MB budget of vectors."""
+    import hybrid.engine as engine_module
+
+    monkeypatch.setattr(engine_module, "REPLACED_BYTES", 200_000)  # the vectors alone would keep all 50
+    long = [f"第{i}条" + "很长的知识库条目" * 250 for i in range(50)]
+    engine = HybridEngine(long, embedder=OneHotEncoder())
+    engine.set_documents(["另一条"])
+    kept = engine._replaced
+    used = sum(engine_module._kept_bytes(t, toks, engine.embedder.dimension) for t, (toks, _) in kept.items())
+    assert 0 < len(kept) < len(long) and used <= 200_000
+    following = long[len(kept)]
+    assert following not in kept and used + engine_module._kept_bytes(  # full: the next one did not fit
+        following, engine.tokenizer.tokenize(following), engine.embedder.dimension) > 200_000
+
+
+def test_a_snapshot_of_the_vectors_is_consistent_while_the_knowledge_base_is_replaced(monkeypatch):
+    """A review found an evaluation pairing texts with other texts' vectors: it read the documents, then their
+    keys and vectors, while the page's index event replaced the knowledge base in between."""
+    import threading
+    import time
+
+    from hybrid.service import ModelService
+
+    enc = OneHotEncoder()
+    engine = HybridEngine(["苹果是水果", "巴黎是法国的首都", "今天下雨"], embedder=enc)
+    store, original = engine.store, engine.store.iter_documents
+    started = threading.Event()
+
+    def slow_iter():
+        for d in original():
+            started.set()
+            time.sleep(0.05)
+            yield d
+
+    monkeypatch.setattr(store, "iter_documents", slow_iter)
+    service = ModelService.__new__(ModelService)  # only its known_vectors is used: no model is loaded
+    monkeypatch.setattr(ModelService, "embedder", property(lambda self: enc))
+    found = {}
+    reader = threading.Thread(target=lambda: found.setdefault("cache", service.known_vectors(engine)))
+    reader.start()
+    started.wait(5)
+    monkeypatch.setattr(store, "iter_documents", original)
+    engine.set_documents(["香蕉很甜", "东京是日本的首都", "明天晴天"])
+    reader.join(5)
+    cache = found["cache"]
+    assert set(cache.vectors) == {"苹果是水果", "巴黎是法国的首都", "今天下雨"}
+    for text, vector in cache.vectors.items():
+        np.testing.assert_allclose(vector, enc._encode([text])[0], atol=1e-6)
 
 
 def test_query_vector_cached_between_reranks(engine):
