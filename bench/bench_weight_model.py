@@ -1,7 +1,7 @@
 """Measures the learned per-query fusion weight against the default and the best fixed sweep point on labelled sets.
 
 Run: ``python -m bench.bench_weight_model [--data ../shared/datasets] [--whole] [--cache DIR] [--trees]
-[--agreement] [--judge] [--doc-features] [--blend] [--saturation] [--noise] [--single-point]
+[--agreement] [--judge] [--doc-features] [--blend] [--saturation] [--noise] [--own] [--single-point]
 [--cautious [--seeds 0,1,2,3]] [--cost-docs 0]
 [--write-model hybrid/data/weight_model.json]``. It ranks each set's cut once and keeps every query's two candidate
 lists, evidence and judgements in ``--cache`` (outside the repository: nothing of the sets is committed); then
@@ -139,6 +139,19 @@ def table_rows(data: dict[str, dict[str, np.ndarray]], protocol: str, grouped: b
             groups = [n for n, d in data.items() if n != name for _ in range(len(d["x"]))]
             models[key] = train(x, y, DEFAULT_ALPHAS, groups=groups if grouped else None).model
         out.append(summary(name, m["sweep"][test], applied(models[key], m["x"][test], m["grid"][test])))
+    return out
+
+
+def own_rows(data: dict[str, dict[str, np.ndarray]]) -> list[dict]:
+    """``table_rows`` for a model of each set's own judgements, as ``--train-weight`` makes one: trained on half 0
+    of that set alone (penalty and margin by random folds of it), tested on its half 1; ``moved`` per row."""
+    out = []
+    for name, m in data.items():
+        part, test = m["half"] == 0, m["half"] == 1
+        model = train(m["x"][part], m["grid"][part], DEFAULT_ALPHAS).model
+        learned = applied(model, m["x"][test], m["grid"][test])
+        default = m["grid"][test][:, DEFAULT_ALPHAS.index(0.7)]
+        out.append({**summary(name, m["sweep"][test], learned), "moved": int((learned != default).sum())})
     return out
 
 
@@ -801,6 +814,9 @@ def main(argv=None) -> int:
                         "default only when most trees expect a gain; one run per seed of --seeds) and consensus (only "
                         "when every training set's own model does)")
     p.add_argument("--seeds", default="0,1,2,3", help="random seeds of the --cautious gated trees (default 0,1,2,3)")
+    p.add_argument("--own", action="store_true",
+                   help="also compare a model of each set's own judgements (half 0 of that set alone, as "
+                        "--train-weight makes one), tested on its half 1")
     p.add_argument("--single-point", action="store_true",
                    help="also read the bar as one fixed point for every set: the point best on the mean over sets")
     p.add_argument("--write-model", type=Path, default=None, metavar="FILE",
@@ -897,6 +913,11 @@ def main(argv=None) -> int:
     if args.noise:
         print("\nhindsight in the bar: a fixed point tuned on half of the set against the best point of the other half")
         print(noise_rows(data))
+    if args.own:
+        print("\na model of each set's own judgements: trained on half 0 of that set alone, tested on its half 1")
+        found = own_rows(data)
+        print(format_rows(found, "own half"))
+        print("queries whose nDCG@10 the model changed: " + ", ".join(f"{r['set']} {r['moved']}" for r in found))
     if args.single_point:
         print("\nthe bar as one fixed point for every set")
         print(single_point_rows(data))

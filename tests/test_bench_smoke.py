@@ -398,3 +398,31 @@ def test_weight_model_bench_single_point_reading_of_the_bar():
     assert halves == "| halves | 0.5000 | 0.8000 (rrf 0.5) | 0.8000 (rrf 0.5) | 0.9000 |", text
     # leaving one set out, the other set's own best point is tuned, which is the left-out set's worst
     assert sets.startswith("| sets | 0.5000 | 0.8000 (rrf 0.5) | 0.5000 (weighted 0.3, weighted 0.8) |"), text
+
+
+def test_weight_model_bench_own_set_models_learn_each_sets_signal_from_its_own_half():
+    """A set whose queries want alpha 0.3 when one feature is high and 0.7 otherwise: a model of its own half 0
+    answers its half 1 (well above the default and every fixed point); a set without a signal keeps the default."""
+    import numpy as np
+
+    from bench import bench_weight_model as b
+    from hybrid.weight_model import FEATURE_NAMES
+
+    rng = np.random.default_rng(2)
+    signal = FEATURE_NAMES.index("coverage")
+    data = {}
+    for name, planted in (("signal", True), ("plain", False)):
+        n = 600
+        x = rng.normal(size=(n, len(FEATURE_NAMES)))
+        wants_low = (x[:, signal] > 0) if planted else np.zeros(n, dtype=bool)
+        grid = np.full((n, 11), 0.5)
+        grid[wants_low, 3] = 1.0  # adaptive 0.3
+        grid[~wants_low, 7] = 1.0  # adaptive 0.7, the default
+        sweep = np.full((n, len(b.SWEEP)), 0.5)
+        for column, alpha in enumerate(np.linspace(0, 1, 11)):
+            sweep[:, b.SWEEP.index(("adaptive", round(float(alpha), 1)))] = grid[:, column]
+        data[name] = {"x": x, "grid": grid, "sweep": sweep, "half": np.arange(n) % 2}
+    rows = {r["set"]: r for r in b.own_rows(data)}
+    assert rows["signal"]["learned"] > rows["signal"]["best"] + 0.15, rows["signal"]  # 0.75 for any fixed point
+    assert rows["plain"]["learned"] == rows["plain"]["default"] == 1.0 and rows["plain"]["moved"] == 0
+    assert rows["signal"]["queries"] == 300
