@@ -36,8 +36,8 @@ INDEX_FORMAT = 1
 _QUERY_CACHE_SIZE = 256
 _OFFSETS_CACHE_SIZE = 1024  # documents whose token offsets (for highlights) are kept
 # Vectors of the entries the last ``set_documents`` replaced, kept so that putting them back (an undo) embeds
-# nothing: at most about this many bytes with their texts and tokens (``_kept_bytes``; about 2,700 short entries
-# of e5-small, 400 of Qwen3-Embedding-4B, fewer long ones).
+# nothing: at most about this many bytes with their texts and tokens (``_kept_bytes``; about 1,800 short entries
+# of e5-small, 370 of Qwen3-Embedding-4B, fewer long ones).
 REPLACED_BYTES = 4 << 20
 _SPREAD_SAMPLE = 4096  # documents a query's cosine spread is measured on (adaptive fusion's yardstick)
 _SPREAD_MIN_SAME = 16  # fewer sampled documents in the query's script: measure the spread on all of them

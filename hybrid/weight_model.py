@@ -509,7 +509,7 @@ def train(x: np.ndarray, ndcg: np.ndarray, alphas: Sequence[float], default_alph
                         "trusting), ideally ones where another alpha ranks better")
         else:
             warning += (f"{n} queries are enough to look, so on this knowledge base the features do not tell which "
-                        "alpha a query wants (where another alpha ranks better at all)")
+                        "alpha a query wants, if any query wants another")
     elif n < MIN_QUERIES:
         warning = (f"only {n} labelled queries: a cross-validated gain from fewer than {MIN_QUERIES} is within "
                    f"its noise (here ±{2 * stderr:.4f} nDCG@10, 2 standard errors); label more queries before "
