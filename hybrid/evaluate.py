@@ -1379,15 +1379,13 @@ def train_weight_main(args: argparse.Namespace) -> int:
     n = len(result.learned)
     print(f"trained on {n} queries ({', '.join(f'{k}: {v}' for k, v in sets.items())}); {args.folds}-fold "
           f"cross-validated nDCG@{PRIMARY_K}: learned {result.learned.mean():.4f}, default (adaptive, alpha "
-          f"{DEFAULT_SETTINGS.alpha}) {result.default.mean():.4f}, gain {result.gain:+.4f} "
+          f"{DEFAULT_SETTINGS.alpha}) {result.default.mean():.4f}, gain {round(result.gain, 4) + 0.0:+.4f} "
           f"(± {2 * result.stderr:.4f}, 2 standard errors)")
-    fixed = result.fixed.mean()
-    print(f"a fixed alpha tuned on the same folds instead: nDCG@{PRIMARY_K} {fixed:.4f} (gain "
-          f"{fixed - result.default.mean():+.4f}); on every query the best fixed alpha is {result.fixed_alpha:g}")
+    print(weight_model.fixed_alpha_lines(result, DEFAULT_SETTINGS.alpha, several_sets=len(sets) > 1))
     print(f"wrote {args.out}; use it with --weight-model {args.out} (fusion 'learned')")
-    if fixed >= result.learned.mean():
-        print(f"note: the model does no better than one fixed alpha here; fusion 'adaptive' with --alpha "
-              f"{result.fixed_alpha:g} is as good and simpler")
+    advice = weight_model.advice(result, DEFAULT_SETTINGS.alpha)
+    if advice:
+        print(f"note: {advice}")
     return 0
 
 

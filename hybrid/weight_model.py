@@ -508,8 +508,9 @@ def train(x: np.ndarray, ndcg: np.ndarray, alphas: Sequence[float], default_alph
             warning += (f"to learn a weight, label more queries (here {n}; {MIN_QUERIES} or more give a gain worth "
                         "trusting), ideally ones where another alpha ranks better")
         else:
-            warning += (f"{n} queries are enough to look, so on this knowledge base the features do not tell which "
-                        "alpha a query wants, if any query wants another")
+            where = "these knowledge bases" if group is not None and np.unique(group).size >= 2 else "this knowledge base"
+            warning += (f"{n} queries are enough to look, so on {where} the features do not tell which alpha a query "
+                        "wants, if any query wants another")
     elif n < MIN_QUERIES:
         warning = (f"only {n} labelled queries: a cross-validated gain from fewer than {MIN_QUERIES} is within "
                    f"its noise (here ±{2 * stderr:.4f} nDCG@10, 2 standard errors); label more queries before "
@@ -522,6 +523,45 @@ def train(x: np.ndarray, ndcg: np.ndarray, alphas: Sequence[float], default_alph
                         float(margin), float(ridge), record)
     return Training(model, learned, ndcg[:, default].copy(), gain, stderr, warning, moved, fixed,
                     float(grid[_best_fixed(ndcg, default)]))
+
+
+def _signed(value: float) -> str:
+    """``value`` as a signed figure of 4 decimals, never "-0.0000"."""
+    return f"{round(value, 4) + 0.0:+.4f}"
+
+
+def _paired(a: np.ndarray, b: np.ndarray) -> tuple[float, float]:
+    """The mean of ``a - b`` over the queries and its standard error."""
+    diff = np.asarray(a) - np.asarray(b)
+    return float(diff.mean()), float(diff.std(ddof=1) / math.sqrt(len(diff))) if len(diff) > 1 else 0.0
+
+
+def fixed_alpha_lines(result: Training, default_alpha: float, several_sets: bool = False) -> str:
+    """What one alpha tuned on the same folds gets, cross-validated, beside the model; and the best alpha over
+    every query, said to be in-sample (``train``'s ``fixed`` and ``fixed_alpha``)."""
+    gain, stderr = _paired(result.fixed, result.default)
+    pooled = " (one alpha for all the sets together)" if several_sets else ""
+    return (f"one alpha tuned on the same folds instead{pooled}: nDCG@10 {result.fixed.mean():.4f}, gain over the "
+            f"default {_signed(gain)} (± {2 * stderr:.4f}); the best single alpha over all the queries, in-sample "
+            f"(not cross-validated): {result.fixed_alpha:g}")
+
+
+def advice(result: Training, default_alpha: float) -> str | None:
+    """What to use, from the cross-validated figures only: the default when neither the model nor one tuned
+    alpha beats it; one alpha when the model does no better than it; else the model, with its lead over that
+    alpha and whether the lead is beyond 2 standard errors. None when nothing needs saying."""
+    default = f"the default (adaptive, alpha {default_alpha:g})"
+    learned, fixed, base = result.learned.mean(), result.fixed.mean(), result.default.mean()
+    if max(learned, fixed) <= base + TIE:
+        return f"neither the model nor one tuned alpha beat {default} here: keep the default"
+    lead, stderr = _paired(result.learned, result.fixed)
+    if lead <= TIE:
+        alpha = (default if math.isclose(result.fixed_alpha, default_alpha)
+                 else f"fusion 'adaptive' with --alpha {result.fixed_alpha:g}")
+        return f"the model does no better than one tuned alpha here: {alpha} is as good and simpler"
+    noise = "beyond" if lead > 2 * stderr else "within"
+    return (f"the model leads one tuned alpha by {_signed(lead)} (± {2 * stderr:.4f}, 2 standard errors): "
+            f"{noise} its noise")
 
 
 def _best_fixed(ndcg: np.ndarray, default: int) -> int:

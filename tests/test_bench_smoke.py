@@ -426,3 +426,6 @@ def test_weight_model_bench_own_set_models_learn_each_sets_signal_from_its_own_h
     assert rows["signal"]["learned"] > rows["signal"]["best"] + 0.15, rows["signal"]  # 0.75 for any fixed point
     assert rows["plain"]["learned"] == rows["plain"]["default"] == 1.0 and rows["plain"]["moved"] == 0
     assert rows["signal"]["queries"] == 300
+    # the alpha tuned on half 0 (0.3 and 0.7 tie there at 0.75: the default keeps it) answers half the queries
+    assert rows["signal"]["tuned"] in (0.3, 0.7) and rows["signal"]["tuned_ndcg"] < rows["signal"]["learned"] - 0.15
+    assert rows["plain"]["tuned"] == 0.7 and rows["plain"]["tuned_ndcg"] == 1.0
