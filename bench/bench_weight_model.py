@@ -29,7 +29,7 @@ from hybrid.cache import EmbeddingCache
 from hybrid.evaluate import DEFAULT_ALPHAS, embed_queries, load_labelled_set, query_half, subset_corpus, weight_row
 from hybrid.fusion import QueryEvidence, fuse
 from hybrid.metrics import ndcg_at_k
-from hybrid.weight_model import WeightModel, train
+from hybrid.weight_model import WeightModel, best_fixed, train
 
 # set -> (first N queries, corpus cut): the cuts of BENCHMARKS.md "The runs of 2026-12-02" whose vectors are cached
 SETS = {
@@ -153,8 +153,7 @@ def own_rows(data: dict[str, dict[str, np.ndarray]]) -> list[dict]:
         model = train(m["x"][part], m["grid"][part], DEFAULT_ALPHAS).model
         learned = applied(model, m["x"][test], m["grid"][test])
         default = m["grid"][test][:, DEFAULT_ALPHAS.index(0.7)]
-        means = m["grid"][part].mean(axis=0)
-        tuned = DEFAULT_ALPHAS.index(0.7) if means[DEFAULT_ALPHAS.index(0.7)] >= means.max() - 1e-9 else int(means.argmax())
+        tuned = best_fixed(m["grid"][part], DEFAULT_ALPHAS.index(0.7))
         out.append({**summary(name, m["sweep"][test], learned), "moved": int((learned != default).sum()),
                     "tuned": DEFAULT_ALPHAS[tuned], "tuned_ndcg": float(m["grid"][test][:, tuned].mean())})
     return out
@@ -197,23 +196,12 @@ def tree_rows(data: dict[str, dict[str, np.ndarray]], protocol: str, kind: str, 
     is over a margin; leaf size and margin are chosen leaving one training set out at a time (nested: nothing is
     tuned on the test queries), every set weighing alike.
     """
-    from sklearn.ensemble import ExtraTreesRegressor, HistGradientBoostingRegressor
-    from sklearn.multioutput import MultiOutputRegressor
-
     default = SWEEP.index(("adaptive", 0.7))
     points = np.array([SWEEP.index(p) for p in TREE_POINTS])
     cols = list(columns)
 
     def fit(parts, leaf):
-        x = np.concatenate([p[0] for p in parts])[:, cols]
-        y = np.concatenate([p[1] for p in parts])
-        w = np.concatenate([np.full(len(p[0]), 1.0 / len(p[0])) for p in parts])
-        if kind == "extra":
-            model = ExtraTreesRegressor(150, min_samples_leaf=leaf, max_features=0.5, n_jobs=2, random_state=0)
-        else:
-            model = MultiOutputRegressor(HistGradientBoostingRegressor(max_iter=100, learning_rate=0.05,
-                                                                       min_samples_leaf=leaf, random_state=0))
-        return model.fit(x, y[:, points] - y[:, [default]], sample_weight=w)
+        return _fit_trees(parts, cols, points, leaf, 0, kind)
 
     def pick(gains, margin):
         best = gains.argmax(axis=1)
@@ -240,7 +228,6 @@ def tree_rows(data: dict[str, dict[str, np.ndarray]], protocol: str, kind: str, 
     return out
 
 
-
 # --gated / --consensus: the points a cautious tree model may pick (the adaptive points of TREE_POINTS and rrf's
 # middle alphas), the quantiles over its trees that must still expect a gain, and the leaf sizes and margins tried
 CAUTIOUS_POINTS = TREE_POINTS + tuple(("rrf", a) for a in (0.4, 0.5, 0.6, 0.7))
@@ -249,15 +236,21 @@ CAUTIOUS_LEAVES = (20, 60, 150)
 CAUTIOUS_MARGINS = (0.0, 0.002, 0.005, 0.01)
 
 
-def _extra_trees(parts, cols, points, leaf, seed):
-    """Extra trees predicting each of ``points``' gain over the default, every training set weighing alike."""
-    from sklearn.ensemble import ExtraTreesRegressor
+def _fit_trees(parts, cols, points, leaf, seed, kind="extra"):
+    """Extra trees (``kind`` "extra") or gradient-boosted trees ("boosted") predicting each of ``points``' gain
+    over the default from ``cols`` of the features, every training set weighing alike."""
+    from sklearn.ensemble import ExtraTreesRegressor, HistGradientBoostingRegressor
+    from sklearn.multioutput import MultiOutputRegressor
 
     default = SWEEP.index(("adaptive", 0.7))
     x = np.concatenate([p[0] for p in parts])[:, cols]
     y = np.concatenate([p[1] for p in parts])
     w = np.concatenate([np.full(len(p[0]), 1.0 / len(p[0])) for p in parts])
-    model = ExtraTreesRegressor(150, min_samples_leaf=leaf, max_features=0.5, n_jobs=2, random_state=seed)
+    if kind == "extra":
+        model = ExtraTreesRegressor(150, min_samples_leaf=leaf, max_features=0.5, n_jobs=2, random_state=seed)
+    else:
+        model = MultiOutputRegressor(HistGradientBoostingRegressor(max_iter=100, learning_rate=0.05,
+                                                                   min_samples_leaf=leaf, random_state=seed))
     return model.fit(x, y[:, points] - y[:, [default]], sample_weight=w)
 
 
@@ -304,10 +297,10 @@ def cautious_rows(data: dict[str, dict[str, np.ndarray]], protocol: str, kind: s
     def picks(parts, x, leaf):
         """For each (margin, quantile): the picks of a model fitted on ``parts``."""
         if kind == "gated":
-            model = _extra_trees(parts, cols, points, leaf, seed)
+            model = _fit_trees(parts, cols, points, leaf, seed)
             return {(mg, q): _gated(model, x[:, cols], points, mg, q)
                     for mg in CAUTIOUS_MARGINS for q in quantiles}
-        models = [_extra_trees([p], cols, points, leaf, seed) for p in _informative(parts, points)]
+        models = [_fit_trees([p], cols, points, leaf, seed) for p in _informative(parts, points)]
         return {(mg, None): _consensus(models, x[:, cols], points, mg) for mg in CAUTIOUS_MARGINS}
 
     out = []

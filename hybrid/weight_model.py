@@ -495,7 +495,7 @@ def train(x: np.ndarray, ndcg: np.ndarray, alphas: Sequence[float], default_alph
         ridge, margin = _select(x, ndcg, grid, default, train_rows, max(2, folds - 1), seed + 1, group)
         learned[f], pick = _picked(x, ndcg, grid, default, ridge, margin, train_rows, f)
         moved += int((pick != default).sum())
-        fixed[f] = ndcg[f, _best_fixed(ndcg[train_rows], default)]
+        fixed[f] = ndcg[f, best_fixed(ndcg[train_rows], default)]
     diff = learned - ndcg[:, default]
     gain, stderr = float(diff.mean()), float(diff.std(ddof=1) / math.sqrt(n)) if n > 1 else 0.0
     ridge, margin = _select(x, ndcg, grid, default, np.arange(n), folds, seed + 1, group)
@@ -522,7 +522,7 @@ def train(x: np.ndarray, ndcg: np.ndarray, alphas: Sequence[float], default_alph
     model = WeightModel(FEATURE_NAMES, means, scales, grid, float(default_alpha), intercepts, coefficients,
                         float(margin), float(ridge), record)
     return Training(model, learned, ndcg[:, default].copy(), gain, stderr, warning, moved, fixed,
-                    float(grid[_best_fixed(ndcg, default)]))
+                    float(grid[best_fixed(ndcg, default)]))
 
 
 def _signed(value: float) -> str:
@@ -564,7 +564,14 @@ def advice(result: Training, default_alpha: float) -> str | None:
             f"{noise} its noise")
 
 
-def _best_fixed(ndcg: np.ndarray, default: int) -> int:
-    """The grid column with the best mean nDCG over ``ndcg``'s queries (a tie goes to the default)."""
+def best_fixed(ndcg: np.ndarray, default: int) -> int:
+    """The grid column with the best mean nDCG over ``ndcg``'s queries (a tie goes to the default).
+
+    Args:
+        ndcg: (queries, alphas) nDCG@10 under each alpha of the grid.
+        default: the default alpha's column.
+    Returns:
+        The column: one fixed alpha tuned on these queries.
+    """
     means = ndcg.mean(axis=0)
     return default if means[default] >= means.max() - TIE else int(means.argmax())
