@@ -113,6 +113,8 @@ def mount_ui(app: FastAPI, blocks: "gr.Blocks", ui_options: Mapping[str, Any] | 
     """
     import gradio as gr
 
+    from . import session_state
+
     options = {name: getattr(blocks, f"_deprecated_{name}", None) for name in _UI_OPTIONS}
     options = {k: v for k, v in options.items() if v is not None}
     # No run history: its routes make the server call the Hugging Face hub on a visitor's behalf.
@@ -132,7 +134,10 @@ def mount_ui(app: FastAPI, blocks: "gr.Blocks", ui_options: Mapping[str, Any] | 
     mounted = gr.mount_gradio_app(app, blocks, path="/", **options)
     for route in mounted.routes:  # the Mount just added: Gradio's app, behind the guard of its routes
         if isinstance(route, Mount) and getattr(route.app, "blocks", None) is blocks:
-            route.app = GradioGuard(ClientFix(route.app, fixed_client()), blocks)
+            # Sessions go fairly when too many hold state: the client holding the most loses one first.
+            sessions = session_state.install(route.app, blocks)
+            route.app = GradioGuard(ClientFix(route.app, fixed_client()), blocks,
+                                    client=lambda scope: request_client(policy, scope)[0], sessions=sessions)
     # Gradio refuses event file data naming a path outside its upload folder only for a Blocks it launched
     # itself (processing_utils._check_allowed); a mounted Blocks must say it is live, or any client could
     # make an event read any file on the server.

@@ -12,7 +12,7 @@ import json
 import logging
 import math
 import re
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Callable
 
 import anyio
 import anyio.to_thread
@@ -25,6 +25,8 @@ from .security import replay
 
 if TYPE_CHECKING:
     import gradio as gr
+
+    from .session_state import FairStateHolder
 
 log = logging.getLogger(__name__)
 
@@ -76,11 +78,17 @@ class GradioGuard:
         app: the Gradio app.
         blocks: its Blocks (the endpoints and the queue).
         orphan_grace_s: how long a queued event waits for a reader of its results (``ORPHAN_GRACE_S``).
+        client: the client a request comes from (``server.access.request_client``); with ``sessions``, the owner
+            of each session id an event names.
+        sessions: the Gradio app's ``FairStateHolder``, told who owns each session.
     """
 
-    def __init__(self, app: ASGIApp, blocks: "gr.Blocks", orphan_grace_s: float | None = None) -> None:
+    def __init__(self, app: ASGIApp, blocks: "gr.Blocks", orphan_grace_s: float | None = None,
+                 client: Callable[[Scope], str] | None = None, sessions: "FairStateHolder | None" = None) -> None:
         self.app = app
         self.blocks = blocks
+        self.client = client
+        self.sessions = sessions
         self.orphan_grace_s = ORPHAN_GRACE_S if orphan_grace_s is None else orphan_grace_s
         self._streams: collections.Counter[str] = collections.Counter()  # open result streams per session
         self._reapers: set[asyncio.Task] = set()
@@ -95,6 +103,7 @@ class GradioGuard:
         status = 404
         reader = None  # the session whose results this request streams
         queues = False  # a POST that queues an event (its answer is {"event_id": ...})
+        data = None
         if method == "POST" and _JSON_POST.match(path):
             body = await _read(receive)
             if body is None:
@@ -140,6 +149,9 @@ class GradioGuard:
                 queues = True
             elif _FILE.match(path):
                 scope = _one_range_only(scope)
+        if error is None and self.sessions is not None and self.client is not None and isinstance(data, dict) \
+                and isinstance(data.get("session_hash"), str):
+            self.sessions.claim(data["session_hash"], self.client(scope))  # before Gradio makes its state
         if error is not None:
             code = "not_found" if status == 404 else "invalid_request"
             await error_response(path, ApiError(status, code, error))(scope, receive, send)

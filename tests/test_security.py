@@ -1398,6 +1398,60 @@ def test_session_engines_expire_and_are_bounded_in_number():
         running.stop()
 
 
+def test_a_client_minting_sessions_pushes_out_its_own_not_a_visitors(caplog, capfd):
+    """Known limit closed: session ids cost nothing, and Gradio dropped the least recently used session of all, so
+    one client naming 500 new ids pushed every visitor's knowledge base out. A full server now drops a session of
+    the client holding the most (``server.session_state.FairStateHolder``)."""
+    from server.app import start
+
+    kb = "笔记本电脑黑屏怎么办\n巴黎有哪些博物馆"
+    no_index = "no vector index"
+    service = fake_service()
+    running = start(demo.build_demo(service, max_sessions=3), service, host="127.0.0.1", port=0,
+                    api_settings=ApiSettings())
+    try:
+        cfg = config(running.url)
+        index, search = _index_event(cfg), fn_index_of(cfg, "search-button", "click")
+
+        def browser() -> dict:  # a browser opening the page gets an anonymous session of its own
+            r = httpx.get(f"{running.url}/", timeout=10)
+            assert r.status_code == 200 and "hybrid_session" in r.cookies, r.headers
+            return {"Cookie": f"hybrid_session={r.cookies['hybrid_session']}"}
+
+        def indexed(session: str, headers: dict | None = None) -> None:
+            _completed(run_event(running.url, index, _search_data("", kb), headers=headers, session=session))
+
+        def notice(session: str, headers: dict | None = None) -> str:
+            return _completed(run_event(running.url, search, _search_data("巴黎博物馆", kb), headers=headers,
+                                        session=session))[0]
+
+        visitor, attacker = browser(), browser()
+        indexed("visitor", visitor)
+        for i in range(8):  # a browser, and a program without cookies, each mint more sessions than the server keeps
+            indexed(f"minted-{i}", attacker)
+            indexed(f"bare-{i}")
+        assert no_index not in notice("visitor", visitor)  # the visitor's knowledge base is still indexed
+        assert no_index not in notice("bare-7") and no_index not in notice("minted-7", attacker)
+        assert no_index in notice("minted-0", attacker) and no_index in notice("bare-0")  # their own went
+        printed = caplog.text + "".join(capfd.readouterr())
+        assert "Traceback" not in printed, printed[-2000:]
+    finally:
+        running.stop()
+
+
+def test_session_owners_stay_bounded_when_claimed_sessions_never_hold_state():
+    """Claims of session ids whose events were refused (no state made) are forgotten beyond a bound."""
+    from server.session_state import OWNERS_PER_SESSION, FairStateHolder
+
+    holder = FairStateHolder()
+    holder.capacity = 5
+    holder.session_data["kept"] = object()
+    holder.claim("kept", "visitor")
+    for i in range(10_000):
+        holder.claim(f"never-{i}", "attacker")
+    assert len(holder.owners) <= OWNERS_PER_SESSION * 5 and holder.owner("kept") == "visitor"
+
+
 def test_uploaded_files_are_swept_from_the_server(files, monkeypatch, tmp_path):
     """A visitor's uploaded file does not stay on the server's disk: Gradio's sweep (``demo.UPLOAD_KEEP``, here
     shortened to one second) removes it, and stopping the server removes what is left."""

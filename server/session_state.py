@@ -1,0 +1,84 @@
+"""Gradio's per-session state, evicted fairly: a full server drops a session of the client holding the most."""
+
+from __future__ import annotations
+
+import collections
+
+from gradio.state_holder import StateHolder
+
+# Owners remembered beyond the sessions held (claims of sessions whose state Gradio has not made yet, or never
+# will: a refused event); above this many times the capacity, those without state are forgotten.
+OWNERS_PER_SESSION = 4
+
+
+class FairStateHolder(StateHolder):
+    """Gradio's ``StateHolder`` whose eviction is fair between clients: when more than ``capacity`` sessions hold
+    state, the client holding the most sessions loses its least recently used one (Gradio drops the least recently
+    used of all). A client minting session ids (each costs one request) then pushes out its own sessions, not other
+    visitors' knowledge bases; to push out a visitor holding one session it needs as many clients as the server keeps
+    sessions, and new clients are rate-limited (``HYBRID_LOGIN_RATE``).
+
+    Sessions are owned by the client that first named them (``claim``); sessions nobody claimed count as one client.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.owners: dict[str, str] = {}
+
+    def claim(self, session_hash: str, client: str) -> None:
+        """Record ``client`` as the owner of ``session_hash`` unless it already has one.
+
+        Args:
+            session_hash: the session id a request named.
+            client: the client it came from (``server.access.client_bucket``).
+        """
+        with self.lock:
+            self.owners.setdefault(session_hash, client)
+            if len(self.owners) > OWNERS_PER_SESSION * max(self.capacity, 1):
+                self.owners = {s: c for s, c in self.owners.items() if s in self.session_data or s == session_hash}
+
+    def owner(self, session_hash: str) -> str | None:
+        """The client that owns ``session_hash``; None if none claimed it."""
+        return self.owners.get(session_hash)
+
+    def update(self, session_id: str) -> None:
+        with self.lock:
+            if session_id in self.session_data:
+                self.session_data.move_to_end(session_id)
+            while len(self.session_data) > self.capacity:
+                victim = self._victim(keep=session_id)
+                if victim is None:
+                    break
+                self.session_data.pop(victim, None)
+                self.time_last_used.pop(victim, None)
+                self.owners.pop(victim, None)
+
+    def _victim(self, keep: str) -> str | None:
+        """The least recently used session of the client holding the most (ties: the client whose least recently
+        used session is the oldest), never ``keep``, the session being used."""
+        held: dict[str | None, list[str]] = collections.defaultdict(list)
+        age: dict[str | None, int] = {}
+        for rank, session in enumerate(self.session_data):  # least recently used first
+            client = self.owners.get(session)
+            held[client].append(session)
+            age.setdefault(client, rank)
+        candidates = [c for c, sessions in held.items() if any(s != keep for s in sessions)]
+        if not candidates:
+            return None
+        client = max(candidates, key=lambda c: (len(held[c]), -age[c]))
+        return next(s for s in held[client] if s != keep)
+
+
+def install(gradio_app, blocks) -> FairStateHolder:
+    """Give a mounted Gradio app (and its Blocks) a ``FairStateHolder`` before it holds any session.
+
+    Args:
+        gradio_app: Gradio's ``App`` (``gr.mount_gradio_app`` made it).
+        blocks: its Blocks (``state_session_capacity`` is the capacity).
+    Returns:
+        The holder, whose ``claim`` the guard of Gradio's routes calls.
+    """
+    holder = FairStateHolder()
+    holder.set_blocks(blocks)  # also sets blocks.state_holder, and the capacity
+    gradio_app.state_holder = holder
+    return holder
