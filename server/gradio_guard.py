@@ -128,6 +128,8 @@ class GradioGuard:
                          f"streams no media); GET {_PREFIX}/info lists the endpoints")
             elif method == "POST" and (match := _CALL.match(path)):
                 error = self._unknown_name(match["name"], documented=path.startswith(f"{_PREFIX}/call/v2/"))
+                if error is None and (error := self._needs_event_data(match["name"])):
+                    status = 400
                 queues = path.startswith(f"{_PREFIX}/call/")
             elif method == "GET" and (match := _RESULT.match(path)):
                 reader = self._event_session(match["event"])
@@ -146,6 +148,8 @@ class GradioGuard:
                     status = 400
             elif method == "POST" and path == f"{_PREFIX}/queue/join":
                 error = self._unknown_index(data)
+                if error is None and (error := self._bad_event_data(data)):
+                    status = 400
                 queues = True
             elif _FILE.match(path):
                 scope = _one_range_only(scope)
@@ -228,6 +232,31 @@ class GradioGuard:
             return f"the event with fn_index {index} runs in the browser only; there is nothing to run here"
         return None
 
+    def _needs_event_data(self, name: str) -> str | None:
+        # The call routes carry no event data: an event that reads what was clicked made Gradio raise a TypeError.
+        if any(fn.api_name == name and _event_data_types(fn.fn) for fn in self.blocks.fns.values()):
+            return (f"the endpoint {name[:100]} answers a click on the page (it reads what was clicked) and takes no "
+                    f"call without it; GET {_PREFIX}/info lists the endpoints")
+        return None
+
+    def _bad_event_data(self, data: object) -> str | None:
+        # An event reading what was clicked (gr.SelectData) with no event data, or event data missing its fields:
+        # Gradio made the handler's argument from it, a TypeError or a KeyError with a traceback in the log.
+        if not isinstance(data, dict):
+            return None
+        try:
+            fn = self._events(data.get("session_hash")).get(_INDEX.validate_python(data.get("fn_index")))
+        except ValueError:
+            return None
+        for kind in _event_data_types(getattr(fn, "fn", None)):
+            try:
+                kind(None, data.get("event_data"))  # as Gradio makes it (helpers.special_args)
+            except (TypeError, KeyError, AttributeError, IndexError, ValueError):
+                return (f"the event with fn_index {data.get('fn_index')} reads what was clicked, and this request's "
+                        f"event_data does not say it (the page sends it: {kind.__name__} needs "
+                        f"{_EVENT_FIELDS.get(kind.__name__, 'its fields')})")
+        return None
+
     def _events(self, session: object) -> dict:
         events = dict(self.blocks.fns)
         state = self.blocks.state_holder.session_data.get(session) if isinstance(session, str) else None
@@ -248,6 +277,23 @@ class GradioGuard:
         if session in self.blocks._queue.pending_messages_per_session:
             return None
         return "no such event or session: it never started, or its results were read already"
+
+
+_EVENT_FIELDS = {"SelectData": "an object with 'index' and 'value'"}
+
+
+def _event_data_types(fn: object) -> list[type]:
+    """The ``gr.EventData`` kinds a handler's parameters are annotated with (Gradio fills those from the event)."""
+    if fn is None:
+        return []
+    from gradio.events import EventData
+    from gradio.utils import get_type_hints
+
+    try:
+        hints = get_type_hints(fn)
+    except Exception:  # noqa: BLE001 - a handler whose hints do not resolve takes no event data Gradio could fill
+        return []
+    return [h for h in hints.values() if isinstance(h, type) and issubclass(h, EventData)]
 
 
 class _BadNumber(ValueError):

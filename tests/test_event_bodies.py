@@ -175,3 +175,29 @@ def test_a_body_in_utf16_or_utf32_is_refused(running, server_log):  # noqa: F811
                                                             "session_hash": "abcdefghijk"}).encode("utf-8"))
     assert bom.status_code != 400, bom.text[:300]
     assert not [line for line in server_log if "Traceback" in line], "\n".join(server_log)[-3000:]
+
+
+def test_an_event_reading_what_was_clicked_without_its_event_data_is_refused(running, server_log):  # noqa: F811
+    """Attacker review, left until now: the evaluation tab's per-query table answers a click (gr.SelectData); the
+    event joined with ``event_data`` null, or without its fields, made Gradio raise a TypeError with a traceback
+    in the log per request. Now it is 400 with a message, and the page's own shape still runs."""
+    cfg = config(running.url)
+    opened = fn_index_of(cfg, "eval-changes", "select")
+    for event_data in (None, {}, {"index": [0, 0]}, "x", 7):
+        r = httpx.post(running.url + "/gradio_api/queue/join", timeout=30, json={
+            "data": [None, 0, "", "", "en"], "fn_index": opened, "session_hash": uuid.uuid4().hex,
+            "event_data": event_data, "trigger_id": None})
+        assert r.status_code == 400 and "reads what was clicked" in r.json()["message"], (event_data, r.text)
+    messages = run_event(running.url, opened, [None, 0, "", "", "en"])  # no report: the handler changes nothing
+    assert messages and messages[-1].get("msg") == "refused", messages[-1]  # a join without event data is 400
+    r = httpx.post(running.url + "/gradio_api/call/on_open", json={"data": [None, None, "", "", "en"]}, timeout=30)
+    assert r.status_code == 400 and "answers a click on the page" in r.json()["message"], r.text  # no event data
+    r = httpx.post(running.url + "/gradio_api/queue/join", timeout=30, json={
+        "data": [None, None, "", "", "en"], "fn_index": opened, "session_hash": (session := uuid.uuid4().hex),
+        "event_data": {"index": [0, 0], "value": "q"}, "trigger_id": None})
+    assert r.status_code == 200, r.text
+    with httpx.stream("GET", running.url + "/gradio_api/queue/data", params={"session_hash": session},
+                      timeout=30) as stream:
+        done = [line for line in stream.iter_lines() if "process_completed" in line]
+    assert done and '"success":true' in done[-1].replace(" ", ""), done
+    assert not [line for line in server_log if "Traceback" in line], "\n".join(server_log)[-3000:]
