@@ -300,10 +300,8 @@ class HybridEngine:
                     vectors[i] = kept[docs[i].text][1]
                 new_rows = [i for i, k in enumerate(reused) if not (reuse and k is not None)
                             and docs[i].text not in kept]
-                if new_rows:
+                if new_rows:  # no embedding progress when nothing is embedded (a page would show it as embedding)
                     vectors[new_rows] = self._embed([docs[i].text for i in new_rows], progress)
-                elif progress is not None:
-                    progress(len(docs), len(docs))
             replaced = self._dropped(old_key, {d.text for d in docs})
             store.reset(docs, tokens, vectors, key if vectors is not None else None)
             self._replaced, self._replaced_model = replaced, store.vectors_model
@@ -326,6 +324,17 @@ class HybridEngine:
             return {}
         vectors = store.vectors([k for text, k in gone[:len(kept)]])
         return {text: (toks, vec) for (text, (toks, _)), vec in zip(kept.items(), vectors)}
+
+    def to_embed(self, texts: Sequence[str]) -> int:
+        """How many of ``texts`` a ``set_documents`` call would embed now: those neither indexed with the current
+        model nor kept from the last replacement (0 without a model). Reads without the engine's lock (a call
+        embedding holds it), so it may be a moment behind one that is finishing."""
+        if self.embedder is None:
+            return 0
+        key = model_key(self.embedder)
+        indexed = {d.text for d in self.store.iter_documents()} if self.store.vectors_model == key else set()
+        kept = self._replaced if self._replaced_model == key else {}
+        return sum(1 for t in texts if t not in indexed and t not in kept)
 
     def vectors_by_text(self) -> tuple[str | None, dict[str, np.ndarray]]:
         """The model key of the indexed vectors and each indexed text's vector, read under the engine's lock (a

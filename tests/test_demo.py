@@ -314,6 +314,30 @@ def test_search_after_an_edit_is_keyword_only_until_indexed(handlers):
     assert _search(handlers, engine, "东京", kb=edited).notice == ""
 
 
+def test_an_undo_says_the_index_is_updated_and_an_edit_counts_the_entries_it_embeds(handlers, encoder):
+    """An undo puts back entries whose vectors the engine kept: the page said "embedding 6 entries again" for the
+    moment the index took (user review); an edit's line counted every entry, not the ones it embeds."""
+    model = handlers.service.status().model
+    engine, _ = handlers.index(None, KB, False, "en", progress=FakeProgress())
+    edited = KB + "\n东京是日本的首都。\n大阪是日本的城市。"
+    assert handlers.index_line(engine, edited, False, "en") == html.escape(text("kb_reembedding", "en", n=2,
+                                                                                model=model))
+    engine, _ = handlers.index(engine, edited, False, "en", progress=FakeProgress())
+    embedded = encoder.documents_embedded
+    undone = _search(handlers, engine, "巴黎", kb=KB)  # the text box holds the old text again; not yet indexed
+    assert text("notice_reindexing", "en") in html.unescape(undone.notice)
+    assert text("semantic_reindexing", "en", n=6) in html.unescape(_col(undone, "hybrid"))
+    assert handlers.index_line(engine, KB, False, "en") == html.escape(text("kb_reindexing", "en"))
+    c = CONTROLS
+    answers = list(handlers.index_and_search(FakeProgress(), engine, "巴黎", KB, False, c["alpha"], c["fusion"],
+                                             c["normalizer"], c["k"], c["k1"], c["b"], c["threshold"], c["window"],
+                                             "en"))
+    assert len(answers) == 1 and answers[0][0].has_vectors  # no "updating" answer first: nothing to wait for
+    assert encoder.documents_embedded == embedded  # nothing was embedded
+    assert handlers.index_line(answers[0][0], KB, False, "en") == html.escape(text("kb_indexed", "en", n=6,
+                                                                                   model=model))
+
+
 def test_keyword_search_works_while_the_model_loads(encoder):
     gate = threading.Event()
     service = _service(encoder, gate)

@@ -558,10 +558,15 @@ def test_undo_after_an_upload_brings_the_knowledge_base_back_without_embedding_i
     expect(kb).to_have_value("上传的第一条。\n上传的第二条。")
     expect(p.locator("#index-info")).to_contain_text("向量索引就绪：2 条", timeout=20_000)
     idle(p)
+    p.evaluate("""() => { window.indexLines = [];
+      new MutationObserver(() => window.indexLines.push(document.querySelector('#index-info').innerText))
+        .observe(document.querySelector('#index-info'), {subtree: true, childList: true, characterData: true}); }""")
     p.click("#undo")
     expect(kb).to_have_value(typed)
     # embedding them again would take 12 s, with a progress count on this line
     expect(p.locator("#index-info")).to_contain_text("向量索引就绪：60 条", timeout=5_000)
+    shown = p.evaluate("window.indexLines")
+    assert not [line for line in shown if "正在向量化" in line], shown  # no "embedding" flash (nor its progress bar)
     search(p, "第 7 条笔记")
     expect(hits(p, "semantic")).to_have_count(5)
     p.context.close()

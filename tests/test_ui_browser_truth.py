@@ -288,7 +288,7 @@ def test_status_lines_never_contradict_each_other_while_an_edit_is_embedded(chro
     waiting = [shot for s, shot in zip(states, log) if s["hybrid"] == "embedding"]
     assert waiting, "the hybrid column never said it waits for the embedding"
     assert all(zh["semantic_embedding"].format(n=33) in shot["hybrid"] for shot in waiting), waiting[:2]
-    assert any("正在重新向量化 33 条" in shot["index"] for shot in waiting), waiting[:2]
+    assert any("正在向量化新增或改动的 15 条" in shot["index"] for shot in waiting), waiting[:2]  # the 15 new lines
     assert states[-1] == {"index": "ready", "notice": "ready", "hybrid": "ready", "pill": "ready"}, log[-1]
     assert server.problems() == []
 

@@ -305,26 +305,34 @@ class DemoHandlers:
     def page_state(self, engine: HybridEngine | None, entries: list[str]) -> str:
         """The one state the index line, the search notice and the waiting semantic columns are all derived
         from: ``loading`` or ``failed`` (the model), ``embedding`` (the model is ready, the knowledge base not yet
-        embedded with it), ``reembedding`` (an edited knowledge base not yet embedded) or ``ready``."""
+        embedded with it), ``reembedding`` (an edited knowledge base not yet embedded), ``reindexing`` (an edited
+        knowledge base whose every entry has a vector already, as after an undo: only its index is rebuilt) or
+        ``ready``."""
         state = self.service.status().state
         if state in (LOADING, FAILED, OFF):
             return LOADING if state == LOADING else FAILED
-        if engine is not None and engine.has_vectors:
-            return READY if _texts(engine) == entries else "reembedding"
-        return "reembedding" if engine is not None and _texts(engine) != entries else "embedding"
+        if engine is not None and _texts(engine) != entries:
+            return "reembedding" if self._to_embed(engine, entries) else "reindexing"
+        return READY if engine is not None and engine.has_vectors else "embedding"
+
+    def _to_embed(self, engine: HybridEngine, entries: list[str]) -> int:
+        """Entries ``index`` would embed: those the engine has no vector for, all when another model serves."""
+        return engine.to_embed(entries) if engine.embedder is self.service.embedder else len(entries)
 
     # page state: (index line, search notice, waiting semantic columns)
     _STATE_TEXTS = {LOADING: ("kb_keyword_only", "notice_loading", "semantic_waiting"),
                     FAILED: ("kb_failed", "notice_failed", "semantic_failed"),
                     "embedding": ("kb_embedding", "notice_embedding", "semantic_embedding"),
                     "reembedding": ("kb_reembedding", "notice_indexing", "semantic_embedding"),
+                    "reindexing": ("kb_reindexing", "notice_reindexing", "semantic_reindexing"),
                     READY: ("kb_indexed", "", "")}
 
     def _state_text(self, part: int, engine: HybridEngine | None, entries: list[str], lang: str) -> str:
         status = self.service.status()
         key = self._STATE_TEXTS[self.page_state(engine, entries)][part]
         model = engine.embedder.name if key == "kb_indexed" else status.model or status.requested
-        return text(key, lang, n=len(entries), model=model, error=status.error or "") if key else ""
+        n = self._to_embed(engine, entries) if key == "kb_reembedding" else len(entries)  # what will be embedded
+        return text(key, lang, n=n, model=model, error=status.error or "") if key else ""
 
     def index_line(self, engine: HybridEngine | None, kb_text: str | None, split: bool, lang: str) -> str:
         """The line saying what the session's engine holds or is about to do (``page_state``), as HTML; "" when

@@ -205,6 +205,7 @@ TEXTS: dict[str, dict[str, str]] = {
         "notice_loading": "向量引擎仍在加载，下面只有关键词结果；加载完成后会自动补上语义与混合结果。",
         "notice_failed": "向量引擎不可用，下面只有关键词结果。",
         "notice_indexing": "知识库刚刚改动，正在重新向量化：下面暂时只有关键词结果，完成后自动更新。",
+        "notice_reindexing": "知识库刚刚改动，正在更新索引（无需向量化）：下面暂时只有关键词结果，马上自动更新。",
         "notice_error": "搜索出错：{error}",
         "notice_wait_for_index": "这份知识库（{chars} 个字符）还没有建好索引：正在建立时请等它建好再搜索；若没有在建立（页面开了很久），刷新页面即可重建。还没建索引的文本只在 {limit} 个字符以内时临时做关键词搜索。",
         "notice_no_index": "本页还没有向量索引：正在建立，或服务器已按规定丢弃了它（建立 {hours} 小时后，或访问者太多时）。"
@@ -324,9 +325,11 @@ TEXTS: dict[str, dict[str, str]] = {
         "export_file": "设置文件（JSON：用 --config 载入；内含 Milvus / Elasticsearch / OpenSearch 的对应配置）",
         "export_best_button": "导出最好的设置",
         "kb_embedding": "正在向量化 {n} 条（{model}）：完成前只有关键词结果",
-        "kb_reembedding": "知识库已改动，正在重新向量化 {n} 条（{model}）：完成前只有关键词结果",
+        "kb_reembedding": "知识库已改动，正在向量化新增或改动的 {n} 条（{model}）：完成前只有关键词结果",
+        "kb_reindexing": "知识库已改动，正在更新索引（每条都已有向量，无需向量化）",
         "kb_failed": "关键词索引就绪（{n} 条）；向量引擎不可用（{error}），只有关键词搜索",
         "semantic_embedding": "正在向量化知识库的 {n} 条：完成后这里自动显示结果。",
+        "semantic_reindexing": "正在更新知识库的索引（{n} 条，无需向量化）：马上显示结果。",
         "semantic_failed": "向量引擎不可用（{error}）：只有关键词结果。",
         "notice_embedding": "向量引擎已就绪，正在向量化知识库：下面暂时只有关键词结果，完成后自动更新。",
     },
@@ -551,6 +554,8 @@ TEXTS: dict[str, dict[str, str]] = {
         "notice_loading": "The vector engine is still loading: keyword results only for now; semantic and "
                           "hybrid results follow automatically.",
         "notice_failed": "The vector engine is unavailable: keyword results only.",
+        "notice_reindexing": "The knowledge base just changed and its index is being updated (nothing to embed): "
+                             "keyword results only for a moment.",
         "notice_indexing": "The knowledge base just changed and is being embedded: keyword results only for now, "
                            "updated automatically when done.",
         "notice_error": "Search failed: {error}",
@@ -688,11 +693,15 @@ TEXTS: dict[str, dict[str, str]] = {
                        "equivalents)",
         "export_best_button": "Export the best setting",
         "kb_embedding": "Embedding {n} entries ({model}): keyword results only until it finishes",
-        "kb_reembedding": "The knowledge base changed: embedding {n} entries again ({model}); keyword results "
-                          "only until it finishes",
+        "kb_reindexing": "The knowledge base changed: updating the index (every entry has its vector already; "
+                         "nothing to embed)",
+        "kb_reembedding": "The knowledge base changed: embedding {n} new or changed entries ({model}); keyword "
+                          "results only until it finishes",
         "kb_failed": "Keyword index ready ({n} entries); the vector engine is unavailable ({error}): keyword "
                      "search only",
         "semantic_embedding": "Embedding the knowledge base's {n} entries: results appear here when it finishes.",
+        "semantic_reindexing": "Updating the index of the knowledge base's {n} entries (nothing to embed): results "
+                               "appear here in a moment.",
         "semantic_failed": "The vector engine is unavailable ({error}): keyword results only.",
         "notice_embedding": "The vector engine is ready and is embedding the knowledge base: keyword results only "
                             "for now, updated automatically when done.",
