@@ -114,7 +114,8 @@ def build_demo(service: ModelService, kb_text: str | None = None, *, sample: str
                                             kb_undo=[kb.message, kb.notice, kb.undo_text, kb.undo],
                                             engine=engine, k=controls.k, upload_root=h.upload_root)
         page = wiring.Page(tr, language, status_line, timer, gr.State(status.state), engine, kb, query,
-                           controls, results, evaluation, rerank, judgements if store_kb is None else None)
+                           controls, results, evaluation, rerank, judgements if store_kb is None else None,
+                           tokenizer_panel)
         wiring.wire(demo, page, h)
         wire_export(export, service, engine, controls, top_n, upload_root=h.upload_root)
         if tokenizer_panel is not None:

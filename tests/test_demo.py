@@ -13,9 +13,11 @@ import gradio as gr
 import pytest
 
 import demo
+from hybrid.engine import HybridEngine
 from hybrid.semantic import LoadedEmbedder
 from hybrid.service import ModelService
 from tests.fakes import OneHotEncoder
+from webui import format as fmt
 from webui import handlers as handlers_module
 from webui import wiring
 from webui.calibration import UNCALIBRATED
@@ -495,6 +497,42 @@ def test_share_link_carries_query_sample_and_settings(handlers):
     assert restored["kb"] == sample_text("tech_faq") and restored["sample"] == "tech_faq"
     assert restored["examples"]["samples"][0] == [example_queries("tech_faq")[0]] and restored["split"] is True
     assert isinstance(restored["fusion"], type(gr.skip())) and isinstance(restored["k"], type(gr.skip()))
+    assert all(isinstance(restored[n], type(gr.skip())) for n in ("engine", "tok_mode", "tok_fold"))
+
+
+def test_share_link_carries_the_tokeniser_and_says_a_dictionary_stays_behind(handlers):
+    """The tokeniser panel's mode and folding travel in the link (a user dictionary cannot: both sides are told);
+    opening it gives the session a first, empty engine with that tokeniser, which the page's first index fills."""
+    button, note = handlers.share_link("http://host/", "電腦", "everyday", sample_text("everyday"), False, 0.7,
+                                       "adaptive", "minmax", 5, 1.2, 0.75, 0.5, 100, "en", "precise", False,
+                                       "/uploads/user-dicts/abc/words.txt")
+    assert "tok=precise" in button.value and "fold=0" in button.value and "dict=1" in button.value
+    assert "words.txt" not in button.value and note == fmt.notice_html(text("share_own_dict", "en"))
+    plain, note = handlers.share_link("http://host/", "q", "everyday", sample_text("everyday"), False, 0.7,
+                                      "adaptive", "minmax", 5, 1.2, 0.75, 0.5, 100, "en", "search", True, None)
+    assert "tok=search" in plain.value and "fold=1" in plain.value and "dict" not in plain.value and note == ""
+
+    class Request:
+        query_params = {"q": "電腦", "sample": "everyday", "tok": "precise", "fold": "0", "dict": "1", "lang": "en"}
+
+    restored = dict(zip(handlers_module.RESTORED, handlers.restore(None, Request())))
+    engine = restored["engine"]
+    assert isinstance(engine, HybridEngine) and len(engine) == 0
+    assert (engine.tokenizer.mode, engine.tokenizer.fold) == ("precise", False)
+    assert (restored["tok_mode"], restored["tok_fold"]) == ("precise", False)
+    assert text("share_opened_own_dict", "en") in html.unescape(restored["share_note"])
+    # the empty engine is the page's first: the index line says "embedding", not "the knowledge base changed"
+    assert handlers.page_state(engine, handlers.entries(sample_text("everyday"), False)) == "embedding"
+    indexed, _ = handlers.index(engine, sample_text("everyday"), False, "en", progress=FakeProgress())
+    assert indexed.tokenizer.signature == engine.tokenizer.signature and len(indexed) > 0
+    assert indexed.tokenizer.tokenize("電腦") == ["電腦"]  # not folded
+
+    Request.query_params = {"q": "x", "tok": "search", "fold": "1"}  # the server's own: no engine made
+    restored = dict(zip(handlers_module.RESTORED, handlers.restore(None, Request())))
+    assert isinstance(restored["engine"], type(gr.skip())) and restored["tok_mode"] == "search"
+    Request.query_params = {"q": "x", "tok": "nope", "fold": "maybe"}  # nonsense is ignored
+    restored = dict(zip(handlers_module.RESTORED, handlers.restore(None, Request())))
+    assert all(isinstance(restored[n], type(gr.skip())) for n in ("engine", "tok_mode", "tok_fold"))
 
 
 def test_parse_auth():

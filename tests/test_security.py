@@ -1289,7 +1289,8 @@ def test_a_forged_share_event_without_the_pages_address_gets_a_link_and_logs_no_
     running = start(demo.build_demo(service), service, host="127.0.0.1", port=0, api_settings=ApiSettings())
     try:
         share_event = fn_index_of(config(running.url), "share-button", "click")
-        data = [None, "巴黎", "everyday", None, False, 0.7, "adaptive", "minmax", 5, 1.2, 0.75, 0.65, 100, "en"]
+        data = [None, "巴黎", "everyday", None, False, 0.7, "adaptive", "minmax", 5, 1.2, 0.75, 0.65, 100, "en",
+                "search", True, None]
         out = _completed(run_event(running.url, share_event, data))
         assert out[0]["value"].startswith("/?q=") and "kb=own" in out[0]["value"], out
         printed = caplog.text + "".join(capfd.readouterr())

@@ -4,6 +4,7 @@ folding, the jieba mode, a user dictionary upload, and the query's and each keyw
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 
@@ -133,3 +134,41 @@ def test_a_dictionary_past_the_servers_limit_is_refused_in_the_panel_and_search_
         server.stop()
     log = (tmp_path / "server.log").read_text(encoding="utf-8")
     assert "Traceback" not in log and "user dictionary refused" in log, log[-3000:]
+
+
+def test_a_share_link_carries_the_tokeniser_to_its_recipient(page, tmp_path):
+    """Clicks: the folding switch off, the precise mode, a Traditional query, the share button; then a colleague
+    opens the link. The tokeniser used to stay behind (the recipient searched with the server's: folded, so other
+    keyword hits); now the panel and the engine both take the link's, and the exported setting says so."""
+    from playwright.sync_api import expect
+
+    from tests.browser import exported_setting
+
+    p = page
+    expect(p.locator("#index-info")).to_contain_text("向量索引就绪")
+    open_accordion(p, "tokenizer-panel", "#tok-fold input")
+    p.locator("#tok-fold input").uncheck()
+    expect(p.locator("#tok-status")).to_contain_text("繁简折叠关")
+    idle(p)
+    p.get_by_label("precise").check()
+    expect(p.locator("#tok-status")).to_contain_text("precise")
+    idle(p)
+    search(p, "電腦開機")
+    expect(p.locator("#col-keyword .query-tokens")).to_have_text("查询词元：電腦 · 開機")
+    p.click("#share-button")
+    link_box = p.locator("#share-link textarea, #share-link input").first
+    expect(link_box).to_have_value(re.compile(r"tok=precise&fold=0"))
+    link = link_box.input_value()
+    assert "dict=" not in link
+
+    colleague = open_page(p.context.browser, link, ready=False)
+    expect(colleague.locator("#query textarea")).to_have_value("電腦開機")
+    expect(colleague.locator("#index-info")).to_contain_text("向量索引就绪", timeout=30_000)
+    idle(colleague)
+    expect(colleague.locator("#col-keyword .query-tokens")).to_have_text("查询词元：電腦 · 開機")  # not folded
+    open_accordion(colleague, "tokenizer-panel", "#tok-fold input")
+    expect(colleague.locator("#tok-fold input")).not_to_be_checked()
+    expect(colleague.get_by_label("precise")).to_be_checked()
+    tokenizer = exported_setting(colleague, "export", tmp_path / "setting.json")["tokenizer"]
+    assert (tokenizer["mode"], tokenizer["fold"]) == ("precise", False), tokenizer
+    colleague.context.close()

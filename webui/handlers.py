@@ -19,6 +19,7 @@ from hybrid.kb import KnowledgeBaseError, entries_from_file, most_entries, parse
 from hybrid.redact import hide_paths
 from hybrid.semantic import Embedder
 from hybrid.service import FAILED, LOADING, OFF, READY, ModelService
+from hybrid.tokenize import Tokenizer
 from server.settings import DEFAULT_API_SETTINGS, MAX_UPLOAD_BYTES
 from server.uploads import is_received_upload, save_download
 
@@ -311,9 +312,9 @@ class DemoHandlers:
         state = self.service.status().state
         if state in (LOADING, FAILED, OFF):
             return LOADING if state == LOADING else FAILED
-        if engine is not None and _texts(engine) != entries:
+        if engine is not None and len(engine) and _texts(engine) != entries:  # an empty one: a link's tokeniser
             return "reembedding" if self._to_embed(engine, entries) else "reindexing"
-        return READY if engine is not None and engine.has_vectors else "embedding"
+        return READY if engine is not None and engine.has_vectors and _texts(engine) == entries else "embedding"
 
     def _to_embed(self, engine: HybridEngine, entries: list[str]) -> int:
         """Entries ``index`` would embed: those the engine has no vector for, all when another model serves."""
@@ -735,15 +736,19 @@ class DemoHandlers:
 
     def share_link(self, page_url: str, query: str | None, sample: str | None, kb_text: str | None, split: bool,
                    alpha: float, fusion: str, normalizer: str, k: float, k1: float, b: float, threshold: float,
-                   window: float, lang: str) -> tuple[Any, str]:
-        """A link that reproduces the query, the sample and the controls' settings (not the tokeniser panel's).
+                   window: float, lang: str, mode: str | None = None, fold: bool | None = None,
+                   user_dict: str | None = None) -> tuple[Any, str]:
+        """A link that reproduces the query, the sample, the controls' settings and the tokeniser panel's mode and
+        folding.
 
         Args:
             page_url: the page's address as the browser sees it (behind proxies and share links too).
             query ... lang: the page's values.
+            mode, fold, user_dict: the tokeniser panel's (None on a page without it); a dictionary of the
+                visitor's own is not carried, only said.
         Returns:
-            (the link box, shown, holding the link; a note when the knowledge base is the user's own, which
-            the link cannot carry).
+            (the link box, shown, holding the link; a note when the knowledge base or the dictionary is the
+            user's own, which the link cannot carry).
         """
         if not isinstance(page_url, str):  # the page's script always sends one; a forged event may not
             page_url = ""
@@ -752,7 +757,11 @@ class DemoHandlers:
                   "sample": None if own_kb else sample, "kb": share.OWN_KB if own_kb else None, "split": bool(split), "alpha": float(alpha),
                   "fusion": fusion, "normalizer": normalizer, "k": int(k), "k1": float(k1), "b": float(b),
                   "threshold": float(threshold), "window": int(window), "lang": lang}
-        note = fmt.notice_html(text("share_custom_kb", lang)) if own_kb else ""
+        if self.store_kb is None and mode is not None:  # a store is searched as its collection was tokenised
+            values.update({"tok": mode, "fold": bool(fold), "dict": True if user_dict else None})
+        notes = [text(key, lang) for key, own in (("share_custom_kb", own_kb), ("share_own_dict", values.get("dict")))
+                 if own]
+        note = fmt.notice_html(" ".join(notes)) if notes else ""
         return gr.Textbox(value=share.link(page_url, values), visible=True, label=text("share_label", lang)), note
 
     @staticmethod
@@ -787,18 +796,30 @@ class DemoHandlers:
         sample = values.get("sample") if self.store_kb is None else None  # a served store has no samples
         kb = sample_text(sample) if sample else skip
         examples = examples_update(sample, values.get("lang", DEFAULT_LANGUAGE)) if sample else skip
-        note = skip
+        lang = values.get("lang", DEFAULT_LANGUAGE)
+        notes = []
         if values.get("kb") == share.OWN_KB and self.store_kb is None:
             shown = sample or shown_sample
-            note = fmt.notice_html(text("share_opened_own_kb", values.get("lang", DEFAULT_LANGUAGE),
-                                        sample=text(f"sample_{shown}", values.get("lang", DEFAULT_LANGUAGE))
-                                        if shown else "—"))
+            notes.append(text("share_opened_own_kb", lang, sample=text(f"sample_{shown}", lang) if shown else "—"))
+        engine = mode = fold = skip
+        if self.store_kb is None and ("tok" in values or "fold" in values):
+            server = self.service.tokenizer
+            mode, fold = values.get("tok", server.mode), values.get("fold", server.fold)
+            if (mode, fold) != (server.mode, server.fold):
+                # The session's first engine, empty, with the link's tokeniser: the page's first index (chained
+                # after this) fills it, so no engine of the server's tokeniser can land after the panel's.
+                engine = self.service.new_engine([], tokenizer=Tokenizer(mode=mode, user_dict=server.user_dict,
+                                                                         fold=fold), public_texts=self.public_texts)
+        if values.get("dict") and self.store_kb is None:
+            notes.append(text("share_opened_own_dict", lang))
+        note = fmt.notice_html(" ".join(notes)) if notes else skip
         return (values.get("q", skip), sample or skip, kb, examples, values.get("split", skip),
                 values.get("alpha", skip), values.get("fusion", skip), values.get("normalizer", skip),
                 values.get("k", skip), values.get("k1", skip), values.get("b", skip), values.get("threshold", skip),
-                values.get("window", skip), values.get("lang", skip), note)
+                values.get("window", skip), values.get("lang", skip), note, engine, mode, fold)
 
 
-# The components ``DemoHandlers.restore`` fills, in order (names of ``webui.layout.SearchTab`` fields).
+# The components ``DemoHandlers.restore`` fills, in order (names of ``webui.layout.SearchTab`` fields, the
+# session's engine, and the tokeniser panel's mode and folding).
 RESTORED = ("query", "sample", "kb", "examples", "split", "alpha", "fusion", "normalizer", "k", "k1", "b",
-            "threshold", "window", "language", "share_note")
+            "threshold", "window", "language", "share_note", "engine", "tok_mode", "tok_fold")

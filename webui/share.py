@@ -7,6 +7,7 @@ from typing import Any, Callable, Mapping
 from urllib.parse import parse_qs, urlencode, urlsplit, urlunsplit
 
 from hybrid.fusion import FUSERS, NORMALIZERS
+from hybrid.tokenize import TOKENIZER_MODES
 
 from .i18n import TEXTS
 from .samples import sample_names
@@ -57,6 +58,11 @@ PARAMS: tuple[Param, ...] = (
     Param("b", float, _between(0.0, 1.0)),
     Param("threshold", float, _between(0.0, 1.0)),
     Param("window", int, _between(1, 500)),
+    # the tokeniser panel: jieba's mode and folding; "dict": the sharer used a dictionary of their own, which no
+    # link carries (the recipient is told)
+    Param("tok", str, lambda v: v in TOKENIZER_MODES),
+    Param("fold", _flag, lambda v: True),
+    Param("dict", _flag, lambda v: v is True),
     Param("lang", str, lambda v: v in TEXTS),
 )
 _BY_NAME = {p.name: p for p in PARAMS}

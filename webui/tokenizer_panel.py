@@ -129,10 +129,13 @@ def apply_tokenizer(h: DemoHandlers, engine: HybridEngine | None, kb_text: str |
 
 
 def wire_tokenizer_panel(panel: TokenizerPanel, page: Any, h: DemoHandlers) -> None:
-    """Any change of the panel rebuilds the session's engine, then re-runs the current query."""
+    """A visitor's change of the panel rebuilds the session's engine, then re-runs the current query. The mode and
+    folding a shared link sets (``DemoHandlers.restore``) rebuild nothing here: the link's engine already has them,
+    and the browser sent such a change with the other control's value not yet updated (a folded engine under an
+    unfolded switch)."""
     from .wiring import EMBEDDING, SEARCHING
 
     inputs = [page.engine, page.kb.kb, page.kb.split, panel.mode, panel.fold, panel.user_dict, page.language]
-    gr.on([panel.mode.change, panel.fold.change, panel.user_dict.change],
+    gr.on([panel.mode.input, panel.fold.input, panel.user_dict.change],
           lambda *args: apply_tokenizer(h, *args), inputs, [page.engine, panel.status], **EMBEDDING).then(
         h.search_if_query, page.search_inputs(), page.results.outputs(), show_progress="hidden", **SEARCHING)

@@ -54,10 +54,18 @@ class Page:
     evaluation: EvalTab | None
     rerank: RerankBar | None = None
     judgements: gr.State | None = None  # this visitor's relevance judgements (``hybrid.judgements``)
+    tokenizer: Any = None  # the tokeniser panel (``webui.tokenizer_panel.TokenizerPanel``); None over a store
 
     def __post_init__(self) -> None:
         # stands for the reranker's top-n on a page without one, so the judgements keep their place
         self._no_top_n = gr.State(None)
+        # stand for the tokeniser panel's mode, folding and dictionary on a page without it
+        self._no_tokenizer = [gr.State(None) for _ in range(3)]
+
+    def tokenizer_inputs(self) -> list[Any]:
+        """The tokeniser panel's mode, folding and user dictionary (empty states on a page without it)."""
+        t = self.tokenizer
+        return [t.mode, t.fold, t.user_dict] if t is not None else self._no_tokenizer
 
     def search_inputs(self) -> list[Any]:
         """The inputs of ``DemoHandlers.search``."""
@@ -71,7 +79,8 @@ class Page:
         """The components ``DemoHandlers.restore`` fills, in its order."""
         parts = {"query": self.query.query, "sample": self.kb.sample, "kb": self.kb.kb,
                  "examples": self.query.examples, "split": self.kb.split, "language": self.language,
-                 "share_note": self.query.link_note,
+                 "share_note": self.query.link_note, "engine": self.engine,
+                 "tok_mode": self.tokenizer_inputs()[0], "tok_fold": self.tokenizer_inputs()[1],
                  **{name: getattr(self.controls, name) for name in ("alpha", "fusion", "normalizer", "k", "k1",
                                                                      "b", "threshold", "window")}}
         return [parts[name] for name in RESTORED]
@@ -83,20 +92,25 @@ def wire_load_and_index(blocks: gr.Blocks, page: Page, h: DemoHandlers) -> None:
     count, and the session's engine is brought up to date (embedding with a progress bar) before the current
     query is re-run against it."""
     kb, status_outputs = page.kb, [page.status, page.model_state, page.timer, page.controls.threshold]
-    blocks.load(h.status_on_load, [page.model_state, page.language], status_outputs, **CHEAP).then(
-        h.restore, page.kb.sample, page.restored(), **CHEAP).then(
-        h.search_if_query, page.search_inputs(), page.results.outputs(), show_progress="hidden", **SEARCHING)
+    restored = blocks.load(h.status_on_load, [page.model_state, page.language], status_outputs, **CHEAP).then(
+        h.restore, page.kb.sample, page.restored(), **CHEAP)
+    restored.then(h.search_if_query, page.search_inputs(), page.results.outputs(), show_progress="hidden",
+                  **SEARCHING)
     page.timer.tick(h.status_on_load, [page.model_state, page.language], status_outputs, **CHEAP)
     # the example chips and the sample picker follow the text: a pasted knowledge base of your own names no sample
     gr.on([kb.kb.change, kb.split.change], h.count_on_edit, [kb.kb, kb.split, page.language],
           [kb.kb_info, kb.panel, page.query.examples, kb.sample], **TEXT)
     # The index event's first answer sets the index line, the notice and the columns to "embedding" together; the
     # search after it sets them to "ready" together (it reads the query as it is then, typed while embedding).
-    gr.on([blocks.load, kb.kb.change, kb.split.change, page.model_state.change], h.index_and_search,
-          page.search_inputs(), [page.engine, kb.index_info, *page.results.outputs()],
-          show_progress_on=kb.index_info, **EMBEDDING).then(
-        h.search_after_index, page.search_inputs(), [kb.index_info, *page.results.outputs()],
-        show_progress="hidden", **SEARCHING)
+    # On load it runs after a shared link's state is restored: it then builds the engine the link's tokeniser
+    # asks for (``DemoHandlers.restore``), never one of the server's tokeniser landing after it.
+    index_args = (h.index_and_search, page.search_inputs(), [page.engine, kb.index_info, *page.results.outputs()])
+    index_kwargs = {"show_progress_on": kb.index_info, **EMBEDDING}
+    after_args = (h.search_after_index, page.search_inputs(), [kb.index_info, *page.results.outputs()])
+    after_kwargs = {"show_progress": "hidden", **SEARCHING}
+    gr.on([kb.kb.change, kb.split.change, page.model_state.change], *index_args, **index_kwargs).then(
+        *after_args, **after_kwargs)
+    restored.then(*index_args, **index_kwargs).then(*after_args, **after_kwargs)
 
 
 def wire_knowledge_base(page: Page, h: DemoHandlers) -> None:
@@ -131,7 +145,7 @@ def wire_share(page: Page, h: DemoHandlers) -> None:
     """The share button: a link with the query and settings, shown, put in the address bar and copied."""
     q, c, kb = page.query, page.controls, page.kb
     inputs = [q.page_url, q.query, kb.sample, kb.kb, kb.split, c.alpha, c.fusion, c.normalizer, c.k, c.k1, c.b,
-              c.threshold, c.window, page.language]
+              c.threshold, c.window, page.language, *page.tokenizer_inputs()]
     q.share.click(h.share_link, inputs, [q.link, q.link_note], js=PAGE_URL_JS, **TEXT).then(
         None, q.link, None, js=SHOW_LINK_JS, **PRIVATE)
 
