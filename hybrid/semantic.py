@@ -29,28 +29,34 @@ LONG_TEXT_LOG_EVERY_S = 60.0
 
 
 class _LongTexts:
-    """Counts of texts over an embedder's token limit, logged at most once every ``LONG_TEXT_LOG_EVERY_S``."""
+    """Counts of texts over an embedder's token limit, logged at most once every ``LONG_TEXT_LOG_EVERY_S``: the
+    first call holding one is logged at once; after that, every call's texts are counted until a call holding one
+    comes when the interval is over, which logs the counts since the last warning. (Counts after the last such
+    call are not logged: a warning names the problem, not an exact tally.)"""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._last = -float("inf")
-        self._over = self._total = 0
+        self._last: float | None = None  # when the last warning was logged
+        self._over = self._total = self._calls = 0  # since then
 
     def note(self, over: int, total: int, message: Callable[[int, int], str]) -> None:
-        """Add ``over`` of ``total`` texts (a call with none over is not counted); log ``message(over, total)`` of
-        the counts held if the last log is old."""
-        if not over:
-            return
+        """Count one call's ``over`` of ``total`` texts; log ``message(over, total)`` when it is time."""
         with self._lock:
-            self._over, self._total = self._over + over, self._total + total
             now = time.monotonic()
-            if now - self._last < LONG_TEXT_LOG_EVERY_S:
+            if self._last is not None:
+                self._over, self._total, self._calls = self._over + over, self._total + total, self._calls + 1
+            elif not over:
                 return
-            over, total, folded = self._over, self._total, self._last > -float("inf")
-            self._over = self._total = 0
+            else:
+                self._over, self._total, self._calls = over, total, 1
+            if not over or (self._last is not None and now - self._last < LONG_TEXT_LOG_EVERY_S):
+                return
+            over, total, folded = self._over, self._total, self._calls > 1
+            self._over = self._total = self._calls = 0
             self._last = now
         logger.warning(message(over, total) + (f" (texts embedded since the last such warning, which is logged at "
                                                f"most every {LONG_TEXT_LOG_EVERY_S:g} s)" if folded else ""))
+
 
 Progress = Callable[[int, int], None]
 

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import collections
+import time
 
 from gradio.state_holder import StateHolder
 
 # Owners remembered beyond the sessions held (claims of sessions whose state Gradio has not made yet, or never
-# will: a refused event); above this many times the capacity, those without state are forgotten.
+# will: a refused event); above this many times the capacity, those without state are forgotten, unless claimed
+# in the last CLAIM_GRACE_S (an event still waiting in the queue keeps its owner).
 OWNERS_PER_SESSION = 4
+CLAIM_GRACE_S = 120.0
 
 
 class FairStateHolder(StateHolder):
@@ -24,6 +27,8 @@ class FairStateHolder(StateHolder):
     def __init__(self) -> None:
         super().__init__()
         self.owners: dict[str, str] = {}
+        self._claimed: dict[str, float] = {}  # when each owner was recorded
+        self._prune_at = 0
 
     def claim(self, session_hash: str, client: str) -> None:
         """Record ``client`` as the owner of ``session_hash`` unless it already has one.
@@ -32,10 +37,17 @@ class FairStateHolder(StateHolder):
             session_hash: the session id a request named.
             client: the client it came from (``server.access.client_bucket``).
         """
+        now = time.monotonic()
         with self.lock:
-            self.owners.setdefault(session_hash, client)
-            if len(self.owners) > OWNERS_PER_SESSION * max(self.capacity, 1):
-                self.owners = {s: c for s, c in self.owners.items() if s in self.session_data or s == session_hash}
+            if session_hash not in self.owners:
+                self.owners[session_hash], self._claimed[session_hash] = client, now
+            floor = OWNERS_PER_SESSION * max(self.capacity, 1)
+            if len(self.owners) > max(floor, self._prune_at):
+                kept = {s for s in self.owners
+                        if s in self.session_data or now - self._claimed.get(s, now) < CLAIM_GRACE_S}
+                self.owners = {s: c for s, c in self.owners.items() if s in kept}
+                self._claimed = {s: t for s, t in self._claimed.items() if s in kept}
+                self._prune_at = 2 * len(self.owners)  # young claims kept: the next pass waits for twice as many
 
     def owner(self, session_hash: str) -> str | None:
         """The client that owns ``session_hash``; None if none claimed it."""
@@ -52,6 +64,7 @@ class FairStateHolder(StateHolder):
                 self.session_data.pop(victim, None)
                 self.time_last_used.pop(victim, None)
                 self.owners.pop(victim, None)
+                self._claimed.pop(victim, None)
 
     def _victim(self, keep: str) -> str | None:
         """The least recently used session of the client holding the most (ties: the client whose least recently

@@ -500,17 +500,24 @@ def test_share_link_carries_query_sample_and_settings(handlers):
     assert all(isinstance(restored[n], type(gr.skip())) for n in ("engine", "tok_mode", "tok_fold"))
 
 
-def test_share_link_carries_the_tokeniser_and_says_a_dictionary_stays_behind(handlers):
+def test_share_link_carries_the_tokeniser_and_says_a_dictionary_stays_behind(handlers, tmp_path):
     """The tokeniser panel's mode and folding travel in the link (a user dictionary cannot: both sides are told);
     opening it gives the session a first, empty engine with that tokeniser, which the page's first index fills."""
+    from hybrid.tokenize import Tokenizer
+
+    (tmp_path / "words.txt").write_text("電腦開機\n", encoding="utf-8")
+    own = handlers.service.new_engine(["电脑"], tokenizer=Tokenizer("precise", user_dict=tmp_path / "words.txt",
+                                                                    fold=False))
     button, note = handlers.share_link("http://host/", "電腦", "everyday", sample_text("everyday"), False, 0.7,
-                                       "adaptive", "minmax", 5, 1.2, 0.75, 0.5, 100, "en", "precise", False,
-                                       "/uploads/user-dicts/abc/words.txt")
+                                       "adaptive", "minmax", 5, 1.2, 0.75, 0.5, 100, "en", "precise", False, own)
     assert "tok=precise" in button.value and "fold=0" in button.value and "dict=1" in button.value
-    assert "words.txt" not in button.value and note == fmt.notice_html(text("share_own_dict", "en"))
-    plain, note = handlers.share_link("http://host/", "q", "everyday", sample_text("everyday"), False, 0.7,
-                                      "adaptive", "minmax", 5, 1.2, 0.75, 0.5, 100, "en", "search", True, None)
-    assert "tok=search" in plain.value and "fold=1" in plain.value and "dict" not in plain.value and note == ""
+    assert "words.txt" not in button.value
+    assert note == fmt.notice_html(text("share_own_dict", "en", which=text("dict_jieba", "en")))
+    # the panel may still hold a dictionary it refused: the link says what the engine uses (the server's here)
+    for engine in (handlers.service.new_engine(["电脑"]), None):
+        plain, note = handlers.share_link("http://host/", "q", "everyday", sample_text("everyday"), False, 0.7,
+                                          "adaptive", "minmax", 5, 1.2, 0.75, 0.5, 100, "en", "search", True, engine)
+        assert "tok=search" in plain.value and "fold=1" in plain.value and "dict" not in plain.value and note == ""
 
     class Request:
         query_params = {"q": "電腦", "sample": "everyday", "tok": "precise", "fold": "0", "dict": "1", "lang": "en"}
@@ -520,7 +527,7 @@ def test_share_link_carries_the_tokeniser_and_says_a_dictionary_stays_behind(han
     assert isinstance(engine, HybridEngine) and len(engine) == 0
     assert (engine.tokenizer.mode, engine.tokenizer.fold) == ("precise", False)
     assert (restored["tok_mode"], restored["tok_fold"]) == ("precise", False)
-    assert text("share_opened_own_dict", "en") in html.unescape(restored["share_note"])
+    assert text("share_opened_own_dict", "en", which=text("dict_jieba", "en")) in html.unescape(restored["share_note"])
     # the empty engine is the page's first: the index line says "embedding", not "the knowledge base changed"
     assert handlers.page_state(engine, handlers.entries(sample_text("everyday"), False)) == "embedding"
     indexed, _ = handlers.index(engine, sample_text("everyday"), False, "en", progress=FakeProgress())

@@ -190,6 +190,9 @@ def test_an_event_reading_what_was_clicked_without_its_event_data_is_refused(run
         assert r.status_code == 400 and "reads what was clicked" in r.json()["message"], (event_data, r.text)
     messages = run_event(running.url, opened, [None, 0, "", "", "en"])  # no report: the handler changes nothing
     assert messages and messages[-1].get("msg") == "refused", messages[-1]  # a join without event data is 400
+    for event_data in ({"index": [], "value": 1}, {"index": [None], "value": 1}, {"index": "0", "value": 1}):
+        done = run_event(running.url, opened, [None, None, "", "", "en"], event_data=event_data)
+        assert done and done[-1].get("msg") == "process_completed" and done[-1]["success"], (event_data, done[-1])
     r = httpx.post(running.url + "/gradio_api/call/on_open", json={"data": [None, None, "", "", "en"]}, timeout=30)
     assert r.status_code == 400 and "answers a click on the page" in r.json()["message"], r.text  # no event data
     r = httpx.post(running.url + "/gradio_api/queue/join", timeout=30, json={

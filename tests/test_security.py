@@ -108,13 +108,13 @@ def fn_index_of(cfg: dict, elem_id: str, trigger: str) -> int:
 
 
 def run_event(url: str, fn_index: int, data: list, headers: dict | None = None, timeout: float = 30,
-              session: str | None = None) -> list[dict]:
+              session: str | None = None, event_data: object = None) -> list[dict]:
     """Call an event the way the page does (queue/join, then read its stream) in ``session`` (a new one when
     None); returns the stream's messages."""
     session = session or uuid.uuid4().hex
     with httpx.Client(base_url=url, headers=headers or {}, timeout=timeout) as http:
         r = http.post("/gradio_api/queue/join", json={"data": data, "fn_index": fn_index, "session_hash": session,
-                                                      "event_data": None, "trigger_id": None})
+                                                      "event_data": event_data, "trigger_id": None})
         if r.status_code != 200:
             return [{"msg": "refused", "status": r.status_code, "text": r.text}]
         messages = []
@@ -1444,13 +1444,23 @@ def test_session_owners_stay_bounded_when_claimed_sessions_never_hold_state():
     """Claims of session ids whose events were refused (no state made) are forgotten beyond a bound."""
     from server.session_state import OWNERS_PER_SESSION, FairStateHolder
 
+    from server import session_state
+
     holder = FairStateHolder()
     holder.capacity = 5
     holder.session_data["kept"] = object()
     holder.claim("kept", "visitor")
-    for i in range(10_000):
-        holder.claim(f"never-{i}", "attacker")
-    assert len(holder.owners) <= OWNERS_PER_SESSION * 5 and holder.owner("kept") == "visitor"
+    holder.claim("queued", "visitor")  # its event still waits: no state yet
+    for i in range(10_000):  # within the grace, young claims are kept, pruned at doubling sizes (amortised)
+        holder.claim(f"young-{i}", "attacker")
+    assert holder.owner("kept") == holder.owner("queued") == "visitor" and len(holder.owners) == 10_002
+    session_state.CLAIM_GRACE_S, grace = 0.0, session_state.CLAIM_GRACE_S
+    try:
+        for i in range(10_000):
+            holder.claim(f"never-{i}", "attacker")
+    finally:
+        session_state.CLAIM_GRACE_S = grace
+    assert len(holder.owners) <= 2 * OWNERS_PER_SESSION * 5 and holder.owner("kept") == "visitor"
 
 
 def test_uploaded_files_are_swept_from_the_server(files, monkeypatch, tmp_path):

@@ -651,7 +651,7 @@ def build_eval_tab(tr: Translator, service, alpha, fusion, language, *, normaliz
     if None not in (normalizer, window, tabs, query, kb, split, sample, examples, kb_undo):
         def on_open(report, index, corpus, kb_text, lang, evt):
             rows = change_rows(report, index)
-            row = evt.index[0] if isinstance(evt.index, (list, tuple)) else evt.index
+            row = evt.index[0] if isinstance(evt.index, (list, tuple)) and evt.index else evt.index
             if not rows or not isinstance(row, int) or not 0 <= row < len(rows):
                 return (gr.skip(),) * 14
             p = report["sweep"][int(index)]

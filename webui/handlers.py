@@ -737,15 +737,15 @@ class DemoHandlers:
     def share_link(self, page_url: str, query: str | None, sample: str | None, kb_text: str | None, split: bool,
                    alpha: float, fusion: str, normalizer: str, k: float, k1: float, b: float, threshold: float,
                    window: float, lang: str, mode: str | None = None, fold: bool | None = None,
-                   user_dict: str | None = None) -> tuple[Any, str]:
+                   engine: HybridEngine | None = None) -> tuple[Any, str]:
         """A link that reproduces the query, the sample, the controls' settings and the tokeniser panel's mode and
         folding.
 
         Args:
             page_url: the page's address as the browser sees it (behind proxies and share links too).
             query ... lang: the page's values.
-            mode, fold, user_dict: the tokeniser panel's (None on a page without it); a dictionary of the
-                visitor's own is not carried, only said.
+            mode, fold: the tokeniser panel's (None on a page without it).
+            engine: the session's; a dictionary of the visitor's own that it uses is not carried, only said.
         Returns:
             (the link box, shown, holding the link; a note when the knowledge base or the dictionary is the
             user's own, which the link cannot carry).
@@ -758,9 +758,10 @@ class DemoHandlers:
                   "fusion": fusion, "normalizer": normalizer, "k": int(k), "k1": float(k1), "b": float(b),
                   "threshold": float(threshold), "window": int(window), "lang": lang}
         if self.store_kb is None and mode is not None:  # a store is searched as its collection was tokenised
-            values.update({"tok": mode, "fold": bool(fold), "dict": True if user_dict else None})
-        notes = [text(key, lang) for key, own in (("share_custom_kb", own_kb), ("share_own_dict", values.get("dict")))
-                 if own]
+            own_dict = engine is not None and engine.tokenizer.user_dict not in (None, self.service.tokenizer.user_dict)
+            values.update({"tok": mode, "fold": bool(fold), "dict": True if own_dict else None})
+        notes = [text(key, lang, which=self._dictionary_name(lang))
+                 for key, own in (("share_custom_kb", own_kb), ("share_own_dict", values.get("dict"))) if own]
         note = fmt.notice_html(" ".join(notes)) if notes else ""
         return gr.Textbox(value=share.link(page_url, values), visible=True, label=text("share_label", lang)), note
 
@@ -781,6 +782,10 @@ class DemoHandlers:
         if share.language_of(link) == lang:
             return gr.skip(), gr.skip()
         return gr.Textbox(visible=False), ""
+
+    def _dictionary_name(self, lang: str) -> str:
+        """What a session gets without a dictionary of its own: the server's (``demo.py --user-dict``) or jieba's."""
+        return text("dict_server" if self.service.tokenizer.user_dict else "dict_jieba", lang)
 
     def restore(self, shown_sample: str | None, request: gr.Request) -> tuple[Any, ...]:
         """The page's values from the URL's parameters (``share.PARAMS``), in the order of ``RESTORED``.
@@ -811,7 +816,7 @@ class DemoHandlers:
                 engine = self.service.new_engine([], tokenizer=Tokenizer(mode=mode, user_dict=server.user_dict,
                                                                          fold=fold), public_texts=self.public_texts)
         if values.get("dict") and self.store_kb is None:
-            notes.append(text("share_opened_own_dict", lang))
+            notes.append(text("share_opened_own_dict", lang, which=self._dictionary_name(lang)))
         note = fmt.notice_html(" ".join(notes)) if notes else skip
         return (values.get("q", skip), sample or skip, kb, examples, values.get("split", skip),
                 values.get("alpha", skip), values.get("fusion", skip), values.get("normalizer", skip),

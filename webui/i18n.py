@@ -66,9 +66,11 @@ TEXTS: dict[str, dict[str, str]] = {
         "share_custom_kb": "注意：链接只包含查询、示例名和参数，不包含你自己输入或上传的知识库。",
         "share_opened_own_kb": "这个链接的搜索是分享者在自己的知识库上做的，链接里不包含那个知识库；"
                                "下面是同一查询和参数在示例知识库“{sample}”上的结果，可能与分享者看到的不同。",
-        "share_own_dict": "链接带上了分词方式和繁简折叠，但不包含你上传的用户词典：对方用的是 jieba 自带的词典。",
-        "share_opened_own_dict": "分享者用了自己上传的用户词典，链接里不包含它：这里用的是 jieba 自带的词典，"
+        "share_own_dict": "链接带上了分词方式和繁简折叠，但不包含你上传的用户词典：对方用的是{which}。",
+        "share_opened_own_dict": "分享者用了自己上传的用户词典，链接里不包含它：这里用的是{which}，"
                                  "关键词结果可能不同（可在“分词”面板上传同一个词典）。",
+        "dict_jieba": "jieba 自带的词典",
+        "dict_server": "这个服务器的用户词典",
         "examples_label": "试试这些查询（点击即搜索）",
         # controls
         "alpha_label": "alpha：语义权重",
@@ -401,10 +403,12 @@ TEXTS: dict[str, dict[str, str]] = {
                                "not carry; below are the same query and settings on the sample \"{sample}\", whose "
                                "results may differ from what the sharer saw.",
         "share_own_dict": "The link carries the tokeniser's mode and folding, not the user dictionary you uploaded: "
-                          "its recipient gets jieba's own dictionary.",
+                          "its recipient gets {which}.",
         "share_opened_own_dict": "The sharer used a user dictionary of their own, which a link does not carry: this "
-                                 "page uses jieba's own, so keyword results may differ (upload the same dictionary "
-                                 "in the tokeniser panel).",
+                                 "page uses {which}, so keyword results may differ (upload the same dictionary in "
+                                 "the tokeniser panel).",
+        "dict_jieba": "jieba's own dictionary",
+        "dict_server": "this server's user dictionary",
         "examples_label": "Try these queries (click to search)",
         "alpha_label": "alpha: semantic weight",
         "alpha_info_weighted": "weighted: score = α × semantic + (1 − α) × keyword; 0 = keyword only, 1 = semantic only",

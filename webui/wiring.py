@@ -145,7 +145,7 @@ def wire_share(page: Page, h: DemoHandlers) -> None:
     """The share button: a link with the query and settings, shown, put in the address bar and copied."""
     q, c, kb = page.query, page.controls, page.kb
     inputs = [q.page_url, q.query, kb.sample, kb.kb, kb.split, c.alpha, c.fusion, c.normalizer, c.k, c.k1, c.b,
-              c.threshold, c.window, page.language, *page.tokenizer_inputs()]
+              c.threshold, c.window, page.language, *page.tokenizer_inputs()[:2], page.engine]
     q.share.click(h.share_link, inputs, [q.link, q.link_note], js=PAGE_URL_JS, **TEXT).then(
         None, q.link, None, js=SHOW_LINK_JS, **PRIVATE)
 
