@@ -628,3 +628,25 @@ def test_a_port_out_of_range_is_refused_before_the_model_loads(capsys):
         err = capsys.readouterr().err
         assert "--port" in err and ("must be 0 to 65535" in err or "expected a whole number" in err), err
     assert demo.build_parser().parse_args(["--port", "0"]).port == 0
+
+
+def test_a_links_tokeniser_that_cannot_be_made_leaves_the_rest_of_the_link(encoder, tmp_path, caplog):
+    """The server's dictionary gone while it runs: a link asking for another mode restores its query and says why
+    in the log, instead of failing the whole restore."""
+    from hybrid.tokenize import Tokenizer
+
+    words = tmp_path / "server-words.txt"
+    words.write_text("電腦開機\n", encoding="utf-8")
+    service = ModelService(cache=False, loader=lambda model, device="auto", dimension=None:
+                           LoadedEmbedder(encoder, model), tokenizer=Tokenizer(user_dict=words)).start()
+    service.wait(30)
+    handlers = DemoHandlers(service)
+    words.unlink()
+
+    class Request:
+        query_params = {"q": "電腦", "tok": "precise", "fold": "0"}
+
+    restored = dict(zip(handlers_module.RESTORED, handlers.restore(None, Request())))
+    assert restored["query"] == "電腦"
+    assert all(isinstance(restored[n], type(gr.skip())) for n in ("engine", "tok_mode", "tok_fold"))
+    assert "a shared link's tokeniser could not be made" in caplog.text

@@ -813,8 +813,13 @@ class DemoHandlers:
             if (mode, fold) != (server.mode, server.fold):
                 # The session's first engine, empty, with the link's tokeniser: the page's first index (chained
                 # after this) fills it, so no engine of the server's tokeniser can land after the panel's.
-                engine = self.service.new_engine([], tokenizer=Tokenizer(mode=mode, user_dict=server.user_dict,
-                                                                         fold=fold), public_texts=self.public_texts)
+                try:
+                    tokenizer = Tokenizer(mode=mode, user_dict=server.user_dict, fold=fold)
+                except (OSError, ValueError) as exc:  # the server's dictionary went away: the link's rest applies
+                    log.warning("a shared link's tokeniser could not be made: %s", exc)
+                    mode = fold = skip
+                else:
+                    engine = self.service.new_engine([], tokenizer=tokenizer, public_texts=self.public_texts)
         if values.get("dict") and self.store_kb is None:
             notes.append(text("share_opened_own_dict", lang, which=self._dictionary_name(lang)))
         note = fmt.notice_html(" ".join(notes)) if notes else skip
