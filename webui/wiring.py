@@ -59,13 +59,13 @@ class Page:
     def __post_init__(self) -> None:
         # stands for the reranker's top-n on a page without one, so the judgements keep their place
         self._no_top_n = gr.State(None)
-        # stand for the tokeniser panel's mode, folding and dictionary on a page without it
-        self._no_tokenizer = [gr.State(None) for _ in range(3)]
+        # stand for the tokeniser panel's mode and folding on a page without it
+        self._no_tokenizer = [gr.State(None) for _ in range(2)]
 
     def tokenizer_inputs(self) -> list[Any]:
-        """The tokeniser panel's mode, folding and user dictionary (empty states on a page without it)."""
+        """The tokeniser panel's mode and folding (empty states on a page without it)."""
         t = self.tokenizer
-        return [t.mode, t.fold, t.user_dict] if t is not None else self._no_tokenizer
+        return [t.mode, t.fold] if t is not None else self._no_tokenizer
 
     def search_inputs(self) -> list[Any]:
         """The inputs of ``DemoHandlers.search``."""
@@ -80,7 +80,7 @@ class Page:
         parts = {"query": self.query.query, "sample": self.kb.sample, "kb": self.kb.kb,
                  "examples": self.query.examples, "split": self.kb.split, "language": self.language,
                  "share_note": self.query.link_note, "engine": self.engine,
-                 "tok_mode": self.tokenizer_inputs()[0], "tok_fold": self.tokenizer_inputs()[1],
+                 **dict(zip(("tok_mode", "tok_fold"), self.tokenizer_inputs())),
                  **{name: getattr(self.controls, name) for name in ("alpha", "fusion", "normalizer", "k", "k1",
                                                                      "b", "threshold", "window")}}
         return [parts[name] for name in RESTORED]
@@ -145,7 +145,7 @@ def wire_share(page: Page, h: DemoHandlers) -> None:
     """The share button: a link with the query and settings, shown, put in the address bar and copied."""
     q, c, kb = page.query, page.controls, page.kb
     inputs = [q.page_url, q.query, kb.sample, kb.kb, kb.split, c.alpha, c.fusion, c.normalizer, c.k, c.k1, c.b,
-              c.threshold, c.window, page.language, *page.tokenizer_inputs()[:2], page.engine]
+              c.threshold, c.window, page.language, *page.tokenizer_inputs(), page.engine]
     q.share.click(h.share_link, inputs, [q.link, q.link_note], js=PAGE_URL_JS, **TEXT).then(
         None, q.link, None, js=SHOW_LINK_JS, **PRIVATE)
 
