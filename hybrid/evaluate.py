@@ -239,8 +239,10 @@ def load_labelled_set(folder: str | Path, max_queries: int | None = None) -> Lab
     """
     folder = Path(folder)
     if not folder.is_dir():
+        unzip = (" (a judgements zip downloaded from the page: unzip it and give its folder)"
+                 if folder.suffix.lower() == ".zip" and folder.is_file() else "")
         raise LabelledSetError(f"{folder} is not a folder{'' if folder.exists() else ' (it does not exist)'}; give "
-                               f"the folder that holds {', '.join(LABELLED_FILES)}")
+                               f"the folder that holds {', '.join(LABELLED_FILES)}{unzip}")
     missing = [f for f in LABELLED_FILES if not (folder / f).is_file()]
     if missing:
         raise LabelledSetError(f"{folder} lacks {', '.join(missing)}; a labelled set folder holds "
@@ -1306,6 +1308,30 @@ def weight_rows(labelled: LabelledSet, embedder: Embedder, cache: EmbeddingCache
     return np.array(xs).reshape(len(xs), -1), np.array(ys).reshape(len(ys), len(alphas))
 
 
+def _output_problem(args: argparse.Namespace) -> str | None:
+    """What is wrong with an evaluation's ``--out`` and ``--plot``, found before the run (None: nothing): each
+    must be a writable file, neither may be the other, nor one of the files the run reads (the labelled set's,
+    the distractors', the weight model, the user dictionary), which would be overwritten."""
+    outputs = [(flag, path, example) for flag, path, example in
+               (("--out", args.out, "report.json"), ("--plot", args.plot, "curve.html")) if path]
+    for flag, path, example in outputs:
+        if problem := write_problem(path, example):
+            return f"{problem} ({flag} is written after the run)"
+    read = {}
+    for flag, folder in (("--data", args.data), ("--distractors", args.distractors)):
+        for name in LABELLED_FILES if folder else ():
+            read[(Path(folder) / name).resolve()] = f"{flag}'s {name}"
+    for flag in ("weight_model", "user_dict"):
+        if getattr(args, flag, None):
+            read[Path(getattr(args, flag)).resolve()] = f"the {'--' + flag.replace('_', '-')} file"
+    if len(outputs) == 2 and Path(args.out).resolve() == Path(args.plot).resolve():
+        return f"--out and --plot are the same file ({args.out}); give each its own"
+    for flag, path, _ in outputs:
+        if (what := read.get(Path(path).resolve())):
+            return f"{flag} {path} is {what}, which this run reads: writing there would overwrite it; write elsewhere"
+    return None
+
+
 def _train_weight_problem(args: argparse.Namespace) -> str | None:
     """What is wrong with ``--train-weight``'s arguments, found before any embedding (None: nothing)."""
     if args.folds < 2:
@@ -1393,6 +1419,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit status."""
     args = build_parser().parse_args(argv)
     if args.train_weight:
+        if args.data:
+            print(f"error: --train-weight trains on the folders it names; --data {args.data} is for an evaluation "
+                  "run. Add the folder to --train-weight, or evaluate in a second run with --data and "
+                  "--weight-model", file=sys.stderr)
+            return 2
         args.folds = 5 if args.folds is None else args.folds
         return train_weight_main(args)
     if args.folds is not None:
@@ -1406,10 +1437,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.fusion != "all" and args.fusion not in FUSERS:
         print(f"error: unknown --fusion {args.fusion!r}; choose all or one of {', '.join(FUSERS)}", file=sys.stderr)
         return 2
-    for flag, path, example in (("--out", args.out, "report.json"), ("--plot", args.plot, "curve.html")):
-        if path and (problem := write_problem(path, example)):
-            print(f"error: {problem} ({flag} is written after the run)", file=sys.stderr)
-            return 2
+    if (problem := _output_problem(args)):
+        print(f"error: {problem}", file=sys.stderr)
+        return 2
     if args.weight_model is not None:
         if "learned" not in fusions:
             print(f"error: --weight-model is used only by fusion 'learned', and --fusion {args.fusion} leaves it out; "

@@ -12,6 +12,7 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 
 from .atomic import write_file, write_problem
+from .config import FORMAT as CONFIG_FORMAT
 from .fusion import Candidates, QueryEvidence, WeightChoice, adaptive_alpha
 from .kb import UserError
 
@@ -224,6 +225,10 @@ class WeightModel:
         retrain = "retrain it with `python -m hybrid.evaluate --train-weight DIR --out FILE`"
         if not isinstance(data, dict):
             raise WeightModelError(f"{source} is not a JSON object; {retrain}")
+        if data.get("format") == CONFIG_FORMAT:
+            raise WeightModelError(f"{source} is a setting file (`python -m hybrid.config export`), not a weight model: "
+                                   "give it with --config, and the weight model (--train-weight's --out) with "
+                                   "--weight-model")
         if type(data.get("format")) is not int or data["format"] != FORMAT:
             raise WeightModelError(f"{source} has format {data.get('format')!r}, this version reads {FORMAT}; {retrain}")
         missing = [k for k in ("features", "means", "scales", "alphas", "default_alpha", "intercepts", "coefficients")

@@ -513,6 +513,42 @@ def test_cli_checks_train_weight_arguments_before_any_embedding(tmp_path, monkey
     assert "are both named 'handmade'" in capsys.readouterr().err
     assert (data / "qrels.tsv").read_text(encoding="utf-8").startswith("q1\td1")  # untouched
     assert not (tmp_path / "m.json").exists()
+    assert ev.main(["--train-weight", str(data), "--data", str(twin), "--out", str(tmp_path / "m.json")]) == 2
+    assert "--data" in capsys.readouterr().err and not (tmp_path / "m.json").exists()
+
+
+def test_an_evaluation_never_writes_over_what_it_reads(tmp_path, monkeypatch, capsys):
+    import hybrid.semantic
+
+    def no_embedding(*a, **kw):
+        raise AssertionError("the arguments should have been refused before the embedder was loaded")
+
+    monkeypatch.setattr(hybrid.semantic, "load_embedder", no_embedding)
+    data = write_training_set(tmp_path / "handmade")
+    before = {f: (data / f).read_bytes() for f in ev.LABELLED_FILES}
+    model = wm.WeightModel.load(wm.PACKAGED).save(tmp_path / "model.json")
+    cases = [
+        (["--out", str(data / "qrels.tsv")], "is --data's qrels.tsv, which this run reads"),
+        (["--plot", str(data / "corpus.jsonl")], "is --data's corpus.jsonl, which this run reads"),
+        (["--out", str(tmp_path / "r.json"), "--plot", str(tmp_path / "r.json")], "--out and --plot are the same file"),
+        (["--fusion", "learned", "--weight-model", str(model), "--out", str(model)], "is the --weight-model file"),
+    ]
+    for extra, message in cases:
+        assert ev.main(["--data", str(data), *extra]) == 2
+        assert message in capsys.readouterr().err, extra
+    assert {f: (data / f).read_bytes() for f in ev.LABELLED_FILES} == before
+    wm.WeightModel.load(model)  # still the model
+    (tmp_path / "judgements.zip").write_bytes(b"PK")
+    assert ev.main(["--data", str(tmp_path / "judgements.zip")]) == 1
+    assert "unzip it and give its folder" in capsys.readouterr().err
+
+
+def test_a_setting_file_given_as_the_weight_model_is_named_for_what_it_is(tmp_path):
+    from hybrid import config
+
+    path = config.save_config(config.Config(), tmp_path / "setting.json")
+    with pytest.raises(wm.WeightModelError, match="is a setting file .* give it with --config"):
+        wm.WeightModel.load(path)
 
 
 def test_the_explanation_names_the_weight_used_when_the_blind_spot_rule_overrides_the_learned_one(
