@@ -19,6 +19,9 @@ GRADES = (0, 1, 2)  # not relevant, relevant, highly relevant
 # A session keeps at most this many judgements (an attacker's events must not grow its memory without bound).
 MAX_JUDGEMENTS = 20_000
 MAX_QUERY_CHARS = 2_000
+# ... and the texts of its judged queries at most this many characters together (a zip of a few KB could name
+# queries of millions of characters, held by the session as long as it lives).
+MAX_QUERIES_CHARS = 1_000_000
 # A judgements zip larger than this (compressed or unpacked) is refused.
 MAX_ZIP_BYTES = 50_000_000
 FILES = ("corpus.jsonl", "queries.jsonl", "qrels.tsv")
@@ -59,6 +62,10 @@ def judge(judgements: Judgements | None, query: str, document: str, grade: int |
     if grade is not None and grade not in GRADES:
         raise JudgementsError(f"grade {grade!r} is not one of {GRADES}", "judge_bad_grade", grade=grade)
     new = {q: dict(grades) for q, grades in (judgements or {}).items()}
+    if grade is not None and query not in new and sum(map(len, new)) + len(query) > MAX_QUERIES_CHARS:
+        raise JudgementsError(f"this session's judged queries already hold {MAX_QUERIES_CHARS:,} characters: "
+                              "download the judgements and start a new session", "judge_queries_too_long",
+                              limit=f"{MAX_QUERIES_CHARS:,}")
     grades = new.setdefault(query, {})
     if grade is None:
         grades.pop(document, None)
@@ -230,9 +237,17 @@ def from_files(files: Mapping[str, str]) -> tuple[dict[str, dict[str, int]], lis
             raise JudgementsError(f"qrels.tsv line {number}: grade {grade} is not one of {GRADES}",
                                   "judge_bad_grade", grade=grade)
         query = queries[qid].strip()
+        if len(query) > MAX_QUERY_CHARS:
+            raise JudgementsError(f"query {qid!r} of queries.jsonl has {len(query):,} characters; a judged query has "
+                                  f"at most {MAX_QUERY_CHARS:,}", "judge_long_query", id=qid,
+                                  limit=f"{MAX_QUERY_CHARS:,}")
         if query:
             judgements.setdefault(query, {})[documents[doc]] = grade
     if count(judgements) > MAX_JUDGEMENTS:
         raise JudgementsError(f"the file holds {count(judgements):,} judgements; a session keeps at most "
                               f"{MAX_JUDGEMENTS:,}", "judge_too_many", limit=f"{MAX_JUDGEMENTS:,}")
+    if sum(map(len, judgements)) > MAX_QUERIES_CHARS:
+        raise JudgementsError(f"the judged queries hold {sum(map(len, judgements)):,} characters together; a session "
+                              f"keeps at most {MAX_QUERIES_CHARS:,}", "judge_queries_too_long",
+                              limit=f"{MAX_QUERIES_CHARS:,}")
     return judgements, list(documents.values())

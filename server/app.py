@@ -137,7 +137,7 @@ def mount_ui(app: FastAPI, blocks: "gr.Blocks", ui_options: Mapping[str, Any] | 
             # Sessions go fairly when too many hold state: the client holding the most loses one first.
             sessions = session_state.install(route.app, blocks)
             route.app = GradioGuard(ClientFix(route.app, fixed_client()), blocks,
-                                    client=lambda scope: request_client(policy, scope)[0], sessions=sessions)
+                                    client=lambda scope: request_client(policy, scope), sessions=sessions)
     # Gradio refuses event file data naming a path outside its upload folder only for a Blocks it launched
     # itself (processing_utils._check_allowed); a mounted Blocks must say it is live, or any client could
     # make an event read any file on the server.

@@ -78,13 +78,14 @@ class GradioGuard:
         app: the Gradio app.
         blocks: its Blocks (the endpoints and the queue).
         orphan_grace_s: how long a queued event waits for a reader of its results (``ORPHAN_GRACE_S``).
-        client: the client a request comes from (``server.access.request_client``); with ``sessions``, the owner
-            of each session id an event names.
+        client: the client a request comes from and its address when anonymous, else None
+            (``server.access.request_client``); with ``sessions``, the owner of each session id an event names.
         sessions: the Gradio app's ``FairStateHolder``, told who owns each session.
     """
 
     def __init__(self, app: ASGIApp, blocks: "gr.Blocks", orphan_grace_s: float | None = None,
-                 client: Callable[[Scope], str] | None = None, sessions: "FairStateHolder | None" = None) -> None:
+                 client: Callable[[Scope], tuple[str, str | None]] | None = None,
+                 sessions: "FairStateHolder | None" = None) -> None:
         self.app = app
         self.blocks = blocks
         self.client = client
@@ -155,7 +156,7 @@ class GradioGuard:
                 scope = _one_range_only(scope)
         if error is None and self.sessions is not None and self.client is not None and isinstance(data, dict) \
                 and isinstance(data.get("session_hash"), str):
-            self.sessions.claim(data["session_hash"], self.client(scope))  # before Gradio makes its state
+            self.sessions.claim(data["session_hash"], *self.client(scope))  # before Gradio makes its state
         if error is not None:
             code = "not_found" if status == 404 else "invalid_request"
             await error_response(path, ApiError(status, code, error))(scope, receive, send)

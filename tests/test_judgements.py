@@ -41,6 +41,30 @@ def test_a_session_holds_at_most_max_judgements(monkeypatch):
     assert judging.judge(full, "a", "1", 2)["a"]["1"] == 2  # changing a grade is always possible
 
 
+def test_judged_queries_hold_a_bounded_number_of_characters(monkeypatch):
+    """A zip of a few KB named a query of 45 million characters, which every session it was loaded into held
+    (44 MB each): a judged query is as long as the page allows, and all of them together are bounded."""
+    files = {"corpus.jsonl": '{"id": "d1", "text": "t"}\n',
+             "queries.jsonl": '{"id": "q1", "text": "%s"}\n' % ("a" * (judging.MAX_QUERY_CHARS + 1)),
+             "qrels.tsv": "q1\td1\t1\n"}
+    with pytest.raises(judging.JudgementsError, match="query 'q1' of queries.jsonl has 2,001 characters") as caught:
+        judging.from_files(files)
+    assert caught.value.key == "judge_long_query"
+    monkeypatch.setattr(judging, "MAX_QUERIES_CHARS", 5)
+    files = {"corpus.jsonl": '{"id": "d1", "text": "t"}\n',
+             "queries.jsonl": '{"id": "q1", "text": "abc"}\n{"id": "q2", "text": "def"}\n',
+             "qrels.tsv": "q1\td1\t1\nq2\td1\t1\n"}
+    with pytest.raises(judging.JudgementsError) as caught:
+        judging.from_files(files)
+    assert caught.value.key == "judge_queries_too_long"
+    held = judging.judge({}, "abc", "t", 1)
+    with pytest.raises(judging.JudgementsError) as caught:
+        judging.judge(held, "def", "t", 1)
+    assert caught.value.key == "judge_queries_too_long"
+    assert judging.judge(held, "abc", "u", 2) == {"abc": {"t": 1, "u": 2}}  # a held query takes more judgements
+    assert judging.judge(held, "abc", "t", None) == {}  # and clearing is always possible
+
+
 def test_judged_ndcg_by_hand():
     grades = {"A": 2, "B": 1, "C": 0, "D": 1}  # D is judged but not shown: it counts in the ideal ranking
     ranking = ["C", "A", "X", "B"]

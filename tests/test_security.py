@@ -1440,6 +1440,73 @@ def test_a_client_minting_sessions_pushes_out_its_own_not_a_visitors(caplog, cap
         running.stop()
 
 
+def test_one_client_or_one_address_holds_a_bounded_share_of_sessions(monkeypatch):
+    """A session holds tens of MB; one client naming many sessions loses its own oldest beyond its share, and the
+    anonymous clients of one address (a browser each, one request apiece) share one bound, long before the server
+    is full; a visitor's session stays."""
+    from server import session_state
+
+    monkeypatch.setattr(session_state, "SESSIONS_PER_CLIENT", 3)
+    monkeypatch.setattr(session_state, "SESSIONS_PER_ADDRESS", 5)
+    holder = session_state.FairStateHolder()
+    holder.capacity = 500
+
+    def use(session, client, address=None):
+        holder.claim(session, client, address)
+        holder.session_data[session] = object()
+        holder.update(session)
+
+    use("visitor", "session:visitor", "10.0.0.2")
+    for i in range(10):
+        use(f"key-{i}", "key:service")  # a program with a key: a client of its own, no address share
+    assert [s for s in holder.session_data if s.startswith("key-")] == ["key-7", "key-8", "key-9"]
+    for i in range(12):  # four anonymous browsers of one address, three sessions each
+        use(f"anon-{i}", f"session:anon-{i % 4}", "10.0.0.1")
+    held = [s for s in holder.session_data if s.startswith("anon-")]
+    assert held == [f"anon-{i}" for i in range(7, 12)]
+    assert "visitor" in holder.session_data and len(holder.session_data) == 9
+    for i in range(8):  # a share link's visitors all come from its tunnel on loopback: no address share there
+        use(f"link-{i}", f"session:link-{i}", "127.0.0.1")
+    assert all(f"link-{i}" in holder.session_data for i in range(8))
+
+
+def test_a_program_naming_sessions_on_a_server_with_room_keeps_only_its_share(monkeypatch, caplog, capfd):
+    """On the real server, a cookie-less program naming more sessions than its share loses its oldest at once,
+    while the server still has room: a visitor's knowledge base stays indexed."""
+    from server import session_state
+    from server.app import start
+
+    monkeypatch.setattr(session_state, "SESSIONS_PER_CLIENT", 2)
+    kb = "笔记本电脑黑屏怎么办\n巴黎有哪些博物馆"
+    no_index = "no vector index"
+    service = fake_service()
+    running = start(demo.build_demo(service, max_sessions=20), service, host="127.0.0.1", port=0,
+                    api_settings=ApiSettings())
+    try:
+        cfg = config(running.url)
+        index, search = _index_event(cfg), fn_index_of(cfg, "search-button", "click")
+        r = httpx.get(f"{running.url}/", timeout=10)
+        visitor = {"Cookie": f"hybrid_session={r.cookies['hybrid_session']}"}
+
+        def indexed(session: str, headers: dict | None = None) -> None:
+            _completed(run_event(running.url, index, _search_data("", kb), headers=headers, session=session))
+
+        def notice(session: str, headers: dict | None = None) -> str:
+            return _completed(run_event(running.url, search, _search_data("巴黎博物馆", kb), headers=headers,
+                                        session=session))[0]
+
+        indexed("visitor", visitor)
+        for i in range(4):
+            indexed(f"bare-{i}")
+        assert no_index not in notice("visitor", visitor)
+        assert no_index not in notice("bare-3")
+        assert no_index in notice("bare-0")  # its own oldest went, with 16 places of 20 free
+        printed = caplog.text + "".join(capfd.readouterr())
+        assert "Traceback" not in printed, printed[-2000:]
+    finally:
+        running.stop()
+
+
 def test_session_owners_stay_bounded_when_claimed_sessions_never_hold_state():
     """Claims of session ids whose events were refused (no state made) are forgotten beyond a bound."""
     from server.session_state import OWNERS_PER_SESSION, FairStateHolder
