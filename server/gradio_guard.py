@@ -128,9 +128,7 @@ class GradioGuard:
                 error = (f"{path[:100]} is a Gradio route this page does not use (it records no audio or video and "
                          f"streams no media); GET {_PREFIX}/info lists the endpoints")
             elif method == "POST" and (match := _CALL.match(path)):
-                error = self._unknown_name(match["name"], documented=path.startswith(f"{_PREFIX}/call/v2/"))
-                if error is None and (error := self._needs_event_data(match["name"])):
-                    status = 400
+                error = self._unknown_name(match["name"])
                 queues = path.startswith(f"{_PREFIX}/call/")
             elif method == "GET" and (match := _RESULT.match(path)):
                 reader = self._event_session(match["event"])
@@ -212,10 +210,11 @@ class GradioGuard:
             messages.put_nowait(ProcessCompletedMessage(output={"error": f"the event was {reason}"}, success=False,
                                                         event_id=event_id))
 
-    def _unknown_name(self, name: str, documented: bool = False) -> str | None:
-        # /call/v2 looks the name up in the documented endpoints of /gradio_api/info, the others in every event.
-        if any(fn.api_name == name and (not documented or (fn.fn and fn.api_visibility == "public"))
-               for fn in self.blocks.fns.values()):
+    def _unknown_name(self, name: str) -> str | None:
+        # Only the documented endpoints (those of /gradio_api/info) are called by name: the page's own events go
+        # through the queue by fn_index, where their concurrency limits hold. Gradio let any event be called by
+        # its name on run/, api/ and call/, the page's private events too, outside those limits.
+        if any(fn.api_name == name and fn.fn and fn.api_visibility == "public" for fn in self.blocks.fns.values()):
             return None
         return f"no endpoint named {name[:100]!r}; GET {_PREFIX}/info lists the endpoints"
 
@@ -231,13 +230,6 @@ class GradioGuard:
             return f"no event with fn_index {index}; /config lists the page's events"
         if fn.fn is None:  # Gradio looked for its (absent) Python function's outputs: IndexError, a traceback
             return f"the event with fn_index {index} runs in the browser only; there is nothing to run here"
-        return None
-
-    def _needs_event_data(self, name: str) -> str | None:
-        # The call routes carry no event data: an event that reads what was clicked made Gradio raise a TypeError.
-        if any(fn.api_name == name and _event_data_types(fn.fn) for fn in self.blocks.fns.values()):
-            return (f"the endpoint {name[:100]} answers a click on the page (it reads what was clicked) and takes no "
-                    f"call without it; GET {_PREFIX}/info lists the endpoints")
         return None
 
     def _bad_event_data(self, data: object) -> str | None:

@@ -193,8 +193,10 @@ def test_an_event_reading_what_was_clicked_without_its_event_data_is_refused(run
     for event_data in ({"index": [], "value": 1}, {"index": [None], "value": 1}, {"index": "0", "value": 1}):
         done = run_event(running.url, opened, [None, None, "", "", "en"], event_data=event_data)
         assert done and done[-1].get("msg") == "process_completed" and done[-1]["success"], (event_data, done[-1])
-    r = httpx.post(running.url + "/gradio_api/call/on_open", json={"data": [None, None, "", "", "en"]}, timeout=30)
-    assert r.status_code == 400 and "answers a click on the page" in r.json()["message"], r.text  # no event data
+    for route in ("call", "run", "api", "call/v2"):  # a private event is not called by name (nor without event data)
+        r = httpx.post(f"{running.url}/gradio_api/{route}/on_open", json={"data": [None, None, "", "", "en"]},
+                       timeout=30)
+        assert r.status_code == 404 and "no endpoint named 'on_open'" in r.json()["message"], (route, r.text)
     r = httpx.post(running.url + "/gradio_api/queue/join", timeout=30, json={
         "data": [None, None, "", "", "en"], "fn_index": opened, "session_hash": (session := uuid.uuid4().hex),
         "event_data": {"index": [0, 0], "value": "q"}, "trigger_id": None})

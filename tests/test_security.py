@@ -190,6 +190,23 @@ def test_the_upload_event_never_reads_a_server_file(keyed, files, link_in_upload
             assert SECRET not in body and ("event: error" in body or status >= 400), (path, status, body[:300])
 
 
+def test_the_pages_private_events_are_not_called_by_name(keyed):
+    """Gradio let any event be called by its name on run/, api/ and call/ (``count_on_edit``, a search of the
+    page), outside the queue's concurrency limits; only the documented endpoints are, the page's events go through
+    the queue by fn_index."""
+    cfg = config(keyed.url, KEY)
+    private = sorted({d["api_name"] for d in cfg["dependencies"]
+                      if d.get("api_name") and d.get("api_visibility") == "private"})
+    assert "count_on_edit" in private and len(private) > 10, private
+    with httpx.Client(base_url=keyed.url, headers=KEY, timeout=30) as http:
+        for name in private:
+            for route in ("run", "api", "call", "call/v2"):
+                r = http.post(f"/gradio_api/{route}/{name}", json={"data": ["x", False, "zh"]})
+                assert r.status_code == 404 and "no endpoint named" in r.json()["message"], (route, name, r.text)
+        r = http.post("/gradio_api/run/search", json={"data": ["巴黎", None, 3, 0.5, "adaptive", "keyword", 0]})
+        assert "no_knowledge_base" in r.text, r.text  # the documented endpoint is: its handler answered
+
+
 def test_a_file_uploaded_through_gradio_is_read(keyed, tmp_path):
     """What the upload box does: send the file to /gradio_api/upload, then run the event on the stored copy."""
     source = tmp_path / "mine.txt"
