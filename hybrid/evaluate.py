@@ -62,6 +62,9 @@ class LabelledSet:
             set without labels, ``parse_query_set``).
         qrels: ``{query id: {doc id: grade}}``; grade > 0 is relevant (empty: no labels).
         parents: for a corpus split into sentences, ``{sentence doc id: paragraph id}`` (else empty).
+        ignored: what the files held that counts for nothing, by kind, as read (``parse_labelled_set``):
+            "queries" and "documents", ids qrels.tsv names that queries.jsonl or corpus.jsonl lacks; "unjudged",
+            queries of queries.jsonl without a relevant document in the corpus (left out).
     """
 
     name: str
@@ -69,6 +72,7 @@ class LabelledSet:
     queries: tuple[tuple[str, str], ...]
     qrels: Mapping[str, Mapping[str, int]]
     parents: Mapping[str, str] = field(default_factory=dict)
+    ignored: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
 
 
 # ---------------------------------------------------------------------------------------- reading sets
@@ -155,7 +159,7 @@ def parse_labelled_set(corpus: str, queries: str, qrels: str, name: str = "uploa
     known = {d.id for d in documents}
     query_rows = _query_rows(queries)
     judged = _qrels_rows(qrels, {qid for qid, _ in query_rows})
-    _warn_unknown_ids(judged, {qid for qid, _ in query_rows}, known)
+    ignored = _warn_unknown_ids(judged, {qid for qid, _ in query_rows}, known)
     kept = []
     for qid, text in query_rows:
         if any(grade > 0 and doc in known for doc, grade in judged.get(qid, {}).items()):
@@ -164,9 +168,12 @@ def parse_labelled_set(corpus: str, queries: str, qrels: str, name: str = "uploa
         raise LabelledSetError(
             "no query has a relevant document in the corpus: check that qrels.tsv uses the ids of "
             "queries.jsonl and corpus.jsonl and grades > 0 for relevant documents", "no_relevant")
+    if len(kept) < len(query_rows):
+        held = {qid for qid, _ in kept}
+        ignored["unjudged"] = tuple(qid for qid, _ in query_rows if qid not in held)
     if max_queries is not None:
         kept = kept[:max_queries]
-    return LabelledSet(name, documents, tuple(kept), {qid: dict(judged[qid]) for qid, _ in kept})
+    return LabelledSet(name, documents, tuple(kept), {qid: dict(judged[qid]) for qid, _ in kept}, ignored=ignored)
 
 
 def _check_max_queries(max_queries: int | None) -> None:
@@ -186,9 +193,15 @@ def _query_rows(queries: str) -> list[tuple[str, str]]:
     return rows
 
 
-def _warn_unknown_ids(judged: Mapping[str, Mapping[str, int]], query_ids: set[str], doc_ids: set[str]) -> None:
+def _warn_unknown_ids(judged: Mapping[str, Mapping[str, int]], query_ids: set[str],
+                      doc_ids: set[str]) -> dict[str, tuple[str, ...]]:
     """Log the qrels.tsv judgements that name a query or document the other files lack (a typo or another
-    version of the set): they count for nothing, and a set whose labels mostly miss measures little."""
+    version of the set): they count for nothing, and a set whose labels mostly miss measures little.
+
+    Returns:
+        The unknown ids by kind ("queries", "documents"; only kinds that have some).
+    """
+    out: dict[str, tuple[str, ...]] = {}
     for kind, unknown, total in (
             ("query", sorted(q for q in judged if q not in query_ids), len(judged)),
             ("document", sorted({d for q, docs in judged.items() if q in query_ids for d in docs} - doc_ids),
@@ -197,6 +210,8 @@ def _warn_unknown_ids(judged: Mapping[str, Mapping[str, int]], query_ids: set[st
             shown = ", ".join(map(repr, unknown[:5])) + (f" and {len(unknown) - 5} more" if len(unknown) > 5 else "")
             log.warning("qrels.tsv names %d of its %d %s ids that %s lacks (%s); those judgements are ignored",
                         len(unknown), total, kind, "queries.jsonl" if kind == "query" else "corpus.jsonl", shown)
+            out["queries" if kind == "query" else "documents"] = tuple(unknown)
+    return out
 
 
 def parse_corpus(corpus: str) -> tuple[Document, ...]:

@@ -331,9 +331,18 @@ def test_an_upload_adds_the_boxs_tail_and_the_status_says_what_was_read(tiny, tm
     paths = [str(tiny / n) for n in ("corpus.jsonl", "queries.jsonl", "qrels.tsv")]
     assert eval_tab.upload_status(paths, "en").startswith("**⚠** Cannot read the labelled set: only files uploaded")
     monkeypatch.setattr(eval_tab, "is_received_upload", lambda path: True)
-    assert eval_tab.upload_status(paths, "zh") == "已读入：3 个文件，4 个查询，5 篇文档。"
+    assert eval_tab.upload_status(paths, "zh") == \
+        "已读入：3 个文件，4 个查询，5 篇文档。 **⚠** 1 个查询在语料里没有相关文档（q5），不参与评测。"
     assert eval_tab.upload_status(paths[1:2], "en", ["one", "two"]) == \
         "Read 1 file: 5 queries (no labels), 2 documents."
+    qrels = (tiny / "qrels.tsv").read_text(encoding="utf-8")
+    (tiny / "qrels.tsv").write_text(qrels + "q7\td1\t1\nq1\td9\t1\nq1\td8\t0\n", encoding="utf-8")
+    # judgements naming ids the other files lack were only logged: the page said "4 queries" and no more
+    assert eval_tab.upload_status(paths, "en") == (
+        "Read 3 files: 4 queries, 5 documents. "
+        "**⚠** qrels.tsv names query ids that queries.jsonl lacks (1: q7); those judgements are ignored. "
+        "**⚠** qrels.tsv names document ids that corpus.jsonl lacks (2: d8, d9); those judgements are ignored. "
+        "**⚠** Queries without a relevant document in the corpus are left out (1: q5).")
     (tiny / "qrels.tsv").write_text("q1\td1\n", encoding="utf-8")
     assert "qrels.tsv line 1" in eval_tab.upload_status(paths, "en")
 

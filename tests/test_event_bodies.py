@@ -4,6 +4,7 @@ millions of JSON values, knowledge-base text of millions of lines, and file valu
 from __future__ import annotations
 
 import asyncio
+import json
 import statistics
 import threading
 import time
@@ -206,3 +207,45 @@ def test_an_event_reading_what_was_clicked_without_its_event_data_is_refused(run
         done = [line for line in stream.iter_lines() if "process_completed" in line]
     assert done and '"success":true' in done[-1].replace(" ", ""), done
     assert not [line for line in server_log if "Traceback" in line], "\n".join(server_log)[-3000:]
+
+
+def test_forged_slider_and_example_values_are_refused_without_a_traceback(running, server_log):  # noqa: F811
+    """Values the page never sends (ninth attacker review): a slider given text, a list, null or NaN, the share
+    button's event with every value null, an example clicked by a text or an index past the examples. Gradio's
+    slider check, the search handler (``float(None)``) and the examples (indexing their samples) logged some 40
+    lines each, with no limit; each is now refused with a message and nothing in the log."""
+    from tests.test_security import _search_data
+
+    cfg = config(running.url)
+    search = fn_index_of(cfg, "search-button", "click")
+    for alpha in ("abc", [0.5], None, float("nan")):
+        data = _search_data("巴黎", "巴黎有博物馆")
+        data[4] = alpha
+        body = {"data": data, "fn_index": search, "session_hash": uuid.uuid4().hex}
+        if alpha != alpha:  # NaN: JSON has none; Gradio's client cannot send one, the guard refuses the body
+            r = httpx.post(running.url + "/gradio_api/queue/join", timeout=30, content=json.dumps(body).encode(),
+                           headers={"content-type": "application/json"})
+            assert r.status_code == 400, r.text
+            continue
+        messages = run_event(running.url, search, data)
+        done = messages[-1]
+        assert done.get("msg") == "process_completed" and done["success"] is False, (alpha, done)
+        assert "takes a number from 0 to 1" in str(done["output"]), (alpha, done)
+    share = fn_index_of(cfg, "share-button", "click")
+    inputs = next(d for d in cfg["dependencies"] if d["id"] == share)["inputs"]
+    done = run_event(running.url, share, [None] * len(inputs))[-1]
+    assert done.get("msg") == "process_completed" and done["success"] is False and "takes a number" in str(done), done
+    pick = fn_index_of(cfg, "examples", "click")
+    for index in ("x", 1.5, [1, 2], 10**30, -1, True):
+        done = run_event(running.url, pick, [index])[-1]
+        assert done.get("msg") == "process_completed" and done["success"] is False, (index, done)
+        assert "index of one of its examples" in str(done["output"]), (index, done)
+    done = run_event(running.url, pick, [0])[-1]
+    assert done["success"] and done["output"]["data"][0], done  # the first example is still picked
+    assert not [line for line in server_log if "Traceback" in line], "\n".join(server_log)[-3000:]
+    from webui.layout import BoundedSlider
+
+    slider = BoundedSlider(minimum=0, maximum=1, value=0.5, label="alpha")
+    with pytest.raises(Exception, match="alpha takes a number from 0 to 1"):
+        slider.preprocess(float("nan"))  # what a JSON body cannot carry, a Python caller can
+    assert slider.preprocess(7) == 1 and slider.preprocess(-1) == 0 and slider.preprocess(0.25) == 0.25

@@ -323,6 +323,10 @@ def test_evaluation_tab_runs_and_applies_the_best_alpha(page, tmp_path):
     p.click("#eval-run")
     expect(p.locator("#eval-status")).to_contain_text("无法读取评测文件：还没有上传文件")
     upload_eval_files(p, [str(folder / n) for n in ("corpus.jsonl", "queries.jsonl", "qrels.tsv")])
+    for typed in ("-5", "2.5"):  # Gradio's number box answered -5 with an English toast and a traceback, cut 2.5 to 2
+        p.locator("#eval-max-queries input").fill(typed)
+        p.click("#eval-run")
+        expect(p.locator("#eval-status")).to_contain_text(f"评测的查询数应为 0（全部）或正整数，而不是 {typed}")
     p.locator("#eval-max-queries input").fill("3")
     p.click("#eval-run")
     expect(p.locator("#eval-status")).to_contain_text("3 个查询")

@@ -41,7 +41,7 @@ from . import plots
 from .export import build_export, loaded_model, visitor_config, write_setting
 from .handlers import MAX_ENTRIES, TEXT_CONCURRENCY, examples_update, page_entries, render_message, sample_of
 from .i18n import TEXTS, Translator, explain, text
-from .layout import CheckboxGroup, Dropdown
+from .layout import CheckboxGroup, Dropdown, QuietNumber
 
 _METRICS = ("ndcg", "recall", "mrr")
 _METRIC_NAMES = {"ndcg": "nDCG", "recall": "Recall", "mrr": "MRR"}
@@ -159,8 +159,12 @@ def upload_status(paths: Sequence[str | os.PathLike[str]], lang: str, documents:
     except (LabelledSetError, KnowledgeBaseError) as exc:
         return warning(text("eval_bad_upload", lang, error=explain(exc, lang)))
     files = text("eval_one_file" if len(paths) == 1 else "eval_n_files", lang, n=len(paths))
-    return text("eval_read" if labelled.qrels else "eval_read_unlabelled", lang, files=files,
+    read = text("eval_read" if labelled.qrels else "eval_read_unlabelled", lang, files=files,
                 queries=f"{len(labelled.queries):,}", docs=f"{len(labelled.documents):,}")
+    notes = [text(f"eval_ignored_{kind}", lang, n=f"{len(ids):,}",
+                  ids=", ".join(ids[:3]) + (" …" if len(ids) > 3 else ""))
+             for kind, ids in labelled.ignored.items()]
+    return " ".join([read, *(warning(n) for n in notes)])
 
 
 def warning(message: str) -> str:
@@ -488,8 +492,7 @@ def build_eval_tab(tr: Translator, service, alpha, fusion, language, *, normaliz
     with gr.Row():
         files = tr.make(gr.File, i18n={"label": "eval_files"}, file_count="multiple",
                         file_types=[".jsonl", ".tsv", ".csv", ".zip"], elem_id="eval-files")
-        max_queries = tr.make(gr.Number, i18n={"label": "eval_max_queries"}, value=300, precision=0, minimum=0,
-                              elem_id="eval-max-queries")
+        max_queries = tr.make(QuietNumber, i18n={"label": "eval_max_queries"}, value=300, elem_id="eval-max-queries")
     with gr.Row():
         normalizers = tr.make(CheckboxGroup, list(NORMALIZERS), i18n={"label": "eval_normalizers"},
                               value=[settings.normalizer], elem_id="eval-normalizers")
@@ -576,6 +579,8 @@ def build_eval_tab(tr: Translator, service, alpha, fusion, language, *, normaliz
         refused = not_received(paths, lang)
         if refused:
             return problem(refused)
+        if limit is not None and (limit < 0 or limit != int(limit)):
+            return problem(text("eval_bad_limit", lang, value=f"{limit:g}"))
         entries = page_entries(kb_text, split_on)
         try:
             labelled = parse_upload(paths, max_queries=int(limit) if limit else None, documents=entries)

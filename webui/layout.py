@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 from dataclasses import dataclass
 from typing import Any, Callable, Sequence
 
@@ -124,10 +126,57 @@ class BoundedSlider(gr.Slider):
         return "slider"
 
     def preprocess(self, payload: float | None) -> float | None:
-        """The value, clamped into [minimum, maximum]."""
+        """The value, clamped into [minimum, maximum].
+
+        Raises:
+            gr.Error: ``payload`` is not a number (null, text, a list, NaN: only a forged event sends one; it made
+                Gradio's check or the handler fail with a traceback in the log), not printed in the log.
+        """
+        if isinstance(payload, bool) or not isinstance(payload, (int, float)) or math.isnan(payload):
+            raise gr.Error(f"{self.label or 'this slider'} takes a number from {self.minimum:g} to {self.maximum:g}",
+                           print_exception=False)
+        return super().preprocess(min(max(float(payload), self.minimum), self.maximum))
+
+
+class QuietNumber(gr.Number):
+    """``gr.Number`` whose handler checks the value (in the page's language): a number box refuses only what is no
+    number at all (null, text, a list: only a forged event sends one), without a traceback in the log. Gradio's own
+    ``minimum`` and ``precision`` answered a negative value with an English toast and a traceback, and rounded 2.5
+    to 2 silently."""
+
+    def get_block_name(self) -> str:
+        return "number"
+
+    def preprocess(self, payload: Any) -> float | None:
+        """The number, or None for an empty box.
+
+        Raises:
+            gr.Error: ``payload`` is not a number (not printed in the log).
+        """
         if payload is None:
             return None
-        return super().preprocess(min(max(float(payload), self.minimum), self.maximum))
+        if isinstance(payload, bool) or not isinstance(payload, (int, float)) or not math.isfinite(payload):
+            raise gr.Error(f"{self.label or 'this box'} takes a number", print_exception=False)
+        return float(payload)
+
+
+class ExampleQueries(gr.Dataset):
+    """``gr.Dataset`` of example queries; a forged click naming no example (text, a list, an index past the
+    examples) is refused without a traceback in the log (Gradio indexed its samples with it)."""
+
+    def get_block_name(self) -> str:
+        return "dataset"
+
+    def preprocess(self, payload: Any) -> Any:
+        """Gradio's value for the clicked example.
+
+        Raises:
+            gr.Error: ``payload`` is not the index of an example (not printed in the log).
+        """
+        if payload is not None and (isinstance(payload, bool) or not isinstance(payload, int)
+                                    or not 0 <= payload < len(self.raw_samples)):
+            raise gr.Error("this list takes the index of one of its examples", print_exception=False)
+        return super().preprocess(payload)
 
 
 def _shape_fits(payload: Any, many: bool) -> bool:
@@ -358,7 +407,7 @@ def build_query(tr: Translator, sample: str | None, lang: str) -> QueryBar:
                    elem_id="share-link")
     link_note = gr.HTML("", css_template=fmt.NOTICE_CSS, elem_id="share-note", padding=False)
     queries = example_queries(sample, tr.lang) if sample else ()
-    examples = tr.make(gr.Dataset, i18n={"label": "examples_label"}, components=[query],
+    examples = tr.make(ExampleQueries, i18n={"label": "examples_label"}, components=[query],
                        samples=[[q] for q in queries], type="values", visible=bool(queries), elem_id="examples")
     return QueryBar(query, search, share, page_url, link, link_note, examples)
 
