@@ -262,7 +262,7 @@ def load_labelled_set(folder: str | Path, max_queries: int | None = None) -> Lab
     if missing:
         raise LabelledSetError(f"{folder} lacks {', '.join(missing)}; a labelled set folder holds "
                                f"{', '.join(LABELLED_FILES)}")
-    try:  # UTF-8 or GBK/GB18030, as the page reads an uploaded set
+    try:  # UTF-8, GBK/GB18030 or Big5, as the page reads an uploaded set
         texts = [decode_bytes((folder / f).read_bytes(), f"{folder.name}/{f}") for f in LABELLED_FILES]
     except KnowledgeBaseError as exc:
         raise LabelledSetError(str(exc)) from None

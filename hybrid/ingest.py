@@ -18,7 +18,8 @@ from typing import Any, Iterable, Iterator, Sequence
 import numpy as np
 
 from .cache import EmbeddingCache, embed_with_cache, model_key
-from .kb import SUPPORTED_SUFFIXES, Document, KnowledgeBaseError, csv_columns, split_sentences
+from .kb import (BIG5_LEAD, SUPPORTED_SUFFIXES, Document, KnowledgeBaseError, common_share, csv_columns,
+                 split_sentences)
 from .tokenize import Tokenizer
 
 log = logging.getLogger(__name__)
@@ -121,8 +122,22 @@ def not_empty(items: Iterator[Any], path: str | Path) -> Iterator[Any]:
     return chain([first], items)
 
 
+def _decodes(path: Path, encoding: str) -> bool:
+    """Whether the whole file decodes in ``encoding`` (read in blocks)."""
+    decoder = codecs.getincrementaldecoder(encoding)()
+    try:
+        with open(path, "rb") as f:
+            while block := f.read(_PROBE_BYTES):
+                decoder.decode(block)
+            decoder.decode(b"", final=True)
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
 def _encoding(path: Path) -> str:
-    """UTF-8 (with or without BOM) when the whole file decodes so, else GB18030 (as ``kb.decode_bytes``)."""
+    """UTF-8 (with or without BOM) when the whole file decodes so, else GB18030, or Big5 (cp950) when the file is
+    valid Big5 and its first block reads as Big5 by ``kb.decode_bytes``'s rule."""
     decoder = codecs.getincrementaldecoder("utf-8")()
     try:
         with open(path, "rb") as f:
@@ -132,15 +147,19 @@ def _encoding(path: Path) -> str:
         return "utf-8-sig"
     except UnicodeDecodeError:
         pass
-    decoder = codecs.getincrementaldecoder("gb18030")()
-    try:
+    gb18030, big5 = _decodes(path, "gb18030"), _decodes(path, "cp950")
+    if big5:
         with open(path, "rb") as f:
-            while block := f.read(_PROBE_BYTES):
-                decoder.decode(block)
-            decoder.decode(b"", final=True)
-    except UnicodeDecodeError:
-        raise KnowledgeBaseError(f"{path.name}: cannot decode as UTF-8 or GBK/GB18030. Save it as UTF-8.") from None
-    return "gb18030"
+            head = f.read(_PROBE_BYTES)
+        if gb18030:
+            as_gb = codecs.getincrementaldecoder("gb18030")().decode(head)
+            as_big5 = codecs.getincrementaldecoder("cp950")().decode(head)
+            return "cp950" if common_share(as_big5, "cp950") > common_share(as_gb, "gb2312") + BIG5_LEAD \
+                else "gb18030"
+        return "cp950"
+    if gb18030:
+        return "gb18030"
+    raise KnowledgeBaseError(f"{path.name}: cannot decode as UTF-8, GBK/GB18030 or Big5. Save it as UTF-8.")
 
 
 def _pieces(text: str, split_long: int) -> list[str]:

@@ -57,7 +57,7 @@ def test_a_labelled_set_in_gbk_is_read_and_one_in_neither_encoding_names_its_fil
     gbk = ev.load_labelled_set(tiny)
     assert [d.text for d in gbk.documents] == [t for _, t in CORPUS]
     (tiny / "qrels.tsv").write_bytes(b"q1\td1\t1\n\xff\xfe\x80\n")
-    with pytest.raises(ev.LabelledSetError, match=r"tiny/qrels.tsv: cannot decode as UTF-8 or GBK/GB18030"):
+    with pytest.raises(ev.LabelledSetError, match=r"tiny/qrels.tsv: cannot decode as UTF-8, GBK/GB18030 or Big5"):
         ev.load_labelled_set(tiny)
     assert ev.main(["--data", str(tiny)]) == 1
     assert "tiny/qrels.tsv: cannot decode" in capsys.readouterr().err

@@ -238,7 +238,7 @@ def test_input_refused_by_index_leaves_no_interrupted_write_warning(kb, tmp_path
         "wrongcol.csv": ("问题,答案\n怎么退货,七天内可退\n", "the first row must name the columns"),
         "twice.csv": ("id,text\n1,苹果\n1,香蕉\n", "the id '1' is used twice"),
         "broken.jsonl": ('{"text": "巴黎"}\nnot json\n', "broken.jsonl line 2: not valid JSON"),
-        "encoding.txt": (b"\xff\xfe\n", "cannot decode as UTF-8 or GBK/GB18030"),
+        "encoding.txt": (b"\xff\xfe\n", "cannot decode as UTF-8, GBK/GB18030 or Big5"),
     }
     for name, (content, message) in refused.items():
         path = bad / name
@@ -275,3 +275,16 @@ def test_input_refused_after_writing_began_says_what_was_written_and_how_to_fini
     assert cli.main(args) == 0
     assert "2 unchanged" in capsys.readouterr().out
     assert "interrupted" not in search_warnings(uri)
+
+
+def test_a_big5_file_streams_as_big5_and_gbk_as_gbk(tmp_path):
+    """``python -m hybrid index`` streams a file in its encoding, read as the page reads an upload: a Big5 file was
+    read as GB18030 (which decodes it too, into rare characters)."""
+    from hybrid.ingest import iter_entries
+
+    traditional = ["電腦開機後黑屏，怎麼辦？", "請問印表機無法連線時該如何處理。"]
+    (tmp_path / "big5.txt").write_bytes("\n".join(traditional).encode("cp950"))
+    assert [d.text for d in iter_entries(tmp_path / "big5.txt")] == traditional
+    simplified = ["上海是中国最大的城市。", "你好"]
+    (tmp_path / "gbk.txt").write_bytes("\n".join(simplified).encode("gbk"))
+    assert [d.text for d in iter_entries(tmp_path / "gbk.txt")] == simplified

@@ -27,6 +27,22 @@ def test_decode_utf8_bom_and_gbk():
         decode_bytes(b"\xff\xfe\x00\xd8\x00\x00\x81", "x.txt")
 
 
+def test_big5_is_read_as_big5_and_gbk_stays_gbk():
+    """GB18030 decodes a Big5 file too, into rare characters ("電腦開機" came out as "筿福秨诀"), with no warning."""
+    from pathlib import Path
+
+    traditional = "電腦開機後黑屏，怎麼辦？\n請問印表機無法連線時該如何處理。\n鍵盤按鍵沒有反應"
+    assert decode_bytes(traditional.encode("cp950")) == traditional
+    assert decode_bytes("電腦開機".encode("cp950")) == "電腦開機"
+    assert decode_bytes(traditional.encode("gb18030")) == traditional  # Traditional text saved as GBK stays so
+    for sample in sorted(Path("data/samples").glob("*.txt")):  # Simplified text in GBK, valid Big5 or not
+        text = sample.read_text(encoding="utf-8")
+        assert decode_bytes(text.encode("gb18030")) == text, sample
+    for short in ("你好", "苹果", "上海是中国最大的城市。"):  # GBK bytes that are valid Big5 too
+        data = short.encode("gbk")
+        assert decode_bytes(data) == short, (short, data)
+
+
 def test_files_of_each_type(tmp_path):
     (tmp_path / "a.txt").write_text("一\n\n二\n", encoding="utf-8")
     (tmp_path / "a.md").write_bytes("三\n四".encode("gbk"))

@@ -106,7 +106,8 @@ def test_uploads_append_or_replace_and_never_lose_typed_text(page, tmp_path):
              "kb.jsonl": '{"text": "巴黎"}\n{"text": "东京"}\n'.encode("utf-8"),
              "gbk.txt": "上海是中国最大的城市。\n杭州以西湖闻名。".encode("gbk"),
              "broken.txt": b"\xff\xfe\xfa\xfb\x80\x81" * 4,
-             "faq.csv": "问题,答案\n怎么退货,七天内可退\n".encode("utf-8")}
+             "faq.csv": "问题,答案\n怎么退货,七天内可退\n".encode("utf-8"),
+             "big5.txt": "電腦開機後黑屏怎麼辦\n印表機無法連線".encode("cp950")}
     for name, data in files.items():
         (tmp_path / name).write_bytes(data)
     upload = p.locator("#upload input[type=file]")
@@ -150,6 +151,9 @@ def test_uploads_append_or_replace_and_never_lose_typed_text(page, tmp_path):
     idle(p)
     p.click("#undo")
     expect(kb).to_have_value(typed + "\n苹果很甜\n香蕉很软\n巴黎\n东京")
+    idle(p)
+    upload.set_input_files(str(tmp_path / "big5.txt"))  # read as GB18030, it was "筿福秨诀..."
+    expect(kb).to_have_value("電腦開機後黑屏怎麼辦\n印表機無法連線")
 
 
 def test_split_switch_cuts_long_paragraphs(page):
