@@ -10,6 +10,7 @@ import json
 import logging
 import sys
 import time
+import unicodedata
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator, Mapping, Sequence
@@ -62,9 +63,10 @@ class LabelledSet:
             set without labels, ``parse_query_set``).
         qrels: ``{query id: {doc id: grade}}``; grade > 0 is relevant (empty: no labels).
         parents: for a corpus split into sentences, ``{sentence doc id: paragraph id}`` (else empty).
-        ignored: what the files held that counts for nothing, by kind, as read (``parse_labelled_set``):
-            "queries" and "documents", ids qrels.tsv names that queries.jsonl or corpus.jsonl lacks; "unjudged",
-            queries of queries.jsonl without a relevant document in the corpus (left out).
+        notes: what a person should know of how the files were read, by kind: "queries" and "documents", ids
+            qrels.tsv names that queries.jsonl or corpus.jsonl lacks (``parse_labelled_set``: ignored);
+            "unjudged", queries without a relevant document in the corpus (left out); "added", relevant texts of
+            pairs that are no entry of the knowledge base searched (``pairs_in_knowledge_base``: added to it).
     """
 
     name: str
@@ -72,7 +74,7 @@ class LabelledSet:
     queries: tuple[tuple[str, str], ...]
     qrels: Mapping[str, Mapping[str, int]]
     parents: Mapping[str, str] = field(default_factory=dict)
-    ignored: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    notes: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
 
 
 # ---------------------------------------------------------------------------------------- reading sets
@@ -173,7 +175,7 @@ def parse_labelled_set(corpus: str, queries: str, qrels: str, name: str = "uploa
         ignored["unjudged"] = tuple(qid for qid, _ in query_rows if qid not in held)
     if max_queries is not None:
         kept = kept[:max_queries]
-    return LabelledSet(name, documents, tuple(kept), {qid: dict(judged[qid]) for qid, _ in kept}, ignored=ignored)
+    return LabelledSet(name, documents, tuple(kept), {qid: dict(judged[qid]) for qid, _ in kept}, notes=ignored)
 
 
 def _check_max_queries(max_queries: int | None) -> None:
@@ -320,34 +322,62 @@ def pairs_in_knowledge_base(labelled: LabelledSet, entries: Sequence[str]) -> La
     by_text: dict[str, str] = {}
     for doc in documents:
         by_text.setdefault(_same_text(doc.text), doc.id)
-    renamed = {}
+    renamed, added = {}, []
     for doc in labelled.documents:
         key = _same_text(doc.text)
         if key not in by_text:
             by_text[key] = doc.id
             documents.append(doc)
+            added.append(doc.text[:40])
         renamed[doc.id] = by_text[key]
     qrels = {qid: {renamed[d]: g for d, g in judged.items()} for qid, judged in labelled.qrels.items()}
-    return LabelledSet(labelled.name, tuple(documents), labelled.queries, qrels)
+    notes = {**labelled.notes, "added": tuple(added)} if added else labelled.notes
+    return LabelledSet(labelled.name, tuple(documents), labelled.queries, qrels, notes=notes)
 
 
 def _same_text(text: str) -> str:
-    """What two texts share when they are the same entry: without whitespace, full-width and case folded, in
-    Simplified script."""
-    return fold_script("".join(normalize(text).split()))
+    """What two texts share when they are the same entry: without whitespace and punctuation (a copied answer
+    lacking its final "。" is still the entry), full-width and case folded, in Simplified script."""
+    return fold_script("".join(c for c in normalize(text) if not c.isspace()
+                               and not unicodedata.category(c).startswith("P")))
 
 
 def parse_pairs_csv(text: str, name: str = "uploaded") -> LabelledSet:
     """A labelled set from CSV text with columns query, relevant text (and optionally relevance).
 
-    A first row whose first cell is ``query`` (any case) is taken as a header.
+    A first row is taken as a header when its first cell names a query column (``query``, ``question``, 问题,
+    用户问题, ...), its second a text column (``answer``, ``text``, 答案, 标准答案, ...), or its third is no number
+    where the next row's is: a header scored as a query was a query of its own ("用户问题" searched for "标准答案").
     """
     rows = [r for r in csv.reader(io.StringIO(text.lstrip("\ufeff"))) if any(c.strip() for c in r)]
-    if rows and rows[0] and rows[0][0].strip().lower() in ("query", "question", "查询", "问题"):
+    if rows and _is_header(rows[0], rows[1] if len(rows) > 1 else None):
         rows = rows[1:]
     if not rows:
         raise LabelledSetError("the CSV holds no rows; expected: query,relevant text", "csv_empty")
     return labelled_set_from_pairs(rows, name)
+
+
+_QUERY_HEADERS = frozenset({"query", "queries", "question", "questions", "q", "query_text", "user question",
+                            "查询", "问题", "用户问题", "提问", "问句", "搜索词", "查询词", "问"})
+_TEXT_HEADERS = frozenset({"answer", "answers", "text", "relevant", "relevant text", "relevant_text", "document",
+                           "doc", "passage", "a", "答案", "标准答案", "回答", "相关文本", "文档", "文本", "答"})
+
+
+def _is_header(first: Sequence[str], second: Sequence[str] | None) -> bool:
+    """Whether the first CSV row names the columns (``parse_pairs_csv``)."""
+    cells = [c.strip().lower() for c in first]
+    if (cells and cells[0] in _QUERY_HEADERS) or (len(cells) > 1 and cells[1] in _TEXT_HEADERS):
+        return True
+
+    def number(value: str) -> bool:
+        try:
+            _grade(value)
+        except ValueError:
+            return False
+        return True
+
+    return bool(len(cells) > 2 and cells[2] and second is not None and len(second) > 2 and not number(cells[2])
+                and number(second[2].strip()))
 
 
 def subset_corpus(labelled: LabelledSet, max_docs: int, seed: int = 0) -> LabelledSet:

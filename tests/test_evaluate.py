@@ -118,6 +118,11 @@ def test_pairs_csv():
         ev.parse_pairs_csv("饿了\n")
     with pytest.raises(ev.LabelledSetError, match="no rows"):
         ev.parse_pairs_csv("query,text\n")
+    for header in ("用户问题,标准答案", "Question,Answer", "q,a", "问,答", "搜索,文本,相关度", "ask,reply,grade"):
+        labelled = ev.parse_pairs_csv(f"{header}\n饿了,香蕉是黄色的。,1\n")
+        assert [q for _, q in labelled.queries] == ["饿了"], header
+    labelled = ev.parse_pairs_csv("饿了,香蕉是黄色的。\n法国首都,巴黎\n")  # no header: every row is a pair
+    assert [q for _, q in labelled.queries] == ["饿了", "法国首都"]
 
 
 def _run(tiny, cache_dir, **kw):

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import html
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
@@ -101,8 +101,7 @@ def _parse_upload(paths: Sequence[str | os.PathLike[str]] | None, max_queries: i
             labelled = pairs_in_knowledge_base(labelled, documents)
         if max_queries is not None:
             kept = labelled.queries[:max_queries]
-            labelled = LabelledSet(labelled.name, labelled.documents, kept,
-                                   {qid: labelled.qrels[qid] for qid, _ in kept})
+            labelled = replace(labelled, queries=kept, qrels={qid: labelled.qrels[qid] for qid, _ in kept})
         return labelled
     found: dict[str, list[Path]] = {wanted: [p for p in paths if p.name.lower().endswith(wanted)]
                                     for wanted in LABELLED_FILES}
@@ -161,9 +160,9 @@ def upload_status(paths: Sequence[str | os.PathLike[str]], lang: str, documents:
     files = text("eval_one_file" if len(paths) == 1 else "eval_n_files", lang, n=len(paths))
     read = text("eval_read" if labelled.qrels else "eval_read_unlabelled", lang, files=files,
                 queries=f"{len(labelled.queries):,}", docs=f"{len(labelled.documents):,}")
-    notes = [text(f"eval_ignored_{kind}", lang, n=f"{len(ids):,}",
+    notes = [text(f"eval_note_{kind}", lang, n=f"{len(ids):,}",
                   ids=", ".join(ids[:3]) + (" …" if len(ids) > 3 else ""))
-             for kind, ids in labelled.ignored.items()]
+             for kind, ids in labelled.notes.items()]
     return " ".join([read, *(warning(n) for n in notes)])
 
 
