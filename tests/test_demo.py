@@ -158,18 +158,45 @@ def test_upload_replace_is_undoable_and_append_keeps_the_typed_text(encoder, tmp
     appended = h.upload(str(tmp_path / "kb.txt"), APPEND, typed, "zh")
     assert appended.kb == typed + "\n上传的一条\n上传的两条"
     assert appended.message == ("upload_appended", {"name": "kb.txt", "n": 2, "total": 4}, False)
-    assert "现在共 4 条" in appended.notice and appended.undo_text == typed
+    assert "现在共 4 条" in appended.notice and appended.undo_text.previous == typed
 
     replaced = h.upload(str(tmp_path / "kb.txt"), REPLACE, typed, "zh")
-    assert replaced.kb == "上传的一条\n上传的两条" and replaced.undo_text == typed
+    assert replaced.kb == "上传的一条\n上传的两条" and replaced.undo_text.previous == typed
     assert replaced.undo_button["visible"] is True and "原来 2 条" in replaced.notice
     assert replaced.sample is None and replaced.examples["visible"] is False  # no sample's examples any more
 
     # Undo swaps: the typed text comes back, and a second click would bring the upload back.
     undone = h.undo(replaced.undo_text, replaced.kb, "en")
-    assert undone.kb == typed and undone.undo_text == replaced.kb
+    assert undone.kb == typed and undone.undo_text.previous == replaced.kb
     assert "Swapped to the other knowledge base (2 entries)" in html.unescape(undone.notice)
     assert h.undo(undone.undo_text, undone.kb, "en").kb == replaced.kb
+    # Two uploads (or a sample and an upload) in a row: the typed text stays one click away (fresh-eyes review:
+    # undo swapped between the two files, the typed text gone)
+    (tmp_path / "other.txt").write_text("另一个文件\n", encoding="utf-8")
+    first = h.upload(str(tmp_path / "kb.txt"), REPLACE, typed, "en")
+    second = h.upload(str(tmp_path / "other.txt"), REPLACE, first.kb, "en", first.undo_text)
+    sample = h.pick_sample("tech_faq", second.kb, "en", second.undo_text)
+    third = h.upload(str(tmp_path / "kb.txt"), REPLACE, sample.kb, "en", sample.undo_text)
+    back = h.undo(third.undo_text, third.kb, "en")
+    assert back.kb == typed
+    assert h.undo(back.undo_text, back.kb, "en").kb == third.kb  # and the swap still swaps
+    # text edited after a load is the user's: the next upload keeps it one click away, not the older one
+    edited = first.kb + "\n我加的一条"
+    after_edit = h.upload(str(tmp_path / "other.txt"), REPLACE, edited, "en", first.undo_text)
+    assert h.undo(after_edit.undo_text, after_edit.kb, "en").kb == edited
+    # typed text brought back by an undo is typed text again: the next upload keeps it one click away
+    undone = h.undo(first.undo_text, first.kb, "en")
+    later = h.upload(str(tmp_path / "other.txt"), REPLACE, undone.kb, "en", undone.undo_text)
+    assert h.undo(later.undo_text, later.kb, "en").kb == typed
+    # swapped back to the file, another upload still keeps the typed text
+    redone = h.undo(undone.undo_text, undone.kb, "en")
+    assert redone.kb == first.kb
+    assert h.undo((u := h.upload(str(tmp_path / "other.txt"), REPLACE, redone.kb, "en", redone.undo_text)).undo_text,
+                  u.kb, "en").kb == typed
+    # an append is the user's composition, not a load: the next replacement keeps it one click away
+    appended = h.upload(str(tmp_path / "other.txt"), APPEND, typed, "en", None)
+    replaced = h.upload(str(tmp_path / "kb.txt"), REPLACE, appended.kb, "en", appended.undo_text)
+    assert h.undo(replaced.undo_text, replaced.kb, "en").kb == appended.kb
     # Appending to an empty box is a plain load.
     assert h.upload(str(tmp_path / "kb.txt"), APPEND, "  ", "en").kb == "上传的一条\n上传的两条"
 
@@ -217,7 +244,7 @@ def test_sample_picker_loads_the_sample_and_its_examples_and_keeps_the_old_text(
     change = handlers.pick_sample("tech_faq", "我的知识", "zh")
     assert change.kb == sample_text("tech_faq") and change.sample == "tech_faq"
     assert change.examples["samples"][0] == ["如何给表格排序"] and change.examples["visible"] is True
-    assert change.undo_text == "我的知识" and "技术问答" in change.notice
+    assert change.undo_text.previous == "我的知识" and "技术问答" in change.notice
     same = handlers.pick_sample("tech_faq", sample_text("tech_faq"), "zh")
     assert isinstance(same.undo_text, type(gr.skip()))  # nothing to undo when the text did not change
     assert sample_of(sample_text("mixed_zh_en") + "\n") == "mixed_zh_en" and sample_of("别的") is None
@@ -618,6 +645,38 @@ def test_the_pages_export_names_the_model_auto_loaded_here_not_every_model_auto_
     loading = _service(OneHotEncoder(), gate=gate)  # still loading: the note says what auto picks where
     assert loaded_model(loading) is None
     gate.set()
+
+
+def test_the_pages_export_pins_a_portable_model_and_names_the_weight_model_it_does_not_carry(tmp_path):
+    """Fresh-eyes review: a setting tuned on the packaged e5 was exported as model "auto", which is Qwen3-4B on a
+    GPU; and an export of fusion "learned" on a server with its own weight model said nothing of that file."""
+    import json
+    from pathlib import Path
+
+    from hybrid import weight_model as wm
+    from webui.export import loaded_model, page_config, write_setting
+
+    controls = {key: CONTROLS[key] for key in ("alpha", "fusion", "normalizer", "k", "k1", "b", "window")}
+    for name in ("multilingual-e5-small", "Qwen/Qwen3-Embedding-4B"):
+        service = _service(OneHotEncoder(name=name))
+        assert page_config(service, None, **controls).model == name
+    service = _service(OneHotEncoder(name="multilingual-e5-small"))
+    own = wm.WeightModel.load(wm.PACKAGED).save(tmp_path / "mine.json")
+    wm.use(own)
+    try:
+        config = page_config(service, None, **{**controls, "fusion": "learned"})
+        exported = json.loads(Path(write_setting(config, used_model=loaded_model(service))[0]).read_text("utf-8"))
+        assert all("give it with --weight-model mine.json" in " ".join(e["notes"])
+                   for e in exported["exports"].values())
+        assert str(tmp_path) not in json.dumps(exported)
+        config = page_config(service, None, **controls)  # another fusion: no such note
+        exported = json.loads(Path(write_setting(config, used_model=loaded_model(service))[0]).read_text("utf-8"))
+        assert "--weight-model" not in json.dumps(exported)
+    finally:
+        wm.use(None)
+    config = page_config(service, None, **{**controls, "fusion": "learned"})  # the packaged model: nothing to carry
+    exported = json.loads(Path(write_setting(config, used_model=loaded_model(service))[0]).read_text("utf-8"))
+    assert "--weight-model" not in json.dumps(exported)
 
 
 def test_a_port_out_of_range_is_refused_before_the_model_loads(capsys):

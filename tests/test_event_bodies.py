@@ -186,20 +186,20 @@ def test_an_event_reading_what_was_clicked_without_its_event_data_is_refused(run
     opened = fn_index_of(cfg, "eval-changes", "select")
     for event_data in (None, {}, {"index": [0, 0]}, "x", 7):
         r = httpx.post(running.url + "/gradio_api/queue/join", timeout=30, json={
-            "data": [None, 0, "", "", "en"], "fn_index": opened, "session_hash": uuid.uuid4().hex,
+            "data": [None, 0, "", "", "en", None], "fn_index": opened, "session_hash": uuid.uuid4().hex,
             "event_data": event_data, "trigger_id": None})
         assert r.status_code == 400 and "reads what was clicked" in r.json()["message"], (event_data, r.text)
-    messages = run_event(running.url, opened, [None, 0, "", "", "en"])  # no report: the handler changes nothing
+    messages = run_event(running.url, opened, [None, 0, "", "", "en", None])  # no report: the handler changes nothing
     assert messages and messages[-1].get("msg") == "refused", messages[-1]  # a join without event data is 400
     for event_data in ({"index": [], "value": 1}, {"index": [None], "value": 1}, {"index": "0", "value": 1}):
-        done = run_event(running.url, opened, [None, None, "", "", "en"], event_data=event_data)
+        done = run_event(running.url, opened, [None, None, "", "", "en", None], event_data=event_data)
         assert done and done[-1].get("msg") == "process_completed" and done[-1]["success"], (event_data, done[-1])
     for route in ("call", "run", "api", "call/v2"):  # a private event is not called by name (nor without event data)
-        r = httpx.post(f"{running.url}/gradio_api/{route}/on_open", json={"data": [None, None, "", "", "en"]},
+        r = httpx.post(f"{running.url}/gradio_api/{route}/on_open", json={"data": [None, None, "", "", "en", None]},
                        timeout=30)
         assert r.status_code == 404 and "no endpoint named 'on_open'" in r.json()["message"], (route, r.text)
     r = httpx.post(running.url + "/gradio_api/queue/join", timeout=30, json={
-        "data": [None, None, "", "", "en"], "fn_index": opened, "session_hash": (session := uuid.uuid4().hex),
+        "data": [None, None, "", "", "en", None], "fn_index": opened, "session_hash": (session := uuid.uuid4().hex),
         "event_data": {"index": [0, 0], "value": "q"}, "trigger_id": None})
     assert r.status_code == 200, r.text
     with httpx.stream("GET", running.url + "/gradio_api/queue/data", params={"session_hash": session},

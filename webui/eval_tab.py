@@ -39,7 +39,8 @@ from server.uploads import is_received_upload
 
 from . import plots
 from .export import build_export, loaded_model, visitor_config, write_setting
-from .handlers import MAX_ENTRIES, TEXT_CONCURRENCY, examples_update, page_entries, render_message, sample_of
+from .handlers import (MAX_ENTRIES, TEXT_CONCURRENCY, after_replacement, examples_update, page_entries,
+                       render_message, sample_of)
 from .i18n import TEXTS, Translator, explain, text
 from .layout import CheckboxGroup, Dropdown, QuietNumber
 
@@ -625,7 +626,8 @@ def build_eval_tab(tr: Translator, service, alpha, fusion, language, *, normaliz
         chosen = {key: best[key] for key in ("fusion", "alpha", "normalizer", "window") if best.get(key) is not None}
         if shown_k is not None:
             chosen["k"] = int(shown_k)
-        config = visitor_config(service.settings.with_(**chosen), tokenizer.settings, service.requested)
+        config = visitor_config(service.settings.with_(**chosen), tokenizer.settings, service.requested,
+                                loaded_model(service))
         from .tokenizer_panel import uploaded_dictionary  # it builds on this module's neighbours
 
         dictionary = uploaded_dictionary(tokenizer.user_dict, upload_root)
@@ -653,7 +655,7 @@ def build_eval_tab(tr: Translator, service, alpha, fusion, language, *, normaliz
     apply_button.click(on_apply, [report_state, language], [alpha, fusion, *applied, status], **private)
     opened = None
     if None not in (normalizer, window, tabs, query, kb, split, sample, examples, kb_undo):
-        def on_open(report, index, corpus, kb_text, lang, evt):
+        def on_open(report, index, corpus, kb_text, lang, undo, evt):
             rows = change_rows(report, index)
             row = evt.index[0] if isinstance(evt.index, (list, tuple)) and evt.index else evt.index
             if not rows or not isinstance(row, int) or not 0 <= row < len(rows):
@@ -667,10 +669,11 @@ def build_eval_tab(tr: Translator, service, alpha, fusion, language, *, normaliz
             # the text box is replaced as by an upload: said, and the earlier text one click away
             message = ("eval_opened_kb", {"n": len(page_entries(corpus, False)),
                                           "old": len(page_entries(kb_text, False))}, False)
-            return (*opened, message, render_message(message, lang), kb_text or "", gr.update(visible=True))
+            return (*opened, message, render_message(message, lang), after_replacement(undo, kb_text, corpus),
+                    gr.update(visible=True))
 
         on_open.__annotations__["evt"] = gr.SelectData  # Gradio reads the annotation (gradio is imported here)
-        opened = changes.select(on_open, [report_state, point, corpus_state, kb, language],
+        opened = changes.select(on_open, [report_state, point, corpus_state, kb, language, kb_undo[2]],
                                 [tabs, query, kb, split, sample, examples, alpha, fusion, normalizer, window,
                                  *kb_undo], **private)
     return EvalTab(report_state, table, curve, status, band, point, changes, ceiling, overlap, opened)

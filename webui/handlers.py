@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import html
 import inspect
 import logging
@@ -80,6 +81,45 @@ class SearchOutputs:
         """The outputs, columns spread out in the order of the page's columns (``DemoHandlers.columns``)."""
         return (self.notice, *self.columns, self.why, self.alpha_note, self.vector_summary, self.vector_table,
                 self.vector_bar, self.vector_histogram, self.timings, self.judged)
+
+
+@dataclass(frozen=True)
+class UndoSlot:
+    """What the undo button brings back (the session's ``undo_text`` state).
+
+    Attributes:
+        previous: the text the next undo puts in the box.
+        previous_loaded: whether ``previous`` was loaded as it is (a file's, a sample's: loaded again with a click).
+        loaded: a digest of the box's text when it is such a load, unchanged since; "" when it is the user's.
+    """
+
+    previous: str
+    previous_loaded: bool
+    loaded: str
+
+
+def _digest(text: str | None) -> str:
+    return hashlib.sha256((text or "").strip().encode("utf-8")).hexdigest()
+
+
+def after_replacement(slot: UndoSlot | None, old: str | None, new: str, loaded: bool = True) -> UndoSlot:
+    """The undo slot once the box's text ``old`` is replaced by ``new`` (an upload, a sample, a judgements file, a
+    query opened from the evaluation; ``loaded``: False when ``new`` is not a load as it is, an append).
+
+    ``old`` becomes what an undo brings back, unless it is a load unchanged since (a file's, a sample's: loaded again
+    with a click): then the text before that load stays. So typed text survives any run of uploads and samples (two
+    uploads in a row used to leave only the first file one click away), and a load the user edited counts as typed.
+    """
+    old_loaded = isinstance(slot, UndoSlot) and slot.loaded != "" and slot.loaded == _digest(old)
+    if old_loaded and slot.previous.strip() != new.strip():
+        return UndoSlot(slot.previous, slot.previous_loaded, _digest(new) if loaded else "")
+    return UndoSlot(old or "", old_loaded, _digest(new) if loaded else "")
+
+
+def after_undo(slot: UndoSlot, box: str | None) -> UndoSlot:
+    """The undo slot once an undo swapped the box's text ``box`` with ``slot.previous``."""
+    box_loaded = slot.loaded != "" and slot.loaded == _digest(box)
+    return UndoSlot(box or "", box_loaded, _digest(slot.previous) if slot.previous_loaded else "")
 
 
 class KbChange(NamedTuple):
@@ -403,7 +443,8 @@ class DemoHandlers:
             return None, ("upload_empty", {"name": name}, True)
         return entries, None
 
-    def upload(self, path: str | None, mode: str, kb_text: str | None, lang: str) -> KbChange:
+    def upload(self, path: str | None, mode: str, kb_text: str | None, lang: str,
+               undo: UndoSlot | None = None) -> KbChange:
         """Read an uploaded file into the knowledge base, replacing it (undoable) or appending to it.
 
         Args:
@@ -411,6 +452,7 @@ class DemoHandlers:
             mode: "replace" or "append".
             kb_text: what the text box holds now (kept for undo, or appended to).
             lang: "zh" or "en".
+            undo: the session's undo slot (``after_replacement``).
         Returns:
             The change; a file that cannot be read leaves the text box alone and says why. The upload box is
             emptied for the next file either way.
@@ -430,10 +472,11 @@ class DemoHandlers:
             new = "\n".join(entries)
             message = ("upload_replaced", {"name": name, "n": len(entries), "old": self._count(old)}, False)
         sample = sample_of(new)
-        return KbChange(new, sample, examples_update(sample, lang), message, render_message(message, lang), old,
+        return KbChange(new, sample, examples_update(sample, lang), message, render_message(message, lang),
+                        after_replacement(undo, old, new, loaded=message[0] == "upload_replaced"),
                         gr.update(visible=True), None)
 
-    def pick_sample(self, name: str | None, kb_text: str | None, lang: str) -> KbChange:
+    def pick_sample(self, name: str | None, kb_text: str | None, lang: str, undo: UndoSlot | None = None) -> KbChange:
         """Load sample ``name`` into the text box (the previous text stays one click away) and show its
         example queries."""
         skip = gr.skip()
@@ -444,17 +487,20 @@ class DemoHandlers:
                               False)
         changed = (kb_text or "").strip() != new
         return KbChange(new, name, examples_update(name, lang), message, render_message(message, lang),
-                        kb_text if changed else skip, gr.update(visible=True) if changed else skip, skip)
+                        after_replacement(undo, kb_text, new) if changed else skip,
+                        gr.update(visible=True) if changed else skip, skip)
 
-    def undo(self, previous: str | None, kb_text: str | None, lang: str) -> KbChange:
-        """Swap the text box with the text before the last replacement (a second click swaps back)."""
+    def undo(self, slot: UndoSlot | None, kb_text: str | None, lang: str) -> KbChange:
+        """Swap the text box with what ``slot`` holds: the text before the last replacements (``after_replacement``;
+        a second click swaps back)."""
         skip = gr.skip()
-        if previous is None:
+        if not isinstance(slot, UndoSlot):
             return KbChange(skip, skip, skip, skip, skip, skip, gr.update(visible=False), skip)
+        previous = slot.previous
         sample = sample_of(previous)
         message: KbMessage = ("kb_restored", {"n": self._count(previous)}, False)
         return KbChange(previous, sample, examples_update(sample, lang), message, render_message(message, lang),
-                        kb_text or "", skip, skip)
+                        after_undo(slot, kb_text), skip, skip)
 
     @staticmethod
     def pick_example(values: Sequence[str] | None) -> Any:
@@ -691,7 +737,7 @@ class DemoHandlers:
                 fmt.notice_html(text("judge_downloaded", lang, n=n, q=len(judgements or {}), docs=len(entries))))
 
     def load_judgements(self, path: str | None, judgements: judging.Judgements | None, kb_text: str | None,
-                        split: bool, lang: str) -> tuple[Any, ...]:
+                        split: bool, lang: str, undo: UndoSlot | None = None) -> tuple[Any, ...]:
         """Read a judgements zip (``judgements_zip``'s) into the session: its judgements join the session's (the
         file's grade wins), and when its documents are not the knowledge base's, they become the knowledge base
         (the previous one stays one click away, as after an upload).
@@ -718,6 +764,9 @@ class DemoHandlers:
             if judging.count(merged) > judging.MAX_JUDGEMENTS:
                 raise judging.JudgementsError("too many judgements", "judge_too_many",
                                               limit=f"{judging.MAX_JUDGEMENTS:,}")
+            if sum(map(len, merged)) > judging.MAX_QUERIES_CHARS:
+                raise judging.JudgementsError("judged queries too long", "judge_queries_too_long",
+                                              limit=f"{judging.MAX_QUERIES_CHARS:,}")
         except (judging.JudgementsError, OSError) as exc:
             return (*(skip,) * 6, fmt.notice_html(text("judge_failed", lang, error=explain(exc, lang)), error=True))
         n, q = judging.count(loaded), len(loaded)
@@ -729,7 +778,8 @@ class DemoHandlers:
         if problem:
             return (*(skip,) * 6, fmt.notice_html(text("judge_failed", lang, error=problem), error=True))
         sample = sample_of(new)
-        return (merged, new, sample, examples_update(sample, lang), kb_text or "", gr.update(visible=True),
+        return (merged, new, sample, examples_update(sample, lang), after_replacement(undo, kb_text, new),
+                gr.update(visible=True),
                 fmt.notice_html(text("judge_loaded_kb", lang, n=n, q=q, docs=len(documents))))
 
     # ------------------------------------------------------------------ shareable state

@@ -274,7 +274,7 @@ class KnowledgeBasePanel:
     notice: gr.HTML
     undo: gr.Button
     message: gr.State  # the last knowledge-base message as (key, values, error), re-rendered on a language switch
-    undo_text: gr.State  # the text before the last replacement
+    undo_text: gr.State  # what the undo button brings back (``handlers.UndoSlot``)
 
 
 @dataclass

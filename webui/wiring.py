@@ -117,8 +117,8 @@ def wire_knowledge_base(page: Page, h: DemoHandlers) -> None:
     """Uploads, samples and undo change the text box (which re-indexes, see ``wire_load_and_index``)."""
     kb = page.kb
     outputs = [kb.kb, kb.sample, page.query.examples, kb.message, kb.notice, kb.undo_text, kb.undo, kb.upload]
-    kb.upload.upload(h.upload, [kb.upload, kb.upload_mode, kb.kb, page.language], outputs, **TEXT)
-    kb.sample.input(h.pick_sample, [kb.sample, kb.kb, page.language], outputs, **TEXT)
+    kb.upload.upload(h.upload, [kb.upload, kb.upload_mode, kb.kb, page.language, kb.undo_text], outputs, **TEXT)
+    kb.sample.input(h.pick_sample, [kb.sample, kb.kb, page.language, kb.undo_text], outputs, **TEXT)
     kb.undo.click(h.undo, [kb.undo_text, kb.kb, page.language], outputs, **TEXT)
 
 
@@ -205,7 +205,7 @@ def wire_judging(page: Page, h: DemoHandlers) -> None:
     # a zip of up to the page's largest knowledge base: in the search group, whose turns are bounded
     j.download.click(h.judgements_zip, [page.judgements, kb.kb, kb.split, page.language], [j.file, j.message],
                      show_progress="hidden", **SEARCHING)
-    j.upload.upload(h.load_judgements, [j.upload, page.judgements, kb.kb, kb.split, page.language],
+    j.upload.upload(h.load_judgements, [j.upload, page.judgements, kb.kb, kb.split, page.language, kb.undo_text],
                     [page.judgements, kb.kb, kb.sample, page.query.examples, kb.undo_text, kb.undo, j.message],
                     **JUDGING).then(**redraw)
 
