@@ -571,9 +571,18 @@ def export(config: Config, target: str, report: Mapping[str, Any] | None = None,
 
 
 def export_all(config: Config, report: Mapping[str, Any] | None = None,
-               used_model: str | None = None) -> dict[str, Any]:
-    """The setting file's object with the three translations under ``exports`` (the demo's download)."""
-    return {**config.to_dict(), "exports": {t: export(config, t, report, used_model) for t in TARGETS}}
+               used_model: str | None = None, weight_model: str | None = None) -> dict[str, Any]:
+    """The setting file's object with the three translations under ``exports`` (the demo's download).
+
+    ``weight_model``: the file name of the weight model fusion "learned" used, when not the packaged one (a setting
+    file does not carry it: each translation's notes say so).
+    """
+    exports = {t: export(config, t, report, used_model) for t in TARGETS}
+    if weight_model and config.settings.fusion == "learned":
+        note = (f"Fusion 'learned' here used the weight model {weight_model}, not the packaged one; this file does "
+                f"not carry it: give it with --weight-model {weight_model} wherever you use this setting.")
+        exports = {t: {**e, "notes": [*e.get("notes", []), note]} for t, e in exports.items()}
+    return {**config.to_dict(), "exports": exports}
 
 
 def milvus_ranker(config: Config, report: Mapping[str, Any] | None = None):

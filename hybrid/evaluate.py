@@ -1129,9 +1129,13 @@ def _only(name: str, value: float) -> str:
     return f"{name} only {value:.3f}"
 
 
+MAX_BANDS = 4
+
+
 def make_figure(report: Mapping[str, Any], label: Callable[[str, float], str] = _only):
     """Plotly figure: nDCG@10 against alpha, one line per fusion method (and normaliser and window where the
-    sweep has several, each in its own colour, or colour and dash) with its 95% bootstrap band, keyword and
+    sweep has several, each in its own colour, or colour and dash) with its 95% bootstrap band (of the
+    ``MAX_BANDS`` lines peaking highest when there are more), keyword and
     semantic as grey horizontal lines labelled by ``label(name, value)`` ("keyword only 0.700"; one label for
     both where they are close), the y axis inside [0, 1]."""
     import plotly.graph_objects as go
@@ -1140,7 +1144,11 @@ def make_figure(report: Mapping[str, Any], label: Callable[[str, float], str] = 
     fig = go.Figure()
     shown: list[float] = []
     drawn: dict[tuple, str] = {}
-    for index, (name, points) in enumerate(sweep_lines(report["sweep"]).items()):
+    lines = sweep_lines(report["sweep"])
+    # Past MAX_BANDS lines, the bands of the MAX_BANDS lines that peak highest only: 28 stacked bands (every
+    # normaliser and window swept) made one opaque block that hid every line.
+    banded = set(sorted(lines, key=lambda n: -max(p[metric] for p in lines[n]))[:MAX_BANDS])
+    for index, (name, points) in enumerate(lines.items()):
         color, dash, marker = line_style(index)
         xs, ys = [p["alpha"] for p in points], [p[metric] for p in points]
         # drawn over an equal curve (learned over adaptive): thin, so the one below stays in sight on both sides
@@ -1150,7 +1158,7 @@ def make_figure(report: Mapping[str, Any], label: Callable[[str, float], str] = 
                                  marker={"color": color, "symbol": marker, "size": 4 if over else 6},
                                  cliponaxis=False))
         shown += ys
-        if all("ci95" in p for p in points):
+        if name in banded and all("ci95" in p for p in points):
             band = [p["ci95"][1] for p in points] + [p["ci95"][0] for p in points][::-1]
             fig.add_trace(go.Scatter(x=xs + xs[::-1], y=band, mode="lines", fill="toself", fillcolor=color,
                                      opacity=0.18, line={"width": 0}, hoverinfo="skip", showlegend=False,

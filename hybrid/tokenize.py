@@ -175,7 +175,9 @@ class UserDictLineError(ValueError):
                         "product name or a code)",
                 "frequency": f"a frequency of {size} digits (at most {most}; jieba's own frequencies have at most 6)",
                 "zero": "the frequency 0, which in jieba removes a word for every user of this process until it "
-                        "restarts; leave the line out (a user dictionary adds words that must stay whole)"}[problem]
+                        "restarts; leave the line out (a user dictionary adds words that must stay whole)",
+                "separator": "a word and a frequency separated by a comma, a semicolon or a tab, which jieba reads "
+                             "as one word with the comma in it; separate them with a space (`ABX9000PRO 100`)"}[problem]
         super().__init__(f"jieba user dictionary {path}, line {line}: {what}")
         self.line, self.problem, self.size, self.most = line, problem, size, most
 
@@ -272,6 +274,11 @@ def _read_user_dict(path: str | Path) -> str:
     return text
 
 
+# A word followed by a comma, semicolon or tab and a frequency (a CSV saved as the dictionary): jieba separates
+# the fields by spaces only, and takes the whole line as one word.
+_SEPARATED_FREQ = re.compile(r"[^,，;；\t]+[,，;；\t]\s*\d+(?:[,，;；\t\s]+\w+)?")
+
+
 def _user_dict_entries(text: str, path: str | Path) -> list[tuple[str, str | None, str | None]]:
     """The (word, frequency, tag) of each line of a user dictionary's text, read exactly as jieba's
     ``load_userdict`` reads them (lines split at "\n" and stripped of ASCII whitespace only, as bytes), so that
@@ -287,6 +294,8 @@ def _user_dict_entries(text: str, path: str | Path) -> list[tuple[str, str | Non
         if not line:
             continue
         word, freq, tag = _USER_DICT_LINE.match(line).groups()
+        if freq is None and _SEPARATED_FREQ.fullmatch(word):  # "ABX9000PRO,100": one word with its comma, to jieba
+            raise UserDictLineError(path, number, "separator", 0)
         if len(word) > MAX_USER_WORD_CHARS:
             raise UserDictLineError(path, number, "word", len(word))
         freq = freq.strip() if freq is not None else None

@@ -324,7 +324,13 @@ def use(path: str | Path | None) -> WeightModel:
     """
     model = WeightModel.load(PACKAGED if path is None else path)
     _active["model"] = model
+    _active["source"] = None if path is None else Path(path).name
     return model
+
+
+def active_source() -> str | None:
+    """The file name of the model ``use`` made active; None for the packaged one."""
+    return _active.get("source")
 
 
 def given_path(path: str) -> str:

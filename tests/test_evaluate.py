@@ -663,6 +663,19 @@ def test_figure_draws_a_band_per_line_and_names_the_axes_that_vary(tiny, tmp_pat
     assert list(band.y) == [p["ci95"][1] for p in points] + [p["ci95"][0] for p in points][::-1]
 
 
+def test_past_a_few_lines_only_the_highest_lines_get_a_band(tiny, tmp_path):
+    """Fresh-eyes review: every normaliser and window swept stacked 28 bands into one opaque block."""
+    report, _ = _run(tiny, tmp_path / "cache", fusions=["weighted", "rrf"], alphas=(0.0, 0.5, 1.0),
+                     normalizers=("minmax", "zscore", "max"), windows=(20, 100))
+    fig = ev.make_figure(report)
+    lines = [t for t in fig.data if t.mode == "lines+markers"]
+    bands = [t for t in fig.data if str(t.name).endswith("95% band")]
+    assert len(lines) > ev.MAX_BANDS and len(bands) == ev.MAX_BANDS
+    peak = {t.name: max(t.y) for t in lines}
+    lowest_banded = min(peak[b.name.removesuffix(" 95% band")] for b in bands)
+    assert all(peak[n] <= lowest_banded for n in peak if f"{n} 95% band" not in {b.name for b in bands})
+
+
 def test_a_tie_for_the_best_sweep_point_goes_to_the_default(tiny, tmp_path):
     # five documents: windows 200 and 100 retrieve the same candidates, so both points score alike
     report, _ = _run(tiny, tmp_path / "cache", fusions=["adaptive"], alphas=(0.7,), windows=(200, 100))

@@ -5,7 +5,7 @@ import itertools
 
 import pytest
 
-from hybrid.evaluate import make_figure
+from hybrid.evaluate import MAX_BANDS, make_figure
 from hybrid.fusion import FUSERS, NORMALIZERS, USES_NORMALIZER
 from webui import plots
 from webui.eval_tab import SWEEP_WINDOWS
@@ -39,7 +39,8 @@ def test_the_reviewers_sweep_gives_learned_its_own_colour():
     assert lines["learned w20"] != lines["weighted minmax w20"]
     assert lines["learned w100"] != lines["weighted minmax w100"]
     bands = {t.name[:-len(" 95% band")]: t.fillcolor for t in fig.data if t.name.endswith("95% band")}
-    assert all(bands[name] == color for name, (color, *_) in lines.items())  # a band in its line's colour
+    assert all(bands[name] == lines[name][0] for name in bands)  # a band in its line's colour
+    assert len(bands) == MAX_BANDS  # of 10 lines, only the highest get one (28 made an opaque block)
 
 
 @pytest.mark.parametrize("fusions,normalizers,windows", [

@@ -61,6 +61,9 @@ def _write(folder, name, data):
     # jieba removes a word of frequency 0 for every tokenizer of the process, until it restarts
     (lambda up, out: _write(up, "zero.txt", "北京 0 ns\n".encode("utf-8")),
      "第 1 行的词频是 0。jieba 会因此对本服务器的所有用户删去这个词", "line 1 gives the frequency 0, with which jieba"),
+    # a CSV saved as the dictionary: jieba took "abx9000pro,100" as one word, and the panel said "1 word"
+    (lambda up, out: _write(up, "csv.txt", "黑屏故障码 5\nABX9000PRO,100\n".encode("utf-8")),
+     "第 2 行的词和词频用逗号、分号或制表符隔开", "line 2 separates a word and its frequency with a comma"),
 ])
 def test_a_refused_dictionary_leaves_the_engine_and_says_why_in_the_pages_language(setup, tmp_path, make, zh, en):
     h, engine, uploads = setup

@@ -5,6 +5,8 @@ The translations (Milvus, Elasticsearch, OpenSearch) come from ``hybrid.config.e
 
 from __future__ import annotations
 
+import re
+
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Mapping
@@ -50,7 +52,9 @@ def write_setting(config: Config, report: Mapping[str, Any] | None = None, used_
     Returns:
         The files' paths: the setting file first.
     """
-    files = {FILE_NAME: dumps(export_all(config, report, used_model)).encode("utf-8")}
+    from hybrid.weight_model import active_source
+
+    files = {FILE_NAME: dumps(export_all(config, report, used_model, active_source())).encode("utf-8")}
     if dictionary and config.tokenizer.user_dict == Path(dictionary).name != FILE_NAME:
         files[Path(dictionary).name] = Path(dictionary).read_bytes()
     # in the server's upload folder (gone when the server stops), among the downloads it keeps (server.uploads)
@@ -64,12 +68,28 @@ def loaded_model(service) -> str | None:
     return status.model or None
 
 
-def visitor_config(settings, tokenizer, model: str) -> Config:
+def visitor_config(settings, tokenizer, model: str, loaded: str | None = None) -> Config:
     """A ``Config`` fit to hand to a visitor: no server path in it (a user dictionary by its file name, read from
-    the setting file's folder when loaded; a model folder by its last part)."""
+    the setting file's folder when loaded; a model folder by its last part).
+
+    ``loaded``: the model the server loaded; a model "auto" is pinned to it when it is a name that loads anywhere
+    (a packaged alias or a hub id): the weights were tuned on its vectors, and "auto" is another model on a GPU.
+    """
     if tokenizer.user_dict:
         tokenizer = replace(tokenizer, user_dict=Path(tokenizer.user_dict).name)
+    if model == "auto" and loaded and _portable(loaded):
+        model = loaded
     return Config(settings, tokenizer, hide_paths(model) or "auto")
+
+
+def _portable(model: str) -> bool:
+    """Whether ``model`` names the same model on any machine: a packaged alias, a short alias or a hub id
+    ("org/name"), not a folder of this server."""
+    from hybrid.semantic import MODEL_ALIASES, PACKAGED_MODELS
+
+    if model in PACKAGED_MODELS or model in MODEL_ALIASES:
+        return True
+    return bool(re.fullmatch(r"[A-Za-z0-9][\w.-]*/[\w.-]+", model)) and not Path(model).exists()
 
 
 def page_config(service, engine, alpha: float, fusion: str, normalizer: str, k: float, k1: float, b: float,
@@ -79,7 +99,7 @@ def page_config(service, engine, alpha: float, fusion: str, normalizer: str, k: 
     overrides = {"alpha": float(alpha), "fusion": fusion, "normalizer": normalizer, "k": int(k), "k1": float(k1),
                  "b": float(b), "window": int(window), "rerank": None if rerank is None else int(rerank)}
     tokenizer = (engine.tokenizer if engine is not None else service.tokenizer).settings
-    return visitor_config(service.settings.with_(**overrides), tokenizer, service.requested)
+    return visitor_config(service.settings.with_(**overrides), tokenizer, service.requested, loaded_model(service))
 
 
 def wire_export(bar: ExportBar, service, engine, controls, top_n=None, upload_root=None) -> None:

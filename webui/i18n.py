@@ -748,6 +748,7 @@ TEXTS["zh"].update({
                                "（jieba 自带词典的词频最多 6 位）。",
     "tok_dict_line_zero": "用户词典无法读取：第 {line} 行的词频是 0。jieba 会因此对本服务器的所有用户删去这个词，直到服务器重启；"
                           "请删掉这一行（用户词典用来添加必须保持完整的词）。",
+    "tok_dict_line_separator": "用户词典无法读取：第 {line} 行的词和词频用逗号、分号或制表符隔开，jieba 会把整行当成一个词；请用空格隔开（如 `ABX9000PRO 100`）。",
     "tok_dict_limit": "用户词典暂时不能使用：服务器上同时使用的词典已达上限（它们共用的内存已满）。"
                       "请稍后再试，或不上传词典。",
     "query_tokens_line": "查询词元：{tokens}",
@@ -778,6 +779,7 @@ TEXTS["en"].update({
     "tok_dict_line_zero": "cannot read the user dictionary: line {line} gives the frequency 0, with which jieba "
                           "removes a word for every user of this server until it restarts. Leave the line out (a "
                           "user dictionary adds words that must stay whole).",
+    "tok_dict_line_separator": "cannot read the user dictionary: line {line} separates a word and its frequency with a comma, a semicolon or a tab, which jieba reads as one word; separate them with a space (`ABX9000PRO 100`).",
     "tok_dict_limit": "the user dictionary cannot be used now: this server holds as many dictionaries at once as it "
                       "can (the memory they share is full). Try again later, or search without one.",
     "query_tokens_line": "Query tokens: {tokens}",
