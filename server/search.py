@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, Iterator, Sequence
@@ -136,6 +137,29 @@ def embedding_errors(settings: ApiSettings) -> Iterator[None]:
         raise ApiError(503, "cancelled", "the client disconnected; the work was stopped") from None
 
 
+# At most this many requests tokenise (and embed) ad-hoc documents at once: a keyword-only search of 4 MB of
+# documents is seconds of CPU, and nothing else bounded them (8 at once took 80 s each, the server's /health 1.3 s).
+ADHOC_BUILDS = 2
+_adhoc = threading.BoundedSemaphore(ADHOC_BUILDS)
+
+
+@contextmanager
+def _adhoc_turn(settings: ApiSettings, documents_param: str) -> Iterator[None]:
+    """A turn to index ad-hoc documents, waited for at most ``embed_wait_s``.
+
+    Raises:
+        ApiError: 429 when no turn came in time.
+    """
+    if not _adhoc.acquire(timeout=settings.embed_wait_s):
+        raise ApiError(429, "busy", f"the server stayed busy indexing other requests' {documents_param} for "
+                       f"{settings.embed_wait_s} s; retry in {settings.retry_after_s} s, or send fewer texts",
+                       headers={"Retry-After": str(settings.retry_after_s)})
+    try:
+        yield
+    finally:
+        _adhoc.release()
+
+
 def _empty_query() -> ApiError:
     return ApiError(400, "empty_query", "Please enter a query: the query is empty.", "query")
 
@@ -232,7 +256,7 @@ def run_search(service: ModelService, kb: ServerKnowledgeBase | None, settings: 
             check_budget(model_or_503(service, settings), documents, documents_param, settings)
         try:
             # A fresh engine per request: ad-hoc documents never reach the server's knowledge base.
-            with embedding_errors(settings):
+            with embedding_errors(settings), _adhoc_turn(settings, documents_param):
                 engine = (HybridEngine(list(documents), settings=service.settings, tokenizer=service.tokenizer)
                           if keyword_only
                           else service.new_engine(list(documents)))

@@ -737,3 +737,26 @@ def test_demo_refuses_a_kb_file_with_repeated_ids(tmp_path, capsys):
     (tmp_path / "kb.jsonl").write_text('{"id": "a", "text": "一"}\n{"id": "a", "text": "二"}\n', encoding="utf-8")
     assert demo.main(["--kb", str(tmp_path / "kb.jsonl"), "--no-ui"]) == 2
     assert "the id 'a' is used twice" in capsys.readouterr().err
+
+
+def test_ad_hoc_documents_are_indexed_a_few_requests_at_a_time():
+    """Attacker review: keyword-only searches of 4 MB of ad-hoc documents had no concurrency bound (8 at once took
+    80 s each and slowed /health twentyfold). With every turn taken, a request waits ``embed_wait_s`` and gets a
+    429 with Retry-After; the server's own knowledge base is still searched."""
+    import server.search as search
+
+    client = client_for(embed_wait_s=1)
+    body = {"query": "苹果", "mode": "keyword", "documents": ["苹果很甜", "香蕉很软"]}
+    for _ in range(search.ADHOC_BUILDS):
+        assert search._adhoc.acquire(timeout=5)
+    try:
+        started = time.monotonic()
+        r = client.post("/search", json=body)
+        assert r.status_code == 429 and "busy indexing other requests' documents" in r.json()["message"], r.text
+        assert int(r.headers["retry-after"]) >= 1 and time.monotonic() - started >= 0.9
+        assert client.post("/search", json={"query": "苹果", "mode": "keyword"}).status_code in (200, 503)
+    finally:
+        for _ in range(search.ADHOC_BUILDS):
+            search._adhoc.release()
+    r = client.post("/search", json=body)
+    assert r.status_code == 200 and r.json()["keyword"][0]["text"] == "苹果很甜", r.text
