@@ -66,7 +66,8 @@ class LabelledSet:
         notes: what a person should know of how the files were read, by kind: "queries" and "documents", ids
             qrels.tsv names that queries.jsonl or corpus.jsonl lacks (``parse_labelled_set``: ignored);
             "unjudged", queries without a relevant document in the corpus (left out); "added", relevant texts of
-            pairs that are no entry of the knowledge base searched (``pairs_in_knowledge_base``: added to it).
+            pairs that are no entry of the knowledge base searched (``pairs_in_knowledge_base``: added to it);
+            "header", a CSV's first row, read as the columns' names (``parse_pairs_csv``).
     """
 
     name: str
@@ -320,10 +321,15 @@ def pairs_in_knowledge_base(labelled: LabelledSet, entries: Sequence[str]) -> La
     """
     documents = [Document(f"kb{i + 1}", text) for i, text in enumerate(entries)]
     by_text: dict[str, str] = {}
+    exact: dict[str, str] = {}
     for doc in documents:
         by_text.setdefault(_same_text(doc.text), doc.id)
+        exact.setdefault(doc.text.strip(), doc.id)
     renamed, added = {}, []
     for doc in labelled.documents:
+        if doc.text.strip() in exact:  # the very text wins over an entry that differs in spaces or punctuation
+            renamed[doc.id] = exact[doc.text.strip()]
+            continue
         key = _same_text(doc.text)
         if key not in by_text:
             by_text[key] = doc.id
@@ -336,48 +342,52 @@ def pairs_in_knowledge_base(labelled: LabelledSet, entries: Sequence[str]) -> La
 
 
 def _same_text(text: str) -> str:
-    """What two texts share when they are the same entry: without whitespace and punctuation (a copied answer
-    lacking its final "。" is still the entry), full-width and case folded, in Simplified script."""
-    return fold_script("".join(c for c in normalize(text) if not c.isspace()
-                               and not unicodedata.category(c).startswith("P")))
+    """What two texts share when they are the same entry: without whitespace and the punctuation at either end (a
+    copied answer lacking its final "。" is still the entry; inside, "1/2" and "12" stay apart), full-width and case
+    folded, in Simplified script."""
+    kept = [c for c in normalize(text) if not c.isspace()]
+    start, end = 0, len(kept)
+    while start < end and unicodedata.category(kept[start]).startswith("P"):
+        start += 1
+    while end > start and unicodedata.category(kept[end - 1]).startswith("P"):
+        end -= 1
+    return fold_script("".join(kept[start:end]))
 
 
 def parse_pairs_csv(text: str, name: str = "uploaded") -> LabelledSet:
     """A labelled set from CSV text with columns query, relevant text (and optionally relevance).
 
-    A first row is taken as a header when its first cell names a query column (``query``, ``question``, 问题,
-    用户问题, ...), its second a text column (``answer``, ``text``, 答案, 标准答案, ...), or its third is no number
-    where the next row's is: a header scored as a query was a query of its own ("用户问题" searched for "标准答案").
+    A first row is taken as a header (and said so in ``notes["header"]``) when its first cell names a query column
+    (``query``, ``question``, 问题, 用户问题, ...), its second a text column (``answer``, ``text``, 答案, 标准答案, ...)
+    or its third a relevance column (``relevance``, 相关度, ...): a header scored as a query was a query of its
+    own ("用户问题" searched for "标准答案").
     """
     rows = [r for r in csv.reader(io.StringIO(text.lstrip("\ufeff"))) if any(c.strip() for c in r)]
-    if rows and _is_header(rows[0], rows[1] if len(rows) > 1 else None):
+    header = rows[0] if rows and _is_header(rows[0]) else None
+    if header is not None:
         rows = rows[1:]
     if not rows:
         raise LabelledSetError("the CSV holds no rows; expected: query,relevant text", "csv_empty")
-    return labelled_set_from_pairs(rows, name)
+    labelled = labelled_set_from_pairs(rows, name)
+    # said, never silent: a real first row taken for the column names would be a pair lost
+    return replace(labelled, notes={"header": (", ".join(c.strip() for c in header),)}) if header else labelled
 
 
-_QUERY_HEADERS = frozenset({"query", "queries", "question", "questions", "q", "query_text", "user question",
-                            "查询", "问题", "用户问题", "提问", "问句", "搜索词", "查询词", "问"})
+_QUERY_HEADERS = frozenset({"query", "queries", "question", "questions", "query_text", "user question", "查询", "问题",
+                            "用户问题", "提问", "问句", "搜索词", "查询词"})
 _TEXT_HEADERS = frozenset({"answer", "answers", "text", "relevant", "relevant text", "relevant_text", "document",
-                           "doc", "passage", "a", "答案", "标准答案", "回答", "相关文本", "文档", "文本", "答"})
+                           "passage", "答案", "标准答案", "回答", "相关文本", "文档", "文本"})
+_RELEVANCE_HEADERS = frozenset({"relevance", "grade", "score", "label", "rel", "相关度", "相关性", "分数", "评分", "等级"})
+# one letter or character names a column only beside its partner ("q,a"; "问,答"): alone it may be a real pair
+_SHORT_HEADERS = frozenset({("q", "a"), ("问", "答"), ("q", "text"), ("query", "a")})
 
 
-def _is_header(first: Sequence[str], second: Sequence[str] | None) -> bool:
-    """Whether the first CSV row names the columns (``parse_pairs_csv``)."""
-    cells = [c.strip().lower() for c in first]
-    if (cells and cells[0] in _QUERY_HEADERS) or (len(cells) > 1 and cells[1] in _TEXT_HEADERS):
-        return True
-
-    def number(value: str) -> bool:
-        try:
-            _grade(value)
-        except ValueError:
-            return False
-        return True
-
-    return bool(len(cells) > 2 and cells[2] and second is not None and len(second) > 2 and not number(cells[2])
-                and number(second[2].strip()))
+def _is_header(first: Sequence[str]) -> bool:
+    """Whether a CSV's first row names the columns (``parse_pairs_csv``): a query column's name, a text column's or
+    a relevance column's in its place, or a pair of short names."""
+    cells = [c.strip().lower() for c in first] + ["", "", ""]
+    return (cells[0] in _QUERY_HEADERS or cells[1] in _TEXT_HEADERS or cells[2] in _RELEVANCE_HEADERS
+            or (cells[0], cells[1]) in _SHORT_HEADERS)
 
 
 def subset_corpus(labelled: LabelledSet, max_docs: int, seed: int = 0) -> LabelledSet:

@@ -128,7 +128,7 @@ class GradioGuard:
                 error = (f"{path[:100]} is a Gradio route this page does not use (it records no audio or video and "
                          f"streams no media); GET {_PREFIX}/info lists the endpoints")
             elif method == "POST" and (match := _CALL.match(path)):
-                error = self._unknown_name(match["name"])
+                error = self._unknown_name(match["name"]) or self._other_index(match["name"], data)
                 queues = path.startswith(f"{_PREFIX}/call/")
             elif method == "GET" and (match := _RESULT.match(path)):
                 reader = self._event_session(match["event"])
@@ -217,6 +217,21 @@ class GradioGuard:
         if any(fn.api_name == name and fn.fn and fn.api_visibility == "public" for fn in self.blocks.fns.values()):
             return None
         return f"no endpoint named {name[:100]!r}; GET {_PREFIX}/info lists the endpoints"
+
+    def _other_index(self, name: str, data: object) -> str | None:
+        # Gradio runs the event a body's fn_index names, whatever name the URL gives (run/, api/): a private event
+        # called as "search" with its fn_index ran outside the queue; an unknown index was a traceback.
+        if not isinstance(data, dict) or data.get("fn_index") is None:
+            return None
+        try:
+            index = _INDEX.validate_python(data["fn_index"])
+        except ValueError:
+            return f"fn_index must be the number of the endpoint {name[:100]!r}, or left out"
+        fn = self.blocks.fns.get(index)
+        if fn is None or fn.api_name != name:
+            return (f"fn_index {index} is not the endpoint {name[:100]!r}; leave fn_index out (GET {_PREFIX}/info "
+                    "lists the endpoints)")
+        return None
 
     def _unknown_index(self, data: object) -> str | None:
         if not isinstance(data, dict) or data.get("fn_index") is None:

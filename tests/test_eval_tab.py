@@ -58,7 +58,7 @@ def test_csv_pairs_are_searched_in_the_search_tabs_knowledge_base(tmp_path):
     labelled = parse_upload([path], documents=kb)
     assert [d.text for d in labelled.documents] == kb
     assert [sorted(labelled.qrels[qid]) for qid, _ in labelled.queries] == [["kb1"], ["kb2"], ["kb3"]]
-    assert labelled.notes == {}
+    assert labelled.notes == {"header": ("query, relevant",)}
     # a header of other names was scored as a query ("用户问题"), and an answer copied without its final "。" was
     # added as a new entry, the entry itself counted as not relevant (fresh-eyes review)
     kb = ["七天内可以退货。", "请先重启电脑。", "打印机卡纸时打开后盖。"]
@@ -67,13 +67,20 @@ def test_csv_pairs_are_searched_in_the_search_tabs_knowledge_base(tmp_path):
     labelled = parse_upload([path], documents=kb)
     assert [q for _, q in labelled.queries] == ["怎么退货", "电脑黑屏", "显示器闪"]
     assert [d.text for d in labelled.documents] == kb + ["检查连接线"]
-    assert labelled.notes == {"added": ("检查连接线",)}
+    # an exact entry wins over one that differs in punctuation, and digits never merge across it (third review)
+    pills = tmp_path / "pills.csv"
+    pills.write_text("一次吃几片,每次服用12片\n", encoding="utf-8")
+    for kb_pills in (["每次服用1/2片", "每次服用12片"], ["每次服用1/2片", "每次服用12片。"]):
+        digits = parse_upload([pills], documents=kb_pills)
+        assert [sorted(digits.qrels[qid]) for qid, _ in digits.queries] == [["kb2"]] and "added" not in digits.notes
+    assert labelled.notes == {"header": ("用户问题, 标准答案",), "added": ("检查连接线",)}
     import webui.eval_tab as eval_tab
 
     eval_tab.is_received_upload, received = (lambda p: True), eval_tab.is_received_upload
     try:
         assert eval_tab.upload_status([str(path)], "en", kb) == (
-            "Read 1 file: 3 queries, 4 documents. **⚠** Relevant texts that are no entry of the knowledge base were "
+            "Read 1 file: 3 queries, 4 documents. **⚠** The first row was read as column names (用户问题, "
+            "标准答案), not as a pair. **⚠** Relevant texts that are no entry of the knowledge base were "
             "added to it for the evaluation (1: 检查连接线); if they were meant to be entries, check their wording.")
     finally:
         eval_tab.is_received_upload = received

@@ -122,7 +122,13 @@ def test_pairs_csv():
         labelled = ev.parse_pairs_csv(f"{header}\n饿了,香蕉是黄色的。,1\n")
         assert [q for _, q in labelled.queries] == ["饿了"], header
     labelled = ev.parse_pairs_csv("饿了,香蕉是黄色的。\n法国首都,巴黎\n")  # no header: every row is a pair
-    assert [q for _, q in labelled.queries] == ["饿了", "法国首都"]
+    assert [q for _, q in labelled.queries] == ["饿了", "法国首都"] and labelled.notes == {}
+    # a real first row is never taken for a header (third review: "…,0.5" and "什么是字母,a" were dropped)
+    assert [q for _, q in ev.parse_pairs_csv("什么是字母,a\n饿了,香蕉\n").queries] == ["什么是字母", "饿了"]
+    for grade in ("0.5", "高"):  # refused on its row, as before: never dropped as a header
+        with pytest.raises(ev.LabelledSetError, match="row 1"):
+            ev.parse_pairs_csv(f"怎么退货,七天内可退货,{grade}\n怎么开发票,在订单页申请,1\n")
+    assert ev.parse_pairs_csv("Question,Answer\n饿了,香蕉\n").notes == {"header": ("Question, Answer",)}
 
 
 def _run(tiny, cache_dir, **kw):

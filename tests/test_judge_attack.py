@@ -122,7 +122,7 @@ def test_the_upload_reads_only_received_files_and_refuses_hostile_zips(running, 
     outside = tmp_path / "judgements.zip"
     outside.write_bytes(judging.to_zip({QUERY: {"秘密": 2}}, ["秘密"]))
     file_data = {"path": str(outside), "meta": {"_type": "gradio.FileData"}, "orig_name": "judgements.zip"}
-    messages = join(running.url, upload, [file_data, None, KB, False, "zh"], session)
+    messages = join(running.url, upload, [file_data, None, KB, False, "zh", None], session)
     done = [m for m in messages if m.get("msg") == "process_completed"][-1]
     assert not done["success"] and "never fetches a URL" in done["output"]["error"]  # the server's file guard
     assert saved_judgements(running.url, cfg, session) == {}
@@ -138,12 +138,12 @@ def test_the_upload_reads_only_received_files_and_refuses_hostile_zips(running, 
         for name, content in {**files, "qrels.tsv": "\n" * (judging.MAX_ZIP_BYTES + 10)}.items():
             archive.writestr(name, content)
     for hostile, reason in ((bomb.getvalue(), "解压后）超过了"), (b"PK\x03\x04 broken", "这不是 zip 文件")):
-        out = completed(join(running.url, upload, [uploaded(hostile), None, KB, False, "zh"], session))
+        out = completed(join(running.url, upload, [uploaded(hostile), None, KB, False, "zh", None], session))
         assert reason in json.dumps(out, ensure_ascii=False)
     assert saved_judgements(running.url, cfg, session) == {}
 
     good = judging.to_zip({QUERY: {"法国的首都是巴黎。": 2}}, KB.splitlines())
-    out = completed(join(running.url, upload, [uploaded(good), None, KB, False, "zh"], session))
+    out = completed(join(running.url, upload, [uploaded(good), None, KB, False, "zh", None], session))
     assert "已载入 1 条评判" in json.dumps(out, ensure_ascii=False)
     assert saved_judgements(running.url, cfg, session) == {QUERY: {"法国的首都是巴黎。": 2}}
 

@@ -38,6 +38,8 @@ def test_big5_is_read_as_big5_and_gbk_stays_gbk():
     for sample in sorted(Path("data/samples").glob("*.txt")):  # Simplified text in GBK, valid Big5 or not
         text = sample.read_text(encoding="utf-8")
         assert decode_bytes(text.encode("gb18030")) == text, sample
+    english = "How do I reset my password? Open settings and choose reset.\n" * 1500  # 90,000 ASCII characters
+    assert decode_bytes((english + traditional).encode("cp950")) == english + traditional  # found past them too
     for short in ("你好", "苹果", "上海是中国最大的城市。"):  # GBK bytes that are valid Big5 too
         data = short.encode("gbk")
         assert decode_bytes(data) == short, (short, data)

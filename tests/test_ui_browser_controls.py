@@ -196,6 +196,16 @@ def test_every_slider_and_dropdown_reranks(page):
     assert hit_texts(p, "hybrid")[0] == hit_texts(p, "semantic")[0]
     drag_slider(p, "alpha", 0.5)
     expect(p.locator("#col-hybrid .col-title")).not_to_contain_text("α=1.00")
+    # retyping the number box (cleared, then a digit) sends null first: no error toast (third review), then 0.3
+    box = p.locator("#alpha input[type=number]")
+    box.click()
+    box.press("Control+a")
+    box.press("Backspace")
+    p.wait_for_timeout(600)
+    box.type("0.3")
+    box.press("Enter")
+    expect(p.locator("#col-hybrid .col-title")).to_contain_text("α=0.30")
+    expect(p.locator(".toast-body")).to_have_count(0)
 
     open_accordion(p, "why", "#why-table")
     table = p.locator("#why-table")

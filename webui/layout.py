@@ -129,12 +129,15 @@ class BoundedSlider(gr.Slider):
         """The value, clamped into [minimum, maximum].
 
         Raises:
-            gr.Error: ``payload`` is not a number (null, text, a list, NaN: only a forged event sends one; it made
-                Gradio's check or the handler fail with a traceback in the log), not printed in the log.
+            gr.Error: ``payload`` is not a number (text, a list, NaN: only a forged event sends one; it made
+                Gradio's check or the handler fail with a traceback in the log), not printed in the log; null (a
+                cleared number box) without a toast.
         """
         if isinstance(payload, bool) or not isinstance(payload, (int, float)) or math.isnan(payload):
+            # null is what the page sends while its number box is being retyped (cleared, then a digit): the event
+            # is dropped without a toast, the next keystroke's runs
             raise gr.Error(f"{self.label or 'this slider'} takes a number from {self.minimum:g} to {self.maximum:g}",
-                           print_exception=False)
+                           visible=payload is not None, print_exception=False)
         return super().preprocess(min(max(float(payload), self.minimum), self.maximum))
 
 
