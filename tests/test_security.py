@@ -3,6 +3,8 @@ real HTTP and with gradio_client, without credentials, with forged headers, with
 
 from __future__ import annotations
 
+import contextlib
+
 import json
 import threading
 import os
@@ -1428,16 +1430,19 @@ def test_session_engines_expire_and_are_bounded_in_number():
         running.stop()
 
 
-def test_a_client_minting_sessions_pushes_out_its_own_not_a_visitors(caplog, capfd):
-    """Known limit closed: session ids cost nothing, and Gradio dropped the least recently used session of all, so
-    one client naming 500 new ids pushed every visitor's knowledge base out. A full server now drops a session of
-    the client holding the most (``server.session_state.FairStateHolder``)."""
+NO_INDEX = "no vector index"
+
+
+@contextlib.contextmanager
+def _sessions_server(max_sessions: int):
+    """The real server keeping ``max_sessions`` sessions; yields (browser, indexed, notice): a new browser's cookie
+    header, indexing a small knowledge base in a session, and the notice of a search there (``NO_INDEX`` in it when
+    the session's state was dropped)."""
     from server.app import start
 
     kb = "笔记本电脑黑屏怎么办\n巴黎有哪些博物馆"
-    no_index = "no vector index"
     service = fake_service()
-    running = start(demo.build_demo(service, max_sessions=3), service, host="127.0.0.1", port=0,
+    running = start(demo.build_demo(service, max_sessions=max_sessions), service, host="127.0.0.1", port=0,
                     api_settings=ApiSettings())
     try:
         cfg = config(running.url)
@@ -1455,18 +1460,26 @@ def test_a_client_minting_sessions_pushes_out_its_own_not_a_visitors(caplog, cap
             return _completed(run_event(running.url, search, _search_data("巴黎博物馆", kb), headers=headers,
                                         session=session))[0]
 
+        yield browser, indexed, notice
+    finally:
+        running.stop()
+
+
+def test_a_client_minting_sessions_pushes_out_its_own_not_a_visitors(caplog, capfd):
+    """Known limit closed: session ids cost nothing, and Gradio dropped the least recently used session of all, so
+    one client naming 500 new ids pushed every visitor's knowledge base out. A full server now drops a session of
+    the client holding the most (``server.session_state.FairStateHolder``)."""
+    with _sessions_server(3) as (browser, indexed, notice):
         visitor, attacker = browser(), browser()
         indexed("visitor", visitor)
         for i in range(8):  # a browser, and a program without cookies, each mint more sessions than the server keeps
             indexed(f"minted-{i}", attacker)
             indexed(f"bare-{i}")
-        assert no_index not in notice("visitor", visitor)  # the visitor's knowledge base is still indexed
-        assert no_index not in notice("bare-7") and no_index not in notice("minted-7", attacker)
-        assert no_index in notice("minted-0", attacker) and no_index in notice("bare-0")  # their own went
-        printed = caplog.text + "".join(capfd.readouterr())
-        assert "Traceback" not in printed, printed[-2000:]
-    finally:
-        running.stop()
+        assert NO_INDEX not in notice("visitor", visitor)  # the visitor's knowledge base is still indexed
+        assert NO_INDEX not in notice("bare-7") and NO_INDEX not in notice("minted-7", attacker)
+        assert NO_INDEX in notice("minted-0", attacker) and NO_INDEX in notice("bare-0")  # their own went
+    printed = caplog.text + "".join(capfd.readouterr())
+    assert "Traceback" not in printed, printed[-2000:]
 
 
 def test_one_client_or_one_address_holds_a_bounded_share_of_sessions(monkeypatch):
@@ -1503,37 +1516,18 @@ def test_a_program_naming_sessions_on_a_server_with_room_keeps_only_its_share(mo
     """On the real server, a cookie-less program naming more sessions than its share loses its oldest at once,
     while the server still has room: a visitor's knowledge base stays indexed."""
     from server import session_state
-    from server.app import start
 
     monkeypatch.setattr(session_state, "SESSIONS_PER_CLIENT", 2)
-    kb = "笔记本电脑黑屏怎么办\n巴黎有哪些博物馆"
-    no_index = "no vector index"
-    service = fake_service()
-    running = start(demo.build_demo(service, max_sessions=20), service, host="127.0.0.1", port=0,
-                    api_settings=ApiSettings())
-    try:
-        cfg = config(running.url)
-        index, search = _index_event(cfg), fn_index_of(cfg, "search-button", "click")
-        r = httpx.get(f"{running.url}/", timeout=10)
-        visitor = {"Cookie": f"hybrid_session={r.cookies['hybrid_session']}"}
-
-        def indexed(session: str, headers: dict | None = None) -> None:
-            _completed(run_event(running.url, index, _search_data("", kb), headers=headers, session=session))
-
-        def notice(session: str, headers: dict | None = None) -> str:
-            return _completed(run_event(running.url, search, _search_data("巴黎博物馆", kb), headers=headers,
-                                        session=session))[0]
-
+    with _sessions_server(20) as (browser, indexed, notice):
+        visitor = browser()
         indexed("visitor", visitor)
         for i in range(4):
             indexed(f"bare-{i}")
-        assert no_index not in notice("visitor", visitor)
-        assert no_index not in notice("bare-3")
-        assert no_index in notice("bare-0")  # its own oldest went, with 16 places of 20 free
-        printed = caplog.text + "".join(capfd.readouterr())
-        assert "Traceback" not in printed, printed[-2000:]
-    finally:
-        running.stop()
+        assert NO_INDEX not in notice("visitor", visitor)
+        assert NO_INDEX not in notice("bare-3")
+        assert NO_INDEX in notice("bare-0")  # its own oldest went, with 16 places of 20 free
+    printed = caplog.text + "".join(capfd.readouterr())
+    assert "Traceback" not in printed, printed[-2000:]
 
 
 def test_session_owners_stay_bounded_when_claimed_sessions_never_hold_state():
