@@ -48,14 +48,17 @@ def test_a_new_upload_replaces_the_last_and_says_what_was_read(page, tmp_path, w
     status = p.locator("#eval-status")
 
     upload.set_input_files(write_lab_set(tmp_path / "a"))
-    expect(status).to_have_text("已读入：3 个文件，5 个查询，9 篇文档。" if lang == "zh" else
-                                "Read 3 files: 5 queries, 9 documents.")
+    expect(status).to_contain_text("已读入：3 个文件，5 个查询，9 篇文档。" if lang == "zh" else
+                                   "Read 3 files: 5 queries, 9 documents.")
     expect(listed).to_have_count(3)
     idle(p)
 
     upload.set_input_files(write_small_set(tmp_path / "b"))
-    expect(status).to_have_text("已读入：3 个文件，4 个查询，5 篇文档。" if lang == "zh" else
-                                "Read 3 files: 4 queries, 5 documents.")
+    expect(status).to_contain_text("已读入：3 个文件，4 个查询，5 篇文档。" if lang == "zh" else
+                                   "Read 3 files: 4 queries, 5 documents.")
+    # q5 has no relevant document: left out, and said (it was only left out)
+    expect(status).to_contain_text("1 个查询在语料里没有相关文档（q5），不参与评测" if lang == "zh" else
+                                   "Queries without a relevant document in the corpus are left out (1: q5)")
     expect(listed).to_have_count(3)
     for row in listed.all():
         expect(row).to_contain_text("small-")
