@@ -30,7 +30,7 @@ from .errors import install_error_handlers
 from .gradio_guard import GradioGuard, refuse_missing_values
 from .knowledge import ServerKnowledgeBase
 from .openapi import build_openapi
-from .security import BodyLimitMiddleware, RateLimiter, UploadLimitMiddleware
+from .security import BodyLimitMiddleware, RateLimiter, UntrustedForwardingMiddleware, UploadLimitMiddleware
 from .settings import (ENV_VARS, MAX_UPLOAD_BYTES, MAX_UPLOAD_FILES, MAX_UPLOAD_REQUEST_BYTES, MIN_UPLOAD_CHARGE,
                        ApiSettings)
 from .uploads import RUN_FOLDER, FolderSize, refuse_foreign_files, use_run_folder
@@ -280,8 +280,14 @@ def start(blocks: "gr.Blocks | None", service: ModelService, *, host: str = "127
     trusted = [v.strip() for v in (forwarded_allow_ips or "").split(",") if v.strip()]
     protocol = guarded_protocol(settings.header_timeout_s, settings.body_idle_timeout_s,
                                 settings.connections_per_address, exempt=["127.0.0.1", "::1", *trusted])
-    config = uvicorn.Config(app, log_level=log_level, timeout_graceful_shutdown=5, http=protocol,
-                            proxy_headers=bool(forwarded_allow_ips), forwarded_allow_ips=forwarded_allow_ips or "")
+    served: Any = app
+    if forwarded_allow_ips:
+        from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
+
+        served = ProxyHeadersMiddleware(app, trusted_hosts=forwarded_allow_ips)
+    served = UntrustedForwardingMiddleware(served, forwarded_allow_ips)  # outermost: it sees the real peer
+    config = uvicorn.Config(served, log_level=log_level, timeout_graceful_shutdown=5, http=protocol,
+                            proxy_headers=False)
     logging.getLogger("uvicorn.access").addFilter(_HIDE_TOKENS)  # after Config, which sets up uvicorn's logging
     if is_loopback(host):
         app.state.access.hosts = set()

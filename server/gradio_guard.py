@@ -41,6 +41,10 @@ _USED = re.compile(rf"^{_PREFIX}/(?:info|openapi\.json|theme\.css|queue/(?:join|
                    r"|upload_progress|file=.*|file/.*|cancel|reset|(?:run|api|call|call/v2)/.+|mcp(?:/.*)?)/?$",
                    re.DOTALL)
 _INDEX = TypeAdapter(int)
+_MCP = re.compile(rf"^{_PREFIX}/mcp(?:/.*)?$", re.DOTALL)
+# Gradio also serves MCP's older SSE transport (GET mcp/sse, POST mcp/messages/): not documented here, and its
+# sessions answered 404 (attacker review); only streamable HTTP (POST mcp/) is served.
+_MCP_SSE = re.compile(rf"^{_PREFIX}/mcp/(?:sse|messages)(?:/.*)?$", re.DOTALL)
 # An event whose results nobody reads this long after it was queued is dropped (waiting) or stopped at its next
 # embedding turn (running): the page and gradio_client open the event stream at once, a curl caller's GET follows
 # its POST; a join without a reader would have run to its end (hours for a page-sized knowledge base).
@@ -103,6 +107,7 @@ class GradioGuard:
         error = None
         status = 404
         reader = None  # the session whose results this request streams
+        upload_id = None  # an upload's id (POST upload, GET upload_progress)
         queues = False  # a POST that queues an event (its answer is {"event_id": ...})
         data = None
         if method == "POST" and _JSON_POST.match(path):
@@ -142,6 +147,13 @@ class GradioGuard:
             elif path.rstrip("/") in (f"{_PREFIX}/upload", f"{_PREFIX}/upload_progress"):
                 if error := _bad_query_id(scope, "upload_id"):
                     status = 400
+                else:
+                    upload_id = QueryParams(scope.get("query_string", b"")).get("upload_id")
+            elif _MCP_SSE.match(path):
+                error = ("this server serves MCP over streamable HTTP only (POST /gradio_api/mcp/); "
+                         "the SSE transport is off")
+            elif method == "POST" and _MCP.match(path) and (error := _mcp_problem(data)):
+                status = 400
             elif match := _HEARTBEAT.match(path):
                 if error := _bad_session(match["session"]):
                     status = 400
@@ -168,6 +180,11 @@ class GradioGuard:
                     del self._streams[reader]
         elif queues:
             await self.app(scope, receive, self._reap_unread(send))
+        elif upload_id:
+            try:
+                await self.app(scope, receive, send)
+            finally:
+                self._upload_ended(upload_id, progress=path.rstrip("/").endswith("_progress"))
         else:
             await self.app(scope, receive, _file_headers_only(send) if _FILE.match(path) else send)
 
@@ -209,6 +226,22 @@ class GradioGuard:
         if messages is not None:
             messages.put_nowait(ProcessCompletedMessage(output={"error": f"the event was {reason}"}, success=False,
                                                         event_id=event_id))
+
+    def _upload_ended(self, upload_id: str, progress: bool) -> None:
+        # Gradio tracks an upload id from the upload's start and marks it done only when its parse ends well: an
+        # upload it refused or failed afterwards left the id tracked and undone, and a progress stream of that id
+        # (any number of them) polled 20 times a second for as long as its client kept it open. It also keeps, per
+        # id any progress request names, an asyncio.Event it never drops.
+        from gradio.routes import file_upload_statuses as statuses
+
+        if progress:
+            if upload_id not in statuses._statuses:
+                statuses._signals.pop(upload_id, None)
+            return
+        if upload_id in statuses._statuses:
+            statuses.set_done(upload_id)
+        loop = asyncio.get_running_loop()
+        loop.call_later(UPLOAD_ID_KEEP_S, _forget_upload, upload_id)  # no progress stream read it by then
 
     def _unknown_name(self, name: str) -> str | None:
         # Only the documented endpoints (those of /gradio_api/info) are called by name: the page's own events go
@@ -288,6 +321,32 @@ class GradioGuard:
 
 
 _EVENT_FIELDS = {"SelectData": "an object with 'index' and 'value'"}
+# How long a finished upload's id stays for its progress stream (the page opens it with the upload).
+UPLOAD_ID_KEEP_S = 60.0
+
+
+def _forget_upload(upload_id: str) -> None:
+    from gradio.routes import file_upload_statuses as statuses
+
+    if upload_id in statuses._statuses and statuses._statuses[upload_id].is_done:
+        statuses.stop_tracking(upload_id)
+    if upload_id not in statuses._statuses:
+        statuses._signals.pop(upload_id, None)
+
+
+# MCP methods that would make Gradio's MCP server open an HTTP client of its own (prompts/get, resources/read:
+# ``gradio.mcp`` builds a gradio_client.Client to the root URL it reads from the request's headers, which a
+# visitor could point at any host, port and path); this server's MCP has no prompts or resources to serve.
+_MCP_REFUSED = frozenset({"prompts/get", "resources/read"})
+
+
+def _mcp_problem(data: object) -> str | None:
+    messages = data if isinstance(data, list) else [data]
+    for message in messages:
+        if isinstance(message, dict) and message.get("method") in _MCP_REFUSED:
+            return (f"MCP method {message['method']!r} is not served: this server's MCP offers the search tool "
+                    "only (tools/list, tools/call), with no prompts or resources")
+    return None
 
 
 def _event_data_types(fn: object) -> list[type]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 import threading
 import time
+from pathlib import Path
 from typing import TYPE_CHECKING, Callable
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -28,6 +29,35 @@ def replay(body: bytes, receive: Receive) -> Receive:
         return await receive()
 
     return again
+
+
+class UntrustedForwardingMiddleware:
+    """Drops the headers that name the server's own address (``X-Forwarded-Host``, ``X-Gradio-Server``) unless the
+    request comes from a proxy of ``--forwarded-allow-ips``; installed outside uvicorn's proxy-header handling, so
+    it sees the connection's own peer.
+
+    Gradio builds the app's root URL from them whoever sends them, and its MCP server opens an HTTP client to that
+    URL: a visitor's header made the server fetch any host, port and path (attacker review). Without them the root
+    URL is the request's own (the share link's name through its tunnel). ``X-Forwarded-Proto`` is kept: it only
+    makes the URLs the answers name https.
+    """
+
+    HEADERS = frozenset({b"x-forwarded-host", b"x-gradio-server"})
+
+    def __init__(self, app: ASGIApp, trusted: str | None = None) -> None:
+        from uvicorn.middleware.proxy_headers import _TrustedHosts  # uvicorn's own reading of the setting
+
+        self.app = app
+        self.trusted = _TrustedHosts(trusted) if trusted else None
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] in ("http", "websocket"):
+            peer = (scope.get("client") or (None,))[0]
+            if self.trusted is None or peer is None or peer not in self.trusted:
+                headers = scope.get("headers") or []
+                if any(name.lower() in self.HEADERS for name, _ in headers):
+                    scope = {**scope, "headers": [(n, v) for n, v in headers if n.lower() not in self.HEADERS]}
+        await self.app(scope, receive, send)
 
 
 class BodyLimitMiddleware:
@@ -172,10 +202,81 @@ class UploadLimitMiddleware:
         if parts > self.max_files:
             return ApiError(413, "limit_exceeded", f"the upload carries {parts} files; the limit is "
                             f"{self.max_files} a request (the page sends one, or the three of a labelled set)"), b""
+        if problem := _upload_problem(body, headers.get(b"content-type", b""), self.file_limit):
+            return problem, b""
         return None, body
 
 
 DEEP_LINK_ROUTE = "/gradio_api/deep_link"
+
+
+def _upload_problem(body: bytes, content_type: bytes, file_limit: int) -> ApiError | None:
+    """Why Gradio would store part of this upload and then refuse it or leave it unused; None when it would not.
+
+    Gradio writes every file part to a temporary file as it parses, then keeps only the parts named ``files``, and
+    refuses a name such as ``..`` (400), a file over its size limit (413) or a file part without a name (a 500 with a
+    traceback) only after writing them: those files stayed in the upload folder until the server stopped (the
+    hourly sweep removes only files Gradio kept), counting against its disk limit, and the upload's progress stream
+    polled forever. The body is parsed here as Gradio's parser reads it (python-multipart, its callbacks).
+    """
+    from gradio import utils
+    from gradio_client import utils as client_utils
+    from python_multipart.multipart import MultipartParser, parse_options_header
+
+    _, params = parse_options_header(content_type)
+    boundary = params.get(b"boundary")
+    if not boundary:
+        return None  # Gradio refuses it before storing anything (400)
+    parts: list[dict] = []
+    header: dict[str, bytes] = {}
+
+    def begin() -> None:
+        parts.append({"disposition": b"", "size": 0})
+        header.update(field=b"", value=b"")
+
+    def field(data: bytes, start: int, end: int) -> None:
+        header["field"] += data[start:end]
+
+    def value(data: bytes, start: int, end: int) -> None:
+        header["value"] += data[start:end]
+
+    def header_end() -> None:
+        if header["field"].lower() == b"content-disposition":
+            parts[-1]["disposition"] = header["value"]
+        header.update(field=b"", value=b"")
+
+    def data(data: bytes, start: int, end: int) -> None:
+        parts[-1]["size"] += end - start
+
+    parser = MultipartParser(boundary, {"on_part_begin": begin, "on_header_field": field, "on_header_value": value,
+                                        "on_header_end": header_end, "on_part_data": data})
+    try:
+        parser.write(body)
+        parser.finalize()
+    except Exception:  # noqa: BLE001 - Gradio's own parse refuses it the same way, and deletes what it wrote
+        return None
+    bad = "an upload carries files in parts named 'files', each with a file name, as browsers and gradio_client send"
+    for part in parts:
+        _, options = parse_options_header(part["disposition"])
+        name, filename = options.get(b"name"), options.get(b"filename")
+        if name != b"files" or filename is None:
+            return ApiError(400, "invalid_request", f"{bad}; this one has a part named {_shown(name)}"
+                            + ("" if filename is not None else " without a file name"))
+        if part["size"] > file_limit:
+            return ApiError(413, "body_too_large", f"a file of the upload has {part['size']} bytes; the limit is "
+                            f"{file_limit} bytes a file")
+        stored = client_utils.strip_invalid_filename_characters(
+            Path(filename.decode("utf-8", "replace")).name) if filename else "stored"
+        try:
+            utils.safe_join(utils.DeveloperPath("/upload"), utils.UserProvidedPath(stored))
+        except utils.InvalidPathError:
+            return ApiError(400, "invalid_request", f"{bad}; the file name {_shown(filename)} names no file "
+                            "(nothing is left of it once its folders are taken off)")
+    return None
+
+
+def _shown(value: bytes | None) -> str:
+    return "none" if value is None else repr(value.decode("utf-8", "replace")[:60])
 
 
 def _multipart_parts(body: bytes, content_type: bytes) -> int:

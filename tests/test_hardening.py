@@ -716,3 +716,151 @@ def test_page_sessions_share_only_the_shipped_samples_vectors(tmp_path):
     entries = len(handlers.entries(sample, False))
     assert embedded == [entries, 0, 1, 1], embedded
     assert EmbeddingCache(tmp_path / "cache").count() == entries  # the visitor's line is not on disk
+
+
+# ----------------------------------------------------------------------------- forwarded hosts, MCP, upload leftovers
+
+
+class _Listener:
+    """A loopback HTTP listener that records the request lines it gets (what the server was made to fetch)."""
+
+    def __init__(self) -> None:
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(16)
+        self.sock.settimeout(0.2)
+        self.port = self.sock.getsockname()[1]
+        self.requests: list[str] = []
+        self._stop = threading.Event()
+        self.thread = threading.Thread(target=self._serve, daemon=True)
+        self.thread.start()
+
+    def _serve(self) -> None:
+        while not self._stop.is_set():
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                continue
+            with conn:
+                conn.settimeout(2)
+                try:
+                    self.requests.append(conn.recv(65536).split(b"\r\n", 1)[0].decode("latin-1"))
+                    conn.sendall(b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
+                except OSError:
+                    pass
+
+    def close(self) -> None:
+        self._stop.set()
+        self.thread.join(5)
+        self.sock.close()
+
+
+def _mcp_app(forwarded_allow_ips: str | None = None):
+    import gradio as gr
+
+    from server.app import start
+
+    with gr.Blocks() as blocks:
+        box, out = gr.Textbox(), gr.Textbox()
+        box.submit(lambda s: s[::-1], box, out, api_name="reverse")
+    return start(blocks, fake_service(), host="127.0.0.1", port=0, api_settings=ApiSettings(),
+                 ui_options={"mcp_server": True}, forwarded_allow_ips=forwarded_allow_ips)
+
+
+def test_a_forwarded_host_cannot_make_the_server_fetch_a_url(server_log):
+    """Found by the attacker review: Gradio builds its root URL from X-Forwarded-Host (and X-Gradio-Server) whoever
+    sends them, and its MCP server's prompts/get and resources/read open an HTTP client to that URL: a visitor's
+    header made the server GET any host, port and path (a port scanner; the default server needs no key). Those
+    headers now count only from a proxy of --forwarded-allow-ips, and the two MCP methods (nothing to serve) are
+    refused; the SSE transport, undocumented and broken, is off."""
+    listener = _Listener()
+    running = _mcp_app()
+    headers = {"Accept": "application/json, text/event-stream", "Content-Type": "application/json"}
+    forged = f"127.0.0.1:{listener.port}/secret/path?q=1#"
+    try:
+        for method, params in (("prompts/get", {"name": "x"}), ("resources/read", {"uri": "file:///etc/passwd"})):
+            for header in ("X-Forwarded-Host", "X-Gradio-Server"):
+                body = {"jsonrpc": "2.0", "id": 7, "method": method, "params": params}
+                r = httpx.post(f"{running.url}/gradio_api/mcp/", json=body,
+                               headers={**headers, header: forged}, timeout=30)
+                assert r.status_code == 400 and "search tool only" in r.json()["message"], (method, r.text[:300])
+        # The page's config names the server's own address, not the forged one
+        for header in ("X-Forwarded-Host", "X-Gradio-Server"):
+            r = httpx.get(f"{running.url}/config", headers={header: f"127.0.0.1:{listener.port}"}, timeout=30)
+            assert r.status_code == 200 and str(listener.port) not in r.json()["root"], r.json()["root"]
+        for route in ("/gradio_api/mcp/sse", "/gradio_api/mcp/messages/?session_id=abc"):
+            r = httpx.request("GET" if route.endswith("sse") else "POST", f"{running.url}{route}", timeout=30,
+                              headers=headers, content=b'{"jsonrpc": "2.0", "id": 1, "method": "ping"}')
+            assert r.status_code == 404 and "streamable HTTP only" in r.json()["message"], (route, r.text[:300])
+        # the search tool is still listed and called over streamable HTTP
+        init = {"jsonrpc": "2.0", "id": 0, "method": "initialize", "params": {
+            "protocolVersion": "2025-03-26", "capabilities": {}, "clientInfo": {"name": "t", "version": "1"}}}
+        r = httpx.post(f"{running.url}/gradio_api/mcp/", json=init, headers=headers, timeout=30)
+        assert r.status_code == 200 and "serverInfo" in r.text, r.text[:300]
+        listed = {"jsonrpc": "2.0", "id": 1, "method": "tools/list", "params": {}}
+        r = httpx.post(f"{running.url}/gradio_api/mcp/", json=listed, headers=headers, timeout=30)
+        tool = json.loads(r.text.split("data: ", 1)[1])["result"]["tools"][0]
+        argument = next(iter(tool["inputSchema"]["properties"]))
+        call = {"jsonrpc": "2.0", "id": 2, "method": "tools/call",
+                "params": {"name": tool["name"], "arguments": {argument: "ab"}}}
+        r = httpx.post(f"{running.url}/gradio_api/mcp/", json=call,
+                       headers={**headers, "X-Forwarded-Host": forged}, timeout=30)
+        assert r.status_code == 200 and '"ba"' in r.text.replace('\\"', '"'), r.text[:300]
+        time.sleep(0.5)
+        assert listener.requests == [], listener.requests
+    finally:
+        running.stop()
+        listener.close()
+    # Behind a proxy the operator names, its X-Forwarded-Host is believed (the URLs the page names are public ones)
+    running = _mcp_app(forwarded_allow_ips="127.0.0.1")
+    try:
+        r = httpx.get(f"{running.url}/config", headers={"X-Forwarded-Host": "search.example.org"}, timeout=30)
+        assert r.status_code == 200 and r.json()["root"].startswith("http://search.example.org"), r.json()["root"]
+    finally:
+        running.stop()
+    assert not [line for line in server_log if "Traceback" in line], "\n".join(server_log)[:3000]
+
+
+def _files_under(folder: Path) -> set[Path]:
+    return {p for p in folder.rglob("*") if p.is_file()}
+
+
+def test_refused_uploads_leave_no_file_and_no_endless_progress_stream(reverse_app, server_log):
+    """Found by the attacker review: Gradio wrote each part of an upload to a temporary file before refusing a
+    name such as "..", ignoring a part not named "files", or failing on a part without a file name (a 500 with a
+    traceback); those files stayed until the server stopped, counting against the disk limit, and the upload's id
+    stayed "in progress", so its progress stream polled 20 times a second for as long as a client held it open."""
+    url, folder = reverse_app.url, reverse_app.upload_folder
+    before = _files_under(folder)
+    cases = (({"files": ("..", b"x" * 1000, "text/plain")}, 400, "names no file"),
+             ([("files", ("ok.txt", b"y" * 1000, "text/plain")), ("files", ("..", b"z" * 1000, "text/plain"))],
+              400, "names no file"),
+             ({"notfiles": ("a.txt", b"w" * 1000, "text/plain")}, 400, "part named 'notfiles'"),
+             ({"files": (None, b"v" * 1000)}, 400, "without a file name"))
+    for n, (files, status, said) in enumerate(cases):
+        r = httpx.post(f"{url}/gradio_api/upload?upload_id=bad{n}", files=files, timeout=30)
+        assert r.status_code == status and said in r.json()["message"], (n, r.status_code, r.text[:300])
+    assert _files_under(folder) == before, _files_under(folder) - before
+    # A body Gradio's own parser refuses (a part header over its 8 KB) after tracking the id: the id ends anyway
+    boundary = "b0undary"
+    body = (f"--{boundary}\r\nContent-Disposition: form-data; name=\"files\"; filename=\"a.txt\"\r\n"
+            f"X-Pad: {'p' * 9000}\r\n\r\nabc\r\n--{boundary}--\r\n").encode()
+    r = httpx.post(f"{url}/gradio_api/upload?upload_id=gradio400", content=body,
+                   headers={"Content-Type": f"multipart/form-data; boundary={boundary}"}, timeout=30)
+    assert r.status_code == 413 and "Headers exceeded" in r.text, r.text[:300]
+    started = time.monotonic()
+    with httpx.stream("GET", f"{url}/gradio_api/upload_progress?upload_id=gradio400", timeout=10) as stream:
+        text = "".join(stream.iter_text())
+    assert time.monotonic() - started < 5 and '"done"' in text, text[:300]
+    # A good upload still works, and its progress stream ends with "done"
+    r = httpx.post(f"{url}/gradio_api/upload?upload_id=good1", files={"files": ("a.txt", b"fine", "text/plain")},
+                   timeout=30)
+    assert r.status_code == 200 and r.json()[0].endswith("a.txt"), r.text[:300]
+    with httpx.stream("GET", f"{url}/gradio_api/upload_progress?upload_id=good1", timeout=10) as stream:
+        assert '"done"' in "".join(stream.iter_text())
+    from gradio.routes import file_upload_statuses
+
+    assert "good1" not in file_upload_statuses._statuses  # read: forgotten
+    r = httpx.get(f"{url}/gradio_api/upload_progress?upload_id=neverused", timeout=10)
+    assert r.status_code == 404 and "neverused" not in file_upload_statuses._signals
+    assert not [line for line in server_log if "Traceback" in line], "\n".join(server_log)[:3000]
