@@ -91,11 +91,13 @@ class UndoSlot:
         previous: the text the next undo puts in the box.
         previous_loaded: whether ``previous`` was loaded as it is (a file's, a sample's: loaded again with a click).
         loaded: a digest of the box's text when it is such a load, unchanged since; "" when it is the user's.
+        replaced: a digest of the text that load replaced ("" after an undo).
     """
 
     previous: str
     previous_loaded: bool
     loaded: str
+    replaced: str = ""
 
 
 def _digest(text: str | None) -> str:
@@ -110,10 +112,14 @@ def after_replacement(slot: UndoSlot | None, old: str | None, new: str, loaded: 
     with a click): then the text before that load stays. So typed text survives any run of uploads and samples (two
     uploads in a row used to leave only the first file one click away), and a load the user edited counts as typed.
     """
+    if isinstance(slot, UndoSlot) and loaded and slot.loaded == _digest(new) and slot.replaced == _digest(old):
+        # The same replacement again: Chromium's sample picker sends its event twice, and the second one can read the
+        # box from before the first one's answer; applied again it made the load itself what undo brings back.
+        return slot
     old_loaded = isinstance(slot, UndoSlot) and slot.loaded != "" and slot.loaded == _digest(old)
     if old_loaded and slot.previous.strip() != new.strip():
-        return UndoSlot(slot.previous, slot.previous_loaded, _digest(new) if loaded else "")
-    return UndoSlot(old or "", old_loaded, _digest(new) if loaded else "")
+        return UndoSlot(slot.previous, slot.previous_loaded, _digest(new) if loaded else "", _digest(old))
+    return UndoSlot(old or "", old_loaded, _digest(new) if loaded else "", _digest(old))
 
 
 def after_undo(slot: UndoSlot, box: str | None) -> UndoSlot:
