@@ -609,7 +609,14 @@ def config_from_report(report: Mapping[str, Any], point: str = "best") -> Config
     else:
         raise ValueError(f"point must be best or default, got {point!r}")
     keys = {f.name for f in fields(Settings)} & set(chosen)
-    return replace(base, settings=base.settings.with_(**{k: chosen[k] for k in keys}))
+    config = replace(base, settings=base.settings.with_(**{k: chosen[k] for k in keys}))
+    from .semantic import portable_model
+
+    measured = str(report.get("model") or "")
+    if config.model == "auto" and measured and portable_model(measured):
+        # the weights were tuned on this model's vectors; "auto" is Qwen3-Embedding-4B on a CUDA GPU
+        config = replace(config, model=measured)
+    return config
 
 
 # ---------------------------------------------------------------------------------------- command line

@@ -1000,6 +1000,10 @@ def format_table(report: Mapping[str, Any]) -> str:
     return "\n".join(lines)
 
 
+# Below this many labelled queries the best point's lead is not claimed (the page's band says the same).
+MIN_TRUSTED_QUERIES = 30
+
+
 def format_trust(report: Mapping[str, Any]) -> str:
     """The trust figures as text: the best point's interval and paired difference from the default, the
     ceiling, and the overlap of each pair of rankings ("" when the report has none)."""
@@ -1011,6 +1015,10 @@ def format_trust(report: Mapping[str, Any]) -> str:
         lines.append(f"{_best_name(report)} point {point_label(best)}: {metric} {best[metric]:.4f} "
                      f"(95% CI {lo:.4f}..{hi:.4f}); vs the default {delta['mean']:+.4f} "
                      f"(95% CI {delta['ci95'][0]:+.4f}..{delta['ci95'][1]:+.4f}, paired bootstrap over queries)")
+        if int(report.get("queries") or 0) < MIN_TRUSTED_QUERIES and not best.get("default"):
+            lines.append(f"warning: only {report.get('queries')} queries: too few to say the best point is better "
+                         f"(it is the best of {len(report.get('sweep') or ())} sweep points, and with so few queries one "
+                         f"of them leads by chance, inside a narrow interval); label at least {MIN_TRUSTED_QUERIES}")
     ceiling = report.get("ceiling")
     if ceiling:
         recall = ceiling["recall"]

@@ -9,6 +9,7 @@ import functools
 import hashlib
 import logging
 import os
+import re
 import tempfile
 import threading
 import time
@@ -601,6 +602,14 @@ EMBEDDERS: dict[str, type] = {
 
 
 # --------------------------------------------------------------------------- loading
+
+
+def portable_model(model: str) -> bool:
+    """Whether ``model`` names the same model on any machine: a packaged alias, a short alias or a hub id
+    ("org/name"), not a local folder."""
+    if model in PACKAGED_MODELS or model in MODEL_ALIASES:
+        return True
+    return bool(re.fullmatch(r"[A-Za-z0-9][\w.-]*/[\w.-]+", model)) and not Path(model).exists()
 
 
 def resolve_model(model: str) -> tuple[str, str]:

@@ -568,7 +568,8 @@ def advice(result: Training, default_alpha: float) -> str | None:
     lead, stderr = _paired(result.learned, result.fixed)
     if lead <= TIE:
         alpha = (default if math.isclose(result.fixed_alpha, default_alpha)
-                 else f"fusion 'adaptive' with --alpha {result.fixed_alpha:g}")
+                 else f"fusion 'adaptive' at alpha {result.fixed_alpha:g} (a setting file's alpha, or "
+                 f"`python -m hybrid search --alpha {result.fixed_alpha:g}`)")
         return f"the model does no better than one tuned alpha here: {alpha} is as good and simpler"
     noise = "beyond" if lead > 2 * stderr else "within"
     return (f"the model leads one tuned alpha by {_signed(lead)} (± {2 * stderr:.4f}, 2 standard errors): "

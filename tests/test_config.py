@@ -494,3 +494,18 @@ def test_translations_name_the_embedding_model():
     assert "(BAAI/bge-m3, the one \"auto\" loaded here)" in note(weighted, None, "BAAI/bge-m3")
     exports = hc.export_all(weighted, used_model="BAAI/bge-m3")["exports"]
     assert all("BAAI/bge-m3" in out["notes"][-1] for out in exports.values())
+
+
+def test_a_setting_from_a_report_names_the_model_the_report_measured(tmp_path, capsys):
+    """Found by the new-user review: `export --report --target config` wrote model "auto" for a report measured
+    on e5-small, and "auto" is Qwen3-Embedding-4B on a CUDA GPU, with an alpha tuned on e5's vectors (the page's
+    export already pinned it). A folder on the machine that ran the report is no name to carry: "auto" stays."""
+    report = {"dataset": "tiny", "model": "multilingual-e5-small",
+              "hybrid_config": {"fusion": "adaptive", "alpha": 0.7, "normalizer": "minmax", "window": 100},
+              "best": {"fusion": "adaptive", "alpha": 0.6, "ndcg@10": 0.81},
+              "sweep": [{"fusion": "adaptive", "alpha": 0.6, "ndcg@10": 0.81}]}
+    assert hc.main(["export", "--report", str(write(tmp_path / "r.json", report)), "--target", "config"]) == 0
+    assert json.loads(capsys.readouterr().out)["model"] == "multilingual-e5-small"
+    assert hc.config_from_report({**report, "model": str(tmp_path)}).model == "auto"
+    pinned = {**report, "config": {"format": hc.FORMAT, "version": 1, "model": "Qwen/Qwen3-Embedding-0.6B"}}
+    assert hc.config_from_report(pinned).model == "Qwen/Qwen3-Embedding-0.6B"  # a model the run named stays

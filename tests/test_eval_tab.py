@@ -221,19 +221,25 @@ def _point(fusion, alpha, ndcg, delta=(0.0, [0.0, 0.0]), default=False, per_quer
             "overlap_vs_default": {"jaccard@10": 0.5, "rbo@0.9": 0.6, "shared": 5.0, "only_left": 5.0, "only_right": 5.0}}
 
 
-def _report(*points):
+def _report(*points, queries=4):
     config = {"fusion": "adaptive", "alpha": 0.7, "normalizer": "minmax", "window": 100}
-    return {"hybrid_config": config, "sweep": list(points), "queries": 4,
+    return {"hybrid_config": config, "sweep": list(points), "queries": queries,
             "results": {"keyword": {"ndcg@10": 0.1}, "semantic": {"ndcg@10": 0.2}, "hybrid": {"ndcg@10": 0.5}},
             "per_query": [{"query_id": f"q{i}", "query": f"查询{i}", "hybrid": h} for i, h in enumerate((0.5, 0.2, 0.9, 0.4))]}
 
 
 def test_band_note_says_whether_the_best_point_is_distinguishable_from_the_default():
-    tie = _report(_point("adaptive", 0.7, 0.5, default=True), _point("weighted", 0.3, 0.52, (0.02, [-0.01, 0.05])))
+    tie = _report(_point("adaptive", 0.7, 0.5, default=True), _point("weighted", 0.3, 0.52, (0.02, [-0.01, 0.05])),
+                  queries=40)
     assert "not distinguishable" in band_note(tie, "en") and "[-0.0100, +0.0500] contains 0" in band_note(tie, "en")
     assert "无法区分" in band_note(tie, "zh") and "weighted, α 0.3, minmax, 窗口 100" in band_note(tie, "zh")
-    better = _report(_point("adaptive", 0.7, 0.5, default=True), _point("rrf", 0.3, 0.6, (0.1, [0.04, 0.16])))
+    better = _report(_point("adaptive", 0.7, 0.5, default=True), _point("rrf", 0.3, 0.6, (0.1, [0.04, 0.16])),
+                     queries=30)
     assert "**beats** the default" in band_note(better, "en") and "rrf, α 0.3, window 100" in band_note(better, "en")
+    # Found by the new-user review: one judged query's zero-width interval was read as "beats the default"
+    few = {**better, "queries": 29}
+    assert "beats" not in band_note(few, "en") and "only 29 queries: too few" in band_note(few, "en")
+    assert "best of 2 sweep points" in band_note(few, "en") and "只评了 29 个查询" in band_note(few, "zh")
     assert "minmax" not in point_label(better["sweep"][1], "en")  # rrf ignores the normaliser
     best_is_default = _report(_point("adaptive", 0.7, 0.5, default=True), _point("rrf", 0.3, 0.4, (-0.1, [-0.2, 0.0])))
     assert "is the best sweep point" in band_note(best_is_default, "en")

@@ -353,6 +353,11 @@ def test_cli_prints_table_and_writes_json_and_plot(tiny, tmp_path, monkeypatch, 
     assert set(report["overlap"]["default|chosen"]) >= {"jaccard@10", "rbo@0.9", "shared", "only_left", "only_right"}
     assert "ceiling: 0 of 4 queries" in printed and "overlap keyword|semantic: Jaccard@10 0.200" in printed
     assert "vs the default" in printed
+    # 4 queries: the best point's lead is not claimed (the new-user review: one query gave a zero-width interval)
+    if not report["best"].get("default"):
+        assert "warning: only 4 queries: too few to say the best point is better" in printed
+    assert "label at least 30" in ev.format_trust({**report, "best": {**report["sweep"][0], "default": False}})
+    assert "too few" not in ev.format_trust({**report, "queries": 30, "best": {**report["sweep"][0], "default": False}})
     html = plot.read_text(encoding="utf-8")
     assert "keyword only" in html and "semantic only" in html and '"name":"weighted"' in html
     # a report place that cannot work is refused before the run, and a failed write keeps the last report

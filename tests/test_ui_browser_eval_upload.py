@@ -133,3 +133,53 @@ def test_csv_pairs_are_evaluated_on_the_search_tabs_knowledge_base(page, tmp_pat
     p.click("#eval-run")
     expect(p.locator("#eval-table")).to_contain_text("nDCG@10")
     expect(p.locator("#eval-status")).to_contain_text("2 个查询，9 篇文档")
+
+
+def test_new_files_take_away_the_last_runs_figures_apply_and_export(page, tmp_path):
+    """Found by the new-user review: after a run, uploading another set left the old set's table, band and best
+    setting on the page, and "apply" and "export" used them; a run without labels exported a "best setting" whose
+    figures were all 0; a refused export left the previous export's file to download. Clicks: upload set A, run,
+    export (a file), upload set B (the figures, the picker and the file go; apply and export ask for a run), run B,
+    then B's corpus and queries without labels, run, apply and export (refused: no labels)."""
+    from playwright.sync_api import expect
+
+    from tests.browser import upload_eval_files
+
+    p = page()
+    _open_tab(p, "zh")
+    status, table, band = p.locator("#eval-status"), p.locator("#eval-table"), p.locator("#eval-band")
+    upload_eval_files(p, write_lab_set(tmp_path / "a"))
+    p.click("#eval-run")
+    expect(table).to_contain_text("nDCG@10")
+    expect(band).not_to_have_text("")
+    idle(p)
+    p.click("#eval-export-setting")
+    exported = p.locator("#eval-export-file")
+    expect(exported).to_be_visible()
+    idle(p)
+
+    upload_eval_files(p, write_small_set(tmp_path / "b"))
+    expect(status).to_contain_text("已读入：3 个文件，4 个查询，5 篇文档。")
+    expect(table).not_to_contain_text("0.")  # no figures of set A
+    expect(band).to_have_text("")
+    expect(exported).to_be_hidden()
+    expect(p.locator("#eval-point input")).to_have_value("")
+    p.click("#eval-apply")
+    expect(status).to_contain_text("请先运行一次评测。")
+    idle(p)
+    p.click("#eval-export-setting")
+    expect(status).to_contain_text("请先运行一次评测。")
+    expect(exported).to_be_hidden()
+    idle(p)
+
+    b = write_small_set(tmp_path / "b")
+    upload_eval_files(p, b[:2])  # corpus and queries: no labels
+    p.click("#eval-run")
+    expect(band).to_contain_text("没有相关度标注")
+    idle(p)
+    p.click("#eval-apply")
+    expect(status).to_contain_text("这次评测没有相关度标注")
+    idle(p)
+    p.click("#eval-export-setting")
+    expect(status).to_contain_text("没有可用或可导出的“最好设置”")
+    expect(exported).to_be_hidden()

@@ -113,7 +113,7 @@ def test_the_advice_rests_on_cross_validated_figures_only():
     text = wm.advice(_training(base - 0.01, base - 0.002, base, 0.8), 0.7)
     assert text.startswith("neither the model nor one tuned alpha beat the default (adaptive, alpha 0.7)")
     # the tuned alpha gains and the model no more: that alpha (or the default's name when it is the default)
-    assert "fusion 'adaptive' with --alpha 0.4 is as good and simpler" in wm.advice(
+    assert "fusion 'adaptive' at alpha 0.4 (a setting file's alpha, or `python -m hybrid search --alpha 0.4`) is as good and simpler" in wm.advice(
         _training(base + 0.01, base + 0.02, base, 0.4), 0.7)
     assert "the default (adaptive, alpha 0.7) is as good" in wm.advice(_training(base, base + 0.02, base, 0.7), 0.7)
     # the model leads the tuned alpha: by how much, and whether beyond its noise

@@ -250,6 +250,9 @@ def report_note(report: Mapping[str, Any] | None, lang: str = "zh") -> str:
 # ---------------------------------------------------------------------------------------- trust figures
 
 HELPS_HURTS = 10  # queries listed each way under a chosen setting
+# Below this many labelled queries the band claims nothing: the best of tens of sweep points beats the default on a
+# few queries by chance, and their bootstrap interval is as narrow as the queries are few (zero width for one).
+MIN_BAND_QUERIES = 30
 CEILING_EXAMPLES = 5  # unreachable queries named under the ceiling line
 SWEEP_WINDOWS = (20, 50, 100, 200)  # the windows the tab offers to sweep (the default's is always there)
 
@@ -317,6 +320,9 @@ def band_note(report: Mapping[str, Any] | None, lang: str = "zh") -> str:
               "hi": f"{hi:+.4f}"}
     if point.get("default"):
         return text("eval_band_is_default", lang, **values)
+    queries = int(report.get("queries") or 0)
+    if queries < MIN_BAND_QUERIES:  # a bootstrap over a handful of queries gives an interval of almost no width
+        return text("eval_band_few", lang, n=queries, points=len(report["sweep"]), least=MIN_BAND_QUERIES, **values)
     key = "eval_band_tie" if lo <= 0.0 <= hi else "eval_band_better" if lo > 0.0 else "eval_band_worse"
     return text(key, lang, **values)
 
@@ -439,6 +445,16 @@ class EvalTab:
                 gr.update(choices=point_choices(report, lang), value=index),
                 gr.update(value=changes, headers=changes_header), ceiling_text(report, lang),
                 gr.update(value=overlaps, headers=overlap_header))
+
+    @staticmethod
+    def cleared(lang: str) -> tuple[Any, ...]:
+        """``rerender``'s outputs with no report: an empty table, curve, note, band, picker, lists and ceiling."""
+        import gradio as gr
+
+        return (gr.update(value=empty_table(lang)), None, "", "", gr.update(choices=[], value=None),
+                gr.update(value=pd.DataFrame([], columns=change_header(lang)), headers=change_header(lang)), "",
+                gr.update(value=pd.DataFrame([], columns=overlap_table(None, None, lang)[0]),
+                          headers=overlap_table(None, None, lang)[0]))
 
     @staticmethod
     def drop_message(report: Mapping[str, Any] | None, status: str | None) -> Any:
@@ -594,7 +610,13 @@ def build_eval_tab(tr: Translator, service, alpha, fusion, language, *, normaliz
         added = new_uploads(box, previous)
         entries = page_entries(kb_text, split_on)
         shown_files = gr.update(value=added) if added != box else gr.skip()
-        return shown_files, added, upload_status(added, lang, entries) if added else ""
+        status_line = upload_status(added, lang, entries) if added else ""
+        if not added:
+            return (shown_files, added, status_line, *(gr.skip(),) * (len(shown) - 1 + 3))
+        # New files: the last run's figures (and "apply", "export") described other files, so they go
+        cleared = list(EvalTab.cleared(lang))
+        cleared[2] = status_line
+        return (shown_files, added, *cleared, None, None, gr.update(value=None, visible=False))
 
     def on_point(report, index, lang):
         if not report:
@@ -608,7 +630,8 @@ def build_eval_tab(tr: Translator, service, alpha, fusion, language, *, normaliz
     def on_apply(report, lang):
         best = best_point(report, settings.alpha, settings.fusion)
         if best is None or not _labelled(report):
-            return (gr.skip(),) * (2 + len(applied)) + (f"**⚠** {text('eval_need_run', lang)}",)
+            need = "eval_need_run" if best is None else "eval_need_labels"
+            return (gr.skip(),) * (2 + len(applied)) + (f"**⚠** {text(need, lang)}",)
         setting = {"alpha": float(best["alpha"]), "fusion": str(best["fusion"]),
                    "normalizer": str(best.get("normalizer", settings.normalizer)),
                    "window": int(best.get("window", settings.window))}
@@ -617,12 +640,15 @@ def build_eval_tab(tr: Translator, service, alpha, fusion, language, *, normaliz
 
     def on_export(report, session_engine, shown_k, lang):
         best = best_point(report, service.settings.alpha, service.settings.fusion)
+        gone = gr.update(value=None, visible=False)  # a refusal takes away the previous export's file too
         if best is None:
-            return gr.skip(), f"**⚠** {text('eval_need_run', lang)}"
+            return gone, f"**⚠** {text('eval_need_run', lang)}"
+        if not _labelled(report):  # its figures would all be 0: no relevance labels were measured
+            return gone, f"**⚠** {text('eval_need_labels', lang)}"
         tokenizer = session_tokenizer(session_engine)
         if report.get("tokenizer") != tokenizer.settings.label:  # the figures would describe another tokeniser
             changed = text("eval_tokenizer_changed", lang, then=report.get("tokenizer"), now=tokenizer.settings.label)
-            return gr.skip(), f"**⚠** {changed}"
+            return gone, f"**⚠** {changed}"
         chosen = {key: best[key] for key in ("fusion", "alpha", "normalizer", "window") if best.get(key) is not None}
         if shown_k is not None:
             chosen["k"] = int(shown_k)
@@ -640,8 +666,8 @@ def build_eval_tab(tr: Translator, service, alpha, fusion, language, *, normaliz
     kb_inputs = [kb if kb is not None else gr.State(""), split if split is not None else gr.State(False)]
     quiet = {**private, "concurrency_limit": None, "show_progress": "hidden"}
     text_box = {**private, "concurrency_id": "text", "concurrency_limit": TEXT_CONCURRENCY, "show_progress": "hidden"}
-    files.upload(on_upload, [files, uploaded_state, *kb_inputs, language], [files, uploaded_state, status],
-                 **text_box)
+    files.upload(on_upload, [files, uploaded_state, *kb_inputs, language],
+                 [files, uploaded_state, *shown, report_state, corpus_state, export.file], **text_box)
     files.clear(lambda: [], None, uploaded_state, **quiet)
     # A click while a run is going runs after it (Gradio's default drops it: the new files' run never came, and
     # the old set's result stood beside them)

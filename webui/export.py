@@ -5,7 +5,6 @@ The translations (Milvus, Elasticsearch, OpenSearch) come from ``hybrid.config.e
 
 from __future__ import annotations
 
-import re
 
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -85,11 +84,9 @@ def visitor_config(settings, tokenizer, model: str, loaded: str | None = None) -
 def _portable(model: str) -> bool:
     """Whether ``model`` names the same model on any machine: a packaged alias, a short alias or a hub id
     ("org/name"), not a folder of this server."""
-    from hybrid.semantic import MODEL_ALIASES, PACKAGED_MODELS
+    from hybrid.semantic import portable_model
 
-    if model in PACKAGED_MODELS or model in MODEL_ALIASES:
-        return True
-    return bool(re.fullmatch(r"[A-Za-z0-9][\w.-]*/[\w.-]+", model)) and not Path(model).exists()
+    return portable_model(model)
 
 
 def page_config(service, engine, alpha: float, fusion: str, normalizer: str, k: float, k1: float, b: float,

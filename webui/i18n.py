@@ -288,6 +288,7 @@ TEXTS: dict[str, dict[str, str]] = {
         "eval_no_file": "还没有上传文件。",
         "eval_not_received": "只能读取通过本页面上传的文件，{name} 不是上传的文件。",
         "eval_need_run": "请先运行一次评测。",
+        "eval_need_labels": "这次评测没有相关度标注（只有查询），没有可用或可导出的“最好设置”：上传 qrels（或评判结果）再运行。",
         "eval_note": "**{dataset}**：{queries} 个查询，{docs} 篇文档，模型 {model}。最好的设置：{fusion}，α = {alpha}（nDCG@10 = {ndcg}）。",
         "eval_applied": "已把 α = {alpha}、融合方法 {fusion}、归一化 {normalizer}、候选窗口 {window} 用到搜索页。",
         "eval_stage_documents": "正在向量化文档",
@@ -659,6 +660,8 @@ TEXTS: dict[str, dict[str, str]] = {
         "eval_no_file": "no file uploaded.",
         "eval_not_received": "only files uploaded through this page can be read, and {name} was not uploaded here.",
         "eval_need_run": "Run an evaluation first.",
+        "eval_need_labels": "This evaluation had no relevance labels (queries only), so there is no best setting to "
+                            "apply or export: upload qrels (or your judgements) and run it again.",
         "eval_note": "**{dataset}**: {queries} queries, {docs} documents, model {model}. Best setting: {fusion}, "
                      "alpha {alpha} (nDCG@10 = {ndcg}).",
         "eval_applied": "Applied alpha {alpha}, fusion {fusion}, normaliser {normalizer} and window {window} to the "
@@ -844,6 +847,8 @@ TEXTS["zh"].update({
     "eval_band_better": "最好的设置（{setting}）**好于**默认设置：nDCG@10 高 {mean}，其 95% 区间 [{lo}, {hi}] 不含 0。",
     "eval_band_worse": "最好的设置（{setting}）**不如**默认设置：nDCG@10 差 {mean}，其 95% 区间 [{lo}, {hi}] 不含 0。",
     "eval_band_is_default": "默认设置（{setting}）就是最好的扫描点。",
+    "eval_band_few": "最好的设置（{setting}）与默认设置的 nDCG@10 差 {mean}，但只评了 {n} 个查询：太少，说明不了它更好"
+                     "（它是 {points} 个扫描点里最好的一个，查询这么少时总有一个碰巧领先）。至少标注 {least} 个查询再下结论。",
     "eval_band_unlabelled": "没有相关度标注（只上传了查询）：下面只比较各种排序的重合度，不计算质量。",
     "eval_note_unlabelled": "**{dataset}**：{queries} 个查询（没有标注），{docs} 篇文档，模型 {model}。",
     "eval_point": "与默认设置比较的设置",
@@ -891,6 +896,9 @@ TEXTS["en"].update({
     "eval_band_worse": "The best setting ({setting}) is **below** the default: nDCG@10 {mean}, and its 95% interval "
                        "[{lo}, {hi}] lies below 0.",
     "eval_band_is_default": "The default setting ({setting}) is the best sweep point.",
+    "eval_band_few": "The best setting ({setting}) differs from the default by nDCG@10 {mean}, but on only {n} "
+                     "queries: too few to say it is better (it is the best of {points} sweep points, and with so few "
+                     "queries one of them always leads by chance). Label at least {least} queries before concluding.",
     "eval_band_unlabelled": "No relevance labels (queries only): the table below compares the rankings' overlap; "
                             "no quality is measured.",
     "eval_note_unlabelled": "**{dataset}**: {queries} queries (no labels), {docs} documents, model {model}.",
