@@ -246,6 +246,27 @@ def test_every_slider_and_dropdown_reranks(page):
     expect(p.locator("#col-semantic .hit.relevant")).not_to_have_count(5)
 
 
+def test_the_alpha_note_says_when_a_query_is_semantic_only(page):
+    """Clicks: a knowledge base with an English entry beside Chinese ones, a Chinese search, "why this rank";
+    then weighted fusion. Found by the new-user review: on a small mixed knowledge base adaptive fusion is semantic
+    only for most queries (an entry keyword matching cannot judge is among the semantic top 10), and the slider
+    moved nothing without a word why."""
+    from playwright.sync_api import expect
+
+    p = page()
+    type_knowledge_base(p, "巴黎是法国的首都\n北京是中国的首都\nParis is the capital of France")
+    expect(p.locator("#index-info")).to_contain_text("3 条")
+    search(p, "首都巴黎")
+    open_accordion(p, "why", "#why-table")
+    note = p.locator("#alpha-note")
+    expect(note).to_contain_text("实际使用的 α = 1.0000")
+    expect(note).to_contain_text("这次查询只用语义")
+    expect(note).to_contain_text("滑块不改变这次的混合排序")
+    choose(p, "fusion", "weighted")
+    expect(note).to_contain_text("即滑块的值")
+    expect(note).not_to_contain_text("只用语义")
+
+
 def test_every_accordion_opens(page):
     """Clicks: the knowledge-base panel, "more controls", "why this rank" (table), "behind the scenes", and
     the "why" of every hybrid hit, whose numbers must add up to the hit's score."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import html
 
 import numpy as np
@@ -176,6 +177,11 @@ def test_why_table_and_details_add_up_with_the_weights_applied(engine, fusion):
     assert ("adaptive lowers the keyword share" in note) == (fusion == "adaptive")
     assert ("60 / (60 + the entry's rank" in note) == (fusion == "rrf")
     assert ("the slider's value" in note) == (fusion != "adaptive")
+    # the new-user review: on a small mixed knowledge base most queries are semantic only, and the slider moved
+    # nothing without a word why; the note now says so for such a query (adaptive only: the others keep alpha)
+    blind = dataclasses.replace(response, evidence=dataclasses.replace(response.evidence, blind_spot=True))
+    assert ("This query is semantic only" in fmt.alpha_note(blind, "en")) == (fusion == "adaptive")
+    assert "This query is semantic only" not in note or response.evidence.blind_spot
 
 
 def test_vector_stats_table_and_summary(engine):

@@ -595,7 +595,11 @@ def alpha_note(response: SearchResponse, lang: str = "zh") -> str:
         return ""
     fusion = response.settings.fusion
     key = {"weighted": "why_alpha_weighted", "rrf": "why_alpha_rrf"}.get(fusion, "why_alpha")
-    return text(key, lang, alpha=f"{response.alpha_used:.4f}", rrf_k=response.settings.rrf_k)
+    note = text(key, lang, alpha=f"{response.alpha_used:.4f}", rrf_k=response.settings.rrf_k)
+    if fusion == "adaptive" and response.evidence is not None and response.evidence.blind_spot:
+        # a small mixed knowledge base hits this for most queries: the slider then moves nothing, and says why
+        note = f"{note} {text('why_alpha_blind', lang)}"
+    return note
 
 
 def vector_stats(vector: np.ndarray) -> dict[str, float]:

@@ -204,6 +204,7 @@ TEXTS: dict[str, dict[str, str]] = {
         "why_sem_part": "语义贡献",
         "why_total": "混合分",
         "why_alpha": "本次查询实际使用的 α = {alpha}，所有结果相同（adaptive 按关键词覆盖率调整；语义前 10 条里有查询词无法匹配的其他语言条目时为 1）。每行：贡献 = 权重 × 归一化分，混合分 = 两项贡献之和。",
+        "why_alpha_blind": "**这次查询只用语义**：语义前 10 条里有与查询词不同语言的条目，关键词匹配无法判断它们，所以 α 滑块不改变这次的混合排序；要自己定比例，请选 weighted 融合。",
         "why_alpha_weighted": "本次查询使用的 α = {alpha}，即滑块的值，所有结果相同（weighted 不调整它）。每行：贡献 = 权重 × 归一化分，混合分 = 两项贡献之和。",
         "why_alpha_rrf": "本次查询使用的 α = {alpha}，即滑块的值，所有结果相同。rrf 按名次而不按分数融合：每个“归一化分”是 {rrf_k} / ({rrf_k} + 该条在那一列的名次)，权重是 α / {rrf_k} 与 (1 − α) / {rrf_k}。每行：贡献 = 权重 × 归一化分，混合分 = 两项贡献之和。",
         # notices
@@ -559,6 +560,10 @@ TEXTS: dict[str, dict[str, str]] = {
                      "share with the keyword coverage, and uses 1 when the semantic top 10 holds entries in a "
                      "language the query's words cannot match). "
                      "Each row: part = weight × normalised score, hybrid score = sum of the two parts.",
+        "why_alpha_blind": "**This query is semantic only**: the semantic top 10 holds entries in a language the "
+                           "query's words cannot match, which keyword matching cannot judge, so the alpha slider "
+                           "does not change this query's hybrid ranking; to set the mix yourself, choose weighted "
+                           "fusion.",
         "why_alpha_weighted": "alpha used for this query = {alpha}, the slider's value, the same for every hit "
                               "(weighted fusion keeps it as set). Each row: part = weight × normalised score, "
                               "hybrid score = sum of the two parts.",
