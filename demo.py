@@ -111,7 +111,7 @@ def build_demo(service: ModelService, kb_text: str | None = None, *, sample: str
                                             normalizer=controls.normalizer, window=controls.window, tabs=tabs,
                                             query=query.query, kb=kb.kb, split=kb.split, sample=kb.sample,
                                             examples=query.examples,
-                                            kb_undo=[kb.message, kb.notice, kb.undo_text, kb.undo],
+                                            kb_undo=[kb.message, kb.notice, kb.undo_text, kb.undo, kb.panel],
                                             engine=engine, k=controls.k, upload_root=h.upload_root)
         page = wiring.Page(tr, language, status_line, timer, gr.State(status.state), engine, kb, query,
                            controls, results, evaluation, rerank, judgements if store_kb is None else None,

@@ -62,8 +62,9 @@ def test_band_sentence_and_a_hurt_query_opened_in_search_with_its_setting(page, 
     status = p.locator("#eval-status")
     expect(status).to_contain_text("5 个查询" if lang == "zh" else "5 queries")  # q5 has no relevant document
     band = p.locator("#eval-band")
-    expect(band).to_contain_text("无法区分" if lang == "zh" else "not distinguishable")
-    expect(band).to_contain_text("包含 0" if lang == "zh" else "contains 0")
+    # 5 labelled queries: too few for the band to claim anything (the new-user review: 1 query "beat" the default)
+    expect(band).to_contain_text("只评了 5 个查询：太少" if lang == "zh" else "on only 5 queries: too few")
+    expect(band).to_contain_text("至少标注 30 个查询" if lang == "zh" else "Label at least 30 queries")
     expect(p.locator("#eval-curve .js-fill").first).to_be_attached()  # the bands behind the lines
     expect(p.locator("#eval-ceiling")).to_contain_text("5 个查询中有 0 个" if lang == "zh" else "0 of 5 queries")
     expect(p.locator("#eval-overlap")).to_contain_text("RBO@0.9")
@@ -81,11 +82,17 @@ def test_band_sentence_and_a_hurt_query_opened_in_search_with_its_setting(page, 
     open_accordion(p, "kb-panel", "#kb textarea")
     before = p.locator("#kb textarea").input_value()
     assert before and "饿了" not in before
+    p.locator("#kb-panel .label-wrap").first.click()  # folded again: the replacement must still be seen
+    expect(p.locator("#kb textarea")).to_be_hidden()
     _open_tab(p, lang)
     idle(p)
     row.get_by_role("gridcell", name="↗ 在搜索页打开" if lang == "zh" else "↗ open in search").click()
 
     expect(p.locator("#query textarea")).to_have_value("饿了")
+    # the new-user review: with the panel folded, its notice of the replacement was hidden; the panel opens
+    expect(p.locator("#kb-notice")).to_be_visible()
+    expect(p.locator("#kb-notice")).to_contain_text("评测的知识库（9 条）已替换" if lang == "zh"
+                                                    else "The evaluated knowledge base (9 entries) replaced")
     expect(p.locator("#alpha input[type=number]")).to_have_value("0")
     expect(p.locator("#fusion input")).to_have_value("weighted")
     expect(p.locator("#normalizer input")).to_have_value("minmax")

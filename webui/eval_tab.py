@@ -491,8 +491,9 @@ def build_eval_tab(tr: Translator, service, alpha, fusion, language, *, normaliz
             cleared when a query opens on the evaluated knowledge base, which is no sample.
         judged: the session's judgements (``gr.State``, ``hybrid.judgements``): a button evaluates them over the
             knowledge base (no button without them).
-        kb_undo: the knowledge-base panel's message state, notice, undo text and undo button: a query opened on
-            the evaluated knowledge base replaces the text box as an upload does, said and undoable.
+        kb_undo: the knowledge-base panel's message state, notice, undo text, undo button and the panel itself: a
+            query opened on the evaluated knowledge base replaces the text box as an upload does, said (the panel
+            opens) and undoable.
         engine, k: the session's engine (``gr.State``) and the search tab's top-k slider: evaluations tokenise
             as the session's engine does (its tokeniser panel, the server's ``--no-fold``/``--user-dict``), and
             the export of the best setting carries that tokeniser and the page's k (the server's without them).
@@ -685,18 +686,19 @@ def build_eval_tab(tr: Translator, service, alpha, fusion, language, *, normaliz
             rows = change_rows(report, index)
             row = evt.index[0] if isinstance(evt.index, (list, tuple)) and evt.index else evt.index
             if not rows or not isinstance(row, int) or not 0 <= row < len(rows):
-                return (gr.skip(),) * 14
+                return (gr.skip(),) * 15
             p = report["sweep"][int(index)]
             same_kb = sample_of(corpus)
             opened = (gr.Tabs(selected="search"), rows[row]["query"], corpus, False, same_kb, examples_update(same_kb),
                       float(p["alpha"]), p["fusion"], p["normalizer"], int(p["window"]))
             if (kb_text or "").strip() == corpus.strip():
-                return (*opened, gr.skip(), gr.skip(), gr.skip(), gr.skip())
+                return (*opened, gr.skip(), gr.skip(), gr.skip(), gr.skip(), gr.skip())
             # the text box is replaced as by an upload: said, and the earlier text one click away
             message = ("eval_opened_kb", {"n": len(page_entries(corpus, False)),
                                           "old": len(page_entries(kb_text, False))}, False)
+            # the panel opens: its notice says the text was replaced (a folded panel hid it: new-user review)
             return (*opened, message, render_message(message, lang), after_replacement(undo, kb_text, corpus),
-                    gr.update(visible=True))
+                    gr.update(visible=True), gr.update(open=True))
 
         on_open.__annotations__["evt"] = gr.SelectData  # Gradio reads the annotation (gradio is imported here)
         opened = changes.select(on_open, [report_state, point, corpus_state, kb, language, kb_undo[2]],
