@@ -164,8 +164,11 @@ def _choice_json(response: SearchResponse) -> dict:
 
 
 def _print_table(response: SearchResponse, mode: str) -> None:
+    s = response.settings
+    fused = f"hybrid ({s.fusion}, alpha {s.alpha:g}"
+    fused += f", semantic weight {response.alpha_used:.2f} for this query)" if response.alpha_used is not None else ")"
     for name, label in (("keyword", "keyword (BM25)"), ("semantic", f"semantic ({response.model})"),
-                        ("hybrid", "hybrid")):
+                        ("hybrid", fused)):
         if mode not in ("all", name):
             continue
         print(f"== {label}")

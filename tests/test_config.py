@@ -111,6 +111,10 @@ def test_search_cli_takes_the_setting_from_the_file_and_flags_override_it(tmp_pa
     overridden = search(capsys, "--config", str(path), "--alpha", "0.9", "--fusion", "weighted")
     assert ranking(overridden) == ranking(search(capsys, "--alpha", "0.9", "--fusion", "weighted", "--k", "3"))
     assert overridden["alpha_used"] == 0.9
+    # the text output names the setting that won (the new-user review could not tell without --json)
+    assert cli.main(["search", "--kb", str(EVERYDAY), "--query", "法国的首都在哪里", "--mode", "hybrid",
+                     "--config", str(path), "--alpha", "0.9"]) == 0
+    assert "== hybrid (rrf, alpha 0.9, semantic weight 0.90 for this query)" in capsys.readouterr().out
 
 
 def test_search_cli_reports_a_bad_file_as_an_error(tmp_path, capsys):
