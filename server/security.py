@@ -220,6 +220,7 @@ def _upload_problem(body: bytes, content_type: bytes, file_limit: int) -> ApiErr
     polled forever. The body is parsed here as Gradio's parser reads it (python-multipart, its callbacks).
     """
     from gradio import utils
+    from gradio.route_utils import _user_safe_decode  # Gradio's own reading of a part's name and file name
     from gradio_client import utils as client_utils
     from python_multipart.multipart import MultipartParser, parse_options_header
 
@@ -227,6 +228,9 @@ def _upload_problem(body: bytes, content_type: bytes, file_limit: int) -> ApiErr
     boundary = params.get(b"boundary")
     if not boundary:
         return None  # Gradio refuses it before storing anything (400)
+    # Gradio decodes names with the request's charset (a UTF-7 "+AC4ALg-" is ".."; latin-1 when it cannot)
+    charset = params.get(b"charset", b"utf-8")
+    charset = charset.decode("latin-1") if isinstance(charset, bytes) else str(charset)
     parts: list[dict] = []
     header: dict[str, bytes] = {}
 
@@ -258,15 +262,15 @@ def _upload_problem(body: bytes, content_type: bytes, file_limit: int) -> ApiErr
     bad = "an upload carries files in parts named 'files', each with a file name, as browsers and gradio_client send"
     for part in parts:
         _, options = parse_options_header(part["disposition"])
-        name, filename = options.get(b"name"), options.get(b"filename")
-        if name != b"files" or filename is None:
+        name = _user_safe_decode(options[b"name"], charset) if b"name" in options else None
+        filename = _user_safe_decode(options[b"filename"], charset) if b"filename" in options else None
+        if name != "files" or filename is None:
             return ApiError(400, "invalid_request", f"{bad}; this one has a part named {_shown(name)}"
                             + ("" if filename is not None else " without a file name"))
         if part["size"] > file_limit:
             return ApiError(413, "body_too_large", f"a file of the upload has {part['size']} bytes; the limit is "
                             f"{file_limit} bytes a file")
-        stored = client_utils.strip_invalid_filename_characters(
-            Path(filename.decode("utf-8", "replace")).name) if filename else "stored"
+        stored = client_utils.strip_invalid_filename_characters(Path(filename).name) if filename else "stored"
         try:
             utils.safe_join(utils.DeveloperPath("/upload"), utils.UserProvidedPath(stored))
         except utils.InvalidPathError:
@@ -275,8 +279,8 @@ def _upload_problem(body: bytes, content_type: bytes, file_limit: int) -> ApiErr
     return None
 
 
-def _shown(value: bytes | None) -> str:
-    return "none" if value is None else repr(value.decode("utf-8", "replace")[:60])
+def _shown(value: str | None) -> str:
+    return "none" if value is None else repr(value[:60])
 
 
 def _multipart_parts(body: bytes, content_type: bytes) -> int:

@@ -840,7 +840,21 @@ def test_refused_uploads_leave_no_file_and_no_endless_progress_stream(reverse_ap
     for n, (files, status, said) in enumerate(cases):
         r = httpx.post(f"{url}/gradio_api/upload?upload_id=bad{n}", files=files, timeout=30)
         assert r.status_code == status and said in r.json()["message"], (n, r.status_code, r.text[:300])
+    # Names Gradio reads with the request's charset (the fix review: UTF-7 "+AC4ALg-" and EBCDIC "KK" are "..")
+    for n, (charset, filename, name) in enumerate((("utf-7", "+AC4ALg-", "files"), ("utf-7", "a+AC8ALgAu-", "files"),
+                                                   ("cp037", "KK", "files"))):
+        body = (f"--BB\r\nContent-Disposition: form-data; name=\"{name}\"; filename=\"{filename}\"\r\n\r\n"
+                f"{'x' * 600}\r\n--BB--\r\n").encode()
+        r = httpx.post(f"{url}/gradio_api/upload?upload_id=charset{n}", content=body, timeout=30,
+                       headers={"Content-Type": f"multipart/form-data; boundary=BB; charset={charset}"})
+        assert r.status_code == 400, (charset, filename, r.status_code, r.text[:300])
     assert _files_under(folder) == before, _files_under(folder) - before
+    # A name only Gradio's reading makes sound is stored (latin-1 when the bytes are no UTF-8: "\xb2" is "²")
+    body = b'--BB\r\nContent-Disposition: form-data; name="files"; filename="\xb2.txt"\r\n\r\nfine\r\n--BB--\r\n'
+    r = httpx.post(f"{url}/gradio_api/upload", content=body, timeout=30,
+                   headers={"Content-Type": "multipart/form-data; boundary=BB"})
+    assert r.status_code == 200 and r.json()[0].endswith("².txt"), r.text[:300]
+    before = _files_under(folder)
     # A body Gradio's own parser refuses (a part header over its 8 KB) after tracking the id: the id ends anyway
     boundary = "b0undary"
     body = (f"--{boundary}\r\nContent-Disposition: form-data; name=\"files\"; filename=\"a.txt\"\r\n"
