@@ -164,12 +164,7 @@ def test_new_files_take_away_the_last_runs_figures_apply_and_export(page, tmp_pa
     expect(band).to_have_text("")
     expect(exported).to_be_hidden()
     expect(p.locator("#eval-point input")).to_have_value("")
-    p.click("#eval-apply")
-    expect(status).to_contain_text("请先运行一次评测。")
-    idle(p)
-    p.click("#eval-export-setting")
-    expect(status).to_contain_text("请先运行一次评测。")
-    expect(exported).to_be_hidden()
+    _apply_and_export_refused(p, "请先运行一次评测。", "请先运行一次评测。")
     idle(p)
 
     b = write_small_set(tmp_path / "b")
@@ -177,9 +172,17 @@ def test_new_files_take_away_the_last_runs_figures_apply_and_export(page, tmp_pa
     p.click("#eval-run")
     expect(band).to_contain_text("没有相关度标注")
     idle(p)
+    _apply_and_export_refused(p, "这次评测没有相关度标注", "没有可用或可导出的“最好设置”")
+
+
+def _apply_and_export_refused(p, applied: str, exported: str) -> None:
+    """Click "apply" and "export the best setting": each says ``applied`` / ``exported`` and no file is offered."""
+    from playwright.sync_api import expect
+
+    status = p.locator("#eval-status")
     p.click("#eval-apply")
-    expect(status).to_contain_text("这次评测没有相关度标注")
+    expect(status).to_contain_text(applied)
     idle(p)
     p.click("#eval-export-setting")
-    expect(status).to_contain_text("没有可用或可导出的“最好设置”")
-    expect(exported).to_be_hidden()
+    expect(status).to_contain_text(exported)
+    expect(p.locator("#eval-export-file")).to_be_hidden()
