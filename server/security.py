@@ -8,6 +8,8 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable
 
+import anyio
+import anyio.to_thread
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from .errors import ApiError, error_response
@@ -17,18 +19,29 @@ if TYPE_CHECKING:
     from .uploads import FolderSize
 
 
-def replay(body: bytes, receive: Receive) -> Receive:
-    """A ``receive`` that hands the app ``body`` (already read by a middleware) whole, then the connection's own."""
-    sent = False
+def replay(body: bytes, receive: Receive, chunk: int | None = None) -> Receive:
+    """A ``receive`` that hands the app ``body`` (already read by a middleware), whole or in pieces of ``chunk``
+    bytes, then the connection's own."""
+    sent = 0
+    size = chunk or max(len(body), 1)
 
     async def again() -> Message:
         nonlocal sent
-        if not sent:
-            sent = True
-            return {"type": "http.request", "body": body, "more_body": False}
+        if sent < len(body) or (sent == 0 and not body):
+            piece = body[sent:sent + size]
+            sent += max(len(piece), 1)
+            return {"type": "http.request", "body": piece, "more_body": sent < len(body)}
         return await receive()
 
     return again
+
+
+# An upload is handed to Gradio in pieces of this size: its parser works piece by piece and lets the server's
+# other requests run between them (a 30 MB body handed whole held the event loop for about 2 s: the fix review).
+UPLOAD_REPLAY_CHUNK = 256 * 1024
+# Uploads above this size are checked (``_upload_problem``) in a worker thread, at most UPLOAD_CHECKS at a time.
+UPLOAD_CHECK_IN_THREAD = 1 << 20
+UPLOAD_CHECKS = 2
 
 
 class UntrustedForwardingMiddleware:
@@ -141,6 +154,7 @@ class UploadLimitMiddleware:
         self.budget = budget
         self.client = client
         self.min_charge = min_charge
+        self._checks: anyio.CapacityLimiter | None = None  # made in the server's loop
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http" and scope["path"].rstrip("/") == DEEP_LINK_ROUTE:
@@ -155,7 +169,7 @@ class UploadLimitMiddleware:
         if error is not None:
             await error_response(scope["path"], error)(scope, receive, send)
             return
-        await self.app(scope, replay(body, receive), send)
+        await self.app(scope, replay(body, receive, UPLOAD_REPLAY_CHUNK), send)
 
     async def _check(self, scope: Scope, receive: Receive) -> tuple[ApiError | None, bytes]:
         headers = dict(scope.get("headers", ()))
@@ -202,7 +216,15 @@ class UploadLimitMiddleware:
         if parts > self.max_files:
             return ApiError(413, "limit_exceeded", f"the upload carries {parts} files; the limit is "
                             f"{self.max_files} a request (the page sends one, or the three of a labelled set)"), b""
-        if problem := _upload_problem(body, headers.get(b"content-type", b""), self.file_limit):
+        content_type = headers.get(b"content-type", b"")
+        if len(body) > UPLOAD_CHECK_IN_THREAD:  # seconds of parsing for a hostile body: not on the event loop
+            if self._checks is None:
+                self._checks = anyio.CapacityLimiter(UPLOAD_CHECKS)
+            problem = await anyio.to_thread.run_sync(_upload_problem, body, content_type, self.file_limit,
+                                                     limiter=self._checks)
+        else:
+            problem = _upload_problem(body, content_type, self.file_limit)
+        if problem:
             return problem, b""
         return None, body
 
