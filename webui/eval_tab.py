@@ -611,12 +611,14 @@ def build_eval_tab(tr: Translator, service, alpha, fusion, language, *, normaliz
         added = new_uploads(box, previous)
         entries = page_entries(kb_text, split_on)
         shown_files = gr.update(value=added) if added != box else gr.skip()
-        status_line = upload_status(added, lang, entries) if added else ""
-        if not added:
-            return (shown_files, added, status_line, *(gr.skip(),) * (len(shown) - 1 + 3))
+        at = shown.index(status)
+        if not added:  # an empty box: only the status line changes
+            kept = [gr.skip()] * len(shown)
+            kept[at] = ""
+            return (shown_files, added, *kept, gr.skip(), gr.skip(), gr.skip())
         # New files: the last run's figures (and "apply", "export") described other files, so they go
         cleared = list(EvalTab.cleared(lang))
-        cleared[2] = status_line
+        cleared[at] = upload_status(added, lang, entries)
         return (shown_files, added, *cleared, None, None, gr.update(value=None, visible=False))
 
     def on_point(report, index, lang):

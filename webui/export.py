@@ -5,7 +5,6 @@ The translations (Milvus, Elasticsearch, OpenSearch) come from ``hybrid.config.e
 
 from __future__ import annotations
 
-
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Mapping
@@ -76,17 +75,11 @@ def visitor_config(settings, tokenizer, model: str, loaded: str | None = None) -
     """
     if tokenizer.user_dict:
         tokenizer = replace(tokenizer, user_dict=Path(tokenizer.user_dict).name)
-    if model == "auto" and loaded and _portable(loaded):
-        model = loaded
-    return Config(settings, tokenizer, hide_paths(model) or "auto")
-
-
-def _portable(model: str) -> bool:
-    """Whether ``model`` names the same model on any machine: a packaged alias, a short alias or a hub id
-    ("org/name"), not a folder of this server."""
     from hybrid.semantic import portable_model
 
-    return portable_model(model)
+    if model == "auto" and loaded and portable_model(loaded):
+        model = loaded
+    return Config(settings, tokenizer, hide_paths(model) or "auto")
 
 
 def page_config(service, engine, alpha: float, fusion: str, normalizer: str, k: float, k1: float, b: float,
