@@ -946,6 +946,13 @@ def point_label(point: Mapping[str, Any]) -> str:
     return ", ".join(parts)
 
 
+def hybrid_name(report: Mapping[str, Any]) -> str:
+    """What the report's hybrid row is called: ``hybrid default``, or ``hybrid setting of FILE`` for a run with
+    ``--config FILE`` (``report["config_file"]``)."""
+    name = report.get("config_file")
+    return f"hybrid setting of {name}" if name else "hybrid default"
+
+
 def summary_rows(report: Mapping[str, Any]) -> list[list[Any]]:
     """Table rows ``[method, nDCG@10, Recall@10, MRR@10 (, the same @k)]``: keyword, semantic, hybrid, reranked
     (when the report has it), best."""
@@ -954,7 +961,7 @@ def summary_rows(report: Mapping[str, Any]) -> list[list[Any]]:
     config = report["hybrid_config"]
     rows = [["keyword (BM25)", *[report["results"]["keyword"][c] for c in cols]],
             ["semantic", *[report["results"]["semantic"][c] for c in cols]],
-            [f"hybrid default ({config['fusion']}, alpha {config['alpha']})",
+            [f"{hybrid_name(report)} ({config['fusion']}, alpha {config['alpha']})",
              *[report["results"]["hybrid"][c] for c in cols]]]
     if report.get("rerank"):
         rerank = report["rerank"]
@@ -992,11 +999,11 @@ def format_table(report: Mapping[str, Any]) -> str:
     gap = report.get("gap")
     if gap is not None:
         if gap > TIE:
-            lines.append(f"hybrid default is {gap:.4f} nDCG@{PRIMARY_K} below the best point")
+            lines.append(f"{hybrid_name(report)} is {gap:.4f} nDCG@{PRIMARY_K} below the best point")
         elif gap < -TIE:  # a report whose best was chosen from the sweep alone (before best_point)
-            lines.append(f"the best sweep point is {-gap:.4f} nDCG@{PRIMARY_K} below the hybrid default")
+            lines.append(f"the best sweep point is {-gap:.4f} nDCG@{PRIMARY_K} below the {hybrid_name(report)}")
         else:
-            lines.append(f"no setting beats the hybrid default on nDCG@{PRIMARY_K}")
+            lines.append(f"no setting beats the {hybrid_name(report)} on nDCG@{PRIMARY_K}")
     return "\n".join(lines)
 
 
@@ -1013,7 +1020,7 @@ def format_trust(report: Mapping[str, Any]) -> str:
         lo, hi = best["ci95"]
         delta = best["delta_vs_default"]
         lines.append(f"{_best_name(report)} point {point_label(best)}: {metric} {best[metric]:.4f} "
-                     f"(95% CI {lo:.4f}..{hi:.4f}); vs the default {delta['mean']:+.4f} "
+                     f"(95% CI {lo:.4f}..{hi:.4f}); vs the {hybrid_name(report)} {delta['mean']:+.4f} "
                      f"(95% CI {delta['ci95'][0]:+.4f}..{delta['ci95'][1]:+.4f}, paired bootstrap over queries)")
         if int(report.get("queries") or 0) < MIN_TRUSTED_QUERIES and not best.get("default"):
             lines.append(f"warning: only {report.get('queries')} queries: too few to say the best point is better "
@@ -1041,10 +1048,10 @@ def format_split_half(report: Mapping[str, Any]) -> str:
         f"split half: chosen on half 0 ({report['halves'][0]['queries']} queries), reported on half 1 "
         f"({split['queries']} queries), nDCG@{PRIMARY_K}",
         f"  keyword {r['keyword'][metric]:.4f}  semantic {r['semantic'][metric]:.4f}  "
-        f"hybrid default {r['hybrid'][metric]:.4f}",
+        f"{hybrid_name(report)} {r['hybrid'][metric]:.4f}",
         f"  chosen on half 0: {point_label(chosen)} -> {split['chosen_point'][metric]:.4f}",
         f"  best point of half 1: {point_label(split['best'])} -> "
-        f"{split['best'][metric]:.4f} (gap to the default {split['gap']:.4f})",
+        f"{split['best'][metric]:.4f} (gap to the {hybrid_name(report)} {split['gap']:.4f})",
     ])
 
 
@@ -1585,6 +1592,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (LabelledSetError, KnowledgeBaseError, ModelLoadError, ValueError, OSError, RuntimeError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
+    if args.config:  # its hybrid row is the file's setting, not the built-in default
+        for r in (report, *reports[1:], *([mixed] if mixed is not None else [])):
+            r["config_file"] = Path(args.config).name
     if args.store:
         report["store"] = f"{args.store} ({collection})"
     report["query_instruction"] = loaded.embedder.query_instruction

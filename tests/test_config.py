@@ -146,6 +146,8 @@ def test_evaluate_cli_compares_the_sweep_with_the_files_setting_and_records_it(t
     out = tmp_path / "r.json"
     assert ev.main(["--data", str(data), "--config", str(path), "--fusion", "weighted", "--alphas", "0.3,0.8",
                     "--cache-dir", str(tmp_path / "cache"), "--out", str(out)]) == 0
+    printed = capsys.readouterr().out  # the file's setting is not called the built-in default
+    assert "hybrid setting of s.json (weighted, alpha 0.3)" in printed and "hybrid default" not in printed
     report = json.loads(out.read_text(encoding="utf-8"))
     assert report["hybrid_config"]["fusion"] == "weighted" and report["hybrid_config"]["alpha"] == 0.3
     same = next(p for p in report["sweep"] if p["alpha"] == 0.3)

@@ -352,7 +352,7 @@ def test_cli_prints_table_and_writes_json_and_plot(tiny, tmp_path, monkeypatch, 
     assert report["ceiling"]["unreachable_queries"] == 0
     assert set(report["overlap"]["default|chosen"]) >= {"jaccard@10", "rbo@0.9", "shared", "only_left", "only_right"}
     assert "ceiling: 0 of 4 queries" in printed and "overlap keyword|semantic: Jaccard@10 0.200" in printed
-    assert "vs the default" in printed
+    assert "vs the hybrid default" in printed
     # 4 queries: the best point's lead is not claimed (the new-user review: one query gave a zero-width interval)
     if not report["best"].get("default"):
         assert "warning: only 4 queries: too few to say the best point is better" in printed
