@@ -223,7 +223,8 @@ def _point(fusion, alpha, ndcg, delta=(0.0, [0.0, 0.0]), default=False, per_quer
 
 def _report(*points, queries=4):
     config = {"fusion": "adaptive", "alpha": 0.7, "normalizer": "minmax", "window": 100}
-    return {"hybrid_config": config, "sweep": list(points), "queries": queries,
+    return {"hybrid_config": config, "sweep": list(points), "queries": queries, "docs": 5, "dataset": "tiny",
+            "model": "fake",
             "results": {"keyword": {"ndcg@10": 0.1}, "semantic": {"ndcg@10": 0.2}, "hybrid": {"ndcg@10": 0.5}},
             "per_query": [{"query_id": f"q{i}", "query": f"查询{i}", "hybrid": h} for i, h in enumerate((0.5, 0.2, 0.9, 0.4))]}
 
@@ -242,7 +243,10 @@ def test_band_note_says_whether_the_best_point_is_distinguishable_from_the_defau
     assert "best of 2 sweep points" in band_note(few, "en") and "只评了 29 个查询" in band_note(few, "zh")
     assert "minmax" not in point_label(better["sweep"][1], "en")  # rrf ignores the normaliser
     best_is_default = _report(_point("adaptive", 0.7, 0.5, default=True), _point("rrf", 0.3, 0.4, (-0.1, [-0.2, 0.0])))
-    assert "is the best sweep point" in band_note(best_is_default, "en")
+    assert "too few" in band_note(best_is_default, "en") and "on these 4 queries" in band_note(best_is_default, "en")
+    assert "查询太少" in band_note(best_is_default, "zh")
+    many = {**best_is_default, "queries": 30}
+    assert band_note(many, "en") == "The default setting (adaptive, α 0.7, window 100) is the best sweep point."
     assert band_note(None, "en") == "" and band_note({"sweep": []}, "en") == ""
 
 
@@ -349,7 +353,11 @@ def test_apply_sets_the_best_points_normaliser_and_window_too():
                                                                           window=50))
     alpha, fusion, normalizer, window, note = apply.fn(report, "en")
     assert (alpha, fusion, normalizer, window) == (0.3, "weighted", "zscore", 50)
-    assert note == "Applied alpha 0.3, fusion weighted, normaliser zscore and window 50 to the search tab."
+    # under the run's status line, which it replaced (fresh-eyes review)
+    from webui.eval_tab import report_note
+
+    assert note == (f"{report_note(report, 'en')}\n\n"
+                    "Applied alpha 0.3, fusion weighted, normaliser zscore and window 50 to the search tab.")
 
 
 def test_an_upload_adds_the_boxs_tail_and_the_status_says_what_was_read(tiny, tmp_path, monkeypatch):

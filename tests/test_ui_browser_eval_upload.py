@@ -172,17 +172,21 @@ def test_new_files_take_away_the_last_runs_figures_apply_and_export(page, tmp_pa
     p.click("#eval-run")
     expect(band).to_contain_text("没有相关度标注")
     idle(p)
-    _apply_and_export_refused(p, "这次评测没有相关度标注", "没有可用或可导出的“最好设置”")
+    # the refusals come under the run's status line, which they replaced (fresh-eyes review)
+    _apply_and_export_refused(p, "这次评测没有相关度标注", "没有可用或可导出的“最好设置”", kept="5 个查询（没有标注）")
 
 
-def _apply_and_export_refused(p, applied: str, exported: str) -> None:
-    """Click "apply" and "export the best setting": each says ``applied`` / ``exported`` and no file is offered."""
+def _apply_and_export_refused(p, applied: str, exported: str, kept: str = "") -> None:
+    """Click "apply" and "export the best setting": each says ``applied`` / ``exported`` beside ``kept`` (the
+    run's status line) and no file is offered."""
     from playwright.sync_api import expect
 
     status = p.locator("#eval-status")
     p.click("#eval-apply")
     expect(status).to_contain_text(applied)
+    expect(status).to_contain_text(kept)
     idle(p)
     p.click("#eval-export-setting")
     expect(status).to_contain_text(exported)
+    expect(status).to_contain_text(kept)
     expect(p.locator("#eval-export-file")).to_be_hidden()

@@ -237,6 +237,19 @@ def best_setting(report: Mapping[str, Any] | None, alpha: float | None = None,
     return None if best is None else (float(best["alpha"]), str(best["fusion"]))
 
 
+def run_note(report: Mapping[str, Any], lang: str) -> str:
+    """The status line of a finished run: ``report_note``, or what a run without relevance labels measured."""
+    if _labelled(report):
+        return report_note(report, lang)
+    return text("eval_note_unlabelled", lang, dataset=plots.dataset_name(report, lang), queries=report["queries"],
+                docs=report["docs"], model=report["model"])
+
+
+def with_run_note(report: Mapping[str, Any] | None, message: str, lang: str) -> str:
+    """``message`` under the run's status line, which it would otherwise replace (none before a run)."""
+    return f"{run_note(report, lang)}\n\n{message}" if report else message
+
+
 def report_note(report: Mapping[str, Any] | None, lang: str = "zh") -> str:
     """One line naming the set, its size, the model and the best setting ("" before any run)."""
     best = best_point(report)
@@ -318,9 +331,11 @@ def band_note(report: Mapping[str, Any] | None, lang: str = "zh") -> str:
     lo, hi = delta["ci95"]
     values = {"setting": point_label(point, lang), "mean": f"{delta['mean']:+.4f}", "lo": f"{lo:+.4f}",
               "hi": f"{hi:+.4f}"}
-    if point.get("default"):
-        return text("eval_band_is_default", lang, **values)
     queries = int(report.get("queries") or 0)
+    if point.get("default"):
+        few = queries < MIN_BAND_QUERIES  # no more a finding than a lead on so few queries
+        return text("eval_band_is_default_few" if few else "eval_band_is_default", lang, n=queries,
+                    least=MIN_BAND_QUERIES, **values)
     if queries < MIN_BAND_QUERIES:  # a bootstrap over a handful of queries gives an interval of almost no width
         return text("eval_band_few", lang, n=queries, points=len(report["sweep"]), least=MIN_BAND_QUERIES, **values)
     key = "eval_band_tie" if lo <= 0.0 <= hi else "eval_band_better" if lo > 0.0 else "eval_band_worse"
@@ -433,12 +448,10 @@ class EvalTab:
             index = chosen_index(report)
         if _labelled(report):
             header, rows = report_table(report, lang)
-            table, curve, note = gr.update(value=rows, headers=header), plots.eval_curve(report, lang), \
-                report_note(report, lang)
+            table, curve = gr.update(value=rows, headers=header), plots.eval_curve(report, lang)
         else:
             table, curve = gr.update(value=empty_table(lang)), None
-            note = text("eval_note_unlabelled", lang, dataset=plots.dataset_name(report, lang),
-                        queries=report["queries"], docs=report["docs"], model=report["model"])
+        note = run_note(report, lang)
         changes_header, changes = change_table(report, index, lang)
         overlap_header, overlaps = overlap_table(report, index, lang)
         return (table, curve, note, band_note(report, lang),
@@ -634,12 +647,13 @@ def build_eval_tab(tr: Translator, service, alpha, fusion, language, *, normaliz
         best = best_point(report, settings.alpha, settings.fusion)
         if best is None or not _labelled(report):
             need = "eval_need_run" if best is None else "eval_need_labels"
-            return (gr.skip(),) * (2 + len(applied)) + (f"**⚠** {text(need, lang)}",)
+            return (gr.skip(),) * (2 + len(applied)) + (with_run_note(report, f"**⚠** {text(need, lang)}", lang),)
         setting = {"alpha": float(best["alpha"]), "fusion": str(best["fusion"]),
                    "normalizer": str(best.get("normalizer", settings.normalizer)),
                    "window": int(best.get("window", settings.window))}
         axes = [setting["normalizer"], setting["window"]][:len(applied)]
-        return (setting["alpha"], setting["fusion"], *axes, text("eval_applied", lang, **setting))
+        return (setting["alpha"], setting["fusion"], *axes,
+                with_run_note(report, text("eval_applied", lang, **setting), lang))
 
     def on_export(report, session_engine, shown_k, lang):
         best = best_point(report, service.settings.alpha, service.settings.fusion)
@@ -647,11 +661,11 @@ def build_eval_tab(tr: Translator, service, alpha, fusion, language, *, normaliz
         if best is None:
             return gone, f"**⚠** {text('eval_need_run', lang)}"
         if not _labelled(report):  # its figures would all be 0: no relevance labels were measured
-            return gone, f"**⚠** {text('eval_need_labels', lang)}"
+            return gone, with_run_note(report, f"**⚠** {text('eval_need_labels', lang)}", lang)
         tokenizer = session_tokenizer(session_engine)
         if report.get("tokenizer") != tokenizer.settings.label:  # the figures would describe another tokeniser
             changed = text("eval_tokenizer_changed", lang, then=report.get("tokenizer"), now=tokenizer.settings.label)
-            return gone, f"**⚠** {changed}"
+            return gone, with_run_note(report, f"**⚠** {changed}", lang)
         chosen = {key: best[key] for key in ("fusion", "alpha", "normalizer", "window") if best.get(key) is not None}
         if shown_k is not None:
             chosen["k"] = int(shown_k)

@@ -852,6 +852,8 @@ TEXTS["zh"].update({
     "eval_band_better": "最好的设置（{setting}）**好于**默认设置：nDCG@10 高 {mean}，其 95% 区间 [{lo}, {hi}] 不含 0。",
     "eval_band_worse": "最好的设置（{setting}）**不如**默认设置：nDCG@10 差 {mean}，其 95% 区间 [{lo}, {hi}] 不含 0。",
     "eval_band_is_default": "默认设置（{setting}）就是最好的扫描点。",
+    "eval_band_is_default_few": "在这 {n} 个查询上，默认设置（{setting}）是最好的扫描点；但查询太少，说明不了它最好。"
+                                "至少标注 {least} 个查询再下结论。",
     "eval_band_few": "最好的设置（{setting}）与默认设置的 nDCG@10 差 {mean}，但只评了 {n} 个查询：太少，说明不了它更好"
                      "（它是 {points} 个扫描点里最好的一个，查询这么少时总有一个碰巧领先）。至少标注 {least} 个查询再下结论。",
     "eval_band_unlabelled": "没有相关度标注（只上传了查询）：下面只比较各种排序的重合度，不计算质量。",
@@ -901,6 +903,8 @@ TEXTS["en"].update({
     "eval_band_worse": "The best setting ({setting}) is **below** the default: nDCG@10 {mean}, and its 95% interval "
                        "[{lo}, {hi}] lies below 0.",
     "eval_band_is_default": "The default setting ({setting}) is the best sweep point.",
+    "eval_band_is_default_few": "The default setting ({setting}) is the best sweep point on these {n} queries, too "
+                                "few to say it is the best. Label at least {least} queries before concluding.",
     "eval_band_few": "The best setting ({setting}) differs from the default by nDCG@10 {mean}, but on only {n} "
                      "queries: too few to say it is better (it is the best of {points} sweep points, and with so few "
                      "queries one of them always leads by chance). Label at least {least} queries before concluding.",
