@@ -111,18 +111,22 @@ class Coverage:
     ndcg: Mapping[str, float | None]
 
 
-def coverage(columns: Mapping[str, Sequence[str]], grades: Mapping[str, int], k: int = NDCG_CUT) -> Coverage:
+def coverage(columns: Mapping[str, Sequence[str]], grades: Mapping[str, int], k: int = NDCG_CUT,
+             ids: Mapping[str, Sequence[str]] | None = None) -> Coverage:
     """The coverage meter of one search.
 
     Args:
         columns: each column's shown document texts, best first.
         grades: the query's judgements.
         k: the nDCG cut-off.
+        ids: each column's document ids, parallel to ``columns``: entries with the same text (a line the
+            knowledge base holds twice) are then counted apart, as the page shows them (None: by text).
     Returns:
         The coverage.
     """
-    shown = {text for texts in columns.values() for text in texts}
-    return Coverage(len(shown), sum(text not in grades for text in shown),
+    shown = {(ids[name][i] if ids is not None else text, text)
+             for name, texts in columns.items() for i, text in enumerate(texts)}
+    return Coverage(len(shown), sum(text not in grades for _, text in shown),
                     {name: judged_ndcg(texts, grades, k) for name, texts in columns.items()})
 
 

@@ -83,6 +83,10 @@ def test_coverage_counts_distinct_shown_documents_and_scores_each_column():
     assert cov.ndcg["keyword"] == pytest.approx(1.0)
     assert cov.ndcg["semantic"] == pytest.approx((2 / math.log2(3)) / 2)
     assert judging.coverage({"keyword": ["A"]}, {}).ndcg == {"keyword": None}
+    # a line the knowledge base holds twice is two shown entries (the page shows two cards), judged together
+    twice = judging.coverage({"keyword": ["A", "A"], "semantic": ["A", "B"]}, {"A": 1},
+                             ids={"keyword": ["d1", "d2"], "semantic": ["d2", "d3"]})
+    assert (twice.shown, twice.unjudged) == (3, 1)
 
 
 def test_files_round_trip_and_read_as_a_labelled_set():

@@ -336,3 +336,25 @@ def test_the_evaluation_tokenises_as_the_search_tab_and_exports_that_tokeniser(p
     p.get_by_role("tab", name="评测").click()
     p.click("#eval-export-setting")
     expect(p.locator("#eval-status")).to_contain_text("请重新评测，再导出")
+
+
+def test_a_line_held_twice_counts_as_two_shown_hits(page):
+    """Found by the fresh-eyes review: the coverage line counted distinct texts, so a knowledge base holding a line
+    twice showed two cards and "1 of 1 shown hits unjudged". Clicks: a three-line knowledge base with one line
+    twice; search; the line shows twice in the keyword column and the line counts both cards; "2" on one of
+    them marks both (judgements belong to the text)."""
+    from playwright.sync_api import expect
+
+    from tests.browser import open_accordion, type_knowledge_base
+
+    p = page(width=1440, locale="en-US")
+    english(p)
+    open_accordion(p, "kb-panel", "#kb textarea")
+    type_knowledge_base(p, "Paris is the capital of France.\nParis is the capital of France.\nBerlin is in Germany.")
+    search(p, "Paris capital")
+    expect(hits(p, "keyword")).to_have_count(2)  # the line twice; Berlin matches no word
+    line = p.locator("#judge-line")
+    expect(line).to_contain_text("3 of 3 shown hits unjudged")
+    _judge(p, "keyword", "Paris is the capital of France.", 2)
+    expect(line).to_contain_text("1 of 3 shown hits unjudged")
+    expect(hits(p, "keyword").locator(".judged")).to_have_count(2)

@@ -664,10 +664,12 @@ class DemoHandlers:
             grades = {t: g for t, g in grades.items() if t in here}
         judged = ""
         if grades is not None:
-            shown = {c.name: [hit.text for hit in c.hits(response)] for c in self.columns
+            shown = {c.name: c.hits(response) for c in self.columns
                      if c.hits(response) or not c.semantic or (target.has_vectors and c.name != fmt.RERANK_COLUMN.name)}
             cut = min(int(k), judging.NDCG_CUT)  # the hits shown are all a column's ranking here
-            judged = fmt.judge_line(judging.coverage(shown, grades, cut), judging.count(judgements), lang, k=cut,
+            covered = judging.coverage({name: [hit.text for hit in hits] for name, hits in shown.items()}, grades,
+                                       cut, ids={name: [hit.id for hit in hits] for name, hits in shown.items()})
+            judged = fmt.judge_line(covered, judging.count(judgements), lang, k=cut,
                                     names={c.name: text(c.short, lang) for c in self.columns})
         return SearchOutputs(
             fmt.notice_html(notices),
