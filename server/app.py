@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
+import json
 import logging
 import secrets
 import signal
@@ -132,6 +133,8 @@ def mount_ui(app: FastAPI, blocks: "gr.Blocks", ui_options: Mapping[str, Any] | 
     if policy.protected:
         options.setdefault("auth_dependency", policy.gradio_user)
     mounted = gr.mount_gradio_app(app, blocks, path="/", **options)
+    if getattr(blocks, "mcp_server_obj", None) is not None:
+        _json_tool_answers(blocks.mcp_server_obj)
     for route in mounted.routes:  # the Mount just added: Gradio's app, behind the guard of its routes
         if isinstance(route, Mount) and getattr(route.app, "blocks", None) is blocks:
             # Sessions go fairly when too many hold state: the client holding the most loses one first.
@@ -414,3 +417,18 @@ def serve(blocks: "gr.Blocks | None", service: ModelService, *, host: str = "127
     for line in access_lines(running):
         print(line)
     running.wait()
+
+
+def _json_tool_answers(mcp_server: object) -> None:
+    """Make Gradio's MCP server send a tool's dict or list answer as JSON text: it sent ``str()`` of it, Python's
+    repr (single quotes, None, True), which an MCP client cannot parse as JSON."""
+    from gradio_client.utils import is_file_obj_with_meta  # a file stays a file (Gradio sends it as an image)
+
+    original = mcp_server.postprocess_output_data
+
+    def postprocess_output_data(data, root_url):
+        data = [json.dumps(item, ensure_ascii=False)
+                if isinstance(item, (dict, list)) and not is_file_obj_with_meta(item) else item for item in data]
+        return original(data, root_url)
+
+    mcp_server.postprocess_output_data = postprocess_output_data

@@ -18,6 +18,7 @@ import anyio
 import anyio.to_thread
 from pydantic import TypeAdapter
 from starlette.datastructures import QueryParams
+from starlette.responses import JSONResponse, Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from .errors import ApiError, error_response
@@ -152,8 +153,10 @@ class GradioGuard:
             elif _MCP_SSE.match(path):
                 error = ("this server serves MCP over streamable HTTP only (POST /gradio_api/mcp/); "
                          "the SSE transport is off")
-            elif method == "POST" and _MCP.match(path) and (error := _mcp_problem(data)):
-                status = 400
+            elif method == "POST" and _MCP.match(path) and (refusal := _mcp_refusal(data)) is not None:
+                # answered as JSON-RPC, the way an MCP client reads a method it may not call
+                await _json_rpc_response(refusal)(scope, receive, send)
+                return
             elif match := _HEARTBEAT.match(path):
                 if error := _bad_session(match["session"]):
                     status = 400
@@ -340,13 +343,38 @@ def _forget_upload(upload_id: str) -> None:
 _MCP_REFUSED = frozenset({"prompts/get", "resources/read"})
 
 
-def _mcp_problem(data: object) -> str | None:
+_METHOD_NOT_FOUND, _INVALID_REQUEST = -32601, -32600  # JSON-RPC 2.0's error codes
+
+
+def _mcp_refusal(data: object) -> list[dict] | dict | None:
+    """The JSON-RPC answer to an MCP message (or batch) holding a refused method, None when it holds none: a
+    "method not found" error for each refused request; in a batch, the other requests are not run (their errors say
+    to send them alone); notifications get no answer."""
     messages = data if isinstance(data, list) else [data]
+    refused = [m for m in messages if isinstance(m, dict) and m.get("method") in _MCP_REFUSED]
+    if not refused:
+        return None
+    answers = []
     for message in messages:
-        if isinstance(message, dict) and message.get("method") in _MCP_REFUSED:
-            return (f"MCP method {message['method']!r} is not served: this server's MCP offers the search tool "
-                    "only (tools/list, tools/call), with no prompts or resources")
-    return None
+        if not isinstance(message, dict) or "id" not in message:
+            continue
+        if message in refused:
+            error = {"code": _METHOD_NOT_FOUND,
+                     "message": f"MCP method {message['method']!r} is not served: this server's MCP offers the "
+                                "search tool only (tools/list, tools/call), with no prompts or resources"}
+        else:
+            error = {"code": _INVALID_REQUEST,
+                     "message": "not run: its batch holds a method this server does not serve "
+                                f"({', '.join(sorted({m['method'] for m in refused}))}); send it without that method"}
+        answers.append({"jsonrpc": "2.0", "id": message["id"], "error": error})
+    return answers if isinstance(data, list) else (answers[0] if answers else [])
+
+
+def _json_rpc_response(answer: list[dict] | dict) -> Response:
+    """``answer`` as MCP's streamable HTTP sends a JSON reply; an empty one (notifications only) is 202."""
+    if not answer:
+        return Response(status_code=202)
+    return JSONResponse(answer)
 
 
 def _event_data_types(fn: object) -> list[type]:

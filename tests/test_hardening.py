@@ -783,7 +783,21 @@ def test_a_forwarded_host_cannot_make_the_server_fetch_a_url(server_log):
                 body = {"jsonrpc": "2.0", "id": 7, "method": method, "params": params}
                 r = httpx.post(f"{running.url}/gradio_api/mcp/", json=body,
                                headers={**headers, header: forged}, timeout=30)
-                assert r.status_code == 400 and "search tool only" in r.json()["message"], (method, r.text[:300])
+                # a JSON-RPC error, as an MCP client reads a method it may not call
+                error = r.json()["error"]
+                assert r.status_code == 200 and r.json()["id"] == 7, (method, r.text[:300])
+                assert error["code"] == -32601 and "search tool only" in error["message"], (method, r.text[:300])
+        # in a batch, the refused method and the others get errors (nothing is run); a refused notification, none
+        batch = [{"jsonrpc": "2.0", "id": 1, "method": "tools/list", "params": {}},
+                 {"jsonrpc": "2.0", "id": 2, "method": "resources/read", "params": {"uri": "file:///etc/passwd"}},
+                 {"jsonrpc": "2.0", "method": "prompts/get", "params": {"name": "x"}}]
+        r = httpx.post(f"{running.url}/gradio_api/mcp/", json=batch, headers={**headers, "X-Forwarded-Host": forged},
+                       timeout=30)
+        assert r.status_code == 200 and [(a["id"], a["error"]["code"]) for a in r.json()] == [(1, -32600), (2, -32601)]
+        assert "send it without that method" in r.json()[0]["error"]["message"], r.text[:300]
+        r = httpx.post(f"{running.url}/gradio_api/mcp/", json=batch[2], headers={**headers, "X-Gradio-Server": forged},
+                       timeout=30)
+        assert r.status_code == 202 and r.content == b"", r.text[:300]
         # The page's config names the server's own address, not the forged one
         for header in ("X-Forwarded-Host", "X-Gradio-Server"):
             r = httpx.get(f"{running.url}/config", headers={header: f"127.0.0.1:{listener.port}"}, timeout=30)

@@ -4,7 +4,7 @@ knowledge base). Its answers must equal POST /search's."""
 
 from __future__ import annotations
 
-import ast
+import json
 import asyncio
 from concurrent.futures import ThreadPoolExecutor
 
@@ -106,8 +106,8 @@ async def _mcp(url: str, arguments: dict, headers: dict | None = None) -> tuple[
             tools = (await session.list_tools()).tools
             result = await session.call_tool(tools[0].name, arguments)
             assert not result.isError, result.content
-            # Gradio's MCP server sends a tool's answer as the text form of the returned dict.
-            return tools, ast.literal_eval(result.content[0].text)
+            # the tool's answer is JSON text (Gradio sent Python's repr of the dict: not JSON)
+            return tools, json.loads(result.content[0].text)
 
 
 def _call_mcp(url: str, arguments: dict, headers: dict | None = None) -> tuple[list, dict]:
