@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import dataclasses
 import html
+import math
 
 import numpy as np
+
 import pytest
 
 from hybrid.engine import HybridEngine
@@ -78,6 +80,8 @@ def test_hit_card_is_green_on_keyword_or_semantic_evidence_and_never_shows_a_pro
     assert 'class="hit relevant"' in cosine and "cosine +3.4σ (needs 2.6σ)" in cosine
     # a knowledge base of 5,000 entries needs 4.1 standard deviations: the same cosine is grey there
     assert not rule.is_relevant({"coverage": 0.0, "standing": 3.4, "count": 5000})
+    # the stated sqrt(2 ln n) for small knowledge bases too (two entries: 1.18, it said 1.48; review)
+    assert rule.needed(2) == pytest.approx(math.sqrt(2 * math.log(2))) and rule.needed(1) == rule.needed(2)
     assert 'class="hit other"' in other and "likely relevant" not in other
     assert 'class="hit other"' in fmt.hit_card(_hit(score=0.9), "keyword", rule, 0.0, top_score=0.9)  # no evidence
     for card in (words, cosine, other):

@@ -44,7 +44,8 @@ class Calibration:
 
     def needed(self, count: int | None) -> float | None:
         """Standard deviations above the mean a cosine needs among ``count`` entries (None when unknown)."""
-        return None if not count else self.standing * math.sqrt(2.0 * math.log(max(int(count), 3)))
+        # sqrt(2 ln n) as the page states it; one entry has no spread (n = 1 is read as 2: nothing stands out)
+        return None if not count else self.standing * math.sqrt(2.0 * math.log(max(int(count), 2)))
 
 
 # Chosen on half 0 of the queries of five labelled sets at once (Chinese, English, mixed and cross-lingual;
