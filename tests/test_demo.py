@@ -118,6 +118,21 @@ def test_empty_and_oversized_knowledge_bases_give_messages(encoder):
     assert "limit of 5" in out.notice and 'class="hit' not in _col(out, "keyword")
 
 
+def test_an_overlong_entry_is_sent_to_the_split_switch_only_where_it_would_cut_it(encoder):
+    """Found by the fresh-eyes review: a 9,000-character line without a sentence end was said to be fixed by the
+    split switch while the switch was on and could not cut it."""
+    h = DemoHandlers(_service(encoder), max_text_chars=100)
+    sentences = "短条目一\n" + "这是一句话。" * 30 + "\n短条目二"
+    assert h.count(sentences, False, "en")[0] == text("kb_entry_too_long", "en", n=2, chars="180", limit="100")
+    assert h.count(sentences, True, "en")[0] == text("kb_count", "en", n=32)  # the switch fixes it
+    one_run = "短条目一\n" + "一" * 180 + "\n短条目二"
+    for split in (False, True):
+        line = h.count(one_run, split, "en")[0]
+        assert line == text("kb_entry_too_long_unsplittable", "en", n=2, chars="180", limit="100")
+        assert "no sentence end" in line and "tick" not in line
+    assert "拆句也拆不开" in h.count(one_run, True, "zh")[0]
+
+
 def test_a_100k_line_paste_is_refused_with_a_message(handlers, encoder):
     paste = "\n".join(f"第 {i} 条知识" for i in range(100_000))
     info = handlers.count(paste, False, "zh")[0]

@@ -6,7 +6,7 @@ from tests.fakes import OneHotEncoder
 from tests.test_evaluate import write_set
 from webui import plots
 from webui.eval_tab import best_point, best_setting, build_eval_tab, parse_upload, report_note, report_table
-from webui.i18n import Translator
+from webui.i18n import Translator, text
 
 
 @pytest.fixture
@@ -263,6 +263,11 @@ def test_helps_and_hurts_are_the_largest_changes_against_the_default_each_way():
     assert header == ["effect", "query", "default nDCG@10", "this setting nDCG@10", "change", "action"]
     assert table[2] == ["hurts", "查询2", "0.9000", "0.3000", "-0.6000", "↗ open in search"]
     assert change_table(report, 1, "zh")[1][0][0] == "帮助"
+    # an empty list says why (review): the default itself, or a setting that changes no query
+    assert change_table(report, 0, "en")[1] == [["", text("eval_no_change_default", "en"), "", "", "", ""]]
+    same = _report(_point("adaptive", 0.7, 0.5, default=True), _point("rrf", 0.5, 0.5, per_query=(0.5, 0.2, 0.9, 0.4)))
+    assert "every query the default's nDCG@10" in change_table(same, 1, "en")[1][0][1]
+    assert change_table(report, None, "en")[1] == [] and change_table(None, 0, "en")[1] == []
 
 
 def test_setting_choices_mark_the_default_and_start_at_the_best_point():
@@ -289,8 +294,9 @@ def test_overlap_table_shows_the_pairs_and_the_default_against_the_chosen_settin
                                     "semantic | hybrid default",
                                     "hybrid default | chosen (weighted, α 0.0, minmax, window 100)"]
     keyword = report["overlap"]["keyword|hybrid"]  # weighted alpha 0 is the keyword list: the same pair, mirrored
-    assert rows[3][1:] == [f'{keyword["jaccard@10"]:.3f}', f'{keyword["rbo@0.9"]:.3f}', round(keyword["shared"], 1),
-                           round(keyword["only_right"], 1), round(keyword["only_left"], 1)]
+    # counts with one decimal each (10 and 0 beside 1.8: review)
+    assert rows[3][1:] == [f'{keyword["jaccard@10"]:.3f}', f'{keyword["rbo@0.9"]:.3f}', f'{keyword["shared"]:.1f}',
+                           f'{keyword["only_right"]:.1f}', f'{keyword["only_left"]:.1f}']
     assert overlap_table(report, index, "zh")[1][0][0] == "关键词 (BM25) | 语义"
 
 

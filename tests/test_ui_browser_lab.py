@@ -70,10 +70,15 @@ def test_band_sentence_and_a_hurt_query_opened_in_search_with_its_setting(page, 
     expect(p.locator("#eval-overlap")).to_contain_text("RBO@0.9")
 
     idle(p)
+    changes = p.locator("#eval-changes")
+    p.click("#eval-point input")  # the default itself: the list says why it is empty (review)
+    p.get_by_role("option", name=re.compile(r"^adaptive, α 0\.7, " + ("窗口 100" if lang == "zh" else
+                                                                          "window 100"))).click()
+    expect(changes).to_contain_text("这是默认设置本身" if lang == "zh" else "this is the default itself")
+    idle(p)
     p.click("#eval-point input")
     p.get_by_role("option", name=re.compile(r"^weighted, α 0\.0, minmax, " + ("窗口 20" if lang == "zh" else
                                                                                  "window 20"))).click()
-    changes = p.locator("#eval-changes")
     hurt = "伤害" if lang == "zh" else "hurts"
     expect(changes).to_contain_text(hurt)
     row = changes.get_by_role("row", name=re.compile("饿了"))

@@ -371,6 +371,11 @@ def change_table(report: Mapping[str, Any] | None, index: int | None,
     """Header and rows of the helps/hurts list (``change_rows``), each row ending in its open action."""
     rows = [[text(f"eval_{r['effect']}", lang), r["query"], f"{r['default']:.4f}", f"{r['setting']:.4f}",
              f"{r['change']:+.4f}", text("eval_open", lang)] for r in change_rows(report, index)]
+    sweep = (report or {}).get("sweep") or []
+    if not rows and report and _labelled(report) and index is not None and 0 <= int(index) < len(sweep):
+        # an empty list said nothing (review): why there is no query to show
+        same = sweep[int(index)].get("default")
+        rows = [["", text("eval_no_change_default" if same else "eval_no_change", lang), "", "", "", ""]]
     return change_header(lang), rows
 
 
@@ -407,8 +412,8 @@ def overlap_table(report: Mapping[str, Any] | None, index: int | None,
     if index is not None and 0 <= int(index) < len(sweep) and "overlap_vs_default" in sweep[int(index)]:
         chosen = text("eval_chosen", lang, setting=point_label(sweep[int(index)], lang))
         pairs.append((f"{names['default']} | {chosen}", sweep[int(index)]["overlap_vs_default"]))
-    rows = [[name, f"{v[f'jaccard@{PRIMARY_K}']:.3f}", f"{v[f'rbo@{RBO_P}']:.3f}", round(v["shared"], 1),
-             round(v["only_left"], 1), round(v["only_right"], 1)] for name, v in pairs]
+    rows = [[name, f"{v[f'jaccard@{PRIMARY_K}']:.3f}", f"{v[f'rbo@{RBO_P}']:.3f}", f"{v['shared']:.1f}",
+             f"{v['only_left']:.1f}", f"{v['only_right']:.1f}"] for name, v in pairs]
     return header, rows
 
 

@@ -16,7 +16,7 @@ import pandas as pd
 from hybrid.engine import EmptyQueryError, EngineNotReadyError, HybridEngine
 from hybrid import judgements as judging
 from hybrid.gate import Cancelled
-from hybrid.kb import KnowledgeBaseError, entries_from_file, most_entries, parse_entries
+from hybrid.kb import KnowledgeBaseError, entries_from_file, most_entries, parse_entries, split_sentences
 from hybrid.redact import hide_paths
 from hybrid.semantic import Embedder
 from hybrid.service import FAILED, LOADING, OFF, READY, ModelService
@@ -279,8 +279,10 @@ class DemoHandlers:
             return text("kb_too_many", lang, n=f"{len(entries):,}", limit=f"{self.max_entries:,}")
         longest = max(range(len(entries)), key=lambda i: len(entries[i]))
         if len(entries[longest]) > self.max_text_chars:
-            return text("kb_entry_too_long", lang, n=longest + 1, chars=f"{len(entries[longest]):,}",
-                        limit=f"{self.max_text_chars:,}")
+            # the split switch is offered only where it would cut the entry (not when on, nor without a sentence end)
+            splits = len(split_sentences(entries[longest])) > 1
+            return text("kb_entry_too_long" if splits else "kb_entry_too_long_unsplittable", lang, n=longest + 1,
+                        chars=f"{len(entries[longest]):,}", limit=f"{self.max_text_chars:,}")
         return None
 
     def count(self, kb_text: str | None, split: bool, lang: str) -> tuple[str, Any]:

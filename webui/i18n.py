@@ -45,6 +45,8 @@ TEXTS: dict[str, dict[str, str]] = {
                              "请删减，或用命令行 `python -m hybrid search --kb 文件` 处理大文件。",
         "kb_entry_too_long": "第 {n} 条有 {chars} 个字，超过本演示每条的上限 {limit} 个字，整个知识库未建立索引；文本已保留。"
                              "请把它分成几行，或勾选“把长段落拆成句子”。",
+        "kb_entry_too_long_unsplittable": "第 {n} 条有 {chars} 个字，超过本演示每条的上限 {limit} 个字，整个知识库未建立索引；"
+                                          "文本已保留。请把它分成几行：它没有句末标点（。！？；!?;），拆句也拆不开。",
         "kb_empty": "知识库为空：请每行输入一条知识，或上传文件。",
         "progress_embed": "正在向量化知识库",
         "progress_unit": "条",
@@ -380,6 +382,9 @@ TEXTS: dict[str, dict[str, str]] = {
         "kb_entry_too_long": "Entry {n} has {chars} characters, more than this demo's limit of {limit} an entry; "
                              "the knowledge base was not indexed and your text is kept. Break it into several "
                              "lines, or tick \"Split long paragraphs into sentences\".",
+        "kb_entry_too_long_unsplittable": "Entry {n} has {chars} characters, more than this demo's limit of {limit} "
+                                          "an entry; the knowledge base was not indexed and your text is kept. Break "
+                                          "it into several lines: it has no sentence end (。！？；!?;) to split at.",
         "kb_empty": "The knowledge base is empty: type one entry per line or upload a file.",
         "progress_embed": "Embedding the knowledge base",
         "progress_unit": "entries",
@@ -869,6 +874,8 @@ TEXTS["zh"].update({
     "eval_change": "变化",
     "eval_action": "操作",
     "eval_open": "↗ 在搜索页打开",
+    "eval_no_change_default": "（这是默认设置本身，没有可比较的查询：在上面选另一个设置）",
+    "eval_no_change": "（这个设置对每个查询的 nDCG@10 都与默认设置相同）",
     "eval_ceiling": "**上限**：{total} 个查询中有 {n} 个的相关文档不在任一检索器的前 {window} 个候选里，任何融合都排不出它；"
                     "这 {window} 个候选里的召回率：关键词 {keyword}，语义 {semantic}。",
     "eval_ceiling_examples": "例如：{queries}",
@@ -922,6 +929,8 @@ TEXTS["en"].update({
     "eval_change": "change",
     "eval_action": "action",
     "eval_open": "↗ open in search",
+    "eval_no_change_default": "(this is the default itself, so no query changes: pick another setting above)",
+    "eval_no_change": "(this setting gives every query the default's nDCG@10)",
     "eval_ceiling": "**Ceiling**: {n} of {total} queries have a relevant document that neither retriever returns in "
                     "its {window} candidates, so no fusion can rank it. Recall within those {window} candidates: keyword "
                     "{keyword}, semantic {semantic}.",
