@@ -16,7 +16,7 @@ import gradio as gr
 
 from hybrid.argtypes import whole_number
 from hybrid.cli import tokenizer_options
-from hybrid.config import add_config_option, config_from_args
+from hybrid.config import add_config_option, check_store_bm25, config_from_args
 from hybrid.kb import SUPPORTED_SUFFIXES, documents_from_file
 from hybrid.semantic import resolve_device
 from hybrid.service import ModelService
@@ -221,6 +221,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         tokenizer = Tokenizer.from_settings(config.tokenizer)
         store = (open_store(args.store, collection=args.collection, read_only=True, tokenizer=tokenizer)
                  if args.store else None)
+        if store is not None and args.config:  # a file's k1 / b the collection does not have: said, not dropped
+            try:
+                check_store_bm25(config, store.bm25_params, store.describe(), args.config)
+            except ValueError:
+                store.close()
+                raise
     except (ValueError, OSError, StoreError) as exc:  # KnowledgeBaseError is a ValueError
         print(f"error: {exc}", file=sys.stderr)
         return 2

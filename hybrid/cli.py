@@ -8,7 +8,7 @@ import logging
 import sys
 
 from .argtypes import whole_number
-from .config import add_config_option, config_from_args
+from .config import add_config_option, check_store_bm25, config_from_args
 from .fusion import FUSERS, NORMALIZERS
 from .kb import KnowledgeBaseError, documents_from_file
 from .results import Hit, SearchResponse
@@ -117,6 +117,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help=f"BM25 k1 of a new collection, fixed from then on (default {DEFAULT_SETTINGS.k1})")
     i.add_argument("--b", type=float, default=None,
                    help=f"BM25 b of a new collection, fixed from then on (default {DEFAULT_SETTINGS.b})")
+    add_config_option(i)  # its tokenizer, model and BM25 k1 / b (a new collection's)
     i.add_argument("--remove", nargs="+", metavar="ID", default=[], help="delete these entry ids")
     i.add_argument("--no-progress", action="store_true", help="no progress bar")
 
@@ -252,6 +253,8 @@ def _search(args: argparse.Namespace) -> int:
 
             store = open_store(args.store, collection=args.collection or DEFAULT_COLLECTION, read_only=True,
                                tokenizer=tokenizer)
+            if args.config:  # a file's k1 / b the collection does not have would be dropped without a word
+                check_store_bm25(config, store.bm25_params, store.describe(), args.config)
             engine = HybridEngine(store=store, tokenizer=tokenizer, settings=settings)
             if embedder is not None:
                 engine.set_embedder(embedder)
@@ -283,13 +286,21 @@ def _index(args: argparse.Namespace) -> int:
     from .ingest import count_entries, index_records, iter_records, not_empty, remove_ids, source_files
     from .store import open_store
     from .store.milvus import MilvusStore
+    from .tokenize import Tokenizer
 
     if not args.kb and not args.remove:
         print("error: give --kb FILE|DIR to index, or --remove ID... to delete entries", file=sys.stderr)
         return 2
     store = None
     try:
-        tokenizer = tokenizer_from_args(args)
+        if args.config:  # the setting's tokenizer, model, k1 and b; explicit flags override them
+            config = config_from_args(args)
+            tokenizer = Tokenizer.from_settings(config.tokenizer)
+            args.model = config.model
+            args.k1 = config.settings.k1 if args.k1 is None else args.k1
+            args.b = config.settings.b if args.b is None else args.b
+        else:
+            tokenizer = tokenizer_from_args(args)
         bm25 = (DEFAULT_SETTINGS.k1 if args.k1 is None else args.k1, DEFAULT_SETTINGS.b if args.b is None else args.b)
         if not 0 < bm25[0] <= MAX_K1 or not 0 <= bm25[1] <= 1:  # NaN fails both
             raise ValueError(f"BM25 needs k1 in (0, {MAX_K1:g}] and b in [0, 1] (got k1={bm25[0]:g}, b={bm25[1]:g})")

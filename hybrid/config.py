@@ -265,6 +265,27 @@ def config_from_args(args: argparse.Namespace, **settings: Any) -> Config:
                            user_dict=getattr(args, "user_dict", None), fold=None if not no_fold else False, **settings)
 
 
+def check_store_bm25(config: Config, bm25_params: tuple[float, float] | None, store: str, source: str) -> None:
+    """Refuse a setting whose BM25 k1 / b differ from those a store fixed when its collection was built (the search
+    would silently use the store's).
+
+    Args:
+        config: the setting (from ``source``).
+        bm25_params: the store's ``bm25_params`` (None: the store takes any).
+        store: the store's ``describe()``.
+        source: the setting file's name, for the message.
+    Raises:
+        ConfigError: naming both values and the two ways out.
+    """
+    for name, fixed in zip(("k1", "b"), bm25_params or ()):
+        asked = float(getattr(config.settings, name))
+        if abs(asked - fixed) > 1e-9:
+            raise ConfigError(f"config {source}: BM25 {name}={asked:g}, but {store} was built with {name}={fixed:g}, "
+                              f"fixed when its collection was built: index the knowledge base into a new collection "
+                              f"with this setting (`python -m hybrid index --config {source} --collection NEW ...`), "
+                              f"or set {name} to {fixed:g} in the file")
+
+
 # ---------------------------------------------------------------------------------------- translations
 
 

@@ -515,3 +515,40 @@ def test_a_setting_from_a_report_names_the_model_the_report_measured(tmp_path, c
     assert hc.config_from_report({**report, "model": str(tmp_path)}).model == "auto"
     pinned = {**report, "config": {"format": hc.FORMAT, "version": 1, "model": "Qwen/Qwen3-Embedding-0.6B"}}
     assert hc.config_from_report(pinned).model == "Qwen/Qwen3-Embedding-0.6B"  # a model the run named stays
+
+
+@pytest.mark.milvus
+def test_a_settings_bm25_a_collection_lacks_is_refused_and_index_builds_one_with_it(tmp_path, capsys, fake_model):
+    """Found by the integrator review: a setting file's k1 was dropped without a word over Milvus (the collection
+    fixes k1 and b when it is built), by `hybrid search --store` and by the server; `hybrid index` had no --config."""
+    import demo
+    from hybrid.store import open_store
+
+    db = f"milvus:{tmp_path / 'm.db'}"
+    path = write(tmp_path / "k1.json", setting(k1=2.0, fusion="weighted"))
+    assert cli.main(["index", "--kb", str(EVERYDAY), "--store", db, "--collection", "plain", "--no-progress"]) == 0
+    capsys.readouterr()
+    query = ["--query", "巴黎", "--mode", "keyword", "--json"]
+    code = cli.main(["search", "--store", db, "--collection", "plain", "--config", str(path), *query])
+    out, err = capsys.readouterr()
+    assert code == 2 and out == "" and "BM25 k1=2, but" in err and "was built with k1=1.2" in err, err
+    assert f"python -m hybrid index --config {path} --collection NEW" in err
+    assert demo.main(["--no-ui", "--store", db, "--collection", "plain", "--config", str(path)]) == 2
+    assert "was built with k1=1.2" in capsys.readouterr().err
+    # indexed with the file: the collection has its k1, and the same file searches it
+    assert cli.main(["index", "--kb", str(EVERYDAY), "--store", db, "--collection", "tuned", "--config", str(path),
+                     "--no-progress"]) == 0
+    capsys.readouterr()
+    store = open_store(db, collection="tuned", read_only=True)
+    try:
+        assert store.bm25_params == (2.0, 0.75)
+    finally:
+        store.close()
+    assert cli.main(["search", "--store", db, "--collection", "tuned", "--config", str(path), *query]) == 0
+    assert json.loads(capsys.readouterr().out)["keyword"]
+    # a flag still overrides the file; an existing collection's k1 cannot change
+    code = cli.main(["index", "--kb", str(EVERYDAY), "--store", db, "--collection", "plain", "--config", str(path),
+                     "--no-progress"])
+    assert code == 2 and "was built with BM25 k1=1.2; it cannot change" in capsys.readouterr().err
+    assert cli.main(["index", "--kb", str(EVERYDAY), "--store", db, "--collection", "plain", "--config", str(path),
+                     "--k1", "1.2", "--no-progress"]) == 0
