@@ -17,7 +17,7 @@ from . import atomic
 from .cache import EmbeddingCache, embed_with_cache, model_key
 from .fusion import Candidates, Fused, QueryEvidence, fuse, keyword_floor, normalize
 from .gate import check_cancelled
-from .kb import Document, KnowledgeBaseError, to_documents
+from .kb import Document, KnowledgeBaseError, is_blank, to_documents
 from .lang import document_script, query_script, scripts_in
 from .keyword import lucene_idf
 from .redact import hide_paths
@@ -649,7 +649,7 @@ class HybridEngine:
         return settings.with_(k1=fixed[0], b=fixed[1])
 
     def _check_ready(self, query: Any, want_semantic: bool) -> None:
-        if not isinstance(query, str) or not query.strip():
+        if not isinstance(query, str) or is_blank(query):
             raise EmptyQueryError()
         if not len(self.store):
             raise KnowledgeBaseError("知识库为空 (the knowledge base is empty): add at least one entry")

@@ -6,6 +6,7 @@ import csv
 import io
 import json
 import re
+import unicodedata
 from dataclasses import dataclass, field
 from itertools import islice
 from pathlib import Path
@@ -34,6 +35,12 @@ class UserError(ValueError):
 
 class KnowledgeBaseError(UserError):
     """A knowledge base or uploaded file that cannot be used, with a message for the user."""
+
+
+def is_blank(text: str) -> bool:
+    """Whether ``text`` shows nothing: only white space and invisible format characters (zero-width space and
+    joiners, a byte-order mark, a soft hyphen), which ``str.strip`` keeps."""
+    return all(ch.isspace() or unicodedata.category(ch) == "Cf" for ch in text)
 
 
 @dataclass(frozen=True)

@@ -74,6 +74,16 @@ MODEL_ALIASES: dict[str, str] = {
 }
 
 
+# Tokens kept free below the model's limit for the query instruction (Qwen3's is about 25 tokens), since
+# count_tokens counts a text as a document.
+QUERY_TOKEN_MARGIN = 32
+
+
+def query_token_limit(embedder: "Embedder") -> int:
+    """The most tokens (by ``embedder.count_tokens``) a query may have to be embedded in one window of the model."""
+    return max(int(embedder.max_tokens) - QUERY_TOKEN_MARGIN, 8)
+
+
 class ModelLoadError(RuntimeError):
     """An embedding model that was asked for could not be loaded; the message says why and how to fix it."""
 

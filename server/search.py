@@ -10,12 +10,12 @@ from typing import Any, Iterator, Sequence
 from hybrid.engine import EmptyQueryError, EngineNotReadyError, HybridEngine
 from hybrid.fusion import FUSERS, NORMALIZERS
 from hybrid.gate import Busy, Cancelled
-from hybrid.kb import KnowledgeBaseError
+from hybrid.kb import KnowledgeBaseError, is_blank
 from hybrid.redact import hide_paths
 from hybrid.results import SearchResponse
 from hybrid.rerank import RERANKER_ALIASES, Reranker
 from hybrid.service import FAILED, LOADING, ModelService
-from hybrid.semantic import Embedder
+from hybrid.semantic import Embedder, query_token_limit
 from hybrid.settings import MODES
 
 from .knowledge import FAILED_KB, KEYWORD_ONLY, ServerKnowledgeBase
@@ -123,6 +123,21 @@ def check_budget(embedder: Embedder, texts: Sequence[str], param: str, settings:
     return tokens
 
 
+def check_query_window(embedder: Embedder, query: str) -> None:
+    """Refuse a query longer than the model reads at once: embedded window by window it would hold the shared
+    model for seconds (the page cuts such a query, with a notice; an API caller is told).
+
+    Raises:
+        ApiError: 413 naming the query's tokens and the model's window.
+    """
+    limit = query_token_limit(embedder)
+    tokens = int(embedder.count_tokens([query])[0])
+    if tokens > limit:
+        raise ApiError(413, "limit_exceeded",
+                       f"the query is {tokens} tokens (by {hide_paths(embedder.name)}'s tokenizer); the model reads "
+                       f"at most {limit} of a query at once: send a shorter query, or mode='keyword'", "query")
+
+
 @contextmanager
 def embedding_errors(settings: ApiSettings) -> Iterator[None]:
     """Turn the shared model's refusals into API errors: no turn within ``embed_wait_s`` is a 429, work given up
@@ -170,7 +185,7 @@ def check_query(settings: ApiSettings, query: str | None) -> str:
     Raises:
         ApiError: 400 naming the field ``query``; 413 over ``max_input_chars``.
     """
-    if query is None or not query.strip():
+    if query is None or is_blank(query):  # zero-width characters alone included
         raise _empty_query()
     if len(query) > settings.max_input_chars:
         raise limit_error(413, "the query length (characters)", len(query), settings.max_input_chars,
@@ -251,6 +266,8 @@ def run_search(service: ModelService, kb: ServerKnowledgeBase | None, settings: 
     if rerank:
         reranker_or_error(service, settings)
     keyword_only = mode == "keyword"
+    if not keyword_only and service.embedder is not None:
+        check_query_window(service.embedder, query)
     if documents is not None:
         if not keyword_only:
             check_budget(model_or_503(service, settings), documents, documents_param, settings)

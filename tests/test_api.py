@@ -66,11 +66,27 @@ def client() -> TestClient:
     return client_for()
 
 
+def test_a_query_longer_than_the_model_reads_at_once_is_413_unless_keyword_only(client):
+    """Found by the integrator review: such a query was embedded window by window, holding the shared model for
+    seconds (six at once kept a short query out for 10 s); the page cuts it, the API says so."""
+    long = "电" * 600  # the fake model: a token a character, 512 at once
+    for body in ({"query": long}, {"query": long, "documents": ["电脑", "巴黎"]}, {"query": long, "mode": "semantic"}):
+        r = client.post("/search", json=body)
+        assert r.status_code == 413 and r.json()["param"] == "query", r.text
+        assert r.json()["message"] == ("the query is 600 tokens (by fake-onehot's tokenizer); the model reads at most "
+                                       "480 of a query at once: send a shorter query, or mode='keyword'")
+    assert client.post("/search", json={"query": long, "mode": "keyword"}).status_code == 200
+    assert client.post("/search", json={"query": "电" * 480}).status_code == 200
+
+
 # ----------------------------------------------------------------------------- /search
 
 
 def test_empty_query_is_400_in_english(client):
-    for body in ({"query": ""}, {"query": "   "}, {}):
+    # invisible characters alone (zero-width space and joiners, a byte-order mark, a soft hyphen) are no query
+    # either: they got a ranking of the whole knowledge base (integrator review)
+    for body in ({"query": ""}, {"query": "   "}, {}, {"query": "\ufeff"}, {"query": "\u200b\u200c\u200d"},
+                 {"query": "\u00ad", "mode": "keyword"}, {"query": " \u2060\u3000"}):
         r = client.post("/search", json=body)
         assert r.status_code == 400
         assert r.json()["error"] == "empty query"

@@ -106,6 +106,10 @@ def test_bad_input_errors(engine):
     with pytest.raises(EmptyQueryError, match="query is empty") as empty:
         engine.search("   ")
     assert empty.value.args[0].isascii()  # one language in hybrid/: the page translates by key
+    for invisible in ("\u200b", "\ufeff \u200d", "\u00ad\n"):  # nothing a person can see is no query either
+        with pytest.raises(EmptyQueryError):
+            engine.search(invisible)
+    assert engine.search("苹果\u200b").query == "苹果\u200b"  # visible text with them is searched as sent
     with pytest.raises(KnowledgeBaseError, match="empty"):
         HybridEngine(embedder=OneHotEncoder()).search("苹果")
     with pytest.raises(ValueError, match="alpha"):

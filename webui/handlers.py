@@ -18,7 +18,7 @@ from hybrid import judgements as judging
 from hybrid.gate import Cancelled
 from hybrid.kb import KnowledgeBaseError, entries_from_file, most_entries, parse_entries, split_sentences
 from hybrid.redact import hide_paths
-from hybrid.semantic import Embedder
+from hybrid.semantic import Embedder, query_token_limit
 from hybrid.service import FAILED, LOADING, OFF, READY, ModelService
 from hybrid.tokenize import Tokenizer
 from server.settings import DEFAULT_API_SETTINGS, MAX_UPLOAD_BYTES
@@ -47,9 +47,6 @@ MAX_TEXT_CHARS = DEFAULT_API_SETTINGS.max_input_chars
 ON_THE_FLY_CHARS = 500_000
 # With the split switch on, entries longer than this many characters are cut into sentences.
 SPLIT_LONGER_THAN = 100
-# Tokens kept free below the model's limit for the query instruction (Qwen3's is about 25 tokens), since
-# count_tokens counts a text as a document.
-QUERY_TOKEN_MARGIN = 32
 REPLACE, APPEND = "replace", "append"
 
 # A message about the knowledge base, kept as (i18n key, values, is_error) so it can be re-rendered in the
@@ -155,7 +152,7 @@ def fit_query(query: str, embedder: Embedder | None) -> tuple[str, int | None]:
     """
     if embedder is None:
         return query, None
-    limit = max(int(embedder.max_tokens) - QUERY_TOKEN_MARGIN, 8)
+    limit = query_token_limit(embedder)
     if embedder.count_tokens([query])[0] <= limit:
         return query, None
     lo, hi = 1, len(query)  # the longest prefix that fits: count_tokens is monotone in the prefix length
