@@ -66,7 +66,8 @@ def install_error_handlers(app: FastAPI) -> None:
             allowed = (exc.headers or {}).get("Allow", "")
             detail = f"{request.method} is not allowed on {path}" + (f"; use {allowed}" if allowed else "")
         elif detail == "There was an error parsing the body":
-            detail = "the body could not be read as JSON (not UTF-8, or nested too deeply)"
+            detail = ("the body could not be read as JSON: it is not UTF-8, is nested too deeply, or holds a number of "
+                      "more than 4300 digits")
         return error_response(path, ApiError(status, code, detail, headers=getattr(exc, "headers", None)))
 
     async def on_unexpected(request: Request, exc: Exception) -> JSONResponse:

@@ -66,6 +66,13 @@ def client() -> TestClient:
     return client_for()
 
 
+def test_a_body_json_cannot_read_says_every_reason(client):
+    # a 5,000-digit number was said to be "not UTF-8, or nested too deeply" (integrator review)
+    for body in (b'{"query": "x", "k": ' + b"9" * 5000 + b"}", b'{"query": "\xff"}', b"[" * 5000 + b"]" * 5000):
+        r = client.post("/search", content=body, headers={"Content-Type": "application/json"})
+        assert r.status_code == 400 and "a number of more than 4300 digits" in r.json()["message"], r.text[:200]
+
+
 def test_a_query_longer_than_the_model_reads_at_once_is_413_unless_keyword_only(client):
     """Found by the integrator review: such a query was embedded window by window, holding the shared model for
     seconds (six at once kept a short query out for 10 s); the page cuts it, the API says so."""
