@@ -6,6 +6,7 @@ import argparse
 import json
 import logging
 import sys
+from dataclasses import asdict
 
 from .argtypes import whole_number
 from .config import add_config_option, check_store_bm25, config_from_args
@@ -152,6 +153,7 @@ def to_json(response: SearchResponse, mode: str) -> dict:
     return {"model": response.model, "device": response.device, "query": response.query,
             "query_tokens": list(response.query_tokens), **lists,
             "alpha_used": response.alpha_used, "reranker": response.reranker,
+            "settings": asdict(response.settings),  # as POST /search answers them: what was applied
             **({"weight_choice": _choice_json(response)} if response.weight_choice else {}),
             "timings_ms": {k: round(v, 3) for k, v in response.timings_ms.items()}}
 

@@ -424,6 +424,7 @@ class HybridEngine:
         want_keyword = settings.mode != "semantic"
         self._check_ready(query, want_semantic)
         depth = self._rerank_depth(settings, explicit=rerank is not None)
+        settings = settings.with_(rerank=depth)  # what was done: no reranker (or no hybrid list) reranks nothing
         timings: dict[str, float] = {}
         started = time.perf_counter()
         query = query.strip()
@@ -565,6 +566,7 @@ class HybridEngine:
         for query in queries:
             self._check_ready(query, want_semantic)
         depth = self._rerank_depth(settings, explicit=rerank is not None)
+        settings = settings.with_(rerank=depth)
         queries = [q.strip() for q in queries]
         shared: dict[str, float] = {}
         vectors = None

@@ -554,13 +554,14 @@ async def _read(receive: Receive) -> bytes | None:
 
 def refuse_missing_values(blocks: "gr.Blocks") -> None:
     """Make an event called with fewer values than it takes fail with a message naming both counts, instead of
-    Gradio's ValueError (a traceback in the log, ``{"error": null}`` for the caller)."""
+    Gradio's ValueError (a traceback in the log, ``{"error": null}`` for the caller); more values than it takes
+    are refused the same way (Gradio dropped the extra ones without a word)."""
     import gradio as gr
 
     original = blocks.preprocess_data
 
     async def preprocess_data(block_fn, inputs, state, explicit_call=False):  # noqa: ANN001 - Gradio's signature
-        if len(inputs) < len(block_fn.inputs):
+        if len(inputs) != len(block_fn.inputs):
             name = str(block_fn.api_name or block_fn.name)[:100]
             raise gr.Error(f"the endpoint {name} takes {len(block_fn.inputs)} values in 'data' (one per parameter, "
                            f"in order) and this call sent {len(inputs)}; GET {_PREFIX}/info lists each endpoint's "

@@ -66,6 +66,12 @@ def client() -> TestClient:
     return client_for()
 
 
+def test_the_settings_answered_are_those_applied(client):
+    # a server without a reranker said rerank 20 (integrator review): nothing was reranked
+    body = client.post("/search", json={"query": "巴黎", "k": 2}).json()
+    assert body["settings"]["rerank"] == 0 and body["reranked"] == [] and body["settings"]["k"] == 2
+
+
 def test_a_body_json_cannot_read_says_every_reason(client):
     # a 5,000-digit number was said to be "not UTF-8, or nested too deeply" (integrator review)
     for body in (b'{"query": "x", "k": ' + b"9" * 5000 + b"}", b'{"query": "\xff"}', b"[" * 5000 + b"]" * 5000):

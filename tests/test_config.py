@@ -107,6 +107,9 @@ def test_search_cli_takes_the_setting_from_the_file_and_flags_override_it(tmp_pa
     default = search(capsys)
     assert ranking(from_file) == ranking(by_flags) and len(from_file["hybrid"]) == 3
     assert from_file["alpha_used"] == 0.25
+    # the JSON names the setting applied, as POST /search does (integrator review)
+    assert (from_file["settings"]["fusion"], from_file["settings"]["alpha"], from_file["settings"]["k"]) == ("rrf", 0.25, 3)
+    assert from_file["settings"]["rerank"] == 0  # no --reranker
     assert ranking(default) != ranking(from_file) and len(default["hybrid"]) == DEFAULT_SETTINGS.k
     overridden = search(capsys, "--config", str(path), "--alpha", "0.9", "--fusion", "weighted")
     assert ranking(overridden) == ranking(search(capsys, "--alpha", "0.9", "--fusion", "weighted", "--k", "3"))

@@ -538,7 +538,11 @@ def test_wrong_values_for_the_search_endpoint_say_what_is_wrong_without_a_traceb
             assert field in (r.json().get("error") or ""), (data, r.status_code, r.text)
             status, text = call_api(running.url, "search", data)
             assert "event: error" in text and field in text, (data, text)
-        for data in ([], ["q"], right[:6]):
+        r = httpx.post(f"{running.url}/gradio_api/run/search", json={"data": [*right[:1], ["巴黎", 2, 3], *right[2:]]},
+                       timeout=30)  # which entries are wrong (it said "knowledge_base" twice, no index: review)
+        assert "knowledge_base[1]: Input should be a valid string (got int); knowledge_base[2]:" in r.json()["error"]
+        # more values than the endpoint takes are refused too (they were dropped without a word: review)
+        for data in ([], ["q"], right[:6], [*right, "junk"], [*right, "junk", [1, 2, 3]]):
             r = httpx.post(f"{running.url}/gradio_api/run/search", json={"data": data}, timeout=30)
             assert f"takes 7 values in 'data' (one per parameter, in order) and this call sent {len(data)}" in (
                 r.json().get("error") or ""), r.text

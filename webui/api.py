@@ -80,6 +80,7 @@ def _check_types(**values: Any) -> None:
         problems = []
         for err in exc.errors()[:3]:
             name = {"documents": "knowledge_base"}.get(str(err["loc"][0]), str(err["loc"][0])) if err["loc"] else ""
+            name += "".join(f"[{part}]" for part in err["loc"][1:])  # which entry: knowledge_base[1]
             problems.append(f"{name}: {err['msg']} (got {type(err.get('input')).__name__})")
         raise ApiError(400, "invalid_request", "; ".join(problems) + "; the endpoint's types are listed by GET "
                        "/gradio_api/info") from None
