@@ -172,3 +172,30 @@ def test_a_share_link_carries_the_tokeniser_to_its_recipient(page, tmp_path):
     tokenizer = exported_setting(colleague, "export", tmp_path / "setting.json")["tokenizer"]
     assert (tokenizer["mode"], tokenizer["fold"]) == ("precise", False), tokenizer
     colleague.context.close()
+
+
+@pytest.mark.model
+@pytest.mark.parametrize("attempt", range(2))
+def test_a_link_naming_a_sample_and_a_tokeniser_searches_with_that_tokeniser(chromium, real_demo, tmp_path, attempt):
+    """Found by the fresh-eyes review: a link naming another sample than the page's and a tokeniser (what the share
+    button writes after picking a sample) showed the link's tokeniser in the panel and searched with the server's
+    (folded: 7 of 8 openings). The text box's change, sent as the sample arrived, read the session's engine
+    before the link's was stored, and built one of the server's tokeniser. The real model: with the fake one the
+    timing hid it (4 of 4 openings wrong with the packaged model before the fix)."""
+    from playwright.sync_api import expect
+
+    from tests.browser import exported_setting
+
+    p = open_page(chromium, f"{real_demo.url}?q=筆記本電腦突然黑屏&sample=tech_faq&tok=precise&fold=0&lang=zh",
+                  ready=False)
+    try:
+        expect(p.locator("#index-info")).to_contain_text("向量索引就绪", timeout=30_000)
+        idle(p)
+        expect(p.locator("#col-keyword .query-tokens")).to_have_text("查询词元：筆記本 · 電腦 · 突然 · 黑屏")
+        open_accordion(p, "tokenizer-panel", "#tok-fold input")
+        expect(p.locator("#tok-fold input")).not_to_be_checked()
+        expect(p.get_by_label("precise")).to_be_checked()
+        tokenizer = exported_setting(p, "export", tmp_path / "setting.json")["tokenizer"]
+        assert (tokenizer["mode"], tokenizer["fold"]) == ("precise", False), tokenizer
+    finally:
+        p.context.close()

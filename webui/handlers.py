@@ -853,12 +853,47 @@ class DemoHandlers:
         """What a session gets without a dictionary of its own: the server's (``demo.py --user-dict``) or jieba's."""
         return text("dict_server" if self.service.tokenizer.user_dict else "dict_jieba", lang)
 
-    def restore(self, shown_sample: str | None, request: gr.Request) -> tuple[Any, ...]:
+    def restore_tokenizer(self, request: gr.Request) -> tuple[Any, Any, Any]:
+        """A shared link's tokeniser, before anything else of the link (``restore_rest``): the session's engine
+        and the tokeniser panel's mode and folding.
+
+        The page's events that index the knowledge base read the session's engine; one sent as the link's
+        knowledge base arrives could read it before an engine set in the same step was stored, and built one
+        of the server's tokeniser (a review found 7 of 8 links with a sample searched so)."""
+        values, _ = share.decode(dict(request.query_params) if request is not None else {})
+        return self._link_engine(values)
+
+    def restore_rest(self, shown_sample: str | None, request: gr.Request) -> tuple[Any, ...]:
+        """``restore`` without the tokeniser (``restore_tokenizer`` set it): ``RESTORED`` but its last three."""
+        return self.restore(shown_sample, request, with_tokenizer=False)[:-3]
+
+    def _link_engine(self, values: Mapping[str, Any]) -> tuple[Any, Any, Any]:
+        """(engine, mode, folding) of a link's ``tok`` / ``fold`` (skips where the link names none, or the
+        server's own)."""
+        skip = gr.skip()
+        engine = mode = fold = skip
+        if self.store_kb is None and ("tok" in values or "fold" in values):
+            server = self.service.tokenizer
+            mode, fold = values.get("tok", server.mode), values.get("fold", server.fold)
+            if (mode, fold) != (server.mode, server.fold):
+                # The session's first engine, empty, with the link's tokeniser: the page's first index fills it,
+                # so no engine of the server's tokeniser can land after the panel's.
+                try:
+                    tokenizer = Tokenizer(mode=mode, user_dict=server.user_dict, fold=fold)
+                except (OSError, ValueError) as exc:  # the server's dictionary went away: the link's rest applies
+                    log.warning("a shared link's tokeniser could not be made: %s", exc)
+                    mode = fold = skip
+                else:
+                    engine = self.service.new_engine([], tokenizer=tokenizer, public_texts=self.public_texts)
+        return engine, mode, fold
+
+    def restore(self, shown_sample: str | None, request: gr.Request, with_tokenizer: bool = True) -> tuple[Any, ...]:
         """The page's values from the URL's parameters (``share.PARAMS``), in the order of ``RESTORED``.
 
         Parameters that are absent or invalid leave their control as it is. A link made on the sharer's own
         knowledge base (``kb=own``) says so in the share note, and which knowledge base the results are from
-        instead (``shown_sample``, the page's sample, when the link names none).
+        instead (``shown_sample``, the page's sample, when the link names none). ``with_tokenizer`` False: the
+        last three (engine, mode, folding) are skips.
         """
         values, rejected = share.decode(dict(request.query_params) if request is not None else {})
         if rejected:
@@ -872,20 +907,7 @@ class DemoHandlers:
         if values.get("kb") == share.OWN_KB and self.store_kb is None:
             shown = sample or shown_sample
             notes.append(text("share_opened_own_kb", lang, sample=text(f"sample_{shown}", lang) if shown else "—"))
-        engine = mode = fold = skip
-        if self.store_kb is None and ("tok" in values or "fold" in values):
-            server = self.service.tokenizer
-            mode, fold = values.get("tok", server.mode), values.get("fold", server.fold)
-            if (mode, fold) != (server.mode, server.fold):
-                # The session's first engine, empty, with the link's tokeniser: the page's first index (chained
-                # after this) fills it, so no engine of the server's tokeniser can land after the panel's.
-                try:
-                    tokenizer = Tokenizer(mode=mode, user_dict=server.user_dict, fold=fold)
-                except (OSError, ValueError) as exc:  # the server's dictionary went away: the link's rest applies
-                    log.warning("a shared link's tokeniser could not be made: %s", exc)
-                    mode = fold = skip
-                else:
-                    engine = self.service.new_engine([], tokenizer=tokenizer, public_texts=self.public_texts)
+        engine, mode, fold = self._link_engine(values) if with_tokenizer else (skip, skip, skip)
         if values.get("dict") and self.store_kb is None:
             notes.append(text("share_opened_own_dict", lang, which=self._dictionary_name(lang)))
         note = fmt.notice_html(" ".join(notes)) if notes else skip

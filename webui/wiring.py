@@ -92,8 +92,11 @@ def wire_load_and_index(blocks: gr.Blocks, page: Page, h: DemoHandlers) -> None:
     count, and the session's engine is brought up to date (embedding with a progress bar) before the current
     query is re-run against it."""
     kb, status_outputs = page.kb, [page.status, page.model_state, page.timer, page.controls.threshold]
-    restored = blocks.load(h.status_on_load, [page.model_state, page.language], status_outputs, **CHEAP).then(
-        h.restore, page.kb.sample, page.restored(), **CHEAP)
+    # A link's tokeniser first, its knowledge base and controls after: every index event the load starts (the
+    # model state's, the text box's) then reads the link's engine (``DemoHandlers.restore_tokenizer``).
+    restored = blocks.load(h.restore_tokenizer, None, page.restored()[-3:], **CHEAP).then(
+        h.status_on_load, [page.model_state, page.language], status_outputs, **CHEAP).then(
+        h.restore_rest, page.kb.sample, page.restored()[:-3], **CHEAP)
     restored.then(h.search_if_query, page.search_inputs(), page.results.outputs(), show_progress="hidden",
                   **SEARCHING)
     page.timer.tick(h.status_on_load, [page.model_state, page.language], status_outputs, **CHEAP)
