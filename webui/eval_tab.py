@@ -555,14 +555,17 @@ def build_eval_tab(tr: Translator, service, alpha, fusion, language, *, normaliz
     uploaded_state = gr.State([])  # the files the last upload left in the box
     shown = [table, curve, status, band, point, changes, ceiling, overlap]
 
-    def problem(message: str) -> tuple[Any, ...]:
-        # A visitor's mistake is answered on the page, in the page's language (not as a server error).
-        return (gr.skip(), gr.skip(), warning(message), *(gr.skip(),) * 7)
+    def problem(message: str, lang: str) -> tuple[Any, ...]:
+        # A visitor's mistake is answered on the page, in the page's language (not as a server error). The last
+        # run's figures go, as with a new upload: left under the warning, "apply" used them (review).
+        cleared = list(EvalTab.cleared(lang))
+        cleared[2] = warning(message)
+        return (*cleared, None, None)
 
     def need_model(lang):
         state = service.status()
         return problem(text("eval_need_model", lang, state=model_state(state.state, lang),
-                            error=f" ({state.error})" if state.error else ""))
+                            error=f" ({state.error})" if state.error else ""), lang)
 
     def evaluate(labelled, swept_normalizers, swept_windows, lang, progress, session_engine):
         def report_progress(stage: str, done: int, total: int) -> None:
@@ -585,19 +588,19 @@ def build_eval_tab(tr: Translator, service, alpha, fusion, language, *, normaliz
         if service.embedder is None:
             return need_model(lang)
         if not any(g > 0 for grades in (judgements or {}).values() for g in grades.values()):
-            return problem(text("eval_no_judgements", lang))
+            return problem(text("eval_no_judgements", lang), lang)
         entries = page_entries(kb_text, split_on)
         # the knowledge base is what is evaluated: judgements of entries it no longer holds are left out, and said
         here = set(entries)
         kept = {q: {t: g for t, g in grades.items() if t in here} for q, grades in judgements.items()}
         left_out = judging.count(judgements) - judging.count(kept)
         if not any(g > 0 for grades in kept.values() for g in grades.values()):
-            return problem(text("eval_judged_elsewhere", lang, n=left_out))
+            return problem(text("eval_judged_elsewhere", lang, n=left_out), lang)
         try:
             labelled = parse_labelled_set(*(judging.to_files(kept, entries)[f] for f in LABELLED_FILES),
                                           name=plots.JUDGED_SET)
         except (LabelledSetError, KnowledgeBaseError) as exc:
-            return problem(text("eval_bad_upload", lang, error=explain(exc, lang)))
+            return problem(text("eval_bad_upload", lang, error=explain(exc, lang)), lang)
         shown = list(evaluate(labelled, swept_normalizers, swept_windows, lang, progress, session_engine))
         if left_out:
             shown[2] = f"{shown[2]}\n\n**⚠** {text('eval_judged_left_out', lang, n=left_out)}"
@@ -609,18 +612,18 @@ def build_eval_tab(tr: Translator, service, alpha, fusion, language, *, normaliz
         if embedder is None:
             return need_model(lang)
         if not uploaded:
-            return problem(text("eval_bad_upload", lang, error=text("eval_no_file", lang)))
+            return problem(text("eval_bad_upload", lang, error=text("eval_no_file", lang)), lang)
         paths = [getattr(f, "name", f) for f in uploaded]
         refused = not_received(paths, lang)
         if refused:
-            return problem(refused)
+            return problem(refused, lang)
         if limit is not None and (limit < 0 or limit != int(limit)):
-            return problem(text("eval_bad_limit", lang, value=f"{limit:g}"))
+            return problem(text("eval_bad_limit", lang, value=f"{limit:g}"), lang)
         entries = page_entries(kb_text, split_on)
         try:
             labelled = parse_upload(paths, max_queries=int(limit) if limit else None, documents=entries)
         except (LabelledSetError, KnowledgeBaseError) as exc:
-            return problem(text("eval_bad_upload", lang, error=explain(exc, lang)))
+            return problem(text("eval_bad_upload", lang, error=explain(exc, lang)), lang)
         return evaluate(labelled, swept_normalizers, swept_windows, lang, progress, session_engine)
 
     def on_upload(uploaded, previous, kb_text, split_on, lang):
