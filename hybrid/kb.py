@@ -112,9 +112,24 @@ def decode_bytes(data: bytes, name: str = "file") -> str:
     "筿福秨诀"), so a file that is valid Big5 as well is read as Big5 when its characters are far more often
     among Big5's common ones than among GB2312's (``common_share``).
 
+    A file opening with a UTF-16 byte-order mark (Windows Notepad's "Unicode") is read as UTF-16; any other file
+    holding a NUL byte is refused: no text encoding here has one, and UTF-8 decoded a binary file into entries of
+    control characters.
+
     Raises:
         KnowledgeBaseError: when no encoding fits.
     """
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        try:
+            text = data.decode("utf-16")
+        except UnicodeDecodeError:
+            pass
+        else:
+            if _plain_text(text):  # not bytes that merely open like UTF-16
+                return text
+    if b"\x00" in data:
+        raise KnowledgeBaseError(f"{name} holds NUL bytes: it is a binary file (or text in UTF-16 without a byte-order "
+                                 "mark), not text. Save it as UTF-8 text and try again.", "binary", name=name)
     for encoding in ENCODINGS:
         try:
             text = data.decode(encoding)
@@ -131,6 +146,13 @@ def decode_bytes(data: bytes, name: str = "file") -> str:
     raise KnowledgeBaseError(
         f"{name}: cannot decode as UTF-8, GBK/GB18030 or Big5. Save the file as UTF-8 and try again.",
         "undecodable", name=name)
+
+
+def _plain_text(text: str) -> bool:
+    """Whether ``text`` holds only characters a text file has: no control character but tab and line breaks, no
+    unassigned, private-use or surrogate code point, no byte-order mark inside."""
+    return all(ch in "\t\n\r" or unicodedata.category(ch) not in ("Cc", "Cn", "Co", "Cs") for ch in text) \
+        and "\ufeff" not in text
 
 
 # A file valid in both GB18030 and Big5 is read as Big5 when the share of its characters that are common in Big5

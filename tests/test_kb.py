@@ -25,6 +25,14 @@ def test_decode_utf8_bom_and_gbk():
     assert decode_bytes("𠀀知识".encode("gb18030")) == "𠀀知识"
     with pytest.raises(KnowledgeBaseError, match="UTF-8"):
         decode_bytes(b"\xff\xfe\x00\xd8\x00\x00\x81", "x.txt")
+    # Notepad's "Unicode" (UTF-16 with its byte-order mark) is text; NUL bytes otherwise are a binary file, which
+    # UTF-8 read as entries of control characters (review: 5,000 NULs were one entry)
+    assert decode_bytes("知识库\nFAQ".encode("utf-16")) == "知识库\nFAQ"
+    assert decode_bytes("知识库".encode("utf-16-be").join([b"\xfe\xff", b""])) == "知识库"
+    for binary in (b"\x00" * 5000, b"abc\x00\x00\x00def\x00ghi", "FAQ list".encode("utf-16-le")):
+        with pytest.raises(KnowledgeBaseError, match="holds NUL bytes: it is a binary file") as refused:
+            decode_bytes(binary, "zeros.txt")
+        assert refused.value.key == "binary" and refused.value.values == {"name": "zeros.txt"}
 
 
 def test_big5_is_read_as_big5_and_gbk_stays_gbk():

@@ -308,6 +308,7 @@ TEXTS: dict[str, dict[str, str]] = {
         "eval_plot_default": "默认（{fusion}）",
         # errors of files a visitor gives (``hybrid.kb.UserError`` keys, shown instead of their English message)
         "err_undecodable": "{name} 既不是 UTF-8，也不是 GBK/GB18030 或 Big5 编码：请另存为 UTF-8 后重新上传。",
+        "err_binary": "{name} 含有 NUL 字节：它是二进制文件（或没有字节序标记的 UTF-16 文本），不是文本。请另存为 UTF-8 文本后重新上传。",
         "err_file_type": "{name} 的类型 {suffix} 不支持：请上传 {allowed} 之一。",
         "err_file_size": "{name} 有 {size} MB，超过了 {limit} MB 的上限：请拆分文件。",
         "err_json_line": "{name} 第 {line} 行不是有效的 JSON（{detail}）。",
@@ -690,6 +691,8 @@ TEXTS: dict[str, dict[str, str]] = {
         "eval_plot_default": "default ({fusion})",
         # errors of files a visitor gives (``hybrid.kb.UserError`` keys, shown instead of their English message)
         "err_undecodable": "{name} is neither UTF-8 nor GBK/GB18030 nor Big5: save it as UTF-8 and upload it again.",
+        "err_binary": "{name} holds NUL bytes: it is a binary file (or UTF-16 text without a byte-order mark), not "
+                      "text. Save it as UTF-8 text and upload it again.",
         "err_file_type": "{name}: the file type {suffix} is not supported; upload one of {allowed}.",
         "err_file_size": "{name} is {size} MB, over the {limit} MB limit: split the file.",
         "err_json_line": "{name} line {line} is not valid JSON ({detail}).",
