@@ -21,7 +21,7 @@ from webui import format as fmt
 from webui import handlers as handlers_module
 from webui import wiring
 from webui.calibration import UNCALIBRATED
-from webui.handlers import APPEND, REPLACE, DemoHandlers, SearchOutputs, fit_query, sample_of
+from webui.handlers import APPEND, REPLACE, DemoHandlers, SearchOutputs, fit_query, render_message, sample_of
 from webui.i18n import TEXTS, text
 from webui.samples import example_queries, sample_text
 
@@ -153,6 +153,22 @@ def test_upload_utf8_gbk_csv_jsonl(encoder, tmp_path):
     assert change.kb == "苹果很甜\n香蕉很软" and change.upload is None
     assert "Replaced the knowledge base (1 entry) with 2 entries from kb.csv" in html.unescape(change.notice)
     assert handlers.upload(str(tmp_path / "kb.jsonl"), REPLACE, "", "en").kb == "巴黎\n东京"
+
+
+def test_an_upload_past_the_limits_is_read_kept_and_said_not_indexed(encoder, tmp_path):
+    """Found by the fresh-eyes review: 25,000 lines were announced as a plain replacement, though never indexed."""
+    h = DemoHandlers(_service(encoder), upload_root=tmp_path, max_entries=5)
+    (tmp_path / "many.txt").write_text("\n".join(f"第 {i} 条" for i in range(6)), encoding="utf-8")
+    change = h.upload(str(tmp_path / "many.txt"), REPLACE, "旧的一条", "en")
+    assert change.kb.count("\n") == 5 and change.message[0] == "upload_replaced_unindexed"
+    assert 'class="notice error"' in change.notice
+    assert "was not indexed (the line under the text box says why)" in html.unescape(change.notice)
+    assert "未建立索引" in html.unescape(render_message(change.message, "zh"))
+    appended = h.upload(str(tmp_path / "many.txt"), APPEND, "旧的一条", "en")
+    assert appended.message[0] == "upload_appended_unindexed" and "not indexed" in html.unescape(appended.notice)
+    assert "`" not in h.count(change.kb, False, "en")[0] and "`" not in h.count(change.kb, False, "zh")[0]
+    (tmp_path / "few.txt").write_text("一\n二", encoding="utf-8")
+    assert h.upload(str(tmp_path / "few.txt"), REPLACE, "旧的一条", "en").message[0] == "upload_replaced"
 
 
 def test_a_csv_without_a_text_column_is_refused_in_the_pages_language(encoder, tmp_path):

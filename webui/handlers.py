@@ -476,9 +476,11 @@ class DemoHandlers:
         else:
             new = "\n".join(entries)
             message = ("upload_replaced", {"name": name, "n": len(entries), "old": self._count(old)}, False)
+        if self._size_problem(self.entries(new, False), lang):  # read, kept, but not indexed: not a plain success
+            message = (f"{message[0]}_unindexed", message[1], True)
         sample = sample_of(new)
         return KbChange(new, sample, examples_update(sample, lang), message, render_message(message, lang),
-                        after_replacement(undo, old, new, loaded=message[0] == "upload_replaced"),
+                        after_replacement(undo, old, new, loaded=message[0].startswith("upload_replaced")),
                         gr.update(visible=True), None)
 
     def pick_sample(self, name: str | None, kb_text: str | None, lang: str, undo: UndoSlot | None = None) -> KbChange:

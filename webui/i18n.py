@@ -24,7 +24,7 @@ TEXTS: dict[str, dict[str, str]] = {
         "kb_placeholder": "每行输入一条知识，例如：\n苹果是一种很好吃的水果。\n法国的首都是巴黎。",
         "sample_label": "示例知识库",
         "split_label": "把长段落拆成句子",
-        "upload_label": "上传文件 (.txt / .md / .csv / .jsonl，UTF-8 或 GBK)",
+        "upload_label": "上传文件 (.txt / .md / .csv / .jsonl，UTF-8、GBK 或 Big5)",
         "upload_mode_label": "上传的内容",
         "upload_replace": "替换知识库（可撤销）",
         "upload_append": "追加到末尾",
@@ -40,9 +40,9 @@ TEXTS: dict[str, dict[str, str]] = {
         "kb_indexed": "向量索引就绪：{n} 条 · {model}",
         "kb_keyword_only": "关键词索引就绪（{n} 条）；向量引擎加载后自动向量化",
         "kb_too_many": "知识库有 {n} 条，超过本演示的上限 {limit} 条，未建立索引；文本已保留。"
-                       "请删减，或用命令行 `python -m hybrid search --kb 文件` 处理大文件。",
+                       "请删减，或用命令行“python -m hybrid search --kb 文件”处理大文件。",
         "kb_too_many_lines": "知识库文本最多可有 {n} 条（行与句），远超本演示的上限 {limit} 条，未建立索引；文本已保留。"
-                             "请删减，或用命令行 `python -m hybrid search --kb 文件` 处理大文件。",
+                             "请删减，或用命令行“python -m hybrid search --kb 文件”处理大文件。",
         "kb_entry_too_long": "第 {n} 条有 {chars} 个字，超过本演示每条的上限 {limit} 个字，整个知识库未建立索引；文本已保留。"
                              "请把它分成几行，或勾选“把长段落拆成句子”。",
         "kb_entry_too_long_unsplittable": "第 {n} 条有 {chars} 个字，超过本演示每条的上限 {limit} 个字，整个知识库未建立索引；"
@@ -52,6 +52,10 @@ TEXTS: dict[str, dict[str, str]] = {
         "progress_unit": "条",
         "upload_replaced": "已用 {name} 的 {n} 条替换了知识库（原来 {old} 条）。点“撤销”可恢复原来的内容。",
         "upload_appended": "已把 {name} 的 {n} 条追加到知识库末尾，现在共 {total} 条。",
+        "upload_replaced_unindexed": "已用 {name} 的 {n} 条替换了知识库（原来 {old} 条），但它超出本演示的上限，未建立索引"
+                                     "（原因见文本框下的一行）。点“撤销”可恢复原来的内容。",
+        "upload_appended_unindexed": "已把 {name} 的 {n} 条追加到知识库末尾，现在共 {total} 条，但超出本演示的上限，"
+                                     "未建立索引（原因见文本框下的一行）。点“撤销”可恢复原来的内容。",
         "upload_failed": "无法读取上传的文件：{error} 知识库内容保持不变。",
         "upload_empty": "{name} 中没有可用的文本行，知识库内容保持不变。",
         "upload_not_received": "只能读取通过本页面上传的文件，{name} 不是上传的文件。知识库内容保持不变。",
@@ -358,7 +362,7 @@ TEXTS: dict[str, dict[str, str]] = {
         "kb_placeholder": "One entry per line, e.g.\nApples are a tasty fruit.\nParis is the capital of France.",
         "sample_label": "Sample knowledge base",
         "split_label": "Split long paragraphs into sentences",
-        "upload_label": "Upload a file (.txt / .md / .csv / .jsonl, UTF-8 or GBK)",
+        "upload_label": "Upload a file (.txt / .md / .csv / .jsonl, UTF-8, GBK or Big5)",
         "upload_mode_label": "Uploaded entries",
         "upload_replace": "replace the knowledge base (undoable)",
         "upload_append": "append at the end",
@@ -375,11 +379,11 @@ TEXTS: dict[str, dict[str, str]] = {
         "kb_indexed": "Vector index ready: {n} entries · {model}",
         "kb_keyword_only": "Keyword index ready ({n} entries); embedded automatically once the model is loaded",
         "kb_too_many": "The knowledge base has {n} entries, more than this demo's limit of {limit}; it was not "
-                       "indexed and your text is kept. Shorten it, or use `python -m hybrid search --kb FILE` "
+                       "indexed and your text is kept. Shorten it, or use \"python -m hybrid search --kb FILE\" "
                        "for large files.",
         "kb_too_many_lines": "The knowledge base text has up to {n} entries (lines and sentences), far more than "
                              "this demo's limit of {limit}; it was not indexed and your text is kept. Shorten it, or "
-                             "use `python -m hybrid search --kb FILE` for large files.",
+                             "use \"python -m hybrid search --kb FILE\" for large files.",
         "kb_entry_too_long": "Entry {n} has {chars} characters, more than this demo's limit of {limit} an entry; "
                              "the knowledge base was not indexed and your text is kept. Break it into several "
                              "lines, or tick \"Split long paragraphs into sentences\".",
@@ -392,6 +396,12 @@ TEXTS: dict[str, dict[str, str]] = {
         "upload_replaced": "Replaced the knowledge base ({old} entries) with {n} entries from {name}. "
                            "\"Undo\" brings the previous text back.",
         "upload_appended": "Appended {n} entries from {name}; the knowledge base now has {total}.",
+        "upload_replaced_unindexed": "Replaced the knowledge base ({old} entries) with {n} entries from {name}, but it "
+                                     "is over this demo's limits and was not indexed (the line under the text box "
+                                     "says why). \"Undo\" brings the previous text back.",
+        "upload_appended_unindexed": "Appended {n} entries from {name}; the knowledge base now has {total}, over this "
+                                     "demo's limits, so it was not indexed (the line under the text box says why). "
+                                     "\"Undo\" brings the previous text back.",
         "upload_failed": "Cannot read the uploaded file: {error} The knowledge base is unchanged.",
         "upload_empty": "{name} holds no usable lines; the knowledge base is unchanged.",
         "upload_not_received": "Only files uploaded through this page can be read, and {name} was not uploaded "
