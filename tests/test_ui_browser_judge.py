@@ -369,3 +369,40 @@ def test_a_line_held_twice_counts_as_two_shown_hits(page):
     _judge(p, "keyword", "Paris is the capital of France.", 2)
     expect(line).to_contain_text("1 of 3 shown hits unjudged")
     expect(hits(p, "keyword").locator(".judged")).to_have_count(2)
+
+
+def test_a_judgements_file_that_replaces_the_knowledge_base_says_so_and_can_be_loaded_again(page, tmp_path):
+    """Found by the fresh-eyes review: a judgements zip that replaced the knowledge base left the panel's notice
+    speaking of the text replaced before; after undo the judgements line still said the knowledge base was the
+    file's; and the same zip picked again did nothing (the button kept the file). Clicks: search, "2" on the
+    answer, download; type another knowledge base; upload the zip; undo; upload the same zip again."""
+    from playwright.sync_api import expect
+
+    from tests.browser import open_accordion, type_knowledge_base
+
+    p = page(width=1440, locale="zh-CN")
+    search(p, QUERY)
+    _judge(p, "keyword", ANSWER, 2)
+    p.click("#judge-download")
+    expect(p.locator("#judge-message")).to_contain_text("已打包 1 条评判")
+    with p.expect_download() as download:
+        p.locator("#judge-file a").first.click()
+    saved = tmp_path / "judgements.zip"
+    saved.write_bytes(Path(download.value.path()).read_bytes())
+    open_accordion(p, "kb-panel", "#kb textarea")
+    sample = p.locator("#kb textarea").input_value()
+    type_knowledge_base(p, "我自己的条目一\n我自己的条目二")
+    idle(p)
+    for attempt in range(2):
+        with p.expect_file_chooser() as chooser:
+            p.click("#judge-upload")
+        chooser.value.set_files(str(saved))
+        expect(p.locator("#judge-message")).to_contain_text("知识库换成了评判时的")
+        expect(p.locator("#kb textarea")).to_have_value(sample)
+        expect(p.locator("#kb-notice")).to_contain_text("评判文件把知识库换成了评判时的")
+        expect(p.locator("#kb-notice")).to_contain_text("（原来 2 条）")
+        idle(p)
+        p.click("#undo")
+        expect(p.locator("#kb textarea")).to_have_value("我自己的条目一\n我自己的条目二")
+        expect(p.locator("#judge-message")).to_have_text("")
+        idle(p)

@@ -752,15 +752,23 @@ class DemoHandlers:
         (the previous one stays one click away, as after an upload).
 
         Returns:
-            (judgements, knowledge-base text, sample, example chips, undo text, undo button, message); a file
-            that cannot be used changes nothing and says why.
+            (judgements, knowledge-base text, sample, example chips, undo text, undo button, message, the
+            knowledge-base panel's message and notice (when the knowledge base is replaced), the upload button
+            emptied); a file that cannot be used changes nothing and says why.
         """
         skip = gr.skip()
         if not path:
-            return (skip,) * 7
+            return (*(skip,) * 9, None)
+        result = self._load_judgements(path, judgements, kb_text, split, lang, undo)
+        return (*result, None)  # emptied: the same file picked again is read again (review)
+
+    def _load_judgements(self, path: str, judgements: judging.Judgements | None, kb_text: str | None, split: bool,
+                         lang: str, undo: UndoSlot | None) -> tuple[Any, ...]:
+        skip = gr.skip()
         if not is_received_upload(path, self.upload_root):
             log.warning("refused to read %r: not a file Gradio received as an upload", path)
-            return (*(skip,) * 6, fmt.notice_html(text("upload_not_received", lang, name=Path(path).name), error=True))
+            return (*(skip,) * 6, fmt.notice_html(text("upload_not_received", lang, name=Path(path).name), error=True),
+                    skip, skip)
         try:
             with open(path, "rb") as handle:
                 data = handle.read(judging.MAX_ZIP_BYTES + 1)
@@ -786,19 +794,24 @@ class DemoHandlers:
                 raise judging.JudgementsError("judged queries too long", "judge_queries_too_long",
                                               limit=f"{judging.MAX_QUERIES_CHARS:,}")
         except (judging.JudgementsError, OSError) as exc:
-            return (*(skip,) * 6, fmt.notice_html(text("judge_failed", lang, error=explain(exc, lang)), error=True))
+            return (*(skip,) * 6, fmt.notice_html(text("judge_failed", lang, error=explain(exc, lang)), error=True),
+                    skip, skip)
         n, q = judging.count(loaded), len(loaded)
         documents = [_one_line(d) for d in documents if d.strip()]
         if documents == self.entries(kb_text, split) or self.store_kb is not None:
-            return (merged, skip, skip, skip, skip, skip, fmt.notice_html(text("judge_loaded", lang, n=n, q=q)))
+            return (merged, skip, skip, skip, skip, skip, fmt.notice_html(text("judge_loaded", lang, n=n, q=q)),
+                    skip, skip)
         new = "\n".join(documents)
         problem = self._size_problem(self.entries(new, False), lang)
         if problem:
-            return (*(skip,) * 6, fmt.notice_html(text("judge_failed", lang, error=problem), error=True))
+            return (*(skip,) * 6, fmt.notice_html(text("judge_failed", lang, error=problem), error=True), skip, skip)
         sample = sample_of(new)
+        # the panel's notice says so too: it still spoke of the text replaced before (review)
+        message: KbMessage = ("judge_replaced_kb", {"n": len(documents), "old": self._count(kb_text or "")}, False)
         return (merged, new, sample, examples_update(sample, lang), after_replacement(undo, kb_text, new),
                 gr.update(visible=True),
-                fmt.notice_html(text("judge_loaded_kb", lang, n=n, q=q, docs=len(documents))))
+                fmt.notice_html(text("judge_loaded_kb", lang, n=n, q=q, docs=len(documents))),
+                message, render_message(message, lang))
 
     # ------------------------------------------------------------------ shareable state
 

@@ -164,6 +164,7 @@ TEXTS: dict[str, dict[str, str]] = {
         "judge_loaded": "已载入 {n} 条评判（{q} 个查询）。",
         "judge_loaded_kb": "已载入 {n} 条评判（{q} 个查询）；知识库换成了评判时的 {docs} 条（知识库面板里可撤销）。",
         "judge_failed": "评判文件无法使用：{error}",
+        "judge_replaced_kb": "评判文件把知识库换成了评判时的 {n} 条（原来 {old} 条）。点“撤销”可恢复原来的内容。",
         "judge_stale": "这条结果已不在当前知识库里（知识库刚改动过）：重新搜索后再评判。",
         "err_judge_bad_query": "评判需要它所对应的查询（1 到 {limit} 个字符）。",
         "err_judge_bad_grade": "评分 {grade} 无效：只能是 0、1 或 2。",
@@ -526,6 +527,8 @@ TEXTS: dict[str, dict[str, str]] = {
         "judge_loaded": "Judgements loaded: {n} (queries: {q}).",
         "judge_loaded_kb": "Judgements loaded: {n} (queries: {q}); the knowledge base is now the {docs} entries they were made on (undo in the knowledge-base panel).",
         "judge_failed": "The judgements file cannot be used: {error}",
+        "judge_replaced_kb": "The judgements file replaced the knowledge base ({old} entries) with the {n} entries it "
+                             "was made on. \"Undo\" brings the previous text back.",
         "judge_stale": "This hit is no longer in the knowledge base (it just changed): search again, then judge.",
         "err_judge_bad_query": "A judgement needs the query it was made for (1 to {limit} characters).",
         "err_judge_bad_grade": "Grade {grade} is not valid: use 0, 1 or 2.",

@@ -209,8 +209,10 @@ def wire_judging(page: Page, h: DemoHandlers) -> None:
     j.download.click(h.judgements_zip, [page.judgements, kb.kb, kb.split, page.language], [j.file, j.message],
                      show_progress="hidden", **SEARCHING)
     j.upload.upload(h.load_judgements, [j.upload, page.judgements, kb.kb, kb.split, page.language, kb.undo_text],
-                    [page.judgements, kb.kb, kb.sample, page.query.examples, kb.undo_text, kb.undo, j.message],
-                    **JUDGING).then(**redraw)
+                    [page.judgements, kb.kb, kb.sample, page.query.examples, kb.undo_text, kb.undo, j.message,
+                     kb.message, kb.notice, j.upload], **JUDGING).then(**redraw)
+    # undo takes back what a loaded file's message said of the knowledge base (it spoke of the replaced one)
+    kb.undo.click(lambda: "", None, j.message, **CHEAP)
 
 
 def wire(blocks: gr.Blocks, page: Page, h: DemoHandlers) -> None:
