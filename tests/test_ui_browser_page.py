@@ -139,6 +139,11 @@ def test_a_link_made_on_ones_own_knowledge_base_tells_its_recipient(page):
     colleague.get_by_label("English").check()
     expect(colleague.locator("#search-button")).to_have_text("Search")
     expect(note).to_be_visible()
+    # the note follows the page's language (it stayed Chinese: review)
+    expect(note).to_contain_text("This link's search was made on the sharer's own knowledge base")
+    expect(note).to_contain_text(TEXTS["en"][f"sample_{sample_names()[0]}"])
+    colleague.get_by_label("中文").check()
+    expect(note).to_contain_text("分享者在自己的知识库上做的")
     colleague.context.close()
 
 

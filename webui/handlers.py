@@ -846,20 +846,25 @@ class DemoHandlers:
         note = fmt.notice_html(" ".join(notes)) if notes else ""
         return gr.Textbox(value=share.link(page_url, values), visible=True, label=text("share_label", lang)), note
 
-    @staticmethod
-    def hide_link(link: str | None, lang: str) -> tuple[Any, Any]:
+    def hide_link(self, link: str | None, lang: str, shown_sample: str | None = None,
+                  request: gr.Request | None = None) -> tuple[Any, Any]:
         """After a language switch, hide the share link and its note when the link carries another language
         (it is out of date); a link made after the switch (the share button pressed while the switch's
-        events still ran) stays.
+        events still ran) stays. Without a link, the note is a shared link's recipient's (``restore``): it is
+        written again in ``lang`` (it stayed in the link's language: review).
 
         Args:
             link: the link box's value.
             lang: the page's language now.
+            shown_sample: the page's sample (as ``restore`` reads it).
+            request: the page's request, whose address holds the shared link's parameters.
         Returns:
             (the link box, its note): hidden and emptied, or both left as they are.
         """
-        if not link:  # the note, if any, is for the recipient of a shared link (``restore``): it stays
-            return gr.Textbox(visible=False), gr.skip()
+        if not link:
+            values, _ = share.decode(dict(request.query_params) if request is not None else {})
+            note = self._recipient_note(values, shown_sample, lang)
+            return gr.Textbox(visible=False), note if note else gr.skip()
         if share.language_of(link) == lang:
             return gr.skip(), gr.skip()
         return gr.Textbox(visible=False), ""
@@ -867,6 +872,17 @@ class DemoHandlers:
     def _dictionary_name(self, lang: str) -> str:
         """What a session gets without a dictionary of its own: the server's (``demo.py --user-dict``) or jieba's."""
         return text("dict_server" if self.service.tokenizer.user_dict else "dict_jieba", lang)
+
+    def _recipient_note(self, values: Mapping[str, Any], shown_sample: str | None, lang: str) -> str:
+        """The note a shared link's recipient reads: the link was made on the sharer's own knowledge base (and
+        which one the results are from: the link's sample, else ``shown_sample``) or dictionary ("" for none)."""
+        notes = []
+        if values.get("kb") == share.OWN_KB and self.store_kb is None:
+            shown = values.get("sample") or shown_sample
+            notes.append(text("share_opened_own_kb", lang, sample=text(f"sample_{shown}", lang) if shown else "—"))
+        if values.get("dict") and self.store_kb is None:
+            notes.append(text("share_opened_own_dict", lang, which=self._dictionary_name(lang)))
+        return fmt.notice_html(" ".join(notes)) if notes else ""
 
     def restore_tokenizer(self, request: gr.Request) -> tuple[Any, Any, Any]:
         """A shared link's tokeniser, before anything else of the link (``restore_rest``): the session's engine
@@ -918,14 +934,8 @@ class DemoHandlers:
         kb = sample_text(sample) if sample else skip
         examples = examples_update(sample, values.get("lang", DEFAULT_LANGUAGE)) if sample else skip
         lang = values.get("lang", DEFAULT_LANGUAGE)
-        notes = []
-        if values.get("kb") == share.OWN_KB and self.store_kb is None:
-            shown = sample or shown_sample
-            notes.append(text("share_opened_own_kb", lang, sample=text(f"sample_{shown}", lang) if shown else "—"))
+        note = self._recipient_note(values, shown_sample, lang) or skip
         engine, mode, fold = self._link_engine(values) if with_tokenizer else (skip, skip, skip)
-        if values.get("dict") and self.store_kb is None:
-            notes.append(text("share_opened_own_dict", lang, which=self._dictionary_name(lang)))
-        note = fmt.notice_html(" ".join(notes)) if notes else skip
         return (values.get("q", skip), sample or skip, kb, examples, values.get("split", skip),
                 values.get("alpha", skip), values.get("fusion", skip), values.get("normalizer", skip),
                 values.get("k", skip), values.get("k1", skip), values.get("b", skip), values.get("threshold", skip),

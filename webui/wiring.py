@@ -161,7 +161,7 @@ def wire_language(page: Page, h: DemoHandlers) -> None:
         h.count_and_examples, [kb.kb, kb.split, lang], [kb.kb_info, kb.panel, page.query.examples], **TEXT).then(
         h.index_line, [page.engine, kb.kb, kb.split, lang], kb.index_info, **TEXT).then(
         render_message, [kb.message, lang], kb.notice, **CHEAP).then(
-        h.hide_link, [page.query.link, lang], [page.query.link, page.query.link_note], **CHEAP).then(
+        h.hide_link, [page.query.link, lang, kb.sample], [page.query.link, page.query.link_note], **CHEAP).then(
         fusion_updates, [page.controls.fusion, lang], [page.controls.alpha, page.controls.normalizer], **CHEAP)
     if page.evaluation is not None:
         relabeled = relabeled.then(page.evaluation.rerender, page.evaluation.inputs(lang),
