@@ -100,5 +100,8 @@ def eval_curve(report: Mapping[str, Any], lang: str = "zh") -> go.Figure:
         if trace.name == f"default ({config['fusion']})":
             trace.name = text("eval_plot_default", lang, fusion=config["fusion"])
     fig.update_layout(title=text("eval_plot_title", lang, dataset=dataset_name(report, lang), model=report["model"]),
-                      xaxis_title=text("eval_plot_x", lang), height=380, margin={"l": 50, "r": 10, "t": 50, "b": 40})
+                      xaxis_title=text("eval_plot_x", lang), height=460, margin={"l": 50, "r": 10, "t": 60, "b": 40},
+                      title_font_size=15,
+                      # under the plot, in rows: beside it, the legend took half a phone's width (review)
+                      legend={"orientation": "h", "yanchor": "top", "y": -0.18, "xanchor": "left", "x": 0})
     return fig
