@@ -380,7 +380,7 @@ def build_knowledge_base(tr: Translator, h: DemoHandlers, kb_text: str, sample: 
         info = gr.Markdown(kb_info, elem_id="kb-info")
         with gr.Row(equal_height=True, visible=editable):
             upload = tr.make(gr.File, i18n={"label": "upload_label"}, file_types=list(SUPPORTED_SUFFIXES),
-                             type="filepath", height=100, scale=3, elem_id="upload")
+                             type="filepath", height=140, scale=3, elem_id="upload")
             mode = tr.make(Radio, i18n={"choices": lambda code: [(text("upload_replace", code), REPLACE),
                                                                     (text("upload_append", code), APPEND)],
                                            "label": "upload_mode_label"},
