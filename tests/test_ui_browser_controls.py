@@ -109,7 +109,8 @@ def test_uploads_append_or_replace_and_never_lose_typed_text(page, tmp_path):
              "gbk.txt": "上海是中国最大的城市。\n杭州以西湖闻名。".encode("gbk"),
              "broken.txt": b"\xff\xfe\xfa\xfb\x80\x81" * 4,
              "faq.csv": "问题,答案\n怎么退货,七天内可退\n".encode("utf-8"),
-             "big5.txt": "電腦開機後黑屏怎麼辦\n印表機無法連線".encode("cp950")}
+             "big5.txt": "電腦開機後黑屏怎麼辦\n印表機無法連線".encode("cp950"),
+             "notes.docx": b"PK\x03\x04 not a text file", "zeros.txt": b"\x00" * 5000}
     for name, data in files.items():
         (tmp_path / name).write_bytes(data)
     upload = p.locator("#upload input[type=file]")
@@ -156,6 +157,13 @@ def test_uploads_append_or_replace_and_never_lose_typed_text(page, tmp_path):
     idle(p)
     upload.set_input_files(str(tmp_path / "big5.txt"))  # read as GB18030, it was "筿福秨诀..."
     expect(kb).to_have_value("電腦開機後黑屏怎麼辦\n印表機無法連線")
+    # another type is refused in the notice, in the page's language (Gradio's English toast left the notice
+    # saying the last upload had succeeded: review); a binary file renamed .txt too (it became one entry of NULs)
+    for name, said in (("notes.docx", "notes.docx 的类型 .docx 不支持"), ("zeros.txt", "zeros.txt 含有 NUL 字节")):
+        idle(p)
+        upload.set_input_files(str(tmp_path / name))
+        expect(p.locator("#kb-notice")).to_contain_text(said)
+        expect(kb).to_have_value("電腦開機後黑屏怎麼辦\n印表機無法連線")
 
 
 def test_split_switch_cuts_long_paragraphs(page):

@@ -10,7 +10,6 @@ from typing import Any, Callable, Sequence
 import gradio as gr
 
 from hybrid.fusion import FUSERS, NORMALIZERS, USES_NORMALIZER
-from hybrid.kb import SUPPORTED_SUFFIXES
 from hybrid.service import LOADING, ModelStatus, RerankerStatus
 from hybrid.settings import Settings
 
@@ -379,8 +378,10 @@ def build_knowledge_base(tr: Translator, h: DemoHandlers, kb_text: str, sample: 
                      lines=10, max_lines=16, elem_id="kb", visible=editable)
         info = gr.Markdown(kb_info, elem_id="kb-info")
         with gr.Row(equal_height=True, visible=editable):
-            upload = tr.make(gr.File, i18n={"label": "upload_label"}, file_types=list(SUPPORTED_SUFFIXES),
-                             type="filepath", height=140, scale=3, elem_id="upload")
+            # no file_types: Gradio refused other files with an English toast and left the notice below as it was;
+            # the upload handler refuses them in the page's language, in the notice (review)
+            upload = tr.make(gr.File, i18n={"label": "upload_label"}, type="filepath", height=140, scale=3,
+                             elem_id="upload")
             mode = tr.make(Radio, i18n={"choices": lambda code: [(text("upload_replace", code), REPLACE),
                                                                     (text("upload_append", code), APPEND)],
                                            "label": "upload_mode_label"},
