@@ -37,10 +37,25 @@ class KnowledgeBaseError(UserError):
     """A knowledge base or uploaded file that cannot be used, with a message for the user."""
 
 
+# Unicode's Default_Ignorable_Code_Point ranges (variation selectors, fillers, the combining grapheme joiner, ...:
+# characters shown as nothing), which Python's unicodedata does not name, and the blank braille pattern.
+_INVISIBLE = ((0x00AD, 0x00AD), (0x034F, 0x034F), (0x061C, 0x061C), (0x115F, 0x1160), (0x17B4, 0x17B5),
+              (0x180B, 0x180F), (0x200B, 0x200F), (0x202A, 0x202E), (0x2060, 0x206F), (0x2800, 0x2800),
+              (0x3164, 0x3164), (0xFE00, 0xFE0F), (0xFEFF, 0xFEFF), (0xFFA0, 0xFFA0), (0xFFF0, 0xFFF8),
+              (0x1BCA0, 0x1BCA3), (0x1D173, 0x1D17A), (0xE0000, 0xE0FFF))
+
+
+def _invisible(ch: str) -> bool:
+    code = ord(ch)
+    return (ch.isspace() or unicodedata.category(ch) in ("Cf", "Mn", "Me")
+            or any(low <= code <= high for low, high in _INVISIBLE))
+
+
 def is_blank(text: str) -> bool:
-    """Whether ``text`` shows nothing: only white space and invisible format characters (zero-width space and
-    joiners, a byte-order mark, a soft hyphen), which ``str.strip`` keeps."""
-    return all(ch.isspace() or unicodedata.category(ch) == "Cf" for ch in text)
+    """Whether ``text`` shows nothing: only white space, invisible format characters (zero-width space and
+    joiners, a byte-order mark, a soft hyphen), combining marks with nothing to combine with, variation selectors
+    and fillers, which ``str.strip`` keeps."""
+    return all(_invisible(ch) for ch in text)
 
 
 @dataclass(frozen=True)
@@ -120,13 +135,14 @@ def decode_bytes(data: bytes, name: str = "file") -> str:
         KnowledgeBaseError: when no encoding fits.
     """
     if data.startswith((b"\xff\xfe", b"\xfe\xff")):
-        try:
-            text = data.decode("utf-16")
+        try:  # a stray last byte is dropped; joined files keep their inner byte-order marks: both removed
+            text = data[:len(data) // 2 * 2].decode("utf-16").replace("\ufeff", "")
         except UnicodeDecodeError:
-            pass
-        else:
-            if _plain_text(text):  # not bytes that merely open like UTF-16
-                return text
+            text = None
+        if text is None or "\x00" in text:
+            raise KnowledgeBaseError(f"{name} opens as UTF-16 text (its byte-order mark) but cannot be read as UTF-16. "
+                                     "Save it as UTF-8 text and try again.", "bad_utf16", name=name)
+        return text
     if b"\x00" in data:
         raise KnowledgeBaseError(f"{name} holds NUL bytes: it is a binary file (or text in UTF-16 without a byte-order "
                                  "mark), not text. Save it as UTF-8 text and try again.", "binary", name=name)
@@ -146,13 +162,6 @@ def decode_bytes(data: bytes, name: str = "file") -> str:
     raise KnowledgeBaseError(
         f"{name}: cannot decode as UTF-8, GBK/GB18030 or Big5. Save the file as UTF-8 and try again.",
         "undecodable", name=name)
-
-
-def _plain_text(text: str) -> bool:
-    """Whether ``text`` holds only characters a text file has: no control character but tab and line breaks, no
-    unassigned, private-use or surrogate code point, no byte-order mark inside."""
-    return all(ch in "\t\n\r" or unicodedata.category(ch) not in ("Cc", "Cn", "Co", "Cs") for ch in text) \
-        and "\ufeff" not in text
 
 
 # A file valid in both GB18030 and Big5 is read as Big5 when the share of its characters that are common in Big5
@@ -223,10 +232,14 @@ def _read_documents(path: Path, max_bytes: int, split_long: bool, max_length: in
     if not path.exists():
         raise KnowledgeBaseError(f"{path}: no such file; check the path", "no_file", name=path.name)
     suffix = path.suffix.lower()
+    if not suffix:  # "the file type - is not supported" said nothing (review)
+        raise KnowledgeBaseError(
+            f"{path.name}: the file name has no extension, which says how to read it; rename it to end in one of "
+            f"{', '.join(SUPPORTED_SUFFIXES)}", "file_no_suffix", name=path.name, allowed=", ".join(SUPPORTED_SUFFIXES))
     if suffix not in SUPPORTED_SUFFIXES:
         raise KnowledgeBaseError(
-            f"{path.name}: unsupported file type {suffix or '(none)'}; use one of {', '.join(SUPPORTED_SUFFIXES)}",
-            "file_type", name=path.name, suffix=suffix or "-", allowed=", ".join(SUPPORTED_SUFFIXES))
+            f"{path.name}: unsupported file type {suffix}; use one of {', '.join(SUPPORTED_SUFFIXES)}",
+            "file_type", name=path.name, suffix=suffix, allowed=", ".join(SUPPORTED_SUFFIXES))
     size = path.stat().st_size
     if size > max_bytes:
         raise KnowledgeBaseError(

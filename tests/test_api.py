@@ -99,7 +99,8 @@ def test_empty_query_is_400_in_english(client):
     # invisible characters alone (zero-width space and joiners, a byte-order mark, a soft hyphen) are no query
     # either: they got a ranking of the whole knowledge base (integrator review)
     for body in ({"query": ""}, {"query": "   "}, {}, {"query": "\ufeff"}, {"query": "\u200b\u200c\u200d"},
-                 {"query": "\u00ad", "mode": "keyword"}, {"query": " \u2060\u3000"}):
+                 {"query": "\u00ad", "mode": "keyword"}, {"query": " \u2060\u3000"}, {"query": "\ufe0f\ufe0f"},
+                 {"query": "\u034f"}, {"query": "\u3164"}, {"query": "\u115f\u2800"}, {"query": "\u0301"}):
         r = client.post("/search", json=body)
         assert r.status_code == 400
         assert r.json()["error"] == "empty query"

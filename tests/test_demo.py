@@ -234,7 +234,7 @@ def test_upload_replace_is_undoable_and_append_keeps_the_typed_text(encoder, tmp
 
 def test_bad_uploads_keep_the_text_box_and_say_why(encoder, tmp_path):
     h = DemoHandlers(_service(encoder), max_upload_bytes=100, upload_root=tmp_path)
-    (tmp_path / "bad.txt").write_bytes(b"\xff\xfe\xfa\xfb\x80\x81" * 3)
+    (tmp_path / "bad.txt").write_bytes(b"\x80\xff\xfe\xfa\xfb\x80\x81" * 3)
     (tmp_path / "kb.pdf").write_bytes(b"%PDF-1.4")
     (tmp_path / "big.txt").write_text("长" * 200, encoding="utf-8")
     (tmp_path / "blank.txt").write_text("\n \n", encoding="utf-8")

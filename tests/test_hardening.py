@@ -802,6 +802,17 @@ def test_a_forwarded_host_cannot_make_the_server_fetch_a_url(server_log):
         r = httpx.post(f"{running.url}/gradio_api/mcp/", json=batch[2], headers={**headers, "X-Gradio-Server": forged},
                        timeout=30)
         assert r.status_code == 202 and r.content == b"", r.text[:300]
+        # a large batch is answered in one pass (each message was compared with every refused one: 13 s on the
+        # event loop for 32,000 messages; fresh-eyes review), and a method that is no string is no 500
+        large = [{"jsonrpc": "2.0", "id": i, "method": "prompts/get" if i % 2 else "x"} for i in range(20_000)]
+        started = time.perf_counter()
+        r = httpx.post(f"{running.url}/gradio_api/mcp/", json=large, headers=headers, timeout=60)
+        assert r.status_code == 200 and len(r.json()) == 20_000, r.text[:300]
+        assert time.perf_counter() - started < 10, "a refused batch must not hold the server"
+        for odd in ({"jsonrpc": "2.0", "id": 1, "method": ["prompts/get"]}, {"jsonrpc": "2.0", "id": 1, "method": {"a": 1}},
+                    [{"jsonrpc": "2.0", "id": 1, "method": "tools/list"}, {"jsonrpc": "2.0", "id": 2, "method": ["x"]}]):
+            r = httpx.post(f"{running.url}/gradio_api/mcp/", json=odd, headers=headers, timeout=30)
+            assert r.status_code < 500, (odd, r.status_code, r.text[:300])
         # The page's config names the server's own address, not the forged one
         for header in ("X-Forwarded-Host", "X-Gradio-Server"):
             r = httpx.get(f"{running.url}/config", headers={header: f"127.0.0.1:{listener.port}"}, timeout=30)

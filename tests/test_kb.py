@@ -29,6 +29,14 @@ def test_decode_utf8_bom_and_gbk():
     # UTF-8 read as entries of control characters (review: 5,000 NULs were one entry)
     assert decode_bytes("知识库\nFAQ".encode("utf-16")) == "知识库\nFAQ"
     assert decode_bytes("知识库".encode("utf-16-be").join([b"\xfe\xff", b""])) == "知识库"
+    # characters newer than Python's tables, controls, two files joined, a stray last byte (fresh-eyes review:
+    # each was refused as "binary, or UTF-16 without a byte-order mark")
+    assert decode_bytes("新表情🩵很好\n退款".encode("utf-16")) == "新表情🩵很好\n退款"
+    assert decode_bytes("a\x0cb\x1bc".encode("utf-16") + b"x") == "a\x0cb\x1bc"
+    assert decode_bytes("ab".encode("utf-16") + "cd".encode("utf-16")) == "abcd"
+    with pytest.raises(KnowledgeBaseError, match="opens as UTF-16 text .* but cannot be read as UTF-16") as bad:
+        decode_bytes(b"\xff\xfe\x00\x00ab", "u16.txt")  # a NUL character: not text
+    assert bad.value.key == "bad_utf16"
     for binary in (b"\x00" * 5000, b"abc\x00\x00\x00def\x00ghi", "FAQ list".encode("utf-16-le")):
         with pytest.raises(KnowledgeBaseError, match="holds NUL bytes: it is a binary file") as refused:
             decode_bytes(binary, "zeros.txt")
@@ -136,3 +144,10 @@ def test_the_most_entries_of_a_text_never_undercount_and_count_a_windows_line_en
         for split in (False, True):
             assert most_entries(text, split) >= len(parse_entries(text, split_long=split)), (text[:30], split)
     assert most_entries("a\r\nb\r\nc") == 3 and most_entries("a\n\rb") == 3
+
+
+def test_a_file_without_an_extension_is_told_to_get_one(tmp_path):
+    (tmp_path / "notes").write_text("一条\n", encoding="utf-8")
+    with pytest.raises(KnowledgeBaseError, match="the file name has no extension") as refused:
+        entries_from_file(tmp_path / "notes")
+    assert refused.value.key == "file_no_suffix" and ".txt" in refused.value.values["allowed"]

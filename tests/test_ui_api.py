@@ -4,9 +4,10 @@ knowledge base). Its answers must equal POST /search's."""
 
 from __future__ import annotations
 
-import json
 import asyncio
+import json
 from concurrent.futures import ThreadPoolExecutor
+from typing import Any
 
 import httpx
 import pytest
@@ -96,7 +97,7 @@ def test_the_endpoints_documents_are_bounded_as_post_searchs_are(fake_demo):
     assert answer["documents"] == 100 and [h["text"][:2] for h in answer["keyword"]] == ["巴黎"]
 
 
-async def _mcp(url: str, arguments: dict, headers: dict | None = None) -> tuple[list, dict]:
+async def _mcp(url: str, arguments: dict, headers: dict | None = None, error: bool = False) -> tuple[list, Any]:
     from mcp import ClientSession
     from mcp.client.streamable_http import streamablehttp_client
 
@@ -105,14 +106,16 @@ async def _mcp(url: str, arguments: dict, headers: dict | None = None) -> tuple[
             await session.initialize()
             tools = (await session.list_tools()).tools
             result = await session.call_tool(tools[0].name, arguments)
-            assert not result.isError, result.content
+            assert result.isError == error, result.content
+            if error:
+                return tools, result.content[0].text
             # the tool's answer is JSON text (Gradio sent Python's repr of the dict: not JSON)
             return tools, json.loads(result.content[0].text)
 
 
-def _call_mcp(url: str, arguments: dict, headers: dict | None = None) -> tuple[list, dict]:
+def _call_mcp(url: str, arguments: dict, headers: dict | None = None, error: bool = False) -> tuple[list, Any]:
     with ThreadPoolExecutor(1) as pool:  # its own thread: the browser tests' Playwright owns this thread's loop
-        return pool.submit(asyncio.run, _mcp(url, arguments, headers)).result(timeout=120)
+        return pool.submit(asyncio.run, _mcp(url, arguments, headers, error)).result(timeout=120)
 
 
 @pytest.mark.model
@@ -144,6 +147,9 @@ def test_mcp_and_the_search_endpoint_are_behind_the_servers_key(tmp_path):
         key = {"Authorization": "Bearer k-123"}
         tools, answer = _call_mcp(server.url, {"query": "巴黎", "knowledge_base": KB, "k": 1}, key)
         assert [t.name for t in tools] == ["search"] and answer["keyword"][0]["text"] == "法国的首都是巴黎。"
+        # a refusal's text is the message, "code: ...", not its repr in quotes (fresh-eyes review)
+        _, refused = _call_mcp(server.url, {"query": "\u200b", "knowledge_base": KB}, key, error=True)
+        assert refused.startswith("empty_query: "), refused
         client = Client(server.url, verbose=False, headers=key)
         assert client.predict("巴黎", KB, 1, api_name="/search")["semantic"]
     finally:

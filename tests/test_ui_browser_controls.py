@@ -107,7 +107,7 @@ def test_uploads_append_or_replace_and_never_lose_typed_text(page, tmp_path):
              "gbk.csv": "id,text\n1,苹果很甜\n2,香蕉很软\n".encode("gbk"),
              "kb.jsonl": '{"text": "巴黎"}\n{"text": "东京"}\n'.encode("utf-8"),
              "gbk.txt": "上海是中国最大的城市。\n杭州以西湖闻名。".encode("gbk"),
-             "broken.txt": b"\xff\xfe\xfa\xfb\x80\x81" * 4,
+             "broken.txt": b"\x80\xff\xfe\xfa\xfb\x80\x81" * 4,
              "faq.csv": "问题,答案\n怎么退货,七天内可退\n".encode("utf-8"),
              "big5.txt": "電腦開機後黑屏怎麼辦\n印表機無法連線".encode("cp950"),
              "notes.docx": b"PK\x03\x04 not a text file", "zeros.txt": b"\x00" * 5000}

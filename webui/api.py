@@ -2,6 +2,7 @@
 
 # No ``from __future__ import annotations``: gr.api reads the endpoint's types from its live annotations.
 
+import functools
 from typing import Any, Callable
 
 from pydantic import ValidationError
@@ -65,10 +66,24 @@ def make_search(service: ModelService, server_kb: ServerKnowledgeBase | None = N
                                      fusion=fusion, mode=mode, documents=knowledge_base, rerank=rerank,
                                      documents_param="knowledge_base")
         except ApiError as exc:  # the caller's mistake (or a model still loading): said to the caller, no trace
-            raise gr.Error(f"{exc.code}: {exc.message}", print_exception=False) from None
+            raise _caller_error_class()(f"{exc.code}: {exc.message}", print_exception=False) from None
         return outcome.to_dict()
 
     return search
+
+
+@functools.cache
+def _caller_error_class() -> type:
+    import gradio as gr
+
+    class CallerError(gr.Error):
+        """``gr.Error`` whose text is its message: Gradio's is its repr (quoted), which MCP sends as the tool's
+        error text (``'empty_query: ...'``); the page and gradio_client read ``message`` either way."""
+
+        def __str__(self) -> str:
+            return str(self.message)
+
+    return CallerError
 
 
 def _check_types(**values: Any) -> None:

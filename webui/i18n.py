@@ -313,8 +313,10 @@ TEXTS: dict[str, dict[str, str]] = {
         "eval_plot_default": "默认（{fusion}）",
         # errors of files a visitor gives (``hybrid.kb.UserError`` keys, shown instead of their English message)
         "err_undecodable": "{name} 既不是 UTF-8，也不是 GBK/GB18030 或 Big5 编码：请另存为 UTF-8 后重新上传。",
+        "err_bad_utf16": "{name} 以 UTF-16 的字节序标记开头，却无法按 UTF-16 读出：请另存为 UTF-8 文本后重新上传。",
         "err_binary": "{name} 含有 NUL 字节：它是二进制文件（或没有字节序标记的 UTF-16 文本），不是文本。请另存为 UTF-8 文本后重新上传。",
         "err_file_type": "{name} 的类型 {suffix} 不支持：请上传 {allowed} 之一。",
+        "err_file_no_suffix": "{name} 的文件名没有扩展名，无从得知如何读取：请把它改名为以 {allowed} 之一结尾。",
         "err_file_size": "{name} 有 {size} MB，超过了 {limit} MB 的上限：请拆分文件。",
         "err_json_line": "{name} 第 {line} 行不是有效的 JSON（{detail}）。",
         "err_text_field": "{name} 第 {line} 行应是带 \"text\" 字符串的 JSON 对象。",
@@ -704,9 +706,13 @@ TEXTS: dict[str, dict[str, str]] = {
         "eval_plot_default": "default ({fusion})",
         # errors of files a visitor gives (``hybrid.kb.UserError`` keys, shown instead of their English message)
         "err_undecodable": "{name} is neither UTF-8 nor GBK/GB18030 nor Big5: save it as UTF-8 and upload it again.",
+        "err_bad_utf16": "{name} opens as UTF-16 text (its byte-order mark) but cannot be read as UTF-16: save it as "
+                         "UTF-8 text and upload it again.",
         "err_binary": "{name} holds NUL bytes: it is a binary file (or UTF-16 text without a byte-order mark), not "
                       "text. Save it as UTF-8 text and upload it again.",
         "err_file_type": "{name}: the file type {suffix} is not supported; upload one of {allowed}.",
+        "err_file_no_suffix": "{name} has no file-name extension, which says how to read it: rename it to end in one "
+                              "of {allowed}.",
         "err_file_size": "{name} is {size} MB, over the {limit} MB limit: split the file.",
         "err_json_line": "{name} line {line} is not valid JSON ({detail}).",
         "err_text_field": "{name} line {line}: expected a JSON object with a \"text\" string.",
