@@ -167,6 +167,11 @@ def test_an_upload_past_the_limits_is_read_kept_and_said_not_indexed(encoder, tm
     appended = h.upload(str(tmp_path / "many.txt"), APPEND, "旧的一条", "en")
     assert appended.message[0] == "upload_appended_unindexed" and "not indexed" in html.unescape(appended.notice)
     assert "`" not in h.count(change.kb, False, "en")[0] and "`" not in h.count(change.kb, False, "zh")[0]
+    # with the split switch on, a long paragraph that splits within the limits is indexed: no warning
+    (tmp_path / "long.txt").write_text("这是一句话。" * 30, encoding="utf-8")  # 180 characters, 30 sentences
+    cut = DemoHandlers(_service(encoder), upload_root=tmp_path, max_text_chars=100)
+    assert cut.upload(str(tmp_path / "long.txt"), REPLACE, "", "en").message[0] == "upload_replaced_unindexed"
+    assert cut.upload(str(tmp_path / "long.txt"), REPLACE, "", "en", None, True).message[0] == "upload_replaced"
     (tmp_path / "few.txt").write_text("一\n二", encoding="utf-8")
     assert h.upload(str(tmp_path / "few.txt"), REPLACE, "旧的一条", "en").message[0] == "upload_replaced"
 

@@ -110,13 +110,13 @@ def test_a_file_value_gradios_client_never_sends_is_refused_without_a_traceback(
     cfg = config(running.url)
     upload = fn_index_of(cfg, "upload", "upload")
     for value in ("/etc/passwd", {"path": "/etc/passwd"}, {"path": "/etc/passwd", "meta": {"_type": "other"}}, 7):
-        messages = run_event(running.url, upload, [value, "replace", "", "en", None])
+        messages = run_event(running.url, upload, [value, "replace", "", "en", None, False])
         done = [m for m in messages if m.get("msg") == "process_completed"]
         assert done and not done[-1]["success"], messages[-2:]
         assert "as Gradio's client sends it" in str(done[-1]["output"].get("error")), done[-1]
     # Gradio's own form still reaches the handler (which refuses a file not uploaded here, as before)
     messages = run_event(running.url, upload, [{"path": "/etc/passwd", "meta": {"_type": "gradio.FileData"}},
-                                               "replace", "", "en", None])
+                                               "replace", "", "en", None, False])
     assert "was not uploaded here" in str(messages[-1]), messages[-1]
     assert not [line for line in server_log if "Traceback" in line], "\n".join(server_log)[-3000:]
 

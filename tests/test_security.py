@@ -171,7 +171,7 @@ def test_the_upload_event_never_reads_a_server_file(keyed, files, link_in_upload
     cfg = config(keyed.url, KEY)
     upload = fn_index_of(cfg, "upload", "upload")
     for path in [*attack_paths(files["note"]), str(link_in_uploads)]:
-        messages = run_event(keyed.url, upload, [file_data(path), "replace", "typed", "en", None], KEY)
+        messages = run_event(keyed.url, upload, [file_data(path), "replace", "typed", "en", None, False], KEY)
         assert SECRET not in json.dumps(messages, ensure_ascii=False), path
         done = messages[-1]
         assert done.get("msg") in ("process_completed", "refused"), messages
@@ -188,7 +188,7 @@ def test_the_upload_event_never_reads_a_server_file(keyed, files, link_in_upload
     named = {d.get("api_name") for d in cfg["dependencies"] if d.get("api_visibility", "public") != "private"}
     if "upload" in named:  # the curl route of the report, while the event has a public name
         for path in [*attack_paths(files["note"]), str(link_in_uploads)]:
-            status, body = call_api(keyed.url, "upload", [file_data(path), "replace", "typed", "en", None], KEY)
+            status, body = call_api(keyed.url, "upload", [file_data(path), "replace", "typed", "en", None, False], KEY)
             assert SECRET not in body and ("event: error" in body or status >= 400), (path, status, body[:300])
 
 
@@ -231,7 +231,7 @@ def test_a_file_uploaded_through_gradio_is_read(keyed, tmp_path):
         stored = r.json()[0]
     assert Path(stored).resolve().is_relative_to(Path(get_upload_folder()).resolve())
     messages = run_event(keyed.url, fn_index_of(config(keyed.url, KEY), "upload", "upload"),
-                         [file_data(stored), "replace", "", "en", None], KEY)
+                         [file_data(stored), "replace", "", "en", None, False], KEY)
     assert messages[-1]["msg"] == "process_completed" and messages[-1]["success"], messages[-1]
     assert messages[-1]["output"]["data"][0] == "我上传的知识\n第二条"
 
@@ -371,7 +371,7 @@ def test_event_file_data_never_makes_the_server_fetch_a_url(keyed, page_elsewher
     upload folder and returned its text as the knowledge base; the evaluation run read a download as well."""
     url, hits = page_elsewhere
     cfg = config(keyed.url, KEY)
-    events = {"upload": (fn_index_of(cfg, "upload", "upload"), [remote_file(url), "replace", "typed", "en", None]),
+    events = {"upload": (fn_index_of(cfg, "upload", "upload"), [remote_file(url), "replace", "typed", "en", None, False]),
               "evaluate": (fn_index_of(cfg, "eval-run", "click"),
                            [[remote_file(url)], 0, ["minmax"], [100], "", False, None, "en"])}
     for name, (fn_index, data) in events.items():
@@ -957,7 +957,7 @@ def test_an_open_share_reads_no_server_file_and_never_lists_the_knowledge_base(l
             assert http.get(f"/gradio_api/file={path}").status_code == 403
         upload = fn_index_of(http.get("/config").json(), "upload", "upload")
     for path in [*attack_paths(files["note"]), str(link_in_uploads), str(files["kb"])]:
-        messages = run_event(running.url, upload, [file_data(path), "append", "", "en", None])
+        messages = run_event(running.url, upload, [file_data(path), "append", "", "en", None, False])
         assert SECRET not in json.dumps(messages, ensure_ascii=False)
         done = messages[-1]
         assert done["success"] is False or "was not uploaded here" in json.dumps(done["output"]), done

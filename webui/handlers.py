@@ -449,7 +449,7 @@ class DemoHandlers:
         return entries, None
 
     def upload(self, path: str | None, mode: str, kb_text: str | None, lang: str,
-               undo: UndoSlot | None = None) -> KbChange:
+               undo: UndoSlot | None = None, split: bool = False) -> KbChange:
         """Read an uploaded file into the knowledge base, replacing it (undoable) or appending to it.
 
         Args:
@@ -458,6 +458,7 @@ class DemoHandlers:
             kb_text: what the text box holds now (kept for undo, or appended to).
             lang: "zh" or "en".
             undo: the session's undo slot (``after_replacement``).
+            split: the split switch (whether the new text would be indexed is judged as the page indexes it).
         Returns:
             The change; a file that cannot be read leaves the text box alone and says why. The upload box is
             emptied for the next file either way.
@@ -476,7 +477,7 @@ class DemoHandlers:
         else:
             new = "\n".join(entries)
             message = ("upload_replaced", {"name": name, "n": len(entries), "old": self._count(old)}, False)
-        if self._size_problem(self.entries(new, False), lang):  # read, kept, but not indexed: not a plain success
+        if self._size_problem(self.entries(new, split), lang):  # read, kept, but not indexed: not a plain success
             message = (f"{message[0]}_unindexed", message[1], True)
         sample = sample_of(new)
         return KbChange(new, sample, examples_update(sample, lang), message, render_message(message, lang),

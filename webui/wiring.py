@@ -120,7 +120,8 @@ def wire_knowledge_base(page: Page, h: DemoHandlers) -> None:
     """Uploads, samples and undo change the text box (which re-indexes, see ``wire_load_and_index``)."""
     kb = page.kb
     outputs = [kb.kb, kb.sample, page.query.examples, kb.message, kb.notice, kb.undo_text, kb.undo, kb.upload]
-    kb.upload.upload(h.upload, [kb.upload, kb.upload_mode, kb.kb, page.language, kb.undo_text], outputs, **TEXT)
+    kb.upload.upload(h.upload, [kb.upload, kb.upload_mode, kb.kb, page.language, kb.undo_text, kb.split], outputs,
+                     **TEXT)
     kb.sample.input(h.pick_sample, [kb.sample, kb.kb, page.language, kb.undo_text], outputs, **TEXT)
     kb.undo.click(h.undo, [kb.undo_text, kb.kb, page.language], outputs, **TEXT)
 
